@@ -1,0 +1,5 @@
+import sys
+
+from iopdesk.cli import main
+
+sys.exit(main())

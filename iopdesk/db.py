@@ -1,0 +1,404 @@
+"""The one facade that owns the engine: open, migrate, hand out short-lived sessions.
+
+Local (default): one SQLCipher-encrypted SQLite file. Shared: PostgreSQL, chosen by URL.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import URL, make_url
+from sqlmodel import Session
+
+from iopdesk import paths
+from iopdesk import secrets as keys
+from iopdesk.errors import (
+    CorruptDatabaseError,
+    DatabaseError,
+    DiskFullError,
+    NetworkShareError,
+    SchemaTooNewError,
+    UserError,
+)
+
+log = logging.getLogger(__name__)
+
+NETWORK_FS = {
+    "nfs",
+    "nfs4",
+    "cifs",
+    "smb3",
+    "smbfs",
+    "fuse.sshfs",
+    "sshfs",
+    "9p",
+    "afs",
+    "ncpfs",
+    "fuse.gvfsd-fuse",
+    "davfs",
+    "fuse.davfs2",
+    "fuse.rclone",
+    "glusterfs",
+    "ceph",
+    "lustre",
+}
+
+
+@dataclass(frozen=True)
+class DbTarget:
+    """Which database to open: a local file or a PostgreSQL URL."""
+
+    path: Path | None = None
+    url: str | None = None
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.url is not None
+
+    def describe(self) -> str:
+        if self.url is not None:
+            u = make_url(self.url)
+            return f"PostgreSQL {u.database} on {u.host or 'localhost'}:{u.port or 5432}"
+        return f"Local encrypted file {self.path}"
+
+
+def resolve_target(db: str | None = None) -> DbTarget:
+    """--db, else IOPDESK_DB, else this workstation's configured URL, else the default file."""
+    value = db or os.environ.get("IOPDESK_DB") or paths.workstation_config().get("database")
+    if not value:
+        return DbTarget(path=paths.default_db_path())
+    value = str(value)
+    if value.startswith(("postgresql:", "postgresql+psycopg:", "postgres:")):
+        url = make_url(value)
+        if url.drivername in ("postgresql", "postgres"):
+            url = url.set(drivername="postgresql+psycopg")
+        return DbTarget(url=url.render_as_string(hide_password=False))
+    if "://" in value and not value.startswith("sqlite"):
+        raise DatabaseError(
+            f"Unsupported database address {value.split('://')[0]}://. Use a file path for a "
+            "local database or postgresql://user@server/database for a shared one."
+        )
+    if value.startswith("sqlite"):
+        value = value.split(":///", 1)[-1]
+    return DbTarget(path=Path(value).expanduser())
+
+
+def network_share_reason(path: Path, mounts_text: str | None = None) -> str | None:
+    """Why `path` is on a network share, or None. SQLite over SMB/NFS corrupts under load."""
+    raw = str(path)
+    if raw.startswith(("\\\\", "//")):
+        return "a Windows network share (UNC path)"
+    if sys.platform == "win32":  # pragma: no cover - Windows only
+        import ctypes
+
+        drive = os.path.splitdrive(os.path.abspath(raw))[0]
+        if drive:
+            DRIVE_REMOTE = 4
+            if ctypes.windll.kernel32.GetDriveTypeW(drive + "\\") == DRIVE_REMOTE:
+                return f"a mapped network drive ({drive})"
+        return None
+    if mounts_text is None:
+        try:
+            mounts_text = Path("/proc/mounts").read_text()
+        except OSError:
+            return None
+    resolved = str(Path(os.path.abspath(raw)).parent.resolve())
+    best: tuple[int, str] | None = None
+    for line in mounts_text.splitlines():
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        mount_point = fields[1].replace("\\040", " ")
+        inside = resolved == mount_point or resolved.startswith(mount_point.rstrip("/") + "/")
+        if inside and (best is None or len(mount_point) > best[0]):
+            best = (len(mount_point), fields[2])
+    if best and best[1] in NETWORK_FS:
+        return f"a network file system ({best[1]})"
+    return None
+
+
+def translate_error(exc: BaseException) -> UserError | None:
+    """Map a driver error to a plain-language error the user can act on."""
+    msg = str(getattr(exc, "orig", exc) or exc).lower()
+    if "database or disk is full" in msg or "no space left on device" in msg or "disk full" in msg:
+        return DiskFullError(
+            "The disk is full, so the last change could not be saved. Everything saved before "
+            "is safe. Free some disk space (or ask for help), then try again."
+        )
+    if "file is not a database" in msg or "malformed" in msg:
+        return CorruptDatabaseError(
+            "The database file is damaged or is not an IOPDesk database. Nothing was changed. "
+            "Restore the latest backup (Admin > Backups, or `iopdesk restore FILE`)."
+        )
+    if "database is locked" in msg or "database is busy" in msg:
+        return DatabaseError("The database is busy with another task. Wait a moment and try again.")
+    if "append-only" in msg:
+        return DatabaseError("The audit log cannot be changed or deleted.")
+    if isinstance(exc, sa_exc.OperationalError) and (
+        "connection" in msg or "could not connect" in msg or "server closed" in msg
+    ):
+        return DatabaseError(
+            "Cannot reach the clinic database server. Check the network connection, then try "
+            "again; your typed text is kept."
+        )
+    return None
+
+
+class Database:
+    """Owns the engine. Services take a Database and open one short session per call."""
+
+    def __init__(self, engine: Engine, target: DbTarget, key_description: str) -> None:
+        self.engine = engine
+        self.target = target
+        self.key_description = key_description
+
+    @property
+    def backend(self) -> str:
+        return self.engine.dialect.name
+
+    @property
+    def path(self) -> Path | None:
+        return self.target.path
+
+    def describe(self) -> str:
+        return self.target.describe()
+
+    # -- opening --------------------------------------------------------------------------
+    @classmethod
+    def open(
+        cls,
+        target: DbTarget | str | None = None,
+        *,
+        create: bool = False,
+        passphrase_provider: keys.PassphraseProvider | None = None,
+        key: bytes | None = None,
+        migrate: bool = True,
+    ) -> Database:
+        """Open (and with create=True, create) a database, then bring its schema up to date."""
+        if not isinstance(target, DbTarget):
+            target = resolve_target(target)
+        if target.url is not None:
+            db = cls._open_postgres(target)
+        else:
+            db = cls._open_sqlite(target, create, passphrase_provider, key)
+        try:
+            db.check_readable()
+            if migrate:
+                db.migrate()
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    @classmethod
+    def _open_sqlite(
+        cls,
+        target: DbTarget,
+        create: bool,
+        passphrase_provider: keys.PassphraseProvider | None,
+        key: bytes | None,
+    ) -> Database:
+        assert target.path is not None
+        path = target.path
+        reason = network_share_reason(path)
+        if reason:
+            raise NetworkShareError(
+                f"The database {path} is on {reason}. A local database file must not be shared "
+                "over the network: two computers writing to it can corrupt it. For several "
+                "workstations, use a PostgreSQL clinic server (see docs/clinic-server.md) "
+                "and choose it with --db postgresql://..."
+            )
+        exists = path.exists() and path.stat().st_size > 0
+        if not exists and not create:
+            raise DatabaseError(
+                f"No IOPDesk database at {path}. Run the first-start setup "
+                "(`iopdesk init`) or choose another database with --db."
+            )
+        if exists and create:
+            raise DatabaseError(f"A database already exists at {path}; nothing was changed.")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if key is not None:
+            description = "Database key supplied by the caller."
+            if not exists:
+                keys.write_keyinfo(path, keys.KeyInfo(method="external"))
+        elif exists:
+            key, info = keys.load_key(path, passphrase_provider)
+            description = info.describe()
+        else:
+            key, info = keys.create_key(path, passphrase_provider)
+            description = info.describe()
+        engine = sqlite_engine(path, key)
+        return cls(engine, target, description)
+
+    @classmethod
+    def _open_postgres(cls, target: DbTarget) -> Database:
+        assert target.url is not None
+        url = make_url(target.url)
+        if url.password is None:
+            stored = keys.pg_password(pg_account(url))
+            if stored:
+                url = url.set(password=stored)
+        engine = create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=3,
+            max_overflow=2,
+            connect_args={"connect_timeout": 10},
+        )
+        return cls(engine, target, "PostgreSQL password kept in the system keyring or URL.")
+
+    def check_readable(self) -> None:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(
+                    text(
+                        "SELECT count(*) FROM sqlite_master"
+                        if self.backend == "sqlite"
+                        else "SELECT 1"
+                    )
+                )
+        except sa_exc.DBAPIError as exc:
+            err = translate_error(exc)
+            if err is not None:
+                raise err from None
+            raise DatabaseError(
+                f"Cannot open the database ({self.describe()}): {_first_line(exc)}"
+            ) from None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- migrations -----------------------------------------------------------------------
+    def migrate(self) -> None:
+        from iopdesk.migrations import runner
+
+        current, head = runner.revisions(self.engine)
+        known = runner.known_revisions()
+        if current is not None and current not in known:
+            raise SchemaTooNewError(
+                f"This database was last used by a newer version of IOPDesk (schema {current}). "
+                "Install the newer version on this computer; nothing was changed."
+            )
+        if current is None:
+            with self.engine.connect() as conn:
+                existing = [t for t in inspect(conn).get_table_names() if t != "alembic_version"]
+            if existing:
+                raise DatabaseError(
+                    "This database already holds tables that IOPDesk did not create. "
+                    "Choose an empty database or an IOPDesk database."
+                )
+        if current == head:
+            return
+        if current is not None and self.backend == "sqlite":
+            assert self.path is not None
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+            backup = self.path.with_name(f"{self.path.name}.pre-{head}-{stamp}.bak")
+            self.backup_sqlite(backup)
+            log.info("backed up database before migrating %s -> %s", current, head)
+        runner.upgrade(self.engine)
+
+    def schema_revision(self) -> str | None:
+        from iopdesk.migrations import runner
+
+        return runner.revisions(self.engine)[0]
+
+    # -- sessions -------------------------------------------------------------------------
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """One transaction: commit on success, roll back on error, driver errors translated."""
+        session = Session(self.engine, expire_on_commit=False)
+        try:
+            yield session
+            session.commit()
+        except sa_exc.DBAPIError as exc:
+            session.rollback()
+            err = translate_error(exc)
+            if err is not None:
+                raise err from exc
+            raise
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    # -- backup (SQLite online backup API) -----------------------------------------------
+    def backup_sqlite(self, dest: Path) -> Path:
+        """Copy the live local database to `dest`, encrypted with the same key."""
+        if self.backend != "sqlite":
+            raise DatabaseError("Online file backup is for the local database only.")
+        key_hex = self.engine.url.password or ""
+        import sqlcipher3
+
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(dest.name + ".partial")
+        if tmp.exists():
+            tmp.unlink()
+        raw = self.engine.raw_connection()
+        try:
+            target = sqlcipher3.connect(str(tmp))
+            try:
+                target.execute(f'PRAGMA key="{key_hex}"')
+                raw.driver_connection.backup(target)  # type: ignore[union-attr]
+            finally:
+                target.close()
+        finally:
+            raw.close()
+        os.replace(tmp, dest)
+        return dest
+
+
+def pg_account(url: URL) -> str:
+    return f"{url.username}@{url.host or 'localhost'}:{url.port or 5432}/{url.database}"
+
+
+def sqlite_engine(path: Path, key: bytes) -> Engine:
+    """An engine over a SQLCipher file with the pragmas IOPDesk relies on."""
+    url = URL.create("sqlite+pysqlcipher", password=f"x'{key.hex()}'", database=str(path))
+    engine = create_engine(
+        url, connect_args={"check_same_thread": False, "timeout": 15}, pool_size=5
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, manage transactions so BEGIN IMMEDIATE is used.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        for pragma in (
+            "PRAGMA cipher_log_level = NONE",
+            "PRAGMA foreign_keys = ON",
+            "PRAGMA temp_store = MEMORY",
+            "PRAGMA busy_timeout = 15000",
+        ):
+            with suppress(Exception):
+                cur.execute(pragma)
+        try:
+            cur.execute("PRAGMA journal_mode = WAL")
+            cur.execute("PRAGMA synchronous = NORMAL")
+        except Exception:
+            pass
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # Take the write lock up front: two workstations' transactions queue instead of
+        # failing half-way with SQLITE_BUSY when a reader upgrades to a writer.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _first_line(exc: BaseException) -> str:
+    text_ = str(getattr(exc, "orig", exc))
+    return re.split(r"[\r\n]", text_, maxsplit=1)[0][:200]

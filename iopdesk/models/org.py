@@ -1,0 +1,130 @@
+"""Clinic, settings, users, staff and program tracks."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from decimal import Decimal
+
+from sqlalchemy import LargeBinary, UniqueConstraint
+from sqlmodel import Field
+
+from iopdesk.models.base import Tracked, UTCDateTime
+
+
+class Clinic(Tracked, table=True):
+    """The clinic this database belongs to (exactly one row)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    address: str = ""
+    phone: str = ""
+    email: str = ""
+    billing_npi: str = ""
+    tax_id: str = ""
+    office_pos: str = "11"
+    timezone: str = "America/New_York"
+    logo_png: bytes | None = Field(default=None, sa_type=LargeBinary)
+    # Key for the audit log's HMAC chain; never shown, never exported.
+    audit_key: bytes = Field(sa_type=LargeBinary)
+    is_demo: bool = False
+
+
+class Setting(Tracked, table=True):
+    """A clinic setting declared in iopdesk.settings; value stored as text."""
+
+    key: str = Field(primary_key=True)
+    value: str
+
+
+class User(Tracked, table=True):
+    __tablename__ = "app_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(unique=True, index=True)
+    display_name: str
+    password_hash: str
+    roles: str  # comma-separated iopdesk.models.enums.Role values
+    active: bool = True
+    failed_attempts: int = 0
+    locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    password_changed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    must_change_password: bool = False
+    break_glass_allowed: bool = False
+    totp_secret: str | None = None
+    totp_last_step: int | None = None
+    staff_id: int | None = Field(default=None, foreign_key="staff.id")
+
+
+class RecoveryCode(Tracked, table=True):
+    """One-time two-factor recovery codes (hashed)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    code_hash: str
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Staff(Tracked, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    staff_code: str = Field(unique=True, index=True)  # the clinic's own staff ID
+    first_name: str
+    last_name: str
+    credentials: str = ""  # e.g. "LCSW", "LPC-Associate"
+    is_supervisee: bool = False
+    npi: str | None = None
+    license_number: str | None = None
+    license_state: str | None = None
+    license_expiry: date | None = None
+    supervisor_id: int | None = Field(default=None, foreign_key="staff.id")
+    email: str = ""
+    phone: str = ""
+    roles: str = ""  # roles this person works in (import contract); user accounts hold access
+    active: bool = True
+
+
+class Track(Tracked, table=True):
+    """A program group (e.g. adult SUD evening IOP) with its weekly schedule."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    track_code: str = Field(unique=True, index=True)
+    name: str
+    level_of_care: str = "IOP"
+    population: str = "adult"
+    is_sud: bool = False  # substance-use track: clients' records fall under 42 CFR Part 2
+    required_weekly_hours: Decimal = Field(default=Decimal("9"), max_digits=5, decimal_places=2)
+    per_diem_code: str | None = None  # H0015 | S9480
+    room: str = ""
+    active: bool = True
+
+
+class TrackBlock(Tracked, table=True):
+    """One recurring weekly group block of a track."""
+
+    __table_args__ = (UniqueConstraint("track_id", "weekday", "start_time"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    track_id: int = Field(foreign_key="track.id", index=True)
+    weekday: int  # 0 = Monday ... 6 = Sunday
+    start_time: time
+    end_time: time
+    active: bool = True
+
+
+class ClinicClosure(Tracked, table=True):
+    """A day the clinic is closed (holiday); its sessions are cancelled by the clinic."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    closure_date: date = Field(unique=True, index=True)
+    reason: str
+
+
+class ClinicListItem(Tracked, table=True):
+    """Reusable clinic lists (local meetings, common referrals, crisis lines)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    list_name: str = Field(index=True)
+    label: str
+    data_json: str = "{}"
+    active: bool = True
+    sort_order: int = 0

@@ -1,0 +1,380 @@
+"""Sign-in, lock-out, screen unlock, and user accounts (Argon2id password hashes)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlmodel import Session, func, select
+
+from iopdesk.db import Database
+from iopdesk.errors import (
+    AccountLockedError,
+    AuthenticationError,
+    NotFoundError,
+    PermissionDenied,
+    ValidationError,
+)
+from iopdesk.models import Staff, User, utcnow
+from iopdesk.models.enums import Role
+from iopdesk.services import audit
+from iopdesk.services.actor import Actor, parse_roles, roles_text
+from iopdesk.services.audit import Action
+from iopdesk.services.clinic import get_setting_in
+from iopdesk.services.permissions import Perm, require
+
+MIN_PASSWORD_LENGTH = 10
+_hasher = PasswordHasher()  # argon2-cffi defaults: Argon2id, t=3, m=64 MiB, p=4
+_DUMMY_HASH = _hasher.hash("not-a-real-password-used-for-timing")
+USERNAME_RE = re.compile(r"^[A-Za-z0-9._-]{2,40}$")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def check_password_policy(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationError(
+            f"The password must be at least {MIN_PASSWORD_LENGTH} characters long.",
+            {"password": f"At least {MIN_PASSWORD_LENGTH} characters."},
+        )
+    if password.strip() != password or not password.strip():
+        raise ValidationError(
+            "The password must not start or end with spaces.",
+            {"password": "No leading or trailing spaces."},
+        )
+
+
+def actor_for(user: User) -> Actor:
+    assert user.id is not None
+    return Actor(
+        user_id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        roles=parse_roles(user.roles),
+        staff_id=user.staff_id,
+    )
+
+
+def _verify(user_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(user_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def _find_user(session: Session, username: str) -> User | None:
+    return session.exec(
+        select(User).where(func.lower(User.username) == username.strip().lower())
+    ).first()
+
+
+def login(db: Database, username: str, password: str) -> Actor:
+    """Check a username and password; count failures and lock the account after too many."""
+    with db.session() as session:
+        user = _find_user(session, username)
+        now = utcnow()
+        if user is None or not user.active:
+            _verify(_DUMMY_HASH, password)  # same work as a real check: no user enumeration
+            audit.record(
+                session,
+                None,
+                Action.LOGIN_FAILED,
+                username=username.strip()[:64],
+                entity="app_user",
+                detail="unknown or inactive user",
+            )
+            failed = True
+        elif user.locked_until is not None and user.locked_until > now:
+            audit.record(
+                session,
+                None,
+                Action.LOGIN_FAILED,
+                username=user.username,
+                entity="app_user",
+                entity_id=user.id,
+                detail="account locked",
+            )
+            raise_locked = _locked_message(user.locked_until, now)
+            session.commit()
+            raise AccountLockedError(raise_locked)
+        elif not _verify(user.password_hash, password):
+            failed = True
+            _count_failure(session, user, now)
+        else:
+            failed = False
+            if _hasher.check_needs_rehash(user.password_hash):
+                user.password_hash = _hasher.hash(password)
+            user.failed_attempts = 0
+            user.locked_until = None
+            user.last_login_at = now
+            session.add(user)
+            actor = actor_for(user)
+            audit.record(session, actor, Action.LOGIN, entity="app_user", entity_id=user.id)
+    if failed:
+        if user is not None and user.locked_until is not None and user.locked_until > now:
+            raise AccountLockedError(_locked_message(user.locked_until, now))
+        raise AuthenticationError(
+            "The user name or password is not correct. Check Caps Lock and try again."
+        )
+    return actor
+
+
+def _count_failure(session: Session, user: User, now: datetime) -> None:
+    limit = int(get_setting_in(session, "lockout_attempts"))
+    minutes = int(get_setting_in(session, "lockout_minutes"))
+    user.failed_attempts += 1
+    audit.record(
+        session,
+        None,
+        Action.LOGIN_FAILED,
+        username=user.username,
+        entity="app_user",
+        entity_id=user.id,
+        detail=f"wrong password ({user.failed_attempts})",
+    )
+    if user.failed_attempts >= limit:
+        user.locked_until = now + timedelta(minutes=minutes)
+        user.failed_attempts = 0
+        audit.record(
+            session,
+            None,
+            Action.LOCKED_OUT,
+            username=user.username,
+            entity="app_user",
+            entity_id=user.id,
+            detail=f"locked for {minutes} min",
+            flagged=True,
+        )
+    session.add(user)
+
+
+def _locked_message(until: datetime, now: datetime) -> str:
+    minutes = max(1, int((until - now).total_seconds() // 60) + 1)
+    return (
+        "This account is locked after too many wrong passwords. Try again in "
+        f"{minutes} minute{'s' if minutes != 1 else ''}, or ask an administrator to unlock it."
+    )
+
+
+def unlock_screen(db: Database, actor: Actor, password: str) -> None:
+    """Resume after the inactivity lock: the same password rules and lock-out as sign-in."""
+    with db.session() as session:
+        user = session.get(User, actor.user_id)
+        now = utcnow()
+        if user is None or not user.active:
+            raise AuthenticationError("This account is no longer active.")
+        if user.locked_until is not None and user.locked_until > now:
+            raise AccountLockedError(_locked_message(user.locked_until, now))
+        ok = _verify(user.password_hash, password)
+        if ok:
+            user.failed_attempts = 0
+            session.add(user)
+            audit.record(session, actor, Action.UNLOCK_SCREEN, entity="app_user", entity_id=user.id)
+        else:
+            _count_failure(session, user, now)
+    if not ok:
+        if user.locked_until is not None and user.locked_until > now:
+            raise AccountLockedError(_locked_message(user.locked_until, now))
+        raise AuthenticationError("The password is not correct.")
+
+
+def logout(db: Database, actor: Actor) -> None:
+    audit.record_now(db, actor, Action.LOGOUT, entity="app_user", entity_id=actor.user_id)
+
+
+def record_screen_lock(db: Database, actor: Actor) -> None:
+    audit.record_now(db, actor, Action.SCREEN_LOCK, entity="app_user", entity_id=actor.user_id)
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    id: int
+    username: str
+    display_name: str
+    roles: frozenset[Role]
+    active: bool
+    locked: bool
+    last_login_at: datetime | None
+    staff_id: int | None
+    version: int
+
+
+def _info(user: User) -> UserInfo:
+    now = utcnow()
+    return UserInfo(
+        id=user.id or 0,
+        username=user.username,
+        display_name=user.display_name,
+        roles=parse_roles(user.roles),
+        active=user.active,
+        locked=user.locked_until is not None and user.locked_until > now,
+        last_login_at=user.last_login_at,
+        staff_id=user.staff_id,
+        version=user.version,
+    )
+
+
+def create_user_in(
+    session: Session,
+    actor: Actor | None,
+    username: str,
+    password: str,
+    roles: frozenset[Role] | str,
+    display_name: str = "",
+    staff_id: int | None = None,
+) -> User:
+    username = username.strip()
+    if not USERNAME_RE.match(username):
+        raise ValidationError(
+            "User names are 2-40 letters, digits, dots, dashes or underscores.",
+            {"username": "Letters, digits, . _ - only (2-40)."},
+        )
+    if isinstance(roles, str):
+        try:
+            roles = parse_roles(roles)
+        except ValueError as exc:
+            raise ValidationError(str(exc), {"roles": str(exc)}) from None
+    if not roles:
+        raise ValidationError("Give the user at least one role.", {"roles": "Choose a role."})
+    check_password_policy(password)
+    if _find_user(session, username) is not None:
+        raise ValidationError(
+            f"The user name '{username}' is already taken.", {"username": "Already taken."}
+        )
+    if staff_id is not None and session.get(Staff, staff_id) is None:
+        raise NotFoundError("That staff record does not exist.")
+    now = utcnow()
+    user = User(
+        username=username,
+        display_name=display_name.strip() or username,
+        password_hash=hash_password(password),
+        roles=roles_text(roles),
+        staff_id=staff_id,
+        password_changed_at=now,
+        created_by=actor.user_id if actor else None,
+        updated_by=actor.user_id if actor else None,
+    )
+    session.add(user)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        Action.USER_ADD,
+        entity="app_user",
+        entity_id=user.id,
+        detail=f"roles={user.roles}",
+        username=username if actor is None else None,
+    )
+    return user
+
+
+def add_user(
+    db: Database,
+    actor: Actor,
+    username: str,
+    password: str,
+    roles: frozenset[Role] | str,
+    display_name: str = "",
+    staff_id: int | None = None,
+) -> UserInfo:
+    require(actor, Perm.USERS_MANAGE)
+    with db.session() as session:
+        return _info(
+            create_user_in(session, actor, username, password, roles, display_name, staff_id)
+        )
+
+
+def list_users(db: Database, actor: Actor) -> list[UserInfo]:
+    require(actor, Perm.USERS_MANAGE)
+    with db.session() as session:
+        return [_info(u) for u in session.exec(select(User).order_by(User.username)).all()]
+
+
+def set_user_access(
+    db: Database,
+    actor: Actor,
+    user_id: int,
+    expected_version: int,
+    *,
+    roles: frozenset[Role] | None = None,
+    active: bool | None = None,
+    unlock: bool = False,
+) -> UserInfo:
+    """Change roles, (de)activate or unlock an account. Privilege changes are audited."""
+    require(actor, Perm.USERS_MANAGE)
+    from iopdesk.services.records import update_versioned
+
+    changes: dict[str, object] = {}
+    if roles is not None:
+        if not roles:
+            raise ValidationError("Give the user at least one role.", {"roles": "Choose a role."})
+        changes["roles"] = roles_text(roles)
+    if active is not None:
+        if not active and user_id == actor.user_id:
+            raise PermissionDenied("You cannot deactivate your own account.")
+        changes["active"] = active
+    if unlock:
+        changes["locked_until"] = None
+        changes["failed_attempts"] = 0
+    with db.session() as session:
+        user = update_versioned(
+            session, actor, User, user_id, expected_version, changes, what="This user account"
+        )
+        detail = (
+            ", ".join(f"{k}={v}" for k, v in changes.items() if k in ("roles", "active"))
+            or "unlocked"
+        )
+        audit.record(
+            session,
+            actor,
+            Action.USER_CHANGE,
+            entity="app_user",
+            entity_id=user_id,
+            detail=detail,
+            flagged="roles" in changes,
+        )
+        return _info(user)
+
+
+def change_password(db: Database, actor: Actor, old_password: str, new_password: str) -> None:
+    check_password_policy(new_password)
+    with db.session() as session:
+        user = session.get(User, actor.user_id)
+        if user is None or not _verify(user.password_hash, old_password):
+            raise AuthenticationError("The current password is not correct.")
+        user.password_hash = hash_password(new_password)
+        user.password_changed_at = utcnow()
+        user.must_change_password = False
+        user.version += 1
+        session.add(user)
+        audit.record(session, actor, Action.PASSWORD_CHANGE, entity="app_user", entity_id=user.id)
+
+
+def reset_password(db: Database, actor: Actor, user_id: int, new_password: str) -> None:
+    """An administrator sets a temporary password; the user must change it at next sign-in."""
+    require(actor, Perm.USERS_MANAGE)
+    check_password_policy(new_password)
+    with db.session() as session:
+        user = session.get(User, user_id)
+        if user is None:
+            raise NotFoundError("That user account does not exist.")
+        user.password_hash = hash_password(new_password)
+        user.must_change_password = True
+        user.locked_until = None
+        user.failed_attempts = 0
+        user.version += 1
+        session.add(user)
+        audit.record(
+            session,
+            actor,
+            Action.PASSWORD_CHANGE,
+            entity="app_user",
+            entity_id=user.id,
+            detail="reset by administrator",
+            flagged=True,
+        )

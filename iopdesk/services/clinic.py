@@ -1,0 +1,204 @@
+"""First-start setup, the clinic record, and clinic settings."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session, func, select
+
+from iopdesk import settings as settings_decl
+from iopdesk.db import Database
+from iopdesk.errors import NotFoundError, ValidationError
+from iopdesk.models import Clinic, Setting, User, utcnow
+from iopdesk.models.enums import Role
+from iopdesk.services.actor import Actor
+from iopdesk.services.permissions import Perm, require
+
+
+@dataclass(frozen=True)
+class ClinicInfo:
+    id: int
+    name: str
+    address: str
+    phone: str
+    email: str
+    billing_npi: str
+    tax_id: str
+    office_pos: str
+    timezone: str
+    is_demo: bool
+    version: int
+
+
+def _info(c: Clinic) -> ClinicInfo:
+    return ClinicInfo(
+        c.id or 0,
+        c.name,
+        c.address,
+        c.phone,
+        c.email,
+        c.billing_npi,
+        c.tax_id,
+        c.office_pos,
+        c.timezone,
+        c.is_demo,
+        c.version,
+    )
+
+
+def is_initialized(db: Database) -> bool:
+    with db.session() as session:
+        has_clinic = session.exec(select(func.count()).select_from(Clinic)).one() > 0
+        has_user = session.exec(select(func.count()).select_from(User)).one() > 0
+        return bool(has_clinic and has_user)
+
+
+def setup_clinic(
+    db: Database,
+    clinic_name: str,
+    admin_username: str,
+    admin_password: str,
+    admin_display_name: str = "",
+    *,
+    is_demo: bool = False,
+    **clinic_fields: Any,
+) -> Actor:
+    """First start: create the clinic and its first administrator, in one transaction."""
+    from iopdesk.services import audit
+    from iopdesk.services.auth import actor_for, create_user_in
+
+    name = clinic_name.strip()
+    if not name:
+        raise ValidationError("Enter the clinic's name.", {"clinic_name": "Required."})
+    with db.session() as session:
+        if session.exec(select(func.count()).select_from(Clinic)).one() > 0:
+            raise ValidationError("This database already has a clinic; setup was not repeated.")
+        clinic = Clinic(
+            name=name, audit_key=secrets.token_bytes(32), is_demo=is_demo, **clinic_fields
+        )
+        session.add(clinic)
+        session.flush()
+        audit.record(
+            session,
+            None,
+            audit.Action.SETUP,
+            entity="clinic",
+            entity_id=clinic.id,
+            username=admin_username.strip(),
+        )
+        user = create_user_in(
+            session,
+            None,
+            admin_username,
+            admin_password,
+            frozenset({Role.ADMIN}),
+            admin_display_name,
+        )
+        return actor_for(user)
+
+
+def get_clinic(db: Database) -> ClinicInfo:
+    """Clinic letterhead data (not PHI): readable by any signed-in user."""
+    with db.session() as session:
+        clinic = session.exec(select(Clinic)).first()
+        if clinic is None:
+            raise NotFoundError("The clinic has not been set up yet.")
+        return _info(clinic)
+
+
+CLINIC_EDITABLE = (
+    "name",
+    "address",
+    "phone",
+    "email",
+    "billing_npi",
+    "tax_id",
+    "office_pos",
+    "timezone",
+)
+
+
+def update_clinic(
+    db: Database, actor: Actor, expected_version: int, changes: dict[str, str]
+) -> ClinicInfo:
+    require(actor, Perm.SETTINGS_MANAGE)
+    from iopdesk.services import audit
+    from iopdesk.services.records import update_versioned
+
+    bad = [k for k in changes if k not in CLINIC_EDITABLE]
+    if bad:
+        raise ValidationError(f"Unknown clinic field(s): {', '.join(bad)}.")
+    if "name" in changes and not changes["name"].strip():
+        raise ValidationError("The clinic name cannot be empty.", {"name": "Required."})
+    with db.session() as session:
+        clinic = session.exec(select(Clinic)).first()
+        if clinic is None:
+            raise NotFoundError("The clinic has not been set up yet.")
+        updated = update_versioned(
+            session, actor, Clinic, clinic.id, expected_version, changes, what="The clinic details"
+        )
+        audit.record(
+            session,
+            actor,
+            audit.Action.SETTING_CHANGE,
+            entity="clinic",
+            entity_id=clinic.id,
+            detail="fields=" + ",".join(sorted(changes)),
+        )
+        return _info(updated)
+
+
+def get_setting_in(session: Session, key: str) -> Any:
+    spec = settings_decl.BY_KEY[key]
+    row = session.get(Setting, key)
+    if row is None:
+        return spec.default
+    try:
+        return settings_decl.parse(spec, row.value)
+    except ValueError:
+        return spec.default
+
+
+def get_setting(db: Database, key: str) -> Any:
+    with db.session() as session:
+        return get_setting_in(session, key)
+
+
+def all_settings(db: Database) -> dict[str, Any]:
+    with db.session() as session:
+        return {spec.key: get_setting_in(session, spec.key) for spec in settings_decl.SETTINGS}
+
+
+def set_setting(db: Database, actor: Actor, key: str, value: Any) -> Any:
+    require(actor, Perm.SETTINGS_MANAGE)
+    from iopdesk.services import audit
+
+    spec = settings_decl.BY_KEY.get(key)
+    if spec is None:
+        raise ValidationError(f"There is no setting called '{key}'.")
+    try:
+        parsed = settings_decl.parse(spec, value)
+    except ValueError as exc:
+        raise ValidationError(str(exc), {key: str(exc)}) from None
+    with db.session() as session:
+        row = session.get(Setting, key)
+        old = get_setting_in(session, key)
+        if row is None:
+            row = Setting(key=key, value=str(parsed), created_by=actor.user_id)
+        else:
+            row.value = str(parsed)
+            row.version += 1
+        row.updated_at = utcnow()
+        row.updated_by = actor.user_id
+        session.add(row)
+        audit.record(
+            session,
+            actor,
+            audit.Action.SETTING_CHANGE,
+            entity="setting",
+            entity_id=key,
+            detail=f"{old} -> {parsed}",
+        )
+        return parsed

@@ -1,0 +1,96 @@
+"""The Today screen's counts: what needs attention now."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlmodel import col, func, select
+
+from iopdesk.db import Database
+from iopdesk.models import Client, ClinicSession, Note, Staff, User
+from iopdesk.services.actor import Actor
+from iopdesk.services.permissions import Perm, has, require
+
+
+@dataclass(frozen=True)
+class TodaySession:
+    id: int
+    start: str
+    end: str
+    kind: str
+    title: str
+    status: str
+
+
+@dataclass(frozen=True)
+class TodaySummary:
+    active_clients: int
+    referrals: int
+    sessions_today: list[TodaySession]
+    my_unsigned_notes: int | None
+    locked_accounts: int | None
+    license_expiring: int | None
+
+
+def summary(db: Database, actor: Actor, on: date | None = None) -> TodaySummary:
+    require(actor, Perm.CENSUS_VIEW)
+    from iopdesk.models import Track
+
+    on = on or date.today()
+    with db.session() as session:
+        active = session.exec(
+            select(func.count()).select_from(Client).where(Client.status == "active")
+        ).one()
+        referrals = session.exec(
+            select(func.count())
+            .select_from(Client)
+            .where(col(Client.status).in_(["referral", "intake"]))
+        ).one()
+        rows = session.execute(
+            select(ClinicSession, Track.name)
+            .outerjoin(Track, Track.id == ClinicSession.track_id)  # type: ignore[arg-type]
+            .where(ClinicSession.session_date == on)
+            .order_by(col(ClinicSession.start_time))
+        ).all()
+        sessions = [
+            TodaySession(
+                s.id or 0,
+                s.start_time.strftime("%H:%M"),
+                s.end_time.strftime("%H:%M"),
+                s.kind,
+                name or s.kind.title() + " session",
+                s.status,
+            )
+            for s, name in rows
+        ]
+        unsigned = None
+        if has(actor, Perm.CLINICAL_WRITE) and actor.staff_id is not None:
+            unsigned = session.exec(
+                select(func.count())
+                .select_from(Note)
+                .where(
+                    Note.author_staff_id == actor.staff_id,
+                    Note.status == "draft",
+                    col(Note.voided_at).is_(None),
+                )
+            ).one()
+        locked = expiring = None
+        if has(actor, Perm.USERS_MANAGE):
+            from iopdesk.models import utcnow
+
+            locked = session.exec(
+                select(func.count()).select_from(User).where(col(User.locked_until) > utcnow())
+            ).one()
+            from datetime import timedelta
+
+            expiring = session.exec(
+                select(func.count())
+                .select_from(Staff)
+                .where(
+                    col(Staff.license_expiry).is_not(None),
+                    col(Staff.license_expiry) <= on + timedelta(days=60),
+                    Staff.active,
+                )
+            ).one()
+        return TodaySummary(active, referrals, sessions, unsigned, locked, expiring)

@@ -1,0 +1,66 @@
+"""Field validators shared by forms, services and the spreadsheet import."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+ICD10_RE = re.compile(r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def normalize_icd10(code: str) -> str:
+    """'f1020' -> 'F10.20'; raises ValueError with a plain message when not ICD-10-CM shaped."""
+    text = code.strip().upper().replace(" ", "")
+    if "." not in text and len(text) > 3:
+        text = text[:3] + "." + text[3:]
+    if not ICD10_RE.match(text):
+        raise ValueError(f"'{code.strip()}' is not an ICD-10-CM code (for example F10.20).")
+    return text
+
+
+def normalize_phone(phone: str) -> str:
+    """US-style numbers as (555) 123-4567; +international kept; empty allowed."""
+    text = phone.strip()
+    if not text:
+        return ""
+    digits = re.sub(r"\D", "", text)
+    if text.startswith("+") and 8 <= len(digits) <= 15:
+        return "+" + digits
+    if len(digits) == 11 and digits.startswith("1"):
+        digits = digits[1:]
+    if len(digits) != 10:
+        raise ValueError("Enter a 10-digit phone number, e.g. (555) 123-4567.")
+    return f"({digits[:3]}) {digits[3:6]}-{digits[6:]}"
+
+
+def check_email(email: str) -> str:
+    text = email.strip()
+    if text and not EMAIL_RE.match(text):
+        raise ValueError("Enter an e-mail address like name@example.org.")
+    return text
+
+
+def npi_is_valid(npi: str) -> bool:
+    """10 digits, the last a Luhn check digit over '80840' + the first nine."""
+    if not re.fullmatch(r"\d{10}", npi or ""):
+        return False
+    payload = "80840" + npi[:9]
+    total = 0
+    for i, ch in enumerate(reversed(payload)):
+        d = int(ch)
+        if i % 2 == 0:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return (10 - total % 10) % 10 == int(npi[9])
+
+
+def check_dob(dob: date, today: date | None = None) -> date:
+    today = today or date.today()
+    if dob > today:
+        raise ValueError("Date of birth cannot be in the future.")
+    if dob.year < today.year - 120:
+        raise ValueError("Date of birth is more than 120 years ago; please check it.")
+    return dob
