@@ -14,7 +14,10 @@ from datetime import date
 from pathlib import Path
 
 # Set before anything imports Qt or keyring.
-os.environ["QT_QPA_PLATFORM"] = "offscreen"
+# A 1920x1080 offscreen screen (the default 800x800 one clamps window geometry).
+os.environ["QT_QPA_PLATFORM"] = (
+    f"offscreen:configfile={Path(__file__).with_name('offscreen-screen.json')}"
+)
 os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
 os.environ.pop("IOPDESK_DB_PASSPHRASE", None)
 os.environ.pop("IOPDESK_PASSWORD", None)
@@ -77,7 +80,9 @@ def build_world(db: Database) -> World:
     sp = auth.add_user(db, admin, "supervisor", PASSWORD, "supervisor,therapist", "Sue", sup_id)
     bl = auth.add_user(db, admin, "billing", PASSWORD, "billing", "Bill Ing")
     own = clients.create_client(
-        db, admin, clients.ClientInput("Canary", "Ownclient", date(1990, 1, 2), diagnoses=["F10.20"])
+        db,
+        admin,
+        clients.ClientInput("Canary", "Ownclient", date(1990, 1, 2), diagnoses=["F10.20"]),
     )
     other = clients.create_client(
         db, admin, clients.ClientInput("Olga", "Otherclient", date(1985, 5, 6))

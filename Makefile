@@ -1,0 +1,40 @@
+# Two commands on a fresh Linux/macOS machine (Python 3.11+):
+#   make demo   - create .venv, install IOPDesk, open the demo clinic
+#   make test   - create .venv, install IOPDesk + test tools, run lint, types and the test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: demo test lint install clean screenshots
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "IOPDesk needs Python 3.11 or newer")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/iopdesk demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/python -m pytest
+
+screenshots: $(STAMP)
+	QT_QPA_PLATFORM=offscreen:configfile=tests/offscreen-screen.json $(BIN)/iopdesk demo --screenshot docs/screenshots/today.png --page today
+	QT_QPA_PLATFORM=offscreen:configfile=tests/offscreen-screen.json $(BIN)/iopdesk demo --screenshot docs/screenshots/clients.png --page clients
+	QT_QPA_PLATFORM=offscreen:configfile=tests/offscreen-screen.json $(BIN)/iopdesk demo --screenshot docs/screenshots/chart.png --page chart
+	QT_QPA_PLATFORM=offscreen:configfile=tests/offscreen-screen.json $(BIN)/iopdesk demo --screenshot docs/screenshots/admin.png --page admin
+	QT_QPA_PLATFORM=offscreen:configfile=tests/offscreen-screen.json $(BIN)/iopdesk demo --screenshot docs/screenshots/today-1920.png --page today --size 1920x1080
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

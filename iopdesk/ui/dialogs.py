@@ -1,0 +1,180 @@
+"""Start-up dialogs: database passphrase, first-start setup, sign-in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from iopdesk.errors import UserError, ValidationError
+
+
+def _header(layout: QVBoxLayout, title: str, subtitle: str) -> None:
+    t = QLabel(title)
+    t.setObjectName("pageTitle")
+    s = QLabel(subtitle)
+    s.setObjectName("subtitle")
+    s.setWordWrap(True)
+    layout.addWidget(t)
+    layout.addWidget(s)
+
+
+class _FormDialog(QDialog):
+    """A dialog with a header, a form, an error line and OK/Cancel; `accept_action` validates."""
+
+    def __init__(self, title: str, subtitle: str, ok_text: str, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle(f"IOPDesk - {title}")
+        self.setMinimumWidth(440)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(24, 20, 24, 18)
+        outer.setSpacing(10)
+        _header(outer, title, subtitle)
+        self.form = QFormLayout()
+        self.form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        self.form.setSpacing(8)
+        outer.addLayout(self.form)
+        self.error = QLabel("")
+        self.error.setObjectName("fieldError")
+        self.error.setWordWrap(True)
+        self.error.hide()
+        outer.addWidget(self.error)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        ok.setText(ok_text)
+        ok.setDefault(True)
+        self.buttons.accepted.connect(self._try_accept)
+        self.buttons.rejected.connect(self.reject)
+        outer.addWidget(self.buttons)
+        self.accept_action: Callable[[], None] | None = None
+
+    def show_error(self, text: str) -> None:
+        self.error.setText(text)
+        self.error.show()
+
+    def _try_accept(self) -> None:
+        try:
+            if self.accept_action is not None:
+                self.accept_action()
+        except UserError as exc:
+            self.show_error(exc.message)
+            return
+        self.accept()
+
+
+def _password_field() -> QLineEdit:
+    field = QLineEdit()
+    field.setEchoMode(QLineEdit.EchoMode.Password)
+    return field
+
+
+class PassphraseDialog(_FormDialog):
+    """Asks for the database passphrase when the computer has no system keyring."""
+
+    def __init__(self, creating: bool, parent: QWidget | None = None) -> None:
+        if creating:
+            sub = (
+                "This computer has no system keyring to keep the database key, so the "
+                "database is protected by a passphrase. You will need it every time IOPDesk "
+                "starts. Keep it safe: without it the data cannot be recovered."
+            )
+        else:
+            sub = "The clinic database is protected by a passphrase. Type it to open it."
+        super().__init__("Database passphrase", sub, "Open" if not creating else "Create")
+        self.creating = creating
+        self.passphrase = _password_field()
+        self.form.addRow("Passphrase", self.passphrase)
+        self.again = _password_field()
+        if creating:
+            self.form.addRow("Type it again", self.again)
+        self.accept_action = self._check
+
+    def _check(self) -> None:
+        value = self.passphrase.text()
+        if not value:
+            raise ValidationError("Type the passphrase.")
+        if self.creating:
+            if len(value) < 8:
+                raise ValidationError("Use at least 8 characters.")
+            if value != self.again.text():
+                raise ValidationError("The two passphrases do not match.")
+
+
+class SetupDialog(_FormDialog):
+    """First start: the clinic's name and the first administrator account."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(
+            "Welcome to IOPDesk",
+            "Set up your clinic. You will be its first administrator; you can add staff "
+            "accounts afterwards under Admin.",
+            "Create clinic",
+            parent,
+        )
+        self.clinic_name = QLineEdit()
+        self.clinic_name.setPlaceholderText("e.g. Riverbend Recovery Center")
+        self.full_name = QLineEdit()
+        self.username = QLineEdit()
+        self.password = _password_field()
+        self.again = _password_field()
+        self.form.addRow("Clinic name", self.clinic_name)
+        self.form.addRow("Your full name", self.full_name)
+        self.form.addRow("User name", self.username)
+        self.form.addRow("Password", self.password)
+        self.form.addRow("Type it again", self.again)
+        self.accept_action = self._check
+
+    def _check(self) -> None:
+        from iopdesk.services.auth import USERNAME_RE, check_password_policy
+
+        if not self.clinic_name.text().strip():
+            raise ValidationError("Enter the clinic's name.")
+        if not USERNAME_RE.match(self.username.text().strip()):
+            raise ValidationError("User names are 2-40 letters, digits, dots, dashes or _.")
+        check_password_policy(self.password.text())
+        if self.password.text() != self.again.text():
+            raise ValidationError("The two passwords do not match.")
+
+
+class LoginDialog(_FormDialog):
+    """Sign-in. `authenticate(username, password)` raises UserError on failure."""
+
+    def __init__(
+        self,
+        clinic_name: str,
+        authenticate: Callable[[str, str], object],
+        where: str,
+        parent: QWidget | None = None,
+        username: str = "",
+    ) -> None:
+        super().__init__("Sign in", f"{clinic_name}\n{where}", "Sign in", parent)
+        self.username = QLineEdit(username)
+        self.username.setObjectName("username")
+        self.password = _password_field()
+        self.password.setObjectName("password")
+        self.form.addRow("User name", self.username)
+        self.form.addRow("Password", self.password)
+        self.result_value: object = None
+        if username:
+            self.password.setFocus()
+
+        def attempt() -> None:
+            try:
+                self.result_value = authenticate(self.username.text(), self.password.text())
+            except UserError:
+                self.password.clear()
+                self.password.setFocus()
+                raise
+
+        self.accept_action = attempt

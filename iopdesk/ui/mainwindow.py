@@ -1,0 +1,391 @@
+"""The main window: sidebar navigation, top bar with global search, pages, status bar, and
+the inactivity lock that hides every client detail until the password is typed again."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+
+from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QApplication,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from iopdesk import paths
+from iopdesk.errors import UserError
+from iopdesk.services import auth
+from iopdesk.services.clinic import get_setting
+from iopdesk.services.permissions import Perm
+from iopdesk.ui import msgbox
+from iopdesk.ui.context import AppContext
+from iopdesk.ui.pages.admin import AdminPage
+from iopdesk.ui.pages.clients import ChartPage, ClientsPage
+from iopdesk.ui.pages.placeholder import PlaceholderPage
+from iopdesk.ui.pages.today import TodayPage
+from iopdesk.ui.widgets import Page
+
+LATER = {
+    "Schedule": "Week and day views of groups and appointments, clinic closures and rosters.",
+    "Attendance": "Sign-in sheets for each session and weekly hours against the requirement.",
+    "Notes": "Progress and group notes, signing and co-signing, and your work queues.",
+    "Discharge": "Guided discharge and the printable aftercare packet.",
+    "Billing": "Payers, authorizations and the Excel billing export.",
+    "Reports": "Attendance and compliance reports.",
+}
+NAV: list[tuple[str, Perm]] = [
+    ("Today", Perm.CENSUS_VIEW),
+    ("Clients", Perm.CENSUS_VIEW),
+    ("Schedule", Perm.CLIENT_VIEW),
+    ("Attendance", Perm.CLIENT_VIEW),
+    ("Notes", Perm.CLINICAL_VIEW),
+    ("Discharge", Perm.CLIENT_VIEW),
+    ("Billing", Perm.BILLING_VIEW),
+    ("Reports", Perm.REPORTS_VIEW),
+    ("Admin", Perm.USERS_MANAGE),
+]
+
+
+def ui_settings() -> QSettings:
+    return QSettings(str(paths.config_dir() / "ui.ini"), QSettings.Format.IniFormat)
+
+
+class IdleWatcher(QObject):
+    """Notes the time of the last keyboard or mouse input anywhere in the app."""
+
+    INPUT_EVENTS = {
+        QEvent.Type.KeyPress,
+        QEvent.Type.MouseButtonPress,
+        QEvent.Type.MouseMove,
+        QEvent.Type.Wheel,
+        QEvent.Type.TouchBegin,
+    }
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.last_input = time.monotonic()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() in self.INPUT_EVENTS:
+            self.last_input = time.monotonic()
+        return False
+
+
+class LockPage(QWidget):
+    unlocked = Signal()
+    sign_out = Signal()
+
+    def __init__(self, ctx: AppContext) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.setObjectName("lockPage")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        outer = QVBoxLayout(self)
+        card = QFrame()
+        card.setObjectName("lockCard")
+        card.setFixedWidth(420)
+        lay = QVBoxLayout(card)
+        lay.setContentsMargins(28, 24, 28, 24)
+        lay.setSpacing(10)
+        title = QLabel("IOPDesk is locked")
+        title.setObjectName("lockTitle")
+        lay.addWidget(title)
+        who = QLabel(
+            f"Client information is hidden. {ctx.actor.display_name}, type your password to "
+            "continue, or sign out so someone else can sign in."
+        )
+        who.setWordWrap(True)
+        who.setObjectName("subtitle")
+        lay.addWidget(who)
+        self.password = QLineEdit()
+        self.password.setObjectName("unlockPassword")
+        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.password.setPlaceholderText("Password")
+        self.password.returnPressed.connect(self.try_unlock)
+        lay.addWidget(self.password)
+        self.error = QLabel("")
+        self.error.setObjectName("fieldError")
+        self.error.setWordWrap(True)
+        lay.addWidget(self.error)
+        buttons = QHBoxLayout()
+        out = QPushButton("Sign out")
+        out.clicked.connect(self.sign_out.emit)
+        unlock = QPushButton("Unlock")
+        unlock.setObjectName("primary")
+        unlock.clicked.connect(self.try_unlock)
+        buttons.addWidget(out)
+        buttons.addStretch(1)
+        buttons.addWidget(unlock)
+        lay.addLayout(buttons)
+        outer.addStretch(1)
+        outer.addWidget(card, 0, Qt.AlignmentFlag.AlignHCenter)
+        outer.addStretch(2)
+
+    def try_unlock(self) -> None:
+        try:
+            auth.unlock_screen(self.ctx.db, self.ctx.actor, self.password.text())
+        except UserError as exc:
+            self.password.clear()
+            self.error.setText(exc.message)
+            return
+        self.password.clear()
+        self.error.setText("")
+        self.unlocked.emit()
+
+
+class MainWindow(QMainWindow):
+    signed_out = Signal()
+
+    def __init__(self, ctx: AppContext, demo: bool = False) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.demo = demo
+        self.locked = False
+        self._closing_for_sign_out = False
+        prefix = "IOPDesk - DEMO - " if demo else "IOPDesk - "
+        self.setWindowTitle(prefix + ctx.clinic.name)
+        self.setMinimumSize(1024, 640)
+        self.outer = QStackedWidget()
+        self.setCentralWidget(self.outer)
+        self.main_ui = QWidget()
+        self.outer.addWidget(self.main_ui)
+        self.lock_page = LockPage(ctx)
+        self.lock_page.unlocked.connect(self.unlock)
+        self.lock_page.sign_out.connect(self.sign_out)
+        self.outer.addWidget(self.lock_page)
+        root = QHBoxLayout(self.main_ui)
+        root.setContentsMargins(0, 0, 0, 0)
+        root.setSpacing(0)
+        root.addWidget(self._sidebar())
+        right = QVBoxLayout()
+        right.setContentsMargins(0, 0, 0, 0)
+        right.setSpacing(0)
+        right.addWidget(self._topbar())
+        self.stack = QStackedWidget()
+        right.addWidget(self.stack, 1)
+        root.addLayout(right, 1)
+        self.pages: dict[str, Page] = {}
+        self._build_pages()
+        self._status_bar()
+        self._shortcuts()
+        self.idle = IdleWatcher()
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self.idle)
+        self.idle_minutes = int(get_setting(ctx.db, "inactivity_lock_minutes"))
+        self.idle_timer = QTimer(self)
+        self.idle_timer.setInterval(5000)
+        self.idle_timer.timeout.connect(self.check_idle)
+        self.idle_timer.start()
+        self.restore_geometry()
+        self.nav.setCurrentRow(0)
+
+    # -- layout ----------------------------------------------------------------------------
+    def _sidebar(self) -> QWidget:
+        side = QWidget()
+        side.setObjectName("sidebar")
+        side.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        side.setFixedWidth(210)
+        lay = QVBoxLayout(side)
+        lay.setContentsMargins(0, 6, 0, 10)
+        lay.setSpacing(0)
+        brand = QLabel("IOPDesk")
+        brand.setObjectName("brand")
+        clinic = QLabel(self.ctx.clinic.name)
+        clinic.setObjectName("clinicName")
+        clinic.setWordWrap(True)
+        lay.addWidget(brand)
+        lay.addWidget(clinic)
+        self.nav = QListWidget()
+        self.nav.setObjectName("nav")
+        self.nav.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.nav.currentRowChanged.connect(self._nav_changed)
+        lay.addWidget(self.nav, 1)
+        version = QLabel(f"Version {__import__('iopdesk').__version__}")
+        version.setObjectName("clinicName")
+        lay.addWidget(version)
+        return side
+
+    def _topbar(self) -> QWidget:
+        bar = QWidget()
+        bar.setObjectName("topbar")
+        bar.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        lay = QHBoxLayout(bar)
+        lay.setContentsMargins(24, 10, 16, 10)
+        self.page_title = QLabel("")
+        self.page_title.setObjectName("pageTitle")
+        lay.addWidget(self.page_title)
+        if self.demo:
+            badge = QLabel("DEMO - fake data")
+            badge.setObjectName("demoBadge")
+            lay.addWidget(badge)
+        lay.addStretch(1)
+        self.search = QLineEdit()
+        self.search.setObjectName("globalSearch")
+        self.search.setPlaceholderText("Find a client (Ctrl+K)")
+        self.search.setClearButtonEnabled(True)
+        self.search.returnPressed.connect(self._global_search)
+        lay.addWidget(self.search)
+        lock = QPushButton("Lock")
+        lock.setToolTip("Lock the screen now (Ctrl+L)")
+        lock.clicked.connect(self.lock)
+        out = QPushButton("Sign out")
+        out.clicked.connect(self.sign_out)
+        lay.addWidget(lock)
+        lay.addWidget(out)
+        return bar
+
+    def _build_pages(self) -> None:
+        for name, perm in NAV:
+            if not self.ctx.can(perm):
+                continue
+            page: Page
+            if name == "Today":
+                page = TodayPage(self.ctx)
+            elif name == "Clients":
+                clients_page = ClientsPage(self.ctx)
+                clients_page.open_client.connect(self.open_chart)
+                page = clients_page
+            elif name == "Admin":
+                page = AdminPage(self.ctx)
+            else:
+                page = PlaceholderPage(name, LATER[name])
+            self.pages[name] = page
+            self.stack.addWidget(page)
+            item = QListWidgetItem(name)
+            item.setData(Qt.ItemDataRole.UserRole, name)
+            self.nav.addItem(item)
+        self.chart = ChartPage(self.ctx)
+        self.chart.closed.connect(lambda: self.go("Clients"))
+        self.stack.addWidget(self.chart)
+
+    def _status_bar(self) -> None:
+        bar = self.statusBar()
+        a = self.ctx.actor
+        self.status_user = QLabel(f"Signed in: {a.display_name} ({a.role_label})")
+        self.status_db = QLabel(f"Database: {self.ctx.db.describe()}")
+        self.status_key = QLabel(self.ctx.db.key_description)
+        bar.addWidget(self.status_user)
+        bar.addWidget(self.status_db, 1)
+        bar.addPermanentWidget(self.status_key)
+
+    def _shortcuts(self) -> None:
+        for i in range(min(9, self.nav.count())):
+            sc = QShortcut(QKeySequence(f"Ctrl+{i + 1}"), self)
+            sc.activated.connect(lambda row=i: self.nav.setCurrentRow(row))
+        for seq in ("Ctrl+K", "Ctrl+F"):
+            QShortcut(QKeySequence(seq), self).activated.connect(self._focus_search)
+        QShortcut(QKeySequence("Ctrl+L"), self).activated.connect(self.lock)
+        QShortcut(QKeySequence("F5"), self).activated.connect(self.refresh_current)
+
+    # -- navigation ------------------------------------------------------------------------
+    def go(self, name: str) -> None:
+        for row in range(self.nav.count()):
+            if self.nav.item(row).data(Qt.ItemDataRole.UserRole) == name:
+                if self.nav.currentRow() == row:
+                    self._nav_changed(row)
+                self.nav.setCurrentRow(row)
+                return
+
+    def _nav_changed(self, row: int) -> None:
+        if row < 0:
+            return
+        name = self.nav.item(row).data(Qt.ItemDataRole.UserRole)
+        page = self.pages[name]
+        self.stack.setCurrentWidget(page)
+        self.page_title.setText(page.title)
+        self._run(page.refresh)
+
+    def refresh_current(self) -> None:
+        page = self.stack.currentWidget()
+        if page is self.chart and self.chart.client_id is not None:
+            self._run(lambda: self.chart.load(self.chart.client_id or 0))
+        elif isinstance(page, Page):
+            self._run(page.refresh)
+
+    def open_chart(self, client_id: int) -> None:
+        def load() -> None:
+            self.chart.load(client_id)
+            self.stack.setCurrentWidget(self.chart)
+            self.page_title.setText("Client chart")
+
+        self._run(load)
+
+    def _focus_search(self) -> None:
+        self.search.setFocus()
+        self.search.selectAll()
+
+    def _global_search(self) -> None:
+        text = self.search.text().strip()
+        page = self.pages.get("Clients")
+        if isinstance(page, ClientsPage):
+            self.go("Clients")
+            page.set_search(text)
+            page.table.setFocus()
+
+    def _run(self, action: Callable[[], None]) -> None:
+        """Run a service call from the UI; errors the user can fix are shown in plain words."""
+        try:
+            action()
+        except UserError as exc:
+            msgbox.user_error(self, exc)
+
+    # -- locking ---------------------------------------------------------------------------
+    def check_idle(self, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        if not self.locked and now - self.idle.last_input >= self.idle_minutes * 60:
+            self.lock()
+
+    def lock(self) -> None:
+        if self.locked:
+            return
+        self.locked = True
+        for widget in QApplication.topLevelWidgets():
+            if widget is not self and widget.isWindow() and widget.isVisible():
+                widget.hide()  # dialogs showing client details are hidden too
+        self.outer.setCurrentWidget(self.lock_page)
+        self.lock_page.password.setFocus()
+        self._run(lambda: auth.record_screen_lock(self.ctx.db, self.ctx.actor))
+
+    def unlock(self) -> None:
+        self.locked = False
+        self.idle.last_input = time.monotonic()
+        self.outer.setCurrentWidget(self.main_ui)
+
+    def sign_out(self) -> None:
+        self._closing_for_sign_out = True
+        self.close()
+
+    # -- geometry and close ----------------------------------------------------------------
+    def restore_geometry(self) -> None:
+        geometry = ui_settings().value("main/geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1366, 768)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        settings = ui_settings()
+        settings.setValue("main/geometry", self.saveGeometry())
+        settings.sync()
+        self.idle_timer.stop()
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self.idle)
+        with contextlib.suppress(UserError):
+            auth.logout(self.ctx.db, self.ctx.actor)
+        super().closeEvent(event)
+        if self._closing_for_sign_out:
+            self.signed_out.emit()

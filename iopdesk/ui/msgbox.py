@@ -1,0 +1,59 @@
+"""All message boxes go through here, so tests can make them non-blocking and read them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+from iopdesk.errors import UserError
+
+NON_BLOCKING = False
+
+
+@dataclass
+class Shown:
+    icon: str
+    title: str
+    text: str
+
+
+shown: list[Shown] = []
+
+
+def _box(parent: QWidget | None, icon: QMessageBox.Icon, title: str, text: str) -> None:
+    shown.append(Shown(icon.name, title, text))
+    box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, parent)
+    box.setObjectName("messageBox")
+    if NON_BLOCKING:
+        box.setModal(False)
+        box.show()
+        box.close()
+        box.deleteLater()
+    else:
+        box.exec()
+
+
+def info(parent: QWidget | None, title: str, text: str) -> None:
+    _box(parent, QMessageBox.Icon.Information, title, text)
+
+
+def warning(parent: QWidget | None, title: str, text: str) -> None:
+    _box(parent, QMessageBox.Icon.Warning, title, text)
+
+
+def error(parent: QWidget | None, title: str, text: str) -> None:
+    _box(parent, QMessageBox.Icon.Critical, title, text)
+
+
+def user_error(parent: QWidget | None, exc: UserError) -> None:
+    """Show an error the user can fix, in its own plain words."""
+    warning(parent, exc.title, exc.message)
+
+
+def confirm(parent: QWidget | None, title: str, text: str, default: bool = False) -> bool:
+    shown.append(Shown("Question", title, text))
+    if NON_BLOCKING:
+        return default
+    answer = QMessageBox.question(parent, title, text)
+    return answer == QMessageBox.StandardButton.Yes

@@ -1,0 +1,322 @@
+"""Admin: user accounts, clinic settings, audit log, database information."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from iopdesk import settings as decl
+from iopdesk.errors import UserError, ValidationError
+from iopdesk.models.enums import Role
+from iopdesk.services import audit, auth, clinic
+from iopdesk.services.permissions import Perm
+from iopdesk.ui import msgbox
+from iopdesk.ui.context import AppContext
+from iopdesk.ui.dialogs import _FormDialog, _password_field
+from iopdesk.ui.tablemodel import Column, RowsModel
+from iopdesk.ui.widgets import Page, make_table, muted, section_title
+
+ROLE_LABELS = {
+    Role.FRONT_DESK: "Front desk",
+    Role.THERAPIST: "Therapist",
+    Role.SUPERVISOR: "Supervisor",
+    Role.BILLING: "Billing",
+    Role.ADMIN: "Administrator",
+}
+
+
+def roles_label(roles: frozenset[Role]) -> str:
+    return ", ".join(ROLE_LABELS[r] for r in Role if r in roles)
+
+
+class AddUserDialog(_FormDialog):
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__("Add user", "Each person gets their own account.", "Add user", parent)
+        self.ctx = ctx
+        self.username = QLineEdit()
+        self.full_name = QLineEdit()
+        self.password = _password_field()
+        self.form.addRow("User name", self.username)
+        self.form.addRow("Full name", self.full_name)
+        self.form.addRow("Temporary password", self.password)
+        self.role_boxes: dict[Role, QCheckBox] = {}
+        roles = QWidget()
+        rl = QVBoxLayout(roles)
+        rl.setContentsMargins(0, 0, 0, 0)
+        for role in Role:
+            box = QCheckBox(ROLE_LABELS[role])
+            self.role_boxes[role] = box
+            rl.addWidget(box)
+        self.form.addRow("Roles", roles)
+        self.accept_action = self._save
+
+    def _save(self) -> None:
+        roles = frozenset(r for r, b in self.role_boxes.items() if b.isChecked())
+        if not roles:
+            raise ValidationError("Choose at least one role.")
+        auth.add_user(
+            self.ctx.db,
+            self.ctx.actor,
+            self.username.text(),
+            self.password.text(),
+            roles,
+            self.full_name.text(),
+        )
+
+
+class AdminPage(Page):
+    title = "Admin"
+
+    def __init__(self, ctx: AppContext) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.tabs = QTabWidget()
+        self.layout_.addWidget(self.tabs, 1)
+        self._users_tab()
+        self._settings_tab()
+        self._audit_tab()
+        self._database_tab()
+
+    # -- users ---------------------------------------------------------------------------
+    def _users_tab(self) -> None:
+        tab = QWidget()
+        lay = QVBoxLayout(tab)
+        bar = QHBoxLayout()
+        add = QPushButton("Add user...")
+        add.setObjectName("primary")
+        add.clicked.connect(self._add_user)
+        self.unlock_btn = QPushButton("Unlock account")
+        self.unlock_btn.clicked.connect(lambda: self._change_user(unlock=True))
+        self.toggle_btn = QPushButton("Deactivate / reactivate")
+        self.toggle_btn.clicked.connect(lambda: self._change_user(toggle=True))
+        for w in (add, self.unlock_btn, self.toggle_btn):
+            bar.addWidget(w)
+        bar.addStretch(1)
+        lay.addLayout(bar)
+        self.users_model: RowsModel[auth.UserInfo] = RowsModel(
+            [
+                Column("User name", lambda u: u.username),
+                Column("Name", lambda u: u.display_name),
+                Column("Roles", lambda u: roles_label(u.roles)),
+                Column(
+                    "Status",
+                    lambda u: "Locked" if u.locked else ("Active" if u.active else "Inactive"),
+                    color=lambda u: "#c62828" if u.locked or not u.active else "#2e7d32",
+                ),
+                Column(
+                    "Last sign-in",
+                    lambda u: (
+                        u.last_login_at.astimezone().strftime("%m/%d/%Y %H:%M")
+                        if u.last_login_at
+                        else "never"
+                    ),
+                    sort_key=lambda u: u.last_login_at,
+                ),
+            ]
+        )
+        self.users_table = make_table()
+        self.users_table.setModel(self.users_model)
+        for column, width in enumerate((140, 200, 260, 90)):
+            self.users_table.setColumnWidth(column, width)
+        lay.addWidget(self.users_table, 1)
+        self.tabs.addTab(tab, "Users")
+
+    def _selected_user(self) -> auth.UserInfo | None:
+        index = self.users_table.currentIndex()
+        if not index.isValid():
+            msgbox.info(self, "Select a user", "Select a user in the list first.")
+            return None
+        return self.users_model.row_at(index.row())
+
+    def _add_user(self) -> None:
+        dialog = AddUserDialog(self.ctx, self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.refresh()
+
+    def _change_user(self, unlock: bool = False, toggle: bool = False) -> None:
+        user = self._selected_user()
+        if user is None:
+            return
+        try:
+            auth.set_user_access(
+                self.ctx.db,
+                self.ctx.actor,
+                user.id,
+                user.version,
+                unlock=unlock,
+                active=(not user.active) if toggle else None,
+            )
+        except UserError as exc:
+            msgbox.user_error(self, exc)
+        self.refresh()
+
+    # -- settings ------------------------------------------------------------------------
+    def _settings_tab(self) -> None:
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        inner = QWidget()
+        inner.setObjectName("page")
+        outer = QVBoxLayout(inner)
+        form = QFormLayout()
+        form.setSpacing(8)
+        self.setting_widgets: dict[str, QWidget] = {}
+        for spec in decl.SETTINGS:
+            widget: QWidget
+            if spec.type is bool:
+                widget = QCheckBox()
+            elif spec.type is int:
+                spin = QSpinBox()
+                spin.setRange(spec.minimum or 0, spec.maximum or 100000)
+                widget = spin
+            elif spec.choices:
+                combo = QComboBox()
+                combo.addItems(list(spec.choices))
+                widget = combo
+            else:
+                widget = QLineEdit()
+            widget.setToolTip(spec.help)
+            self.setting_widgets[spec.key] = widget
+            form.addRow(spec.label, widget)
+        outer.addLayout(form)
+        save = QPushButton("Save settings")
+        save.setObjectName("primary")
+        save.clicked.connect(self._save_settings)
+        outer.addWidget(save)
+        outer.addStretch(1)
+        scroll.setWidget(inner)
+        self.tabs.addTab(scroll, "Settings")
+
+    def _load_settings(self) -> None:
+        values = clinic.all_settings(self.ctx.db)
+        for key, widget in self.setting_widgets.items():
+            _set_widget(widget, values[key])
+
+    def _save_settings(self) -> None:
+        current = clinic.all_settings(self.ctx.db)
+        try:
+            for key, widget in self.setting_widgets.items():
+                value = _widget_value(widget)
+                if value != current[key]:
+                    clinic.set_setting(self.ctx.db, self.ctx.actor, key, value)
+        except UserError as exc:
+            msgbox.user_error(self, exc)
+            return
+        msgbox.info(self, "Settings saved", "The clinic settings were saved.")
+
+    # -- audit ---------------------------------------------------------------------------
+    def _audit_tab(self) -> None:
+        tab = QWidget()
+        lay = QVBoxLayout(tab)
+        bar = QHBoxLayout()
+        verify = QPushButton("Verify audit log")
+        verify.clicked.connect(self._verify)
+        self.verify_result = QLabel("")
+        bar.addWidget(verify)
+        bar.addWidget(self.verify_result, 1)
+        lay.addLayout(bar)
+        self.audit_model: RowsModel[audit.AuditRow] = RowsModel(
+            [
+                Column("#", lambda e: e.id, align_right=True),
+                Column(
+                    "When",
+                    lambda e: e.occurred_at.astimezone().strftime("%m/%d/%Y %H:%M:%S"),
+                    sort_key=lambda e: e.occurred_at,
+                ),
+                Column("User", lambda e: e.username),
+                Column(
+                    "Action", lambda e: e.action, color=lambda e: "#c62828" if e.flagged else None
+                ),
+                Column("Record", lambda e: f"{e.entity} {e.entity_id}".strip()),
+                Column("Client ID", lambda e: e.client_id or ""),
+                Column("Workstation", lambda e: e.workstation),
+                Column("Detail", lambda e: e.detail),
+            ]
+        )
+        self.audit_table = make_table()
+        self.audit_table.setModel(self.audit_model)
+        for column, width in enumerate((60, 150, 110, 130, 130, 80, 120)):
+            self.audit_table.setColumnWidth(column, width)
+        lay.addWidget(self.audit_table, 1)
+        self.tabs.addTab(tab, "Audit log")
+
+    def _verify(self) -> None:
+        result = audit.verify(self.ctx.db)
+        audit.record_now(
+            self.ctx.db,
+            self.ctx.actor,
+            audit.Action.AUDIT_VERIFY,
+            entity="audit_event",
+            flagged=not result.ok,
+            detail="ok" if result.ok else f"broken at {result.first_bad_id}",
+        )
+        self.verify_result.setText(result.message())
+        color = "#2e7d32" if result.ok else "#c62828"
+        self.verify_result.setStyleSheet(f"color: {color}; font-weight: 600;")
+
+    # -- database ------------------------------------------------------------------------
+    def _database_tab(self) -> None:
+        tab = QWidget()
+        lay = QVBoxLayout(tab)
+        lay.addWidget(section_title("Database"))
+        self.db_where = muted("")
+        self.db_key = muted("")
+        self.db_schema = muted("")
+        for w in (self.db_where, self.db_key, self.db_schema):
+            w.setTextInteractionFlags(w.textInteractionFlags())
+            lay.addWidget(w)
+        lay.addWidget(
+            muted(
+                "Several workstations: use a PostgreSQL clinic server and start IOPDesk with "
+                "--db postgresql://user@server/database (see docs/clinic-server.md)."
+            )
+        )
+        lay.addStretch(1)
+        self.tabs.addTab(tab, "Database")
+
+    def refresh(self) -> None:
+        if not self.ctx.can(Perm.USERS_MANAGE):
+            return
+        self.users_model.set_rows(auth.list_users(self.ctx.db, self.ctx.actor))
+        self._load_settings()
+        self.audit_model.set_rows(audit.list_events(self.ctx.db, self.ctx.actor, limit=500))
+        self.db_where.setText(f"Where: {self.ctx.db.describe()}")
+        self.db_key.setText(f"Encryption key: {self.ctx.db.key_description}")
+        self.db_schema.setText(f"Schema version: {self.ctx.db.schema_revision()}")
+
+
+def _set_widget(widget: QWidget, value: Any) -> None:
+    if isinstance(widget, QCheckBox):
+        widget.setChecked(bool(value))
+    elif isinstance(widget, QSpinBox):
+        widget.setValue(int(value))
+    elif isinstance(widget, QComboBox):
+        widget.setCurrentText(str(value))
+    elif isinstance(widget, QLineEdit):
+        widget.setText(str(value))
+
+
+def _widget_value(widget: QWidget) -> Any:
+    if isinstance(widget, QCheckBox):
+        return widget.isChecked()
+    if isinstance(widget, QSpinBox):
+        return widget.value()
+    if isinstance(widget, QComboBox):
+        return widget.currentText()
+    if isinstance(widget, QLineEdit):
+        return widget.text().strip()
+    return None

@@ -1,0 +1,296 @@
+"""Clients: the census list (search as you type) and the client chart."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from iopdesk.errors import UserError
+from iopdesk.models.enums import ClientStatus
+from iopdesk.services import clients, notes
+from iopdesk.ui import msgbox
+from iopdesk.ui.context import AppContext
+from iopdesk.ui.tablemodel import Column, RowsModel
+from iopdesk.ui.widgets import Page, make_table, muted, section_title
+
+STATUS_LABELS = {
+    "referral": "Referral",
+    "intake": "Intake",
+    "active": "Active",
+    "on_hold": "On hold",
+    "discharged": "Discharged",
+}
+STATUS_COLORS = {"active": "#2e7d32", "on_hold": "#b26a00", "discharged": "#5f6d7c"}
+
+
+def age(dob: date, on: date | None = None) -> int:
+    on = on or date.today()
+    return on.year - dob.year - ((on.month, on.day) < (dob.month, dob.day))
+
+
+class ClientsPage(Page):
+    title = "Clients"
+    open_client = Signal(int)
+
+    def __init__(self, ctx: AppContext) -> None:
+        super().__init__()
+        self.ctx = ctx
+        bar = QHBoxLayout()
+        self.search = QLineEdit()
+        self.search.setObjectName("censusSearch")
+        self.search.setPlaceholderText("Search name, MRN or phone...")
+        self.search.setClearButtonEnabled(True)
+        self.search.setMinimumWidth(320)
+        self.status = QComboBox()
+        self.status.addItem("All statuses", None)
+        for value, label in STATUS_LABELS.items():
+            self.status.addItem(label, value)
+        self.count = muted("")
+        bar.addWidget(self.search)
+        bar.addWidget(self.status)
+        bar.addStretch(1)
+        bar.addWidget(self.count)
+        self.layout_.addLayout(bar)
+        self.model: RowsModel[clients.CensusRow] = RowsModel(
+            [
+                Column("MRN", lambda r: r.mrn),
+                Column(
+                    "Client",
+                    lambda r: r.display_name,
+                    sort_key=lambda r: (r.last_name.lower(), r.first_name.lower()),
+                ),
+                Column("Preferred", lambda r: r.preferred_name),
+                Column("DOB", lambda r: f"{r.dob:%m/%d/%Y}", sort_key=lambda r: r.dob),
+                Column(
+                    "Status",
+                    lambda r: STATUS_LABELS.get(r.status, r.status),
+                    color=lambda r: STATUS_COLORS.get(r.status),
+                ),
+                Column("Track", lambda r: r.track),
+                Column("Primary therapist", lambda r: r.therapist),
+                Column("Payer", lambda r: r.payer),
+                Column(
+                    "Admitted",
+                    lambda r: f"{r.admission_date:%m/%d/%Y}" if r.admission_date else "",
+                    sort_key=lambda r: r.admission_date,
+                ),
+                Column("Phone", lambda r: r.phone),
+            ]
+        )
+        self.table = make_table()
+        self.table.setObjectName("censusTable")
+        self.table.setModel(self.model)
+        header = self.table.horizontalHeader()
+        for column, width in enumerate((80, 190, 90, 90, 90, 200, 170, 150, 90)):
+            self.table.setColumnWidth(column, width)
+        header.setStretchLastSection(True)
+        self.table.doubleClicked.connect(self._activated)
+        self.table.activated.connect(self._activated)
+        self.layout_.addWidget(self.table, 1)
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(150)
+        self._debounce.timeout.connect(self.refresh)
+        self.search.textChanged.connect(lambda _t: self._debounce.start())
+        self.status.currentIndexChanged.connect(lambda _i: self.refresh())
+
+    def set_search(self, text: str) -> None:
+        self.search.setText(text)
+        self.refresh()
+
+    def refresh(self) -> None:
+        rows = clients.list_census(
+            self.ctx.db, self.ctx.actor, search=self.search.text(), status=self.status.currentData()
+        )
+        self.model.set_rows(rows)
+        self.count.setText(f"{len(rows)} client{'s' if len(rows) != 1 else ''}")
+
+    def _activated(self, index: QModelIndex) -> None:
+        self.open_client.emit(self.model.row_at(index.row()).id)
+
+
+class ChartPage(Page):
+    """One client's chart. Opening it is audited by the service."""
+
+    title = "Client chart"
+    closed = Signal()
+
+    def __init__(self, ctx: AppContext) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.client_id: int | None = None
+        top = QHBoxLayout()
+        self.name = QLabel("")
+        self.name.setObjectName("pageTitle")
+        self.ident = muted("")
+        back = QPushButton("Back to clients")
+        back.clicked.connect(self.closed.emit)
+        left = QVBoxLayout()
+        left.addWidget(self.name)
+        left.addWidget(self.ident)
+        top.addLayout(left, 1)
+        self.part2 = QLabel("42 CFR Part 2 record")
+        self.part2.setObjectName("demoBadge")
+        top.addWidget(self.part2, 0, Qt.AlignmentFlag.AlignTop)
+        top.addWidget(back, 0, Qt.AlignmentFlag.AlignTop)
+        self.layout_.addLayout(top)
+        self.tabs = QTabWidget()
+        self.overview = QWidget()
+        self.overview_layout = QHBoxLayout(self.overview)
+        self.tabs.addTab(self.overview, "Overview")
+        self.notes_tab = QWidget()
+        self._build_notes_tab()
+        later = {
+            "Attendance": "Weekly hours against the requirement appear here.",
+            "Treatment plan": "Problems, goals, objectives and reviews appear here.",
+            "Discharge": "The discharge summary and aftercare plan appear here.",
+            "Billing": "Claim lines and authorizations appear here.",
+            "Audit": "Who opened or changed this chart appears here.",
+        }
+        self.tabs.addTab(self.notes_tab, "Notes")
+        for name, text in later.items():
+            holder = QWidget()
+            lay = QVBoxLayout(holder)
+            lay.addWidget(muted(text))
+            lay.addStretch(1)
+            self.tabs.insertTab(1 if name == "Attendance" else self.tabs.count(), holder, name)
+        self.layout_.addWidget(self.tabs, 1)
+
+    def _build_notes_tab(self) -> None:
+        lay = QHBoxLayout(self.notes_tab)
+        self.notes_model: RowsModel[notes.NoteHeader] = RowsModel(
+            [
+                Column(
+                    "Date",
+                    lambda n: f"{n.service_date:%m/%d/%Y}",
+                    sort_key=lambda n: n.service_date,
+                ),
+                Column("Format", lambda n: n.format),
+                Column("Author", lambda n: n.author),
+                Column("Status", lambda n: n.status.title()),
+            ]
+        )
+        self.notes_table = make_table()
+        self.notes_table.setModel(self.notes_model)
+        self.notes_table.clicked.connect(self._show_note)
+        self.notes_table.activated.connect(self._show_note)
+        lay.addWidget(self.notes_table, 2)
+        self.note_view = QPlainTextEdit()
+        self.note_view.setReadOnly(True)
+        self.note_view.setObjectName("noteView")
+        lay.addWidget(self.note_view, 3)
+
+    def load(self, client_id: int) -> None:
+        chart = clients.open_chart(self.ctx.db, self.ctx.actor, client_id)
+        self.client_id = client_id
+        c = chart.client
+        preferred = f' "{c.preferred_name}"' if c.preferred_name else ""
+        self.name.setText(f"{c.last_name}, {c.first_name}{preferred}")
+        self.ident.setText(
+            f"MRN {c.mrn}   |   DOB {c.dob:%m/%d/%Y} (age {age(c.dob)})   |   "
+            f"{STATUS_LABELS.get(c.status, c.status)}"
+            + (f"   |   {c.pronouns}" if c.pronouns else "")
+        )
+        self.part2.setVisible(c.part2)
+        self._fill_overview(chart)
+        self.notes_model.set_rows(notes.list_note_headers(self.ctx.db, self.ctx.actor, client_id))
+        if chart.can_view_clinical:
+            self.note_view.setPlainText("Select a note to read it.")
+        else:
+            self.note_view.setPlainText(
+                "Note content is visible only to the client's clinicians and supervisors."
+            )
+        self.tabs.setCurrentIndex(0)
+
+    def _fill_overview(self, chart: clients.ClientChart) -> None:
+        while self.overview_layout.count():
+            item = self.overview_layout.takeAt(0)
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
+        c = chart.client
+        demo = QFrame()
+        form = QFormLayout(demo)
+        form.addRow(section_title("Demographics"))
+        address = ", ".join(
+            p for p in (c.address_line1, c.address_line2, c.city, c.state, c.postal_code) if p
+        )
+        for label, value in (
+            ("Legal name", f"{c.first_name} {c.middle_name} {c.last_name}".replace("  ", " ")),
+            ("Preferred name", c.preferred_name),
+            ("Pronouns", c.pronouns),
+            ("Sex", c.sex),
+            ("Phone", c.phone),
+            ("E-mail", c.email),
+            ("Address", address),
+            ("Language", c.primary_language),
+            ("Admitted", f"{c.admission_date:%m/%d/%Y}" if c.admission_date else ""),
+            ("Discharged", f"{c.discharge_date:%m/%d/%Y}" if c.discharge_date else ""),
+        ):
+            form.addRow(label, QLabel(value or "-"))
+        self.overview_layout.addWidget(demo, 1)
+        right = QFrame()
+        rl = QVBoxLayout(right)
+        rl.addWidget(section_title("Diagnoses"))
+        for d in chart.diagnoses:
+            rl.addWidget(
+                QLabel(f"{d.icd10_code}  {d.description}" + ("  (primary)" if d.is_primary else ""))
+            )
+        if not chart.diagnoses:
+            rl.addWidget(muted("None recorded"))
+        rl.addWidget(section_title("Program"))
+        for e, track in chart.enrollments:
+            end = f"{e.end_date:%m/%d/%Y}" if e.end_date else "present"
+            rl.addWidget(QLabel(f"{track}: {e.start_date:%m/%d/%Y} - {end}"))
+        if not chart.enrollments:
+            rl.addWidget(muted("Not enrolled in a track"))
+        rl.addWidget(section_title("Care team"))
+        for a, staff in chart.assignments:
+            end = f" (until {a.end_date:%m/%d/%Y})" if a.end_date else ""
+            rl.addWidget(QLabel(f"{a.role.replace('_', ' ').title()}: {staff}{end}"))
+        if not chart.assignments:
+            rl.addWidget(muted("No staff assigned"))
+        rl.addWidget(section_title("Insurance"))
+        for cov, payer in chart.coverage:
+            rl.addWidget(QLabel(f"{payer}  -  member ID {cov.member_id or '-'}"))
+        if not chart.coverage:
+            rl.addWidget(muted("None recorded"))
+        rl.addWidget(section_title("Emergency contacts"))
+        for ec in chart.contacts:
+            rl.addWidget(QLabel(f"{ec.name} ({ec.relationship})  {ec.phone}"))
+        if not chart.contacts:
+            rl.addWidget(muted("None recorded"))
+        rl.addStretch(1)
+        self.overview_layout.addWidget(right, 1)
+
+    def _show_note(self, index: QModelIndex) -> None:
+        header = self.notes_model.row_at(index.row())
+        try:
+            content = notes.read_note(self.ctx.db, self.ctx.actor, header.id)
+        except UserError as exc:
+            self.note_view.setPlainText(exc.message)
+            return
+        lines = [f"{header.format} note - {header.service_date:%m/%d/%Y} - {header.author}", ""]
+        for section, text in content.sections.items():
+            lines += [section.upper(), text, ""]
+        if content.modalities:
+            lines.append("Modalities: " + ", ".join(content.modalities))
+        self.note_view.setPlainText("\n".join(lines))
+
+
+STATUS_ORDER = [s.value for s in ClientStatus]
+__all__ = ["ChartPage", "ClientsPage", "msgbox"]

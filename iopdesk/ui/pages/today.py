@@ -1,0 +1,81 @@
+"""Today: what needs attention now."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from PySide6.QtWidgets import QGridLayout, QHeaderView
+
+from iopdesk.services import today
+from iopdesk.ui.context import AppContext
+from iopdesk.ui.tablemodel import Column, RowsModel
+from iopdesk.ui.widgets import Card, Page, make_table, muted, section_title
+
+STATUS_COLORS = {"held": "#2e7d32", "cancelled": "#c62828", "scheduled": "#1f6f8b"}
+
+
+class TodayPage(Page):
+    title = "Today"
+
+    def __init__(self, ctx: AppContext) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.subtitle_label = muted("")
+        self.layout_.addWidget(self.subtitle_label)
+        grid = QGridLayout()
+        grid.setSpacing(14)
+        self.active = Card("Active clients")
+        self.referrals = Card("Referrals and intakes in progress")
+        self.sessions = Card("Sessions today")
+        self.unsigned = Card("My unsigned notes")
+        self.locked = Card("Locked user accounts")
+        self.licenses = Card("Licenses expiring within 60 days")
+        cards = [
+            self.active,
+            self.referrals,
+            self.sessions,
+            self.unsigned,
+            self.locked,
+            self.licenses,
+        ]
+        for i, card in enumerate(cards):
+            grid.addWidget(card, 0, i)
+        self.layout_.addLayout(grid)
+        self.layout_.addWidget(section_title("Today's schedule"))
+        self.model: RowsModel[today.TodaySession] = RowsModel(
+            [
+                Column("Start", lambda s: s.start),
+                Column("End", lambda s: s.end),
+                Column("Session", lambda s: s.title),
+                Column("Kind", lambda s: s.kind.title()),
+                Column(
+                    "Status",
+                    lambda s: s.status.title(),
+                    color=lambda s: STATUS_COLORS.get(s.status),
+                ),
+            ]
+        )
+        self.table = make_table()
+        self.table.setModel(self.model)
+        self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.layout_.addWidget(self.table, 1)
+        self.empty = muted("No sessions are scheduled today.")
+        self.layout_.addWidget(self.empty)
+
+    def refresh(self) -> None:
+        data = today.summary(self.ctx.db, self.ctx.actor)
+        self.subtitle_label.setText(
+            f"{date.today():%A, %B %-d, %Y} - signed in as {self.ctx.actor.display_name}"
+        )
+        self.active.set_value(data.active_clients)
+        self.referrals.set_value(data.referrals)
+        self.sessions.set_value(len(data.sessions_today))
+        self.unsigned.set_value(data.my_unsigned_notes)
+        self.unsigned.setVisible(data.my_unsigned_notes is not None)
+        self.locked.set_value(data.locked_accounts)
+        self.locked.setVisible(data.locked_accounts is not None)
+        self.licenses.set_value(data.license_expiring)
+        self.licenses.setVisible(data.license_expiring is not None)
+        self.model.set_rows(data.sessions_today)
+        self.empty.setVisible(not data.sessions_today)
+        self.table.setVisible(bool(data.sessions_today))

@@ -1,0 +1,159 @@
+"""The real main window, offscreen: navigation by role, census search, chart, lock, sign-in."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from iopdesk.services import audit, clinic
+from iopdesk.ui import msgbox
+from iopdesk.ui.context import AppContext
+from iopdesk.ui.dialogs import LoginDialog
+from iopdesk.ui.mainwindow import MainWindow
+from tests.conftest import PASSWORD
+
+pytestmark = [pytest.mark.gui, pytest.mark.parametrize("backend", ["sqlite"])]
+
+
+@pytest.fixture(autouse=True)
+def _nonblocking_boxes():
+    msgbox.NON_BLOCKING = True
+    msgbox.shown.clear()
+    yield
+    msgbox.NON_BLOCKING = False
+
+
+def open_window(qtbot, env, actor) -> MainWindow:
+    window = MainWindow(AppContext(env.db, actor, clinic.get_clinic(env.db)))
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    return window
+
+
+def nav_names(window: MainWindow) -> list[str]:
+    return [window.nav.item(i).text() for i in range(window.nav.count())]
+
+
+def test_admin_sees_every_section_and_status_bar(qtbot, env):
+    window = open_window(qtbot, env, env.world.admin)
+    assert nav_names(window) == [
+        "Today", "Clients", "Schedule", "Attendance", "Notes", "Discharge", "Billing",
+        "Reports", "Admin",
+    ]  # fmt: skip
+    assert window.windowTitle() == "IOPDesk - Test Clinic"
+    assert "Ada Admin (Administrator)" in window.status_user.text() or "Ada Admin" in (
+        window.status_user.text()
+    )
+    assert "Local encrypted file" in window.status_db.text()
+    assert window.page_title.text() == "Today"
+    assert window.pages["Today"].active.value.text() == "0"  # both test clients are referrals
+
+
+def test_front_desk_has_no_clinical_billing_or_admin_sections(qtbot, env):
+    window = open_window(qtbot, env, env.world.front_desk)
+    names = nav_names(window)
+    assert "Notes" not in names and "Billing" not in names and "Admin" not in names
+    assert "Clients" in names and "Schedule" in names
+
+
+def test_census_search_and_chart_open_is_audited(qtbot, env):
+    window = open_window(qtbot, env, env.world.front_desk)
+    window.go("Clients")
+    page = window.pages["Clients"]
+    assert page.model.rowCount() == 2
+    qtbot.keyClicks(page.search, "ownc")
+    qtbot.waitUntil(lambda: page.model.rowCount() == 1, timeout=2000)
+    assert page.model.row_at(0).last_name == "Ownclient"
+    before = audit.count_events(env.db)
+    index = page.model.index(0, 1)
+    page.table.doubleClicked.emit(index)
+    assert window.stack.currentWidget() is window.chart
+    assert window.chart.name.text().startswith("Ownclient, Canary")
+    assert audit.count_events(env.db) == before + 1
+    rows = audit.list_events(env.db, env.world.admin, action="open_chart", limit=1)
+    assert rows[0].client_id == env.world.client_own and rows[0].username == "frontdesk"
+
+
+def test_front_desk_never_sees_note_text_in_chart(qtbot, env):
+    window = open_window(qtbot, env, env.world.front_desk)
+    window.open_chart(env.world.client_own)
+    chart = window.chart
+    assert chart.notes_model.rowCount() == 1
+    chart.notes_table.clicked.emit(chart.notes_model.index(0, 0))
+    text = chart.note_view.toPlainText()
+    assert "SECRET-NOTE-TEXT" not in text
+    assert "Your role does not allow" in text
+
+
+def test_therapist_reads_own_clients_note(qtbot, env):
+    window = open_window(qtbot, env, env.world.therapist)
+    window.open_chart(env.world.client_own)
+    window.chart.notes_table.clicked.emit(window.chart.notes_model.index(0, 0))
+    assert "SECRET-NOTE-TEXT" in window.chart.note_view.toPlainText()
+
+
+def test_global_search_jumps_to_census(qtbot, env):
+    window = open_window(qtbot, env, env.world.admin)
+    qtbot.keyClicks(window.search, "Otherclient")
+    qtbot.keyClick(window.search, Qt.Key.Key_Return)
+    page = window.pages["Clients"]
+    assert window.stack.currentWidget() is page
+    assert [r.last_name for r in page.model.rows] == ["Otherclient"]
+
+
+def test_inactivity_lock_hides_everything_until_password(qtbot, env):
+    window = open_window(qtbot, env, env.world.admin)
+    window.open_chart(env.world.client_own)
+    window.check_idle(now=window.idle.last_input + 60)  # one minute: still open
+    assert not window.locked
+    window.check_idle(now=window.idle.last_input + window.idle_minutes * 60 + 1)
+    assert window.locked
+    assert window.outer.currentWidget() is window.lock_page
+    assert not window.main_ui.isVisible()
+    lock = window.lock_page
+    qtbot.keyClicks(lock.password, "wrong-password")
+    qtbot.keyClick(lock.password, Qt.Key.Key_Return)
+    assert window.locked and "not correct" in lock.error.text()
+    qtbot.keyClicks(lock.password, PASSWORD)
+    qtbot.keyClick(lock.password, Qt.Key.Key_Return)
+    assert not window.locked
+    assert window.main_ui.isVisible()
+    actions = [e.action for e in audit.list_events(env.db, env.world.admin, limit=10)]
+    assert "screen_lock" in actions and "screen_unlock" in actions and "login_failed" in actions
+
+
+def test_login_dialog_wrong_then_right_password(qtbot, env):
+    from iopdesk.services import auth
+
+    dialog = LoginDialog("Test Clinic", lambda u, p: auth.login(env.db, u, p), "here")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.keyClicks(dialog.username, "frontdesk")
+    qtbot.keyClicks(dialog.password, "nope-nope-nope")
+    qtbot.keyClick(dialog.password, Qt.Key.Key_Return)
+    assert dialog.isVisible()
+    assert "not correct" in dialog.error.text()
+    assert dialog.password.text() == ""
+    qtbot.keyClicks(dialog.password, PASSWORD)
+    qtbot.keyClick(dialog.password, Qt.Key.Key_Return)
+    assert not dialog.isVisible()
+    assert dialog.result_value.username == "frontdesk"
+
+
+def test_window_geometry_is_remembered(qtbot, env):
+    window = open_window(qtbot, env, env.world.admin)
+    window.resize(1200, 700)
+    window.close()
+    again = open_window(qtbot, env, env.world.admin)
+    assert (again.width(), again.height()) == (1200, 700)
+
+
+def test_admin_page_lists_users_and_verifies_audit(qtbot, env):
+    window = open_window(qtbot, env, env.world.admin)
+    window.go("Admin")
+    page = window.pages["Admin"]
+    names = [u.username for u in page.users_model.rows]
+    assert names == sorted(["admin", "billing", "frontdesk", "supervisor", "therapist"])
+    page._verify()
+    assert page.verify_result.text().startswith("Audit log intact")
