@@ -94,9 +94,15 @@ def build_world(db: Database) -> World:
         s.add(TherapistAssignment(client_id=other.id, staff_id=t2_id, start_date=date(2026, 1, 1)))
         for cid, author in ((own.id, t_id), (other.id, t2_id)):
             content = json.dumps({"Data": "SECRET-NOTE-TEXT", "Assessment": "a", "Plan": "p"})
-            n = Note(client_id=cid, author_staff_id=author, format="DAP",
-                     service_date=date(2026, 11, 2), content_json=content, status="signed",
-                     content_sha256=hashlib.sha256(content.encode()).hexdigest())  # fmt: skip
+            n = Note(
+                client_id=cid,
+                author_staff_id=author,
+                format="DAP",
+                service_date=date(2026, 11, 2),
+                content_json=content,
+                status="signed",
+                content_sha256=hashlib.sha256(content.encode()).hexdigest(),
+            )
             s.add(n)
             s.flush()
             note_ids.append(n.id)
@@ -104,8 +110,17 @@ def build_world(db: Database) -> World:
     def actor(info: auth.UserInfo) -> Actor:
         return Actor(info.id, info.username, info.display_name, info.roles, info.staff_id)
 
-    return World(admin, actor(fd), actor(th), actor(sp), actor(bl), own.id, other.id,
-                 note_ids[0], note_ids[1])  # fmt: skip
+    return World(
+        admin,
+        actor(fd),
+        actor(th),
+        actor(sp),
+        actor(bl),
+        own.id,
+        other.id,
+        note_ids[0],
+        note_ids[1],
+    )
 
 
 _counter = itertools.count()
