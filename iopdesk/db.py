@@ -194,6 +194,7 @@ class Database:
             db = cls._open_sqlite(target, create, passphrase_provider, key)
         try:
             db.check_readable()
+            db._remember_pg_password()
             if migrate:
                 db.migrate()
         except BaseException:
@@ -278,6 +279,12 @@ class Database:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def _remember_pg_password(self) -> None:
+        """A password typed into a server address once is kept in the keyring, not in files."""
+        url = self.engine.url
+        if self.backend == "postgresql" and url.password and keys.keyring_available():
+            keys.set_pg_password(pg_account(url), str(url.password))
 
     # -- migrations -----------------------------------------------------------------------
     def migrate(self) -> None:
