@@ -157,3 +157,31 @@ def test_admin_page_lists_users_and_verifies_audit(qtbot, env):
     assert names == sorted(["admin", "billing", "frontdesk", "supervisor", "therapist"])
     page._verify()
     assert page.verify_result.text().startswith("Audit log intact")
+
+
+def test_demo_command_renders_main_window_with_demo_data(qtbot, tmp_path, monkeypatch, backend):
+    import sys
+
+    from PySide6.QtGui import QImage
+
+    from iopdesk.ui.app import run_demo
+
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # run_demo installs its own
+    out = tmp_path / "clients.png"
+    assert run_demo(screenshot=str(out), page="clients") == 0
+    image = QImage(str(out))
+    assert (image.width(), image.height()) == (1366, 768)
+    # The demo clinic is real data in a real encrypted database, and the window says DEMO.
+    from iopdesk.db import Database, DbTarget
+    from iopdesk.paths import data_dir
+
+    demo_file = data_dir() / "demo" / "iopdesk-demo.db"
+    assert demo_file.exists() and b"SQLite format 3" not in demo_file.read_bytes()[:100]
+    with pytest.raises(Exception):  # noqa: B017 - any open without the key must fail
+        Database.open(DbTarget(path=demo_file), key=b"\x00" * 32)
+
+
+def test_demo_window_title_is_marked(qtbot, env):
+    window = MainWindow(AppContext(env.db, env.world.admin, clinic.get_clinic(env.db)), demo=True)
+    qtbot.addWidget(window)
+    assert window.windowTitle() == "IOPDesk - DEMO - Test Clinic"

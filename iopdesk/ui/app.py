@@ -185,8 +185,10 @@ def run_demo(
     db = Database.open(
         DbTarget(path=folder / "iopdesk-demo.db"), create=True, key=secrets.token_bytes(32)
     )
+    db.key_description = "Demo data: its encryption key is held in memory for this run only."
     try:
-        admin, _summary = create_demo_clinic(db)
+        create_demo_clinic(db)
+        admin = auth.login(db, "admin", DEMO_PASSWORD)
         if not screenshot:
             print(
                 f"Demo clinic ready. Sign in as admin, frontdesk, therapist, supervisor or "

@@ -36,7 +36,7 @@ QLabel#demoBadge {{ background: {DEMO}; color: white; font-weight: 700; padding:
 QFrame#card {{ background: {CARD}; border: 1px solid {BORDER}; border-radius: 8px; }}
 QLabel#cardValue {{ font-size: 22pt; font-weight: 600; color: {ACCENT_DARK}; }}
 QLabel#cardLabel {{ color: {MUTED}; font-size: 9.5pt; }}
-QLabel#sectionTitle {{ font-size: 11.5pt; font-weight: 600; }}
+QLabel#sectionTitle {{ font-size: 11.5pt; font-weight: 600; padding-top: 8px; }}
 QLineEdit, QComboBox, QSpinBox, QDateEdit, QPlainTextEdit, QTextEdit {{
     background: white; border: 1px solid {BORDER}; border-radius: 5px; padding: 5px 7px; }}
 QLineEdit:focus, QComboBox:focus, QSpinBox:focus {{ border: 1px solid {ACCENT}; }}

@@ -70,10 +70,11 @@ class ClientsPage(Page):
                 Column("MRN", lambda r: r.mrn),
                 Column(
                     "Client",
-                    lambda r: r.display_name,
+                    lambda r: (
+                        r.display_name + (f" ({r.preferred_name})" if r.preferred_name else "")
+                    ),
                     sort_key=lambda r: (r.last_name.lower(), r.first_name.lower()),
                 ),
-                Column("Preferred", lambda r: r.preferred_name),
                 Column("DOB", lambda r: f"{r.dob:%m/%d/%Y}", sort_key=lambda r: r.dob),
                 Column(
                     "Status",
@@ -95,9 +96,10 @@ class ClientsPage(Page):
         self.table.setObjectName("censusTable")
         self.table.setModel(self.model)
         header = self.table.horizontalHeader()
-        for column, width in enumerate((80, 190, 90, 90, 90, 200, 170, 150, 90)):
+        for column, width in enumerate((76, 195, 84, 80, 165, 170, 140, 84)):
             self.table.setColumnWidth(column, width)
         header.setStretchLastSection(True)
+        header.setSortIndicator(1, Qt.SortOrder.AscendingOrder)  # the query's name order
         self.table.doubleClicked.connect(self._activated)
         self.table.activated.connect(self._activated)
         self.layout_.addWidget(self.table, 1)
