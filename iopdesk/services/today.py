@@ -48,8 +48,9 @@ def summary(db: Database, actor: Actor, on: date | None = None) -> TodaySummary:
             .where(col(Client.status).in_(["referral", "intake"]))
         ).one()
         rows = session.execute(
-            select(ClinicSession, Track.name)
+            select(ClinicSession, Track.name, Client.last_name, Client.first_name)
             .outerjoin(Track, Track.id == ClinicSession.track_id)  # type: ignore[arg-type]
+            .outerjoin(Client, Client.id == ClinicSession.client_id)  # type: ignore[arg-type]
             .where(ClinicSession.session_date == on)
             .order_by(col(ClinicSession.start_time))
         ).all()
@@ -59,10 +60,10 @@ def summary(db: Database, actor: Actor, on: date | None = None) -> TodaySummary:
                 s.start_time.strftime("%H:%M"),
                 s.end_time.strftime("%H:%M"),
                 s.kind,
-                name or s.kind.title() + " session",
+                name or (f"{s.kind.title()} session: {last}, {first}" if last else s.kind.title()),
                 s.status,
             )
-            for s, name in rows
+            for s, name, last, first in rows
         ]
         unsigned = None
         if has(actor, Perm.CLINICAL_WRITE) and actor.staff_id is not None:

@@ -103,10 +103,10 @@ class LockPage(QWidget):
         title.setObjectName("lockTitle")
         lay.addWidget(title)
         who = QLabel(
-            f"Client information is hidden. {ctx.actor.display_name}, type your password to "
-            "continue, or sign out so someone else can sign in."
+            "Client information is hidden.\n"
+            f"{ctx.actor.display_name}: type your password to continue,\n"
+            "or sign out so someone else can sign in."
         )
-        who.setWordWrap(True)
         who.setObjectName("subtitle")
         lay.addWidget(who)
         self.password = QLineEdit()

@@ -57,7 +57,11 @@ class TodayPage(Page):
         )
         self.table = make_table()
         self.table.setModel(self.model)
-        self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()
+        header.setStretchLastSection(False)
+        for column, width in ((0, 80), (1, 80), (3, 110), (4, 120)):
+            self.table.setColumnWidth(column, width)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self.layout_.addWidget(self.table, 1)
         self.empty = muted("No sessions are scheduled today.")
         self.layout_.addWidget(self.empty)
