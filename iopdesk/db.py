@@ -136,7 +136,7 @@ def translate_error(exc: BaseException) -> UserError | None:
             "The disk is full, so the last change could not be saved. Everything saved before "
             "is safe. Free some disk space (or ask for help), then try again."
         )
-    if "file is not a database" in msg or "malformed" in msg:
+    if "file is not a database" in msg or "database disk image is malformed" in msg:
         return CorruptDatabaseError(
             "The database file is damaged or is not an IOPDesk database. Nothing was changed. "
             "Restore the latest backup (Admin > Backups, or `iopdesk restore FILE`)."
@@ -363,6 +363,10 @@ class Database:
         finally:
             raw.close()
         os.replace(tmp, dest)
+        if self.path is not None:
+            info = keys.read_keyinfo(self.path)
+            if info is not None:  # the salt is needed to open a passphrase backup; not secret
+                keys.write_keyinfo(dest, info)
         return dest
 
 

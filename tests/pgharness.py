@@ -194,10 +194,19 @@ class PostgresServer:
         stmt = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
         if template is not None:
             stmt = sql.SQL("{} TEMPLATE {}").format(stmt, sql.Identifier(template))
+            # FILE_COPY (PostgreSQL 15+) copies a small template about 3x faster than WAL_LOG.
+            if self._server_version() >= 150000:
+                stmt = sql.SQL("{} STRATEGY FILE_COPY").format(stmt)
         with self._admin_connection() as conn:
             if template is not None:
                 self._terminate(conn, template)
             conn.execute(stmt)
+
+    def _server_version(self) -> int:
+        if not hasattr(self, "_version_num"):
+            with self._admin_connection() as conn:
+                self._version_num = int(conn.execute("SHOW server_version_num").fetchone()[0])
+        return self._version_num
 
     def drop_database(self, name: str) -> None:
         """DROP DATABASE IF EXISTS ``name``, disconnecting any other sessions first."""

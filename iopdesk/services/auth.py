@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,7 +29,17 @@ from iopdesk.services.permissions import Perm, require
 
 MIN_PASSWORD_LENGTH = 10
 _hasher = PasswordHasher()  # argon2-cffi defaults: Argon2id, t=3, m=64 MiB, p=4
-_DUMMY_HASH = _hasher.hash("not-a-real-password-used-for-timing")
+_dummy_hash: str | None = None
+
+
+def _dummy() -> str:
+    """A hash to verify against for unknown users (same work, no user enumeration)."""
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = _hasher.hash("not-a-real-password-used-for-timing")
+    return _dummy_hash
+
+
 USERNAME_RE = re.compile(r"^[A-Za-z0-9._-]{2,40}$")
 
 
@@ -79,12 +90,14 @@ def login(db: Database, username: str, password: str) -> Actor:
         user = _find_user(session, username)
         now = utcnow()
         if user is None or not user.active:
-            _verify(_DUMMY_HASH, password)  # same work as a real check: no user enumeration
+            _verify(_dummy(), password)  # same work as a real check: no user enumeration
+            typed = username.strip()
             audit.record(
                 session,
                 None,
                 Action.LOGIN_FAILED,
-                username=username.strip()[:64],
+                # A password typed into the user name box must not land in the log.
+                username=typed if USERNAME_RE.match(typed) else "(not a valid user name)",
                 entity="app_user",
                 detail="unknown or inactive user",
             )
@@ -154,7 +167,7 @@ def _count_failure(session: Session, user: User, now: datetime) -> None:
 
 
 def _locked_message(until: datetime, now: datetime) -> str:
-    minutes = max(1, int((until - now).total_seconds() // 60) + 1)
+    minutes = max(1, math.ceil((until - now).total_seconds() / 60))
     return (
         "This account is locked after too many wrong passwords. Try again in "
         f"{minutes} minute{'s' if minutes != 1 else ''}, or ask an administrator to unlock it."
@@ -329,6 +342,17 @@ def set_user_access(
         user = update_versioned(
             session, actor, User, user_id, expected_version, changes, what="This user account"
         )
+        session.flush()
+        admins = [
+            u
+            for u in session.exec(select(User).where(User.active)).all()
+            if Role.ADMIN in parse_roles(u.roles)
+        ]
+        if not admins:  # rolled back with the session: nothing changes
+            raise ValidationError(
+                "At least one active administrator must remain, or nobody could manage users "
+                "and settings. Give another user the administrator role first."
+            )
         detail = (
             ", ".join(f"{k}={v}" for k, v in changes.items() if k in ("roles", "active"))
             or "unlocked"
