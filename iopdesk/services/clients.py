@@ -5,8 +5,10 @@ The clients issue extends this with the full intake form, duplicates and import.
 
 from __future__ import annotations
 
+import difflib
+import unicodedata
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -15,7 +17,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, func, select
 
 from iopdesk.db import Database
-from iopdesk.errors import NotFoundError, ValidationError
+from iopdesk.errors import NotFoundError, StaleRecordError, ValidationError
 from iopdesk.models import (
     Client,
     Coverage,
@@ -33,7 +35,7 @@ from iopdesk.models.enums import ClientStatus
 from iopdesk.services import audit
 from iopdesk.services.actor import Actor
 from iopdesk.services.permissions import Perm, require
-from iopdesk.services.records import update_versioned
+from iopdesk.services.records import serialize, update_versioned
 from iopdesk.services.validation import check_dob, check_email, normalize_icd10, normalize_phone
 
 
@@ -66,6 +68,7 @@ def list_census(
     status: str | None = None,
     track_id: int | None = None,
     therapist_staff_id: int | None = None,
+    payer_id: int | None = None,
     on: date | None = None,
     limit: int | None = None,
 ) -> list[CensusRow]:
@@ -119,6 +122,8 @@ def list_census(
         q = q.where(TrackEnrollment.track_id == track_id)
     if therapist_staff_id is not None:
         q = q.where(TherapistAssignment.staff_id == therapist_staff_id)
+    if payer_id is not None:
+        q = q.where(Coverage.payer_id == payer_id)
     for term in search.split():
         like = f"%{term.lower()}%"
         digits = "".join(ch for ch in term if ch.isdigit())
@@ -287,7 +292,17 @@ def open_chart(db: Database, actor: Actor, client_id: int) -> ClientChart:
 
 
 @dataclass
+class ContactInput:
+    name: str
+    relationship: str = ""
+    phone: str = ""
+
+
+@dataclass
 class ClientInput:
+    """Everything the intake form collects. Only names and DOB are required for a referral;
+    an active client also needs a track and an admission date."""
+
     first_name: str
     last_name: str
     dob: date
@@ -297,14 +312,41 @@ class ClientInput:
     sex: str = ""
     phone: str = ""
     email: str = ""
+    address_line1: str = ""
+    address_line2: str = ""
+    city: str = ""
+    state: str = ""
+    postal_code: str = ""
     primary_language: str = "English"
+    referral_source: str = ""
     status: str = ClientStatus.REFERRAL.value
     diagnoses: list[str] = field(default_factory=list)  # first is primary
     required_weekly_hours: Decimal | None = None
     mrn: str | None = None
+    emergency_contacts: list[ContactInput] = field(default_factory=list)
+    payer_id: int | None = None
+    member_id: str = ""
+    track_id: int | None = None
+    admission_date: date | None = None
+
+
+TEXT_FIELDS = (
+    "preferred_name",
+    "middle_name",
+    "pronouns",
+    "sex",
+    "primary_language",
+    "address_line1",
+    "address_line2",
+    "city",
+    "state",
+    "postal_code",
+    "referral_source",
+)
 
 
 def _validate(data: ClientInput) -> tuple[dict[str, Any], list[str]]:
+    """Field-level validation: every problem is reported at once, keyed by field name."""
     errors: dict[str, str] = {}
     values: dict[str, Any] = {}
     for name in ("first_name", "last_name"):
@@ -328,21 +370,50 @@ def _validate(data: ClientInput) -> tuple[dict[str, Any], list[str]]:
         errors["email"] = str(exc)
     if data.status not in {s.value for s in ClientStatus}:
         errors["status"] = "Unknown status."
+    elif data.status == ClientStatus.DISCHARGED:
+        errors["status"] = "A new client cannot start as discharged."
     codes: list[str] = []
     for code in data.diagnoses:
+        if not code.strip():
+            continue
         try:
-            codes.append(normalize_icd10(code))
+            normalized = normalize_icd10(code)
         except ValueError as exc:
             errors["diagnoses"] = str(exc)
+            continue
+        if normalized in codes:
+            errors["diagnoses"] = f"{normalized} is listed twice."
+        codes.append(normalized)
     if data.required_weekly_hours is not None and not (
         Decimal(0) <= data.required_weekly_hours <= Decimal(40)
     ):
         errors["required_weekly_hours"] = "Between 0 and 40 hours."
+    if data.status in (ClientStatus.ACTIVE, ClientStatus.ON_HOLD):
+        if data.track_id is None:
+            errors["track_id"] = "An active client needs a program track."
+        if data.admission_date is None:
+            errors["admission_date"] = "An active client needs an admission date."
+    if data.admission_date is not None and "dob" in values and data.admission_date < data.dob:
+        errors["admission_date"] = "The admission date is before the date of birth."
+    if data.admission_date is not None and data.admission_date > date.today() + timedelta(days=365):
+        errors["admission_date"] = "The admission date is more than a year ahead."
+    if data.member_id.strip() and data.payer_id is None:
+        errors["payer_id"] = "Choose the payer for this member ID."
+    for i, contact in enumerate(data.emergency_contacts):
+        if not contact.name.strip():
+            errors[f"emergency_contacts.{i}.name"] = "Each emergency contact needs a name."
+        try:
+            normalize_phone(contact.phone)
+        except ValueError as exc:
+            errors[f"emergency_contacts.{i}.phone"] = str(exc)
+    for name in TEXT_FIELDS:
+        text = getattr(data, name).strip()
+        if len(text) > 200:
+            errors[name] = "At most 200 characters."
+        values[name] = text
     if errors:
         first = next(iter(errors.values()))
         raise ValidationError(f"Please correct the highlighted fields. {first}", errors)
-    for name in ("preferred_name", "middle_name", "pronouns", "sex", "primary_language"):
-        values[name] = getattr(data, name).strip()
     values["status"] = data.status
     values["required_weekly_hours"] = data.required_weekly_hours
     return values, codes
@@ -350,6 +421,7 @@ def _validate(data: ClientInput) -> tuple[dict[str, Any], list[str]]:
 
 def next_mrn(session: Session) -> str:
     """MRNs are sequential, zero-padded: M000001, M000002 ..."""
+    serialize(session, "mrn")
     latest = session.exec(
         select(Client.mrn).where(col(Client.mrn).like("M%")).order_by(col(Client.mrn).desc())
     ).first()
@@ -359,14 +431,68 @@ def next_mrn(session: Session) -> str:
     return f"M{number + 1:06d}"
 
 
+def _name_key(text: str) -> str:
+    folded = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in folded if ch.isalnum())
+
+
+def _similar(a_first: str, a_last: str, b_first: str, b_last: str) -> bool:
+    af, al, bf, bl = (_name_key(x) for x in (a_first, a_last, b_first, b_last))
+    if al == bl and (af[:1] == bf[:1] or not af or not bf):
+        return True
+    if (af, al) == (bl, bf):  # first and last swapped
+        return True
+    ratio = difflib.SequenceMatcher(None, af + " " + al, bf + " " + bl).ratio()
+    return ratio >= 0.8
+
+
+def find_possible_duplicates(
+    db: Database,
+    actor: Actor,
+    first_name: str,
+    last_name: str,
+    dob: date,
+    exclude_client_id: int | None = None,
+) -> list[CensusRow]:
+    """Clients with the same date of birth and a similar name, shown before saving."""
+    require(actor, Perm.CENSUS_VIEW)
+    with db.session() as session:
+        same_dob = session.exec(select(Client).where(Client.dob == dob)).all()
+        ids = [
+            c.id
+            for c in same_dob
+            if c.id != exclude_client_id
+            and _similar(first_name, last_name, c.first_name, c.last_name)
+        ]
+    if not ids:
+        return []
+    return [row for row in list_census(db, actor) if row.id in ids]
+
+
 def create_client(db: Database, actor: Actor, data: ClientInput) -> Client:
+    """Register a client: record, first episode, status, diagnoses, contacts, coverage and,
+    with a track, the enrollment. Part 2 is set automatically for substance-use tracks."""
     require(actor, Perm.CLIENT_EDIT)
     values, codes = _validate(data)
+    today = date.today()
     with db.session() as session:
+        track = session.get(Track, data.track_id) if data.track_id is not None else None
+        if data.track_id is not None and (track is None or not track.active):
+            raise ValidationError("That program track does not exist.", {"track_id": "Unknown."})
+        if data.payer_id is not None and session.get(Payer, data.payer_id) is None:
+            raise ValidationError("That payer does not exist.", {"payer_id": "Unknown."})
         mrn = (data.mrn or "").strip() or next_mrn(session)
         if session.exec(select(Client).where(Client.mrn == mrn)).first() is not None:
             raise ValidationError(f"MRN {mrn} is already used.", {"mrn": "Already used."})
-        client = Client(mrn=mrn, created_by=actor.user_id, updated_by=actor.user_id, **values)
+        admitted = data.admission_date if data.status in ("active", "on_hold") else None
+        client = Client(
+            mrn=mrn,
+            part2=bool(track and track.is_sud),
+            admission_date=admitted,
+            created_by=actor.user_id,
+            updated_by=actor.user_id,
+            **values,
+        )
         session.add(client)
         session.flush()
         assert client.id is not None
@@ -374,7 +500,9 @@ def create_client(db: Database, actor: Actor, data: ClientInput) -> Client:
             client_id=client.id,
             episode_no=1,
             status=client.status,
-            referral_date=date.today(),
+            referral_date=today,
+            intake_date=today if data.status != "referral" else None,
+            admission_date=admitted,
             created_by=actor.user_id,
         )
         session.add(episode)
@@ -384,7 +512,7 @@ def create_client(db: Database, actor: Actor, data: ClientInput) -> Client:
                 client_id=client.id,
                 episode_id=episode.id,
                 to_status=client.status,
-                effective_date=date.today(),
+                effective_date=admitted or today,
                 created_by=actor.user_id,
             )
         )
@@ -398,6 +526,37 @@ def create_client(db: Database, actor: Actor, data: ClientInput) -> Client:
                     created_by=actor.user_id,
                 )
             )
+        for i, contact in enumerate(data.emergency_contacts):
+            session.add(
+                EmergencyContact(
+                    client_id=client.id,
+                    name=contact.name.strip(),
+                    relationship=contact.relationship.strip(),
+                    phone=normalize_phone(contact.phone),
+                    is_primary=i == 0,
+                    created_by=actor.user_id,
+                )
+            )
+        if data.payer_id is not None:
+            session.add(
+                Coverage(
+                    client_id=client.id,
+                    payer_id=data.payer_id,
+                    member_id=data.member_id.strip(),
+                    start_date=admitted,
+                    created_by=actor.user_id,
+                )
+            )
+        if track is not None:
+            session.add(
+                TrackEnrollment(
+                    client_id=client.id,
+                    episode_id=episode.id,
+                    track_id=track.id or 0,
+                    start_date=data.admission_date or today,
+                    created_by=actor.user_id,
+                )
+            )
         audit.record(
             session,
             actor,
@@ -407,6 +566,257 @@ def create_client(db: Database, actor: Actor, data: ClientInput) -> Client:
             client_id=client.id,
         )
         return client
+
+
+# Allowed status moves (discharge and readmission have their own calls).
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "referral": ("intake", "active"),
+    "intake": ("active", "referral"),
+    "active": ("on_hold",),
+    "on_hold": ("active",),
+    "discharged": (),
+}
+
+
+def change_status(
+    db: Database,
+    actor: Actor,
+    client_id: int,
+    expected_version: int,
+    new_status: str,
+    effective_date: date,
+    reason: str = "",
+    track_id: int | None = None,
+) -> Client:
+    """Move a client along referral -> intake -> active <-> on hold, recording the date."""
+    require(actor, Perm.CLIENT_EDIT)
+    with db.session() as session:
+        client = session.get(Client, client_id)
+        if client is None:
+            raise NotFoundError("That client record does not exist.")
+        if client.version != expected_version:
+            raise StaleRecordError("This client's record")
+        if new_status not in TRANSITIONS.get(client.status, ()):
+            raise ValidationError(
+                f"A client who is {client.status.replace('_', ' ')} cannot be moved to "
+                f"{new_status.replace('_', ' ')} here."
+                + (" Use Readmit for a discharged client." if client.status == "discharged" else "")
+            )
+        old_status = client.status
+        episode = _current_episode(session, client_id)
+        changes: dict[str, Any] = {"status": new_status}
+        if new_status == "active" and client.status in ("referral", "intake"):
+            has_track = session.exec(
+                select(func.count())
+                .select_from(TrackEnrollment)
+                .where(
+                    TrackEnrollment.client_id == client_id,
+                    TrackEnrollment.episode_id == episode.id,
+                    col(TrackEnrollment.voided_at).is_(None),
+                )
+            ).one()
+            if not has_track and track_id is None:
+                raise ValidationError(
+                    "Choose the program track to admit the client to.",
+                    {"track_id": "Required to admit."},
+                )
+            if track_id is not None:
+                track = session.get(Track, track_id)
+                if track is None:
+                    raise ValidationError("That program track does not exist.")
+                session.add(
+                    TrackEnrollment(
+                        client_id=client_id,
+                        episode_id=episode.id,
+                        track_id=track_id,
+                        start_date=effective_date,
+                        created_by=actor.user_id,
+                    )
+                )
+                if track.is_sud:
+                    changes["part2"] = True
+            changes["admission_date"] = effective_date
+            changes["discharge_date"] = None
+            episode.admission_date = effective_date
+        if new_status == "intake":
+            episode.intake_date = effective_date
+        episode.status = new_status
+        session.add(episode)
+        updated = update_versioned(
+            session,
+            actor,
+            Client,
+            client_id,
+            expected_version,
+            changes,
+            what="This client's record",
+        )
+        session.add(
+            StatusChange(
+                client_id=client_id,
+                episode_id=episode.id,
+                from_status=old_status,
+                to_status=new_status,
+                effective_date=effective_date,
+                reason=reason.strip(),
+                created_by=actor.user_id,
+            )
+        )
+        audit.record(
+            session,
+            actor,
+            audit.Action.UPDATE,
+            entity="client",
+            entity_id=client_id,
+            client_id=client_id,
+            detail=f"status {old_status}->{new_status}",
+        )
+        return updated
+
+
+def readmit(
+    db: Database,
+    actor: Actor,
+    client_id: int,
+    expected_version: int,
+    referral_date: date,
+    reason: str = "",
+) -> Client:
+    """A discharged client returns: a new episode starts as a referral; history is kept."""
+    require(actor, Perm.CLIENT_EDIT)
+    with db.session() as session:
+        client = session.get(Client, client_id)
+        if client is None:
+            raise NotFoundError("That client record does not exist.")
+        if client.version != expected_version:
+            raise StaleRecordError("This client's record")
+        if client.status != "discharged":
+            raise ValidationError("Only a discharged client can be readmitted.")
+        last = _current_episode(session, client_id)
+        if last.discharge_date and referral_date < last.discharge_date:
+            raise ValidationError("The new referral date is before the last discharge.")
+        episode = Episode(
+            client_id=client_id,
+            episode_no=last.episode_no + 1,
+            status="referral",
+            referral_date=referral_date,
+            created_by=actor.user_id,
+        )
+        session.add(episode)
+        session.flush()
+        updated = update_versioned(
+            session,
+            actor,
+            Client,
+            client_id,
+            expected_version,
+            {"status": "referral", "admission_date": None, "discharge_date": None},
+            what="This client's record",
+        )
+        session.add(
+            StatusChange(
+                client_id=client_id,
+                episode_id=episode.id,
+                from_status="discharged",
+                to_status="referral",
+                effective_date=referral_date,
+                reason=reason.strip() or "readmission",
+                created_by=actor.user_id,
+            )
+        )
+        audit.record(
+            session,
+            actor,
+            audit.Action.UPDATE,
+            entity="client",
+            entity_id=client_id,
+            client_id=client_id,
+            detail=f"readmitted episode {episode.episode_no}",
+        )
+        return updated
+
+
+def discharge_basic(
+    db: Database,
+    actor: Actor,
+    client_id: int,
+    expected_version: int,
+    discharge_date: date,
+    reason: str = "",
+) -> Client:
+    """End the episode: status discharged, enrollments and assignments end on that date.
+    (The guided discharge with the aftercare plan builds on this.)"""
+    require(actor, Perm.CLIENT_EDIT)
+    with db.session() as session:
+        client = session.get(Client, client_id)
+        if client is None:
+            raise NotFoundError("That client record does not exist.")
+        if client.version != expected_version:
+            raise StaleRecordError("This client's record")
+        if client.status == "discharged":
+            raise ValidationError("This client is already discharged.")
+        old_status = client.status
+        episode = _current_episode(session, client_id)
+        start = episode.admission_date or episode.referral_date
+        if start and discharge_date < start:
+            raise ValidationError("The discharge date is before the start of this episode.")
+        for model in (TrackEnrollment, TherapistAssignment):
+            table: Any = model
+            open_rows = session.exec(
+                select(table).where(
+                    table.client_id == client_id,
+                    col(table.voided_at).is_(None),
+                    or_(col(table.end_date).is_(None), col(table.end_date) > discharge_date),
+                )
+            ).all()
+            for row in open_rows:
+                row.end_date = max(discharge_date, row.start_date)
+                row.updated_by = actor.user_id
+                session.add(row)
+        episode.discharge_date = discharge_date
+        episode.status = "discharged"
+        session.add(episode)
+        updated = update_versioned(
+            session,
+            actor,
+            Client,
+            client_id,
+            expected_version,
+            {"status": "discharged", "discharge_date": discharge_date},
+            what="This client's record",
+        )
+        session.add(
+            StatusChange(
+                client_id=client_id,
+                episode_id=episode.id,
+                from_status=old_status,
+                to_status="discharged",
+                effective_date=discharge_date,
+                reason=reason.strip(),
+                created_by=actor.user_id,
+            )
+        )
+        audit.record(
+            session,
+            actor,
+            audit.Action.UPDATE,
+            entity="client",
+            entity_id=client_id,
+            client_id=client_id,
+            detail="status ->discharged",
+        )
+        return updated
+
+
+def _current_episode(session: Session, client_id: int) -> Episode:
+    episode = session.exec(
+        select(Episode)
+        .where(Episode.client_id == client_id)
+        .order_by(col(Episode.episode_no).desc())
+    ).first()
+    if episode is None:
+        raise NotFoundError("This client has no episode of care on record.")
+    return episode
 
 
 EDITABLE_FIELDS = (

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, TypeVar
 
+from sqlalchemy import text
 from sqlmodel import Session, SQLModel, update
 
 from iopdesk.errors import NotFoundError, StaleRecordError
@@ -48,3 +50,14 @@ def update_versioned(
     obj = session.get(model, record_id, populate_existing=True)
     assert obj is not None
     return obj
+
+
+def serialize(session: Session, name: str) -> None:
+    """Make concurrent transactions that compute the next number (MRN, batch number) queue.
+
+    SQLite's BEGIN IMMEDIATE already serialises writers; PostgreSQL takes a transaction-level
+    advisory lock keyed by `name`.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
