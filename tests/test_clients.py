@@ -278,3 +278,77 @@ def test_census_filters(setup):
         "Nguyễn",
         "Lee",
     }
+
+
+def test_census_shows_next_review_and_authorization_units_left(setup):
+    from decimal import Decimal as D
+
+    from iopdesk.models import Authorization, BillingBatch, BillingLine, TreatmentPlan
+
+    env, sud, _mh, payer = setup
+    actor = env.world.admin
+    c = clients.create_client(
+        env.db,
+        actor,
+        intake(status="active", track_id=sud, admission_date=date.today(), payer_id=payer),
+    )
+    today = date.today()
+    with env.db.session() as s:
+        s.add(
+            TreatmentPlan(
+                client_id=c.id,
+                start_date=today,
+                status="active",
+                next_review_date=today + timedelta(days=9),
+            )
+        )
+        s.add(
+            TreatmentPlan(
+                client_id=c.id,
+                start_date=today,
+                status="superseded",
+                next_review_date=today - timedelta(days=40),
+            )
+        )
+        auth = Authorization(
+            client_id=c.id,
+            payer_id=payer,
+            auth_number="A1",
+            code="H0015",
+            start_date=today - timedelta(days=5),
+            end_date=today + timedelta(days=20),
+            units=10,
+        )
+        old = Authorization(
+            client_id=c.id,
+            payer_id=payer,
+            auth_number="A0",
+            code="H0015",
+            start_date=today - timedelta(days=90),
+            end_date=today - timedelta(days=60),
+            units=30,
+        )
+        s.add_all([auth, old])
+        s.flush()
+        live = BillingBatch(batch_number="B1", date_from=today, date_to=today)
+        void = BillingBatch(batch_number="B2", date_from=today, date_to=today, status="voided")
+        s.add_all([live, void])
+        s.flush()
+        for batch, units in ((live, 3), (void, 5)):
+            s.add(
+                BillingLine(
+                    batch_id=batch.id,
+                    client_id=c.id,
+                    payer_id=payer,
+                    authorization_id=auth.id,
+                    date_of_service=today,
+                    procedure_code="H0015",
+                    units=units,
+                    charge=D("100.00"),
+                )
+            )
+    row = clients.list_census(env.db, actor, search=c.mrn)[0]
+    assert row.next_review == today + timedelta(days=9)  # superseded plans do not count
+    assert row.auth_remaining == 7  # 10 authorized - 3 billed; voided batch frees its lines
+    other = clients.list_census(env.db, actor, search="Otherclient")[0]
+    assert (other.next_review, other.auth_remaining) == (None, None)

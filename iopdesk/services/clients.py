@@ -19,6 +19,9 @@ from sqlmodel import Session, col, func, select
 from iopdesk.db import Database
 from iopdesk.errors import NotFoundError, StaleRecordError, ValidationError
 from iopdesk.models import (
+    Authorization,
+    BillingBatch,
+    BillingLine,
     Client,
     Coverage,
     Diagnosis,
@@ -30,6 +33,7 @@ from iopdesk.models import (
     TherapistAssignment,
     Track,
     TrackEnrollment,
+    TreatmentPlan,
 )
 from iopdesk.models.enums import ClientStatus
 from iopdesk.services import audit
@@ -54,6 +58,8 @@ class CensusRow:
     payer: str
     admission_date: date | None
     part2: bool
+    next_review: date | None = None
+    auth_remaining: int | None = None
 
     @property
     def display_name(self) -> str:
@@ -102,9 +108,51 @@ def list_census(
         .group_by(Coverage.client_id)  # type: ignore[arg-type]
         .subquery()
     )
+    review = (
+        select(TreatmentPlan.client_id, func.min(TreatmentPlan.next_review_date).label("due"))
+        .where(col(TreatmentPlan.status).in_(["draft", "active"]))
+        .group_by(col(TreatmentPlan.client_id))
+        .subquery()
+    )
+    auth_current = and_(
+        col(Authorization.voided_at).is_(None),
+        col(Authorization.start_date) <= on,
+        col(Authorization.end_date) >= on,
+    )
+    units = (
+        select(Authorization.client_id, func.sum(Authorization.units).label("units"))
+        .where(auth_current)
+        .group_by(col(Authorization.client_id))
+        .subquery()
+    )
+    used = (
+        select(Authorization.client_id, func.sum(BillingLine.units).label("used"))
+        .join(BillingLine, col(BillingLine.authorization_id) == col(Authorization.id))
+        .join(BillingBatch, col(BillingBatch.id) == col(BillingLine.batch_id))
+        .where(auth_current, col(BillingBatch.status) == "exported")
+        .group_by(col(Authorization.client_id))
+        .subquery()
+    )
     q: Any = (
         sa_select(  # type: ignore[call-overload]
-            Client, Track.name, Staff.first_name, Staff.last_name, Staff.credentials, Payer.name
+            Client.id,
+            Client.mrn,
+            Client.last_name,
+            Client.first_name,
+            Client.preferred_name,
+            Client.dob,
+            Client.phone,
+            Client.status,
+            Track.name,
+            Staff.first_name,
+            Staff.last_name,
+            Staff.credentials,
+            Payer.name,
+            Client.admission_date,
+            Client.part2,
+            review.c.due,
+            units.c.units,
+            used.c.used,
         )
         .outerjoin(enr, enr.c.client_id == Client.id)
         .outerjoin(TrackEnrollment, TrackEnrollment.id == enr.c.eid)
@@ -115,6 +163,9 @@ def list_census(
         .outerjoin(cov, cov.c.client_id == Client.id)
         .outerjoin(Coverage, Coverage.id == cov.c.cid)
         .outerjoin(Payer, Payer.id == Coverage.payer_id)
+        .outerjoin(review, review.c.client_id == Client.id)
+        .outerjoin(units, units.c.client_id == Client.id)
+        .outerjoin(used, used.c.client_id == Client.id)
     )
     if status:
         q = q.where(Client.status == status)
@@ -149,25 +200,47 @@ def list_census(
         q = q.limit(limit)
     rows: list[CensusRow] = []
     with db.session() as session:
-        for client, track, tfirst, tlast, tcred, payer in session.execute(q):
+        for (
+            cid,
+            mrn,
+            last,
+            first,
+            preferred,
+            dob,
+            phone,
+            st,
+            track,
+            tfirst,
+            tlast,
+            tcred,
+            payer,
+            admitted,
+            part2,
+            due,
+            auth_units,
+            auth_used,
+        ) in session.execute(q):
             therapist = (
                 f"{tfirst} {tlast}".strip() + (f", {tcred}" if tcred else "") if tlast else ""
             )
+            remaining = None if auth_units is None else int(auth_units) - int(auth_used or 0)
             rows.append(
                 CensusRow(
-                    client.id,
-                    client.mrn,
-                    client.last_name,
-                    client.first_name,
-                    client.preferred_name,
-                    client.dob,
-                    client.phone,
-                    client.status,
+                    cid,
+                    mrn,
+                    last,
+                    first,
+                    preferred,
+                    dob,
+                    phone,
+                    st,
                     track or "",
                     therapist,
                     payer or "",
-                    client.admission_date,
-                    client.part2,
+                    admitted,
+                    part2,
+                    due,
+                    remaining,
                 )
             )
     return rows
