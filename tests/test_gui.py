@@ -185,3 +185,17 @@ def test_demo_window_title_is_marked(qtbot, env):
     window = MainWindow(AppContext(env.db, env.world.admin, clinic.get_clinic(env.db)), demo=True)
     qtbot.addWidget(window)
     assert window.windowTitle() == "IOPDesk - DEMO - Test Clinic"
+
+
+def test_therapist_census_defaults_to_own_caseload(qtbot, env):
+    window = open_window(qtbot, env, env.world.therapist)
+    window.go("Clients")
+    page = window.pages["Clients"]
+    assert page.therapist.currentText() == "My caseload"
+    assert [r.id for r in page.model.rows] == [env.world.client_own]
+    page.therapist.setCurrentIndex(page.therapist.findData(None))  # "All therapists"
+    assert {r.id for r in page.model.rows} == {env.world.client_own, env.world.client_other}
+    # Front desk starts with everyone.
+    desk = open_window(qtbot, env, env.world.front_desk)
+    desk.go("Clients")
+    assert desk.pages["Clients"].model.rowCount() == 2

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -20,8 +20,9 @@ from PySide6.QtWidgets import (
 )
 
 from iopdesk.errors import UserError
-from iopdesk.models.enums import ClientStatus
+from iopdesk.models.enums import ClientStatus, Role
 from iopdesk.services import clients, notes
+from iopdesk.services.permissions import Perm
 from iopdesk.ui import msgbox
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.tablemodel import Column, RowsModel
@@ -43,8 +44,11 @@ def age(dob: date, on: date | None = None) -> int:
 
 
 class ClientsPage(Page):
+    """The census: search as you type, filters, and (for a therapist) their own caseload first."""
+
     title = "Clients"
     open_client = Signal(int)
+    new_client = Signal()
 
     def __init__(self, ctx: AppContext) -> None:
         super().__init__()
@@ -54,16 +58,30 @@ class ClientsPage(Page):
         self.search.setObjectName("censusSearch")
         self.search.setPlaceholderText("Search name, MRN or phone...")
         self.search.setClearButtonEnabled(True)
-        self.search.setMinimumWidth(320)
+        self.search.setMinimumWidth(260)
         self.status = QComboBox()
         self.status.addItem("All statuses", None)
         for value, label in STATUS_LABELS.items():
             self.status.addItem(label, value)
+        self.track = QComboBox()
+        self.therapist = QComboBox()
+        self.payer = QComboBox()
+        for combo in (self.track, self.therapist, self.payer):
+            combo.setMinimumWidth(150)
+            combo.setMaximumWidth(220)
+        self._fill_filters()
         self.count = muted("")
-        bar.addWidget(self.search)
-        bar.addWidget(self.status)
+        for w in (self.search, self.status, self.track, self.therapist, self.payer):
+            bar.addWidget(w)
         bar.addStretch(1)
         bar.addWidget(self.count)
+        if ctx.can(Perm.CLIENT_EDIT):
+            add = QPushButton("New client...")
+            add.setObjectName("primary")
+            add.setShortcut("Ctrl+N")
+            add.setToolTip("Register a new client (Ctrl+N)")
+            add.clicked.connect(self.new_client.emit)
+            bar.addWidget(add)
         self.layout_.addLayout(bar)
         self.model: RowsModel[clients.CensusRow] = RowsModel(
             [
@@ -85,18 +103,27 @@ class ClientsPage(Page):
                 Column("Primary therapist", lambda r: r.therapist),
                 Column("Payer", lambda r: r.payer),
                 Column(
-                    "Admitted",
-                    lambda r: f"{r.admission_date:%m/%d/%Y}" if r.admission_date else "",
-                    sort_key=lambda r: r.admission_date,
+                    "Next review",
+                    lambda r: f"{r.next_review:%m/%d/%Y}" if r.next_review else "",
+                    sort_key=lambda r: r.next_review,
+                    color=lambda r: _review_color(r.next_review),
+                ),
+                Column(
+                    "Auth left",
+                    lambda r: "" if r.auth_remaining is None else r.auth_remaining,
+                    sort_key=lambda r: r.auth_remaining,
+                    align_right=True,
+                    color=lambda r: _auth_color(r.auth_remaining, self.auth_warn_units),
                 ),
                 Column("Phone", lambda r: r.phone),
             ]
         )
+        self.auth_warn_units = 3
         self.table = make_table()
         self.table.setObjectName("censusTable")
         self.table.setModel(self.model)
         header = self.table.horizontalHeader()
-        for column, width in enumerate((76, 195, 84, 80, 165, 170, 140, 84)):
+        for column, width in enumerate((74, 190, 84, 78, 150, 160, 130, 84, 66)):
             self.table.setColumnWidth(column, width)
         header.setStretchLastSection(True)
         header.setSortIndicator(1, Qt.SortOrder.AscendingOrder)  # the query's name order
@@ -108,21 +135,76 @@ class ClientsPage(Page):
         self._debounce.setInterval(150)
         self._debounce.timeout.connect(self.refresh)
         self.search.textChanged.connect(lambda _t: self._debounce.start())
-        self.status.currentIndexChanged.connect(lambda _i: self.refresh())
+        for combo in (self.status, self.track, self.therapist, self.payer):
+            combo.currentIndexChanged.connect(lambda _i: self.refresh())
+
+    def _fill_filters(self) -> None:
+        from iopdesk.services import lookups, staff
+
+        self.track.addItem("All tracks", None)
+        for t in lookups.list_tracks(self.ctx.db, self.ctx.actor):
+            self.track.addItem(t.name, t.id)
+        self.therapist.addItem("All therapists", None)
+        me = self.ctx.actor.staff_id
+        for s in staff.list_staff(self.ctx.db, self.ctx.actor):
+            if "therapist" in s.roles or "supervisor" in s.roles or s.id == me:
+                label = "My caseload" if s.id == me else s.display_name
+                self.therapist.addItem(label, s.id)
+        self.payer.addItem("All payers", None)
+        for p in lookups.list_payers(self.ctx.db, self.ctx.actor):
+            self.payer.addItem(p.name, p.id)
+        # A therapist's default view is their own caseload (they can pick "All therapists").
+        a = self.ctx.actor
+        if (
+            me is not None
+            and a.is_(Role.THERAPIST)
+            and not (a.is_(Role.SUPERVISOR) or a.is_(Role.ADMIN))
+        ):
+            index = self.therapist.findData(me)
+            if index >= 0:
+                self.therapist.setCurrentIndex(index)
 
     def set_search(self, text: str) -> None:
         self.search.setText(text)
         self.refresh()
 
     def refresh(self) -> None:
+        from iopdesk.services.clinic import get_setting
+
+        self.auth_warn_units = int(get_setting(self.ctx.db, "auth_warn_units"))
         rows = clients.list_census(
-            self.ctx.db, self.ctx.actor, search=self.search.text(), status=self.status.currentData()
+            self.ctx.db,
+            self.ctx.actor,
+            search=self.search.text(),
+            status=self.status.currentData(),
+            track_id=self.track.currentData(),
+            therapist_staff_id=self.therapist.currentData(),
+            payer_id=self.payer.currentData(),
         )
         self.model.set_rows(rows)
         self.count.setText(f"{len(rows)} client{'s' if len(rows) != 1 else ''}")
 
     def _activated(self, index: QModelIndex) -> None:
         self.open_client.emit(self.model.row_at(index.row()).id)
+
+
+def _review_color(due: date | None) -> str | None:
+    if due is None:
+        return None
+    today = date.today()
+    if due < today:
+        return "#c62828"
+    if due <= today + timedelta(days=7):
+        return "#b26a00"
+    return None
+
+
+def _auth_color(left: int | None, warn: int) -> str | None:
+    if left is None:
+        return None
+    if left <= 0:
+        return "#c62828"
+    return "#b26a00" if left < warn else None
 
 
 class ChartPage(Page):
