@@ -27,13 +27,14 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from iopdesk.db import Database
-from iopdesk.errors import StaleRecordError, ValidationError
+from iopdesk.errors import StaleRecordError, UserError, ValidationError
 from iopdesk.models import Attendance, ClinicSession, utcnow
 from iopdesk.models.enums import AttendanceStatus, SessionStatus
 from iopdesk.services import audit
@@ -350,3 +351,50 @@ def record_attendance(
             ),
         )
         return _sheet_in(session, updated)
+
+
+def export_roster(
+    db: Database, actor: Actor, session_id: int, path: Path, *, privacy: bool = True
+) -> int:
+    """Write the printable roster for a session (PDF); audited as a print. Returns lines."""
+    from iopdesk.models import Clinic
+    from iopdesk.reports.roster import RosterDoc, RosterLine, write_pdf
+
+    require(actor, Perm.ATTENDANCE_RECORD)
+    if path.suffix.lower() != ".pdf":
+        raise ValidationError("The roster is saved as a PDF file (name ending in .pdf).")
+    sheet = sign_in_sheet(db, actor, session_id)
+    with db.session() as session:
+        clinic = session.exec(select(Clinic)).first()
+        clinic_name = clinic.name if clinic else ""
+        audit.record(
+            session,
+            actor,
+            audit.Action.PRINT,
+            entity="session",
+            entity_id=session_id,
+            detail=f"roster, {len(sheet.rows)} lines, privacy={privacy}",
+        )
+    info = sheet.session
+    lines = tuple(
+        RosterLine(r.privacy_name if privacy else r.display_name, r.mrn, r.part2)
+        for r in sorted(sheet.rows, key=lambda r: (r.last.casefold(), r.first.casefold()))
+    )
+    doc = RosterDoc(
+        clinic_name,
+        info.title,
+        info.date,
+        info.start,
+        info.end,
+        ", ".join(info.facilitators),
+        info.location,
+        lines,
+        privacy,
+    )
+    try:
+        write_pdf(doc, path)
+    except OSError as exc:
+        raise UserError(
+            f"The roster could not be saved to {path}: {exc.strerror or exc}."
+        ) from None
+    return len(lines)

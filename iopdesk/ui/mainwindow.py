@@ -32,6 +32,7 @@ from iopdesk.services.permissions import Perm
 from iopdesk.ui import msgbox
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.pages.admin import AdminPage
+from iopdesk.ui.pages.attendance import AttendancePage
 from iopdesk.ui.pages.clients import ChartPage, ClientsPage
 from iopdesk.ui.pages.placeholder import PlaceholderPage
 from iopdesk.ui.pages.today import TodayPage
@@ -39,7 +40,6 @@ from iopdesk.ui.widgets import Page
 
 LATER = {
     "Schedule": "Week and day views of groups and appointments, clinic closures and rosters.",
-    "Attendance": "Sign-in sheets for each session and weekly hours against the requirement.",
     "Notes": "Progress and group notes, signing and co-signing, and your work queues.",
     "Discharge": "Guided discharge and the printable aftercare packet.",
     "Billing": "Payers, authorizations and the Excel billing export.",
@@ -49,7 +49,7 @@ NAV: list[tuple[str, Perm]] = [
     ("Today", Perm.CENSUS_VIEW),
     ("Clients", Perm.CENSUS_VIEW),
     ("Schedule", Perm.CLIENT_VIEW),
-    ("Attendance", Perm.CLIENT_VIEW),
+    ("Attendance", Perm.ATTENDANCE_RECORD),
     ("Notes", Perm.CLINICAL_VIEW),
     ("Discharge", Perm.CLIENT_VIEW),
     ("Billing", Perm.BILLING_VIEW),
@@ -258,6 +258,10 @@ class MainWindow(QMainWindow):
                 clients_page = ClientsPage(self.ctx)
                 clients_page.open_client.connect(self.open_chart)
                 page = clients_page
+            elif name == "Attendance":
+                attendance_page = AttendancePage(self.ctx)
+                attendance_page.open_client.connect(self.open_chart)
+                page = attendance_page
             elif name == "Admin":
                 page = AdminPage(self.ctx)
             else:

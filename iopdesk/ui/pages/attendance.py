@@ -1,0 +1,509 @@
+"""Attendance: the sign-in sheet for a session (fast keyboard use) and weekly hours."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QDate,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QBrush, QColor, QKeyEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDateEdit,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QTableView,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from iopdesk.errors import StaleRecordError, UserError, ValidationError
+from iopdesk.services import attendance, schedule
+from iopdesk.services.permissions import Perm
+from iopdesk.ui import msgbox
+from iopdesk.ui.context import AppContext
+from iopdesk.ui.widgets import Page, make_table, muted, section_title
+
+STATUS_KEYS = {
+    Qt.Key.Key_P: "present",
+    Qt.Key.Key_L: "late",
+    Qt.Key.Key_E: "left_early",
+    Qt.Key.Key_X: "absent_excused",
+    Qt.Key.Key_U: "absent_unexcused",
+}
+STATUS_LABELS = {
+    "present": "Present",
+    "late": "Late",
+    "left_early": "Left early",
+    "absent_excused": "Absent (excused)",
+    "absent_unexcused": "Absent (unexcused)",
+}
+STATUS_COLORS = {
+    "present": "#2e7d32",
+    "late": "#b26a00",
+    "left_early": "#b26a00",
+    "absent_excused": "#5f6d7c",
+    "absent_unexcused": "#c62828",
+}
+KEY_HELP = "Keys: P present, L late, E left early, X absent excused, U absent unexcused"
+
+
+def parse_time(text: str) -> time | None:
+    """'18:05', '1805', '6:05 pm' -> time; '' -> None; ValueError with a plain message."""
+    t = text.strip().lower()
+    if not t:
+        return None
+    m = re.fullmatch(r"(\d{1,2}):?(\d{2})\s*(am|pm)?", t)
+    if not m:
+        raise ValueError(f"'{text}' is not a time; type it like 18:05.")
+    hour, minute, half = int(m.group(1)), int(m.group(2)), m.group(3)
+    if half == "pm" and hour < 12:
+        hour += 12
+    if half == "am" and hour == 12:
+        hour = 0
+    if hour > 23 or minute > 59:
+        raise ValueError(f"'{text}' is not a time; type it like 18:05.")
+    return time(hour, minute)
+
+
+@dataclass
+class EditRow:
+    client_id: int
+    name: str
+    mrn: str
+    status: str | None
+    arrival: str
+    departure: str
+    minutes: str
+    minutes_typed: bool = False
+
+
+COLUMNS = ("Client", "MRN", "Status", "Arrival", "Departure", "Minutes")
+EDITABLE = {3, 4, 5}
+
+
+class SignInModel(QAbstractTableModel):
+    changed = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[EditRow] = []
+        self.default_minutes = 0
+        self.editable = True
+
+    def load(self, sheet: attendance.SignInSheet) -> None:
+        self.beginResetModel()
+        self.default_minutes = sheet.default_minutes
+        self.editable = sheet.editable
+        self.rows = [
+            EditRow(
+                r.client_id,
+                r.display_name + (f" ({r.preferred_name})" if r.preferred_name else ""),
+                r.mrn,
+                r.status,
+                f"{r.arrival_time:%H:%M}" if r.arrival_time else "",
+                f"{r.departure_time:%H:%M}" if r.departure_time else "",
+                "" if r.minutes is None else str(r.minutes),
+                r.minutes is not None,
+            )
+            for r in sheet.rows
+        ]
+        self.endResetModel()
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return COLUMNS[section]
+        return None
+
+    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
+        base = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        if self.editable and index.column() in EDITABLE:
+            base |= Qt.ItemFlag.ItemIsEditable
+        return base
+
+    def shown_minutes(self, row: EditRow) -> str:
+        if row.minutes_typed or row.status is None:
+            return row.minutes
+        if row.status == "present":
+            return str(self.default_minutes)
+        if row.status.startswith("absent"):
+            return "0"
+        return row.minutes
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = 0) -> Any:
+        if not index.isValid():
+            return None
+        row = self.rows[index.row()]
+        col = index.column()
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
+            if col == 0:
+                return row.name
+            if col == 1:
+                return row.mrn
+            if col == 2:
+                return STATUS_LABELS.get(row.status or "", "- not marked -")
+            if col == 3:
+                return row.arrival
+            if col == 4:
+                return row.departure
+            return self.shown_minutes(row)
+        if role == Qt.ItemDataRole.ForegroundRole:
+            if col == 2:
+                return QBrush(QColor(STATUS_COLORS.get(row.status or "", "#8a96a3")))
+            if col == 5 and not row.minutes_typed:
+                return QBrush(QColor("#5f6d7c"))
+        if role == Qt.ItemDataRole.TextAlignmentRole and col == 5:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def setData(
+        self, index: QModelIndex | QPersistentModelIndex, value: Any, role: int = 2
+    ) -> bool:
+        if role != Qt.ItemDataRole.EditRole or not index.isValid():
+            return False
+        row = self.rows[index.row()]
+        text = str(value).strip()
+        if index.column() == 3:
+            row.arrival = text
+        elif index.column() == 4:
+            row.departure = text
+        elif index.column() == 5:
+            row.minutes = text
+            row.minutes_typed = bool(text)
+        else:
+            return False
+        self.dataChanged.emit(index, index)
+        self.changed.emit()
+        return True
+
+    def set_status(self, row_index: int, status: str | None) -> None:
+        if not self.editable:
+            return
+        row = self.rows[row_index]
+        row.status = status
+        if status is not None and status.startswith("absent"):
+            row.arrival = row.departure = ""
+            row.minutes, row.minutes_typed = "", False
+        self.dataChanged.emit(self.index(row_index, 0), self.index(row_index, len(COLUMNS) - 1))
+        self.changed.emit()
+
+    def entries(self) -> list[attendance.AttendanceEntry]:
+        """The marked rows as service input; ValidationError names the row and field."""
+        result = []
+        for row in self.rows:
+            if row.status is None:
+                continue
+            try:
+                arrival = parse_time(row.arrival)
+                departure = parse_time(row.departure)
+            except ValueError as exc:
+                raise ValidationError(f"{row.name}: {exc}") from None
+            minutes = None
+            if row.minutes_typed and row.minutes:
+                if not row.minutes.isdigit():
+                    raise ValidationError(f"{row.name}: minutes must be a whole number.")
+                minutes = int(row.minutes)
+            result.append(
+                attendance.AttendanceEntry(row.client_id, row.status, minutes, arrival, departure)
+            )
+        return result
+
+
+class SignInTable(QTableView):
+    """Arrow keys move; one key sets the status and moves to the next client."""
+
+    status_key = Signal(int, str)
+    save_requested = Signal()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.matches(QKeySequence.StandardKey.Save):
+            self.save_requested.emit()  # also when the window-level shortcut did not fire
+            return
+        status = STATUS_KEYS.get(Qt.Key(event.key()))
+        if status is not None and not event.modifiers() & (
+            Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
+        ):
+            row = self.currentIndex().row()
+            if row >= 0:
+                self.status_key.emit(row, status)
+                nxt = min(row + 1, self.model().rowCount() - 1)
+                self.setCurrentIndex(self.model().index(nxt, self.currentIndex().column()))
+            return
+        if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and (
+            self.currentIndex().column() == 2
+        ):
+            self.status_key.emit(self.currentIndex().row(), "")
+            return
+        super().keyPressEvent(event)
+
+
+class SignInPanel(QWidget):
+    saved = Signal()
+
+    def __init__(self, ctx: AppContext) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.sheet: attendance.SignInSheet | None = None
+        self.dirty = False
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.title = section_title("Choose a session")
+        self.info = muted("")
+        self.blocked = QLabel("")
+        self.blocked.setObjectName("fieldError")
+        self.blocked.setWordWrap(True)
+        lay.addWidget(self.title)
+        lay.addWidget(self.info)
+        lay.addWidget(self.blocked)
+        self.model = SignInModel()
+        self.model.changed.connect(self._mark_dirty)
+        self.table = SignInTable()
+        self.table.setObjectName("signInTable")
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QTableView.SelectionMode.SingleSelection)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(30)
+        self.table.setEditTriggers(
+            QTableView.EditTrigger.DoubleClicked
+            | QTableView.EditTrigger.EditKeyPressed
+            | QTableView.EditTrigger.AnyKeyPressed
+        )
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for column, width in ((1, 90), (2, 150), (3, 80), (4, 85), (5, 75)):
+            self.table.setColumnWidth(column, width)
+        self.table.save_requested.connect(self.save)
+        self.table.status_key.connect(
+            lambda row, status: self.model.set_status(row, status or None)
+        )
+        lay.addWidget(self.table, 1)
+        lay.addWidget(muted(KEY_HELP + ". Type times like 18:05. Ctrl+S saves."))
+        buttons = QHBoxLayout()
+        self.all_present = QPushButton("Mark the rest present")
+        self.all_present.clicked.connect(self._rest_present)
+        self.privacy = QCheckBox("Print preferred name + initial only")
+        self.privacy.setChecked(True)
+        self.print_btn = QPushButton("Print roster...")
+        self.print_btn.clicked.connect(self._print)
+        self.save_btn = QPushButton("Save sign-in")
+        self.save_btn.setObjectName("primary")
+        self.save_btn.clicked.connect(self.save)
+        QShortcut(QKeySequence("Ctrl+S"), self).activated.connect(self.save)
+        for w in (self.all_present, self.privacy, self.print_btn):
+            buttons.addWidget(w)
+        buttons.addStretch(1)
+        self.status_line = muted("")
+        buttons.addWidget(self.status_line)
+        buttons.addWidget(self.save_btn)
+        lay.addLayout(buttons)
+        self._set_enabled(False)
+
+    def _set_enabled(self, on: bool) -> None:
+        for w in (self.all_present, self.save_btn):
+            w.setEnabled(on and self.ctx.can(Perm.ATTENDANCE_RECORD))
+        self.print_btn.setEnabled(self.sheet is not None and self.ctx.can(Perm.ATTENDANCE_RECORD))
+
+    def _mark_dirty(self) -> None:
+        self.dirty = True
+        self.status_line.setText("Unsaved changes")
+
+    def load(self, session_id: int) -> None:
+        self.sheet = attendance.sign_in_sheet(self.ctx.db, self.ctx.actor, session_id)
+        s = self.sheet.session
+        self.title.setText(s.title)
+        who = ", ".join(s.facilitators) or "no facilitator set"
+        place = s.location or ("Telehealth" if s.telehealth != "no" else "")
+        self.info.setText(
+            f"{s.date:%A %m/%d/%Y}  {s.start:%H:%M}-{s.end:%H:%M}  |  {who}"
+            + (f"  |  {place}" if place else "")
+            + f"  |  {s.status.title()}  |  {self.sheet.recorded} of {len(self.sheet.rows)} marked"
+        )
+        self.blocked.setText(self.sheet.blocked_reason)
+        self.blocked.setVisible(bool(self.sheet.blocked_reason))
+        self.model.load(self.sheet)
+        self.dirty = False
+        self.status_line.setText("")
+        self._set_enabled(self.sheet.editable)
+        if self.model.rows:
+            self.table.setCurrentIndex(self.model.index(0, 2))
+        self.table.setFocus()
+
+    def _rest_present(self) -> None:
+        for i, row in enumerate(self.model.rows):
+            if row.status is None:
+                self.model.set_status(i, "present")
+
+    def save(self) -> None:
+        if self.sheet is None or not self.sheet.editable:
+            return
+        try:
+            entries = self.model.entries()
+            self.sheet = attendance.record_attendance(
+                self.ctx.db,
+                self.ctx.actor,
+                self.sheet.session.id,
+                self.sheet.session_version,
+                entries,
+            )
+        except StaleRecordError as exc:
+            msgbox.warning(self, exc.title, exc.message)
+            self.load(self.sheet.session.id)
+            return
+        except UserError as exc:
+            msgbox.user_error(self, exc)
+            return
+        self.load(self.sheet.session.id)
+        self.status_line.setText(f"Saved {len(entries)} client{'s' if len(entries) != 1 else ''}")
+        self.saved.emit()
+
+    def _print(self) -> None:
+        if self.sheet is None:
+            return
+        s = self.sheet.session
+        suggested = f"roster-{s.date:%Y-%m-%d}-{s.start:%H%M}.pdf"
+        path, _ = QFileDialog.getSaveFileName(self, "Save roster as PDF", suggested, "PDF (*.pdf)")
+        if not path:
+            return
+        try:
+            attendance.export_roster(
+                self.ctx.db, self.ctx.actor, s.id, Path(path), privacy=self.privacy.isChecked()
+            )
+        except UserError as exc:
+            msgbox.user_error(self, exc)
+            return
+        msgbox.info(self, "Roster saved", f"The roster was saved to {path}.")
+
+
+class AttendancePage(Page):
+    title = "Attendance"
+    open_client = Signal(int)
+
+    def __init__(self, ctx: AppContext) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.tabs = QTabWidget()
+        self.layout_.addWidget(self.tabs, 1)
+        sign = QWidget()
+        row = QHBoxLayout(sign)
+        left = QVBoxLayout()
+        nav = QHBoxLayout()
+        prev_day = QPushButton("<")
+        prev_day.setFixedWidth(34)
+        prev_day.setToolTip("Previous day")
+        next_day = QPushButton(">")
+        next_day.setFixedWidth(34)
+        next_day.setToolTip("Next day")
+        self.day = QDateEdit(QDate.currentDate())
+        self.day.setCalendarPopup(True)
+        self.day.setDisplayFormat("ddd MM/dd/yyyy")
+        prev_day.clicked.connect(lambda: self.day.setDate(self.day.date().addDays(-1)))
+        next_day.clicked.connect(lambda: self.day.setDate(self.day.date().addDays(1)))
+        today = QPushButton("Today")
+        today.clicked.connect(lambda: self.day.setDate(QDate.currentDate()))
+        for w in (prev_day, self.day, next_day, today):
+            nav.addWidget(w)
+        left.addLayout(nav)
+        self.sessions = QListWidget()
+        self.sessions.setObjectName("sessionList")
+        self.sessions.setMinimumWidth(300)
+        self.sessions.setMaximumWidth(340)
+        self.sessions.currentItemChanged.connect(self._session_chosen)
+        left.addWidget(self.sessions, 1)
+        row.addLayout(left)
+        self.panel = SignInPanel(ctx)
+        self.panel.saved.connect(self._reload_list_keep)
+        row.addWidget(self.panel, 1)
+        self.tabs.addTab(sign, "Sign-in sheet")
+        self.day.dateChanged.connect(lambda _d: self.refresh())
+        self._hours_tab: Any = None
+        self._add_hours_tab()
+
+    def _add_hours_tab(self) -> None:
+        try:
+            from iopdesk.ui.pages.hours import WeeklyHoursWidget
+        except ImportError:  # pragma: no cover - before the hours screen exists
+            return
+        self._hours_tab = WeeklyHoursWidget(self.ctx)
+        self._hours_tab.open_client.connect(self.open_client.emit)
+        self.tabs.addTab(self._hours_tab, "Weekly hours")
+
+    def current_day(self) -> date:
+        d = self.day.date()
+        return date(d.year(), d.month(), d.day())
+
+    def refresh(self) -> None:
+        day = self.current_day()
+        rows = schedule.list_sessions(self.ctx.db, self.ctx.actor, day, day)
+        self.sessions.blockSignals(True)
+        self.sessions.clear()
+        for s in rows:
+            text = f"{s.start:%H:%M}-{s.end:%H:%M}  {s.title}"
+            if s.is_cancelled:
+                text += "  (cancelled)"
+            item = QListWidgetItem(text)
+            item.setData(Qt.ItemDataRole.UserRole, s.id)
+            if s.is_cancelled:
+                item.setForeground(QBrush(QColor("#8a96a3")))
+            self.sessions.addItem(item)
+        self.sessions.blockSignals(False)
+        if not rows:
+            self.panel.title.setText("No sessions on this day")
+            self.panel.info.setText("")
+        if self._hours_tab is not None:
+            self._hours_tab.refresh()
+
+    def open_session(self, session_id: int) -> None:
+        info = schedule.get_session(self.ctx.db, self.ctx.actor, session_id)
+        self.day.setDate(QDate(info.date.year, info.date.month, info.date.day))
+        self.tabs.setCurrentIndex(0)
+        for i in range(self.sessions.count()):
+            if self.sessions.item(i).data(Qt.ItemDataRole.UserRole) == session_id:
+                self.sessions.setCurrentRow(i)
+                return
+
+    def _session_chosen(self, item: QListWidgetItem | None, _prev: Any = None) -> None:
+        if item is None:
+            return
+        if self.panel.dirty and not msgbox.confirm(
+            self, "Unsaved sign-in", "Leave this sign-in sheet without saving?", default=True
+        ):
+            return
+        try:
+            self.panel.load(int(item.data(Qt.ItemDataRole.UserRole)))
+        except UserError as exc:
+            msgbox.user_error(self, exc)
+
+    def _reload_list_keep(self) -> None:
+        current = self.sessions.currentRow()
+        self.refresh()
+        if 0 <= current < self.sessions.count():
+            self.sessions.blockSignals(True)
+            self.sessions.setCurrentRow(current)
+            self.sessions.blockSignals(False)
+
+
+__all__ = ["AttendancePage", "SignInPanel", "make_table", "parse_time"]
