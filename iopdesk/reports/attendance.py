@@ -1,0 +1,313 @@
+"""The weekly hours report (issue 4 item 5) as an Excel workbook or a printable PDF.
+
+Both take an `AttendanceReport` (plain data from iopdesk.services.hours) and write one file;
+the caller (export_attendance_report) makes the write atomic and audits it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from xml.sax.saxutils import escape
+
+from iopdesk.paths import resource_path
+
+if TYPE_CHECKING:
+    from iopdesk.services.hours import AttendanceReport, WeekRow
+
+SHEET_NAME = "Weekly Hours"
+HEADERS = ("MRN", "Client", "Track", "Required Hours", "Attended Hours", "Status")
+PART2_NOTICE = "42 CFR part 2 prohibits unauthorized use or disclosure of these records."
+CONFIDENTIAL = "Confidential: contains protected health information."
+TITLE = "Weekly Hours Report"
+
+FONT = "DejaVuSans"
+FONT_BOLD = "DejaVuSans-Bold"
+
+
+def week_label(start: date, end: date) -> str:
+    """'Mon 2 Mar 2026 - Sun 8 Mar 2026' (no locale-dependent strftime names)."""
+    names = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+    months = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+    def one(d: date) -> str:
+        return f"{names[d.weekday()]} {d.day} {months[d.month - 1]} {d.year}"
+
+    return f"{one(start)} – {one(end)}"
+
+
+def _row_values(row: WeekRow) -> tuple[str, str, str, Decimal | None, Decimal, str]:
+    return (
+        row.mrn,
+        row.client,
+        row.track,
+        row.required_hours,
+        row.attended_hours,
+        row.status,
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# XLSX
+# ------------------------------------------------------------------------------------------
+
+
+def write_xlsx(report: AttendanceReport, path: Path | str) -> None:
+    """Sheet 'Weekly Hours': one header row, one row per client (by MRN), hours as numbers
+    formatted 0.00, frozen header, autofilter; the Part 2 notice under the table and in the
+    printed footer when any client's record is a Part 2 record."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet(SHEET_NAME)
+    widths = (12, 32, 30, 16, 16, 16)
+    for i, width in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = width
+    ws.freeze_panes = "A2"
+    last_row = len(report.rows) + 1
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(HEADERS))}{last_row}"
+    ws.print_title_rows = "1:1"
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = "1"  # Letter
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.oddHeader.left.text = _xl_header_text(report.clinic_name)
+    ws.oddHeader.right.text = _xl_header_text(
+        f"{TITLE}: {week_label(report.week_start, report.week_end)}"
+    )
+    ws.oddFooter.right.text = "Page &P of &N"
+    ws.oddFooter.left.text = _xl_header_text(PART2_NOTICE if report.has_part2 else CONFIDENTIAL)
+
+    bold = Font(bold=True)
+    header_fill = PatternFill("solid", fgColor="DDE4EE")
+    header = []
+    for i, name in enumerate(HEADERS):
+        cell = WriteOnlyCell(ws, value=name)
+        cell.font = bold
+        cell.fill = header_fill
+        if i in (3, 4):
+            cell.alignment = Alignment(horizontal="right")
+        header.append(cell)
+    ws.append(header)
+
+    status_font = {"not met": Font(color="B00020"), "met": Font(color="1B5E20")}
+    for row in report.rows:
+        mrn, client, track, required, attended, status = _row_values(row)
+        cells: list[Any] = [_text_cell(ws, WriteOnlyCell, v) for v in (mrn, client, track)]
+        for value in (required, attended):
+            cell = WriteOnlyCell(ws, value=value)
+            cell.number_format = "0.00"
+            cells.append(cell)
+        status_cell = _text_cell(ws, WriteOnlyCell, status)
+        if status in status_font:
+            status_cell.font = status_font[status]
+        cells.append(status_cell)
+        ws.append(cells)
+
+    if report.has_part2:
+        ws.append([])
+        notice = WriteOnlyCell(ws, value=PART2_NOTICE)
+        notice.font = bold
+        ws.append([notice])
+
+    wb.properties.title = f"{TITLE} {report.week_start.isoformat()}"
+    wb.properties.creator = "IOPDesk"
+    wb.save(str(path))
+
+
+def _text_cell(ws: Any, cell_type: Any, value: str) -> Any:
+    """A text cell that stays text: a name typed as '=...' must not become a formula."""
+    cell = cell_type(ws, value=value)
+    cell.data_type = "s"
+    return cell
+
+
+def _xl_header_text(text: str) -> str:
+    # '&' starts a header/footer code in Excel; a literal one is written '&&'
+    return text.replace("&", "&&")
+
+
+# ------------------------------------------------------------------------------------------
+# PDF
+# ------------------------------------------------------------------------------------------
+
+_fonts_registered = False
+
+
+def register_fonts() -> None:
+    """Embed DejaVu Sans (shipped in resources/fonts) so any client name prints, e.g.
+    'Nguyễn Thị Ánh'; the PDF base fonts only cover Latin-1."""
+    global _fonts_registered
+    if _fonts_registered:
+        return
+    from reportlab.lib.fonts import addMapping
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    pdfmetrics.registerFont(TTFont(FONT, str(resource_path("fonts", "DejaVuSans.ttf"))))
+    pdfmetrics.registerFont(TTFont(FONT_BOLD, str(resource_path("fonts", "DejaVuSans-Bold.ttf"))))
+    addMapping(FONT, 0, 0, FONT)
+    addMapping(FONT, 1, 0, FONT_BOLD)
+    addMapping(FONT, 0, 1, FONT)
+    addMapping(FONT, 1, 1, FONT_BOLD)
+    _fonts_registered = True
+
+
+def _hours(value: Decimal | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
+def write_pdf(report: AttendanceReport, path: Path | str) -> None:
+    """Landscape Letter: clinic header and week on every page, the table with its header row
+    repeated on each page, 'Page X of Y', and the Part 2 notice in every page's footer when any
+    client's record is a Part 2 record."""
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import landscape, letter
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.lib.units import inch
+    from reportlab.pdfgen.canvas import Canvas
+    from reportlab.platypus import LongTable, Paragraph, SimpleDocTemplate, Spacer, TableStyle
+
+    register_fonts()
+    page_w, page_h = landscape(letter)
+    margin = 0.5 * inch
+    header_h = 0.95 * inch
+    footer_h = 0.6 * inch if report.has_part2 else 0.45 * inch
+    week_text = week_label(report.week_start, report.week_end)
+    contact = "  ·  ".join(p for p in (report.clinic_address, report.clinic_phone) if p)
+    printed = (
+        report.generated_at.strftime("Printed %Y-%m-%d %H:%M %Z").strip()
+        if report.generated_at
+        else ""
+    )
+
+    def draw_header(canvas: Any) -> None:
+        canvas.saveState()
+        top = page_h - margin
+        canvas.setFont(FONT_BOLD, 14)
+        canvas.drawString(margin, top - 14, report.clinic_name)
+        canvas.setFont(FONT, 9)
+        if contact:
+            canvas.drawString(margin, top - 28, contact)
+        canvas.setFont(FONT_BOLD, 13)
+        canvas.drawRightString(page_w - margin, top - 14, TITLE)
+        canvas.setFont(FONT, 10)
+        canvas.drawRightString(page_w - margin, top - 28, f"Week: {week_text}")
+        canvas.setStrokeColor(colors.HexColor("#5B6B82"))
+        canvas.setLineWidth(0.8)
+        canvas.line(margin, top - 38, page_w - margin, top - 38)
+        canvas.restoreState()
+
+    def draw_footer(canvas: Any, page: int, total: int) -> None:
+        canvas.saveState()
+        y = margin - 4
+        canvas.setStrokeColor(colors.HexColor("#B8C2D0"))
+        canvas.setLineWidth(0.5)
+        canvas.line(
+            margin, margin + footer_h - 0.3 * inch, page_w - margin, margin + footer_h - 0.3 * inch
+        )
+        canvas.setFont(FONT, 8)
+        canvas.setFillColor(colors.HexColor("#333333"))
+        canvas.drawString(margin, y, f"{CONFIDENTIAL}  {printed}".strip())
+        canvas.drawRightString(page_w - margin, y, f"Page {page} of {total}")
+        if report.has_part2:
+            canvas.setFont(FONT_BOLD, 8.5)
+            canvas.setFillColor(colors.black)
+            canvas.drawCentredString(page_w / 2, y + 13, PART2_NOTICE)
+        canvas.restoreState()
+
+    class NumberedCanvas(Canvas):  # type: ignore[misc]
+        """Holds each page until the end so the footer can say 'of Y'."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._pages: list[dict[str, Any]] = []
+
+        def showPage(self) -> None:
+            self._pages.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self) -> None:
+            total = len(self._pages)
+            for number, state in enumerate(self._pages, start=1):
+                self.__dict__.update(state)
+                draw_footer(self, number, total)
+                super().showPage()
+            super().save()
+
+    body = ParagraphStyle("cell", fontName=FONT, fontSize=9, leading=11)
+    head = ParagraphStyle("head", parent=body, fontName=FONT_BOLD)
+    head_right = ParagraphStyle("head_r", parent=head, alignment=2)
+    summary_style = ParagraphStyle("summary", parent=body, fontSize=9.5, leading=12)
+
+    def para(text: str, style: ParagraphStyle = body) -> Paragraph:
+        return Paragraph(escape(text), style)
+
+    data: list[list[Any]] = [
+        [para(h, head_right if i in (3, 4) else head) for i, h in enumerate(HEADERS)]
+    ]
+    status_colours = {
+        "met": colors.HexColor("#1B5E20"),
+        "not met": colors.HexColor("#B00020"),
+        "no requirement": colors.HexColor("#555555"),
+    }
+    style_cmds: list[tuple[Any, ...]] = [
+        ("FONTNAME", (0, 0), (-1, -1), FONT),
+        ("FONTSIZE", (0, 0), (-1, -1), 9),
+        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#DDE4EE")),
+        ("LINEBELOW", (0, 0), (-1, 0), 0.8, colors.HexColor("#5B6B82")),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("ALIGN", (3, 1), (4, -1), "RIGHT"),
+        ("TOPPADDING", (0, 0), (-1, -1), 3),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
+        ("LINEBELOW", (0, 1), (-1, -1), 0.25, colors.HexColor("#D5DAE1")),
+    ]
+    for i, row in enumerate(report.rows, start=1):
+        mrn, client, track, required, attended, status = _row_values(row)
+        data.append([mrn, para(client), para(track), _hours(required), _hours(attended), status])
+        style_cmds.append(("TEXTCOLOR", (5, i), (5, i), status_colours.get(status, colors.black)))
+        if status == "not met":
+            style_cmds.append(("FONTNAME", (5, i), (5, i), FONT_BOLD))
+        if i % 2 == 0:
+            style_cmds.append(("BACKGROUND", (0, i), (-1, i), colors.HexColor("#F5F7FA")))
+    if not report.rows:
+        data.append(["", para("No client was enrolled during this week."), "", "", "", ""])
+
+    usable = page_w - 2 * margin
+    fractions = (0.09, 0.24, 0.30, 0.13, 0.13, 0.11)
+    table = LongTable(data, colWidths=[usable * f for f in fractions], repeatRows=1)
+    table.setStyle(TableStyle(style_cmds))
+
+    counts = report.counts()
+    summary = (
+        f"{len(report.rows)} client{'s' if len(report.rows) != 1 else ''} enrolled this week: "
+        f"{counts.get('met', 0)} met, {counts.get('not met', 0)} not met, "
+        f"{counts.get('no requirement', 0)} no requirement. Required hours are prorated for "
+        "partial weeks, clinic closures and groups cancelled by the clinic."
+    )
+    doc = SimpleDocTemplate(
+        str(path),
+        pagesize=(page_w, page_h),
+        leftMargin=margin,
+        rightMargin=margin,
+        topMargin=margin + header_h - 0.35 * inch,
+        bottomMargin=margin + footer_h,
+        title=f"{TITLE} {report.week_start.isoformat()}",
+        author=report.clinic_name,
+        creator="IOPDesk",
+        initialFontName=FONT,  # no stray, non-embedded Helvetica on the pages
+    )
+    on_page: Callable[[Any, Any], None] = lambda canvas, _doc: draw_header(canvas)  # noqa: E731
+    doc.build(
+        [para(summary, summary_style), Spacer(1, 6), table],
+        onFirstPage=on_page,
+        onLaterPages=on_page,
+        canvasmaker=NumberedCanvas,
+    )

@@ -1,0 +1,1137 @@
+"""Weekly hours against the requirement (issue 4 item 3), the dashboard's data (item 4) and the
+weekly attendance report (item 5).
+
+The rules, exactly:
+
+- Program week: `week_start` setting (default Monday); the week "of" a date contains it.
+- Requirement: the client's override, else the track's required weekly hours.
+- Attended minutes: Attendance.minutes of every *held* session (any kind) in the week whose
+  attendance status is present, late or left_early. Absences, cancelled and still-scheduled
+  sessions count 0, even if they carry attendance rows.
+- Proration: for each track the client was enrolled in that week, its scheduled program days are
+  the week's days on which it has an active TrackBlock. A day counts when the client was enrolled
+  (start_date <= day <= end_date, end inclusive, open-ended if none), the clinic was not closed
+  (ClinicClosure) and that track's group that day was not cancelled by the clinic. Each
+  enrollment contributes requirement x 60 x counted / scheduled; the parts are summed exactly
+  (fractions) and rounded once, half up (ROUND_HALF_UP on the exact value). A day on which two
+  enrollments overlap (a transfer recorded as end == next start) belongs to the newer one only,
+  so a transfer day never carries two requirements. 0 counted days -> no requirement.
+- Status: "met" (attended >= required), "not met", or "no requirement". For the week that
+  contains today, a projection: "on track" when attended + remaining scheduled minutes reach the
+  requirement, else "at risk" (none when there is no requirement). Remaining = still-"scheduled"
+  group sessions of the client's track(s) from today to the week's end on days the client is
+  enrolled, plus the client's own scheduled individual/family/intake sessions in that span (a
+  session today counts until it is marked held); sessions on closure days are left out.
+- Unexcused streak: trailing absent_unexcused rows in the client's sequence of attendance rows
+  at held sessions (by date, then start time), as of the end of the week; 2+ is a flag.
+
+Everything is set-based: each call runs a fixed handful of queries (see `_load`) whatever the
+number of clients or weeks, then pure Python over small result sets. The pure rules below take
+plain data so they can be tested without a database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import tempfile
+from collections import defaultdict
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Date, Integer, String, and_, case, cast, literal, or_
+from sqlalchemy import func as sa_func
+from sqlalchemy import select as sa_select
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session, col
+
+from iopdesk.db import Database
+from iopdesk.errors import DiskFullError, NotFoundError, UserError, ValidationError
+from iopdesk.models import (
+    Attendance,
+    Client,
+    Clinic,
+    ClinicClosure,
+    ClinicSession,
+    Staff,
+    TherapistAssignment,
+    Track,
+    TrackBlock,
+    TrackEnrollment,
+)
+from iopdesk.models.enums import (
+    ATTENDED_STATUSES,
+    AssignmentRole,
+    AttendanceStatus,
+    SessionKind,
+    SessionStatus,
+)
+from iopdesk.services import audit
+from iopdesk.services.actor import Actor
+from iopdesk.services.clinic import get_setting_in
+from iopdesk.services.permissions import Perm, require
+from iopdesk.settings import WEEKDAYS
+
+log = logging.getLogger(__name__)
+
+MET = "met"
+NOT_MET = "not met"
+NO_REQUIREMENT = "no requirement"
+ON_TRACK = "on track"
+AT_RISK = "at risk"
+STATUSES = (MET, NOT_MET, NO_REQUIREMENT)
+
+_TWO_PLACES = Decimal("0.01")
+_UNEXCUSED = AttendanceStatus.ABSENT_UNEXCUSED.value
+_ATTENDED = tuple(s.value for s in ATTENDED_STATUSES)
+# Above this many client IDs the per-client SQL filter is dropped (aggregate everything, pick in
+# Python) so the query count stays fixed and no backend's bound-parameter limit is reached.
+_MAX_IN_LIST = 2000
+# The unexcused streak is walked from this many days before the first week; longer runs are
+# completed by one extra query over just the clients whose run reaches further back.
+_STREAK_LOOKBACK_DAYS = 21
+
+
+def minutes_to_hours(minutes: int | None) -> Decimal | None:
+    """Minutes as hours with 2 decimal places (half up): 113 -> 1.88."""
+    if minutes is None:
+        return None
+    return (Decimal(minutes) / 60).quantize(_TWO_PLACES, rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class WeekRow:
+    """One client's week. Minutes are whole minutes; hours are derived for display."""
+
+    client_id: int
+    mrn: str
+    client: str  # "Last, First"
+    track: str  # track name(s) that week, joined ", " in enrollment order
+    therapist: str  # primary therapist that week ("First Last, CRED") or ""
+    required_minutes: int | None  # None: no requirement (0 counted program days)
+    attended_minutes: int
+    status: str  # "met" | "not met" | "no requirement"
+    projection: str | None  # "on track" | "at risk" for the current week, else None
+    remaining_minutes: int  # scheduled minutes still to come this week (0 for past weeks)
+    unexcused_streak: int  # consecutive unexcused absences as of the end of the week
+    part2: bool = False  # the client's record falls under 42 CFR Part 2
+    week_start: date | None = None
+
+    @property
+    def required_hours(self) -> Decimal | None:
+        return minutes_to_hours(self.required_minutes)
+
+    @property
+    def attended_hours(self) -> Decimal:
+        hours = minutes_to_hours(self.attended_minutes)
+        assert hours is not None
+        return hours
+
+    @property
+    def remaining_hours(self) -> Decimal:
+        hours = minutes_to_hours(self.remaining_minutes)
+        assert hours is not None
+        return hours
+
+    @property
+    def streak_flag(self) -> bool:
+        """Two or more unexcused absences in a row: worth a call to the client."""
+        return self.unexcused_streak >= 2
+
+
+# ------------------------------------------------------------------------------------------
+# Pure rules (plain data in, plain data out)
+# ------------------------------------------------------------------------------------------
+
+
+def weekday_index(week_start: str | int) -> int:
+    """ "Mon".."Sun" (or 0..6) -> 0..6."""
+    if isinstance(week_start, int):
+        if not 0 <= week_start <= 6:
+            raise ValueError("week start must be 0 (Monday) .. 6 (Sunday)")
+        return week_start
+    names = [w.lower() for w in WEEKDAYS]
+    try:
+        return names.index(str(week_start).strip()[:3].lower())
+    except ValueError:
+        raise ValueError(f"unknown week start day {week_start!r}") from None
+
+
+def start_of_week(day: date, week_start: str | int = "Mon") -> date:
+    """The first day of the program week containing `day`."""
+    return day - timedelta(days=(day.weekday() - weekday_index(week_start)) % 7)
+
+
+@dataclass(frozen=True)
+class EnrollmentSpan:
+    """One enrollment with its requirement already resolved (override, else track hours)."""
+
+    track_id: int
+    start: date
+    end: date | None  # inclusive; None = still enrolled
+    hours: Decimal  # required weekly hours for this part
+    order: int = 0  # tie-break between enrollments starting the same day (e.g. row id)
+
+    def covers(self, day: date) -> bool:
+        return self.start <= day and (self.end is None or day <= self.end)
+
+
+def requirement_hours(override: Decimal | None, track_hours: Decimal) -> Decimal:
+    """The client's override wins; otherwise the track's required weekly hours."""
+    return override if override is not None else track_hours
+
+
+def round_half_up(value: Fraction) -> int:
+    """Round an exact non-negative value to whole minutes, halves up (112.5 -> 113)."""
+    if value < 0:
+        raise ValueError("minutes cannot be negative")
+    return int(value + Fraction(1, 2))  # int() floors a non-negative Fraction
+
+
+def day_owner(day: date, enrollments: Sequence[EnrollmentSpan]) -> EnrollmentSpan | None:
+    """The enrollment a day belongs to: the newest one covering it (a transfer day counts once)."""
+    best: EnrollmentSpan | None = None
+    for e in enrollments:
+        if e.covers(day) and (best is None or (e.start, e.order) > (best.start, best.order)):
+            best = e
+    return best
+
+
+@dataclass(frozen=True)
+class Proration:
+    """How a week's requirement was reached: per enrollment (track, counted, scheduled, hours)."""
+
+    parts: tuple[tuple[int, int, int, Decimal], ...]
+    required_minutes: int | None
+
+    @property
+    def counted_days(self) -> int:
+        return sum(p[1] for p in self.parts)
+
+
+def prorate(
+    week_start: date,
+    enrollments: Sequence[EnrollmentSpan],
+    blocks: Mapping[int, Collection[int]],
+    closures: Collection[date] = (),
+    clinic_cancelled: Collection[tuple[int, date]] = (),
+) -> Proration:
+    """Required minutes for one week.
+
+    `blocks` maps track_id -> weekdays (0=Mon) with an active group block; `clinic_cancelled`
+    holds (track_id, day) pairs whose group the clinic cancelled. A track without blocks has no
+    program days, so it adds no requirement.
+    """
+    days = [week_start + timedelta(days=i) for i in range(7)]
+    counted: dict[EnrollmentSpan, int] = defaultdict(int)
+    for day in days:
+        owner = day_owner(day, enrollments)
+        if owner is None or day.weekday() not in blocks.get(owner.track_id, ()):
+            continue
+        if day in closures or (owner.track_id, day) in clinic_cancelled:
+            continue
+        counted[owner] += 1
+    total = Fraction(0)
+    parts: list[tuple[int, int, int, Decimal]] = []
+    for e in sorted(counted, key=lambda x: (x.start, x.order)):
+        scheduled = sum(1 for day in days if day.weekday() in blocks.get(e.track_id, ()))
+        parts.append((e.track_id, counted[e], scheduled, e.hours))
+        total += Fraction(e.hours) * 60 * counted[e] / scheduled
+    if not parts:
+        return Proration((), None)
+    return Proration(tuple(parts), round_half_up(total))
+
+
+def required_minutes(
+    week_start: date,
+    enrollments: Sequence[EnrollmentSpan],
+    blocks: Mapping[int, Collection[int]],
+    closures: Collection[date] = (),
+    clinic_cancelled: Collection[tuple[int, date]] = (),
+) -> int | None:
+    """Prorated required minutes for the week, or None when no program day counts."""
+    return prorate(week_start, enrollments, blocks, closures, clinic_cancelled).required_minutes
+
+
+def week_status(required: int | None, attended: int) -> str:
+    if required is None:
+        return NO_REQUIREMENT
+    return MET if attended >= required else NOT_MET
+
+
+def projection(required: int | None, attended: int, remaining: int) -> str | None:
+    """For the current week: can the client still make it with what is left on the schedule?"""
+    if required is None:
+        return None
+    return ON_TRACK if attended + remaining >= required else AT_RISK
+
+
+def unexcused_streak(statuses: Iterable[str]) -> int:
+    """Trailing run of absent_unexcused in a chronological sequence of attendance statuses."""
+    streak = 0
+    for status in statuses:
+        streak = streak + 1 if status == _UNEXCUSED else 0
+    return streak
+
+
+def session_minutes(start: time, end: time) -> int:
+    """Scheduled length of a session (0 if the times are reversed)."""
+    return max(0, (end.hour * 60 + end.minute) - (start.hour * 60 + start.minute))
+
+
+def client_label(last_name: str, first_name: str) -> str:
+    return f"{last_name}, {first_name}"
+
+
+# ------------------------------------------------------------------------------------------
+# Loading (a fixed number of set-based queries) and assembling rows
+# ------------------------------------------------------------------------------------------
+
+
+def _week_start_setting(session: Session) -> int:
+    try:
+        return weekday_index(get_setting_in(session, "week_start"))
+    except ValueError:
+        return 0
+
+
+def week_bounds(source: Session | Database, day: date) -> tuple[date, date]:
+    """(first, last) day of the program week containing `day`, honouring `week_start`."""
+    if isinstance(source, Database):
+        with source.session() as session:
+            index = _week_start_setting(session)
+    else:
+        index = _week_start_setting(source)
+    first = start_of_week(day, index)
+    return first, first + timedelta(days=6)
+
+
+def _clinic_now(tz_name: str | None) -> datetime:
+    """Now on the clinic's wall clock (its time zone setting), not this computer's."""
+    if tz_name:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        with contextlib.suppress(ZoneInfoNotFoundError, ValueError):
+            return datetime.now(ZoneInfo(tz_name))
+    return datetime.now().astimezone()
+
+
+def clinic_today(session: Session) -> date:
+    """Today's date in the clinic's time zone (decides the current week and what is to come)."""
+    row = session.execute(sa_select(col(Clinic.timezone)).limit(1)).first()
+    return _clinic_now(row[0] if row else None).date()
+
+
+def _days_since(dialect: str, column: Any, origin: date) -> ColumnElement[int]:
+    """Whole days from `origin` to a date column (portable date arithmetic)."""
+    if dialect == "postgresql":
+        return column - literal(origin, Date)  # type: ignore[no-any-return]  # date - date: int
+    return cast(sa_func.julianday(column) - sa_func.julianday(literal(origin.isoformat())), Integer)
+
+
+def _minute_of_day(dialect: str, column: Any) -> ColumnElement[int]:
+    """Minutes after midnight of a time column (SQLite stores times as 'HH:MM:SS.ffffff')."""
+    if dialect == "postgresql":
+        return cast(
+            sa_func.extract("hour", column) * 60 + sa_func.extract("minute", column), Integer
+        )
+    return cast(sa_func.substr(column, 1, 2), Integer) * 60 + cast(
+        sa_func.substr(column, 4, 2), Integer
+    )
+
+
+def _joined_text(dialect: str, value: ColumnElement[Any]) -> ColumnElement[str]:
+    """Aggregate: the group's non-null values as 'a,b,c'."""
+    if dialect == "postgresql":
+        return sa_func.string_agg(cast(value, String), literal(","))
+    return sa_func.group_concat(value)
+
+
+@dataclass(frozen=True)
+class _ClientFacts:
+    mrn: str
+    label: str
+    override: Decimal | None
+    part2: bool
+
+
+@dataclass(frozen=True)
+class _Therapist:
+    staff_id: int
+    name: str
+    start: date
+    end: date | None
+    order: int
+
+
+@dataclass
+class _Facts:
+    """Everything a range of weeks needs, as plain data."""
+
+    first: date
+    weeks: int
+    today: date
+    clients: dict[int, _ClientFacts] = field(default_factory=dict)
+    # client -> [(enrollment id, track_id, start, end)]
+    enrollments: dict[int, list[tuple[int, int, date, date | None]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    tracks: dict[int, tuple[str, Decimal]] = field(default_factory=dict)
+    blocks: dict[int, frozenset[int]] = field(default_factory=dict)
+    closures: frozenset[date] = frozenset()
+    clinic_cancelled: frozenset[tuple[int, date]] = frozenset()
+    attended: dict[tuple[int, int], int] = field(default_factory=dict)
+    streaks: dict[int, dict[int, int]] = field(default_factory=lambda: defaultdict(dict))
+    therapists: dict[int, list[_Therapist]] = field(default_factory=lambda: defaultdict(list))
+    # remaining scheduled sessions of the current or a future week
+    group_remaining: dict[tuple[int, date], int] = field(default_factory=dict)
+    client_remaining: dict[tuple[int, int], int] = field(default_factory=dict)  # (client, week)
+    label_cache: dict[tuple[int, ...], str] = field(default_factory=dict)
+    required_cache: dict[tuple[date, tuple[tuple[int, date, date, Decimal], ...]], int | None] = (
+        field(default_factory=dict)
+    )
+
+    @property
+    def last(self) -> date:
+        return self.first + timedelta(days=7 * self.weeks - 1)
+
+
+def _fetch(session: Session, query: Any) -> Iterator[Any]:
+    """Plain Core rows (tuples), skipping the ORM's per-row bookkeeping: the loaders below read
+    tens of thousands of small rows for a year of history."""
+    return iter(session.connection().execute(query))
+
+
+def _in_filter(column: Any, ids: Collection[int] | None) -> list[ColumnElement[bool]]:
+    if ids is None or len(ids) > _MAX_IN_LIST:
+        return []
+    return [col(column).in_(sorted(ids))]
+
+
+def _load(
+    session: Session,
+    first: date,
+    weeks: int,
+    today: date,
+    client_ids: Collection[int] | None,
+) -> _Facts:
+    """Load a range of whole weeks with a fixed number of queries, whatever the number of
+    clients or weeks: enrollments, clients, tracks, blocks, closures, clinic-cancelled group
+    days, attendance (one GROUP BY client and week: minutes and streak data), primary
+    therapists; +1 (remaining scheduled sessions) when the range reaches today or later, +1
+    when some client's unexcused run reaches back past the lookback window."""
+    facts = _Facts(first, weeks, today)
+    last = facts.last
+    dialect = session.get_bind().dialect.name
+
+    # 1. enrollments overlapping the range
+    enr_q = sa_select(
+        col(TrackEnrollment.id),
+        col(TrackEnrollment.client_id),
+        col(TrackEnrollment.track_id),
+        col(TrackEnrollment.start_date),
+        col(TrackEnrollment.end_date),
+    ).where(
+        col(TrackEnrollment.voided_at).is_(None),
+        col(TrackEnrollment.start_date) <= last,
+        or_(col(TrackEnrollment.end_date).is_(None), col(TrackEnrollment.end_date) >= first),
+        *_in_filter(TrackEnrollment.client_id, client_ids),
+    )
+    for eid, cid, tid, start, end in _fetch(session, enr_q):
+        if client_ids is None or cid in client_ids:
+            facts.enrollments[cid].append((eid, tid, start, end))
+
+    # 2. clients: the requested ones, else everyone enrolled in the range
+    wanted: Collection[int] = client_ids if client_ids is not None else facts.enrollments.keys()
+    if wanted:
+        cl_q = sa_select(
+            col(Client.id),
+            col(Client.mrn),
+            col(Client.last_name),
+            col(Client.first_name),
+            col(Client.required_weekly_hours),
+            col(Client.part2),
+        )
+        if client_ids is None:
+            cl_q = cl_q.where(
+                col(Client.id).in_(
+                    sa_select(col(TrackEnrollment.client_id)).where(
+                        col(TrackEnrollment.voided_at).is_(None),
+                        col(TrackEnrollment.start_date) <= last,
+                        or_(
+                            col(TrackEnrollment.end_date).is_(None),
+                            col(TrackEnrollment.end_date) >= first,
+                        ),
+                    )
+                )
+            )
+        else:
+            cl_q = cl_q.where(*_in_filter(Client.id, client_ids))
+        for cid, mrn, last_name, first_name, override, part2 in _fetch(session, cl_q):
+            if cid in wanted:
+                facts.clients[cid] = _ClientFacts(
+                    mrn,
+                    client_label(last_name, first_name),
+                    None if override is None else Decimal(override),
+                    bool(part2),
+                )
+
+    # 3. tracks and their active block weekdays (small tables: read whole)
+    for tid, name, hours in _fetch(
+        session, sa_select(col(Track.id), col(Track.name), col(Track.required_weekly_hours))
+    ):
+        facts.tracks[tid] = (name, Decimal(hours))
+    weekdays: dict[int, set[int]] = defaultdict(set)
+    for tid, weekday in _fetch(
+        session,
+        sa_select(col(TrackBlock.track_id), col(TrackBlock.weekday)).where(col(TrackBlock.active)),
+    ):
+        weekdays[tid].add(int(weekday))
+    facts.blocks = {tid: frozenset(days) for tid, days in weekdays.items()}
+
+    # 4. closures
+    facts.closures = frozenset(
+        day
+        for (day,) in _fetch(
+            session,
+            sa_select(col(ClinicClosure.closure_date)).where(
+                col(ClinicClosure.closure_date) >= first, col(ClinicClosure.closure_date) <= last
+            ),
+        )
+    )
+
+    # 5. track days whose group the clinic cancelled (every group session that day cancelled,
+    #    at least one of them by the clinic)
+    cancelled = and_(
+        col(ClinicSession.status) == SessionStatus.CANCELLED.value,
+        col(ClinicSession.cancelled_by_clinic),
+    )
+    cc_q = (
+        sa_select(
+            col(ClinicSession.track_id),
+            col(ClinicSession.session_date),
+            sa_func.sum(case((cancelled, 1), else_=0)),
+            sa_func.sum(
+                case((col(ClinicSession.status) != SessionStatus.CANCELLED.value, 1), else_=0)
+            ),
+        )
+        .where(
+            col(ClinicSession.kind) == SessionKind.GROUP.value,
+            col(ClinicSession.track_id).is_not(None),
+            col(ClinicSession.session_date) >= first,
+            col(ClinicSession.session_date) <= last,
+        )
+        .group_by(col(ClinicSession.track_id), col(ClinicSession.session_date))
+    )
+    facts.clinic_cancelled = frozenset(
+        (tid, day) for tid, day, by_clinic, live in _fetch(session, cc_q) if by_clinic and not live
+    )
+
+    # 6+7. one GROUP BY (client, week) over held sessions, from a short lookback before the
+    #      range: attended minutes, and what the unexcused streak needs
+    _load_attendance(session, facts, dialect, client_ids)
+
+    # 8. primary therapists over the range
+    th_q = (
+        sa_select(
+            col(TherapistAssignment.id),
+            col(TherapistAssignment.client_id),
+            col(TherapistAssignment.staff_id),
+            col(TherapistAssignment.start_date),
+            col(TherapistAssignment.end_date),
+            col(Staff.first_name),
+            col(Staff.last_name),
+            col(Staff.credentials),
+        )
+        .join(Staff, col(Staff.id) == col(TherapistAssignment.staff_id))
+        .where(
+            col(TherapistAssignment.role) == AssignmentRole.PRIMARY_THERAPIST.value,
+            col(TherapistAssignment.voided_at).is_(None),
+            col(TherapistAssignment.start_date) <= last,
+            or_(
+                col(TherapistAssignment.end_date).is_(None),
+                col(TherapistAssignment.end_date) >= first,
+            ),
+            *_in_filter(TherapistAssignment.client_id, client_ids),
+        )
+    )
+    for aid, cid, sid, start, end, tfirst, tlast, cred in _fetch(session, th_q):
+        name = f"{tfirst} {tlast}".strip() + (f", {cred}" if cred else "")
+        facts.therapists[cid].append(_Therapist(sid, name, start, end, aid))
+
+    # 9. scheduled sessions still to come (only when the range reaches today)
+    if last >= today:
+        _load_remaining(session, facts, max(first, today), last, client_ids)
+    return facts
+
+
+def _load_attendance(
+    session: Session, facts: _Facts, dialect: str, client_ids: Collection[int] | None
+) -> None:
+    """Attended minutes and the unexcused streak from one GROUP BY (client, week).
+
+    Each group gives the attended minutes, the position (minute of the range) of the last
+    attendance row that is not an unexcused absence, and the positions of the unexcused ones;
+    the streak at a week's end is then the unexcused rows after that last other row, or the
+    previous week's streak plus this week's unexcused rows when the week has no other row.
+    Weeks from `_STREAK_LOOKBACK_DAYS` before the range seed the streak; a client whose run
+    reaches back further (or who has no row in that window) gets the rest of it from one
+    more query over just those clients, so the streak is exact whatever its length."""
+    first, last = facts.first, facts.last
+    lookback = first - timedelta(days=_STREAK_LOOKBACK_DAYS)
+    offset_weeks = _STREAK_LOOKBACK_DAYS // 7
+    days = _days_since(dialect, col(ClinicSession.session_date), lookback)
+    week = days // 7  # integer division: days >= 0 here
+    position = days * 1440 + _minute_of_day(dialect, col(ClinicSession.start_time))
+    is_unexcused = col(Attendance.status) == _UNEXCUSED
+    q = (
+        sa_select(
+            col(Attendance.client_id),
+            week,
+            sa_func.sum(
+                case((col(Attendance.status).in_(_ATTENDED), col(Attendance.minutes)), else_=0)
+            ),
+            sa_func.max(case((is_unexcused, None), else_=position)),
+            _joined_text(dialect, case((is_unexcused, position), else_=None)),
+        )
+        .join(ClinicSession, col(ClinicSession.id) == col(Attendance.session_id))
+        .where(
+            col(ClinicSession.status) == SessionStatus.HELD.value,
+            col(ClinicSession.session_date) >= lookback,
+            col(ClinicSession.session_date) <= last,
+            *_in_filter(Attendance.client_id, client_ids),
+        )
+        .group_by(col(Attendance.client_id), week)
+    )
+    scope = set(client_ids) if client_ids is not None else set(facts.enrollments)
+    groups: dict[int, list[tuple[int, int | None, str | None]]] = defaultdict(list)
+    for cid, wk, minutes, last_other, unexcused in _fetch(session, q):
+        index = int(wk) - offset_weeks
+        if index >= 0 and minutes:
+            facts.attended[(cid, index)] = int(minutes)
+        if cid in scope:
+            groups[cid].append((index, last_other, unexcused))
+
+    # walk each client's weeks in order: (streak, run still open since the lookback start?)
+    walked: dict[int, dict[int, tuple[int, bool]]] = {}
+    for cid, weeks in groups.items():
+        streak, open_run = 0, True
+        marks: dict[int, tuple[int, bool]] = {}
+        for index, last_other, unexcused in sorted(weeks, key=lambda g: g[0]):
+            positions = [int(p) for p in unexcused.split(",")] if unexcused else []
+            if last_other is not None:
+                streak = sum(1 for p in positions if p > int(last_other))
+                open_run = False
+            else:
+                streak += len(positions)
+            marks[index] = (streak, open_run)
+        walked[cid] = marks
+    reach_back = {cid for cid in scope if cid not in walked} | {
+        cid for cid, marks in walked.items() if any(o for _, o in marks.values())
+    }
+    carry = _streaks_before(session, lookback, reach_back) if reach_back else {}
+    for cid in scope:
+        base = carry.get(cid, 0)
+        streaks: dict[int, int] = {-offset_weeks - 1: base} if base else {}
+        for index, (streak, open_run) in walked.get(cid, {}).items():
+            streaks[index] = streak + base if open_run else streak
+        if streaks:
+            facts.streaks[cid] = streaks
+
+
+def _streaks_before(session: Session, cutoff: date, client_ids: Collection[int]) -> dict[int, int]:
+    """Trailing unexcused absences before `cutoff` for a few clients: their rows from their
+    last other-status day before the cutoff (the attendance.client_id index keeps it small)."""
+    held = col(ClinicSession.status) == SessionStatus.HELD.value
+    last_good = (
+        sa_select(
+            col(Attendance.client_id).label("cid"),
+            sa_func.max(ClinicSession.session_date).label("day"),
+        )
+        .join(ClinicSession, col(ClinicSession.id) == col(Attendance.session_id))
+        .where(
+            held,
+            col(Attendance.status) != _UNEXCUSED,
+            col(ClinicSession.session_date) < cutoff,
+            *_in_filter(Attendance.client_id, client_ids),
+        )
+        .group_by(col(Attendance.client_id))
+        .subquery()
+    )
+    q = (
+        sa_select(col(Attendance.client_id), col(Attendance.status))
+        .join(ClinicSession, col(ClinicSession.id) == col(Attendance.session_id))
+        .outerjoin(last_good, last_good.c.cid == col(Attendance.client_id))
+        .where(
+            held,
+            col(ClinicSession.session_date) < cutoff,
+            or_(
+                last_good.c.day.is_(None),
+                col(ClinicSession.session_date) >= last_good.c.day,
+            ),
+            *_in_filter(Attendance.client_id, client_ids),
+        )
+        .order_by(
+            col(Attendance.client_id),
+            col(ClinicSession.session_date),
+            col(ClinicSession.start_time),
+            col(ClinicSession.id),
+        )
+    )
+    statuses: dict[int, list[str]] = defaultdict(list)
+    for cid, status in _fetch(session, q):
+        if cid in client_ids:
+            statuses[cid].append(status)
+    return {cid: unexcused_streak(seq) for cid, seq in statuses.items()}
+
+
+def _load_remaining(
+    session: Session,
+    facts: _Facts,
+    start: date,
+    end: date,
+    client_ids: Collection[int] | None,
+) -> None:
+    """Scheduled (not held, not cancelled) sessions from `start` to `end`: track groups by
+    (track, day), and each client's own individual/family/intake bookings."""
+    q = sa_select(
+        col(ClinicSession.kind),
+        col(ClinicSession.track_id),
+        col(ClinicSession.client_id),
+        col(ClinicSession.session_date),
+        col(ClinicSession.start_time),
+        col(ClinicSession.end_time),
+    ).where(
+        col(ClinicSession.status) == SessionStatus.SCHEDULED.value,
+        col(ClinicSession.session_date) >= start,
+        col(ClinicSession.session_date) <= end,
+    )
+    groups: dict[tuple[int, date], int] = defaultdict(int)
+    booked: dict[tuple[int, int], int] = defaultdict(int)
+    for kind, tid, cid, day, t0, t1 in _fetch(session, q):
+        if day in facts.closures:
+            continue
+        minutes = session_minutes(t0, t1)
+        if kind == SessionKind.GROUP.value:
+            if tid is not None:
+                groups[(tid, day)] += minutes
+        elif cid is not None and (client_ids is None or cid in client_ids):
+            booked[(cid, (day - facts.first).days // 7)] += minutes
+    facts.group_remaining = dict(groups)
+    facts.client_remaining = dict(booked)
+
+
+def _spans(facts: _Facts, cid: int) -> list[EnrollmentSpan]:
+    override = facts.clients[cid].override
+    spans = []
+    for eid, tid, start, end in facts.enrollments.get(cid, ()):
+        track_hours = facts.tracks.get(tid, ("", Decimal(0)))[1]
+        spans.append(EnrollmentSpan(tid, start, end, requirement_hours(override, track_hours), eid))
+    return spans
+
+
+def _therapist_for(facts: _Facts, cid: int, first: date, last: date) -> _Therapist | None:
+    best: _Therapist | None = None
+    for t in facts.therapists.get(cid, ()):
+        if t.start <= last and (t.end is None or t.end >= first):  # noqa: SIM102
+            if best is None or (t.start, t.order) > (best.start, best.order):
+                best = t
+    return best
+
+
+def _required_for_week(facts: _Facts, first: date, in_week: Sequence[EnrollmentSpan]) -> int | None:
+    """required_minutes() for one week, memoised on the enrollments clipped to the week (most
+    clients share "enrolled all week in track T at H hours"), so 500 x 52 cells stay cheap."""
+    last = first + timedelta(days=6)
+    if len(in_week) > 1:
+        in_week = sorted(in_week, key=lambda x: (x.start, x.order))
+    key = (
+        first,
+        tuple(
+            (
+                s.track_id,
+                first if s.start < first else s.start,
+                last if s.end is None or s.end > last else s.end,
+                s.hours,
+            )
+            for s in in_week
+        ),
+    )
+    cache = facts.required_cache
+    if key not in cache:
+        clipped = [EnrollmentSpan(t, a, b, h, rank) for rank, (t, a, b, h) in enumerate(key[1])]
+        cache[key] = required_minutes(
+            first, clipped, facts.blocks, facts.closures, facts.clinic_cancelled
+        )
+    return cache[key]
+
+
+def _track_label(facts: _Facts, track_ids: tuple[int, ...]) -> str:
+    """Track names in enrollment order, each once, joined ", " (memoised)."""
+    label = facts.label_cache.get(track_ids)
+    if label is None:
+        names: list[str] = []
+        for tid in track_ids:
+            name = facts.tracks.get(tid, ("", Decimal(0)))[0]
+            if name and name not in names:
+                names.append(name)
+        label = facts.label_cache[track_ids] = ", ".join(names)
+    return label
+
+
+def _client_rows(
+    facts: _Facts, cid: int, spans: Sequence[EnrollmentSpan], weeks: Iterable[int]
+) -> list[WeekRow]:
+    """One client's rows for the given week indexes (ascending) from loaded facts (pure)."""
+    info = facts.clients[cid]
+    marks = facts.streaks.get(cid, {})
+    pending = sorted(marks)
+    streak = 0
+    next_mark = 0
+    rows: list[WeekRow] = []
+    for index in weeks:
+        # the streak stands at its value after the last attendance row on or before week end
+        while next_mark < len(pending) and pending[next_mark] <= index:
+            streak = marks[pending[next_mark]]
+            next_mark += 1
+        first = facts.first + timedelta(days=7 * index)
+        last = first + timedelta(days=6)
+        in_week = [s for s in spans if s.start <= last and (s.end is None or s.end >= first)]
+        required = _required_for_week(facts, first, in_week) if in_week else None
+        attended = facts.attended.get((cid, index), 0)
+        if len(in_week) > 1:
+            in_week.sort(key=lambda x: (x.start, x.order))
+        track_label = _track_label(facts, tuple(s.track_id for s in in_week))
+        therapist = _therapist_for(facts, cid, first, last)
+        remaining = 0
+        if last >= facts.today:
+            start = max(first, facts.today)
+            for offset in range((last - start).days + 1):
+                day = start + timedelta(days=offset)
+                owner = day_owner(day, in_week)
+                if owner is not None:
+                    remaining += facts.group_remaining.get((owner.track_id, day), 0)
+            remaining += facts.client_remaining.get((cid, index), 0)
+        current = first <= facts.today <= last
+        rows.append(
+            WeekRow(
+                client_id=cid,
+                mrn=info.mrn,
+                client=info.label,
+                track=track_label,
+                therapist=therapist.name if therapist else "",
+                required_minutes=required,
+                attended_minutes=attended,
+                status=week_status(required, attended),
+                projection=projection(required, attended, remaining) if current else None,
+                remaining_minutes=remaining,
+                unexcused_streak=streak,
+                part2=info.part2,
+                week_start=first,
+            )
+        )
+    return rows
+
+
+def _compute_week(
+    session: Session,
+    week_of: date,
+    *,
+    track_id: int | None = None,
+    therapist_staff_id: int | None = None,
+    today: date | None = None,
+) -> tuple[date, date, list[WeekRow]]:
+    first, last = week_bounds(session, week_of)
+    today = today or clinic_today(session)
+    facts = _load(session, first, 1, today, None)
+    rows: list[WeekRow] = []
+    for cid in facts.clients:
+        spans = _spans(facts, cid)
+        if track_id is not None and not any(s.track_id == track_id for s in spans):
+            continue
+        if therapist_staff_id is not None:
+            therapist = _therapist_for(facts, cid, first, last)
+            if therapist is None or therapist.staff_id != therapist_staff_id:
+                continue
+        rows.extend(_client_rows(facts, cid, spans, [0]))
+    rows.sort(key=lambda r: (r.mrn, r.client_id))
+    return first, last, rows
+
+
+# ------------------------------------------------------------------------------------------
+# Service calls
+# ------------------------------------------------------------------------------------------
+
+
+def weekly_hours(
+    db: Database,
+    actor: Actor,
+    week_of: date,
+    *,
+    track_id: int | None = None,
+    therapist_staff_id: int | None = None,
+    today: date | None = None,
+) -> list[WeekRow]:
+    """Every client enrolled at any time in the week of `week_of`, sorted by MRN.
+
+    `track_id` keeps clients enrolled in that track during the week; `therapist_staff_id`
+    keeps clients whose primary therapist that week is that staff member. `today` (default:
+    the clinic's date) decides which week gets a projection and what is still to come.
+    """
+    require(actor, Perm.CENSUS_VIEW)
+    with db.session() as session:
+        return _compute_week(
+            session,
+            week_of,
+            track_id=track_id,
+            therapist_staff_id=therapist_staff_id,
+            today=today,
+        )[2]
+
+
+def _history(
+    session: Session,
+    client_ids: Collection[int],
+    first_week: date,
+    last_week: date,
+    today: date | None,
+) -> tuple[date, int, _Facts, dict[int, list[WeekRow]]]:
+    first, _ = week_bounds(session, first_week)
+    last_first = start_of_week(last_week, first.weekday())
+    if last_first < first:
+        raise ValidationError("The last week is before the first week.")
+    weeks = (last_first - first).days // 7 + 1
+    ids = frozenset(client_ids)
+    facts = _load(session, first, weeks, today or clinic_today(session), ids)
+    result = {
+        cid: _client_rows(facts, cid, _spans(facts, cid), range(weeks)) for cid in facts.clients
+    }
+    return first, weeks, facts, result
+
+
+def history_for_clients(
+    db: Database,
+    actor: Actor,
+    client_ids: Iterable[int],
+    first_week: date,
+    last_week: date,
+    *,
+    today: date | None = None,
+) -> dict[int, list[WeekRow]]:
+    """Each client's rows for every week from the week of `first_week` to the week of
+    `last_week` (one entry per week, oldest first; row.week_start names the week). A week
+    the client was not enrolled shows "no requirement". Unknown client IDs are left out.
+    Set-based: the same 8-9 queries for 1 client or 500, 1 week or 52."""
+    require(actor, Perm.CENSUS_VIEW)
+    with db.session() as session:
+        return _history(session, list(client_ids), first_week, last_week, today)[3]
+
+
+def client_history(
+    db: Database,
+    actor: Actor,
+    client_id: int,
+    weeks: int = 52,
+    today: date | None = None,
+) -> list[tuple[date, WeekRow]]:
+    """(week start, row) for each week of the client's stay, oldest first: from the week of
+    the first enrollment to the current week (or the week enrollment ended), at most `weeks`
+    weeks, skipping weeks between stays when the client was not enrolled."""
+    require(actor, Perm.CENSUS_VIEW)
+    if weeks < 1:
+        raise ValidationError("Show at least one week.")
+    with db.session() as session:
+        if session.get(Client, client_id) is None:
+            raise NotFoundError("That client record does not exist.")
+        today = today or clinic_today(session)
+        bounds = session.execute(
+            sa_select(
+                sa_func.min(TrackEnrollment.start_date),
+                sa_func.max(sa_func.coalesce(TrackEnrollment.end_date, literal(date.max, Date))),
+            ).where(
+                col(TrackEnrollment.client_id) == client_id,
+                col(TrackEnrollment.voided_at).is_(None),
+            )
+        ).one()
+        stay_start, stay_end = bounds
+        if stay_start is None:
+            return []
+        end = min(stay_end, today)
+        if end < stay_start:  # admitted in the future
+            end = stay_start
+        first, _ = week_bounds(session, stay_start)
+        last_first, _ = week_bounds(session, end)
+        earliest = last_first - timedelta(days=7 * (weeks - 1))
+        first = max(first, earliest)
+        start, _n, facts, rows = _history(session, [client_id], first, last_first, today)
+        spans = facts.enrollments.get(client_id, [])
+        result: list[tuple[date, WeekRow]] = []
+        for i, row in enumerate(rows.get(client_id, [])):
+            week_first = start + timedelta(days=7 * i)
+            week_last = week_first + timedelta(days=6)
+            if any(a <= week_last and (b is None or b >= week_first) for _, _, a, b in spans):
+                result.append((week_first, row))
+        return result
+
+
+# ------------------------------------------------------------------------------------------
+# The weekly attendance report (issue 4 item 5)
+# ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AttendanceReport:
+    """Plain data for the report writers in iopdesk.reports.attendance."""
+
+    clinic_name: str
+    clinic_address: str
+    clinic_phone: str
+    week_start: date
+    week_end: date
+    rows: list[WeekRow]
+    generated_at: datetime | None = None
+    part2: bool = False  # force the 42 CFR Part 2 notice even without a Part 2 row
+
+    @property
+    def has_part2(self) -> bool:
+        return self.part2 or any(r.part2 for r in self.rows)
+
+    def counts(self) -> dict[str, int]:
+        totals = dict.fromkeys(STATUSES, 0)
+        for r in self.rows:
+            totals[r.status] = totals.get(r.status, 0) + 1
+        return totals
+
+
+def build_attendance_report(db: Database, actor: Actor, week_of: date) -> AttendanceReport:
+    """The week's rows (every client enrolled at any time that week, by MRN) and letterhead."""
+    require(actor, Perm.REPORTS_VIEW)
+    with db.session() as session:
+        clinic = session.execute(
+            sa_select(
+                col(Clinic.name), col(Clinic.address), col(Clinic.phone), col(Clinic.timezone)
+            ).limit(1)
+        ).first()
+        if clinic is None:
+            raise NotFoundError("The clinic has not been set up yet.")
+        now = _clinic_now(clinic[3])
+        first, last, rows = _compute_week(session, week_of, today=now.date())
+        # the report is a snapshot: no projection (it depends on the moment it was printed)
+        rows = [replace(r, projection=None) for r in rows]
+    return AttendanceReport(
+        clinic_name=clinic[0],
+        clinic_address=clinic[1] or "",
+        clinic_phone=clinic[2] or "",
+        week_start=first,
+        week_end=last,
+        rows=rows,
+        generated_at=now,
+    )
+
+
+REPORT_FORMATS = (".xlsx", ".pdf")
+
+
+def export_attendance_report(db: Database, actor: Actor, week_of: date, path: Path | str) -> int:
+    """Write the report for the week of `week_of` to `path` (.xlsx or .pdf, by suffix),
+    atomically; audit the export. Returns the number of client rows."""
+    require(actor, Perm.REPORTS_VIEW)
+    target = Path(path).expanduser()
+    suffix = target.suffix.lower()
+    if suffix not in REPORT_FORMATS:
+        raise ValidationError(
+            f"Cannot save the attendance report as '{target.name}': choose a file name ending "
+            "in .xlsx (Excel workbook) or .pdf (printable).",
+            {"path": "Use .xlsx or .pdf."},
+        )
+    folder = target.parent
+    if not folder.is_dir():
+        raise ValidationError(
+            f"The folder {folder} does not exist. Choose an existing folder for the report.",
+            {"path": "Folder not found."},
+        )
+    report = build_attendance_report(db, actor, week_of)
+    from iopdesk.reports import attendance as writer
+
+    write = writer.write_xlsx if suffix == ".xlsx" else writer.write_pdf
+    tmp = _write_temp(target, lambda p: write(report, p))
+    placed = False
+    try:
+        # the audit row and the file appear together: the rename happens inside the audit's
+        # transaction, so a failed rename rolls the audit back
+        with db.session() as session:
+            audit.record(
+                session,
+                actor,
+                audit.Action.EXPORT,
+                entity="attendance_report",
+                entity_id=report.week_start.isoformat(),
+                detail=(
+                    f"week {report.week_start.isoformat()}..{report.week_end.isoformat()}; "
+                    f"format {suffix[1:]}; {len(report.rows)} rows"
+                    + ("; Part 2 notice" if report.has_part2 else "")
+                ),
+            )
+            try:
+                os.replace(tmp, target)
+            except OSError as exc:
+                raise _file_error(target, exc) from exc
+            placed = True
+    except BaseException:
+        if placed:  # the commit failed after the rename: an unaudited export must not remain
+            with contextlib.suppress(OSError):
+                target.unlink()
+        raise
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+    return len(report.rows)
+
+
+def _write_temp(target: Path, write: Callable[[Path], None]) -> Path:
+    """Write the whole report to a temporary file beside `target` (same folder, so the final
+    rename is atomic): a reader never sees a half-written report, and a failure leaves any
+    earlier file at `target` untouched."""
+    tmp: Path | None = None
+    try:
+        fd, name = tempfile.mkstemp(
+            prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent
+        )
+        os.close(fd)
+        tmp = Path(name)
+        write(tmp)
+        return tmp
+    except OSError as exc:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        raise _file_error(target, exc) from exc
+    except BaseException:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        raise
+
+
+def _file_error(target: Path, exc: OSError) -> UserError:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DiskFullError(
+            f"The disk is full, so the report could not be saved to {target.parent}. "
+            "Nothing was written. Free some space or choose another folder, then try again."
+        )
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return UserError(
+            f"IOPDesk is not allowed to write to {target}. If the file is open in another "
+            "program (Excel, a PDF viewer), close it; otherwise choose another folder."
+        )
+    return UserError(
+        f"The report could not be saved to {target} ({exc.strerror or 'input/output error'}). "
+        "Nothing was written. Check the folder and try again."
+    )
