@@ -67,6 +67,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add.add_argument("--name", default="", metavar="FULL NAME")
 
+    imp = sub.add_parser(
+        "import", help="import clinic data from an Excel workbook (all or nothing)"
+    )
+    imp.add_argument("file", metavar="FILE.xlsx")
+    imp.add_argument("--dry-run", action="store_true", help="check the workbook, change nothing")
+
+    exp = sub.add_parser("export", help="export data")
+    exp_sub = exp.add_subparsers(dest="export_command", metavar="WHAT")
+    wb = exp_sub.add_parser("workbook", help="the whole clinic in the import workbook format")
+    wb.add_argument("-o", "--output", required=True, metavar="FILE.xlsx")
+
+    rep = sub.add_parser("report", help="reports")
+    rep_sub = rep.add_subparsers(dest="report_command", metavar="REPORT")
+    att = rep_sub.add_parser("attendance", help="weekly hours against the requirement")
+    att.add_argument("--week", required=True, metavar="YYYY-MM-DD", help="any date in the week")
+    att.add_argument("-o", "--output", required=True, metavar="FILE.xlsx|FILE.pdf")
+
     aud = sub.add_parser("audit", help="audit log tools")
     aud_sub = aud.add_subparsers(dest="audit_command", metavar="ACTION")
     aud_sub.add_parser("verify", help="check the audit log's tamper-evident chain")
@@ -114,6 +131,16 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         if args.user_command != "add":
             parser.parse_args(["user", "--help"])
         return _user_add(args)
+    if args.command == "import":
+        return _import(args)
+    if args.command == "export":
+        if args.export_command != "workbook":
+            parser.parse_args(["export", "--help"])
+        return _export_workbook(args)
+    if args.command == "report":
+        if args.report_command != "attendance":
+            parser.parse_args(["report", "--help"])
+        return _report_attendance(args)
     if args.command == "audit":
         if args.audit_command != "verify":
             parser.parse_args(["audit", "--help"])
@@ -222,3 +249,62 @@ def _audit_verify(args: argparse.Namespace) -> int:
     finally:
         db.close()
     return EXIT_OK if result.ok else EXIT_FAILED_CHECK
+
+
+def _import(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from iopdesk.services.workbook import ImportFailed, import_workbook
+
+    db = _open(args)
+    try:
+        actor = _sign_in(db, args)
+        try:
+            result = import_workbook(db, actor, Path(args.file), dry_run=args.dry_run)
+        except ImportFailed as exc:
+            print(exc.report(), file=sys.stderr)
+            return EXIT_USER_ERROR
+        print("\n".join(result.lines()))
+    finally:
+        db.close()
+    return EXIT_OK
+
+
+def _export_workbook(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from iopdesk.services.workbook import export_workbook
+
+    db = _open(args)
+    try:
+        actor = _sign_in(db, args)
+        counts = export_workbook(db, actor, Path(args.output))
+        print(f"Wrote {args.output}: " + ", ".join(f"{s} {n}" for s, n in counts.items()))
+        if counts.skipped:
+            print(
+                "Left out (the format cannot express them): "
+                + ", ".join(f"{s} {n}" for s, n in counts.skipped.items())
+            )
+    finally:
+        db.close()
+    return EXIT_OK
+
+
+def _report_attendance(args: argparse.Namespace) -> int:
+    from datetime import date
+    from pathlib import Path
+
+    from iopdesk.services.hours import export_attendance_report
+
+    try:
+        week = date.fromisoformat(args.week)
+    except ValueError:
+        raise UserError(f"'{args.week}' is not a date; use YYYY-MM-DD, e.g. 2026-11-23.") from None
+    db = _open(args)
+    try:
+        actor = _sign_in(db, args)
+        n = export_attendance_report(db, actor, week, Path(args.output))
+        print(f"Wrote the attendance report ({n} clients) to {args.output}")
+    finally:
+        db.close()
+    return EXIT_OK
