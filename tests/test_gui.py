@@ -38,7 +38,7 @@ def nav_names(window: MainWindow) -> list[str]:
 def test_admin_sees_every_section_and_status_bar(qtbot, env):
     window = open_window(qtbot, env, env.world.admin)
     assert nav_names(window) == [
-        "Today", "Clients", "Schedule", "Attendance", "Notes", "Discharge", "Billing",
+        "Today", "Clients", "Caseloads", "Schedule", "Attendance", "Notes", "Discharge", "Billing",
         "Reports", "Admin",
     ]  # fmt: skip
     assert window.windowTitle() == "IOPDesk - Test Clinic"

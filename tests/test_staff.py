@@ -58,6 +58,7 @@ def test_supervisee_needs_a_supervisor(env):
             sup.id,
             sup.version,
             StaffInput("S9", "Sue", "Clinician", supervisor_id=sup.id),
+            active=True,
         )
 
 
@@ -85,11 +86,17 @@ def test_expiring_licenses_listed_and_edit_is_versioned(env):
         s.id,
         s.version,
         StaffInput("L1", "L1", "Clinician", license_expiry=TODAY + timedelta(days=400)),
+        active=True,
     )
     assert staff.expiring_licenses(env.db, env.world.admin) == []
     with pytest.raises(StaleRecordError):  # a second workstation still holds the old version
         staff.update_staff(
-            env.db, env.world.supervisor, s.id, s.version, StaffInput("L1", "L1", "Other")
+            env.db,
+            env.world.supervisor,
+            s.id,
+            s.version,
+            StaffInput("L1", "L1", "Other"),
+            active=True,
         )
     assert updated.version == s.version + 1
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import unicodedata
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -75,6 +76,7 @@ def list_census(
     track_id: int | None = None,
     therapist_staff_id: int | None = None,
     payer_id: int | None = None,
+    client_ids: Collection[int] | None = None,
     on: date | None = None,
     limit: int | None = None,
 ) -> list[CensusRow]:
@@ -175,6 +177,10 @@ def list_census(
         q = q.where(TherapistAssignment.staff_id == therapist_staff_id)
     if payer_id is not None:
         q = q.where(Coverage.payer_id == payer_id)
+    if client_ids is not None:
+        if not client_ids:
+            return []
+        q = q.where(col(Client.id).in_(list(client_ids)))
     for term in search.split():
         like = f"%{term.lower()}%"
         digits = "".join(ch for ch in term if ch.isdigit())
@@ -324,7 +330,10 @@ def open_chart(db: Database, actor: Actor, client_id: int) -> ClientChart:
             for e, name in session.execute(
                 select(TrackEnrollment, Track.name)
                 .join(Track, Track.id == TrackEnrollment.track_id)  # type: ignore[arg-type]
-                .where(TrackEnrollment.client_id == client_id)
+                .where(
+                    TrackEnrollment.client_id == client_id,
+                    col(TrackEnrollment.voided_at).is_(None),
+                )
                 .order_by(col(TrackEnrollment.start_date).desc())
             )
         ]
@@ -333,7 +342,10 @@ def open_chart(db: Database, actor: Actor, client_id: int) -> ClientChart:
             for a, first, last, cred in session.execute(
                 select(TherapistAssignment, Staff.first_name, Staff.last_name, Staff.credentials)
                 .join(Staff, Staff.id == TherapistAssignment.staff_id)  # type: ignore[arg-type]
-                .where(TherapistAssignment.client_id == client_id)
+                .where(
+                    TherapistAssignment.client_id == client_id,
+                    col(TherapistAssignment.voided_at).is_(None),
+                )
                 .order_by(col(TherapistAssignment.start_date).desc())
             )
         ]
@@ -539,7 +551,7 @@ def find_possible_duplicates(
         ]
     if not ids:
         return []
-    return [row for row in list_census(db, actor) if row.id in ids]
+    return list_census(db, actor, client_ids=[i for i in ids if i is not None])
 
 
 def create_client(db: Database, actor: Actor, data: ClientInput) -> Client:

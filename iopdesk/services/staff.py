@@ -56,6 +56,7 @@ class StaffInfo:
     is_supervisee: bool
     npi: str
     license_number: str
+    license_state: str
     license_expiry: date | None
     supervisor_id: int | None
     supervisor: str
@@ -108,7 +109,10 @@ def _validate(data: StaffInput) -> dict[str, Any]:
     except ValueError as exc:
         errors["email"] = str(exc)
     try:
-        values["roles"] = roles_text(parse_roles(data.roles))
+        roles = parse_roles(data.roles)
+        if not roles:
+            errors["roles"] = "Choose at least one role this person works in."
+        values["roles"] = roles_text(roles)
     except ValueError as exc:
         errors["roles"] = str(exc)
     if data.is_supervisee and data.supervisor_id is None:
@@ -144,6 +148,7 @@ def _infos(session: Session, rows: list[Staff]) -> list[StaffInfo]:
             s.is_supervisee,
             s.npi or "",
             s.license_number or "",
+            s.license_state or "",
             s.license_expiry,
             s.supervisor_id,
             names.get(s.supervisor_id, "") if s.supervisor_id else "",
@@ -476,4 +481,4 @@ def caseload(db: Database, actor: Actor, staff_id: int, on: date | None = None) 
                 )
             ).all()
         )
-    return [r for r in list_census(db, actor, on=on) if r.id in ids and r.status != "discharged"]
+    return [r for r in list_census(db, actor, on=on, client_ids=ids) if r.status != "discharged"]

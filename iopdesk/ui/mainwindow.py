@@ -11,6 +11,7 @@ from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, Qt, QTimer, S
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
+    QDialog,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -33,7 +34,9 @@ from iopdesk.ui import msgbox
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.pages.admin import AdminPage
 from iopdesk.ui.pages.attendance import AttendancePage
+from iopdesk.ui.pages.caseload import CaseloadPage
 from iopdesk.ui.pages.clients import ChartPage, ClientsPage
+from iopdesk.ui.pages.intake import IntakeDialog
 from iopdesk.ui.pages.placeholder import PlaceholderPage
 from iopdesk.ui.pages.today import TodayPage
 from iopdesk.ui.widgets import Page
@@ -48,6 +51,7 @@ LATER = {
 NAV: list[tuple[str, Perm]] = [
     ("Today", Perm.CENSUS_VIEW),
     ("Clients", Perm.CENSUS_VIEW),
+    ("Caseloads", Perm.CENSUS_VIEW),
     ("Schedule", Perm.CLIENT_VIEW),
     ("Attendance", Perm.ATTENDANCE_RECORD),
     ("Notes", Perm.CLINICAL_VIEW),
@@ -257,11 +261,16 @@ class MainWindow(QMainWindow):
             elif name == "Clients":
                 clients_page = ClientsPage(self.ctx)
                 clients_page.open_client.connect(self.open_chart)
+                clients_page.new_client.connect(self.new_client)
                 page = clients_page
             elif name == "Attendance":
                 attendance_page = AttendancePage(self.ctx)
                 attendance_page.open_client.connect(self.open_chart)
                 page = attendance_page
+            elif name == "Caseloads":
+                caseload_page = CaseloadPage(self.ctx)
+                caseload_page.open_client.connect(self.open_chart)
+                page = caseload_page
             elif name == "Admin":
                 page = AdminPage(self.ctx)
             else:
@@ -326,6 +335,16 @@ class MainWindow(QMainWindow):
             self.page_title.setText("Client chart")
 
         self._run(load)
+
+    def new_client(self) -> None:
+        """The intake form; after saving, the census is refreshed and the new chart opens."""
+        dialog = IntakeDialog(self.ctx, self)
+        if dialog.exec() != QDialog.DialogCode.Accepted or dialog.created is None:
+            return
+        page = self.pages.get("Clients")
+        if isinstance(page, Page):
+            self._run(page.refresh)
+        self.open_chart(dialog.created.id or 0)
 
     def _focus_search(self) -> None:
         self.search.setFocus()

@@ -28,6 +28,7 @@ from iopdesk.services.permissions import Perm
 from iopdesk.ui import msgbox
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.dialogs import _FormDialog, _password_field
+from iopdesk.ui.pages.staff import StaffTab
 from iopdesk.ui.tablemodel import Column, RowsModel
 from iopdesk.ui.widgets import Page, make_table, muted, section_title
 
@@ -88,6 +89,8 @@ class AdminPage(Page):
         self.tabs = QTabWidget()
         self.layout_.addWidget(self.tabs, 1)
         self._users_tab()
+        self.staff_tab = StaffTab(ctx)
+        self.tabs.addTab(self.staff_tab, "Staff")
         self._settings_tab()
         self._audit_tab()
         self._database_tab()
@@ -292,6 +295,7 @@ class AdminPage(Page):
         if not self.ctx.can(Perm.USERS_MANAGE):
             return
         self.users_model.set_rows(auth.list_users(self.ctx.db, self.ctx.actor))
+        self.staff_tab.refresh()
         self._load_settings()
         self.audit_model.set_rows(audit.list_events(self.ctx.db, self.ctx.actor, limit=500))
         self.db_where.setText(f"Where: {self.ctx.db.describe()}")

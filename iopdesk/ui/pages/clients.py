@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
+    QDialog,
     QFormLayout,
     QFrame,
     QHBoxLayout,
@@ -25,6 +26,7 @@ from iopdesk.services import clients, notes
 from iopdesk.services.permissions import Perm
 from iopdesk.ui import msgbox
 from iopdesk.ui.context import AppContext
+from iopdesk.ui.pages.caseload import AssignDialog
 from iopdesk.ui.tablemodel import Column, RowsModel
 from iopdesk.ui.widgets import Page, make_table, muted, section_title
 
@@ -230,6 +232,11 @@ class ChartPage(Page):
         self.part2 = QLabel("42 CFR Part 2 record")
         self.part2.setObjectName("demoBadge")
         top.addWidget(self.part2, 0, Qt.AlignmentFlag.AlignTop)
+        self.care_team = QPushButton("Care team...")
+        self.care_team.setToolTip("Assign or change the care team")
+        self.care_team.clicked.connect(self._care_team)
+        self.care_team.setVisible(ctx.can(Perm.ASSIGNMENT_MANAGE))
+        top.addWidget(self.care_team, 0, Qt.AlignmentFlag.AlignTop)
         top.addWidget(back, 0, Qt.AlignmentFlag.AlignTop)
         self.layout_.addLayout(top)
         self.tabs = QTabWidget()
@@ -277,6 +284,13 @@ class ChartPage(Page):
         self.note_view.setReadOnly(True)
         self.note_view.setObjectName("noteView")
         lay.addWidget(self.note_view, 3)
+
+    def _care_team(self) -> None:
+        if self.client_id is None:
+            return
+        dialog = AssignDialog(self.ctx, self.client_id, self, client_label=self.name.text())
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.load(self.client_id)
 
     def load(self, client_id: int) -> None:
         chart = clients.open_chart(self.ctx.db, self.ctx.actor, client_id)
