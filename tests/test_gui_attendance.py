@@ -110,6 +110,13 @@ def test_keyboard_only_sign_in(qtbot, env, group):
         "Delta": ("absent_excused", 0),
     }
     assert sheet.session.status == "held"
+    # The weekly-hours dashboard on the same screen shows the new minutes.
+    dashboard = page._hours_tab
+    dashboard.refresh()
+    by_name = {r.client: r for r in dashboard.model.rows}
+    assert by_name["Alpha, Ann"].attended_minutes == 180
+    assert by_name["Bravo, Ben"].attended_minutes == 150
+    assert by_name["Charlie, Cy"].attended_minutes == 0
 
 
 def test_second_workstation_gets_a_clear_conflict_and_sees_the_first(qtbot, env, group):

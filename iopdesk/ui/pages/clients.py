@@ -245,8 +245,11 @@ class ChartPage(Page):
         self.tabs.addTab(self.overview, "Overview")
         self.notes_tab = QWidget()
         self._build_notes_tab()
+        from iopdesk.ui.pages.hours import ClientHoursTab
+
+        self.hours_tab = ClientHoursTab(ctx)
+        self.tabs.addTab(self.hours_tab, "Attendance")
         later = {
-            "Attendance": "Weekly hours against the requirement appear here.",
             "Treatment plan": "Problems, goals, objectives and reviews appear here.",
             "Discharge": "The discharge summary and aftercare plan appear here.",
             "Billing": "Claim lines and authorizations appear here.",
@@ -258,7 +261,7 @@ class ChartPage(Page):
             lay = QVBoxLayout(holder)
             lay.addWidget(muted(text))
             lay.addStretch(1)
-            self.tabs.insertTab(1 if name == "Attendance" else self.tabs.count(), holder, name)
+            self.tabs.addTab(holder, name)
         self.layout_.addWidget(self.tabs, 1)
 
     def _build_notes_tab(self) -> None:
@@ -295,6 +298,7 @@ class ChartPage(Page):
     def load(self, client_id: int) -> None:
         chart = clients.open_chart(self.ctx.db, self.ctx.actor, client_id)
         self.client_id = client_id
+        self.hours_tab.load(client_id)
         c = chart.client
         preferred = f' "{c.preferred_name}"' if c.preferred_name else ""
         self.name.setText(f"{c.last_name}, {c.first_name}{preferred}")

@@ -30,7 +30,9 @@ class TodayPage(Page):
         self.unsigned = Card("My unsigned notes")
         self.locked = Card("Locked user accounts")
         self.licenses = Card("Licenses expiring within 60 days")
+        self.at_risk = Card("Clients at risk of missing this week's hours")
         cards = [
+            self.at_risk,
             self.active,
             self.referrals,
             self.sessions,
@@ -39,7 +41,7 @@ class TodayPage(Page):
             self.licenses,
         ]
         for i, card in enumerate(cards):
-            grid.addWidget(card, 0, i)
+            grid.addWidget(card, i // 4, i % 4)
         self.layout_.addLayout(grid)
         self.layout_.addWidget(section_title("Today's schedule"))
         self.model: RowsModel[today.TodaySession] = RowsModel(
@@ -80,6 +82,10 @@ class TodayPage(Page):
         self.locked.setVisible(data.locked_accounts is not None)
         self.licenses.set_value(data.license_expiring)
         self.licenses.setVisible(data.license_expiring is not None)
+        from iopdesk.services import hours
+
+        week = hours.weekly_hours(self.ctx.db, self.ctx.actor, date.today())
+        self.at_risk.set_value(sum(1 for r in week if r.projection == "at risk"))
         self.model.set_rows(data.sessions_today)
         self.empty.setVisible(not data.sessions_today)
         self.table.setVisible(bool(data.sessions_today))

@@ -1,0 +1,296 @@
+"""Weekly hours against the requirement: the compliance dashboard and a client's chart."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from PySide6.QtCore import QDate, QModelIndex, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent, QPen
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDateEdit,
+    QFileDialog,
+    QHBoxLayout,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from iopdesk.errors import UserError
+from iopdesk.services import hours
+from iopdesk.ui import msgbox
+from iopdesk.ui.context import AppContext
+from iopdesk.ui.tablemodel import Column, RowsModel
+from iopdesk.ui.widgets import make_table, muted
+
+OK, WARN, BAD, GREY = "#2e7d32", "#b26a00", "#c62828", "#5f6d7c"
+
+
+def row_color(r: hours.WeekRow) -> str:
+    if r.status == "no requirement":
+        return GREY
+    if r.status == "met":
+        return OK
+    return WARN if r.projection == "on track" else BAD
+
+
+def status_text(r: hours.WeekRow) -> str:
+    if r.status == "met" or r.projection is None:
+        return r.status
+    return f"{r.status} ({r.projection})"
+
+
+def _h(value: Decimal | None) -> str:
+    return "" if value is None else f"{value:.2f}"
+
+
+class WeeklyHoursWidget(QWidget):
+    """This week's compliance for every client, colour-coded, sortable, filterable."""
+
+    open_client = Signal(int)
+
+    def __init__(self, ctx: AppContext, compact: bool = False) -> None:
+        super().__init__()
+        self.ctx = ctx
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        bar = QHBoxLayout()
+        self.week = QDateEdit(QDate.currentDate())
+        self.week.setCalendarPopup(True)
+        self.week.setDisplayFormat("'Week of' MM/dd/yyyy")
+        prev_w = QPushButton("<")
+        prev_w.setFixedWidth(34)
+        next_w = QPushButton(">")
+        next_w.setFixedWidth(34)
+        prev_w.clicked.connect(lambda: self.week.setDate(self.week.date().addDays(-7)))
+        next_w.clicked.connect(lambda: self.week.setDate(self.week.date().addDays(7)))
+        self.track = QComboBox()
+        self.therapist = QComboBox()
+        self._fill_filters()
+        self.summary = muted("")
+        for w in (prev_w, self.week, next_w, self.track, self.therapist):
+            bar.addWidget(w)
+        bar.addStretch(1)
+        bar.addWidget(self.summary)
+        if not compact:
+            export = QPushButton("Export report...")
+            export.clicked.connect(self._export)
+            bar.addWidget(export)
+        lay.addLayout(bar)
+        self.model: RowsModel[hours.WeekRow] = RowsModel(
+            [
+                Column("MRN", lambda r: r.mrn),
+                Column("Client", lambda r: r.client, sort_key=lambda r: r.client.casefold()),
+                Column("Track", lambda r: r.track),
+                Column("Therapist", lambda r: r.therapist),
+                Column(
+                    "Required",
+                    lambda r: _h(r.required_hours),
+                    align_right=True,
+                    sort_key=lambda r: r.required_minutes,
+                ),
+                Column(
+                    "Attended",
+                    lambda r: _h(r.attended_hours),
+                    align_right=True,
+                    sort_key=lambda r: r.attended_minutes,
+                ),
+                Column(
+                    "Still scheduled",
+                    lambda r: _h(r.remaining_hours) if r.remaining_minutes else "",
+                    align_right=True,
+                    sort_key=lambda r: r.remaining_minutes,
+                ),
+                Column(
+                    "Status",
+                    status_text,
+                    color=row_color,
+                    sort_key=lambda r: ("met", "not met", "no requirement").index(r.status),
+                ),
+                Column(
+                    "Unexcused in a row",
+                    lambda r: r.unexcused_streak or "",
+                    align_right=True,
+                    color=lambda r: BAD if r.streak_flag else None,
+                    sort_key=lambda r: r.unexcused_streak,
+                ),
+            ]
+        )
+        self.table = make_table()
+        self.table.setObjectName("hoursTable")
+        self.table.setModel(self.model)
+        for column, width in enumerate((76, 190, 170, 160, 72, 72, 100, 150)):
+            self.table.setColumnWidth(column, width)
+        self.table.doubleClicked.connect(self._activated)
+        self.table.activated.connect(self._activated)
+        lay.addWidget(self.table, 1)
+        lay.addWidget(
+            muted(
+                "Green: met. Orange: not met yet but the remaining sessions can still reach it. "
+                "Red: cannot be met this week, or not met. Double-click a client to open the chart."
+            )
+        )
+        self.week.dateChanged.connect(lambda _d: self.refresh())
+        self.track.currentIndexChanged.connect(lambda _i: self.refresh())
+        self.therapist.currentIndexChanged.connect(lambda _i: self.refresh())
+
+    def _fill_filters(self) -> None:
+        from iopdesk.services import lookups, staff
+
+        self.track.addItem("All tracks", None)
+        for t in lookups.list_tracks(self.ctx.db, self.ctx.actor):
+            self.track.addItem(t.name, t.id)
+        self.therapist.addItem("All therapists", None)
+        for s in staff.list_staff(self.ctx.db, self.ctx.actor):
+            if "therapist" in s.roles or "supervisor" in s.roles:
+                self.therapist.addItem(s.display_name, s.id)
+
+    def week_of(self) -> date:
+        d = self.week.date()
+        return date(d.year(), d.month(), d.day())
+
+    def refresh(self) -> None:
+        rows = hours.weekly_hours(
+            self.ctx.db,
+            self.ctx.actor,
+            self.week_of(),
+            track_id=self.track.currentData(),
+            therapist_staff_id=self.therapist.currentData(),
+        )
+        self.model.set_rows(rows)
+        self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+        met = sum(1 for r in rows if r.status == "met")
+        risk = sum(1 for r in rows if r.projection == "at risk")
+        short = sum(1 for r in rows if r.status == "not met")
+        self.summary.setText(
+            f"{len(rows)} clients: {met} met, {short} not met"
+            + (f" ({risk} at risk)" if risk else "")
+        )
+
+    def _activated(self, index: QModelIndex) -> None:
+        self.open_client.emit(self.model.row_at(index.row()).client_id)
+
+    def _export(self) -> None:
+        week = self.week_of()
+        path, _ = QFileDialog.getSaveFileName(
+            self,
+            "Export weekly hours",
+            f"weekly-hours-{week:%Y-%m-%d}.xlsx",
+            "Excel workbook (*.xlsx);;PDF (*.pdf)",
+        )
+        if not path:
+            return
+        try:
+            n = hours.export_attendance_report(self.ctx.db, self.ctx.actor, week, Path(path))
+        except UserError as exc:
+            msgbox.user_error(self, exc)
+            return
+        msgbox.info(self, "Report saved", f"Weekly hours for {n} clients saved to {path}.")
+
+
+class HoursChart(QWidget):
+    """Bars of attended hours per week over the stay, with the requirement as a line."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.points: list[tuple[date, hours.WeekRow]] = []
+        self.setMinimumHeight(220)
+
+    def set_points(self, points: list[tuple[date, hours.WeekRow]]) -> None:
+        self.points = points
+        self.update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        rect = QRectF(self.rect()).adjusted(44, 14, -12, -30)
+        p.fillRect(self.rect(), QColor("white"))
+        if not self.points:
+            p.setPen(QColor(GREY))
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "No weeks of attendance yet.")
+            return
+        top = max(
+            [float(r.attended_hours) for _, r in self.points]
+            + [float(r.required_hours or 0) for _, r in self.points]
+            + [1.0]
+        )
+        top = float(int(top) + 2)
+        p.setPen(QPen(QColor("#d8dee6"), 1))
+        font = QFont(self.font())
+        font.setPointSizeF(8)
+        p.setFont(font)
+        for h in range(0, int(top) + 1, max(1, int(top) // 5)):
+            y = rect.bottom() - rect.height() * h / top
+            p.setPen(QPen(QColor("#eef1f5"), 1))
+            p.drawLine(int(rect.left()), int(y), int(rect.right()), int(y))
+            p.setPen(QColor(GREY))
+            p.drawText(QRectF(0, y - 8, 38, 16), Qt.AlignmentFlag.AlignRight, f"{h} h")
+        n = len(self.points)
+        slot = rect.width() / n
+        bar_w = max(4.0, min(34.0, slot * 0.6))
+        for i, (start, r) in enumerate(self.points):
+            x = rect.left() + slot * i + (slot - bar_w) / 2
+            height = rect.height() * float(r.attended_hours) / top
+            p.fillRect(QRectF(x, rect.bottom() - height, bar_w, height), QColor(row_color(r)))
+            if r.required_hours is not None:
+                y = rect.bottom() - rect.height() * float(r.required_hours) / top
+                p.setPen(QPen(QColor("#17324d"), 2))
+                p.drawLine(int(x - 3), int(y), int(x + bar_w + 3), int(y))
+            if n <= 16 or i % max(1, n // 12) == 0:
+                p.setPen(QColor(GREY))
+                p.drawText(
+                    QRectF(x - 20, rect.bottom() + 4, bar_w + 40, 14),
+                    Qt.AlignmentFlag.AlignHCenter,
+                    f"{start:%m/%d}",
+                )
+        p.end()
+
+
+class ClientHoursTab(QWidget):
+    """The chart's Attendance tab: weekly hours over the stay, chart plus table."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        super().__init__()
+        self.ctx = ctx
+        lay = QVBoxLayout(self)
+        self.caption = muted("")
+        lay.addWidget(self.caption)
+        self.chart = HoursChart()
+        lay.addWidget(self.chart, 2)
+        self.model: RowsModel[tuple[date, hours.WeekRow]] = RowsModel(
+            [
+                Column("Week of", lambda t: f"{t[0]:%m/%d/%Y}", sort_key=lambda t: t[0]),
+                Column("Track", lambda t: t[1].track),
+                Column("Required", lambda t: _h(t[1].required_hours), align_right=True),
+                Column("Attended", lambda t: _h(t[1].attended_hours), align_right=True),
+                Column("Status", lambda t: status_text(t[1]), color=lambda t: row_color(t[1])),
+            ]
+        )
+        self.table = make_table()
+        self.table.setModel(self.model)
+        for column, width in enumerate((100, 220, 90, 90)):
+            self.table.setColumnWidth(column, width)
+        lay.addWidget(self.table, 1)
+
+    def load(self, client_id: int) -> None:
+        points = hours.client_history(self.ctx.db, self.ctx.actor, client_id)
+        self.chart.set_points(points)
+        self.model.set_rows(list(reversed(points)))
+        met = sum(1 for _, r in points if r.status == "met")
+        counted = sum(1 for _, r in points if r.status != "no requirement")
+        self.caption.setText(
+            f"Weekly hours over the stay: requirement met in {met} of {counted} weeks. "
+            "Bars: attended hours; dark line: required hours."
+            if points
+            else "No attendance recorded yet."
+        )
+
+
+def current_week_start(ctx: AppContext) -> date:
+    start, _end = hours.week_bounds(ctx.db, date.today())
+    return start
+
+
+__all__ = ["ClientHoursTab", "WeeklyHoursWidget", "current_week_start", "timedelta"]
