@@ -562,3 +562,29 @@ def test_date_of_birth_box_blank_age_and_calendar_page(qtbot, env, lookup_ids):
     qtbot.waitUntil(calendar.isVisible, timeout=2000)
     assert calendar.yearShown() == dialog.dob.blank_page.year
     calendar.window().close()
+
+
+def test_admin_import_dialog_reports_problems_then_imports(qtbot, env, tmp_path):
+    from openpyxl import Workbook
+
+    from iopdesk.ui.pages.admin import AdminPage
+
+    page = AdminPage(ctx_for(env, env.world.admin))
+    qtbot.addWidget(page)
+    bad = tmp_path / "bad.xlsx"
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Payers"
+    ws.append(["payer_id", "name", "billing_mode"])
+    ws.append(["MCD", "State Medicaid", "monthly"])
+    wb.save(bad)
+    assert page.import_file(bad) is False
+    assert "Payers!2 billing_mode" in page.import_result.toPlainText()
+    assert lookups.list_payers(env.db, env.world.admin) == []  # nothing imported
+    good = tmp_path / "good.xlsx"
+    ws["C2"] = "per_diem"
+    wb.save(good)
+    # NON_BLOCKING confirm answers its default (yes) for the import question.
+    assert page.import_file(good) is True
+    assert "Payers: 1 row (1 new" in page.import_result.toPlainText()
+    assert [p.code for p in lookups.list_payers(env.db, env.world.admin)] == ["MCD"]

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDialog,
+    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPlainTextEdit,
     QPushButton,
     QScrollArea,
     QSpinBox,
@@ -93,6 +96,7 @@ class AdminPage(Page):
         self.tabs.addTab(self.staff_tab, "Staff")
         self._settings_tab()
         self._audit_tab()
+        self._data_tab()
         self._database_tab()
 
     # -- users ---------------------------------------------------------------------------
@@ -270,6 +274,84 @@ class AdminPage(Page):
         self.verify_result.setText(result.message())
         color = "#2e7d32" if result.ok else "#c62828"
         self.verify_result.setStyleSheet(f"color: {color}; font-weight: 600;")
+
+    # -- import / export -----------------------------------------------------------------
+    def _data_tab(self) -> None:
+        tab = QWidget()
+        lay = QVBoxLayout(tab)
+        lay.addWidget(section_title("Import from Excel"))
+        lay.addWidget(
+            muted(
+                "Move from spreadsheets: one workbook with the sheets Clinic, Staff, Payers, "
+                "Fees, Tracks, Clients, Authorizations, Sessions and Attendance (all optional). "
+                "Every row is checked first; if anything is wrong, nothing is imported and "
+                "each problem is listed as Sheet!row column. Importing the same workbook "
+                "again changes nothing."
+            )
+        )
+        bar = QHBoxLayout()
+        imp = QPushButton("Import workbook...")
+        imp.setObjectName("primary")
+        imp.clicked.connect(self._import)
+        exp = QPushButton("Export workbook...")
+        exp.clicked.connect(self._export)
+        bar.addWidget(imp)
+        bar.addWidget(exp)
+        bar.addStretch(1)
+        lay.addLayout(bar)
+        self.import_result = QPlainTextEdit()
+        self.import_result.setReadOnly(True)
+        self.import_result.setObjectName("importResult")
+        lay.addWidget(self.import_result, 1)
+        self.tabs.addTab(tab, "Import / export")
+
+    def _import(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import workbook", "", "Excel (*.xlsx)")
+        if path:
+            self.import_file(Path(path))
+
+    def import_file(self, path: Path) -> bool:
+        """Check the workbook (dry run), show what would change, import when confirmed."""
+        from iopdesk.services.workbook import ImportFailed, import_workbook
+
+        try:
+            check = import_workbook(self.ctx.db, self.ctx.actor, path, dry_run=True)
+        except ImportFailed as exc:
+            self.import_result.setPlainText(exc.report())
+            msgbox.warning(self, "Nothing was imported", exc.message)
+            return False
+        except UserError as exc:
+            self.import_result.setPlainText(exc.message)
+            msgbox.user_error(self, exc)
+            return False
+        summary = "\n".join(check.lines())
+        self.import_result.setPlainText(summary)
+        if not msgbox.confirm(self, "Import this workbook?", summary, default=True):
+            return False
+        try:
+            done = import_workbook(self.ctx.db, self.ctx.actor, path)
+        except UserError as exc:
+            msgbox.user_error(self, exc)
+            return False
+        self.import_result.setPlainText("\n".join(done.lines()))
+        return True
+
+    def _export(self) -> None:
+        from iopdesk.services.workbook import export_workbook
+
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export workbook", "iopdesk-export.xlsx", "Excel (*.xlsx)"
+        )
+        if not path:
+            return
+        try:
+            counts = export_workbook(self.ctx.db, self.ctx.actor, Path(path))
+        except UserError as exc:
+            msgbox.user_error(self, exc)
+            return
+        self.import_result.setPlainText(
+            f"Wrote {path}:\n" + "\n".join(f"  {k}: {v} rows" for k, v in counts.items())
+        )
 
     # -- database ------------------------------------------------------------------------
     def _database_tab(self) -> None:
