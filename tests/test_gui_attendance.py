@@ -177,3 +177,21 @@ def test_parse_time(text, expected):
 def test_parse_time_rejects_nonsense():
     with pytest.raises(ValueError, match="not a time"):
         parse_time("25:99")
+
+
+def test_reports_screen_saves_the_weekly_hours_workbook(qtbot, env, group, tmp_path):
+    from openpyxl import load_workbook
+
+    from iopdesk.ui.pages.reports import ReportsPage
+
+    page = ReportsPage(AppContext(env.db, env.world.front_desk, clinic.get_clinic(env.db)))
+    qtbot.addWidget(page)
+    out = tmp_path / "week.xlsx"
+    assert page.save_to(out) == 4
+    ws = load_workbook(out)["Weekly Hours"]
+    assert [c.value for c in ws[1]] == [
+        "MRN", "Client", "Track", "Required Hours", "Attended Hours", "Status",
+    ]  # fmt: skip
+    assert ws.max_row >= 5 and "Saved weekly hours for 4 clients" in page.result.text()
+    assert page.save_to(tmp_path / "week.csv") is None  # plain refusal, no file
+    assert msgbox.shown[-1].title and not (tmp_path / "week.csv").exists()

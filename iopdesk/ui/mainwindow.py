@@ -38,6 +38,7 @@ from iopdesk.ui.pages.caseload import CaseloadPage
 from iopdesk.ui.pages.clients import ChartPage, ClientsPage
 from iopdesk.ui.pages.intake import IntakeDialog
 from iopdesk.ui.pages.placeholder import PlaceholderPage
+from iopdesk.ui.pages.reports import ReportsPage
 from iopdesk.ui.pages.today import TodayPage
 from iopdesk.ui.widgets import Page
 
@@ -46,7 +47,6 @@ LATER = {
     "Notes": "Progress and group notes, signing and co-signing, and your work queues.",
     "Discharge": "Guided discharge and the printable aftercare packet.",
     "Billing": "Payers, authorizations and the Excel billing export.",
-    "Reports": "Attendance and compliance reports.",
 }
 NAV: list[tuple[str, Perm]] = [
     ("Today", Perm.CENSUS_VIEW),
@@ -271,6 +271,8 @@ class MainWindow(QMainWindow):
                 caseload_page = CaseloadPage(self.ctx)
                 caseload_page.open_client.connect(self.open_chart)
                 page = caseload_page
+            elif name == "Reports":
+                page = ReportsPage(self.ctx)
             elif name == "Admin":
                 page = AdminPage(self.ctx)
             else:

@@ -1,0 +1,72 @@
+"""Reports: the weekly hours (attendance) report as Excel or PDF."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from PySide6.QtCore import QDate
+from PySide6.QtWidgets import QDateEdit, QFileDialog, QFrame, QHBoxLayout, QPushButton, QVBoxLayout
+
+from iopdesk.errors import UserError
+from iopdesk.services import hours
+from iopdesk.ui import msgbox
+from iopdesk.ui.context import AppContext
+from iopdesk.ui.widgets import Page, muted, section_title
+
+
+class ReportsPage(Page):
+    title = "Reports"
+
+    def __init__(self, ctx: AppContext) -> None:
+        super().__init__()
+        self.ctx = ctx
+        card = QFrame()
+        card.setObjectName("card")
+        lay = QVBoxLayout(card)
+        lay.setContentsMargins(20, 16, 20, 16)
+        lay.addWidget(section_title("Weekly hours"))
+        lay.addWidget(
+            muted(
+                "Required and attended hours for every client enrolled that week, with met / "
+                "not met / no requirement, sorted by MRN. Choose any day in the week."
+            )
+        )
+        row = QHBoxLayout()
+        self.week = QDateEdit(QDate.currentDate())
+        self.week.setCalendarPopup(True)
+        self.week.setDisplayFormat("'Week of' MM/dd/yyyy")
+        xlsx = QPushButton("Save as Excel...")
+        xlsx.setObjectName("primary")
+        xlsx.clicked.connect(lambda: self._save("xlsx"))
+        pdf = QPushButton("Save as PDF...")
+        pdf.clicked.connect(lambda: self._save("pdf"))
+        for w in (self.week, xlsx, pdf):
+            row.addWidget(w)
+        row.addStretch(1)
+        lay.addLayout(row)
+        self.result = muted("")
+        lay.addWidget(self.result)
+        self.layout_.addWidget(card)
+        self.layout_.addStretch(1)
+
+    def week_of(self) -> date:
+        d = self.week.date()
+        return date(d.year(), d.month(), d.day())
+
+    def _save(self, kind: str) -> None:
+        week = self.week_of()
+        name = f"weekly-hours-{week:%Y-%m-%d}.{kind}"
+        filt = "Excel workbook (*.xlsx)" if kind == "xlsx" else "PDF (*.pdf)"
+        path, _ = QFileDialog.getSaveFileName(self, "Save weekly hours report", name, filt)
+        if path:
+            self.save_to(Path(path))
+
+    def save_to(self, path: Path) -> int | None:
+        try:
+            n = hours.export_attendance_report(self.ctx.db, self.ctx.actor, self.week_of(), path)
+        except UserError as exc:
+            msgbox.user_error(self, exc)
+            return None
+        self.result.setText(f"Saved weekly hours for {n} clients to {path}.")
+        return n
