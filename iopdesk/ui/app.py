@@ -12,7 +12,7 @@ from types import TracebackType
 
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QApplication, QDialog
+from PySide6.QtWidgets import QApplication, QDialog, QWidget
 
 from iopdesk import paths
 from iopdesk.db import Database, DbTarget, resolve_target
@@ -216,19 +216,42 @@ def _screenshot(
     window.resize(width, height)
     window.show()
     name = page.strip().lower()
+    target: QWidget = window
     if name.startswith("chart"):
         from iopdesk.services.clients import list_census
 
         rows = list_census(db, actor, status="active")
         window.go("Clients")
         window.open_chart(rows[0].id)
+        if name == "chart-attendance":
+            window.chart.tabs.setCurrentIndex(1)
     elif name == "lock":
         window.lock()
+    elif name == "intake":
+        from iopdesk.ui.pages.intake import IntakeDialog
+
+        target = IntakeDialog(window.ctx, window)
+        target.show()
+    elif name in ("signin", "hours"):
+        from datetime import date
+
+        from iopdesk.services.schedule import list_sessions
+
+        window.go("Attendance")
+        page_widget = window.pages["Attendance"]
+        if name == "signin":
+            groups = [
+                s for s in list_sessions(db, actor, date.today(), date.today()) if s.kind == "group"
+            ]
+            if groups:
+                page_widget.open_session(groups[0].id)  # type: ignore[attr-defined]
+        else:
+            page_widget.tabs.setCurrentIndex(1)  # type: ignore[attr-defined]
     else:
         window.go(name.title())
     for _ in range(5):
         app.processEvents()
-    window.grab().save(out)
+    target.grab().save(out)
     window._closing_for_sign_out = False
     window.close()
     print(f"Saved {out}")

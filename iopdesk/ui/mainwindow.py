@@ -39,11 +39,11 @@ from iopdesk.ui.pages.clients import ChartPage, ClientsPage
 from iopdesk.ui.pages.intake import IntakeDialog
 from iopdesk.ui.pages.placeholder import PlaceholderPage
 from iopdesk.ui.pages.reports import ReportsPage
+from iopdesk.ui.pages.schedule import SchedulePage
 from iopdesk.ui.pages.today import TodayPage
 from iopdesk.ui.widgets import Page
 
 LATER = {
-    "Schedule": "Week and day views of groups and appointments, clinic closures and rosters.",
     "Notes": "Progress and group notes, signing and co-signing, and your work queues.",
     "Discharge": "Guided discharge and the printable aftercare packet.",
     "Billing": "Payers, authorizations and the Excel billing export.",
@@ -271,6 +271,11 @@ class MainWindow(QMainWindow):
                 caseload_page = CaseloadPage(self.ctx)
                 caseload_page.open_client.connect(self.open_chart)
                 page = caseload_page
+            elif name == "Schedule":
+                schedule_page = SchedulePage(self.ctx)
+                schedule_page.open_client.connect(self.open_chart)
+                schedule_page.open_sign_in.connect(self.open_sign_in)
+                page = schedule_page
             elif name == "Reports":
                 page = ReportsPage(self.ctx)
             elif name == "Admin":
@@ -347,6 +352,12 @@ class MainWindow(QMainWindow):
         if isinstance(page, Page):
             self._run(page.refresh)
         self.open_chart(dialog.created.id or 0)
+
+    def open_sign_in(self, session_id: int) -> None:
+        page = self.pages.get("Attendance")
+        if isinstance(page, AttendancePage):
+            self.go("Attendance")  # refreshes the page first
+            self._run(lambda: page.open_session(session_id))
 
     def _focus_search(self) -> None:
         self.search.setFocus()
