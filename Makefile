@@ -30,11 +30,18 @@ test: lint
 	$(BIN)/python -m pytest
 
 screenshots: $(STAMP)
-	QT_QPA_PLATFORM=offscreen:configfile=tests/offscreen-screen.json $(BIN)/iopdesk demo --screenshot docs/screenshots/today.png --page today
-	QT_QPA_PLATFORM=offscreen:configfile=tests/offscreen-screen.json $(BIN)/iopdesk demo --screenshot docs/screenshots/clients.png --page clients
-	QT_QPA_PLATFORM=offscreen:configfile=tests/offscreen-screen.json $(BIN)/iopdesk demo --screenshot docs/screenshots/chart.png --page chart
-	QT_QPA_PLATFORM=offscreen:configfile=tests/offscreen-screen.json $(BIN)/iopdesk demo --screenshot docs/screenshots/admin.png --page admin
+	QT_QPA_PLATFORM=offscreen:configfile=tests/offscreen-screen.json $(BIN)/iopdesk demo --screenshot docs/screenshots/today.png --page today --size 1366x768
+	QT_QPA_PLATFORM=offscreen:configfile=tests/offscreen-screen.json $(BIN)/iopdesk demo --screenshot docs/screenshots/clients.png --page clients --size 1366x768
+	QT_QPA_PLATFORM=offscreen:configfile=tests/offscreen-screen.json $(BIN)/iopdesk demo --screenshot docs/screenshots/chart.png --page chart --size 1366x768
+	QT_QPA_PLATFORM=offscreen:configfile=tests/offscreen-screen.json $(BIN)/iopdesk demo --screenshot docs/screenshots/admin.png --page admin --size 1366x768
 	QT_QPA_PLATFORM=offscreen:configfile=tests/offscreen-screen.json $(BIN)/iopdesk demo --screenshot docs/screenshots/today-1920.png --page today --size 1920x1080
+	QT_QPA_PLATFORM=offscreen:configfile=tests/offscreen-screen.json $(BIN)/iopdesk demo --screenshot docs/screenshots/lock.png --page lock --size 1366x768
+	QT_QPA_PLATFORM=offscreen:configfile=tests/offscreen-screen.json $(BIN)/iopdesk demo --screenshot docs/screenshots/intake.png --page intake --size 1366x768
+	QT_QPA_PLATFORM=offscreen:configfile=tests/offscreen-screen.json $(BIN)/iopdesk demo --screenshot docs/screenshots/caseloads.png --page caseloads --size 1366x768
+	QT_QPA_PLATFORM=offscreen:configfile=tests/offscreen-screen.json $(BIN)/iopdesk demo --screenshot docs/screenshots/schedule.png --page schedule --size 1366x768
+	QT_QPA_PLATFORM=offscreen:configfile=tests/offscreen-screen.json $(BIN)/iopdesk demo --screenshot docs/screenshots/signin.png --page signin --size 1366x768
+	QT_QPA_PLATFORM=offscreen:configfile=tests/offscreen-screen.json $(BIN)/iopdesk demo --screenshot docs/screenshots/weekly-hours.png --page hours --size 1366x768
+	QT_QPA_PLATFORM=offscreen:configfile=tests/offscreen-screen.json $(BIN)/iopdesk demo --screenshot docs/screenshots/chart-attendance.png --page chart-attendance --size 1366x768
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -58,6 +58,9 @@ QTabBar::tab {{ padding: 7px 14px; background: transparent; color: {MUTED}; }}
 QTabBar::tab:selected {{ color: {TEXT}; border-bottom: 2px solid {ACCENT}; font-weight: 600; }}
 QStatusBar {{ background: {CARD}; border-top: 1px solid {BORDER}; color: {MUTED}; }}
 QStatusBar QLabel {{ color: {MUTED}; padding: 0 8px; }}
+QListWidget#sessionList {{ background: white; border: 1px solid {BORDER}; border-radius: 6px; }}
+QListWidget#sessionList::item {{ padding: 6px 6px; border-bottom: 1px solid #eef1f5; }}
+QListWidget#sessionList::item:selected {{ background: #d6ebf4; color: {TEXT}; }}
 QLabel#fieldError {{ color: {BAD}; font-size: 9pt; }}
 QLabel#lockTitle {{ font-size: 18pt; font-weight: 600; }}
 QWidget#lockPage {{ background: {SIDEBAR}; }}

@@ -294,7 +294,7 @@ class SignInPanel(QWidget):
         )
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for column, width in ((1, 90), (2, 150), (3, 80), (4, 85), (5, 75)):
+        for column, width in ((1, 90), (2, 150), (3, 80), (4, 92), (5, 75)):
             self.table.setColumnWidth(column, width)
         self.table.save_requested.connect(self.save)
         self.table.status_key.connect(
@@ -429,8 +429,10 @@ class AttendancePage(Page):
         left.addLayout(nav)
         self.sessions = QListWidget()
         self.sessions.setObjectName("sessionList")
-        self.sessions.setMinimumWidth(300)
-        self.sessions.setMaximumWidth(340)
+        self.sessions.setMinimumWidth(330)
+        self.sessions.setMaximumWidth(360)
+        self.sessions.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.sessions.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.sessions.currentItemChanged.connect(self._session_chosen)
         left.addWidget(self.sessions, 1)
         row.addLayout(left)

@@ -69,7 +69,10 @@ class WeeklyHoursWidget(QWidget):
         self.track = QComboBox()
         self.therapist = QComboBox()
         self._fill_filters()
+        for combo in (self.track, self.therapist):
+            combo.setMaximumWidth(210)
         self.summary = muted("")
+        self.summary.setWordWrap(False)
         for w in (prev_w, self.week, next_w, self.track, self.therapist):
             bar.addWidget(w)
         bar.addStretch(1)
@@ -98,7 +101,7 @@ class WeeklyHoursWidget(QWidget):
                     sort_key=lambda r: r.attended_minutes,
                 ),
                 Column(
-                    "Still scheduled",
+                    "Left",
                     lambda r: _h(r.remaining_hours) if r.remaining_minutes else "",
                     align_right=True,
                     sort_key=lambda r: r.remaining_minutes,
@@ -110,7 +113,7 @@ class WeeklyHoursWidget(QWidget):
                     sort_key=lambda r: ("met", "not met", "no requirement").index(r.status),
                 ),
                 Column(
-                    "Unexcused in a row",
+                    "No-shows",
                     lambda r: r.unexcused_streak or "",
                     align_right=True,
                     color=lambda r: BAD if r.streak_flag else None,
@@ -121,7 +124,7 @@ class WeeklyHoursWidget(QWidget):
         self.table = make_table()
         self.table.setObjectName("hoursTable")
         self.table.setModel(self.model)
-        for column, width in enumerate((76, 190, 170, 160, 72, 72, 100, 150)):
+        for column, width in enumerate((76, 180, 165, 165, 80, 80, 56, 150)):
             self.table.setColumnWidth(column, width)
         self.table.doubleClicked.connect(self._activated)
         self.table.activated.connect(self._activated)
@@ -165,8 +168,8 @@ class WeeklyHoursWidget(QWidget):
         risk = sum(1 for r in rows if r.projection == "at risk")
         short = sum(1 for r in rows if r.status == "not met")
         self.summary.setText(
-            f"{len(rows)} clients: {met} met, {short} not met"
-            + (f" ({risk} at risk)" if risk else "")
+            f"{len(rows)} clients · {met} met · {short} not met"
+            + (f" · {risk} at risk" if risk else "")
         )
 
     def _activated(self, index: QModelIndex) -> None:

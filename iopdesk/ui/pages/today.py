@@ -40,8 +40,9 @@ class TodayPage(Page):
             self.locked,
             self.licenses,
         ]
-        for i, card in enumerate(cards):
-            grid.addWidget(card, i // 4, i % 4)
+        self.grid = grid
+        self.cards = cards
+        self._place_cards()
         self.layout_.addLayout(grid)
         self.layout_.addWidget(section_title("Today's schedule"))
         self.model: RowsModel[today.TodaySession] = RowsModel(
@@ -68,6 +69,14 @@ class TodayPage(Page):
         self.empty = muted("No sessions are scheduled today.")
         self.layout_.addWidget(self.empty)
 
+    def _place_cards(self) -> None:
+        """Lay out only the cards this user sees, four to a row, with no gaps."""
+        for card in self.cards:
+            self.grid.removeWidget(card)
+        shown = [c for c in self.cards if not c.property("off")]
+        for i, card in enumerate(shown):
+            self.grid.addWidget(card, i // 4, i % 4)
+
     def refresh(self) -> None:
         data = today.summary(self.ctx.db, self.ctx.actor)
         self.subtitle_label.setText(
@@ -77,15 +86,19 @@ class TodayPage(Page):
         self.referrals.set_value(data.referrals)
         self.sessions.set_value(len(data.sessions_today))
         self.unsigned.set_value(data.my_unsigned_notes)
+        self.unsigned.setProperty("off", data.my_unsigned_notes is None)
         self.unsigned.setVisible(data.my_unsigned_notes is not None)
         self.locked.set_value(data.locked_accounts)
+        self.locked.setProperty("off", data.locked_accounts is None)
         self.locked.setVisible(data.locked_accounts is not None)
         self.licenses.set_value(data.license_expiring)
+        self.licenses.setProperty("off", data.license_expiring is None)
         self.licenses.setVisible(data.license_expiring is not None)
         from iopdesk.services import hours
 
         week = hours.weekly_hours(self.ctx.db, self.ctx.actor, date.today())
         self.at_risk.set_value(sum(1 for r in week if r.projection == "at risk"))
+        self._place_cards()
         self.model.set_rows(data.sessions_today)
         self.empty.setVisible(not data.sessions_today)
         self.table.setVisible(bool(data.sessions_today))
