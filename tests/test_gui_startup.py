@@ -130,3 +130,31 @@ def test_first_start_setup_dialog_validates_then_creates(qtbot, tmp_path):
     assert clinic.is_initialized(db)
     assert clinic.get_clinic(db).name == "New Clinic"
     db.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_sign_in_keeps_group_sessions_generated_ahead(env):
+    from datetime import date, time
+
+    from iopdesk.models import Track, TrackBlock
+    from iopdesk.services import schedule
+
+    with env.db.session() as s:
+        track = Track(track_code="EVE", name="Evening IOP")
+        s.add(track)
+        s.flush()
+        for weekday in (0, 2, 3):
+            s.add(
+                TrackBlock(
+                    track_id=track.id, weekday=weekday, start_time=time(18, 0), end_time=time(21, 0)
+                )
+            )
+    weeks = clinic.get_setting(env.db, "schedule_weeks_ahead")
+    assert gui_app.keep_schedule_ahead(env.db, env.world.front_desk) == 3 * weeks
+    assert gui_app.keep_schedule_ahead(env.db, env.world.front_desk) == 0  # idempotent
+    assert gui_app.keep_schedule_ahead(env.db, env.world.billing) == 0  # no schedule rights
+    today = date.today()
+    ahead = schedule.list_sessions(
+        env.db, env.world.admin, today, today.replace(year=today.year + 1)
+    )
+    assert len(ahead) == 3 * weeks and {s.start for s in ahead} == {time(18, 0)}

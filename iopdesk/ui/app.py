@@ -117,6 +117,23 @@ def sign_in(db: Database, clinic_name: str, username: str = "") -> Actor | None:
     return dialog.result_value
 
 
+def keep_schedule_ahead(db: Database, actor: Actor) -> int:
+    """Group sessions are kept generated `schedule_weeks_ahead` weeks ahead at sign-in
+    (idempotent), so the front desk never finds an empty week."""
+    from datetime import date
+
+    from iopdesk.services.permissions import Perm, has
+    from iopdesk.services.schedule import generate_sessions
+
+    if not has(actor, Perm.SCHEDULE_MANAGE):
+        return 0
+    try:
+        return generate_sessions(db, actor, date.today())
+    except UserError as exc:
+        log.warning("schedule generation at sign-in skipped: %s", type(exc).__name__)
+        return 0
+
+
 def run_session(
     app: QApplication, db: Database, actor: Actor | None, demo: bool, username: str = ""
 ) -> int:
@@ -129,6 +146,7 @@ def run_session(
         if current is None:
             app.quit()
             return
+        keep_schedule_ahead(db, current)
         window = MainWindow(AppContext(db, current, get_clinic(db)), demo=demo)
         window.signed_out.connect(lambda: QTimer.singleShot(0, lambda: show(None)))
         state["window"] = window
