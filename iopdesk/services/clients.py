@@ -676,11 +676,7 @@ def change_status(
     """Move a client along referral -> intake -> active <-> on hold, recording the date."""
     require(actor, Perm.CLIENT_EDIT)
     with db.session() as session:
-        client = session.get(Client, client_id)
-        if client is None:
-            raise NotFoundError("That client record does not exist.")
-        if client.version != expected_version:
-            raise StaleRecordError("This client's record")
+        client = _load_current(session, client_id, expected_version)
         if new_status not in TRANSITIONS.get(client.status, ()):
             raise ValidationError(
                 f"A client who is {client.status.replace('_', ' ')} cannot be moved to "
@@ -736,25 +732,16 @@ def change_status(
             changes,
             what="This client's record",
         )
-        session.add(
-            StatusChange(
-                client_id=client_id,
-                episode_id=episode.id,
-                from_status=old_status,
-                to_status=new_status,
-                effective_date=effective_date,
-                reason=reason.strip(),
-                created_by=actor.user_id,
-            )
-        )
-        audit.record(
+        _record_status(
             session,
             actor,
-            audit.Action.UPDATE,
-            entity="client",
-            entity_id=client_id,
-            client_id=client_id,
-            detail=f"status {old_status}->{new_status}",
+            client_id,
+            episode.id,
+            old_status,
+            new_status,
+            effective_date,
+            reason.strip(),
+            f"status {old_status}->{new_status}",
         )
         return updated
 
@@ -770,11 +757,7 @@ def readmit(
     """A discharged client returns: a new episode starts as a referral; history is kept."""
     require(actor, Perm.CLIENT_EDIT)
     with db.session() as session:
-        client = session.get(Client, client_id)
-        if client is None:
-            raise NotFoundError("That client record does not exist.")
-        if client.version != expected_version:
-            raise StaleRecordError("This client's record")
+        client = _load_current(session, client_id, expected_version)
         if client.status != "discharged":
             raise ValidationError("Only a discharged client can be readmitted.")
         last = _current_episode(session, client_id)
@@ -798,25 +781,16 @@ def readmit(
             {"status": "referral", "admission_date": None, "discharge_date": None},
             what="This client's record",
         )
-        session.add(
-            StatusChange(
-                client_id=client_id,
-                episode_id=episode.id,
-                from_status="discharged",
-                to_status="referral",
-                effective_date=referral_date,
-                reason=reason.strip() or "readmission",
-                created_by=actor.user_id,
-            )
-        )
-        audit.record(
+        _record_status(
             session,
             actor,
-            audit.Action.UPDATE,
-            entity="client",
-            entity_id=client_id,
-            client_id=client_id,
-            detail=f"readmitted episode {episode.episode_no}",
+            client_id,
+            episode.id,
+            "discharged",
+            "referral",
+            referral_date,
+            reason.strip() or "readmission",
+            f"readmitted episode {episode.episode_no}",
         )
         return updated
 
@@ -833,11 +807,7 @@ def discharge_basic(
     (The guided discharge with the aftercare plan builds on this.)"""
     require(actor, Perm.CLIENT_EDIT)
     with db.session() as session:
-        client = session.get(Client, client_id)
-        if client is None:
-            raise NotFoundError("That client record does not exist.")
-        if client.version != expected_version:
-            raise StaleRecordError("This client's record")
+        client = _load_current(session, client_id, expected_version)
         if client.status == "discharged":
             raise ValidationError("This client is already discharged.")
         old_status = client.status
@@ -870,27 +840,62 @@ def discharge_basic(
             {"status": "discharged", "discharge_date": discharge_date},
             what="This client's record",
         )
-        session.add(
-            StatusChange(
-                client_id=client_id,
-                episode_id=episode.id,
-                from_status=old_status,
-                to_status="discharged",
-                effective_date=discharge_date,
-                reason=reason.strip(),
-                created_by=actor.user_id,
-            )
-        )
-        audit.record(
+        _record_status(
             session,
             actor,
-            audit.Action.UPDATE,
-            entity="client",
-            entity_id=client_id,
-            client_id=client_id,
-            detail="status ->discharged",
+            client_id,
+            episode.id,
+            old_status,
+            "discharged",
+            discharge_date,
+            reason.strip(),
+            "status ->discharged",
         )
         return updated
+
+
+def _load_current(session: Session, client_id: int, expected_version: int) -> Client:
+    """The client as the caller last saw it, or a plain not-found / changed-elsewhere error."""
+    client = session.get(Client, client_id)
+    if client is None:
+        raise NotFoundError("That client record does not exist.")
+    if client.version != expected_version:
+        raise StaleRecordError("This client's record")
+    return client
+
+
+def _record_status(
+    session: Session,
+    actor: Actor,
+    client_id: int,
+    episode_id: int | None,
+    from_status: str | None,
+    to_status: str,
+    effective: date,
+    reason: str,
+    detail: str,
+) -> None:
+    """One dated status-history row and its audit event (no PHI in the detail)."""
+    session.add(
+        StatusChange(
+            client_id=client_id,
+            episode_id=episode_id,
+            from_status=from_status,
+            to_status=to_status,
+            effective_date=effective,
+            reason=reason,
+            created_by=actor.user_id,
+        )
+    )
+    audit.record(
+        session,
+        actor,
+        audit.Action.UPDATE,
+        entity="client",
+        entity_id=client_id,
+        client_id=client_id,
+        detail=detail,
+    )
 
 
 def _current_episode(session: Session, client_id: int) -> Episode:
