@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from datetime import date
 
 from iopdesk import __version__
 from iopdesk.errors import AuthenticationError, UserError
@@ -78,6 +79,16 @@ def build_parser() -> argparse.ArgumentParser:
     wb = exp_sub.add_parser("workbook", help="the whole clinic in the import workbook format")
     wb.add_argument("-o", "--output", required=True, metavar="FILE.xlsx")
 
+    bil = exp_sub.add_parser("billing", help="claim lines for a period (records a billing batch)")
+    bil.add_argument("--from", dest="date_from", required=True, metavar="YYYY-MM-DD")
+    bil.add_argument("--to", dest="date_to", required=True, metavar="YYYY-MM-DD")
+    bil.add_argument("-o", "--output", required=True, metavar="FILE.xlsx")
+    bil.add_argument("--payer", metavar="ID", help="only this payer (its payer ID)")
+    bil.add_argument(
+        "--include-billed", action="store_true", help="also lines already in a billing batch"
+    )
+    bil.add_argument("--dry-run", action="store_true", help="write the file, record no batch")
+
     rep = sub.add_parser("report", help="reports")
     rep_sub = rep.add_subparsers(dest="report_command", metavar="REPORT")
     att = rep_sub.add_parser("attendance", help="weekly hours against the requirement")
@@ -134,6 +145,8 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "import":
         return _import(args)
     if args.command == "export":
+        if args.export_command == "billing":
+            return _export_billing(args)
         if args.export_command != "workbook":
             parser.parse_args(["export", "--help"])
         return _export_workbook(args)
@@ -305,6 +318,43 @@ def _report_attendance(args: argparse.Namespace) -> int:
         actor = _sign_in(db, args)
         n = export_attendance_report(db, actor, week, Path(args.output))
         print(f"Wrote the attendance report ({n} clients) to {args.output}")
+    finally:
+        db.close()
+    return EXIT_OK
+
+
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"'{text}' is not a date; use YYYY-MM-DD, e.g. 2026-11-23.") from None
+
+
+def _export_billing(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from iopdesk.services import billing
+
+    start, end = _iso_date(args.date_from), _iso_date(args.date_to)
+    db = _open(args)
+    try:
+        actor = _sign_in(db, args)
+        r = billing.export(
+            db,
+            actor,
+            start,
+            end,
+            Path(args.output),
+            payer_code=args.payer,
+            include_billed=args.include_billed,
+            dry_run=args.dry_run,
+        )
+        batch = f" (batch {r.batch_number})" if r.batch_number else ""
+        kind = "Dry run: " if r.dry_run else ""
+        print(
+            f"{kind}{r.lines} claim lines, ${r.total:,.2f}{batch}; {r.exceptions} exceptions. "
+            f"Wrote {args.output}"
+        )
     finally:
         db.close()
     return EXIT_OK

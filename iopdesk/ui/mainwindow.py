@@ -34,6 +34,7 @@ from iopdesk.ui import msgbox
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.pages.admin import AdminPage
 from iopdesk.ui.pages.attendance import AttendancePage
+from iopdesk.ui.pages.billing import BillingPage
 from iopdesk.ui.pages.caseload import CaseloadPage
 from iopdesk.ui.pages.clients import ChartPage, ClientsPage
 from iopdesk.ui.pages.intake import IntakeDialog
@@ -46,7 +47,6 @@ from iopdesk.ui.widgets import Page
 LATER = {
     "Notes": "Progress and group notes, signing and co-signing, and your work queues.",
     "Discharge": "Guided discharge and the printable aftercare packet.",
-    "Billing": "Payers, authorizations and the Excel billing export.",
 }
 NAV: list[tuple[str, Perm]] = [
     ("Today", Perm.CENSUS_VIEW),
@@ -276,6 +276,8 @@ class MainWindow(QMainWindow):
                 schedule_page.open_client.connect(self.open_chart)
                 schedule_page.open_sign_in.connect(self.open_sign_in)
                 page = schedule_page
+            elif name == "Billing":
+                page = BillingPage(self.ctx)
             elif name == "Reports":
                 page = ReportsPage(self.ctx)
             elif name == "Admin":

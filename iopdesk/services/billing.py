@@ -1,0 +1,1041 @@
+"""Billing: claim lines for a period, billing batches and the Excel export (issue 7 items 3-4).
+
+The rules, exactly (decisions where the issue is silent are marked *):
+
+- A line is produced only for *held* sessions the client attended (present, late, left_early)
+  whose date lies in the export range (both ends inclusive).
+- The client's payer on a date: the non-voided Coverage covering that date (start/end dates,
+  open ends), lowest priority number first, then oldest*. No coverage -> "no payer".
+- per_diem payer: one line per client per date of service with the per-diem code of the track
+  the client is enrolled in that day (newest enrollment covering the day*), units 1, when the
+  attended minutes that day across held sessions *with a signed note* reach the setting
+  `per_diem_minimum_minutes` (default 180). Otherwise no line and one exception for the day:
+  "note not signed" when the day has an attended session without a signed note, else
+  "below per-diem minimum (N of M min)" where N = the day's attended minutes (all of them are
+  then signed, so N is also the signed minutes) and M = the setting (180 by default)*.
+  Every service of a per-diem payer's client is bundled into the day: no separate lines.
+  No enrollment or a track without a per-diem code -> "no per-diem code" (checked after the
+  minutes rules*). Revenue code 0906 for H0015, 0905 for S9480, "" for everything else.
+  Rendering NPI: the client's primary therapist on that date (newest assignment covering it*).
+  Place of service*: when every counted session of the day was telehealth "home" -> 10 + 95,
+  every one telehealth "office" -> 02 + 95, otherwise the clinic's office POS.
+- per_service payer: one line per attended session: group 90853 + HQ; individual by attended
+  minutes 16-37 90832, 38-52 90834, 53+ 90837, under 16 "under 16 minutes"; family 90847 at
+  26+ minutes else "under 26 minutes"; intake 90791. Rendering NPI: the session's primary
+  facilitator (any facilitator when none is marked primary*).
+- Telehealth "home": POS 10 + modifier 95; "office": POS 02 + 95; else the office POS.
+  Modifiers joined "," with HQ before 95.
+- charge = fee (non-voided FeeSchedule for payer and code effective on the date, newest
+  effective_from wins*) x units; none -> "no fee for CODE".
+- Payer requires authorization: a non-voided Authorization for client, payer and code covering
+  the date with units left. Lines are allocated in date order (then MRN, then code); units
+  used = units of lines in non-voided batches + earlier lines of this run. Among several
+  covering authorizations the one ending first (then starting first) is used first*. None
+  covering -> "no authorization"; covering but used up -> "authorization exhausted".
+- Precedence (the first applying reason is the exception): no payer, no member ID,
+  no diagnosis, note not signed, the minutes rules (and "no per-diem code"*), no fee,
+  authorization.
+- Exceptions are one per client-day for per-diem payers and for clients without a payer*, one
+  per session for per-service payers.
+- Double billing: a line is left out when a line with the same (client, date, session (None
+  for per diem), code) is in a non-voided batch, unless include_billed. Re-included lines
+  do not count their own earlier units against their authorization twice*.
+
+Set-based: one fixed set of queries per run, whatever the number of clients or days.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func as sa_func
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col
+
+from iopdesk.db import Database
+from iopdesk.errors import NotFoundError, UserError, ValidationError
+from iopdesk.models import (
+    Attendance,
+    Authorization,
+    BillingBatch,
+    BillingLine,
+    Client,
+    Clinic,
+    ClinicSession,
+    Coverage,
+    Diagnosis,
+    Disclosure,
+    FeeSchedule,
+    Note,
+    Payer,
+    SessionFacilitator,
+    Staff,
+    TherapistAssignment,
+    Track,
+    TrackEnrollment,
+    utcnow,
+)
+from iopdesk.models.enums import (
+    ATTENDED_STATUSES,
+    AssignmentRole,
+    BatchStatus,
+    BillingMode,
+    NoteStatus,
+    SessionKind,
+    SessionStatus,
+    Telehealth,
+)
+from iopdesk.services import audit
+from iopdesk.services.actor import Actor
+from iopdesk.services.clinic import get_setting_in
+from iopdesk.services.permissions import Perm, require
+from iopdesk.services.records import serialize
+
+_ATTENDED = tuple(s.value for s in ATTENDED_STATUSES)
+_CENTS = Decimal("0.01")
+
+REVENUE_CODES = {"H0015": "0906", "S9480": "0905"}
+
+NO_PAYER = "no payer"
+NO_MEMBER_ID = "no member ID"
+NO_DIAGNOSIS = "no diagnosis"
+NOTE_NOT_SIGNED = "note not signed"
+NO_PER_DIEM_CODE = "no per-diem code"
+UNDER_16 = "under 16 minutes"
+UNDER_26 = "under 26 minutes"
+NO_AUTHORIZATION = "no authorization"
+AUTH_EXHAUSTED = "authorization exhausted"
+
+
+def below_minimum(minutes: int, minimum: int) -> str:
+    return f"below per-diem minimum ({minutes} of {minimum} min)"
+
+
+def no_fee(code: str) -> str:
+    return f"no fee for {code}"
+
+
+# ------------------------------------------------------------------------------------------
+# Plain data
+# ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClaimLine:
+    """One claim line: the 16 export columns plus the record keys behind them."""
+
+    mrn: str
+    client: str  # "Last, First"
+    dob: date
+    payer: str  # payer ID (payer_code)
+    member_id: str
+    auth_number: str
+    date_of_service: date
+    procedure_code: str
+    modifiers: str
+    revenue_code: str
+    units: int
+    charge: Decimal
+    diagnosis_codes: str
+    rendering_npi: str
+    billing_npi: str
+    place_of_service: str
+    client_id: int = 0
+    session_id: int | None = None
+    authorization_id: int | None = None
+    payer_id: int = 0
+    part2: bool = False
+
+    @property
+    def key(self) -> tuple[int, date, int | None, str]:
+        return (self.client_id, self.date_of_service, self.session_id, self.procedure_code)
+
+    def values(self) -> tuple[Any, ...]:
+        """The 16 export columns, in the workbook's order."""
+        return (
+            self.mrn,
+            self.client,
+            self.dob,
+            self.payer,
+            self.member_id,
+            self.auth_number,
+            self.date_of_service,
+            self.procedure_code,
+            self.modifiers,
+            self.revenue_code,
+            self.units,
+            self.charge,
+            self.diagnosis_codes,
+            self.rendering_npi,
+            self.billing_npi,
+            self.place_of_service,
+        )
+
+
+@dataclass(frozen=True)
+class BillingException:
+    mrn: str
+    client: str
+    date_of_service: date
+    reason: str
+    client_id: int = 0
+    session_id: int | None = None
+    part2: bool = False
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    key: str  # payer ID or procedure code
+    lines: int
+    units: int
+    charges: Decimal
+
+
+@dataclass
+class BillingRun:
+    date_from: date
+    date_to: date
+    lines: list[ClaimLine] = field(default_factory=list)
+    exceptions: list[BillingException] = field(default_factory=list)
+    by_payer: list[SummaryRow] = field(default_factory=list)
+    by_code: list[SummaryRow] = field(default_factory=list)
+    payer_filter: str | None = None
+    batch_number: str = ""
+
+    @property
+    def total(self) -> Decimal:
+        return sum((ln.charge for ln in self.lines), Decimal("0.00"))
+
+    @property
+    def total_units(self) -> int:
+        return sum(ln.units for ln in self.lines)
+
+    @property
+    def has_part2(self) -> bool:
+        return any(ln.part2 for ln in self.lines) or any(e.part2 for e in self.exceptions)
+
+    @property
+    def summary(self) -> dict[str, list[SummaryRow]]:
+        return {"payer": self.by_payer, "code": self.by_code}
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    batch_number: str  # "" for a dry run or when there was no line to bill
+    lines: int
+    exceptions: int
+    total: Decimal
+    dry_run: bool = False
+    path: Path | None = None
+
+
+@dataclass(frozen=True)
+class BatchInfo:
+    id: int
+    batch_number: str
+    date_from: date
+    date_to: date
+    payer_filter: str | None
+    status: str
+    line_count: int
+    total_charge: Decimal
+    file_name: str
+    created_at: datetime
+    void_reason: str | None
+
+
+# ------------------------------------------------------------------------------------------
+# Pure rules
+# ------------------------------------------------------------------------------------------
+
+
+def procedure_for(kind: str, minutes: int) -> tuple[str | None, str | None]:
+    """(code, None) or (None, exception reason) for one per-service session."""
+    if kind == SessionKind.GROUP.value:
+        return "90853", None
+    if kind == SessionKind.INTAKE.value:
+        return "90791", None
+    if kind == SessionKind.FAMILY.value:
+        return ("90847", None) if minutes >= 26 else (None, UNDER_26)
+    if kind == SessionKind.INDIVIDUAL.value:
+        if minutes < 16:
+            return None, UNDER_16
+        if minutes <= 37:
+            return "90832", None
+        if minutes <= 52:
+            return "90834", None
+        return "90837", None
+    return None, f"unknown session kind {kind}"
+
+
+def place_and_modifier(telehealth: str, office_pos: str) -> tuple[str, str | None]:
+    if telehealth == Telehealth.HOME.value:
+        return "10", "95"
+    if telehealth == Telehealth.OFFICE.value:
+        return "02", "95"
+    return office_pos, None
+
+
+def join_modifiers(modifiers: Iterable[str | None]) -> str:
+    order = {"HQ": 0, "95": 1}
+    present = [m for m in modifiers if m]
+    return ",".join(sorted(dict.fromkeys(present), key=lambda m: order.get(m, 2)))
+
+
+def _covers(start: date | None, end: date | None, day: date) -> bool:
+    return (start is None or start <= day) and (end is None or day <= end)
+
+
+# ------------------------------------------------------------------------------------------
+# Loading (a fixed number of queries)
+# ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Att:
+    session_id: int
+    client_id: int
+    day: date
+    kind: str
+    telehealth: str
+    minutes: int
+
+
+@dataclass(frozen=True)
+class _ClientInfo:
+    mrn: str
+    label: str
+    dob: date
+    part2: bool
+
+
+@dataclass
+class _Facts:
+    office_pos: str
+    billing_npi: str
+    minimum: int
+    attended: list[_Att]
+    signed: set[tuple[int, int]]
+    clients: dict[int, _ClientInfo]
+    coverages: dict[int, list[tuple[date | None, date | None, int, str]]]  # payer_id, member
+    diagnoses: dict[int, str]
+    enrollments: dict[int, list[tuple[date, date | None, int, str | None]]]  # order, code
+    therapists: dict[int, list[tuple[date, date | None, int, str]]]  # order, npi
+    facilitators: dict[int, str]
+    payers: dict[int, tuple[str, str, bool]]  # code, mode, requires_auth
+    fees: dict[tuple[int, str], list[tuple[date | None, date | None, Decimal]]]
+    auths: dict[tuple[int, int, str], list[tuple[date, date, int, str, int]]]
+    billed: dict[tuple[int, date, int | None, str], tuple[int | None, int]]
+    billed_units: dict[int, int]
+
+
+def _load(session: Session, date_from: date, date_to: date) -> _Facts:
+    clinic = session.execute(
+        sa_select(col(Clinic.office_pos), col(Clinic.billing_npi)).limit(1)
+    ).first()
+    if clinic is None:
+        raise NotFoundError("The clinic has not been set up yet.")
+    minimum = int(get_setting_in(session, "per_diem_minimum_minutes"))
+
+    in_range = (
+        col(ClinicSession.session_date) >= date_from,
+        col(ClinicSession.session_date) <= date_to,
+        col(ClinicSession.status) == SessionStatus.HELD.value,
+    )
+    rows = session.execute(
+        sa_select(
+            col(Attendance.session_id),
+            col(Attendance.client_id),
+            col(ClinicSession.session_date),
+            col(ClinicSession.kind),
+            col(ClinicSession.telehealth),
+            col(Attendance.minutes),
+        )
+        .join(ClinicSession, col(ClinicSession.id) == col(Attendance.session_id))
+        .where(*in_range, col(Attendance.status).in_(_ATTENDED))
+    ).all()
+    attended = [_Att(r[0], r[1], r[2], r[3], r[4] or "no", int(r[5] or 0)) for r in rows]
+    client_ids = (
+        sa_select(col(Attendance.client_id))
+        .join(ClinicSession, col(ClinicSession.id) == col(Attendance.session_id))
+        .where(*in_range, col(Attendance.status).in_(_ATTENDED))
+        .distinct()
+        .scalar_subquery()
+    )
+    session_ids = sa_select(col(ClinicSession.id)).where(*in_range).scalar_subquery()
+
+    signed = {
+        (r[0], r[1])
+        for r in session.execute(
+            sa_select(col(Note.session_id), col(Note.client_id)).where(
+                col(Note.session_id).in_(session_ids),
+                col(Note.status) == NoteStatus.SIGNED.value,
+                col(Note.voided_at).is_(None),
+            )
+        ).all()
+    }
+    clients = {
+        r[0]: _ClientInfo(r[1], f"{r[2]}, {r[3]}", r[4], bool(r[5]))
+        for r in session.execute(
+            sa_select(
+                col(Client.id),
+                col(Client.mrn),
+                col(Client.last_name),
+                col(Client.first_name),
+                col(Client.dob),
+                col(Client.part2),
+            ).where(col(Client.id).in_(client_ids))
+        ).all()
+    }
+    coverages: dict[int, list[tuple[date | None, date | None, int, str]]] = defaultdict(list)
+    for r in session.execute(
+        sa_select(
+            col(Coverage.client_id),
+            col(Coverage.start_date),
+            col(Coverage.end_date),
+            col(Coverage.payer_id),
+            col(Coverage.member_id),
+        )
+        .where(col(Coverage.client_id).in_(client_ids), col(Coverage.voided_at).is_(None))
+        .order_by(col(Coverage.priority), col(Coverage.id))
+    ).all():
+        coverages[r[0]].append((r[1], r[2], r[3], (r[4] or "").strip()))
+    diag_lists: dict[int, list[str]] = defaultdict(list)
+    for r in session.execute(
+        sa_select(col(Diagnosis.client_id), col(Diagnosis.icd10_code))
+        .where(
+            col(Diagnosis.client_id).in_(client_ids),
+            col(Diagnosis.voided_at).is_(None),
+            col(Diagnosis.resolved_date).is_(None) | (col(Diagnosis.resolved_date) >= date_from),
+        )
+        .order_by(
+            col(Diagnosis.client_id),
+            col(Diagnosis.is_primary).desc(),
+            col(Diagnosis.sort_order),
+            col(Diagnosis.id),
+        )
+    ).all():
+        if r[1] and r[1] not in diag_lists[r[0]]:
+            diag_lists[r[0]].append(r[1])
+    enrollments: dict[int, list[tuple[date, date | None, int, str | None]]] = defaultdict(list)
+    for r in session.execute(
+        sa_select(
+            col(TrackEnrollment.client_id),
+            col(TrackEnrollment.start_date),
+            col(TrackEnrollment.end_date),
+            col(TrackEnrollment.id),
+            col(Track.per_diem_code),
+        )
+        .join(Track, col(Track.id) == col(TrackEnrollment.track_id))
+        .where(
+            col(TrackEnrollment.client_id).in_(client_ids),
+            col(TrackEnrollment.voided_at).is_(None),
+        )
+    ).all():
+        enrollments[r[0]].append((r[1], r[2], r[3], r[4]))
+    therapists: dict[int, list[tuple[date, date | None, int, str]]] = defaultdict(list)
+    for r in session.execute(
+        sa_select(
+            col(TherapistAssignment.client_id),
+            col(TherapistAssignment.start_date),
+            col(TherapistAssignment.end_date),
+            col(TherapistAssignment.id),
+            col(Staff.npi),
+        )
+        .join(Staff, col(Staff.id) == col(TherapistAssignment.staff_id))
+        .where(
+            col(TherapistAssignment.client_id).in_(client_ids),
+            col(TherapistAssignment.voided_at).is_(None),
+            col(TherapistAssignment.role) == AssignmentRole.PRIMARY_THERAPIST.value,
+        )
+    ).all():
+        therapists[r[0]].append((r[1], r[2], r[3], r[4] or ""))
+    facilitators: dict[int, str] = {}
+    for r in session.execute(
+        sa_select(col(SessionFacilitator.session_id), col(Staff.npi))
+        .join(Staff, col(Staff.id) == col(SessionFacilitator.staff_id))
+        .where(col(SessionFacilitator.session_id).in_(session_ids))
+        .order_by(col(SessionFacilitator.is_primary), col(SessionFacilitator.id))
+    ).all():
+        facilitators[r[0]] = r[1] or ""  # primary rows come last and win
+    payers = {
+        r[0]: (r[1], r[2], bool(r[3]))
+        for r in session.execute(
+            sa_select(
+                col(Payer.id),
+                col(Payer.payer_code),
+                col(Payer.billing_mode),
+                col(Payer.requires_auth),
+            )
+        ).all()
+    }
+    fees: dict[tuple[int, str], list[tuple[date | None, date | None, Decimal]]] = defaultdict(list)
+    for r in session.execute(
+        sa_select(
+            col(FeeSchedule.payer_id),
+            col(FeeSchedule.code),
+            col(FeeSchedule.effective_from),
+            col(FeeSchedule.effective_to),
+            col(FeeSchedule.rate),
+        ).where(col(FeeSchedule.voided_at).is_(None))
+    ).all():
+        fees[(r[0], r[1])].append((r[2], r[3], Decimal(r[4])))
+    auths: dict[tuple[int, int, str], list[tuple[date, date, int, str, int]]] = defaultdict(list)
+    for r in session.execute(
+        sa_select(
+            col(Authorization.client_id),
+            col(Authorization.payer_id),
+            col(Authorization.code),
+            col(Authorization.start_date),
+            col(Authorization.end_date),
+            col(Authorization.id),
+            col(Authorization.auth_number),
+            col(Authorization.units),
+        ).where(
+            col(Authorization.client_id).in_(client_ids),
+            col(Authorization.voided_at).is_(None),
+            col(Authorization.end_date) >= date_from,
+            col(Authorization.start_date) <= date_to,
+        )
+    ).all():
+        auths[(r[0], r[1], r[2])].append((r[3], r[4], r[5], r[6], int(r[7])))
+    live = col(BillingBatch.status) != BatchStatus.VOIDED.value
+    billed: dict[tuple[int, date, int | None, str], tuple[int | None, int]] = {}
+    for r in session.execute(
+        sa_select(
+            col(BillingLine.client_id),
+            col(BillingLine.date_of_service),
+            col(BillingLine.session_id),
+            col(BillingLine.procedure_code),
+            col(BillingLine.authorization_id),
+            col(BillingLine.units),
+        )
+        .join(BillingBatch, col(BillingBatch.id) == col(BillingLine.batch_id))
+        .where(
+            live,
+            col(BillingLine.date_of_service) >= date_from,
+            col(BillingLine.date_of_service) <= date_to,
+        )
+    ).all():
+        billed[(r[0], r[1], r[2], r[3])] = (r[4], int(r[5]))
+    billed_units: dict[int, int] = {
+        r[0]: int(r[1])
+        for r in session.execute(
+            sa_select(col(BillingLine.authorization_id), sa_func.sum(col(BillingLine.units)))
+            .join(BillingBatch, col(BillingBatch.id) == col(BillingLine.batch_id))
+            .where(live, col(BillingLine.authorization_id).is_not(None))
+            .group_by(col(BillingLine.authorization_id))
+        ).all()
+    }
+    return _Facts(
+        office_pos=clinic[0] or "11",
+        billing_npi=clinic[1] or "",
+        minimum=minimum,
+        attended=attended,
+        signed=signed,
+        clients=clients,
+        coverages=coverages,
+        diagnoses={cid: ",".join(codes) for cid, codes in diag_lists.items()},
+        enrollments=enrollments,
+        therapists=therapists,
+        facilitators=facilitators,
+        payers=payers,
+        fees=fees,
+        auths=auths,
+        billed=billed,
+        billed_units=billed_units,
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# Computing a run (pure Python over the loaded facts)
+# ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Candidate:
+    """A line that passed every rule up to the fee; fee and authorization come later."""
+
+    client_id: int
+    day: date
+    session_id: int | None
+    payer_id: int
+    member_id: str
+    code: str
+    modifiers: str
+    pos: str
+    rendering_npi: str
+
+
+def _newest(spans: Iterable[tuple[date, date | None, int, Any]], day: date) -> Any:
+    best: tuple[date, date | None, int, Any] | None = None
+    for span in spans:
+        if _covers(span[0], span[1], day) and (best is None or (span[0], span[2]) > best[:3:2]):
+            best = span
+    return None if best is None else best[3]
+
+
+def _coverage(facts: _Facts, cid: int, day: date) -> tuple[int, str] | None:
+    for start, end, payer_id, member in facts.coverages.get(cid, ()):
+        if _covers(start, end, day):
+            return payer_id, member
+    return None
+
+
+def _fee(facts: _Facts, payer_id: int, code: str, day: date) -> Decimal | None:
+    best: tuple[date, Decimal] | None = None
+    for start, end, rate in facts.fees.get((payer_id, code), ()):
+        if _covers(start, end, day):
+            key = start or date.min
+            if best is None or key >= best[0]:
+                best = (key, rate)
+    return None if best is None else best[1]
+
+
+def _compute(
+    facts: _Facts, date_from: date, date_to: date, payer_code: str | None, include_billed: bool
+) -> BillingRun:
+    run = BillingRun(date_from, date_to, payer_filter=payer_code)
+    by_day: dict[tuple[int, date], list[_Att]] = defaultdict(list)
+    for a in facts.attended:
+        by_day[(a.client_id, a.day)].append(a)
+
+    candidates: list[_Candidate] = []
+
+    def exception(cid: int, day: date, reason: str, session_id: int | None = None) -> None:
+        info = facts.clients[cid]
+        run.exceptions.append(
+            BillingException(info.mrn, info.label, day, reason, cid, session_id, info.part2)
+        )
+
+    for (cid, day), atts in sorted(by_day.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        if cid not in facts.clients:
+            continue
+        atts.sort(key=lambda a: a.session_id)
+        cover = _coverage(facts, cid, day)
+        payer = facts.payers.get(cover[0]) if cover else None
+        if payer_code is not None and (payer is None or payer[0] != payer_code):
+            continue
+        if cover is None or payer is None:
+            exception(cid, day, NO_PAYER)
+            continue
+        payer_id, member = cover
+        per_diem = payer[1] == BillingMode.PER_DIEM.value
+        client_reason = (
+            NO_MEMBER_ID if not member else NO_DIAGNOSIS if not facts.diagnoses.get(cid) else None
+        )
+        if per_diem:
+            if client_reason:
+                exception(cid, day, client_reason)
+                continue
+            counted = [a for a in atts if (a.session_id, cid) in facts.signed]
+            signed_minutes = sum(a.minutes for a in counted)
+            if signed_minutes < facts.minimum:
+                if len(counted) < len(atts):
+                    exception(cid, day, NOTE_NOT_SIGNED)
+                else:
+                    exception(cid, day, below_minimum(signed_minutes, facts.minimum))
+                continue
+            code = _newest(facts.enrollments.get(cid, ()), day)
+            if not code:
+                exception(cid, day, NO_PER_DIEM_CODE)
+                continue
+            modes = {a.telehealth for a in counted}
+            pos, modifier = place_and_modifier(
+                modes.pop() if len(modes) == 1 else Telehealth.NO.value, facts.office_pos
+            )
+            candidates.append(
+                _Candidate(
+                    cid,
+                    day,
+                    None,
+                    payer_id,
+                    member,
+                    code,
+                    join_modifiers([modifier]),
+                    pos,
+                    _newest(facts.therapists.get(cid, ()), day) or "",
+                )
+            )
+            continue
+        for a in atts:
+            if client_reason:
+                exception(cid, day, client_reason, a.session_id)
+                continue
+            if (a.session_id, cid) not in facts.signed:
+                exception(cid, day, NOTE_NOT_SIGNED, a.session_id)
+                continue
+            code, reason = procedure_for(a.kind, a.minutes)
+            if code is None:
+                exception(cid, day, reason or "not billable", a.session_id)
+                continue
+            pos, modifier = place_and_modifier(a.telehealth, facts.office_pos)
+            hq = "HQ" if a.kind == SessionKind.GROUP.value else None
+            candidates.append(
+                _Candidate(
+                    cid,
+                    day,
+                    a.session_id,
+                    payer_id,
+                    member,
+                    code,
+                    join_modifiers([hq, modifier]),
+                    pos,
+                    facts.facilitators.get(a.session_id, ""),
+                )
+            )
+
+    # double billing: already-billed lines leave the run (or, re-included, stop counting twice)
+    used = dict(facts.billed_units)
+    kept: list[_Candidate] = []
+    for c in candidates:
+        billed = facts.billed.get((c.client_id, c.day, c.session_id, c.code))
+        if billed is None:
+            kept.append(c)
+        elif include_billed:
+            kept.append(c)
+            if billed[0] is not None:
+                used[billed[0]] = used.get(billed[0], 0) - billed[1]
+
+    # fee, then authorization units in date order
+    kept.sort(key=lambda c: (c.day, facts.clients[c.client_id].mrn, c.code, c.session_id or 0))
+    for c in kept:
+        info = facts.clients[c.client_id]
+        payer_code_, _mode, requires_auth = facts.payers[c.payer_id]
+        rate = _fee(facts, c.payer_id, c.code, c.day)
+        if rate is None:
+            exception(c.client_id, c.day, no_fee(c.code), c.session_id)
+            continue
+        units = 1
+        auth_id: int | None = None
+        auth_number = ""
+        if requires_auth:
+            covering = sorted(
+                (
+                    a
+                    for a in facts.auths.get((c.client_id, c.payer_id, c.code), ())
+                    if a[0] <= c.day <= a[1]
+                ),
+                key=lambda a: (a[1], a[0], a[2]),
+            )
+            if not covering:
+                exception(c.client_id, c.day, NO_AUTHORIZATION, c.session_id)
+                continue
+            chosen = next((a for a in covering if a[4] - used.get(a[2], 0) >= units), None)
+            if chosen is None:
+                exception(c.client_id, c.day, AUTH_EXHAUSTED, c.session_id)
+                continue
+            auth_id, auth_number = chosen[2], chosen[3]
+            used[auth_id] = used.get(auth_id, 0) + units
+        run.lines.append(
+            ClaimLine(
+                mrn=info.mrn,
+                client=info.label,
+                dob=info.dob,
+                payer=payer_code_,
+                member_id=c.member_id,
+                auth_number=auth_number,
+                date_of_service=c.day,
+                procedure_code=c.code,
+                modifiers=c.modifiers,
+                revenue_code=REVENUE_CODES.get(c.code, ""),
+                units=units,
+                charge=(rate * units).quantize(_CENTS, rounding=ROUND_HALF_UP),
+                diagnosis_codes=facts.diagnoses.get(c.client_id, ""),
+                rendering_npi=c.rendering_npi,
+                billing_npi=facts.billing_npi,
+                place_of_service=c.pos,
+                client_id=c.client_id,
+                session_id=c.session_id,
+                authorization_id=auth_id,
+                payer_id=c.payer_id,
+                part2=info.part2,
+            )
+        )
+    run.lines.sort(
+        key=lambda ln: (ln.mrn, ln.date_of_service, ln.procedure_code, ln.session_id or 0)
+    )
+    run.exceptions.sort(key=lambda e: (e.mrn, e.date_of_service, e.session_id or 0, e.reason))
+    run.by_payer = _summarise(run.lines, lambda ln: ln.payer)
+    run.by_code = _summarise(run.lines, lambda ln: ln.procedure_code)
+    return run
+
+
+def _summarise(lines: list[ClaimLine], key: Any) -> list[SummaryRow]:
+    totals: dict[str, list[Any]] = {}
+    for ln in lines:
+        t = totals.setdefault(key(ln), [0, 0, Decimal("0.00")])
+        t[0] += 1
+        t[1] += ln.units
+        t[2] += ln.charge
+    return [SummaryRow(k, v[0], v[1], v[2]) for k, v in sorted(totals.items())]
+
+
+def _check_range(date_from: date, date_to: date) -> None:
+    if date_to < date_from:
+        raise ValidationError(
+            "The end date is before the start date.", {"date_to": "Must be on or after the start."}
+        )
+
+
+def _run(
+    session: Session,
+    date_from: date,
+    date_to: date,
+    payer_code: str | None,
+    include_billed: bool,
+) -> BillingRun:
+    _check_range(date_from, date_to)
+    facts = _load(session, date_from, date_to)
+    if payer_code is not None and payer_code not in {p[0] for p in facts.payers.values()}:
+        raise ValidationError(
+            f"There is no payer with the ID {payer_code}.", {"payer": "Unknown payer ID."}
+        )
+    return _compute(facts, date_from, date_to, payer_code, include_billed)
+
+
+# ------------------------------------------------------------------------------------------
+# Service calls
+# ------------------------------------------------------------------------------------------
+
+
+def preview(
+    db: Database,
+    actor: Actor,
+    date_from: date,
+    date_to: date,
+    *,
+    payer_code: str | None = None,
+    include_billed: bool = False,
+) -> BillingRun:
+    """What an export over the range would bill now (nothing is recorded but the audit)."""
+    require(actor, Perm.BILLING_VIEW)
+    with db.session() as session:
+        run = _run(session, date_from, date_to, payer_code, include_billed)
+        audit.record(
+            session,
+            actor,
+            audit.Action.READ,
+            entity="billing_preview",
+            detail=f"{date_from.isoformat()}..{date_to.isoformat()}; {len(run.lines)} lines; "
+            f"{len(run.exceptions)} exceptions",
+        )
+        return run
+
+
+def _next_batch_number(session: Session) -> str:
+    count = session.execute(sa_select(sa_func.count()).select_from(BillingBatch)).scalar_one()
+    return f"B{int(count) + 1:06d}"
+
+
+def export(
+    db: Database,
+    actor: Actor,
+    date_from: date,
+    date_to: date,
+    path: Path | str,
+    *,
+    payer_code: str | None = None,
+    include_billed: bool = False,
+    dry_run: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> ExportResult:
+    """Compute the run and, unless dry_run, record a batch with its lines, the audit event and
+    the accounting of disclosures in one transaction, writing the workbook before it commits
+    (temp file in the same folder, then os.replace). A failure at any step leaves neither
+    batch nor file. With no billable line no batch is recorded, but the workbook (exceptions)
+    is still written and audited. `progress(done, total)` reports claim lines written."""
+    require(actor, Perm.BILLING_EXPORT)
+    from iopdesk.reports import billing as writer
+    from iopdesk.services.hours import _file_error, _write_temp
+
+    target = Path(path).expanduser()
+    if not dry_run:
+        if target.suffix.lower() != ".xlsx":
+            raise ValidationError(
+                f"Cannot save the billing export as '{target.name}': use a name ending in .xlsx.",
+                {"path": "Use .xlsx."},
+            )
+        if not target.parent.is_dir():
+            raise ValidationError(
+                f"The folder {target.parent} does not exist. Choose an existing folder.",
+                {"path": "Folder not found."},
+            )
+    with db.session() as session:
+        serialize(session, "billing_batch")
+        run = _run(session, date_from, date_to, payer_code, include_billed)
+        total = run.total
+        if dry_run:
+            session.rollback()
+            return ExportResult("", len(run.lines), len(run.exceptions), total, True, None)
+        batch_id: int | None = None
+        if run.lines:
+            run.batch_number = _next_batch_number(session)
+            batch = BillingBatch(
+                batch_number=run.batch_number,
+                date_from=date_from,
+                date_to=date_to,
+                payer_filter=payer_code,
+                line_count=len(run.lines),
+                total_charge=total,
+                file_name=target.name,
+                created_by=actor.user_id,
+                updated_by=actor.user_id,
+            )
+            session.add(batch)
+            session.flush()
+            batch_id = batch.id
+            assert batch_id is not None
+            session.execute(
+                BillingLine.__table__.insert(),  # type: ignore[attr-defined]
+                [
+                    {
+                        "batch_id": batch_id,
+                        "client_id": ln.client_id,
+                        "session_id": ln.session_id,
+                        "payer_id": ln.payer_id,
+                        "authorization_id": ln.authorization_id,
+                        "date_of_service": ln.date_of_service,
+                        "procedure_code": ln.procedure_code,
+                        "modifiers": ln.modifiers,
+                        "revenue_code": ln.revenue_code,
+                        "units": ln.units,
+                        "charge": ln.charge,
+                        "diagnosis_codes": ln.diagnosis_codes,
+                        "rendering_npi": ln.rendering_npi,
+                        "billing_npi": ln.billing_npi,
+                        "place_of_service": ln.place_of_service,
+                        "member_id": ln.member_id,
+                        "auth_number": ln.auth_number,
+                        "created_by": actor.user_id,
+                        "updated_by": actor.user_id,
+                        "created_at": utcnow(),
+                        "updated_at": utcnow(),
+                        "version": 1,
+                    }
+                    for ln in run.lines
+                ],
+            )
+        disclosed = sorted(
+            {ln.client_id for ln in run.lines} | {e.client_id for e in run.exceptions}
+        )
+        if disclosed and actor.user_id is not None:
+            session.execute(
+                Disclosure.__table__.insert(),  # type: ignore[attr-defined]
+                [
+                    {
+                        "client_id": cid,
+                        "user_id": actor.user_id,
+                        "disclosed_at": utcnow(),
+                        "kind": "disclosure",
+                        "recipient": "biller / clearinghouse",
+                        "purpose": "payment",
+                        "what_sent": f"billing export {run.batch_number or '(no batch)'} "
+                        f"{date_from.isoformat()}..{date_to.isoformat()}",
+                    }
+                    for cid in disclosed
+                ],
+            )
+        audit.record(
+            session,
+            actor,
+            audit.Action.EXPORT,
+            entity="billing_batch",
+            entity_id=batch_id if batch_id is not None else "",
+            detail=(
+                f"disclosure: billing export {run.batch_number or '(no batch)'} "
+                f"{date_from.isoformat()}..{date_to.isoformat()}"
+                + (f"; payer {payer_code}" if payer_code else "")
+                + f"; {len(run.lines)} lines; {len(run.exceptions)} exceptions; total {total}"
+                + ("; Part 2 notice" if run.has_part2 else "")
+            ),
+        )
+        tmp = _write_temp(target, lambda p: writer.write_xlsx(run, p, progress))
+        placed = False
+        try:
+            try:
+                os.replace(tmp, target)
+            except OSError as exc:
+                raise _file_error(target, exc) from exc
+            placed = True
+            session.commit()
+        except BaseException:
+            if placed:  # the commit failed after the rename: no file without its batch
+                with contextlib.suppress(OSError):
+                    target.unlink()
+            raise
+        finally:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+    return ExportResult(run.batch_number, len(run.lines), len(run.exceptions), total, False, target)
+
+
+def void_batch(db: Database, actor: Actor, batch_number: str, reason: str) -> BatchInfo:
+    """Void an exported batch with a reason: its lines become billable again."""
+    require(actor, Perm.BILLING_EXPORT)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError("Give a reason for voiding the batch.", {"reason": "Required."})
+    with db.session() as session:
+        serialize(session, "billing_batch")
+        batch = session.execute(
+            sa_select(BillingBatch).where(col(BillingBatch.batch_number) == batch_number)
+        ).scalar_one_or_none()
+        if batch is None:
+            raise NotFoundError(f"There is no billing batch {batch_number}.")
+        if batch.status == BatchStatus.VOIDED.value:
+            raise UserError(f"Billing batch {batch_number} is already voided.")
+        now = utcnow()
+        batch.status = BatchStatus.VOIDED.value
+        batch.voided_at = now
+        batch.voided_by = actor.user_id
+        batch.void_reason = reason
+        batch.updated_at = now
+        batch.updated_by = actor.user_id
+        batch.version += 1
+        session.add(batch)
+        session.flush()
+        audit.record(
+            session,
+            actor,
+            audit.Action.UPDATE,
+            entity="billing_batch",
+            entity_id=batch.id,
+            detail=f"voided batch {batch_number}",
+        )
+        return _info(batch)
+
+
+def _info(b: BillingBatch) -> BatchInfo:
+    assert b.id is not None
+    return BatchInfo(
+        b.id,
+        b.batch_number,
+        b.date_from,
+        b.date_to,
+        b.payer_filter,
+        b.status,
+        b.line_count,
+        Decimal(b.total_charge),
+        b.file_name,
+        b.created_at,
+        b.void_reason,
+    )
+
+
+def list_batches(db: Database, actor: Actor) -> list[BatchInfo]:
+    """Every batch, newest first."""
+    require(actor, Perm.BILLING_VIEW)
+    with db.session() as session:
+        batches = session.execute(
+            sa_select(BillingBatch).order_by(col(BillingBatch.id).desc())
+        ).scalars()
+        return [_info(b) for b in batches]

@@ -1,0 +1,261 @@
+"""Billing: preview what a period would bill, export the workbook, void a batch."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from PySide6.QtCore import QDate, Qt
+from PySide6.QtWidgets import (
+    QApplication,
+    QCheckBox,
+    QComboBox,
+    QDateEdit,
+    QFileDialog,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QProgressDialog,
+    QPushButton,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from iopdesk.errors import UserError
+from iopdesk.services import billing, lookups
+from iopdesk.services.permissions import Perm
+from iopdesk.ui import msgbox
+from iopdesk.ui.context import AppContext
+from iopdesk.ui.tablemodel import Column, RowsModel
+from iopdesk.ui.widgets import Page, make_table, muted
+
+
+def _d(q: QDate) -> date:
+    return date(q.year(), q.month(), q.day())
+
+
+def _money(value: object) -> str:
+    return f"${value:,.2f}"
+
+
+class BillingPage(Page):
+    title = "Billing"
+
+    def __init__(self, ctx: AppContext) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.run: billing.BillingRun | None = None
+        bar = QHBoxLayout()
+        today = QDate.currentDate()
+        first = QDate(today.year(), today.month(), 1).addMonths(-1)
+        self.date_from = QDateEdit(first)
+        self.date_to = QDateEdit(first.addMonths(1).addDays(-1))
+        for w in (self.date_from, self.date_to):
+            w.setCalendarPopup(True)
+            w.setDisplayFormat("MM/dd/yyyy")
+        self.payer = QComboBox()
+        self.payer.addItem("All payers", None)
+        for p in lookups.list_payers(ctx.db, ctx.actor):
+            self.payer.addItem(p.name, p.code)
+        self.include_billed = QCheckBox("Include lines already billed")
+        preview = QPushButton("Preview")
+        preview.clicked.connect(self.preview)
+        self.export_btn = QPushButton("Export workbook...")
+        self.export_btn.setObjectName("primary")
+        self.export_btn.clicked.connect(self._export_clicked)
+        self.export_btn.setEnabled(ctx.can(Perm.BILLING_EXPORT))
+        widgets: list[QWidget] = [
+            QLabel("From"),
+            self.date_from,
+            QLabel("to"),
+            self.date_to,
+            self.payer,
+            self.include_billed,
+            preview,
+        ]
+        for widget in widgets:
+            bar.addWidget(widget)
+        bar.addStretch(1)
+        bar.addWidget(self.export_btn)
+        self.layout_.addLayout(bar)
+        self.summary = muted("Choose a period and press Preview to see what would be billed.")
+        self.layout_.addWidget(self.summary)
+        self.tabs = QTabWidget()
+        self.lines_model: RowsModel[billing.ClaimLine] = RowsModel(
+            [
+                Column("MRN", lambda r: r.mrn),
+                Column("Client", lambda r: r.client),
+                Column(
+                    "Date",
+                    lambda r: f"{r.date_of_service:%m/%d/%Y}",
+                    sort_key=lambda r: r.date_of_service,
+                ),
+                Column("Payer", lambda r: r.payer),
+                Column("Code", lambda r: r.procedure_code),
+                Column("Mod", lambda r: r.modifiers),
+                Column("Rev", lambda r: r.revenue_code),
+                Column("Units", lambda r: r.units, align_right=True),
+                Column(
+                    "Charge",
+                    lambda r: _money(r.charge),
+                    align_right=True,
+                    sort_key=lambda r: r.charge,
+                ),
+                Column("Diagnoses", lambda r: r.diagnosis_codes),
+                Column("Auth", lambda r: r.auth_number),
+                Column("Rendering NPI", lambda r: r.rendering_npi),
+                Column("POS", lambda r: r.place_of_service),
+            ]
+        )
+        self.lines_table = make_table()
+        self.lines_table.setModel(self.lines_model)
+        for column, width in enumerate((74, 170, 84, 70, 64, 60, 50, 50, 84, 120, 90, 110)):
+            self.lines_table.setColumnWidth(column, width)
+        self.tabs.addTab(self.lines_table, "Claim lines")
+        self.exc_model: RowsModel[billing.BillingException] = RowsModel(
+            [
+                Column("MRN", lambda r: r.mrn),
+                Column("Client", lambda r: r.client),
+                Column(
+                    "Date",
+                    lambda r: f"{r.date_of_service:%m/%d/%Y}",
+                    sort_key=lambda r: r.date_of_service,
+                ),
+                Column("Reason", lambda r: r.reason, color=lambda r: "#b26a00"),
+            ]
+        )
+        self.exc_table = make_table()
+        self.exc_table.setModel(self.exc_model)
+        for column, width in enumerate((80, 200, 90)):
+            self.exc_table.setColumnWidth(column, width)
+        self.tabs.addTab(self.exc_table, "Exceptions")
+        batches = QWidget()
+        bl = QVBoxLayout(batches)
+        bbar = QHBoxLayout()
+        self.void_btn = QPushButton("Void batch...")
+        self.void_btn.clicked.connect(self._void_clicked)
+        self.void_btn.setEnabled(ctx.can(Perm.BILLING_EXPORT))
+        bbar.addWidget(muted("Voiding a batch frees its lines so they can be exported again."))
+        bbar.addStretch(1)
+        bbar.addWidget(self.void_btn)
+        bl.addLayout(bbar)
+        self.batch_model: RowsModel[billing.BatchInfo] = RowsModel(
+            [
+                Column("Batch", lambda b: b.batch_number),
+                Column(
+                    "Created",
+                    lambda b: b.created_at.astimezone().strftime("%m/%d/%Y %H:%M"),
+                    sort_key=lambda b: b.created_at,
+                ),
+                Column("Period", lambda b: f"{b.date_from:%m/%d/%Y} - {b.date_to:%m/%d/%Y}"),
+                Column("Payer", lambda b: b.payer_filter or "All"),
+                Column("Lines", lambda b: b.line_count, align_right=True),
+                Column("Total", lambda b: _money(b.total_charge), align_right=True),
+                Column(
+                    "Status",
+                    lambda b: b.status.title(),
+                    color=lambda b: "#c62828" if b.status == "voided" else "#2e7d32",
+                ),
+                Column("File / void reason", lambda b: b.void_reason or b.file_name),
+            ]
+        )
+        self.batch_table = make_table()
+        self.batch_table.setModel(self.batch_model)
+        for column, width in enumerate((90, 130, 190, 80, 60, 100, 80)):
+            self.batch_table.setColumnWidth(column, width)
+        bl.addWidget(self.batch_table, 1)
+        self.tabs.addTab(batches, "Batches")
+        self.layout_.addWidget(self.tabs, 1)
+
+    def _range(self) -> tuple[date, date]:
+        return _d(self.date_from.date()), _d(self.date_to.date())
+
+    def refresh(self) -> None:
+        self.batch_model.set_rows(billing.list_batches(self.ctx.db, self.ctx.actor))
+
+    def preview(self) -> None:
+        start, end = self._range()
+        try:
+            self.run = billing.preview(
+                self.ctx.db,
+                self.ctx.actor,
+                start,
+                end,
+                payer_code=self.payer.currentData(),
+                include_billed=self.include_billed.isChecked(),
+            )
+        except UserError as exc:
+            msgbox.user_error(self, exc)
+            return
+        run = self.run
+        self.lines_model.set_rows(run.lines)
+        self.exc_model.set_rows(run.exceptions)
+        self.summary.setText(
+            f"{len(run.lines)} claim lines, {run.total_units} units, {_money(run.total)}; "
+            f"{len(run.exceptions)} exceptions to resolve."
+        )
+        self.tabs.setTabText(0, f"Claim lines ({len(run.lines)})")
+        self.tabs.setTabText(1, f"Exceptions ({len(run.exceptions)})")
+
+    def _export_clicked(self) -> None:
+        start, end = self._range()
+        name = f"billing-{start:%Y-%m-%d}-to-{end:%Y-%m-%d}.xlsx"
+        path, _ = QFileDialog.getSaveFileName(self, "Export billing", name, "Excel (*.xlsx)")
+        if path:
+            self.export_to(Path(path))
+
+    def export_to(self, path: Path) -> billing.ExportResult | None:
+        start, end = self._range()
+        progress = QProgressDialog("Exporting claim lines...", "", 0, 0, self)
+        progress.setCancelButton(None)
+        progress.setWindowModality(Qt.WindowModality.WindowModal)
+        progress.setMinimumDuration(0)
+        progress.show()
+        QApplication.processEvents()
+        try:
+            result = billing.export(
+                self.ctx.db,
+                self.ctx.actor,
+                start,
+                end,
+                path,
+                payer_code=self.payer.currentData(),
+                include_billed=self.include_billed.isChecked(),
+            )
+        except UserError as exc:
+            progress.close()
+            msgbox.user_error(self, exc)
+            return None
+        progress.close()
+        self.refresh()
+        self.preview()
+        batch = f" as batch {result.batch_number}" if result.batch_number else ""
+        msgbox.info(
+            self,
+            "Billing exported",
+            f"{result.lines} claim lines ({_money(result.total)}) saved{batch} to {path}. "
+            f"{result.exceptions} exceptions are listed in the workbook.",
+        )
+        return result
+
+    def _void_clicked(self) -> None:
+        index = self.batch_table.currentIndex()
+        if not index.isValid():
+            msgbox.info(self, "Select a batch", "Select the batch to void in the list first.")
+            return
+        batch = self.batch_model.row_at(index.row())
+        reason, ok = QInputDialog.getText(
+            self, f"Void batch {batch.batch_number}", "Reason (required):"
+        )
+        if ok:
+            self.void(batch.batch_number, reason)
+
+    def void(self, batch_number: str, reason: str) -> bool:
+        try:
+            billing.void_batch(self.ctx.db, self.ctx.actor, batch_number, reason)
+        except UserError as exc:
+            msgbox.user_error(self, exc)
+            return False
+        self.refresh()
+        return True
