@@ -588,3 +588,28 @@ def test_admin_import_dialog_reports_problems_then_imports(qtbot, env, tmp_path)
     assert page.import_file(good) is True
     assert "Payers: 1 row (1 new" in page.import_result.toPlainText()
     assert [p.code for p in lookups.list_payers(env.db, env.world.admin)] == ["MCD"]
+
+
+def test_admin_clinic_details_validate_and_save(qtbot, env):
+    from iopdesk.ui.pages.admin import AdminPage
+
+    page = AdminPage(ctx_for(env, env.world.admin))
+    qtbot.addWidget(page)
+    page.refresh()
+    assert page.clinic_fields["name"].text() == "Test Clinic"
+    page.clinic_fields["billing_npi"].setText("1234567890")  # bad check digit
+    page.clinic_fields["office_pos"].setText("office")
+    assert page.save_clinic() is False
+    assert page.clinic_fields["billing_npi"].property("invalid") is True
+    assert page.clinic_fields["office_pos"].property("invalid") is True
+    assert clinic.get_clinic(env.db).billing_npi == ""  # nothing saved
+    page.clinic_fields["billing_npi"].setText("1234567893")
+    page.clinic_fields["office_pos"].setText("57")
+    page.clinic_fields["phone"].setText("555 010 4400")
+    assert page.save_clinic() is True
+    saved = clinic.get_clinic(env.db)
+    assert (saved.billing_npi, saved.office_pos, saved.phone) == (
+        "1234567893",
+        "57",
+        "(555) 010-4400",
+    )

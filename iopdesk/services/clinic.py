@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session, func, select
 
@@ -15,6 +16,7 @@ from iopdesk.models import Clinic, Setting, User, utcnow
 from iopdesk.models.enums import Role
 from iopdesk.services.actor import Actor
 from iopdesk.services.permissions import Perm, require
+from iopdesk.services.validation import normalize_phone, npi_is_valid
 
 
 @dataclass(frozen=True)
@@ -130,8 +132,29 @@ def update_clinic(
     bad = [k for k in changes if k not in CLINIC_EDITABLE]
     if bad:
         raise ValidationError(f"Unknown clinic field(s): {', '.join(bad)}.")
+    errors: dict[str, str] = {}
     if "name" in changes and not changes["name"].strip():
-        raise ValidationError("The clinic name cannot be empty.", {"name": "Required."})
+        errors["name"] = "Required."
+    npi = changes.get("billing_npi", "").strip()
+    if npi and not npi_is_valid(npi):
+        errors["billing_npi"] = "Not a valid NPI: 10 digits with a correct check digit."
+    pos = changes.get("office_pos", "").strip()
+    if "office_pos" in changes and not (pos.isdigit() and len(pos) == 2):
+        errors["office_pos"] = "Two digits, e.g. 11 (office) or 57."
+    if "phone" in changes:
+        try:
+            changes["phone"] = normalize_phone(changes["phone"])
+        except ValueError as exc:
+            errors["phone"] = str(exc)
+    if "timezone" in changes:
+        try:
+            ZoneInfo(changes["timezone"].strip())
+        except (ValueError, KeyError, ZoneInfoNotFoundError):
+            errors["timezone"] = "Use a time zone name such as America/Chicago."
+    if errors:
+        raise ValidationError(
+            f"Please correct the highlighted fields. {next(iter(errors.values()))}", errors
+        )
     with db.session() as session:
         clinic = session.exec(select(Clinic)).first()
         if clinic is None:

@@ -94,6 +94,7 @@ class AdminPage(Page):
         self._users_tab()
         self.staff_tab = StaffTab(ctx)
         self.tabs.addTab(self.staff_tab, "Staff")
+        self._clinic_tab()
         self._settings_tab()
         self._audit_tab()
         self._data_tab()
@@ -173,6 +174,70 @@ class AdminPage(Page):
         self.refresh()
 
     # -- settings ------------------------------------------------------------------------
+    # -- clinic details --------------------------------------------------------------------
+    CLINIC_FIELDS = (
+        ("name", "Clinic name"),
+        ("address", "Address"),
+        ("phone", "Phone"),
+        ("email", "E-mail"),
+        ("billing_npi", "Billing NPI"),
+        ("tax_id", "Tax ID (EIN)"),
+        ("office_pos", "Office place of service"),
+        ("timezone", "Time zone"),
+    )
+
+    def _clinic_tab(self) -> None:
+        tab = QWidget()
+        outer = QVBoxLayout(tab)
+        form = QFormLayout()
+        form.setSpacing(8)
+        self.clinic_fields: dict[str, QLineEdit] = {}
+        for key, label in self.CLINIC_FIELDS:
+            edit = QLineEdit()
+            edit.setMaximumWidth(520)
+            self.clinic_fields[key] = edit
+            form.addRow(label, edit)
+        outer.addLayout(form)
+        outer.addWidget(
+            muted(
+                "Printed on packets and reports, and used on claim lines (billing NPI, tax ID, "
+                "place of service 11 = office)."
+            )
+        )
+        save = QPushButton("Save clinic details")
+        save.setObjectName("primary")
+        save.clicked.connect(self.save_clinic)
+        outer.addWidget(save)
+        outer.addStretch(1)
+        self.tabs.addTab(tab, "Clinic")
+
+    def _load_clinic(self) -> None:
+        info = clinic.get_clinic(self.ctx.db)
+        self._clinic_version = info.version
+        for key, edit in self.clinic_fields.items():
+            edit.setText(str(getattr(info, key)))
+            edit.setProperty("invalid", False)
+
+    def save_clinic(self) -> bool:
+        changes = {key: edit.text().strip() for key, edit in self.clinic_fields.items()}
+        try:
+            info = clinic.update_clinic(self.ctx.db, self.ctx.actor, self._clinic_version, changes)
+        except UserError as exc:
+            fields = getattr(exc, "fields", {})
+            for key, edit in self.clinic_fields.items():
+                edit.setProperty("invalid", key in fields)
+                edit.setToolTip(fields.get(key, ""))
+                edit.style().unpolish(edit)
+                edit.style().polish(edit)
+            msgbox.user_error(self, exc)
+            if exc.title == "Changed on another workstation":
+                self._load_clinic()
+            return False
+        self._clinic_version = info.version
+        self.ctx.clinic = info
+        msgbox.info(self, "Clinic details saved", "The clinic details were saved.")
+        return True
+
     def _settings_tab(self) -> None:
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -379,6 +444,7 @@ class AdminPage(Page):
         self.users_model.set_rows(auth.list_users(self.ctx.db, self.ctx.actor))
         self.staff_tab.refresh()
         self._load_settings()
+        self._load_clinic()
         self.audit_model.set_rows(audit.list_events(self.ctx.db, self.ctx.actor, limit=500))
         self.db_where.setText(f"Where: {self.ctx.db.describe()}")
         self.db_key.setText(f"Encryption key: {self.ctx.db.key_description}")
