@@ -31,8 +31,10 @@ class TodayPage(Page):
         self.locked = Card("Locked user accounts")
         self.licenses = Card("Licenses expiring within 60 days")
         self.at_risk = Card("Clients at risk of missing this week's hours")
+        self.auths = Card("Authorizations running low or ending soon")
         cards = [
             self.at_risk,
+            self.auths,
             self.active,
             self.referrals,
             self.sessions,
@@ -98,6 +100,15 @@ class TodayPage(Page):
 
         week = hours.weekly_hours(self.ctx.db, self.ctx.actor, date.today())
         self.at_risk.set_value(sum(1 for r in week if r.projection == "at risk"))
+        from iopdesk.services import authorizations
+
+        warnings = authorizations.statuses(self.ctx.db, self.ctx.actor, warnings_only=True)
+        self.auths.set_value(len(warnings))
+        self.auths.setToolTip(
+            "\n".join(
+                f"{w.client} ({w.mrn}) {w.auth_number} {w.code}: {w.warning}" for w in warnings[:20]
+            )
+        )
         self._place_cards()
         self.model.set_rows(data.sessions_today)
         self.empty.setVisible(not data.sessions_today)
