@@ -42,6 +42,7 @@ screenshots: $(STAMP)
 	QT_QPA_PLATFORM=offscreen:configfile=tests/offscreen-screen.json $(BIN)/iopdesk demo --screenshot docs/screenshots/signin.png --page signin --size 1366x768
 	QT_QPA_PLATFORM=offscreen:configfile=tests/offscreen-screen.json $(BIN)/iopdesk demo --screenshot docs/screenshots/weekly-hours.png --page hours --size 1366x768
 	QT_QPA_PLATFORM=offscreen:configfile=tests/offscreen-screen.json $(BIN)/iopdesk demo --screenshot docs/screenshots/chart-attendance.png --page chart-attendance --size 1366x768
+	QT_QPA_PLATFORM=offscreen:configfile=tests/offscreen-screen.json $(BIN)/iopdesk demo --screenshot docs/screenshots/billing.png --page billing --size 1366x768
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

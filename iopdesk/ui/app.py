@@ -267,6 +267,8 @@ def _screenshot(
             page_widget.tabs.setCurrentIndex(1)  # type: ignore[attr-defined]
     else:
         window.go(name.title())
+        if name == "billing":
+            window.pages["Billing"].preview()  # type: ignore[attr-defined]
     for _ in range(5):
         app.processEvents()
     target.grab().save(out)

@@ -58,6 +58,7 @@ class BillingPage(Page):
         self.payer.addItem("All payers", None)
         for p in lookups.list_payers(ctx.db, ctx.actor):
             self.payer.addItem(p.name, p.code)
+        self.payer.setMaximumWidth(230)
         self.include_billed = QCheckBox("Include lines already billed")
         preview = QPushButton("Preview")
         preview.clicked.connect(self.preview)
@@ -110,7 +111,7 @@ class BillingPage(Page):
         )
         self.lines_table = make_table()
         self.lines_table.setModel(self.lines_model)
-        for column, width in enumerate((74, 170, 84, 70, 64, 60, 50, 50, 84, 120, 90, 110)):
+        for column, width in enumerate((74, 150, 84, 64, 58, 44, 44, 52, 80, 100, 112, 124)):
             self.lines_table.setColumnWidth(column, width)
         self.tabs.addTab(self.lines_table, "Claim lines")
         self.exc_model: RowsModel[billing.BillingException] = RowsModel(
