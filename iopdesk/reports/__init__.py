@@ -2,3 +2,6 @@
 
 reportlab and openpyxl are imported inside the writers, never at start-up.
 """
+
+# 42 CFR 2.32 short-form notice, stamped on every Part 2 record that leaves the clinic.
+PART2_NOTICE = "42 CFR part 2 prohibits unauthorized use or disclosure of these records."

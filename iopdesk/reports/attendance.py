@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
 from iopdesk.paths import resource_path
+from iopdesk.reports import PART2_NOTICE
 
 if TYPE_CHECKING:
     from iopdesk.services.hours import AttendanceReport, WeekRow
 
 SHEET_NAME = "Weekly Hours"
 HEADERS = ("MRN", "Client", "Track", "Required Hours", "Attended Hours", "Status")
-PART2_NOTICE = "42 CFR part 2 prohibits unauthorized use or disclosure of these records."
 CONFIDENTIAL = "Confidential: contains protected health information."
 TITLE = "Weekly Hours Report"
 

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from iopdesk.reports import PART2_NOTICE
+
 if TYPE_CHECKING:
     from iopdesk.services.billing import BillingRun, SummaryRow
 
@@ -41,7 +43,6 @@ EXCEPTION_WIDTHS = (12, 28, 14, 44)
 SUMMARY_HEADERS = ("Group", "Key", "Lines", "Units", "Charges")
 DATE_FORMAT = "yyyy-mm-dd"
 CURRENCY_FORMAT = '"$"#,##0.00'
-PART2_NOTICE = "42 CFR part 2 prohibits unauthorized use or disclosure of these records."
 
 _DATE_COLUMNS = {2, 6}
 _UNITS_COLUMN = 10

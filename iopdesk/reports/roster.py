@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, time
 from pathlib import Path
 
-PART2_NOTICE = "42 CFR part 2 prohibits unauthorized use or disclosure of these records."
+from iopdesk.reports import PART2_NOTICE
 
 
 @dataclass(frozen=True)

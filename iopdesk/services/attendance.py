@@ -39,12 +39,12 @@ from iopdesk.models import Attendance, ClinicSession, utcnow
 from iopdesk.models.enums import AttendanceStatus, SessionStatus
 from iopdesk.services import audit
 from iopdesk.services.actor import Actor
+from iopdesk.services.clinic import clinic_today
 from iopdesk.services.permissions import Perm, require
 from iopdesk.services.records import update_versioned
 from iopdesk.services.schedule import (
     RosterEntry,
     SessionInfo,
-    clinic_today,
     get_session_row,
     roster_entries_in,
     roster_ids_in,

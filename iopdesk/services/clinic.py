@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -171,6 +172,21 @@ def update_clinic(
             detail="fields=" + ",".join(sorted(changes)),
         )
         return _info(updated)
+
+
+def clinic_now(tz_name: str | None) -> datetime:
+    """Now in the clinic's time zone (falls back to this computer's zone)."""
+    if tz_name:
+        try:
+            return datetime.now(ZoneInfo(tz_name))
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return datetime.now().astimezone()
+
+
+def clinic_today(session: Session) -> date:
+    """Today in the clinic's time zone: dates of service are clinic-local wall-clock dates."""
+    return clinic_now(session.exec(select(Clinic.timezone).limit(1)).first()).date()
 
 
 def get_setting_in(session: Session, key: str) -> Any:

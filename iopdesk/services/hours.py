@@ -75,7 +75,7 @@ from iopdesk.models.enums import (
 )
 from iopdesk.services import audit
 from iopdesk.services.actor import Actor
-from iopdesk.services.clinic import get_setting_in
+from iopdesk.services.clinic import clinic_now, clinic_today, get_setting_in
 from iopdesk.services.permissions import Perm, require
 from iopdesk.settings import WEEKDAYS
 
@@ -311,22 +311,6 @@ def week_bounds(source: Session | Database, day: date) -> tuple[date, date]:
         index = _week_start_setting(source)
     first = start_of_week(day, index)
     return first, first + timedelta(days=6)
-
-
-def _clinic_now(tz_name: str | None) -> datetime:
-    """Now on the clinic's wall clock (its time zone setting), not this computer's."""
-    if tz_name:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        with contextlib.suppress(ZoneInfoNotFoundError, ValueError):
-            return datetime.now(ZoneInfo(tz_name))
-    return datetime.now().astimezone()
-
-
-def clinic_today(session: Session) -> date:
-    """Today's date in the clinic's time zone (decides the current week and what is to come)."""
-    row = session.execute(sa_select(col(Clinic.timezone)).limit(1)).first()
-    return _clinic_now(row[0] if row else None).date()
 
 
 def _days_since(dialect: str, column: Any, origin: date) -> ColumnElement[int]:
@@ -1021,7 +1005,7 @@ def build_attendance_report(db: Database, actor: Actor, week_of: date) -> Attend
         ).first()
         if clinic is None:
             raise NotFoundError("The clinic has not been set up yet.")
-        now = _clinic_now(clinic[3])
+        now = clinic_now(clinic[3])
         first, last, rows = _compute_week(session, week_of, today=now.date())
         # the report is a snapshot: no projection (it depends on the moment it was printed)
         rows = [replace(r, projection=None) for r in rows]

@@ -38,7 +38,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import or_, update
 from sqlalchemy import select as sa_select
@@ -49,7 +48,6 @@ from iopdesk.errors import NotFoundError, StaleRecordError, ValidationError
 from iopdesk.models import (
     Attendance,
     Client,
-    Clinic,
     ClinicClosure,
     ClinicSession,
     RosterChange,
@@ -194,17 +192,6 @@ def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
 def staff_name(first: str, last: str, credentials: str) -> str:
     name = f"{first} {last}".strip()
     return f"{name}, {credentials}" if credentials else name
-
-
-def clinic_today(session: Session) -> dt.date:
-    """Today's date in the clinic's time zone (dates of service are clinic-local)."""
-    tz_name = session.exec(select(Clinic.timezone).limit(1)).first()
-    if tz_name:
-        try:
-            return dt.datetime.now(ZoneInfo(tz_name)).date()
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
-    return dt.date.today()
 
 
 def get_session_row(session: Session, session_id: int, *, lock: bool = False) -> ClinicSession:

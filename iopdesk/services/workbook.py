@@ -71,6 +71,7 @@ from iopdesk.models.enums import (
     SessionStatus,
     Telehealth,
 )
+from iopdesk.reports import PART2_NOTICE
 from iopdesk.services import audit
 from iopdesk.services.actor import Actor, parse_roles, roles_text
 from iopdesk.services.clinic import get_setting_in
@@ -151,7 +152,6 @@ NOTE_CONTENT = json.dumps(
     {"Note": "Session documented outside IOPDesk; recorded by spreadsheet import."}
 )
 NOTE_CONTENT_SHA256 = hashlib.sha256(NOTE_CONTENT.encode("utf-8")).hexdigest()
-PART2_NOTICE = "42 CFR part 2 prohibits unauthorized use or disclosure of these records."
 _CHUNK = 500
 _KINDS = tuple(k.value for k in SessionKind)
 _GENERATED_SESSION_ID = re.compile(r"^(group|individual|family|intake)-\d{8}-\d{4}-")
