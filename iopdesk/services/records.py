@@ -61,3 +61,10 @@ def serialize(session: Session, name: str) -> None:
     if session.get_bind().dialect.name == "postgresql":
         key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+
+def touch(record: Any, actor: Actor) -> None:
+    """Mark an ORM record edited in place: bump its version and who/when updated it."""
+    record.version += 1
+    record.updated_at = utcnow()
+    record.updated_by = actor.user_id

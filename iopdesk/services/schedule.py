@@ -63,7 +63,7 @@ from iopdesk.services import audit
 from iopdesk.services.actor import Actor
 from iopdesk.services.clinic import get_setting_in
 from iopdesk.services.permissions import Perm, require
-from iopdesk.services.records import serialize, update_versioned
+from iopdesk.services.records import serialize, touch, update_versioned
 
 THERAPIST_DOUBLE_BOOKED = "therapist double-booked"
 CLIENT_DOUBLE_BOOKED = "client double-booked"
@@ -1059,9 +1059,7 @@ def set_facilitators(
                 )
             elif fac.is_primary != (i == 0):
                 fac.is_primary = i == 0
-                fac.version += 1
-                fac.updated_at = utcnow()
-                fac.updated_by = actor.user_id
+                touch(fac, actor)
                 session.add(fac)
         session.flush()
         audit.record(
@@ -1145,9 +1143,7 @@ def _change_roster(
         else:
             change.action = action
             change.reason = reason
-            change.version += 1
-            change.updated_at = utcnow()
-            change.updated_by = actor.user_id
+            touch(change, actor)
         session.add(change)
         session.flush()
         audit.record(

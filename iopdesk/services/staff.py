@@ -18,7 +18,7 @@ from iopdesk.services import audit
 from iopdesk.services.actor import Actor, parse_roles, roles_text
 from iopdesk.services.clients import CensusRow, list_census
 from iopdesk.services.permissions import Perm, require
-from iopdesk.services.records import update_versioned
+from iopdesk.services.records import touch, update_versioned
 from iopdesk.services.validation import check_email, normalize_phone, npi_is_valid
 
 LICENSE_WARNING_DAYS = 60
@@ -248,9 +248,7 @@ def link_user(db: Database, actor: Actor, user_id: int, staff_id: int | None) ->
             if other is not None:
                 raise ValidationError(f"That staff record is already linked to {other.username}.")
         user.staff_id = staff_id
-        user.version += 1
-        user.updated_at = utcnow()
-        user.updated_by = actor.user_id
+        touch(user, actor)
         session.add(user)
         audit.record(
             session,
@@ -396,9 +394,7 @@ def end_assignment(db: Database, actor: Actor, assignment_id: int, end_date: dat
         if end_date < row.start_date:
             raise ValidationError("The end date is before the assignment started.")
         row.end_date = end_date
-        row.version += 1
-        row.updated_at = utcnow()
-        row.updated_by = actor.user_id
+        touch(row, actor)
         session.add(row)
         audit.record(
             session,
