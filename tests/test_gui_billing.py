@@ -6,7 +6,7 @@ import pytest
 from openpyxl import load_workbook
 from PySide6.QtCore import QDate
 
-from iopdesk.services import clinic
+from iopdesk.services import billing, clinic
 from iopdesk.ui import msgbox
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.pages.billing import BillingPage
@@ -40,6 +40,7 @@ def test_preview_export_and_void(qtbot, env, tmp_path):
     out = tmp_path / "claims.xlsx"
     result = page.export_to(out)
     assert result is not None and result.lines == 8 and out.exists()
+    assert page.progress_seen[-1] == (8, 8)  # the progress dialog reached the end
     assert load_workbook(out)["Claim Lines"].max_row == 9  # header + 8 lines
     assert page.lines_model.rowCount() == 0  # billed lines are not offered twice
     assert [b.batch_number for b in page.batch_model.rows] == [result.batch_number]
@@ -54,3 +55,69 @@ def test_admin_may_export_billing(qtbot, env):
     page = BillingPage(AppContext(env.db, env.world.admin, clinic.get_clinic(env.db)))
     qtbot.addWidget(page)
     assert page.export_btn.isEnabled()  # admin may export
+
+
+def test_payers_and_fees_tab(qtbot, env, tmp_path):
+    from iopdesk.ui.pages.billing_setup import FeeDialog, PayerDialog
+
+    _two_clients(env, tmp_path)
+    page = BillingPage(AppContext(env.db, env.world.billing, clinic.get_clinic(env.db)))
+    qtbot.addWidget(page)
+    page.refresh()
+    tab = page.payers_tab
+    codes = [p.payer_code for p in tab.payer_model.rows]
+    assert "ACME" in codes and "MCD" in codes
+    bad = PayerDialog(tab.ctx, None, tab)
+    bad.code.setText("ACME")  # already used
+    bad._try_accept()
+    assert bad.result() == 0 and "Payer ID: Payer ID ACME is already used" in bad.error.text()
+    dialog = PayerDialog(tab.ctx, None, tab)
+    dialog.code.setText("BCBS")
+    dialog.name.setText("Blue Plan")
+    dialog.mode.setCurrentIndex(dialog.mode.findData("per_diem"))
+    dialog.requires_auth.setChecked(True)
+    dialog._try_accept()
+    assert dialog.result() == 1 and dialog.saved is not None
+    tab.refresh()
+    tab._select(dialog.saved.id)
+    assert tab.selected_payer().payer_code == "BCBS"
+    fee = FeeDialog(tab.ctx, tab.selected_payer(), None, tab)
+    fee.code.setText("H0015")
+    fee.rate.setText("12.345")
+    fee._try_accept()
+    assert fee.result() == 0 and "Fee:" in fee.error.text()
+    fee.rate.setText("$180")
+    fee._try_accept()
+    assert fee.result() == 1
+    tab.refresh()
+    assert [(f.code, str(f.rate)) for f in tab.fee_model.rows] == [("H0015", "180.00")]
+    assert tab.void_fee(tab.fee_model.rows[0].id, "typo")
+    assert tab.fee_model.rows == []
+
+
+def test_chart_billing_tab_authorization(qtbot, env, tmp_path):
+    from iopdesk.ui.pages.billing_setup import AuthDialog, ClientBillingTab
+
+    _two_clients(env, tmp_path)
+    ctx = AppContext(env.db, env.world.billing, clinic.get_clinic(env.db))
+    run = billing.preview(env.db, env.world.billing, D1, D4)
+    cid = run.lines[0].client_id
+    tab = ClientBillingTab(ctx)
+    qtbot.addWidget(tab)
+    tab.load(cid)
+    assert len(tab.cov_model.rows) == 1 and tab.auth_model.rows == []
+    dialog = AuthDialog(ctx, cid, None, tab)
+    dialog.number.setText("PA-77")
+    dialog.code.setText("90853")
+    dialog._try_accept()  # no dates, no units
+    assert dialog.result() == 0
+    for field in ("From", "To", "Units"):
+        assert f"{field}:" in dialog.error.text()
+    dialog.start.set_value(D1)
+    dialog.end.set_value(D4)
+    dialog.units.setValue(6)
+    dialog._try_accept()
+    assert dialog.result() == 1
+    tab.load(cid)
+    (auth,) = tab.auth_model.rows
+    assert (auth.auth_number, auth.units, auth.used, auth.remaining) == ("PA-77", 6, 0, 6)

@@ -243,8 +243,14 @@ def _screenshot(
         window.open_chart(rows[0].id)
         if name == "chart-attendance":
             window.chart.tabs.setCurrentIndex(1)
+        elif name == "chart-billing" and window.chart.billing_tab is not None:
+            window.chart.tabs.setCurrentWidget(window.chart.billing_tab)
     elif name == "lock":
         window.lock()
+    elif name == "billing-payers":
+        window.go("Billing")
+        billing_page = window.pages["Billing"]
+        billing_page.tabs.setCurrentWidget(billing_page.payers_tab)  # type: ignore[attr-defined]
     elif name == "intake":
         from iopdesk.ui.pages.intake import IntakeDialog
 

@@ -167,6 +167,10 @@ class BillingPage(Page):
             self.batch_table.setColumnWidth(column, width)
         bl.addWidget(self.batch_table, 1)
         self.tabs.addTab(batches, "Batches")
+        from iopdesk.ui.pages.billing_setup import PayersTab
+
+        self.payers_tab = PayersTab(ctx)
+        self.tabs.addTab(self.payers_tab, "Payers && fees")
         self.layout_.addWidget(self.tabs, 1)
 
     def _range(self) -> tuple[date, date]:
@@ -174,6 +178,7 @@ class BillingPage(Page):
 
     def refresh(self) -> None:
         self.batch_model.set_rows(billing.list_batches(self.ctx.db, self.ctx.actor))
+        self.payers_tab.refresh()
 
     def preview(self) -> None:
         start, end = self._range()
@@ -208,12 +213,22 @@ class BillingPage(Page):
 
     def export_to(self, path: Path) -> billing.ExportResult | None:
         start, end = self._range()
-        progress = QProgressDialog("Exporting claim lines...", "", 0, 0, self)
+        progress = QProgressDialog("Finding billable services...", "", 0, 0, self)
+        progress.setWindowTitle("IOPDesk - Export billing")
         progress.setCancelButton(None)
         progress.setWindowModality(Qt.WindowModality.WindowModal)
         progress.setMinimumDuration(0)
         progress.show()
         QApplication.processEvents()
+        self.progress_seen: list[tuple[int, int]] = []
+
+        def step(done: int, total: int) -> None:
+            # Called by the service while it streams the workbook (every few hundred lines).
+            self.progress_seen.append((done, total))
+            progress.setMaximum(max(total, 1))
+            progress.setValue(done)
+            progress.setLabelText(f"Writing claim line {done:,} of {total:,}...")
+            QApplication.processEvents()
         try:
             result = billing.export(
                 self.ctx.db,
@@ -223,6 +238,7 @@ class BillingPage(Page):
                 path,
                 payer_code=self.payer.currentData(),
                 include_billed=self.include_billed.isChecked(),
+                progress=step,
             )
         except UserError as exc:
             progress.close()

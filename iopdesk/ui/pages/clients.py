@@ -256,7 +256,14 @@ class ChartPage(Page):
             "Audit": "Who opened or changed this chart appears here.",
         }
         self.tabs.addTab(self.notes_tab, "Notes")
+        from iopdesk.ui.pages.billing_setup import ClientBillingTab
+
+        self.billing_tab: ClientBillingTab | None = None
         for name, text in later.items():
+            if name == "Billing" and ctx.can(Perm.BILLING_VIEW):
+                self.billing_tab = ClientBillingTab(ctx)
+                self.tabs.addTab(self.billing_tab, "Billing")
+                continue
             holder = QWidget()
             lay = QVBoxLayout(holder)
             lay.addWidget(muted(text))
@@ -299,6 +306,8 @@ class ChartPage(Page):
         chart = clients.open_chart(self.ctx.db, self.ctx.actor, client_id)
         self.client_id = client_id
         self.hours_tab.load(client_id)
+        if self.billing_tab is not None:
+            self.billing_tab.load(client_id)
         c = chart.client
         preferred = f' "{c.preferred_name}"' if c.preferred_name else ""
         self.name.setText(f"{c.last_name}, {c.first_name}{preferred}")

@@ -1,0 +1,579 @@
+"""Billing set-up: payers and their fee schedules (Billing > Payers & fees) and a client's
+insurance and authorizations (the chart's Billing tab)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QInputDialog,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from iopdesk.errors import StaleRecordError, UserError, ValidationError
+from iopdesk.services import payers
+from iopdesk.services.payers import (
+    AuthInfo,
+    AuthInput,
+    CoverageInfo,
+    FeeInfo,
+    FeeInput,
+    PayerInfo,
+    PayerInput,
+)
+from iopdesk.services.permissions import Perm
+from iopdesk.ui import msgbox
+from iopdesk.ui.context import AppContext
+from iopdesk.ui.dialogs import _FormDialog
+from iopdesk.ui.pages.intake import DateField, is_invalid, mark_invalid
+from iopdesk.ui.tablemodel import Column, RowsModel
+from iopdesk.ui.widgets import make_table, muted, section_title
+
+MODES = {"per_service": "Per service", "per_diem": "Per diem"}
+FAR = date(2100, 12, 31)
+
+
+def _dmy(value: date | None, blank: str = "") -> str:
+    return f"{value:%m/%d/%Y}" if value else blank
+
+
+class _EditDialog(_FormDialog):
+    """A form dialog whose save maps a service's field errors onto its widgets."""
+
+    labels: dict[str, str] = {}
+
+    def __init__(self, title: str, subtitle: str, ok: str, parent: QWidget | None) -> None:
+        super().__init__(title, subtitle, ok, parent)
+        self.fields: dict[str, QWidget] = {}
+        self.stale = False
+        self.accept_action = self._save
+
+    def _line(self, name: str, placeholder: str = "", max_length: int = 60) -> QLineEdit:
+        edit = QLineEdit()
+        edit.setObjectName(name)
+        edit.setPlaceholderText(placeholder)
+        edit.setMaxLength(max_length)
+        self.fields[name] = edit
+        return edit
+
+    def _date(self, name: str) -> DateField:
+        field = DateField(maximum=FAR, blank_page=date.today())
+        field.setObjectName(name)
+        self.fields[name] = field
+        return field
+
+    def _save(self) -> None:
+        for widget in self.fields.values():
+            if is_invalid(widget):
+                mark_invalid(widget, None)
+        try:
+            self.save()
+        except StaleRecordError as exc:
+            self.stale = True
+            msgbox.user_error(self, exc)  # closes; the list reloads with the other change
+        except ValidationError as exc:
+            lines = []
+            for name, message in exc.fields.items():
+                target = self.fields.get(name)
+                if target is not None:
+                    mark_invalid(target, message)
+                lines.append(f"\u2022 {self.labels.get(name, name)}: {message}")
+            raise UserError(
+                "Please correct the highlighted fields:\n" + "\n".join(lines)
+                if lines
+                else exc.message
+            ) from exc
+
+    def save(self) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+
+class PayerDialog(_EditDialog):
+    labels = {"payer_code": "Payer ID", "name": "Name", "billing_mode": "Billing"}
+
+    def __init__(self, ctx: AppContext, info: PayerInfo | None, parent: QWidget | None) -> None:
+        super().__init__(
+            "Edit payer" if info else "Add payer",
+            "The payer ID is the clearinghouse's code for this insurer.",
+            "Save payer" if info else "Add payer",
+            parent,
+        )
+        self.ctx, self.info = ctx, info
+        self.saved: PayerInfo | None = None
+        self.code = self._line("payer_code", "e.g. MCD or 60054", 30)
+        self.name = self._line("name", "e.g. State Medicaid", 120)
+        self.mode = QComboBox()
+        self.mode.setObjectName("billing_mode")
+        for key, label in MODES.items():
+            self.mode.addItem(label, key)
+        self.fields["billing_mode"] = self.mode
+        self.requires_auth = QCheckBox("Services need a prior authorization")
+        self.active = QCheckBox("Active (offered at intake)")
+        self.active.setChecked(True)
+        self.form.addRow("Payer ID *", self.code)
+        self.form.addRow("Name *", self.name)
+        self.form.addRow("Billing *", self.mode)
+        self.form.addRow("", self.requires_auth)
+        self.form.addRow("", self.active)
+        if info is not None:
+            self.code.setText(info.payer_code)
+            self.name.setText(info.name)
+            self.mode.setCurrentIndex(max(0, self.mode.findData(info.billing_mode)))
+            self.requires_auth.setChecked(info.requires_auth)
+            self.active.setChecked(info.active)
+
+    def save(self) -> None:
+        data = PayerInput(
+            self.code.text(),
+            self.name.text(),
+            str(self.mode.currentData()),
+            self.requires_auth.isChecked(),
+            self.active.isChecked(),
+        )
+        info = self.info
+        self.saved = payers.save_payer(
+            self.ctx.db,
+            self.ctx.actor,
+            data,
+            payer_id=info.id if info else None,
+            version=info.version if info else None,
+        )
+
+
+class FeeDialog(_EditDialog):
+    labels = {
+        "code": "Code",
+        "rate": "Fee",
+        "effective_from": "From",
+        "effective_to": "To",
+    }
+
+    def __init__(
+        self, ctx: AppContext, payer: PayerInfo, info: FeeInfo | None, parent: QWidget | None
+    ) -> None:
+        super().__init__(
+            f"{'Edit' if info else 'Add'} fee - {payer.name}",
+            "The charge per unit for one procedure code. Leave the dates blank for a fee "
+            "that always applies.",
+            "Save fee",
+            parent,
+        )
+        self.ctx, self.payer, self.info = ctx, payer, info
+        self.code = self._line("code", "e.g. 90834 or H0015", 5)
+        self.rate = self._line("rate", "e.g. 125.00", 14)
+        self.start = self._date("effective_from")
+        self.end = self._date("effective_to")
+        self.form.addRow("Procedure code *", self.code)
+        self.form.addRow("Fee per unit ($) *", self.rate)
+        self.form.addRow("From", self.start)
+        self.form.addRow("To", self.end)
+        if info is not None:
+            self.code.setText(info.code)
+            self.rate.setText(f"{info.rate:.2f}")
+            self.start.set_value(info.effective_from)
+            self.end.set_value(info.effective_to)
+
+    def save(self) -> None:
+        info = self.info
+        payers.save_fee(
+            self.ctx.db,
+            self.ctx.actor,
+            FeeInput(
+                self.payer.id,
+                self.code.text(),
+                self.rate.text(),
+                self.start.value(),
+                self.end.value(),
+            ),
+            fee_id=info.id if info else None,
+            version=info.version if info else None,
+        )
+
+
+def _buttons(*specs: tuple[str, Callable[[], None], bool]) -> tuple[QHBoxLayout, list[QPushButton]]:
+    bar = QHBoxLayout()
+    made = []
+    for text, slot, enabled in specs:
+        b = QPushButton(text)
+        b.clicked.connect(slot)
+        b.setEnabled(enabled)
+        bar.addWidget(b)
+        made.append(b)
+    bar.addStretch(1)
+    return bar, made
+
+
+class PayersTab(QWidget):
+    """Billing > Payers & fees: the payer list and the selected payer's fee schedule."""
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        can = ctx.can(Perm.PAYER_MANAGE)
+        outer = QHBoxLayout(self)
+        left = QVBoxLayout()
+        left.addWidget(section_title("Payers"))
+        bar, _ = _buttons(("Add payer...", self.add_payer, can), ("Edit...", self.edit_payer, can))
+        left.addLayout(bar)
+        self.payer_model: RowsModel[PayerInfo] = RowsModel(
+            [
+                Column("Payer ID", lambda p: p.payer_code),
+                Column("Name", lambda p: p.name),
+                Column("Billing", lambda p: MODES.get(p.billing_mode, p.billing_mode)),
+                Column("Auth", lambda p: "Required" if p.requires_auth else ""),
+                Column("Fees", lambda p: p.fee_count, align_right=True),
+                Column(
+                    "Status",
+                    lambda p: "Active" if p.active else "Inactive",
+                    color=lambda p: None if p.active else "#757575",
+                ),
+            ]
+        )
+        self.payer_table = make_table()
+        self.payer_table.setModel(self.payer_model)
+        for column, width in enumerate((76, 220, 84, 70, 46)):
+            self.payer_table.setColumnWidth(column, width)
+        self.payer_table.selectionModel().currentRowChanged.connect(lambda *_: self._load_fees())
+        self.payer_table.doubleClicked.connect(lambda *_: self.edit_payer())
+        left.addWidget(self.payer_table, 1)
+        outer.addLayout(left, 4)
+        right = QVBoxLayout()
+        self.fee_title = section_title("Fee schedule")
+        right.addWidget(self.fee_title)
+        bar, self.fee_buttons = _buttons(
+            ("Add fee...", self.add_fee, can),
+            ("Edit...", self.edit_fee, can),
+            ("Remove...", self.remove_fee, can),
+        )
+        right.addLayout(bar)
+        self.fee_model: RowsModel[FeeInfo] = RowsModel(
+            [
+                Column("Code", lambda f: f.code),
+                Column("Fee", lambda f: f"${f.rate:,.2f}", align_right=True),
+                Column("From", lambda f: _dmy(f.effective_from, "any date")),
+                Column("To", lambda f: _dmy(f.effective_to, "no end")),
+            ]
+        )
+        self.fee_table = make_table()
+        self.fee_table.setModel(self.fee_model)
+        self.fee_table.doubleClicked.connect(lambda *_: self.edit_fee())
+        right.addWidget(self.fee_table, 1)
+        right.addWidget(
+            muted("A code without a fee is listed as an exception, never billed at $0.")
+        )
+        outer.addLayout(right, 3)
+
+    def refresh(self) -> None:
+        current = self.selected_payer()
+        self.payer_model.set_rows(payers.list_payers(self.ctx.db, self.ctx.actor))
+        self._select(current.id if current else None)
+
+    def _select(self, payer_id: int | None) -> None:
+        rows = self.payer_model.rows
+        idx = next((i for i, p in enumerate(rows) if p.id == payer_id), 0 if rows else -1)
+        if idx >= 0:
+            self.payer_table.selectRow(idx)
+        self._load_fees()
+
+    def selected_payer(self) -> PayerInfo | None:
+        index = self.payer_table.currentIndex()
+        return self.payer_model.row_at(index.row()) if index.isValid() else None
+
+    def _selected_fee(self) -> FeeInfo | None:
+        index = self.fee_table.currentIndex()
+        return self.fee_model.row_at(index.row()) if index.isValid() else None
+
+    def _load_fees(self) -> None:
+        payer = self.selected_payer()
+        self.fee_title.setText(f"Fee schedule - {payer.payer_code}" if payer else "Fee schedule")
+        fees = payers.list_fees(self.ctx.db, self.ctx.actor, payer.id) if payer else []
+        self.fee_model.set_rows(fees)
+
+    def add_payer(self) -> None:
+        dialog = PayerDialog(self.ctx, None, self)
+        if dialog.exec() and dialog.saved:
+            self.refresh()
+            self._select(dialog.saved.id)
+
+    def edit_payer(self) -> None:
+        payer = self.selected_payer()
+        if payer is None or not self.ctx.can(Perm.PAYER_MANAGE):
+            return
+        dialog = PayerDialog(self.ctx, payer, self)
+        dialog.exec()
+        self.refresh()
+
+    def add_fee(self) -> None:
+        payer = self.selected_payer()
+        if payer is None:
+            msgbox.info(self, "Choose a payer", "Select the payer in the list first.")
+            return
+        FeeDialog(self.ctx, payer, None, self).exec()
+        self.refresh()
+
+    def edit_fee(self) -> None:
+        payer, fee = self.selected_payer(), self._selected_fee()
+        if payer is None or fee is None or not self.ctx.can(Perm.PAYER_MANAGE):
+            return
+        FeeDialog(self.ctx, payer, fee, self).exec()
+        self.refresh()
+
+    def remove_fee(self) -> None:
+        fee = self._selected_fee()
+        if fee is None:
+            msgbox.info(self, "Choose a fee", "Select the fee to remove first.")
+            return
+        reason, ok = QInputDialog.getText(self, f"Remove fee {fee.code}", "Reason (required):")
+        if ok:
+            self.void_fee(fee.id, reason)
+
+    def void_fee(self, fee_id: int, reason: str) -> bool:
+        try:
+            payers.void_fee(self.ctx.db, self.ctx.actor, fee_id, reason)
+        except UserError as exc:
+            msgbox.user_error(self, exc)
+            return False
+        self.refresh()
+        return True
+
+
+# -- the chart's Billing tab -----------------------------------------------------------------
+def _payer_combo(ctx: AppContext, current: int | None) -> QComboBox:
+    combo = QComboBox()
+    combo.setObjectName("payer_id")
+    for p in payers.list_payers(ctx.db, ctx.actor):
+        if p.active or p.id == current:
+            combo.addItem(f"{p.name} ({p.payer_code})", p.id)
+    if current is not None:
+        combo.setCurrentIndex(max(0, combo.findData(current)))
+    return combo
+
+
+class CoverageDialog(_EditDialog):
+    labels = {"payer_id": "Payer", "member_id": "Member ID", "end_date": "To"}
+
+    def __init__(
+        self, ctx: AppContext, client_id: int, info: CoverageInfo | None, parent: QWidget | None
+    ) -> None:
+        super().__init__(
+            "Edit insurance" if info else "Add insurance",
+            "As printed on the client's insurance card.",
+            "Save insurance",
+            parent,
+        )
+        self.ctx, self.client_id, self.info = ctx, client_id, info
+        self.payer = _payer_combo(ctx, info.payer_id if info else None)
+        self.fields["payer_id"] = self.payer
+        self.member = self._line("member_id", "", 40)
+        self.group_no = self._line("group_number", "", 40)
+        self.start = self._date("start_date")
+        self.end = self._date("end_date")
+        self.form.addRow("Payer *", self.payer)
+        self.form.addRow("Member ID *", self.member)
+        self.form.addRow("Group number", self.group_no)
+        self.form.addRow("From", self.start)
+        self.form.addRow("To", self.end)
+        if info is not None:
+            self.member.setText(info.member_id)
+            self.group_no.setText(info.group_number)
+            self.start.set_value(info.start_date)
+            self.end.set_value(info.end_date)
+
+    def save(self) -> None:
+        info = self.info
+        payers.save_coverage(
+            self.ctx.db,
+            self.ctx.actor,
+            self.client_id,
+            int(self.payer.currentData() or 0),
+            self.member.text(),
+            group_number=self.group_no.text(),
+            start_date=self.start.value(),
+            end_date=self.end.value(),
+            coverage_id=info.id if info else None,
+            version=info.version if info else None,
+        )
+
+
+class AuthDialog(_EditDialog):
+    labels = {
+        "payer_id": "Payer",
+        "auth_number": "Auth number",
+        "code": "Code",
+        "start_date": "From",
+        "end_date": "To",
+        "units": "Units",
+    }
+
+    def __init__(
+        self, ctx: AppContext, client_id: int, info: AuthInfo | None, parent: QWidget | None
+    ) -> None:
+        super().__init__(
+            "Edit authorization" if info else "Add authorization",
+            "Units are used by exported claim lines in date order.",
+            "Save authorization",
+            parent,
+        )
+        self.ctx, self.client_id, self.info = ctx, client_id, info
+        self.payer = _payer_combo(ctx, info.payer_id if info else None)
+        self.fields["payer_id"] = self.payer
+        self.number = self._line("auth_number", "From the payer's approval letter", 40)
+        self.code = self._line("code", "e.g. H0015 or 90834", 5)
+        self.start = self._date("start_date")
+        self.end = self._date("end_date")
+        self.units = QSpinBox()
+        self.units.setObjectName("units")
+        self.units.setRange(0, 10000)
+        self.fields["units"] = self.units
+        self.form.addRow("Payer *", self.payer)
+        self.form.addRow("Auth number *", self.number)
+        self.form.addRow("Procedure code *", self.code)
+        self.form.addRow("From *", self.start)
+        self.form.addRow("To *", self.end)
+        self.form.addRow("Units *", self.units)
+        if info is not None:
+            self.number.setText(info.auth_number)
+            self.code.setText(info.code)
+            self.start.set_value(info.start_date)
+            self.end.set_value(info.end_date)
+            self.units.setValue(info.units)
+
+    def save(self) -> None:
+        info = self.info
+        payers.save_authorization(
+            self.ctx.db,
+            self.ctx.actor,
+            AuthInput(
+                self.client_id,
+                int(self.payer.currentData() or 0),
+                self.number.text(),
+                self.code.text(),
+                self.start.value(),
+                self.end.value(),
+                self.units.value(),
+            ),
+            auth_id=info.id if info else None,
+            version=info.version if info else None,
+        )
+
+
+class ClientBillingTab(QWidget):
+    """A client's insurance and authorizations with units used and left."""
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.client_id: int | None = None
+        can = ctx.can(Perm.PAYER_MANAGE)
+        lay = QVBoxLayout(self)
+        lay.addWidget(section_title("Insurance"))
+        bar, _ = _buttons(
+            ("Add insurance...", self.add_coverage, can), ("Edit...", self.edit_coverage, can)
+        )
+        lay.addLayout(bar)
+        self.cov_model: RowsModel[CoverageInfo] = RowsModel(
+            [
+                Column("Payer", lambda c: c.payer),
+                Column("Member ID", lambda c: c.member_id or "missing", color=_missing),
+                Column("Group", lambda c: c.group_number),
+                Column("From", lambda c: _dmy(c.start_date)),
+                Column("To", lambda c: _dmy(c.end_date)),
+            ]
+        )
+        self.cov_table = make_table()
+        self.cov_table.setModel(self.cov_model)
+        self.cov_table.setMaximumHeight(120)
+        self.cov_table.setColumnWidth(0, 200)
+        lay.addWidget(self.cov_table)
+        lay.addWidget(section_title("Authorizations"))
+        bar, _ = _buttons(
+            ("Add authorization...", self.add_auth, can),
+            ("Edit...", self.edit_auth, can),
+            ("Remove...", self.remove_auth, can),
+        )
+        lay.addLayout(bar)
+        self.auth_model: RowsModel[AuthInfo] = RowsModel(
+            [
+                Column("Payer", lambda a: a.payer),
+                Column("Auth number", lambda a: a.auth_number),
+                Column("Code", lambda a: a.code),
+                Column("From", lambda a: _dmy(a.start_date), sort_key=lambda a: a.start_date),
+                Column("To", lambda a: _dmy(a.end_date), sort_key=lambda a: a.end_date),
+                Column("Units", lambda a: a.units, align_right=True),
+                Column("Used", lambda a: a.used, align_right=True),
+                Column("Left", lambda a: a.remaining, align_right=True, color=_left_color),
+            ]
+        )
+        self.auth_table = make_table()
+        self.auth_table.setModel(self.auth_model)
+        self.auth_table.setColumnWidth(0, 200)
+        self.auth_table.setColumnWidth(1, 130)
+        lay.addWidget(self.auth_table, 1)
+
+    def load(self, client_id: int) -> None:
+        self.client_id = client_id
+        self.cov_model.set_rows(payers.list_coverage(self.ctx.db, self.ctx.actor, client_id))
+        self.auth_model.set_rows(payers.list_authorizations(self.ctx.db, self.ctx.actor, client_id))
+
+    def _reload(self) -> None:
+        if self.client_id is not None:
+            self.load(self.client_id)
+
+    def _current(self, table: object, model: RowsModel) -> object | None:  # type: ignore[type-arg]
+        index = table.currentIndex()  # type: ignore[attr-defined]
+        return model.row_at(index.row()) if index.isValid() else None
+
+    def add_coverage(self) -> None:
+        if self.client_id is not None:
+            CoverageDialog(self.ctx, self.client_id, None, self).exec()
+            self._reload()
+
+    def edit_coverage(self) -> None:
+        cov = self._current(self.cov_table, self.cov_model)
+        if self.client_id is not None and isinstance(cov, CoverageInfo):
+            CoverageDialog(self.ctx, self.client_id, cov, self).exec()
+            self._reload()
+
+    def add_auth(self) -> None:
+        if self.client_id is not None:
+            AuthDialog(self.ctx, self.client_id, None, self).exec()
+            self._reload()
+
+    def edit_auth(self) -> None:
+        auth = self._current(self.auth_table, self.auth_model)
+        if self.client_id is not None and isinstance(auth, AuthInfo):
+            AuthDialog(self.ctx, self.client_id, auth, self).exec()
+            self._reload()
+
+    def remove_auth(self) -> None:
+        auth = self._current(self.auth_table, self.auth_model)
+        if not isinstance(auth, AuthInfo):
+            msgbox.info(self, "Choose an authorization", "Select the authorization first.")
+            return
+        reason, ok = QInputDialog.getText(
+            self, f"Remove authorization {auth.auth_number}", "Reason (required):"
+        )
+        if ok:
+            try:
+                payers.void_authorization(self.ctx.db, self.ctx.actor, auth.id, reason)
+            except UserError as exc:
+                msgbox.user_error(self, exc)
+            self._reload()
+
+
+def _missing(c: CoverageInfo) -> str | None:
+    return "#c62828" if not c.member_id else None
+
+
+def _left_color(a: AuthInfo) -> str | None:
+    if a.remaining <= 0 or a.end_date < date.today():
+        return "#c62828"
+    return "#b26a00" if a.remaining < 3 else None
