@@ -197,7 +197,7 @@ def list_fees(db: Database, actor: Actor, payer_id: int) -> list[FeeInfo]:
         rows = session.exec(
             select(FeeSchedule)
             .where(FeeSchedule.payer_id == payer_id, col(FeeSchedule.voided_at).is_(None))
-            .order_by(col(FeeSchedule.code), col(FeeSchedule.effective_from))
+            .order_by(col(FeeSchedule.code), col(FeeSchedule.effective_from).asc().nulls_first())
         ).all()
         return [_fee_info(f) for f in rows]
 
