@@ -27,6 +27,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 test: lint
+	sh scripts/system-deps.sh
 	$(BIN)/python -m pytest
 
 screenshots: $(STAMP)
