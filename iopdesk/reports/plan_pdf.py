@@ -1,0 +1,378 @@
+"""A treatment plan printed to PDF (Letter, portrait).
+
+Takes a `PlanPrint` (plain data from iopdesk.services.plans); the caller (print_plan) makes
+the write atomic and audits it. Every page carries the clinic header, the client's identifiers
+and "Page X of Y"; a Part 2 record carries the 42 CFR 2.32 notice on every page.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, tzinfo
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from xml.sax.saxutils import escape
+
+from iopdesk.reports import PART2_NOTICE
+from iopdesk.reports.attendance import CONFIDENTIAL, FONT, FONT_BOLD, register_fonts
+
+if TYPE_CHECKING:
+    from iopdesk.services.plans import PlanPrint
+
+TITLE = "Treatment Plan"
+
+
+def _d(value: date | None) -> str:
+    return f"{value:%m/%d/%Y}" if value else "—"
+
+
+def _dt(value: datetime | None, tz: tzinfo | None = None) -> str:
+    """A UTC instant shown in the clinic's time zone (that of the print time)."""
+    if value is None:
+        return "—"
+    return value.astimezone(tz).strftime("%m/%d/%Y %H:%M")
+
+
+def write_pdf(data: PlanPrint, path: Path | str) -> None:
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import letter
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.lib.units import inch
+    from reportlab.pdfgen.canvas import Canvas
+    from reportlab.platypus import (
+        CondPageBreak,
+        KeepTogether,
+        LongTable,
+        Paragraph,
+        SimpleDocTemplate,
+        Spacer,
+        Table,
+        TableStyle,
+    )
+
+    register_fonts()
+    plan = data.plan
+    clinic_tz = data.printed_at.tzinfo
+    page_w, page_h = letter
+    margin = 0.6 * inch
+    header_h = 1.05 * inch
+    footer_h = 0.6 * inch if data.part2 else 0.45 * inch
+    usable = page_w - 2 * margin
+    contact = "  ·  ".join(p for p in (data.clinic_address, data.clinic_phone) if p)
+    printed = f"Printed {data.printed_at:%m/%d/%Y %H:%M}"
+    ident = f"{data.client_name}   ·   MRN {data.mrn}   ·   DOB {_d(data.dob)}"
+    line_colour = colors.HexColor("#5B6B82")
+    pale = colors.HexColor("#D5DAE1")
+    band = colors.HexColor("#DDE4EE")
+    soft = colors.HexColor("#F5F7FA")
+
+    def draw_header(canvas: Any) -> None:
+        canvas.saveState()
+        top = page_h - margin
+        canvas.setFont(FONT_BOLD, 13)
+        canvas.drawString(margin, top - 13, data.clinic_name)
+        canvas.setFont(FONT, 8.5)
+        if contact:
+            canvas.drawString(margin, top - 26, contact)
+        canvas.setFont(FONT_BOLD, 13)
+        canvas.drawRightString(page_w - margin, top - 13, TITLE)
+        canvas.setFont(FONT, 8.5)
+        canvas.drawRightString(page_w - margin, top - 26, f"Plan #{plan.id} · {plan.status_label}")
+        canvas.setStrokeColor(line_colour)
+        canvas.setLineWidth(0.8)
+        canvas.line(margin, top - 34, page_w - margin, top - 34)
+        canvas.setFont(FONT_BOLD, 9.5)
+        canvas.drawString(margin, top - 48, ident)
+        canvas.restoreState()
+
+    def draw_footer(canvas: Any, page: int, total: int) -> None:
+        canvas.saveState()
+        y = margin - 6
+        canvas.setStrokeColor(colors.HexColor("#B8C2D0"))
+        canvas.setLineWidth(0.5)
+        canvas.line(
+            margin, margin + footer_h - 0.3 * inch, page_w - margin, margin + footer_h - 0.3 * inch
+        )
+        canvas.setFont(FONT, 8)
+        canvas.setFillColor(colors.HexColor("#333333"))
+        canvas.drawString(margin, y, f"{CONFIDENTIAL}  {printed}")
+        canvas.drawRightString(page_w - margin, y, f"Page {page} of {total}")
+        if data.part2:
+            canvas.setFont(FONT_BOLD, 8.5)
+            canvas.setFillColor(colors.black)
+            canvas.drawCentredString(page_w / 2, y + 13, PART2_NOTICE)
+        canvas.restoreState()
+
+    class NumberedCanvas(Canvas):  # type: ignore[misc]
+        """Holds each page until the end so the footer can say 'of Y'."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._pages: list[dict[str, Any]] = []
+
+        def showPage(self) -> None:
+            self._pages.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self) -> None:
+            total = len(self._pages)
+            for number, state in enumerate(self._pages, start=1):
+                self.__dict__.update(state)
+                draw_footer(self, number, total)
+                super().showPage()
+            super().save()
+
+    body = ParagraphStyle("body", fontName=FONT, fontSize=9, leading=11.5)
+    small = ParagraphStyle("small", parent=body, fontSize=8.5, leading=10.5)
+    bold = ParagraphStyle("bold", parent=body, fontName=FONT_BOLD)
+    h1 = ParagraphStyle(
+        "h1",
+        parent=body,
+        fontName=FONT_BOLD,
+        fontSize=11.5,
+        leading=14,
+        spaceBefore=8,
+        spaceAfter=4,
+        textColor=colors.HexColor("#1F3A5F"),
+    )
+    h2 = ParagraphStyle(
+        "h2",
+        parent=body,
+        fontName=FONT_BOLD,
+        fontSize=10,
+        leading=12.5,
+        spaceBefore=4,
+        spaceAfter=2,
+    )
+    quote = ParagraphStyle(
+        "quote",
+        parent=body,
+        fontSize=9,
+        leading=11.5,
+        leftIndent=12,
+        textColor=colors.HexColor("#333333"),
+        spaceAfter=4,
+    )
+
+    def p(text: str, style: ParagraphStyle = body) -> Paragraph:
+        return Paragraph(escape(text).replace("\n", "<br/>"), style)
+
+    story: list[Any] = []
+
+    # Plan header facts
+    signer = plan.clinician_signed_by or "—"
+    facts = [
+        [p("Status", bold), p(plan.status_label), p("Start date", bold), p(_d(plan.start_date))],
+        [
+            p("Review every", bold),
+            p(f"{plan.review_interval_days} days"),
+            p("Next review", bold),
+            p(_d(plan.next_review_date) if plan.status == "active" else "—"),
+        ],
+        [
+            p("Clinician signature", bold),
+            p(
+                f"{signer}, {_dt(plan.clinician_signed_at, clinic_tz)}"
+                if plan.clinician_signed_at
+                else "Not signed (draft)"
+            ),
+            p("Client agreement", bold),
+            p(
+                f"Agreed, signed {_d(plan.client_signed_date)}"
+                if plan.client_agreed
+                else "Not recorded"
+            ),
+        ],
+    ]
+    facts_table = Table(facts, colWidths=[usable * f for f in (0.19, 0.31, 0.19, 0.31)])
+    facts_table.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("BACKGROUND", (0, 0), (-1, -1), soft),
+                ("BOX", (0, 0), (-1, -1), 0.5, pale),
+                ("TOPPADDING", (0, 0), (-1, -1), 3),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
+            ]
+        )
+    )
+    story += [facts_table, Spacer(1, 6)]
+
+    # Problems -> goals -> objectives -> interventions
+    if not plan.problems:
+        story.append(p("No problems have been entered on this plan yet."))
+    for pi, problem in enumerate(plan.problems, start=1):
+        story.append(CondPageBreak(1.4 * inch))
+        story.append(p(f"Problem {pi}: {problem.description}", h1))
+        if not problem.goals:
+            story.append(p("No goals entered.", small))
+        for gi, goal in enumerate(problem.goals, start=1):
+            head: list[Any] = [
+                p(
+                    f"Goal {pi}.{gi}: {goal.description}"
+                    + ("  (achieved)" if goal.status == "achieved" else ""),
+                    h2,
+                )
+            ]
+            if goal.client_words:
+                words = goal.client_words.strip().strip('"“”')
+                head.append(p(f"In the client's words: “{words}”", quote))
+            rows: list[list[Any]] = [
+                [
+                    p("Objective / intervention", bold),
+                    p("Modality", bold),
+                    p("Frequency", bold),
+                    p("Responsible", bold),
+                    p("Target", bold),
+                ]
+            ]
+            cmds: list[tuple[Any, ...]] = [
+                ("BACKGROUND", (0, 0), (-1, 0), band),
+                ("LINEBELOW", (0, 0), (-1, 0), 0.8, line_colour),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("TOPPADDING", (0, 0), (-1, -1), 2.5),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
+            ]
+            for oi, objective in enumerate(goal.objectives, start=1):
+                r = len(rows)
+                rows.append(
+                    [
+                        p(f"Objective {pi}.{gi}.{oi}: {objective.description}", bold),
+                        "",
+                        "",
+                        "",
+                        p(_d(objective.target_date)),
+                    ]
+                )
+                cmds += [
+                    ("SPAN", (0, r), (3, r)),
+                    ("BACKGROUND", (0, r), (-1, r), soft),
+                    ("LINEABOVE", (0, r), (-1, r), 0.25, pale),
+                ]
+                for intervention in objective.interventions:
+                    rows.append(
+                        [
+                            p(f"• {intervention.description}", small),
+                            p(intervention.modality, small),
+                            p(intervention.frequency, small),
+                            p(intervention.responsible, small),
+                            "",
+                        ]
+                    )
+                if not objective.interventions:
+                    rows.append([p("• No intervention entered.", small), "", "", "", ""])
+            if not goal.objectives:
+                rows.append([p("No objectives entered.", small), "", "", "", ""])
+            table = LongTable(
+                rows,
+                colWidths=[usable * f for f in (0.42, 0.15, 0.13, 0.17, 0.13)],
+                repeatRows=1,
+            )
+            table.setStyle(TableStyle(cmds))
+            story.append(KeepTogether([*head, table]) if len(rows) < 12 else head[0])
+            if len(rows) >= 12:
+                story += [*head[1:], table]
+            story.append(Spacer(1, 6))
+
+    # Review history
+    story.append(CondPageBreak(1.2 * inch))
+    story.append(p("Review history", h1))
+    if not plan.reviews:
+        story.append(p("No reviews recorded yet.", small))
+    else:
+        rows = [[p("Date", bold), p("Reviewer", bold), p("Summary and progress per goal", bold)]]
+        for review in plan.reviews:
+            lines = [escape(review.summary)]
+            for prog in review.progress:
+                goal_text = prog.goal if len(prog.goal) <= 80 else prog.goal[:79] + "…"
+                text = f"<b>{escape(goal_text.rstrip('.'))}</b>: {escape(prog.rating_label)}"
+                if prog.comment:
+                    text += f" — {escape(prog.comment)}"
+                lines.append(text)
+            rows.append(
+                [
+                    p(_d(review.review_date)),
+                    p(review.reviewer),
+                    Paragraph("<br/>".join(lines), small),
+                ]
+            )
+        table = LongTable(rows, colWidths=[usable * f for f in (0.13, 0.22, 0.65)], repeatRows=1)
+        table.setStyle(
+            TableStyle(
+                [
+                    ("BACKGROUND", (0, 0), (-1, 0), band),
+                    ("LINEBELOW", (0, 0), (-1, 0), 0.8, line_colour),
+                    ("LINEBELOW", (0, 1), (-1, -1), 0.25, pale),
+                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ]
+            )
+        )
+        story.append(table)
+
+    # Signatures
+    clinician = (
+        f"Signed electronically by {signer} on {_dt(plan.clinician_signed_at, clinic_tz)}"
+        if plan.clinician_signed_at
+        else "Not yet signed"
+    )
+    client_line = (
+        f"Client agreed to this plan; signed {_d(plan.client_signed_date)}"
+        if plan.client_agreed
+        else "Client agreement not yet recorded"
+    )
+    sig_rows = [
+        [p("Clinician signature", bold), "", p("Date", bold), ""],
+        [
+            p(clinician, small),
+            "",
+            p(
+                _d(plan.clinician_signed_at.astimezone(clinic_tz).date())
+                if plan.clinician_signed_at
+                else ""
+            ),
+            "",
+        ],
+        ["", "", "", ""],
+        [p("Client signature", bold), "", p("Date", bold), ""],
+        [
+            p(client_line, small),
+            "",
+            p(_d(plan.client_signed_date) if plan.client_agreed else ""),
+            "",
+        ],
+    ]
+    sig = Table(
+        sig_rows,
+        colWidths=[usable * 0.55, usable * 0.05, usable * 0.3, usable * 0.1],
+        rowHeights=[None, 26, 14, None, 26],
+    )
+    sig.setStyle(
+        TableStyle(
+            [
+                ("LINEBELOW", (0, 1), (0, 1), 0.8, colors.black),
+                ("LINEBELOW", (2, 1), (2, 1), 0.8, colors.black),
+                ("LINEBELOW", (0, 4), (0, 4), 0.8, colors.black),
+                ("LINEBELOW", (2, 4), (2, 4), 0.8, colors.black),
+                ("VALIGN", (0, 0), (-1, -1), "BOTTOM"),
+            ]
+        )
+    )
+    story += [Spacer(1, 14), KeepTogether([p("Signatures", h1), sig])]
+
+    doc = SimpleDocTemplate(
+        str(path),
+        pagesize=letter,
+        leftMargin=margin,
+        rightMargin=margin,
+        topMargin=margin + header_h - 0.2 * inch,
+        bottomMargin=margin + footer_h,
+        title=f"{TITLE} {data.mrn} #{plan.id}",
+        author=data.clinic_name,
+        creator="IOPDesk",
+        initialFontName=FONT,
+    )
+    doc.build(
+        story,
+        onFirstPage=lambda canvas, _doc: draw_header(canvas),
+        onLaterPages=lambda canvas, _doc: draw_header(canvas),
+        canvasmaker=NumberedCanvas,
+    )
