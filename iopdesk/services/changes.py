@@ -1,0 +1,255 @@
+"""'Something changed on another workstation': so screens refresh without anyone pressing F5.
+
+PostgreSQL: every committing transaction that wrote clinic data sends NOTIFY on one channel,
+inside the same transaction (so a rolled-back change is never announced and a committed one
+always is). The payload names only the tables and the sending workstation, never client data.
+A `ChangeListener` on another workstation LISTENs on its own connection.
+
+SQLite (one workstation, but the command line can write while the app is open): polling the
+newest audit id of a data-changing action.
+
+Connection loss is reported (so the app can show a banner) and the listener reconnects by
+itself on the next poll.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.orm import ORMExecuteState, Session
+
+from iopdesk.db import Database
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "iopdesk_changes"
+ORIGIN = f"{socket.gethostname()}:{os.getpid()}"
+IGNORED_TABLES = frozenset({"audit_event", "audit_head"})
+# Audit actions that change nothing a screen shows (reads, sign-ins, locks).
+QUIET_ACTIONS = (
+    "read",
+    "open_chart",
+    "login",
+    "login_failed",
+    "logout",
+    "screen_lock",
+    "screen_unlock",
+    "print",
+    "export",
+    "audit_view",
+    "audit_verify",
+    "permission_denied",
+    "backup",
+    "backup_failed",
+)
+_KEY = "iopdesk_changed_tables"
+
+
+@dataclass(frozen=True)
+class Change:
+    tables: frozenset[str]
+    origin: str = ""
+
+    @property
+    def from_elsewhere(self) -> bool:
+        return self.origin != ORIGIN
+
+
+@dataclass
+class PollResult:
+    changes: list[Change] = field(default_factory=list)
+    connected: bool = True
+    message: str = ""
+
+    @property
+    def tables(self) -> frozenset[str]:
+        out: set[str] = set()
+        for c in self.changes:
+            out |= c.tables
+        return frozenset(out)
+
+
+# -- sending (PostgreSQL) ---------------------------------------------------------------------
+
+
+def _is_postgres(session: Session) -> bool:
+    bind = session.get_bind()
+    return bind.dialect.name == "postgresql"
+
+
+def _note(session: Session, tables: set[str]) -> None:
+    tables -= IGNORED_TABLES
+    if tables:
+        session.info.setdefault(_KEY, set()).update(tables)
+
+
+@event.listens_for(Session, "after_flush")
+def _after_flush(session: Session, _ctx: Any) -> None:
+    if not _is_postgres(session):
+        return
+    touched = {
+        getattr(obj, "__tablename__", "")
+        for obj in (*session.new, *session.dirty, *session.deleted)
+    }
+    _note(session, {t for t in touched if t})
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _on_execute(state: ORMExecuteState) -> None:
+    if not (state.is_insert or state.is_update or state.is_delete):
+        return
+    if not _is_postgres(state.session):
+        return
+    table = getattr(state.statement, "table", None)
+    name = getattr(table, "name", "")
+    if name:
+        _note(state.session, {name})
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    if not _is_postgres(session):
+        return
+    if session.new or session.dirty or session.deleted:
+        session.flush()  # so after_flush sees what this commit writes
+    tables = session.info.pop(_KEY, None)
+    if not tables:
+        return
+    payload = json.dumps({"t": sorted(tables)[:50], "o": ORIGIN})
+    # NOTIFY is transactional: delivered when (and only if) this transaction commits.
+    session.execute(text("SELECT pg_notify(:c, :p)"), {"c": CHANNEL, "p": payload})
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_KEY, None)
+
+
+def install() -> None:
+    """Importing this module installs the listeners; called when a PostgreSQL database opens."""
+
+
+# -- receiving --------------------------------------------------------------------------------
+
+
+class ChangeListener:
+    """Poll for changes made elsewhere. Never raises on connection loss: it says so."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.postgres = db.backend == "postgresql"
+        self._conn: Any = None
+        self._last_audit: int | None = None
+        self._next_retry = 0.0
+        if not self.postgres:
+            self._last_audit = self._sqlite_marker()
+
+    # PostgreSQL -----------------------------------------------------------------------
+    def _connect(self) -> None:
+        import psycopg
+
+        url = self.db.engine.url
+        self._conn = psycopg.connect(
+            host=url.host or None,
+            port=url.port or None,
+            user=url.username or None,
+            password=url.password or None,
+            dbname=url.database or None,
+            autocommit=True,
+            connect_timeout=5,
+        )
+        self._conn.execute(f"LISTEN {CHANNEL}")
+
+    def _pg_poll(self, timeout: float) -> PollResult:
+        if self._conn is None or self._conn.closed:
+            if time.monotonic() < self._next_retry:
+                return PollResult(connected=False, message=_LOST)
+            try:
+                self._connect()
+            except Exception as exc:
+                log.warning("change listener cannot connect: %s", type(exc).__name__)
+                self._conn = None
+                self._next_retry = time.monotonic() + 5.0
+                return PollResult(connected=False, message=_LOST)
+        changes = []
+        try:
+            for note in self._conn.notifies(timeout=timeout):
+                changes.append(_parse(note.payload))
+            self._conn.execute("SELECT 1")  # notices a dead connection even when idle
+        except Exception as exc:
+            log.warning("change listener lost its connection: %s", type(exc).__name__)
+            self.close()
+            self._next_retry = 0.0
+            return PollResult(changes=changes, connected=False, message=_LOST)
+        return PollResult(changes=changes)
+
+    # SQLite ---------------------------------------------------------------------------
+    def _sqlite_marker(self) -> int:
+        quiet = ", ".join(f"'{a}'" for a in QUIET_ACTIONS)
+        with self.db.engine.connect() as conn:
+            value = conn.execute(
+                text(f"SELECT max(id) FROM audit_event WHERE action NOT IN ({quiet})")
+            ).scalar()
+        return int(value or 0)
+
+    def _sqlite_poll(self) -> PollResult:
+        try:
+            marker = self._sqlite_marker()
+        except Exception as exc:
+            log.warning("change polling failed: %s", type(exc).__name__)
+            return PollResult(connected=False, message="The database cannot be read right now.")
+        if self._last_audit is not None and marker > self._last_audit:
+            self._last_audit = marker
+            return PollResult(changes=[Change(frozenset({"*"}), origin="")])
+        self._last_audit = marker
+        return PollResult()
+
+    # ----------------------------------------------------------------------------------
+    def poll(self, timeout: float = 0.0) -> PollResult:
+        """Changes since the last poll (waiting up to `timeout` seconds for the first)."""
+        if self.postgres:
+            return self._pg_poll(timeout)
+        return self._sqlite_poll()
+
+    def wait(self, timeout: float) -> list[Change]:
+        """Block until a change from elsewhere arrives (tests, scripts); [] on timeout."""
+        end = time.monotonic() + timeout
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                return []
+            result = self.poll(min(left, 0.5) if self.postgres else 0.0)
+            mine = [c for c in result.changes if c.from_elsewhere]
+            if mine:
+                return mine
+            if not self.postgres:
+                time.sleep(min(0.2, max(0.0, end - time.monotonic())))
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except Exception:
+                log.debug("closing the change listener failed")
+            self._conn = None
+
+
+_LOST = (
+    "The connection to the clinic database server was lost. Reconnecting... What you have "
+    "typed is kept; save again once the connection is back."
+)
+
+
+def _parse(payload: str) -> Change:
+    try:
+        data = json.loads(payload)
+        return Change(frozenset(str(t) for t in data.get("t", [])), str(data.get("o", "")))
+    except (ValueError, AttributeError):
+        return Change(frozenset({"*"}))
