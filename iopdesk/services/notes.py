@@ -1,22 +1,82 @@
-"""Reading notes: headers for anyone who may see the chart, content for clinical roles only."""
+"""Session documentation: progress notes, group notes, sign and lock, co-sign, addenda, queues.
+
+Headers (that a note exists and its state) are visible to anyone who may see the chart; content
+only to clinical roles with access to the client, and every read or print of content is audited.
+A signed note is frozen twice over: here (refusal with a plain message) and in the database
+(migration 0002 triggers). Corrections are addenda, which are signed and then frozen as well.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
+from typing import Any
 
-from sqlmodel import col, select
+from sqlalchemy import and_, exists, or_
+from sqlmodel import Session, col, func, select
 
 from iopdesk.db import Database
-from iopdesk.errors import NotFoundError, PermissionDenied
-from iopdesk.models import Note, Staff
+from iopdesk.errors import NotFoundError, PermissionDenied, UserError, ValidationError
+from iopdesk.models import (
+    Attendance,
+    Client,
+    ClinicSession,
+    GroupNote,
+    Note,
+    NoteAddendum,
+    NoteTemplate,
+    PlanGoal,
+    PlanProblem,
+    SessionFacilitator,
+    Staff,
+    TreatmentPlan,
+    User,
+    utcnow,
+)
+from iopdesk.models.enums import (
+    ATTENDED_STATUSES,
+    NOTE_SECTIONS,
+    NoteFormat,
+    NoteStatus,
+    SessionKind,
+    SessionStatus,
+)
 from iopdesk.services import audit
 from iopdesk.services.actor import Actor
 from iopdesk.services.clients import can_view_clinical_in
-from iopdesk.services.permissions import Perm, require
+from iopdesk.services.clinic import clinic_today, get_setting_in
+from iopdesk.services.permissions import Perm, has, require
+from iopdesk.services.records import update_versioned
+
+MODALITIES: tuple[str, ...] = (
+    "CBT",
+    "DBT",
+    "Motivational Interviewing",
+    "Psychodynamic",
+    "Psychoeducation",
+    "Mindfulness",
+    "Family systems",
+    "Relapse prevention",
+    "Trauma-informed care",
+)
+# Short names people type (and the issue uses) mapped to the stored label.
+_MODALITY_ALIASES = {
+    "mi": "Motivational Interviewing",
+    "trauma-informed": "Trauma-informed care",
+    "trauma informed": "Trauma-informed care",
+    "family systems therapy": "Family systems",
+}
+GROUP_ENTRY_SECTIONS: tuple[str, ...] = ("Participation", "Response", "Plan")
+PROGRESS_KINDS = (SessionKind.INDIVIDUAL.value, SessionKind.FAMILY.value, SessionKind.INTAKE.value)
+AWAITING_COSIGN = "awaiting co-signature"
+_COSIGN_CREDENTIALS = re.compile(r"associate|intern|trainee|\b(?:lpca|lmsw|lcdc-?i)\b", re.I)
 
 
+# -- plain data handed to the UI and the PDF writer ---------------------------------------------
 @dataclass(frozen=True)
 class NoteHeader:
     """What front desk and billing may know about a note: that it exists and its state."""
@@ -28,6 +88,49 @@ class NoteHeader:
     author: str
     status: str
     signed_at: datetime | None
+    cosign_required: bool = False
+    cosigned_at: datetime | None = None
+    late_entry: bool = False
+    group_note_id: int | None = None
+    session_id: int | None = None
+    client_name: str = ""
+    author_staff_id: int = 0
+    version: int = 1
+
+    @property
+    def state(self) -> str:
+        """draft | signed | awaiting co-signature | co-signed (what lists show)."""
+        if self.status == NoteStatus.SIGNED.value and self.cosign_required:
+            return "co-signed" if self.cosigned_at else AWAITING_COSIGN
+        return self.status
+
+    @property
+    def state_label(self) -> str:
+        text = self.state.capitalize()
+        return f"{text} (late entry)" if self.late_entry else text
+
+
+@dataclass(frozen=True)
+class AddendumView:
+    id: int
+    author: str
+    author_staff_id: int
+    text: str
+    created_at: datetime
+    signed_by: str
+    signed_at: datetime | None
+    content_sha256: str | None
+    version: int
+
+
+@dataclass(frozen=True)
+class GroupNarrative:
+    id: int
+    topic: str
+    interventions: str
+    modalities: list[str]
+    narrative: str
+    status: str
 
 
 @dataclass(frozen=True)
@@ -38,21 +141,439 @@ class NoteContent:
     risk_suicidal: bool
     risk_homicidal: bool
     safety_plan: str
+    goals_addressed: list[int] = field(default_factory=list)
+    service_minutes: int | None = None
+    template_id: int | None = None
+    signed_by: str = ""
+    cosigned_by: str = ""
+    content_sha256: str | None = None
+    addenda: list[AddendumView] = field(default_factory=list)
+    group: GroupNarrative | None = None
+    goal_labels: dict[int, str] = field(default_factory=dict)
 
 
+@dataclass
+class NoteDraft:
+    """What the editor sends: one progress note of one client."""
+
+    client_id: int
+    service_date: date
+    format: str = NoteFormat.DAP.value
+    sections: dict[str, str] = field(default_factory=dict)
+    session_id: int | None = None
+    template_id: int | None = None
+    modalities: list[str] = field(default_factory=list)
+    goals_addressed: list[int] = field(default_factory=list)
+    risk_suicidal: bool = False
+    risk_homicidal: bool = False
+    safety_plan: str = ""
+    service_minutes: int | None = None
+
+
+@dataclass(frozen=True)
+class FormatChoice:
+    """A note format the editor offers: a built-in one or a clinic template."""
+
+    key: str  # "SOAP" ... or "template:<id>"
+    label: str
+    format: str
+    template_id: int | None
+    sections: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class GoalChoice:
+    id: int
+    label: str
+
+
+@dataclass(frozen=True)
+class SavedNote:
+    id: int
+    version: int
+    status: str
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    kind: str  # note | group | session
+    id: int  # note id, group note id, or session id
+    service_date: date
+    title: str  # client name or group title
+    detail: str  # format / session kind
+    author: str
+    state: str
+    client_id: int | None = None
+    session_id: int | None = None
+    version: int = 0
+
+
+@dataclass(frozen=True)
+class QueueCounts:
+    my_drafts: int
+    awaiting_my_cosign: int
+    sessions_without_note: int
+
+
+@dataclass
+class GroupEntry:
+    participation: str = ""
+    response: str = ""
+    plan: str = ""
+    service_minutes: int | None = None
+
+    def sections(self) -> dict[str, str]:
+        return {"Participation": self.participation, "Response": self.response, "Plan": self.plan}
+
+
+@dataclass
+class GroupNoteInput:
+    topic: str = ""
+    interventions: str = ""
+    modalities: list[str] = field(default_factory=list)
+    narrative: str = ""
+    entries: dict[int, GroupEntry] = field(default_factory=dict)  # client id -> entry
+
+
+@dataclass(frozen=True)
+class GroupMember:
+    client_id: int
+    name: str
+    mrn: str
+    attendance: str
+    minutes: int
+    note_id: int | None
+    entry: GroupEntry
+    note_status: str
+
+
+@dataclass(frozen=True)
+class GroupNoteForm:
+    """Everything the group-note dialog needs for one held group session."""
+
+    session_id: int
+    title: str
+    session_date: date
+    start: str
+    end: str
+    group_note_id: int | None
+    version: int | None
+    status: str
+    topic: str
+    interventions: str
+    modalities: list[str]
+    narrative: str
+    members: list[GroupMember]
+    absent: list[str]
+
+
+@dataclass(frozen=True)
+class GroupSaveResult:
+    group_note_id: int
+    version: int
+    status: str
+    note_ids: dict[int, int]
+    warnings: list[str]
+
+
+@dataclass(frozen=True)
+class NotePrint:
+    """Plain data for reports.note_pdf."""
+
+    clinic_name: str
+    clinic_address: str
+    clinic_phone: str
+    client_name: str
+    client_dob: date
+    client_mrn: str
+    part2: bool
+    content: NoteContent
+    session_label: str
+    printed_at: datetime
+    printed_by: str
+
+
+# -- helpers ----------------------------------------------------------------------------------
+def _name(staff: Staff | None) -> str:
+    if staff is None:
+        return ""
+    cred = f", {staff.credentials}" if staff.credentials else ""
+    return f"{staff.first_name} {staff.last_name}{cred}"
+
+
+def _user_name(session: Session, user_id: int | None) -> str:
+    if user_id is None:
+        return ""
+    user = session.get(User, user_id)
+    if user is None:
+        return ""
+    if user.staff_id is not None:
+        staff = session.get(Staff, user.staff_id)
+        if staff is not None:
+            return _name(staff)
+    return user.display_name
+
+
+def _split(text: str) -> list[str]:
+    return [p for p in (s.strip() for s in text.split(",")) if p]
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def needs_cosign(staff: Staff) -> bool:
+    """A supervisee (flag, a supervisor on file, or a pre-licensure credential) needs a
+    supervisor's co-signature on every note."""
+    return bool(
+        staff.is_supervisee
+        or staff.supervisor_id is not None
+        or _COSIGN_CREDENTIALS.search(staff.credentials or "")
+    )
+
+
+def canonical_content(note: Note, group: GroupNote | None = None) -> str:
+    """The signed record as one stable text: what content_sha256 is computed over.
+
+    Key order, whitespace and JSON formatting cannot change the hash; any change of what the
+    clinician signed (sections, risk screen, minutes, goals, the group narrative) does.
+    """
+    doc: dict[str, Any] = {
+        "client_id": note.client_id,
+        "session_id": note.session_id,
+        "author_staff_id": note.author_staff_id,
+        "format": note.format,
+        "template_id": note.template_id,
+        "service_date": note.service_date.isoformat(),
+        "sections": json.loads(note.content_json or "{}"),
+        "modalities": _split(note.modalities),
+        "goals_addressed": _split(note.goals_addressed),
+        "risk_suicidal": note.risk_suicidal,
+        "risk_homicidal": note.risk_homicidal,
+        "safety_plan": note.safety_plan,
+        "service_minutes": note.service_minutes,
+    }
+    if group is not None:
+        doc["group"] = {
+            "topic": group.topic,
+            "interventions": group.interventions,
+            "modalities": _split(group.modalities),
+            "narrative": group.narrative,
+        }
+    return json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def _addendum_canonical(add: NoteAddendum) -> str:
+    return json.dumps(
+        {"note_id": add.note_id, "author_staff_id": add.author_staff_id, "text": add.text},
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def normalize_modalities(values: list[str]) -> list[str]:
+    """Known modalities in the clinic's spelling and order; unknown ones refused."""
+    known = {m.lower(): m for m in MODALITIES}
+    chosen: set[str] = set()
+    bad: list[str] = []
+    for raw in values:
+        key = raw.strip().lower()
+        if not key:
+            continue
+        label = known.get(key) or _MODALITY_ALIASES.get(key)
+        if label is None:
+            bad.append(raw.strip())
+        else:
+            chosen.add(label)
+    if bad:
+        raise ValidationError(
+            f"Unknown modality: {', '.join(bad)}. Choose from: {', '.join(MODALITIES)}.",
+            {"modalities": "Unknown modality."},
+        )
+    return [m for m in MODALITIES if m in chosen]
+
+
+def _staff_of(session: Session, actor: Actor) -> Staff:
+    if actor.staff_id is None:
+        raise PermissionDenied(
+            "Your user account is not linked to a staff record, so you cannot write notes. "
+            "Ask an administrator to link it."
+        )
+    staff = session.get(Staff, actor.staff_id)
+    if staff is None:
+        raise NotFoundError("Your staff record no longer exists.")
+    return staff
+
+
+def _require_chart(session: Session, actor: Actor, client_id: int, note_id: Any = "") -> None:
+    if not can_view_clinical_in(session, actor, client_id):
+        audit.record(
+            session,
+            actor,
+            audit.Action.DENIED,
+            entity="note",
+            entity_id=note_id,
+            client_id=client_id,
+            detail="not on caseload",
+        )
+        session.commit()
+        raise PermissionDenied(
+            "This client is not on your caseload or in a group you facilitate, so you "
+            "cannot read or write their notes."
+        )
+
+
+def _get_note(session: Session, note_id: int) -> Note:
+    note = session.get(Note, note_id)
+    if note is None or note.voided_at is not None:
+        raise NotFoundError("That note does not exist or was voided.")
+    return note
+
+
+def _sections_for(session: Session, fmt: str, template_id: int | None) -> tuple[str, ...]:
+    if fmt in NOTE_SECTIONS:
+        return NOTE_SECTIONS[fmt]
+    if fmt == NoteFormat.GROUP.value:
+        return GROUP_ENTRY_SECTIONS
+    if fmt == NoteFormat.CUSTOM.value:
+        template = session.get(NoteTemplate, template_id) if template_id else None
+        if template is None:
+            raise ValidationError("Choose a note template.", {"template_id": "Required."})
+        return tuple(json.loads(template.sections_json))
+    raise ValidationError(
+        f"Unknown note format '{fmt}'. Use SOAP, DAP, BIRP, GIRP or a clinic template.",
+        {"format": "Unknown format."},
+    )
+
+
+def _risk_errors(suicidal: bool, homicidal: bool, safety_plan: str) -> dict[str, str]:
+    if (suicidal or homicidal) and not safety_plan.strip():
+        return {
+            "safety_plan": "A safety plan is required when suicidal or homicidal ideation is "
+            "reported."
+        }
+    return {}
+
+
+def _raise(errors: dict[str, str]) -> None:
+    if errors:
+        first = next(iter(errors.values()))
+        raise ValidationError(first if len(errors) == 1 else "Please correct: " + first, errors)
+
+
+def _check_minutes(minutes: int | None) -> dict[str, str]:
+    if minutes is not None and not (0 <= minutes <= 1440):
+        return {"service_minutes": "Minutes must be between 0 and 1440."}
+    return {}
+
+
+def _check_goals(session: Session, client_id: int, goal_ids: list[int]) -> str:
+    if not goal_ids:
+        return ""
+    rows = session.exec(
+        select(PlanGoal.id)
+        .join(PlanProblem, col(PlanProblem.id) == PlanGoal.problem_id)
+        .join(TreatmentPlan, col(TreatmentPlan.id) == PlanProblem.plan_id)
+        .where(
+            col(PlanGoal.id).in_(goal_ids),
+            TreatmentPlan.client_id == client_id,
+            col(PlanGoal.voided_at).is_(None),
+        )
+    ).all()
+    if set(rows) != set(goal_ids):
+        raise ValidationError(
+            "A goal addressed is not a goal of this client's treatment plan.",
+            {"goals_addressed": "Not a goal of this client's plan."},
+        )
+    return ",".join(str(g) for g in sorted(set(goal_ids)))
+
+
+def _draft_values(
+    session: Session, actor: Actor, draft: NoteDraft, *, complete: bool, note_id: int | None
+) -> dict[str, Any]:
+    """Validated column values for a draft. `complete` adds the rules an explicit save needs
+    (risk screen); autosave stores whatever was typed so that nothing is lost."""
+    client = session.get(Client, draft.client_id)
+    if client is None:
+        raise NotFoundError("That client record does not exist.")
+    fmt = draft.format
+    names = _sections_for(session, fmt, draft.template_id)
+    if fmt == NoteFormat.GROUP.value:
+        raise ValidationError("Group entries are written in the group note.", {"format": "Group"})
+    unknown = [k for k in draft.sections if k not in names]
+    if unknown:
+        raise ValidationError(
+            f"Section '{unknown[0]}' is not part of a {fmt} note.", {"sections": "Unknown section."}
+        )
+    errors: dict[str, str] = {}
+    errors.update(_check_minutes(draft.service_minutes))
+    if complete:
+        errors.update(_risk_errors(draft.risk_suicidal, draft.risk_homicidal, draft.safety_plan))
+    if draft.session_id is not None:
+        cs = session.get(ClinicSession, draft.session_id)
+        if cs is None:
+            raise NotFoundError("That session does not exist.")
+        if cs.kind not in PROGRESS_KINDS:
+            errors["session_id"] = "Group sessions are documented with a group note."
+        elif cs.client_id != draft.client_id:
+            errors["session_id"] = "That session belongs to another client."
+        elif cs.status != SessionStatus.HELD.value:
+            errors["session_id"] = "Only a session that was held can be documented."
+        else:
+            other = session.exec(
+                select(Note.id).where(
+                    Note.session_id == draft.session_id,
+                    Note.client_id == draft.client_id,
+                    col(Note.voided_at).is_(None),
+                    Note.id != (note_id or -1),
+                )
+            ).first()
+            if other is not None:
+                errors["session_id"] = "This session already has a note; open that one instead."
+        if cs.session_date != draft.service_date:
+            errors.setdefault("service_date", "The service date must be the session's date.")
+    _raise(errors)
+    goals = _check_goals(session, draft.client_id, draft.goals_addressed)
+    sections = {name: str(draft.sections.get(name, "")) for name in names}
+    return {
+        "client_id": draft.client_id,
+        "session_id": draft.session_id,
+        "format": fmt,
+        "template_id": draft.template_id if fmt == NoteFormat.CUSTOM.value else None,
+        "service_date": draft.service_date,
+        "content_json": json.dumps(sections, ensure_ascii=False),
+        "modalities": ",".join(normalize_modalities(draft.modalities)),
+        "goals_addressed": goals,
+        "risk_suicidal": draft.risk_suicidal,
+        "risk_homicidal": draft.risk_homicidal,
+        "safety_plan": draft.safety_plan.strip() if complete else draft.safety_plan,
+        "service_minutes": draft.service_minutes,
+    }
+
+
+def _refuse_locked(note: Note) -> None:
+    if note.status == NoteStatus.SIGNED.value:
+        raise UserError(
+            "This note is signed and locked, so it cannot be changed. "
+            "To correct or add to it, write an addendum."
+        )
+
+
+# -- reading ---------------------------------------------------------------------------------
 def list_note_headers(db: Database, actor: Actor, client_id: int) -> list[NoteHeader]:
     require(actor, Perm.CLIENT_VIEW)
     with db.session() as session:
         rows = session.execute(
-            select(Note, Staff.first_name, Staff.last_name)
-            .join(Staff, Staff.id == Note.author_staff_id)  # type: ignore[arg-type]
+            select(Note, Staff)
+            .join(Staff, col(Staff.id) == Note.author_staff_id)
             .where(Note.client_id == client_id, col(Note.voided_at).is_(None))
             .order_by(col(Note.service_date).desc(), col(Note.id).desc())
         ).all()
-        return [_header(n, f"{first} {last}") for n, first, last in rows]
+        return [_header(n, _name(s)) for n, s in rows]
 
 
-def _header(note: Note, author: str) -> NoteHeader:
+def _header(note: Note, author: str, client_name: str = "") -> NoteHeader:
     return NoteHeader(
         note.id or 0,
         note.client_id,
@@ -61,6 +582,70 @@ def _header(note: Note, author: str) -> NoteHeader:
         author,
         note.status,
         note.signed_at,
+        cosign_required=note.cosign_required,
+        cosigned_at=note.cosigned_at,
+        late_entry=note.late_entry,
+        group_note_id=note.group_note_id,
+        session_id=note.session_id,
+        client_name=client_name,
+        author_staff_id=note.author_staff_id,
+        version=note.version,
+    )
+
+
+def _addenda(session: Session, note_id: int) -> list[AddendumView]:
+    rows = session.exec(
+        select(NoteAddendum).where(NoteAddendum.note_id == note_id).order_by(col(NoteAddendum.id))
+    ).all()
+    return [
+        AddendumView(
+            a.id or 0,
+            _name(session.get(Staff, a.author_staff_id)),
+            a.author_staff_id,
+            a.text,
+            a.created_at,
+            _user_name(session, a.signed_by),
+            a.signed_at,
+            a.content_sha256,
+            a.version,
+        )
+        for a in rows
+    ]
+
+
+def _content(session: Session, note: Note) -> NoteContent:
+    author = _name(session.get(Staff, note.author_staff_id))
+    client = session.get(Client, note.client_id)
+    client_name = f"{client.last_name}, {client.first_name}" if client else ""
+    sections = json.loads(note.content_json or "{}")
+    group = None
+    if note.group_note_id is not None:
+        g = session.get(GroupNote, note.group_note_id)
+        if g is not None:
+            group = GroupNarrative(
+                g.id or 0, g.topic, g.interventions, _split(g.modalities), g.narrative, g.status
+            )
+    goal_ids = [int(g) for g in _split(note.goals_addressed) if g.isdigit()]
+    labels: dict[int, str] = {}
+    if goal_ids:
+        for goal in session.exec(select(PlanGoal).where(col(PlanGoal.id).in_(goal_ids))):
+            labels[goal.id or 0] = goal.description
+    return NoteContent(
+        header=_header(note, author, client_name),
+        sections={str(k): str(v) for k, v in sections.items()},
+        modalities=_split(note.modalities),
+        risk_suicidal=note.risk_suicidal,
+        risk_homicidal=note.risk_homicidal,
+        safety_plan=note.safety_plan,
+        goals_addressed=goal_ids,
+        service_minutes=note.service_minutes,
+        template_id=note.template_id,
+        signed_by=_user_name(session, note.signed_by),
+        cosigned_by=_user_name(session, note.cosigned_by),
+        content_sha256=note.content_sha256,
+        addenda=_addenda(session, note.id or 0),
+        group=group,
+        goal_labels=labels,
     )
 
 
@@ -71,23 +656,7 @@ def read_note(db: Database, actor: Actor, note_id: int) -> NoteContent:
         note = session.get(Note, note_id)
         if note is None:
             raise NotFoundError("That note does not exist.")
-        if not can_view_clinical_in(session, actor, note.client_id):
-            audit.record(
-                session,
-                actor,
-                audit.Action.DENIED,
-                entity="note",
-                entity_id=note_id,
-                client_id=note.client_id,
-                detail="not on caseload",
-            )
-            session.commit()
-            raise PermissionDenied(
-                "This client is not on your caseload or in a group you facilitate, so you "
-                "cannot read their notes."
-            )
-        staff = session.get(Staff, note.author_staff_id)
-        author = f"{staff.first_name} {staff.last_name}" if staff else ""
+        _require_chart(session, actor, note.client_id, note_id)
         audit.record(
             session,
             actor,
@@ -96,12 +665,1152 @@ def read_note(db: Database, actor: Actor, note_id: int) -> NoteContent:
             entity_id=note_id,
             client_id=note.client_id,
         )
-        sections = json.loads(note.content_json or "{}")
-        return NoteContent(
-            header=_header(note, author),
-            sections={str(k): str(v) for k, v in sections.items()},
-            modalities=[m for m in note.modalities.split(",") if m],
-            risk_suicidal=note.risk_suicidal,
-            risk_homicidal=note.risk_homicidal,
-            safety_plan=note.safety_plan,
+        return _content(session, note)
+
+
+def verify_note(db: Database, actor: Actor, note_id: int) -> bool:
+    """True when a signed note still matches the SHA-256 taken when it was signed."""
+    require(actor, Perm.CLINICAL_VIEW)
+    with db.session() as session:
+        note = _get_note(session, note_id)
+        _require_chart(session, actor, note.client_id, note_id)
+        if note.content_sha256 is None:
+            return False
+        group = session.get(GroupNote, note.group_note_id) if note.group_note_id else None
+        if _sha(canonical_content(note, group)) == note.content_sha256:
+            return True
+        # Notes signed by the spreadsheet import (and the demo generator) hash the sections
+        # JSON only; the database lock still covers every other column of those notes.
+        return _sha(note.content_json) == note.content_sha256
+
+
+# -- formats, templates, goals, defaults ------------------------------------------------------
+def note_formats(db: Database, actor: Actor) -> list[FormatChoice]:
+    require(actor, Perm.CLINICAL_VIEW)
+    choices = [FormatChoice(f, f, f, None, s) for f, s in NOTE_SECTIONS.items()]
+    with db.session() as session:
+        for t in session.exec(
+            select(NoteTemplate).where(NoteTemplate.active).order_by(col(NoteTemplate.name))
+        ):
+            choices.append(
+                FormatChoice(
+                    f"template:{t.id}",
+                    f"Template: {t.name}",
+                    NoteFormat.CUSTOM.value,
+                    t.id,
+                    tuple(json.loads(t.sections_json)),
+                )
+            )
+    return choices
+
+
+def create_template(db: Database, actor: Actor, name: str, sections: list[str]) -> FormatChoice:
+    """A clinic-defined note template (supervisors and administrators)."""
+    if not (has(actor, Perm.SETTINGS_MANAGE) or has(actor, Perm.NOTE_COSIGN)):
+        raise PermissionDenied("Only a supervisor or an administrator can define note templates.")
+    name = name.strip()
+    clean = [s.strip() for s in sections if s.strip()]
+    errors: dict[str, str] = {}
+    if not name:
+        errors["name"] = "Give the template a name."
+    if not clean:
+        errors["sections"] = "A template needs at least one section."
+    elif len({s.lower() for s in clean}) != len(clean):
+        errors["sections"] = "Section names must be different."
+    _raise(errors)
+    with db.session() as session:
+        if session.exec(select(NoteTemplate).where(NoteTemplate.name == name)).first():
+            raise ValidationError(f"A template named {name} exists.", {"name": "Already used."})
+        t = NoteTemplate(
+            name=name,
+            sections_json=json.dumps(clean, ensure_ascii=False),
+            created_by=actor.user_id,
+            updated_by=actor.user_id,
         )
+        session.add(t)
+        session.flush()
+        audit.record(session, actor, audit.Action.CREATE, entity="notetemplate", entity_id=t.id)
+        return FormatChoice(f"template:{t.id}", f"Template: {name}", "custom", t.id, tuple(clean))
+
+
+def client_goals(db: Database, actor: Actor, client_id: int) -> list[GoalChoice]:
+    """Open goals of the client's current treatment plan(s), for 'goals addressed'."""
+    require(actor, Perm.CLINICAL_VIEW)
+    with db.session() as session:
+        _require_chart(session, actor, client_id)
+        rows = session.execute(
+            select(PlanGoal, PlanProblem.description)
+            .join(PlanProblem, col(PlanProblem.id) == PlanGoal.problem_id)
+            .join(TreatmentPlan, col(TreatmentPlan.id) == PlanProblem.plan_id)
+            .where(
+                TreatmentPlan.client_id == client_id,
+                col(TreatmentPlan.status) != "superseded",
+                col(PlanGoal.voided_at).is_(None),
+                col(PlanProblem.voided_at).is_(None),
+            )
+            .order_by(col(TreatmentPlan.id), col(PlanProblem.sort_order), col(PlanGoal.sort_order))
+        ).all()
+        return [GoalChoice(g.id or 0, g.description) for g, _problem in rows]
+
+
+def attended_minutes(session: Session, session_id: int, client_id: int) -> int | None:
+    row = session.exec(
+        select(Attendance).where(
+            Attendance.session_id == session_id, Attendance.client_id == client_id
+        )
+    ).first()
+    if row is None or row.status not in ATTENDED_STATUSES:
+        return None
+    return row.minutes
+
+
+def new_note_defaults(
+    db: Database, actor: Actor, client_id: int, session_id: int | None = None
+) -> NoteDraft:
+    """A fresh draft: the session's date and the minutes recorded at sign-in."""
+    require(actor, Perm.CLINICAL_WRITE)
+    with db.session() as session:
+        _require_chart(session, actor, client_id)
+        draft = NoteDraft(client_id=client_id, service_date=clinic_today(session))
+        if session_id is not None:
+            cs = session.get(ClinicSession, session_id)
+            if cs is None:
+                raise NotFoundError("That session does not exist.")
+            draft.session_id = session_id
+            draft.service_date = cs.session_date
+            draft.service_minutes = attended_minutes(session, session_id, client_id)
+            if cs.kind == SessionKind.INTAKE.value:
+                draft.format = NoteFormat.SOAP.value
+        return draft
+
+
+def client_sessions(db: Database, actor: Actor, client_id: int) -> list[QueueItem]:
+    """Held individual/family/intake sessions of a client that have no note yet."""
+    require(actor, Perm.CLINICAL_WRITE)
+    with db.session() as session:
+        _require_chart(session, actor, client_id)
+        documented = exists().where(
+            col(Note.session_id) == ClinicSession.id,
+            col(Note.client_id) == client_id,
+            col(Note.voided_at).is_(None),
+        )
+        rows = session.exec(
+            select(ClinicSession)
+            .where(
+                ClinicSession.client_id == client_id,
+                col(ClinicSession.kind).in_(PROGRESS_KINDS),
+                ClinicSession.status == SessionStatus.HELD.value,
+                ~documented,
+            )
+            .order_by(col(ClinicSession.session_date).desc())
+        ).all()
+        return [
+            QueueItem(
+                "session",
+                s.id or 0,
+                s.session_date,
+                f"{s.kind.title()} session {s.start_time:%H:%M}",
+                s.kind,
+                "",
+                "no note",
+                client_id,
+                s.id,
+            )
+            for s in rows
+        ]
+
+
+# -- writing progress notes -------------------------------------------------------------------
+def _content_for_author(session: Session, actor: Actor, note: Note) -> None:
+    if note.author_staff_id != actor.staff_id:
+        raise PermissionDenied("Only the note's author can change or sign it.")
+
+
+def create_note(
+    db: Database, actor: Actor, draft: NoteDraft, *, complete: bool = True
+) -> SavedNote:
+    require(actor, Perm.CLINICAL_WRITE)
+    with db.session() as session:
+        staff = _staff_of(session, actor)
+        _require_chart(session, actor, draft.client_id)
+        values = _draft_values(session, actor, draft, complete=complete, note_id=None)
+        note = Note(
+            author_staff_id=staff.id or 0,
+            status=NoteStatus.DRAFT.value,
+            cosign_required=needs_cosign(staff),
+            created_by=actor.user_id,
+            updated_by=actor.user_id,
+            **values,
+        )
+        session.add(note)
+        session.flush()
+        audit.record(
+            session,
+            actor,
+            audit.Action.CREATE,
+            entity="note",
+            entity_id=note.id,
+            client_id=note.client_id,
+            detail="" if complete else "autosave",
+        )
+        return SavedNote(note.id or 0, note.version, note.status)
+
+
+def update_note(
+    db: Database,
+    actor: Actor,
+    note_id: int,
+    expected_version: int,
+    draft: NoteDraft,
+    *,
+    complete: bool = True,
+) -> SavedNote:
+    """Save a draft. Signed notes are refused (here and by the database)."""
+    require(actor, Perm.CLINICAL_WRITE)
+    with db.session() as session:
+        note = _get_note(session, note_id)
+        _require_chart(session, actor, note.client_id, note_id)
+        _refuse_locked(note)
+        _content_for_author(session, actor, note)
+        if draft.client_id != note.client_id:
+            raise ValidationError("A note cannot be moved to another client's chart.")
+        values = _draft_values(session, actor, draft, complete=complete, note_id=note_id)
+        if note.group_note_id is not None:
+            raise UserError("This is a group entry: edit it in the group note.")
+        updated = update_versioned(
+            session, actor, Note, note_id, expected_version, values, what="This note"
+        )
+        audit.record(
+            session,
+            actor,
+            audit.Action.UPDATE,
+            entity="note",
+            entity_id=note_id,
+            client_id=note.client_id,
+            detail="" if complete else "autosave",
+        )
+        return SavedNote(note_id, updated.version, updated.status)
+
+
+def autosave_note(
+    db: Database,
+    actor: Actor,
+    note_id: int | None,
+    expected_version: int | None,
+    draft: NoteDraft,
+) -> SavedNote:
+    """The editor's timer and close handler: keep whatever was typed, complete or not, so a
+    crash or power cut loses at most a few seconds of work. A note signed meanwhile (another
+    window) is refused like any edit."""
+    if note_id is None:
+        return create_note(db, actor, draft, complete=False)
+    return update_note(db, actor, note_id, expected_version or 0, draft, complete=False)
+
+
+def _sign_values(
+    session: Session, actor: Actor, note: Note, group: GroupNote | None
+) -> dict[str, Any]:
+    now = utcnow()
+    late_days = int(get_setting_in(session, "late_note_days"))
+    late = (clinic_today(session) - note.service_date).days > late_days
+    return {
+        "status": NoteStatus.SIGNED.value,
+        "signed_by": actor.user_id,
+        "signed_at": now,
+        "content_sha256": _sha(canonical_content(note, group)),
+        "late_entry": late,
+    }
+
+
+def _complete_errors(note: Note) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    sections = json.loads(note.content_json or "{}")
+    for name, text in sections.items():
+        if not str(text).strip():
+            errors[f"section:{name}"] = f"The {name} section is empty."
+    if not sections:
+        errors["sections"] = "The note has no content."
+    errors.update(_risk_errors(note.risk_suicidal, note.risk_homicidal, note.safety_plan))
+    errors.update(_check_minutes(note.service_minutes))
+    return errors
+
+
+def sign_note(db: Database, actor: Actor, note_id: int, expected_version: int) -> NoteHeader:
+    """Sign and lock: signer, time, SHA-256 of the canonical content; late entries marked."""
+    require(actor, Perm.CLINICAL_WRITE)
+    with db.session() as session:
+        note = _get_note(session, note_id)
+        _require_chart(session, actor, note.client_id, note_id)
+        _refuse_locked(note)
+        _content_for_author(session, actor, note)
+        if note.group_note_id is not None:
+            raise UserError("Group entries are signed together with their group note.")
+        if note.version != expected_version:
+            from iopdesk.errors import StaleRecordError
+
+            raise StaleRecordError("This note")
+        _raise(_complete_errors(note))
+        values = _sign_values(session, actor, note, None)
+        session.expunge(note)
+        updated = update_versioned(
+            session, actor, Note, note_id, expected_version, values, what="This note"
+        )
+        audit.record(
+            session,
+            actor,
+            "sign",
+            entity="note",
+            entity_id=note_id,
+            client_id=note.client_id,
+            detail="late entry" if values["late_entry"] else "",
+        )
+        return _header(updated, _name(session.get(Staff, updated.author_staff_id)))
+
+
+def cosign_note(db: Database, actor: Actor, note_id: int, expected_version: int) -> NoteHeader:
+    """A supervisor co-signs a supervisee's signed note (once)."""
+    require(actor, Perm.NOTE_COSIGN)
+    with db.session() as session:
+        note = _get_note(session, note_id)
+        _require_chart(session, actor, note.client_id, note_id)
+        if note.status != NoteStatus.SIGNED.value:
+            raise UserError("The author has not signed this note yet; co-sign it after they do.")
+        if not note.cosign_required:
+            raise UserError("This note does not need a co-signature.")
+        if note.cosigned_at is not None:
+            raise UserError("This note is already co-signed.")
+        if note.author_staff_id == actor.staff_id:
+            raise PermissionDenied("You cannot co-sign your own note.")
+        author = session.get(Staff, note.author_staff_id)
+        if (
+            author is not None
+            and author.supervisor_id is not None
+            and author.supervisor_id != actor.staff_id
+        ):
+            raise PermissionDenied("Only the author's supervisor of record can co-sign this note.")
+        updated = update_versioned(
+            session,
+            actor,
+            Note,
+            note_id,
+            expected_version,
+            {"cosigned_by": actor.user_id, "cosigned_at": utcnow()},
+            what="This note",
+        )
+        audit.record(
+            session, actor, "cosign", entity="note", entity_id=note_id, client_id=note.client_id
+        )
+        return _header(updated, _name(author))
+
+
+def void_note(db: Database, actor: Actor, note_id: int, expected_version: int, reason: str) -> None:
+    """Void a note written in error (never deleted). Drafts: the author; signed notes: a
+    supervisor, with a reason that stays on the record."""
+    require(actor, Perm.CLINICAL_WRITE)
+    if not reason.strip():
+        raise ValidationError("Say why the note is voided.", {"reason": "Required."})
+    with db.session() as session:
+        note = _get_note(session, note_id)
+        _require_chart(session, actor, note.client_id, note_id)
+        if note.status == NoteStatus.SIGNED.value:
+            if not has(actor, Perm.NOTE_COSIGN):
+                raise PermissionDenied("Only a supervisor can void a signed note.")
+        elif note.author_staff_id != actor.staff_id and not has(actor, Perm.NOTE_COSIGN):
+            raise PermissionDenied("Only the author or a supervisor can void this draft.")
+        update_versioned(
+            session,
+            actor,
+            Note,
+            note_id,
+            expected_version,
+            {"voided_at": utcnow(), "voided_by": actor.user_id, "void_reason": reason.strip()},
+            what="This note",
+        )
+        audit.record(
+            session,
+            actor,
+            "void",
+            entity="note",
+            entity_id=note_id,
+            client_id=note.client_id,
+            detail="voided (reason kept on the note)",
+        )
+
+
+# -- addenda ---------------------------------------------------------------------------------
+def add_addendum(db: Database, actor: Actor, note_id: int, text: str) -> AddendumView:
+    """A dated, authored correction or late addition to a signed note (unsigned until signed)."""
+    require(actor, Perm.CLINICAL_WRITE)
+    if not text.strip():
+        raise ValidationError("Write the addendum text.", {"text": "Required."})
+    with db.session() as session:
+        staff = _staff_of(session, actor)
+        note = _get_note(session, note_id)
+        _require_chart(session, actor, note.client_id, note_id)
+        if note.status != NoteStatus.SIGNED.value:
+            raise UserError("This note is still a draft: edit it instead of adding an addendum.")
+        add = NoteAddendum(
+            note_id=note_id,
+            author_staff_id=staff.id or 0,
+            text=text.strip(),
+            created_by=actor.user_id,
+            updated_by=actor.user_id,
+        )
+        session.add(add)
+        session.flush()
+        audit.record(
+            session,
+            actor,
+            audit.Action.CREATE,
+            entity="noteaddendum",
+            entity_id=add.id,
+            client_id=note.client_id,
+            detail=f"note {note_id}",
+        )
+        return _addenda_one(session, add)
+
+
+def _addenda_one(session: Session, add: NoteAddendum) -> AddendumView:
+    return next(a for a in _addenda(session, add.note_id) if a.id == add.id)
+
+
+def _get_addendum(session: Session, actor: Actor, addendum_id: int) -> tuple[NoteAddendum, Note]:
+    add = session.get(NoteAddendum, addendum_id)
+    if add is None:
+        raise NotFoundError("That addendum does not exist.")
+    note = _get_note(session, add.note_id)
+    _require_chart(session, actor, note.client_id, add.note_id)
+    if add.signed_at is not None:
+        raise UserError("This addendum is signed and locked; write another addendum instead.")
+    if add.author_staff_id != actor.staff_id:
+        raise PermissionDenied("Only the addendum's author can change or sign it.")
+    return add, note
+
+
+def update_addendum(
+    db: Database, actor: Actor, addendum_id: int, expected_version: int, text: str
+) -> AddendumView:
+    require(actor, Perm.CLINICAL_WRITE)
+    if not text.strip():
+        raise ValidationError("Write the addendum text.", {"text": "Required."})
+    with db.session() as session:
+        _add, note = _get_addendum(session, actor, addendum_id)
+        updated = update_versioned(
+            session,
+            actor,
+            NoteAddendum,
+            addendum_id,
+            expected_version,
+            {"text": text.strip()},
+            what="This addendum",
+        )
+        audit.record(
+            session,
+            actor,
+            audit.Action.UPDATE,
+            entity="noteaddendum",
+            entity_id=addendum_id,
+            client_id=note.client_id,
+        )
+        return _addenda_one(session, updated)
+
+
+def sign_addendum(
+    db: Database, actor: Actor, addendum_id: int, expected_version: int
+) -> AddendumView:
+    require(actor, Perm.CLINICAL_WRITE)
+    with db.session() as session:
+        add, note = _get_addendum(session, actor, addendum_id)
+        updated = update_versioned(
+            session,
+            actor,
+            NoteAddendum,
+            addendum_id,
+            expected_version,
+            {
+                "signed_by": actor.user_id,
+                "signed_at": utcnow(),
+                "content_sha256": _sha(_addendum_canonical(add)),
+            },
+            what="This addendum",
+        )
+        audit.record(
+            session,
+            actor,
+            "sign",
+            entity="noteaddendum",
+            entity_id=addendum_id,
+            client_id=note.client_id,
+            detail=f"note {note.id}",
+        )
+        return _addenda_one(session, updated)
+
+
+# -- group notes -----------------------------------------------------------------------------
+def _group_session(session: Session, session_id: int) -> ClinicSession:
+    cs = session.get(ClinicSession, session_id)
+    if cs is None:
+        raise NotFoundError("That session does not exist.")
+    if cs.kind != SessionKind.GROUP.value:
+        raise UserError("This is not a group session: write a progress note instead.")
+    if cs.status != SessionStatus.HELD.value:
+        raise UserError("Only a group session that was held can be documented.")
+    return cs
+
+
+def _require_group_writer(session: Session, actor: Actor, session_id: int) -> Staff:
+    staff = _staff_of(session, actor)
+    facilitator = session.exec(
+        select(SessionFacilitator.id).where(
+            SessionFacilitator.session_id == session_id,
+            SessionFacilitator.staff_id == staff.id,
+        )
+    ).first()
+    if facilitator is None and not has(actor, Perm.NOTE_COSIGN):
+        raise PermissionDenied("Only a facilitator of this group can write its group note.")
+    return staff
+
+
+def _attending(session: Session, session_id: int) -> list[tuple[Attendance, Client]]:
+    rows = session.execute(
+        select(Attendance, Client)
+        .join(Client, col(Client.id) == Attendance.client_id)
+        .where(Attendance.session_id == session_id)
+        .order_by(col(Client.last_name), col(Client.first_name))
+    ).all()
+    return [(a, c) for a, c in rows]
+
+
+def _current_group_note(session: Session, session_id: int) -> GroupNote | None:
+    return session.exec(
+        select(GroupNote)
+        .where(GroupNote.session_id == session_id, col(GroupNote.voided_at).is_(None))
+        .order_by(col(GroupNote.id))
+    ).first()
+
+
+def _entry_of(note: Note | None) -> GroupEntry:
+    if note is None:
+        return GroupEntry()
+    s = json.loads(note.content_json or "{}")
+    return GroupEntry(
+        str(s.get("Participation", "")),
+        str(s.get("Response", "")),
+        str(s.get("Plan", "")),
+        note.service_minutes,
+    )
+
+
+def group_note_form(db: Database, actor: Actor, session_id: int) -> GroupNoteForm:
+    """The group narrative and one row per attending client (absent clients listed apart)."""
+    require(actor, Perm.CLINICAL_VIEW)
+    from iopdesk.models import Track
+
+    with db.session() as session:
+        cs = _group_session(session, session_id)
+        if not has(actor, Perm.NOTE_COSIGN):
+            _require_group_writer(session, actor, session_id)
+        gn = _current_group_note(session, session_id)
+        notes: dict[int, Note] = {}
+        if gn is not None:
+            for n in session.exec(
+                select(Note).where(Note.group_note_id == gn.id, col(Note.voided_at).is_(None))
+            ):
+                notes[n.client_id] = n
+        members: list[GroupMember] = []
+        absent: list[str] = []
+        for a, c in _attending(session, session_id):
+            name = f"{c.last_name}, {c.first_name}"
+            if a.status not in ATTENDED_STATUSES:
+                absent.append(f"{name} ({a.status.replace('_', ' ')})")
+                continue
+            note = notes.get(c.id or 0)
+            entry = _entry_of(note)
+            if note is None:
+                entry.service_minutes = a.minutes
+            members.append(
+                GroupMember(
+                    c.id or 0,
+                    name,
+                    c.mrn,
+                    a.status,
+                    a.minutes,
+                    note.id if note else None,
+                    entry,
+                    note.status if note else "",
+                )
+            )
+        track = session.get(Track, cs.track_id) if cs.track_id else None
+        audit.record(
+            session,
+            actor,
+            audit.Action.READ,
+            entity="groupnote",
+            entity_id=gn.id if gn else "",
+            detail=f"session {session_id}",
+        )
+        for cid, n in notes.items():  # each client's entry shown is a view of their note
+            audit.record(
+                session,
+                actor,
+                audit.Action.READ,
+                entity="note",
+                entity_id=n.id,
+                client_id=cid,
+                detail=f"group note {gn.id if gn else ''}",
+            )
+        return GroupNoteForm(
+            session_id,
+            track.name if track else (cs.topic or "Group"),
+            cs.session_date,
+            f"{cs.start_time:%H:%M}",
+            f"{cs.end_time:%H:%M}",
+            gn.id if gn else None,
+            gn.version if gn else None,
+            gn.status if gn else "",
+            gn.topic if gn else cs.topic,
+            gn.interventions if gn else "",
+            _split(gn.modalities) if gn else [],
+            gn.narrative if gn else "",
+            members,
+            absent,
+        )
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+
+
+def identical_entry_warnings(entries: dict[int, GroupEntry], names: dict[int, str]) -> list[str]:
+    """Cloned individualized entries cause payer denials: name every pair that is the same
+    (ignoring case, spacing and punctuation)."""
+    seen: dict[str, list[int]] = {}
+    for cid, entry in entries.items():
+        key = _norm(f"{entry.participation} | {entry.response}")
+        if key.replace("|", "").strip():
+            seen.setdefault(key, []).append(cid)
+    warnings = []
+    for ids in seen.values():
+        if len(ids) > 1:
+            who = ", ".join(names.get(i, str(i)) for i in ids)
+            warnings.append(
+                f"The individualized entries of {who} are identical. Payers deny cloned "
+                "notes: describe each client's own participation and response."
+            )
+    return warnings
+
+
+def save_group_note(
+    db: Database,
+    actor: Actor,
+    session_id: int,
+    data: GroupNoteInput,
+    expected_version: int | None = None,
+) -> GroupSaveResult:
+    """Write (or update) the group narrative and each attending client's entry, as drafts.
+
+    Entries for clients who did not attend are refused; a client's entry is a Note in that
+    client's chart linked by group_note_id. Returns warnings (identical entries)."""
+    require(actor, Perm.CLINICAL_WRITE)
+    with db.session() as session:
+        cs = _group_session(session, session_id)
+        staff = _require_group_writer(session, actor, session_id)
+        attending = {
+            c.id or 0: (a, c)
+            for a, c in _attending(session, session_id)
+            if a.status in ATTENDED_STATUSES
+        }
+        strangers = [cid for cid in data.entries if cid not in attending]
+        if strangers:
+            raise ValidationError(
+                "Only clients who attended this group get an entry; absent clients get no note.",
+                {"entries": "Client did not attend."},
+            )
+        for entry in data.entries.values():
+            _raise(_check_minutes(entry.service_minutes))
+        modalities = ",".join(normalize_modalities(data.modalities))
+        gn = _current_group_note(session, session_id)
+        group_values: dict[str, Any] = {
+            "topic": data.topic.strip(),
+            "interventions": data.interventions.strip(),
+            "modalities": modalities,
+            "narrative": data.narrative.strip(),
+        }
+        if gn is None:
+            gn = GroupNote(
+                session_id=session_id,
+                author_staff_id=staff.id or 0,
+                status=NoteStatus.DRAFT.value,
+                created_by=actor.user_id,
+                updated_by=actor.user_id,
+                **group_values,
+            )
+            session.add(gn)
+            session.flush()
+            action = audit.Action.CREATE
+        else:
+            if gn.status == NoteStatus.SIGNED.value:
+                raise UserError(
+                    "This group note is signed and locked. Corrections are addenda on each "
+                    "client's entry."
+                )
+            if gn.author_staff_id != staff.id:
+                raise PermissionDenied("Only the group note's author can change it.")
+            gn = update_versioned(
+                session,
+                actor,
+                GroupNote,
+                gn.id,
+                expected_version if expected_version is not None else -1,
+                group_values,
+                what="This group note",
+            )
+            action = audit.Action.UPDATE
+        gid = gn.id or 0
+        existing = {
+            n.client_id: n
+            for n in session.exec(
+                select(Note).where(Note.group_note_id == gid, col(Note.voided_at).is_(None))
+            )
+        }
+        note_ids: dict[int, int] = {}
+        cosign = needs_cosign(staff)
+        for cid, entry in data.entries.items():
+            a, _client = attending[cid]
+            content = json.dumps(entry.sections(), ensure_ascii=False)
+            minutes = entry.service_minutes if entry.service_minutes is not None else a.minutes
+            note = existing.get(cid)
+            if note is None:
+                note = Note(
+                    client_id=cid,
+                    session_id=session_id,
+                    group_note_id=gid,
+                    author_staff_id=staff.id or 0,
+                    format=NoteFormat.GROUP.value,
+                    service_date=cs.session_date,
+                    content_json=content,
+                    modalities=modalities,
+                    service_minutes=minutes,
+                    status=NoteStatus.DRAFT.value,
+                    cosign_required=cosign,
+                    created_by=actor.user_id,
+                    updated_by=actor.user_id,
+                )
+                session.add(note)
+                session.flush()
+                audit.record(
+                    session,
+                    actor,
+                    audit.Action.CREATE,
+                    entity="note",
+                    entity_id=note.id,
+                    client_id=cid,
+                    detail=f"group note {gid}",
+                )
+            elif (note.content_json, note.modalities, note.service_minutes) != (
+                content,
+                modalities,
+                minutes,
+            ):
+                note = update_versioned(
+                    session,
+                    actor,
+                    Note,
+                    note.id,
+                    note.version,
+                    {"content_json": content, "modalities": modalities, "service_minutes": minutes},
+                    what="A group entry",
+                )
+                audit.record(
+                    session,
+                    actor,
+                    audit.Action.UPDATE,
+                    entity="note",
+                    entity_id=note.id,
+                    client_id=cid,
+                    detail=f"group note {gid}",
+                )
+            note_ids[cid] = note.id or 0
+        for cid, note in existing.items():
+            note_ids.setdefault(cid, note.id or 0)
+        audit.record(
+            session,
+            actor,
+            action,
+            entity="groupnote",
+            entity_id=gid,
+            detail=f"session {session_id}",
+        )
+        names = {cid: f"{c.first_name} {c.last_name}" for cid, (_a, c) in attending.items()}
+        all_entries = {cid: _entry_of(n) for cid, n in existing.items()}
+        all_entries.update(data.entries)
+        warnings = identical_entry_warnings(all_entries, names)
+        return GroupSaveResult(gid, gn.version, gn.status, note_ids, warnings)
+
+
+def sign_group_note(
+    db: Database, actor: Actor, group_note_id: int, expected_version: int
+) -> GroupSaveResult:
+    """Sign the narrative and every attending client's entry at once; each entry is locked
+    with its own SHA-256 (covering the shared narrative too)."""
+    require(actor, Perm.CLINICAL_WRITE)
+    with db.session() as session:
+        gn = session.get(GroupNote, group_note_id)
+        if gn is None or gn.voided_at is not None:
+            raise NotFoundError("That group note does not exist.")
+        staff = _staff_of(session, actor)
+        if gn.author_staff_id != staff.id:
+            raise PermissionDenied("Only the group note's author can sign it.")
+        if gn.status == NoteStatus.SIGNED.value:
+            raise UserError("This group note is already signed.")
+        errors: dict[str, str] = {}
+        if not gn.topic.strip():
+            errors["topic"] = "Enter the group topic."
+        if not gn.narrative.strip():
+            errors["narrative"] = "Write the group narrative."
+        _raise(errors)
+        attending = {
+            c.id or 0: c
+            for a, c in _attending(session, gn.session_id)
+            if a.status in ATTENDED_STATUSES
+        }
+        entries = {
+            n.client_id: n
+            for n in session.exec(
+                select(Note).where(
+                    Note.group_note_id == group_note_id, col(Note.voided_at).is_(None)
+                )
+            )
+        }
+        missing = [
+            f"{c.first_name} {c.last_name}" for cid, c in attending.items() if cid not in entries
+        ]
+        for cid, n in entries.items():
+            c = attending.get(cid)
+            if c is not None and _complete_errors(n):
+                missing.append(f"{c.first_name} {c.last_name}")
+        if missing:
+            raise ValidationError(
+                "Complete the participation, response and plan of every attending client "
+                "before signing: " + ", ".join(missing) + ".",
+                {"entries": "Incomplete."},
+            )
+        updated = update_versioned(
+            session,
+            actor,
+            GroupNote,
+            group_note_id,
+            expected_version,
+            {"status": NoteStatus.SIGNED.value},
+            what="This group note",
+        )
+        for cid, n in entries.items():
+            values = _sign_values(session, actor, n, updated)
+            session.expunge(n)
+            update_versioned(session, actor, Note, n.id, n.version, values, what="A group entry")
+            audit.record(
+                session,
+                actor,
+                "sign",
+                entity="note",
+                entity_id=n.id,
+                client_id=cid,
+                detail=f"group note {group_note_id}"
+                + ("; late entry" if values["late_entry"] else ""),
+            )
+        audit.record(session, actor, "sign", entity="groupnote", entity_id=group_note_id)
+        names = {cid: f"{c.first_name} {c.last_name}" for cid, c in attending.items()}
+        warnings = identical_entry_warnings(
+            {cid: _entry_of(n) for cid, n in entries.items()}, names
+        )
+        return GroupSaveResult(
+            group_note_id,
+            updated.version,
+            updated.status,
+            {cid: n.id or 0 for cid, n in entries.items()},
+            warnings,
+        )
+
+
+# -- work queues ----------------------------------------------------------------------------
+def _cosign_filter(actor: Actor) -> Any:
+    """Signed supervisee notes still waiting, that this supervisor may co-sign."""
+    author_ok = or_(col(Staff.supervisor_id) == actor.staff_id, col(Staff.supervisor_id).is_(None))
+    return and_(
+        col(Note.status) == NoteStatus.SIGNED.value,
+        col(Note.cosign_required),
+        col(Note.cosigned_at).is_(None),
+        col(Note.voided_at).is_(None),
+        col(Note.author_staff_id) != (actor.staff_id or -1),
+        author_ok,
+    )
+
+
+def _without_note_query(actor: Actor) -> Any:
+    """(session, client) pairs the actor facilitated, attended, held, and undocumented."""
+    facilitated = exists().where(
+        col(SessionFacilitator.session_id) == ClinicSession.id,
+        col(SessionFacilitator.staff_id) == (actor.staff_id or -1),
+    )
+    single_note = exists().where(
+        col(Note.session_id) == ClinicSession.id,
+        col(Note.client_id) == Attendance.client_id,
+        col(Note.voided_at).is_(None),
+    )
+    group_note = exists().where(
+        col(GroupNote.session_id) == ClinicSession.id, col(GroupNote.voided_at).is_(None)
+    )
+    return (
+        select(ClinicSession, Client)
+        .join(Attendance, col(Attendance.session_id) == ClinicSession.id)
+        .join(Client, col(Client.id) == Attendance.client_id)
+        .where(
+            ClinicSession.status == SessionStatus.HELD.value,
+            col(Attendance.status).in_([s.value for s in ATTENDED_STATUSES]),
+            facilitated,
+            or_(
+                and_(col(ClinicSession.kind) == SessionKind.GROUP.value, ~group_note),
+                and_(col(ClinicSession.kind) != SessionKind.GROUP.value, ~single_note),
+            ),
+        )
+        .order_by(col(ClinicSession.session_date).desc(), col(ClinicSession.start_time))
+    )
+
+
+def _can_queue(actor: Actor) -> bool:
+    return has(actor, Perm.CLINICAL_WRITE) and actor.staff_id is not None
+
+
+def my_drafts(db: Database, actor: Actor) -> list[QueueItem]:
+    """My unsigned progress notes and group notes."""
+    require(actor, Perm.CLINICAL_VIEW)
+    if not _can_queue(actor):
+        return []
+    with db.session() as session:
+        items: list[QueueItem] = []
+        for n, c in session.execute(
+            select(Note, Client)
+            .join(Client, col(Client.id) == Note.client_id)
+            .where(
+                Note.author_staff_id == actor.staff_id,
+                Note.status == NoteStatus.DRAFT.value,
+                col(Note.voided_at).is_(None),
+                col(Note.group_note_id).is_(None),
+            )
+            .order_by(col(Note.service_date))
+        ).all():
+            items.append(
+                QueueItem(
+                    "note",
+                    n.id or 0,
+                    n.service_date,
+                    f"{c.last_name}, {c.first_name}",
+                    n.format,
+                    actor.display_name,
+                    "draft",
+                    c.id,
+                    n.session_id,
+                )
+            )
+        for g, cs in session.execute(
+            select(GroupNote, ClinicSession)
+            .join(ClinicSession, col(ClinicSession.id) == GroupNote.session_id)
+            .where(
+                GroupNote.author_staff_id == actor.staff_id,
+                GroupNote.status == NoteStatus.DRAFT.value,
+                col(GroupNote.voided_at).is_(None),
+            )
+            .order_by(col(ClinicSession.session_date))
+        ).all():
+            items.append(
+                QueueItem(
+                    "group",
+                    g.id or 0,
+                    cs.session_date,
+                    f"Group: {g.topic or cs.topic or 'group session'}",
+                    "group",
+                    actor.display_name,
+                    "draft",
+                    None,
+                    cs.id,
+                )
+            )
+        items.sort(key=lambda i: (i.service_date, i.title))
+        return items
+
+
+def awaiting_my_cosign(db: Database, actor: Actor) -> list[QueueItem]:
+    require(actor, Perm.CLINICAL_VIEW)
+    if not has(actor, Perm.NOTE_COSIGN) or actor.staff_id is None:
+        return []
+    with db.session() as session:
+        rows = session.execute(
+            select(Note, Client, Staff)
+            .join(Client, col(Client.id) == Note.client_id)
+            .join(Staff, col(Staff.id) == Note.author_staff_id)
+            .where(_cosign_filter(actor))
+            .order_by(col(Note.service_date), col(Note.id))
+        ).all()
+        return [
+            QueueItem(
+                "note",
+                n.id or 0,
+                n.service_date,
+                f"{c.last_name}, {c.first_name}",
+                n.format,
+                _name(s),
+                AWAITING_COSIGN,
+                c.id,
+                n.session_id,
+                n.version,
+            )
+            for n, c, s in rows
+        ]
+
+
+def sessions_without_note(db: Database, actor: Actor) -> list[QueueItem]:
+    """Held sessions I facilitated where an attending client has no note (groups: no group
+    note at all), oldest first."""
+    require(actor, Perm.CLINICAL_VIEW)
+    if not _can_queue(actor):
+        return []
+    from iopdesk.models import Track
+
+    with db.session() as session:
+        rows = session.execute(_without_note_query(actor)).all()
+        items: list[QueueItem] = []
+        seen_groups: set[int] = set()
+        tracks = {t.id: t.name for t in session.exec(select(Track))}
+        for cs, c in rows:
+            sid = cs.id or 0
+            if cs.kind == SessionKind.GROUP.value:
+                if sid in seen_groups:
+                    continue
+                seen_groups.add(sid)
+                title = tracks.get(cs.track_id, cs.topic or "Group")
+                items.append(
+                    QueueItem(
+                        "session",
+                        sid,
+                        cs.session_date,
+                        f"Group: {title}",
+                        "group",
+                        "",
+                        "no group note",
+                        None,
+                        sid,
+                    )
+                )
+            else:
+                items.append(
+                    QueueItem(
+                        "session",
+                        sid,
+                        cs.session_date,
+                        f"{c.last_name}, {c.first_name}",
+                        cs.kind,
+                        "",
+                        "no note",
+                        c.id,
+                        sid,
+                    )
+                )
+        return items
+
+
+def queue_counts_in(session: Session, actor: Actor) -> QueueCounts:
+    """The three queue sizes in one transaction (the Today screen)."""
+    drafts = cosign = missing = 0
+    if _can_queue(actor):
+        drafts = (
+            session.exec(
+                select(func.count())
+                .select_from(Note)
+                .where(
+                    Note.author_staff_id == actor.staff_id,
+                    Note.status == NoteStatus.DRAFT.value,
+                    col(Note.voided_at).is_(None),
+                    col(Note.group_note_id).is_(None),
+                )
+            ).one()
+            + session.exec(
+                select(func.count())
+                .select_from(GroupNote)
+                .where(
+                    GroupNote.author_staff_id == actor.staff_id,
+                    GroupNote.status == NoteStatus.DRAFT.value,
+                    col(GroupNote.voided_at).is_(None),
+                )
+            ).one()
+        )
+        pairs = session.execute(_without_note_query(actor)).all()
+        missing = len({(cs.id, None if cs.kind == "group" else c.id) for cs, c in pairs})
+    if has(actor, Perm.NOTE_COSIGN) and actor.staff_id is not None:
+        cosign = session.exec(
+            select(func.count())
+            .select_from(Note)
+            .join(Staff, col(Staff.id) == Note.author_staff_id)
+            .where(_cosign_filter(actor))
+        ).one()
+    return QueueCounts(int(drafts), int(cosign), int(missing))
+
+
+def queue_counts(db: Database, actor: Actor) -> QueueCounts:
+    require(actor, Perm.CLINICAL_VIEW)
+    with db.session() as session:
+        return queue_counts_in(session, actor)
+
+
+# -- printing ---------------------------------------------------------------------------------
+def note_print_data(db: Database, actor: Actor, note_id: int) -> NotePrint:
+    from iopdesk.models import Clinic
+
+    require(actor, Perm.CLINICAL_VIEW)
+    with db.session() as session:
+        note = _get_note(session, note_id)
+        _require_chart(session, actor, note.client_id, note_id)
+        client = session.get(Client, note.client_id)
+        assert client is not None
+        clinic = session.exec(select(Clinic)).first()
+        label = ""
+        if note.session_id is not None:
+            cs = session.get(ClinicSession, note.session_id)
+            if cs is not None:
+                label = f"{cs.kind.title()} session {cs.start_time:%H:%M}-{cs.end_time:%H:%M}"
+                if cs.location:
+                    label += f", {cs.location}"
+        return NotePrint(
+            clinic.name if clinic else "",
+            clinic.address if clinic else "",
+            clinic.phone if clinic else "",
+            f"{client.first_name} {client.last_name}",
+            client.dob,
+            client.mrn,
+            client.part2,
+            _content(session, note),
+            label,
+            utcnow(),
+            actor.display_name,
+        )
+
+
+def print_note(db: Database, actor: Actor, note_id: int, path: Path | str) -> Path:
+    """Write the note as a PDF and audit the print (Part 2 records carry the 2.32 notice)."""
+    from iopdesk.reports.note_pdf import write_pdf
+
+    data = note_print_data(db, actor, note_id)
+    target = Path(path)
+    tmp = target.with_name(target.name + ".partial")
+    write_pdf(data, tmp)
+    tmp.replace(target)
+    with db.session() as session:
+        audit.record(
+            session,
+            actor,
+            audit.Action.PRINT,
+            entity="note",
+            entity_id=note_id,
+            client_id=data.content.header.client_id,
+            detail="note PDF" + ("; 42 CFR Part 2 notice" if data.part2 else ""),
+        )
+    return target

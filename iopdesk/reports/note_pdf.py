@@ -1,0 +1,248 @@
+"""One progress or group note as a printable PDF (issue 5 item 6).
+
+Takes a `NotePrint` (plain data from iopdesk.services.notes.note_print_data); the caller makes
+the write atomic and audits the print. Letter portrait: clinic header and client identifiers
+on every page, the note's sections, the risk screen, signature, co-signature and addenda lines,
+"Page X of Y", and the 42 CFR Part 2 notice in every page's footer for Part 2 records.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from xml.sax.saxutils import escape
+
+from iopdesk.reports import PART2_NOTICE
+from iopdesk.reports.attendance import CONFIDENTIAL, FONT, FONT_BOLD, register_fonts
+
+if TYPE_CHECKING:
+    from iopdesk.services.notes import NotePrint
+
+FORMAT_TITLES = {
+    "SOAP": "Progress Note (SOAP)",
+    "DAP": "Progress Note (DAP)",
+    "BIRP": "Progress Note (BIRP)",
+    "GIRP": "Progress Note (GIRP)",
+    "custom": "Progress Note",
+    "group": "Group Therapy Note",
+}
+
+
+def _when(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    return value.astimezone(UTC).strftime("%m/%d/%Y %H:%M UTC")
+
+
+def note_title(data: NotePrint) -> str:
+    return FORMAT_TITLES.get(data.content.header.format, "Progress Note")
+
+
+def signature_lines(data: NotePrint) -> list[str]:
+    """The signature block as text lines (also used for the on-screen view)."""
+    c, h = data.content, data.content.header
+    lines = []
+    if h.status == "signed":
+        lines.append(f"Electronically signed by {c.signed_by or h.author} on {_when(h.signed_at)}")
+        if h.late_entry:
+            lines.append(
+                f"LATE ENTRY: signed after the clinic's limit for service date "
+                f"{h.service_date:%m/%d/%Y}"
+            )
+        if c.content_sha256:
+            lines.append(f"Content SHA-256: {c.content_sha256}")
+        if h.cosign_required:
+            if h.cosigned_at:
+                lines.append(f"Co-signed by {c.cosigned_by} on {_when(h.cosigned_at)}")
+            else:
+                lines.append("Awaiting supervisor co-signature")
+    else:
+        lines.append("DRAFT: not signed. This note is not final and is not billable.")
+    return lines
+
+
+def write_pdf(data: NotePrint, path: Path | str) -> None:
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import letter
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.lib.units import inch
+    from reportlab.pdfgen.canvas import Canvas
+    from reportlab.platypus import (
+        KeepTogether,
+        Paragraph,
+        SimpleDocTemplate,
+        Spacer,
+        Table,
+        TableStyle,
+    )
+
+    register_fonts()
+    page_w, page_h = letter
+    margin = 0.6 * inch
+    header_h = 1.25 * inch
+    footer_h = 0.6 * inch if data.part2 else 0.45 * inch
+    c, h = data.content, data.content.header
+    title = note_title(data)
+    contact = "  ·  ".join(p for p in (data.clinic_address, data.clinic_phone) if p)
+    ident = (
+        f"Client: {data.client_name}    DOB: {data.client_dob:%m/%d/%Y}    MRN: {data.client_mrn}"
+    )
+    printed = f"Printed {_when(data.printed_at)} by {data.printed_by}"
+
+    def draw_header(canvas: Any) -> None:
+        canvas.saveState()
+        top = page_h - margin
+        canvas.setFont(FONT_BOLD, 14)
+        canvas.drawString(margin, top - 14, data.clinic_name)
+        canvas.setFont(FONT, 9)
+        if contact:
+            canvas.drawString(margin, top - 28, contact)
+        canvas.setFont(FONT_BOLD, 13)
+        canvas.drawRightString(page_w - margin, top - 14, title)
+        canvas.setFont(FONT, 10)
+        canvas.drawRightString(
+            page_w - margin, top - 28, f"Date of service: {h.service_date:%m/%d/%Y}"
+        )
+        canvas.setStrokeColor(colors.HexColor("#5B6B82"))
+        canvas.setLineWidth(0.8)
+        canvas.line(margin, top - 38, page_w - margin, top - 38)
+        canvas.setFont(FONT_BOLD, 10)
+        canvas.drawString(margin, top - 53, ident)
+        canvas.restoreState()
+
+    def draw_footer(canvas: Any, page: int, total: int) -> None:
+        canvas.saveState()
+        y = margin - 6
+        canvas.setFont(FONT, 8)
+        canvas.setFillColor(colors.HexColor("#333333"))
+        canvas.drawString(margin, y, f"{CONFIDENTIAL}  {printed}")
+        canvas.drawRightString(page_w - margin, y, f"Page {page} of {total}")
+        if data.part2:
+            canvas.setFont(FONT_BOLD, 8.5)
+            canvas.setFillColor(colors.black)
+            canvas.drawCentredString(page_w / 2, y + 13, PART2_NOTICE)
+        canvas.restoreState()
+
+    class NumberedCanvas(Canvas):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._pages: list[dict[str, Any]] = []
+
+        def showPage(self) -> None:
+            self._pages.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self) -> None:
+            total = len(self._pages)
+            for number, state in enumerate(self._pages, start=1):
+                self.__dict__.update(state)
+                draw_footer(self, number, total)
+                super().showPage()
+            super().save()
+
+    body = ParagraphStyle("body", fontName=FONT, fontSize=10, leading=13.5)
+    small = ParagraphStyle("small", parent=body, fontSize=8.5, leading=11)
+    label = ParagraphStyle("label", parent=body, fontName=FONT_BOLD, fontSize=10.5, leading=14)
+    heading = ParagraphStyle(
+        "heading",
+        parent=label,
+        fontSize=11,
+        textColor=colors.HexColor("#1F3B5A"),
+        spaceBefore=8,
+        spaceAfter=2,
+    )
+    warn = ParagraphStyle(
+        "warn", parent=body, fontName=FONT_BOLD, textColor=colors.HexColor("#B00020")
+    )
+
+    def para(text: str, style: ParagraphStyle = body) -> Paragraph:
+        return Paragraph(escape(text).replace("\n", "<br/>"), style)
+
+    story: list[Any] = []
+    facts = [
+        ("Service", data.session_label or h.format),
+        ("Clinician", h.author),
+        ("Minutes", "" if c.service_minutes is None else str(c.service_minutes)),
+        ("Modalities", ", ".join(c.modalities) or "None recorded"),
+    ]
+    if c.goals_addressed:
+        goals = [c.goal_labels.get(g, f"Goal {g}") for g in c.goals_addressed]
+        facts.append(("Plan goals addressed", "; ".join(goals)))
+    table = Table(
+        [[para(k, label), para(v)] for k, v in facts],
+        colWidths=[1.6 * inch, page_w - 2 * margin - 1.6 * inch],
+    )
+    table.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("TOPPADDING", (0, 0), (-1, -1), 2),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+                ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                ("LINEBELOW", (0, -1), (-1, -1), 0.5, colors.HexColor("#B8C2D0")),
+            ]
+        )
+    )
+    story.append(table)
+    if c.group is not None:
+        story.append(para("Group session", heading))
+        story.append(para(f"Topic: {c.group.topic}"))
+        if c.group.interventions:
+            story.append(para(f"Interventions: {c.group.interventions}"))
+        if c.group.modalities:
+            story.append(para(f"Modalities: {', '.join(c.group.modalities)}"))
+        story.append(Spacer(1, 3))
+        story.append(para(c.group.narrative))
+        story.append(para("Individualized entry", heading))
+    for section, text in c.sections.items():
+        story.append(KeepTogether([para(section, heading), para(text or "(blank)")]))
+    story.append(para("Risk screen", heading))
+    story.append(
+        para(
+            f"Suicidal ideation: {'YES' if c.risk_suicidal else 'denied'}  |  "
+            f"Homicidal ideation: {'YES' if c.risk_homicidal else 'denied'}",
+            warn if (c.risk_suicidal or c.risk_homicidal) else body,
+        )
+    )
+    if c.safety_plan:
+        story.append(para(f"Safety plan: {c.safety_plan}"))
+    story.append(para("Signatures", heading))
+    for line in signature_lines(data):
+        story.append(para(line, small if line.startswith("Content SHA") else body))
+    if c.addenda:
+        story.append(para("Addenda", heading))
+        for a in c.addenda:
+            sig = (
+                f"Signed by {a.signed_by} on {_when(a.signed_at)}"
+                if a.signed_at
+                else "Not signed yet"
+            )
+            story.append(
+                KeepTogether(
+                    [
+                        para(f"Addendum by {a.author}, written {_when(a.created_at)}", label),
+                        para(a.text),
+                        para(sig, small),
+                        Spacer(1, 4),
+                    ]
+                )
+            )
+    doc = SimpleDocTemplate(
+        str(path),
+        pagesize=letter,
+        leftMargin=margin,
+        rightMargin=margin,
+        topMargin=margin + header_h - 0.35 * inch,
+        bottomMargin=margin + footer_h,
+        title=f"{title} {h.service_date.isoformat()}",
+        author=data.clinic_name,
+        creator="IOPDesk",
+        initialFontName=FONT,
+    )
+    doc.build(
+        story,
+        onFirstPage=lambda canvas, _doc: draw_header(canvas),
+        onLaterPages=lambda canvas, _doc: draw_header(canvas),
+        canvasmaker=NumberedCanvas,
+    )
