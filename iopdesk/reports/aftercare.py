@@ -1,0 +1,545 @@
+"""The aftercare packet the client takes home (issue 6 item 3), as a Letter-size PDF.
+
+Takes a `Packet` (plain data built by iopdesk.services.aftercare) and writes one file. Layout:
+letterhead on page 1 (logo, clinic name, address, phone), a running header on later pages, and
+on every page the client's name and MRN, "Page X of Y", and the 42 CFR Part 2 notice when the
+record is a Part 2 record. Text is set in DejaVu Sans (embedded) so any name prints as typed.
+Long text is laid out as paragraphs in the story (never inside one table cell) so it wraps and
+flows across pages; list sections are tables whose rows may break between pages, and fall back
+to paragraph blocks when a cell is too long to fit a page. Empty sections say "None recorded".
+A Spanish packet translates labels and fixed text from resources/aftercare_es.json; what the
+clinician typed prints as entered.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from functools import cache
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+from iopdesk.paths import resource_path
+from iopdesk.reports import PART2_NOTICE
+
+TITLE = "Aftercare Plan"
+CONFIDENTIAL = (
+    "Confidential: this packet contains your health information. Keep it in a safe place."
+)
+LONG_CELL = 700  # characters: a table cell longer than this is laid out as paragraphs
+
+MONTHS = {
+    "en": (
+        "January", "February", "March", "April", "May", "June", "July", "August",
+        "September", "October", "November", "December",
+    ),
+    "es": (
+        "enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto",
+        "septiembre", "octubre", "noviembre", "diciembre",
+    ),
+}  # fmt: skip
+WEEKDAYS = {
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+    "es": ("lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo"),
+}
+DISCHARGE_TYPES = {
+    "completed_program": "Completed program",
+    "step_down_transfer": "Step-down / transfer",
+    "left_against_advice": "Left against advice",
+    "administrative": "Administrative",
+}
+
+
+@dataclass(frozen=True)
+class Appointment:
+    provider: str
+    kind: str = ""
+    day: date | None = None
+    at: time | None = None
+    address: str = ""
+    phone: str = ""
+
+
+@dataclass(frozen=True)
+class Medication:
+    name: str
+    dose: str = ""
+    schedule: str = ""
+    prescriber: str = ""
+
+
+@dataclass(frozen=True)
+class SupportGroup:
+    name: str
+    day: str = ""
+    meeting_time: str = ""
+    place: str = ""
+
+
+@dataclass(frozen=True)
+class Contact:
+    name: str
+    relationship: str = ""
+    phone: str = ""
+
+
+@dataclass(frozen=True)
+class CrisisResource:
+    name: str
+    contact: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Packet:
+    clinic_name: str
+    client_name: str
+    dob: date
+    mrn: str
+    clinic_address: str = ""
+    clinic_phone: str = ""
+    logo_png: bytes | None = None
+    preferred_name: str = ""
+    discharge_date: date | None = None
+    discharge_type: str = ""
+    step_down_level: str = ""
+    receiving_provider: str = ""
+    summary: str = ""
+    progress: tuple[tuple[str, str], ...] = ()  # (goal, progress and gains)
+    appointments: tuple[Appointment, ...] = ()
+    medications: tuple[Medication, ...] = ()
+    groups: tuple[SupportGroup, ...] = ()
+    triggers: str = ""
+    warning_signs: str = ""
+    coping_strategies: str = ""
+    contacts: tuple[Contact, ...] = ()
+    crisis: tuple[CrisisResource, ...] = ()
+    client_goals: str = ""
+    strengths: str = ""
+    status: str = "draft"
+    clinician: str = ""
+    finalized_at: datetime | None = None
+    part2: bool = False
+    language: str = "en"  # en | es
+    printed_at: datetime | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@cache
+def _spanish() -> dict[str, str]:
+    data = json.loads(resource_path("aftercare_es.json").read_text(encoding="utf-8"))
+    return {k: v for k, v in data.items() if not k.startswith("_")}
+
+
+def translator(language: str) -> Any:
+    table = _spanish() if language == "es" else {}
+
+    def t(text: str) -> str:
+        return table.get(text, text)
+
+    return t
+
+
+def long_date(d: date | None, language: str) -> str:
+    if d is None:
+        return ""
+    month = MONTHS.get(language, MONTHS["en"])[d.month - 1]
+    if language == "es":
+        return f"{d.day} de {month} de {d.year}"
+    return f"{month} {d.day}, {d.year}"
+
+
+def _when(a: Appointment, language: str) -> str:
+    parts = []
+    if a.day is not None:
+        weekday = WEEKDAYS.get(language, WEEKDAYS["en"])[a.day.weekday()]
+        parts.append(f"{weekday}, {long_date(a.day, language)}")
+    if a.at is not None:
+        if language == "es":
+            parts.append(f"{a.at:%H:%M}")
+        else:
+            hour = a.at.hour % 12 or 12
+            parts.append(f"{hour}:{a.at:%M} {'AM' if a.at.hour < 12 else 'PM'}")
+    return " ".join(parts)
+
+
+def write_pdf(packet: Packet, path: Path | str) -> int:
+    """Write the packet; returns the number of pages."""
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import letter
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.lib.units import inch
+    from reportlab.lib.utils import ImageReader
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+    from reportlab.pdfgen.canvas import Canvas
+    from reportlab.platypus import (
+        CondPageBreak,
+        Flowable,
+        KeepTogether,
+        LongTable,
+        Paragraph,
+        SimpleDocTemplate,
+        Spacer,
+        TableStyle,
+    )
+
+    from iopdesk.reports.attendance import FONT, FONT_BOLD, register_fonts
+
+    register_fonts()
+    lang = packet.language if packet.language in ("en", "es") else "en"
+    t = translator(lang)
+    page_w, page_h = letter
+    margin = 0.75 * inch
+    usable = page_w - 2 * margin - 12  # the frame's 6 pt padding on each side
+    footer_lines = 2 + (1 if packet.part2 else 0) + (1 if packet.part2 and lang == "es" else 0)
+    footer_base = 0.4 * inch  # lowest baseline: clear of a printer's unprintable edge
+    footer_top = footer_base + (footer_lines - 1) * 11 + 10  # the rule above the footer
+    ink = colors.HexColor("#1F2A37")
+    accent = colors.HexColor("#2D5B8A")
+    rule = colors.HexColor("#B8C2D0")
+    shade = colors.HexColor("#E8EEF5")
+
+    logo: Any = None
+    if packet.logo_png:
+        import io
+
+        try:
+            logo = ImageReader(io.BytesIO(packet.logo_png))
+        except Exception:  # a broken logo must not stop the packet
+            logo = None
+
+    who = packet.client_name + (f" ({packet.preferred_name})" if packet.preferred_name else "")
+    footer_left = f"{who}  ·  {t('MRN')} {packet.mrn}"
+    contact_line = "  ·  ".join(p for p in (packet.clinic_address, packet.clinic_phone) if p)
+    draft = packet.status != "finalized"
+
+    def letterhead(canvas: Any, _doc: Any) -> None:
+        canvas.saveState()
+        top = page_h - margin + 0.25 * inch
+        x = margin
+        if logo is not None:
+            iw, ih = logo.getSize()
+            h = 0.6 * inch
+            w = min(1.6 * inch, h * iw / max(ih, 1))
+            canvas.drawImage(logo, margin, top - h, w, h, mask="auto", preserveAspectRatio=True)
+            x = margin + w + 0.15 * inch
+        # clinic name left, title right: shrink both until they fit side by side
+        size = 15.0
+        while size > 9 and (
+            stringWidth(packet.clinic_name, FONT_BOLD, size)
+            + stringWidth(t(TITLE), FONT_BOLD, size)
+            + 18
+            > page_w - margin - x
+        ):
+            size -= 0.5
+        canvas.setFillColor(ink)
+        canvas.setFont(FONT_BOLD, size)
+        canvas.drawString(x, top - 15, packet.clinic_name)
+        canvas.setFont(FONT, 9)
+        if contact_line:
+            canvas.drawString(x, top - 29, contact_line)
+        canvas.setFont(FONT_BOLD, size)
+        canvas.setFillColor(accent)
+        canvas.drawRightString(page_w - margin, top - 15, t(TITLE))
+        if draft:
+            canvas.setFont(FONT_BOLD, 9)
+            canvas.setFillColor(colors.HexColor("#B00020"))
+            canvas.drawRightString(
+                page_w - margin, top - 29, t("DRAFT - not yet signed by the clinician")
+            )
+        canvas.setStrokeColor(accent)
+        canvas.setLineWidth(1.2)
+        canvas.line(margin, top - 0.68 * inch, page_w - margin, top - 0.68 * inch)
+        canvas.restoreState()
+
+    def running_head(canvas: Any, _doc: Any) -> None:
+        canvas.saveState()
+        top = page_h - margin + 0.25 * inch
+        canvas.setFillColor(ink)
+        canvas.setFont(FONT, 9)
+        canvas.drawString(margin, top - 12, f"{packet.clinic_name}  ·  {t(TITLE)}")
+        canvas.setFont(FONT_BOLD, 9)
+        canvas.drawRightString(page_w - margin, top - 12, who)
+        if draft:
+            canvas.setFont(FONT_BOLD, 8)
+            canvas.setFillColor(colors.HexColor("#B00020"))
+            canvas.drawRightString(
+                page_w - margin, top - 24, t("DRAFT - not yet signed by the clinician")
+            )
+        canvas.setStrokeColor(rule)
+        canvas.setLineWidth(0.6)
+        canvas.line(margin, top - 0.4 * inch, page_w - margin, top - 0.4 * inch)
+        canvas.restoreState()
+
+    printed = f"{t('Printed')} {packet.printed_at:%Y-%m-%d %H:%M}" if packet.printed_at else ""
+
+    def footer(canvas: Any, page: int, total: int) -> None:
+        canvas.saveState()
+        canvas.setStrokeColor(rule)
+        canvas.setLineWidth(0.5)
+        canvas.line(margin, footer_top, page_w - margin, footer_top)
+        y = footer_top - 10
+        canvas.setFillColor(ink)
+        canvas.setFont(FONT_BOLD, 8.5)
+        canvas.drawString(margin, y, footer_left)
+        canvas.setFont(FONT, 8.5)
+        canvas.drawRightString(
+            page_w - margin, y, t("Page {page} of {total}").format(page=page, total=total)
+        )
+        y -= 11
+        canvas.setFont(FONT, 7.5)
+        canvas.setFillColor(colors.HexColor("#444444"))
+        canvas.drawString(margin, y, f"{t(CONFIDENTIAL)}  {printed}".strip())
+        if packet.part2:
+            y -= 11
+            canvas.setFillColor(colors.black)
+            canvas.setFont(FONT_BOLD, 8)
+            canvas.drawString(margin, y, PART2_NOTICE)
+            if lang == "es":
+                y -= 11
+                canvas.setFont(FONT, 7.5)
+                canvas.drawString(margin, y, t(PART2_NOTICE))
+        canvas.restoreState()
+
+    class NumberedCanvas(Canvas):  # type: ignore[misc]
+        """Holds each page until the end so the footer can say 'of Y'."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._pages: list[dict[str, Any]] = []
+
+        def showPage(self) -> None:
+            self._pages.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self) -> None:
+            total = len(self._pages)
+            for number, state in enumerate(self._pages, start=1):
+                self.__dict__.update(state)
+                footer(self, number, total)
+                super().showPage()
+            super().save()
+
+    body = ParagraphStyle(
+        "body", fontName=FONT, fontSize=10, leading=13.5, textColor=ink, splitLongWords=1
+    )
+    small = ParagraphStyle("small", parent=body, fontSize=9, leading=12)
+    cell = ParagraphStyle("cell", parent=body, fontSize=9, leading=11.5)
+    cell_head = ParagraphStyle("cellh", parent=cell, fontName=FONT_BOLD)
+    label = ParagraphStyle("label", parent=body, fontName=FONT_BOLD, fontSize=10)
+    h1 = ParagraphStyle(
+        "h1",
+        parent=body,
+        fontName=FONT_BOLD,
+        fontSize=13,
+        leading=16,
+        textColor=accent,
+        spaceBefore=12,
+        spaceAfter=5,
+    )
+    h2 = ParagraphStyle(
+        "h2", parent=body, fontName=FONT_BOLD, fontSize=11, leading=14, spaceBefore=6, spaceAfter=3
+    )
+    muted = ParagraphStyle("muted", parent=body, textColor=colors.HexColor("#5F6D7C"))
+
+    def para(text: str, style: ParagraphStyle = body) -> Paragraph:
+        return Paragraph(escape(text).replace("\n", "<br/>"), style)
+
+    def paras(text: str, style: ParagraphStyle = body) -> list[Flowable]:
+        """Free text: one Paragraph per line so long text flows across pages."""
+        out: list[Flowable] = []
+        for line in text.strip().splitlines():
+            if line.strip():
+                out.append(para(line.strip(), style))
+            else:
+                out.append(Spacer(1, 5))
+        return out
+
+    none = t("None recorded")
+
+    def heading(text: str) -> list[Flowable]:
+        # keep a heading with the start of its section
+        return [CondPageBreak(1.1 * inch), para(text, h1)]
+
+    def text_section(title: str, text: str, style: ParagraphStyle = h1) -> list[Flowable]:
+        head: list[Flowable] = (
+            heading(title) if style is h1 else [CondPageBreak(0.8 * inch), para(title, h2)]
+        )
+        if not text.strip():
+            return [*head, para(none, muted)]
+        return [*head, *paras(text)]
+
+    def table_section(
+        title: str, headers: list[str], rows: list[list[str]], widths: list[float]
+    ) -> list[Flowable]:
+        out = heading(title)
+        if not rows:
+            return [*out, para(none, muted)]
+        if any(len(v) > LONG_CELL for r in rows for v in r):
+            for r in rows:
+                block: list[Flowable] = []
+                for h, v in zip(headers, r, strict=True):
+                    if v.strip():
+                        block.append(Paragraph(f"<b>{escape(h)}:</b> " + escape(v.strip()), body))
+                out.append(Spacer(1, 4))
+                out.extend(block)
+                out.append(Spacer(1, 4))
+            return out
+        data: list[list[Any]] = [[para(h, cell_head) for h in headers]]
+        data += [[para(v, cell) for v in r] for r in rows]
+        table = LongTable(data, colWidths=[usable * w for w in widths], repeatRows=1)
+        table.setStyle(
+            TableStyle(
+                [
+                    ("BACKGROUND", (0, 0), (-1, 0), shade),
+                    ("LINEBELOW", (0, 0), (-1, 0), 0.8, accent),
+                    ("LINEBELOW", (0, 1), (-1, -1), 0.25, rule),
+                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                    ("TOPPADDING", (0, 0), (-1, -1), 4),
+                    ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
+                    ("LEFTPADDING", (0, 0), (-1, -1), 5),
+                    ("RIGHTPADDING", (0, 0), (-1, -1), 5),
+                ]
+            )
+        )
+        out.append(table)
+        return out
+
+    story: list[Flowable] = []
+    # -- who and when
+    kind = DISCHARGE_TYPES.get(packet.discharge_type, packet.discharge_type)
+    facts = [
+        (t("Name"), packet.client_name),
+        (t("Preferred name"), packet.preferred_name),
+        (t("Date of birth"), long_date(packet.dob, lang)),
+        (t("MRN"), packet.mrn),
+        (t("Discharge date"), long_date(packet.discharge_date, lang)),
+        (t("Type of discharge"), t(kind) if kind else ""),
+        (t("Next level of care"), packet.step_down_level),
+        (t("Receiving provider"), packet.receiving_provider),
+    ]
+    fact_rows: list[list[Any]] = []
+    for i in range(0, len(facts), 2):
+        pair = facts[i : i + 2]
+        row: list[Any] = []
+        for k, v in pair:
+            row += [para(k, cell_head), para(v or "—", cell)]
+        fact_rows.append(row)
+    facts_table = LongTable(fact_rows, colWidths=[usable * w for w in (0.17, 0.33, 0.19, 0.31)])
+    facts_table.setStyle(
+        TableStyle(
+            [
+                ("BOX", (0, 0), (-1, -1), 0.6, rule),
+                ("BACKGROUND", (0, 0), (0, -1), shade),
+                ("BACKGROUND", (2, 0), (2, -1), shade),
+                ("LINEBELOW", (0, 0), (-1, -2), 0.25, rule),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("TOPPADDING", (0, 0), (-1, -1), 4),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
+            ]
+        )
+    )
+    story += [para(t("Your plan for staying well after the program"), h2), facts_table]
+
+    # -- crisis resources first: what the client needs most urgently
+    crisis_rows = [[c.name, c.contact, c.description] for c in packet.crisis]
+    story += table_section(
+        t("Crisis resources"),
+        [t("Resource"), t("How to reach"), t("About")],
+        crisis_rows,
+        [0.3, 0.27, 0.43],
+    )
+    if crisis_rows:
+        story.insert(len(story) - 1, para(t("If you are in crisis, get help right away:"), body))
+
+    # -- progress
+    story += heading(t("Your progress"))
+    if not packet.progress and not packet.summary.strip():
+        story.append(para(none, muted))
+    for goal, progress in packet.progress:
+        story.append(CondPageBreak(0.7 * inch))
+        story.append(Paragraph(f"<b>{escape(t('Goal'))}:</b> {escape(goal)}", body))
+        story += paras(progress or none, body)
+        story.append(Spacer(1, 5))
+    if packet.summary.strip():
+        story += [CondPageBreak(0.7 * inch), para(t("Summary"), label), *paras(packet.summary)]
+
+    story += table_section(
+        t("Follow-up appointments"),
+        [t("Provider"), t("Type"), t("Date and time"), t("Address"), t("Phone")],
+        [[a.provider, a.kind, _when(a, lang), a.address, a.phone] for a in packet.appointments],
+        [0.2, 0.17, 0.2, 0.25, 0.18],
+    )
+    story += table_section(
+        t("Medications"),
+        [t("Medication"), t("Dose"), t("When to take it"), t("Prescriber")],
+        [[m.name, m.dose, m.schedule, m.prescriber] for m in packet.medications],
+        [0.3, 0.17, 0.28, 0.25],
+    )
+    story += table_section(
+        t("Support groups"),
+        [t("Group"), t("Day"), t("Time"), t("Place or link")],
+        [[g.name, g.day, g.meeting_time, g.place] for g in packet.groups],
+        [0.3, 0.14, 0.14, 0.42],
+    )
+    story += heading(t("Relapse prevention plan"))
+    story += text_section(t("Triggers and high-risk situations"), packet.triggers, h2)
+    story += text_section(t("Warning signs"), packet.warning_signs, h2)
+    story += text_section(t("Coping strategies"), packet.coping_strategies, h2)
+    story += table_section(
+        t("People I can call"),
+        [t("Name"), t("Relationship"), t("Phone")],
+        [[c.name, c.relationship, c.phone] for c in packet.contacts],
+        [0.4, 0.3, 0.3],
+    )
+    story += text_section(t("My goals"), packet.client_goals)
+    story += text_section(t("My strengths"), packet.strengths)
+
+    # -- signatures (kept together on one page)
+    line = "_" * 44
+    sig: list[Flowable] = [
+        para(t("Signatures"), h1),
+        para(t("I took part in making this plan and received a copy."), body),
+        Spacer(1, 22),
+    ]
+    sig_rows = [
+        [para(line, body), para("_" * 18, body)],
+        [para(t("Client signature"), small), para(t("Date"), small)],
+        [Spacer(1, 16), Spacer(1, 16)],
+        [para(line, body), para("_" * 18, body)],
+        [para(t("Clinician signature"), small), para(t("Date"), small)],
+    ]
+    sig_table = LongTable(sig_rows, colWidths=[usable * 0.62, usable * 0.38])
+    sig_table.setStyle(
+        TableStyle([("LEFTPADDING", (0, 0), (-1, -1), 0), ("VALIGN", (0, 0), (-1, -1), "TOP")])
+    )
+    sig.append(sig_table)
+    if packet.status == "finalized" and packet.clinician:
+        when = long_date(packet.finalized_at.date(), lang) if packet.finalized_at else ""
+        sig += [
+            Spacer(1, 8),
+            para(
+                f"{t('Electronically signed by')} {packet.clinician}"
+                + (f" {t('on')} {when}" if when else ""),
+                small,
+            ),
+        ]
+    story.append(KeepTogether(sig))
+
+    tmp_title = f"{t(TITLE)} - {packet.client_name}"
+    doc = SimpleDocTemplate(
+        str(path),
+        pagesize=letter,
+        leftMargin=margin,
+        rightMargin=margin,
+        topMargin=margin + 0.55 * inch,
+        bottomMargin=footer_top + 10,
+        title=tmp_title,
+        author=packet.clinic_name,
+        creator="IOPDesk",
+        initialFontName=FONT,
+    )
+    doc.build(story, onFirstPage=letterhead, onLaterPages=running_head, canvasmaker=NumberedCanvas)
+    return int(doc.page)
