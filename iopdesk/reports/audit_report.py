@@ -1,0 +1,163 @@
+"""The audit report as an Excel workbook or a landscape PDF (plain data in, one file out)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from xml.sax.saxutils import escape
+
+from iopdesk.reports import PART2_NOTICE
+
+if TYPE_CHECKING:
+    from iopdesk.services.audit_report import ReportRow
+
+TITLE = "Audit Report"
+HEADERS = (
+    "#",
+    "When (UTC)",
+    "User",
+    "Action",
+    "Record",
+    "Record ID",
+    "Client (MRN)",
+    "Detail",
+    "Workstation",
+    "Flagged",
+)
+
+
+@dataclass(frozen=True)
+class AuditReportData:
+    clinic_name: str
+    filters: str
+    printed_by: str
+    rows: list[ReportRow]
+    printed_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+def safe_text(value: object) -> object:
+    """Text that a spreadsheet would run as a formula is stored as text."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def write_xlsx(data: AuditReportData, path: Path | str) -> None:
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("Audit")
+    for i, width in enumerate((8, 20, 14, 18, 16, 12, 14, 60, 18, 9), start=1):
+        ws.column_dimensions[get_column_letter(i)].width = width
+    ws.freeze_panes = "A4"
+    ws.oddFooter.left.text = PART2_NOTICE
+    ws.oddFooter.right.text = "Page &P of &N"
+    bold = Font(bold=True)
+    title = WriteOnlyCell(ws, value=f"{data.clinic_name} - {TITLE}")
+    title.font = Font(bold=True, size=13)
+    ws.append([title])
+    ws.append(
+        [
+            f"Filters: {data.filters}. Printed {data.printed_at:%Y-%m-%d %H:%M} UTC "
+            f"by {data.printed_by}. {len(data.rows)} events."
+        ]
+    )
+    fill = PatternFill("solid", fgColor="DDE4EE")
+    header = []
+    for name in HEADERS:
+        cell = WriteOnlyCell(ws, value=name)
+        cell.font = bold
+        cell.fill = fill
+        header.append(cell)
+    ws.append(header)
+    flag_font = Font(color="B00020", bold=True)
+    for row in data.rows:
+        values = [safe_text(v) for v in row.values()]
+        if row.flagged:
+            cells: list[Any] = []
+            for v in values:
+                c = WriteOnlyCell(ws, value=v)
+                c.font = flag_font if v == "yes" else Font()
+                cells.append(c)
+            ws.append(cells)
+        else:
+            ws.append(values)
+    ws.append([])
+    notice = WriteOnlyCell(ws, value=PART2_NOTICE)
+    notice.font = bold
+    ws.append([notice])
+    wb.properties.title = TITLE
+    wb.properties.creator = "IOPDesk"
+    wb.save(str(path))
+
+
+def write_pdf(data: AuditReportData, path: Path | str) -> None:
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import landscape, letter
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.lib.units import inch
+    from reportlab.platypus import LongTable, Paragraph, SimpleDocTemplate, Spacer, TableStyle
+
+    from iopdesk.reports.attendance import FONT, FONT_BOLD, register_fonts
+
+    register_fonts()
+    page_w, _ = landscape(letter)
+    margin = 0.45 * inch
+    body = ParagraphStyle("cell", fontName=FONT, fontSize=7.5, leading=9)
+    head = ParagraphStyle("head", parent=body, fontName=FONT_BOLD)
+    title = ParagraphStyle("title", fontName=FONT_BOLD, fontSize=14, leading=17)
+    small = ParagraphStyle("small", fontName=FONT, fontSize=8.5, leading=11)
+
+    def decorate(canvas: Any, doc: Any) -> None:
+        canvas.saveState()
+        canvas.setFont(FONT_BOLD, 8)
+        canvas.drawCentredString(page_w / 2, margin - 10, PART2_NOTICE)
+        canvas.setFont(FONT, 8)
+        canvas.drawRightString(page_w - margin, margin - 10, f"Page {doc.page}")
+        canvas.drawString(margin, margin - 10, f"{data.clinic_name} - {TITLE}")
+        canvas.restoreState()
+
+    widths = [0.45, 1.35, 0.85, 1.0, 0.95, 0.7, 0.85, 2.4, 0.9, 0.65]
+    scale = (page_w - 2 * margin) / (sum(widths) * inch)
+    col_widths = [w * inch * scale for w in widths]
+    table_data: list[list[Any]] = [[Paragraph(escape(h), head) for h in HEADERS]]
+    for row in data.rows:
+        table_data.append([Paragraph(escape(str(v)), body) for v in row.values()])
+    table = LongTable(table_data, colWidths=col_widths, repeatRows=1)
+    style = [
+        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#DDE4EE")),
+        ("GRID", (0, 0), (-1, -1), 0.25, colors.HexColor("#B8C2D0")),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+    ]
+    for i, row in enumerate(data.rows, start=1):
+        if row.flagged:
+            style.append(("BACKGROUND", (0, i), (-1, i), colors.HexColor("#FDECEA")))
+    table.setStyle(TableStyle(style))
+    doc = SimpleDocTemplate(
+        str(path),
+        pagesize=landscape(letter),
+        leftMargin=margin,
+        rightMargin=margin,
+        topMargin=margin,
+        bottomMargin=margin + 6,
+        title=TITLE,
+        author="IOPDesk",
+    )
+    story: list[Any] = [
+        Paragraph(escape(f"{data.clinic_name} - {TITLE}"), title),
+        Paragraph(
+            escape(
+                f"Filters: {data.filters}. Printed {data.printed_at:%Y-%m-%d %H:%M} UTC by "
+                f"{data.printed_by}. {len(data.rows)} events; flagged events are shaded."
+            ),
+            small,
+        ),
+        Spacer(1, 6),
+        table,
+    ]
+    doc.build(story, onFirstPage=decorate, onLaterPages=decorate)

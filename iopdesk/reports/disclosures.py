@@ -1,0 +1,117 @@
+"""A client's accounting of disclosures (HIPAA 164.528; 42 CFR 2.24) as a printable PDF."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from xml.sax.saxutils import escape
+
+from iopdesk.reports import PART2_NOTICE
+
+if TYPE_CHECKING:
+    from iopdesk.services.disclosures import DisclosureRow
+
+TITLE = "Accounting of Disclosures"
+KIND_LABELS = {
+    "internal": "Internal use",
+    "client_copy": "Client's copy",
+    "disclosure": "Disclosure",
+}
+
+
+@dataclass(frozen=True)
+class AccountingData:
+    clinic_name: str
+    clinic_address: str
+    clinic_phone: str
+    client_name: str
+    mrn: str
+    dob: date
+    part2: bool
+    rows: list[DisclosureRow]
+    printed_by: str = ""
+    printed_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+def write_pdf(data: AccountingData, path: Path | str) -> None:
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import letter
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.lib.units import inch
+    from reportlab.platypus import LongTable, Paragraph, SimpleDocTemplate, Spacer, TableStyle
+
+    from iopdesk.reports.attendance import FONT, FONT_BOLD, register_fonts
+
+    register_fonts()
+    page_w, _ = letter
+    margin = 0.6 * inch
+    body = ParagraphStyle("b", fontName=FONT, fontSize=9, leading=11.5)
+    head = ParagraphStyle("h", parent=body, fontName=FONT_BOLD)
+    title = ParagraphStyle("t", fontName=FONT_BOLD, fontSize=15, leading=19)
+
+    def decorate(canvas: Any, doc: Any) -> None:
+        canvas.saveState()
+        canvas.setFont(FONT, 8)
+        canvas.drawString(margin, margin - 14, f"{data.mrn}  Confidential")
+        canvas.drawRightString(page_w - margin, margin - 14, f"Page {doc.page}")
+        if data.part2:
+            canvas.setFont(FONT_BOLD, 8.5)
+            canvas.drawCentredString(page_w / 2, margin - 2, PART2_NOTICE)
+        canvas.restoreState()
+
+    def p(text: str, style: ParagraphStyle = body) -> Paragraph:
+        return Paragraph(escape(text), style)
+
+    rows: list[list[Any]] = [
+        [p(h, head) for h in ("Date and time", "Type", "Recipient", "Purpose", "What", "Consent")]
+    ]
+    for r in sorted(data.rows, key=lambda r: r.disclosed_at):
+        rows.append(
+            [
+                p(r.disclosed_at.astimezone().strftime("%Y-%m-%d %H:%M")),
+                p(KIND_LABELS.get(r.kind, r.kind)),
+                p(r.recipient or "-"),
+                p(r.purpose or "-"),
+                p(r.what_sent),
+                p(f"#{r.consent_id}" if r.consent_id else "-"),
+            ]
+        )
+    widths = [1.1, 0.9, 1.5, 1.2, 1.6, 0.85]
+    scale = (page_w - 2 * margin) / (sum(widths) * inch)
+    table = LongTable(rows, colWidths=[w * inch * scale for w in widths], repeatRows=1)
+    table.setStyle(
+        TableStyle(
+            [
+                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#DDE4EE")),
+                ("GRID", (0, 0), (-1, -1), 0.25, colors.HexColor("#B8C2D0")),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ]
+        )
+    )
+    contact = "  ·  ".join(x for x in (data.clinic_address, data.clinic_phone) if x)
+    story: list[Any] = [
+        p(data.clinic_name, head),
+        p(contact),
+        Spacer(1, 10),
+        p(TITLE, title),
+        p(f"Client: {data.client_name}   MRN: {data.mrn}   Date of birth: {data.dob:%m/%d/%Y}"),
+        p(
+            f"Printed {data.printed_at.astimezone():%Y-%m-%d %H:%M} by {data.printed_by}. "
+            "Every release of this client's records recorded by IOPDesk, oldest first."
+        ),
+        Spacer(1, 8),
+        table if data.rows else p("No disclosures are recorded for this client."),
+    ]
+    doc = SimpleDocTemplate(
+        str(path),
+        pagesize=letter,
+        leftMargin=margin,
+        rightMargin=margin,
+        topMargin=margin,
+        bottomMargin=margin + 10,
+        title=TITLE,
+        author="IOPDesk",
+    )
+    doc.build(story, onFirstPage=decorate, onLaterPages=decorate)

@@ -1,0 +1,217 @@
+"""Admin > Audit log: the audit report (filters, server-side sort on every column, export to
+Excel or PDF, chain verification). Every view, export and verification is audited."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from PySide6.QtCore import QDate, Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDateEdit,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from iopdesk.errors import UserError
+from iopdesk.services import audit_report
+from iopdesk.services.audit_report import AuditQuery, ReportRow
+from iopdesk.ui import msgbox
+from iopdesk.ui.context import AppContext
+from iopdesk.ui.tablemodel import Column, RowsModel
+from iopdesk.ui.widgets import make_table, muted
+
+# table column -> service sort key (the order of HEADERS)
+SORT_KEYS = (
+    "id",
+    "occurred_at",
+    "username",
+    "action",
+    "entity",
+    "entity_id",
+    "client",
+    "detail",
+    "workstation",
+    "flagged",
+)
+
+
+def _qdate(d: date) -> QDate:
+    return QDate(d.year, d.month, d.day)
+
+
+def _pydate(q: QDate) -> date:
+    return date(q.year(), q.month(), q.day())
+
+
+class AuditReportWidget(QWidget):
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.sort_key = "id"
+        self.descending = True
+        lay = QVBoxLayout(self)
+        filters = QHBoxLayout()
+        today = date.today()
+        self.date_from = QDateEdit(_qdate(today - timedelta(days=30)))
+        self.date_to = QDateEdit(_qdate(today))
+        for edit in (self.date_from, self.date_to):
+            edit.setCalendarPopup(True)
+            edit.setDisplayFormat("MM/dd/yyyy")
+        self.user = QComboBox()
+        self.user.setObjectName("userFilter")
+        self.action = QComboBox()
+        self.action.setObjectName("actionFilter")
+        self.client = QLineEdit()
+        self.client.setObjectName("clientFilter")
+        self.client.setPlaceholderText("MRN")
+        self.client.setMaximumWidth(110)
+        self.flagged = QCheckBox("Flagged only")
+        apply = QPushButton("Show")
+        apply.setObjectName("primary")
+        apply.clicked.connect(self.refresh)
+        for label, widget in (
+            ("From", self.date_from),
+            ("To", self.date_to),
+            ("User", self.user),
+            ("Client", self.client),
+            ("Action", self.action),
+        ):
+            filters.addWidget(QLabel(label))
+            filters.addWidget(widget)
+        filters.addWidget(self.flagged)
+        filters.addWidget(apply)
+        filters.addStretch(1)
+        lay.addLayout(filters)
+        bar = QHBoxLayout()
+        self.count = muted("")
+        bar.addWidget(self.count, 1)
+        xlsx = QPushButton("Export to Excel...")
+        xlsx.clicked.connect(lambda: self.export(".xlsx"))
+        pdf = QPushButton("Export to PDF...")
+        pdf.clicked.connect(lambda: self.export(".pdf"))
+        verify = QPushButton("Verify audit log")
+        verify.clicked.connect(self.verify)
+        self.verify_result = QLabel("")
+        self.verify_result.setObjectName("verifyResult")
+        for w in (xlsx, pdf, verify):
+            bar.addWidget(w)
+        bar.addWidget(self.verify_result)
+        lay.addLayout(bar)
+        self.model: RowsModel[ReportRow] = RowsModel(
+            [
+                Column("#", lambda e: e.id, align_right=True),
+                Column(
+                    "When",
+                    lambda e: e.occurred_at.astimezone().strftime("%m/%d/%Y %H:%M:%S"),
+                    sort_key=lambda e: e.occurred_at,
+                ),
+                Column("User", lambda e: e.username),
+                Column(
+                    "Action", lambda e: e.action, color=lambda e: "#c62828" if e.flagged else None
+                ),
+                Column("Record", lambda e: e.entity),
+                Column("Record ID", lambda e: e.entity_id),
+                Column("Client (MRN)", lambda e: e.mrn),
+                Column("Detail", lambda e: e.detail),
+                Column("Workstation", lambda e: e.workstation),
+                Column(
+                    "Flagged",
+                    lambda e: "yes" if e.flagged else "",
+                    color=lambda e: "#c62828" if e.flagged else None,
+                ),
+            ]
+        )
+        self.table = make_table()
+        self.table.setSortingEnabled(False)  # sorted by the service, over the whole log
+        self.table.setModel(self.model)
+        header = self.table.horizontalHeader()
+        header.setSortIndicatorShown(True)
+        header.setSectionsClickable(True)
+        header.sectionClicked.connect(self.sort_by)
+        for column, width in enumerate((55, 150, 90, 120, 100, 90, 110, 330, 110)):
+            self.table.setColumnWidth(column, width)
+        lay.addWidget(self.table, 1)
+        self._options_loaded = False
+
+    def _load_options(self) -> None:
+        options = audit_report.filter_options(self.ctx.db, self.ctx.actor)
+        self.user.clear()
+        self.user.addItem("Everyone", None)
+        for uid, name in options.users:
+            self.user.addItem(name, uid)
+        self.action.clear()
+        self.action.addItem("All actions", None)
+        for name in options.actions:
+            self.action.addItem(name, name)
+        self._options_loaded = True
+
+    def query(self) -> AuditQuery:
+        client_id = None
+        mrn = self.client.text().strip()
+        if mrn:
+            client_id = audit_report.client_id_for_mrn(self.ctx.db, self.ctx.actor, mrn)
+        return AuditQuery(
+            date_from=_pydate(self.date_from.date()),
+            date_to=_pydate(self.date_to.date()),
+            user_id=self.user.currentData(),
+            client_id=client_id,
+            action=self.action.currentData(),
+            flagged_only=self.flagged.isChecked(),
+            sort=self.sort_key,
+            descending=self.descending,
+        )
+
+    def refresh(self) -> None:
+        if not self._options_loaded:
+            self._load_options()
+        try:
+            rows = audit_report.run(self.ctx.db, self.ctx.actor, self.query())
+        except UserError as exc:
+            msgbox.user_error(self, exc)
+            return
+        self.model.set_rows(rows)
+        flagged = sum(1 for r in rows if r.flagged)
+        self.count.setText(
+            f"{len(rows)} events"
+            + (f", {flagged} flagged" if flagged else "")
+            + (" (first 5,000; narrow the filters or export for all)" if len(rows) >= 5000 else "")
+        )
+        column = SORT_KEYS.index(self.sort_key)
+        order = Qt.SortOrder.DescendingOrder if self.descending else Qt.SortOrder.AscendingOrder
+        self.table.horizontalHeader().setSortIndicator(column, order)
+
+    def sort_by(self, column: int) -> None:
+        key = SORT_KEYS[column]
+        if key == self.sort_key:
+            self.descending = not self.descending
+        else:
+            self.sort_key, self.descending = key, key in ("id", "occurred_at", "flagged")
+        self.refresh()
+
+    def export(self, suffix: str, path: str | None = None) -> None:
+        if not path:
+            kind = "Excel (*.xlsx)" if suffix == ".xlsx" else "PDF (*.pdf)"
+            path, _ = QFileDialog.getSaveFileName(
+                self, "Export audit report", f"audit-report{suffix}", kind
+            )
+        if not path:
+            return
+        try:
+            n = audit_report.export(self.ctx.db, self.ctx.actor, self.query(), path)
+        except UserError as exc:
+            msgbox.user_error(self, exc)
+            return
+        msgbox.info(self, "Audit report exported", f"{n} events were saved to {path}.")
+
+    def verify(self) -> None:
+        result = audit_report.verify(self.ctx.db, self.ctx.actor)
+        self.verify_result.setText(result.message())
+        color = "#2e7d32" if result.ok else "#c62828"
+        self.verify_result.setStyleSheet(f"color: {color}; font-weight: 600;")

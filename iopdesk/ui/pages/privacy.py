@@ -1,0 +1,1003 @@
+"""Privacy screens: the chart's Privacy tab (consents, disclosures, amendments), the
+"who receives this?" question asked before exports, emergency access (break-glass) and its
+review panel, and two-factor enrolment. All work goes through services."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QDate, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QPainter
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDateEdit,
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QPlainTextEdit,
+    QPushButton,
+    QRadioButton,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from iopdesk.db import Database
+from iopdesk.errors import UserError, ValidationError
+from iopdesk.services import amendments, breakglass, consents, disclosures, totp
+from iopdesk.services.actor import Actor
+from iopdesk.services.disclosures import Release
+from iopdesk.services.permissions import Perm
+from iopdesk.ui import msgbox
+from iopdesk.ui.context import AppContext
+from iopdesk.ui.dialogs import _FormDialog
+from iopdesk.ui.tablemodel import Column, RowsModel
+from iopdesk.ui.widgets import make_table, muted, section_title
+
+STATUS_COLORS = {
+    "active": "#2e7d32",
+    "expired": "#c62828",
+    "revoked": "#c62828",
+    "unsigned": "#b26a00",
+    "pending": "#b26a00",
+    "accepted": "#2e7d32",
+    "denied": "#555555",
+}
+PURPOSES = (
+    "payment",
+    "treatment",
+    "health care operations",
+    "treatment, payment and health care operations",
+    "coordination of care",
+    "court-ordered evaluation",
+    "employment / return to work",
+)
+
+
+def _fmt(d: date | None) -> str:
+    return f"{d:%m/%d/%Y}" if d else ""
+
+
+def _date_edit(value: date | None = None, optional: bool = False) -> QDateEdit:
+    edit = QDateEdit()
+    edit.setCalendarPopup(True)
+    edit.setDisplayFormat("MM/dd/yyyy")
+    if optional:
+        edit.setMinimumDate(QDate(2000, 1, 1))
+        edit.setSpecialValueText("(none)")
+    day = value or date.today()
+    edit.setDate(QDate(day.year, day.month, day.day))
+    if optional and value is None:
+        edit.setDate(edit.minimumDate())
+    return edit
+
+
+def _date_of(edit: QDateEdit) -> date | None:
+    if edit.specialValueText() and edit.date() == edit.minimumDate():
+        return None
+    q = edit.date()
+    return date(q.year(), q.month(), q.day())
+
+
+# ------------------------------------------------------------------------------------------
+# "Who receives this?" (the disclosure gate's question)
+# ------------------------------------------------------------------------------------------
+
+
+class ReleaseDialog(_FormDialog):
+    """Asked before an export or printout: internal use, the client's copy, or a disclosure
+    (recipient and purpose). The service then checks consents for Part 2 clients."""
+
+    def __init__(
+        self, what: str, parent: QWidget | None = None, *, allow_client_copy: bool = False
+    ) -> None:
+        super().__init__(
+            "Who receives this?",
+            f"{what}. Records protected by 42 CFR Part 2 leave the clinic only with the "
+            "client's written consent; every release is recorded.",
+            "Continue",
+            parent,
+        )
+        self.setMinimumWidth(520)
+        self.group = QButtonGroup(self)
+        self.internal = QRadioButton("Staff of this clinic (internal use)")
+        self.copy = QRadioButton("The client's own copy")
+        self.outside = QRadioButton("Someone outside the clinic (a disclosure)")
+        self.internal.setChecked(True)
+        box = QWidget()
+        bl = QVBoxLayout(box)
+        bl.setContentsMargins(0, 0, 0, 0)
+        for i, b in enumerate((self.internal, self.copy, self.outside)):
+            self.group.addButton(b, i)
+            bl.addWidget(b)
+        self.copy.setVisible(allow_client_copy)
+        self.form.addRow("Receiver", box)
+        self.recipient = QLineEdit()
+        self.recipient.setObjectName("recipient")
+        self.recipient.setPlaceholderText("Person and/or organization, as on the consent")
+        self.purpose = QComboBox()
+        self.purpose.setObjectName("purpose")
+        self.purpose.setEditable(True)
+        self.purpose.addItems(PURPOSES)
+        self.form.addRow("Recipient", self.recipient)
+        self.form.addRow("Purpose", self.purpose)
+        self.group.idToggled.connect(lambda *_: self._sync())
+        self._sync()
+        self.release: Release | None = None
+        self.accept_action = self._check
+
+    def _sync(self) -> None:
+        outside = self.outside.isChecked()
+        self.recipient.setEnabled(outside)
+        self.purpose.setEnabled(outside)
+
+    def _check(self) -> None:
+        if self.internal.isChecked():
+            self.release = disclosures.INTERNAL
+        elif self.copy.isChecked():
+            self.release = disclosures.CLIENT_COPY
+        else:
+            self.release = disclosures.check_release(
+                Release("disclosure", self.recipient.text(), self.purpose.currentText())
+            )
+
+
+def ask_release(
+    parent: QWidget | None, what: str, *, allow_client_copy: bool = False
+) -> Release | None:
+    dialog = ReleaseDialog(what, parent, allow_client_copy=allow_client_copy)
+    if dialog.exec() != QDialog.DialogCode.Accepted:
+        return None
+    return dialog.release
+
+
+# ------------------------------------------------------------------------------------------
+# Consents
+# ------------------------------------------------------------------------------------------
+
+
+class ConsentDialog(_FormDialog):
+    def __init__(self, ctx: AppContext, client_id: int, parent: QWidget | None = None) -> None:
+        super().__init__(
+            "Record a consent",
+            "42 CFR 2.31: who may receive which information, for what purpose, until when. "
+            "Attach the signed form after saving.",
+            "Save consent",
+            parent,
+        )
+        self.ctx = ctx
+        self.client_id = client_id
+        self.setMinimumWidth(560)
+        self.recipient_name = QLineEdit()
+        self.recipient_org = QLineEdit()
+        self.purpose = QComboBox()
+        self.purpose.setEditable(True)
+        self.purpose.addItems(PURPOSES)
+        self.categories: list[QCheckBox] = []
+        cats = QWidget()
+        cl = QVBoxLayout(cats)
+        cl.setContentsMargins(0, 0, 0, 0)
+        cl.setSpacing(2)
+        for name in consents.INFO_CATEGORIES:
+            box = QCheckBox(name)
+            self.categories.append(box)
+            cl.addWidget(box)
+        self.signed = _date_edit(date.today(), optional=True)
+        self.expiry = _date_edit(None, optional=True)
+        self.expiry_event = QLineEdit()
+        self.expiry_event.setPlaceholderText("or an event, e.g. end of treatment")
+        self.form.addRow("Recipient name", self.recipient_name)
+        self.form.addRow("Organization", self.recipient_org)
+        self.form.addRow("Purpose", self.purpose)
+        self.form.addRow("Information", cats)
+        self.form.addRow("Signed on", self.signed)
+        self.form.addRow("Expires on", self.expiry)
+        self.form.addRow("Expiry event", self.expiry_event)
+        self.result_info: consents.ConsentInfo | None = None
+        self.accept_action = self._save
+
+    def data(self) -> consents.ConsentInput:
+        return consents.ConsentInput(
+            recipient_name=self.recipient_name.text(),
+            recipient_org=self.recipient_org.text(),
+            purpose=self.purpose.currentText(),
+            signed_date=_date_of(self.signed),
+            expiry_date=_date_of(self.expiry),
+            expiry_event=self.expiry_event.text(),
+            info_categories=tuple(b.text() for b in self.categories if b.isChecked()),
+        )
+
+    def _save(self) -> None:
+        self.result_info = consents.add_consent(
+            self.ctx.db, self.ctx.actor, self.client_id, self.data()
+        )
+
+
+class _TextDialog(_FormDialog):
+    def __init__(
+        self, title: str, subtitle: str, ok: str, label: str, parent: QWidget | None
+    ) -> None:
+        super().__init__(title, subtitle, ok, parent)
+        self.text = QPlainTextEdit()
+        self.text.setObjectName("text")
+        self.text.setMinimumHeight(90)
+        self.form.addRow(label, self.text)
+
+
+class PrivacyTab(QWidget):
+    """The chart's Privacy tab: consents, the accounting of disclosures, amendments."""
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.client_id: int | None = None
+        self.client_label = ""
+        outer = QVBoxLayout(self)
+        self.tabs = QTabWidget()
+        outer.addWidget(self.tabs)
+        self._consents_tab()
+        self._disclosures_tab()
+        self._amendments_tab()
+
+    # -- consents ------------------------------------------------------------------------
+    def _consents_tab(self) -> None:
+        tab = QWidget()
+        lay = QVBoxLayout(tab)
+        edit = self.ctx.can(Perm.CLIENT_EDIT)
+        bar = QHBoxLayout()
+        self.add_consent_btn = QPushButton("Record consent...")
+        self.add_consent_btn.setObjectName("primary")
+        self.add_consent_btn.clicked.connect(self.add_consent)
+        self.attach_btn = QPushButton("Attach signed form...")
+        self.attach_btn.clicked.connect(self.attach_form)
+        self.view_btn = QPushButton("View form")
+        self.view_btn.clicked.connect(self.view_form)
+        self.revoke_btn = QPushButton("Revoke...")
+        self.revoke_btn.clicked.connect(self.revoke)
+        self.print_btn = QPushButton("Print consent form...")
+        self.print_btn.clicked.connect(self.print_form)
+        for b in (self.add_consent_btn, self.attach_btn, self.revoke_btn):
+            b.setVisible(edit)
+        for b in (
+            self.add_consent_btn,
+            self.attach_btn,
+            self.view_btn,
+            self.revoke_btn,
+            self.print_btn,
+        ):
+            bar.addWidget(b)
+        bar.addStretch(1)
+        lay.addLayout(bar)
+        self.consent_model: RowsModel[consents.ConsentInfo] = RowsModel(
+            [
+                Column("Recipient", lambda c: c.recipient),
+                Column("Purpose", lambda c: c.purpose),
+                Column("Information", lambda c: ", ".join(c.info_categories) or "-"),
+                Column("Signed", lambda c: _fmt(c.signed_date), sort_key=lambda c: c.signed_date),
+                Column("Expires", lambda c: _fmt(c.expiry_date) or c.expiry_event),
+                Column("Revoked", lambda c: _fmt(c.revoked_date)),
+                Column(
+                    "Status",
+                    lambda c: c.status.title(),
+                    color=lambda c: STATUS_COLORS.get(c.status),
+                ),
+                Column("Signed form", lambda c: c.form_filename if c.has_form else "missing"),
+            ]
+        )
+        self.consent_table = make_table()
+        self.consent_table.setModel(self.consent_model)
+        for i, w in enumerate((190, 210, 190, 90, 120, 90, 75)):
+            self.consent_table.setColumnWidth(i, w)
+        lay.addWidget(self.consent_table, 1)
+        self.consent_hint = muted("")
+        lay.addWidget(self.consent_hint)
+        self.tabs.addTab(tab, "Consents")
+
+    def _selected_consent(self) -> consents.ConsentInfo | None:
+        index = self.consent_table.currentIndex()
+        if not index.isValid():
+            msgbox.info(self, "Select a consent", "Select a consent in the list first.")
+            return None
+        return self.consent_model.row_at(index.row())
+
+    def add_consent(self) -> None:
+        if self.client_id is None:
+            return
+        dialog = ConsentDialog(self.ctx, self.client_id, self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.reload()
+
+    def attach_form(self, path: str | None = None) -> None:
+        consent = self._selected_consent()
+        if consent is None:
+            return
+        if not path:
+            path, _ = QFileDialog.getOpenFileName(
+                self, "Signed consent form", "", "Scans (*.pdf *.png *.jpg *.jpeg *.tif *.tiff)"
+            )
+        if not path:
+            return
+        try:
+            consents.attach_form(self.ctx.db, self.ctx.actor, consent.id, Path(path))
+        except UserError as exc:
+            msgbox.user_error(self, exc)
+            return
+        self.reload()
+
+    def view_form(self) -> None:
+        consent = self._selected_consent()
+        if consent is None:
+            return
+        try:
+            data, _mime, name = consents.get_form(self.ctx.db, self.ctx.actor, consent.id)
+        except UserError as exc:
+            msgbox.user_error(self, exc)
+            return
+        # shown inside IOPDesk from memory: no copy of the signed form lands in a temp file
+        self.form_viewer = FormViewer(data, _mime, name, self)
+        self.form_viewer.show()
+
+    def revoke(self) -> None:
+        consent = self._selected_consent()
+        if consent is None:
+            return
+        if not msgbox.confirm(
+            self,
+            "Revoke consent",
+            f"Revoke the consent to {consent.recipient} as of today? Nothing more may be "
+            "disclosed under it.",
+            default=True,
+        ):
+            return
+        try:
+            consents.revoke_consent(self.ctx.db, self.ctx.actor, consent.id, consent.version)
+        except UserError as exc:
+            msgbox.user_error(self, exc)
+        self.reload()
+
+    def print_form(self, path: str | None = None) -> None:
+        if self.client_id is None:
+            return
+        index = self.consent_table.currentIndex()
+        consent_id = self.consent_model.row_at(index.row()).id if index.isValid() else None
+        if not path:
+            path, _ = QFileDialog.getSaveFileName(
+                self, "Save consent form", "consent-form.pdf", "PDF (*.pdf)"
+            )
+        if not path:
+            return
+        try:
+            consents.print_consent_form(
+                self.ctx.db, self.ctx.actor, self.client_id, path, consent_id
+            )
+        except UserError as exc:
+            msgbox.user_error(self, exc)
+            return
+        msgbox.info(self, "Consent form saved", f"The consent form was saved to {path}.")
+
+    # -- disclosures ---------------------------------------------------------------------
+    def _disclosures_tab(self) -> None:
+        tab = QWidget()
+        lay = QVBoxLayout(tab)
+        bar = QHBoxLayout()
+        self.accounting_btn = QPushButton("Print accounting of disclosures...")
+        self.accounting_btn.clicked.connect(self.print_accounting)
+        bar.addWidget(self.accounting_btn)
+        bar.addStretch(1)
+        lay.addLayout(bar)
+        self.disclosure_model: RowsModel[disclosures.DisclosureRow] = RowsModel(
+            [
+                Column(
+                    "When",
+                    lambda d: d.disclosed_at.astimezone().strftime("%m/%d/%Y %H:%M"),
+                    sort_key=lambda d: d.disclosed_at,
+                ),
+                Column("Type", lambda d: disclosures.KIND_LABELS.get(d.kind, d.kind)),
+                Column("Recipient", lambda d: d.recipient or "-"),
+                Column("Purpose", lambda d: d.purpose),
+                Column("What", lambda d: d.what_sent),
+                Column("Consent", lambda d: f"#{d.consent_id}" if d.consent_id else "-"),
+                Column("By", lambda d: d.username),
+            ]
+        )
+        self.disclosure_table = make_table()
+        self.disclosure_table.setModel(self.disclosure_model)
+        for i, w in enumerate((130, 120, 180, 160, 260, 70)):
+            self.disclosure_table.setColumnWidth(i, w)
+        lay.addWidget(self.disclosure_table, 1)
+        self.tabs.addTab(tab, "Disclosures")
+
+    def print_accounting(self, path: str | None = None) -> None:
+        if self.client_id is None:
+            return
+        if not path:
+            path, _ = QFileDialog.getSaveFileName(
+                self, "Save accounting of disclosures", "disclosures.pdf", "PDF (*.pdf)"
+            )
+        if not path:
+            return
+        try:
+            disclosures.print_accounting(self.ctx.db, self.ctx.actor, self.client_id, path)
+        except UserError as exc:
+            msgbox.user_error(self, exc)
+            return
+        msgbox.info(self, "Accounting saved", f"The accounting was saved to {path}.")
+
+    # -- amendments ----------------------------------------------------------------------
+    def _amendments_tab(self) -> None:
+        tab = QWidget()
+        lay = QVBoxLayout(tab)
+        bar = QHBoxLayout()
+        self.request_btn = QPushButton("Record request...")
+        self.request_btn.clicked.connect(self.record_request)
+        self.accept_btn = QPushButton("Accept...")
+        self.accept_btn.clicked.connect(lambda: self.decide(True))
+        self.deny_btn = QPushButton("Deny...")
+        self.deny_btn.clicked.connect(lambda: self.decide(False))
+        decide = self.ctx.can(Perm.CLINICAL_WRITE)
+        self.accept_btn.setVisible(decide)
+        self.deny_btn.setVisible(decide)
+        for b in (self.request_btn, self.accept_btn, self.deny_btn):
+            bar.addWidget(b)
+        bar.addStretch(1)
+        lay.addLayout(bar)
+        self.amendment_model: RowsModel[amendments.AmendmentInfo] = RowsModel(
+            [
+                Column(
+                    "Received", lambda a: _fmt(a.received_date), sort_key=lambda a: a.received_date
+                ),
+                Column("Record", lambda a: a.target),
+                Column("Requested change", lambda a: a.requested_change),
+                Column(
+                    "Status",
+                    lambda a: a.status.title(),
+                    color=lambda a: STATUS_COLORS.get(a.status),
+                ),
+                Column("Decided", lambda a: _fmt(a.decision_date)),
+                Column("Amendment / reason", lambda a: a.amendment_text or a.denial_reason),
+            ]
+        )
+        self.amendment_table = make_table()
+        self.amendment_table.setModel(self.amendment_model)
+        for i, w in enumerate((90, 140, 280, 90, 90)):
+            self.amendment_table.setColumnWidth(i, w)
+        lay.addWidget(self.amendment_table, 1)
+        lay.addWidget(
+            muted(
+                "The original record is never changed: an accepted amendment is linked to it, "
+                "and a denial stays with the request; both print with the record."
+            )
+        )
+        self.tabs.addTab(tab, "Amendments")
+
+    def record_request(self) -> None:
+        if self.client_id is None:
+            return
+        dialog = AmendmentRequestDialog(self.ctx, self.client_id, self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.reload()
+
+    def decide(self, accept: bool, text: str | None = None) -> None:
+        index = self.amendment_table.currentIndex()
+        if not index.isValid():
+            msgbox.info(self, "Select a request", "Select an amendment request first.")
+            return
+        req = self.amendment_model.row_at(index.row())
+        title = "Accept amendment" if accept else "Deny amendment"
+        label = "Amendment text" if accept else "Reason for denial"
+        dialog = _TextDialog(
+            title,
+            f"Request: {req.requested_change}",
+            "Accept" if accept else "Deny",
+            label,
+            self,
+        )
+        fn = amendments.accept if accept else amendments.deny
+
+        def save() -> None:
+            fn(self.ctx.db, self.ctx.actor, req.id, req.version, dialog.text.toPlainText())
+
+        dialog.accept_action = save
+        if text is not None:  # tests
+            dialog.text.setPlainText(text)
+            dialog._try_accept()
+        elif dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        self.reload()
+
+    # -- loading -------------------------------------------------------------------------
+    def load(self, client_id: int, client_label: str = "") -> None:
+        self.client_id = client_id
+        self.client_label = client_label
+        self.reload()
+
+    def reload(self) -> None:
+        if self.client_id is None:
+            return
+        rows = consents.list_consents(self.ctx.db, self.ctx.actor, self.client_id)
+        self.consent_model.set_rows(rows)
+        active = sum(1 for c in rows if c.status == "active")
+        self.consent_hint.setText(
+            f"{active} active consent{'s' if active != 1 else ''}. Exports and printouts that "
+            "leave the clinic are checked against them."
+        )
+        self.disclosure_model.set_rows(
+            disclosures.list_disclosures(self.ctx.db, self.ctx.actor, self.client_id)
+        )
+        self.amendment_model.set_rows(
+            amendments.list_amendments(self.ctx.db, self.ctx.actor, self.client_id)
+        )
+
+
+class FormViewer(QDialog):
+    """The attached signed form (PDF or image), rendered from memory."""
+
+    def __init__(self, data: bytes, mime: str, name: str, parent: QWidget | None = None):
+        super().__init__(parent)
+        from PySide6.QtCore import QBuffer, QByteArray, QIODevice
+        from PySide6.QtGui import QPixmap
+        from PySide6.QtWidgets import QScrollArea
+
+        self.setWindowTitle(f"IOPDesk - {name}")
+        self.resize(820, 900)
+        lay = QVBoxLayout(self)
+        if mime == "application/pdf":
+            from PySide6.QtPdf import QPdfDocument
+            from PySide6.QtPdfWidgets import QPdfView
+
+            self._bytes = QByteArray(data)
+            self._buffer = QBuffer(self._bytes, self)
+            self._buffer.open(QIODevice.OpenModeFlag.ReadOnly)
+            self.document = QPdfDocument(self)
+            self.document.load(self._buffer)
+            view = QPdfView(self)
+            view.setPageMode(QPdfView.PageMode.MultiPage)
+            view.setZoomMode(QPdfView.ZoomMode.FitToWidth)
+            view.setDocument(self.document)
+            lay.addWidget(view)
+        else:
+            pixmap = QPixmap()
+            pixmap.loadFromData(data)
+            label = QLabel()
+            label.setPixmap(pixmap)
+            scroll = QScrollArea()
+            scroll.setWidget(label)
+            lay.addWidget(scroll)
+
+
+class AmendmentRequestDialog(_FormDialog):
+    def __init__(self, ctx: AppContext, client_id: int, parent: QWidget | None = None) -> None:
+        super().__init__(
+            "Amendment request",
+            "HIPAA 164.526: record the client's written request. The original stays as it is.",
+            "Record request",
+            parent,
+        )
+        self.ctx = ctx
+        self.client_id = client_id
+        from iopdesk.services import notes
+
+        self.target = QComboBox()
+        self.target.setObjectName("target")
+        try:
+            headers = notes.list_note_headers(ctx.db, ctx.actor, client_id)
+        except UserError:
+            headers = []
+        for h in headers:
+            if getattr(h, "status", "") == "signed":
+                self.target.addItem(f"Note {h.service_date:%m/%d/%Y} ({h.format})", ("note", h.id))
+        for key, label in amendments.CHART_FIELDS.items():
+            self.target.addItem(f"Chart: {label}", ("field", key))
+        self.received = _date_edit(date.today())
+        self.change = QPlainTextEdit()
+        self.change.setObjectName("change")
+        self.change.setMinimumHeight(80)
+        self.form.addRow("Record", self.target)
+        self.form.addRow("Received", self.received)
+        self.form.addRow("Requested change", self.change)
+        self.accept_action = self._save
+
+    def _save(self) -> None:
+        kind, value = self.target.currentData()
+        amendments.request_amendment(
+            self.ctx.db,
+            self.ctx.actor,
+            self.client_id,
+            self.change.toPlainText(),
+            note_id=value if kind == "note" else None,
+            field_name=value if kind == "field" else "",
+            received_date=_date_of(self.received),
+        )
+
+
+# ------------------------------------------------------------------------------------------
+# Emergency access
+# ------------------------------------------------------------------------------------------
+
+
+class BreakGlassDialog(_FormDialog):
+    def __init__(
+        self, ctx: AppContext, client_id: int, client_label: str, parent: QWidget | None = None
+    ) -> None:
+        from iopdesk.services.clinic import get_setting
+
+        minutes = int(get_setting(ctx.db, "break_glass_minutes"))
+        super().__init__(
+            "Emergency access",
+            f"You are about to open the clinical record of {client_label}, which your role "
+            f"or caseload does not cover. The access lasts {minutes} minutes, is flagged in "
+            "the audit log and is reviewed by an administrator. Use it only in an emergency.",
+            "Open the record",
+            parent,
+        )
+        self.setMinimumWidth(560)
+        self.ctx = ctx
+        self.client_id = client_id
+        self.reason = QPlainTextEdit()
+        self.reason.setObjectName("reason")
+        self.reason.setPlaceholderText("Why you need this record now (at least 10 characters)")
+        self.reason.setMinimumHeight(90)
+        self.form.addRow("Reason", self.reason)
+        from PySide6.QtWidgets import QDialogButtonBox
+
+        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        ok.setObjectName("danger")
+        ok.setMinimumWidth(170)
+        self.result_info: breakglass.BreakGlassInfo | None = None
+        self.accept_action = self._start
+
+    def _start(self) -> None:
+        self.result_info = breakglass.start(
+            self.ctx.db, self.ctx.actor, self.client_id, self.reason.toPlainText()
+        )
+
+
+class BreakGlassReviewPanel(QWidget):
+    """On an administrator's Today screen: emergency accesses waiting for review."""
+
+    changed = Signal()
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        head = QHBoxLayout()
+        head.addWidget(section_title("Emergency chart access to review"))
+        head.addStretch(1)
+        self.review_btn = QPushButton("Mark reviewed")
+        self.review_btn.clicked.connect(self.mark_reviewed)
+        head.addWidget(self.review_btn)
+        lay.addLayout(head)
+        self.model: RowsModel[breakglass.BreakGlassInfo] = RowsModel(
+            [
+                Column(
+                    "Started",
+                    lambda b: b.started_at.astimezone().strftime("%m/%d/%Y %H:%M"),
+                    sort_key=lambda b: b.started_at,
+                ),
+                Column("User", lambda b: b.username),
+                Column("Client", lambda b: f"{b.client} ({b.mrn})"),
+                Column("Reason", lambda b: b.reason),
+                Column(
+                    "Status",
+                    lambda b: "open" if b.active() else "ended",
+                    color=lambda b: "#c62828" if b.active() else None,
+                ),
+            ]
+        )
+        self.table = make_table()
+        self.table.setModel(self.model)
+        self.table.setMaximumHeight(150)
+        for i, w in enumerate((130, 110, 220, 420)):
+            self.table.setColumnWidth(i, w)
+        lay.addWidget(self.table)
+        self.setVisible(False)
+
+    def refresh(self, show: bool = True) -> None:
+        if not show or not self.ctx.can(Perm.AUDIT_VIEW):
+            self.setVisible(False)
+            return
+        rows = breakglass.list_accesses(self.ctx.db, self.ctx.actor)
+        self.model.set_rows(rows)
+        self.setVisible(bool(rows))
+
+    def mark_reviewed(self) -> None:
+        index = self.table.currentIndex()
+        if not index.isValid():
+            msgbox.info(self, "Select an access", "Select an emergency access first.")
+            return
+        try:
+            breakglass.mark_reviewed(self.ctx.db, self.ctx.actor, self.model.row_at(index.row()).id)
+        except UserError as exc:
+            msgbox.user_error(self, exc)
+        self.changed.emit()
+
+
+class BreakGlassButton(QPushButton):
+    """In the chart header: shown to designated users when the record is closed to them."""
+
+    opened = Signal()
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__("Emergency access...", parent)
+        self.ctx = ctx
+        self.setObjectName("danger")
+        self.setToolTip("Open this clinical record in an emergency (audited)")
+        self.client_id: int | None = None
+        self.client_label = ""
+        self.designated = breakglass.is_designated(ctx.db, ctx.actor)
+        self.clicked.connect(self.ask)
+        self.setVisible(False)
+
+    def update_for(self, client_id: int, label: str, can_view: bool) -> None:
+        self.client_id = client_id
+        self.client_label = label
+        self.setVisible(self.designated and not can_view)
+
+    def ask(self) -> None:
+        if self.client_id is None:
+            return
+        dialog = BreakGlassDialog(self.ctx, self.client_id, self.client_label, self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.opened.emit()
+
+
+# ------------------------------------------------------------------------------------------
+# User security (admin) and two-factor
+# ------------------------------------------------------------------------------------------
+
+
+class UserSecurityButton(QPushButton):
+    """Admin > Users: emergency-access designation and two-factor reset for a user."""
+
+    def __init__(
+        self,
+        ctx: AppContext,
+        selected: Callable[[], object],
+        changed: Callable[[], None],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__("Security", parent)
+        self.ctx = ctx
+        self.selected = selected
+        self.changed = changed
+        menu = QMenu(self)
+        menu.addAction("Allow emergency access", lambda: self.set_break_glass(True))
+        menu.addAction("Remove emergency access", lambda: self.set_break_glass(False))
+        menu.addSeparator()
+        menu.addAction("Turn off two-factor sign-in", self.reset_two_factor)
+        self.setMenu(menu)
+
+    def _user_id(self) -> int | None:
+        user = self.selected()
+        return getattr(user, "id", None) if user is not None else None
+
+    def set_break_glass(self, allowed: bool) -> None:
+        uid = self._user_id()
+        if uid is None:
+            return
+        try:
+            breakglass.set_designated(self.ctx.db, self.ctx.actor, uid, allowed)
+        except UserError as exc:
+            msgbox.user_error(self, exc)
+            return
+        msgbox.info(
+            self,
+            "Emergency access",
+            "The user may now use emergency access." if allowed else "Emergency access removed.",
+        )
+        self.changed()
+
+    def reset_two_factor(self) -> None:
+        uid = self._user_id()
+        if uid is None:
+            return
+        if not msgbox.confirm(
+            self,
+            "Turn off two-factor",
+            "Turn off two-factor sign-in for this user (for example, a lost phone)? They can "
+            "set it up again after signing in.",
+        ):
+            return
+        try:
+            totp.disable(self.ctx.db, self.ctx.actor, uid)
+        except UserError as exc:
+            msgbox.user_error(self, exc)
+        self.changed()
+
+
+class QrWidget(QWidget):
+    """Paints a QR matrix (no image library needed)."""
+
+    def __init__(self, matrix: list[list[bool]], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.matrix = matrix
+        self.setFixedSize(QSize(220, 220))
+
+    def paintEvent(self, _event: object) -> None:
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor("white"))
+        n = len(self.matrix)
+        if n:
+            cell = min(self.width(), self.height()) / n
+            for y, row in enumerate(self.matrix):
+                for x, dark in enumerate(row):
+                    if dark:
+                        painter.fillRect(QRectF(x * cell, y * cell, cell, cell), QColor("black"))
+        painter.end()
+
+
+class TwoFactorDialog(_FormDialog):
+    """Enrol the signed-in user: scan the QR code, type a code, keep the recovery codes."""
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(
+            "Two-factor sign-in",
+            "Scan the code with an authenticator app (Google Authenticator, Microsoft "
+            "Authenticator, 1Password...), then type the 6 digits it shows.",
+            "Turn on",
+            parent,
+        )
+        self.ctx = ctx
+        self.enrolment = totp.begin_enrolment(ctx.actor)
+        self.qr = QrWidget(totp.qr_matrix(self.enrolment.uri))
+        self.form.addRow(self.qr)
+        secret = QLabel(self.enrolment.grouped_secret)
+        secret.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.form.addRow("Or type this key", secret)
+        self.code = QLineEdit()
+        self.code.setObjectName("code")
+        self.code.setMaxLength(8)
+        self.form.addRow("Code", self.code)
+        self.recovery_codes: list[str] = []
+        self.accept_action = self._confirm
+
+    def _confirm(self) -> None:
+        self.recovery_codes = totp.confirm_enrolment(
+            self.ctx.db, self.ctx.actor, self.enrolment.secret, self.code.text()
+        )
+        msgbox.info(
+            self,
+            "Recovery codes",
+            "Two-factor sign-in is on. Keep these one-time recovery codes somewhere safe "
+            "(not on the phone); each works once if the phone is lost:\n\n"
+            + "\n".join(self.recovery_codes),
+        )
+
+
+def ask_two_factor_code(parent: QWidget | None = None) -> str | None:
+    dialog = _FormDialog(
+        "Two-factor code",
+        "Type the 6-digit code from your authenticator app, or one of your recovery codes.",
+        "Sign in",
+        parent,
+    )
+    code = QLineEdit()
+    code.setObjectName("code")
+    dialog.form.addRow("Code", code)
+
+    def check() -> None:
+        if not code.text().strip():
+            raise ValidationError("Type the code.")
+
+    dialog.accept_action = check
+    if dialog.exec() != QDialog.DialogCode.Accepted:
+        return None
+    return code.text().strip()
+
+
+def login_with_two_factor(
+    db: Database, username: str, password: str, parent: QWidget | None = None
+) -> Actor:
+    """Sign in; when the account has two-factor, ask for the code and sign in with it."""
+    from iopdesk.errors import AuthenticationError
+    from iopdesk.services import auth
+
+    try:
+        return auth.login(db, username, password)
+    except totp.TwoFactorRequired:
+        code = ask_two_factor_code(parent)
+        if code is None:
+            raise AuthenticationError("Sign-in needs the two-factor code.") from None
+        return auth.login(db, username, password, code)
+
+
+def enrol_if_required(db: Database, actor: Actor, parent: QWidget | None = None) -> bool:
+    """Administrators must set up two-factor when the clinic requires it; False if they
+    decline (the sign-in is then abandoned)."""
+    if not totp.enrolment_required(db, actor):
+        return True
+    from iopdesk.services.clinic import get_clinic
+
+    msgbox.info(
+        parent,
+        "Two-factor sign-in required",
+        "The clinic requires two-factor sign-in for administrators. Set it up now with an "
+        "authenticator app on your phone.",
+    )
+    ctx = AppContext(db, actor, get_clinic(db))
+    return TwoFactorDialog(ctx, parent).exec() == QDialog.DialogCode.Accepted
+
+
+def privacy_screenshot(window: QWidget, name: str) -> QWidget:
+    """The screens of issue 8 for `iopdesk demo --screenshot --page consents|audit|breakglass`."""
+    from iopdesk.services.clients import list_census
+
+    win: Any = window
+    ctx: AppContext = win.ctx
+    if name == "audit":
+        win.go("Admin")
+        admin = win.pages["Admin"]
+        admin.tabs.setCurrentWidget(admin.audit_report)
+        admin.audit_report.refresh()
+        admin.audit_report.verify()
+        return window
+    rows = [r for r in list_census(ctx.db, ctx.actor, status="active") if r.part2]
+    rows.sort(key=lambda r: -len(consents.list_consents(ctx.db, ctx.actor, r.id)))
+    win.go("Clients")
+    win.open_chart(rows[0].id)
+    chart = win.chart
+    if name == "consents":
+        chart.tabs.setCurrentWidget(chart.privacy_tab)
+        return window
+    dialog = BreakGlassDialog(ctx, rows[0].id, f"{rows[0].display_name} ({rows[0].mrn})", window)
+    dialog.reason.setPlainText(
+        "Client called the after-hours line in crisis; on-call clinician needs the safety plan."
+    )
+    dialog.show()
+    return dialog
+
+
+class AccountButton(QPushButton):
+    """Top bar: the signed-in user's own two-factor settings."""
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__("Account", parent)
+        self.ctx = ctx
+        self.setToolTip("Two-factor sign-in for your account")
+        menu = QMenu(self)
+        menu.addAction("Set up two-factor sign-in...", self.enrol)
+        menu.addAction("New recovery codes...", self.new_codes)
+        menu.addAction("Turn off two-factor sign-in", self.turn_off)
+        self.setMenu(menu)
+
+    def enrol(self) -> None:
+        if totp.status(self.ctx.db, self.ctx.actor).enabled and not msgbox.confirm(
+            self,
+            "Two-factor sign-in",
+            "Two-factor sign-in is already on. Replace it with a new authenticator app?",
+        ):
+            return
+        TwoFactorDialog(self.ctx, self).exec()
+
+    def new_codes(self) -> None:
+        try:
+            codes = totp.new_recovery_codes(self.ctx.db, self.ctx.actor)
+        except UserError as exc:
+            msgbox.user_error(self, exc)
+            return
+        msgbox.info(
+            self,
+            "Recovery codes",
+            "Your old recovery codes no longer work. Keep these somewhere safe:\n\n"
+            + "\n".join(codes),
+        )
+
+    def turn_off(self) -> None:
+        if not msgbox.confirm(
+            self, "Two-factor sign-in", "Turn off two-factor sign-in for your account?"
+        ):
+            return
+        try:
+            totp.disable(self.ctx.db, self.ctx.actor, self.ctx.actor.user_id)
+        except UserError as exc:
+            msgbox.user_error(self, exc)
