@@ -1,0 +1,1 @@
+"""IOPDesk performance benchmarks over a large synthetic clinic (see docs/performance.md)."""

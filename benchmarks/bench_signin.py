@@ -1,0 +1,92 @@
+"""Sign-in sheet: time to save attendance for a 15-client group
+(services.attendance.record_attendance: version check, roster check, one upsert, audit row).
+Baseline: the same 15 rows written by one bare INSERT .. ON CONFLICT in one transaction.
+
+    python -m benchmarks.bench_signin DB_PATH [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from datetime import date, datetime
+from pathlib import Path
+
+from benchmarks.common import actor, emit, median, open_db, prepare_env
+
+GROUP = 15
+
+BASE_SQL = """
+INSERT INTO attendance (session_id, client_id, status, arrival_time, departure_time, minutes,
+                        created_at, updated_at, version)
+VALUES (:sid, :cid, :st, NULL, NULL, :m, :now, :now, 1)
+ON CONFLICT (session_id, client_id) DO UPDATE SET status = excluded.status,
+    minutes = excluded.minutes, updated_at = excluded.updated_at, version = version + 1
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("db", type=Path, help="a working copy: this benchmark writes")
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args(argv)
+    prepare_env()
+    from sqlalchemy import text
+
+    from iopdesk.services import attendance
+
+    db = open_db(args.db)
+    who = actor(db, "frontdesk")
+    with db.engine.connect() as conn:
+        # The group session on or before today with the largest roster (most attendance).
+        sid = conn.execute(
+            text(
+                "SELECT s.id FROM clinic_session s LEFT JOIN attendance a ON a.session_id = s.id "
+                "WHERE s.kind = 'group' AND s.status != 'cancelled' AND s.session_date <= :d "
+                "AND s.session_date >= date(:d, '-14 days') "
+                "GROUP BY s.id ORDER BY count(a.id) DESC, s.session_date DESC LIMIT 1"
+            ),
+            {"d": date.today()},
+        ).scalar_one()
+    sheet = attendance.sign_in_sheet(db, who, sid)
+    clients = [r.client_id for r in sheet.rows][:GROUP]
+    times: list[float] = []
+    cpu_ms: list[float] = []
+    for i in range(args.runs + 1):
+        sheet = attendance.sign_in_sheet(db, who, sid)  # what the screen shows before saving
+        status = "present" if i % 2 == 0 else "absent_excused"
+        entries = [attendance.AttendanceEntry(cid, status) for cid in clients]
+        c0, t0 = time.process_time(), time.perf_counter()
+        attendance.record_attendance(db, who, sid, sheet.session_version, entries)
+        if i:
+            times.append((time.perf_counter() - t0) * 1000)
+            cpu_ms.append((time.process_time() - c0) * 1000)
+    base: list[float] = []
+    for i in range(args.runs + 1):
+        status = "present" if i % 2 == 0 else "absent_excused"
+        now = datetime.now()
+        t0 = time.perf_counter()
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(BASE_SQL),
+                [{"sid": sid, "cid": c, "st": status, "m": 60, "now": now} for c in clients],
+            )
+        if i:
+            base.append((time.perf_counter() - t0) * 1000)
+    emit(
+        {
+            "signin_save": {
+                "value_ms": median(times),
+                "baseline_ms": median(base),
+                "cpu_ms": median(cpu_ms),
+                "clients": len(clients),
+                "roster": len(sheet.rows),
+            }
+        }
+    )
+    db.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,78 @@
+"""Cold start to the first painted main window (large database) vs a bare PySide6 window,
+and the GUI's peak resident memory with the large database open (every page visited).
+
+    python -m benchmarks.bench_startup DB_PATH [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import REPO, emit, median, prepare_env
+
+
+def child(mode: str, db_path: Path | None = None) -> dict[str, Any]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    args = [sys.executable, "-m", "benchmarks.startup_child", mode]
+    if db_path is not None:
+        args.append(str(db_path))
+    env["BENCH_T0"] = repr(time.time())
+    out = subprocess.run(args, env=env, capture_output=True, text=True, cwd=REPO, timeout=300)
+    if out.returncode != 0:
+        raise RuntimeError(f"{mode} start failed: {out.stderr[-2000:]}")
+    data: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return data
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("db", type=Path)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args(argv)
+    prepare_env()
+    child("bare")  # warm the OS file cache for both, as on a PC that has run them before
+    child("app", args.db)
+    bare, app, phases, bare_cpu, app_cpu = [], [], [], [], []
+    for _ in range(args.runs):  # interleaved, so load changes hit both alike
+        b = child("bare")
+        bare.append(b["paint_ms"])
+        bare_cpu.append(b["cpu_ms"])
+        run = child("app", args.db)
+        app.append(run["painted_ms"])
+        app_cpu.append(run["cpu_at_paint"])
+        phases.append(run)
+    mem = child("memory", args.db)
+    bare_mem = child("bare")
+    emit(
+        {
+            "startup": {
+                "value_ms": median(app),
+                "baseline_ms": median(bare),
+                "cpu_ms": median(app_cpu),
+                "baseline_cpu_ms": median(bare_cpu),
+                "runs_ms": [round(v, 1) for v in app],
+                "baseline_runs_ms": [round(v, 1) for v in bare],
+                "phases_ms": {
+                    k: median([p[k] for p in phases]) for k in phases[0] if k.endswith("_ms")
+                },
+            },
+            "memory": {
+                "value_mb": mem["peak_rss_mb"],
+                "baseline_mb": bare_mem["peak_rss_mb"],
+                "census_rows": mem.get("census_rows"),
+            },
+        }
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
