@@ -710,6 +710,23 @@ def test_note_pdf_text(env: Env, tmp_path: Path, part2: bool) -> None:
     for page in pages:  # identifiers and (for Part 2) the notice on every page
         assert "Canary Ownclient" in page
         assert (PART2_NOTICE in page) is part2
+    # every print passes the disclosure gate: recorded (internal use by default); a Part 2
+    # note given to another party without a consent is refused and leaves no file
+    from iopdesk.models import Disclosure
+    from iopdesk.services.disclosures import ConsentRequired, Release
+
+    with db.session() as s:
+        kinds = s.exec(select(Disclosure.kind).where(Disclosure.client_id == w.client_own)).all()
+    assert kinds == ["internal"]
+    other = tmp_path / "to-provider.pdf"
+    release = Release("disclosure", "Lakeside Behavioral Health", "treatment")
+    if part2:
+        with pytest.raises(ConsentRequired):
+            notes.print_note(db, w.therapist, saved.id, other, release=release)
+        assert not other.exists()
+    else:
+        notes.print_note(db, w.therapist, saved.id, other, release=release)
+        assert other.exists()
 
 
 def test_note_pdf_page_image(env: Env, tmp_path: Path) -> None:

@@ -426,9 +426,21 @@ def test_print_part2_plan_carries_notice_on_every_page(env: Env, tmp_path: Path)
         "Client agreed to this plan; signed 03/02/2026",
     ):
         assert expected in whole, expected
-    [ev] = events(env, before)
+    disclose, ev = events(env, before)
     assert (ev.action, ev.entity, ev.entity_id) == ("print", "treatment_plan", str(plan_id))
-    assert "Part 2" in ev.detail
+    assert "Part 2" in ev.detail and "internal" in ev.detail
+    assert (disclose.action, disclose.entity) == ("disclosure", "disclosure")
+    # giving the Part 2 plan to someone else needs a consent: refused, no file, nothing written
+    from iopdesk.services.disclosures import ConsentRequired, Release
+
+    other = tmp_path / "to-provider.pdf"
+    before = last_id(env)
+    with pytest.raises(ConsentRequired):
+        plans.print_plan(
+            db, w.therapist, plan_id, other, release=Release("disclosure", "Dr. Who", "treatment")
+        )
+    assert not other.exists() and not list(tmp_path.glob("*.partial*"))
+    assert [e.action for e in events(env, before)] == []
     subprocess.run(
         ["pdftoppm", "-png", "-r", "40", "-f", "1", "-l", "1", str(out), str(tmp_path / "p")],
         check=True,

@@ -49,6 +49,7 @@ from iopdesk.services import audit
 from iopdesk.services.actor import Actor
 from iopdesk.services.clients import can_view_clinical_in
 from iopdesk.services.clinic import clinic_today, get_setting_in
+from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm, has, require
 from iopdesk.services.records import update_versioned
 
@@ -1794,23 +1795,71 @@ def note_print_data(db: Database, actor: Actor, note_id: int) -> NotePrint:
         )
 
 
-def print_note(db: Database, actor: Actor, note_id: int, path: Path | str) -> Path:
-    """Write the note as a PDF and audit the print (Part 2 records carry the 2.32 notice)."""
-    from iopdesk.reports.note_pdf import write_pdf
+def print_note(
+    db: Database,
+    actor: Actor,
+    note_id: int,
+    path: Path | str,
+    *,
+    release: Release | None = None,
+) -> Path:
+    """Write the note as a PDF and audit the print (Part 2 records carry the 2.32 notice).
 
-    data = note_print_data(db, actor, note_id)
-    target = Path(path)
-    tmp = target.with_name(target.name + ".partial")
-    write_pdf(data, tmp)
-    tmp.replace(target)
-    with db.session() as session:
-        audit.record(
-            session,
-            actor,
-            audit.Action.PRINT,
-            entity="note",
-            entity_id=note_id,
-            client_id=data.content.header.client_id,
-            detail="note PDF" + ("; 42 CFR Part 2 notice" if data.part2 else ""),
+    `release` says who receives it (default: internal use). It passes the 42 CFR Part 2
+    disclosure gate, which records it and refuses a Part 2 disclosure without a valid consent;
+    then no file appears."""
+    import contextlib
+    import os
+
+    from iopdesk.reports.note_pdf import write_pdf
+    from iopdesk.services import disclosures
+    from iopdesk.services.hours import _file_error, _write_temp
+
+    target = Path(path).expanduser()
+    if target.suffix.lower() != ".pdf":
+        raise ValidationError(
+            f"Cannot save the note as '{target.name}': choose a file name ending in .pdf.",
+            {"path": "Use .pdf."},
         )
+    if not target.parent.is_dir():
+        raise ValidationError(
+            f"The folder {target.parent} does not exist. Choose an existing folder.",
+            {"path": "Folder not found."},
+        )
+    data = note_print_data(db, actor, note_id)
+    client_id = data.content.header.client_id
+    tmp = _write_temp(target, lambda p: write_pdf(data, p))
+    placed = False
+    try:
+        with db.session() as session:
+            row = disclosures.authorize(
+                session,
+                actor,
+                client_id,
+                release or disclosures.INTERNAL,
+                f"progress note {note_id}",
+            )
+            audit.record(
+                session,
+                actor,
+                audit.Action.PRINT,
+                entity="note",
+                entity_id=note_id,
+                client_id=client_id,
+                detail=f"note PDF; {row.kind}; disclosure {row.id}"
+                + ("; 42 CFR Part 2 notice" if data.part2 else ""),
+            )
+            try:
+                os.replace(tmp, target)
+            except OSError as exc:
+                raise _file_error(target, exc) from exc
+            placed = True
+    except BaseException:
+        if placed:
+            with contextlib.suppress(OSError):
+                target.unlink()
+        raise
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
     return target

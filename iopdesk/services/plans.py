@@ -46,6 +46,7 @@ from iopdesk.services import audit
 from iopdesk.services.actor import Actor
 from iopdesk.services.clients import can_view_clinical_in
 from iopdesk.services.clinic import clinic_today, get_setting_in
+from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm, has, require
 from iopdesk.services.records import update_versioned
 
@@ -1327,9 +1328,13 @@ def build_plan_print(db: Database, actor: Actor, plan_id: int) -> PlanPrint:
         )
 
 
-def print_plan(db: Database, actor: Actor, plan_id: int, path: Any) -> PlanPrint:
+def print_plan(
+    db: Database, actor: Actor, plan_id: int, path: Any, *, release: Release | None = None
+) -> PlanPrint:
     """Write the plan to a PDF at `path` (atomically) and audit the print. A Part 2 record
-    carries the 42 CFR 2.32 notice on every page."""
+    carries the 42 CFR 2.32 notice on every page. `release` (default internal use) passes the
+    Part 2 disclosure gate, which records it and refuses a disclosure without a valid consent
+    (then no file appears)."""
     import contextlib
     import os
     from pathlib import Path
@@ -1353,6 +1358,15 @@ def print_plan(db: Database, actor: Actor, plan_id: int, path: Any) -> PlanPrint
     placed = False
     try:
         with db.session() as session:
+            from iopdesk.services import disclosures
+
+            row = disclosures.authorize(
+                session,
+                actor,
+                data.plan.client_id,
+                release or disclosures.INTERNAL,
+                f"treatment plan {plan_id}",
+            )
             audit.record(
                 session,
                 actor,
@@ -1360,7 +1374,8 @@ def print_plan(db: Database, actor: Actor, plan_id: int, path: Any) -> PlanPrint
                 entity="treatment_plan",
                 entity_id=plan_id,
                 client_id=data.plan.client_id,
-                detail="pdf" + ("; Part 2 notice" if data.part2 else ""),
+                detail=f"pdf; {row.kind}; disclosure {row.id}"
+                + ("; Part 2 notice" if data.part2 else ""),
             )
             try:
                 os.replace(tmp, target)

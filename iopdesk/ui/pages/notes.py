@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 
 from iopdesk.errors import UserError, ValidationError
 from iopdesk.services import notes
+from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm
 from iopdesk.ui import msgbox
 from iopdesk.ui.context import AppContext
@@ -1013,12 +1014,17 @@ class ChartNoteActions(QWidget):
             return
         self._reload()
 
-    def print_note(self, path: Path | None = None) -> Path | None:
+    def print_note(self, path: Path | None = None, release: Release | None = None) -> Path | None:
         header = self.selected()
         if header is None:
             msgbox.info(self, "Print note", "Select a note first.")
             return None
         if path is None:
+            from iopdesk.ui.pages.privacy import ask_release
+
+            release = ask_release(self, "A progress note", allow_client_copy=True)
+            if release is None:
+                return None
             name, _ = QFileDialog.getSaveFileName(
                 self, "Save note as PDF", f"note-{header.service_date:%Y%m%d}.pdf", "PDF (*.pdf)"
             )
@@ -1027,7 +1033,7 @@ class ChartNoteActions(QWidget):
             path = Path(name)
         ctx = self.chart.ctx
         try:
-            return notes.print_note(ctx.db, ctx.actor, header.id, path)
+            return notes.print_note(ctx.db, ctx.actor, header.id, path, release=release)
         except UserError as exc:
             msgbox.user_error(self, exc)
             return None

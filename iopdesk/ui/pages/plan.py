@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 
 from iopdesk.errors import UserError
 from iopdesk.services import measures, plans, staff
+from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm
 from iopdesk.ui import msgbox, style
 from iopdesk.ui.context import AppContext
@@ -937,6 +938,11 @@ class TreatmentPlanTab(QWidget):
     def _print_clicked(self) -> None:
         if self.plan is None:
             return
+        from iopdesk.ui.pages.privacy import ask_release
+
+        release = ask_release(self, "The treatment plan", allow_client_copy=True)
+        if release is None:
+            return
         name, _ = QFileDialog.getSaveFileName(
             self,
             "Print treatment plan to PDF",
@@ -944,13 +950,15 @@ class TreatmentPlanTab(QWidget):
             "PDF files (*.pdf)",
         )
         if name:
-            self.print_to(Path(name))
+            self.print_to(Path(name), release)
 
-    def print_to(self, path: Path) -> bool:
+    def print_to(self, path: Path, release: Release | None = None) -> bool:
         plan = self.plan
         if plan is None:
             return False
-        ok = self._run(lambda: plans.print_plan(self.ctx.db, self.ctx.actor, plan.id, path))
+        ok = self._run(
+            lambda: plans.print_plan(self.ctx.db, self.ctx.actor, plan.id, path, release=release)
+        )
         if ok:
             msgbox.info(self, "Treatment plan printed", f"Saved {path}.")
         return ok
