@@ -50,6 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--screenshot", metavar="PNG", help=argparse.SUPPRESS)
     demo.add_argument("--page", default="today", help=argparse.SUPPRESS)
     demo.add_argument("--size", default="1366x768", help=argparse.SUPPRESS)
+    demo.add_argument(
+        "--self-test",
+        action="store_true",
+        help="open every main screen for each demo role, close, and exit 0 when all worked "
+        "(with --db, the demo clinic is created in that new database and kept)",
+    )
 
     init = sub.add_parser("init", help="create a new clinic database and its first administrator")
     init.add_argument("--clinic-name", required=True, metavar="NAME")
@@ -78,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     exp_sub = exp.add_subparsers(dest="export_command", metavar="WHAT")
     wb = exp_sub.add_parser("workbook", help="the whole clinic in the import workbook format")
     wb.add_argument("-o", "--output", required=True, metavar="FILE.xlsx")
+    _release_options(wb)
 
     bil = exp_sub.add_parser("billing", help="claim lines for a period (records a billing batch)")
     bil.add_argument("--from", dest="date_from", required=True, metavar="YYYY-MM-DD")
@@ -88,17 +95,72 @@ def build_parser() -> argparse.ArgumentParser:
         "--include-billed", action="store_true", help="also lines already in a billing batch"
     )
     bil.add_argument("--dry-run", action="store_true", help="write the file, record no batch")
+    _release_options(bil)
 
     rep = sub.add_parser("report", help="reports")
     rep_sub = rep.add_subparsers(dest="report_command", metavar="REPORT")
     att = rep_sub.add_parser("attendance", help="weekly hours against the requirement")
     att.add_argument("--week", required=True, metavar="YYYY-MM-DD", help="any date in the week")
     att.add_argument("-o", "--output", required=True, metavar="FILE.xlsx|FILE.pdf")
+    _release_options(att)
+
+    bak = sub.add_parser("backup", help="back up the database now (verified after writing)")
+    bak.add_argument(
+        "-o", "--output", metavar="FILE", help="write the backup here (default: backup folder)"
+    )
+    res = sub.add_parser(
+        "restore", help="replace the local database with a verified backup (administrator)"
+    )
+    res.add_argument("file", metavar="FILE")
+
+    prn = sub.add_parser("print", help="printable documents (PDF)")
+    prn_sub = prn.add_subparsers(dest="print_command", metavar="WHAT")
+    pac = prn_sub.add_parser("aftercare", help="a client's aftercare packet")
+    pac.add_argument("mrn", nargs="?", metavar="MRN", help="the client's MRN")
+    pac.add_argument("--client", metavar="MRN", help="the client's MRN (same as MRN)")
+    pac.add_argument("-o", "--output", required=True, metavar="FILE.pdf")
+    pac.add_argument(
+        "--language", choices=("en", "es"), help="default: the client's primary language"
+    )
+    given = pac.add_argument_group(
+        "who receives the packet",
+        "Default: the client's own copy. --internal for use inside the clinic; --recipient and "
+        "--purpose when it goes to someone else (a disclosure: Part 2 clients need a consent).",
+    )
+    to = given.add_mutually_exclusive_group()
+    to.add_argument("--internal", action="store_true", help="for use inside the clinic")
+    to.add_argument("--recipient", metavar="NAME", help="person or organization receiving it")
+    given.add_argument("--purpose", metavar="TEXT", help="purpose of the disclosure")
 
     aud = sub.add_parser("audit", help="audit log tools")
     aud_sub = aud.add_subparsers(dest="audit_command", metavar="ACTION")
     aud_sub.add_parser("verify", help="check the audit log's tamper-evident chain")
     return parser
+
+
+def _release_options(parser: argparse.ArgumentParser) -> None:
+    """Who receives an export (42 CFR Part 2): internal use unless --recipient is given."""
+    group = parser.add_argument_group(
+        "who receives the file",
+        "Default --internal (staff of this clinic). A file that leaves the clinic is a "
+        "disclosure: give --recipient and --purpose; Part 2 clients then need a valid consent.",
+    )
+    who = group.add_mutually_exclusive_group()
+    who.add_argument("--internal", action="store_true", help="for use inside the clinic")
+    who.add_argument("--recipient", metavar="NAME", help="person or organization receiving it")
+    group.add_argument("--purpose", metavar="TEXT", help="purpose of the disclosure")
+
+
+def _release(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from iopdesk.services.disclosures import INTERNAL, Release
+
+    if args.recipient:
+        if not (args.purpose or "").strip():
+            raise UserError("Give --purpose with --recipient (e.g. --purpose payment).")
+        return Release("disclosure", args.recipient, args.purpose)
+    if args.purpose:
+        raise UserError("--purpose needs --recipient (who receives the file).")
+    return INTERNAL
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -134,7 +196,12 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from iopdesk.ui.app import run_demo
 
         return run_demo(
-            show_login=args.login, screenshot=args.screenshot, page=args.page, size=args.size
+            show_login=args.login,
+            screenshot=args.screenshot,
+            page=args.page,
+            size=args.size,
+            self_test=args.self_test,
+            db_target=args.db,
         )
     if args.command == "init":
         return _init(args)
@@ -154,6 +221,14 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         if args.report_command != "attendance":
             parser.parse_args(["report", "--help"])
         return _report_attendance(args)
+    if args.command == "backup":
+        return _backup(args)
+    if args.command == "restore":
+        return _restore(args)
+    if args.command == "print":
+        if args.print_command != "aftercare":
+            parser.parse_args(["print", "--help"])
+        return _print_aftercare(args)
     if args.command == "audit":
         if args.audit_command != "verify":
             parser.parse_args(["audit", "--help"])
@@ -191,17 +266,36 @@ def _password(env: str, prompt: str, confirm: bool = False) -> str:
 
 
 def _open(args: argparse.Namespace, create: bool = False):  # type: ignore[no-untyped-def]
-    from iopdesk.db import Database
+    from iopdesk.db import Database, resolve_target
+    from iopdesk.errors import CorruptDatabaseError
 
-    return Database.open(args.db, create=create, passphrase_provider=_cli_passphrase)
+    try:
+        return Database.open(args.db, create=create, passphrase_provider=_cli_passphrase)
+    except CorruptDatabaseError as exc:
+        target = resolve_target(args.db)
+        if target.path is not None and args.command != "restore":
+            from iopdesk.services.backup import damaged_hint
+
+            exc.message = f"{exc.message} {damaged_hint(target.path)}"
+        raise
 
 
 def _sign_in(db, args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from iopdesk.services.auth import login
+    from iopdesk.services.totp import TwoFactorRequired
 
     if not args.user:
         raise AuthenticationError("Sign in with --user NAME (password from IOPDESK_PASSWORD).")
-    return login(db, args.user, _password("IOPDESK_PASSWORD", f"Password for {args.user}: "))
+    password = _password("IOPDESK_PASSWORD", f"Password for {args.user}: ")
+    code = os.environ.get("IOPDESK_TOTP") or None
+    try:
+        return login(db, args.user, password, code)
+    except TwoFactorRequired:
+        if not sys.stdin.isatty():
+            raise UserError(
+                "This account uses two-factor sign-in: set IOPDESK_TOTP to the current code."
+            ) from None
+        return login(db, args.user, password, input("Two-factor code: ").strip())
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -291,7 +385,7 @@ def _export_workbook(args: argparse.Namespace) -> int:
     db = _open(args)
     try:
         actor = _sign_in(db, args)
-        counts = export_workbook(db, actor, Path(args.output))
+        counts = export_workbook(db, actor, Path(args.output), _release(args))
         print(f"Wrote {args.output}: " + ", ".join(f"{s} {n}" for s, n in counts.items()))
         if counts.skipped:
             print(
@@ -316,7 +410,7 @@ def _report_attendance(args: argparse.Namespace) -> int:
     db = _open(args)
     try:
         actor = _sign_in(db, args)
-        n = export_attendance_report(db, actor, week, Path(args.output))
+        n = export_attendance_report(db, actor, week, Path(args.output), _release(args))
         print(f"Wrote the attendance report ({n} clients) to {args.output}")
     finally:
         db.close()
@@ -348,6 +442,7 @@ def _export_billing(args: argparse.Namespace) -> int:
             payer_code=args.payer,
             include_billed=args.include_billed,
             dry_run=args.dry_run,
+            release=_release(args) if (args.recipient or args.purpose) else None,
         )
         batch = f" (batch {r.batch_number})" if r.batch_number else ""
         kind = "Dry run: " if r.dry_run else ""
@@ -355,6 +450,90 @@ def _export_billing(args: argparse.Namespace) -> int:
             f"{kind}{r.lines} claim lines, ${r.total:,.2f}{batch}; {r.exceptions} exceptions. "
             f"Wrote {args.output}"
         )
+    finally:
+        db.close()
+    return EXIT_OK
+
+
+def _backup(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from iopdesk.services import backup
+
+    db = _open(args)
+    try:
+        actor = _sign_in(db, args)
+        out = Path(args.output) if args.output else None
+        r = backup.create_backup(db, actor, out)
+        checked = f", {r.rows} rows verified" if r.counts else ""
+        print(f"Backed up to {r.path} ({r.size_bytes:,} bytes{checked}).")
+        if r.pruned:
+            print(f"Removed {len(r.pruned)} old backups (keeping the set daily and monthly ones).")
+    finally:
+        db.close()
+    return EXIT_OK
+
+
+def _restore(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from iopdesk.db import resolve_target
+    from iopdesk.errors import CorruptDatabaseError
+    from iopdesk.services import backup
+    from iopdesk.services.auth import login
+
+    target = resolve_target(args.db)
+    if target.path is None:
+        raise UserError(backup.pg_restore_hint(target))
+    source = Path(args.file)
+    try:
+        db = _open(args)
+    except CorruptDatabaseError:
+        if not args.user:
+            raise AuthenticationError(
+                "Sign in with --user NAME (password from IOPDESK_PASSWORD)."
+            ) from None
+        password = _password("IOPDESK_PASSWORD", f"Password for {args.user}: ")
+        print("The current database cannot be opened; checking the backup instead.")
+        result = backup.restore_damaged(
+            target.path,
+            source,
+            lambda staged: login(staged, args.user, password),
+            passphrase_provider=_cli_passphrase,
+        )
+    else:
+        try:
+            actor = _sign_in(db, args)
+            result = backup.restore(db, actor, source)
+        finally:
+            db.close()
+    print(f"Restored {result.rows} rows from {result.restored_from}.")
+    if result.kept_aside is not None:
+        print(f"The previous database was kept as {result.kept_aside}.")
+    return EXIT_OK
+
+
+def _print_aftercare(args: argparse.Namespace) -> int:
+    """The client's newest finalized aftercare packet; by default the client's own copy."""
+    from pathlib import Path
+
+    from iopdesk.services import aftercare
+    from iopdesk.services.disclosures import CLIENT_COPY
+
+    mrn = (args.client or args.mrn or "").strip()
+    if not mrn:
+        raise UserError("Give the client's MRN, e.g. iopdesk print aftercare --client M000123.")
+    if args.mrn and args.client and args.mrn.strip() != args.client.strip():
+        raise UserError("Give the MRN once (either MRN or --client).")
+    release = _release(args) if (args.recipient or args.purpose or args.internal) else CLIENT_COPY
+    db = _open(args)
+    try:
+        actor = _sign_in(db, args)
+        plan_id = aftercare.plan_for_mrn(db, actor, mrn)
+        r = aftercare.print_packet(
+            db, actor, plan_id, Path(args.output), release=release, language=args.language
+        )
+        print(f"Wrote the aftercare packet for {mrn} ({r.pages} pages) to {args.output}")
     finally:
         db.close()
     return EXIT_OK

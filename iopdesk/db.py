@@ -136,6 +136,12 @@ def translate_error(exc: BaseException) -> UserError | None:
             "The disk is full, so the last change could not be saved. Everything saved before "
             "is safe. Free some disk space (or ask for help), then try again."
         )
+    if "disk i/o error" in msg:  # e.g. a file-size limit or a failing disk: same remedy
+        return DiskFullError(
+            "The computer could not write to the disk, so the last change could not be saved. "
+            "Everything saved before is safe. The disk may be full or failing: free some disk "
+            "space (or ask for help), then try again."
+        )
     if "file is not a database" in msg or "database disk image is malformed" in msg:
         return CorruptDatabaseError(
             "The database file is damaged or is not an IOPDesk database. Nothing was changed. "
@@ -250,6 +256,8 @@ class Database:
             stored = keys.pg_password(pg_account(url))
             if stored:
                 url = url.set(password=stored)
+        from iopdesk.services import changes  # noqa: F401 - commits announce themselves (NOTIFY)
+
         engine = create_engine(
             url,
             pool_pre_ping=True,

@@ -48,6 +48,14 @@ class Action:
     AUDIT_VERIFY = "audit_verify"
     AUDIT_VIEW = "audit_view"
     DENIED = "permission_denied"
+    DISCLOSE = "disclosure"
+    CONSENT = "consent"
+    BREAK_GLASS = "break_glass"
+    AMENDMENT = "amendment"
+    TWO_FACTOR = "two_factor"
+    BACKUP = "backup"
+    BACKUP_FAILED = "backup_failed"
+    RESTORE = "restore"
 
 
 def _audit_key(session: Session) -> bytes:

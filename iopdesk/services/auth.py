@@ -84,8 +84,20 @@ def _find_user(session: Session, username: str) -> User | None:
     ).first()
 
 
-def login(db: Database, username: str, password: str) -> Actor:
-    """Check a username and password; count failures and lock the account after too many."""
+def login(
+    db: Database,
+    username: str,
+    password: str,
+    code: str | None = None,
+    *,
+    when: datetime | None = None,
+) -> Actor:
+    """Check a username and password; count failures and lock the account after too many.
+    An account with two-factor sign-in also needs `code` (services.totp; `when` fixes the
+    clock in tests): without it TwoFactorRequired is raised after a right password."""
+    from iopdesk.services.totp import check_second_factor
+
+    second_factor_problem = ""
     with db.session() as session:
         user = _find_user(session, username)
         now = utcnow()
@@ -118,6 +130,10 @@ def login(db: Database, username: str, password: str) -> Actor:
         elif not _verify(user.password_hash, password):
             failed = True
             _count_failure(session, user, now)
+        elif problem := check_second_factor(session, user, code, when):
+            failed = True
+            second_factor_problem = problem
+            _count_failure(session, user, now, f"two-factor {problem}")
         else:
             failed = False
             if _hasher.check_needs_rehash(user.password_hash):
@@ -131,13 +147,18 @@ def login(db: Database, username: str, password: str) -> Actor:
     if failed:
         if user is not None and user.locked_until is not None and user.locked_until > now:
             raise AccountLockedError(_locked_message(user.locked_until, now))
+        if second_factor_problem:
+            raise AuthenticationError(
+                "The two-factor code is not correct or was already used. Type the code the "
+                "app shows now, or a recovery code."
+            )
         raise AuthenticationError(
             "The user name or password is not correct. Check Caps Lock and try again."
         )
     return actor
 
 
-def _count_failure(session: Session, user: User, now: datetime) -> None:
+def _count_failure(session: Session, user: User, now: datetime, why: str = "") -> None:
     limit = int(get_setting_in(session, "lockout_attempts"))
     minutes = int(get_setting_in(session, "lockout_minutes"))
     user.failed_attempts += 1
@@ -148,7 +169,7 @@ def _count_failure(session: Session, user: User, now: datetime) -> None:
         username=user.username,
         entity="app_user",
         entity_id=user.id,
-        detail=f"wrong password ({user.failed_attempts})",
+        detail=f"{why or 'wrong password'} ({user.failed_attempts})",
     )
     if user.failed_attempts >= limit:
         user.locked_until = now + timedelta(minutes=minutes)

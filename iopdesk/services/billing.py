@@ -72,7 +72,6 @@ from iopdesk.models import (
     ClinicSession,
     Coverage,
     Diagnosis,
-    Disclosure,
     FeeSchedule,
     Note,
     Payer,
@@ -96,6 +95,7 @@ from iopdesk.models.enums import (
 from iopdesk.services import audit
 from iopdesk.services.actor import Actor
 from iopdesk.services.clinic import get_setting_in
+from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm, require
 from iopdesk.services.records import serialize
 
@@ -337,7 +337,9 @@ class _Facts:
     billed_units: dict[int, int]
 
 
-def _load(session: Session, date_from: date, date_to: date) -> _Facts:
+def _load(
+    session: Session, date_from: date, date_to: date, only_payer_id: int | None = None
+) -> _Facts:
     clinic = session.execute(
         sa_select(col(Clinic.office_pos), col(Clinic.billing_npi)).limit(1)
     ).first()
@@ -350,7 +352,7 @@ def _load(session: Session, date_from: date, date_to: date) -> _Facts:
         col(ClinicSession.session_date) <= date_to,
         col(ClinicSession.status) == SessionStatus.HELD.value,
     )
-    rows = session.execute(
+    attended_q = (
         sa_select(
             col(Attendance.session_id),
             col(Attendance.client_id),
@@ -361,15 +363,24 @@ def _load(session: Session, date_from: date, date_to: date) -> _Facts:
         )
         .join(ClinicSession, col(ClinicSession.id) == col(Attendance.session_id))
         .where(*in_range, col(Attendance.status).in_(_ATTENDED))
-    ).all()
-    attended = [_Att(r[0], r[1], r[2], r[3], r[4] or "no", int(r[5] or 0)) for r in rows]
-    client_ids = (
-        sa_select(col(Attendance.client_id))
-        .join(ClinicSession, col(ClinicSession.id) == col(Attendance.session_id))
-        .where(*in_range, col(Attendance.status).in_(_ATTENDED))
-        .distinct()
-        .scalar_subquery()
     )
+    # Core rows (no ORM result layer): a big clinic's year is ~200,000 of them.
+    rows = session.connection().execute(attended_q).all()
+    if only_payer_id is not None:
+        # An export for one payer keeps only clients that ever had that payer's coverage (a
+        # superset of the days _compute bills to it): the queries and pricing below then read
+        # ~200 clients instead of a big clinic's whole year (docs/performance.md).
+        payer_clients = set(
+            session.execute(
+                sa_select(col(Coverage.client_id)).where(
+                    col(Coverage.payer_id) == only_payer_id, col(Coverage.voided_at).is_(None)
+                )
+            ).scalars()
+        )
+        rows = [r for r in rows if r[1] in payer_clients]
+    attended = [_Att(r[0], r[1], r[2], r[3], r[4] or "no", int(r[5] or 0)) for r in rows]
+    # The run's clients, listed once: as a sub-query it was re-run by each query below.
+    client_ids = sorted({a.client_id for a in attended})
     session_ids = sa_select(col(ClinicSession.id)).where(*in_range).scalar_subquery()
 
     signed = {
@@ -377,6 +388,7 @@ def _load(session: Session, date_from: date, date_to: date) -> _Facts:
         for r in session.execute(
             sa_select(col(Note.session_id), col(Note.client_id)).where(
                 col(Note.session_id).in_(session_ids),
+                col(Note.client_id).in_(client_ids),
                 col(Note.status) == NoteStatus.SIGNED.value,
                 col(Note.voided_at).is_(None),
             )
@@ -794,7 +806,14 @@ def _run(
     include_billed: bool,
 ) -> BillingRun:
     _check_range(date_from, date_to)
-    facts = _load(session, date_from, date_to)
+    only_payer_id = (
+        None
+        if payer_code is None
+        else session.execute(
+            sa_select(col(Payer.id)).where(col(Payer.payer_code) == payer_code)
+        ).scalar_one_or_none()
+    )
+    facts = _load(session, date_from, date_to, only_payer_id)
     if payer_code is not None and payer_code not in {p[0] for p in facts.payers.values()}:
         raise ValidationError(
             f"There is no payer with the ID {payer_code}.", {"payer": "Unknown payer ID."}
@@ -847,13 +866,21 @@ def export(
     include_billed: bool = False,
     dry_run: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    release: Release | None = None,
 ) -> ExportResult:
     """Compute the run and, unless dry_run, record a batch with its lines, the audit event and
     the accounting of disclosures in one transaction, writing the workbook before it commits
     (temp file in the same folder, then os.replace). A failure at any step leaves neither
     batch nor file. With no billable line no batch is recorded, but the workbook (exceptions)
-    is still written and audited. `progress(done, total)` reports claim lines written."""
+    is still written and audited. `progress(done, total)` reports claim lines written.
+
+    `release` says who receives the workbook: default in-house billing staff (internal use);
+    an outside biller, clearinghouse or payer is a disclosure, refused (ConsentRequired)
+    unless every Part 2 client in the workbook has a valid consent covering it."""
     require(actor, Perm.BILLING_EXPORT)
+    from iopdesk.services.disclosures import authorize_many
+
+    release = release or Release("internal", purpose="payment (in-house billing)")
     from iopdesk.reports import billing as writer
     from iopdesk.services.hours import _file_error, _write_temp
 
@@ -927,22 +954,14 @@ def export(
         disclosed = sorted(
             {ln.client_id for ln in run.lines} | {e.client_id for e in run.exceptions}
         )
-        if disclosed and actor.user_id is not None:
-            session.execute(
-                Disclosure.__table__.insert(),  # type: ignore[attr-defined]
-                [
-                    {
-                        "client_id": cid,
-                        "user_id": actor.user_id,
-                        "disclosed_at": utcnow(),
-                        "kind": "disclosure",
-                        "recipient": "biller / clearinghouse",
-                        "purpose": "payment",
-                        "what_sent": f"billing export {run.batch_number or '(no batch)'} "
-                        f"{date_from.isoformat()}..{date_to.isoformat()}",
-                    }
-                    for cid in disclosed
-                ],
+        if disclosed:
+            authorize_many(
+                session,
+                actor,
+                disclosed,
+                release,
+                f"billing export {run.batch_number or '(no batch)'} "
+                f"{date_from.isoformat()}..{date_to.isoformat()}",
             )
         audit.record(
             session,
@@ -951,7 +970,7 @@ def export(
             entity="billing_batch",
             entity_id=batch_id if batch_id is not None else "",
             detail=(
-                f"disclosure: billing export {run.batch_number or '(no batch)'} "
+                f"{release.kind}: billing export {run.batch_number or '(no batch)'} "
                 f"{date_from.isoformat()}..{date_to.isoformat()}"
                 + (f"; payer {payer_code}" if payer_code else "")
                 + f"; {len(run.lines)} lines; {len(run.exceptions)} exceptions; total {total}"

@@ -210,6 +210,18 @@ def all_settings(db: Database) -> dict[str, Any]:
         return {spec.key: get_setting_in(session, spec.key) for spec in settings_decl.SETTINGS}
 
 
+SECURITY_SETTINGS = frozenset(
+    {
+        "inactivity_lock_minutes",
+        "lockout_attempts",
+        "lockout_minutes",
+        "break_glass_minutes",
+        "require_2fa_for_admins",
+        "backup_folder",
+    }
+)
+
+
 def set_setting(db: Database, actor: Actor, key: str, value: Any) -> Any:
     require(actor, Perm.SETTINGS_MANAGE)
     from iopdesk.services import audit
@@ -239,5 +251,7 @@ def set_setting(db: Database, actor: Actor, key: str, value: Any) -> Any:
             entity="setting",
             entity_id=key,
             detail=f"{old} -> {parsed}",
+            # security settings are flagged for review in the audit report
+            flagged=key in SECURITY_SETTINGS,
         )
         return parsed

@@ -18,8 +18,8 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import insert
-from sqlmodel import Session, SQLModel
+from sqlalchemy import insert, select
+from sqlmodel import Session, SQLModel, col
 
 from iopdesk.db import Database
 from iopdesk.models import (
@@ -34,6 +34,7 @@ from iopdesk.models import (
     EmergencyContact,
     Episode,
     FeeSchedule,
+    GoalProgress,
     GroupNote,
     Note,
     OutcomeMeasure,
@@ -968,6 +969,109 @@ class _Sess:
 
 
 # -- the builder ----------------------------------------------------------------------------
+
+
+# Aftercare plans of discharged demo clients (issue 6). flavor -> text; "es" for Spanish speakers.
+_AFTERCARE_EN = {
+    "sud": (
+        "Payday Fridays; driving past my old bar; arguments at home; being alone on weekends.",
+        "Skipping meetings.\nRomanticizing past use.\nSleeping badly for several nights.",
+        "Call my sponsor before I act.\nGo to a meeting the same day.\nUse the HALT check: "
+        "hungry, angry, lonely, tired.\nLeave situations where people are drinking.",
+        ("Stay sober one day at a time.", "Keep my job and rebuild trust at home."),
+        ("Honest, determined, supportive family.", "Good sense of humor; finished the program."),
+    ),
+    "mh": (
+        "Work deadlines piling up; anniversaries of losses; conflict with my partner.",
+        "Staying in bed past noon.\nCanceling plans with friends.\nThoughts that nothing "
+        "will get better.",
+        "Daily 20-minute walk.\nUse the thought record from group.\nBox breathing for panic."
+        "\nText a friend when I notice I am withdrawing.",
+        ("Keep going to therapy every week.", "Return to work part-time."),
+        ("Insightful, creative, caring parent.", "Reaches out for help; consistent attendance."),
+    ),
+    "teen": (
+        "Pressure from friends at parties; stress before exams.",
+        "Lying to my parents about where I am.\nDropping grades.",
+        "Talk to my school counselor.\nUse the DBT skills card.\nCall my mom or aunt.",
+        ("Finish the school year.", "Stay on the soccer team."),
+        ("Athletic, funny, loyal friend.", "Close to grandmother; good at art."),
+    ),
+}
+_AFTERCARE_ES = {
+    "sud": (
+        "Los viernes de pago; pasar por el bar de antes; discusiones en casa.",
+        "Faltar a las reuniones.\nPensar que puedo beber solo un poco.",
+        "Llamar a mi madrina antes de actuar.\nIr a una reunión el mismo día.\nSalir de "
+        "lugares donde se bebe.",
+        ("Mantenerme sobria un día a la vez.", "Conservar mi trabajo."),
+        ("Trabajadora, honesta, familia que me apoya.",),
+    ),
+    "mh": (
+        "Presión en el trabajo; aniversarios de pérdidas.",
+        "Quedarme en la cama.\nAislarme de mi familia.",
+        "Caminar todos los días.\nRespiración profunda.\nLlamar a mi hermana.",
+        ("Seguir con la terapia cada semana.",),
+        ("Buena madre, creativa, pide ayuda.",),
+    ),
+    "teen": (
+        "Fiestas con amigos; exámenes.",
+        "Mentir a mis padres.\nBajar las notas.",
+        "Hablar con la consejera escolar.\nLlamar a mi tía.",
+        ("Terminar el año escolar.",),
+        ("Deportista, leal, buen amigo.",),
+    ),
+}
+AFTERCARE_TEXT: dict[str, dict[str, Any]] = {"en": _AFTERCARE_EN, "es": _AFTERCARE_ES}
+AFTERCARE_PROVIDERS = (
+    ("Riverbend Outpatient Counseling", "Individual therapy intake", "88 Mill Street, Riverbend, "
+     "IL 60990", "(555) 014-2200"),
+    ("Lakeside Behavioral Health", "Psychiatry follow-up", "410 Lake Avenue, Suite 3, Riverbend, "
+     "IL 60991", "(555) 016-7300"),
+    ("Dr. Priya Raman, MD", "Medication management", "12 Oak Court, Riverbend, IL 60990",
+     "(555) 012-9090"),
+)  # fmt: skip
+AFTERCARE_MEDS = {
+    "sud": (
+        {"name": "Naltrexone", "dose": "50 mg", "schedule": "Once a day",
+         "prescriber": "Dr. Raman"},
+        {"name": "Buprenorphine/naloxone", "dose": "8 mg/2 mg", "schedule": "Once a day",
+         "prescriber": "Dr. Raman"},
+        {"name": "Gabapentin", "dose": "300 mg", "schedule": "Three times a day",
+         "prescriber": "Dr. Raman"},
+    ),
+    "mh": (
+        {"name": "Sertraline", "dose": "100 mg", "schedule": "Every morning",
+         "prescriber": "Dr. Raman"},
+        {"name": "Hydroxyzine", "dose": "25 mg", "schedule": "As needed for anxiety, up to 3 a day",
+         "prescriber": "Dr. Raman"},
+        {"name": "Trazodone", "dose": "50 mg", "schedule": "At bedtime", "prescriber": "Dr. Raman"},
+    ),
+}  # fmt: skip
+AFTERCARE_GROUPS = {
+    "sud": (
+        {"name": "AA Sunrise Group", "day": "Monday to Friday", "meeting_time": "7:00 AM",
+         "place": "Grace Church basement, 200 Elm Street"},
+        {"name": "SMART Recovery", "day": "Tuesday", "meeting_time": "6:30 PM",
+         "place": "smartrecovery.org (online)"},
+        {"name": "NA Riverbend Hope", "day": "Thursday", "meeting_time": "7:30 PM",
+         "place": "Community Center, Room 4"},
+    ),
+    "mh": (
+        {"name": "NAMI Connection support group", "day": "Wednesday", "meeting_time": "6:00 PM",
+         "place": "Riverbend Library, meeting room B"},
+        {"name": "DBT skills alumni group", "day": "Saturday", "meeting_time": "10:00 AM",
+         "place": "Riverbend IOP, Room 2"},
+        {"name": "Depression and Bipolar Support Alliance", "day": "Monday",
+         "meeting_time": "7:00 PM", "place": "dbsalliance.org (online)"},
+    ),
+    "teen": (
+        {"name": "Teen recovery group (Alateen)", "day": "Tuesday", "meeting_time": "4:30 PM",
+         "place": "Youth Center, 55 Park Road"},
+        {"name": "Family skills night", "day": "Thursday", "meeting_time": "6:00 PM",
+         "place": "Riverbend IOP, Room 1"},
+    ),
+}  # fmt: skip
 
 
 class _Demo:
@@ -2251,6 +2355,49 @@ class _Demo:
                     day += timedelta(days=14)
         self._insert(OutcomeMeasure, rows)
 
+    def plan_review_progress(self, rng: random.Random) -> None:
+        """Progress per goal on each demo plan review (issue 5: reviews rate every goal).
+
+        Uses its own random generator so nothing generated before it changes."""
+        goals = self.s.execute(
+            select(col(PlanProblem.plan_id), col(PlanGoal.id))
+            .join(PlanGoal, col(PlanGoal.problem_id) == col(PlanProblem.id))
+            .order_by(col(PlanGoal.id))
+        ).all()
+        by_plan: dict[int, list[int]] = {}
+        for plan_id, goal_id in goals:
+            by_plan.setdefault(plan_id, []).append(goal_id)
+        reviews = self.s.execute(
+            select(col(PlanReview.id), col(PlanReview.plan_id)).order_by(col(PlanReview.id))
+        ).all()
+        comments = {
+            "progressing": (
+                "Attending consistently; using coping skills in group.",
+                "Reports fewer cravings; practising refusal skills.",
+                "Completing homework; mood more stable.",
+            ),
+            "no change": (
+                "Attendance uneven this month; barriers discussed.",
+                "Still struggling with sleep; will revisit interventions.",
+            ),
+            "regressed": ("Lapse reported; relapse-prevention plan updated.",),
+        }
+        rows = []
+        for review_id, plan_id in reviews:
+            for goal_id in by_plan.get(plan_id, []):
+                rating = rng.choices(["progressing", "no change", "regressed"], weights=[7, 2, 1])[
+                    0
+                ]
+                rows.append(
+                    self._row(
+                        review_id=review_id,
+                        goal_id=goal_id,
+                        rating=rating,
+                        comment=rng.choice(comments[rating]),
+                    )
+                )
+        self._insert(GoalProgress, rows)
+
     def authorizations(self) -> None:
         rng, today = self.rng, self.today
         rows: list[dict[str, Any]] = []
@@ -2296,6 +2443,110 @@ class _Demo:
             rows[i]["end_date"] = today + timedelta(days=5)
         self._insert(Authorization, rows)
 
+    def aftercare_plans(self, rng: random.Random) -> None:
+        """Aftercare plans for discharged clients (issue 6): finalized for most, two drafts.
+        Uses its own generator so the data generated before it is unchanged."""
+        from iopdesk.models import (
+            AftercareAppointment,
+            AftercareContact,
+            AftercareCrisisResource,
+            AftercareMedication,
+            AftercarePlan,
+            AftercareSupportGroup,
+        )
+        from iopdesk.services.aftercare import shipped_crisis_resources
+
+        found = self.s.execute(
+            select(Discharge.id, Discharge.client_id, Discharge.episode_id)  # type: ignore[call-overload]
+        ).all()
+        by_episode = {(cid, eid): did for did, cid, eid in found}
+        todo: list[tuple[_Client, _Episode, int]] = []
+        for c in self.clients:
+            ep = c.episodes[-1]
+            if c.status != ClientStatus.DISCHARGED.value or ep.discharge is None:
+                continue
+            did = by_episode.get((c.id, ep.id))
+            if did is not None:
+                todo.append((c, ep, did))
+        if not todo:
+            return
+        drafts = {c.idx for c, _, _ in rng.sample(todo, min(2, len(todo) - 1))}
+        rows = []
+        for c, ep, did in todo:
+            assert ep.discharge is not None
+            therapist = c.therapist_on(ep.discharge) or ep.therapists[-1][2]
+            spanish = c.name.language == "Spanish"
+            final = c.idx not in drafts
+            bank = AFTERCARE_TEXT["es" if spanish else "en"][c.track.flavor]
+            rows.append(
+                self._row(
+                    client_id=c.id,
+                    discharge_id=did,
+                    status="finalized" if final else "draft",
+                    triggers=bank[0],
+                    warning_signs=bank[1],
+                    coping_strategies=bank[2],
+                    client_goals=rng.choice(bank[3]),
+                    strengths=rng.choice(bank[4]),
+                    finalized_by=self.user_id[therapist] if final else None,
+                    finalized_at=self._utc(ep.discharge, 16 * 60 + rng.randint(0, 60))
+                    if final
+                    else None,
+                )
+            )
+        plan_ids = self._insert_ids(AftercarePlan, rows)
+        appts, meds, groups, contacts, crisis = [], [], [], [], []
+        for pid, (c, ep, _) in zip(plan_ids, todo, strict=True):
+            assert ep.discharge is not None
+            provider, kind, address, phone = rng.choice(AFTERCARE_PROVIDERS)
+            day = ep.discharge + timedelta(days=rng.randint(5, 12))
+            while day.weekday() > 4:
+                day += timedelta(days=1)
+            appts.append(
+                self._row(
+                    plan_id=pid,
+                    provider=provider,
+                    appointment_type=kind,
+                    appointment_date=day,
+                    appointment_time=time(rng.choice((9, 10, 13, 15)), rng.choice((0, 30))),
+                    address=address,
+                    phone=phone,
+                    sort_order=0,
+                )
+            )
+            if c.track.flavor != "teen" and rng.random() < 0.8:
+                for order, med in enumerate(rng.sample(AFTERCARE_MEDS[c.track.flavor], 2)):
+                    meds.append(self._row(plan_id=pid, sort_order=order, **med))
+            for order, grp in enumerate(rng.sample(AFTERCARE_GROUPS[c.track.flavor], 2)):
+                groups.append(self._row(plan_id=pid, sort_order=order, **grp))
+            first = rng.choice(("Maria", "James", "Aisha", "Tom", "Linh", "Carmen", "Dev"))
+            relation = rng.choice(("Sister", "Brother", "Friend", "Sponsor", "Mother", "Partner"))
+            family = relation in ("Sister", "Brother", "Mother")
+            contacts.append(
+                self._row(
+                    plan_id=pid,
+                    name=f"{first} {c.name.last if family else rng.choice(('Reyes', 'Okafor'))}",
+                    relationship=relation,
+                    phone=f"(555) 01{rng.randrange(10)}-{rng.randrange(10000):04d}",
+                    sort_order=0,
+                )
+            )
+            for order, item in enumerate(shipped_crisis_resources()):
+                crisis.append(
+                    self._row(
+                        plan_id=pid,
+                        name=item.name,
+                        contact=item.contact,
+                        description=item.description,
+                        sort_order=order,
+                    )
+                )
+        self._insert(AftercareAppointment, appts)
+        self._insert(AftercareMedication, meds)
+        self._insert(AftercareSupportGroup, groups)
+        self._insert(AftercareContact, contacts)
+        self._insert(AftercareCrisisResource, crisis)
+
 
 def create_demo_clinic(
     db: Database, today: date | None = None, seed: int = 7
@@ -2331,6 +2582,11 @@ def create_demo_clinic(
         demo.treatment_plans()
         demo.outcome_measures()
         demo.authorizations()
+        demo.plan_review_progress(random.Random(seed * 1000 + 5))  # own generator: added last
+        demo.aftercare_plans(random.Random(seed * 1000 + 6))  # own generator: added last
+        from iopdesk.services.consents import add_demo_privacy
+
+        add_demo_privacy(session, today, admin.user_id)  # no random numbers: added last
         counts = demo.counts
         summary = DemoSummary(
             clients=counts["Client"],

@@ -76,6 +76,7 @@ from iopdesk.models.enums import (
 from iopdesk.services import audit
 from iopdesk.services.actor import Actor
 from iopdesk.services.clinic import clinic_now, clinic_today, get_setting_in
+from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm, require
 from iopdesk.settings import WEEKDAYS
 
@@ -1023,10 +1024,16 @@ def build_attendance_report(db: Database, actor: Actor, week_of: date) -> Attend
 REPORT_FORMATS = (".xlsx", ".pdf")
 
 
-def export_attendance_report(db: Database, actor: Actor, week_of: date, path: Path | str) -> int:
+def export_attendance_report(
+    db: Database, actor: Actor, week_of: date, path: Path | str, release: Release | None = None
+) -> int:
     """Write the report for the week of `week_of` to `path` (.xlsx or .pdf, by suffix),
-    atomically; audit the export. Returns the number of client rows."""
+    atomically; audit the export. Returns the number of client rows. `release` says who
+    receives it (default internal use); a disclosure of Part 2 clients needs their consents
+    (services.disclosures), checked before the file is placed."""
     require(actor, Perm.REPORTS_VIEW)
+    from iopdesk.services.disclosures import INTERNAL, authorize_many
+
     target = Path(path).expanduser()
     suffix = target.suffix.lower()
     if suffix not in REPORT_FORMATS:
@@ -1051,6 +1058,13 @@ def export_attendance_report(db: Database, actor: Actor, week_of: date, path: Pa
         # the audit row and the file appear together: the rename happens inside the audit's
         # transaction, so a failed rename rolls the audit back
         with db.session() as session:
+            authorize_many(
+                session,
+                actor,
+                [r.client_id for r in report.rows],
+                release or INTERNAL,
+                f"attendance report {report.week_start.isoformat()} ({suffix[1:]})",
+            )
             audit.record(
                 session,
                 actor,

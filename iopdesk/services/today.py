@@ -8,7 +8,7 @@ from datetime import date
 from sqlmodel import col, func, select
 
 from iopdesk.db import Database
-from iopdesk.models import Client, ClinicSession, Note, Staff, User
+from iopdesk.models import Client, ClinicSession, Staff, User
 from iopdesk.services.actor import Actor
 from iopdesk.services.permissions import Perm, has, require
 
@@ -31,13 +31,19 @@ class TodaySummary:
     my_unsigned_notes: int | None
     locked_accounts: int | None
     license_expiring: int | None
+    awaiting_my_cosign: int | None = None
+    sessions_without_note: int | None = None
+    break_glass_to_review: int | None = None  # emergency chart accesses (audit viewers)
+    backup_warning: str | None = None  # last good backup older than 3 days (local database)
 
 
 def summary(db: Database, actor: Actor, on: date | None = None) -> TodaySummary:
     require(actor, Perm.CENSUS_VIEW)
     from iopdesk.models import Track
+    from iopdesk.services.backup import stale_warning
 
     on = on or date.today()
+    backup_warning = stale_warning(db)  # its own short read, before this session opens
     with db.session() as session:
         active = session.exec(
             select(func.count()).select_from(Client).where(Client.status == "active")
@@ -65,17 +71,14 @@ def summary(db: Database, actor: Actor, on: date | None = None) -> TodaySummary:
             )
             for s, name, last, first in rows
         ]
-        unsigned = None
+        unsigned = cosign = without = None
         if has(actor, Perm.CLINICAL_WRITE) and actor.staff_id is not None:
-            unsigned = session.exec(
-                select(func.count())
-                .select_from(Note)
-                .where(
-                    Note.author_staff_id == actor.staff_id,
-                    Note.status == "draft",
-                    col(Note.voided_at).is_(None),
-                )
-            ).one()
+            from iopdesk.services.notes import queue_counts_in
+
+            queues = queue_counts_in(session, actor)
+            unsigned, without = queues.my_drafts, queues.sessions_without_note
+            if has(actor, Perm.NOTE_COSIGN):
+                cosign = queues.awaiting_my_cosign
         locked = expiring = None
         if has(actor, Perm.USERS_MANAGE):
             from iopdesk.models import utcnow
@@ -94,4 +97,12 @@ def summary(db: Database, actor: Actor, on: date | None = None) -> TodaySummary:
                     Staff.active,
                 )
             ).one()
-        return TodaySummary(active, referrals, sessions, unsigned, locked, expiring)
+        break_glass = None
+        if has(actor, Perm.AUDIT_VIEW):
+            from iopdesk.services.breakglass import count_unreviewed_in
+
+            break_glass = count_unreviewed_in(session)
+        return TodaySummary(
+            active, referrals, sessions, unsigned, locked, expiring, cosign, without, break_glass,
+            backup_warning=backup_warning,
+        )  # fmt: skip

@@ -75,6 +75,7 @@ from iopdesk.reports import PART2_NOTICE
 from iopdesk.services import audit
 from iopdesk.services.actor import Actor, parse_roles, roles_text
 from iopdesk.services.clinic import get_setting_in
+from iopdesk.services.disclosures import INTERNAL, Release, authorize_many
 from iopdesk.services.permissions import Perm, require
 from iopdesk.services.validation import (
     check_dob,
@@ -2846,8 +2847,14 @@ def _write(path: Path, data: dict[str, list[list[Any]]]) -> None:
             tmp.unlink()
 
 
-def export_workbook(db: Database, actor: Actor, path: Path) -> ExportCounts:
+def export_workbook(
+    db: Database, actor: Actor, path: Path, release: Release | None = None
+) -> ExportCounts:
     """Write the clinic's data in the import format; returns rows written per sheet.
+
+    `release` says who receives the file (default internal use, e.g. a backup copy or a move
+    to another IOPDesk); a disclosure needs a covering consent for every Part 2 client in it,
+    checked before the file is written, with one disclosure row per client exported.
 
     Records the format cannot express (clients not yet admitted to a track, staff without
     roles, and what hangs off them) are left out and counted in the result's `skipped`.
@@ -2861,6 +2868,7 @@ def export_workbook(db: Database, actor: Actor, path: Path) -> ExportCounts:
     with db.session() as session:
         export = _Export(session)
         data = export.run()
+        authorize_many(session, actor, export.mrn, release or INTERNAL, "clinic workbook export")
         _write(path, data)
         counts = {sheet: len(data[sheet]) for sheet in SHEETS}
         detail = "rows: " + ", ".join(f"{s} {n}" for s, n in counts.items())

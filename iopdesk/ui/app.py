@@ -8,15 +8,16 @@ import secrets
 import shutil
 import sys
 import traceback
+from collections.abc import Callable
 from types import TracebackType
 
 from PySide6.QtCore import QTimer
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QFont, QIcon
 from PySide6.QtWidgets import QApplication, QDialog, QWidget
 
 from iopdesk import paths
 from iopdesk.db import Database, DbTarget, resolve_target
-from iopdesk.errors import UserError, WrongKeyError
+from iopdesk.errors import CorruptDatabaseError, UserError, WrongKeyError
 from iopdesk.services import auth
 from iopdesk.services.actor import Actor
 from iopdesk.services.clinic import get_clinic, is_initialized, setup_clinic
@@ -25,6 +26,7 @@ from iopdesk.ui.context import AppContext
 from iopdesk.ui.dialogs import LoginDialog, PassphraseDialog, SetupDialog
 from iopdesk.ui.mainwindow import MainWindow
 from iopdesk.ui.style import STYLESHEET
+from iopdesk.ui.widgets import Page
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,9 @@ def make_app() -> QApplication:
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     app.setApplicationName("IOPDesk")
     app.setOrganizationName("IOPDesk")
+    icon = paths.resource_path("icons", "iopdesk.png")
+    if icon.exists():
+        app.setWindowIcon(QIcon(str(icon)))
     font = QFont(app.font())
     font.setPointSizeF(10)
     app.setFont(font)
@@ -76,12 +81,73 @@ def open_database(target: DbTarget) -> Database | None:
             return Database.open(target, create=creating, passphrase_provider=gui_passphrase)
         except WrongKeyError as exc:
             msgbox.warning(None, exc.title, exc.message)
+        except CorruptDatabaseError as exc:
+            return offer_restore(target, exc)
         except UserError as exc:
             if "No database passphrase was given" in exc.message:
                 return None
             msgbox.error(None, exc.title, exc.message)
             return None
     return None
+
+
+def auto_backup(db: Database) -> None:
+    """The automatic backup never stops the app: a failure is recorded for Today and Admin."""
+    from iopdesk.services import backup
+
+    try:
+        backup.auto_backup(db)
+    except Exception as exc:
+        log.error("automatic backup: unexpected %s", type(exc).__name__)
+
+
+def offer_restore(target: DbTarget, exc: CorruptDatabaseError) -> Database | None:
+    """The database file is damaged: offer the latest good backup (an administrator confirms
+    with their password, checked against that backup). The damaged file is kept aside."""
+    from iopdesk import secrets as keys
+    from iopdesk.services import backup
+
+    if target.path is None:
+        msgbox.error(None, exc.title, exc.message)
+        return None
+    path = target.path
+    try:
+        key, info = keys.load_key(path, gui_passphrase)
+        candidates = backup.restore_candidates(path, key, limit=1)
+    except UserError as err:
+        msgbox.error(None, exc.title, f"{exc.message}\n\n{err.message}")
+        return None
+    if not candidates:
+        msgbox.error(
+            None,
+            exc.title,
+            f"{exc.message}\n\nNo good backup of this database was found in the backup folder. "
+            "If the backups are on an external drive, connect it and start IOPDesk again.",
+        )
+        return None
+    when, source = candidates[0]
+    if not msgbox.confirm(
+        None,
+        "Restore the latest good backup?",
+        f"{exc.message}\n\nThe latest good backup was made "
+        f"{when.astimezone():%m/%d/%Y %H:%M}:\n{source}\n\nRestore it now? Changes made "
+        "after that time are not in it. The damaged file is kept aside. An administrator "
+        "signs in to confirm.",
+    ):
+        return None
+    dialog = LoginDialog(
+        "Restore the latest backup",
+        lambda u, p: backup.restore_damaged(
+            path, source, lambda staged: auth.login(staged, u, p), key=key
+        ),
+        f"Administrator sign-in to restore {source.name}",
+    )
+    if dialog.exec() != QDialog.DialogCode.Accepted:
+        return None
+    db = Database.open(target, key=key)
+    db.key_description = info.describe()
+    msgbox.info(None, "Backup restored", f"The backup {source.name} was restored.")
+    return db
 
 
 def first_start(db: Database) -> Actor | None:
@@ -108,12 +174,19 @@ def first_start(db: Database) -> Actor | None:
 
 
 def sign_in(db: Database, clinic_name: str, username: str = "") -> Actor | None:
+    from iopdesk.ui.pages.privacy import enrol_if_required, login_with_two_factor
+
     dialog = LoginDialog(
-        clinic_name, lambda u, p: auth.login(db, u, p), db.describe(), username=username
+        clinic_name,
+        lambda u, p: login_with_two_factor(db, u, p, dialog),
+        db.describe(),
+        username=username,
     )
     if dialog.exec() != QDialog.DialogCode.Accepted:
         return None
     assert isinstance(dialog.result_value, Actor)
+    if not enrol_if_required(db, dialog.result_value, dialog):
+        return None
     return dialog.result_value
 
 
@@ -182,7 +255,11 @@ def run_gui(db: str | None = None, username: str | None = None) -> int:
             actor = first_start(database)
             if actor is None:
                 return 0
-        return run_session(app, database, actor, get_clinic(database).is_demo, username or "")
+        else:
+            auto_backup(database)  # at start-up, when the last backup is older than the setting
+        code = run_session(app, database, actor, get_clinic(database).is_demo, username or "")
+        auto_backup(database)  # and at close
+        return code
     finally:
         database.close()
 
@@ -192,21 +269,34 @@ def run_demo(
     screenshot: str | None = None,
     page: str = "today",
     size: str = "1366x768",
+    self_test: bool = False,
+    db_target: str | None = None,
 ) -> int:
-    """A fresh demo clinic each time, in its own folder; the key lives only in memory."""
+    """A fresh demo clinic each time, in its own folder; the key lives only in memory.
+
+    With `db_target`, the demo clinic is created in that new database instead (its key in the
+    keyring or from IOPDESK_DB_PASSPHRASE, like a real one) and kept, or a demo clinic kept
+    there before is opened again: the release smoke test."""
     from iopdesk.services.demo import DEMO_PASSWORD, create_demo_clinic
 
     app = make_app()
-    folder = paths.data_dir() / "demo"
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    db = Database.open(
-        DbTarget(path=folder / "iopdesk-demo.db"), create=True, key=secrets.token_bytes(32)
-    )
-    db.key_description = "Demo data: its encryption key is held in memory for this run only."
+    fresh = True
+    if db_target:
+        db, fresh = _open_demo_database(db_target)
+    else:
+        folder = paths.data_dir() / "demo"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        db = Database.open(
+            DbTarget(path=folder / "iopdesk-demo.db"), create=True, key=secrets.token_bytes(32)
+        )
+        db.key_description = "Demo data: its encryption key is held in memory for this run only."
     try:
-        create_demo_clinic(db)
+        if fresh:
+            create_demo_clinic(db)
         admin = auth.login(db, "admin", DEMO_PASSWORD)
+        if self_test:
+            return _self_test(app, db, DEMO_PASSWORD)
         if not screenshot:
             print(
                 f"Demo clinic ready. Sign in as admin, frontdesk, therapist, supervisor or "
@@ -240,13 +330,39 @@ def _screenshot(
 
         rows = list_census(db, actor, status="active")
         window.go("Clients")
-        window.open_chart(rows[0].id)
+        chosen = rows[0].id
+        if name == "chart-plan":
+            from iopdesk.services.plans import demo_showcase_client
+
+            chosen = demo_showcase_client(db, actor) or chosen
+        window.open_chart(chosen)
+        if name == "chart-plan":
+            window.chart.tabs.setCurrentWidget(window.chart.plan_tab)
         if name == "chart-attendance":
             window.chart.tabs.setCurrentIndex(1)
         elif name == "chart-billing" and window.chart.billing_tab is not None:
             window.chart.tabs.setCurrentWidget(window.chart.billing_tab)
+    elif name in ("notes", "note-editor", "group-note"):
+        from iopdesk.ui.pages.notes import notes_screenshot
+
+        target = notes_screenshot(window, name)
+    elif name in ("aftercare", "discharge-dialog", "aftercare-final"):
+        from iopdesk.ui.pages.discharge import discharge_screenshot
+
+        target = discharge_screenshot(window, name)
     elif name == "lock":
         window.lock()
+    elif name == "backups":
+        from iopdesk.services import backup
+
+        backup.create_backup(db, actor)  # the demo makes none by itself: show one
+        window.go("Admin")
+        admin_page = window.pages["Admin"]
+        admin_page.tabs.setCurrentWidget(admin_page.backups_tab)  # type: ignore[attr-defined]
+    elif name in ("consents", "audit", "breakglass"):
+        from iopdesk.ui.pages.privacy import privacy_screenshot
+
+        target = privacy_screenshot(window, name)
     elif name == "billing-payers":
         window.go("Billing")
         billing_page = window.pages["Billing"]
@@ -282,3 +398,106 @@ def _screenshot(
     window.close()
     print(f"Saved {out}")
     return 0
+
+
+def _open_demo_database(value: str) -> tuple[Database, bool]:
+    """(database, empty) for a kept demo clinic: a new database, or one holding a demo clinic
+    from before; never a database with a real clinic."""
+    target = resolve_target(value)
+    creating = target.path is not None and not (
+        target.path.exists() and target.path.stat().st_size > 0
+    )
+    db = Database.open(target, create=creating, passphrase_provider=gui_passphrase)
+    if not is_initialized(db):
+        return db, True
+    if get_clinic(db).is_demo:
+        return db, False
+    db.close()
+    raise UserError(f"{target.describe()} holds a real clinic; the demo needs a new database.")
+
+
+def _self_test(app: QApplication, db: Database, password: str) -> int:
+    """Sign in as each demo role, open every main screen and a client chart with every tab,
+    paint each one, and close. 0 when nothing failed; the release smoke test runs this on the
+    frozen app to prove Qt plugins, fonts, resources and services all load."""
+    from iopdesk.services.demo import STAFF
+
+    msgbox.NON_BLOCKING = True
+    shown_before = len(msgbox.shown)
+    failures: list[str] = []
+    screens = 0
+    seen_roles: set[frozenset[str]] = set()
+    for username in ["admin", *(spec.username for spec in STAFF)]:
+        actor = auth.login(db, username, password)
+        roles = frozenset(r.value for r in actor.roles)
+        if roles not in seen_roles:
+            first = not seen_roles
+            seen_roles.add(roles)
+            screens += _self_test_window(app, db, actor, "+".join(sorted(roles)), failures, first)
+    for box in msgbox.shown[shown_before:]:
+        if box.icon in ("Critical", "Warning"):
+            failures.append(f"message shown: {box.title}")
+    if failures:
+        print("Self-test FAILED: " + "; ".join(failures), file=sys.stderr)
+        return 1
+    print(f"Self-test passed: {screens} screens for {len(seen_roles)} roles opened and painted.")
+    return 0
+
+
+def _self_test_window(
+    app: QApplication,
+    db: Database,
+    actor: Actor,
+    label: str,
+    failures: list[str],
+    first: bool = False,
+) -> int:
+    """One role's main window: every page, then the first active client's chart tabs."""
+    from functools import partial
+
+    from iopdesk.services.clients import list_census
+
+    try:
+        window = MainWindow(AppContext(db, actor, get_clinic(db)), demo=True)
+    except Exception as exc:
+        log.error("self-test: the main window failed with %s", type(exc).__name__)
+        failures.append(f"{label}: main window ({type(exc).__name__}: {exc})")
+        return 0
+    window.resize(1366, 768)
+    window.show()
+    app.processEvents()
+    window.grab()
+    if first:  # the release smoke test times the start-up to this line
+        print("Self-test: the first main window is painted.", flush=True)
+    screens = 0
+
+    def visit(name: str, action: Callable[[], object]) -> None:
+        nonlocal screens
+        try:
+            action()
+            app.processEvents()
+            window.grab()
+            screens += 1
+        except Exception as exc:  # report every screen, not only the first failure
+            log.error("self-test: %s failed with %s", name, type(exc).__name__)
+            failures.append(f"{label}: {name} ({type(exc).__name__})")
+
+    def open_page(page: Page) -> None:
+        window.stack.setCurrentWidget(page)
+        page.refresh()
+
+    for name, page in list(window.pages.items()):
+        visit(name, partial(open_page, page))
+    if "Clients" in window.pages:
+        rows = list_census(db, actor, status="active")
+        if rows:
+            client_id = rows[0].id
+            visit("client chart", lambda: window.chart.load(client_id))
+            tabs = window.chart.tabs
+            for index in range(tabs.count()):
+                visit(f"chart tab {tabs.tabText(index)}", partial(tabs.setCurrentIndex, index))
+    window._closing_for_sign_out = False
+    window.close()
+    window.deleteLater()
+    app.processEvents()
+    return screens

@@ -31,6 +31,7 @@ from iopdesk.services import auth
 from iopdesk.services.clinic import get_setting
 from iopdesk.services.permissions import Perm
 from iopdesk.ui import msgbox
+from iopdesk.ui.changewatch import ChangeWatch
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.pages.admin import AdminPage
 from iopdesk.ui.pages.attendance import AttendancePage
@@ -45,7 +46,6 @@ from iopdesk.ui.pages.today import TodayPage
 from iopdesk.ui.widgets import Page
 
 LATER = {
-    "Notes": "Progress and group notes, signing and co-signing, and your work queues.",
     "Discharge": "Guided discharge and the printable aftercare packet.",
 }
 NAV: list[tuple[str, Perm]] = [
@@ -177,6 +177,8 @@ class MainWindow(QMainWindow):
         right.setContentsMargins(0, 0, 0, 0)
         right.setSpacing(0)
         right.addWidget(self._topbar())
+        self.change_watch = ChangeWatch(self)  # refresh on changes elsewhere; offline banner
+        right.addWidget(self.change_watch.banner)
         self.stack = QStackedWidget()
         right.addWidget(self.stack, 1)
         root.addLayout(right, 1)
@@ -242,6 +244,10 @@ class MainWindow(QMainWindow):
         self.search.setClearButtonEnabled(True)
         self.search.returnPressed.connect(self._global_search)
         lay.addWidget(self.search)
+        from iopdesk.ui.pages.privacy import AccountButton
+
+        self.account_btn = AccountButton(self.ctx, self)
+        lay.addWidget(self.account_btn)
         lock = QPushButton("Lock")
         lock.setToolTip("Lock the screen now (Ctrl+L)")
         lock.clicked.connect(self.lock)
@@ -276,6 +282,16 @@ class MainWindow(QMainWindow):
                 schedule_page.open_client.connect(self.open_chart)
                 schedule_page.open_sign_in.connect(self.open_sign_in)
                 page = schedule_page
+            elif name == "Notes":
+                from iopdesk.ui.pages.notes import NotesPage
+
+                page = NotesPage(self.ctx)
+            elif name == "Discharge":
+                from iopdesk.ui.pages.discharge import DischargePage
+
+                discharge_page = DischargePage(self.ctx)
+                discharge_page.open_client.connect(self.open_chart)
+                page = discharge_page
             elif name == "Billing":
                 page = BillingPage(self.ctx)
             elif name == "Reports":
@@ -419,6 +435,7 @@ class MainWindow(QMainWindow):
         settings.setValue("main/geometry", self.saveGeometry())
         settings.sync()
         self.idle_timer.stop()
+        self.change_watch.stop()
         app = QApplication.instance()
         if app is not None:
             app.removeEventFilter(self.idle)

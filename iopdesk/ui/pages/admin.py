@@ -12,7 +12,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
@@ -26,11 +25,12 @@ from PySide6.QtWidgets import (
 from iopdesk import settings as decl
 from iopdesk.errors import UserError, ValidationError
 from iopdesk.models.enums import Role
-from iopdesk.services import audit, auth, clinic
+from iopdesk.services import auth, clinic
 from iopdesk.services.permissions import Perm
 from iopdesk.ui import msgbox
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.dialogs import _FormDialog, _password_field
+from iopdesk.ui.pages.backups import BackupsTab
 from iopdesk.ui.pages.staff import StaffTab
 from iopdesk.ui.tablemodel import Column, RowsModel
 from iopdesk.ui.widgets import Page, make_table, muted, section_title
@@ -98,6 +98,9 @@ class AdminPage(Page):
         self._settings_tab()
         self._audit_tab()
         self._data_tab()
+        self.backups_tab = BackupsTab(ctx)
+        self.backups_tab.restored.connect(self.refresh)
+        self.tabs.addTab(self.backups_tab, "Backups")
         self._database_tab()
 
     # -- users ---------------------------------------------------------------------------
@@ -112,7 +115,10 @@ class AdminPage(Page):
         self.unlock_btn.clicked.connect(lambda: self._change_user(unlock=True))
         self.toggle_btn = QPushButton("Deactivate / reactivate")
         self.toggle_btn.clicked.connect(lambda: self._change_user(toggle=True))
-        for w in (add, self.unlock_btn, self.toggle_btn):
+        from iopdesk.ui.pages.privacy import UserSecurityButton
+
+        self.security_btn = UserSecurityButton(self.ctx, self._selected_user, self.refresh)
+        for w in (add, self.unlock_btn, self.toggle_btn, self.security_btn):
             bar.addWidget(w)
         bar.addStretch(1)
         lay.addLayout(bar)
@@ -292,53 +298,14 @@ class AdminPage(Page):
 
     # -- audit ---------------------------------------------------------------------------
     def _audit_tab(self) -> None:
-        tab = QWidget()
-        lay = QVBoxLayout(tab)
-        bar = QHBoxLayout()
-        verify = QPushButton("Verify audit log")
-        verify.clicked.connect(self._verify)
-        self.verify_result = QLabel("")
-        bar.addWidget(verify)
-        bar.addWidget(self.verify_result, 1)
-        lay.addLayout(bar)
-        self.audit_model: RowsModel[audit.AuditRow] = RowsModel(
-            [
-                Column("#", lambda e: e.id, align_right=True),
-                Column(
-                    "When",
-                    lambda e: e.occurred_at.astimezone().strftime("%m/%d/%Y %H:%M:%S"),
-                    sort_key=lambda e: e.occurred_at,
-                ),
-                Column("User", lambda e: e.username),
-                Column(
-                    "Action", lambda e: e.action, color=lambda e: "#c62828" if e.flagged else None
-                ),
-                Column("Record", lambda e: f"{e.entity} {e.entity_id}".strip()),
-                Column("Client ID", lambda e: e.client_id or ""),
-                Column("Workstation", lambda e: e.workstation),
-                Column("Detail", lambda e: e.detail),
-            ]
-        )
-        self.audit_table = make_table()
-        self.audit_table.setModel(self.audit_model)
-        for column, width in enumerate((60, 150, 110, 130, 130, 80, 120)):
-            self.audit_table.setColumnWidth(column, width)
-        lay.addWidget(self.audit_table, 1)
-        self.tabs.addTab(tab, "Audit log")
+        from iopdesk.ui.pages.audit import AuditReportWidget
+
+        self.audit_report = AuditReportWidget(self.ctx)
+        self.verify_result = self.audit_report.verify_result
+        self.tabs.addTab(self.audit_report, "Audit log")
 
     def _verify(self) -> None:
-        result = audit.verify(self.ctx.db)
-        audit.record_now(
-            self.ctx.db,
-            self.ctx.actor,
-            audit.Action.AUDIT_VERIFY,
-            entity="audit_event",
-            flagged=not result.ok,
-            detail="ok" if result.ok else f"broken at {result.first_bad_id}",
-        )
-        self.verify_result.setText(result.message())
-        color = "#2e7d32" if result.ok else "#c62828"
-        self.verify_result.setStyleSheet(f"color: {color}; font-weight: 600;")
+        self.audit_report.verify()
 
     # -- import / export -----------------------------------------------------------------
     def _data_tab(self) -> None:
@@ -403,14 +370,18 @@ class AdminPage(Page):
 
     def _export(self) -> None:
         from iopdesk.services.workbook import export_workbook
+        from iopdesk.ui.pages.privacy import ask_release
 
+        release = ask_release(self, "The clinic workbook holds every client's record")
+        if release is None:
+            return
         path, _ = QFileDialog.getSaveFileName(
             self, "Export workbook", "iopdesk-export.xlsx", "Excel (*.xlsx)"
         )
         if not path:
             return
         try:
-            counts = export_workbook(self.ctx.db, self.ctx.actor, Path(path))
+            counts = export_workbook(self.ctx.db, self.ctx.actor, Path(path), release)
         except UserError as exc:
             msgbox.user_error(self, exc)
             return
@@ -445,10 +416,11 @@ class AdminPage(Page):
         self.staff_tab.refresh()
         self._load_settings()
         self._load_clinic()
-        self.audit_model.set_rows(audit.list_events(self.ctx.db, self.ctx.actor, limit=500))
+        self.audit_report.refresh()
         self.db_where.setText(f"Where: {self.ctx.db.describe()}")
         self.db_key.setText(f"Encryption key: {self.ctx.db.key_description}")
         self.db_schema.setText(f"Schema version: {self.ctx.db.schema_revision()}")
+        self.backups_tab.refresh()
 
 
 def _set_widget(widget: QWidget, value: Any) -> None:

@@ -215,3 +215,63 @@ class AuditReportWidget(QWidget):
         self.verify_result.setText(result.message())
         color = "#2e7d32" if result.ok else "#c62828"
         self.verify_result.setStyleSheet(f"color: {color}; font-weight: 600;")
+
+
+class ChartAuditTab(QWidget):
+    """A client chart's Audit tab: who opened, changed, printed or disclosed this client's
+    records (newest first). Read when the tab is shown, and that reading is itself audited."""
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.client_id: int | None = None
+        self.loaded_for: int | None = None
+        lay = QVBoxLayout(self)
+        self.caption = muted("Every access to this chart, newest first (up to 1,000 events).")
+        lay.addWidget(self.caption)
+        self.model: RowsModel[ReportRow] = RowsModel(
+            [
+                Column(
+                    "When",
+                    lambda r: r.occurred_at.astimezone().strftime("%m/%d/%Y %H:%M:%S"),
+                    sort_key=lambda r: r.occurred_at,
+                ),
+                Column("User", lambda r: r.username),
+                Column("Action", lambda r: r.action.replace("_", " ")),
+                Column("Record", lambda r: f"{r.entity} {r.entity_id}".strip()),
+                Column("Detail", lambda r: r.detail),
+                Column("Workstation", lambda r: r.workstation),
+                Column(
+                    "Flag",
+                    lambda r: "flagged" if r.flagged else "",
+                    color=lambda r: "#c62828" if r.flagged else None,
+                ),
+            ]
+        )
+        self.table = make_table(stretch_column=4)
+        self.table.setModel(self.model)
+        for column, width in enumerate((150, 110, 130, 150)):
+            self.table.setColumnWidth(column, width)
+        lay.addWidget(self.table, 1)
+
+    def set_client(self, client_id: int) -> None:
+        self.client_id = client_id
+        self.loaded_for = None
+        self.model.set_rows([])
+
+    def ensure_loaded(self) -> None:
+        if self.client_id is None or self.loaded_for == self.client_id:
+            return
+        try:
+            rows = audit_report.run(
+                self.ctx.db, self.ctx.actor, AuditQuery(client_id=self.client_id), limit=1000
+            )
+        except UserError as exc:
+            msgbox.user_error(self, exc)
+            return
+        self.loaded_for = self.client_id
+        self.model.set_rows(rows)
+        self.caption.setText(
+            f"{len(rows)} events for this chart, newest first"
+            + (" (the latest 1,000)." if len(rows) == 1000 else ".")
+        )

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from iopdesk.errors import UserError
 from iopdesk.services import billing, lookups
+from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm
 from iopdesk.ui import msgbox
 from iopdesk.ui.context import AppContext
@@ -205,13 +206,18 @@ class BillingPage(Page):
         self.tabs.setTabText(1, f"Exceptions ({len(run.exceptions)})")
 
     def _export_clicked(self) -> None:
+        from iopdesk.ui.pages.privacy import ask_release
+
+        release = ask_release(self, "The billing workbook lists clients and their services")
+        if release is None:
+            return
         start, end = self._range()
         name = f"billing-{start:%Y-%m-%d}-to-{end:%Y-%m-%d}.xlsx"
         path, _ = QFileDialog.getSaveFileName(self, "Export billing", name, "Excel (*.xlsx)")
         if path:
-            self.export_to(Path(path))
+            self.export_to(Path(path), release)
 
-    def export_to(self, path: Path) -> billing.ExportResult | None:
+    def export_to(self, path: Path, release: Release | None = None) -> billing.ExportResult | None:
         start, end = self._range()
         progress = QProgressDialog("Finding billable services...", "", 0, 0, self)
         progress.setWindowTitle("IOPDesk - Export billing")
@@ -229,6 +235,7 @@ class BillingPage(Page):
             progress.setValue(done)
             progress.setLabelText(f"Writing claim line {done:,} of {total:,}...")
             QApplication.processEvents()
+
         try:
             result = billing.export(
                 self.ctx.db,
@@ -239,6 +246,7 @@ class BillingPage(Page):
                 payer_code=self.payer.currentData(),
                 include_billed=self.include_billed.isChecked(),
                 progress=step,
+                release=release,
             )
         except UserError as exc:
             progress.close()

@@ -176,6 +176,11 @@ class WeeklyHoursWidget(QWidget):
         self.open_client.emit(self.model.row_at(index.row()).client_id)
 
     def _export(self) -> None:
+        from iopdesk.ui.pages.privacy import ask_release
+
+        release = ask_release(self, "The weekly hours report lists clients and their attendance")
+        if release is None:
+            return
         week = self.week_of()
         path, _ = QFileDialog.getSaveFileName(
             self,
@@ -186,7 +191,9 @@ class WeeklyHoursWidget(QWidget):
         if not path:
             return
         try:
-            n = hours.export_attendance_report(self.ctx.db, self.ctx.actor, week, Path(path))
+            n = hours.export_attendance_report(
+                self.ctx.db, self.ctx.actor, week, Path(path), release
+            )
         except UserError as exc:
             msgbox.user_error(self, exc)
             return

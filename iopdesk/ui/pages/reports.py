@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QDateEdit, QFileDialog, QFrame, QHBoxLayout, QPush
 
 from iopdesk.errors import UserError
 from iopdesk.services import hours
+from iopdesk.services.disclosures import Release
 from iopdesk.ui import msgbox
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.widgets import Page, muted, section_title
@@ -58,13 +59,20 @@ class ReportsPage(Page):
         week = self.week_of()
         name = f"weekly-hours-{week:%Y-%m-%d}.{kind}"
         filt = "Excel workbook (*.xlsx)" if kind == "xlsx" else "PDF (*.pdf)"
+        from iopdesk.ui.pages.privacy import ask_release
+
+        release = ask_release(self, "The weekly hours report lists clients and their attendance")
+        if release is None:
+            return
         path, _ = QFileDialog.getSaveFileName(self, "Save weekly hours report", name, filt)
         if path:
-            self.save_to(Path(path))
+            self.save_to(Path(path), release)
 
-    def save_to(self, path: Path) -> int | None:
+    def save_to(self, path: Path, release: Release | None = None) -> int | None:
         try:
-            n = hours.export_attendance_report(self.ctx.db, self.ctx.actor, self.week_of(), path)
+            n = hours.export_attendance_report(
+                self.ctx.db, self.ctx.actor, self.week_of(), path, release
+            )
         except UserError as exc:
             msgbox.user_error(self, exc)
             return None

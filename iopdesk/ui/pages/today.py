@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from PySide6.QtWidgets import QGridLayout, QHeaderView
+from PySide6.QtWidgets import QGridLayout, QHeaderView, QLabel
 
 from iopdesk.services import today
 from iopdesk.ui.context import AppContext
@@ -22,16 +22,29 @@ class TodayPage(Page):
         self.ctx = ctx
         self.subtitle_label = muted("")
         self.layout_.addWidget(self.subtitle_label)
+        self.backup_banner = QLabel("")
+        self.backup_banner.setObjectName("backupWarning")
+        self.backup_banner.setWordWrap(True)
+        self.backup_banner.setStyleSheet(
+            "background: #fff4e5; color: #8a4b00; border: 1px solid #f0b45a; "
+            "border-radius: 4px; padding: 8px 12px; font-weight: 600;"
+        )
+        self.backup_banner.setVisible(False)
+        self.layout_.addWidget(self.backup_banner)
         grid = QGridLayout()
         grid.setSpacing(14)
         self.active = Card("Active clients")
         self.referrals = Card("Referrals and intakes in progress")
         self.sessions = Card("Sessions today")
         self.unsigned = Card("My unsigned notes")
+        self.plan_reviews = Card("Treatment plan reviews due / overdue")
+        self.cosign = Card("Notes awaiting my co-signature")
+        self.no_note = Card("Sessions held without a note")
         self.locked = Card("Locked user accounts")
         self.licenses = Card("Licenses expiring within 60 days")
         self.at_risk = Card("Clients at risk of missing this week's hours")
         self.auths = Card("Authorizations running low or ending soon")
+        self.break_glass = Card("Emergency chart accesses to review")
         cards = [
             self.at_risk,
             self.auths,
@@ -39,13 +52,22 @@ class TodayPage(Page):
             self.referrals,
             self.sessions,
             self.unsigned,
+            self.plan_reviews,
+            self.cosign,
+            self.no_note,
             self.locked,
             self.licenses,
+            self.break_glass,
         ]
         self.grid = grid
         self.cards = cards
         self._place_cards()
         self.layout_.addLayout(grid)
+        from iopdesk.ui.pages.privacy import BreakGlassReviewPanel
+
+        self.break_glass_panel = BreakGlassReviewPanel(ctx)
+        self.break_glass_panel.changed.connect(self.refresh)
+        self.layout_.addWidget(self.break_glass_panel)
         self.layout_.addWidget(section_title("Today's schedule"))
         self.model: RowsModel[today.TodaySession] = RowsModel(
             [
@@ -79,23 +101,67 @@ class TodayPage(Page):
         for i, card in enumerate(shown):
             self.grid.addWidget(card, i // 4, i % 4)
 
+    def _refresh_plan_reviews(self) -> None:
+        """Plan reviews: the clinic's for supervisors, the caseload's for clinicians."""
+        from iopdesk.services import plans
+
+        counts = plans.review_counts(self.ctx.db, self.ctx.actor)
+        self.plan_reviews.setProperty("off", counts is None)
+        self.plan_reviews.setVisible(counts is not None)
+        if counts is None:
+            return
+        self.plan_reviews.set_value(f"{counts.due} / {counts.overdue}")
+        self.plan_reviews.label.setText(
+            "Treatment plan reviews due / overdue"
+            + (" (clinic)" if counts.scope == "clinic" else " (my clients)")
+        )
+        rows = plans.reviews_due(self.ctx.db, self.ctx.actor, counts.scope)
+        self.plan_reviews.setToolTip(
+            "\n".join(
+                [
+                    f"Due within {plans.DUE_WINDOW_DAYS} days: {counts.due}. "
+                    f"Overdue: {counts.overdue}. Add the review in the client's chart, "
+                    "Treatment plan tab."
+                ]
+                + [
+                    f"{r.client} ({r.mrn}): "
+                    + (f"overdue {r.days} d" if r.state == "overdue" else "due")
+                    + f" {r.next_review_date:%m/%d}"
+                    for r in rows[:20]
+                ]
+            )
+        )
+
     def refresh(self) -> None:
         data = today.summary(self.ctx.db, self.ctx.actor)
         self.subtitle_label.setText(
             f"{date.today():%A, %B %-d, %Y} - signed in as {self.ctx.actor.display_name}"
         )
+        self.backup_banner.setText(data.backup_warning or "")
+        self.backup_banner.setVisible(bool(data.backup_warning))
         self.active.set_value(data.active_clients)
         self.referrals.set_value(data.referrals)
         self.sessions.set_value(len(data.sessions_today))
         self.unsigned.set_value(data.my_unsigned_notes)
         self.unsigned.setProperty("off", data.my_unsigned_notes is None)
         self.unsigned.setVisible(data.my_unsigned_notes is not None)
+        for card, value in (
+            (self.cosign, data.awaiting_my_cosign),
+            (self.no_note, data.sessions_without_note),
+        ):
+            card.set_value(value)
+            card.setProperty("off", value is None)
+            card.setVisible(value is not None)
         self.locked.set_value(data.locked_accounts)
         self.locked.setProperty("off", data.locked_accounts is None)
         self.locked.setVisible(data.locked_accounts is not None)
         self.licenses.set_value(data.license_expiring)
         self.licenses.setProperty("off", data.license_expiring is None)
         self.licenses.setVisible(data.license_expiring is not None)
+        self.break_glass.set_value(data.break_glass_to_review)
+        self.break_glass.setProperty("off", not data.break_glass_to_review)  # shown only if any
+        self.break_glass.setVisible(bool(data.break_glass_to_review))
+        self.break_glass_panel.refresh(bool(data.break_glass_to_review))
         from iopdesk.services import hours
 
         week = hours.weekly_hours(self.ctx.db, self.ctx.actor, date.today())
@@ -109,6 +175,7 @@ class TodayPage(Page):
                 f"{w.client} ({w.mrn}) {w.auth_number} {w.code}: {w.warning}" for w in warnings[:20]
             )
         )
+        self._refresh_plan_reviews()
         self._place_cards()
         self.model.set_rows(data.sessions_today)
         self.empty.setVisible(not data.sessions_today)
