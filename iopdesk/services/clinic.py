@@ -255,3 +255,46 @@ def set_setting(db: Database, actor: Actor, key: str, value: Any) -> Any:
             flagged=key in SECURITY_SETTINGS,
         )
         return parsed
+
+
+LOGO_MAX_BYTES = 1_000_000
+
+
+def get_logo(db: Database) -> bytes | None:
+    """The clinic's logo (PNG or JPEG) for letterheads; not PHI."""
+    with db.session() as session:
+        clinic = session.exec(select(Clinic)).first()
+        return None if clinic is None or not clinic.logo_png else bytes(clinic.logo_png)
+
+
+def set_logo(db: Database, actor: Actor, data: bytes | None) -> None:
+    """Set (PNG or JPEG, at most 1 MB) or remove (None) the logo printed on packets."""
+    require(actor, Perm.SETTINGS_MANAGE)
+    from iopdesk.services import audit
+    from iopdesk.services.records import touch
+
+    if data is not None:
+        if not (data.startswith(b"\x89PNG\r\n\x1a\n") or data.startswith(b"\xff\xd8\xff")):
+            raise ValidationError(
+                "The logo must be a PNG or JPEG picture.", {"logo": "Not a picture."}
+            )
+        if len(data) > LOGO_MAX_BYTES:
+            raise ValidationError(
+                "The logo file is larger than 1 MB; save a smaller picture and try again.",
+                {"logo": "Too large."},
+            )
+    with db.session() as session:
+        clinic = session.exec(select(Clinic)).first()
+        if clinic is None:
+            raise NotFoundError("The clinic has not been set up yet.")
+        clinic.logo_png = data
+        touch(clinic, actor)
+        session.add(clinic)
+        audit.record(
+            session,
+            actor,
+            audit.Action.SETTING_CHANGE,
+            entity="clinic",
+            entity_id=clinic.id,
+            detail="logo removed" if data is None else f"logo set ({len(data)} bytes)",
+        )

@@ -734,6 +734,67 @@ def create_template(db: Database, actor: Actor, name: str, sections: list[str]) 
         return FormatChoice(f"template:{t.id}", f"Template: {name}", "custom", t.id, tuple(clean))
 
 
+@dataclass(frozen=True)
+class TemplateInfo:
+    id: int
+    name: str
+    sections: tuple[str, ...]
+    active: bool
+    used: int  # notes written with it
+
+
+def _may_manage_templates(actor: Actor) -> None:
+    if not (has(actor, Perm.SETTINGS_MANAGE) or has(actor, Perm.NOTE_COSIGN)):
+        raise PermissionDenied("Only a supervisor or an administrator can manage note templates.")
+
+
+def list_templates(db: Database, actor: Actor) -> list[TemplateInfo]:
+    """Every clinic note template, active first, with how many notes used it."""
+    _may_manage_templates(actor)
+    with db.session() as session:
+        used = dict(
+            session.execute(
+                select(Note.template_id, func.count())
+                .where(col(Note.template_id).is_not(None))
+                .group_by(col(Note.template_id))
+            ).all()
+        )
+        rows = session.exec(select(NoteTemplate).order_by(col(NoteTemplate.name))).all()
+        infos = [
+            TemplateInfo(
+                t.id or 0,
+                t.name,
+                tuple(json.loads(t.sections_json)),
+                t.active,
+                int(used.get(t.id, 0)),
+            )
+            for t in rows
+        ]
+        return sorted(infos, key=lambda t: (not t.active, t.name.lower()))
+
+
+def set_template_active(db: Database, actor: Actor, template_id: int, active: bool) -> None:
+    """Retire a template (kept for the notes written with it) or bring it back."""
+    _may_manage_templates(actor)
+    from iopdesk.services.records import touch
+
+    with db.session() as session:
+        t = session.get(NoteTemplate, template_id)
+        if t is None:
+            raise NotFoundError("That note template no longer exists.")
+        t.active = active
+        touch(t, actor)
+        session.add(t)
+        audit.record(
+            session,
+            actor,
+            audit.Action.UPDATE,
+            entity="notetemplate",
+            entity_id=template_id,
+            detail="active" if active else "retired",
+        )
+
+
 def client_goals(db: Database, actor: Actor, client_id: int) -> list[GoalChoice]:
     """Open goals of the client's current treatment plan(s), for 'goals addressed'."""
     require(actor, Perm.CLINICAL_VIEW)

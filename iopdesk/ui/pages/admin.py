@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -12,6 +13,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
@@ -101,6 +103,10 @@ class AdminPage(Page):
         self.backups_tab = BackupsTab(ctx)
         self.backups_tab.restored.connect(self.refresh)
         self.tabs.addTab(self.backups_tab, "Backups")
+        from iopdesk.ui.pages.templates import TemplatesTab
+
+        self.templates_tab = TemplatesTab(ctx)
+        self.tabs.addTab(self.templates_tab, "Note templates")
         self._database_tab()
 
     # -- users ---------------------------------------------------------------------------
@@ -214,10 +220,65 @@ class AdminPage(Page):
         save.setObjectName("primary")
         save.clicked.connect(self.save_clinic)
         outer.addWidget(save)
+        logo_row = QHBoxLayout()
+        self.logo_preview = QLabel("No logo")
+        self.logo_preview.setFixedSize(180, 72)
+        self.logo_preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.logo_preview.setStyleSheet("border: 1px solid #c8d1dc; background: white;")
+        choose = QPushButton("Choose logo...")
+        choose.clicked.connect(self._choose_logo)
+        remove = QPushButton("Remove logo")
+        remove.clicked.connect(lambda: self.set_logo(None))
+        logo_row.addWidget(self.logo_preview)
+        logo_row.addWidget(choose)
+        logo_row.addWidget(remove)
+        logo_row.addWidget(
+            muted("Printed on the aftercare packet's letterhead (PNG or JPEG, 1 MB).")
+        )
+        logo_row.addStretch(1)
+        outer.addLayout(logo_row)
         outer.addStretch(1)
         self.tabs.addTab(tab, "Clinic")
 
+    def _choose_logo(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
+        name, _ = QFileDialog.getOpenFileName(
+            self, "Choose the clinic logo", "", "Pictures (*.png *.jpg *.jpeg)"
+        )
+        if name:
+            try:
+                data = Path(name).read_bytes()
+            except OSError as exc:
+                msgbox.error(self, "Logo", f"Cannot read {name}: {exc.strerror}.")
+                return
+            self.set_logo(data)
+
+    def set_logo(self, data: bytes | None) -> bool:
+        try:
+            clinic.set_logo(self.ctx.db, self.ctx.actor, data)
+        except UserError as exc:
+            msgbox.user_error(self, exc)
+            return False
+        self._load_clinic()
+        return True
+
     def _load_clinic(self) -> None:
+        from PySide6.QtGui import QPixmap
+
+        logo = clinic.get_logo(self.ctx.db)
+        pixmap = QPixmap()
+        if logo and pixmap.loadFromData(logo):
+            self.logo_preview.setPixmap(
+                pixmap.scaled(
+                    self.logo_preview.size(),
+                    Qt.AspectRatioMode.KeepAspectRatio,
+                    Qt.TransformationMode.SmoothTransformation,
+                )
+            )
+        else:
+            self.logo_preview.setPixmap(QPixmap())
+            self.logo_preview.setText("No logo")
         info = clinic.get_clinic(self.ctx.db)
         self._clinic_version = info.version
         for key, edit in self.clinic_fields.items():
@@ -421,6 +482,7 @@ class AdminPage(Page):
         self.db_key.setText(f"Encryption key: {self.ctx.db.key_description}")
         self.db_schema.setText(f"Schema version: {self.ctx.db.schema_revision()}")
         self.backups_tab.refresh()
+        self.templates_tab.refresh()
 
 
 def _set_widget(widget: QWidget, value: Any) -> None:
