@@ -22,7 +22,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from iopdesk.paths import resource_path
-from iopdesk.reports import PART2_NOTICE
+from iopdesk.reports import PART2_NOTICE, numbered_canvas
 
 TITLE = "Aftercare Plan"
 CONFIDENTIAL = (
@@ -173,7 +173,6 @@ def write_pdf(packet: Packet, path: Path | str) -> int:
     from reportlab.lib.units import inch
     from reportlab.lib.utils import ImageReader
     from reportlab.pdfbase.pdfmetrics import stringWidth
-    from reportlab.pdfgen.canvas import Canvas
     from reportlab.platypus import (
         CondPageBreak,
         Flowable,
@@ -303,24 +302,7 @@ def write_pdf(packet: Packet, path: Path | str) -> int:
                 canvas.drawString(margin, y, t(PART2_NOTICE))
         canvas.restoreState()
 
-    class NumberedCanvas(Canvas):  # type: ignore[misc]
-        """Holds each page until the end so the footer can say 'of Y'."""
-
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self._pages: list[dict[str, Any]] = []
-
-        def showPage(self) -> None:
-            self._pages.append(dict(self.__dict__))
-            self._startPage()
-
-        def save(self) -> None:
-            total = len(self._pages)
-            for number, state in enumerate(self._pages, start=1):
-                self.__dict__.update(state)
-                footer(self, number, total)
-                super().showPage()
-            super().save()
+    NumberedCanvas = numbered_canvas(footer)
 
     body = ParagraphStyle(
         "body", fontName=FONT, fontSize=10, leading=13.5, textColor=ink, splitLongWords=1

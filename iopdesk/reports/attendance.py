@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
 from iopdesk.paths import resource_path
-from iopdesk.reports import PART2_NOTICE
+from iopdesk.reports import PART2_NOTICE, numbered_canvas
 
 if TYPE_CHECKING:
     from iopdesk.services.hours import AttendanceReport, WeekRow
@@ -172,7 +172,6 @@ def write_pdf(report: AttendanceReport, path: Path | str) -> None:
     from reportlab.lib.pagesizes import landscape, letter
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import inch
-    from reportlab.pdfgen.canvas import Canvas
     from reportlab.platypus import LongTable, Paragraph, SimpleDocTemplate, Spacer, TableStyle
 
     register_fonts()
@@ -223,24 +222,7 @@ def write_pdf(report: AttendanceReport, path: Path | str) -> None:
             canvas.drawCentredString(page_w / 2, y + 13, PART2_NOTICE)
         canvas.restoreState()
 
-    class NumberedCanvas(Canvas):  # type: ignore[misc]
-        """Holds each page until the end so the footer can say 'of Y'."""
-
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self._pages: list[dict[str, Any]] = []
-
-        def showPage(self) -> None:
-            self._pages.append(dict(self.__dict__))
-            self._startPage()
-
-        def save(self) -> None:
-            total = len(self._pages)
-            for number, state in enumerate(self._pages, start=1):
-                self.__dict__.update(state)
-                draw_footer(self, number, total)
-                super().showPage()
-            super().save()
+    NumberedCanvas = numbered_canvas(draw_footer)
 
     body = ParagraphStyle("cell", fontName=FONT, fontSize=9, leading=11)
     head = ParagraphStyle("head", parent=body, fontName=FONT_BOLD)

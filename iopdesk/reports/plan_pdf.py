@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
-from iopdesk.reports import PART2_NOTICE
+from iopdesk.reports import PART2_NOTICE, numbered_canvas
 from iopdesk.reports.attendance import CONFIDENTIAL, FONT, FONT_BOLD, register_fonts
 
 if TYPE_CHECKING:
@@ -37,7 +37,6 @@ def write_pdf(data: PlanPrint, path: Path | str) -> None:
     from reportlab.lib.pagesizes import letter
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import inch
-    from reportlab.pdfgen.canvas import Canvas
     from reportlab.platypus import (
         CondPageBreak,
         KeepTogether,
@@ -102,24 +101,7 @@ def write_pdf(data: PlanPrint, path: Path | str) -> None:
             canvas.drawCentredString(page_w / 2, y + 13, PART2_NOTICE)
         canvas.restoreState()
 
-    class NumberedCanvas(Canvas):  # type: ignore[misc]
-        """Holds each page until the end so the footer can say 'of Y'."""
-
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self._pages: list[dict[str, Any]] = []
-
-        def showPage(self) -> None:
-            self._pages.append(dict(self.__dict__))
-            self._startPage()
-
-        def save(self) -> None:
-            total = len(self._pages)
-            for number, state in enumerate(self._pages, start=1):
-                self.__dict__.update(state)
-                draw_footer(self, number, total)
-                super().showPage()
-            super().save()
+    NumberedCanvas = numbered_canvas(draw_footer)
 
     body = ParagraphStyle("body", fontName=FONT, fontSize=9, leading=11.5)
     small = ParagraphStyle("small", parent=body, fontSize=8.5, leading=10.5)
