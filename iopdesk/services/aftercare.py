@@ -28,9 +28,7 @@ Decisions where the issue is silent:
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, time
 from pathlib import Path
@@ -57,7 +55,7 @@ from iopdesk.models import (
 )
 from iopdesk.paths import resource_text
 from iopdesk.reports import aftercare as packet_writer
-from iopdesk.services import audit, disclosures
+from iopdesk.services import audit
 from iopdesk.services.actor import Actor
 from iopdesk.services.clinic import clinic_now
 from iopdesk.services.discharge import current_goals_in, require_client_clinical
@@ -755,20 +753,11 @@ def print_packet(
 ) -> PrintResult:
     """Write the packet PDF to `path` atomically, through the Part 2 release gate (default: the
     client's own copy), and audit it; the records and the file appear together."""
-    from iopdesk.services.hours import _file_error, _write_temp
 
     require(actor, Perm.AFTERCARE_PRINT)
-    target = Path(path).expanduser()
-    if target.suffix.lower() != ".pdf":
-        raise ValidationError(
-            f"Cannot save the packet as '{target.name}': use a file name ending in .pdf.",
-            {"path": "Use .pdf."},
-        )
-    if not target.parent.is_dir():
-        raise ValidationError(
-            f"The folder {target.parent} does not exist. Choose an existing folder.",
-            {"path": "Folder not found."},
-        )
+    from iopdesk.services.printing import pdf_target, release_pdf
+
+    target = pdf_target(path, "packet")
     with db.session() as session:
         packet = _packet_in(session, actor, plan_id)
         plan = _plan(session, plan_id)
@@ -776,46 +765,25 @@ def print_packet(
     if language in ("en", "es"):
         packet = replace(packet, language=language)
     pages: list[int] = []
-    tmp = _write_temp(target, lambda p: pages.append(packet_writer.write_pdf(packet, p)))
     release = release or CLIENT_COPY
-    placed = False
-    try:
-        with db.session() as session:
-            # the 42 CFR Part 2 gate: records the release, refuses a Part 2 disclosure
-            # without a covering consent (then no file appears)
-            row = disclosures.authorize(
-                session,
-                actor,
-                client_id,
-                release,
-                f"aftercare packet (plan {plan_id}, {pages[0]} pages)",
-            )
-            audit.record(
-                session,
-                actor,
-                audit.Action.PRINT,
-                entity="aftercare_plan",
-                entity_id=plan_id,
-                client_id=client_id,
-                detail=(
-                    f"aftercare packet; {pages[0]} pages; language {packet.language}; "
-                    f"status {packet.status}; {release.kind}; disclosure {row.id}"
-                    + ("; Part 2 notice" if packet.part2 else "")
-                ),
-            )
-            try:
-                os.replace(tmp, target)
-            except OSError as exc:
-                raise _file_error(target, exc) from exc
-            placed = True
-    except BaseException:
-        if placed:
-            with contextlib.suppress(OSError):
-                target.unlink()
-        raise
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+    # the 42 CFR Part 2 gate records the release and refuses a Part 2 disclosure without a
+    # covering consent (then no file appears)
+    row = release_pdf(
+        db,
+        actor,
+        target,
+        lambda p: pages.append(packet_writer.write_pdf(packet, p)),
+        client_id=client_id,
+        release=release,
+        what=lambda: f"aftercare packet (plan {plan_id}, {pages[0]} pages)",
+        entity="aftercare_plan",
+        entity_id=plan_id,
+        detail=lambda row: (
+            f"aftercare packet; {pages[0]} pages; language {packet.language}; "
+            f"status {packet.status}; {release.kind}; disclosure {row.id}"
+            + ("; Part 2 notice" if packet.part2 else "")
+        ),
+    )
     return PrintResult(target, pages[0], packet.part2, packet.language, row.id or 0, release.kind)
 
 

@@ -1869,58 +1869,25 @@ def print_note(
     `release` says who receives it (default: internal use). It passes the 42 CFR Part 2
     disclosure gate, which records it and refuses a Part 2 disclosure without a valid consent;
     then no file appears."""
-    import contextlib
-    import os
-
     from iopdesk.reports.note_pdf import write_pdf
     from iopdesk.services import disclosures
-    from iopdesk.services.hours import _file_error, _write_temp
+    from iopdesk.services.printing import pdf_target, release_pdf
 
-    target = Path(path).expanduser()
-    if target.suffix.lower() != ".pdf":
-        raise ValidationError(
-            f"Cannot save the note as '{target.name}': choose a file name ending in .pdf.",
-            {"path": "Use .pdf."},
-        )
-    if not target.parent.is_dir():
-        raise ValidationError(
-            f"The folder {target.parent} does not exist. Choose an existing folder.",
-            {"path": "Folder not found."},
-        )
+    target = pdf_target(path, "note")
     data = note_print_data(db, actor, note_id)
-    client_id = data.content.header.client_id
-    tmp = _write_temp(target, lambda p: write_pdf(data, p))
-    placed = False
-    try:
-        with db.session() as session:
-            row = disclosures.authorize(
-                session,
-                actor,
-                client_id,
-                release or disclosures.INTERNAL,
-                f"progress note {note_id}",
-            )
-            audit.record(
-                session,
-                actor,
-                audit.Action.PRINT,
-                entity="note",
-                entity_id=note_id,
-                client_id=client_id,
-                detail=f"note PDF; {row.kind}; disclosure {row.id}"
-                + ("; 42 CFR Part 2 notice" if data.part2 else ""),
-            )
-            try:
-                os.replace(tmp, target)
-            except OSError as exc:
-                raise _file_error(target, exc) from exc
-            placed = True
-    except BaseException:
-        if placed:
-            with contextlib.suppress(OSError):
-                target.unlink()
-        raise
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+    release_pdf(
+        db,
+        actor,
+        target,
+        lambda p: write_pdf(data, p),
+        client_id=data.content.header.client_id,
+        release=release or disclosures.INTERNAL,
+        what=f"progress note {note_id}",
+        entity="note",
+        entity_id=note_id,
+        detail=lambda row: (
+            f"note PDF; {row.kind}; disclosure {row.id}"
+            + ("; 42 CFR Part 2 notice" if data.part2 else "")
+        ),
+    )
     return target

@@ -1335,61 +1335,26 @@ def print_plan(
     carries the 42 CFR 2.32 notice on every page. `release` (default internal use) passes the
     Part 2 disclosure gate, which records it and refuses a disclosure without a valid consent
     (then no file appears)."""
-    import contextlib
-    import os
-    from pathlib import Path
-
     from iopdesk.reports import plan_pdf
-    from iopdesk.services.hours import _file_error, _write_temp
+    from iopdesk.services import disclosures
+    from iopdesk.services.printing import pdf_target, release_pdf
 
-    target = Path(path).expanduser()
-    if target.suffix.lower() != ".pdf":
-        raise ValidationError(
-            f"Cannot save the plan as '{target.name}': choose a file name ending in .pdf.",
-            {"path": "Use .pdf."},
-        )
-    if not target.parent.is_dir():
-        raise ValidationError(
-            f"The folder {target.parent} does not exist. Choose an existing folder.",
-            {"path": "Folder not found."},
-        )
+    target = pdf_target(path, "plan")
     data = build_plan_print(db, actor, plan_id)
-    tmp = _write_temp(target, lambda p: plan_pdf.write_pdf(data, p))
-    placed = False
-    try:
-        with db.session() as session:
-            from iopdesk.services import disclosures
-
-            row = disclosures.authorize(
-                session,
-                actor,
-                data.plan.client_id,
-                release or disclosures.INTERNAL,
-                f"treatment plan {plan_id}",
-            )
-            audit.record(
-                session,
-                actor,
-                audit.Action.PRINT,
-                entity="treatment_plan",
-                entity_id=plan_id,
-                client_id=data.plan.client_id,
-                detail=f"pdf; {row.kind}; disclosure {row.id}"
-                + ("; Part 2 notice" if data.part2 else ""),
-            )
-            try:
-                os.replace(tmp, target)
-            except OSError as exc:
-                raise _file_error(target, exc) from exc
-            placed = True
-    except BaseException:
-        if placed:
-            with contextlib.suppress(OSError):
-                target.unlink()
-        raise
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+    release_pdf(
+        db,
+        actor,
+        target,
+        lambda p: plan_pdf.write_pdf(data, p),
+        client_id=data.plan.client_id,
+        release=release or disclosures.INTERNAL,
+        what=f"treatment plan {plan_id}",
+        entity="treatment_plan",
+        entity_id=plan_id,
+        detail=lambda row: (
+            f"pdf; {row.kind}; disclosure {row.id}" + ("; Part 2 notice" if data.part2 else "")
+        ),
+    )
     return data
 
 

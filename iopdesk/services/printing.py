@@ -1,0 +1,82 @@
+"""Placing a chart printout (note, treatment plan, aftercare packet) on disk: written beside the
+target first, then - in one transaction - passed through the 42 CFR Part 2 release gate,
+audited as a print, and renamed into place. A refusal or a failure leaves no file and no rows."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from iopdesk.db import Database
+from iopdesk.errors import ValidationError
+from iopdesk.models import Disclosure
+from iopdesk.services import audit, disclosures
+from iopdesk.services.actor import Actor
+from iopdesk.services.disclosures import Release
+
+
+def pdf_target(path: Path | str, what: str) -> Path:
+    """The checked destination of a PDF printout (a .pdf name in an existing folder)."""
+    target = Path(path).expanduser()
+    if target.suffix.lower() != ".pdf":
+        raise ValidationError(
+            f"Cannot save the {what} as '{target.name}': choose a file name ending in .pdf.",
+            {"path": "Use .pdf."},
+        )
+    if not target.parent.is_dir():
+        raise ValidationError(
+            f"The folder {target.parent} does not exist. Choose an existing folder.",
+            {"path": "Folder not found."},
+        )
+    return target
+
+
+def release_pdf(
+    db: Database,
+    actor: Actor,
+    target: Path,
+    write: Callable[[Path], None],
+    *,
+    client_id: int,
+    release: Release,
+    what: str | Callable[[], str],
+    entity: str,
+    entity_id: int,
+    detail: Callable[[Disclosure], str],
+) -> Disclosure:
+    """Write with `write(tmp)`, then record the release (`what`, no PHI; a callable is asked
+    after writing) and a print event whose detail is `detail(disclosure)`, and rename into
+    place, all or nothing."""
+    from iopdesk.services.hours import _file_error, _write_temp
+
+    tmp = _write_temp(target, write)
+    placed = False
+    try:
+        with db.session() as session:
+            sent = what() if callable(what) else what
+            row = disclosures.authorize(session, actor, client_id, release, sent)
+            audit.record(
+                session,
+                actor,
+                audit.Action.PRINT,
+                entity=entity,
+                entity_id=entity_id,
+                client_id=client_id,
+                detail=detail(row),
+            )
+            try:
+                os.replace(tmp, target)
+            except OSError as exc:
+                raise _file_error(target, exc) from exc
+            placed = True
+    except BaseException:
+        if placed:
+            with contextlib.suppress(OSError):
+                target.unlink()
+        raise
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+    return row
