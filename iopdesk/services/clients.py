@@ -18,7 +18,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, func, select
 
 from iopdesk.db import Database
-from iopdesk.errors import NotFoundError, StaleRecordError, ValidationError
+from iopdesk.errors import NotFoundError, PermissionDenied, StaleRecordError, ValidationError
 from iopdesk.models import (
     Authorization,
     BillingBatch,
@@ -329,6 +329,28 @@ def can_view_clinical_in(session: Session, actor: Actor, client_id: int) -> bool
         .where(Attendance.client_id == client_id, SessionFacilitator.staff_id == actor.staff_id)
     ).one()
     return bool(facilitated) or _break_glass(session, actor, client_id)
+
+
+def require_clinical_in(
+    session: Session, actor: Actor, client_id: int, *, entity: str, entity_id: Any, what: str
+) -> None:
+    """Refuse (and audit, committed even though the caller's work is refused) a clinician
+    reading or writing `what` of a client outside their caseload and groups."""
+    if can_view_clinical_in(session, actor, client_id):
+        return
+    audit.record(
+        session,
+        actor,
+        audit.Action.DENIED,
+        entity=entity,
+        entity_id=entity_id,
+        client_id=client_id,
+        detail="not on caseload",
+    )
+    session.commit()
+    raise PermissionDenied(
+        f"This client is not on your caseload or in a group you facilitate, so you cannot {what}."
+    )
 
 
 def _break_glass(session: Session, actor: Actor, client_id: int) -> bool:

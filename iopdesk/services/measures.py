@@ -14,11 +14,11 @@ from datetime import date
 from sqlmodel import Session, col, select
 
 from iopdesk.db import Database
-from iopdesk.errors import NotFoundError, PermissionDenied, ValidationError
+from iopdesk.errors import NotFoundError, ValidationError
 from iopdesk.models import Client, OutcomeMeasure, Staff, utcnow
 from iopdesk.services import audit
 from iopdesk.services.actor import Actor
-from iopdesk.services.clients import can_view_clinical_in
+from iopdesk.services.clients import require_clinical_in
 from iopdesk.services.clinic import clinic_today
 from iopdesk.services.permissions import Perm, require
 from iopdesk.services.records import update_versioned
@@ -150,21 +150,13 @@ def score(code: str, items: Sequence[int | None]) -> Score:
 
 
 def _check_chart(session: Session, actor: Actor, client_id: int, entity_id: object) -> None:
-    if can_view_clinical_in(session, actor, client_id):
-        return
-    audit.record(
+    require_clinical_in(
         session,
         actor,
-        audit.Action.DENIED,
+        client_id,
         entity="outcome_measure",
         entity_id=entity_id,
-        client_id=client_id,
-        detail="not on caseload",
-    )
-    session.commit()
-    raise PermissionDenied(
-        "This client is not on your caseload or in a group you facilitate, so you cannot see "
-        "or record their outcome measures."
+        what="see or record their outcome measures",
     )
 
 

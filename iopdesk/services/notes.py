@@ -47,7 +47,7 @@ from iopdesk.models.enums import (
 )
 from iopdesk.services import audit
 from iopdesk.services.actor import Actor
-from iopdesk.services.clients import can_view_clinical_in
+from iopdesk.services.clients import require_clinical_in
 from iopdesk.services.clinic import clinic_today, get_setting_in
 from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm, has, require
@@ -408,21 +408,14 @@ def _staff_of(session: Session, actor: Actor) -> Staff:
 
 
 def _require_chart(session: Session, actor: Actor, client_id: int, note_id: Any = "") -> None:
-    if not can_view_clinical_in(session, actor, client_id):
-        audit.record(
-            session,
-            actor,
-            audit.Action.DENIED,
-            entity="note",
-            entity_id=note_id,
-            client_id=client_id,
-            detail="not on caseload",
-        )
-        session.commit()
-        raise PermissionDenied(
-            "This client is not on your caseload or in a group you facilitate, so you "
-            "cannot read or write their notes."
-        )
+    require_clinical_in(
+        session,
+        actor,
+        client_id,
+        entity="note",
+        entity_id=note_id,
+        what="read or write their notes",
+    )
 
 
 def _get_note(session: Session, note_id: int) -> Note:

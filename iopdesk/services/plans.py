@@ -44,7 +44,7 @@ from iopdesk.models import (
 from iopdesk.models.enums import PlanStatus, Role
 from iopdesk.services import audit
 from iopdesk.services.actor import Actor
-from iopdesk.services.clients import can_view_clinical_in
+from iopdesk.services.clients import require_clinical_in
 from iopdesk.services.clinic import clinic_today, get_setting_in
 from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm, has, require
@@ -248,21 +248,13 @@ def review_state(status: str, next_review: date | None, today: date) -> str:
 
 
 def _check_chart(session: Session, actor: Actor, client_id: int, entity: str, ent_id: Any) -> None:
-    if can_view_clinical_in(session, actor, client_id):
-        return
-    audit.record(
+    require_clinical_in(
         session,
         actor,
-        audit.Action.DENIED,
+        client_id,
         entity=entity,
         entity_id=ent_id,
-        client_id=client_id,
-        detail="not on caseload",
-    )
-    session.commit()
-    raise PermissionDenied(
-        "This client is not on your caseload or in a group you facilitate, so you cannot see "
-        "or change their treatment plan."
+        what="see or change their treatment plan",
     )
 
 
