@@ -16,9 +16,10 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar
 
 from sqlalchemy import func
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from iopdesk.db import Database
 from iopdesk.errors import NotFoundError, ValidationError
@@ -39,7 +40,83 @@ from iopdesk.services.records import update_versioned
 
 BILLING_MODES = ("per_diem", "per_service")
 CODE_RE = re.compile(r"^(\d{5}|[A-Z]\d{4})$")  # CPT (90834) or HCPCS (H0015)
+R = TypeVar("R", bound=SQLModel)
 PAYER_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,29}$")
+
+
+def _store(
+    session: Session,
+    actor: Actor,
+    model: type[R],
+    record_id: int | None,
+    version: int | None,
+    values: dict[str, Any],
+    *,
+    noun: str,
+    entity: str,
+    new: dict[str, Any] | None = None,
+    client_id: int | None = None,
+    detail: str = "",
+) -> R:
+    """Add a record (`new` + `values`) or change the one read at `version` (refused when
+    someone saved it meanwhile, or it was voided), and audit the create or update."""
+    if record_id is None:
+        record = model(**(new or {}), **values, created_by=actor.user_id)
+        session.add(record)
+        session.flush()
+    else:
+        current = session.get(model, record_id)
+        if current is None or getattr(current, "voided_at", None) is not None:
+            raise NotFoundError(f"That {noun} no longer exists.")
+        record = update_versioned(
+            session,
+            actor,
+            model,
+            record_id,
+            version if version is not None else current.version,  # type: ignore[attr-defined]
+            values,
+            what=f"This {noun}",
+        )
+    audit.record(
+        session,
+        actor,
+        audit.Action.UPDATE if record_id else audit.Action.CREATE,
+        entity=entity,
+        entity_id=record.id,  # type: ignore[attr-defined]
+        client_id=client_id,
+        detail=detail,
+    )
+    return record
+
+
+def _void(
+    session: Session,
+    actor: Actor,
+    record: Any,
+    reason: str,
+    *,
+    noun: str,
+    entity: str,
+    client_id: int | None = None,
+) -> None:
+    update_versioned(
+        session,
+        actor,
+        type(record),
+        record.id,
+        record.version,
+        {"voided_at": utcnow(), "voided_by": actor.user_id, "void_reason": reason.strip()},
+        what=f"This {noun}",
+    )
+    audit.record(
+        session,
+        actor,
+        audit.Action.UPDATE,
+        entity=entity,
+        entity_id=record.id,
+        client_id=client_id,
+        detail="voided",
+    )
 
 
 # -- payers ----------------------------------------------------------------------------------
@@ -131,33 +208,18 @@ def save_payer(
             "requires_auth": data.requires_auth,
             "active": data.active,
         }
-        if payer_id is None:
-            if errors:
-                raise ValidationError("Please correct the payer details.", errors)
-            payer = Payer(**values, created_by=actor.user_id)  # type: ignore[arg-type]
-            session.add(payer)
-            session.flush()
-            action = audit.Action.CREATE
-        else:
-            current = session.get(Payer, payer_id)
-            if current is None:
-                raise NotFoundError("That payer no longer exists.")
-            if current.payer_code != values["payer_code"] and _payer_billed(session, payer_id):
-                errors["payer_code"] = "This payer has billed lines; its ID cannot change."
-            if errors:
-                raise ValidationError("Please correct the payer details.", errors)
-            payer = update_versioned(
-                session,
-                actor,
-                Payer,
-                payer_id,
-                version if version is not None else current.version,
-                values,
-                what="This payer",
-            )
-            action = audit.Action.UPDATE
-        assert payer.id is not None
-        audit.record(session, actor, action, entity="payer", entity_id=payer.id)
+        current = session.get(Payer, payer_id) if payer_id is not None else None
+        if (
+            current is not None
+            and current.payer_code != values["payer_code"]
+            and _payer_billed(session, current.id or 0)
+        ):
+            errors["payer_code"] = "This payer has billed lines; its ID cannot change."
+        if errors:
+            raise ValidationError("Please correct the payer details.", errors)
+        payer = _store(
+            session, actor, Payer, payer_id, version, values, noun="payer", entity="payer"
+        )
         return _payer_info(payer)
 
 
@@ -281,27 +343,18 @@ def save_fee(
             "effective_from": data.effective_from,
             "effective_to": data.effective_to,
         }
-        if fee_id is None:
-            fee = FeeSchedule(payer_id=data.payer_id, **values, created_by=actor.user_id)  # type: ignore[arg-type]
-            session.add(fee)
-            session.flush()
-            action = audit.Action.CREATE
-        else:
-            current = session.get(FeeSchedule, fee_id)
-            if current is None or current.voided_at is not None:
-                raise NotFoundError("That fee no longer exists.")
-            fee = update_versioned(
-                session,
-                actor,
-                FeeSchedule,
-                fee_id,
-                version if version is not None else current.version,
-                values,
-                what="This fee",
-            )
-            action = audit.Action.UPDATE
-        assert fee.id is not None
-        audit.record(session, actor, action, entity="fee", entity_id=fee.id, detail=code)
+        fee = _store(
+            session,
+            actor,
+            FeeSchedule,
+            fee_id,
+            version,
+            values,
+            noun="fee",
+            entity="fee",
+            new={"payer_id": data.payer_id},
+            detail=code,
+        )
         return _fee_info(fee)
 
 
@@ -319,18 +372,7 @@ def void_fee(db: Database, actor: Actor, fee_id: int, reason: str) -> None:
         fee = session.get(FeeSchedule, fee_id)
         if fee is None or fee.voided_at is not None:
             raise NotFoundError("That fee no longer exists.")
-        update_versioned(
-            session,
-            actor,
-            FeeSchedule,
-            fee_id,
-            fee.version,
-            {"voided_at": utcnow(), "voided_by": actor.user_id, "void_reason": reason.strip()},
-            what="This fee",
-        )
-        audit.record(
-            session, actor, audit.Action.UPDATE, entity="fee", entity_id=fee_id, detail="voided"
-        )
+        _void(session, actor, fee, reason, noun="fee", entity="fee")
 
 
 # -- coverage --------------------------------------------------------------------------------
@@ -409,32 +451,23 @@ def save_coverage(
             "start_date": start_date,
             "end_date": end_date,
         }
-        if coverage_id is None:
-            cov = Coverage(client_id=client_id, **values, created_by=actor.user_id)  # type: ignore[arg-type]
-            session.add(cov)
-            session.flush()
-        else:
+        if coverage_id is not None:
             current = session.get(Coverage, coverage_id)
             if current is None or current.client_id != client_id:
                 raise NotFoundError("That insurance record no longer exists.")
-            cov = update_versioned(
-                session,
-                actor,
-                Coverage,
-                coverage_id,
-                version if version is not None else current.version,
-                values,
-                what="This insurance record",
-            )
-        assert cov.id is not None
-        audit.record(
+        cov = _store(
             session,
             actor,
-            audit.Action.UPDATE if coverage_id else audit.Action.CREATE,
+            Coverage,
+            coverage_id,
+            version,
+            values,
+            noun="insurance record",
             entity="coverage",
-            entity_id=cov.id,
+            new={"client_id": client_id},
             client_id=client_id,
         )
+        assert cov.id is not None
         payer = session.get(Payer, payer_id)
         assert payer is not None
         return CoverageInfo(
@@ -583,30 +616,16 @@ def save_authorization(
             "end_date": data.end_date,
             "units": units,
         }
-        if auth_id is None:
-            auth = Authorization(client_id=data.client_id, **values, created_by=actor.user_id)  # type: ignore[arg-type]
-            session.add(auth)
-            session.flush()
-        else:
-            current = session.get(Authorization, auth_id)
-            if current is None or current.voided_at is not None:
-                raise NotFoundError("That authorization no longer exists.")
-            auth = update_versioned(
-                session,
-                actor,
-                Authorization,
-                auth_id,
-                version if version is not None else current.version,
-                values,
-                what="This authorization",
-            )
-        assert auth.id is not None
-        audit.record(
+        auth = _store(
             session,
             actor,
-            audit.Action.UPDATE if auth_id else audit.Action.CREATE,
+            Authorization,
+            auth_id,
+            version,
+            values,
+            noun="authorization",
             entity="authorization",
-            entity_id=auth.id,
+            new={"client_id": data.client_id},
             client_id=data.client_id,
         )
         return _auth_info(auth, payer.name, used)
@@ -626,21 +645,12 @@ def void_authorization(db: Database, actor: Actor, auth_id: int, reason: str) ->
                 "Lines were billed against this authorization; void those batches first.",
                 {"reason": "Billed."},
             )
-        update_versioned(
+        _void(
             session,
             actor,
-            Authorization,
-            auth_id,
-            auth.version,
-            {"voided_at": utcnow(), "voided_by": actor.user_id, "void_reason": reason.strip()},
-            what="This authorization",
-        )
-        audit.record(
-            session,
-            actor,
-            audit.Action.UPDATE,
+            auth,
+            reason,
+            noun="authorization",
             entity="authorization",
-            entity_id=auth_id,
             client_id=auth.client_id,
-            detail="voided",
         )
