@@ -295,7 +295,27 @@ class Database:
             keys.set_pg_password(pg_account(url), str(url.password))
 
     # -- migrations -----------------------------------------------------------------------
+    def _stored_revision(self) -> tuple[bool, str | None]:
+        """(the database has an alembic_version table, the revision stored in it), read with
+        plain SQL so that opening an up-to-date database does not import Alembic."""
+        with self.engine.connect() as conn:
+            if self.backend == "sqlite":
+                exists = conn.execute(
+                    text("SELECT 1 FROM sqlite_master WHERE type='table' AND name='alembic_version'")
+                ).first()
+            else:
+                exists = conn.execute(text("SELECT to_regclass('alembic_version')")).scalar()
+            if not exists:
+                return False, None
+            row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
+        return True, (str(row[0]) if row else None)
+
     def migrate(self) -> None:
+        from iopdesk import migrations
+
+        has_table, stored = self._stored_revision()
+        if has_table and stored == migrations.HEAD:
+            return  # the usual case at every start: up to date, Alembic never imported
         from iopdesk.migrations import runner
 
         current, head = runner.revisions(self.engine)
@@ -324,9 +344,7 @@ class Database:
         runner.upgrade(self.engine)
 
     def schema_revision(self) -> str | None:
-        from iopdesk.migrations import runner
-
-        return runner.revisions(self.engine)[0]
+        return self._stored_revision()[1]
 
     # -- sessions -------------------------------------------------------------------------
     @contextmanager

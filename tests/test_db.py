@@ -728,3 +728,40 @@ def test_migrated_schema_matches_the_models(env: Env) -> None:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         diffs = compare_metadata(context, SQLModel.metadata)
     assert diffs == []
+
+
+def test_revision_constants_match_the_versions_folder() -> None:
+    """An up-to-date database opens without importing Alembic, by comparing the stored
+    revision with these constants; they must name exactly the migrations that ship."""
+    from iopdesk import migrations
+
+    script = runner.script()
+    walked = [rev.revision for rev in script.walk_revisions()]  # newest first
+    assert migrations.HEAD == script.get_current_head()
+    assert list(migrations.REVISIONS) == list(reversed(walked))
+    assert set(migrations.REVISIONS) == runner.known_revisions()
+
+
+def test_opening_an_up_to_date_database_skips_alembic(tmp_path: Path) -> None:
+    """Start-up cost: Alembic is imported only when a migration is due."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "clinic.db"
+    Database.open(DbTarget(path=path), create=True, key=TEST_KEY).close()
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from iopdesk.db import Database, DbTarget\n"
+        f"db = Database.open(DbTarget(path=Path({str(path)!r})), key={TEST_KEY!r})\n"
+        "print(db.schema_revision(), 'alembic' in sys.modules)\n"
+        "db.close()\n"
+    )
+    repo = Path(__file__).resolve().parent.parent
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=repo, timeout=120
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    from iopdesk import migrations
+
+    assert out.stdout.split() == [migrations.HEAD, "False"]
