@@ -28,6 +28,7 @@ def open_window(qtbot, env, actor) -> MainWindow:
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)
+    qtbot.waitUntil(lambda: window.ready)  # the first page fills just after the first paint
     return window
 
 
@@ -199,3 +200,20 @@ def test_therapist_census_defaults_to_own_caseload(qtbot, env):
     desk = open_window(qtbot, env, env.world.front_desk)
     desk.go("Clients")
     assert desk.pages["Clients"].model.rowCount() == 2
+
+
+def test_first_page_fills_after_the_window_first_paints(qtbot, env):
+    """Start-up: the window appears without waiting for the Today page's queries; the page is
+    filled right after the first paint, and the other pages are built only when visited."""
+    window = MainWindow(AppContext(env.db, env.world.admin, clinic.get_clinic(env.db)))
+    qtbot.addWidget(window)
+    today = window.pages.built()["Today"]
+    assert list(window.pages.built()) == ["Today"]  # nothing else built yet
+    assert not window.ready and today.active.value.text() != "0"  # not filled before showing
+    window.show()
+    qtbot.waitUntil(lambda: window.ready)
+    assert today.active.value.text() == "0"
+    assert window.pages["Clients"] is window.pages["Clients"]  # built once, on first use
+    assert set(window.pages.built()) == {"Today", "Clients"}
+    window.go("Schedule")
+    assert window.stack.currentWidget() is window.pages.built()["Schedule"]

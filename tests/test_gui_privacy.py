@@ -38,6 +38,7 @@ def open_window(qtbot, env, actor) -> MainWindow:
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)
+    qtbot.waitUntil(lambda: window.ready)  # the first page fills just after the first paint
     return window
 
 

@@ -67,7 +67,7 @@ class ChangeWatch(QObject):
         if w.locked or QApplication.activeModalWidget() is not None:
             return  # try again on the next tick
         current = w.stack.currentWidget()
-        name = next((n for n, p in w.pages.items() if p is current), "")
+        name = next((n for n, p in w.pages.built().items() if p is current), "")
         self.pending = False
         if name in AUTO_REFRESH:
             w.refresh_current()

@@ -4,11 +4,13 @@ the inactivity lock that hides every client detail until the password is typed a
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QCloseEvent, QKeySequence, QPaintEvent, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QDialog,
@@ -33,17 +35,11 @@ from iopdesk.services.permissions import Perm
 from iopdesk.ui import msgbox
 from iopdesk.ui.changewatch import ChangeWatch
 from iopdesk.ui.context import AppContext
-from iopdesk.ui.pages.admin import AdminPage
-from iopdesk.ui.pages.attendance import AttendancePage
-from iopdesk.ui.pages.billing import BillingPage
-from iopdesk.ui.pages.caseload import CaseloadPage
-from iopdesk.ui.pages.clients import ChartPage, ClientsPage
-from iopdesk.ui.pages.intake import IntakeDialog
-from iopdesk.ui.pages.placeholder import PlaceholderPage
-from iopdesk.ui.pages.reports import ReportsPage
-from iopdesk.ui.pages.schedule import SchedulePage
 from iopdesk.ui.pages.today import TodayPage
 from iopdesk.ui.widgets import Page
+
+if TYPE_CHECKING:
+    from iopdesk.ui.pages.clients import ChartPage
 
 LATER = {
     "Discharge": "Guided discharge and the printable aftercare packet.",
@@ -149,6 +145,40 @@ class LockPage(QWidget):
         self.unlocked.emit()
 
 
+class PageSet(Mapping[str, Page]):
+    """The sidebar's pages by name. Each page (and its module) is built the first time it is
+    asked for, so start-up pays only for the page that is shown first; asking for a page
+    builds it and adds it to the window's stack. `built()` lists only the pages built so far."""
+
+    def __init__(self, stack: QStackedWidget) -> None:
+        self._stack = stack
+        self._factories: dict[str, Callable[[], Page]] = {}
+        self._built: dict[str, Page] = {}
+
+    def add(self, name: str, factory: Callable[[], Page]) -> None:
+        self._factories[name] = factory
+
+    def __getitem__(self, name: str) -> Page:
+        page = self._built.get(name)
+        if page is None:
+            page = self._factories[name]()
+            self._built[name] = page
+            self._stack.addWidget(page)
+        return page
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._factories)
+
+    def __len__(self) -> int:
+        return len(self._factories)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._factories
+
+    def built(self) -> dict[str, Page]:
+        return dict(self._built)
+
+
 class MainWindow(QMainWindow):
     signed_out = Signal()
 
@@ -182,7 +212,8 @@ class MainWindow(QMainWindow):
         self.stack = QStackedWidget()
         right.addWidget(self.stack, 1)
         root.addLayout(right, 1)
-        self.pages: dict[str, Page] = {}
+        self.pages = PageSet(self.stack)
+        self._chart: ChartPage | None = None
         self._build_pages()
         self._status_bar()
         self._shortcuts()
@@ -196,7 +227,13 @@ class MainWindow(QMainWindow):
         self.idle_timer.timeout.connect(self.check_idle)
         self.idle_timer.start()
         self.restore_geometry()
+        # The first page is shown at once and filled just after the window's first paint, so
+        # the window appears without waiting for the page's queries (`ready` turns True then).
+        self.ready = False
+        self._first_fill: Page | None = None
+        self._building = True
         self.nav.setCurrentRow(0)
+        self._building = False
 
     # -- layout ----------------------------------------------------------------------------
     def _sidebar(self) -> QWidget:
@@ -261,53 +298,77 @@ class MainWindow(QMainWindow):
         for name, perm in NAV:
             if not self.ctx.can(perm):
                 continue
-            page: Page
-            if name == "Today":
-                page = TodayPage(self.ctx)
-            elif name == "Clients":
-                clients_page = ClientsPage(self.ctx)
-                clients_page.open_client.connect(self.open_chart)
-                clients_page.new_client.connect(self.new_client)
-                page = clients_page
-            elif name == "Attendance":
-                attendance_page = AttendancePage(self.ctx)
-                attendance_page.open_client.connect(self.open_chart)
-                page = attendance_page
-            elif name == "Caseloads":
-                caseload_page = CaseloadPage(self.ctx)
-                caseload_page.open_client.connect(self.open_chart)
-                page = caseload_page
-            elif name == "Schedule":
-                schedule_page = SchedulePage(self.ctx)
-                schedule_page.open_client.connect(self.open_chart)
-                schedule_page.open_sign_in.connect(self.open_sign_in)
-                page = schedule_page
-            elif name == "Notes":
-                from iopdesk.ui.pages.notes import NotesPage
-
-                page = NotesPage(self.ctx)
-            elif name == "Discharge":
-                from iopdesk.ui.pages.discharge import DischargePage
-
-                discharge_page = DischargePage(self.ctx)
-                discharge_page.open_client.connect(self.open_chart)
-                page = discharge_page
-            elif name == "Billing":
-                page = BillingPage(self.ctx)
-            elif name == "Reports":
-                page = ReportsPage(self.ctx)
-            elif name == "Admin":
-                page = AdminPage(self.ctx)
-            else:
-                page = PlaceholderPage(name, LATER[name])
-            self.pages[name] = page
-            self.stack.addWidget(page)
+            self.pages.add(name, functools.partial(self._make_page, name))
             item = QListWidgetItem(name)
             item.setData(Qt.ItemDataRole.UserRole, name)
             self.nav.addItem(item)
-        self.chart = ChartPage(self.ctx)
-        self.chart.closed.connect(lambda: self.go("Clients"))
-        self.stack.addWidget(self.chart)
+
+    def _make_page(self, name: str) -> Page:
+        """Build one sidebar page (importing its module now, not at start-up)."""
+        if name == "Today":
+            return TodayPage(self.ctx)
+        if name == "Clients":
+            from iopdesk.ui.pages.clients import ClientsPage
+
+            clients_page = ClientsPage(self.ctx)
+            clients_page.open_client.connect(self.open_chart)
+            clients_page.new_client.connect(self.new_client)
+            return clients_page
+        if name == "Attendance":
+            from iopdesk.ui.pages.attendance import AttendancePage
+
+            attendance_page = AttendancePage(self.ctx)
+            attendance_page.open_client.connect(self.open_chart)
+            return attendance_page
+        if name == "Caseloads":
+            from iopdesk.ui.pages.caseload import CaseloadPage
+
+            caseload_page = CaseloadPage(self.ctx)
+            caseload_page.open_client.connect(self.open_chart)
+            return caseload_page
+        if name == "Schedule":
+            from iopdesk.ui.pages.schedule import SchedulePage
+
+            schedule_page = SchedulePage(self.ctx)
+            schedule_page.open_client.connect(self.open_chart)
+            schedule_page.open_sign_in.connect(self.open_sign_in)
+            return schedule_page
+        if name == "Notes":
+            from iopdesk.ui.pages.notes import NotesPage
+
+            return NotesPage(self.ctx)
+        if name == "Discharge":
+            from iopdesk.ui.pages.discharge import DischargePage
+
+            discharge_page = DischargePage(self.ctx)
+            discharge_page.open_client.connect(self.open_chart)
+            return discharge_page
+        if name == "Billing":
+            from iopdesk.ui.pages.billing import BillingPage
+
+            return BillingPage(self.ctx)
+        if name == "Reports":
+            from iopdesk.ui.pages.reports import ReportsPage
+
+            return ReportsPage(self.ctx)
+        if name == "Admin":
+            from iopdesk.ui.pages.admin import AdminPage
+
+            return AdminPage(self.ctx)
+        from iopdesk.ui.pages.placeholder import PlaceholderPage
+
+        return PlaceholderPage(name, LATER[name])
+
+    @property
+    def chart(self) -> ChartPage:
+        """The client chart, built the first time a chart is opened."""
+        if self._chart is None:
+            from iopdesk.ui.pages.clients import ChartPage
+
+            self._chart = ChartPage(self.ctx)
+            self._chart.closed.connect(lambda: self.go("Clients"))
+            self.stack.addWidget(self._chart)
+        return self._chart
 
     def _status_bar(self) -> None:
         bar = self.statusBar()
@@ -344,11 +405,32 @@ class MainWindow(QMainWindow):
         page = self.pages[name]
         self.stack.setCurrentWidget(page)
         self.page_title.setText(page.title)
+        if self._building:
+            self._first_fill = page
+            return
+        self._first_fill = None  # the user moved on before the first fill: this one counts
         self._run(page.refresh)
+        self.ready = True
+
+    def _fill_first_page(self) -> None:
+        page, self._first_fill = self._first_fill, None
+        if page is not None:
+            self._run(page.refresh)
+        self.ready = True
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        if self._first_fill is not None:
+            QTimer.singleShot(0, self._fill_first_page)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._first_fill is not None:  # in case no paint comes (e.g. shown minimised)
+            QTimer.singleShot(500, self._fill_first_page)
 
     def refresh_current(self) -> None:
         page = self.stack.currentWidget()
-        if page is self.chart and self.chart.client_id is not None:
+        if page is self._chart and self.chart.client_id is not None:
             self._run(lambda: self.chart.load(self.chart.client_id or 0))
         elif isinstance(page, Page):
             self._run(page.refresh)
@@ -363,6 +445,8 @@ class MainWindow(QMainWindow):
 
     def new_client(self) -> None:
         """The intake form; after saving, the census is refreshed and the new chart opens."""
+        from iopdesk.ui.pages.intake import IntakeDialog
+
         dialog = IntakeDialog(self.ctx, self)
         if dialog.exec() != QDialog.DialogCode.Accepted or dialog.created is None:
             return
@@ -372,6 +456,8 @@ class MainWindow(QMainWindow):
         self.open_chart(dialog.created.id or 0)
 
     def open_sign_in(self, session_id: int) -> None:
+        from iopdesk.ui.pages.attendance import AttendancePage
+
         page = self.pages.get("Attendance")
         if isinstance(page, AttendancePage):
             self.go("Attendance")  # refreshes the page first
@@ -383,6 +469,8 @@ class MainWindow(QMainWindow):
 
     def _global_search(self) -> None:
         text = self.search.text().strip()
+        from iopdesk.ui.pages.clients import ClientsPage
+
         page = self.pages.get("Clients")
         if isinstance(page, ClientsPage):
             self.go("Clients")
