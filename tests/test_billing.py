@@ -627,3 +627,49 @@ def test_pure_rules() -> None:
     assert billing.join_modifiers(["95", "HQ"]) == "HQ,95"
     line = ClaimLine(*(["x"] * 16))  # type: ignore[arg-type]
     assert len(line.values()) == 16 == len(writer.CLAIM_HEADERS)
+
+
+def test_workbook_text_stays_text_and_progress(tmp_path: Path) -> None:
+    """Names and codes a person typed reach the workbook as text, whatever they hold: XML
+    special characters, a leading '=' (never a formula), characters XML cannot hold (dropped);
+    progress is reported every 500 lines and at the end."""
+    names = ['=HYPERLINK("x")', "O'Brien & <Sons>", "Tab\tand\x07bell", "+1", "-2", "@me"]
+    lines = [
+        ClaimLine(
+            mrn=f"M{n:05d}",
+            client=names[n % len(names)],
+            dob=date(1980, 1, 1),
+            payer="ACME",
+            member_id="",
+            auth_number="",
+            date_of_service=D1,
+            procedure_code="90834",
+            modifiers="",
+            revenue_code="",
+            units=1,
+            charge=Decimal("100.10"),
+            diagnosis_codes="F32.1",
+            rendering_npi=NPI_1,
+            billing_npi=NPI_BILL,
+            place_of_service="11",
+        )
+        for n in range(1001)
+    ]
+    run = BillingRun(D1, D5, lines=lines, batch_number="B000042")
+    calls: list[tuple[int, int]] = []
+    target = tmp_path / "text.xlsx"
+    writer.write_xlsx(run, target, lambda done, total: calls.append((done, total)))
+    assert calls == [(500, 1001), (1000, 1001), (1001, 1001)]
+    wb = load_workbook(target)
+    ws = wb[writer.CLAIM_SHEET]
+    assert ws.max_row == 1002 and ws.auto_filter.ref == "A1:P1002"
+    got = [ws.cell(r, 2).value for r in range(2, 2 + len(names))]
+    assert got == [n.replace("\x07", "") for n in names]
+    assert all(ws.cell(r, 2).data_type == "s" for r in range(2, 2 + len(names)))
+    assert ws.cell(2, 5).value is None and ws.cell(2, 10).value is None  # "" -> empty cell
+    assert ws.cell(2, 12).value == 100.1 and ws.cell(2, 11).number_format == "0"
+    summary = [[c.value for c in r] for r in wb[writer.SUMMARY_SHEET].iter_rows()]
+    assert ["Total", None, 1001, 1001, 100200.1] in summary
+    assert summary[0][:2] == ["Batch Number", "B000042"]
+    assert writer.PART2_NOTICE not in [v for r in summary for v in r]
+    assert wb[writer.EXCEPTION_SHEET].max_row == 1

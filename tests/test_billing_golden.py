@@ -115,7 +115,9 @@ def _soffice() -> str | None:
     return shutil.which("soffice") or shutil.which("libreoffice")
 
 
-def _libreoffice_csv(xlsx: Path, out_dir: Path) -> dict[str, list[list[str]]]:
+def _libreoffice_csv(
+    xlsx: Path, out_dir: Path, sheets: list[str] = SHEETS
+) -> dict[str, list[list[str]]]:
     """Every sheet as LibreOffice shows it (one CSV per sheet, UTF-8, cells as displayed)."""
     exe = _soffice()
     assert exe is not None
@@ -139,7 +141,7 @@ def _libreoffice_csv(xlsx: Path, out_dir: Path) -> dict[str, list[list[str]]]:
         timeout=180,
     )
     result = {}
-    for name in SHEETS:
+    for name in sheets:
         path = out_dir / f"{xlsx.stem}-{name}.csv"
         with path.open(encoding="utf-8", newline="") as fh:
             result[name] = list(csv.reader(fh))
