@@ -301,7 +301,10 @@ class Database:
         with self.engine.connect() as conn:
             if self.backend == "sqlite":
                 exists = conn.execute(
-                    text("SELECT 1 FROM sqlite_master WHERE type='table' AND name='alembic_version'")
+                    text(
+                        "SELECT 1 FROM sqlite_master "
+                        "WHERE type = 'table' AND name = 'alembic_version'"
+                    )
                 ).first()
             else:
                 exists = conn.execute(text("SELECT to_regclass('alembic_version')")).scalar()

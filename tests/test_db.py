@@ -737,7 +737,7 @@ def test_revision_constants_match_the_versions_folder() -> None:
 
     script = runner.script()
     walked = [rev.revision for rev in script.walk_revisions()]  # newest first
-    assert migrations.HEAD == script.get_current_head()
+    assert script.get_current_head() == migrations.HEAD
     assert list(migrations.REVISIONS) == list(reversed(walked))
     assert set(migrations.REVISIONS) == runner.known_revisions()
 
