@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -22,6 +23,12 @@ os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
 os.environ.pop("IOPDESK_DB_PASSPHRASE", None)
 os.environ.pop("IOPDESK_PASSWORD", None)
 os.environ.pop("IOPDESK_DB", None)
+# The test clinic keeps the default clinic time zone (America/New_York); tests run in that zone
+# too, so that date.today() in a test is the clinic's today at any hour (in UTC evenings the
+# two days differ, and a session "today" would be in the clinic's future).
+os.environ["TZ"] = "America/New_York"
+if hasattr(time, "tzset"):
+    time.tzset()
 _private = Path(tempfile.mkdtemp(prefix="iopdesk-test-home-"))
 os.environ["IOPDESK_DATA_DIR"] = str(_private / "data")
 os.environ["IOPDESK_CONFIG_DIR"] = str(_private / "config")

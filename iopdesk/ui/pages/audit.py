@@ -3,7 +3,7 @@ Excel or PDF, chain verification). Every view, export and verification is audite
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import (
@@ -58,7 +58,7 @@ class AuditReportWidget(QWidget):
         self.descending = True
         lay = QVBoxLayout(self)
         filters = QHBoxLayout()
-        today = date.today()
+        today = datetime.now(UTC).date()  # the report's days are UTC days, as its times
         self.date_from = QDateEdit(_qdate(today - timedelta(days=30)))
         self.date_to = QDateEdit(_qdate(today))
         for edit in (self.date_from, self.date_to):
