@@ -896,6 +896,7 @@ def cached(spec: Spec, *, log: Any = None) -> Path:
     path = CACHE_DIR / f"clinic-{spec.key()}.db"
     meta = path.with_suffix(".json")
     if path.exists() and meta.exists():
+        _up_to_date(path, log)
         return path
     for stale in (path, Path(f"{path}.keyinfo"), Path(f"{path}-wal"), Path(f"{path}-shm")):
         stale.unlink(missing_ok=True)
@@ -914,6 +915,25 @@ def cached(spec: Spec, *, log: Any = None) -> Path:
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
     return path
+
+
+def _up_to_date(path: Path, log: Any = None) -> None:
+    """A clinic cached by an older IOPDesk is migrated once, here, not inside a timed run
+    (the app's own safety copy taken before migrating is not kept in the cache)."""
+    from iopdesk import migrations
+    from iopdesk.db import Database, DbTarget
+
+    db = Database.open(DbTarget(path=path), key=BENCH_KEY, migrate=False)
+    try:
+        if db.schema_revision() == migrations.HEAD:
+            return
+        if log is not None:
+            log(f"Migrating the cached clinic to schema {migrations.HEAD} (once)...")
+        db.migrate()
+    finally:
+        db.close()
+        for backup in path.parent.glob(f"{path.name}.pre-*.bak"):
+            backup.unlink()
 
 
 def meta(path: Path) -> dict[str, Any]:

@@ -3,7 +3,9 @@ report (item 5). Pure rules are tested without a database; the rest on SQLite an
 
 from __future__ import annotations
 
+import dataclasses
 import errno
+import random
 import re
 from dataclasses import dataclass
 from datetime import date, time, timedelta
@@ -1010,3 +1012,170 @@ def test_export_not_left_behind_when_the_audit_fails(c, out, monkeypatch):
     with pytest.raises(RuntimeError):
         hours.export_attendance_report(c.db, c.admin, MON, path)
     assert list(out.iterdir()) == []
+
+
+# ------------------------------------------------------------------------------------------
+# Speed-ups that must not change a single result (issue 11)
+# ------------------------------------------------------------------------------------------
+
+
+def _plain_proration(week_start, enrollments, blocks, closures=(), cancelled=()):
+    """The proration rule written out plainly: every day through the newest covering
+    enrollment, then a sum of Fractions rounded half up once."""
+    days = [week_start + timedelta(days=i) for i in range(7)]
+    counted: dict[EnrollmentSpan, int] = {}
+    for day in days:
+        owner = None
+        for e in enrollments:
+            if e.covers(day) and (owner is None or (e.start, e.order) > (owner.start, owner.order)):
+                owner = e
+        if owner is None or day.weekday() not in blocks.get(owner.track_id, ()):
+            continue
+        if day in closures or (owner.track_id, day) in cancelled:
+            continue
+        counted[owner] = counted.get(owner, 0) + 1
+    parts = []
+    total = Fraction(0)
+    for e in sorted(counted, key=lambda x: (x.start, x.order)):
+        scheduled = sum(1 for d in days if d.weekday() in blocks.get(e.track_id, ()))
+        parts.append((e.track_id, counted[e], scheduled, e.hours))
+        total += Fraction(e.hours) * 60 * counted[e] / scheduled
+    return tuple(parts), (int(total + Fraction(1, 2)) if parts else None)
+
+
+def test_prorate_equals_the_plain_rule_exactly():
+    """prorate() sums in integers and has a one-enrollment shortcut: same parts, same minutes
+    as the plain Fraction arithmetic, for odd hours (9.33, 12.5), transfers, closures."""
+    rng = random.Random(11)
+    for _ in range(3000):
+        week = MON + timedelta(days=7 * rng.randint(-3, 3))
+        blocks = {t: frozenset(rng.sample(range(7), rng.randint(0, 5))) for t in (1, 2, 3)}
+        spans = []
+        for order in range(rng.choice((1, 1, 1, 2, 3))):
+            start = week + timedelta(days=rng.randint(-10, 6))
+            end = None if rng.random() < 0.4 else start + timedelta(days=rng.randint(0, 12))
+            hrs = Decimal(rng.randint(0, 4000)) / 100
+            spans.append(EnrollmentSpan(rng.choice((1, 2, 3)), start, end, hrs, order))
+        closures = {week + timedelta(days=d) for d in range(7) if rng.random() < 0.1}
+        cancelled = {
+            (t, week + timedelta(days=d)) for t in (1, 2, 3) for d in range(7) if rng.random() < 0.1
+        }
+        got = hours.prorate(week, spans, blocks, closures, cancelled)
+        assert (got.parts, got.required_minutes) == _plain_proration(
+            week, spans, blocks, closures, cancelled
+        )
+
+
+def test_rows_are_ordinary_week_rows(c):
+    """Rows are built without WeekRow.__init__ (speed); they must be indistinguishable."""
+    a = c.track()
+    x = c.client("T001", part2=True)
+    c.enroll(x, a, MON - timedelta(days=14))
+    c.held_group(a, MON, {x: ("present", 180)})
+    row = c.week()["T001"]
+    plain = WeekRow(**dataclasses.asdict(row))
+    assert row == plain and hash(row) == hash(plain) and repr(row) == repr(plain)
+    assert vars(row) == vars(plain) and type(row) is WeekRow
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        row.status = NOT_MET  # type: ignore[misc]
+    assert dataclasses.replace(row, projection=AT_RISK) == dataclasses.replace(
+        plain, projection=AT_RISK
+    )
+
+
+def test_remaining_minutes_are_whole_scheduled_minutes(c):
+    """Remaining minutes are worked out in SQL now: the same as session_minutes()."""
+    a = c.track()
+    x = c.client("T001")
+    c.enroll(x, a, MON - timedelta(days=14))
+    c.group(a, FRI, status="scheduled", minutes=95, start=time(9, 10))
+    c.booked(x, THU, minutes=85)  # 14:00-15:25
+    with c.db.session() as s:  # times entered the wrong way round count 0
+        s.add(
+            ClinicSession(
+                kind="individual",
+                client_id=x,
+                session_date=THU,
+                start_time=time(16, 45),
+                end_time=time(15, 30),
+                status="scheduled",
+            )
+        )
+    row = c.week(today=WED)["T001"]
+    expected = (
+        hours.session_minutes(time(9, 10), time(10, 45))
+        + hours.session_minutes(time(14), time(15, 25))
+        + hours.session_minutes(time(16, 45), time(15, 30))
+    )
+    assert row.remaining_minutes == expected == 95 + 85
+
+
+def test_history_is_the_same_with_and_without_the_client_filter(c, monkeypatch):
+    """Above a number of client IDs the loaders read everyone and pick in Python: the result
+    must not depend on which way was taken (streak reaching back before the range included)."""
+    a = c.track()
+    x, y, z = c.client("T001"), c.client("T002"), c.client("T003")
+    for cid in (x, y, z):
+        c.enroll(cid, a, MON - timedelta(days=42))
+    first = MON - timedelta(days=14)
+    for day in (first - timedelta(days=12), first - timedelta(days=10), first - timedelta(days=3)):
+        c.held_group(a, day, {x: ("absent_unexcused", 0), y: ("present", 180)})
+    c.held_group(a, first, {x: ("absent_unexcused", 0), y: ("absent_unexcused", 0)})
+    c.held_group(a, first + timedelta(days=2), {y: ("late", 120), z: ("present", 180)})
+    c.held_group(a, MON, {x: ("present", 180), y: ("absent_unexcused", 0)})
+
+    def history():
+        return hours.history_for_clients(c.db, c.admin, [x, y, z], first, MON, today=SUN)
+
+    filtered = history()
+    monkeypatch.setattr(hours, "_MAX_IN_LIST", 1)
+    assert history() == filtered
+    assert [r.unexcused_streak for r in filtered[x]] == [4, 4, 0]
+    assert [r.unexcused_streak for r in filtered[y]] == [0, 0, 1]
+    assert [r.attended_minutes for r in filtered[y]] == [120, 0, 0]
+
+
+def test_attendance_covering_indexes_migrate_both_ways(c):
+    """Migration 0003 on a database that already holds attendance: down to 0002 and up again
+    keeps every row and every result; the indexes are the ones the models declare."""
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from iopdesk.migrations import runner
+
+    a = c.track()
+    x = c.client("T001")
+    c.enroll(x, a, MON - timedelta(days=14))
+    c.held_group(a, MON, {x: ("present", 180)})
+    c.held_group(a, WED, {x: ("absent_unexcused", 0)})
+    before = c.week()
+
+    def indexes() -> dict[str, list[str]]:
+        with c.db.engine.connect() as conn:
+            found = {}
+            for table in ("attendance", "trackenrollment"):
+                for ix in inspect(conn).get_indexes(table):
+                    found[ix["name"]] = list(ix["column_names"])
+            return found
+
+    covering = {
+        "ix_attendance_session_covering": ["session_id", "client_id", "status", "minutes"],
+        "ix_attendance_client_covering": ["client_id", "session_id", "status", "minutes"],
+        "ix_trackenrollment_end_date": ["end_date"],
+    }
+    assert covering.items() <= indexes().items()
+    assert "ix_attendance_session_id" not in indexes()
+    cfg = runner.config()
+    with c.db.engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0002")
+        conn.commit()
+    found = indexes()
+    assert not set(covering) & set(found)
+    assert found["ix_attendance_session_id"] == ["session_id"]
+    assert found["ix_attendance_client_id"] == ["client_id"]
+    assert c.week() == before
+    runner.upgrade(c.db.engine)
+    assert covering.items() <= indexes().items()
+    assert c.db.schema_revision() == "0003_attendance_covering"
+    assert c.week() == before

@@ -103,7 +103,7 @@ class TrackEnrollment(Tracked, Voidable, table=True):
     episode_id: int | None = Field(default=None, foreign_key="episode.id")
     track_id: int = Field(foreign_key="track.id", index=True)
     start_date: date
-    end_date: date | None = None
+    end_date: date | None = Field(default=None, index=True)  # current ones: NULL or >= day
     end_reason: str = ""
 
 

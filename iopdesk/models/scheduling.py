@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, time
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field
 
 from iopdesk.models.base import Tracked
@@ -54,11 +54,16 @@ class RosterChange(Tracked, table=True):
 
 
 class Attendance(Tracked, table=True):
-    __table_args__ = (UniqueConstraint("session_id", "client_id"),)
+    __table_args__ = (
+        UniqueConstraint("session_id", "client_id"),
+        # covering: a week's (or a client's) attendance is read from the index alone
+        Index("ix_attendance_session_covering", "session_id", "client_id", "status", "minutes"),
+        Index("ix_attendance_client_covering", "client_id", "session_id", "status", "minutes"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    session_id: int = Field(foreign_key="clinic_session.id", index=True)
-    client_id: int = Field(foreign_key="client.id", index=True)
+    session_id: int = Field(foreign_key="clinic_session.id")
+    client_id: int = Field(foreign_key="client.id")
     status: str
     arrival_time: time | None = None
     departure_time: time | None = None

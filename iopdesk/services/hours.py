@@ -34,24 +34,39 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import logging
 import os
 import tempfile
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Date, Integer, String, and_, case, cast, literal, or_
+from sqlalchemy import (
+    ARRAY,
+    Date,
+    Integer,
+    String,
+    and_,
+    any_,
+    bindparam,
+    case,
+    cast,
+    literal,
+    literal_column,
+    or_,
+)
 from sqlalchemy import func as sa_func
 from sqlalchemy import select as sa_select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
+from iopdesk import settings as settings_decl
 from iopdesk.db import Database
 from iopdesk.errors import DiskFullError, NotFoundError, UserError, ValidationError
 from iopdesk.models import (
@@ -60,6 +75,7 @@ from iopdesk.models import (
     Clinic,
     ClinicClosure,
     ClinicSession,
+    Setting,
     Staff,
     TherapistAssignment,
     Track,
@@ -75,7 +91,7 @@ from iopdesk.models.enums import (
 )
 from iopdesk.services import audit
 from iopdesk.services.actor import Actor
-from iopdesk.services.clinic import clinic_now, clinic_today, get_setting_in
+from iopdesk.services.clinic import clinic_now, clinic_today
 from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm, require
 from iopdesk.settings import WEEKDAYS
@@ -92,6 +108,8 @@ STATUSES = (MET, NOT_MET, NO_REQUIREMENT)
 _TWO_PLACES = Decimal("0.01")
 _UNEXCUSED = AttendanceStatus.ABSENT_UNEXCUSED.value
 _ATTENDED = tuple(s.value for s in ATTENDED_STATUSES)
+# the same as SQL literals: written into the statement, not bound again at every call
+_ATTENDED_SQL: list[ColumnElement[str]] = [literal_column(f"'{s}'") for s in _ATTENDED]
 # Above this many client IDs the per-client SQL filter is dropped (aggregate everything, pick in
 # Python) so the query count stays fixed and no backend's bound-parameter limit is reached.
 _MAX_IN_LIST = 2000
@@ -196,6 +214,13 @@ def round_half_up(value: Fraction) -> int:
     return int(value + Fraction(1, 2))  # int() floors a non-negative Fraction
 
 
+def _round_ratio_half_up(num: int, den: int) -> int:
+    """round_half_up(Fraction(num, den)) for den > 0, in integers: floor(num / den + 1/2)."""
+    if num < 0:
+        raise ValueError("minutes cannot be negative")
+    return (2 * num + den) // (2 * den)
+
+
 def day_owner(day: date, enrollments: Sequence[EnrollmentSpan]) -> EnrollmentSpan | None:
     """The enrollment a day belongs to: the newest one covering it (a transfer day counts once)."""
     best: EnrollmentSpan | None = None
@@ -232,22 +257,43 @@ def prorate(
     """
     days = [week_start + timedelta(days=i) for i in range(7)]
     counted: dict[EnrollmentSpan, int] = defaultdict(int)
-    for day in days:
-        owner = day_owner(day, enrollments)
-        if owner is None or day.weekday() not in blocks.get(owner.track_id, ()):
-            continue
-        if day in closures or (owner.track_id, day) in clinic_cancelled:
-            continue
-        counted[owner] += 1
-    total = Fraction(0)
+    if len(enrollments) == 1:  # the usual case: the one enrollment owns every day it covers
+        only = enrollments[0]
+        track, start, end = only.track_id, only.start, only.end
+        weekdays = blocks.get(track, ())
+        count = 0
+        for day in days:
+            if (
+                start <= day
+                and (end is None or day <= end)
+                and day.weekday() in weekdays
+                and day not in closures
+                and (track, day) not in clinic_cancelled
+            ):
+                count += 1
+        if count:
+            counted[only] = count
+    else:
+        for day in days:
+            owner = day_owner(day, enrollments)
+            if owner is None or day.weekday() not in blocks.get(owner.track_id, ()):
+                continue
+            if day in closures or (owner.track_id, day) in clinic_cancelled:
+                continue
+            counted[owner] += 1
+    # the exact sum as one integer fraction num/den (same value as summing Fractions, without
+    # their per-step normalising): each part is hours x 60 x counted / scheduled
+    num, den = 0, 1
     parts: list[tuple[int, int, int, Decimal]] = []
     for e in sorted(counted, key=lambda x: (x.start, x.order)):
         scheduled = sum(1 for day in days if day.weekday() in blocks.get(e.track_id, ()))
         parts.append((e.track_id, counted[e], scheduled, e.hours))
-        total += Fraction(e.hours) * 60 * counted[e] / scheduled
+        hours_num, hours_den = e.hours.as_integer_ratio()
+        part_num, part_den = hours_num * 60 * counted[e], hours_den * scheduled
+        num, den = num * part_den + part_num * den, den * part_den
     if not parts:
         return Proration((), None)
-    return Proration(tuple(parts), round_half_up(total))
+    return Proration(tuple(parts), _round_ratio_half_up(num, den))
 
 
 def required_minutes(
@@ -297,10 +343,28 @@ def client_label(last_name: str, first_name: str) -> str:
 
 
 def _week_start_setting(session: Session) -> int:
+    return _clinic_week(session)[0]
+
+
+def _week_start_index(raw: str | None) -> int:
+    """The stored `week_start` text as 0..6, read as clinic.get_setting_in() reads a setting
+    (none stored, or unreadable: the declared default); an unknown day counts as Monday."""
+    spec = settings_decl.BY_KEY["week_start"]
+    value = spec.default
+    if raw is not None:
+        with contextlib.suppress(ValueError):
+            value = settings_decl.parse(spec, raw)
     try:
-        return weekday_index(get_setting_in(session, "week_start"))
+        return weekday_index(value)
     except ValueError:
         return 0
+
+
+def _clinic_week(session: Session) -> tuple[int, str | None]:
+    """(program week start 0..6, the clinic's time zone name or None), in one small query."""
+    dialect = session.get_bind().dialect.name
+    raw, tz = _fetch(session, _statement(dialect, "clinic_week", False, _clinic_week_q), {})[0]
+    return _week_start_index(raw), tz
 
 
 def week_bounds(source: Session | Database, day: date) -> tuple[date, date]:
@@ -314,11 +378,35 @@ def week_bounds(source: Session | Database, day: date) -> tuple[date, date]:
     return first, first + timedelta(days=6)
 
 
-def _days_since(dialect: str, column: Any, origin: date) -> ColumnElement[int]:
-    """Whole days from `origin` to a date column (portable date arithmetic)."""
+# Bound parameters of the loaders' statements. The statements are built once per database
+# dialect (and per client filter) and reused: building a SQLAlchemy statement costs more than
+# running most of these small queries, while the SQL text and the rows stay exactly the same.
+_FIRST = bindparam("first", type_=Date)  # the range's first day (week index 0 starts here)
+_LAST = bindparam("last", type_=Date)  # the range's last day
+_FROM = bindparam("from_day", type_=Date)  # remaining sessions: from this day ...
+_TO = bindparam("to_day", type_=Date)  # ... to this one
+# client IDs, when filtered: one parameter (a JSON list on SQLite, an array on PostgreSQL),
+# so the statement text stays the same whatever the IDs (no per-call SQL rewriting)
+_IDS_JSON = bindparam("ids", type_=String)
+_IDS_ARRAY = bindparam("ids", type_=ARRAY(Integer))
+
+_STATEMENTS: dict[tuple[str, str, bool], Any] = {}
+
+
+def _statement(dialect: str, name: str, filtered: bool, build: Callable[[str, bool], Any]) -> Any:
+    """The statement `build(dialect, filtered)` returns, built on first use."""
+    key = (dialect, name, filtered)
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        stmt = _STATEMENTS[key] = build(dialect, filtered)
+    return stmt
+
+
+def _days_since(dialect: str, column: Any, origin: Any) -> ColumnElement[int]:
+    """Whole days from `origin` (a date parameter) to a date column (portable arithmetic)."""
     if dialect == "postgresql":
-        return column - literal(origin, Date)  # type: ignore[no-any-return]  # date - date: int
-    return cast(sa_func.julianday(column) - sa_func.julianday(literal(origin.isoformat())), Integer)
+        return column - origin  # type: ignore[no-any-return]  # date - date: int
+    return cast(sa_func.julianday(column) - sa_func.julianday(origin), Integer)
 
 
 def _minute_of_day(dialect: str, column: Any) -> ColumnElement[int]:
@@ -332,23 +420,21 @@ def _minute_of_day(dialect: str, column: Any) -> ColumnElement[int]:
     )
 
 
-def _joined_text(dialect: str, value: ColumnElement[Any]) -> ColumnElement[str]:
+def _joined_text(dialect: str, value: Any) -> ColumnElement[str]:
     """Aggregate: the group's non-null values as 'a,b,c'."""
     if dialect == "postgresql":
         return sa_func.string_agg(cast(value, String), literal(","))
     return sa_func.group_concat(value)
 
 
-@dataclass(frozen=True)
-class _ClientFacts:
+class _ClientFacts(NamedTuple):  # named tuples: hundreds are made per call, cheaply
     mrn: str
     label: str
     override: Decimal | None
     part2: bool
 
 
-@dataclass(frozen=True)
-class _Therapist:
+class _Therapist(NamedTuple):
     staff_id: int
     name: str
     start: date
@@ -379,261 +465,216 @@ class _Facts:
     group_remaining: dict[tuple[int, date], int] = field(default_factory=dict)
     client_remaining: dict[tuple[int, int], int] = field(default_factory=dict)  # (client, week)
     label_cache: dict[tuple[int, ...], str] = field(default_factory=dict)
-    required_cache: dict[tuple[date, tuple[tuple[int, date, date, Decimal], ...]], int | None] = (
-        field(default_factory=dict)
-    )
+    remaining_cache: dict[tuple[int, date, date], int] = field(default_factory=dict)
+    # (week start, then track, start, end, hours of each enrollment clipped to the week)
+    required_cache: dict[tuple[Any, ...], int | None] = field(default_factory=dict)
 
     @property
     def last(self) -> date:
         return self.first + timedelta(days=7 * self.weeks - 1)
 
 
-def _fetch(session: Session, query: Any) -> Iterator[Any]:
-    """Plain Core rows (tuples), skipping the ORM's per-row bookkeeping: the loaders below read
-    tens of thousands of small rows for a year of history."""
-    return iter(session.connection().execute(query))
+def _fetch(session: Session, stmt: Any, params: Mapping[str, Any]) -> Sequence[Any]:
+    """Plain Core rows (tuples), all at once, skipping the ORM's per-row bookkeeping: the
+    loaders below read tens of thousands of small rows for a year of history."""
+    return session.connection().execute(stmt, params).fetchall()
 
 
-def _in_filter(column: Any, ids: Collection[int] | None) -> list[ColumnElement[bool]]:
-    if ids is None or len(ids) > _MAX_IN_LIST:
+def _filters(ids: Collection[int] | None) -> bool:
+    """Whether a statement filters on the client IDs: above `_MAX_IN_LIST` it reads everyone
+    and the caller picks in Python."""
+    return ids is not None and len(ids) <= _MAX_IN_LIST
+
+
+def _in_filter(dialect: str, column: Any, filtered: bool) -> list[ColumnElement[bool]]:
+    """`column IN (the ids parameter)` when filtered (see `_ids_param`)."""
+    if not filtered:
         return []
-    return [col(column).in_(sorted(ids))]
+    if dialect == "postgresql":
+        return [col(column) == any_(_IDS_ARRAY)]
+    ids = sa_select(literal_column("value", Integer)).select_from(sa_func.json_each(_IDS_JSON))
+    return [col(column).in_(ids)]
 
 
-def _load(
-    session: Session,
-    first: date,
-    weeks: int,
-    today: date,
-    client_ids: Collection[int] | None,
-) -> _Facts:
-    """Load a range of whole weeks with a fixed number of queries, whatever the number of
-    clients or weeks: enrollments, clients, tracks, blocks, closures, clinic-cancelled group
-    days, attendance (one GROUP BY client and week: minutes and streak data), primary
-    therapists; +1 (remaining scheduled sessions) when the range reaches today or later, +1
-    when some client's unexcused run reaches back past the lookback window."""
-    facts = _Facts(first, weeks, today)
-    last = facts.last
-    dialect = session.get_bind().dialect.name
+def _ids_param(dialect: str, ids: Collection[int]) -> Any:
+    return sorted(ids) if dialect == "postgresql" else json.dumps(sorted(ids))
 
-    # 1. enrollments overlapping the range
-    enr_q = sa_select(
-        col(TrackEnrollment.id),
-        col(TrackEnrollment.client_id),
-        col(TrackEnrollment.track_id),
-        col(TrackEnrollment.start_date),
-        col(TrackEnrollment.end_date),
-    ).where(
+
+def _enrolled_in_range(start: Any, end: Any) -> ColumnElement[bool]:
+    return and_(
         col(TrackEnrollment.voided_at).is_(None),
-        col(TrackEnrollment.start_date) <= last,
-        or_(col(TrackEnrollment.end_date).is_(None), col(TrackEnrollment.end_date) >= first),
-        *_in_filter(TrackEnrollment.client_id, client_ids),
+        col(TrackEnrollment.start_date) <= end,
+        or_(col(TrackEnrollment.end_date).is_(None), col(TrackEnrollment.end_date) >= start),
     )
-    for eid, cid, tid, start, end in _fetch(session, enr_q):
-        if client_ids is None or cid in client_ids:
-            facts.enrollments[cid].append((eid, tid, start, end))
 
-    # 2. clients: the requested ones, else everyone enrolled in the range
-    wanted: Collection[int] = client_ids if client_ids is not None else facts.enrollments.keys()
-    if wanted:
-        cl_q = sa_select(
-            col(Client.id),
-            col(Client.mrn),
-            col(Client.last_name),
-            col(Client.first_name),
-            col(Client.required_weekly_hours),
-            col(Client.part2),
-        )
-        if client_ids is None:
-            cl_q = cl_q.where(
-                col(Client.id).in_(
-                    sa_select(col(TrackEnrollment.client_id)).where(
-                        col(TrackEnrollment.voided_at).is_(None),
-                        col(TrackEnrollment.start_date) <= last,
-                        or_(
-                            col(TrackEnrollment.end_date).is_(None),
-                            col(TrackEnrollment.end_date) >= first,
-                        ),
-                    )
-                )
-            )
-        else:
-            cl_q = cl_q.where(*_in_filter(Client.id, client_ids))
-        for cid, mrn, last_name, first_name, override, part2 in _fetch(session, cl_q):
-            if cid in wanted:
-                facts.clients[cid] = _ClientFacts(
-                    mrn,
-                    client_label(last_name, first_name),
-                    None if override is None else Decimal(override),
-                    bool(part2),
-                )
 
-    # 3. tracks and their active block weekdays (small tables: read whole)
-    for tid, name, hours in _fetch(
-        session, sa_select(col(Track.id), col(Track.name), col(Track.required_weekly_hours))
-    ):
-        facts.tracks[tid] = (name, Decimal(hours))
-    weekdays: dict[int, set[int]] = defaultdict(set)
-    for tid, weekday in _fetch(
-        session,
-        sa_select(col(TrackBlock.track_id), col(TrackBlock.weekday)).where(col(TrackBlock.active)),
-    ):
-        weekdays[tid].add(int(weekday))
-    facts.blocks = {tid: frozenset(days) for tid, days in weekdays.items()}
+_CLIENT_COLUMNS = (
+    Client.id,
+    Client.mrn,
+    Client.last_name,
+    Client.first_name,
+    Client.required_weekly_hours,
+    Client.part2,
+    TrackEnrollment.id,
+    TrackEnrollment.track_id,
+    TrackEnrollment.start_date,
+    TrackEnrollment.end_date,
+    TherapistAssignment.id,
+    Staff.id,
+    TherapistAssignment.start_date,
+    TherapistAssignment.end_date,
+    Staff.first_name,
+    Staff.last_name,
+    Staff.credentials,
+)
 
-    # 4. closures
-    facts.closures = frozenset(
-        day
-        for (day,) in _fetch(
-            session,
-            sa_select(col(ClinicClosure.closure_date)).where(
-                col(ClinicClosure.closure_date) >= first, col(ClinicClosure.closure_date) <= last
+
+def _with_therapists(query: Any) -> Any:
+    """Add each client's primary therapist assignments overlapping the range (if any), with
+    the staff member's name: one row per enrollment and assignment."""
+    return query.outerjoin(
+        TherapistAssignment,
+        and_(
+            col(TherapistAssignment.client_id) == col(Client.id),
+            col(TherapistAssignment.role) == AssignmentRole.PRIMARY_THERAPIST.value,
+            col(TherapistAssignment.voided_at).is_(None),
+            col(TherapistAssignment.start_date) <= _LAST,
+            or_(
+                col(TherapistAssignment.end_date).is_(None),
+                col(TherapistAssignment.end_date) >= _FIRST,
+            ),
+        ),
+    ).outerjoin(Staff, col(Staff.id) == col(TherapistAssignment.staff_id))
+
+
+def _enrolled_clients_q(dialect: str, filtered: bool) -> Any:
+    """Everyone enrolled in the range, with those enrollments and their primary therapists."""
+    return _with_therapists(
+        sa_select(*(col(c) for c in _CLIENT_COLUMNS))
+        .select_from(TrackEnrollment)
+        .join(Client, col(Client.id) == col(TrackEnrollment.client_id))
+    ).where(_enrolled_in_range(_FIRST, _LAST))
+
+
+def _requested_clients_q(dialect: str, filtered: bool) -> Any:
+    """The requested clients, each with their enrollments in the range and their primary
+    therapists (NULLs where there are none)."""
+    return _with_therapists(
+        sa_select(*(col(c) for c in _CLIENT_COLUMNS)).outerjoin(
+            TrackEnrollment,
+            and_(
+                col(TrackEnrollment.client_id) == col(Client.id),
+                _enrolled_in_range(_FIRST, _LAST),
             ),
         )
+    ).where(*_in_filter(dialect, Client.id, filtered))
+
+
+def _tracks_q(dialect: str, filtered: bool) -> Any:
+    """Every track with its active block weekdays as 'd,d,d' (small tables: read whole)."""
+    return (
+        sa_select(
+            col(Track.id),
+            col(Track.name),
+            col(Track.required_weekly_hours),
+            _joined_text(dialect, col(TrackBlock.weekday)),
+        )
+        .outerjoin(
+            TrackBlock, and_(col(TrackBlock.track_id) == col(Track.id), col(TrackBlock.active))
+        )
+        .group_by(col(Track.id), col(Track.name), col(Track.required_weekly_hours))
     )
 
-    # 5. track days whose group the clinic cancelled (every group session that day cancelled,
-    #    at least one of them by the clinic)
+
+def _clinic_week_q(dialect: str, filtered: bool) -> Any:
+    """The `week_start` setting's stored text and the clinic's time zone (NULL when unset)."""
+    return sa_select(
+        sa_select(col(Setting.value)).where(col(Setting.key) == "week_start").scalar_subquery(),
+        sa_select(col(Clinic.timezone)).limit(1).scalar_subquery(),
+    )
+
+
+def _closures_q(dialect: str, filtered: bool) -> Any:
+    return sa_select(col(ClinicClosure.closure_date)).where(
+        col(ClinicClosure.closure_date) >= _FIRST, col(ClinicClosure.closure_date) <= _LAST
+    )
+
+
+def _clinic_cancelled_q(dialect: str, filtered: bool) -> Any:
+    """The (track, day) pairs whose group sessions were all cancelled, at least one of them
+    by the clinic."""
     cancelled = and_(
         col(ClinicSession.status) == SessionStatus.CANCELLED.value,
         col(ClinicSession.cancelled_by_clinic),
     )
-    cc_q = (
-        sa_select(
-            col(ClinicSession.track_id),
-            col(ClinicSession.session_date),
-            sa_func.sum(case((cancelled, 1), else_=0)),
-            sa_func.sum(
-                case((col(ClinicSession.status) != SessionStatus.CANCELLED.value, 1), else_=0)
-            ),
-        )
+    live = col(ClinicSession.status) != SessionStatus.CANCELLED.value
+    return (
+        sa_select(col(ClinicSession.track_id), col(ClinicSession.session_date))
         .where(
             col(ClinicSession.kind) == SessionKind.GROUP.value,
             col(ClinicSession.track_id).is_not(None),
-            col(ClinicSession.session_date) >= first,
-            col(ClinicSession.session_date) <= last,
+            col(ClinicSession.session_date) >= _FIRST,
+            col(ClinicSession.session_date) <= _LAST,
         )
         .group_by(col(ClinicSession.track_id), col(ClinicSession.session_date))
-    )
-    facts.clinic_cancelled = frozenset(
-        (tid, day) for tid, day, by_clinic, live in _fetch(session, cc_q) if by_clinic and not live
+        .having(
+            and_(
+                sa_func.sum(case((cancelled, 1), else_=0)) > 0,
+                sa_func.sum(case((live, 1), else_=0)) == 0,
+            )
+        )
     )
 
-    # 6+7. one GROUP BY (client, week) over held sessions, from a short lookback before the
-    #      range: attended minutes, and what the unexcused streak needs
-    _load_attendance(session, facts, dialect, client_ids)
 
-    # 8. primary therapists over the range
-    th_q = (
+def _attendance_q(dialect: str, filtered: bool, one_week: bool = False) -> Any:
+    """One GROUP BY (client, week) over the range's held sessions: attended minutes, the
+    position (minute of the range) of the last row that is not an unexcused absence, and the
+    positions of the unexcused ones. The held sessions are picked first (week and position
+    worked out once per session, not per attendance row), then their rows via the index.
+    For a one-week range every week is 0: grouping by client alone is the same and cheaper."""
+    days = _days_since(dialect, col(ClinicSession.session_date), _FIRST)
+    held = (
         sa_select(
-            col(TherapistAssignment.id),
-            col(TherapistAssignment.client_id),
-            col(TherapistAssignment.staff_id),
-            col(TherapistAssignment.start_date),
-            col(TherapistAssignment.end_date),
-            col(Staff.first_name),
-            col(Staff.last_name),
-            col(Staff.credentials),
+            col(ClinicSession.id).label("id"),
+            (days * 1440 + _minute_of_day(dialect, col(ClinicSession.start_time))).label("pos"),
+            *(() if one_week else ((days // 7).label("week"),)),  # integer division: days >= 0
         )
-        .join(Staff, col(Staff.id) == col(TherapistAssignment.staff_id))
         .where(
-            col(TherapistAssignment.role) == AssignmentRole.PRIMARY_THERAPIST.value,
-            col(TherapistAssignment.voided_at).is_(None),
-            col(TherapistAssignment.start_date) <= last,
-            or_(
-                col(TherapistAssignment.end_date).is_(None),
-                col(TherapistAssignment.end_date) >= first,
-            ),
-            *_in_filter(TherapistAssignment.client_id, client_ids),
+            col(ClinicSession.status) == SessionStatus.HELD.value,
+            col(ClinicSession.session_date) >= _FIRST,
+            col(ClinicSession.session_date) <= _LAST,
         )
+        .cte("held")
+        .prefix_with("MATERIALIZED")
     )
-    for aid, cid, sid, start, end, tfirst, tlast, cred in _fetch(session, th_q):
-        name = f"{tfirst} {tlast}".strip() + (f", {cred}" if cred else "")
-        facts.therapists[cid].append(_Therapist(sid, name, start, end, aid))
-
-    # 9. scheduled sessions still to come (only when the range reaches today)
-    if last >= today:
-        _load_remaining(session, facts, max(first, today), last, client_ids)
-    return facts
-
-
-def _load_attendance(
-    session: Session, facts: _Facts, dialect: str, client_ids: Collection[int] | None
-) -> None:
-    """Attended minutes and the unexcused streak from one GROUP BY (client, week).
-
-    Each group gives the attended minutes, the position (minute of the range) of the last
-    attendance row that is not an unexcused absence, and the positions of the unexcused ones;
-    the streak at a week's end is then the unexcused rows after that last other row, or the
-    previous week's streak plus this week's unexcused rows when the week has no other row.
-    Weeks from `_STREAK_LOOKBACK_DAYS` before the range seed the streak; a client whose run
-    reaches back further (or who has no row in that window) gets the rest of it from one
-    more query over just those clients, so the streak is exact whatever its length."""
-    first, last = facts.first, facts.last
-    lookback = first - timedelta(days=_STREAK_LOOKBACK_DAYS)
-    offset_weeks = _STREAK_LOOKBACK_DAYS // 7
-    days = _days_since(dialect, col(ClinicSession.session_date), lookback)
-    week = days // 7  # integer division: days >= 0 here
-    position = days * 1440 + _minute_of_day(dialect, col(ClinicSession.start_time))
+    week: ColumnElement[int] = literal_column("0", Integer) if one_week else held.c.week
+    groups = (col(Attendance.client_id),) if one_week else (col(Attendance.client_id), week)
     is_unexcused = col(Attendance.status) == _UNEXCUSED
-    q = (
+    return (
         sa_select(
             col(Attendance.client_id),
             week,
             sa_func.sum(
-                case((col(Attendance.status).in_(_ATTENDED), col(Attendance.minutes)), else_=0)
+                case((col(Attendance.status).in_(_ATTENDED_SQL), col(Attendance.minutes)), else_=0)
             ),
-            sa_func.max(case((is_unexcused, None), else_=position)),
-            _joined_text(dialect, case((is_unexcused, position), else_=None)),
+            sa_func.max(case((is_unexcused, None), else_=held.c.pos)),
+            _joined_text(dialect, case((is_unexcused, held.c.pos), else_=None)),
         )
-        .join(ClinicSession, col(ClinicSession.id) == col(Attendance.session_id))
-        .where(
-            col(ClinicSession.status) == SessionStatus.HELD.value,
-            col(ClinicSession.session_date) >= lookback,
-            col(ClinicSession.session_date) <= last,
-            *_in_filter(Attendance.client_id, client_ids),
-        )
-        .group_by(col(Attendance.client_id), week)
+        .select_from(held)
+        .join(Attendance, col(Attendance.session_id) == held.c.id)
+        .where(*_in_filter(dialect, Attendance.client_id, filtered))
+        .group_by(*groups)
+        .order_by(*groups)
     )
-    scope = set(client_ids) if client_ids is not None else set(facts.enrollments)
-    groups: dict[int, list[tuple[int, int | None, str | None]]] = defaultdict(list)
-    for cid, wk, minutes, last_other, unexcused in _fetch(session, q):
-        index = int(wk) - offset_weeks
-        if index >= 0 and minutes:
-            facts.attended[(cid, index)] = int(minutes)
-        if cid in scope:
-            groups[cid].append((index, last_other, unexcused))
-
-    # walk each client's weeks in order: (streak, run still open since the lookback start?)
-    walked: dict[int, dict[int, tuple[int, bool]]] = {}
-    for cid, weeks in groups.items():
-        streak, open_run = 0, True
-        marks: dict[int, tuple[int, bool]] = {}
-        for index, last_other, unexcused in sorted(weeks, key=lambda g: g[0]):
-            positions = [int(p) for p in unexcused.split(",")] if unexcused else []
-            if last_other is not None:
-                streak = sum(1 for p in positions if p > int(last_other))
-                open_run = False
-            else:
-                streak += len(positions)
-            marks[index] = (streak, open_run)
-        walked[cid] = marks
-    reach_back = {cid for cid in scope if cid not in walked} | {
-        cid for cid, marks in walked.items() if any(o for _, o in marks.values())
-    }
-    carry = _streaks_before(session, lookback, reach_back) if reach_back else {}
-    for cid in scope:
-        base = carry.get(cid, 0)
-        streaks: dict[int, int] = {-offset_weeks - 1: base} if base else {}
-        for index, (streak, open_run) in walked.get(cid, {}).items():
-            streaks[index] = streak + base if open_run else streak
-        if streaks:
-            facts.streaks[cid] = streaks
 
 
-def _streaks_before(session: Session, cutoff: date, client_ids: Collection[int]) -> dict[int, int]:
-    """Trailing unexcused absences before `cutoff` for a few clients: their rows from their
-    last other-status day before the cutoff (the attendance.client_id index keeps it small)."""
+def _one_week_attendance_q(dialect: str, filtered: bool) -> Any:
+    return _attendance_q(dialect, filtered, one_week=True)
+
+
+def _streaks_before_q(dialect: str, filtered: bool) -> Any:
+    """A few clients' attendance rows at held sessions before `first`, from their last day
+    with a row that is not an unexcused absence (every row when there is none), in order."""
     held = col(ClinicSession.status) == SessionStatus.HELD.value
     last_good = (
         sa_select(
@@ -644,24 +685,24 @@ def _streaks_before(session: Session, cutoff: date, client_ids: Collection[int])
         .where(
             held,
             col(Attendance.status) != _UNEXCUSED,
-            col(ClinicSession.session_date) < cutoff,
-            *_in_filter(Attendance.client_id, client_ids),
+            col(ClinicSession.session_date) < _FIRST,
+            *_in_filter(dialect, Attendance.client_id, filtered),
         )
         .group_by(col(Attendance.client_id))
         .subquery()
     )
-    q = (
+    return (
         sa_select(col(Attendance.client_id), col(Attendance.status))
         .join(ClinicSession, col(ClinicSession.id) == col(Attendance.session_id))
         .outerjoin(last_good, last_good.c.cid == col(Attendance.client_id))
         .where(
             held,
-            col(ClinicSession.session_date) < cutoff,
+            col(ClinicSession.session_date) < _FIRST,
             or_(
                 last_good.c.day.is_(None),
                 col(ClinicSession.session_date) >= last_good.c.day,
             ),
-            *_in_filter(Attendance.client_id, client_ids),
+            *_in_filter(dialect, Attendance.client_id, filtered),
         )
         .order_by(
             col(Attendance.client_id),
@@ -670,8 +711,202 @@ def _streaks_before(session: Session, cutoff: date, client_ids: Collection[int])
             col(ClinicSession.id),
         )
     )
+
+
+def _remaining_q(dialect: str, filtered: bool) -> Any:
+    """Scheduled (not held, not cancelled) sessions from `from_day` to `to_day`, with their
+    minutes as session_minutes() counts them."""
+    begins = _minute_of_day(dialect, col(ClinicSession.start_time))
+    ends = _minute_of_day(dialect, col(ClinicSession.end_time))
+    return sa_select(
+        col(ClinicSession.kind),
+        col(ClinicSession.track_id),
+        col(ClinicSession.client_id),
+        col(ClinicSession.session_date),
+        case((ends > begins, ends - begins), else_=0),
+    ).where(
+        col(ClinicSession.status) == SessionStatus.SCHEDULED.value,
+        col(ClinicSession.session_date) >= _FROM,
+        col(ClinicSession.session_date) <= _TO,
+    )
+
+
+def _load(
+    session: Session,
+    first: date,
+    weeks: int,
+    today: date,
+    client_ids: Collection[int] | None,
+) -> _Facts:
+    """Load a range of whole weeks with a fixed number of queries, whatever the number of
+    clients or weeks: clients with their enrollments and primary therapists, tracks with
+    their blocks, closures, clinic-cancelled group days, attendance (one GROUP BY client and
+    week: minutes and streak data); +1 (remaining scheduled sessions) when the range reaches
+    today or later, +1 when some client's unexcused run reaches back past the range start."""
+    facts = _Facts(first, weeks, today)
+    last = facts.last
+    dialect = session.get_bind().dialect.name
+    filtered = _filters(client_ids)
+    params: dict[str, Any] = {"first": first, "last": last}
+    if filtered:
+        assert client_ids is not None
+        params["ids"] = _ids_param(dialect, client_ids)
+
+    # 1. clients with their enrollments and primary therapists overlapping the range:
+    #    everyone enrolled in the range, or the requested clients (enrolled or not)
+    if client_ids is None:
+        cl_q = _statement(dialect, "enrolled", False, _enrolled_clients_q)
+    else:
+        cl_q = _statement(dialect, "requested", filtered, _requested_clients_q)
+    clients = facts.clients
+    enrollments = facts.enrollments
+    therapists = facts.therapists
+    seen_enrollments: set[int] = set()
+    seen_assignments: set[int] = set()
+    for (
+        cid,
+        mrn,
+        last_name,
+        first_name,
+        override,
+        part2,
+        eid,
+        tid,
+        start,
+        end,
+        aid,
+        staff_id,
+        assigned,
+        unassigned,
+        staff_first,
+        staff_last,
+        credentials,
+    ) in _fetch(session, cl_q, params):
+        if client_ids is not None and cid not in client_ids:
+            continue
+        if cid not in clients:
+            clients[cid] = _ClientFacts(
+                mrn,
+                client_label(last_name, first_name),
+                None if override is None else Decimal(override),
+                bool(part2),
+            )
+        if eid is not None and eid not in seen_enrollments:
+            seen_enrollments.add(eid)
+            enrollments[cid].append((eid, tid, start, end))
+        if staff_id is not None and aid not in seen_assignments:
+            seen_assignments.add(aid)
+            name = f"{staff_first} {staff_last}".strip() + (
+                f", {credentials}" if credentials else ""
+            )
+            therapists[cid].append(_Therapist(staff_id, name, assigned, unassigned, aid))
+
+    # 2. tracks and their active block weekdays
+    for tid, name, hours, weekdays in _fetch(
+        session, _statement(dialect, "tracks", False, _tracks_q), {}
+    ):
+        facts.tracks[tid] = (name, Decimal(hours))
+        if weekdays:
+            facts.blocks[tid] = frozenset(int(day) for day in weekdays.split(","))
+
+    # 3. closures
+    facts.closures = frozenset(
+        day
+        for (day,) in _fetch(session, _statement(dialect, "closures", False, _closures_q), params)
+    )
+
+    # 4. track days whose group the clinic cancelled (every group session that day cancelled,
+    #    at least one of them by the clinic)
+    facts.clinic_cancelled = frozenset(
+        (tid, day)
+        for tid, day in _fetch(
+            session, _statement(dialect, "cancelled", False, _clinic_cancelled_q), params
+        )
+    )
+
+    # 5. one GROUP BY (client, week) over held sessions: attended minutes, and what the
+    #    unexcused streak needs
+    _load_attendance(session, facts, dialect, client_ids, params)
+
+    # 6. scheduled sessions still to come (only when the range reaches today)
+    if last >= today:
+        _load_remaining(session, facts, dialect, max(first, today), last, client_ids)
+    return facts
+
+
+def _load_attendance(
+    session: Session,
+    facts: _Facts,
+    dialect: str,
+    client_ids: Collection[int] | None,
+    params: Mapping[str, Any],
+) -> None:
+    """Attended minutes and the unexcused streak from one GROUP BY (client, week).
+
+    The streak at a week's end is the week's unexcused rows after its last other row, or the
+    previous week's streak plus the week's unexcused rows when the week has no other row. A
+    client whose run is still open at the start of the range (every row in it unexcused, or
+    no row at all) gets the rest of it from one more query over just those clients, so the
+    streak is exact whatever its length. `facts.streaks` keeps, per client, the weeks at whose
+    end the streak changes (from 0, or from the run carried in at week -1)."""
+    if facts.weeks == 1:
+        stmt = _statement(dialect, "one_week", _filters(client_ids), _one_week_attendance_q)
+    else:
+        stmt = _statement(dialect, "attendance", _filters(client_ids), _attendance_q)
+    scope = set(client_ids) if client_ids is not None else set(facts.enrollments)
+    attended = facts.attended
+    # client -> [(week, streak at its end, run still open since the range start?)]
+    walked: dict[int, list[tuple[int, int, bool]]] = {}
+    current: int | None = None
+    marks: list[tuple[int, int, bool]] = []
+    streak, open_run = 0, True
+    for cid, wk, minutes, last_other, unexcused in _fetch(session, stmt, params):
+        index = int(wk)
+        if minutes:
+            attended[(cid, index)] = int(minutes)
+        if cid not in scope:
+            continue
+        if cid != current:  # rows come by client, then week
+            current, streak, open_run = cid, 0, True
+            marks = walked[cid] = []
+        if last_other is not None:
+            after = int(last_other)
+            streak = sum(1 for p in unexcused.split(",") if int(p) > after) if unexcused else 0
+            open_run = False
+        elif unexcused:
+            streak += unexcused.count(",") + 1
+        marks.append((index, streak, open_run))
+    # an open run is a prefix of the client's weeks: it is open at the first one or never
+    reach_back = {cid for cid in scope if cid not in walked or walked[cid][0][2]}
+    carry = _streaks_before(session, dialect, facts.first, reach_back) if reach_back else {}
+    streaks = facts.streaks
+    for cid, base in carry.items():
+        if base and cid not in walked:
+            streaks[cid] = {-1: base}
+    for cid, weeks in walked.items():
+        base = carry.get(cid, 0)
+        changes: dict[int, int] = {-1: base} if base else {}
+        value = base
+        for index, streak, open_run in weeks:
+            now = streak + base if open_run else streak
+            if now != value:
+                changes[index] = value = now
+        if changes:
+            streaks[cid] = changes
+
+
+def _streaks_before(
+    session: Session, dialect: str, cutoff: date, client_ids: Collection[int]
+) -> dict[int, int]:
+    """Trailing unexcused absences before `cutoff` for a few clients: their rows from their
+    last other-status day before the cutoff (the attendance client index keeps it small)."""
+    filtered = _filters(client_ids)
+    params: dict[str, Any] = {"first": cutoff}
+    if filtered:
+        params["ids"] = _ids_param(dialect, client_ids)
+    stmt = _statement(dialect, "streaks_before", filtered, _streaks_before_q)
     statuses: dict[int, list[str]] = defaultdict(list)
-    for cid, status in _fetch(session, q):
+    for cid, status in _fetch(session, stmt, params):
         if cid in client_ids:
             statuses[cid].append(status)
     return {cid: unexcused_streak(seq) for cid, seq in statuses.items()}
@@ -680,31 +915,23 @@ def _streaks_before(session: Session, cutoff: date, client_ids: Collection[int])
 def _load_remaining(
     session: Session,
     facts: _Facts,
+    dialect: str,
     start: date,
     end: date,
     client_ids: Collection[int] | None,
 ) -> None:
     """Scheduled (not held, not cancelled) sessions from `start` to `end`: track groups by
     (track, day), and each client's own individual/family/intake bookings."""
-    q = sa_select(
-        col(ClinicSession.kind),
-        col(ClinicSession.track_id),
-        col(ClinicSession.client_id),
-        col(ClinicSession.session_date),
-        col(ClinicSession.start_time),
-        col(ClinicSession.end_time),
-    ).where(
-        col(ClinicSession.status) == SessionStatus.SCHEDULED.value,
-        col(ClinicSession.session_date) >= start,
-        col(ClinicSession.session_date) <= end,
-    )
+    stmt = _statement(dialect, "remaining", False, _remaining_q)
     groups: dict[tuple[int, date], int] = defaultdict(int)
     booked: dict[tuple[int, int], int] = defaultdict(int)
-    for kind, tid, cid, day, t0, t1 in _fetch(session, q):
-        if day in facts.closures:
+    closures = facts.closures
+    group_kind = SessionKind.GROUP.value
+    for kind, tid, cid, day, minutes in _fetch(session, stmt, {"from_day": start, "to_day": end}):
+        if day in closures:
             continue
-        minutes = session_minutes(t0, t1)
-        if kind == SessionKind.GROUP.value:
+        minutes = int(minutes)
+        if kind == group_kind:
             if tid is not None:
                 groups[(tid, day)] += minutes
         elif cid is not None and (client_ids is None or cid in client_ids):
@@ -713,49 +940,75 @@ def _load_remaining(
     facts.client_remaining = dict(booked)
 
 
-def _spans(facts: _Facts, cid: int) -> list[EnrollmentSpan]:
-    override = facts.clients[cid].override
-    spans = []
-    for eid, tid, start, end in facts.enrollments.get(cid, ()):
-        track_hours = facts.tracks.get(tid, ("", Decimal(0)))[1]
-        spans.append(EnrollmentSpan(tid, start, end, requirement_hours(override, track_hours), eid))
-    return spans
-
-
 def _therapist_for(facts: _Facts, cid: int, first: date, last: date) -> _Therapist | None:
+    return _therapist_in(facts.therapists.get(cid, ()), first, last)
+
+
+def _therapist_in(therapists: Iterable[_Therapist], first: date, last: date) -> _Therapist | None:
+    """The primary therapist of a week: the newest assignment overlapping it."""
     best: _Therapist | None = None
-    for t in facts.therapists.get(cid, ()):
+    for t in therapists:
         if t.start <= last and (t.end is None or t.end >= first):  # noqa: SIM102
             if best is None or (t.start, t.order) > (best.start, best.order):
                 best = t
     return best
 
 
-def _required_for_week(facts: _Facts, first: date, in_week: Sequence[EnrollmentSpan]) -> int | None:
+# One enrollment of a client, as the row builder uses it: (start, enrollment id, track_id,
+# end, required weekly hours). Sorting these sorts by (start, id), the order in which a later
+# enrollment wins a shared day.
+_Span = tuple[date, int, int, date | None, Decimal]
+
+
+def _client_spans(facts: _Facts, cid: int) -> list[_Span]:
+    """The client's enrollments in the range, sorted by (start, id), requirement resolved."""
+    override = facts.clients[cid].override
+    tracks = facts.tracks
+    spans = [
+        (
+            start,
+            eid,
+            tid,
+            end,
+            requirement_hours(override, tracks[tid][1] if tid in tracks else Decimal(0)),
+        )
+        for eid, tid, start, end in facts.enrollments.get(cid, ())
+    ]
+    if len(spans) > 1:
+        spans.sort(key=lambda s: (s[0], s[1]))
+    return spans
+
+
+def _required_for_week(facts: _Facts, first: date, in_week: Sequence[_Span]) -> int | None:
     """required_minutes() for one week, memoised on the enrollments clipped to the week (most
-    clients share "enrolled all week in track T at H hours"), so 500 x 52 cells stay cheap."""
-    last = first + timedelta(days=6)
-    if len(in_week) > 1:
-        in_week = sorted(in_week, key=lambda x: (x.start, x.order))
-    key = (
-        first,
-        tuple(
-            (
-                s.track_id,
-                first if s.start < first else s.start,
-                last if s.end is None or s.end > last else s.end,
-                s.hours,
-            )
-            for s in in_week
-        ),
-    )
+    clients share "enrolled all week in track T at H hours"), so 500 x 52 cells stay cheap.
+    `in_week` is sorted by (start, id); the key is (first, then track, clipped start, clipped
+    end and hours of each enrollment in that order)."""
+    last = first + _SIX_DAYS
+    key: tuple[Any, ...] = (first,)
+    for start, _eid, tid, end, hours in in_week:
+        key += (
+            tid,
+            first if start < first else start,
+            last if end is None or end > last else end,
+            hours,
+        )
     cache = facts.required_cache
-    if key not in cache:
-        clipped = [EnrollmentSpan(t, a, b, h, rank) for rank, (t, a, b, h) in enumerate(key[1])]
-        cache[key] = required_minutes(
+    required = cache.get(key, _MISSING)
+    if required is _MISSING:
+        clipped = [
+            EnrollmentSpan(key[i], key[i + 1], key[i + 2], key[i + 3], rank)
+            for rank, i in enumerate(range(1, len(key), 4))
+        ]
+        required = cache[key] = required_minutes(
             first, clipped, facts.blocks, facts.closures, facts.clinic_cancelled
         )
-    return cache[key]
+    return required  # type: ignore[return-value]
+
+
+_MISSING = object()
+_ONE_DAY = timedelta(days=1)
+_SIX_DAYS = timedelta(days=6)
 
 
 def _track_label(facts: _Facts, track_ids: tuple[int, ...]) -> str:
@@ -771,58 +1024,129 @@ def _track_label(facts: _Facts, track_ids: tuple[int, ...]) -> str:
     return label
 
 
+def _remaining_for_week(
+    facts: _Facts, cid: int, index: int, first: date, last: date, in_week: Sequence[_Span]
+) -> int:
+    """Scheduled minutes still to come in the week: the group sessions of the track the
+    client is in each day from today (the newest enrollment owns a shared day), plus the
+    client's own bookings."""
+    day = max(first, facts.today)
+    group_remaining = facts.group_remaining
+    booked = facts.client_remaining.get((cid, index), 0)
+    if len(in_week) == 1:  # one enrollment: if it covers every day left, its track's total
+        start, _eid, tid, end, _hours = in_week[0]
+        if start <= day and (end is None or end >= last):
+            key = (tid, day, last)
+            total = facts.remaining_cache.get(key)
+            if total is None:
+                total = facts.remaining_cache[key] = sum(
+                    group_remaining.get((tid, day + timedelta(days=i)), 0)
+                    for i in range((last - day).days + 1)
+                )
+            return total + booked
+    remaining = 0
+    while day <= last:
+        for start, _eid, tid, end, _hours in reversed(in_week):  # newest first
+            if start <= day and (end is None or day <= end):
+                remaining += group_remaining.get((tid, day), 0)
+                break
+        day += _ONE_DAY
+    return remaining + booked
+
+
 def _client_rows(
-    facts: _Facts, cid: int, spans: Sequence[EnrollmentSpan], weeks: Iterable[int]
+    facts: _Facts, cid: int, spans: Sequence[_Span], weeks: Iterable[int]
 ) -> list[WeekRow]:
-    """One client's rows for the given week indexes (ascending) from loaded facts (pure)."""
+    """One client's rows for the given week indexes (ascending) from loaded facts (pure).
+    `spans` come from `_client_spans`. (Called for every client and week: kept lean.)"""
     info = facts.clients[cid]
-    marks = facts.streaks.get(cid, {})
-    pending = sorted(marks)
+    marks = facts.streaks.get(cid)
+    pending = sorted(marks) if marks else []
     streak = 0
     next_mark = 0
+    today = facts.today
+    origin = facts.first
+    attended_by_week = facts.attended
+    therapists = facts.therapists.get(cid, ())
+    single = spans[0] if len(spans) == 1 else None
     rows: list[WeekRow] = []
     for index in weeks:
         # the streak stands at its value after the last attendance row on or before week end
         while next_mark < len(pending) and pending[next_mark] <= index:
-            streak = marks[pending[next_mark]]
+            streak = marks[pending[next_mark]]  # type: ignore[index]  # pending implies marks
             next_mark += 1
-        first = facts.first + timedelta(days=7 * index)
-        last = first + timedelta(days=6)
-        in_week = [s for s in spans if s.start <= last and (s.end is None or s.end >= first)]
-        required = _required_for_week(facts, first, in_week) if in_week else None
-        attended = facts.attended.get((cid, index), 0)
-        if len(in_week) > 1:
-            in_week.sort(key=lambda x: (x.start, x.order))
-        track_label = _track_label(facts, tuple(s.track_id for s in in_week))
-        therapist = _therapist_for(facts, cid, first, last)
-        remaining = 0
-        if last >= facts.today:
-            start = max(first, facts.today)
-            for offset in range((last - start).days + 1):
-                day = start + timedelta(days=offset)
-                owner = day_owner(day, in_week)
-                if owner is not None:
-                    remaining += facts.group_remaining.get((owner.track_id, day), 0)
-            remaining += facts.client_remaining.get((cid, index), 0)
-        current = first <= facts.today <= last
-        rows.append(
-            WeekRow(
-                client_id=cid,
-                mrn=info.mrn,
-                client=info.label,
-                track=track_label,
-                therapist=therapist.name if therapist else "",
-                required_minutes=required,
-                attended_minutes=attended,
-                status=week_status(required, attended),
-                projection=projection(required, attended, remaining) if current else None,
-                remaining_minutes=remaining,
-                unexcused_streak=streak,
-                part2=info.part2,
-                week_start=first,
+        first = origin + timedelta(days=7 * index)
+        last = first + _SIX_DAYS
+        if single is not None:
+            in_week: Sequence[_Span] = (
+                spans if single[0] <= last and (single[3] is None or single[3] >= first) else ()
             )
+        else:
+            in_week = [s for s in spans if s[0] <= last and (s[3] is None or s[3] >= first)]
+        if in_week:
+            required = _required_for_week(facts, first, in_week)
+            track_label = _track_label(
+                facts, (single[2],) if single is not None else tuple([s[2] for s in in_week])
+            )
+        else:
+            required, track_label = None, ""
+        attended = attended_by_week.get((cid, index), 0)
+        therapist = ""
+        if therapists:
+            best = _therapist_in(therapists, first, last)
+            if best is not None:
+                therapist = best.name
+        remaining = 0
+        current = False
+        if last >= today:
+            remaining = _remaining_for_week(facts, cid, index, first, last, in_week)
+            current = first <= today
+        row = _new_row(WeekRow)
+        _set_attribute(
+            row,
+            "__dict__",
+            {
+                "client_id": cid,
+                "mrn": info.mrn,
+                "client": info.label,
+                "track": track_label,
+                "therapist": therapist,
+                "required_minutes": required,
+                "attended_minutes": attended,
+                "status": week_status(required, attended),
+                "projection": projection(required, attended, remaining) if current else None,
+                "remaining_minutes": remaining,
+                "unexcused_streak": streak,
+                "part2": info.part2,
+                "week_start": first,
+            },
         )
+        rows.append(row)
     return rows
+
+
+# WeekRow(...) without the frozen dataclass __init__'s thirteen guarded setattr calls: the
+# same object (its fields in its __dict__, as __init__ leaves them), made in one step; this
+# is the hot loop of a year of history (26,000 rows). tests/test_hours.py checks the two
+# agree, and this guard keeps it honest if WeekRow ever gains slots or a __post_init__.
+_new_row = object.__new__
+_set_attribute = object.__setattr__
+assert not hasattr(WeekRow, "__slots__") and not hasattr(WeekRow, "__post_init__")
+assert [f.name for f in fields(WeekRow)] == [
+    "client_id",
+    "mrn",
+    "client",
+    "track",
+    "therapist",
+    "required_minutes",
+    "attended_minutes",
+    "status",
+    "projection",
+    "remaining_minutes",
+    "unexcused_streak",
+    "part2",
+    "week_start",
+]
 
 
 def _compute_week(
@@ -833,19 +1157,21 @@ def _compute_week(
     therapist_staff_id: int | None = None,
     today: date | None = None,
 ) -> tuple[date, date, list[WeekRow]]:
-    first, last = week_bounds(session, week_of)
-    today = today or clinic_today(session)
+    week_start, tz = _clinic_week(session)
+    first = start_of_week(week_of, week_start)
+    last = first + _SIX_DAYS
+    today = today or clinic_now(tz).date()  # clinic_today() without a second query
     facts = _load(session, first, 1, today, None)
     rows: list[WeekRow] = []
     for cid in facts.clients:
-        spans = _spans(facts, cid)
-        if track_id is not None and not any(s.track_id == track_id for s in spans):
+        spans = _client_spans(facts, cid)
+        if track_id is not None and not any(s[2] == track_id for s in spans):
             continue
         if therapist_staff_id is not None:
             therapist = _therapist_for(facts, cid, first, last)
             if therapist is None or therapist.staff_id != therapist_staff_id:
                 continue
-        rows.extend(_client_rows(facts, cid, spans, [0]))
+        rows.extend(_client_rows(facts, cid, spans, (0,)))
     rows.sort(key=lambda r: (r.mrn, r.client_id))
     return first, last, rows
 
@@ -896,7 +1222,8 @@ def _history(
     ids = frozenset(client_ids)
     facts = _load(session, first, weeks, today or clinic_today(session), ids)
     result = {
-        cid: _client_rows(facts, cid, _spans(facts, cid), range(weeks)) for cid in facts.clients
+        cid: _client_rows(facts, cid, _client_spans(facts, cid), range(weeks))
+        for cid in facts.clients
     }
     return first, weeks, facts, result
 
@@ -913,7 +1240,7 @@ def history_for_clients(
     """Each client's rows for every week from the week of `first_week` to the week of
     `last_week` (one entry per week, oldest first; row.week_start names the week). A week
     the client was not enrolled shows "no requirement". Unknown client IDs are left out.
-    Set-based: the same 8-9 queries for 1 client or 500, 1 week or 52."""
+    Set-based: the same 6-9 queries for 1 client or 500, 1 week or 52."""
     require(actor, Perm.CENSUS_VIEW)
     with db.session() as session:
         return _history(session, list(client_ids), first_week, last_week, today)[3]
