@@ -85,6 +85,21 @@ NOTE_SECTIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Therapy modalities a note records; a treatment plan's interventions add two more
+# (services/plans.py MODALITIES).
+THERAPY_MODALITIES: tuple[str, ...] = (
+    "CBT",
+    "DBT",
+    "Motivational Interviewing",
+    "Psychodynamic",
+    "Psychoeducation",
+    "Mindfulness",
+    "Family systems",
+    "Relapse prevention",
+    "Trauma-informed care",
+)
+
+
 class NoteStatus(StrEnum):
     DRAFT = "draft"
     SIGNED = "signed"

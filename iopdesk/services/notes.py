@@ -40,6 +40,7 @@ from iopdesk.models import (
 from iopdesk.models.enums import (
     ATTENDED_STATUSES,
     NOTE_SECTIONS,
+    THERAPY_MODALITIES,
     NoteFormat,
     NoteStatus,
     SessionKind,
@@ -53,17 +54,7 @@ from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm, has, require
 from iopdesk.services.records import update_versioned
 
-MODALITIES: tuple[str, ...] = (
-    "CBT",
-    "DBT",
-    "Motivational Interviewing",
-    "Psychodynamic",
-    "Psychoeducation",
-    "Mindfulness",
-    "Family systems",
-    "Relapse prevention",
-    "Trauma-informed care",
-)
+MODALITIES: tuple[str, ...] = THERAPY_MODALITIES
 # Short names people type (and the issue uses) mapped to the stored label.
 _MODALITY_ALIASES = {
     "mi": "Motivational Interviewing",

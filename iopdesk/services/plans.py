@@ -41,7 +41,7 @@ from iopdesk.models import (
     User,
     utcnow,
 )
-from iopdesk.models.enums import PlanStatus, Role
+from iopdesk.models.enums import THERAPY_MODALITIES, PlanStatus, Role
 from iopdesk.services import audit
 from iopdesk.services.actor import Actor
 from iopdesk.services.clients import require_clinical_in
@@ -50,19 +50,7 @@ from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm, has, require
 from iopdesk.services.records import update_versioned
 
-MODALITIES = (
-    "CBT",
-    "DBT",
-    "Motivational Interviewing",
-    "Psychodynamic",
-    "Psychoeducation",
-    "Mindfulness",
-    "Family systems",
-    "Relapse prevention",
-    "Trauma-informed care",
-    "Medication management",
-    "Case management",
-)
+MODALITIES = (*THERAPY_MODALITIES, "Medication management", "Case management")
 FREQUENCIES = (
     "Daily in program",
     "3x weekly",

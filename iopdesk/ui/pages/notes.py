@@ -124,6 +124,38 @@ def note_text(content: notes.NoteContent) -> str:
 
 
 # -- the progress-note editor ---------------------------------------------------------------
+def _draft_controls(
+    outer: QVBoxLayout,
+    sign_label: str,
+    save: Callable[[], object],
+    sign: Callable[[], object],
+    close: Callable[[], object],
+) -> tuple[QLabel, QLabel, QPushButton, QPushButton]:
+    """The bottom of both note editors: the field-error line, then the autosave status and the
+    Save draft / sign / Close buttons. Returns (error, status, save button, sign button)."""
+    error = QLabel("")
+    error.setObjectName("fieldError")
+    error.setWordWrap(True)
+    error.hide()
+    outer.addWidget(error)
+    bar = QHBoxLayout()
+    status = muted("Drafts are saved automatically every 15 seconds and on close.")
+    bar.addWidget(status, 1)
+    save_btn = QPushButton("Save draft")
+    save_btn.clicked.connect(save)
+    sign_btn = QPushButton(sign_label)
+    sign_btn.setObjectName("primary")
+    sign_btn.clicked.connect(sign)
+    close_btn = QPushButton("Close")
+    close_btn.clicked.connect(close)
+    for b in (save_btn, sign_btn, close_btn):
+        b.setAutoDefault(False)
+        b.setMinimumWidth(110)
+        bar.addWidget(b)
+    outer.addLayout(bar)
+    return error, status, save_btn, sign_btn
+
+
 class NoteEditorDialog(QDialog):
     """Write a progress note: format sections, modalities, goals, risk screen, minutes."""
 
@@ -231,26 +263,9 @@ class NoteEditorDialog(QDialog):
         split.setSizes([690, 430])
         outer.addWidget(split, 1)
 
-        self.error = QLabel("")
-        self.error.setObjectName("fieldError")
-        self.error.setWordWrap(True)
-        self.error.hide()
-        outer.addWidget(self.error)
-        bar = QHBoxLayout()
-        self.status = muted("Drafts are saved automatically every 15 seconds and on close.")
-        bar.addWidget(self.status, 1)
-        self.save_btn = QPushButton("Save draft")
-        self.save_btn.clicked.connect(self.save_draft)
-        self.sign_btn = QPushButton("Sign and lock")
-        self.sign_btn.setObjectName("primary")
-        self.sign_btn.clicked.connect(self.sign)
-        close = QPushButton("Close")
-        close.clicked.connect(self.close)
-        for b in (self.save_btn, self.sign_btn, close):
-            b.setAutoDefault(False)
-            b.setMinimumWidth(110)
-            bar.addWidget(b)
-        outer.addLayout(bar)
+        self.error, self.status, self.save_btn, self.sign_btn = _draft_controls(
+            outer, "Sign and lock", self.save_draft, self.sign, self.close
+        )
 
         self.format.currentIndexChanged.connect(self._format_changed)
         for w in (self.date, self.minutes):
@@ -572,26 +587,9 @@ class GroupNoteDialog(QDialog):
         self.warning_label.setStyleSheet("color: #b26a00; font-weight: 600;")
         self.warning_label.hide()
         outer.addWidget(self.warning_label)
-        self.error = QLabel("")
-        self.error.setObjectName("fieldError")
-        self.error.setWordWrap(True)
-        self.error.hide()
-        outer.addWidget(self.error)
-        bar = QHBoxLayout()
-        self.status = muted("Drafts are saved automatically every 15 seconds and on close.")
-        bar.addWidget(self.status, 1)
-        self.save_btn = QPushButton("Save draft")
-        self.save_btn.clicked.connect(self.save_draft)
-        self.sign_btn = QPushButton("Sign group note")
-        self.sign_btn.setObjectName("primary")
-        self.sign_btn.clicked.connect(self.sign)
-        close = QPushButton("Close")
-        close.clicked.connect(self.close)
-        for b in (self.save_btn, self.sign_btn, close):
-            b.setAutoDefault(False)
-            b.setMinimumWidth(110)
-            bar.addWidget(b)
-        outer.addLayout(bar)
+        self.error, self.status, self.save_btn, self.sign_btn = _draft_controls(
+            outer, "Sign group note", self.save_draft, self.sign, self.close
+        )
         for line in (self.topic, self.interventions):
             line.textEdited.connect(self._mark_dirty)
         self.narrative.textChanged.connect(self._mark_dirty)
