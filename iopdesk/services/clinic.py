@@ -189,15 +189,21 @@ def clinic_today(session: Session) -> date:
     return clinic_now(session.exec(select(Clinic.timezone).limit(1)).first()).date()
 
 
-def get_setting_in(session: Session, key: str) -> Any:
+def setting_value(key: str, stored: str | None) -> Any:
+    """A setting's value from its stored text: the declared default when nothing is stored
+    or the text cannot be read."""
     spec = settings_decl.BY_KEY[key]
-    row = session.get(Setting, key)
-    if row is None:
+    if stored is None:
         return spec.default
     try:
-        return settings_decl.parse(spec, row.value)
+        return settings_decl.parse(spec, stored)
     except ValueError:
         return spec.default
+
+
+def get_setting_in(session: Session, key: str) -> Any:
+    row = session.get(Setting, key)
+    return setting_value(key, None if row is None else row.value)
 
 
 def get_setting(db: Database, key: str) -> Any:

@@ -66,7 +66,6 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
-from iopdesk import settings as settings_decl
 from iopdesk.db import Database
 from iopdesk.errors import DiskFullError, NotFoundError, UserError, ValidationError
 from iopdesk.models import (
@@ -91,7 +90,7 @@ from iopdesk.models.enums import (
 )
 from iopdesk.services import audit
 from iopdesk.services.actor import Actor
-from iopdesk.services.clinic import clinic_now, clinic_today
+from iopdesk.services.clinic import clinic_now, clinic_today, setting_value
 from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm, require
 from iopdesk.settings import WEEKDAYS
@@ -347,15 +346,10 @@ def _week_start_setting(session: Session) -> int:
 
 
 def _week_start_index(raw: str | None) -> int:
-    """The stored `week_start` text as 0..6, read as clinic.get_setting_in() reads a setting
-    (none stored, or unreadable: the declared default); an unknown day counts as Monday."""
-    spec = settings_decl.BY_KEY["week_start"]
-    value = spec.default
-    if raw is not None:
-        with contextlib.suppress(ValueError):
-            value = settings_decl.parse(spec, raw)
+    """The stored `week_start` text as 0..6 (clinic.setting_value: none stored, or
+    unreadable, gives the declared default); an unknown day counts as Monday."""
     try:
-        return weekday_index(value)
+        return weekday_index(setting_value("week_start", raw))
     except ValueError:
         return 0
 
