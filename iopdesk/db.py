@@ -33,6 +33,8 @@ from iopdesk.errors import (
 )
 
 log = logging.getLogger(__name__)
+# Execution option that marks a Database.read() unit: its SQLite transaction begins deferred.
+READ_ONLY_OPTION = "iopdesk_read_only"
 
 NETWORK_FS = {
     "nfs",
@@ -369,6 +371,36 @@ class Database:
         finally:
             session.close()
 
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only unit of work: never takes the write lock, never commits anything.
+
+        On SQLite it begins a deferred transaction (a consistent WAL snapshot that does not
+        block, and is not blocked by, a writer); on PostgreSQL a READ ONLY transaction, so a
+        write slipped into a read path fails loudly instead of committing.
+        """
+        session = Session(self.engine, expire_on_commit=False)
+        try:
+            if self.backend == "postgresql":
+                session.connection(
+                    execution_options={READ_ONLY_OPTION: True, "postgresql_readonly": True}
+                )
+            else:
+                session.connection(execution_options={READ_ONLY_OPTION: True})
+            yield session
+            session.rollback()
+        except sa_exc.DBAPIError as exc:
+            session.rollback()
+            err = translate_error(exc)
+            if err is not None:
+                raise err from exc
+            raise
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
     # -- backup (SQLite online backup API) -----------------------------------------------
     def backup_sqlite(self, dest: Path) -> Path:
         """Copy the live local database to `dest`, encrypted with the same key."""
@@ -432,9 +464,14 @@ def sqlite_engine(path: Path, key: bytes) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        # Take the write lock up front: two workstations' transactions queue instead of
-        # failing half-way with SQLITE_BUSY when a reader upgrades to a writer.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A write transaction takes the write lock up front: two workstations' transactions
+        # queue instead of failing half-way with SQLITE_BUSY when a reader upgrades to a
+        # writer. A read (Database.read) begins deferred: WAL readers never wait for a writer,
+        # so a command-line import cannot freeze a screen that is only reading.
+        if conn.get_execution_options().get(READ_ONLY_OPTION):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 

@@ -197,9 +197,20 @@ def env(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterato
         target = DbTarget(url=server.url(name))
         db = Database.open(target)
     yield Env(db, world, backend, target)
+    _let_background_ops_finish()
     db.close()
     if backend != "sqlite":
         server.drop_database(name)
+
+
+def _let_background_ops_finish() -> None:
+    """A screen's background operation must not outlive the test's database."""
+    import sys
+
+    if "iopdesk.ui.ops" in sys.modules:
+        from iopdesk.ui import ops
+
+        ops.wait_all(60_000)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from iopdesk.services import billing, clinic
 from iopdesk.ui import msgbox
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.pages.billing import BillingPage
+from tests.helpers import finish, settle
 from tests.test_billing import D1, D4, _two_clients
 
 pytestmark = pytest.mark.gui
@@ -34,20 +35,25 @@ def test_preview_export_and_void(qtbot, env, tmp_path):
     qtbot.addWidget(page)
     page.date_from.setDate(QDate(D1.year, D1.month, D1.day))
     page.date_to.setDate(QDate(D4.year, D4.month, D4.day))
-    page.preview()
+    finish(page.preview())
     assert page.lines_model.rowCount() == 8
     assert page.tabs.tabText(0) == "Claim lines (8)"
     out = tmp_path / "claims.xlsx"
-    result = page.export_to(out)
+    result = finish(page.export_to(out))
+    settle()  # the batch list and the preview refresh after the export
     assert result is not None and result.lines == 8 and out.exists()
     assert page.progress_seen[-1] == (8, 8)  # the progress dialog reached the end
     assert load_workbook(out)["Claim Lines"].max_row == 9  # header + 8 lines
     assert page.lines_model.rowCount() == 0  # billed lines are not offered twice
     assert [b.batch_number for b in page.batch_model.rows] == [result.batch_number]
-    assert not page.void(result.batch_number, "")  # a reason is required
-    assert page.void(result.batch_number, "sent to the wrong biller")
+    refused = page.void(result.batch_number, "")
+    finish(refused)
+    assert refused.error is not None  # a reason is required
+    assert "reason" in msgbox.shown[-1].text.lower()
+    assert finish(page.void(result.batch_number, "sent to the wrong biller")) is not None
+    settle()
     assert page.batch_model.rows[0].status == "voided"
-    page.preview()
+    finish(page.preview())
     assert page.lines_model.rowCount() == 8  # voiding freed the lines
 
 

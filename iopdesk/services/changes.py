@@ -18,7 +18,11 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +54,8 @@ QUIET_ACTIONS = (
     "backup_failed",
 )
 _KEY = "iopdesk_changed_tables"
+_AUDIT_KEY = "iopdesk_own_audit_ids"
+_BIND_KEY = "iopdesk_own_audit_bind"
 
 
 @dataclass(frozen=True)
@@ -90,22 +96,73 @@ def _note(session: Session, tables: set[str]) -> None:
         session.info.setdefault(_KEY, set()).update(tables)
 
 
+# -- what this process changed (every backend) --------------------------------------------
+# A commit records the tables it wrote into the collector of the thread that committed it (the
+# op runner opens one around each background operation, so a screen learns exactly what its
+# own operation changed), and the audit ids it wrote, per database (so the SQLite poll can
+# tell this workstation's saves from another process's).
+_local = threading.local()
+_OWN_MAX = 20_000
+_own: dict[tuple[str, str, str], tuple[deque[int], set[int]]] = {}
+_own_lock = threading.Lock()
+
+
+def _db_key(url: Any) -> tuple[str, str, str]:
+    """Which database (not which connection): audit ids are only comparable within one."""
+    return (str(url.host or ""), str(url.port or ""), str(url.database or ""))
+
+
+def _remember_own(key: tuple[str, str, str], ids: list[int]) -> None:
+    with _own_lock:
+        order, members = _own.setdefault(key, (deque(), set()))
+        for audit_id in ids:
+            if len(order) >= _OWN_MAX:
+                members.discard(order.popleft())
+            order.append(audit_id)
+            members.add(audit_id)
+
+
+def is_own_audit_id(db: Database, audit_id: int) -> bool:
+    """Did this process write that audit event (in that database)?"""
+    with _own_lock:
+        entry = _own.get(_db_key(db.engine.url))
+        return entry is not None and audit_id in entry[1]
+
+
+@contextmanager
+def collect() -> Iterator[set[str]]:
+    """Collect the tables committed by this thread inside the block (nested blocks share)."""
+    outer: set[str] | None = getattr(_local, "tables", None)
+    mine: set[str] = set()
+    _local.tables = mine
+    try:
+        yield mine
+    finally:
+        _local.tables = outer
+        if outer is not None:
+            outer |= mine
+
+
 @event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, _ctx: Any) -> None:
-    if not _is_postgres(session):
-        return
     touched = {
         getattr(obj, "__tablename__", "")
         for obj in (*session.new, *session.dirty, *session.deleted)
     }
     _note(session, {t for t in touched if t})
+    ids = [
+        obj.id
+        for obj in session.new
+        if getattr(obj, "__tablename__", "") == "audit_event" and getattr(obj, "id", None)
+    ]
+    if ids:
+        session.info.setdefault(_AUDIT_KEY, []).extend(ids)
+        session.info[_BIND_KEY] = session.get_bind()
 
 
 @event.listens_for(Session, "do_orm_execute")
 def _on_execute(state: ORMExecuteState) -> None:
     if not (state.is_insert or state.is_update or state.is_delete):
-        return
-    if not _is_postgres(state.session):
         return
     table = getattr(state.statement, "table", None)
     name = getattr(table, "name", "")
@@ -115,11 +172,11 @@ def _on_execute(state: ORMExecuteState) -> None:
 
 @event.listens_for(Session, "before_commit")
 def _before_commit(session: Session) -> None:
-    if not _is_postgres(session):
-        return
     if session.new or session.dirty or session.deleted:
         session.flush()  # so after_flush sees what this commit writes
-    tables = session.info.pop(_KEY, None)
+    if not _is_postgres(session):
+        return
+    tables = session.info.get(_KEY)
     if not tables:
         return
     payload = json.dumps({"t": sorted(tables)[:50], "o": ORIGIN})
@@ -127,9 +184,24 @@ def _before_commit(session: Session) -> None:
     session.execute(text("SELECT pg_notify(:c, :p)"), {"c": CHANNEL, "p": payload})
 
 
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    tables = session.info.pop(_KEY, None)
+    ids = session.info.pop(_AUDIT_KEY, None)
+    if ids:
+        bind = session.info.pop(_BIND_KEY, None)
+        if bind is not None:
+            _remember_own(_db_key(bind.url), ids)
+    collector: set[str] | None = getattr(_local, "tables", None)
+    if tables and collector is not None:
+        collector |= tables
+
+
 @event.listens_for(Session, "after_rollback")
 def _after_rollback(session: Session) -> None:
     session.info.pop(_KEY, None)
+    session.info.pop(_AUDIT_KEY, None)
+    session.info.pop(_BIND_KEY, None)
 
 
 def install() -> None:
@@ -200,16 +272,30 @@ class ChangeListener:
         return int(value or 0)
 
     def _sqlite_poll(self) -> PollResult:
+        """New data-changing audit events since the last poll; this process's own are not news."""
+        quiet = ", ".join(f"'{a}'" for a in QUIET_ACTIONS)
+        last = self._last_audit or 0
         try:
-            marker = self._sqlite_marker()
+            with self.db.engine.connect() as conn:
+                ids = [
+                    int(i)
+                    for i in conn.execute(
+                        text(
+                            f"SELECT id FROM audit_event WHERE id > :last "
+                            f"AND action NOT IN ({quiet}) ORDER BY id"
+                        ),
+                        {"last": last},
+                    ).scalars()
+                ]
         except Exception as exc:
             log.warning("change polling failed: %s", type(exc).__name__)
             return PollResult(connected=False, message="The database cannot be read right now.")
-        if self._last_audit is not None and marker > self._last_audit:
-            self._last_audit = marker
-            return PollResult(changes=[Change(frozenset({"*"}), origin="")])
-        self._last_audit = marker
-        return PollResult()
+        if not ids:
+            return PollResult()
+        self._last_audit = ids[-1]
+        foreign = [i for i in ids if not is_own_audit_id(self.db, i)]
+        origin = "" if foreign else ORIGIN
+        return PollResult(changes=[Change(frozenset({"*"}), origin=origin)])
 
     # ----------------------------------------------------------------------------------
     def poll(self, timeout: float = 0.0) -> PollResult:

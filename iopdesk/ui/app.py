@@ -21,7 +21,7 @@ from iopdesk.errors import CorruptDatabaseError, UserError, WrongKeyError
 from iopdesk.services import auth
 from iopdesk.services.actor import Actor
 from iopdesk.services.clinic import get_clinic, is_initialized, setup_clinic
-from iopdesk.ui import msgbox
+from iopdesk.ui import msgbox, ops
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.dialogs import LoginDialog, PassphraseDialog, SetupDialog
 from iopdesk.ui.mainwindow import MainWindow
@@ -391,8 +391,8 @@ def _screenshot(
         window.go(name.title())
         if name == "billing":
             window.pages["Billing"].preview()  # type: ignore[attr-defined]
-    for _ in range(5):
-        app.processEvents()
+    ops.wait_all()
+    ops.spin(50)
     target.grab().save(out)
     window._closing_for_sign_out = False
     window.close()
@@ -465,7 +465,7 @@ def _self_test_window(
         return 0
     window.resize(1366, 768)
     window.show()
-    app.processEvents()
+    ops.spin()
     window.grab()
     if first:  # the release smoke test times the start-up to this line
         print("Self-test: the first main window is painted.", flush=True)
@@ -475,7 +475,8 @@ def _self_test_window(
         nonlocal screens
         try:
             action()
-            app.processEvents()
+            ops.wait_all()
+            ops.spin()
             window.grab()
             screens += 1
         except Exception as exc:  # report every screen, not only the first failure
@@ -499,5 +500,5 @@ def _self_test_window(
     window._closing_for_sign_out = False
     window.close()
     window.deleteLater()
-    app.processEvents()
+    ops.spin()
     return screens

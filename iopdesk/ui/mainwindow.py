@@ -32,8 +32,8 @@ from iopdesk.errors import UserError
 from iopdesk.services import auth
 from iopdesk.services.clinic import get_setting
 from iopdesk.services.permissions import Perm
-from iopdesk.ui import msgbox
-from iopdesk.ui.changewatch import ChangeWatch
+from iopdesk.ui import msgbox, ops
+from iopdesk.ui.changewatch import AUTO_REFRESH, ChangeWatch
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.pages.today import TodayPage
 from iopdesk.ui.widgets import Page
@@ -208,6 +208,7 @@ class MainWindow(QMainWindow):
         right.setSpacing(0)
         right.addWidget(self._topbar())
         self.change_watch = ChangeWatch(self)  # refresh on changes elsewhere; offline banner
+        ops.bus().changed.connect(self._on_changes)
         right.addWidget(self.change_watch.banner)
         self.stack = QStackedWidget()
         right.addWidget(self.stack, 1)
@@ -428,6 +429,28 @@ class MainWindow(QMainWindow):
         if self._first_fill is not None:  # in case no paint comes (e.g. shown minimised)
             QTimer.singleShot(500, self._fill_first_page)
 
+    def _on_changes(self, changes: ops.OpChanges) -> None:
+        """An operation committed: the shown page refreshes if it shows what changed.
+
+        The page that ran the operation refreshes itself in its own success callback (it knows
+        what it wants to show next), so it is not refreshed twice here.
+        """
+        if self.locked:
+            return
+        page = self.stack.currentWidget()
+        if not isinstance(page, Page) or not changes.touches(page.shows):
+            return
+        source = changes.source
+        if isinstance(source, QWidget) and (source is page or page.isAncestorOf(source)):
+            return
+        name = next((n for n, p in self.pages.built().items() if p is page), "")
+        if name in AUTO_REFRESH:  # lists only: reloading cannot throw away anything typed
+            self.refresh_current()
+        else:
+            self.statusBar().showMessage(
+                "Data shown here was changed. Press F5 to see the latest.", 15000
+            )
+
     def refresh_current(self) -> None:
         page = self.stack.currentWidget()
         if page is self._chart and self.chart.client_id is not None:
@@ -524,6 +547,10 @@ class MainWindow(QMainWindow):
         settings.sync()
         self.idle_timer.stop()
         self.change_watch.stop()
+        if not getattr(self, "_bus_disconnected", False):
+            self._bus_disconnected = True
+            ops.bus().changed.disconnect(self._on_changes)
+        ops.wait_all()  # let running operations deliver before the database closes
         app = QApplication.instance()
         if app is not None:
             app.removeEventFilter(self.idle)

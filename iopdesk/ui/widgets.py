@@ -28,8 +28,23 @@ class Page(QWidget):
         self.layout_.setContentsMargins(24, 18, 24, 18)
         self.layout_.setSpacing(14)
 
+    # The tables this page shows: it is refreshed when an operation (here or on another
+    # workstation) commits to one of them. "*" means any change.
+    shows: frozenset[str] = frozenset({"*"})
+
     def refresh(self) -> None:
-        """Reload from services; pages override."""
+        """Reload from services; pages override (or implement fetch/present instead)."""
+        if type(self).fetch is not Page.fetch:
+            from iopdesk.ui import ops
+
+            ops.Op(self, self.fetch, takes_control=False).success(self.present).run_in_background()
+
+    def fetch(self) -> object:
+        """Read what the page shows (runs on a worker thread: services only, no widgets)."""
+        return None
+
+    def present(self, data: object) -> None:
+        """Show what `fetch` returned (GUI thread)."""
 
 
 class Card(QFrame):

@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from PySide6.QtCore import QDate, Qt
+from PySide6.QtCore import QDate
 from PySide6.QtWidgets import (
-    QApplication,
     QCheckBox,
     QComboBox,
     QDateEdit,
@@ -15,18 +14,17 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QInputDialog,
     QLabel,
-    QProgressDialog,
     QPushButton,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from iopdesk.errors import UserError
 from iopdesk.services import billing, lookups
+from iopdesk.services.billing import ExportResult
 from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm
-from iopdesk.ui import msgbox
+from iopdesk.ui import msgbox, ops
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.tablemodel import Column, RowsModel
 from iopdesk.ui.widgets import Page, make_table, muted
@@ -181,21 +179,24 @@ class BillingPage(Page):
         self.batch_model.set_rows(billing.list_batches(self.ctx.db, self.ctx.actor))
         self.payers_tab.refresh()
 
-    def preview(self) -> None:
+    def preview(self) -> ops.Op[billing.BillingRun]:
+        """What the period would bill, computed in the background (the window keeps painting)."""
         start, end = self._range()
-        try:
-            self.run = billing.preview(
-                self.ctx.db,
-                self.ctx.actor,
-                start,
-                end,
-                payer_code=self.payer.currentData(),
-                include_billed=self.include_billed.isChecked(),
+        payer, include = self.payer.currentData(), self.include_billed.isChecked()
+        db, actor = self.ctx.db, self.ctx.actor
+        return (
+            ops.Op(
+                self,
+                lambda: billing.preview(
+                    db, actor, start, end, payer_code=payer, include_billed=include
+                ),
             )
-        except UserError as exc:
-            msgbox.user_error(self, exc)
-            return
-        run = self.run
+            .success(self._show_run)
+            .run_in_background()
+        )
+
+    def _show_run(self, run: billing.BillingRun) -> None:
+        self.run = run
         self.lines_model.set_rows(run.lines)
         self.exc_model.set_rows(run.exceptions)
         self.summary.setText(
@@ -217,52 +218,49 @@ class BillingPage(Page):
         if path:
             self.export_to(Path(path), release)
 
-    def export_to(self, path: Path, release: Release | None = None) -> billing.ExportResult | None:
+    def export_to(self, path: Path, release: Release | None = None) -> ops.Op[ExportResult]:
+        """Write the workbook in the background, with progress; the batch list then refreshes."""
         start, end = self._range()
-        progress = QProgressDialog("Finding billable services...", "", 0, 0, self)
-        progress.setWindowTitle("IOPDesk - Export billing")
-        progress.setCancelButton(None)
-        progress.setWindowModality(Qt.WindowModality.WindowModal)
-        progress.setMinimumDuration(0)
-        progress.show()
-        QApplication.processEvents()
+        payer, include = self.payer.currentData(), self.include_billed.isChecked()
+        db, actor = self.ctx.db, self.ctx.actor
         self.progress_seen: list[tuple[int, int]] = []
+        seen = self.progress_seen
 
-        def step(done: int, total: int) -> None:
-            # Called by the service while it streams the workbook (every few hundred lines).
-            self.progress_seen.append((done, total))
-            progress.setMaximum(max(total, 1))
-            progress.setValue(done)
-            progress.setLabelText(f"Writing claim line {done:,} of {total:,}...")
-            QApplication.processEvents()
+        def work(ctl: ops.OpControl) -> ExportResult:
+            def step(done: int, total: int) -> None:
+                # Called by the service while it streams the workbook (every few hundred lines).
+                seen.append((done, total))
+                ctl.progress(done, total, f"Writing claim line {done:,} of {total:,}...")
 
-        try:
-            result = billing.export(
-                self.ctx.db,
-                self.ctx.actor,
+            return billing.export(
+                db,
+                actor,
                 start,
                 end,
                 path,
-                payer_code=self.payer.currentData(),
-                include_billed=self.include_billed.isChecked(),
+                payer_code=payer,
+                include_billed=include,
                 progress=step,
                 release=release,
             )
-        except UserError as exc:
-            progress.close()
-            msgbox.user_error(self, exc)
-            return None
-        progress.close()
-        self.refresh()
-        self.preview()
-        batch = f" as batch {result.batch_number}" if result.batch_number else ""
-        msgbox.info(
-            self,
-            "Billing exported",
-            f"{result.lines} claim lines ({_money(result.total)}) saved{batch} to {path}. "
-            f"{result.exceptions} exceptions are listed in the workbook.",
+
+        def exported(result: ExportResult) -> None:
+            self.refresh()
+            self.preview()
+            batch = f" as batch {result.batch_number}" if result.batch_number else ""
+            msgbox.info(
+                self,
+                "Billing exported",
+                f"{result.lines} claim lines ({_money(result.total)}) saved{batch} to {path}. "
+                f"{result.exceptions} exceptions are listed in the workbook.",
+            )
+
+        return (
+            ops.Op(self, work)
+            .with_progress("Finding billable services...")
+            .success(exported)
+            .run_in_background()
         )
-        return result
 
     def _void_clicked(self) -> None:
         index = self.batch_table.currentIndex()
@@ -276,11 +274,10 @@ class BillingPage(Page):
         if ok:
             self.void(batch.batch_number, reason)
 
-    def void(self, batch_number: str, reason: str) -> bool:
-        try:
-            billing.void_batch(self.ctx.db, self.ctx.actor, batch_number, reason)
-        except UserError as exc:
-            msgbox.user_error(self, exc)
-            return False
-        self.refresh()
-        return True
+    def void(self, batch_number: str, reason: str) -> ops.Op[billing.BatchInfo]:
+        db, actor = self.ctx.db, self.ctx.actor
+        return (
+            ops.Op(self, lambda: billing.void_batch(db, actor, batch_number, reason))
+            .success(lambda _r: self.refresh())
+            .run_in_background()
+        )
