@@ -373,7 +373,7 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A read-only unit of work: never takes the write lock, never commits anything.
+        """A read-only unit of work: never takes the write lock, never writes anything.
 
         On SQLite it begins a deferred transaction (a consistent WAL snapshot that does not
         block, and is not blocked by, a writer); on PostgreSQL a READ ONLY transaction, so a
@@ -388,7 +388,9 @@ class Database:
             else:
                 session.connection(execution_options={READ_ONLY_OPTION: True})
             yield session
-            session.rollback()
+            # Ending a read-only transaction: COMMIT, not ROLLBACK, because a rollback expires
+            # the loaded objects the caller is about to use (they are detached next).
+            session.commit()
         except sa_exc.DBAPIError as exc:
             session.rollback()
             err = translate_error(exc)

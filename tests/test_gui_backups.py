@@ -14,6 +14,7 @@ from iopdesk.ui.context import AppContext
 from iopdesk.ui.pages.admin import AdminPage
 from iopdesk.ui.pages.today import TodayPage
 from tests.conftest import PASSWORD, Env
+from tests.helpers import finish, settle
 
 pytestmark = pytest.mark.gui
 
@@ -44,7 +45,8 @@ def test_backups_tab_back_up_now_and_restore(qtbot, env: Env, tmp_path: Path, mo
     page.refresh()
     assert tab.last_label.text() == "No backup has been made yet."
     assert tab.model.rowCount() == 0
-    made = tab.back_up_now()
+    made = finish(tab.back_up_now())
+    settle()
     assert made is not None and made.path.parent == tmp_path / "bk"
     assert msgbox.shown[-1].title == "Backup made"
     assert (
@@ -58,16 +60,21 @@ def test_backups_tab_back_up_now_and_restore(qtbot, env: Env, tmp_path: Path, mo
     data = bytearray(bad.read_bytes())
     data[len(data) // 2 : len(data) // 2 + 64] = bytes(64)
     bad.write_bytes(bytes(data))
-    assert not tab.restore_file(bad)
+    check = tab.restore_file(bad)
+    settle()
+    assert check.error is not None and tab.last_restore is None
     assert msgbox.shown[-1].title == "This backup cannot be used"
     # A good one asks first; "No" changes nothing, "Yes" restores.
-    assert not tab.restore_file(made.path)
+    finish(tab.restore_file(made.path))
+    assert tab.last_restore is None  # NON_BLOCKING confirm answers No
     assert msgbox.shown[-1].title == "Restore this backup?"
     assert not list(tmp_path.glob("*.before-restore-*"))
     restored = []
     tab.restored.connect(lambda: restored.append(True))
     monkeypatch.setattr(msgbox, "confirm", lambda *a, **k: True)  # the user clicks Yes
-    assert tab.restore_file(made.path)
+    finish(tab.restore_file(made.path))
+    settle()
+    assert tab.last_restore is not None and tab.last_restore.error is None
     assert restored and msgbox.shown[-1].title == "Backup restored"
     assert len(list(tmp_path.glob("iopdesk.db.before-restore-*"))) == 1
 

@@ -17,6 +17,7 @@ from iopdesk.ui.context import AppContext
 from iopdesk.ui.pages.caseload import AssignDialog, CaseloadPage
 from iopdesk.ui.pages.intake import IntakeDialog, to_qdate
 from iopdesk.ui.pages.staff import LinkUserDialog, StaffDialog, StaffTab
+from tests.helpers import settle
 
 pytestmark = [pytest.mark.gui, pytest.mark.parametrize("backend", ["sqlite"])]
 TODAY = date.today()
@@ -578,14 +579,19 @@ def test_admin_import_dialog_reports_problems_then_imports(qtbot, env, tmp_path)
     ws.append(["payer_id", "name", "billing_mode"])
     ws.append(["MCD", "State Medicaid", "monthly"])
     wb.save(bad)
-    assert page.import_file(bad) is False
+    check = page.import_file(bad)
+    settle()
+    assert check.error is not None and page.last_import is None
     assert "Payers!2 billing_mode" in page.import_result.toPlainText()
     assert lookups.list_payers(env.db, env.world.admin) == []  # nothing imported
     good = tmp_path / "good.xlsx"
     ws["C2"] = "per_diem"
     wb.save(good)
     # NON_BLOCKING confirm answers its default (yes) for the import question.
-    assert page.import_file(good) is True
+    check = page.import_file(good)
+    settle()
+    assert check.error is None and page.last_import is not None
+    assert page.last_import.done and page.last_import.error is None
     assert "Payers: 1 row (1 new" in page.import_result.toPlainText()
     assert [p.code for p in lookups.list_payers(env.db, env.world.admin)] == ["MCD"]
 

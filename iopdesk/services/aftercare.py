@@ -234,7 +234,7 @@ def list_clinic_items(
     require(actor, Perm.CLIENT_VIEW)
     if list_name not in CLINIC_LISTS:
         raise ValidationError(f"There is no clinic list called '{list_name}'.")
-    with db.session() as session:
+    with db.read() as session:
         q = select(ClinicListItem).where(ClinicListItem.list_name == list_name)
         if not include_inactive:
             q = q.where(ClinicListItem.active == True)  # noqa: E712
@@ -450,7 +450,7 @@ def get_plan(db: Database, actor: Actor, plan_id: int) -> PlanView:
 
 def list_plans(db: Database, actor: Actor, client_id: int) -> list[PlanSummary]:
     """The client's aftercare plans, newest first."""
-    with db.session() as session:
+    with db.read() as session:
         _require_reader(session, actor, client_id)
         rows = session.exec(
             select(AftercarePlan)
@@ -789,6 +789,6 @@ def print_packet(
 
 def goals_for_client(db: Database, actor: Actor, client_id: int) -> list[str]:
     """Treatment-plan goal texts, to pre-fill the client's goals in a new plan."""
-    with db.session() as session:
+    with db.read() as session:
         require_client_clinical(session, actor, client_id, Perm.CLINICAL_VIEW)
         return [g.text for g in current_goals_in(session, client_id)]

@@ -267,7 +267,7 @@ def deny(
 
 def list_amendments(db: Database, actor: Actor, client_id: int) -> list[AmendmentInfo]:
     require(actor, Perm.CLIENT_VIEW)
-    with db.session() as session:
+    with db.read() as session:
         rows = session.exec(
             select(AmendmentRequest)
             .where(AmendmentRequest.client_id == client_id)

@@ -252,5 +252,5 @@ def list_events(
 
 
 def count_events(db: Database) -> int:
-    with db.session() as session:
+    with db.read() as session:
         return session.exec(select(func.count()).select_from(AuditEvent)).one()

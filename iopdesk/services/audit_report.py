@@ -173,7 +173,7 @@ def run(db: Database, actor: Actor, query: AuditQuery, limit: int = 5000) -> lis
 
 def filter_options(db: Database, actor: Actor) -> FilterOptions:
     require(actor, Perm.AUDIT_VIEW)
-    with db.session() as session:
+    with db.read() as session:
         users = [
             (u.id or 0, u.username) for u in session.exec(select(User).order_by(User.username))
         ]
@@ -248,7 +248,7 @@ def client_id_for_mrn(db: Database, actor: Actor, mrn: str) -> int:
     require(actor, Perm.AUDIT_VIEW)
     from iopdesk.errors import NotFoundError
 
-    with db.session() as session:
+    with db.read() as session:
         cid = session.exec(select(Client.id).where(Client.mrn == mrn.strip().upper())).first()
         if cid is None:
             cid = session.exec(select(Client.id).where(Client.mrn == mrn.strip())).first()

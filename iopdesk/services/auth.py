@@ -329,7 +329,7 @@ def add_user(
 
 def list_users(db: Database, actor: Actor) -> list[UserInfo]:
     require(actor, Perm.USERS_MANAGE)
-    with db.session() as session:
+    with db.read() as session:
         return [_info(u) for u in session.exec(select(User).order_by(User.username)).all()]
 
 

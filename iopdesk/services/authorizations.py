@@ -52,7 +52,7 @@ def statuses(
     """
     require(actor, Perm.CENSUS_VIEW)
     on = on or date.today()
-    with db.session() as session:
+    with db.read() as session:
         warn_units = int(get_setting_in(session, "auth_warn_units"))
         warn_days = int(get_setting_in(session, "auth_warn_days"))
         used = (

@@ -501,7 +501,7 @@ def _pg_dump(db: Database, actor: Actor | None, dest: Path) -> BackupResult:
 
 def status(db: Database) -> BackupStatus:
     """Last good backup and last attempt (any user may see whether backups are working)."""
-    with db.session() as session:
+    with db.read() as session:
         last_ok = session.exec(
             select(BackupRecord)
             .where(BackupRecord.status != "failed")

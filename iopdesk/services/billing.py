@@ -1088,7 +1088,7 @@ def _info(b: BillingBatch) -> BatchInfo:
 def list_batches(db: Database, actor: Actor) -> list[BatchInfo]:
     """Every batch, newest first."""
     require(actor, Perm.BILLING_VIEW)
-    with db.session() as session:
+    with db.read() as session:
         batches = session.execute(
             sa_select(BillingBatch).order_by(col(BillingBatch.id).desc())
         ).scalars()

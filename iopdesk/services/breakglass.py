@@ -45,7 +45,7 @@ class BreakGlassInfo:
 
 
 def is_designated(db: Database, actor: Actor) -> bool:
-    with db.session() as session:
+    with db.read() as session:
         user = session.get(User, actor.user_id)
         return bool(user and user.active and user.break_glass_allowed)
 
@@ -160,7 +160,7 @@ def list_accesses(
 ) -> list[BreakGlassInfo]:
     """Emergency accesses for the administrators' review, newest first."""
     require(actor, Perm.AUDIT_VIEW)
-    with db.session() as session:
+    with db.read() as session:
         q = (
             select(BreakGlassAccess, User.username, Client)
             .join(User, User.id == BreakGlassAccess.user_id)  # type: ignore[arg-type]
@@ -233,7 +233,7 @@ def set_designated(db: Database, actor: Actor, user_id: int, allowed: bool) -> N
 
 def designated_users(db: Database, actor: Actor) -> set[int]:
     require(actor, Perm.USERS_MANAGE)
-    with db.session() as session:
+    with db.read() as session:
         return {
             uid
             for uid in session.exec(

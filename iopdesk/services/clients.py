@@ -205,7 +205,7 @@ def list_census(
     if limit:
         q = q.limit(limit)
     rows: list[CensusRow] = []
-    with db.session() as session:
+    with db.read() as session:
         for (
             cid,
             mrn,
@@ -603,7 +603,7 @@ def find_possible_duplicates(
 ) -> list[CensusRow]:
     """Clients with the same date of birth and a similar name, shown before saving."""
     require(actor, Perm.CENSUS_VIEW)
-    with db.session() as session:
+    with db.read() as session:
         same_dob = session.exec(select(Client).where(Client.dob == dob)).all()
         ids = [
             c.id

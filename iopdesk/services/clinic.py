@@ -104,7 +104,7 @@ def setup_clinic(
 
 def get_clinic(db: Database) -> ClinicInfo:
     """Clinic letterhead data (not PHI): readable by any signed-in user."""
-    with db.session() as session:
+    with db.read() as session:
         clinic = session.exec(select(Clinic)).first()
         if clinic is None:
             raise NotFoundError("The clinic has not been set up yet.")
@@ -207,12 +207,12 @@ def get_setting_in(session: Session, key: str) -> Any:
 
 
 def get_setting(db: Database, key: str) -> Any:
-    with db.session() as session:
+    with db.read() as session:
         return get_setting_in(session, key)
 
 
 def all_settings(db: Database) -> dict[str, Any]:
-    with db.session() as session:
+    with db.read() as session:
         return {spec.key: get_setting_in(session, spec.key) for spec in settings_decl.SETTINGS}
 
 
@@ -268,7 +268,7 @@ LOGO_MAX_BYTES = 1_000_000
 
 def get_logo(db: Database) -> bytes | None:
     """The clinic's logo (PNG or JPEG) for letterheads; not PHI."""
-    with db.session() as session:
+    with db.read() as session:
         clinic = session.exec(select(Clinic)).first()
         return None if clinic is None or not clinic.logo_png else bytes(clinic.logo_png)
 

@@ -275,7 +275,7 @@ def get_form(db: Database, actor: Actor, consent_id: int) -> tuple[bytes, str, s
 
 def list_consents(db: Database, actor: Actor, client_id: int) -> list[ConsentInfo]:
     require(actor, Perm.CLIENT_VIEW)
-    with db.session() as session:
+    with db.read() as session:
         today = clinic_today(session)
         rows = session.exec(
             select(Consent)

@@ -605,7 +605,7 @@ def work_list(db: Database, actor: Actor, *, recent_days: int = RECENT_DAYS) -> 
     """Discharge pending (on hold, or active without attendance for two weeks), recently
     discharged, and every aftercare plan still in draft."""
     require(actor, Perm.CLIENT_VIEW)
-    with db.session() as session:
+    with db.read() as session:
         today = clinic_today(session)
         last_seen = (
             sa_select(

@@ -334,7 +334,7 @@ def list_disclosures(
 ) -> list[DisclosureRow]:
     """A client's releases, newest first."""
     require(actor, Perm.CLIENT_VIEW)
-    with db.session() as session:
+    with db.read() as session:
         q = (
             select(Disclosure, User.username)
             .join(User, User.id == Disclosure.user_id)  # type: ignore[arg-type]

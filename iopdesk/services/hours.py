@@ -1191,7 +1191,7 @@ def weekly_hours(
     the clinic's date) decides which week gets a projection and what is still to come.
     """
     require(actor, Perm.CENSUS_VIEW)
-    with db.session() as session:
+    with db.read() as session:
         return _compute_week(
             session,
             week_of,
@@ -1236,7 +1236,7 @@ def history_for_clients(
     the client was not enrolled shows "no requirement". Unknown client IDs are left out.
     Set-based: the same 6-9 queries for 1 client or 500, 1 week or 52."""
     require(actor, Perm.CENSUS_VIEW)
-    with db.session() as session:
+    with db.read() as session:
         return _history(session, list(client_ids), first_week, last_week, today)[3]
 
 

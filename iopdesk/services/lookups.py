@@ -43,7 +43,7 @@ class PayerOption:
 def list_tracks(db: Database, actor: Actor) -> list[TrackOption]:
     """Active tracks by name, for combo boxes."""
     require(actor, Perm.CENSUS_VIEW)
-    with db.session() as session:
+    with db.read() as session:
         rows = session.exec(
             select(Track).where(col(Track.active)).order_by(col(Track.name), col(Track.id))
         ).all()
@@ -64,7 +64,7 @@ def list_tracks(db: Database, actor: Actor) -> list[TrackOption]:
 def list_payers(db: Database, actor: Actor) -> list[PayerOption]:
     """Active payers by name, for combo boxes."""
     require(actor, Perm.CENSUS_VIEW)
-    with db.session() as session:
+    with db.read() as session:
         rows = session.exec(
             select(Payer).where(col(Payer.active)).order_by(col(Payer.name), col(Payer.id))
         ).all()

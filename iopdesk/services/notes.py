@@ -548,7 +548,7 @@ def _refuse_locked(note: Note) -> None:
 # -- reading ---------------------------------------------------------------------------------
 def list_note_headers(db: Database, actor: Actor, client_id: int) -> list[NoteHeader]:
     require(actor, Perm.CLIENT_VIEW)
-    with db.session() as session:
+    with db.read() as session:
         rows = session.execute(
             select(Note, Staff)
             .join(Staff, col(Staff.id) == Note.author_staff_id)
@@ -673,7 +673,7 @@ def verify_note(db: Database, actor: Actor, note_id: int) -> bool:
 def note_formats(db: Database, actor: Actor) -> list[FormatChoice]:
     require(actor, Perm.CLINICAL_VIEW)
     choices = [FormatChoice(f, f, f, None, s) for f, s in NOTE_SECTIONS.items()]
-    with db.session() as session:
+    with db.read() as session:
         for t in session.exec(
             select(NoteTemplate).where(NoteTemplate.active).order_by(col(NoteTemplate.name))
         ):
@@ -735,7 +735,7 @@ def _may_manage_templates(actor: Actor) -> None:
 def list_templates(db: Database, actor: Actor) -> list[TemplateInfo]:
     """Every clinic note template, active first, with how many notes used it."""
     _may_manage_templates(actor)
-    with db.session() as session:
+    with db.read() as session:
         used = dict(
             session.execute(
                 select(Note.template_id, func.count())
@@ -782,7 +782,7 @@ def set_template_active(db: Database, actor: Actor, template_id: int, active: bo
 def client_goals(db: Database, actor: Actor, client_id: int) -> list[GoalChoice]:
     """Open goals of the client's current treatment plan(s), for 'goals addressed'."""
     require(actor, Perm.CLINICAL_VIEW)
-    with db.session() as session:
+    with db.read() as session:
         _require_chart(session, actor, client_id)
         rows = session.execute(
             select(PlanGoal, PlanProblem.description)
@@ -833,7 +833,7 @@ def new_note_defaults(
 def client_sessions(db: Database, actor: Actor, client_id: int) -> list[QueueItem]:
     """Held individual/family/intake sessions of a client that have no note yet."""
     require(actor, Perm.CLINICAL_WRITE)
-    with db.session() as session:
+    with db.read() as session:
         _require_chart(session, actor, client_id)
         documented = exists().where(
             col(Note.session_id) == ClinicSession.id,
@@ -1632,7 +1632,7 @@ def my_drafts(db: Database, actor: Actor) -> list[QueueItem]:
     require(actor, Perm.CLINICAL_VIEW)
     if not _can_queue(actor):
         return []
-    with db.session() as session:
+    with db.read() as session:
         items: list[QueueItem] = []
         for n, c in session.execute(
             select(Note, Client)
@@ -1689,7 +1689,7 @@ def awaiting_my_cosign(db: Database, actor: Actor) -> list[QueueItem]:
     require(actor, Perm.CLINICAL_VIEW)
     if not has(actor, Perm.NOTE_COSIGN) or actor.staff_id is None:
         return []
-    with db.session() as session:
+    with db.read() as session:
         rows = session.execute(
             select(Note, Client, Staff)
             .join(Client, col(Client.id) == Note.client_id)
@@ -1722,7 +1722,7 @@ def sessions_without_note(db: Database, actor: Actor) -> list[QueueItem]:
         return []
     from iopdesk.models import Track
 
-    with db.session() as session:
+    with db.read() as session:
         rows = session.execute(_without_note_query(actor)).all()
         items: list[QueueItem] = []
         seen_groups: set[int] = set()
@@ -1803,7 +1803,7 @@ def queue_counts_in(session: Session, actor: Actor) -> QueueCounts:
 
 def queue_counts(db: Database, actor: Actor) -> QueueCounts:
     require(actor, Perm.CLINICAL_VIEW)
-    with db.session() as session:
+    with db.read() as session:
         return queue_counts_in(session, actor)
 
 

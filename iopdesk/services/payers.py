@@ -143,7 +143,7 @@ class PayerInput:
 
 def list_payers(db: Database, actor: Actor, *, include_inactive: bool = True) -> list[PayerInfo]:
     require(actor, Perm.BILLING_VIEW)
-    with db.session() as session:
+    with db.read() as session:
         fees = (
             select(FeeSchedule.payer_id, func.count().label("n"))
             .where(col(FeeSchedule.voided_at).is_(None))
@@ -255,7 +255,7 @@ class FeeInput:
 
 def list_fees(db: Database, actor: Actor, payer_id: int) -> list[FeeInfo]:
     require(actor, Perm.BILLING_VIEW)
-    with db.session() as session:
+    with db.read() as session:
         rows = session.exec(
             select(FeeSchedule)
             .where(FeeSchedule.payer_id == payer_id, col(FeeSchedule.voided_at).is_(None))
@@ -391,7 +391,7 @@ class CoverageInfo:
 
 def list_coverage(db: Database, actor: Actor, client_id: int) -> list[CoverageInfo]:
     require(actor, Perm.BILLING_VIEW)
-    with db.session() as session:
+    with db.read() as session:
         rows = session.exec(
             select(Coverage, Payer.name)
             .join(Payer, col(Payer.id) == col(Coverage.payer_id))
@@ -526,7 +526,7 @@ def _used(session: Session, auth_id: int) -> int:
 def list_authorizations(db: Database, actor: Actor, client_id: int) -> list[AuthInfo]:
     """All of a client's authorizations (current, future and past), newest first."""
     require(actor, Perm.BILLING_VIEW)
-    with db.session() as session:
+    with db.read() as session:
         rows = session.exec(
             select(Authorization, Payer.name)
             .join(Payer, col(Payer.id) == col(Authorization.payer_id))

@@ -313,7 +313,7 @@ def _user_name(session: Session, user_id: int | None) -> str:
 def list_plans(db: Database, actor: Actor, client_id: int) -> list[PlanSummary]:
     """The client's plans, newest first (plan headers only; no clinical text)."""
     require(actor, Perm.CLINICAL_VIEW)
-    with db.session() as session:
+    with db.read() as session:
         _check_chart(session, actor, client_id, "treatment_plan", "")
         plans = session.exec(
             select(TreatmentPlan)
@@ -1198,7 +1198,7 @@ def reviews_due(
         raise PermissionDenied(
             "Only supervisors and administrators can see the clinic-wide plan review list."
         )
-    with db.session() as session:
+    with db.read() as session:
         today = on or clinic_today(session)
         horizon = today + timedelta(days=DUE_WINDOW_DAYS)
         query = (

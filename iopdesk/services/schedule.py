@@ -626,7 +626,7 @@ def book_session(
 # -- reading ---------------------------------------------------------------------------------
 def get_session(db: Database, actor: Actor, session_id: int) -> SessionInfo:
     require(actor, Perm.CLIENT_VIEW)
-    with db.session() as session:
+    with db.read() as session:
         return session_infos_in(session, [get_session_row(session, session_id)])[0]
 
 
@@ -645,7 +645,7 @@ def list_sessions(
     require(actor, Perm.CLIENT_VIEW)
     if date_to < date_from:
         raise ValidationError("The end date is before the start date.")
-    with db.session() as session:
+    with db.read() as session:
         q = select(ClinicSession).where(
             col(ClinicSession.session_date) >= date_from,
             col(ClinicSession.session_date) <= date_to,
@@ -686,7 +686,7 @@ def list_closures(
     db: Database, actor: Actor, date_from: dt.date, date_to: dt.date
 ) -> list[ClosureInfo]:
     require(actor, Perm.CLIENT_VIEW)
-    with db.session() as session:
+    with db.read() as session:
         return [
             ClosureInfo(day, reason)
             for day, reason in session.execute(
@@ -716,7 +716,7 @@ def week_view(
 ) -> WeekView:
     """The program week containing `week_of` (week_start setting), one column per day."""
     require(actor, Perm.CLIENT_VIEW)
-    with db.session() as session:
+    with db.read() as session:
         start = week_start_of(week_of, str(get_setting_in(session, "week_start")))
     end = start + dt.timedelta(days=6)
     sessions = list_sessions(
@@ -759,7 +759,7 @@ def conflicts(
     groups are the groups whose roster includes them). Cancelled sessions never conflict.
     With session_id: only the conflicts that involve that session."""
     require(actor, Perm.CLIENT_VIEW)
-    with db.session() as session:
+    with db.read() as session:
         rows = list(
             session.exec(
                 select(ClinicSession).where(
@@ -1078,7 +1078,7 @@ def set_facilitators(
 def roster(db: Database, actor: Actor, session_id: int) -> list[RosterEntry]:
     """Who is expected at the session (see the module docstring for the rules)."""
     require(actor, Perm.CLIENT_VIEW)
-    with db.session() as session:
+    with db.read() as session:
         row = get_session_row(session, session_id)
         assert row.id is not None
         return roster_entries_in(session, roster_ids_in(session, [row])[row.id])

@@ -167,7 +167,7 @@ def _infos(session: Session, rows: list[Staff]) -> list[StaffInfo]:
 def list_staff(db: Database, actor: Actor, active_only: bool = True) -> list[StaffInfo]:
     """Staff are listed for anyone who may see the census (to pick therapists)."""
     require(actor, Perm.CENSUS_VIEW)
-    with db.session() as session:
+    with db.read() as session:
         q = select(Staff).order_by(col(Staff.last_name), col(Staff.first_name))
         if active_only:
             q = q.where(Staff.active)
@@ -288,7 +288,7 @@ class AssignmentInfo:
 def assignments_for(db: Database, actor: Actor, client_id: int) -> list[AssignmentInfo]:
     """The care team over time, newest first (history is kept on reassignment)."""
     require(actor, Perm.CLIENT_VIEW)
-    with db.session() as session:
+    with db.read() as session:
         rows = session.execute(
             select(TherapistAssignment, Staff.first_name, Staff.last_name, Staff.credentials)
             .join(Staff, Staff.id == TherapistAssignment.staff_id)  # type: ignore[arg-type]
@@ -423,7 +423,7 @@ def caseload_counts(db: Database, actor: Actor, on: date | None = None) -> list[
     """Current assignments per staff member and role (one GROUP BY)."""
     require(actor, Perm.CENSUS_VIEW)
     on = on or date.today()
-    with db.session() as session:
+    with db.read() as session:
         rows = session.execute(
             sa_select(
                 col(Staff.id),
@@ -463,7 +463,7 @@ def caseload(db: Database, actor: Actor, staff_id: int, on: date | None = None) 
     """The clients a staff member currently has in any role (census rows)."""
     require(actor, Perm.CENSUS_VIEW)
     on = on or date.today()
-    with db.session() as session:
+    with db.read() as session:
         ids = set(
             session.exec(
                 select(TherapistAssignment.client_id).where(

@@ -44,7 +44,7 @@ def summary(db: Database, actor: Actor, on: date | None = None) -> TodaySummary:
 
     on = on or date.today()
     backup_warning = stale_warning(db)  # its own short read, before this session opens
-    with db.session() as session:
+    with db.read() as session:
         active = session.exec(
             select(func.count()).select_from(Client).where(Client.status == "active")
         ).one()

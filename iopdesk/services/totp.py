@@ -270,7 +270,7 @@ def _required_in(session: Session, user: User) -> bool:
 
 
 def status(db: Database, actor: Actor) -> TwoFactorStatus:
-    with db.session() as session:
+    with db.read() as session:
         user = session.get(User, actor.user_id)
         if user is None:
             raise NotFoundError("This user account does not exist.")

@@ -28,8 +28,9 @@ from iopdesk import settings as decl
 from iopdesk.errors import UserError, ValidationError
 from iopdesk.models.enums import Role
 from iopdesk.services import auth, clinic
+from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm
-from iopdesk.ui import msgbox
+from iopdesk.ui import msgbox, ops
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.dialogs import _FormDialog, _password_field
 from iopdesk.ui.pages.backups import BackupsTab
@@ -403,34 +404,49 @@ class AdminPage(Page):
         if path:
             self.import_file(Path(path))
 
-    def import_file(self, path: Path) -> bool:
-        """Check the workbook (dry run), show what would change, import when confirmed."""
+    def import_file(self, path: Path) -> ops.Op[Any]:
+        """Check the workbook (dry run, in the background), show what would change, and import
+        it when confirmed (in the background too). The op returned is the check; `last_import`
+        is the import that follows it, if any."""
         from iopdesk.services.workbook import ImportFailed, import_workbook
 
-        try:
-            check = import_workbook(self.ctx.db, self.ctx.actor, path, dry_run=True)
-        except ImportFailed as exc:
-            self.import_result.setPlainText(exc.report())
-            msgbox.warning(self, "Nothing was imported", exc.message)
-            return False
-        except UserError as exc:
-            self.import_result.setPlainText(exc.message)
-            msgbox.user_error(self, exc)
-            return False
-        summary = "\n".join(check.lines())
-        self.import_result.setPlainText(summary)
-        if not msgbox.confirm(self, "Import this workbook?", summary, default=True):
-            return False
-        try:
-            done = import_workbook(self.ctx.db, self.ctx.actor, path)
-        except UserError as exc:
-            msgbox.user_error(self, exc)
-            return False
-        self.import_result.setPlainText("\n".join(done.lines()))
-        return True
+        db, actor = self.ctx.db, self.ctx.actor
+        self.last_import: ops.Op[Any] | None = None
+
+        def failed(exc: BaseException) -> None:
+            if isinstance(exc, ImportFailed):
+                self.import_result.setPlainText(exc.report())
+                msgbox.warning(self, "Nothing was imported", exc.message)
+            else:
+                if isinstance(exc, UserError):
+                    self.import_result.setPlainText(exc.message)
+                ops.report_failure(self, exc)
+
+        def imported(done: Any) -> None:
+            self.import_result.setPlainText("\n".join(done.lines()))
+
+        def checked(check: Any) -> None:
+            summary = "\n".join(check.lines())
+            self.import_result.setPlainText(summary)
+            if not msgbox.confirm(self, "Import this workbook?", summary, default=True):
+                return
+            self.last_import = (
+                ops.Op(self, lambda: import_workbook(db, actor, path))
+                .with_progress("Importing the workbook...")
+                .success(imported)
+                .failure(failed)
+                .run_in_background()
+            )
+
+        return (
+            ops.Op(self, lambda: import_workbook(db, actor, path, dry_run=True))
+            .with_progress("Checking the workbook...")
+            .success(checked)
+            .failure(failed)
+            .run_in_background()
+        )
 
     def _export(self) -> None:
-        from iopdesk.services.workbook import export_workbook
         from iopdesk.ui.pages.privacy import ask_release
 
         release = ask_release(self, "The clinic workbook holds every client's record")
@@ -439,15 +455,24 @@ class AdminPage(Page):
         path, _ = QFileDialog.getSaveFileName(
             self, "Export workbook", "iopdesk-export.xlsx", "Excel (*.xlsx)"
         )
-        if not path:
-            return
-        try:
-            counts = export_workbook(self.ctx.db, self.ctx.actor, Path(path), release)
-        except UserError as exc:
-            msgbox.user_error(self, exc)
-            return
-        self.import_result.setPlainText(
-            f"Wrote {path}:\n" + "\n".join(f"  {k}: {v} rows" for k, v in counts.items())
+        if path:
+            self.export_file(Path(path), release)
+
+    def export_file(self, path: Path, release: Release) -> ops.Op[Any]:
+        from iopdesk.services.workbook import export_workbook
+
+        db, actor = self.ctx.db, self.ctx.actor
+
+        def written(counts: Any) -> None:
+            self.import_result.setPlainText(
+                f"Wrote {path}:\n" + "\n".join(f"  {k}: {v} rows" for k, v in counts.items())
+            )
+
+        return (
+            ops.Op(self, lambda: export_workbook(db, actor, path, release))
+            .with_progress("Writing the workbook...")
+            .success(written)
+            .run_in_background()
         )
 
     # -- database ------------------------------------------------------------------------

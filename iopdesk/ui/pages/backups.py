@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from iopdesk.errors import UserError
 from iopdesk.models.base import utcnow
 from iopdesk.services import backup
-from iopdesk.ui import msgbox
+from iopdesk.ui import msgbox, ops
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.tablemodel import Column, RowsModel
 from iopdesk.ui.widgets import make_table, muted, section_title
@@ -138,17 +138,22 @@ class BackupsTab(QWidget):
             dest = Path(path)
         self.back_up_now(dest)
 
-    def back_up_now(self, dest: Path | None = None) -> backup.BackupResult | None:
-        try:
-            result = backup.create_backup(self.ctx.db, self.ctx.actor, dest)
-        except UserError as exc:
-            msgbox.user_error(self, exc)
-            self.refresh()
-            return None
-        checked = f" and checked ({result.rows:,} rows)" if result.counts else ""
-        msgbox.info(self, "Backup made", f"The backup was written{checked}:\n{result.path}")
-        self.refresh()
-        return result
+    def back_up_now(self, dest: Path | None = None) -> ops.Op[backup.BackupResult]:
+        """Back up in the background: the window keeps painting while the file is copied and
+        checked."""
+        db, actor = self.ctx.db, self.ctx.actor
+
+        def made(result: backup.BackupResult) -> None:
+            checked = f" and checked ({result.rows:,} rows)" if result.counts else ""
+            msgbox.info(self, "Backup made", f"The backup was written{checked}:\n{result.path}")
+
+        return (
+            ops.Op(self, lambda: backup.create_backup(db, actor, dest))
+            .with_progress("Backing up and checking the copy...")
+            .success(made)
+            .on_done(self.refresh)
+            .run_in_background()
+        )
 
     def _restore_clicked(self) -> None:
         st = backup.status(self.ctx.db)
@@ -159,33 +164,44 @@ class BackupsTab(QWidget):
         if path:
             self.restore_file(Path(path))
 
-    def restore_file(self, path: Path) -> bool:
-        """Check the file first; only a verified backup is offered for restore."""
-        try:
-            check = backup.check_file(path, backup.db_key(self.ctx.db))
-        except UserError as exc:
-            msgbox.user_error(self, exc)
-            return False
-        if not msgbox.confirm(
-            self,
-            "Restore this backup?",
-            f"{path.name} is a good backup of {check.clinic_name or 'this clinic'} "
-            f"({check.rows:,} rows).\n\nEverything entered after it was made will no longer "
-            "be in the database. The current database is kept aside as a dated copy beside "
-            "it, so nothing is lost for good.\n\nRestore now?",
-        ):
-            return False
-        try:
-            result = backup.restore(self.ctx.db, self.ctx.actor, path)
-        except UserError as exc:
-            msgbox.user_error(self, exc)
-            return False
-        aside = (
-            f"\nThe previous database was kept as {result.kept_aside}." if result.kept_aside else ""
+    def restore_file(self, path: Path) -> ops.Op[Any]:
+        """Check the file first (in the background); only a verified backup is offered for
+        restore, which then runs in the background too (`last_restore`)."""
+        db, actor = self.ctx.db, self.ctx.actor
+        self.last_restore: ops.Op[Any] | None = None
+
+        def restored(result: Any) -> None:
+            aside = (
+                f"\nThe previous database was kept as {result.kept_aside}."
+                if result.kept_aside
+                else ""
+            )
+            msgbox.info(
+                self, "Backup restored", f"Restored {result.rows:,} rows from {path.name}.{aside}"
+            )
+            self.restored.emit()
+            self.refresh()
+
+        def checked(check: Any) -> None:
+            if not msgbox.confirm(
+                self,
+                "Restore this backup?",
+                f"{path.name} is a good backup of {check.clinic_name or 'this clinic'} "
+                f"({check.rows:,} rows).\n\nEverything entered after it was made will no longer "
+                "be in the database. The current database is kept aside as a dated copy beside "
+                "it, so nothing is lost for good.\n\nRestore now?",
+            ):
+                return
+            self.last_restore = (
+                ops.Op(self, lambda: backup.restore(db, actor, path))
+                .with_progress("Restoring the backup...")
+                .success(restored)
+                .run_in_background()
+            )
+
+        return (
+            ops.Op(self, lambda: backup.check_file(path, backup.db_key(db)))
+            .with_progress("Checking the backup...")
+            .success(checked)
+            .run_in_background()
         )
-        msgbox.info(
-            self, "Backup restored", f"Restored {result.rows:,} rows from {path.name}.{aside}"
-        )
-        self.restored.emit()
-        self.refresh()
-        return True
