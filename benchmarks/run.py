@@ -62,6 +62,8 @@ TARGETS = (
            "bare reportlab, same content"),
     Target("signin_save", "Sign-in sheet save, 15-client group", "ms", 100, None,
            "bare INSERT .. ON CONFLICT, same rows"),
+    Target("gui_stall", "Longest GUI-thread stall: year export, 10k import, backup, biggest chart,"
+           " census typing", "ms", 50, None, "heartbeat with the GUI thread idle"),
     Target("memory", "GUI peak RSS, large database, every page visited", "MB", 400, None,
            "bare PySide6 QMainWindow"),
 )  # fmt: skip
@@ -73,6 +75,7 @@ BENCHES = {
     "billing": ("benchmarks.bench_billing", "write"),
     "aftercare": ("benchmarks.bench_aftercare", "none"),
     "signin": ("benchmarks.bench_signin", "write"),
+    "stalls": ("benchmarks.bench_stalls", "write"),
 }
 
 
