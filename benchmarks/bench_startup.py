@@ -34,6 +34,26 @@ def child(mode: str, db_path: Path | None = None) -> dict[str, Any]:
     return data
 
 
+def _boot_database() -> Path:
+    """A passphrase-keyed clinic the real `iopdesk` command can open (no keyring here)."""
+    import tempfile
+
+    os.environ["IOPDESK_DB_PASSPHRASE"] = BOOT_PASSPHRASE
+    os.environ["BENCH_PASSWORD"] = BOOT_PASSWORD
+    from iopdesk.db import Database, DbTarget
+    from iopdesk.services.clinic import setup_clinic
+
+    path = Path(tempfile.mkdtemp(prefix="iopdesk-bench-boot-")) / "clinic.db"
+    db = Database.open(DbTarget(path=path), create=True)
+    setup_clinic(db, "Start-up Bench Clinic", "admin", BOOT_PASSWORD)
+    db.close()
+    return path
+
+
+BOOT_PASSPHRASE = "start-up benchmark passphrase"
+BOOT_PASSWORD = "bench-password-1"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("db", type=Path)
@@ -58,6 +78,16 @@ def main(argv: list[str] | None = None) -> int:
         ready.append(run["ready_ms"])
         ready_cpu.append(run["cpu_at_ready"])
         phases.append(run)
+    signin, signin_bare, after_password, signin_cpu = [], [], [], []
+    boot_db = _boot_database()
+    child("boot", boot_db)  # the first start on this PC remembers the clinic for the next
+    for _ in range(args.runs):
+        b = child("bare")
+        signin_bare.append(b["paint_ms"])
+        run = child("boot", boot_db)
+        signin.append(run["login_paint_ms"])
+        signin_cpu.append(run["cpu_at_login_paint"])
+        after_password.append(run["main_after_password_ms"])
     mem = child("memory", args.db)
     bare_mem = child("bare")
     emit(
@@ -79,6 +109,17 @@ def main(argv: list[str] | None = None) -> int:
                 "cpu_ms": median(ready_cpu),
                 "baseline_cpu_ms": median(bare_cpu),
                 "runs_ms": [round(v, 1) for v in ready],
+            },
+            "startup_signin": {
+                "value_ms": median(signin),
+                "baseline_ms": median(signin_bare),
+                "cpu_ms": median(signin_cpu),
+                "runs_ms": [round(v, 1) for v in signin],
+                "baseline_runs_ms": [round(v, 1) for v in signin_bare],
+            },
+            "startup_after_password": {
+                "value_ms": median(after_password),
+                "runs_ms": [round(v, 1) for v in after_password],
             },
             "memory": {
                 "value_mb": mem["peak_rss_mb"],

@@ -129,10 +129,57 @@ def app_start(db_path: str, memory: bool) -> int:
     return 0
 
 
+def boot(db_path: str) -> int:
+    """The real `iopdesk` start on a PC that has signed in before: the sign-in window's first
+    paint (before the database stack is imported), then, after typing and Enter, the main
+    window's first paint measured from the end of the password check."""
+    marks: dict[str, float] = {"interpreter_ms": _since_launch()}
+    from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication, QDialog, QLineEdit, QMainWindow
+
+    qapp = QApplication(sys.argv[:1])
+
+    class Spy(QObject):
+        def eventFilter(self, obj: object, ev: object) -> bool:
+            kind = ev.type()  # type: ignore[attr-defined]
+            if kind == QEvent.Type.Paint and isinstance(obj, QDialog) and "login" not in marks:
+                marks["login_paint_ms"] = _since_launch()
+                marks["cpu_at_login_paint"] = _cpu_ms()
+                marks["login"] = 1
+                QTimer.singleShot(0, lambda: type_in(obj))
+            if kind == QEvent.Type.Paint and isinstance(obj, QMainWindow) and "main" not in marks:
+                from iopdesk.ui import boot as boot_module
+
+                now = time.perf_counter()
+                marks["main"] = 1
+                checked = boot_module.marks.get("password_checked", now)
+                marks["main_after_password_ms"] = round((now - checked) * 1000, 1)
+                obj._closing_for_sign_out = False  # type: ignore[attr-defined]
+                print(json.dumps(marks), flush=True)
+                os._exit(0)
+            return False
+
+    def type_in(dialog: QDialog) -> None:
+        user = dialog.findChild(QLineEdit, "username")
+        password = dialog.findChild(QLineEdit, "password")
+        QTest.keyClicks(user, "admin")
+        QTest.keyClicks(password, os.environ.get("BENCH_PASSWORD", "bench-password"))
+        QTest.keyClick(password, Qt.Key.Key_Return)
+
+    spy = Spy()
+    qapp.installEventFilter(spy)
+    from iopdesk.cli import main as cli_main
+
+    return cli_main(["--db", db_path])
+
+
 def main() -> int:
     mode = sys.argv[1]
     if mode == "bare":
         return bare()
+    if mode == "boot":
+        return boot(sys.argv[2])
     return app_start(sys.argv[2], memory=mode == "memory")
 
 

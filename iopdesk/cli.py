@@ -189,7 +189,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command is None:
-        from iopdesk.ui.app import run_gui
+        # The sign-in window paints before the database stack is imported (ui/boot.py).
+        from iopdesk.ui.boot import run_gui
 
         return run_gui(db=args.db, username=args.user)
     if args.command == "demo":

@@ -7,12 +7,9 @@ import logging
 import secrets
 import shutil
 import sys
-import traceback
 from collections.abc import Callable
-from types import TracebackType
 
 from PySide6.QtCore import QTimer
-from PySide6.QtGui import QFont, QIcon
 from PySide6.QtWidgets import QApplication, QDialog, QWidget
 
 from iopdesk import paths
@@ -21,47 +18,14 @@ from iopdesk.errors import CorruptDatabaseError, UserError, WrongKeyError
 from iopdesk.services import auth
 from iopdesk.services.actor import Actor
 from iopdesk.services.clinic import get_clinic, is_initialized, setup_clinic
-from iopdesk.ui import msgbox, ops
+from iopdesk.ui import boot, msgbox, ops
+from iopdesk.ui.boot import make_app
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.dialogs import LoginDialog, PassphraseDialog, SetupDialog
 from iopdesk.ui.mainwindow import MainWindow
-from iopdesk.ui.style import STYLESHEET
 from iopdesk.ui.widgets import Page
 
 log = logging.getLogger(__name__)
-
-
-def make_app() -> QApplication:
-    existing = QApplication.instance()
-    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
-    app.setApplicationName("IOPDesk")
-    app.setOrganizationName("IOPDesk")
-    icon = paths.resource_path("icons", "iopdesk.png")
-    if icon.exists():
-        app.setWindowIcon(QIcon(str(icon)))
-    font = QFont(app.font())
-    font.setPointSizeF(10)
-    app.setFont(font)
-    app.setStyle("Fusion")
-    app.setStyleSheet(STYLESHEET)
-    sys.excepthook = _excepthook
-    return app
-
-
-def _excepthook(
-    exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
-) -> None:
-    """A bug: log type and stack (never the message, which may quote client data)."""
-    log.error("unexpected %s\n%s", exc_type.__name__, "".join(traceback.format_tb(tb)).rstrip())
-    if isinstance(exc, UserError):
-        msgbox.user_error(None, exc)
-        return
-    msgbox.error(
-        None,
-        "Unexpected problem",
-        "IOPDesk ran into an unexpected problem. What you saved before is safe. If it happens "
-        f"again, send the log file to support: {paths.log_dir() / 'iopdesk.log'}",
-    )
 
 
 def gui_passphrase(creating: bool) -> str:
@@ -174,7 +138,7 @@ def first_start(db: Database) -> Actor | None:
 
 
 def sign_in(db: Database, clinic_name: str, username: str = "") -> Actor | None:
-    from iopdesk.ui.pages.privacy import enrol_if_required, login_with_two_factor
+    from iopdesk.ui.pages.privacy import login_with_two_factor
 
     dialog = LoginDialog(
         clinic_name,
@@ -185,9 +149,17 @@ def sign_in(db: Database, clinic_name: str, username: str = "") -> Actor | None:
     if dialog.exec() != QDialog.DialogCode.Accepted:
         return None
     assert isinstance(dialog.result_value, Actor)
-    if not enrol_if_required(db, dialog.result_value, dialog):
+    if not after_sign_in(db, dialog.result_value, dialog):
         return None
     return dialog.result_value
+
+
+def after_sign_in(db: Database, actor: Actor, parent: QWidget | None) -> bool:
+    """What must happen between the password check and the main window (two-factor
+    enrolment when required); False when the user gave up."""
+    from iopdesk.ui.pages.privacy import enrol_if_required
+
+    return enrol_if_required(db, actor, parent)
 
 
 def keep_schedule_ahead(db: Database, actor: Actor) -> int:
@@ -219,11 +191,15 @@ def run_session(
         if current is None:
             app.quit()
             return
-        keep_schedule_ahead(db, current)
         window = MainWindow(AppContext(db, current, get_clinic(db)), demo=demo)
         window.signed_out.connect(lambda: QTimer.singleShot(0, lambda: show(None)))
         state["window"] = window
         window.show()
+        # Group sessions weeks ahead: after the window is up, in the background.
+        signed_in = current
+        ops.Op(window, lambda: keep_schedule_ahead(db, signed_in)).failure(
+            lambda exc: ops.log_bug(exc)
+        ).run_in_background()
 
     app.setQuitOnLastWindowClosed(False)
     show(actor)
@@ -257,7 +233,9 @@ def run_gui(db: str | None = None, username: str | None = None) -> int:
                 return 0
         else:
             auto_backup(database)  # at start-up, when the last backup is older than the setting
-        code = run_session(app, database, actor, get_clinic(database).is_demo, username or "")
+        clinic_info = get_clinic(database)
+        boot.remember(db, clinic_info.name, database.describe())  # next start: sign-in at once
+        code = run_session(app, database, actor, clinic_info.is_demo, username or "")
         auto_backup(database)  # and at close
         return code
     finally:

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 from iopdesk.errors import UserError, ValidationError
 
 
-def _header(layout: QVBoxLayout, title: str, subtitle: str) -> None:
+def _header(layout: QVBoxLayout, title: str, subtitle: str) -> QLabel:
     t = QLabel(title)
     t.setObjectName("pageTitle")
     s = QLabel(subtitle)
@@ -26,6 +26,7 @@ def _header(layout: QVBoxLayout, title: str, subtitle: str) -> None:
     s.setWordWrap(True)
     layout.addWidget(t)
     layout.addWidget(s)
+    return s
 
 
 class _FormDialog(QDialog):
@@ -38,7 +39,7 @@ class _FormDialog(QDialog):
         outer = QVBoxLayout(self)
         outer.setContentsMargins(24, 20, 24, 18)
         outer.setSpacing(10)
-        _header(outer, title, subtitle)
+        self.subtitle = _header(outer, title, subtitle)
         self.form = QFormLayout()
         self.form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         self.form.setSpacing(8)
@@ -178,3 +179,18 @@ class LoginDialog(_FormDialog):
                 raise
 
         self.accept_action = attempt
+        self.busy = QLabel("")
+        self.busy.setObjectName("subtitle")
+        self.busy.hide()
+        self.form.addRow(self.busy)
+
+    def set_header(self, clinic_name: str, where: str) -> None:
+        """The clinic and database, once known (the window may be shown before)."""
+        self.subtitle.setText(f"{clinic_name}\n{where}")
+
+    def set_busy(self, text: str) -> None:
+        """Say what the window is waiting for (empty: nothing) and keep the button from
+        being pressed twice meanwhile."""
+        self.busy.setText(text)
+        self.busy.setVisible(bool(text))
+        self.buttons.setEnabled(not text)
