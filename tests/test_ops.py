@@ -229,3 +229,28 @@ def test_own_saves_do_not_raise_the_other_workstation_notice(qtbot, env: Env) ->
 
 def finish_all() -> None:
     assert ops.wait_all(60_000)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_list_page_refreshes_only_when_what_it_shows_changed(qtbot, env: Env) -> None:
+    from iopdesk.services.clinic import get_clinic
+    from iopdesk.ui.context import AppContext
+    from iopdesk.ui.mainwindow import MainWindow
+
+    window = MainWindow(AppContext(env.db, env.world.admin, get_clinic(env.db)))
+    qtbot.addWidget(window)
+    window.change_watch.timer.stop()
+    window.go("Clients")
+    finish_all()
+    page = window.pages["Clients"]
+    calls: list[int] = []
+    original = page.refresh
+    page.refresh = lambda: (calls.append(1), original())[1]  # type: ignore[method-assign]
+    ops.bus().changed.emit(ops.OpChanges(frozenset({"notetemplate"}), None))
+    assert calls == []  # the census does not show note templates
+    ops.bus().changed.emit(ops.OpChanges(frozenset({"client"}), None))
+    assert calls == [1]
+    ops.bus().changed.emit(ops.OpChanges(frozenset({"client"}), page))
+    assert calls == [1]  # the page's own operation: it refreshes itself
+    window._closing_for_sign_out = False
+    window.close()

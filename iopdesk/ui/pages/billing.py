@@ -40,6 +40,21 @@ def _money(value: object) -> str:
 
 class BillingPage(Page):
     title = "Billing"
+    shows = frozenset(
+        {
+            "billingbatch",
+            "billingline",
+            "payer",
+            "feeschedule",
+            "coverage",
+            "authorization",
+            "attendance",
+            "clinic_session",
+            "note",
+            "diagnosis",
+            "client",
+        }
+    )
 
     def __init__(self, ctx: AppContext) -> None:
         super().__init__()

@@ -96,6 +96,7 @@ class CaseloadPage(Page):
     """Left: staff with their counts. Right: the selected person's current clients."""
 
     title = "Caseloads"
+    shows = frozenset({"client", "therapistassignment", "trackenrollment", "staff", "track"})
     open_client = Signal(int)
 
     def __init__(self, ctx: AppContext) -> None:

@@ -52,6 +52,20 @@ class ClientsPage(Page):
     """The census: search as you type, filters, and (for a therapist) their own caseload first."""
 
     title = "Clients"
+    shows = frozenset(
+        {
+            "client",
+            "episode",
+            "trackenrollment",
+            "therapistassignment",
+            "coverage",
+            "authorization",
+            "billingline",
+            "track",
+            "staff",
+            "payer",
+        }
+    )
     open_client = Signal(int)
     new_client = Signal()
 
