@@ -26,6 +26,7 @@ from iopdesk.models.clinical import (
     PlanReview,
     TreatmentPlan,
 )
+from iopdesk.models.drafts import FormDraft
 from iopdesk.models.discharge import (
     AftercareAppointment,
     AftercareContact,
@@ -87,6 +88,7 @@ __all__ = [
     "Disclosure",
     "EmergencyContact",
     "Episode",
+    "FormDraft",
     "FeeSchedule",
     "GoalProgress",
     "GroupNote",

@@ -7,7 +7,7 @@ import contextlib
 import functools
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QPaintEvent, QShortcut, QShowEvent
@@ -188,6 +188,8 @@ class MainWindow(QMainWindow):
         self.demo = demo
         self.locked = False
         self._closing_for_sign_out = False
+        self._typed_work_settled = False  # asked (or kept) once for this close
+        self._hidden_by_lock: list[QWidget] = []
         prefix = "IOPDesk - DEMO - " if demo else "IOPDesk - "
         self.setWindowTitle(prefix + ctx.clinic.name)
         self.setMinimumSize(1024, 640)
@@ -197,7 +199,7 @@ class MainWindow(QMainWindow):
         self.outer.addWidget(self.main_ui)
         self.lock_page = LockPage(ctx)
         self.lock_page.unlocked.connect(self.unlock)
-        self.lock_page.sign_out.connect(self.sign_out)
+        self.lock_page.sign_out.connect(self._sign_out_from_lock)
         self.outer.addWidget(self.lock_page)
         root = QHBoxLayout(self.main_ui)
         root.setContentsMargins(0, 0, 0, 0)
@@ -517,9 +519,11 @@ class MainWindow(QMainWindow):
         if self.locked:
             return
         self.locked = True
+        self._hidden_by_lock = []
         for widget in QApplication.topLevelWidgets():
             if widget is not self and widget.isWindow() and widget.isVisible():
                 widget.hide()  # dialogs showing client details are hidden too
+                self._hidden_by_lock.append(widget)
         self.outer.setCurrentWidget(self.lock_page)
         self.lock_page.password.setFocus()
         self._run(lambda: auth.record_screen_lock(self.ctx.db, self.ctx.actor))
@@ -528,10 +532,87 @@ class MainWindow(QMainWindow):
         self.locked = False
         self.idle.last_input = time.monotonic()
         self.outer.setCurrentWidget(self.main_ui)
+        # The forms that were open come back as they were, typed text and all.
+        hidden, self._hidden_by_lock = self._hidden_by_lock, []
+        for widget in hidden:
+            with contextlib.suppress(RuntimeError):  # closed meanwhile
+                widget.show()
 
     def sign_out(self) -> None:
+        if not self._settle_typed_work("sign out"):
+            return
         self._closing_for_sign_out = True
         self.close()
+
+    def _sign_out_from_lock(self) -> None:
+        """Sign out from the lock screen: whoever typed is not here to ask, so everything
+        typed is kept as their draft (offered back when they open the same form)."""
+        self._keep_typed_work(self.typed_work())
+        self._typed_work_settled = True
+        self._closing_for_sign_out = True
+        self.close()
+
+    # -- typed work that is not saved ------------------------------------------------------
+    def typed_work(self) -> list[tuple[Any, str]]:
+        """Open forms with unsaved typing: pages, the chart and dialogs that say so through
+        `unsaved_work()` (and keep it through `keep_typed_work()`)."""
+        holders: list[QWidget] = list(self.pages.built().values())
+        if self._chart is not None:
+            holders.append(self._chart)
+        holders += [w for w in QApplication.topLevelWidgets() if w is not self]
+        found: list[tuple[Any, str]] = []
+        seen: set[int] = set()
+        for widget in holders:
+            if id(widget) in seen:
+                continue
+            seen.add(id(widget))
+            describe = getattr(widget, "unsaved_work", None)
+            if not callable(describe):
+                continue
+            try:
+                what = describe()
+            except RuntimeError:  # a widget already deleted
+                continue
+            if what:
+                found.append((widget, str(what)))
+        return found
+
+    def _keep_typed_work(self, found: list[tuple[Any, str]]) -> bool:
+        failed = []
+        for widget, what in found:
+            try:
+                widget.keep_typed_work()
+            except UserError as exc:
+                failed.append(f"{what}: {exc.message}")
+        if failed:
+            msgbox.warning(
+                self, "Not everything could be kept", "Could not keep:\n" + "\n".join(failed)
+            )
+            return False
+        return True
+
+    def _settle_typed_work(self, leaving: str) -> bool:
+        """Ask once what to do with unsaved typing; False: the user chose to stay."""
+        if self._typed_work_settled:
+            return True
+        found = self.typed_work()
+        if found:
+            lines = "\n".join(f"  \u2022 {what}" for _w, what in found)
+            choice = msgbox.choose(
+                self,
+                "Unsaved work",
+                f"Before you {leaving}, note that you have typed work that is not saved:\n\n"
+                f"{lines}\n\nKeep it as a draft? It is offered back to you the next time you "
+                "open the same form.",
+                ["Keep as draft", "Discard", "Cancel"],
+                default=0,
+            )
+            if choice == 2:
+                return False
+            if choice == 0 and not self._keep_typed_work(found):
+                return False
+        self._typed_work_settled = True
+        return True
 
     # -- geometry and close ----------------------------------------------------------------
     def restore_geometry(self) -> None:
@@ -542,6 +623,16 @@ class MainWindow(QMainWindow):
             self.resize(1366, 768)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self.locked and not self._typed_work_settled:
+            self._keep_typed_work(self.typed_work())  # nobody to ask: keep it
+            self._typed_work_settled = True
+        if not self._settle_typed_work("close IOPDesk"):
+            event.ignore()
+            return
+        for widget in QApplication.topLevelWidgets():  # forms still open (e.g. hidden by lock)
+            if widget is not self and isinstance(widget, QDialog) and widget.isModal():
+                with contextlib.suppress(RuntimeError):
+                    widget.reject()
         settings = ui_settings()
         settings.setValue("main/geometry", self.saveGeometry())
         settings.sync()

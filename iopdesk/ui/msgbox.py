@@ -57,3 +57,32 @@ def confirm(parent: QWidget | None, title: str, text: str, default: bool = False
         return default
     answer = QMessageBox.question(parent, title, text)
     return answer == QMessageBox.StandardButton.Yes
+
+
+def choose(
+    parent: QWidget | None, title: str, text: str, buttons: list[str], default: int = 0
+) -> int:
+    """A question with several answers (button texts); returns the index clicked. Escape or
+    closing the box counts as the last answer (by convention "Cancel")."""
+    shown.append(Shown("Question", title, text))
+    if NON_BLOCKING:
+        return default
+    box = QMessageBox(
+        QMessageBox.Icon.Question, title, text, QMessageBox.StandardButton.NoButton, parent
+    )
+    box.setObjectName("messageBox")
+    made = []
+    for i, label in enumerate(buttons):
+        role = (
+            QMessageBox.ButtonRole.RejectRole
+            if i == len(buttons) - 1
+            else QMessageBox.ButtonRole.AcceptRole
+            if i == 0
+            else QMessageBox.ButtonRole.DestructiveRole
+        )
+        made.append(box.addButton(label, role))
+    box.setDefaultButton(made[default])
+    box.setEscapeButton(made[-1])
+    box.exec()
+    clicked = box.clickedButton()
+    return made.index(clicked) if clicked in made else len(buttons) - 1

@@ -47,6 +47,50 @@ class Page(QWidget):
         """Show what `fetch` returned (GUI thread)."""
 
 
+def typed_values(fields: dict[str, QWidget]) -> dict[str, object]:
+    """What was typed into a form's fields, as plain values (kept as a draft)."""
+    from PySide6.QtWidgets import QAbstractButton, QComboBox, QPlainTextEdit, QSpinBox
+
+    out: dict[str, object] = {}
+    for name, w in fields.items():
+        if isinstance(w, QComboBox):
+            out[name] = {"index": w.currentIndex(), "text": w.currentText()}
+        elif isinstance(w, QPlainTextEdit):
+            out[name] = w.toPlainText()
+        elif isinstance(w, QAbstractButton) and w.isCheckable():
+            out[name] = w.isChecked()
+        elif isinstance(w, QSpinBox):
+            out[name] = w.value()
+        elif hasattr(w, "text") and callable(w.text):
+            out[name] = w.text()
+    return out
+
+
+def restore_typed_values(fields: dict[str, QWidget], values: dict[str, object]) -> None:
+    """Put a draft's values back into the same form's fields (unknown names are ignored)."""
+    from PySide6.QtWidgets import QAbstractButton, QComboBox, QPlainTextEdit, QSpinBox
+
+    for name, value in values.items():
+        w = fields.get(name)
+        if w is None:
+            continue
+        if isinstance(w, QComboBox) and isinstance(value, dict):
+            text = str(value.get("text", ""))
+            index = w.findText(text)
+            if index >= 0:
+                w.setCurrentIndex(index)
+            elif w.isEditable():
+                w.setEditText(text)
+        elif isinstance(w, QPlainTextEdit):
+            w.setPlainText(str(value))
+        elif isinstance(w, QAbstractButton) and w.isCheckable():
+            w.setChecked(bool(value))
+        elif isinstance(w, QSpinBox) and isinstance(value, int):
+            w.setValue(value)
+        elif hasattr(w, "setText"):
+            w.setText(str(value))
+
+
 class Card(QFrame):
     def __init__(self, label: str, value: str = "-", parent: QWidget | None = None) -> None:
         super().__init__(parent)

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from iopdesk.errors import StaleRecordError, UserError, ValidationError
-from iopdesk.services import attendance, schedule
+from iopdesk.services import attendance, drafts, schedule
 from iopdesk.services.permissions import Perm
 from iopdesk.ui import msgbox
 from iopdesk.ui.context import AppContext
@@ -348,9 +348,52 @@ class SignInPanel(QWidget):
         self.dirty = False
         self.status_line.setText("")
         self._set_enabled(self.sheet.editable)
+        if self.sheet.editable:
+            self._offer_draft()
         if self.model.rows:
             self.table.setCurrentIndex(self.model.index(0, 2))
         self.table.setFocus()
+
+    # -- drafts (unsaved marks are never lost to a sign-out or a closed window) ---------------
+    def _draft_name(self) -> str:
+        return f"signin:{self.sheet.session.id}" if self.sheet is not None else ""
+
+    def unsaved_work(self) -> str | None:
+        if self.sheet is not None and self.dirty and self.sheet.editable:
+            return f"sign-in marks for {self.sheet.session.title} that are not saved yet"
+        return None
+
+    def keep_typed_work(self) -> None:
+        if self.sheet is None:
+            return
+        rows = [
+            [r.client_id, r.status, r.arrival, r.departure, r.minutes, r.minutes_typed]
+            for r in self.model.rows
+        ]
+        drafts.keep(self.ctx.db, self.ctx.actor, self._draft_name(), {"rows": rows})
+
+    def _offer_draft(self) -> None:
+        draft = drafts.peek(self.ctx.db, self.ctx.actor, self._draft_name())
+        if draft is None:
+            return
+        drafts.discard(self.ctx.db, self.ctx.actor, self._draft_name())
+        when = draft.saved_at.astimezone()
+        if not msgbox.confirm(
+            self,
+            "Unsaved sign-in marks",
+            f"You had marked this sign-in sheet on {when:%m/%d/%Y at %H:%M} without saving. "
+            "Put those marks back so you can check and save them?",
+            default=True,
+        ):
+            return
+        by_client = {int(r[0]): r for r in draft.data.get("rows", []) if r}
+        for row in self.model.rows:
+            kept = by_client.get(row.client_id)
+            if kept is not None:
+                row.status, row.arrival, row.departure = kept[1], kept[2], kept[3]
+                row.minutes, row.minutes_typed = kept[4], bool(kept[5])
+        self.model.layoutChanged.emit()
+        self._mark_dirty()
 
     def _rest_present(self) -> None:
         for i, row in enumerate(self.model.rows):
@@ -376,6 +419,7 @@ class SignInPanel(QWidget):
         except UserError as exc:
             msgbox.user_error(self, exc)
             return
+        drafts.discard(self.ctx.db, self.ctx.actor, self._draft_name())
         self.load(self.sheet.session.id)
         self.status_line.setText(f"Saved {len(entries)} client{'s' if len(entries) != 1 else ''}")
         self.saved.emit()
@@ -498,6 +542,12 @@ class AttendancePage(Page):
             self.panel.load(int(item.data(Qt.ItemDataRole.UserRole)))
         except UserError as exc:
             msgbox.user_error(self, exc)
+
+    def unsaved_work(self) -> str | None:
+        return self.panel.unsaved_work()
+
+    def keep_typed_work(self) -> None:
+        self.panel.keep_typed_work()
 
     def _reload_list_keep(self) -> None:
         current = self.sessions.currentRow()

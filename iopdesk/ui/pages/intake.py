@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
-from PySide6.QtCore import QDate, QEvent, QObject, QRegularExpression, Qt, Signal
+from PySide6.QtCore import QDate, QEvent, QObject, QRegularExpression, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QIcon, QKeyEvent, QPainter, QPixmap, QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -33,11 +33,12 @@ from PySide6.QtWidgets import (
 
 from iopdesk.errors import UserError, ValidationError
 from iopdesk.models import Client
-from iopdesk.services import clients, lookups
+from iopdesk.services import clients, drafts, lookups
 from iopdesk.services.clients import ClientInput, ContactInput
 from iopdesk.ui import msgbox, style
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.dialogs import _FormDialog
+from iopdesk.ui.widgets import restore_typed_values, typed_values
 
 # style.py styles QLineEdit[invalid="true"] only; the other editors get the same look here.
 FORM_CSS = f"""
@@ -100,6 +101,8 @@ US_STATES = (
 )  # fmt: skip
 NEW_CLIENT_STATUSES = ("referral", "intake", "active")
 MAX_CONTACTS = 3
+INTAKE_DRAFT = "intake"
+DRAFT_EVERY_MS = 30_000
 
 FIELD_LABELS = {
     "first_name": "Legal first name",
@@ -425,6 +428,13 @@ class IntakeDialog(_FormDialog):
         self._payer_changed()
         self.resize(900, 600)
         self.first_name.setFocus()
+        # What is typed is never lost: kept as a draft every half minute, and when the user
+        # signs out or closes the app with the form open (see MainWindow.typed_work).
+        self.draft_timer = QTimer(self)
+        self.draft_timer.setInterval(DRAFT_EVERY_MS)
+        self.draft_timer.timeout.connect(self._keep_draft_if_typed)
+        self.draft_timer.start()
+        self._offer_draft()
 
     # -- building ----------------------------------------------------------------------------
     def _page(self) -> tuple[QWidget, QHBoxLayout]:
@@ -738,7 +748,58 @@ class IntakeDialog(_FormDialog):
             default=False,
         ):
             return
+        self.draft_timer.stop()
+        drafts.discard(self.ctx.db, self.ctx.actor, INTAKE_DRAFT)
         self.reject()
+
+    # -- drafts (typed work is never lost) ------------------------------------------------------
+    def typed_state(self) -> dict[str, object]:
+        state = typed_values(self.fields)
+        state["contacts"] = [[w.text() for w in row[:3]] for row in self.contacts.rows]
+        return state
+
+    def restore_state(self, state: dict[str, object]) -> None:
+        restore_typed_values(self.fields, state)
+        contacts = state.get("contacts")
+        if isinstance(contacts, list):
+            for i, values in enumerate(contacts):
+                while i >= len(self.contacts.rows) and len(self.contacts.rows) < MAX_CONTACTS:
+                    self.contacts.add_row()
+                if i < len(self.contacts.rows) and isinstance(values, list):
+                    for widget, value in zip(self.contacts.rows[i][:3], values, strict=False):
+                        widget.setText(str(value))
+
+    def unsaved_work(self) -> str | None:
+        """For signing out and closing: what would be lost (None: nothing)."""
+        if self.created is None and self.has_input():
+            return "a new-client form that is not saved yet"
+        return None
+
+    def keep_typed_work(self) -> None:
+        drafts.keep(self.ctx.db, self.ctx.actor, INTAKE_DRAFT, self.typed_state())
+
+    def _keep_draft_if_typed(self) -> None:
+        if self.unsaved_work() is not None:
+            try:
+                self.keep_typed_work()
+            except UserError as exc:
+                self.show_error(f"The draft could not be kept: {exc.message}")
+
+    def _offer_draft(self) -> None:
+        draft = drafts.peek(self.ctx.db, self.ctx.actor, INTAKE_DRAFT)
+        if draft is None:
+            return
+        when = draft.saved_at.astimezone()
+        if msgbox.confirm(
+            self,
+            "Continue the new-client form?",
+            f"You started a new-client form on {when:%m/%d/%Y at %H:%M} that was not saved. "
+            "Continue where you left off?",
+            default=True,
+        ):
+            self.restore_state(draft.data)
+        else:
+            drafts.discard(self.ctx.db, self.ctx.actor, INTAKE_DRAFT)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() == Qt.Key.Key_Escape:
@@ -812,6 +873,7 @@ class IntakeDialog(_FormDialog):
                     "census, or save again and confirm to register a new client anyway."
                 )
             self.created = clients.create_client(self.ctx.db, self.ctx.actor, data)
+            drafts.discard(self.ctx.db, self.ctx.actor, INTAKE_DRAFT)
         except ValidationError as exc:
             raise ValidationError(self._show_field_errors(exc.fields, exc.message)) from exc
 

@@ -1,0 +1,81 @@
+"""Unsaved form work, kept for the user who typed it (never lost to a sign-out or a lock).
+
+A form (the intake form, a sign-in sheet) hands its typed values as a plain dict; they are
+kept in the encrypted database under (user, form name), offered back the next time the same
+user opens that form, and removed once taken or saved for real. Only the user who typed a
+draft can read it; nothing is audited as a chart access because a draft is not yet a record
+(the record it becomes is audited when it is saved).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import col, delete, select
+
+from iopdesk.db import Database
+from iopdesk.errors import ValidationError
+from iopdesk.models import FormDraft
+from iopdesk.models.base import utcnow
+from iopdesk.services.actor import Actor
+
+MAX_DRAFT_BYTES = 256_000
+
+
+@dataclass(frozen=True)
+class Draft:
+    form: str
+    data: dict[str, Any]
+    saved_at: datetime
+
+
+def keep(db: Database, actor: Actor, form: str, data: dict[str, Any]) -> None:
+    """Keep (or replace) this user's draft of `form`."""
+    text = json.dumps(data, ensure_ascii=False, sort_keys=True, default=str)
+    if len(text.encode()) > MAX_DRAFT_BYTES:
+        raise ValidationError("This form holds too much text to keep as a draft.")
+    with db.session() as s:
+        row = s.exec(
+            select(FormDraft).where(FormDraft.user_id == actor.user_id, FormDraft.form == form)
+        ).first()
+        if row is None:
+            s.add(FormDraft(user_id=actor.user_id, form=form, data_json=text, saved_at=utcnow()))
+        else:
+            row.data_json = text
+            row.saved_at = utcnow()
+            s.add(row)
+
+
+def peek(db: Database, actor: Actor, form: str) -> Draft | None:
+    """This user's draft of `form`, if any (left in place)."""
+    with db.read() as s:
+        row = s.exec(
+            select(FormDraft).where(FormDraft.user_id == actor.user_id, FormDraft.form == form)
+        ).first()
+        if row is None:
+            return None
+        return Draft(row.form, dict(json.loads(row.data_json)), row.saved_at)
+
+
+def discard(db: Database, actor: Actor, form: str) -> None:
+    """Remove this user's draft of `form` (taken up, saved for real, or thrown away)."""
+    with db.session() as s:
+        s.execute(
+            delete(FormDraft).where(
+                col(FormDraft.user_id) == actor.user_id, col(FormDraft.form) == form
+            )
+        )
+
+
+def forms_with_drafts(db: Database, actor: Actor) -> list[str]:
+    with db.read() as s:
+        return list(
+            s.exec(
+                select(FormDraft.form)
+                .where(FormDraft.user_id == actor.user_id)
+                .order_by(col(FormDraft.saved_at))
+            ).all()
+        )
