@@ -26,7 +26,6 @@ from iopdesk.models.clinical import (
     PlanReview,
     TreatmentPlan,
 )
-from iopdesk.models.drafts import FormDraft
 from iopdesk.models.discharge import (
     AftercareAppointment,
     AftercareContact,
@@ -37,6 +36,7 @@ from iopdesk.models.discharge import (
     Discharge,
     DischargeGoalProgress,
 )
+from iopdesk.models.drafts import FormDraft
 from iopdesk.models.org import (
     Clinic,
     ClinicClosure,
@@ -88,8 +88,8 @@ __all__ = [
     "Disclosure",
     "EmergencyContact",
     "Episode",
-    "FormDraft",
     "FeeSchedule",
+    "FormDraft",
     "GoalProgress",
     "GroupNote",
     "Note",
