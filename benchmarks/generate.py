@@ -4,7 +4,7 @@ Full scale (scale=1.0): 5,000 clients admitted over 5 years, 10 tracks, 60 staff
 ~220,000 sessions (every group block of every week plus each client's individual, family and
 intake appointments), ~1,000,000 attendance rows and a signed note for every attended session
 (each group session also has its shared group note). Rows go in with SQLAlchemy Core
-executemany in large transactions (shared/DESIGN.md: `add_all` is ~30x slower).
+executemany in large transactions (docs/architecture.md: `add_all` is ~30x slower).
 
 The file is an ordinary encrypted IOPDesk database (created by `Database.open`, migrated, set up
 with `setup_clinic`), cached under benchmarks/.cache/ keyed by seed, scale, years and the week it

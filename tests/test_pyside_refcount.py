@@ -1,4 +1,4 @@
-"""Guard against PySide6 6.12.0's None-refcount bug on CPython 3.11 (see shared/DESIGN.md):
+"""Guard against PySide6 6.12.0's None-refcount bug on CPython 3.11 (docs/architecture.md):
 each void-returning call dropped one reference to None until the interpreter aborted."""
 
 import sys

@@ -3,7 +3,7 @@
 Everything is invented: people, NPIs (valid check digits, no real providers), payers and
 member IDs. The clinic is flagged `is_demo`. The data is deterministic for a given
 (today, seed), so screenshots and tests are reproducible. Bulk rows go in with ORM bulk
-INSERTs (see shared/DESIGN.md: `add_all` is ~15x slower) inside one transaction.
+INSERTs (docs/architecture.md: `add_all` is ~15x slower) inside one transaction.
 """
 
 from __future__ import annotations
