@@ -12,6 +12,7 @@ import hmac
 import platform
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from enum import StrEnum
 from typing import Any
 
 from sqlmodel import Session, func, select
@@ -25,8 +26,9 @@ from iopdesk.services.permissions import Perm, require
 WORKSTATION = platform.node()[:64]
 
 
-class Action:
-    """Audit action names (stable strings; reports filter on them)."""
+class Action(StrEnum):
+    """Every audit action, in one place. The values are stable strings stored in the audit
+    log (reports and the audit report's filters use them): never rename one."""
 
     LOGIN = "login"
     LOGIN_FAILED = "login_failed"
@@ -56,6 +58,10 @@ class Action:
     BACKUP = "backup"
     BACKUP_FAILED = "backup_failed"
     RESTORE = "restore"
+    SIGN = "sign"
+    COSIGN = "cosign"
+    VOID = "void"
+    IMPORT = "import"
 
 
 def _audit_key(session: Session) -> bytes:
@@ -92,7 +98,7 @@ def compute_mac(key: bytes, prev_mac: str, event: AuditEvent) -> str:
 def record(
     session: Session,
     actor: Actor | None,
-    action: str,
+    action: Action,
     *,
     entity: str = "",
     entity_id: Any = "",
@@ -109,7 +115,7 @@ def record(
         occurred_at=utcnow(),
         user_id=actor.user_id if actor else None,
         username=(actor.username if actor else (username or ""))[:64],
-        action=action,
+        action=str(action),
         entity=entity,
         entity_id="" if entity_id is None else str(entity_id),
         client_id=client_id,
@@ -128,7 +134,7 @@ def record(
     return event
 
 
-def record_now(db: Database, actor: Actor | None, action: str, **kw: Any) -> None:
+def record_now(db: Database, actor: Actor | None, action: Action, **kw: Any) -> None:
     """Append one event in its own transaction (e.g. a failed sign-in that changes nothing)."""
     with db.session() as session:
         record(session, actor, action, **kw)

@@ -30,6 +30,7 @@ from sqlalchemy import event, text
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from iopdesk.db import Database
+from iopdesk.services.audit import Action
 
 log = logging.getLogger(__name__)
 
@@ -37,21 +38,24 @@ CHANNEL = "iopdesk_changes"
 ORIGIN = f"{socket.gethostname()}:{os.getpid()}"
 IGNORED_TABLES = frozenset({"audit_event", "audit_head"})
 # Audit actions that change nothing a screen shows (reads, sign-ins, locks).
-QUIET_ACTIONS = (
-    "read",
-    "open_chart",
-    "login",
-    "login_failed",
-    "logout",
-    "screen_lock",
-    "screen_unlock",
-    "print",
-    "export",
-    "audit_view",
-    "audit_verify",
-    "permission_denied",
-    "backup",
-    "backup_failed",
+QUIET_ACTIONS = tuple(
+    a.value
+    for a in (
+        Action.READ,
+        Action.OPEN_CHART,
+        Action.LOGIN,
+        Action.LOGIN_FAILED,
+        Action.LOGOUT,
+        Action.SCREEN_LOCK,
+        Action.UNLOCK_SCREEN,
+        Action.PRINT,
+        Action.EXPORT,
+        Action.AUDIT_VIEW,
+        Action.AUDIT_VERIFY,
+        Action.DENIED,
+        Action.BACKUP,
+        Action.BACKUP_FAILED,
+    )
 )
 _KEY = "iopdesk_changed_tables"
 _AUDIT_KEY = "iopdesk_own_audit_ids"

@@ -1004,7 +1004,7 @@ def sign_note(db: Database, actor: Actor, note_id: int, expected_version: int) -
         audit.record(
             session,
             actor,
-            "sign",
+            audit.Action.SIGN,
             entity="note",
             entity_id=note_id,
             client_id=note.client_id,
@@ -1044,7 +1044,12 @@ def cosign_note(db: Database, actor: Actor, note_id: int, expected_version: int)
             what="This note",
         )
         audit.record(
-            session, actor, "cosign", entity="note", entity_id=note_id, client_id=note.client_id
+            session,
+            actor,
+            audit.Action.COSIGN,
+            entity="note",
+            entity_id=note_id,
+            client_id=note.client_id,
         )
         return _header(updated, _name(author))
 
@@ -1075,7 +1080,7 @@ def void_note(db: Database, actor: Actor, note_id: int, expected_version: int, r
         audit.record(
             session,
             actor,
-            "void",
+            audit.Action.VOID,
             entity="note",
             entity_id=note_id,
             client_id=note.client_id,
@@ -1183,7 +1188,7 @@ def sign_addendum(
         audit.record(
             session,
             actor,
-            "sign",
+            audit.Action.SIGN,
             entity="noteaddendum",
             entity_id=addendum_id,
             client_id=note.client_id,
@@ -1557,14 +1562,14 @@ def sign_group_note(
             audit.record(
                 session,
                 actor,
-                "sign",
+                audit.Action.SIGN,
                 entity="note",
                 entity_id=n.id,
                 client_id=cid,
                 detail=f"group note {group_note_id}"
                 + ("; late entry" if values["late_entry"] else ""),
             )
-        audit.record(session, actor, "sign", entity="groupnote", entity_id=group_note_id)
+        audit.record(session, actor, audit.Action.SIGN, entity="groupnote", entity_id=group_note_id)
         names = {cid: f"{c.first_name} {c.last_name}" for cid, c in attending.items()}
         warnings = identical_entry_warnings(
             {cid: _entry_of(n) for cid, n in entries.items()}, names

@@ -937,7 +937,7 @@ def sign_plan(db: Database, actor: Actor, plan_id: int, version: int) -> PlanInf
         audit.record(
             session,
             actor,
-            "sign",
+            audit.Action.SIGN,
             entity="treatment_plan",
             entity_id=plan_id,
             client_id=plan.client_id,

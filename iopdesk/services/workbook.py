@@ -89,7 +89,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-IMPORT_ACTION = "import"
+IMPORT_ACTION = audit.Action.IMPORT
 EXPORT_ACTION = audit.Action.EXPORT
 
 
