@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import col, delete, select
+from sqlmodel import Session, col, delete, select
 
-from iopdesk.db import Database
 from iopdesk.errors import ValidationError
 from iopdesk.models import FormDraft
 from iopdesk.models.base import utcnow
 from iopdesk.services.actor import Actor
+from iopdesk.services.declare import service
 
 MAX_DRAFT_BYTES = 256_000
 
@@ -32,50 +32,52 @@ class Draft:
     saved_at: datetime
 
 
-def keep(db: Database, actor: Actor, form: str, data: dict[str, Any]) -> None:
+# Every signed-in user may keep their own drafts (no role permission); a user only ever
+# reaches their own rows.
+@service(None)
+def keep(s: Session, actor: Actor, form: str, data: dict[str, Any]) -> None:
     """Keep (or replace) this user's draft of `form`."""
     text = json.dumps(data, ensure_ascii=False, sort_keys=True, default=str)
     if len(text.encode()) > MAX_DRAFT_BYTES:
         raise ValidationError("This form holds too much text to keep as a draft.")
-    with db.session() as s:
-        row = s.exec(
-            select(FormDraft).where(FormDraft.user_id == actor.user_id, FormDraft.form == form)
-        ).first()
-        if row is None:
-            s.add(FormDraft(user_id=actor.user_id, form=form, data_json=text, saved_at=utcnow()))
-        else:
-            row.data_json = text
-            row.saved_at = utcnow()
-            s.add(row)
+    row = s.exec(
+        select(FormDraft).where(FormDraft.user_id == actor.user_id, FormDraft.form == form)
+    ).first()
+    if row is None:
+        s.add(FormDraft(user_id=actor.user_id, form=form, data_json=text, saved_at=utcnow()))
+    else:
+        row.data_json = text
+        row.saved_at = utcnow()
+        s.add(row)
 
 
-def peek(db: Database, actor: Actor, form: str) -> Draft | None:
+@service(None, read_only=True)
+def peek(s: Session, actor: Actor, form: str) -> Draft | None:
     """This user's draft of `form`, if any (left in place)."""
-    with db.read() as s:
-        row = s.exec(
-            select(FormDraft).where(FormDraft.user_id == actor.user_id, FormDraft.form == form)
-        ).first()
-        if row is None:
-            return None
-        return Draft(row.form, dict(json.loads(row.data_json)), row.saved_at)
+    row = s.exec(
+        select(FormDraft).where(FormDraft.user_id == actor.user_id, FormDraft.form == form)
+    ).first()
+    if row is None:
+        return None
+    return Draft(row.form, dict(json.loads(row.data_json)), row.saved_at)
 
 
-def discard(db: Database, actor: Actor, form: str) -> None:
+@service(None)
+def discard(s: Session, actor: Actor, form: str) -> None:
     """Remove this user's draft of `form` (taken up, saved for real, or thrown away)."""
-    with db.session() as s:
-        s.execute(
-            delete(FormDraft).where(
-                col(FormDraft.user_id) == actor.user_id, col(FormDraft.form) == form
-            )
+    s.execute(
+        delete(FormDraft).where(
+            col(FormDraft.user_id) == actor.user_id, col(FormDraft.form) == form
         )
+    )
 
 
-def forms_with_drafts(db: Database, actor: Actor) -> list[str]:
-    with db.read() as s:
-        return list(
-            s.exec(
-                select(FormDraft.form)
-                .where(FormDraft.user_id == actor.user_id)
-                .order_by(col(FormDraft.saved_at))
-            ).all()
-        )
+@service(None, read_only=True)
+def forms_with_drafts(s: Session, actor: Actor) -> list[str]:
+    return list(
+        s.exec(
+            select(FormDraft.form)
+            .where(FormDraft.user_id == actor.user_id)
+            .order_by(col(FormDraft.saved_at))
+        ).all()
+    )

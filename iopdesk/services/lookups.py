@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
-from iopdesk.db import Database
 from iopdesk.models import Payer, Track
 from iopdesk.services.actor import Actor
-from iopdesk.services.permissions import Perm, require
+from iopdesk.services.declare import service
+from iopdesk.services.permissions import Perm
 
 
 @dataclass(frozen=True)
@@ -40,32 +40,30 @@ class PayerOption:
         return f"{self.name} ({self.code})"
 
 
-def list_tracks(db: Database, actor: Actor) -> list[TrackOption]:
+@service(Perm.CENSUS_VIEW, read_only=True)
+def list_tracks(session: Session, actor: Actor) -> list[TrackOption]:
     """Active tracks by name, for combo boxes."""
-    require(actor, Perm.CENSUS_VIEW)
-    with db.read() as session:
-        rows = session.exec(
-            select(Track).where(col(Track.active)).order_by(col(Track.name), col(Track.id))
-        ).all()
-        return [
-            TrackOption(
-                t.id or 0,
-                t.track_code,
-                t.name,
-                bool(t.is_sud),
-                Decimal(t.required_weekly_hours),
-                t.level_of_care,
-                t.population,
-            )
-            for t in rows
-        ]
+    rows = session.exec(
+        select(Track).where(col(Track.active)).order_by(col(Track.name), col(Track.id))
+    ).all()
+    return [
+        TrackOption(
+            t.id or 0,
+            t.track_code,
+            t.name,
+            bool(t.is_sud),
+            Decimal(t.required_weekly_hours),
+            t.level_of_care,
+            t.population,
+        )
+        for t in rows
+    ]
 
 
-def list_payers(db: Database, actor: Actor) -> list[PayerOption]:
+@service(Perm.CENSUS_VIEW, read_only=True)
+def list_payers(session: Session, actor: Actor) -> list[PayerOption]:
     """Active payers by name, for combo boxes."""
-    require(actor, Perm.CENSUS_VIEW)
-    with db.read() as session:
-        rows = session.exec(
-            select(Payer).where(col(Payer.active)).order_by(col(Payer.name), col(Payer.id))
-        ).all()
-        return [PayerOption(p.id or 0, p.payer_code, p.name, bool(p.requires_auth)) for p in rows]
+    rows = session.exec(
+        select(Payer).where(col(Payer.active)).order_by(col(Payer.name), col(Payer.id))
+    ).all()
+    return [PayerOption(p.id or 0, p.payer_code, p.name, bool(p.requires_auth)) for p in rows]
