@@ -90,3 +90,28 @@ def test_signed_notes_keep_their_seal_after_upgrade(stored: Path, tmp_path: Path
             assert notes.verify_note(db, supervisor, note_id), f"note {note_id} seal broken"
     finally:
         db.close()
+
+
+def test_migrate_to_goes_down_and_up_again(tmp_path: Path) -> None:
+    """The newest migrations go down to 0003 and back up on a real clinic file."""
+    from tests.helpers import migrate_to
+
+    path = tmp_path / "iopdesk.db"
+    stored = SCHEMAS / "iopdesk-0003.db"
+    shutil.copyfile(stored, path)
+    shutil.copyfile(str(stored) + ".keyinfo", str(path) + ".keyinfo")
+    migrate_to(path, HEAD, TEST_KEY)
+    migrate_to(path, "0003_attendance_covering", TEST_KEY)
+    db = Database.open(DbTarget(path=path), key=TEST_KEY, migrate=False)
+    try:
+        assert db.schema_revision() == "0003_attendance_covering"
+    finally:
+        db.close()
+    migrate_to(path, HEAD, TEST_KEY)
+    db = Database.open(DbTarget(path=path), key=TEST_KEY)
+    try:
+        assert db.schema_revision() == HEAD
+        with db.read() as s:
+            assert s.execute(text("SELECT count(*) FROM client")).scalar() == COUNTS["client"]
+    finally:
+        db.close()

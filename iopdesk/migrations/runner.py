@@ -38,3 +38,12 @@ def upgrade(engine: Engine, target: str = "head") -> None:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, target)
         conn.commit()
+
+
+def downgrade(engine: Engine, target: str) -> None:
+    """Back to an earlier revision (tests and support; the app never downgrades a clinic)."""
+    cfg = config()
+    with engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, target)
+        conn.commit()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -25,3 +27,60 @@ def settle() -> None:
     from iopdesk.ui import ops
 
     assert ops.wait_all(60_000), "a background operation did not finish within 60 s"
+
+
+def ctx_for(env: Any, actor: Any) -> Any:
+    """The AppContext a page or dialog gets when `actor` is signed in to the test clinic."""
+    from iopdesk.services import clinic
+    from iopdesk.ui.context import AppContext
+
+    return AppContext(env.db, actor, clinic.get_clinic(env.db))
+
+
+def main_window(qtbot: Any, env: Any, actor: Any) -> Any:
+    """The real main window for `actor`, shown, its first page filled; the change poll stopped
+    (tests drive it). Closed by qtbot at the end of the test."""
+    from iopdesk.ui.mainwindow import MainWindow
+
+    window = MainWindow(ctx_for(env, actor))
+    qtbot.addWidget(window)
+    window.change_watch.timer.stop()
+    window.show()
+    settle()
+    return window
+
+
+def migrate_to(path: Any, revision: str, key: bytes) -> None:
+    """Bring the encrypted SQLite database at `path` to exactly `revision` (up or down), as
+    the IOPDesk release with that newest migration would have left it."""
+    from iopdesk.db import sqlite_engine
+    from iopdesk.migrations import runner
+
+    engine = sqlite_engine(path, key)
+    try:
+        current = runner.revisions(engine)[0]
+        if current is not None and _is_later(current, revision):
+            runner.downgrade(engine, revision)
+        else:
+            runner.upgrade(engine, revision)
+    finally:
+        engine.dispose()
+
+
+def _is_later(a: str, b: str) -> bool:
+    from iopdesk.migrations import REVISIONS
+
+    return REVISIONS.index(a) > REVISIONS.index(b)
+
+
+@contextmanager
+def boxes() -> Iterator[list[Any]]:
+    """Message boxes that do not block and are recorded (what the user would have seen)."""
+    from iopdesk.ui import msgbox
+
+    msgbox.NON_BLOCKING = True
+    msgbox.shown.clear()
+    try:
+        yield msgbox.shown
+    finally:
+        msgbox.NON_BLOCKING = False
