@@ -84,3 +84,23 @@ def boxes() -> Iterator[list[Any]]:
         yield msgbox.shown
     finally:
         msgbox.NON_BLOCKING = False
+
+
+@contextmanager
+def count_statements(db: Any) -> Iterator[list[str]]:
+    """The SQL statements sent to the database inside the block (BEGIN/COMMIT not counted):
+    round trips are what a clinic server over the network pays for."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def before(_conn: Any, _cursor: Any, statement: str, *_a: Any) -> None:
+        head = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else ""
+        if head not in ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"):
+            seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", before)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", before)
