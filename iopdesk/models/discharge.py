@@ -19,6 +19,9 @@ class Discharge(Tracked, Voidable, table=True):
     summary: str = ""
     step_down_level: str = ""
     receiving_provider: str = ""
+    signed_by: int | None = Field(default=None)  # app_user id; signed summaries are locked
+    signed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    content_sha256: str | None = None
 
 
 class DischargeGoalProgress(Tracked, table=True):

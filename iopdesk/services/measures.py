@@ -214,6 +214,17 @@ def record_measure(
         )
         session.add(m)
         session.flush()
+        if result.suicide_risk:
+            from iopdesk.services.safety import raise_flag_in
+
+            raise_flag_in(
+                session,
+                actor,
+                client_id,
+                "phq9",
+                m.id,
+                f"item 9 answered {result.items[SUICIDE_ITEM - 1]}",
+            )
         audit.record(
             session,
             actor,
