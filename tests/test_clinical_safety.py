@@ -682,3 +682,33 @@ def test_safety_tables_have_no_flag_for_unrelated_clients(env: Env) -> None:
     with env.db.session() as s:
         assert s.exec(select(RiskFlag).where(col(RiskFlag.client_id) == w.client_other)).all() == []
         assert s.exec(select(SafetyPlan)).all() == []
+
+
+def test_migration_upgrades_a_database_with_data_both_ways(env: Env) -> None:
+    """0008 down to 0003 and back up on a database holding clients, a discharge and safety
+    records: the older rows survive, the new columns start empty, the locks come back."""
+    from alembic import command
+
+    from iopdesk.migrations import HEAD, runner
+
+    w = env.world
+    d = _discharged(env)
+    phq9_positive(env, w.client_own)
+    cfg = runner.config()
+    with env.db.engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0003_attendance_covering")
+        conn.commit()
+        assert conn.exec_driver_sql("SELECT count(*) FROM discharge").scalar() == 1
+    runner.upgrade(env.db.engine)
+    assert env.db.schema_revision() == HEAD
+    with env.db.session() as s:
+        row = s.get(Discharge, d.id)
+        assert row is not None and row.signed_at is None and row.reason == d.reason
+        c = s.get(Client, w.client_own)
+        assert c is not None and c.required_hours_until is None and c.required_hours_reason == ""
+        assert s.exec(select(RiskFlag)).all() == []  # the new tables start empty
+    p = safety.save_safety_plan(env.db, w.therapist, w.client_own, full_plan())
+    safety.sign_safety_plan(env.db, w.therapist, p.id, p.version)
+    with pytest.raises(Exception, match="locked"), env.db.session() as s:
+        s.execute(text("UPDATE safetyplan SET warning_signs = 'x' WHERE id = :i"), {"i": p.id})

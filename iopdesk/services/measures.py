@@ -214,6 +214,16 @@ def record_measure(
         )
         session.add(m)
         session.flush()
+        audit.record(
+            session,
+            actor,
+            audit.Action.CREATE,
+            entity="outcome_measure",
+            entity_id=m.id,
+            client_id=client_id,
+            detail=result.instrument + ("; item 9 positive" if result.suicide_risk else ""),
+            flagged=result.suicide_risk,
+        )
         if result.suicide_risk:
             from iopdesk.services.safety import raise_flag_in
 
@@ -225,16 +235,6 @@ def record_measure(
                 m.id,
                 f"item 9 answered {result.items[SUICIDE_ITEM - 1]}",
             )
-        audit.record(
-            session,
-            actor,
-            audit.Action.CREATE,
-            entity="outcome_measure",
-            entity_id=m.id,
-            client_id=client_id,
-            detail=result.instrument + ("; item 9 positive" if result.suicide_risk else ""),
-            flagged=result.suicide_risk,
-        )
         return _info(session, m)
 
 

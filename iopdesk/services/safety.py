@@ -122,6 +122,7 @@ class FlagInfo:
     decision: str
     followup_done_at: datetime | None
     events: tuple[FlagEvent, ...] = ()
+    raised_on: date | None = None  # the clinic's date when it was raised
 
     @property
     def followup_open(self) -> bool:
@@ -165,6 +166,7 @@ class RiskTask:
     raised_at: datetime
     flag_open: bool
     needs: str
+    raised_on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -301,6 +303,7 @@ def _flag_info(session: Session, f: RiskFlag, with_events: bool = False) -> Flag
         decision=f.decision,
         followup_done_at=f.followup_done_at,
         events=events,
+        raised_on=_local_date(session, f),
     )
 
 
@@ -410,7 +413,7 @@ def banner_in(session: Session, actor: Actor, client_id: int) -> RiskBanner:
     needs = "; ".join(sorted({_flag_info(session, f).followup_needs for f in pending} - {""}))
     if open_flag is not None:
         text = (
-            f"SUICIDE RISK FLAG since {shown.raised_at:%m/%d/%Y} "
+            f"SUICIDE RISK FLAG since {info.raised_on:%m/%d/%Y} "
             f"({SOURCE_LABELS.get(info.source, info.source)})"
         )
     else:
@@ -484,6 +487,7 @@ def tasks_in(session: Session, actor: Actor) -> list[RiskTask] | None:
                 f.raised_at,
                 f.status == OPEN,
                 info.followup_needs,
+                info.raised_on,
             )
         )
     return tasks

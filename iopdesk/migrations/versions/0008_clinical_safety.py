@@ -505,12 +505,15 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     _drop_locks()
-    with op.batch_alter_table("discharge", schema=None) as batch_op:
-        batch_op.drop_column("content_sha256")
-        batch_op.drop_column("signed_at")
-        batch_op.drop_column("signed_by")
-    with op.batch_alter_table("client", schema=None) as batch_op:
-        batch_op.drop_column("required_hours_reason")
-        batch_op.drop_column("required_hours_until")
     for table in TABLES:
         op.drop_table(table)
+    # plain ALTER TABLE ... DROP COLUMN (SQLite 3.35+ and PostgreSQL): a batch copy of client
+    # or discharge would drop a table other tables' rows point at
+    for table, column in (
+        ("discharge", "content_sha256"),
+        ("discharge", "signed_at"),
+        ("discharge", "signed_by"),
+        ("client", "required_hours_reason"),
+        ("client", "required_hours_until"),
+    ):
+        op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")

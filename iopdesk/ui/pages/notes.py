@@ -189,6 +189,11 @@ class NoteEditorDialog(QDialog):
         title = QLabel(f"Progress note - {client_label}" if client_label else "Progress note")
         title.setObjectName("pageTitle")
         outer.addWidget(title)
+        from iopdesk.ui.pages.safety import RiskBanner
+
+        self.risk_banner = RiskBanner()
+        self.risk_banner.update_for(ctx, client_id)
+        outer.addWidget(self.risk_banner)
         top = QHBoxLayout()
         self.format = QComboBox()
         self.format.setMinimumWidth(170)
