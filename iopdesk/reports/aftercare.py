@@ -493,6 +493,11 @@ def write_pdf(packet: Packet, path: Path | str) -> int:
     if packet.safety_plan:
         story += heading(t("My safety plan"))
         for step, text in packet.safety_plan:
+            if step in SAFETY_STEPS[3:5]:  # "name  phone" lines: a shipped name is translated
+                text = "\n".join(
+                    t(name) + sep + phone
+                    for name, sep, phone in (line.partition("  ") for line in text.split("\n"))
+                )
             story += text_section(t(step), text, h2)
     story += text_section(t("My goals"), packet.client_goals)
     story += text_section(t("My strengths"), packet.strengths)

@@ -139,16 +139,22 @@ def write_pdf(doc_data: ClinicalDoc, path: Path | str) -> int:
         if s.headers:
             if s.rows:
                 widths = s.widths or tuple(1 / len(s.headers) for _ in s.headers)
+                titled = any(h for h in s.headers)  # all-blank headers: a table of facts
                 table = LongTable(
-                    [[para(h, head_cell) for h in s.headers]]
+                    ([[para(h, head_cell) for h in s.headers]] if titled else [])
                     + [[para(v, cell) for v in row] for row in s.rows],
                     colWidths=[usable * w for w in widths],
-                    repeatRows=1,
+                    repeatRows=1 if titled else 0,
                 )
                 table.setStyle(
                     TableStyle(
                         [
-                            ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#E6ECF3")),
+                            (
+                                "BACKGROUND",
+                                (0, 0),
+                                (-1 if titled else 0, 0 if titled else -1),
+                                colors.HexColor("#E6ECF3"),
+                            ),
                             ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#B8C2D0")),
                             ("VALIGN", (0, 0), (-1, -1), "TOP"),
                             ("TOPPADDING", (0, 0), (-1, -1), 3),

@@ -788,7 +788,7 @@ def discharge_doc(session: Session, actor: Actor, discharge_id: int) -> Any:
     from iopdesk.models import MedicationReconciliation
     from iopdesk.reports.clinical_pdf import ClinicalDoc, Section
     from iopdesk.services.medications import medications_in
-    from iopdesk.services.safety import clinic_header_in, printed_line
+    from iopdesk.services.safety import clinic_header_in, local_time, printed_line
 
     info = discharge_in(session, discharge_id)
     client = _client(session, info.client_id)
@@ -832,7 +832,7 @@ def discharge_doc(session: Session, actor: Actor, discharge_id: int) -> Any:
     )  # fmt: skip
     if info.signed_at is not None:
         signature: tuple[str, ...] = (
-            f"Electronically signed by {info.signed_by} on {info.signed_at:%m/%d/%Y %H:%M} UTC",
+            f"Electronically signed by {info.signed_by} on {local_time(session, info.signed_at)}",
             f"Content SHA-256: {info.content_sha256}",
         )
     else:

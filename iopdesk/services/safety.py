@@ -1047,7 +1047,9 @@ def safety_plan_doc(session: Session, actor: Actor, plan_id: int) -> Any:
     )
     signature: list[str] = []
     if info.signed_at is not None:
-        signature.append(f"Electronically signed by {info.signed_by} on {when_local(info)}")
+        signature.append(
+            f"Electronically signed by {info.signed_by} on {local_time(session, info.signed_at)}"
+        )
         signature.append(
             "The client took part in making this plan."
             if d.client_participated
@@ -1066,7 +1068,9 @@ def safety_plan_doc(session: Session, actor: Actor, plan_id: int) -> Any:
         client_name=f"{client.first_name} {client.last_name}",
         dob=client.dob,
         mrn=client.mrn,
-        date_label=(f"Signed {info.signed_at:%m/%d/%Y}" if info.signed_at else "Draft"),
+        date_label=(
+            f"Signed {local_time(session, info.signed_at)[:10]}" if info.signed_at else "Draft"
+        ),
         sections=tuple(sections),
         signature=tuple(signature),
         signed=info.signed_at is not None,
@@ -1076,8 +1080,14 @@ def safety_plan_doc(session: Session, actor: Actor, plan_id: int) -> Any:
     )
 
 
-def when_local(info: SafetyPlanInfo) -> str:
-    return f"{info.signed_at:%m/%d/%Y %H:%M} UTC" if info.signed_at else ""
+def local_time(session: Session, value: datetime | None) -> str:
+    """A UTC instant as the clinic's wall-clock time, e.g. "12/05/2026 21:01 EST"."""
+    if value is None:
+        return ""
+    from iopdesk.services.clinic import clinic_now
+
+    zone = clinic_now(clinic_header_in(session)["tz"] or None).tzinfo
+    return f"{value.astimezone(zone):%m/%d/%Y %H:%M %Z}".strip()
 
 
 def print_safety_plan(
