@@ -712,3 +712,47 @@ def test_migration_upgrades_a_database_with_data_both_ways(env: Env) -> None:
     safety.sign_safety_plan(env.db, w.therapist, p.id, p.version)
     with pytest.raises(Exception, match="locked"), env.db.session() as s:
         s.execute(text("UPDATE safetyplan SET warning_signs = 'x' WHERE id = :i"), {"i": p.id})
+
+
+def test_asam_and_reconciliation_say_what_is_due(env: Env) -> None:
+    from iopdesk.models import PlanReview
+
+    w = env.world
+    assert "at admission" in asam.asam_due(env.db, w.therapist, w.client_own)
+    notes6 = ("", "", "", "", "", "")
+    with env.db.session() as s:
+        plan = TreatmentPlan(client_id=w.client_own, start_date=TODAY - timedelta(40))
+        s.add(plan)
+        s.flush()
+        plan_id = plan.id
+    asam.record_asam(
+        env.db,
+        w.therapist,
+        w.client_own,
+        asam.AsamInput(TODAY - timedelta(40), "admission", (1, 1, 1, 1, 1, 1), notes6, "2.1"),
+    )
+    assert asam.asam_due(env.db, w.therapist, w.client_own) == ""
+    with env.db.session() as s:
+        s.add(
+            PlanReview(
+                plan_id=plan_id, review_date=TODAY - timedelta(2), reviewer_staff_id=1, summary=""
+            )
+        )
+    assert "plan review of" in asam.asam_due(env.db, w.therapist, w.client_own)
+    a = asam.record_asam(
+        env.db,
+        w.therapist,
+        w.client_own,
+        asam.AsamInput(TODAY, "plan_review", (1, 1, 1, 1, 1, 1), notes6, "1", "1"),
+    )
+    assert a.plan_id == plan_id  # linked to the plan under review
+    assert asam.asam_due(env.db, w.therapist, w.client_own) == ""
+    # medications: intake reconciliation owed once admitted
+    assert medications.reconciliation_due(env.db, w.therapist, w.client_own) == ""
+    with env.db.session() as s:
+        c = s.get(Client, w.client_own)
+        c.admission_date = TODAY - timedelta(40)  # type: ignore[union-attr]
+        s.add(c)
+    assert "at intake" in medications.reconciliation_due(env.db, w.therapist, w.client_own)
+    medications.reconcile(env.db, w.therapist, w.client_own, "intake", TODAY - timedelta(40))
+    assert medications.reconciliation_due(env.db, w.therapist, w.client_own) == ""

@@ -5,11 +5,11 @@ print, and the hours override."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 
 import pytest
 from PySide6.QtCore import QPoint, Qt
-from PySide6.QtWidgets import QCheckBox
+from PySide6.QtWidgets import QCheckBox, QPushButton
 from sqlmodel import select
 
 from iopdesk.models import Client
@@ -283,3 +283,39 @@ def test_hours_override_dialog(qtbot, env):
     chart.load(w.client_own)
     label = chart.findChild(type(dialog.error), "hoursOverride")
     assert label is not None and "6.00 h a week through" in label.text()
+
+
+def test_weekly_hours_dashboard_shows_the_override_and_its_end(qtbot, env):
+    from decimal import Decimal
+
+    from iopdesk.models import Track, TrackBlock, TrackEnrollment
+    from iopdesk.services import overrides
+    from iopdesk.ui.pages.hours import WeeklyHoursWidget
+
+    w = env.world
+    with env.db.session() as s:
+        t = Track(track_code="IOPD", name="IOP", required_weekly_hours=Decimal("9"))
+        s.add(t)
+        s.flush()
+        for wd in (0, 2, 4):
+            s.add(TrackBlock(track_id=t.id, weekday=wd, start_time=time(9), end_time=time(12)))
+        s.add(
+            TrackEnrollment(client_id=w.client_own, track_id=t.id, start_date=TODAY - timedelta(30))
+        )
+        version = s.get(Client, w.client_own).version
+    until = TODAY + timedelta(days=10)
+    overrides.set_hours_override(
+        env.db, w.therapist, w.client_own, version, Decimal("6"), until, "Step-down trial"
+    )
+    widget = WeeklyHoursWidget(ctx_for(env, w.supervisor))
+    qtbot.addWidget(widget)
+    widget.refresh()
+    row = next(i for i in range(widget.model.rowCount()) if widget.model.row_at(i).mrn == "M000001")
+    assert widget.model.index(row, 4).data().endswith("*")
+    assert f"6.00 h through {until:%m/%d/%Y}" in widget.override_note.text()
+    # a week after the end date: no star, no note, the track's 9 hours
+    for _ in range(3):  # three weeks on: past the end date whatever today's weekday
+        qtbot.mouseClick(widget.findChildren(QPushButton)[1], Qt.MouseButton.LeftButton)  # ">"
+    row = next(i for i in range(widget.model.rowCount()) if widget.model.row_at(i).mrn == "M000001")
+    assert widget.model.index(row, 4).data() == "9.00"
+    assert not widget.override_note.text()

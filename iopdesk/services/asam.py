@@ -149,6 +149,12 @@ def record_asam(db: Database, actor: Actor, client_id: int, data: AsamInput) -> 
             plan = session.get(TreatmentPlan, data.plan_id)
             if plan is None or plan.client_id != client_id:
                 raise ValidationError("That treatment plan is not this client's.")
+        elif data.occasion == "plan_review":  # belongs to the plan being reviewed
+            data.plan_id = session.exec(
+                select(TreatmentPlan.id)
+                .where(TreatmentPlan.client_id == client_id, TreatmentPlan.status != "superseded")
+                .order_by(col(TreatmentPlan.start_date).desc(), col(TreatmentPlan.id).desc())
+            ).first()
         values: dict[str, object] = {}
         for n in range(6):
             values[f"d{n + 1}_rating"] = data.ratings[n]
@@ -182,6 +188,36 @@ def asam_in(session: Session, client_id: int) -> list[AsamInfo]:
         .order_by(col(AsamAssessment.assessed_on).desc(), col(AsamAssessment.id).desc())
     ).all()
     return [_info(session, a) for a in rows]
+
+
+def due_in(session: Session, client_id: int) -> str:
+    """What is missing, in words ("" when up to date): an admission assessment, or one for
+    the newest plan review."""
+    from iopdesk.models import PlanReview
+
+    rows = asam_in(session, client_id)
+    if not rows:
+        return "No ASAM dimensions are recorded for this client: rate them at admission."
+    review = session.exec(
+        select(PlanReview)
+        .join(TreatmentPlan, col(TreatmentPlan.id) == col(PlanReview.plan_id))
+        .where(TreatmentPlan.client_id == client_id)
+        .order_by(col(PlanReview.review_date).desc())
+    ).first()
+    newest_review = review.review_date if review is not None else None
+    if newest_review is not None and rows[0].assessed_on < newest_review:
+        return (
+            f"The plan review of {newest_review:%m/%d/%Y} has no ASAM dimensions: rate them "
+            "again for the review."
+        )
+    return ""
+
+
+def asam_due(db: Database, actor: Actor, client_id: int) -> str:
+    require(actor, Perm.CLINICAL_VIEW)
+    with db.session() as session:
+        _check(session, actor, client_id, "see their ASAM dimensions")
+        return due_in(session, client_id)
 
 
 def list_asam(db: Database, actor: Actor, client_id: int) -> list[AsamInfo]:

@@ -298,3 +298,26 @@ def list_reconciliations(db: Database, actor: Actor, client_id: int) -> list[Rec
     with db.session() as session:
         _check(session, actor, client_id, "see their medication list")
         return reconciliations_in(session, client_id)
+
+
+def reconciliation_due(db: Database, actor: Actor, client_id: int) -> str:
+    """What reconciliation is missing, in words ("" when none): intake for every client with
+    an admission, discharge for a discharged client (since the discharge date)."""
+    require(actor, Perm.CLINICAL_VIEW)
+    with db.session() as session:
+        _check(session, actor, client_id, "see their medication list")
+        client = session.get(Client, client_id)
+        assert client is not None
+        done = reconciliations_in(session, client_id)
+        missing = []
+        if client.admission_date is not None and not any(r.occasion == "intake" for r in done):
+            missing.append("at intake")
+        if (
+            client.status == "discharged"
+            and client.discharge_date is not None
+            and not any(
+                r.occasion == "discharge" and r.reconciled_on >= client.discharge_date for r in done
+            )
+        ):
+            missing.append("at discharge")
+        return ("Medications not reconciled " + " or ".join(missing) + ".") if missing else ""

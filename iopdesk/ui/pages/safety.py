@@ -690,6 +690,10 @@ class MedicationsTab(QWidget):
         self.table.setModel(self.model)
         self.table.doubleClicked.connect(lambda _i: self._edit())
         lay.addWidget(self.table, 2)
+        self.due = QLabel("")
+        self.due.setObjectName("reconciliationDue")
+        self.due.setStyleSheet("color: #b00020; font-weight: 600;")
+        lay.addWidget(self.due)
         lay.addWidget(section_title("Reconciliations"))
         self.recon = QPlainTextEdit()
         self.recon.setReadOnly(True)
@@ -707,6 +711,9 @@ class MedicationsTab(QWidget):
             return
         self.model.set_rows(meds)
         self.table.resizeColumnsToContents()
+        due = medications.reconciliation_due(self.ctx.db, self.ctx.actor, client_id)
+        self.due.setText(due)
+        self.due.setVisible(bool(due))
         lines = [
             f"{r.reconciled_on:%m/%d/%Y} {r.occasion} by {r.clinician}: "
             + r.medications_text.replace("\n", "; ")
@@ -1023,6 +1030,10 @@ class AsamTab(QWidget):
         self.table = make_table()
         self.table.setModel(self.model)
         self.table.clicked.connect(lambda _i: self._show())
+        self.due = QLabel("")
+        self.due.setObjectName("asamDue")
+        self.due.setStyleSheet("color: #b00020; font-weight: 600;")
+        lay.addWidget(self.due)
         lay.addWidget(self.table, 1)
         self.detail = QPlainTextEdit()
         self.detail.setReadOnly(True)
@@ -1039,6 +1050,9 @@ class AsamTab(QWidget):
             return
         self.model.set_rows(rows)
         self.table.resizeColumnsToContents()
+        due = asam.asam_due(self.ctx.db, self.ctx.actor, client_id)
+        self.due.setText(due)
+        self.due.setVisible(bool(due))
         if rows:
             self.table.selectRow(0)
             self._show()
