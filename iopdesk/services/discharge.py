@@ -638,8 +638,8 @@ def update_discharge(
         require_client_clinical(session, actor, d.client_id, Perm.DISCHARGE_MANAGE)
         if d.signed_at is not None:
             raise UserError(
-                "This discharge summary is signed and locked. A correction is made as an "
-                "amendment to the record, not by editing it."
+                "This discharge summary is signed and locked. Record a correction in a dated, "
+                "signed progress note that refers to it, not by editing the summary."
             )
         if d.version != expected_version:
             raise StaleRecordError("This discharge summary")

@@ -1266,8 +1266,8 @@ class ClientDischargeTab(QWidget):
         if not msgbox.confirm(
             self,
             "Sign discharge summary",
-            "Sign the discharge summary? It is locked after signing: corrections are made as "
-            "amendments, never by editing.",
+            "Sign the discharge summary? It is locked after signing: a later correction is a "
+            "dated, signed progress note, never an edit.",
         ):
             return
         try:
