@@ -529,6 +529,8 @@ def test_discharge_summary_signs_locks_and_prints(env: Env, tmp_path: Path) -> N
                                     source="prescriber"),
     )  # fmt: skip
     medications.reconcile(env.db, w.therapist, w.client_own, "discharge", TODAY)
+    with env.db.session() as s:  # a goal row, so the goal-progress lock has one to guard
+        s.add(DischargeGoalProgress(discharge_id=d.id, goal_text="Stay sober", progress="40 d"))
     with pytest.raises(PermissionDenied):
         discharge.sign_discharge(env.db, w.front_desk, d.id, d.version)
     signed = discharge.sign_discharge(env.db, w.therapist, d.id, d.version)
@@ -540,16 +542,32 @@ def test_discharge_summary_signs_locks_and_prints(env: Env, tmp_path: Path) -> N
         discharge.sign_discharge(env.db, w.therapist, d.id, signed.version)
     with pytest.raises(Exception, match="locked"), env.db.session() as s:
         s.execute(text("UPDATE discharge SET summary = 'edited' WHERE id = :i"), {"i": d.id})
-    with env.db.session() as s:  # a goal-progress row of a signed summary is locked too
-        s.add(DischargeGoalProgress(discharge_id=d.id, goal_text="g", progress="p"))
+    # its goal progress is locked too: no change, and no new row
     with pytest.raises(Exception, match="locked"), env.db.session() as s:
         s.execute(
             text("UPDATE dischargegoalprogress SET progress = 'x' WHERE discharge_id = :i"),
             {"i": d.id},
         )
+    with pytest.raises(Exception, match="locked"), env.db.session() as s:
+        s.add(DischargeGoalProgress(discharge_id=d.id, goal_text="g", progress="p"))
+    # a correction is an addendum: signed on saving, locked, printed with the summary
+    with pytest.raises(ValidationError, match="Write the addendum"):
+        discharge.add_discharge_addendum(env.db, w.therapist, d.id, " ")
+    with pytest.raises(PermissionDenied):
+        discharge.add_discharge_addendum(env.db, w.front_desk, d.id, "x")
+    info = discharge.add_discharge_addendum(
+        env.db, w.therapist, d.id, "Late entry: follow-up appointment confirmed 12/10."
+    )
+    assert [a.text for a in info.addenda] == ["Late entry: follow-up appointment confirmed 12/10."]
+    assert discharge.verify_discharge(env.db, w.therapist, d.id)  # the summary is unchanged
+    with pytest.raises(Exception, match="locked"), env.db.session() as s:
+        s.execute(
+            text("UPDATE dischargeaddendum SET text = 'x' WHERE discharge_id = :i"), {"i": d.id}
+        )
     out = tmp_path / "discharge.pdf"
     discharge.print_discharge(env.db, w.therapist, d.id, out)
     body = pdf_text(out)
+    assert "Addenda" in body and "follow-up appointment confirmed" in body
     for words in (
         "Discharge Summary",
         "Treatment completed",

@@ -69,6 +69,12 @@ def test_banner_today_cssrs_and_safety_plan(qtbot, env, tmp_path, monkeypatch):
     qtbot.addWidget(fd_chart)
     fd_chart.load(w.client_own)
     assert not fd_chart.risk_banner.isVisibleTo(fd_chart) and fd_chart.safety_tab is None
+    # the note editor shows it too (and closing the empty editor keeps nothing)
+    from iopdesk.ui.pages.notes import NoteEditorDialog
+
+    editor = NoteEditorDialog(ctx, w.client_own, client_label="Ownclient")
+    qtbot.addWidget(editor)
+    assert editor.risk_banner.isVisibleTo(editor) and "PHQ-9" in editor.risk_banner.text()
     # Today lists it for the therapist
     today_page = TodayPage(ctx)
     qtbot.addWidget(today_page)
@@ -251,10 +257,21 @@ def test_discharge_summary_edit_sign_and_print(qtbot, env, tmp_path, monkeypatch
     assert info.signed and info.id == d.id
     assert "Signed by Theo Rapist" in tab.summary.toPlainText()
     assert not tab.sign_summary_btn.isEnabled() and not tab.edit_summary_btn.isEnabled()
+    assert tab.addendum_btn.isEnabled()
+    add = ui.ReasonDialog(
+        "Discharge summary addendum",
+        "Addendum",
+        lambda text: discharge.add_discharge_addendum(env.db, w.therapist, d.id, text),
+    )
+    qtbot.addWidget(add)
+    qtbot.keyClicks(add.text, "Late entry: aftercare appointment confirmed.")
+    click(qtbot, add.ok)
+    tab.load(w.client_own, "discharged")
+    assert "Addendum" in tab.summary.toPlainText()
     out = tmp_path / "summary.pdf"
     monkeypatch.setattr(ui, "ask_pdf_path", lambda *a: str(out))
     click(qtbot, tab.print_summary_btn)
-    assert "40 days sober" in pdf_text(out)
+    assert "40 days sober" in pdf_text(out) and "aftercare appointment confirmed" in pdf_text(out)
 
 
 def test_hours_override_dialog(qtbot, env):

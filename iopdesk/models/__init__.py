@@ -34,6 +34,7 @@ from iopdesk.models.discharge import (
     AftercarePlan,
     AftercareSupportGroup,
     Discharge,
+    DischargeAddendum,
     DischargeGoalProgress,
 )
 from iopdesk.models.org import (
@@ -96,6 +97,7 @@ __all__ = [
     "CssrsScreen",
     "Diagnosis",
     "Discharge",
+    "DischargeAddendum",
     "DischargeGoalProgress",
     "Disclosure",
     "DrugScreen",

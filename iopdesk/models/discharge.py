@@ -24,6 +24,17 @@ class Discharge(Tracked, Voidable, table=True):
     content_sha256: str | None = None
 
 
+class DischargeAddendum(Tracked, table=True):
+    """A dated, signed correction or late entry to a signed discharge summary (locked)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    discharge_id: int = Field(foreign_key="discharge.id", index=True)
+    author_user_id: int = Field(foreign_key="app_user.id")
+    text: str
+    signed_at: datetime = Field(sa_type=UTCDateTime)
+    content_sha256: str
+
+
 class DischargeGoalProgress(Tracked, table=True):
     id: int | None = Field(default=None, primary_key=True)
     discharge_id: int = Field(foreign_key="discharge.id", index=True)

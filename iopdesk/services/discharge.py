@@ -59,6 +59,7 @@ from iopdesk.models import (
     Client,
     ClinicSession,
     Discharge,
+    DischargeAddendum,
     DischargeGoalProgress,
     Episode,
     PlanGoal,
@@ -193,6 +194,14 @@ class GoalProgressInfo:
 
 
 @dataclass(frozen=True)
+class AddendumInfo:
+    id: int
+    author: str
+    text: str
+    signed_at: datetime
+
+
+@dataclass(frozen=True)
 class DischargeInfo:
     id: int
     version: int
@@ -211,6 +220,7 @@ class DischargeInfo:
     signed_at: datetime | None = None
     signed_by: str = ""
     content_sha256: str | None = None
+    addenda: tuple[AddendumInfo, ...] = ()
 
     @property
     def type_label(self) -> str:
@@ -575,6 +585,14 @@ def _info(session: Session, d: Discharge) -> DischargeInfo:
         signed_at=d.signed_at,
         signed_by=_signer(session, d.signed_by),
         content_sha256=d.content_sha256,
+        addenda=tuple(
+            AddendumInfo(a.id or 0, _signer(session, a.author_user_id), a.text, a.signed_at)
+            for a in session.exec(
+                select(DischargeAddendum)
+                .where(DischargeAddendum.discharge_id == d.id)
+                .order_by(col(DischargeAddendum.id))
+            ).all()
+        ),
     )
 
 
@@ -638,8 +656,7 @@ def update_discharge(
         require_client_clinical(session, actor, d.client_id, Perm.DISCHARGE_MANAGE)
         if d.signed_at is not None:
             raise UserError(
-                "This discharge summary is signed and locked. Record a correction in a dated, "
-                "signed progress note that refers to it, not by editing the summary."
+                "This discharge summary is signed and locked. Add an addendum to correct it."
             )
         if d.version != expected_version:
             raise StaleRecordError("This discharge summary")
@@ -770,6 +787,47 @@ def sign_discharge(
         return _info(session, d)
 
 
+def add_discharge_addendum(
+    db: Database, actor: Actor, discharge_id: int, text: str
+) -> DischargeInfo:
+    """A dated correction or late entry to a signed summary, signed by its author on saving
+    and locked; the summary itself never changes."""
+    require(actor, Perm.CLINICAL_WRITE)
+    text = (text or "").strip()
+    if not text:
+        raise ValidationError("Write the addendum.", {"text": "Required."})
+    with db.session() as session:
+        d = session.get(Discharge, discharge_id)
+        if d is None or d.voided_at is not None:
+            raise NotFoundError("That discharge record does not exist.")
+        require_client_clinical(session, actor, d.client_id, Perm.DISCHARGE_MANAGE)
+        if d.signed_at is None:
+            raise UserError("The summary is not signed yet: edit it instead of adding an addendum.")
+        import hashlib
+
+        add = DischargeAddendum(
+            discharge_id=discharge_id,
+            author_user_id=actor.user_id,
+            text=text,
+            signed_at=utcnow(),
+            content_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+            created_by=actor.user_id,
+            updated_by=actor.user_id,
+        )
+        session.add(add)
+        session.flush()
+        audit.record(
+            session,
+            actor,
+            audit.Action.CREATE,
+            entity="discharge_addendum",
+            entity_id=add.id,
+            client_id=d.client_id,
+            detail=f"discharge {discharge_id}",
+        )
+        return _info(session, d)
+
+
 def verify_discharge(db: Database, actor: Actor, discharge_id: int) -> bool:
     """Does the signed summary still hash to its recorded SHA-256?"""
     with db.session() as session:
@@ -810,7 +868,7 @@ def discharge_doc(session: Session, actor: Actor, discharge_id: int) -> Any:
         )
         .order_by(col(MedicationReconciliation.id).desc())
     ).first()
-    sections = (
+    sections: tuple[Section, ...] = (
         Section("Discharge", headers=("", ""), rows=tuple((k, v) for k, v in facts if v),
                 widths=(0.3, 0.7)),
         Section("Reason for discharge", info.reason),
@@ -830,6 +888,17 @@ def discharge_doc(session: Session, actor: Actor, discharge_id: int) -> Any:
             empty="No current medications",
         ),
     )  # fmt: skip
+    if info.addenda:
+        sections += (
+            Section(
+                "Addenda",
+                headers=("Signed", "By", "Addendum"),
+                rows=tuple(
+                    (local_time(session, a.signed_at), a.author, a.text) for a in info.addenda
+                ),
+                widths=(0.2, 0.22, 0.58),
+            ),
+        )
     if info.signed_at is not None:
         signature: tuple[str, ...] = (
             f"Electronically signed by {info.signed_by} on {local_time(session, info.signed_at)}",

@@ -24,6 +24,7 @@ branch_labels = None
 depends_on = None
 
 TABLES = (
+    "dischargeaddendum",
     "riskflagevent",
     "riskflag",
     "asamassessment",
@@ -80,6 +81,7 @@ DISCHARGE_LOCKED = (
     "content_sha256",
 )
 GOAL_LOCKED = ("discharge_id", "goal_id", "goal_text", "progress")
+ADDENDUM_LOCKED = ("discharge_id", "author_user_id", "text", "signed_at", "content_sha256")
 PARENT_SIGNED = "(SELECT signed_at FROM discharge WHERE id = OLD.discharge_id) IS NOT NULL"
 
 # (table, condition on OLD that makes the row locked, locked columns)
@@ -88,6 +90,7 @@ LOCKS = (
     ("cssrsscreen", "OLD.signed_at IS NOT NULL", CSSRS_LOCKED),
     ("discharge", "OLD.signed_at IS NOT NULL", DISCHARGE_LOCKED),
     ("dischargegoalprogress", PARENT_SIGNED, GOAL_LOCKED),
+    ("dischargeaddendum", "OLD.signed_at IS NOT NULL", ADDENDUM_LOCKED),
 )
 
 
@@ -135,8 +138,46 @@ def _create_locks() -> None:
         )
 
 
+def _create_goal_insert_lock() -> None:
+    """No new goal-progress rows on a signed summary either."""
+    signed = "(SELECT signed_at FROM discharge WHERE id = NEW.discharge_id) IS NOT NULL"
+    message = "dischargegoalprogress: the discharge summary is signed and locked"
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute(
+            "CREATE TRIGGER dischargegoalprogress_signed_no_insert BEFORE INSERT ON "
+            f"dischargegoalprogress WHEN {signed} BEGIN SELECT RAISE(ABORT, '{message}'); END"
+        )
+        return
+    op.execute(
+        f"""
+        CREATE FUNCTION iopdesk_dischargegoalprogress_insert_lock() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            IF {signed} THEN
+                RAISE EXCEPTION '{message}';
+            END IF;
+            RETURN NEW;
+        END;
+        $$
+        """
+    )
+    op.execute(
+        "CREATE TRIGGER dischargegoalprogress_signed_insert_lock BEFORE INSERT ON "
+        "dischargegoalprogress FOR EACH ROW EXECUTE FUNCTION "
+        "iopdesk_dischargegoalprogress_insert_lock()"
+    )
+
+
 def _drop_locks() -> None:
     sqlite = op.get_bind().dialect.name == "sqlite"
+    if sqlite:
+        op.execute("DROP TRIGGER IF EXISTS dischargegoalprogress_signed_no_insert")
+    else:
+        op.execute(
+            "DROP TRIGGER IF EXISTS dischargegoalprogress_signed_insert_lock "
+            "ON dischargegoalprogress"
+        )
+        op.execute("DROP FUNCTION IF EXISTS iopdesk_dischargegoalprogress_insert_lock()")
     for table, *_ in LOCKS:
         if sqlite:
             op.execute(f"DROP TRIGGER IF EXISTS {table}_signed_no_update")
@@ -500,7 +541,29 @@ def upgrade() -> None:
             sa.Column("content_sha256", sqlmodel.sql.sqltypes.AutoString(), nullable=True)
         )
 
+    op.create_table(
+        "dischargeaddendum",
+        sa.Column("created_at", iopdesk.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_by", sa.Integer(), nullable=True),
+        sa.Column("updated_at", iopdesk.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_by", sa.Integer(), nullable=True),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("discharge_id", sa.Integer(), nullable=False),
+        sa.Column("author_user_id", sa.Integer(), nullable=False),
+        sa.Column("text", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("signed_at", iopdesk.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("content_sha256", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.ForeignKeyConstraint(["author_user_id"], ["app_user.id"]),
+        sa.ForeignKeyConstraint(["discharge_id"], ["discharge.id"]),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("dischargeaddendum", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_dischargeaddendum_discharge_id"), ["discharge_id"], unique=False
+        )
     _create_locks()
+    _create_goal_insert_lock()
 
 
 def downgrade() -> None:

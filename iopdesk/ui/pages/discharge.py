@@ -1149,6 +1149,8 @@ class ClientDischargeTab(QWidget):
         self.sign_summary_btn.clicked.connect(self._sign_summary_clicked)
         self.print_summary_btn = QPushButton("Print summary...")
         self.print_summary_btn.clicked.connect(self._print_summary_clicked)
+        self.addendum_btn = QPushButton("Add addendum...")
+        self.addendum_btn.clicked.connect(self._addendum_clicked)
         self.latest: discharge.DischargeInfo | None = None
         for b in (
             self.discharge_btn,
@@ -1157,6 +1159,7 @@ class ClientDischargeTab(QWidget):
             self.print_btn,
             self.edit_summary_btn,
             self.sign_summary_btn,
+            self.addendum_btn,
             self.print_summary_btn,
         ):
             row.addWidget(b)
@@ -1206,12 +1209,18 @@ class ClientDischargeTab(QWidget):
         self.plan_btn.setEnabled(bool(plans))
         self.print_btn.setEnabled(bool(plans))
         self.latest = None
-        for b in (self.edit_summary_btn, self.sign_summary_btn, self.print_summary_btn):
+        for b in (
+            self.edit_summary_btn,
+            self.sign_summary_btn,
+            self.addendum_btn,
+            self.print_summary_btn,
+        ):
             b.setEnabled(False)
             b.setVisible(self.ctx.can(Perm.CLINICAL_VIEW))
         if not self.ctx.can(Perm.CLINICAL_WRITE):
             self.edit_summary_btn.setVisible(False)
             self.sign_summary_btn.setVisible(False)
+            self.addendum_btn.setVisible(False)
         if not self.ctx.can(Perm.CLINICAL_VIEW):
             self.summary.setPlainText(
                 "Discharge summaries are visible only to the client's clinicians and supervisors."
@@ -1228,6 +1237,7 @@ class ClientDischargeTab(QWidget):
         self.latest = infos[0]
         self.edit_summary_btn.setEnabled(not infos[0].signed)
         self.sign_summary_btn.setEnabled(not infos[0].signed)
+        self.addendum_btn.setEnabled(infos[0].signed)
         self.print_summary_btn.setEnabled(True)
         lines: list[str] = []
         for d in infos:
@@ -1248,6 +1258,8 @@ class ClientDischargeTab(QWidget):
                 lines.append(f"• {g.goal_text}: {g.progress or 'no progress entered'}")
             if d.summary:
                 lines.append(f"Summary: {d.summary}")
+            for a in d.addenda:
+                lines.append(f"Addendum {a.signed_at:%m/%d/%Y} by {a.author}: {a.text}")
             lines.append("")
         self.summary.setPlainText("\n".join(lines))
 
@@ -1266,8 +1278,8 @@ class ClientDischargeTab(QWidget):
         if not msgbox.confirm(
             self,
             "Sign discharge summary",
-            "Sign the discharge summary? It is locked after signing: a later correction is a "
-            "dated, signed progress note, never an edit.",
+            "Sign the discharge summary? It is locked after signing: a later correction is an "
+            "addendum, never an edit.",
         ):
             return
         try:
@@ -1276,6 +1288,21 @@ class ClientDischargeTab(QWidget):
             msgbox.user_error(self, exc)
             return
         self.load(self.client_id, self.client_status)
+
+    def _addendum_clicked(self) -> None:
+        d = self.latest
+        if d is None or self.client_id is None:
+            return
+        from iopdesk.ui.pages.safety import ReasonDialog
+
+        dialog = ReasonDialog(
+            "Discharge summary addendum",
+            "Addendum (signed when saved)",
+            lambda text: discharge.add_discharge_addendum(self.ctx.db, self.ctx.actor, d.id, text),
+            self,
+        )
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.load(self.client_id, self.client_status)
 
     def _print_summary_clicked(self) -> None:
         d = self.latest
