@@ -336,3 +336,17 @@ def test_weekly_hours_dashboard_shows_the_override_and_its_end(qtbot, env):
     row = next(i for i in range(widget.model.rowCount()) if widget.model.row_at(i).mrn == "M000001")
     assert widget.model.index(row, 4).data() == "9.00"
     assert not widget.override_note.text()
+
+
+def test_positive_phq9_from_the_plan_tab_shows_the_banner_at_once(qtbot, env):
+    w = env.world
+    ctx = ctx_for(env, w.therapist)
+    chart = ChartPage(ctx)
+    qtbot.addWidget(chart)
+    chart.load(w.client_own)
+    assert not chart.risk_banner.isVisibleTo(chart)
+    info = measures.record_measure(env.db, w.therapist, w.client_own, "PHQ-9", TODAY, [0] * 8 + [1])
+    chart.plan_tab.after_measure(info)
+    assert "A suicide-risk flag is now on the chart" in msgbox.shown[-1].text
+    assert chart.risk_banner.isVisibleTo(chart) and "PHQ-9 item 9" in chart.risk_banner.text()
+    assert chart.safety_tab is not None and chart.safety_tab.flags_model.rowCount() == 1

@@ -427,6 +427,12 @@ class ChartPage(Page):
     def _refresh_banner(self) -> None:
         self.risk_banner.update_for(self.ctx, self.client_id)
 
+    def refresh_safety(self) -> None:
+        """After a measure or a note raised a risk flag from another tab."""
+        self._refresh_banner()
+        if self.safety_tab is not None and self.client_id is not None:
+            self.safety_tab.load(self.client_id)
+
     def _hours_override(self) -> None:
         if self.client_id is None:
             return
