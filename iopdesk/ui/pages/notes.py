@@ -920,6 +920,7 @@ class ChartNoteActions(QWidget):
             self.chart.notes_model.set_rows(
                 notes.list_note_headers(self.chart.ctx.db, self.chart.ctx.actor, cid)
             )
+            self.chart.refresh_safety()  # a risk screen with ideation raises the flag
 
     def _choose_session(self, sessions: list[notes.QueueItem]) -> int | bool | None:
         """Which held session the note documents (False: cancelled)."""
