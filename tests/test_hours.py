@@ -1174,8 +1174,13 @@ def test_attendance_covering_indexes_migrate_both_ways(c):
     assert not set(covering) & set(found)
     assert found["ix_attendance_session_id"] == ["session_id"]
     assert found["ix_attendance_client_id"] == ["client_id"]
-    assert c.week() == before
+    # (today's code reads columns later migrations add, so the week is compared once back up;
+    # at 0002 every attendance row is still there)
+    with c.db.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM attendance").scalar() == 2
     runner.upgrade(c.db.engine)
     assert covering.items() <= indexes().items()
-    assert c.db.schema_revision() == "0003_attendance_covering"
+    from iopdesk.migrations import HEAD
+
+    assert c.db.schema_revision() == HEAD
     assert c.week() == before

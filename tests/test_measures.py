@@ -121,6 +121,7 @@ def test_record_list_series_and_audit(env: Env) -> None:
     rows = audit_rows(env, before)
     assert [(e.action, e.entity, e.flagged) for e in rows] == [
         ("create", "outcome_measure", True),  # item 9 positive is flagged for review
+        ("create", "risk_flag", True),  # and raises the client's suicide-risk flag
         ("create", "outcome_measure", False),
         ("create", "outcome_measure", False),
     ]

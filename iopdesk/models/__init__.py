@@ -34,6 +34,7 @@ from iopdesk.models.discharge import (
     AftercarePlan,
     AftercareSupportGroup,
     Discharge,
+    DischargeAddendum,
     DischargeGoalProgress,
 )
 from iopdesk.models.drafts import FormDraft
@@ -57,6 +58,17 @@ from iopdesk.models.privacy import (
     Consent,
     Disclosure,
 )
+from iopdesk.models.safety import (
+    AsamAssessment,
+    CssrsScreen,
+    DrugScreen,
+    DrugScreenResult,
+    Medication,
+    MedicationReconciliation,
+    RiskFlag,
+    RiskFlagEvent,
+    SafetyPlan,
+)
 from iopdesk.models.scheduling import Attendance, ClinicSession, RosterChange, SessionFacilitator
 
 __all__ = [
@@ -67,6 +79,7 @@ __all__ = [
     "AftercarePlan",
     "AftercareSupportGroup",
     "AmendmentRequest",
+    "AsamAssessment",
     "Attendance",
     "AuditEvent",
     "AuditHead",
@@ -82,16 +95,22 @@ __all__ = [
     "ClinicSession",
     "Consent",
     "Coverage",
+    "CssrsScreen",
     "Diagnosis",
     "Discharge",
+    "DischargeAddendum",
     "DischargeGoalProgress",
     "Disclosure",
+    "DrugScreen",
+    "DrugScreenResult",
     "EmergencyContact",
     "Episode",
     "FeeSchedule",
     "FormDraft",
     "GoalProgress",
     "GroupNote",
+    "Medication",
+    "MedicationReconciliation",
     "Note",
     "NoteAddendum",
     "NoteTemplate",
@@ -103,7 +122,10 @@ __all__ = [
     "PlanProblem",
     "PlanReview",
     "RecoveryCode",
+    "RiskFlag",
+    "RiskFlagEvent",
     "RosterChange",
+    "SafetyPlan",
     "SessionFacilitator",
     "Setting",
     "Staff",

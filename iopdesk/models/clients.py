@@ -34,6 +34,8 @@ class Client(Tracked, table=True):
     status: str = Field(default="referral", index=True)
     part2: bool = False  # record falls under 42 CFR Part 2
     required_weekly_hours: Decimal | None = Field(default=None, max_digits=5, decimal_places=2)
+    required_hours_until: date | None = None  # the override's last day (None: no end date)
+    required_hours_reason: str = ""
     referral_source: str = ""
     admission_date: date | None = None  # current episode, denormalised for the census
     discharge_date: date | None = None

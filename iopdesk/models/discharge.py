@@ -19,6 +19,20 @@ class Discharge(Tracked, Voidable, table=True):
     summary: str = ""
     step_down_level: str = ""
     receiving_provider: str = ""
+    signed_by: int | None = Field(default=None)  # app_user id; signed summaries are locked
+    signed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    content_sha256: str | None = None
+
+
+class DischargeAddendum(Tracked, table=True):
+    """A dated, signed correction or late entry to a signed discharge summary (locked)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    discharge_id: int = Field(foreign_key="discharge.id", index=True)
+    author_user_id: int = Field(foreign_key="app_user.id")
+    text: str
+    signed_at: datetime = Field(sa_type=UTCDateTime)
+    content_sha256: str
 
 
 class DischargeGoalProgress(Tracked, table=True):

@@ -110,7 +110,10 @@ class DischargeType(StrEnum):
     COMPLETED = "completed_program"
     STEP_DOWN = "step_down_transfer"
     AMA = "left_against_advice"
-    ADMINISTRATIVE = "administrative"
+    ADMINISTRATIVE = "administrative"  # TEDS: terminated by facility
+    INCARCERATED = "incarcerated"
+    DEATH = "death"
+    OTHER = "other"
 
 
 class BillingMode(StrEnum):

@@ -49,7 +49,20 @@ DISCHARGE_TYPES = {
     "step_down_transfer": "Step-down / transfer",
     "left_against_advice": "Left against advice",
     "administrative": "Administrative",
+    "incarcerated": "Incarcerated",
+    "death": "Death",
+    "other": "Other",
 }
+# the client's signed safety plan (Stanley-Brown), in the client's words
+SAFETY_STEPS = (
+    "Warning signs that a crisis may be developing",
+    "Things I can do on my own to take my mind off my problems",
+    "People and places that help me take my mind off things",
+    "People I can ask for help",
+    "Professionals and agencies I can call in a crisis",
+    "Making my surroundings safe",
+    "My reasons for living",
+)
 
 
 @dataclass(frozen=True)
@@ -116,6 +129,7 @@ class Packet:
     coping_strategies: str = ""
     contacts: tuple[Contact, ...] = ()
     crisis: tuple[CrisisResource, ...] = ()
+    safety_plan: tuple[tuple[str, str], ...] = ()  # (step, text) of the signed safety plan
     client_goals: str = ""
     strengths: str = ""
     status: str = "draft"
@@ -476,6 +490,15 @@ def write_pdf(packet: Packet, path: Path | str) -> int:
         [[c.name, c.relationship, c.phone] for c in packet.contacts],
         [0.4, 0.3, 0.3],
     )
+    if packet.safety_plan:
+        story += heading(t("My safety plan"))
+        for step, text in packet.safety_plan:
+            if step in SAFETY_STEPS[3:5]:  # "name  phone" lines: a shipped name is translated
+                text = "\n".join(
+                    t(name) + sep + phone
+                    for name, sep, phone in (line.partition("  ") for line in text.split("\n"))
+                )
+            story += text_section(t(step), text, h2)
     story += text_section(t("My goals"), packet.client_goals)
     story += text_section(t("My strengths"), packet.strengths)
 

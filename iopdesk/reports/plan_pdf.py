@@ -178,6 +178,7 @@ def write_pdf(data: PlanPrint, path: Path | str) -> None:
         )
     )
     story += [facts_table, Spacer(1, 6)]
+    story += _diagnoses_and_asam(data, p, bold, body, h1, usable, band, line_colour)
 
     # Problems -> goals -> objectives -> interventions
     if not plan.problems:
@@ -358,3 +359,55 @@ def write_pdf(data: PlanPrint, path: Path | str) -> None:
         onLaterPages=lambda canvas, _doc: draw_header(canvas),
         canvasmaker=NumberedCanvas,
     )
+
+
+def _diagnoses_and_asam(
+    data: PlanPrint, p: Any, bold: Any, body: Any, h1: Any, usable: float, band: Any, line: Any
+) -> list[Any]:
+    """The client's diagnoses and the ASAM dimensions that justify the level of care."""
+    from reportlab.platypus import Spacer, Table, TableStyle
+
+    style = TableStyle(
+        [
+            ("BACKGROUND", (0, 0), (-1, 0), band),
+            ("LINEBELOW", (0, 0), (-1, 0), 0.8, line),
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("TOPPADDING", (0, 0), (-1, -1), 2.5),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
+        ]
+    )
+    out: list[Any] = [p("Diagnoses (ICD-10-CM)", h1)]
+    if data.diagnoses:
+        rows = [[p("Code", bold), p("Description", bold), p("", bold)]] + [
+            [p(code), p(desc), p("Primary" if primary else "")]
+            for code, desc, primary in data.diagnoses
+        ]
+        table = Table(rows, colWidths=[usable * f for f in (0.14, 0.7, 0.16)], repeatRows=1)
+        table.setStyle(style)
+        out.append(table)
+    else:
+        out.append(p("No diagnosis recorded."))
+    a = data.asam
+    if a is not None:
+        from iopdesk.services.asam import DIMENSIONS, OCCASIONS
+
+        out.append(
+            p(
+                f"ASAM dimensions ({OCCASIONS.get(a.occasion, a.occasion)}, "
+                f"{_d(a.assessed_on)}, {a.clinician})",
+                h1,
+            )
+        )
+        rows = [[p("Dimension", bold), p("Risk (0-4)", bold), p("Note", bold)]] + [
+            [p(f"{n}. {name}"), p(str(a.ratings[n - 1])), p(a.notes[n - 1])]
+            for n, name in enumerate(DIMENSIONS, start=1)
+        ]
+        table = Table(rows, colWidths=[usable * f for f in (0.36, 0.12, 0.52)], repeatRows=1)
+        table.setStyle(style)
+        out.append(table)
+        level = f"Recommended level of care: {a.recommended_label}"
+        if a.placed_level and a.placed_level != a.recommended_level:
+            level += f". Placed in {a.placed_label}: {a.variance_reason}"
+        out.append(p(level, body))
+    out.append(Spacer(1, 6))
+    return out

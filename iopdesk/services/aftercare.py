@@ -717,10 +717,8 @@ def _packet_in(session: Session, actor: Actor, plan_id: int) -> packet_writer.Pa
             )
             for a in d.appointments
         ),
-        medications=tuple(
-            packet_writer.Medication(m.name, m.dose, m.schedule, m.prescriber)
-            for m in d.medications
-        ),
+        medications=_packet_medications(session, plan.client_id, view.discharge_date, d),
+        safety_plan=_packet_safety_plan(session, plan.client_id),
         groups=tuple(
             packet_writer.SupportGroup(g.name, g.day, g.meeting_time, g.place) for g in d.groups
         ),
@@ -739,6 +737,60 @@ def _packet_in(session: Session, actor: Actor, plan_id: int) -> packet_writer.Pa
         part2=view.part2,
         language=view.language,
         printed_at=clinic_now(tz).replace(tzinfo=None),
+    )
+
+
+def _packet_medications(
+    session: Session, client_id: int, on: date | None, data: AftercareData
+) -> tuple[packet_writer.Medication, ...]:
+    """The chart's medication list (issue 20 item 3): the medications current on the
+    discharge date (today before discharge). A client whose chart has no medication list yet
+    keeps the medications typed into the aftercare plan."""
+    from iopdesk.models import Medication
+    from iopdesk.services.clinic import clinic_today
+    from iopdesk.services.medications import medications_in
+
+    has_list = session.exec(
+        select(Medication.id)
+        .where(Medication.client_id == client_id, col(Medication.voided_at).is_(None))
+        .limit(1)
+    ).first()
+    if has_list is None:
+        return tuple(
+            packet_writer.Medication(m.name, m.dose, m.schedule, m.prescriber)
+            for m in data.medications
+        )
+    return tuple(
+        packet_writer.Medication(
+            m.name, " ".join(p for p in (m.dose, m.route) if p), m.frequency, m.prescriber
+        )
+        for m in medications_in(session, client_id, on or clinic_today(session))
+    )
+
+
+def _packet_safety_plan(session: Session, client_id: int) -> tuple[tuple[str, str], ...]:
+    """The client's current signed safety plan, step by step (issue 20 item 2)."""
+    from iopdesk.services.safety import current_plan_in
+
+    plan = current_plan_in(session, client_id)
+    if plan is None:
+        return ()
+    d = plan.data
+
+    def people(items: list[Any]) -> str:
+        return "\n".join(f"{c.name}  {c.phone}".strip() for c in items)
+
+    return tuple(
+        (label, text)
+        for label, text in (
+            (packet_writer.SAFETY_STEPS[0], d.warning_signs),
+            (packet_writer.SAFETY_STEPS[1], d.internal_coping),
+            (packet_writer.SAFETY_STEPS[2], d.distraction),
+            (packet_writer.SAFETY_STEPS[3], people(d.help_contacts)),
+            (packet_writer.SAFETY_STEPS[4], people(d.professionals)),
+            (packet_writer.SAFETY_STEPS[5], d.environment_safety),
+            (packet_writer.SAFETY_STEPS[6], d.reasons_for_living),
+        )
     )
 
 

@@ -19,9 +19,19 @@ Decisions where the issue is silent:
   (the same rule as reading clinical content). Reading the discharge summary needs clinical
   access; the work list (names, dates, aftercare status) needs only CLIENT_VIEW so the front
   desk can find packets to print.
-- A discharge summary can be corrected later (reason, summary, next level of care, receiving
-  provider, goal progress) with optimistic concurrency; the date and type are fixed: a wrong
-  date is corrected by readmitting (clients.readmit) and discharging again.
+- A discharge summary can be corrected (reason, summary, next level of care, receiving
+  provider, goal progress) with optimistic concurrency until a clinician signs it; the date
+  and type are fixed: a wrong date is corrected by readmitting (clients.readmit) and
+  discharging again.
+- Signing (issue 20 item 6) locks the summary like a note: signer, time and the SHA-256 of its
+  content are kept, and any later change is refused here and by database triggers (on the
+  summary and its goal progress). Signing needs the summary text and, except after a death,
+  the medication list reconciled at discharge (services.medications). The signed summary
+  prints as a PDF (through the Part 2 release gate).
+- Discharge reasons follow TEDS: completed, transferred, left against professional advice,
+  terminated by facility, incarcerated, death, other. The stored values of the four older
+  types are kept (completed_program, step_down_transfer, left_against_advice, administrative)
+  and map to the TEDS reasons in TEDS_REASON; the TEDS codes are accepted as input too.
 - Readmission is clients.readmit: a new episode; the old discharge stays on record.
 """
 
@@ -36,13 +46,20 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, func, select
 
 from iopdesk.db import Database
-from iopdesk.errors import NotFoundError, PermissionDenied, StaleRecordError, ValidationError
+from iopdesk.errors import (
+    NotFoundError,
+    PermissionDenied,
+    StaleRecordError,
+    UserError,
+    ValidationError,
+)
 from iopdesk.models import (
     AftercarePlan,
     Attendance,
     Client,
     ClinicSession,
     Discharge,
+    DischargeAddendum,
     DischargeGoalProgress,
     Episode,
     PlanGoal,
@@ -66,7 +83,42 @@ TYPE_LABELS: dict[str, str] = {
     DischargeType.STEP_DOWN.value: "Step-down / transfer",
     DischargeType.AMA.value: "Left against advice",
     DischargeType.ADMINISTRATIVE.value: "Administrative",
+    DischargeType.INCARCERATED.value: "Incarcerated",
+    DischargeType.DEATH.value: "Death",
+    DischargeType.OTHER.value: "Other",
 }
+# TEDS reason for discharge, transfer or discontinuance of treatment, per stored type
+TEDS_LABELS: dict[str, str] = {
+    "completed": "Treatment completed",
+    "transferred": "Transferred to another treatment program or facility",
+    "left_against_advice": "Dropped out of treatment / left against professional advice",
+    "terminated_by_facility": "Terminated by facility",
+    "incarcerated": "Incarcerated",
+    "death": "Death",
+    "other": "Other",
+}
+TEDS_REASON: dict[str, str] = {
+    DischargeType.COMPLETED.value: "completed",
+    DischargeType.STEP_DOWN.value: "transferred",
+    DischargeType.AMA.value: "left_against_advice",
+    DischargeType.ADMINISTRATIVE.value: "terminated_by_facility",
+    DischargeType.INCARCERATED.value: "incarcerated",
+    DischargeType.DEATH.value: "death",
+    DischargeType.OTHER.value: "other",
+}
+_FROM_TEDS = {teds: stored for stored, teds in TEDS_REASON.items()}
+
+
+def normalize_type(value: str) -> str:
+    """A stored discharge type from either a stored value or a TEDS code ("completed")."""
+    value = (value or "").strip()
+    return value if value in TYPE_LABELS else _FROM_TEDS.get(value, value)
+
+
+def teds_reason(discharge_type: str) -> str:
+    return TEDS_REASON.get(normalize_type(discharge_type), "other")
+
+
 LEVELS_OF_CARE = ("OP", "IOP", "PHP", "Residential", "Inpatient", "Peer support only", "None")
 CANCEL_REASON = "Client discharged"
 PENDING_IDLE_DAYS = 14
@@ -142,6 +194,14 @@ class GoalProgressInfo:
 
 
 @dataclass(frozen=True)
+class AddendumInfo:
+    id: int
+    author: str
+    text: str
+    signed_at: datetime
+
+
+@dataclass(frozen=True)
 class DischargeInfo:
     id: int
     version: int
@@ -157,10 +217,22 @@ class DischargeInfo:
     goals: list[GoalProgressInfo]
     created_at: datetime
     created_by: int | None
+    signed_at: datetime | None = None
+    signed_by: str = ""
+    content_sha256: str | None = None
+    addenda: tuple[AddendumInfo, ...] = ()
 
     @property
     def type_label(self) -> str:
         return type_label(self.discharge_type)
+
+    @property
+    def teds_reason(self) -> str:
+        return teds_reason(self.discharge_type)
+
+    @property
+    def signed(self) -> bool:
+        return self.signed_at is not None
 
 
 @dataclass(frozen=True)
@@ -320,6 +392,7 @@ def validate_discharge(
 ) -> None:
     """Plain-language checks, all fields at once (the dialog highlights each)."""
     errors: dict[str, str] = {}
+    data.discharge_type = normalize_type(data.discharge_type)
     if data.discharge_type not in TYPE_LABELS:
         errors["discharge_type"] = "Choose the type of discharge."
     if data.discharge_date > today:
@@ -509,7 +582,24 @@ def _info(session: Session, d: Discharge) -> DischargeInfo:
         goals=[GoalProgressInfo(g.id or 0, g.goal_id, g.goal_text, g.progress) for g in goals],
         created_at=d.created_at,
         created_by=d.created_by,
+        signed_at=d.signed_at,
+        signed_by=_signer(session, d.signed_by),
+        content_sha256=d.content_sha256,
+        addenda=tuple(
+            AddendumInfo(a.id or 0, _signer(session, a.author_user_id), a.text, a.signed_at)
+            for a in session.exec(
+                select(DischargeAddendum)
+                .where(DischargeAddendum.discharge_id == d.id)
+                .order_by(col(DischargeAddendum.id))
+            ).all()
+        ),
     )
+
+
+def _signer(session: Session, user_id: int | None) -> str:
+    from iopdesk.services.safety import _user_name
+
+    return _user_name(session, user_id)
 
 
 def discharge_in(session: Session, discharge_id: int) -> DischargeInfo:
@@ -564,6 +654,10 @@ def update_discharge(
         if d is None or d.voided_at is not None:
             raise NotFoundError("That discharge record does not exist.")
         require_client_clinical(session, actor, d.client_id, Perm.DISCHARGE_MANAGE)
+        if d.signed_at is not None:
+            raise UserError(
+                "This discharge summary is signed and locked. Add an addendum to correct it."
+            )
         if d.version != expected_version:
             raise StaleRecordError("This discharge summary")
         if (
@@ -598,6 +692,271 @@ def update_discharge(
             detail="fields=" + ",".join(sorted(changes) + (["goals"] if goal_progress else [])),
         )
         return _info(session, d)
+
+
+# -- signing and printing ------------------------------------------------------------------------
+def canonical_summary(d: Discharge, goals: list[DischargeGoalProgress]) -> str:
+    """What the signature covers: every field of the summary and each goal's progress."""
+    import json
+
+    return json.dumps(
+        {
+            "client_id": d.client_id,
+            "episode_id": d.episode_id,
+            "discharge_date": d.discharge_date.isoformat(),
+            "discharge_type": d.discharge_type,
+            "reason": d.reason,
+            "summary": d.summary,
+            "step_down_level": d.step_down_level,
+            "receiving_provider": d.receiving_provider,
+            "goals": [[g.goal_id, g.goal_text, g.progress] for g in goals],
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+    )
+
+
+def _goal_rows(session: Session, discharge_id: int) -> list[DischargeGoalProgress]:
+    return list(
+        session.exec(
+            select(DischargeGoalProgress)
+            .where(DischargeGoalProgress.discharge_id == discharge_id)
+            .order_by(col(DischargeGoalProgress.id))
+        ).all()
+    )
+
+
+def sign_errors_in(session: Session, d: Discharge) -> dict[str, str]:
+    from iopdesk.models import MedicationReconciliation
+
+    errors: dict[str, str] = {}
+    if not d.summary.strip():
+        errors["summary"] = "Write the discharge summary (course of treatment) before signing."
+    if not d.reason.strip():
+        errors["reason"] = "Enter the reason for the discharge."
+    if d.discharge_type != DischargeType.DEATH.value:
+        reconciled = session.exec(
+            select(func.count())
+            .select_from(MedicationReconciliation)
+            .where(
+                MedicationReconciliation.client_id == d.client_id,
+                MedicationReconciliation.occasion == "discharge",
+                col(MedicationReconciliation.reconciled_on) >= d.discharge_date - timedelta(7),
+            )
+        ).one()
+        if not reconciled:
+            errors["medications"] = (
+                "Reconcile the medication list at discharge first (chart, Medications tab)."
+            )
+    return errors
+
+
+def sign_discharge(
+    db: Database, actor: Actor, discharge_id: int, expected_version: int
+) -> DischargeInfo:
+    """Sign and lock the summary (see the module docstring)."""
+    require(actor, Perm.CLINICAL_WRITE)
+    if actor.staff_id is None:
+        raise PermissionDenied("Your user account is not linked to a staff record.")
+    with db.session() as session:
+        d = session.get(Discharge, discharge_id)
+        if d is None or d.voided_at is not None:
+            raise NotFoundError("That discharge record does not exist.")
+        require_client_clinical(session, actor, d.client_id, Perm.DISCHARGE_MANAGE)
+        if d.signed_at is not None:
+            raise UserError("This discharge summary is already signed.")
+        if d.version != expected_version:
+            raise StaleRecordError("This discharge summary")
+        errors = sign_errors_in(session, d)
+        if errors:
+            raise ValidationError(" ".join(errors.values()), errors)
+        import hashlib
+
+        sha = hashlib.sha256(
+            canonical_summary(d, _goal_rows(session, discharge_id)).encode("utf-8")
+        ).hexdigest()
+        d.signed_by = actor.user_id
+        d.signed_at = utcnow()
+        d.content_sha256 = sha
+        touch(d, actor)
+        session.add(d)
+        session.flush()
+        audit.record(
+            session,
+            actor,
+            audit.Action.SIGN,
+            entity="discharge",
+            entity_id=d.id,
+            client_id=d.client_id,
+        )
+        return _info(session, d)
+
+
+def add_discharge_addendum(
+    db: Database, actor: Actor, discharge_id: int, text: str
+) -> DischargeInfo:
+    """A dated correction or late entry to a signed summary, signed by its author on saving
+    and locked; the summary itself never changes."""
+    require(actor, Perm.CLINICAL_WRITE)
+    text = (text or "").strip()
+    if not text:
+        raise ValidationError("Write the addendum.", {"text": "Required."})
+    with db.session() as session:
+        d = session.get(Discharge, discharge_id)
+        if d is None or d.voided_at is not None:
+            raise NotFoundError("That discharge record does not exist.")
+        require_client_clinical(session, actor, d.client_id, Perm.DISCHARGE_MANAGE)
+        if d.signed_at is None:
+            raise UserError("The summary is not signed yet: edit it instead of adding an addendum.")
+        import hashlib
+
+        add = DischargeAddendum(
+            discharge_id=discharge_id,
+            author_user_id=actor.user_id,
+            text=text,
+            signed_at=utcnow(),
+            content_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+            created_by=actor.user_id,
+            updated_by=actor.user_id,
+        )
+        session.add(add)
+        session.flush()
+        audit.record(
+            session,
+            actor,
+            audit.Action.CREATE,
+            entity="discharge_addendum",
+            entity_id=add.id,
+            client_id=d.client_id,
+            detail=f"discharge {discharge_id}",
+        )
+        return _info(session, d)
+
+
+def verify_discharge(db: Database, actor: Actor, discharge_id: int) -> bool:
+    """Does the signed summary still hash to its recorded SHA-256?"""
+    with db.session() as session:
+        d = session.get(Discharge, discharge_id)
+        if d is None:
+            raise NotFoundError("That discharge record does not exist.")
+        require_client_clinical(session, actor, d.client_id, Perm.CLINICAL_VIEW)
+        import hashlib
+
+        text = canonical_summary(d, _goal_rows(session, discharge_id))
+        return d.content_sha256 == hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def discharge_doc(session: Session, actor: Actor, discharge_id: int) -> Any:
+    """The summary as a reports.clinical_pdf.ClinicalDoc (no access check: callers check)."""
+    from iopdesk.models import MedicationReconciliation
+    from iopdesk.reports.clinical_pdf import ClinicalDoc, Section
+    from iopdesk.services.medications import medications_in
+    from iopdesk.services.safety import clinic_header_in, local_time, printed_line
+
+    info = discharge_in(session, discharge_id)
+    client = _client(session, info.client_id)
+    header = clinic_header_in(session)
+    facts = [
+        ("Admission date", f"{client.admission_date:%m/%d/%Y}" if client.admission_date else ""),
+        ("Discharge date", f"{info.discharge_date:%m/%d/%Y}"),
+        ("Type of discharge", info.type_label),
+        ("TEDS reason", TEDS_LABELS[info.teds_reason]),
+        ("Next level of care", info.step_down_level),
+        ("Receiving provider", info.receiving_provider),
+    ]
+    meds = medications_in(session, info.client_id, info.discharge_date)
+    recon = session.exec(
+        select(MedicationReconciliation)
+        .where(
+            MedicationReconciliation.client_id == info.client_id,
+            MedicationReconciliation.occasion == "discharge",
+        )
+        .order_by(col(MedicationReconciliation.id).desc())
+    ).first()
+    sections: tuple[Section, ...] = (
+        Section("Discharge", headers=("", ""), rows=tuple((k, v) for k, v in facts if v),
+                widths=(0.3, 0.7)),
+        Section("Reason for discharge", info.reason),
+        Section("Summary of treatment", info.summary),
+        Section(
+            "Progress on treatment-plan goals",
+            headers=("Goal", "Progress"),
+            rows=tuple((g.goal_text, g.progress) for g in info.goals),
+            widths=(0.45, 0.55),
+        ),
+        Section(
+            "Medications at discharge"
+            + (f" (reconciled {recon.reconciled_on:%m/%d/%Y})" if recon else " (not reconciled)"),
+            headers=("Medication", "Dose", "Route", "Frequency", "Prescriber"),
+            rows=tuple((m.name, m.dose, m.route, m.frequency, m.prescriber) for m in meds),
+            widths=(0.26, 0.14, 0.14, 0.22, 0.24),
+            empty="No current medications",
+        ),
+    )  # fmt: skip
+    if info.addenda:
+        sections += (
+            Section(
+                "Addenda",
+                headers=("Signed", "By", "Addendum"),
+                rows=tuple(
+                    (local_time(session, a.signed_at), a.author, a.text) for a in info.addenda
+                ),
+                widths=(0.2, 0.22, 0.58),
+            ),
+        )
+    if info.signed_at is not None:
+        signature: tuple[str, ...] = (
+            f"Electronically signed by {info.signed_by} on {local_time(session, info.signed_at)}",
+            f"Content SHA-256: {info.content_sha256}",
+        )
+    else:
+        signature = ("DRAFT: not signed. This discharge summary is not final.",)
+    return ClinicalDoc(
+        title="Discharge Summary",
+        clinic_name=header["clinic_name"],
+        clinic_address=header["clinic_address"],
+        clinic_phone=header["clinic_phone"],
+        client_name=f"{client.first_name} {client.last_name}",
+        dob=client.dob,
+        mrn=client.mrn,
+        date_label=f"Discharged {info.discharge_date:%m/%d/%Y}",
+        sections=sections,
+        signature=signature,
+        signed=info.signed_at is not None,
+        part2=client.part2,
+        printed=printed_line(session, actor),
+    )
+
+
+def print_discharge(
+    db: Database, actor: Actor, discharge_id: int, path: Any, *, release: Any = None
+) -> Any:
+    """Write the summary's PDF through the Part 2 release gate (default: internal use)."""
+    from iopdesk.reports.clinical_pdf import write_pdf
+    from iopdesk.services.disclosures import INTERNAL
+    from iopdesk.services.printing import pdf_target, release_pdf
+
+    target = pdf_target(path, "discharge summary")
+    with db.session() as session:
+        d = session.get(Discharge, discharge_id)
+        if d is None or d.voided_at is not None:
+            raise NotFoundError("That discharge record does not exist.")
+        require_client_clinical(session, actor, d.client_id, Perm.CLINICAL_VIEW)
+        doc = discharge_doc(session, actor, discharge_id)
+        client_id = d.client_id
+    pages: list[int] = []
+    return release_pdf(
+        db,
+        actor,
+        target,
+        lambda p: pages.append(write_pdf(doc, p)),
+        client_id=client_id,
+        release=release or INTERNAL,
+        what=lambda: f"discharge summary {discharge_id} ({pages[0]} pages)",
+        entity="discharge",
+        entity_id=discharge_id,
+        detail=lambda row: f"discharge summary; {pages[0]} pages; disclosure {row.id}",
+    )
 
 
 # -- the work list -------------------------------------------------------------------------------

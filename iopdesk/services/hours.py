@@ -4,7 +4,9 @@ weekly attendance report (item 5).
 The rules, exactly:
 
 - Program week: `week_start` setting (default Monday); the week "of" a date contains it.
-- Requirement: the client's override, else the track's required weekly hours.
+- Requirement: the client's override, else the track's required weekly hours. An override
+  with an end date (Client.required_hours_until) applies through that day only: the days
+  after it carry the track's hours again, prorated within the week like an enrollment change.
 - Attended minutes: Attendance.minutes of every *held* session (any kind) in the week whose
   attendance status is present, late or left_early. Absences, cancelled and still-scheduled
   sessions count 0, even if they carry attendance rows.
@@ -426,6 +428,7 @@ class _ClientFacts(NamedTuple):  # named tuples: hundreds are made per call, che
     label: str
     override: Decimal | None
     part2: bool
+    override_until: date | None = None  # the override's last day; None: no end date
 
 
 class _Therapist(NamedTuple):
@@ -508,6 +511,7 @@ _CLIENT_COLUMNS = (
     Client.last_name,
     Client.first_name,
     Client.required_weekly_hours,
+    Client.required_hours_until,
     Client.part2,
     TrackEnrollment.id,
     TrackEnrollment.track_id,
@@ -763,6 +767,7 @@ def _load(
         last_name,
         first_name,
         override,
+        override_until,
         part2,
         eid,
         tid,
@@ -784,6 +789,7 @@ def _load(
                 client_label(last_name, first_name),
                 None if override is None else Decimal(override),
                 bool(part2),
+                override_until,
             )
         if eid is not None and eid not in seen_enrollments:
             seen_enrollments.add(eid)
@@ -956,7 +962,8 @@ _Span = tuple[date, int, int, date | None, Decimal]
 
 def _client_spans(facts: _Facts, cid: int) -> list[_Span]:
     """The client's enrollments in the range, sorted by (start, id), requirement resolved."""
-    override = facts.clients[cid].override
+    info = facts.clients[cid]
+    override, until = info.override, info.override_until
     tracks = facts.tracks
     spans = [
         (
@@ -968,9 +975,29 @@ def _client_spans(facts: _Facts, cid: int) -> list[_Span]:
         )
         for eid, tid, start, end in facts.enrollments.get(cid, ())
     ]
+    if override is not None and until is not None:
+        spans = _split_at_override_end(spans, until, tracks)
     if len(spans) > 1:
         spans.sort(key=lambda s: (s[0], s[1]))
     return spans
+
+
+def _split_at_override_end(
+    spans: list[_Span], until: date, tracks: Mapping[int, tuple[str, Decimal]]
+) -> list[_Span]:
+    """An override ending on `until`: each enrollment's days up to `until` keep the override,
+    the days after it carry the track's own hours (an enrollment wholly after it: track)."""
+    result: list[_Span] = []
+    for start, eid, tid, end, hours in spans:
+        track_hours = tracks[tid][1] if tid in tracks else Decimal(0)
+        if start > until:
+            result.append((start, eid, tid, end, track_hours))
+        elif end is not None and end <= until:
+            result.append((start, eid, tid, end, hours))
+        else:
+            result.append((start, eid, tid, until, hours))
+            result.append((until + _ONE_DAY, eid, tid, end, track_hours))
+    return result
 
 
 def _required_for_week(facts: _Facts, first: date, in_week: Sequence[_Span]) -> int | None:

@@ -224,6 +224,17 @@ def record_measure(
             detail=result.instrument + ("; item 9 positive" if result.suicide_risk else ""),
             flagged=result.suicide_risk,
         )
+        if result.suicide_risk:
+            from iopdesk.services.safety import raise_flag_in
+
+            raise_flag_in(
+                session,
+                actor,
+                client_id,
+                "phq9",
+                m.id,
+                f"item 9 answered {result.items[SUICIDE_ITEM - 1]}",
+            )
         return _info(session, m)
 
 

@@ -537,6 +537,15 @@ def _draft_values(
     }
 
 
+def _raise_risk(session: Session, actor: Actor, note: Note) -> None:
+    """A risk screen with suicidal ideation raises (or adds to) the client's risk flag."""
+    from iopdesk.services.safety import raise_flag_in
+
+    raise_flag_in(
+        session, actor, note.client_id, "note", note.id, f"note of {note.service_date:%m/%d/%Y}"
+    )
+
+
 def _refuse_locked(note: Note) -> None:
     if note.status == NoteStatus.SIGNED.value:
         raise UserError(
@@ -890,6 +899,8 @@ def create_note(
         )
         session.add(note)
         session.flush()
+        if complete and note.risk_suicidal:
+            _raise_risk(session, actor, note)
         audit.record(
             session,
             actor,
@@ -926,6 +937,8 @@ def update_note(
         updated = update_versioned(
             session, actor, Note, note_id, expected_version, values, what="This note"
         )
+        if complete and updated.risk_suicidal:
+            _raise_risk(session, actor, updated)
         audit.record(
             session,
             actor,
@@ -1001,6 +1014,8 @@ def sign_note(db: Database, actor: Actor, note_id: int, expected_version: int) -
         updated = update_versioned(
             session, actor, Note, note_id, expected_version, values, what="This note"
         )
+        if updated.risk_suicidal:
+            _raise_risk(session, actor, updated)
         audit.record(
             session,
             actor,
@@ -1559,6 +1574,8 @@ def sign_group_note(
             values = _sign_values(session, actor, n, updated)
             session.expunge(n)
             update_versioned(session, actor, Note, n.id, n.version, values, what="A group entry")
+            if n.risk_suicidal:
+                _raise_risk(session, actor, n)
             audit.record(
                 session,
                 actor,

@@ -1281,6 +1281,9 @@ class PlanPrint:
     part2: bool
     plan: PlanInfo
     printed_at: datetime
+    # (ICD-10-CM code, description, primary) of the client's current diagnoses
+    diagnoses: tuple[tuple[str, str, bool], ...] = ()
+    asam: Any = None  # services.asam.AsamInfo: newest ASAM dimensions on or before printing
 
 
 def build_plan_print(db: Database, actor: Actor, plan_id: int) -> PlanPrint:
@@ -1305,7 +1308,35 @@ def build_plan_print(db: Database, actor: Actor, plan_id: int) -> PlanPrint:
             client.part2,
             _plan_info(session, plan),
             clinic_now(clinic.timezone),
+            _print_diagnoses(session, plan.client_id),
+            _print_asam(session, plan.client_id, plan_id),
         )
+
+
+def _print_diagnoses(session: Session, client_id: int) -> tuple[tuple[str, str, bool], ...]:
+    from iopdesk.models import Diagnosis
+
+    rows = session.exec(
+        select(Diagnosis)
+        .where(
+            Diagnosis.client_id == client_id,
+            col(Diagnosis.voided_at).is_(None),
+            col(Diagnosis.resolved_date).is_(None),
+        )
+        .order_by(col(Diagnosis.is_primary).desc(), col(Diagnosis.sort_order), col(Diagnosis.id))
+    ).all()
+    return tuple((d.icd10_code, d.description, d.is_primary) for d in rows)
+
+
+def _print_asam(session: Session, client_id: int, plan_id: int) -> Any:
+    """The ASAM assessment recorded for this plan, else the client's newest one."""
+    from iopdesk.services.asam import asam_in
+
+    rows = asam_in(session, client_id)
+    for a in rows:
+        if a.plan_id == plan_id:
+            return a
+    return rows[0] if rows else None
 
 
 def print_plan(

@@ -11,6 +11,7 @@ from iopdesk.db import Database
 from iopdesk.models import Client, ClinicSession, Staff, User
 from iopdesk.services.actor import Actor
 from iopdesk.services.permissions import Perm, has, require
+from iopdesk.services.safety import RiskTask, tasks_in
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,9 @@ class TodaySummary:
     sessions_without_note: int | None = None
     break_glass_to_review: int | None = None  # emergency chart accesses (audit viewers)
     backup_warning: str | None = None  # last good backup older than 3 days (local database)
+    # suicide-risk flags and open follow-ups: the primary therapist's clients, or all for
+    # supervisors (services.safety.tasks_in); None for roles without clinical access
+    risk_tasks: list[RiskTask] | None = None
 
 
 def summary(db: Database, actor: Actor, on: date | None = None) -> TodaySummary:
@@ -102,7 +106,8 @@ def summary(db: Database, actor: Actor, on: date | None = None) -> TodaySummary:
             from iopdesk.services.breakglass import count_unreviewed_in
 
             break_glass = count_unreviewed_in(session)
+        risk_tasks = tasks_in(session, actor)
         return TodaySummary(
             active, referrals, sessions, unsigned, locked, expiring, cosign, without, break_glass,
-            backup_warning=backup_warning,
+            backup_warning=backup_warning, risk_tasks=risk_tasks,
         )  # fmt: skip

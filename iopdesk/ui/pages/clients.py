@@ -276,6 +276,16 @@ class ChartPage(Page):
         top.addWidget(self.break_glass_btn, 0, Qt.AlignmentFlag.AlignTop)
         top.addWidget(back, 0, Qt.AlignmentFlag.AlignTop)
         self.layout_.addLayout(top)
+        from iopdesk.ui.pages.safety import (
+            AsamTab,
+            DrugScreensTab,
+            MedicationsTab,
+            RiskBanner,
+            SafetyTab,
+        )
+
+        self.risk_banner = RiskBanner()
+        self.layout_.addWidget(self.risk_banner)
         self.tabs = QTabWidget()
         self.overview = QWidget()
         self.overview_layout = QHBoxLayout(self.overview)
@@ -296,6 +306,21 @@ class ChartPage(Page):
 
         self.plan_tab = TreatmentPlanTab(ctx)
         self.tabs.addTab(self.plan_tab, "Treatment plan")
+        # clinical safety (issue 20): only for roles that read clinical records
+        self.safety_tab: SafetyTab | None = None
+        self.meds_tab: MedicationsTab | None = None
+        self.screens_tab: DrugScreensTab | None = None
+        self.asam_tab: AsamTab | None = None
+        if ctx.can(Perm.CLINICAL_VIEW):
+            self.safety_tab = SafetyTab(ctx)
+            self.safety_tab.changed.connect(self._refresh_banner)
+            self.tabs.addTab(self.safety_tab, "Safety")
+            self.meds_tab = MedicationsTab(ctx)
+            self.tabs.addTab(self.meds_tab, "Medications")
+            self.screens_tab = DrugScreensTab(ctx)
+            self.tabs.addTab(self.screens_tab, "Drug screens")
+            self.asam_tab = AsamTab(ctx)
+            self.tabs.addTab(self.asam_tab, "ASAM")
         self.privacy_tab = PrivacyTab(ctx)
         self.tabs.addTab(self.privacy_tab, "Privacy")
         from iopdesk.ui.pages.billing_setup import ClientBillingTab
@@ -396,6 +421,12 @@ class ChartPage(Page):
             client_id, f"{c.first_name} {c.last_name} ({c.mrn})", chart.can_view_clinical
         )
         self._fill_overview(chart)
+        self._refresh_banner()
+        for tab in (self.safety_tab, self.meds_tab, self.screens_tab, self.asam_tab):
+            if tab is not None:
+                tab.setEnabled(chart.can_view_clinical)
+                if chart.can_view_clinical:
+                    tab.load(client_id)
         self.plan_tab.load(client_id, allowed=chart.can_view_clinical)
         self.discharge_tab.load(client_id, c.status)
         self.notes_model.set_rows(notes.list_note_headers(self.ctx.db, self.ctx.actor, client_id))
@@ -406,6 +437,28 @@ class ChartPage(Page):
                 "Note content is visible only to the client's clinicians and supervisors."
             )
         self.tabs.setCurrentIndex(0)
+
+    def _refresh_banner(self) -> None:
+        self.risk_banner.update_for(self.ctx, self.client_id)
+
+    def refresh_safety(self) -> None:
+        """After a measure or a note raised a risk flag from another tab."""
+        self._refresh_banner()
+        if self.safety_tab is not None and self.client_id is not None:
+            self.safety_tab.load(self.client_id)
+
+    def _hours_override(self) -> None:
+        if self.client_id is None:
+            return
+        from iopdesk.models import Client
+        from iopdesk.ui.pages.safety import HoursOverrideDialog
+
+        with self.ctx.db.session() as session:
+            row = session.get(Client, self.client_id)
+            version = row.version if row else 0
+        dialog = HoursOverrideDialog(self.ctx, self.client_id, version, self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.load(self.client_id)
 
     def _fill_overview(self, chart: clients.ClientChart) -> None:
         while self.overview_layout.count():
@@ -449,6 +502,28 @@ class ChartPage(Page):
             rl.addWidget(QLabel(f"{track}: {e.start_date:%m/%d/%Y} - {end}"))
         if not chart.enrollments:
             rl.addWidget(muted("Not enrolled in a track"))
+        hours_row = QHBoxLayout()
+        if c.required_weekly_hours is not None:
+            until = (
+                f" through {c.required_hours_until:%m/%d/%Y}"
+                if c.required_hours_until
+                else " (no end date)"
+            )
+            expired = c.required_hours_until is not None and c.required_hours_until < date.today()
+            text = f"Hours override: {c.required_weekly_hours:.2f} h a week{until}" + (
+                " - ended; the track's hours apply" if expired else ""
+            )
+        else:
+            text = "Required hours: the track's"
+        override_label = QLabel(text)
+        override_label.setObjectName("hoursOverride")
+        hours_row.addWidget(override_label, 1)
+        if self.ctx.can(Perm.CLINICAL_WRITE) and chart.can_view_clinical:
+            override_btn = QPushButton("Hours override...")
+            override_btn.setObjectName("hoursOverrideButton")
+            override_btn.clicked.connect(self._hours_override)
+            hours_row.addWidget(override_btn)
+        rl.addLayout(hours_row)
         rl.addWidget(section_title("Care team"))
         for a, staff in chart.assignments:
             end = f" (until {a.end_date:%m/%d/%Y})" if a.end_date else ""

@@ -247,6 +247,11 @@ class DischargeDialog(QDialog):
         head = QLabel(f"Discharge {s.name}  ·  MRN {s.mrn}")
         head.setObjectName("pageTitle")
         lay.addWidget(head)
+        from iopdesk.ui.pages.safety import RiskBanner
+
+        self.risk_banner = RiskBanner()
+        self.risk_banner.update_for(ctx, client_id)
+        lay.addWidget(self.risk_banner)
         self.step_label = muted("")
         lay.addWidget(self.step_label)
         self.pages = QStackedWidget()
@@ -262,7 +267,8 @@ class DischargeDialog(QDialog):
         f1.addRow("Discharge date", self.date)
         self.type = QComboBox()
         for value, label in discharge.TYPE_LABELS.items():
-            self.type.addItem(label, value)
+            teds = discharge.TEDS_LABELS[discharge.teds_reason(value)]
+            self.type.addItem(f"{label}  (TEDS: {teds})", value)
         f1.addRow("Type of discharge", self.type)
         self.reason = _text_edit(placeholder="Why the client is leaving the program", height=70)
         f1.addRow("Reason", self.reason)
@@ -1136,7 +1142,26 @@ class ClientDischargeTab(QWidget):
         self.plan_btn.clicked.connect(self._plan_clicked)
         self.print_btn = QPushButton("Print packet...")
         self.print_btn.clicked.connect(self._print_clicked)
-        for b in (self.discharge_btn, self.new_plan_btn, self.plan_btn, self.print_btn):
+        # the newest discharge summary: write, sign (locks it) and print (issue 20 item 6)
+        self.edit_summary_btn = QPushButton("Edit summary...")
+        self.edit_summary_btn.clicked.connect(self._edit_summary_clicked)
+        self.sign_summary_btn = QPushButton("Sign summary")
+        self.sign_summary_btn.clicked.connect(self._sign_summary_clicked)
+        self.print_summary_btn = QPushButton("Print summary...")
+        self.print_summary_btn.clicked.connect(self._print_summary_clicked)
+        self.addendum_btn = QPushButton("Add addendum...")
+        self.addendum_btn.clicked.connect(self._addendum_clicked)
+        self.latest: discharge.DischargeInfo | None = None
+        for b in (
+            self.discharge_btn,
+            self.new_plan_btn,
+            self.plan_btn,
+            self.print_btn,
+            self.edit_summary_btn,
+            self.sign_summary_btn,
+            self.addendum_btn,
+            self.print_summary_btn,
+        ):
             row.addWidget(b)
         row.addStretch(1)
         lay.addLayout(row)
@@ -1183,6 +1208,19 @@ class ClientDischargeTab(QWidget):
         self.new_plan_btn.setEnabled(not any(p.status == "draft" for p in plans))
         self.plan_btn.setEnabled(bool(plans))
         self.print_btn.setEnabled(bool(plans))
+        self.latest = None
+        for b in (
+            self.edit_summary_btn,
+            self.sign_summary_btn,
+            self.addendum_btn,
+            self.print_summary_btn,
+        ):
+            b.setEnabled(False)
+            b.setVisible(self.ctx.can(Perm.CLINICAL_VIEW))
+        if not self.ctx.can(Perm.CLINICAL_WRITE):
+            self.edit_summary_btn.setVisible(False)
+            self.sign_summary_btn.setVisible(False)
+            self.addendum_btn.setVisible(False)
         if not self.ctx.can(Perm.CLINICAL_VIEW):
             self.summary.setPlainText(
                 "Discharge summaries are visible only to the client's clinicians and supervisors."
@@ -1196,11 +1234,22 @@ class ClientDischargeTab(QWidget):
         if not infos:
             self.summary.setPlainText("No discharge on record.")
             return
+        self.latest = infos[0]
+        self.edit_summary_btn.setEnabled(not infos[0].signed)
+        self.sign_summary_btn.setEnabled(not infos[0].signed)
+        self.addendum_btn.setEnabled(infos[0].signed)
+        self.print_summary_btn.setEnabled(True)
         lines: list[str] = []
         for d in infos:
             ep = f" (episode {d.episode_no})" if d.episode_no else ""
             lines += [
-                f"{d.discharge_date:%m/%d/%Y}{ep}: {d.type_label}",
+                f"{d.discharge_date:%m/%d/%Y}{ep}: {d.type_label} "
+                f"(TEDS: {discharge.TEDS_LABELS[d.teds_reason]})",
+                (
+                    f"Signed by {d.signed_by} on {d.signed_at:%m/%d/%Y %H:%M} UTC (locked)"
+                    if d.signed_at
+                    else "Not signed yet: sign it to lock it."
+                ),
                 f"Reason: {d.reason}",
                 f"Next level of care: {d.step_down_level or '-'}; receiving provider: "
                 f"{d.receiving_provider or '-'}",
@@ -1209,8 +1258,67 @@ class ClientDischargeTab(QWidget):
                 lines.append(f"• {g.goal_text}: {g.progress or 'no progress entered'}")
             if d.summary:
                 lines.append(f"Summary: {d.summary}")
+            for a in d.addenda:
+                lines.append(f"Addendum {a.signed_at:%m/%d/%Y} by {a.author}: {a.text}")
             lines.append("")
         self.summary.setPlainText("\n".join(lines))
+
+    def _edit_summary_clicked(self) -> None:
+        d = self.latest
+        if d is None or self.client_id is None:
+            return
+        dialog = SummaryDialog(self.ctx, d, self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.load(self.client_id, self.client_status)
+
+    def _sign_summary_clicked(self) -> None:
+        d = self.latest
+        if d is None or self.client_id is None:
+            return
+        if not msgbox.confirm(
+            self,
+            "Sign discharge summary",
+            "Sign the discharge summary? It is locked after signing: a later correction is an "
+            "addendum, never an edit.",
+        ):
+            return
+        try:
+            discharge.sign_discharge(self.ctx.db, self.ctx.actor, d.id, d.version)
+        except UserError as exc:
+            msgbox.user_error(self, exc)
+            return
+        self.load(self.client_id, self.client_status)
+
+    def _addendum_clicked(self) -> None:
+        d = self.latest
+        if d is None or self.client_id is None:
+            return
+        from iopdesk.ui.pages.safety import ReasonDialog
+
+        dialog = ReasonDialog(
+            "Discharge summary addendum",
+            "Addendum (signed when saved)",
+            lambda text: discharge.add_discharge_addendum(self.ctx.db, self.ctx.actor, d.id, text),
+            self,
+        )
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.load(self.client_id, self.client_status)
+
+    def _print_summary_clicked(self) -> None:
+        d = self.latest
+        if d is None:
+            return
+        from iopdesk.ui.pages import safety as safety_ui
+
+        path = safety_ui.ask_pdf_path(self, "Print discharge summary", f"discharge-{d.id}.pdf")
+        if not path:
+            return
+        try:
+            discharge.print_discharge(self.ctx.db, self.ctx.actor, d.id, path)
+        except UserError as exc:
+            msgbox.user_error(self, exc)
+            return
+        safety_ui._opened(path)
 
     def _selected_plan(self) -> int | None:
         index = self.plans.currentIndex()
@@ -1253,6 +1361,61 @@ class ClientDischargeTab(QWidget):
         plan_id = self._selected_plan()
         if plan_id is not None:
             print_plan(self.ctx, plan_id, self)
+
+
+class SummaryDialog(QDialog):
+    """Correct an unsigned discharge summary: reason, summary, goal progress."""
+
+    def __init__(
+        self, ctx: AppContext, info: discharge.DischargeInfo, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.ctx, self.info = ctx, info
+        self.setWindowTitle("IOPDesk - Discharge summary")
+        self.resize(760, 560)
+        lay = QVBoxLayout(self)
+        form = QFormLayout()
+        self.reason = _text_edit(info.reason, height=60)
+        self.summary_edit = _text_edit(info.summary, "Overall course of treatment", 120)
+        self.summary_edit.setObjectName("dischargeSummaryText")
+        form.addRow("Reason", self.reason)
+        form.addRow("Summary of treatment", self.summary_edit)
+        self.goal_edits: list[tuple[int, QPlainTextEdit]] = []
+        for g in info.goals:
+            edit = _text_edit(g.progress, height=50)
+            form.addRow(QLabel(html.escape(g.goal_text)), edit)
+            self.goal_edits.append((g.id, edit))
+        lay.addLayout(form, 1)
+        self.error = QLabel("")
+        self.error.setObjectName("fieldError")
+        self.error.setWordWrap(True)
+        lay.addWidget(self.error)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        cancel = QPushButton("Cancel")
+        cancel.clicked.connect(self.reject)
+        self.save_btn = QPushButton("Save")
+        self.save_btn.setObjectName("primary")
+        self.save_btn.clicked.connect(self.save)
+        buttons.addWidget(cancel)
+        buttons.addWidget(self.save_btn)
+        lay.addLayout(buttons)
+
+    def save(self) -> bool:
+        try:
+            discharge.update_discharge(
+                self.ctx.db,
+                self.ctx.actor,
+                self.info.id,
+                self.info.version,
+                {"reason": self.reason.toPlainText(), "summary": self.summary_edit.toPlainText()},
+                {gid: edit.toPlainText() for gid, edit in self.goal_edits},
+            )
+        except UserError as exc:
+            self.error.setText(exc.message)
+            return False
+        self.accept()
+        return True
 
 
 def discharge_screenshot(window: Any, name: str) -> QWidget:

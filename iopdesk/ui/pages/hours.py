@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QDate, QModelIndex, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent, QPen
@@ -90,7 +91,7 @@ class WeeklyHoursWidget(QWidget):
                 Column("Therapist", lambda r: r.therapist),
                 Column(
                     "Required",
-                    lambda r: _h(r.required_hours),
+                    lambda r: _h(r.required_hours) + ("*" if r.client_id in self.overrides else ""),
                     align_right=True,
                     sort_key=lambda r: r.required_minutes,
                 ),
@@ -129,6 +130,11 @@ class WeeklyHoursWidget(QWidget):
         self.table.doubleClicked.connect(self._activated)
         self.table.activated.connect(self._activated)
         lay.addWidget(self.table, 1)
+        # client hours overrides that apply this week, with their end dates (issue 20 item 7)
+        self.overrides: dict[int, Any] = {}
+        self.override_note = muted("")
+        self.override_note.setObjectName("hoursOverrides")
+        lay.addWidget(self.override_note)
         lay.addWidget(
             muted(
                 "Green: met. Orange: not met yet but the remaining sessions can still reach it. "
@@ -162,6 +168,7 @@ class WeeklyHoursWidget(QWidget):
             track_id=self.track.currentData(),
             therapist_staff_id=self.therapist.currentData(),
         )
+        self._load_overrides(rows)
         self.model.set_rows(rows)
         self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         met = sum(1 for r in rows if r.status == "met")
@@ -174,6 +181,24 @@ class WeeklyHoursWidget(QWidget):
 
     def _activated(self, index: QModelIndex) -> None:
         self.open_client.emit(self.model.row_at(index.row()).client_id)
+
+    def _load_overrides(self, rows: list[hours.WeekRow]) -> None:
+        """Mark the clients whose own hours override applies this week (Required "*") and
+        list each with its end date under the table."""
+        from iopdesk.services import overrides
+
+        first = hours.week_bounds(self.ctx.db, self.week_of())[0]
+        found = overrides.overrides_for_week(
+            self.ctx.db, self.ctx.actor, first, [r.client_id for r in rows]
+        )
+        self.overrides = found
+        names = {r.client_id: r.client for r in rows}
+        parts = [
+            f"{names.get(cid, cid)}: {o.label[len('Override ') :]}"
+            for cid, o in sorted(found.items(), key=lambda kv: str(names.get(kv[0], "")))
+        ]
+        self.override_note.setText("* Client hours override: " + "; ".join(parts) if parts else "")
+        self.override_note.setVisible(bool(parts))
 
     def _export(self) -> None:
         from iopdesk.ui.pages.privacy import ask_release

@@ -189,6 +189,11 @@ class NoteEditorDialog(QDialog):
         title = QLabel(f"Progress note - {client_label}" if client_label else "Progress note")
         title.setObjectName("pageTitle")
         outer.addWidget(title)
+        from iopdesk.ui.pages.safety import RiskBanner
+
+        self.risk_banner = RiskBanner()
+        self.risk_banner.update_for(ctx, client_id)
+        outer.addWidget(self.risk_banner)
         top = QHBoxLayout()
         self.format = QComboBox()
         self.format.setMinimumWidth(170)
@@ -915,6 +920,7 @@ class ChartNoteActions(QWidget):
             self.chart.notes_model.set_rows(
                 notes.list_note_headers(self.chart.ctx.db, self.chart.ctx.actor, cid)
             )
+            self.chart.refresh_safety()  # a risk screen with ideation raises the flag
 
     def _choose_session(self, sessions: list[notes.QueueItem]) -> int | bool | None:
         """Which held session the note documents (False: cancelled)."""

@@ -979,8 +979,14 @@ class TreatmentPlanTab(QWidget):
             msgbox.warning(
                 self,
                 "PHQ-9 item 9 is positive",
-                "The client reported thoughts of death or self-harm (question 9). Complete a "
-                "suicide risk assessment and safety plan today, and follow the clinic's "
-                "crisis procedure. 988 Suicide & Crisis Lifeline: call or text 988.",
+                "The client reported thoughts of death or self-harm (question 9). A suicide-risk "
+                "flag is now on the chart. Complete a C-SSRS risk assessment and a safety plan "
+                "today (Safety tab), and follow the clinic's crisis procedure. 988 Suicide & "
+                "Crisis Lifeline: call or text 988.",
             )
+            parent = self.parentWidget()
+            while parent is not None and not hasattr(parent, "refresh_safety"):
+                parent = parent.parentWidget()
+            if parent is not None:
+                parent.refresh_safety()  # the chart's banner and Safety tab
         self._load_measures()

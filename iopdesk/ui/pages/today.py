@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGridLayout, QHeaderView, QLabel
 
 from iopdesk.services import today
@@ -31,6 +32,17 @@ class TodayPage(Page):
         )
         self.backup_banner.setVisible(False)
         self.layout_.addWidget(self.backup_banner)
+        # suicide-risk flags and open follow-ups of my clients (supervisors: every client)
+        self.risk_list = QLabel("")
+        self.risk_list.setObjectName("riskTasks")
+        self.risk_list.setWordWrap(True)
+        self.risk_list.setTextFormat(Qt.TextFormat.PlainText)
+        self.risk_list.setStyleSheet(
+            "background: #fdecee; color: #8e0018; border: 1px solid #e7a1ab; "
+            "border-radius: 4px; padding: 8px 12px; font-weight: 600;"
+        )
+        self.risk_list.setVisible(False)
+        self.layout_.addWidget(self.risk_list)
         grid = QGridLayout()
         grid.setSpacing(14)
         self.active = Card("Active clients")
@@ -139,6 +151,20 @@ class TodayPage(Page):
         )
         self.backup_banner.setText(data.backup_warning or "")
         self.backup_banner.setVisible(bool(data.backup_warning))
+        tasks = data.risk_tasks or []
+        lines = [
+            f"{t.client} ({t.mrn}): "
+            + ("risk flag open" if t.flag_open else "flag cleared")
+            + (f"; follow-up needs {t.needs}" if t.needs else "")
+            + (f" (since {t.raised_on:%m/%d/%Y})" if t.raised_on else "")
+            for t in tasks[:12]
+        ]
+        if len(tasks) > 12:
+            lines.append(f"... and {len(tasks) - 12} more")
+        self.risk_list.setText(
+            f"Suicide-risk flags and follow-ups ({len(tasks)}):\n" + "\n".join(lines)
+        )
+        self.risk_list.setVisible(bool(tasks))
         self.active.set_value(data.active_clients)
         self.referrals.set_value(data.referrals)
         self.sessions.set_value(len(data.sessions_today))

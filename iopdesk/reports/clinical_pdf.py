@@ -1,0 +1,201 @@
+"""A signed clinical document as a PDF: the safety plan and the discharge summary.
+
+Takes plain data (`ClinicalDoc`); the caller makes the write atomic, passes it through the
+release gate and audits it. Letter portrait: clinic and client identifiers on every page,
+titled sections (text or a table), a signature block, "Page X of Y", and the 42 CFR 2.32
+notice in every page's footer for Part 2 records. An unsigned document says DRAFT on every
+page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+from iopdesk.reports import PART2_NOTICE, numbered_canvas
+from iopdesk.reports.attendance import CONFIDENTIAL, FONT, FONT_BOLD, register_fonts
+
+
+@dataclass(frozen=True)
+class Section:
+    heading: str
+    text: str = ""
+    headers: tuple[str, ...] = ()
+    rows: tuple[tuple[str, ...], ...] = ()
+    widths: tuple[float, ...] = ()  # fractions of the text width
+    empty: str = "None recorded"
+    emphasis: bool = False  # a warning (red heading)
+
+
+@dataclass(frozen=True)
+class ClinicalDoc:
+    title: str
+    clinic_name: str
+    client_name: str
+    dob: date
+    mrn: str
+    date_label: str = ""
+    clinic_address: str = ""
+    clinic_phone: str = ""
+    sections: tuple[Section, ...] = ()
+    signature: tuple[str, ...] = ()
+    signed: bool = False
+    part2: bool = False
+    printed: str = ""
+    signature_lines: tuple[str, ...] = ()  # blank lines to sign on paper, e.g. "Client"
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def when(value: datetime | None) -> str:
+    return "" if value is None else value.strftime("%m/%d/%Y %H:%M %Z").strip()
+
+
+def write_pdf(doc_data: ClinicalDoc, path: Path | str) -> int:
+    """Write the document; returns the number of pages."""
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import letter
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.lib.units import inch
+    from reportlab.platypus import (
+        KeepTogether,
+        LongTable,
+        Paragraph,
+        SimpleDocTemplate,
+        Spacer,
+        TableStyle,
+    )
+
+    register_fonts()
+    d = doc_data
+    page_w, page_h = letter
+    margin = 0.6 * inch
+    usable = page_w - 2 * margin
+    footer_h = 0.6 * inch if d.part2 else 0.45 * inch
+    contact = "  ·  ".join(p for p in (d.clinic_address, d.clinic_phone) if p)
+    ident = f"Client: {d.client_name}    DOB: {d.dob:%m/%d/%Y}    MRN: {d.mrn}"
+    navy = colors.HexColor("#1F3B5A")
+
+    def draw_header(canvas: Any, _doc: Any) -> None:
+        canvas.saveState()
+        top = page_h - margin
+        canvas.setFont(FONT_BOLD, 14)
+        canvas.drawString(margin, top - 14, d.clinic_name)
+        canvas.setFont(FONT, 9)
+        if contact:
+            canvas.drawString(margin, top - 28, contact)
+        canvas.setFont(FONT_BOLD, 13)
+        canvas.drawRightString(page_w - margin, top - 14, d.title)
+        canvas.setFont(FONT, 10)
+        if d.date_label:
+            canvas.drawRightString(page_w - margin, top - 28, d.date_label)
+        canvas.setStrokeColor(colors.HexColor("#5B6B82"))
+        canvas.setLineWidth(0.8)
+        canvas.line(margin, top - 38, page_w - margin, top - 38)
+        canvas.setFont(FONT_BOLD, 10)
+        canvas.drawString(margin, top - 53, ident)
+        if not d.signed:
+            canvas.setFont(FONT_BOLD, 60)
+            canvas.setFillColor(colors.Color(0.85, 0.1, 0.1, alpha=0.12))
+            canvas.translate(page_w / 2, page_h / 2)
+            canvas.rotate(35)
+            canvas.drawCentredString(0, 0, "DRAFT")
+        canvas.restoreState()
+
+    def draw_footer(canvas: Any, page: int, total: int) -> None:
+        canvas.saveState()
+        y = margin - 6
+        canvas.setFont(FONT, 8)
+        canvas.setFillColor(colors.HexColor("#333333"))
+        canvas.drawString(margin, y, f"{CONFIDENTIAL}  {d.printed}".strip())
+        canvas.drawRightString(page_w - margin, y, f"Page {page} of {total}")
+        if d.part2:
+            canvas.setFont(FONT_BOLD, 8.5)
+            canvas.setFillColor(colors.black)
+            canvas.drawCentredString(page_w / 2, y + 13, PART2_NOTICE)
+        canvas.restoreState()
+
+    body = ParagraphStyle("body", fontName=FONT, fontSize=10, leading=13.5)
+    small = ParagraphStyle("small", parent=body, fontSize=8.5, leading=11)
+    muted = ParagraphStyle("muted", parent=body, textColor=colors.HexColor("#666666"))
+    cell = ParagraphStyle("cell", parent=body, fontSize=9.5, leading=12)
+    head_cell = ParagraphStyle("headcell", parent=cell, fontName=FONT_BOLD)
+    heading = ParagraphStyle(
+        "heading", parent=body, fontName=FONT_BOLD, fontSize=11.5, leading=15,
+        textColor=navy, spaceBefore=9, spaceAfter=3,
+    )  # fmt: skip
+    warn = ParagraphStyle("warn", parent=heading, textColor=colors.HexColor("#B00020"))
+
+    def para(text: str, style: ParagraphStyle = body) -> Paragraph:
+        return Paragraph(escape(text).replace("\n", "<br/>"), style)
+
+    story: list[Any] = []
+    for s in d.sections:
+        block: list[Any] = [para(s.heading, warn if s.emphasis else heading)]
+        if s.text.strip():
+            block.append(para(s.text))
+        if s.headers:
+            if s.rows:
+                widths = s.widths or tuple(1 / len(s.headers) for _ in s.headers)
+                titled = any(h for h in s.headers)  # all-blank headers: a table of facts
+                table = LongTable(
+                    ([[para(h, head_cell) for h in s.headers]] if titled else [])
+                    + [[para(v, cell) for v in row] for row in s.rows],
+                    colWidths=[usable * w for w in widths],
+                    repeatRows=1 if titled else 0,
+                )
+                table.setStyle(
+                    TableStyle(
+                        [
+                            (
+                                "BACKGROUND",
+                                (0, 0),
+                                (-1 if titled else 0, 0 if titled else -1),
+                                colors.HexColor("#E6ECF3"),
+                            ),
+                            ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#B8C2D0")),
+                            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                            ("TOPPADDING", (0, 0), (-1, -1), 3),
+                            ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
+                        ]
+                    )
+                )
+                block.append(table)
+            else:
+                block.append(para(s.empty, muted))
+        elif not s.text.strip():
+            block.append(para(s.empty, muted))
+        story.append(KeepTogether(block) if len(block) <= 3 else block[0])
+        if len(block) > 3:
+            story += block[1:]
+    sig: list[Any] = [para("Signatures", heading)]
+    for line in d.signature:
+        sig.append(para(line, small if line.startswith("Content SHA") else body))
+    for who in d.signature_lines:
+        sig += [
+            Spacer(1, 18),
+            para("_" * 46 + "      " + "_" * 16),
+            para(f"{who}      Date", small),
+        ]
+    story.append(KeepTogether(sig))
+    doc = SimpleDocTemplate(
+        str(path),
+        pagesize=letter,
+        leftMargin=margin,
+        rightMargin=margin,
+        topMargin=margin + 0.9 * inch,
+        bottomMargin=margin + footer_h,
+        title=f"{d.title} - {d.mrn}",
+        author=d.clinic_name,
+        creator="IOPDesk",
+        initialFontName=FONT,
+    )
+    doc.build(
+        story,
+        onFirstPage=draw_header,
+        onLaterPages=draw_header,
+        canvasmaker=numbered_canvas(draw_footer),
+    )
+    return int(doc.page)
