@@ -195,3 +195,97 @@ def test_two_factor_enrolment_dialog(qtbot, env):
     button.turn_off()  # the confirmation answers no in tests: still on
     assert totp.status(env.db, w.supervisor).enabled
     assert consents  # module import used by other tests in this file
+
+
+def _when_modal(qtbot, act) -> None:
+    """Run `act(dialog)` on the next modal dialog once it is shown (exec() blocks the test)."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    def poll() -> None:
+        dialog = QApplication.activeModalWidget()
+        if dialog is None or not dialog.isVisible():
+            QTimer.singleShot(20, poll)
+            return
+        act(dialog)
+
+    QTimer.singleShot(0, poll)
+
+
+def _type(qtbot, widget, text: str) -> None:
+    from PySide6.QtTest import QTest
+
+    widget.setFocus()
+    QTest.keyClicks(widget, text)
+    assert widget.text() == text
+
+
+def _click_button(dialog, label: str) -> None:
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QPushButton
+
+    (button,) = [b for b in dialog.findChildren(QPushButton) if b.text() == label]
+    QTest.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def test_reset_password_forces_a_new_one_after_sign_in(qtbot, env, tmp_path: Path):
+    """Issue 16: after an administrator's reset, signing in shows a dialog that cannot be
+    skipped; signing out there opens nothing, and the new password replaces the temporary."""
+    from iopdesk.services import auth
+    from iopdesk.ui.app import sign_in
+    from iopdesk.ui.dialogs import ChangePasswordDialog, LoginDialog
+
+    w = env.world
+    auth.reset_password(env.db, w.admin, w.therapist.user_id, "temporary-pass-1")
+    seen: list[str] = []
+
+    def login(dialog) -> None:
+        assert isinstance(dialog, LoginDialog)
+        _type(qtbot, dialog.password, "temporary-pass-1")
+        _when_modal_change(dialog)
+        _click_button(dialog, "Sign in")
+
+    def _when_modal_change(login_dialog) -> None:
+        def change(dialog) -> None:
+            if dialog is login_dialog:  # not shown yet
+                return _when_modal(qtbot, change)
+            assert isinstance(dialog, ChangePasswordDialog)
+            seen.append(dialog.windowTitle())
+            assert not dialog.current.isVisibleTo(dialog)  # the temporary was just typed
+            if len(seen) == 1:
+                _click_button(dialog, "Sign out")  # the only other way: nothing opens
+                return
+            _type(qtbot, dialog.new, "short")
+            _type(qtbot, dialog.again, "short")
+            _click_button(dialog, "Change password")
+            assert "at least 10 characters" in dialog.error.text()
+            dialog.new.clear()
+            dialog.again.clear()
+            _type(qtbot, dialog.new, "temporary-pass-1")
+            _type(qtbot, dialog.again, "temporary-pass-1")
+            _click_button(dialog, "Change password")
+            assert "different" in dialog.error.text()
+            dialog.new.clear()
+            dialog.again.clear()
+            _type(qtbot, dialog.new, "brand-new-pass-7")
+            _type(qtbot, dialog.again, "brand-new-pass-8")
+            _click_button(dialog, "Change password")
+            assert "do not match" in dialog.error.text()
+            dialog.again.clear()
+            _type(qtbot, dialog.again, "brand-new-pass-7")
+            _click_button(dialog, "Change password")
+
+        _when_modal(qtbot, change)
+
+    _when_modal(qtbot, login)
+    assert sign_in(env.db, "Test Clinic", "therapist") is None  # signed out at the dialog
+    with pytest.raises(auth.PasswordChangeRequired):
+        auth.login(env.db, "therapist", "temporary-pass-1")
+    _when_modal(qtbot, login)
+    actor = sign_in(env.db, "Test Clinic", "therapist")
+    assert actor is not None and actor.username == "therapist"
+    assert seen == ["IOPDesk - New password required"] * 2
+    with pytest.raises(auth.AuthenticationError):
+        auth.login(env.db, "therapist", "temporary-pass-1")
+    assert auth.login(env.db, "therapist", "brand-new-pass-7").username == "therapist"

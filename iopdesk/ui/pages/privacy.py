@@ -775,7 +775,41 @@ class UserSecurityButton(QPushButton):
         menu.addAction("Remove emergency access", lambda: self.set_break_glass(False))
         menu.addSeparator()
         menu.addAction("Turn off two-factor sign-in", self.reset_two_factor)
+        menu.addAction("Reset password (must change at next sign-in)...", self.reset_password)
         self.setMenu(menu)
+
+    def reset_password(self, temporary: str | None = None) -> None:
+        """A temporary password the user must replace at their next sign-in."""
+        uid = self._user_id()
+        if uid is None:
+            return
+        from iopdesk.services import auth
+
+        if temporary is None:
+            from iopdesk.ui.dialogs import _password_field
+
+            dialog = _FormDialog(
+                "Reset password",
+                "Type a temporary password and give it to the user in person. At their next "
+                "sign-in they must choose a new one; the temporary one then stops working.",
+                "Reset password",
+                self,
+            )
+            field = _password_field()
+            field.setObjectName("temporaryPassword")
+            dialog.form.addRow("Temporary password", field)
+            dialog.accept_action = lambda: auth.reset_password(
+                self.ctx.db, self.ctx.actor, uid, field.text()
+            )
+            if dialog.exec() != QDialog.DialogCode.Accepted:
+                return
+        else:
+            try:
+                auth.reset_password(self.ctx.db, self.ctx.actor, uid, temporary)
+            except UserError as exc:
+                msgbox.user_error(self, exc)
+                return
+        self.changed()
 
     def _user_id(self) -> int | None:
         user = self.selected()
@@ -965,10 +999,23 @@ class AccountButton(QPushButton):
         self.ctx = ctx
         self.setToolTip("Two-factor sign-in for your account")
         menu = QMenu(self)
+        menu.addAction("Change password...", self.change_password)
+        menu.addSeparator()
         menu.addAction("Set up two-factor sign-in...", self.enrol)
         menu.addAction("New recovery codes...", self.new_codes)
         menu.addAction("Turn off two-factor sign-in", self.turn_off)
         self.setMenu(menu)
+
+    def change_password(self) -> None:
+        from iopdesk.services import auth
+        from iopdesk.ui.dialogs import ChangePasswordDialog
+
+        dialog = ChangePasswordDialog(
+            lambda old, new: auth.change_password(self.ctx.db, self.ctx.actor, old, new),
+            parent=self,
+        )
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            msgbox.info(self, "Password changed", "Your password was changed.")
 
     def enrol(self) -> None:
         if totp.status(self.ctx.db, self.ctx.actor).enabled and not msgbox.confirm(
