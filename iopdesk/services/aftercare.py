@@ -667,8 +667,36 @@ def build_packet(db: Database, actor: Actor, plan_id: int) -> packet_writer.Pack
         return _packet_in(session, actor, plan_id)
 
 
+def _require_packet_access(session: Session, actor: Actor, plan: AftercarePlan) -> None:
+    """Minimum necessary: a clinician prints or reads a packet (draft or final) only for a
+    client of their own (caseload, groups, or treated before discharge) or under emergency
+    access; refusals are audited. The front desk keeps printing finalized packets to hand to
+    the client; drafts stay with the clinicians (checked by the caller)."""
+    if not has(actor, Perm.CLINICAL_VIEW):
+        return
+    try:
+        require_client_clinical(session, actor, plan.client_id, Perm.AFTERCARE_PRINT)
+    except PermissionDenied:
+        audit.record(
+            session,
+            actor,
+            audit.Action.DENIED,
+            entity="aftercare_plan",
+            entity_id=plan.id,
+            client_id=plan.client_id,
+            detail="aftercare packet: not on caseload",
+        )
+        session.commit()
+        raise PermissionDenied(
+            "This client is not on your caseload or in a group you facilitate, so you cannot "
+            "print or read their aftercare packet. In an emergency, use Emergency access on "
+            "the chart (it is logged and reviewed)."
+        ) from None
+
+
 def _packet_in(session: Session, actor: Actor, plan_id: int) -> packet_writer.Packet:
     plan = _plan(session, plan_id)
+    _require_packet_access(session, actor, plan)
     if plan.status != "finalized" and not has(actor, Perm.DISCHARGE_MANAGE):
         raise ValidationError(
             "This aftercare plan is still a draft. The clinician must finalize (sign) it before "

@@ -268,6 +268,11 @@ def deny(
 def list_amendments(db: Database, actor: Actor, client_id: int) -> list[AmendmentInfo]:
     require(actor, Perm.CLIENT_VIEW)
     with db.session() as session:
+        from iopdesk.services.clients import ChartSection, require_section_in
+
+        require_section_in(
+            session, actor, client_id, ChartSection.PRIVACY, entity="amendment_request"
+        )
         rows = session.exec(
             select(AmendmentRequest)
             .where(AmendmentRequest.client_id == client_id)

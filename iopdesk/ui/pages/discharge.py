@@ -1166,9 +1166,19 @@ class ClientDischargeTab(QWidget):
         body.addLayout(right, 3)
         lay.addLayout(body, 1)
 
-    def load(self, client_id: int, status: str) -> None:
+    def load(self, client_id: int, status: str, reason: str = "") -> None:
+        """`reason`: the chart hides discharge and aftercare from this user (minimum
+        necessary); it is shown instead and nothing is asked of the services."""
         self.client_id = client_id
         self.client_status = status
+        if reason:
+            for button in (self.discharge_btn, self.new_plan_btn):
+                button.setVisible(False)
+            self.plans_model.set_rows([])
+            self.plan_btn.setEnabled(False)
+            self.print_btn.setEnabled(False)
+            self.summary.setPlainText(reason)
+            return
         can_manage = self.ctx.can(Perm.DISCHARGE_MANAGE)
         self.discharge_btn.setVisible(can_manage)
         self.discharge_btn.setEnabled(status in ("active", "on_hold", "intake", "referral"))

@@ -284,7 +284,13 @@ class ClientHoursTab(QWidget):
             self.table.setColumnWidth(column, width)
         lay.addWidget(self.table, 1)
 
-    def load(self, client_id: int) -> None:
+    def load(self, client_id: int, reason: str = "") -> None:
+        """`reason`: the chart hides the attendance history from this user; shown instead."""
+        if reason:
+            self.chart.set_points([])
+            self.model.set_rows([])
+            self.caption.setText(reason)
+            return
         points = hours.client_history(self.ctx.db, self.ctx.actor, client_id)
         self.chart.set_points(points)
         self.model.set_rows(list(reversed(points)))

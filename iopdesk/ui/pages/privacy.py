@@ -241,11 +241,17 @@ class PrivacyTab(QWidget):
         self.client_id: int | None = None
         self.client_label = ""
         outer = QVBoxLayout(self)
+        self.denied = QLabel("")
+        self.denied.setObjectName("deniedNotice")
+        self.denied.setWordWrap(True)
+        self.denied.hide()
+        outer.addWidget(self.denied)
         self.tabs = QTabWidget()
         outer.addWidget(self.tabs)
         self._consents_tab()
         self._disclosures_tab()
         self._amendments_tab()
+        self.reason = ""
 
     # -- consents ------------------------------------------------------------------------
     def _consents_tab(self) -> None:
@@ -514,13 +520,19 @@ class PrivacyTab(QWidget):
         self.reload()
 
     # -- loading -------------------------------------------------------------------------
-    def load(self, client_id: int, client_label: str = "") -> None:
+    def load(self, client_id: int, client_label: str = "", reason: str = "") -> None:
+        """`reason`: the chart hides this tab's records from this user (minimum necessary);
+        it is shown in their place and nothing is read."""
         self.client_id = client_id
         self.client_label = client_label
+        self.reason = reason
+        self.denied.setText(reason)
+        self.denied.setVisible(bool(reason))
+        self.tabs.setVisible(not reason)
         self.reload()
 
     def reload(self) -> None:
-        if self.client_id is None:
+        if self.client_id is None or self.reason:
             return
         rows = consents.list_consents(self.ctx.db, self.ctx.actor, self.client_id)
         self.consent_model.set_rows(rows)
