@@ -402,3 +402,63 @@ def test_two_factor_required_for_admins_by_setting(env: Env) -> None:
     with pytest.raises(UserError, match="required for administrators"):
         totp.disable(env.db, w.admin, w.admin.user_id)
     assert date.today()  # keep import used
+
+
+# ------------------------------------------------------------------------------------------
+# Aftercare packets: minimum necessary (issue 16, seen 4)
+# ------------------------------------------------------------------------------------------
+
+
+def _other_therapist(env: Env) -> clients.Actor:
+    from iopdesk.models import Staff
+
+    with env.db.session() as s:
+        t2 = s.exec(select(Staff).where(Staff.staff_code == "T2")).one()
+    info = auth.add_user(env.db, env.world.admin, "therapist2", PASSWORD, "therapist", "", t2.id)
+    return clients.Actor(info.id, info.username, info.display_name, info.roles, info.staff_id)
+
+
+def test_aftercare_packets_of_other_clients_are_closed_without_emergency_access(
+    env: Env, tmp_path: Path
+) -> None:
+    from iopdesk.services import aftercare
+    from tests.test_aftercare import discharged_with_plan, finalize, full_data
+
+    w = env.world
+    _, plan_id = discharged_with_plan(env)  # on w.therapist's caseload
+    view = aftercare.get_plan(env.db, w.therapist, plan_id)
+    aftercare.save_plan(env.db, w.therapist, plan_id, view.version, full_data(view))
+    other = _other_therapist(env)
+    client_id = view.client_id
+    for stage in ("draft", "finalized"):
+        if stage == "finalized":
+            finalize(env, plan_id)
+        out = tmp_path / f"{stage}.pdf"
+        with pytest.raises(PermissionDenied, match="not on your caseload"):
+            aftercare.print_packet(env.db, other, plan_id, out)
+        assert not out.exists()
+        with pytest.raises(PermissionDenied, match="not on your caseload"):
+            aftercare.get_plan(env.db, other, plan_id)
+        with pytest.raises(PermissionDenied):
+            aftercare.list_plans(env.db, other, client_id)
+        with pytest.raises(PermissionDenied):
+            aftercare.build_packet(env.db, other, plan_id)
+    with env.db.session() as s:
+        denied = s.exec(
+            select(AuditEvent).where(
+                AuditEvent.action == "permission_denied", AuditEvent.user_id == other.user_id
+            )
+        ).all()
+    assert len(denied) == 8 and {e.client_id for e in denied} == {client_id}
+    assert all("Naltrexone" not in e.detail for e in denied)
+    # the front desk prints the finalized packet for the client but cannot read the plan
+    assert aftercare.print_packet(env.db, w.front_desk, plan_id, tmp_path / "fd.pdf").pages
+    assert [p.id for p in aftercare.list_plans(env.db, w.front_desk, client_id)] == [plan_id]
+    with pytest.raises(PermissionDenied, match="clinical"):
+        aftercare.get_plan(env.db, w.front_desk, plan_id)
+    # emergency access opens it, flagged for review
+    breakglass.set_designated(env.db, w.admin, other.user_id, True)
+    breakglass.start(env.db, other, client_id, "client called in crisis, needs the plan")
+    printed = aftercare.print_packet(env.db, other, plan_id, tmp_path / "bg.pdf")
+    assert printed.pages and (tmp_path / "bg.pdf").exists()
+    assert aftercare.get_plan(env.db, other, plan_id).data.medications[0].name == "Naltrexone"

@@ -398,8 +398,8 @@ def _denied_reason(actor: Actor, section: ChartSection, designated: bool) -> str
         )
     elif section in CLINICAL_SECTIONS:
         why = (
-            f"{label} hidden: clinical information is shown only to the client's clinicians "
-            "and supervisors."
+            f"{label} hidden: clinical information is visible only to the client's "
+            "clinicians and supervisors."
         )
     else:
         why = f"{label} hidden: your role does not need it (minimum necessary)."

@@ -221,7 +221,7 @@ def render_to_printer(pdf: Path, printer: Any) -> int:
 
 def print_plan(ctx: AppContext, plan_id: int, parent: QWidget | None) -> None:
     try:
-        view = aftercare.get_plan(ctx.db, ctx.actor, plan_id)
+        view = aftercare.print_cover(ctx.db, ctx.actor, plan_id)
     except UserError as exc:
         msgbox.user_error(parent, exc)
         return
