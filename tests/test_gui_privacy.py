@@ -289,3 +289,70 @@ def test_reset_password_forces_a_new_one_after_sign_in(qtbot, env, tmp_path: Pat
     with pytest.raises(auth.AuthenticationError):
         auth.login(env.db, "therapist", "temporary-pass-1")
     assert auth.login(env.db, "therapist", "brand-new-pass-7").username == "therapist"
+
+
+def test_amendment_deadlines_in_the_chart_and_overdue_on_todays_screen(qtbot, env):
+    """Issue 16: the due date shows in the chart, the extension and the statement of
+    disagreement / rebuttal are recorded there, and an administrator's Today lists what is
+    overdue (and opens the chart from it)."""
+    from datetime import date, timedelta
+
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    from iopdesk.services import amendments
+
+    w = env.world
+    late = amendments.request_amendment(
+        env.db, w.front_desk, w.client_own, "Wrong city", field_name="city",
+        received_date=date.today() - timedelta(days=70),
+    )  # fmt: skip
+    amendments.request_amendment(
+        env.db, w.front_desk, w.client_own, "Wrong state", field_name="state"
+    )
+    admin = open_window(qtbot, env, w.admin)
+    today_page = admin.pages["Today"]
+    today_page.refresh()
+    assert today_page.amendments.isVisibleTo(today_page)
+    assert today_page.amendments.value.text() == "1"
+    panel = today_page.amendments_panel
+    assert panel.isVisibleTo(today_page) and panel.model.rowCount() == 1
+    assert panel.model.rows[0].id == late.id
+    index = panel.model.index(0, 0)
+    panel.table.setCurrentIndex(index)
+    QTest.mouseClick(panel.open_btn, Qt.MouseButton.LeftButton)
+    chart = admin.chart
+    assert chart.client_id == w.client_own
+    tab = chart.privacy_tab
+    model = tab.amendment_model
+    due_col = next(
+        i
+        for i in range(model.columnCount())
+        if model.headerData(i, Qt.Orientation.Horizontal) == "Due"
+    )
+    row = next(i for i, a in enumerate(model.rows) if a.id == late.id)
+    assert model.data(model.index(row, due_col)) == f"{late.due_date:%m/%d/%Y}"
+    # the 60 days ran out: the extension is refused with the reason on screen
+    tab.amendment_table.selectRow(row)
+    tab.follow_up("extend", "Clinician on leave this month")
+    assert "ran out" in tab.last_error
+    other = next(i for i, a in enumerate(model.rows) if a.id != late.id)
+    tab.amendment_table.selectRow(other)
+    tab.follow_up("extend", "Clinician on leave this month")
+    extended = next(a for a in model.rows if a.id != late.id)
+    assert extended.extended and "(extended)" in model.data(
+        model.index(model.rows.index(extended), due_col)
+    )
+    # denied by the clinician, then the client's statement and the rebuttal
+    amendments.deny(env.db, w.therapist, late.id, late.version, "The city is right.")
+    tab.reload()
+    row = next(i for i, a in enumerate(model.rows) if a.id == late.id)
+    tab.amendment_table.selectRow(row)
+    tab.follow_up("disagreement", "I moved in March")
+    row = next(i for i, a in enumerate(model.rows) if a.id == late.id)
+    tab.amendment_table.selectRow(row)
+    tab.follow_up("rebuttal", "The intake form says otherwise")
+    done = next(a for a in model.rows if a.id == late.id)
+    assert done.disagreement == "I moved in March" and done.rebuttal.startswith("The intake")
+    today_page.refresh()
+    assert not today_page.amendments_panel.isVisibleTo(today_page)

@@ -35,6 +35,7 @@ class TodaySummary:
     sessions_without_note: int | None = None
     break_glass_to_review: int | None = None  # emergency chart accesses (audit viewers)
     backup_warning: str | None = None  # last good backup older than 3 days (local database)
+    amendments_overdue: int | None = None  # pending past their due date (administrators)
 
 
 def summary(db: Database, actor: Actor, on: date | None = None) -> TodaySummary:
@@ -97,12 +98,14 @@ def summary(db: Database, actor: Actor, on: date | None = None) -> TodaySummary:
                     Staff.active,
                 )
             ).one()
-        break_glass = None
+        break_glass = overdue = None
         if has(actor, Perm.AUDIT_VIEW):
+            from iopdesk.services.amendments import count_overdue_in
             from iopdesk.services.breakglass import count_unreviewed_in
 
             break_glass = count_unreviewed_in(session)
+            overdue = count_overdue_in(session, on)
         return TodaySummary(
             active, referrals, sessions, unsigned, locked, expiring, cosign, without, break_glass,
-            backup_warning=backup_warning,
+            backup_warning=backup_warning, amendments_overdue=overdue,
         )  # fmt: skip
