@@ -356,3 +356,37 @@ def test_amendment_deadlines_in_the_chart_and_overdue_on_todays_screen(qtbot, en
     assert done.disagreement == "I moved in March" and done.rebuttal.startswith("The intake")
     today_page.refresh()
     assert not today_page.amendments_panel.isVisibleTo(today_page)
+
+
+def test_chart_explains_every_hidden_part_to_an_off_caseload_therapist(qtbot, env):
+    """Issue 16: hidden parts of a chart are explained on screen, never left blank."""
+    from PySide6.QtWidgets import QLabel
+
+    w = env.world
+    window = open_window(qtbot, env, w.therapist)
+    window.open_chart(w.client_other)  # on another therapist's caseload
+    chart = window.chart
+    assert chart.notice.isVisibleTo(chart)
+    assert "not on your caseload" in chart.notice.text()
+    shorts = [
+        lab.text()
+        for lab in chart.overview.findChildren(QLabel)
+        if lab.objectName() == "deniedShort"
+    ]
+    # demographics, contact details, diagnoses, care team, insurance, emergency contacts
+    assert len(shorts) == 6 and all(t.startswith("Hidden:") for t in shorts)
+    texts = " ".join(lab.text() for lab in chart.overview.findChildren(QLabel))
+    assert "Otherclient" in texts and "1985" not in texts  # name yes, date of birth no
+    assert "DOB" not in chart.ident.text() and "MRN" in chart.ident.text()
+    privacy = chart.privacy_tab
+    assert privacy.denied.isVisibleTo(privacy) and not privacy.tabs.isVisibleTo(privacy)
+    assert "Consents, disclosures and amendments hidden" in privacy.denied.text()
+    assert "Treatment plans hidden" in chart.plan_tab.denied.text()
+    assert "Discharge and aftercare hidden" in chart.discharge_tab.summary.toPlainText()
+    assert "Attendance history hidden" in chart.hours_tab.caption.text()
+    assert "Notes hidden" in chart.note_view.toPlainText()
+    # the own client's chart shows everything, without a notice
+    window.open_chart(w.client_own)
+    assert not chart.notice.isVisibleTo(chart)
+    assert not privacy.denied.isVisibleTo(privacy) and privacy.tabs.isVisibleTo(privacy)
+    assert "DOB 01/02/1990" in chart.ident.text()

@@ -378,34 +378,53 @@ class ChartAccess:
     reasons: tuple[tuple[ChartSection, str], ...] = ()
     emergency: bool = False  # opened under emergency access
     on_care_team: bool = False
+    notice: str = ""  # one sentence for the top of the chart when anything is hidden
+    short_reasons: tuple[tuple[ChartSection, str], ...] = ()
 
     def shows(self, section: ChartSection) -> bool:
         return section in self.visible
 
     def reason(self, section: ChartSection) -> str:
+        """The full explanation shown in place of a hidden section ("" when shown)."""
         return dict(self.reasons).get(section, "")
 
+    def short(self, section: ChartSection) -> str:
+        """A few words for a hidden section under the chart's notice."""
+        return dict(self.short_reasons).get(section, "")
 
-def _denied_reason(actor: Actor, section: ChartSection, designated: bool) -> str:
-    label = SECTION_LABELS[section]
-    off_caseload = actor.is_(Role.THERAPIST) and section not in _roles_sections(
+
+def _off_caseload(actor: Actor, section: ChartSection) -> bool:
+    """Hidden only because a therapist is not on this client's care team."""
+    return actor.is_(Role.THERAPIST) and section not in _roles_sections(
         actor.roles - {Role.THERAPIST}
     )
-    if off_caseload:
+
+
+def _denied_reason(actor: Actor, section: ChartSection, designated: bool) -> tuple[str, str]:
+    """(full explanation, a few words) for a hidden section."""
+    label = SECTION_LABELS[section]
+    if _off_caseload(actor, section):
         why = (
             f"{label} hidden: this client is not on your caseload or in a group you "
             "facilitate, so you see only what scheduling needs."
         )
+        short = "Hidden: not on your caseload or in your groups."
     elif section in CLINICAL_SECTIONS:
         why = (
             f"{label} hidden: clinical information is visible only to the client's "
             "clinicians and supervisors."
         )
+        short = "Hidden: clinical information, for the client's clinicians only."
     else:
         why = f"{label} hidden: your role does not need it (minimum necessary)."
+        short = "Hidden: your role does not need it."
+    return why + _hint(designated), short
+
+
+def _hint(designated: bool) -> str:
     if designated:
-        return why + " In an emergency, use Emergency access (it is logged and reviewed)."
-    return why + " Ask the client's clinician or a supervisor if you need it."
+        return " In an emergency, use Emergency access (it is logged and reviewed)."
+    return " Ask the client's clinician or a supervisor if you need it."
 
 
 def _roles_sections(roles: Collection[Role]) -> frozenset[ChartSection]:
@@ -430,10 +449,21 @@ def chart_access_in(session: Session, actor: Actor, client_id: int) -> ChartAcce
         return ChartAccess(visible)
     user = session.get(User, actor.user_id)
     designated = bool(user and user.break_glass_allowed)
-    reasons = tuple(
-        (s, _denied_reason(actor, s, designated)) for s in ChartSection if s not in visible
+    hidden = [s for s in ChartSection if s not in visible]
+    texts = {s: _denied_reason(actor, s, designated) for s in hidden}
+    if any(_off_caseload(actor, s) for s in hidden):
+        notice = (
+            "This client is not on your caseload or in a group you facilitate, so you see "
+            "only what scheduling needs: name, MRN, track, status and today's sessions."
+        )
+    else:
+        notice = "Parts of this chart are hidden because your role does not need them."
+    return ChartAccess(
+        visible,
+        tuple((s, texts[s][0]) for s in hidden),
+        notice=notice + _hint(designated),
+        short_reasons=tuple((s, texts[s][1]) for s in hidden),
     )
-    return ChartAccess(visible, reasons)
 
 
 def chart_access(db: Database, actor: Actor, client_id: int) -> ChartAccess:

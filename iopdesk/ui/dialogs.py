@@ -220,9 +220,11 @@ class ChangePasswordDialog(_FormDialog):
         self.again.setObjectName("newPasswordAgain")
         self.form.addRow("New password", self.new)
         self.form.addRow("Type it again", self.again)
-        if required:
-            from PySide6.QtWidgets import QDialogButtonBox
+        from PySide6.QtWidgets import QDialogButtonBox
 
+        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        ok.setMinimumWidth(ok.sizeHint().width() + 40)  # the primary style's wider padding
+        if required:
             cancel = self.buttons.button(QDialogButtonBox.StandardButton.Cancel)
             cancel.setText("Sign out")
         (self.current if current is None else self.new).setFocus()

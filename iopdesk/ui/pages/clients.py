@@ -267,6 +267,11 @@ class ChartPage(Page):
         top.addWidget(self.break_glass_btn, 0, Qt.AlignmentFlag.AlignTop)
         top.addWidget(back, 0, Qt.AlignmentFlag.AlignTop)
         self.layout_.addLayout(top)
+        self.notice = QLabel("")
+        self.notice.setObjectName("deniedNotice")
+        self.notice.setWordWrap(True)
+        self.notice.hide()
+        self.layout_.addWidget(self.notice)
         self.tabs = QTabWidget()
         self.overview = QWidget()
         self.overview_layout = QHBoxLayout(self.overview)
@@ -425,11 +430,14 @@ class ChartPage(Page):
         S = clients.ChartSection
 
         def denied(section: clients.ChartSection) -> QLabel:
-            label = QLabel(access.reason(section))
-            label.setObjectName("deniedNotice")
+            label = QLabel(access.short(section))
+            label.setObjectName("deniedShort")
+            label.setToolTip(access.reason(section))
             label.setWordWrap(True)
             return label
 
+        self.notice.setText(access.notice)
+        self.notice.setVisible(bool(access.notice))
         demo = QFrame()
         form = QFormLayout(demo)
         form.addRow(section_title("Demographics"))
@@ -458,7 +466,7 @@ class ChartPage(Page):
             form.addRow(label, QLabel(value or "-"))
         for section in (S.DEMOGRAPHICS, S.CONTACT):
             if not access.shows(section):
-                form.addRow(denied(section))
+                form.addRow(clients.SECTION_LABELS[section], denied(section))
         form.addRow(section_title("Today's sessions"))
         for s in chart.today_sessions:
             form.addRow(f"{s.start}-{s.end}", QLabel(f"{s.title} ({s.status})"))

@@ -266,6 +266,8 @@ class ClientHoursTab(QWidget):
         self.ctx = ctx
         lay = QVBoxLayout(self)
         self.caption = muted("")
+        self.caption.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.caption.setWordWrap(True)
         lay.addWidget(self.caption)
         self.chart = HoursChart()
         lay.addWidget(self.chart, 2)
@@ -286,6 +288,8 @@ class ClientHoursTab(QWidget):
 
     def load(self, client_id: int, reason: str = "") -> None:
         """`reason`: the chart hides the attendance history from this user; shown instead."""
+        self.chart.setVisible(not reason)
+        self.table.setVisible(not reason)
         if reason:
             self.chart.set_points([])
             self.model.set_rows([])

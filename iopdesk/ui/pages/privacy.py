@@ -245,7 +245,7 @@ class PrivacyTab(QWidget):
         self.denied.setObjectName("deniedNotice")
         self.denied.setWordWrap(True)
         self.denied.hide()
-        outer.addWidget(self.denied)
+        outer.addWidget(self.denied, 0, Qt.AlignmentFlag.AlignTop)
         self.tabs = QTabWidget()
         outer.addWidget(self.tabs)
         self._consents_tab()
@@ -508,7 +508,7 @@ class PrivacyTab(QWidget):
         )
         self.amendment_table = make_table()
         self.amendment_table.setModel(self.amendment_model)
-        for i, w in enumerate((90, 120, 220, 80, 120, 90, 200)):
+        for i, w in enumerate((90, 110, 200, 75, 110, 85, 170)):
             self.amendment_table.setColumnWidth(i, w)
         lay.addWidget(self.amendment_table, 1)
         lay.addWidget(
