@@ -1174,10 +1174,19 @@ class ClientDischargeTab(QWidget):
         if reason:
             for button in (self.discharge_btn, self.new_plan_btn):
                 button.setVisible(False)
-            self.plans_model.set_rows([])
+            plans: list[aftercare.PlanSummary] = []
+            if self.ctx.can(Perm.AFTERCARE_PRINT) and not self.ctx.can(Perm.CLINICAL_VIEW):
+                # the front desk prints a finalized packet for the client, unread
+                plans = aftercare.list_plans(self.ctx.db, self.ctx.actor, client_id)
+            self.plans_model.set_rows(plans)
+            if plans:
+                self.plans.selectRow(0)
             self.plan_btn.setEnabled(False)
-            self.print_btn.setEnabled(False)
-            self.summary.setPlainText(reason)
+            self.print_btn.setEnabled(any(p.status == "finalized" for p in plans))
+            self.summary.setPlainText(
+                reason
+                + (" You can print a finalized aftercare packet for the client." if plans else "")
+            )
             return
         can_manage = self.ctx.can(Perm.DISCHARGE_MANAGE)
         self.discharge_btn.setVisible(can_manage)
