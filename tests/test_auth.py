@@ -134,6 +134,11 @@ def test_unlock_screen(env: Env) -> None:
     set_lock(env, "therapist", timedelta(minutes=10))
     with pytest.raises(AccountLockedError):
         auth.unlock_screen(env.db, actor, PASSWORD)
+    # reset by an administrator while the screen was locked: the temporary password does not
+    # resume the session (issue 16); the user signs out and sets a new one
+    auth.reset_password(env.db, env.world.admin, actor.user_id, "temporary-pass-1")
+    with pytest.raises(auth.PasswordChangeRequired):
+        auth.unlock_screen(env.db, actor, "temporary-pass-1")
 
 
 def test_password_policy(env: Env) -> None:

@@ -226,7 +226,10 @@ def _locked_message(until: datetime, now: datetime) -> str:
 
 
 def unlock_screen(db: Database, actor: Actor, password: str) -> None:
-    """Resume after the inactivity lock: the same password rules and lock-out as sign-in."""
+    """Resume after the inactivity lock: the same password rules and lock-out as sign-in.
+    A password an administrator reset meanwhile does not resume the session: the user signs
+    out and sets a new one at sign-in (PasswordChangeRequired)."""
+    must_change = False
     with db.session() as session:
         user = session.get(User, actor.user_id)
         now = utcnow()
@@ -238,9 +241,19 @@ def unlock_screen(db: Database, actor: Actor, password: str) -> None:
         if ok:
             user.failed_attempts = 0
             session.add(user)
-            audit.record(session, actor, Action.UNLOCK_SCREEN, entity="app_user", entity_id=user.id)
+            must_change = user.must_change_password
+            audit.record(
+                session,
+                actor,
+                Action.UNLOCK_SCREEN,
+                entity="app_user",
+                entity_id=user.id,
+                detail="refused: password change required" if must_change else "",
+            )
         else:
             _count_failure(session, user, now)
+    if must_change:
+        raise PasswordChangeRequired(actor)
     if not ok:
         if user.locked_until is not None and user.locked_until > now:
             raise AccountLockedError(_locked_message(user.locked_until, now))
