@@ -390,3 +390,58 @@ def test_chart_explains_every_hidden_part_to_an_off_caseload_therapist(qtbot, en
     assert not chart.notice.isVisibleTo(chart)
     assert not privacy.denied.isVisibleTo(privacy) and privacy.tabs.isVisibleTo(privacy)
     assert "DOB 01/02/1990" in chart.ident.text()
+
+
+def test_admin_resets_a_password_and_user_changes_own_password(qtbot, env):
+    """Admin > Users > Security > Reset password sets a temporary password the user must
+    replace; Account > Change password lets a user change their own."""
+    from PySide6.QtWidgets import QLineEdit
+
+    from iopdesk.services import auth
+    from iopdesk.ui.pages.privacy import AccountButton, UserSecurityButton
+    from tests.conftest import PASSWORD
+
+    w = env.world
+    ctx = AppContext(env.db, w.admin, clinic.get_clinic(env.db))
+    changed: list[bool] = []
+    target = next(u for u in auth.list_users(env.db, w.admin) if u.username == "billing")
+    button = UserSecurityButton(ctx, lambda: target, lambda: changed.append(True))
+    qtbot.addWidget(button)
+    labels = [a.text() for a in button.menu().actions()]
+    assert "Reset password (must change at next sign-in)..." in labels
+
+    def fill(dialog) -> None:
+        (field,) = [
+            f for f in dialog.findChildren(QLineEdit) if f.objectName() == "temporaryPassword"
+        ]
+        _type(qtbot, field, "short")
+        _click_button(dialog, "Reset password")
+        assert "at least 10" in dialog.error.text()  # the policy applies; nothing saved
+        field.clear()
+        _type(qtbot, field, "temporary-pass-9")
+        _click_button(dialog, "Reset password")
+
+    _when_modal(qtbot, fill)
+    button.reset_password()
+    assert changed == [True]
+    with pytest.raises(auth.PasswordChangeRequired):
+        auth.login(env.db, "billing", "temporary-pass-9")
+    # a user changes their own password from the Account menu (current one asked)
+    mine = AccountButton(AppContext(env.db, w.front_desk, clinic.get_clinic(env.db)))
+    qtbot.addWidget(mine)
+
+    def change(dialog) -> None:
+        assert dialog.current.isVisibleTo(dialog)
+        _type(qtbot, dialog.current, "not-my-password")
+        _type(qtbot, dialog.new, "front-desk-new-1")
+        _type(qtbot, dialog.again, "front-desk-new-1")
+        _click_button(dialog, "Change password")
+        assert "current password is not correct" in dialog.error.text()
+        dialog.current.clear()
+        _type(qtbot, dialog.current, PASSWORD)
+        _click_button(dialog, "Change password")
+
+    _when_modal(qtbot, change)
+    mine.change_password()
+    assert msgbox.shown[-1].title == "Password changed"
+    assert auth.login(env.db, "frontdesk", "front-desk-new-1").username == "frontdesk"
