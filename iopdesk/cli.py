@@ -132,6 +132,14 @@ def build_parser() -> argparse.ArgumentParser:
     to.add_argument("--recipient", metavar="NAME", help="person or organization receiving it")
     given.add_argument("--purpose", metavar="TEXT", help="purpose of the disclosure")
 
+    acc = sub.add_parser("account", help="your own account")
+    acc_sub = acc.add_subparsers(dest="account_command", metavar="ACTION")
+    acc_sub.add_parser(
+        "password",
+        help="change your password (current one from IOPDESK_PASSWORD, the new one from "
+        "IOPDESK_NEW_PASSWORD, else prompted); also after an administrator's reset",
+    )
+
     aud = sub.add_parser("audit", help="audit log tools")
     aud_sub = aud.add_subparsers(dest="audit_command", metavar="ACTION")
     aud_sub.add_parser("verify", help="check the audit log's tamper-evident chain")
@@ -230,6 +238,10 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         if args.print_command != "aftercare":
             parser.parse_args(["print", "--help"])
         return _print_aftercare(args)
+    if args.command == "account":
+        if args.account_command != "password":
+            parser.parse_args(["account", "--help"])
+        return _account_password(args)
     if args.command == "audit":
         if args.audit_command != "verify":
             parser.parse_args(["audit", "--help"])
@@ -281,13 +293,16 @@ def _open(args: argparse.Namespace, create: bool = False):  # type: ignore[no-un
         raise
 
 
-def _sign_in(db, args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _sign_in(db, args: argparse.Namespace, password: str | None = None):  # type: ignore[no-untyped-def]
+    """The signed-in user. A password an administrator reset raises PasswordChangeRequired
+    (main prints its one line): only `iopdesk account password` goes on from there."""
     from iopdesk.services.auth import login
     from iopdesk.services.totp import TwoFactorRequired
 
     if not args.user:
         raise AuthenticationError("Sign in with --user NAME (password from IOPDESK_PASSWORD).")
-    password = _password("IOPDESK_PASSWORD", f"Password for {args.user}: ")
+    if password is None:
+        password = _password("IOPDESK_PASSWORD", f"Password for {args.user}: ")
     code = os.environ.get("IOPDESK_TOTP") or None
     try:
         return login(db, args.user, password, code)
@@ -297,6 +312,32 @@ def _sign_in(db, args: argparse.Namespace):  # type: ignore[no-untyped-def]
                 "This account uses two-factor sign-in: set IOPDESK_TOTP to the current code."
             ) from None
         return login(db, args.user, password, input("Two-factor code: ").strip())
+
+
+def _account_password(args: argparse.Namespace) -> int:
+    """Change one's own password; the way out of "must change at next sign-in" without the
+    app. The new password meets the policy and differs from the current one; audited."""
+    from iopdesk.services.auth import PasswordChangeRequired, change_password, check_password_policy
+
+    if not args.user:
+        raise AuthenticationError(
+            "Say whose password: iopdesk --user NAME account password (the current password "
+            "from IOPDESK_PASSWORD, the new one from IOPDESK_NEW_PASSWORD)."
+        )
+    db = _open(args)
+    try:
+        current = _password("IOPDESK_PASSWORD", f"Current password for {args.user}: ")
+        try:
+            actor = _sign_in(db, args, current)
+        except PasswordChangeRequired as exc:
+            actor = exc.actor
+        new = _password("IOPDESK_NEW_PASSWORD", "New password: ", confirm=True)
+        check_password_policy(new)
+        change_password(db, actor, current, new)
+        print(f"Changed the password of '{actor.username}'.")
+    finally:
+        db.close()
+    return EXIT_OK
 
 
 def _init(args: argparse.Namespace) -> int:

@@ -102,7 +102,7 @@ def test_save_reload_remove_and_concurrency(env):
     _, plan_id = discharged_with_plan(env)
     view = aftercare.get_plan(env.db, w.therapist, plan_id)
     saved = aftercare.save_plan(env.db, w.therapist, plan_id, view.version, full_data(view))
-    again = aftercare.get_plan(env.db, w.front_desk, plan_id)
+    again = aftercare.get_plan(env.db, w.supervisor, plan_id)
     assert again.data.appointments[0].appointment_time == time(14, 30)
     assert again.data.medications[0].name == "Naltrexone"
     assert again.data.warning_signs == "Skipping meals\nIsolating from family"

@@ -134,6 +134,11 @@ def test_unlock_screen(env: Env) -> None:
     set_lock(env, "therapist", timedelta(minutes=10))
     with pytest.raises(AccountLockedError):
         auth.unlock_screen(env.db, actor, PASSWORD)
+    # reset by an administrator while the screen was locked: the temporary password does not
+    # resume the session (issue 16); the user signs out and sets a new one
+    auth.reset_password(env.db, env.world.admin, actor.user_id, "temporary-pass-1")
+    with pytest.raises(auth.PasswordChangeRequired):
+        auth.unlock_screen(env.db, actor, "temporary-pass-1")
 
 
 def test_password_policy(env: Env) -> None:
@@ -207,7 +212,42 @@ def test_reset_password_requires_a_change_and_clears_lock(env: Env) -> None:
     assert row.must_change_password and row.locked_until is None
     with pytest.raises(AuthenticationError):
         auth.login(env.db, "therapist", PASSWORD)
-    assert auth.login(env.db, "therapist", "temporary-pass-1").username == "therapist"
+    # the temporary password opens nothing: only a password change may follow (issue 16)
+    with pytest.raises(auth.PasswordChangeRequired) as caught:
+        auth.login(env.db, "therapist", "temporary-pass-1")
+    assert caught.value.message == (
+        "password change required: sign in to the app or use `iopdesk account password`"
+    )
+    assert isinstance(caught.value, AuthenticationError)  # callers that do not know it refuse
+    pending = caught.value.actor
+    assert pending.username == "therapist"
+    with pytest.raises(auth.PasswordChangeRequired):  # still required on the next try
+        auth.login(env.db, "therapist", "temporary-pass-1")
+    with pytest.raises(ValidationError, match="at least 10"):
+        auth.change_password(env.db, pending, "temporary-pass-1", "short")
+    with pytest.raises(ValidationError, match="different"):
+        auth.change_password(env.db, pending, "temporary-pass-1", "temporary-pass-1")
+    with pytest.raises(AuthenticationError, match="current password"):
+        auth.change_password(env.db, pending, "wrong-temporary", "brand-new-pass-7")
+    assert user_row(env, "therapist").must_change_password
+    auth.change_password(env.db, pending, "temporary-pass-1", "brand-new-pass-7")
+    assert not user_row(env, "therapist").must_change_password
+    with pytest.raises(AuthenticationError):
+        auth.login(env.db, "therapist", "temporary-pass-1")
+    assert auth.login(env.db, "therapist", "brand-new-pass-7").username == "therapist"
+    with env.db.session() as s:
+        events = s.exec(
+            select(AuditEvent.action, AuditEvent.detail, AuditEvent.flagged)
+            .where(AuditEvent.action.in_(["password_change", "login"]))  # type: ignore[attr-defined]
+            .order_by(AuditEvent.id)  # type: ignore[arg-type]
+        ).all()
+    assert [tuple(e) for e in events][-5:] == [
+        ("password_change", "reset by administrator", True),
+        ("login", "password change required", False),
+        ("login", "password change required", False),
+        ("password_change", "temporary password replaced", False),
+        ("login", "", False),
+    ]
 
 
 def test_last_administrator_cannot_remove_own_admin_role(env: Env) -> None:

@@ -262,3 +262,60 @@ def test_failed_sign_in_from_the_command_line_is_audited(runs: dict[str, Run]) -
         assert audit.verify(db).ok
     finally:
         db.close()
+
+
+def test_reset_password_must_be_changed_before_any_command(
+    clinic_db: Initialized, tmp_path: Path
+) -> None:
+    """Issue 16: an administrator's reset ("must change at next sign-in") is enforced on the
+    command line; `iopdesk account password` is the way out, with the password policy."""
+    assert clinic_db.add.returncode == 0
+    path = copy_db(clinic_db.path, tmp_path / "db")
+    db = open_in_process(path)
+    try:
+        boss = auth.login(db, "boss", PASSWORD)
+        alice = next(u for u in auth.list_users(db, boss) if u.username == "alice")
+        auth.reset_password(db, boss, alice.id, "temporary-pass-1")
+    finally:
+        db.close()
+    home = tmp_path
+    temp = {"IOPDESK_PASSWORD": "temporary-pass-1"}
+    as_alice = ("--db", str(path), "--user", "alice")
+    refused = iopdesk(home, *as_alice, "report", "attendance", "--week", "2026-11-23",
+                      "-o", str(tmp_path / "r.xlsx"), **temp)  # fmt: skip
+    assert_one_clear_line(
+        refused, "password change required: sign in to the app or use `iopdesk account password`"
+    )
+    assert not (tmp_path / "r.xlsx").exists()
+    # the new password must meet the policy and differ from the temporary one
+    weak = iopdesk(home, *as_alice, "account", "password", IOPDESK_NEW_PASSWORD="short", **temp)
+    assert_one_clear_line(weak, "at least 10 characters")
+    same = iopdesk(home, *as_alice, "account", "password",
+                   IOPDESK_NEW_PASSWORD="temporary-pass-1", **temp)  # fmt: skip
+    assert_one_clear_line(same, "different from the current one")
+    wrong = iopdesk(home, *as_alice, "account", "password",
+                    IOPDESK_PASSWORD="not-the-temporary",
+                    IOPDESK_NEW_PASSWORD="fresh-pass-99")  # fmt: skip
+    assert_one_clear_line(wrong, "user name or password is not correct")
+    nobody = iopdesk(home, "--db", str(path), "account", "password")
+    assert_one_clear_line(nobody, "--user NAME")
+    done = iopdesk(home, *as_alice, "account", "password",
+                   IOPDESK_NEW_PASSWORD="fresh-pass-99", **temp)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "Changed the password of 'alice'." and done.stderr == ""
+    again = iopdesk(home, *as_alice, "audit", "verify", **temp)
+    assert_one_clear_line(again, "user name or password is not correct")  # temporary is dead
+    db = open_in_process(path)
+    try:
+        assert auth.login(db, "alice", "fresh-pass-99").username == "alice"
+        with db.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT action, detail FROM audit_event WHERE username = 'alice' "
+                    "AND action IN ('login', 'password_change') ORDER BY id"
+                )
+            ).all()
+        assert ("password_change", "temporary password replaced") in [tuple(r) for r in rows]
+        assert audit.verify(db).ok
+    finally:
+        db.close()

@@ -390,7 +390,7 @@ def test_aftercare_draft_started_before_discharge_is_attached(env):
         env.db, env.world.therapist, st.client_id, version_of(env, st.client_id), good_input(st)
     )
     assert r.plan_id == plan_id
-    view = aftercare.get_plan(env.db, env.world.front_desk, plan_id)
+    view = aftercare.get_plan(env.db, env.world.supervisor, plan_id)
     assert view.discharge_id == r.discharge_id and view.discharge_date == LAST
 
 

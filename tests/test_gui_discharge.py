@@ -110,7 +110,7 @@ def test_guided_discharge_edit_finalize_and_print(qtbot, env, tmp_path):
 
     # print from the front desk: the client's own copy
     fd = ctx_for(env, env.world.front_desk)
-    printer = PrintDialog(fd, aftercare.get_plan(env.db, env.world.front_desk, result.plan_id))
+    printer = PrintDialog(fd, aftercare.print_cover(env.db, env.world.front_desk, result.plan_id))
     qtbot.addWidget(printer)
     out = tmp_path / "packet.pdf"
     printer.path.setText(str(out))
@@ -119,22 +119,27 @@ def test_guided_discharge_edit_finalize_and_print(qtbot, env, tmp_path):
     text = " ".join(" ".join((p.extract_text() or "").split()) for p in PdfReader(str(out)).pages)
     assert "Łukasz Żółkowski" in text and "Naltrexone" in text and "Dr. Okafor" in text
     # a wrong file name is shown in the dialog, not as a crash
-    bad = PrintDialog(fd, aftercare.get_plan(env.db, env.world.front_desk, result.plan_id))
+    bad = PrintDialog(fd, aftercare.print_cover(env.db, env.world.front_desk, result.plan_id))
     qtbot.addWidget(bad)
     bad.path.setText(str(tmp_path / "packet.txt"))
     bad.do_print()
     assert ".pdf" in bad.error.text()
 
 
-def test_editor_is_read_only_for_the_front_desk(qtbot, env):
+def test_editor_is_read_only_for_others_and_closed_to_the_front_desk(qtbot, env):
+    """Minimum necessary (issue 16): the plan's content is clinical, so the front desk gets a
+    plain explanation instead of the editor; an administrator reads it without editing."""
+    from iopdesk.errors import PermissionDenied
+
     st = admitted_client(env)
     plan_id = aftercare.create_plan(env.db, env.world.therapist, st.client_id)
-    editor = AftercareEditor(ctx_for(env, env.world.front_desk), plan_id)
+    with pytest.raises(PermissionDenied, match="clinical"):
+        AftercareEditor(ctx_for(env, env.world.front_desk), plan_id)
+    editor = AftercareEditor(ctx_for(env, env.world.admin), plan_id)
     qtbot.addWidget(editor)
     assert not editor.save_btn.isVisibleTo(editor)
     assert not editor.finalize_btn.isVisibleTo(editor)
     assert editor.texts["triggers"].isReadOnly()
-    assert not editor.print_btn.isEnabled()  # a draft is not printed for the client
 
 
 def test_page_lists_and_chart_tab(qtbot, env):

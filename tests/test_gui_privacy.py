@@ -195,3 +195,253 @@ def test_two_factor_enrolment_dialog(qtbot, env):
     button.turn_off()  # the confirmation answers no in tests: still on
     assert totp.status(env.db, w.supervisor).enabled
     assert consents  # module import used by other tests in this file
+
+
+def _when_modal(qtbot, act) -> None:
+    """Run `act(dialog)` on the next modal dialog once it is shown (exec() blocks the test)."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    def poll() -> None:
+        dialog = QApplication.activeModalWidget()
+        if dialog is None or not dialog.isVisible():
+            QTimer.singleShot(20, poll)
+            return
+        act(dialog)
+
+    QTimer.singleShot(0, poll)
+
+
+def _type(qtbot, widget, text: str) -> None:
+    from PySide6.QtTest import QTest
+
+    widget.setFocus()
+    QTest.keyClicks(widget, text)
+    assert widget.text() == text
+
+
+def _click_button(dialog, label: str) -> None:
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QPushButton
+
+    (button,) = [b for b in dialog.findChildren(QPushButton) if b.text() == label]
+    QTest.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def test_reset_password_forces_a_new_one_after_sign_in(qtbot, env, tmp_path: Path):
+    """Issue 16: after an administrator's reset, signing in shows a dialog that cannot be
+    skipped; signing out there opens nothing, and the new password replaces the temporary."""
+    from iopdesk.services import auth
+    from iopdesk.ui.app import sign_in
+    from iopdesk.ui.dialogs import ChangePasswordDialog, LoginDialog
+
+    w = env.world
+    auth.reset_password(env.db, w.admin, w.therapist.user_id, "temporary-pass-1")
+    seen: list[str] = []
+
+    def login(dialog) -> None:
+        assert isinstance(dialog, LoginDialog)
+        _type(qtbot, dialog.password, "temporary-pass-1")
+        _when_modal_change(dialog)
+        _click_button(dialog, "Sign in")
+
+    def _when_modal_change(login_dialog) -> None:
+        def change(dialog) -> None:
+            if dialog is login_dialog:  # not shown yet
+                return _when_modal(qtbot, change)
+            assert isinstance(dialog, ChangePasswordDialog)
+            seen.append(dialog.windowTitle())
+            assert not dialog.current.isVisibleTo(dialog)  # the temporary was just typed
+            if len(seen) == 1:
+                _click_button(dialog, "Sign out")  # the only other way: nothing opens
+                return
+            _type(qtbot, dialog.new, "short")
+            _type(qtbot, dialog.again, "short")
+            _click_button(dialog, "Change password")
+            assert "at least 10 characters" in dialog.error.text()
+            dialog.new.clear()
+            dialog.again.clear()
+            _type(qtbot, dialog.new, "temporary-pass-1")
+            _type(qtbot, dialog.again, "temporary-pass-1")
+            _click_button(dialog, "Change password")
+            assert "different" in dialog.error.text()
+            dialog.new.clear()
+            dialog.again.clear()
+            _type(qtbot, dialog.new, "brand-new-pass-7")
+            _type(qtbot, dialog.again, "brand-new-pass-8")
+            _click_button(dialog, "Change password")
+            assert "do not match" in dialog.error.text()
+            dialog.again.clear()
+            _type(qtbot, dialog.again, "brand-new-pass-7")
+            _click_button(dialog, "Change password")
+
+        _when_modal(qtbot, change)
+
+    _when_modal(qtbot, login)
+    assert sign_in(env.db, "Test Clinic", "therapist") is None  # signed out at the dialog
+    with pytest.raises(auth.PasswordChangeRequired):
+        auth.login(env.db, "therapist", "temporary-pass-1")
+    _when_modal(qtbot, login)
+    actor = sign_in(env.db, "Test Clinic", "therapist")
+    assert actor is not None and actor.username == "therapist"
+    assert seen == ["IOPDesk - New password required"] * 2
+    with pytest.raises(auth.AuthenticationError):
+        auth.login(env.db, "therapist", "temporary-pass-1")
+    assert auth.login(env.db, "therapist", "brand-new-pass-7").username == "therapist"
+
+
+def test_amendment_deadlines_in_the_chart_and_overdue_on_todays_screen(qtbot, env):
+    """Issue 16: the due date shows in the chart, the extension and the statement of
+    disagreement / rebuttal are recorded there, and an administrator's Today lists what is
+    overdue (and opens the chart from it)."""
+    from datetime import date, timedelta
+
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    from iopdesk.services import amendments
+
+    w = env.world
+    late = amendments.request_amendment(
+        env.db, w.front_desk, w.client_own, "Wrong city", field_name="city",
+        received_date=date.today() - timedelta(days=70),
+    )  # fmt: skip
+    amendments.request_amendment(
+        env.db, w.front_desk, w.client_own, "Wrong state", field_name="state"
+    )
+    admin = open_window(qtbot, env, w.admin)
+    today_page = admin.pages["Today"]
+    today_page.refresh()
+    assert today_page.amendments.isVisibleTo(today_page)
+    assert today_page.amendments.value.text() == "1"
+    panel = today_page.amendments_panel
+    assert panel.isVisibleTo(today_page) and panel.model.rowCount() == 1
+    assert panel.model.rows[0].id == late.id
+    index = panel.model.index(0, 0)
+    panel.table.setCurrentIndex(index)
+    QTest.mouseClick(panel.open_btn, Qt.MouseButton.LeftButton)
+    chart = admin.chart
+    assert chart.client_id == w.client_own
+    tab = chart.privacy_tab
+    model = tab.amendment_model
+    due_col = next(
+        i
+        for i in range(model.columnCount())
+        if model.headerData(i, Qt.Orientation.Horizontal) == "Due"
+    )
+    row = next(i for i, a in enumerate(model.rows) if a.id == late.id)
+    assert model.data(model.index(row, due_col)) == f"{late.due_date:%m/%d/%Y}"
+    # the 60 days ran out: the extension is refused with the reason on screen
+    tab.amendment_table.selectRow(row)
+    tab.follow_up("extend", "Clinician on leave this month")
+    assert "ran out" in tab.last_error
+    other = next(i for i, a in enumerate(model.rows) if a.id != late.id)
+    tab.amendment_table.selectRow(other)
+    tab.follow_up("extend", "Clinician on leave this month")
+    extended = next(a for a in model.rows if a.id != late.id)
+    assert extended.extended and "(extended)" in model.data(
+        model.index(model.rows.index(extended), due_col)
+    )
+    # denied by the clinician, then the client's statement and the rebuttal
+    amendments.deny(env.db, w.therapist, late.id, late.version, "The city is right.")
+    tab.reload()
+    row = next(i for i, a in enumerate(model.rows) if a.id == late.id)
+    tab.amendment_table.selectRow(row)
+    tab.follow_up("disagreement", "I moved in March")
+    row = next(i for i, a in enumerate(model.rows) if a.id == late.id)
+    tab.amendment_table.selectRow(row)
+    tab.follow_up("rebuttal", "The intake form says otherwise")
+    done = next(a for a in model.rows if a.id == late.id)
+    assert done.disagreement == "I moved in March" and done.rebuttal.startswith("The intake")
+    today_page.refresh()
+    assert not today_page.amendments_panel.isVisibleTo(today_page)
+
+
+def test_chart_explains_every_hidden_part_to_an_off_caseload_therapist(qtbot, env):
+    """Issue 16: hidden parts of a chart are explained on screen, never left blank."""
+    from PySide6.QtWidgets import QLabel
+
+    w = env.world
+    window = open_window(qtbot, env, w.therapist)
+    window.open_chart(w.client_other)  # on another therapist's caseload
+    chart = window.chart
+    assert chart.notice.isVisibleTo(chart)
+    assert "not on your caseload" in chart.notice.text()
+    shorts = [
+        lab.text()
+        for lab in chart.overview.findChildren(QLabel)
+        if lab.objectName() == "deniedShort"
+    ]
+    # demographics, contact details, diagnoses, care team, insurance, emergency contacts
+    assert len(shorts) == 6 and all(t.startswith("Hidden:") for t in shorts)
+    texts = " ".join(lab.text() for lab in chart.overview.findChildren(QLabel))
+    assert "Otherclient" in texts and "1985" not in texts  # name yes, date of birth no
+    assert "DOB" not in chart.ident.text() and "MRN" in chart.ident.text()
+    privacy = chart.privacy_tab
+    assert privacy.denied.isVisibleTo(privacy) and not privacy.tabs.isVisibleTo(privacy)
+    assert "Consents, disclosures and amendments hidden" in privacy.denied.text()
+    assert "Treatment plans hidden" in chart.plan_tab.denied.text()
+    assert "Discharge and aftercare hidden" in chart.discharge_tab.summary.toPlainText()
+    assert "Attendance history hidden" in chart.hours_tab.caption.text()
+    assert "Notes hidden" in chart.note_view.toPlainText()
+    # the own client's chart shows everything, without a notice
+    window.open_chart(w.client_own)
+    assert not chart.notice.isVisibleTo(chart)
+    assert not privacy.denied.isVisibleTo(privacy) and privacy.tabs.isVisibleTo(privacy)
+    assert "DOB 01/02/1990" in chart.ident.text()
+
+
+def test_admin_resets_a_password_and_user_changes_own_password(qtbot, env):
+    """Admin > Users > Security > Reset password sets a temporary password the user must
+    replace; Account > Change password lets a user change their own."""
+    from PySide6.QtWidgets import QLineEdit
+
+    from iopdesk.services import auth
+    from iopdesk.ui.pages.privacy import AccountButton, UserSecurityButton
+    from tests.conftest import PASSWORD
+
+    w = env.world
+    ctx = AppContext(env.db, w.admin, clinic.get_clinic(env.db))
+    changed: list[bool] = []
+    target = next(u for u in auth.list_users(env.db, w.admin) if u.username == "billing")
+    button = UserSecurityButton(ctx, lambda: target, lambda: changed.append(True))
+    qtbot.addWidget(button)
+    labels = [a.text() for a in button.menu().actions()]
+    assert "Reset password (must change at next sign-in)..." in labels
+
+    def fill(dialog) -> None:
+        (field,) = [
+            f for f in dialog.findChildren(QLineEdit) if f.objectName() == "temporaryPassword"
+        ]
+        _type(qtbot, field, "short")
+        _click_button(dialog, "Reset password")
+        assert "at least 10" in dialog.error.text()  # the policy applies; nothing saved
+        field.clear()
+        _type(qtbot, field, "temporary-pass-9")
+        _click_button(dialog, "Reset password")
+
+    _when_modal(qtbot, fill)
+    button.reset_password()
+    assert changed == [True]
+    with pytest.raises(auth.PasswordChangeRequired):
+        auth.login(env.db, "billing", "temporary-pass-9")
+    # a user changes their own password from the Account menu (current one asked)
+    mine = AccountButton(AppContext(env.db, w.front_desk, clinic.get_clinic(env.db)))
+    qtbot.addWidget(mine)
+
+    def change(dialog) -> None:
+        assert dialog.current.isVisibleTo(dialog)
+        _type(qtbot, dialog.current, "not-my-password")
+        _type(qtbot, dialog.new, "front-desk-new-1")
+        _type(qtbot, dialog.again, "front-desk-new-1")
+        _click_button(dialog, "Change password")
+        assert "current password is not correct" in dialog.error.text()
+        dialog.current.clear()
+        _type(qtbot, dialog.current, PASSWORD)
+        _click_button(dialog, "Change password")
+
+    _when_modal(qtbot, change)
+    mine.change_password()
+    assert msgbox.shown[-1].title == "Password changed"
+    assert auth.login(env.db, "frontdesk", "front-desk-new-1").username == "frontdesk"

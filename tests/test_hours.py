@@ -1141,6 +1141,7 @@ def test_attendance_covering_indexes_migrate_both_ways(c):
     from alembic import command
     from sqlalchemy import inspect
 
+    from iopdesk import migrations
     from iopdesk.migrations import runner
 
     a = c.track()
@@ -1180,7 +1181,5 @@ def test_attendance_covering_indexes_migrate_both_ways(c):
         assert conn.exec_driver_sql("SELECT count(*) FROM attendance").scalar() == 2
     runner.upgrade(c.db.engine)
     assert covering.items() <= indexes().items()
-    from iopdesk.migrations import HEAD
-
-    assert c.db.schema_revision() == HEAD
+    assert c.db.schema_revision() == migrations.HEAD
     assert c.week() == before

@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 from sqlmodel import col, select
 
-from iopdesk.errors import AuthenticationError, PermissionDenied, UserError, ValidationError
+from iopdesk.errors import (
+    AuthenticationError,
+    PermissionDenied,
+    StaleRecordError,
+    UserError,
+    ValidationError,
+)
 from iopdesk.models import AuditEvent, BreakGlassAccess, Note, RecoveryCode, User
 from iopdesk.services import (
     amendments,
@@ -402,3 +408,251 @@ def test_two_factor_required_for_admins_by_setting(env: Env) -> None:
     with pytest.raises(UserError, match="required for administrators"):
         totp.disable(env.db, w.admin, w.admin.user_id)
     assert date.today()  # keep import used
+
+
+# ------------------------------------------------------------------------------------------
+# Aftercare packets: minimum necessary (issue 16, seen 4)
+# ------------------------------------------------------------------------------------------
+
+
+def _other_therapist(env: Env) -> clients.Actor:
+    from iopdesk.models import Staff
+
+    with env.db.session() as s:
+        t2 = s.exec(select(Staff).where(Staff.staff_code == "T2")).one()
+    info = auth.add_user(env.db, env.world.admin, "therapist2", PASSWORD, "therapist", "", t2.id)
+    return clients.Actor(info.id, info.username, info.display_name, info.roles, info.staff_id)
+
+
+def test_aftercare_packets_of_other_clients_are_closed_without_emergency_access(
+    env: Env, tmp_path: Path
+) -> None:
+    from iopdesk.services import aftercare
+    from tests.test_aftercare import discharged_with_plan, finalize, full_data
+
+    w = env.world
+    _, plan_id = discharged_with_plan(env)  # on w.therapist's caseload
+    view = aftercare.get_plan(env.db, w.therapist, plan_id)
+    aftercare.save_plan(env.db, w.therapist, plan_id, view.version, full_data(view))
+    other = _other_therapist(env)
+    client_id = view.client_id
+    for stage in ("draft", "finalized"):
+        if stage == "finalized":
+            finalize(env, plan_id)
+        out = tmp_path / f"{stage}.pdf"
+        with pytest.raises(PermissionDenied, match="not on your caseload"):
+            aftercare.print_packet(env.db, other, plan_id, out)
+        assert not out.exists()
+        with pytest.raises(PermissionDenied, match="not on your caseload"):
+            aftercare.get_plan(env.db, other, plan_id)
+        with pytest.raises(PermissionDenied):
+            aftercare.list_plans(env.db, other, client_id)
+        with pytest.raises(PermissionDenied):
+            aftercare.build_packet(env.db, other, plan_id)
+    with env.db.session() as s:
+        denied = s.exec(
+            select(AuditEvent).where(
+                AuditEvent.action == "permission_denied", AuditEvent.user_id == other.user_id
+            )
+        ).all()
+    assert len(denied) == 8 and {e.client_id for e in denied} == {client_id}
+    assert all("Naltrexone" not in e.detail for e in denied)
+    # the front desk prints the finalized packet for the client but cannot read the plan
+    assert aftercare.print_packet(env.db, w.front_desk, plan_id, tmp_path / "fd.pdf").pages
+    assert [p.id for p in aftercare.list_plans(env.db, w.front_desk, client_id)] == [plan_id]
+    with pytest.raises(PermissionDenied, match="clinical"):
+        aftercare.get_plan(env.db, w.front_desk, plan_id)
+    # emergency access opens it, flagged for review
+    breakglass.set_designated(env.db, w.admin, other.user_id, True)
+    breakglass.start(env.db, other, client_id, "client called in crisis, needs the plan")
+    printed = aftercare.print_packet(env.db, other, plan_id, tmp_path / "bg.pdf")
+    assert printed.pages and (tmp_path / "bg.pdf").exists()
+    assert aftercare.get_plan(env.db, other, plan_id).data.medications[0].name == "Naltrexone"
+
+
+# ------------------------------------------------------------------------------------------
+# Amendment deadlines, extension, disagreement and rebuttal (164.526, issue 16)
+# ------------------------------------------------------------------------------------------
+
+
+def test_amendment_due_in_60_days_one_30_day_extension_before_the_deadline(env: Env) -> None:
+    w = env.world
+    today_ = date.today()
+    req = amendments.request_amendment(
+        env.db, w.front_desk, w.client_own, "My phone is 555-0100", field_name="phone"
+    )
+    assert req.received_date == today_ and req.due_date == today_ + timedelta(days=60)
+    assert not req.extended and "due" in amendments.print_lines(req)[-1]
+    with pytest.raises(ValidationError, match="future"):
+        amendments.request_amendment(
+            env.db, w.front_desk, w.client_own, "x", field_name="phone",
+            received_date=today_ + timedelta(days=1),
+        )  # fmt: skip
+    with pytest.raises(PermissionDenied):  # the front desk records, does not extend
+        amendments.extend(env.db, w.front_desk, req.id, req.version, "Waiting for the chart")
+    with pytest.raises(ValidationError, match="reason"):
+        amendments.extend(env.db, w.admin, req.id, req.version, "  short ")
+    ext = amendments.extend(
+        env.db, w.admin, req.id, req.version, "The treating clinician is on leave until next month"
+    )
+    assert ext.extended and ext.extended_on == today_
+    assert ext.due_date == today_ + timedelta(days=90)
+    assert ext.extension_reason == "The treating clinician is on leave until next month"
+    with pytest.raises(UserError, match="only one extension"):
+        amendments.extend(env.db, w.therapist, req.id, ext.version, "Still waiting for records")
+    assert any("extended" in line for line in amendments.print_lines(ext))
+    # an extension after the 60 days ran out is refused: the clinic must decide
+    late = amendments.request_amendment(
+        env.db, w.front_desk, w.client_own, "Wrong city", field_name="city",
+        received_date=today_ - timedelta(days=61),
+    )  # fmt: skip
+    assert late.due_date == today_ - timedelta(days=1)
+    with pytest.raises(UserError, match="ran out"):
+        amendments.extend(env.db, w.admin, late.id, late.version, "Clinician on leave for now")
+    # a request due exactly today can still be extended
+    edge = amendments.request_amendment(
+        env.db, w.front_desk, w.client_own, "Wrong state", field_name="state",
+        received_date=today_ - timedelta(days=60),
+    )  # fmt: skip
+    assert edge.due_date == today_
+    assert amendments.extend(
+        env.db, w.therapist, edge.id, edge.version, "Records requested from the hospital"
+    ).due_date == today_ + timedelta(days=30)
+    done = amendments.accept(env.db, w.therapist, ext.id, ext.version, "Phone 555-0100")
+    with pytest.raises(UserError, match="accepted"):
+        amendments.extend(env.db, w.admin, done.id, done.version, "Too late to extend now")
+    with env.db.session() as s:
+        details = s.exec(
+            select(AuditEvent.detail).where(AuditEvent.entity == "amendment_request")
+        ).all()
+    assert details.count("extended 30 days") == 2
+    assert all("555" not in d and "leave" not in d for d in details)  # no PHI in the log
+
+
+def test_overdue_amendments_listed_for_administrators_on_today(env: Env) -> None:
+    w = env.world
+    today_ = date.today()
+    overdue = amendments.request_amendment(
+        env.db, w.front_desk, w.client_own, "Wrong city", field_name="city",
+        received_date=today_ - timedelta(days=75),
+    )  # fmt: skip
+    amendments.request_amendment(  # due today: not overdue yet
+        env.db, w.front_desk, w.client_other, "Wrong state", field_name="state",
+        received_date=today_ - timedelta(days=60),
+    )  # fmt: skip
+    decided = amendments.request_amendment(
+        env.db, w.front_desk, w.client_other, "Wrong ZIP", field_name="postal_code",
+        received_date=today_ - timedelta(days=80),
+    )  # fmt: skip
+    amendments.deny(env.db, w.therapist, decided.id, decided.version, "The ZIP is correct.")
+    assert [a.id for a in amendments.list_overdue(env.db, w.admin)] == [overdue.id]
+    assert amendments.list_overdue(env.db, w.admin)[0].mrn
+    assert today.summary(env.db, w.admin).amendments_overdue == 1
+    for actor in (w.front_desk, w.therapist, w.supervisor, w.billing):
+        assert today.summary(env.db, actor).amendments_overdue is None
+    with pytest.raises(PermissionDenied):
+        amendments.list_overdue(env.db, w.supervisor)
+    # tomorrow the one due today is overdue too; an extension takes it off the list
+    tomorrow = today_ + timedelta(days=1)
+    assert len(amendments.list_overdue(env.db, w.admin, tomorrow)) == 2
+    amendments.accept(env.db, w.therapist, overdue.id, overdue.version, "City corrected")
+    assert amendments.list_overdue(env.db, w.admin) == []
+    assert today.summary(env.db, w.admin).amendments_overdue == 0
+
+
+def test_statement_of_disagreement_and_rebuttal_are_linked_to_the_record(env: Env) -> None:
+    w = env.world
+    note_id, digest = _signed_note(env)
+    req = amendments.request_amendment(
+        env.db, w.front_desk, w.client_own, "I attended the full session", note_id=note_id
+    )
+    with pytest.raises(UserError, match="answers a denial"):
+        amendments.record_disagreement(env.db, w.front_desk, req.id, req.version, "I disagree")
+    denied = amendments.deny(
+        env.db, w.therapist, req.id, req.version, "The record is accurate and complete."
+    )
+    with pytest.raises(UserError, match="none is on file"):
+        amendments.record_rebuttal(env.db, w.therapist, denied.id, denied.version, "Rebuttal")
+    with pytest.raises(ValidationError):
+        amendments.record_disagreement(env.db, w.front_desk, denied.id, denied.version, "  ")
+    with pytest.raises(ValidationError, match="between the denial and today"):
+        amendments.record_disagreement(
+            env.db, w.front_desk, denied.id, denied.version, "I was there all 3 hours",
+            received_date=date.today() + timedelta(days=1),
+        )  # fmt: skip
+    stated = amendments.record_disagreement(
+        env.db, w.front_desk, denied.id, denied.version, "I was there all 3 hours"
+    )
+    assert stated.disagreement == "I was there all 3 hours"
+    assert stated.disagreement_date == date.today()
+    with pytest.raises(UserError, match="already on file"):
+        amendments.record_disagreement(env.db, w.front_desk, stated.id, stated.version, "again")
+    with pytest.raises(PermissionDenied):
+        amendments.record_rebuttal(env.db, w.billing, stated.id, stated.version, "No.")
+    rebutted = amendments.record_rebuttal(
+        env.db, w.therapist, stated.id, stated.version, "Sign-in sheet shows 90 minutes."
+    )
+    assert rebutted.rebuttal_by == "Theo Rapist" and rebutted.rebuttal_date == date.today()
+    with pytest.raises(UserError, match="already on file"):
+        amendments.record_rebuttal(env.db, w.admin, rebutted.id, rebutted.version, "More")
+    # linked to the note: printed with it, in order; the original note is unchanged
+    with env.db.session() as s:
+        (linked,) = amendments.amendments_for_note(s, note_id)
+    lines = amendments.print_lines(linked)
+    assert lines[1].startswith("Denied") and "accurate" in lines[1]
+    assert lines[2].startswith("Statement of disagreement") and "3 hours" in lines[2]
+    assert lines[3].startswith("Rebuttal") and "90 minutes" in lines[3]
+    with env.db.session() as s:
+        note = s.get(Note, note_id)
+        assert note is not None and note.content_sha256 == digest
+    # a stale version is refused (another workstation answered first)
+    with pytest.raises(StaleRecordError):
+        amendments.record_rebuttal(env.db, w.admin, rebutted.id, stated.version, "x")
+
+
+def test_deadline_migration_upgrades_a_database_with_requests_in_it(env: Env) -> None:
+    """0005_amendment_deadlines on a clinic database that already holds requests: each gets
+    the deadline its received date gives it; downgrade and upgrade keep every row."""
+    from alembic import command
+    from sqlalchemy import inspect, text
+
+    from iopdesk.migrations import runner
+
+    w = env.world
+    first = amendments.request_amendment(
+        env.db, w.front_desk, w.client_own, "Wrong city", field_name="city",
+        received_date=date(2026, 1, 31),
+    )  # fmt: skip
+    second = amendments.request_amendment(
+        env.db, w.front_desk, w.client_other, "Wrong state", field_name="state"
+    )
+    amendments.extend(env.db, w.admin, second.id, second.version, "Clinician away this month")
+    cfg = runner.config()
+    with env.db.engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0003_attendance_covering")
+        conn.commit()
+    with env.db.engine.begin() as conn:
+        cols = {c["name"] for c in inspect(conn).get_columns("amendmentrequest")}
+        assert "due_date" not in cols and "rebuttal" not in cols
+        conn.execute(
+            text(
+                "INSERT INTO amendmentrequest (created_at, updated_at, version, client_id, "
+                "field_name, requested_change, received_date, status, denial_reason, "
+                "amendment_text, original_sha256) VALUES (:now, :now, 1, :client, 'phone', "
+                "'old request', :received, 'pending', '', '', '')"
+            ),
+            {"now": datetime.now(UTC), "client": w.client_own, "received": date(2025, 12, 1)},
+        )
+    runner.upgrade(env.db.engine)
+    rows = {
+        a.requested_change: a for a in amendments.list_amendments(env.db, w.admin, w.client_own)
+    }
+    assert rows["old request"].due_date == date(2026, 1, 30)
+    assert rows["old request"].disagreement == "" and not rows["old request"].extended
+    assert rows["Wrong city"].due_date == date(2026, 4, 1) and rows["Wrong city"].id == first.id
+    (again,) = amendments.list_amendments(env.db, w.admin, w.client_other)
+    assert again.due_date == second.received_date + timedelta(days=60)  # rebuilt from receipt
+    assert amendments.list_overdue(env.db, w.admin, date(2026, 2, 1))[0].requested_change == (
+        "old request"
+    )

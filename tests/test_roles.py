@@ -205,3 +205,239 @@ def test_today_summary_shows_each_role_only_its_own_counts(env: Env) -> None:
     assert today.summary(env.db, w.therapist).my_unsigned_notes == 0
     adm = today.summary(env.db, w.admin)
     assert adm.locked_accounts == 0 and adm.my_unsigned_notes is None
+
+
+# -- minimum necessary in the chart: role x chart field (issue 16) -------------------------
+
+PHI = {  # what the test client's chart holds, by field
+    "dob": None,
+    "phone": "555-0142",
+    "address": "12 Elm Street",
+    "emergency_contacts": "Marta Teen",
+    "insurance": "MCD-77812",
+    "diagnoses": "F12.20",
+}
+SCHEDULING = frozenset({"name", "preferred_name", "mrn", "track", "status", "today_sessions"})
+ALL_FIELDS = SCHEDULING | frozenset(
+    {
+        "dob",
+        "phone",
+        "address",
+        "emergency_contacts",
+        "insurance",
+        "diagnoses",
+        "care_team",
+        "attendance",
+        "notes",
+        "plans",
+        "aftercare",
+        "discharge",
+        "privacy",
+    }
+)
+EXPECTED_FIELDS: dict[str, frozenset[str]] = {
+    "front_desk": SCHEDULING
+    | {"dob", "phone", "address", "emergency_contacts", "insurance", "care_team"}
+    | {"attendance", "privacy"},
+    "therapist_on_caseload": ALL_FIELDS,
+    "therapist_off_caseload": SCHEDULING,
+    "supervisor": ALL_FIELDS,
+    "billing": SCHEDULING
+    | {"dob", "phone", "address", "insurance", "care_team", "attendance", "diagnoses"}
+    | {"privacy"},
+    "admin": ALL_FIELDS,
+    "emergency_access": ALL_FIELDS,  # the off-caseload therapist, after breaking the glass
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Teen:
+    client_id: int
+    note_id: int
+    other_therapist: Actor  # the teen's primary therapist
+    aftercare_plan: int  # a draft
+
+
+def _teen_on_another_caseload(env: Env) -> Teen:
+    """Issue 16's case: a 16-year-old Part 2 client on another therapist's caseload, with an
+    address, a Medicaid ID, F12.20, an emergency contact, a group today and a note."""
+    import datetime as dt
+    import hashlib
+    import json
+
+    from iopdesk.models import ClinicSession, Note, Payer, Staff, TherapistAssignment, Track
+
+    w, db = env.world, env.db
+    today_ = date.today()
+    with db.session() as s:
+        track = Track(track_code="ASUD", name="Adolescent SUD IOP", is_sud=True)
+        payer = Payer(payer_code="MCD", name="Prairie State Medicaid")
+        s.add_all([track, payer])
+        s.flush()
+        track_id, payer_id = track.id, payer.id
+        t2 = s.exec(select(Staff).where(Staff.staff_code == "T2")).one()
+        t2_id = t2.id
+    teen = clients.create_client(
+        db,
+        w.admin,
+        clients.ClientInput(
+            "Tina",
+            "Teen",
+            date(today_.year - 16, 1, 15),
+            preferred_name="Tee",
+            phone="(217) 555-0142",
+            address_line1="12 Elm Street",
+            city="Springfield",
+            state="IL",
+            postal_code="62701",
+            diagnoses=["F12.20"],
+            emergency_contacts=[clients.ContactInput("Marta Teen", "mother", "(217) 555-0199")],
+            payer_id=payer_id,
+            member_id="MCD-77812",
+            track_id=track_id,
+            status="active",
+            admission_date=today_ - dt.timedelta(days=10),
+        ),
+    )
+    assert teen.id is not None and teen.part2
+    with db.session() as s:
+        s.add(TherapistAssignment(client_id=teen.id, staff_id=t2_id, start_date=today_))
+        s.add(
+            ClinicSession(
+                kind="group",
+                track_id=track_id,
+                session_date=today_,
+                start_time=dt.time(17, 0),
+                end_time=dt.time(20, 0),
+            )
+        )
+        content = json.dumps({"Data": "TEEN-NOTE-TEXT", "Assessment": "a", "Plan": "p"})
+        note = Note(
+            client_id=teen.id,
+            author_staff_id=t2_id,
+            format="DAP",
+            service_date=today_,
+            content_json=content,
+            status="signed",
+            content_sha256=hashlib.sha256(content.encode()).hexdigest(),
+        )
+        s.add(note)
+        s.flush()
+        note_id = note.id or 0
+    info = auth.add_user(db, w.admin, "therapist2", "correct-horse-battery", "therapist", "", t2_id)
+    other = Actor(info.id, info.username, info.display_name, info.roles, info.staff_id)
+    from iopdesk.services import aftercare
+
+    plan_id = aftercare.create_plan(db, other, teen.id)
+    return Teen(teen.id, note_id, other, plan_id)
+
+
+def _fields_seen(db: Database, actor: Actor, teen: Teen) -> set[str]:
+    """Every field of the chart the services hand to this user."""
+    from iopdesk.services import aftercare, consents, discharge, hours, plans
+
+    chart = clients.open_chart(db, actor, teen.client_id)
+    c = chart.client
+    seen = {
+        name
+        for name, present in (
+            ("name", c.first_name == "Tina" and c.last_name == "Teen"),
+            ("preferred_name", c.preferred_name == "Tee"),
+            ("mrn", bool(c.mrn)),
+            ("track", chart.current_track == "Adolescent SUD IOP"),
+            ("status", c.status == "active"),
+            ("today_sessions", [s.title for s in chart.today_sessions] == ["Adolescent SUD IOP"]),
+            ("dob", c.dob is not None),
+            ("phone", "555-0142" in c.phone),
+            ("address", c.address_line1 == "12 Elm Street" and c.postal_code == "62701"),
+            ("emergency_contacts", [e.name for e in chart.contacts] == ["Marta Teen"]),
+            ("insurance", [cov.member_id for cov, _ in chart.coverage] == ["MCD-77812"]),
+            ("diagnoses", [d.icd10_code for d in chart.diagnoses] == ["F12.20"]),
+            ("care_team", len(chart.assignments) == 1),
+        )
+        if present
+    }
+    # what is hidden never reaches the caller, not even inside the returned objects
+    dumped = repr(chart) + repr(c.model_dump())
+    for name, text_ in PHI.items():
+        if text_ is not None and name not in seen:
+            assert text_ not in dumped, (actor.username, name)
+    for section in clients.ChartSection:  # every hidden section is explained in words
+        if not chart.access.shows(section):
+            assert len(chart.access.reason(section)) > 40, section
+    reads: dict[str, Callable[[], object]] = {
+        "attendance": lambda: hours.client_history(db, actor, teen.client_id),
+        "notes": lambda: notes.read_note(db, actor, teen.note_id),
+        "plans": lambda: plans.list_plans(db, actor, teen.client_id),
+        "aftercare": lambda: aftercare.get_plan(db, actor, teen.aftercare_plan),
+        "discharge": lambda: discharge.list_discharges(db, actor, teen.client_id),
+        "privacy": lambda: consents.list_consents(db, actor, teen.client_id),
+    }
+    for name, read in reads.items():
+        try:
+            result = read()
+        except PermissionDenied as exc:
+            assert exc.message and "TEEN-NOTE-TEXT" not in exc.message
+            continue
+        if name == "notes":
+            assert result.sections["Data"] == "TEEN-NOTE-TEXT"  # type: ignore[attr-defined]
+        seen.add(name)
+    return seen
+
+
+@pytest.mark.parametrize("who", list(EXPECTED_FIELDS))
+def test_role_by_chart_field_matrix(env: Env, who: str) -> None:
+    """Issue 16, minimum necessary: exactly these fields of a chart reach each user."""
+    from iopdesk.services import breakglass
+
+    w = env.world
+    teen = _teen_on_another_caseload(env)
+    actor = {
+        "front_desk": w.front_desk,
+        "therapist_on_caseload": teen.other_therapist,
+        "therapist_off_caseload": w.therapist,
+        "supervisor": w.supervisor,
+        "billing": w.billing,
+        "admin": w.admin,
+        "emergency_access": w.therapist,
+    }[who]
+    if who == "emergency_access":
+        breakglass.set_designated(env.db, w.admin, w.therapist.user_id, True)
+        breakglass.start(env.db, w.therapist, teen.client_id, "client in crisis in the lobby")
+    seen = _fields_seen(env.db, actor, teen)
+    assert seen == EXPECTED_FIELDS[who], sorted(seen ^ EXPECTED_FIELDS[who])
+    (row,) = clients.list_census(env.db, actor, client_ids=[teen.client_id])
+    census_hides = "dob" not in seen
+    assert (row.dob is None) == census_hides and (row.phone == "") == ("phone" not in seen)
+    assert (row.payer == "") == ("insurance" not in seen)
+    assert row.mrn and row.track == "Adolescent SUD IOP" and row.status == "active"
+
+
+def test_off_caseload_therapist_sees_scheduling_only_and_refusals_are_audited(env: Env) -> None:
+    """Issue 16, seen 4: a therapist opened another therapist's 16-year-old Part 2 client and
+    saw the address, the Medicaid ID and F12.20."""
+    from iopdesk.services import hours
+
+    w = env.world
+    teen = _teen_on_another_caseload(env)
+    chart = clients.open_chart(env.db, w.therapist, teen.client_id)
+    assert chart.client.address_line1 == "" and chart.client.phone == ""
+    assert chart.coverage == [] and chart.diagnoses == [] and chart.contacts == []
+    assert not chart.can_view_clinical
+    reason = chart.access.reason(clients.ChartSection.DIAGNOSES)
+    assert "not on your caseload" in reason and "Ask" in reason
+    with pytest.raises(PermissionDenied, match="not on your caseload"):
+        hours.client_history(env.db, w.therapist, teen.client_id)
+    with env.db.session() as s:
+        events = s.exec(select(AuditEvent).where(AuditEvent.client_id == teen.client_id)).all()
+    opened = [e for e in events if e.action == "open_chart"]
+    assert opened[-1].user_id == w.therapist.user_id and "diagnoses" in opened[-1].detail
+    denied = [e for e in events if e.action == "permission_denied"]
+    assert denied[-1].detail == "minimum necessary: attendance"
+    assert "Tina" not in opened[-1].detail + denied[-1].detail
+    # a designated user is told about emergency access instead of "ask"
+    from iopdesk.services import breakglass
+
+    breakglass.set_designated(env.db, w.admin, w.therapist.user_id, True)
+    again = clients.open_chart(env.db, w.therapist, teen.client_id).access
+    assert "Emergency access" in again.reason(clients.ChartSection.DIAGNOSES)

@@ -11,6 +11,7 @@ REVISIONS: tuple[str, ...] = (
     "0002",
     "0003_attendance_covering",
     "0008_clinical_safety",
+    "0005_amendment_deadlines",
     "0012_form_drafts",
 )
 HEAD = REVISIONS[-1]

@@ -68,6 +68,19 @@ class AmendmentRequest(Tracked, table=True):
     denial_reason: str = ""
     amendment_text: str = ""
     original_sha256: str = ""
+    # 164.526(b)(2): act within 60 days of receipt; one extension of up to 30 days, given in
+    # writing with the reason before the 60 days run out. due_date is the current deadline.
+    due_date: date = Field(index=True)
+    extension_reason: str = ""
+    extended_on: date | None = None
+    extended_by: int | None = Field(default=None, foreign_key="app_user.id")
+    # 164.526(d)(1)(iii), (d)(3), (d)(4): after a denial, the client's statement of
+    # disagreement and the clinic's rebuttal, linked to the record with the request
+    disagreement: str = ""
+    disagreement_date: date | None = None
+    rebuttal: str = ""
+    rebuttal_date: date | None = None
+    rebuttal_by: int | None = Field(default=None, foreign_key="app_user.id")
 
 
 class AuditEvent(SQLModel, table=True):

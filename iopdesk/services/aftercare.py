@@ -426,10 +426,15 @@ def _view(session: Session, plan: AftercarePlan) -> PlanView:
     )
 
 
-def _require_reader(session: Session, actor: Actor, client_id: int) -> None:
-    if has(actor, Perm.AFTERCARE_PRINT):
+def _require_reader(
+    session: Session, actor: Actor, client_id: int, *, content: bool = True
+) -> None:
+    """Plan content (medications, triggers, contacts) is clinical: the client's clinicians,
+    supervisors and administrators, or emergency access. The front desk (packet printing
+    only) may list a client's plans to print the finalized packet, not read them."""
+    if not content and has(actor, Perm.AFTERCARE_PRINT) and not has(actor, Perm.CLINICAL_VIEW):
         return
-    require_client_clinical(session, actor, client_id, Perm.CLINICAL_VIEW)
+    _require_clinical_audited(session, actor, client_id, None, "read")
 
 
 def get_plan(db: Database, actor: Actor, plan_id: int) -> PlanView:
@@ -450,8 +455,8 @@ def get_plan(db: Database, actor: Actor, plan_id: int) -> PlanView:
 
 def list_plans(db: Database, actor: Actor, client_id: int) -> list[PlanSummary]:
     """The client's aftercare plans, newest first."""
-    with db.read() as session:
-        _require_reader(session, actor, client_id)
+    with db.session() as session:
+        _require_reader(session, actor, client_id, content=False)
         rows = session.exec(
             select(AftercarePlan)
             .where(AftercarePlan.client_id == client_id)
@@ -660,6 +665,22 @@ def plan_for_mrn(db: Database, actor: Actor, mrn: str) -> int:
         return int((final or plans)[0].id or 0)
 
 
+def print_cover(db: Database, actor: Actor, plan_id: int) -> PlanView:
+    """What the print dialog needs (client, language, status) without the plan's clinical
+    content, for a user who may print this packet: the front desk prints a finalized packet
+    for the client without reading the plan; clinicians only for their own clients."""
+    require(actor, Perm.AFTERCARE_PRINT)
+    with db.session() as session:
+        plan = _plan(session, plan_id)
+        _require_packet_access(session, actor, plan)
+        if plan.status != "finalized" and not has(actor, Perm.DISCHARGE_MANAGE):
+            raise ValidationError(
+                "This aftercare plan is still a draft. The clinician must finalize (sign) it "
+                "before the packet is printed for the client."
+            )
+        return replace(_view(session, plan), data=AftercareData())
+
+
 def build_packet(db: Database, actor: Actor, plan_id: int) -> packet_writer.Packet:
     """The packet's plain data (reading audited by print_packet)."""
     require(actor, Perm.AFTERCARE_PRINT)
@@ -667,8 +688,46 @@ def build_packet(db: Database, actor: Actor, plan_id: int) -> packet_writer.Pack
         return _packet_in(session, actor, plan_id)
 
 
+def _require_clinical_audited(
+    session: Session, actor: Actor, client_id: int, plan_id: int | None, what: str
+) -> None:
+    """The caseload rule of discharge.require_client_clinical (own clients, treated before
+    discharge, supervisors, emergency access); a refusal is audited and committed."""
+    try:
+        require_client_clinical(session, actor, client_id, Perm.CLIENT_VIEW)
+    except PermissionDenied:
+        audit.record(
+            session,
+            actor,
+            audit.Action.DENIED,
+            entity="aftercare_plan",
+            entity_id=plan_id if plan_id is not None else "",
+            client_id=client_id,
+            detail=f"aftercare {what}: not on caseload",
+        )
+        session.commit()
+        raise PermissionDenied(
+            f"This client is not on your caseload or in a group you facilitate, so you cannot "
+            f"{what} their aftercare plan or packet. In an emergency, use Emergency access on "
+            "the chart (it is logged and reviewed)."
+            if has(actor, Perm.CLINICAL_VIEW)
+            else "Aftercare plans are clinical: only the client's clinicians and supervisors "
+            "can read them. The front desk prints the finalized packet for the client."
+        ) from None
+
+
+def _require_packet_access(session: Session, actor: Actor, plan: AftercarePlan) -> None:
+    """Minimum necessary: a clinician prints or reads a packet (draft or final) only for a
+    client of their own (caseload, groups, or treated before discharge) or under emergency
+    access; refusals are audited. The front desk keeps printing finalized packets to hand to
+    the client; drafts stay with the clinicians (checked by the caller)."""
+    if has(actor, Perm.CLINICAL_VIEW):
+        _require_clinical_audited(session, actor, plan.client_id, plan.id, "print or read")
+
+
 def _packet_in(session: Session, actor: Actor, plan_id: int) -> packet_writer.Packet:
     plan = _plan(session, plan_id)
+    _require_packet_access(session, actor, plan)
     if plan.status != "finalized" and not has(actor, Perm.DISCHARGE_MANAGE):
         raise ValidationError(
             "This aftercare plan is still a draft. The clinician must finalize (sign) it before "

@@ -5,24 +5,41 @@ the request was received (for a signed note, the hash taken at signing); accepti
 the amendment text linked to the original, denying it records the reason linked to the
 request, and both print with the record (`amendments_for_note`). A decision is refused when
 the original no longer matches its hash (the record was altered outside the rules).
+
+Deadlines (164.526(b)(2)): a decision is due 60 days after the request was received; before
+that date passes it may be extended once by 30 days with a written reason (the client is told
+the reason and the new date). Pending requests past their due date are listed on the
+administrators' Today screen. After a denial the client may file a statement of disagreement
+(164.526(d)(1)(iii)) and the clinic may answer with a rebuttal (d)(3); both stay linked to the
+record with the request and the denial and print with it (d)(4), (d)(5).
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from sqlmodel import Session, col, select
 
 from iopdesk.db import Database
-from iopdesk.errors import NotFoundError, UserError, ValidationError
+from iopdesk.errors import (
+    NotFoundError,
+    PermissionDenied,
+    StaleRecordError,
+    UserError,
+    ValidationError,
+)
 from iopdesk.models import AmendmentRequest, Client, Note, User
 from iopdesk.services import audit
 from iopdesk.services.actor import Actor
 from iopdesk.services.clinic import clinic_today
-from iopdesk.services.permissions import Perm, require
+from iopdesk.services.permissions import Perm, has, require
 from iopdesk.services.records import update_versioned
+
+DECISION_DAYS = 60  # 164.526(b)(2): act no later than 60 days after receipt
+EXTENSION_DAYS = 30  # ... extended once, by no more than 30 days
 
 # chart fields a request may name (Client columns); notes are named by note_id
 CHART_FIELDS = {
@@ -59,6 +76,22 @@ class AmendmentInfo:
     amendment_text: str
     original_sha256: str
     version: int
+    due_date: date
+    extension_reason: str = ""
+    extended_on: date | None = None
+    disagreement: str = ""
+    disagreement_date: date | None = None
+    rebuttal: str = ""
+    rebuttal_date: date | None = None
+    rebuttal_by: str = ""
+    mrn: str = ""
+
+    @property
+    def extended(self) -> bool:
+        return self.extended_on is not None
+
+    def overdue(self, today: date) -> bool:
+        return self.status == "pending" and self.due_date < today
 
     @property
     def target(self) -> str:
@@ -97,11 +130,14 @@ def _current_hash(session: Session, req: AmendmentRequest) -> str:
     return _field_hash(client, req.field_name)
 
 
+def _user_name(session: Session, user_id: int | None) -> str:
+    user = session.get(User, user_id) if user_id is not None else None
+    return user.display_name if user else ""
+
+
 def _info(session: Session, r: AmendmentRequest) -> AmendmentInfo:
-    who = ""
-    if r.decided_by is not None:
-        user = session.get(User, r.decided_by)
-        who = user.display_name if user else ""
+    who = _user_name(session, r.decided_by)
+    client = session.get(Client, r.client_id)
     return AmendmentInfo(
         id=r.id or 0,
         client_id=r.client_id,
@@ -116,6 +152,15 @@ def _info(session: Session, r: AmendmentRequest) -> AmendmentInfo:
         amendment_text=r.amendment_text,
         original_sha256=r.original_sha256,
         version=r.version,
+        due_date=r.due_date,
+        extension_reason=r.extension_reason,
+        extended_on=r.extended_on,
+        disagreement=r.disagreement,
+        disagreement_date=r.disagreement_date,
+        rebuttal=r.rebuttal,
+        rebuttal_date=r.rebuttal_date,
+        rebuttal_by=_user_name(session, r.rebuttal_by),
+        mrn=client.mrn if client else "",
     )
 
 
@@ -155,12 +200,19 @@ def request_amendment(
             original = note.content_sha256
         else:
             original = _field_hash(client, field_name)
+        received = received_date or clinic_today(session)
+        if received > clinic_today(session):
+            raise ValidationError(
+                "The date the request was received cannot be in the future.",
+                {"received_date": "Not in the future."},
+            )
         req = AmendmentRequest(
             client_id=client_id,
             note_id=note_id,
             field_name=field_name,
             requested_change=text,
-            received_date=received_date or clinic_today(session),
+            received_date=received,
+            due_date=received + timedelta(days=DECISION_DAYS),
             original_sha256=original,
             created_by=actor.user_id,
             updated_by=actor.user_id,
@@ -265,9 +317,188 @@ def deny(
     )
 
 
+def _require_officer(actor: Actor) -> None:
+    """Deciding, extending and rebutting: the clinicians (who decide) and the
+    administrators (who run the privacy processes)."""
+    if not (has(actor, Perm.CLINICAL_WRITE) or has(actor, Perm.AUDIT_VIEW)):
+        raise PermissionDenied(
+            "Only clinicians and administrators can extend or answer an amendment request."
+        )
+
+
+def _update(
+    db: Database,
+    actor: Actor,
+    request_id: int,
+    expected_version: int,
+    check: Callable[[Session, AmendmentRequest], dict[str, object]],
+    detail: str,
+) -> AmendmentInfo:
+    with db.session() as session:
+        req = session.get(AmendmentRequest, request_id)
+        if req is None:
+            raise NotFoundError("That amendment request does not exist.")
+        if req.version != expected_version:
+            raise StaleRecordError("This amendment request")
+        changes = check(session, req)
+        req = update_versioned(
+            session,
+            actor,
+            AmendmentRequest,
+            request_id,
+            expected_version,
+            changes,
+            what="This amendment request",
+        )
+        audit.record(
+            session,
+            actor,
+            audit.Action.AMENDMENT,
+            entity="amendment_request",
+            entity_id=request_id,
+            client_id=req.client_id,
+            detail=detail,
+        )
+        return _info(session, req)
+
+
+def extend(
+    db: Database, actor: Actor, request_id: int, expected_version: int, reason: str
+) -> AmendmentInfo:
+    """The one 30-day extension (164.526(b)(2)(ii)): only while the request is pending and
+    before its 60 days have run out, with the reason the client is told in writing."""
+    _require_officer(actor)
+    text = " ".join(reason.split())
+    if len(text) < 10:
+        raise ValidationError(
+            "Write the reason for the delay (at least 10 characters); the client receives it "
+            "in writing with the new date.",
+            {"extension_reason": "Required."},
+        )
+
+    def check(session: Session, req: AmendmentRequest) -> dict[str, object]:
+        today = clinic_today(session)
+        if req.status != "pending":
+            raise UserError(f"This request was already {req.status}; there is nothing to extend.")
+        if req.extended_on is not None:
+            raise UserError(
+                "This request was already extended once; the law allows only one extension. "
+                f"Decide it by {req.due_date:%m/%d/%Y}."
+            )
+        if req.due_date < today:
+            raise UserError(
+                f"The 60 days ran out on {req.due_date:%m/%d/%Y}; an extension must be given "
+                "before then. Decide the request now."
+            )
+        return {
+            "due_date": req.due_date + timedelta(days=EXTENSION_DAYS),
+            "extension_reason": text[:2000],
+            "extended_on": today,
+            "extended_by": actor.user_id,
+        }
+
+    return _update(db, actor, request_id, expected_version, check, "extended 30 days")
+
+
+def record_disagreement(
+    db: Database,
+    actor: Actor,
+    request_id: int,
+    expected_version: int,
+    statement: str,
+    received_date: date | None = None,
+) -> AmendmentInfo:
+    """The client's written statement of disagreement with a denial (164.526(d)(1)(iii)),
+    linked to the record; whoever receives it at the clinic records it."""
+    require(actor, Perm.CLIENT_VIEW)
+    text = statement.strip()
+    if not text:
+        raise ValidationError(
+            "Type the client's statement of disagreement as they wrote it.",
+            {"disagreement": "Required."},
+        )
+
+    def check(session: Session, req: AmendmentRequest) -> dict[str, object]:
+        today = clinic_today(session)
+        if req.status != "denied":
+            raise UserError(
+                f"A statement of disagreement answers a denial; this request is {req.status}."
+            )
+        if req.disagreement:
+            raise UserError("The client's statement of disagreement is already on file.")
+        when = received_date or today
+        if when > today or (req.decision_date is not None and when < req.decision_date):
+            raise ValidationError(
+                "The statement's date must be between the denial and today.",
+                {"disagreement_date": "Between the denial and today."},
+            )
+        return {"disagreement": text, "disagreement_date": when}
+
+    return _update(db, actor, request_id, expected_version, check, "statement of disagreement")
+
+
+def record_rebuttal(
+    db: Database, actor: Actor, request_id: int, expected_version: int, rebuttal: str
+) -> AmendmentInfo:
+    """The clinic's written rebuttal to the statement of disagreement (164.526(d)(3)); a
+    copy goes to the client. Linked to the record with the request, denial and statement."""
+    _require_officer(actor)
+    text = rebuttal.strip()
+    if not text:
+        raise ValidationError("Write the rebuttal.", {"rebuttal": "Required."})
+
+    def check(session: Session, req: AmendmentRequest) -> dict[str, object]:
+        if not req.disagreement:
+            raise UserError(
+                "A rebuttal answers the client's statement of disagreement; none is on file."
+            )
+        if req.rebuttal:
+            raise UserError("A rebuttal is already on file for this request.")
+        return {
+            "rebuttal": text,
+            "rebuttal_date": clinic_today(session),
+            "rebuttal_by": actor.user_id,
+        }
+
+    return _update(db, actor, request_id, expected_version, check, "rebuttal")
+
+
+def overdue_in(session: Session, today: date) -> list[AmendmentInfo]:
+    rows = session.exec(
+        select(AmendmentRequest)
+        .where(AmendmentRequest.status == "pending", col(AmendmentRequest.due_date) < today)
+        .order_by(col(AmendmentRequest.due_date), col(AmendmentRequest.id))
+    ).all()
+    return [_info(session, r) for r in rows]
+
+
+def count_overdue_in(session: Session, today: date) -> int:
+    from sqlmodel import func
+
+    return int(
+        session.exec(
+            select(func.count())
+            .select_from(AmendmentRequest)
+            .where(AmendmentRequest.status == "pending", col(AmendmentRequest.due_date) < today)
+        ).one()
+    )
+
+
+def list_overdue(db: Database, actor: Actor, today: date | None = None) -> list[AmendmentInfo]:
+    """Pending requests past their due date, oldest deadline first (administrators)."""
+    require(actor, Perm.AUDIT_VIEW)
+    with db.session() as session:
+        return overdue_in(session, today or clinic_today(session))
+
+
 def list_amendments(db: Database, actor: Actor, client_id: int) -> list[AmendmentInfo]:
     require(actor, Perm.CLIENT_VIEW)
-    with db.read() as session:
+    with db.session() as session:
+        from iopdesk.services.clients import ChartSection, require_section_in
+
+        require_section_in(
+            session, actor, client_id, ChartSection.PRIVACY, entity="amendment_request"
+        )
         rows = session.exec(
             select(AmendmentRequest)
             .where(AmendmentRequest.client_id == client_id)
@@ -289,11 +520,23 @@ def amendments_for_note(session: Session, note_id: int) -> list[AmendmentInfo]:
 def print_lines(info: AmendmentInfo) -> list[str]:
     """Plain lines a printout appends after the record."""
     head = f"Amendment request received {info.received_date.isoformat()}: {info.requested_change}"
+    lines = [head]
+    if info.extended_on is not None:
+        lines.append(
+            f"Decision extended on {info.extended_on} to {info.due_date}: {info.extension_reason}"
+        )
     if info.status == "accepted":
-        return [
-            head,
-            f"Accepted {info.decision_date} by {info.decided_by}. Amendment: {info.amendment_text}",
-        ]
-    if info.status == "denied":
-        return [head, f"Denied {info.decision_date} by {info.decided_by}: {info.denial_reason}"]
-    return [head, "Pending decision."]
+        lines.append(
+            f"Accepted {info.decision_date} by {info.decided_by}. Amendment: {info.amendment_text}"
+        )
+    elif info.status == "denied":
+        lines.append(f"Denied {info.decision_date} by {info.decided_by}: {info.denial_reason}")
+        if info.disagreement:
+            lines.append(
+                f"Statement of disagreement received {info.disagreement_date}: {info.disagreement}"
+            )
+        if info.rebuttal:
+            lines.append(f"Rebuttal {info.rebuttal_date} by {info.rebuttal_by}: {info.rebuttal}")
+    else:
+        lines.append(f"Pending decision, due {info.due_date}.")
+    return lines

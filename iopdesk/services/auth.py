@@ -42,6 +42,23 @@ def _dummy() -> str:
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9._-]{2,40}$")
 
+PASSWORD_CHANGE_REQUIRED = (
+    "password change required: sign in to the app or use `iopdesk account password`"
+)
+
+
+class PasswordChangeRequired(AuthenticationError):
+    """The password was right but an administrator reset it ("must change at next sign-in"):
+    no session starts until a new one is set. `actor` is only for `change_password` (the app's
+    forced dialog, `iopdesk account password`); every other caller treats this as a failed
+    sign-in, so a temporary password never opens anything else."""
+
+    title = "Password change required"
+
+    def __init__(self, actor: Actor) -> None:
+        super().__init__(PASSWORD_CHANGE_REQUIRED)
+        self.actor = actor
+
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
@@ -94,10 +111,13 @@ def login(
 ) -> Actor:
     """Check a username and password; count failures and lock the account after too many.
     An account with two-factor sign-in also needs `code` (services.totp; `when` fixes the
-    clock in tests): without it TwoFactorRequired is raised after a right password."""
+    clock in tests): without it TwoFactorRequired is raised after a right password.
+    After an administrator's reset (must_change_password) a right password raises
+    PasswordChangeRequired instead of returning: only a password change may follow."""
     from iopdesk.services.totp import check_second_factor
 
     second_factor_problem = ""
+    must_change = False
     with db.session() as session:
         user = _find_user(session, username)
         now = utcnow()
@@ -143,7 +163,17 @@ def login(
             user.last_login_at = now
             session.add(user)
             actor = actor_for(user)
-            audit.record(session, actor, Action.LOGIN, entity="app_user", entity_id=user.id)
+            must_change = user.must_change_password
+            audit.record(
+                session,
+                actor,
+                Action.LOGIN,
+                entity="app_user",
+                entity_id=user.id,
+                detail="password change required" if must_change else "",
+            )
+    if not failed and must_change:
+        raise PasswordChangeRequired(actor)
     if failed:
         if user is not None and user.locked_until is not None and user.locked_until > now:
             raise AccountLockedError(_locked_message(user.locked_until, now))
@@ -196,7 +226,10 @@ def _locked_message(until: datetime, now: datetime) -> str:
 
 
 def unlock_screen(db: Database, actor: Actor, password: str) -> None:
-    """Resume after the inactivity lock: the same password rules and lock-out as sign-in."""
+    """Resume after the inactivity lock: the same password rules and lock-out as sign-in.
+    A password an administrator reset meanwhile does not resume the session: the user signs
+    out and sets a new one at sign-in (PasswordChangeRequired)."""
+    must_change = False
     with db.session() as session:
         user = session.get(User, actor.user_id)
         now = utcnow()
@@ -208,9 +241,19 @@ def unlock_screen(db: Database, actor: Actor, password: str) -> None:
         if ok:
             user.failed_attempts = 0
             session.add(user)
-            audit.record(session, actor, Action.UNLOCK_SCREEN, entity="app_user", entity_id=user.id)
+            must_change = user.must_change_password
+            audit.record(
+                session,
+                actor,
+                Action.UNLOCK_SCREEN,
+                entity="app_user",
+                entity_id=user.id,
+                detail="refused: password change required" if must_change else "",
+            )
         else:
             _count_failure(session, user, now)
+    if must_change:
+        raise PasswordChangeRequired(actor)
     if not ok:
         if user.locked_until is not None and user.locked_until > now:
             raise AccountLockedError(_locked_message(user.locked_until, now))
@@ -391,17 +434,32 @@ def set_user_access(
 
 
 def change_password(db: Database, actor: Actor, old_password: str, new_password: str) -> None:
+    """Set a new password (the policy applies; it must differ from the current one). This
+    also ends "must change at next sign-in" after an administrator's reset."""
     check_password_policy(new_password)
     with db.session() as session:
         user = session.get(User, actor.user_id)
-        if user is None or not _verify(user.password_hash, old_password):
+        if user is None or not user.active or not _verify(user.password_hash, old_password):
             raise AuthenticationError("The current password is not correct.")
+        if new_password == old_password:
+            raise ValidationError(
+                "Choose a new password that is different from the current one.",
+                {"new_password": "Must differ from the current password."},
+            )
+        was_reset = user.must_change_password
         user.password_hash = hash_password(new_password)
         user.password_changed_at = utcnow()
         user.must_change_password = False
         user.version += 1
         session.add(user)
-        audit.record(session, actor, Action.PASSWORD_CHANGE, entity="app_user", entity_id=user.id)
+        audit.record(
+            session,
+            actor,
+            Action.PASSWORD_CHANGE,
+            entity="app_user",
+            entity_id=user.id,
+            detail="temporary password replaced" if was_reset else "changed by user",
+        )
 
 
 def reset_password(db: Database, actor: Actor, user_id: int, new_password: str) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import and_, or_
@@ -36,10 +37,10 @@ from iopdesk.models import (
     TrackEnrollment,
     TreatmentPlan,
 )
-from iopdesk.models.enums import ClientStatus
+from iopdesk.models.enums import ClientStatus, Role
 from iopdesk.services import audit
 from iopdesk.services.actor import Actor
-from iopdesk.services.permissions import Perm, require
+from iopdesk.services.permissions import Perm, has, require
 from iopdesk.services.records import serialize, update_versioned
 from iopdesk.services.validation import check_dob, check_email, normalize_icd10, normalize_phone
 
@@ -51,7 +52,7 @@ class CensusRow:
     last_name: str
     first_name: str
     preferred_name: str
-    dob: date
+    dob: date | None  # None where the chart hides demographics from this user
     phone: str
     status: str
     track: str
@@ -206,6 +207,8 @@ def list_census(
         q = q.limit(limit)
     rows: list[CensusRow] = []
     with db.read() as session:
+        hidden = ALL_SECTIONS - _roles_sections(actor.roles)
+        team: set[int] = _care_team_client_ids(session, actor) if hidden else set()
         for (
             cid,
             mrn,
@@ -230,6 +233,17 @@ def list_census(
                 f"{tfirst} {tlast}".strip() + (f", {tcred}" if tcred else "") if tlast else ""
             )
             remaining = None if auth_units is None else int(auth_units) - int(auth_used or 0)
+            if hidden and cid not in team:  # minimum necessary, as in the chart
+                if ChartSection.DEMOGRAPHICS in hidden:
+                    dob = admitted = None
+                if ChartSection.CONTACT in hidden:
+                    phone = ""
+                if ChartSection.INSURANCE in hidden:
+                    payer, remaining = "", None
+                if ChartSection.CARE_TEAM in hidden:
+                    therapist = ""
+                if ChartSection.PLANS in hidden:
+                    due = None
             rows.append(
                 CensusRow(
                     cid,
@@ -281,8 +295,217 @@ class CensusIndex:
         return out
 
 
+# -- minimum necessary in the chart (HIPAA 164.502(b), 164.514(d)) --------------------------
+
+
+class ChartSection(StrEnum):
+    """The parts of a chart a role may or may not see (docs/privacy.md, "What each role
+    sees"). SCHEDULE is what scheduling needs and is open to every role with chart access."""
+
+    SCHEDULE = "schedule"  # name, preferred name, MRN, track, status, today's sessions
+    DEMOGRAPHICS = "demographics"  # legal name, date of birth, sex, pronouns, language, dates
+    CONTACT = "contact"  # phone, e-mail, address
+    EMERGENCY_CONTACTS = "emergency_contacts"
+    INSURANCE = "insurance"  # payers, member IDs, authorizations
+    CARE_TEAM = "care_team"
+    ATTENDANCE = "attendance"  # attendance history and weekly hours over the stay
+    DIAGNOSES = "diagnoses"
+    NOTES = "notes"  # progress and group note content
+    PLANS = "plans"  # treatment plans, goals, measures
+    DISCHARGE = "discharge"  # discharge summary, aftercare plan and packet
+    PRIVACY = "privacy"  # consents, accounting of disclosures, amendment requests
+
+
+SECTION_LABELS: dict[ChartSection, str] = {
+    ChartSection.SCHEDULE: "Name, MRN, track, status and today's sessions",
+    ChartSection.DEMOGRAPHICS: "Demographics",
+    ChartSection.CONTACT: "Contact details",
+    ChartSection.EMERGENCY_CONTACTS: "Emergency contacts",
+    ChartSection.INSURANCE: "Insurance",
+    ChartSection.CARE_TEAM: "Care team",
+    ChartSection.ATTENDANCE: "Attendance history",
+    ChartSection.DIAGNOSES: "Diagnoses",
+    ChartSection.NOTES: "Notes",
+    ChartSection.PLANS: "Treatment plans",
+    ChartSection.DISCHARGE: "Discharge and aftercare",
+    ChartSection.PRIVACY: "Consents, disclosures and amendments",
+}
+
+ALL_SECTIONS = frozenset(ChartSection)
+CLINICAL_SECTIONS = frozenset(
+    {ChartSection.DIAGNOSES, ChartSection.NOTES, ChartSection.PLANS, ChartSection.DISCHARGE}
+)
+# What each role sees of any client's chart. Therapists see ALL_SECTIONS of the clients on
+# their caseload or in the groups they facilitate, and only SCHEDULE of everybody else;
+# supervisors and administrators see everything; emergency access opens everything.
+ROLE_SECTIONS: dict[Role, frozenset[ChartSection]] = {
+    Role.FRONT_DESK: frozenset(
+        {
+            ChartSection.SCHEDULE,
+            ChartSection.DEMOGRAPHICS,
+            ChartSection.CONTACT,
+            ChartSection.EMERGENCY_CONTACTS,
+            ChartSection.INSURANCE,
+            ChartSection.CARE_TEAM,
+            ChartSection.ATTENDANCE,
+            ChartSection.PRIVACY,
+        }
+    ),
+    Role.BILLING: frozenset(
+        {
+            ChartSection.SCHEDULE,
+            ChartSection.DEMOGRAPHICS,
+            ChartSection.CONTACT,
+            ChartSection.INSURANCE,
+            ChartSection.CARE_TEAM,
+            ChartSection.ATTENDANCE,
+            ChartSection.DIAGNOSES,  # claims carry the diagnosis codes
+            ChartSection.PRIVACY,  # consents to disclose to payers
+        }
+    ),
+    Role.THERAPIST: frozenset({ChartSection.SCHEDULE}),  # off caseload; on it: everything
+    Role.SUPERVISOR: ALL_SECTIONS,
+    Role.ADMIN: ALL_SECTIONS,
+}
+
+
+@dataclass(frozen=True)
+class ChartAccess:
+    """What this user may see of this client's chart, and why the rest is hidden. The
+    services leave hidden data out; the screen shows `reason(section)` in its place."""
+
+    visible: frozenset[ChartSection]
+    reasons: tuple[tuple[ChartSection, str], ...] = ()
+    emergency: bool = False  # opened under emergency access
+    on_care_team: bool = False
+    notice: str = ""  # one sentence for the top of the chart when anything is hidden
+    short_reasons: tuple[tuple[ChartSection, str], ...] = ()
+
+    def shows(self, section: ChartSection) -> bool:
+        return section in self.visible
+
+    def reason(self, section: ChartSection) -> str:
+        """The full explanation shown in place of a hidden section ("" when shown)."""
+        return dict(self.reasons).get(section, "")
+
+    def short(self, section: ChartSection) -> str:
+        """A few words for a hidden section under the chart's notice."""
+        return dict(self.short_reasons).get(section, "")
+
+
+def _off_caseload(actor: Actor, section: ChartSection) -> bool:
+    """Hidden only because a therapist is not on this client's care team."""
+    return actor.is_(Role.THERAPIST) and section not in _roles_sections(
+        actor.roles - {Role.THERAPIST}
+    )
+
+
+def _denied_reason(actor: Actor, section: ChartSection, designated: bool) -> tuple[str, str]:
+    """(full explanation, a few words) for a hidden section."""
+    label = SECTION_LABELS[section]
+    if _off_caseload(actor, section):
+        why = (
+            f"{label} hidden: this client is not on your caseload or in a group you "
+            "facilitate, so you see only what scheduling needs."
+        )
+        short = "Hidden: not on your caseload or in your groups."
+    elif section in CLINICAL_SECTIONS:
+        why = (
+            f"{label} hidden: clinical information is visible only to the client's "
+            "clinicians and supervisors."
+        )
+        short = "Hidden: clinical information, for the client's clinicians only."
+    else:
+        why = f"{label} hidden: your role does not need it (minimum necessary)."
+        short = "Hidden: your role does not need it."
+    return why + _hint(designated), short
+
+
+def _hint(designated: bool) -> str:
+    if designated:
+        return " In an emergency, use Emergency access (it is logged and reviewed)."
+    return " Ask the client's clinician or a supervisor if you need it."
+
+
+def _roles_sections(roles: Collection[Role]) -> frozenset[ChartSection]:
+    out: set[ChartSection] = set()
+    for role in roles:
+        out |= ROLE_SECTIONS[role]
+    return frozenset(out)
+
+
+def chart_access_in(session: Session, actor: Actor, client_id: int) -> ChartAccess:
+    """The minimum-necessary rule for one user and one client (see ROLE_SECTIONS)."""
+    from iopdesk.models import User
+
+    if not has(actor, Perm.CLIENT_VIEW):
+        return ChartAccess(frozenset())
+    emergency = _break_glass(session, actor, client_id)
+    on_team = actor.is_(Role.THERAPIST) and _on_care_team(session, actor, client_id)
+    if emergency or on_team:
+        return ChartAccess(ALL_SECTIONS, (), emergency, on_team)
+    visible = _roles_sections(actor.roles)
+    if visible == ALL_SECTIONS:
+        return ChartAccess(visible)
+    user = session.get(User, actor.user_id)
+    designated = bool(user and user.break_glass_allowed)
+    hidden = [s for s in ChartSection if s not in visible]
+    texts = {s: _denied_reason(actor, s, designated) for s in hidden}
+    if any(_off_caseload(actor, s) for s in hidden):
+        notice = (
+            "This client is not on your caseload or in a group you facilitate, so you see "
+            "only what scheduling needs: name, MRN, track, status and today's sessions."
+        )
+    else:
+        notice = "Parts of this chart are hidden because your role does not need them."
+    return ChartAccess(
+        visible,
+        tuple((s, texts[s][0]) for s in hidden),
+        notice=notice + _hint(designated),
+        short_reasons=tuple((s, texts[s][1]) for s in hidden),
+    )
+
+
+def chart_access(db: Database, actor: Actor, client_id: int) -> ChartAccess:
+    with db.session() as session:
+        return chart_access_in(session, actor, client_id)
+
+
+def require_section_in(
+    session: Session, actor: Actor, client_id: int, section: ChartSection, *, entity: str
+) -> ChartAccess:
+    """Refuse (audited, committed) a read of a chart section this user may not see."""
+    access = chart_access_in(session, actor, client_id)
+    if access.shows(section):
+        return access
+    audit.record(
+        session,
+        actor,
+        audit.Action.DENIED,
+        entity=entity,
+        client_id=client_id,
+        detail=f"minimum necessary: {section.value}",
+    )
+    session.commit()
+    raise PermissionDenied(access.reason(section))
+
+
+@dataclass(frozen=True)
+class ChartSession:
+    """One of the client's sessions today (what the front desk and scheduling need)."""
+
+    id: int
+    start: str
+    end: str
+    title: str
+    status: str
+
+
 @dataclass
 class ClientChart:
+    """The Overview. Sections `access` does not show are left out here (empty lists; blank
+    or None client fields), never read from the database into this object."""
+
     client: Client
     diagnoses: list[Diagnosis] = field(default_factory=list)
     contacts: list[EmergencyContact] = field(default_factory=list)
@@ -291,20 +514,18 @@ class ClientChart:
     episodes: list[Episode] = field(default_factory=list)
     coverage: list[tuple[Coverage, str]] = field(default_factory=list)
     can_view_clinical: bool = False
+    access: ChartAccess = field(default_factory=lambda: ChartAccess(frozenset()))
+    today_sessions: list[ChartSession] = field(default_factory=list)
+    current_track: str = ""
 
 
-def can_view_clinical_in(session: Session, actor: Actor, client_id: int) -> bool:
-    """Supervisors and admins: all clients. Therapists: their caseload and their groups."""
+def _on_care_team(session: Session, actor: Actor, client_id: int) -> bool:
+    """The client is on this clinician's caseload (a current assignment) or attends a group
+    they facilitate."""
     from iopdesk.models import Attendance, ClinicSession, SessionFacilitator
-    from iopdesk.models.enums import Role
-    from iopdesk.services.permissions import has
 
-    if not has(actor, Perm.CLINICAL_VIEW):
-        return _break_glass(session, actor, client_id)
-    if actor.is_(Role.SUPERVISOR) or actor.is_(Role.ADMIN):
-        return True
     if actor.staff_id is None:
-        return _break_glass(session, actor, client_id)
+        return False
     today = date.today()
     assigned = session.exec(
         select(func.count())
@@ -328,7 +549,58 @@ def can_view_clinical_in(session: Session, actor: Actor, client_id: int) -> bool
         .join(SessionFacilitator, SessionFacilitator.session_id == ClinicSession.id)  # type: ignore[arg-type]
         .where(Attendance.client_id == client_id, SessionFacilitator.staff_id == actor.staff_id)
     ).one()
-    return bool(facilitated) or _break_glass(session, actor, client_id)
+    return bool(facilitated)
+
+
+def _care_team_client_ids(session: Session, actor: Actor) -> set[int]:
+    """The clients whose whole chart this user sees beyond their role's sections: a
+    therapist's caseload and groups (_on_care_team), and any open emergency access."""
+    from iopdesk.models import Attendance, BreakGlassAccess, ClinicSession, SessionFacilitator
+    from iopdesk.models import utcnow as _now
+
+    ids: set[int] = set(
+        session.exec(
+            select(BreakGlassAccess.client_id).where(
+                BreakGlassAccess.user_id == actor.user_id,
+                col(BreakGlassAccess.expires_at) > _now(),
+            )
+        ).all()
+    )
+    if actor.staff_id is None or not actor.is_(Role.THERAPIST):
+        return ids
+    today = date.today()
+    ids.update(
+        session.exec(
+            select(TherapistAssignment.client_id).where(
+                TherapistAssignment.staff_id == actor.staff_id,
+                col(TherapistAssignment.voided_at).is_(None),
+                or_(
+                    col(TherapistAssignment.end_date).is_(None),
+                    col(TherapistAssignment.end_date) >= today,
+                ),
+            )
+        ).all()
+    )
+    ids.update(
+        session.exec(
+            select(Attendance.client_id)
+            .join(ClinicSession, and_(ClinicSession.id == Attendance.session_id))  # type: ignore[arg-type]
+            .join(SessionFacilitator, SessionFacilitator.session_id == ClinicSession.id)  # type: ignore[arg-type]
+            .where(SessionFacilitator.staff_id == actor.staff_id)
+            .distinct()
+        ).all()
+    )
+    return ids
+
+
+def can_view_clinical_in(session: Session, actor: Actor, client_id: int) -> bool:
+    """Supervisors and admins: all clients. Therapists: their caseload and their groups.
+    Anybody: a client they opened under emergency access."""
+    if not has(actor, Perm.CLINICAL_VIEW):
+        return _break_glass(session, actor, client_id)
+    if actor.is_(Role.SUPERVISOR) or actor.is_(Role.ADMIN):
+        return True
+    return _on_care_team(session, actor, client_id) or _break_glass(session, actor, client_id)
 
 
 def require_clinical_in(
@@ -360,30 +632,100 @@ def _break_glass(session: Session, actor: Actor, client_id: int) -> bool:
     return active_in(session, actor, client_id)
 
 
+# Client columns left blank in a chart that does not show their section
+_SECTION_FIELDS: dict[ChartSection, dict[str, Any]] = {
+    ChartSection.DEMOGRAPHICS: {
+        "middle_name": "",
+        "pronouns": "",
+        "dob": None,
+        "sex": "",
+        "primary_language": "",
+        "referral_source": "",
+        "admission_date": None,
+        "discharge_date": None,
+        "required_weekly_hours": None,
+    },
+    ChartSection.CONTACT: {
+        "phone": "",
+        "email": "",
+        "address_line1": "",
+        "address_line2": "",
+        "city": "",
+        "state": "",
+        "postal_code": "",
+    },
+}
+
+
+def _masked(client: Client, access: ChartAccess) -> Client:
+    """A detached copy of the client row without the columns `access` hides."""
+    values = {name: getattr(client, name) for name in Client.model_fields}
+    for section, blanks in _SECTION_FIELDS.items():
+        if not access.shows(section):
+            values.update(blanks)
+    copy = Client(**{k: v for k, v in values.items() if v is not None})
+    for name, value in values.items():
+        if value is None:
+            setattr(copy, name, None)  # a hidden date of birth is None, not a date
+    return copy
+
+
+def _today_sessions(session: Session, client_id: int, on: date) -> list[ChartSession]:
+    from iopdesk.models import ClinicSession
+    from iopdesk.models.enums import SessionKind
+    from iopdesk.services.schedule import roster_ids_in, session_infos_in
+
+    rows = list(
+        session.exec(
+            select(ClinicSession)
+            .where(
+                ClinicSession.session_date == on,
+                or_(
+                    col(ClinicSession.client_id) == client_id,
+                    col(ClinicSession.kind) == SessionKind.GROUP.value,
+                ),
+            )
+            .order_by(col(ClinicSession.start_time), col(ClinicSession.id))
+        ).all()
+    )
+    rosters = roster_ids_in(session, rows)
+    rows = [r for r in rows if r.id is not None and client_id in rosters.get(r.id, {})]
+    return [
+        ChartSession(
+            i.id, f"{i.start:%H:%M}", f"{i.end:%H:%M}", i.title, i.status.replace("_", " ")
+        )
+        for i in session_infos_in(session, rows)
+    ]
+
+
 def open_chart(db: Database, actor: Actor, client_id: int) -> ClientChart:
-    """Everything the chart's Overview shows. Opening a chart is audited."""
+    """What the chart's Overview shows, minimum necessary for this user (chart_access_in):
+    hidden sections are never read into the result. Opening a chart is audited."""
     require(actor, Perm.CLIENT_VIEW)
     with db.session() as session:
         client = session.get(Client, client_id)
         if client is None:
             raise NotFoundError("That client record does not exist.")
-        chart = ClientChart(client=client)
-        chart.diagnoses = list(
-            session.exec(
-                select(Diagnosis)
-                .where(Diagnosis.client_id == client_id, col(Diagnosis.voided_at).is_(None))
-                .order_by(col(Diagnosis.is_primary).desc(), col(Diagnosis.sort_order))
-            ).all()
-        )
-        chart.contacts = list(
-            session.exec(
-                select(EmergencyContact).where(
-                    EmergencyContact.client_id == client_id,
-                    col(EmergencyContact.voided_at).is_(None),
-                )
-            ).all()
-        )
-        chart.enrollments = [
+        access = chart_access_in(session, actor, client_id)
+        chart = ClientChart(client=_masked(client, access), access=access)
+        if access.shows(ChartSection.DIAGNOSES):
+            chart.diagnoses = list(
+                session.exec(
+                    select(Diagnosis)
+                    .where(Diagnosis.client_id == client_id, col(Diagnosis.voided_at).is_(None))
+                    .order_by(col(Diagnosis.is_primary).desc(), col(Diagnosis.sort_order))
+                ).all()
+            )
+        if access.shows(ChartSection.EMERGENCY_CONTACTS):
+            chart.contacts = list(
+                session.exec(
+                    select(EmergencyContact).where(
+                        EmergencyContact.client_id == client_id,
+                        col(EmergencyContact.voided_at).is_(None),
+                    )
+                ).all()
+            )
+        enrollments = [
             (e, name)
             for e, name in session.execute(
                 select(TrackEnrollment, Track.name)
@@ -395,35 +737,51 @@ def open_chart(db: Database, actor: Actor, client_id: int) -> ClientChart:
                 .order_by(col(TrackEnrollment.start_date).desc())
             )
         ]
-        chart.assignments = [
-            (a, f"{first} {last}".strip() + (f", {cred}" if cred else ""))
-            for a, first, last, cred in session.execute(
-                select(TherapistAssignment, Staff.first_name, Staff.last_name, Staff.credentials)
-                .join(Staff, Staff.id == TherapistAssignment.staff_id)  # type: ignore[arg-type]
-                .where(
-                    TherapistAssignment.client_id == client_id,
-                    col(TherapistAssignment.voided_at).is_(None),
+        today = date.today()
+        current = [
+            name
+            for e, name in enrollments
+            if e.start_date <= today and (e.end_date is None or e.end_date >= today)
+        ]
+        chart.current_track = current[0] if current else ""
+        if access.shows(ChartSection.DEMOGRAPHICS):
+            chart.enrollments = enrollments  # the program history, with dates
+        if access.shows(ChartSection.CARE_TEAM):
+            chart.assignments = [
+                (a, f"{first} {last}".strip() + (f", {cred}" if cred else ""))
+                for a, first, last, cred in session.execute(
+                    select(
+                        TherapistAssignment, Staff.first_name, Staff.last_name, Staff.credentials
+                    )
+                    .join(Staff, Staff.id == TherapistAssignment.staff_id)  # type: ignore[arg-type]
+                    .where(
+                        TherapistAssignment.client_id == client_id,
+                        col(TherapistAssignment.voided_at).is_(None),
+                    )
+                    .order_by(col(TherapistAssignment.start_date).desc())
                 )
-                .order_by(col(TherapistAssignment.start_date).desc())
+            ]
+        if access.shows(ChartSection.DEMOGRAPHICS):
+            chart.episodes = list(
+                session.exec(
+                    select(Episode)
+                    .where(Episode.client_id == client_id)
+                    .order_by(col(Episode.episode_no))
+                ).all()
             )
-        ]
-        chart.episodes = list(
-            session.exec(
-                select(Episode)
-                .where(Episode.client_id == client_id)
-                .order_by(col(Episode.episode_no))
-            ).all()
-        )
-        chart.coverage = [
-            (c, name)
-            for c, name in session.execute(
-                select(Coverage, Payer.name)
-                .join(Payer, Payer.id == Coverage.payer_id)  # type: ignore[arg-type]
-                .where(Coverage.client_id == client_id, col(Coverage.voided_at).is_(None))
-            )
-        ]
+        if access.shows(ChartSection.INSURANCE):
+            chart.coverage = [
+                (c, name)
+                for c, name in session.execute(
+                    select(Coverage, Payer.name)
+                    .join(Payer, Payer.id == Coverage.payer_id)  # type: ignore[arg-type]
+                    .where(Coverage.client_id == client_id, col(Coverage.voided_at).is_(None))
+                )
+            ]
+        chart.today_sessions = _today_sessions(session, client_id, today)
         chart.can_view_clinical = can_view_clinical_in(session, actor, client_id)
-        emergency = _break_glass(session, actor, client_id)
+        emergency = access.emergency
+        hidden = ",".join(s.value for s in ChartSection if not access.shows(s))
         audit.record(
             session,
             actor,
@@ -433,7 +791,7 @@ def open_chart(db: Database, actor: Actor, client_id: int) -> ClientChart:
             client_id=client_id,
             # opened under emergency access: flagged for the administrators' review
             flagged=emergency,
-            detail="emergency access" if emergency else "",
+            detail="emergency access" if emergency else (f"hidden: {hidden}" if hidden else ""),
         )
         return chart
 

@@ -275,7 +275,10 @@ def get_form(db: Database, actor: Actor, consent_id: int) -> tuple[bytes, str, s
 
 def list_consents(db: Database, actor: Actor, client_id: int) -> list[ConsentInfo]:
     require(actor, Perm.CLIENT_VIEW)
-    with db.read() as session:
+    with db.session() as session:
+        from iopdesk.services.clients import ChartSection, require_section_in
+
+        require_section_in(session, actor, client_id, ChartSection.PRIVACY, entity="consent")
         today = clinic_today(session)
         rows = session.exec(
             select(Consent)

@@ -334,7 +334,10 @@ def list_disclosures(
 ) -> list[DisclosureRow]:
     """A client's releases, newest first."""
     require(actor, Perm.CLIENT_VIEW)
-    with db.read() as session:
+    with db.session() as session:
+        from iopdesk.services.clients import ChartSection, require_section_in
+
+        require_section_in(session, actor, client_id, ChartSection.PRIVACY, entity="disclosure")
         q = (
             select(Disclosure, User.username)
             .join(User, User.id == Disclosure.user_id)  # type: ignore[arg-type]

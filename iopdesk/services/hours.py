@@ -1283,6 +1283,9 @@ def client_history(
     with db.session() as session:
         if session.get(Client, client_id) is None:
             raise NotFoundError("That client record does not exist.")
+        from iopdesk.services.clients import ChartSection, require_section_in
+
+        require_section_in(session, actor, client_id, ChartSection.ATTENDANCE, entity="client")
         today = today or clinic_today(session)
         bounds = session.execute(
             sa_select(

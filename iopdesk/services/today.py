@@ -39,6 +39,7 @@ class TodaySummary:
     # suicide-risk flags and open follow-ups: the primary therapist's clients, or all for
     # supervisors (services.safety.tasks_in); None for roles without clinical access
     risk_tasks: list[RiskTask] | None = None
+    amendments_overdue: int | None = None  # pending past their due date (administrators)
 
 
 def summary(db: Database, actor: Actor, on: date | None = None) -> TodaySummary:
@@ -101,13 +102,15 @@ def summary(db: Database, actor: Actor, on: date | None = None) -> TodaySummary:
                     Staff.active,
                 )
             ).one()
-        break_glass = None
+        break_glass = overdue = None
         if has(actor, Perm.AUDIT_VIEW):
+            from iopdesk.services.amendments import count_overdue_in
             from iopdesk.services.breakglass import count_unreviewed_in
 
             break_glass = count_unreviewed_in(session)
+            overdue = count_overdue_in(session, on)
         risk_tasks = tasks_in(session, actor)
         return TodaySummary(
             active, referrals, sessions, unsigned, locked, expiring, cosign, without, break_glass,
-            backup_warning=backup_warning, risk_tasks=risk_tasks,
+            backup_warning=backup_warning, risk_tasks=risk_tasks, amendments_overdue=overdue,
         )  # fmt: skip

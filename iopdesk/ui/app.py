@@ -140,26 +140,49 @@ def first_start(db: Database) -> Actor | None:
 def sign_in(db: Database, clinic_name: str, username: str = "") -> Actor | None:
     from iopdesk.ui.pages.privacy import login_with_two_factor
 
-    dialog = LoginDialog(
-        clinic_name,
-        lambda u, p: login_with_two_factor(db, u, p, dialog),
-        db.describe(),
-        username=username,
-    )
+    def attempt(u: str, p: str) -> object:
+        try:
+            return login_with_two_factor(db, u, p, dialog)
+        except auth.PasswordChangeRequired as exc:
+            return exc  # right password, but it was reset: a new one first
+
+    dialog = LoginDialog(clinic_name, attempt, db.describe(), username=username)
     if dialog.exec() != QDialog.DialogCode.Accepted:
         return None
-    assert isinstance(dialog.result_value, Actor)
-    if not after_sign_in(db, dialog.result_value, dialog):
-        return None
-    return dialog.result_value
+    return after_sign_in(db, dialog.result_value, dialog)
 
 
-def after_sign_in(db: Database, actor: Actor, parent: QWidget | None) -> bool:
-    """What must happen between the password check and the main window (two-factor
-    enrolment when required); False when the user gave up."""
+def require_new_password(
+    db: Database, actor: Actor, temporary: str, parent: QWidget | None = None
+) -> bool:
+    """After an administrator's reset: the forced "New password required" dialog. False when
+    the user signs out instead (nothing opens with the temporary password)."""
+    from iopdesk.ui.dialogs import ChangePasswordDialog
+
+    dialog = ChangePasswordDialog(
+        lambda old, new: auth.change_password(db, actor, old, new),
+        required=True,
+        current=temporary,
+        parent=parent,
+    )
+    return dialog.exec() == QDialog.DialogCode.Accepted
+
+
+def after_sign_in(db: Database, result: object, dialog: LoginDialog) -> Actor | None:
+    """What must happen between the password check and the main window: a new password
+    after an administrator's reset, then two-factor enrolment when required. None when the
+    user gave up (signed out instead)."""
     from iopdesk.ui.pages.privacy import enrol_if_required
 
-    return enrol_if_required(db, actor, parent)
+    if isinstance(result, auth.PasswordChangeRequired):
+        if not require_new_password(db, result.actor, dialog.password.text(), dialog):
+            return None
+        result = result.actor
+    if not isinstance(result, Actor):
+        return None
+    if not enrol_if_required(db, result, dialog):
+        return None
+    return result
 
 
 def keep_schedule_ahead(db: Database, actor: Actor) -> int:

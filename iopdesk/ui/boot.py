@@ -224,14 +224,13 @@ def run_gui(db: str | None = None, username: str | None = None) -> int:
         return gui.run_gui(db, username)
     if database is None:
         return 0 if not accepted else 2
-    from iopdesk.services.actor import Actor
     from iopdesk.services.clinic import get_clinic
 
     try:
-        actor = dialog.result_value if accepted else None
-        if not isinstance(actor, Actor):
+        if not accepted:
             return 0
-        if not gui.after_sign_in(database, actor, dialog):
+        actor = gui.after_sign_in(database, dialog.result_value, dialog)
+        if actor is None:
             return 0
         gui.auto_backup(database)
         code = gui.run_session(app, database, actor, get_clinic(database).is_demo, username or "")
@@ -291,8 +290,12 @@ def _authenticate(
             "The clinic database could not be opened. Close IOPDesk and start it again; the "
             "message shown said why."
         )
+    from iopdesk.services.auth import PasswordChangeRequired
     from iopdesk.ui.pages.privacy import login_with_two_factor
 
-    actor = login_with_two_factor(database, username, password, dialog)
+    try:
+        actor: Any = login_with_two_factor(database, username, password, dialog)
+    except PasswordChangeRequired as exc:
+        actor = exc  # the right password, but an administrator reset it: a new one first
     marks["password_checked"] = time.perf_counter()
     return actor

@@ -194,3 +194,66 @@ class LoginDialog(_FormDialog):
         self.busy.setText(text)
         self.busy.setVisible(bool(text))
         self.buttons.setEnabled(not text)
+
+
+class ChangePasswordDialog(_FormDialog):
+    """A new password for the signed-in user. With `required` (after an administrator's
+    reset) it is shown right after sign-in and cannot be skipped: its only other button signs
+    out again. `current` is the password just typed at sign-in; without it, it is asked."""
+
+    def __init__(
+        self,
+        change: Callable[[str, str], None],
+        *,
+        required: bool = False,
+        current: str | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        from iopdesk.services.auth import MIN_PASSWORD_LENGTH
+
+        subtitle = (
+            "An administrator reset your password. Choose a new one now; the temporary "
+            "password no longer opens IOPDesk after this."
+            if required
+            else "Choose a new password."
+        ) + f" At least {MIN_PASSWORD_LENGTH} characters, no spaces at either end."
+        super().__init__(
+            "Change your password" if not required else "New password required",
+            subtitle,
+            "Change password",
+            parent,
+        )
+        self.setObjectName("changePasswordDialog")
+        self.required = required
+        self._current = current
+        self.current = _password_field()
+        self.current.setObjectName("currentPassword")
+        if current is None:
+            self.form.addRow("Current password", self.current)
+        self.new = _password_field()
+        self.new.setObjectName("newPassword")
+        self.again = _password_field()
+        self.again.setObjectName("newPasswordAgain")
+        self.form.addRow("New password", self.new)
+        self.form.addRow("Type it again", self.again)
+        from PySide6.QtWidgets import QDialogButtonBox
+
+        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        ok.setMinimumWidth(ok.sizeHint().width() + 40)  # the primary style's wider padding
+        if required:
+            cancel = self.buttons.button(QDialogButtonBox.StandardButton.Cancel)
+            cancel.setText("Sign out")
+        (self.current if current is None else self.new).setFocus()
+        self._change = change
+        self.accept_action = self._save
+
+    def _save(self) -> None:
+        from iopdesk.services.auth import check_password_policy
+
+        new = self.new.text()
+        check_password_policy(new)
+        if new != self.again.text():
+            self.again.clear()
+            raise ValidationError("The two new passwords do not match. Type the new one again.")
+        current = self._current if self._current is not None else self.current.text()
+        self._change(current, new)

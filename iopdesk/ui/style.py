@@ -62,6 +62,9 @@ QListWidget#sessionList {{ background: white; border: 1px solid {BORDER}; border
 QListWidget#sessionList::item {{ padding: 6px 6px; border-bottom: 1px solid #eef1f5; }}
 QListWidget#sessionList::item:selected {{ background: #d6ebf4; color: {TEXT}; }}
 QLabel#fieldError {{ color: {BAD}; font-size: 9pt; }}
+QLabel#deniedNotice {{ background: #fff6e8; color: #5c3d00; border: 1px solid #f0d2a0;
+    border-radius: 4px; padding: 5px 8px; }}
+QLabel#deniedShort {{ color: #8a5a00; font-style: italic; }}
 QLabel#lockTitle {{ font-size: 18pt; font-weight: 600; }}
 QWidget#lockPage {{ background: {SIDEBAR}; }}
 QFrame#lockCard {{ background: white; border-radius: 10px; }}

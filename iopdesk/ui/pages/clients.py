@@ -112,7 +112,11 @@ class ClientsPage(Page):
                     ),
                     sort_key=lambda r: (r.last_name.lower(), r.first_name.lower()),
                 ),
-                Column("DOB", lambda r: f"{r.dob:%m/%d/%Y}", sort_key=lambda r: r.dob),
+                Column(
+                    "DOB",
+                    lambda r: f"{r.dob:%m/%d/%Y}" if r.dob else "",
+                    sort_key=lambda r: (r.dob is not None, r.dob or date.min),
+                ),
                 Column(
                     "Status",
                     lambda r: STATUS_LABELS.get(r.status, r.status),
@@ -251,6 +255,7 @@ class ChartPage(Page):
         super().__init__()
         self.ctx = ctx
         self.client_id: int | None = None
+        self.access = clients.ChartAccess(frozenset())
         top = QHBoxLayout()
         self.name = QLabel("")
         self.name.setObjectName("pageTitle")
@@ -286,6 +291,11 @@ class ChartPage(Page):
 
         self.risk_banner = RiskBanner()
         self.layout_.addWidget(self.risk_banner)
+        self.notice = QLabel("")
+        self.notice.setObjectName("deniedNotice")
+        self.notice.setWordWrap(True)
+        self.notice.hide()
+        self.layout_.addWidget(self.notice)
         self.tabs = QTabWidget()
         self.overview = QWidget()
         self.overview_layout = QHBoxLayout(self.overview)
@@ -400,8 +410,11 @@ class ChartPage(Page):
 
     def load(self, client_id: int) -> None:
         chart = clients.open_chart(self.ctx.db, self.ctx.actor, client_id)
+        access = chart.access
+        S = clients.ChartSection
         self.client_id = client_id
-        self.hours_tab.load(client_id)
+        self.access = access
+        self.hours_tab.load(client_id, access.reason(S.ATTENDANCE))
         if self.billing_tab is not None:
             self.billing_tab.load(client_id)
         if self.audit_tab is not None:
@@ -410,15 +423,23 @@ class ChartPage(Page):
         c = chart.client
         preferred = f' "{c.preferred_name}"' if c.preferred_name else ""
         self.name.setText(f"{c.last_name}, {c.first_name}{preferred}")
-        self.ident.setText(
-            f"MRN {c.mrn}   |   DOB {c.dob:%m/%d/%Y} (age {age(c.dob)})   |   "
-            f"{STATUS_LABELS.get(c.status, c.status)}"
-            + (f"   |   {c.pronouns}" if c.pronouns else "")
-        )
+        bits = [f"MRN {c.mrn}"]
+        if c.dob is not None:
+            bits.append(f"DOB {c.dob:%m/%d/%Y} (age {age(c.dob)})")
+        bits.append(STATUS_LABELS.get(c.status, c.status))
+        if chart.current_track:
+            bits.append(chart.current_track)
+        if c.pronouns:
+            bits.append(c.pronouns)
+        if access.emergency:
+            bits.append("opened under emergency access")
+        self.ident.setText("   |   ".join(bits))
         self.part2.setVisible(c.part2)
-        self.privacy_tab.load(client_id, f"{c.first_name} {c.last_name}")
+        self.privacy_tab.load(client_id, f"{c.first_name} {c.last_name}", access.reason(S.PRIVACY))
         self.break_glass_btn.update_for(
-            client_id, f"{c.first_name} {c.last_name} ({c.mrn})", chart.can_view_clinical
+            client_id,
+            f"{c.first_name} {c.last_name} ({c.mrn})",
+            chart.can_view_clinical and access.visible == clients.ALL_SECTIONS,
         )
         self._fill_overview(chart)
         self._refresh_banner()
@@ -427,14 +448,19 @@ class ChartPage(Page):
                 tab.setEnabled(chart.can_view_clinical)
                 if chart.can_view_clinical:
                     tab.load(client_id)
-        self.plan_tab.load(client_id, allowed=chart.can_view_clinical)
-        self.discharge_tab.load(client_id, c.status)
+        self.plan_tab.load(
+            client_id,
+            allowed=chart.can_view_clinical and access.shows(S.PLANS),
+            reason=access.reason(S.PLANS),
+        )
+        self.discharge_tab.load(client_id, c.status, access.reason(S.DISCHARGE))
         self.notes_model.set_rows(notes.list_note_headers(self.ctx.db, self.ctx.actor, client_id))
-        if chart.can_view_clinical:
+        if chart.can_view_clinical and access.shows(S.NOTES):
             self.note_view.setPlainText("Select a note to read it.")
         else:
             self.note_view.setPlainText(
-                "Note content is visible only to the client's clinicians and supervisors."
+                access.reason(S.NOTES)
+                or "Note content is visible only to the client's clinicians and supervisors."
             )
         self.tabs.setCurrentIndex(0)
 
@@ -467,79 +493,128 @@ class ChartPage(Page):
             if widget is not None:
                 widget.deleteLater()
         c = chart.client
+        access = chart.access
+        S = clients.ChartSection
+
+        def denied(section: clients.ChartSection) -> QLabel:
+            label = QLabel(access.short(section))
+            label.setObjectName("deniedShort")
+            label.setToolTip(access.reason(section))
+            label.setWordWrap(True)
+            return label
+
+        self.notice.setText(access.notice)
+        self.notice.setVisible(bool(access.notice))
         demo = QFrame()
         form = QFormLayout(demo)
         form.addRow(section_title("Demographics"))
-        address = ", ".join(
-            p for p in (c.address_line1, c.address_line2, c.city, c.state, c.postal_code) if p
-        )
-        for label, value in (
-            ("Legal name", f"{c.first_name} {c.middle_name} {c.last_name}".replace("  ", " ")),
-            ("Preferred name", c.preferred_name),
-            ("Pronouns", c.pronouns),
-            ("Sex", c.sex),
-            ("Phone", c.phone),
-            ("E-mail", c.email),
-            ("Address", address),
-            ("Language", c.primary_language),
-            ("Admitted", f"{c.admission_date:%m/%d/%Y}" if c.admission_date else ""),
-            ("Discharged", f"{c.discharge_date:%m/%d/%Y}" if c.discharge_date else ""),
-        ):
+        rows: list[tuple[str, str]] = [("Name", f"{c.first_name} {c.last_name}")]
+        if access.shows(S.DEMOGRAPHICS):
+            rows = [
+                ("Legal name", f"{c.first_name} {c.middle_name} {c.last_name}".replace("  ", " ")),
+                ("Preferred name", c.preferred_name),
+                ("Pronouns", c.pronouns),
+                ("Sex", c.sex),
+            ]
+        else:
+            rows.append(("Preferred name", c.preferred_name))
+        if access.shows(S.CONTACT):
+            address = ", ".join(
+                p for p in (c.address_line1, c.address_line2, c.city, c.state, c.postal_code) if p
+            )
+            rows += [("Phone", c.phone), ("E-mail", c.email), ("Address", address)]
+        if access.shows(S.DEMOGRAPHICS):
+            rows += [
+                ("Language", c.primary_language),
+                ("Admitted", f"{c.admission_date:%m/%d/%Y}" if c.admission_date else ""),
+                ("Discharged", f"{c.discharge_date:%m/%d/%Y}" if c.discharge_date else ""),
+            ]
+        for label, value in rows:
             form.addRow(label, QLabel(value or "-"))
+        for section in (S.DEMOGRAPHICS, S.CONTACT):
+            if not access.shows(section):
+                form.addRow(clients.SECTION_LABELS[section], denied(section))
+        form.addRow(section_title("Today's sessions"))
+        for s in chart.today_sessions:
+            form.addRow(f"{s.start}-{s.end}", QLabel(f"{s.title} ({s.status})"))
+        if not chart.today_sessions:
+            form.addRow(muted("No sessions today"))
         self.overview_layout.addWidget(demo, 1)
         right = QFrame()
         rl = QVBoxLayout(right)
         rl.addWidget(section_title("Diagnoses"))
+        if not access.shows(S.DIAGNOSES):
+            rl.addWidget(denied(S.DIAGNOSES))
         for d in chart.diagnoses:
             rl.addWidget(
                 QLabel(f"{d.icd10_code}  {d.description}" + ("  (primary)" if d.is_primary else ""))
             )
-        if not chart.diagnoses:
+        if access.shows(S.DIAGNOSES) and not chart.diagnoses:
             rl.addWidget(muted("None recorded"))
         rl.addWidget(section_title("Program"))
-        for e, track in chart.enrollments:
-            end = f"{e.end_date:%m/%d/%Y}" if e.end_date else "present"
-            rl.addWidget(QLabel(f"{track}: {e.start_date:%m/%d/%Y} - {end}"))
-        if not chart.enrollments:
-            rl.addWidget(muted("Not enrolled in a track"))
-        hours_row = QHBoxLayout()
-        if c.required_weekly_hours is not None:
-            until = (
-                f" through {c.required_hours_until:%m/%d/%Y}"
-                if c.required_hours_until
-                else " (no end date)"
-            )
-            expired = c.required_hours_until is not None and c.required_hours_until < date.today()
-            text = f"Hours override: {c.required_weekly_hours:.2f} h a week{until}" + (
-                " - ended; the track's hours apply" if expired else ""
-            )
+        if access.shows(S.DEMOGRAPHICS):
+            for e, track in chart.enrollments:
+                end = f"{e.end_date:%m/%d/%Y}" if e.end_date else "present"
+                rl.addWidget(QLabel(f"{track}: {e.start_date:%m/%d/%Y} - {end}"))
+            if not chart.enrollments:
+                rl.addWidget(muted("Not enrolled in a track"))
         else:
-            text = "Required hours: the track's"
-        override_label = QLabel(text)
-        override_label.setObjectName("hoursOverride")
-        hours_row.addWidget(override_label, 1)
-        if self.ctx.can(Perm.CLINICAL_WRITE) and chart.can_view_clinical:
-            override_btn = QPushButton("Hours override...")
-            override_btn.setObjectName("hoursOverrideButton")
-            override_btn.clicked.connect(self._hours_override)
-            hours_row.addWidget(override_btn)
-        rl.addLayout(hours_row)
-        rl.addWidget(section_title("Care team"))
-        for a, staff in chart.assignments:
-            end = f" (until {a.end_date:%m/%d/%Y})" if a.end_date else ""
-            rl.addWidget(QLabel(f"{a.role.replace('_', ' ').title()}: {staff}{end}"))
-        if not chart.assignments:
-            rl.addWidget(muted("No staff assigned"))
-        rl.addWidget(section_title("Insurance"))
-        for cov, payer in chart.coverage:
-            rl.addWidget(QLabel(f"{payer}  -  member ID {cov.member_id or '-'}"))
-        if not chart.coverage:
-            rl.addWidget(muted("None recorded"))
-        rl.addWidget(section_title("Emergency contacts"))
-        for ec in chart.contacts:
-            rl.addWidget(QLabel(f"{ec.name} ({ec.relationship})  {ec.phone}"))
-        if not chart.contacts:
-            rl.addWidget(muted("None recorded"))
+            rl.addWidget(QLabel(chart.current_track or "Not enrolled in a track"))
+        if chart.can_view_clinical:
+            hours_row = QHBoxLayout()
+            if c.required_weekly_hours is not None:
+                until = (
+                    f" through {c.required_hours_until:%m/%d/%Y}"
+                    if c.required_hours_until
+                    else " (no end date)"
+                )
+                expired = (
+                    c.required_hours_until is not None and c.required_hours_until < date.today()
+                )
+                text = f"Hours override: {c.required_weekly_hours:.2f} h a week{until}" + (
+                    " - ended; the track's hours apply" if expired else ""
+                )
+            else:
+                text = "Required hours: the track's"
+            override_label = QLabel(text)
+            override_label.setObjectName("hoursOverride")
+            hours_row.addWidget(override_label, 1)
+            if self.ctx.can(Perm.CLINICAL_WRITE) and chart.can_view_clinical:
+                override_btn = QPushButton("Hours override...")
+                override_btn.setObjectName("hoursOverrideButton")
+                override_btn.clicked.connect(self._hours_override)
+                hours_row.addWidget(override_btn)
+            rl.addLayout(hours_row)
+        for title, section, lines in (
+            (
+                "Care team",
+                S.CARE_TEAM,
+                [
+                    f"{a.role.replace('_', ' ').title()}: {staff}"
+                    + (f" (until {a.end_date:%m/%d/%Y})" if a.end_date else "")
+                    for a, staff in chart.assignments
+                ],
+            ),
+            (
+                "Insurance",
+                S.INSURANCE,
+                [f"{payer}  -  member ID {cov.member_id or '-'}" for cov, payer in chart.coverage],
+            ),
+            (
+                "Emergency contacts",
+                S.EMERGENCY_CONTACTS,
+                [f"{ec.name} ({ec.relationship})  {ec.phone}" for ec in chart.contacts],
+            ),
+        ):
+            rl.addWidget(section_title(title))
+            if not access.shows(section):
+                rl.addWidget(denied(section))
+                continue
+            for line in lines:
+                rl.addWidget(QLabel(line))
+            if not lines:
+                empty = "No staff assigned" if section == S.CARE_TEAM else "None recorded"
+                rl.addWidget(muted(empty))
         rl.addStretch(1)
         self.overview_layout.addWidget(right, 1)
 

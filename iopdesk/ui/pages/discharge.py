@@ -221,7 +221,7 @@ def render_to_printer(pdf: Path, printer: Any) -> int:
 
 def print_plan(ctx: AppContext, plan_id: int, parent: QWidget | None) -> None:
     try:
-        view = aftercare.get_plan(ctx.db, ctx.actor, plan_id)
+        view = aftercare.print_cover(ctx.db, ctx.actor, plan_id)
     except UserError as exc:
         msgbox.user_error(parent, exc)
         return
@@ -1191,9 +1191,28 @@ class ClientDischargeTab(QWidget):
         body.addLayout(right, 3)
         lay.addLayout(body, 1)
 
-    def load(self, client_id: int, status: str) -> None:
+    def load(self, client_id: int, status: str, reason: str = "") -> None:
+        """`reason`: the chart hides discharge and aftercare from this user (minimum
+        necessary); it is shown instead and nothing is asked of the services."""
         self.client_id = client_id
         self.client_status = status
+        if reason:
+            for button in (self.discharge_btn, self.new_plan_btn):
+                button.setVisible(False)
+            plans: list[aftercare.PlanSummary] = []
+            if self.ctx.can(Perm.AFTERCARE_PRINT) and not self.ctx.can(Perm.CLINICAL_VIEW):
+                # the front desk prints a finalized packet for the client, unread
+                plans = aftercare.list_plans(self.ctx.db, self.ctx.actor, client_id)
+            self.plans_model.set_rows(plans)
+            if plans:
+                self.plans.selectRow(0)
+            self.plan_btn.setEnabled(False)
+            self.print_btn.setEnabled(any(p.status == "finalized" for p in plans))
+            self.summary.setPlainText(
+                reason
+                + (" You can print a finalized aftercare packet for the client." if plans else "")
+            )
+            return
         can_manage = self.ctx.can(Perm.DISCHARGE_MANAGE)
         self.discharge_btn.setVisible(can_manage)
         self.discharge_btn.setEnabled(status in ("active", "on_hold", "intake", "referral"))

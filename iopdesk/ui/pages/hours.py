@@ -291,6 +291,8 @@ class ClientHoursTab(QWidget):
         self.ctx = ctx
         lay = QVBoxLayout(self)
         self.caption = muted("")
+        self.caption.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.caption.setWordWrap(True)
         lay.addWidget(self.caption)
         self.chart = HoursChart()
         lay.addWidget(self.chart, 2)
@@ -309,7 +311,15 @@ class ClientHoursTab(QWidget):
             self.table.setColumnWidth(column, width)
         lay.addWidget(self.table, 1)
 
-    def load(self, client_id: int) -> None:
+    def load(self, client_id: int, reason: str = "") -> None:
+        """`reason`: the chart hides the attendance history from this user; shown instead."""
+        self.chart.setVisible(not reason)
+        self.table.setVisible(not reason)
+        if reason:
+            self.chart.set_points([])
+            self.model.set_rows([])
+            self.caption.setText(reason)
+            return
         points = hours.client_history(self.ctx.db, self.ctx.actor, client_id)
         self.chart.set_points(points)
         self.model.set_rows(list(reversed(points)))

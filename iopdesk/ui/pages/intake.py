@@ -896,7 +896,7 @@ class IntakeDialog(_FormDialog):
         if key == self._dup_confirmed:
             return True
         lines = "\n".join(
-            f"  \u2022 {d.display_name}  -  MRN {d.mrn}  -  DOB {d.dob:%m/%d/%Y}  -  "
+            f"  \u2022 {d.display_name}  -  MRN {d.mrn}  -  DOB {data.dob:%m/%d/%Y}  -  "
             f"{STATUS_LABELS.get(d.status, d.status)}"
             for d in dups[:8]
         )

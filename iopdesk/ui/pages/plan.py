@@ -601,7 +601,9 @@ class TreatmentPlanTab(QWidget):
 
     # -- loading -------------------------------------------------------------------------
 
-    def load(self, client_id: int, plan_id: int | None = None, allowed: bool = True) -> None:
+    def load(
+        self, client_id: int, plan_id: int | None = None, allowed: bool = True, reason: str = ""
+    ) -> None:
         """Show the client's current plan (or `plan_id`). `allowed` is the chart's own
         answer to "may this user see clinical content here": when it is False nothing is
         asked of the services, so opening a chart does not log a refusal each time."""
@@ -610,7 +612,7 @@ class TreatmentPlanTab(QWidget):
         self.summaries = []
         message = ""
         if not allowed or not self.ctx.can(Perm.CLINICAL_VIEW):
-            message = (
+            message = reason or (
                 "Treatment plans and outcome measures are visible only to the client's "
                 "clinicians and supervisors."
             )

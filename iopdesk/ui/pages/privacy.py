@@ -241,11 +241,18 @@ class PrivacyTab(QWidget):
         self.client_id: int | None = None
         self.client_label = ""
         outer = QVBoxLayout(self)
+        self.denied = QLabel("")
+        self.denied.setObjectName("deniedNotice")
+        self.denied.setWordWrap(True)
+        self.denied.hide()
+        outer.addWidget(self.denied, 0, Qt.AlignmentFlag.AlignTop)
         self.tabs = QTabWidget()
         outer.addWidget(self.tabs)
         self._consents_tab()
         self._disclosures_tab()
         self._amendments_tab()
+        self.reason = ""
+        self.last_error = ""
 
     # -- consents ------------------------------------------------------------------------
     def _consents_tab(self) -> None:
@@ -445,7 +452,27 @@ class PrivacyTab(QWidget):
         decide = self.ctx.can(Perm.CLINICAL_WRITE)
         self.accept_btn.setVisible(decide)
         self.deny_btn.setVisible(decide)
-        for b in (self.request_btn, self.accept_btn, self.deny_btn):
+        officer = decide or self.ctx.can(Perm.AUDIT_VIEW)
+        self.extend_btn = QPushButton("Extend 30 days...")
+        self.extend_btn.setToolTip(
+            "Once, before the 60 days run out, with the reason the client is told in writing"
+        )
+        self.extend_btn.clicked.connect(lambda: self.follow_up("extend"))
+        self.disagree_btn = QPushButton("Statement of disagreement...")
+        self.disagree_btn.setToolTip("The client's written disagreement with a denial")
+        self.disagree_btn.clicked.connect(lambda: self.follow_up("disagreement"))
+        self.rebut_btn = QPushButton("Rebuttal...")
+        self.rebut_btn.clicked.connect(lambda: self.follow_up("rebuttal"))
+        self.extend_btn.setVisible(officer)
+        self.rebut_btn.setVisible(officer)
+        for b in (
+            self.request_btn,
+            self.accept_btn,
+            self.deny_btn,
+            self.extend_btn,
+            self.disagree_btn,
+            self.rebut_btn,
+        ):
             bar.addWidget(b)
         bar.addStretch(1)
         lay.addLayout(bar)
@@ -461,19 +488,35 @@ class PrivacyTab(QWidget):
                     lambda a: a.status.title(),
                     color=lambda a: STATUS_COLORS.get(a.status),
                 ),
+                Column(
+                    "Due",
+                    lambda a: (
+                        _fmt(a.due_date) + (" (extended)" if a.extended else "")
+                        if a.status == "pending"
+                        else ""
+                    ),
+                    sort_key=lambda a: a.due_date,
+                    color=lambda a: "#c62828" if a.overdue(date.today()) else None,
+                ),
                 Column("Decided", lambda a: _fmt(a.decision_date)),
                 Column("Amendment / reason", lambda a: a.amendment_text or a.denial_reason),
+                Column(
+                    "Disagreement / rebuttal",
+                    lambda a: " / ".join(t for t in (a.disagreement, a.rebuttal) if t),
+                ),
             ]
         )
         self.amendment_table = make_table()
         self.amendment_table.setModel(self.amendment_model)
-        for i, w in enumerate((90, 140, 280, 90, 90)):
+        for i, w in enumerate((90, 110, 200, 75, 110, 85, 170)):
             self.amendment_table.setColumnWidth(i, w)
         lay.addWidget(self.amendment_table, 1)
         lay.addWidget(
             muted(
-                "The original record is never changed: an accepted amendment is linked to it, "
-                "and a denial stays with the request; both print with the record."
+                "The original record is never changed: an accepted amendment is linked to it; a "
+                "denial, the client's statement of disagreement and the rebuttal stay with the "
+                "request and print with the record. A decision is due 60 days after the request "
+                "(one 30-day extension, with a written reason)."
             )
         )
         self.tabs.addTab(tab, "Amendments")
@@ -513,14 +556,63 @@ class PrivacyTab(QWidget):
             return
         self.reload()
 
+    def follow_up(self, kind: str, text: str | None = None) -> None:
+        """Extend a pending request, or record the statement of disagreement / rebuttal of a
+        denied one (the service says plainly when the step does not apply)."""
+        index = self.amendment_table.currentIndex()
+        if not index.isValid():
+            msgbox.info(self, "Select a request", "Select an amendment request first.")
+            return
+        req = self.amendment_model.row_at(index.row())
+        steps: dict[str, tuple[str, str, str, Callable[..., object]]] = {
+            "extend": (
+                "Extend the decision by 30 days",
+                "Reason for the delay",
+                "Extend",
+                amendments.extend,
+            ),
+            "disagreement": (
+                "Statement of disagreement",
+                "Client's statement",
+                "Record",
+                amendments.record_disagreement,
+            ),
+            "rebuttal": ("Rebuttal", "Rebuttal", "Record", amendments.record_rebuttal),
+        }
+        title, label, ok, fn = steps[kind]
+        subtitle = f"Request received {_fmt(req.received_date)}: {req.requested_change}"
+        if kind == "extend":
+            subtitle += f"\nDue {_fmt(req.due_date)}; after the extension: 30 days later."
+        dialog = _TextDialog(title, subtitle, ok, label, self)
+
+        def save() -> None:
+            fn(self.ctx.db, self.ctx.actor, req.id, req.version, dialog.text.toPlainText())
+
+        dialog.accept_action = save
+        if text is not None:  # tests
+            dialog.text.setPlainText(text)
+            dialog._try_accept()
+            if dialog.result() != QDialog.DialogCode.Accepted:
+                self.last_error = dialog.error.text()
+                return
+        elif dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        self.reload()
+
     # -- loading -------------------------------------------------------------------------
-    def load(self, client_id: int, client_label: str = "") -> None:
+    def load(self, client_id: int, client_label: str = "", reason: str = "") -> None:
+        """`reason`: the chart hides this tab's records from this user (minimum necessary);
+        it is shown in their place and nothing is read."""
         self.client_id = client_id
         self.client_label = client_label
+        self.reason = reason
+        self.denied.setText(reason)
+        self.denied.setVisible(bool(reason))
+        self.tabs.setVisible(not reason)
         self.reload()
 
     def reload(self) -> None:
-        if self.client_id is None:
+        if self.client_id is None or self.reason:
             return
         rows = consents.list_consents(self.ctx.db, self.ctx.actor, self.client_id)
         self.consent_model.set_rows(rows)
@@ -722,6 +814,67 @@ class BreakGlassReviewPanel(QWidget):
         self.changed.emit()
 
 
+class OverdueAmendmentsPanel(QWidget):
+    """On an administrator's Today screen: amendment requests past their due date (60 days
+    from receipt, or 90 after the one extension). HIPAA 164.526(b)(2)."""
+
+    open_client = Signal(int)
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        head = QHBoxLayout()
+        head.addWidget(section_title("Amendment requests past their due date"))
+        head.addStretch(1)
+        self.open_btn = QPushButton("Open chart")
+        self.open_btn.clicked.connect(self._open)
+        head.addWidget(self.open_btn)
+        lay.addLayout(head)
+        today = date.today()
+        self.model: RowsModel[amendments.AmendmentInfo] = RowsModel(
+            [
+                Column("Client", lambda a: a.mrn),
+                Column(
+                    "Received", lambda a: _fmt(a.received_date), sort_key=lambda a: a.received_date
+                ),
+                Column(
+                    "Due",
+                    lambda a: _fmt(a.due_date) + (" (extended)" if a.extended else ""),
+                    sort_key=lambda a: a.due_date,
+                    color=lambda a: "#c62828",
+                ),
+                Column("Days late", lambda a: (today - a.due_date).days, align_right=True),
+                Column("Record", lambda a: a.target),
+            ]
+        )
+        self.table = make_table()
+        self.table.setObjectName("overdueAmendments")
+        self.table.setModel(self.model)
+        self.table.setMaximumHeight(150)
+        for i, w in enumerate((100, 100, 160, 80)):
+            self.table.setColumnWidth(i, w)
+        self.table.doubleClicked.connect(lambda _i: self._open())
+        lay.addWidget(self.table)
+        self.setVisible(False)
+
+    def refresh(self, show: bool = True) -> None:
+        if not show or not self.ctx.can(Perm.AUDIT_VIEW):
+            self.setVisible(False)
+            return
+        rows = amendments.list_overdue(self.ctx.db, self.ctx.actor)
+        self.model.set_rows(rows)
+        self.setVisible(bool(rows))
+
+    def _open(self) -> None:
+        index = self.table.currentIndex()
+        if not index.isValid():
+            msgbox.info(self, "Select a request", "Select an amendment request first.")
+            return
+        self.open_client.emit(self.model.row_at(index.row()).client_id)
+
+
 class BreakGlassButton(QPushButton):
     """In the chart header: shown to designated users when the record is closed to them."""
 
@@ -775,7 +928,41 @@ class UserSecurityButton(QPushButton):
         menu.addAction("Remove emergency access", lambda: self.set_break_glass(False))
         menu.addSeparator()
         menu.addAction("Turn off two-factor sign-in", self.reset_two_factor)
+        menu.addAction("Reset password (must change at next sign-in)...", self.reset_password)
         self.setMenu(menu)
+
+    def reset_password(self, temporary: str | None = None) -> None:
+        """A temporary password the user must replace at their next sign-in."""
+        uid = self._user_id()
+        if uid is None:
+            return
+        from iopdesk.services import auth
+
+        if temporary is None:
+            from iopdesk.ui.dialogs import _password_field
+
+            dialog = _FormDialog(
+                "Reset password",
+                "Type a temporary password and give it to the user in person. At their next "
+                "sign-in they must choose a new one; the temporary one then stops working.",
+                "Reset password",
+                self,
+            )
+            field = _password_field()
+            field.setObjectName("temporaryPassword")
+            dialog.form.addRow("Temporary password", field)
+            dialog.accept_action = lambda: auth.reset_password(
+                self.ctx.db, self.ctx.actor, uid, field.text()
+            )
+            if dialog.exec() != QDialog.DialogCode.Accepted:
+                return
+        else:
+            try:
+                auth.reset_password(self.ctx.db, self.ctx.actor, uid, temporary)
+            except UserError as exc:
+                msgbox.user_error(self, exc)
+                return
+        self.changed()
 
     def _user_id(self) -> int | None:
         user = self.selected()
@@ -965,10 +1152,23 @@ class AccountButton(QPushButton):
         self.ctx = ctx
         self.setToolTip("Two-factor sign-in for your account")
         menu = QMenu(self)
+        menu.addAction("Change password...", self.change_password)
+        menu.addSeparator()
         menu.addAction("Set up two-factor sign-in...", self.enrol)
         menu.addAction("New recovery codes...", self.new_codes)
         menu.addAction("Turn off two-factor sign-in", self.turn_off)
         self.setMenu(menu)
+
+    def change_password(self) -> None:
+        from iopdesk.services import auth
+        from iopdesk.ui.dialogs import ChangePasswordDialog
+
+        dialog = ChangePasswordDialog(
+            lambda old, new: auth.change_password(self.ctx.db, self.ctx.actor, old, new),
+            parent=self,
+        )
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            msgbox.info(self, "Password changed", "Your password was changed.")
 
     def enrol(self) -> None:
         if totp.status(self.ctx.db, self.ctx.actor).enabled and not msgbox.confirm(

@@ -57,6 +57,7 @@ class TodayPage(Page):
         self.at_risk = Card("Clients at risk of missing this week's hours")
         self.auths = Card("Authorizations running low or ending soon")
         self.break_glass = Card("Emergency chart accesses to review")
+        self.amendments = Card("Amendment requests overdue")
         cards = [
             self.at_risk,
             self.auths,
@@ -70,6 +71,7 @@ class TodayPage(Page):
             self.locked,
             self.licenses,
             self.break_glass,
+            self.amendments,
         ]
         self.grid = grid
         self.cards = cards
@@ -80,6 +82,11 @@ class TodayPage(Page):
         self.break_glass_panel = BreakGlassReviewPanel(ctx)
         self.break_glass_panel.changed.connect(self.refresh)
         self.layout_.addWidget(self.break_glass_panel)
+        from iopdesk.ui.pages.privacy import OverdueAmendmentsPanel
+
+        self.amendments_panel = OverdueAmendmentsPanel(ctx)
+        self.amendments_panel.open_client.connect(self._open_client)
+        self.layout_.addWidget(self.amendments_panel)
         self.layout_.addWidget(section_title("Today's schedule"))
         self.model: RowsModel[today.TodaySession] = RowsModel(
             [
@@ -104,6 +111,12 @@ class TodayPage(Page):
         self.layout_.addWidget(self.table, 1)
         self.empty = muted("No sessions are scheduled today.")
         self.layout_.addWidget(self.empty)
+
+    def _open_client(self, client_id: int) -> None:
+        window = self.window()
+        opener = getattr(window, "open_chart", None)
+        if opener is not None:
+            opener(client_id)
 
     def _place_cards(self) -> None:
         """Lay out only the cards this user sees, four to a row, with no gaps."""
@@ -188,6 +201,10 @@ class TodayPage(Page):
         self.break_glass.setProperty("off", not data.break_glass_to_review)  # shown only if any
         self.break_glass.setVisible(bool(data.break_glass_to_review))
         self.break_glass_panel.refresh(bool(data.break_glass_to_review))
+        self.amendments.set_value(data.amendments_overdue)
+        self.amendments.setProperty("off", not data.amendments_overdue)  # shown only if any
+        self.amendments.setVisible(bool(data.amendments_overdue))
+        self.amendments_panel.refresh(bool(data.amendments_overdue))
         from iopdesk.services import hours
 
         week = hours.weekly_hours(self.ctx.db, self.ctx.actor, date.today())
