@@ -55,6 +55,7 @@ from iopdesk.models.privacy import (
     BreakGlassAccess,
     Consent,
     Disclosure,
+    Recipient,
 )
 from iopdesk.models.scheduling import Attendance, ClinicSession, RosterChange, SessionFacilitator
 
@@ -100,6 +101,7 @@ __all__ = [
     "PlanObjective",
     "PlanProblem",
     "PlanReview",
+    "Recipient",
     "RecoveryCode",
     "RosterChange",
     "SessionFacilitator",

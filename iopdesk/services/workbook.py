@@ -75,7 +75,7 @@ from iopdesk.reports import PART2_NOTICE
 from iopdesk.services import audit
 from iopdesk.services.actor import Actor, parse_roles, roles_text
 from iopdesk.services.clinic import get_setting_in
-from iopdesk.services.disclosures import INTERNAL, Release, authorize_many
+from iopdesk.services.disclosures import INTERNAL, Release, authorize_many, plan_release
 from iopdesk.services.permissions import Perm, require
 from iopdesk.services.validation import (
     check_dob,
@@ -90,6 +90,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 IMPORT_ACTION = "import"
+# what an exported workbook holds, for the release gate
+RELEASE_CATEGORIES = ("attendance", "diagnosis", "billing")
 EXPORT_ACTION = audit.Action.EXPORT
 
 
@@ -2793,7 +2795,7 @@ _WIDTHS = {
 }
 
 
-def _write(path: Path, data: dict[str, list[list[Any]]]) -> None:
+def _write(path: Path, data: dict[str, list[list[Any]]], notice: tuple[str, ...] = ()) -> None:
     import tempfile
 
     from openpyxl import Workbook
@@ -2830,6 +2832,13 @@ def _write(path: Path, data: dict[str, list[list[Any]]]) -> None:
                 cell.number_format = "0.00"
                 values[rate] = cell
             ws.append(values)
+    if notice:  # a disclosure: who received it, the consent's scope, the 2.32 notice
+        from iopdesk.reports import RELEASE_NOTICE_SHEET
+
+        ws = book.create_sheet(RELEASE_NOTICE_SHEET)
+        ws.column_dimensions["A"].width = 120
+        for line in notice:
+            ws.append([line])
     folder = path.parent
     fd, tmp_name = tempfile.mkstemp(prefix=".iopdesk-export-", suffix=".xlsx", dir=folder)
     os.close(fd)
@@ -2868,8 +2877,11 @@ def export_workbook(
     with db.session() as session:
         export = _Export(session)
         data = export.run()
-        authorize_many(session, actor, export.mrn, release or INTERNAL, "clinic workbook export")
-        _write(path, data)
+        release = release or INTERNAL
+        ids = list(export.mrn)
+        notice = plan_release(session, ids, release, RELEASE_CATEGORIES).notice()
+        authorize_many(session, actor, ids, release, "clinic workbook export", RELEASE_CATEGORIES)
+        _write(path, data, notice)
         counts = {sheet: len(data[sheet]) for sheet in SHEETS}
         detail = "rows: " + ", ".join(f"{s} {n}" for s, n in counts.items())
         if export.skipped:
