@@ -526,14 +526,14 @@ def _refusal(
     reducible: Mapping[str, str],
 ) -> ConsentRequired:
     who = recipient.name if recipient else release.recipient
-    lines = [
-        f"Nothing was written: the release to {who} for {release.purpose} is not covered "
-        f"for {len(refused)} client(s)."
+    parts = [
+        f"Nothing was written: the release to {who} for {release.purpose} is not covered for "
+        f"{len(refused)} client(s)."
     ]
-    for client, why, _ in refused[:50]:
-        lines.append(f"- Client {client.mrn} {why}.")
+    shown = [f"Client {client.mrn} {why}" for client, why, _ in refused[:50]]
     if len(refused) > 50:
-        lines.append(f"- ... and {len(refused) - 50} more.")
+        shown.append(f"{len(refused) - 50} more clients")
+    parts.append("; ".join(shown) + ".")
     missing_all: set[str] = set()
     for _, _, missing in refused:
         missing_all |= missing
@@ -541,15 +541,15 @@ def _refusal(
     if reducible and all(missing for _, _, missing in refused) and missing_all <= set(reducible):
         leave_out = tuple(c for c in CATEGORIES if c in missing_all)
         hints = "; ".join(reducible[c] for c in leave_out)
-        lines.append(
+        parts.append(
             f"The consent covers the rest: leave out {categories_text(leave_out)} ({hints})."
         )
-    lines.append(
+    parts.append(
         "Record a signed consent or authorization covering this recipient, purpose and "
         "information in the client's Privacy tab, or choose internal use or the client's "
         "own copy."
     )
-    return ConsentRequired("\n".join(lines), leave_out)
+    return ConsentRequired(" ".join(parts), leave_out)
 
 
 def record(
