@@ -582,3 +582,55 @@ def test_issue_repro_scope_substring_hipaa_and_tpo_class(
     finally:
         db.close()
     assert not any(PLAN in d or "Acme" in d for d in details)  # recipients stay out of the audit
+
+
+def test_consent_form_carries_the_2024_statements(env: Env, tmp_path: Path) -> None:
+    w = env.world
+    _directory(env)
+    tpo = consents.add_consent(
+        env.db,
+        w.admin,
+        w.client_own,
+        consents.ConsentInput(
+            "",
+            "treatment, payment, operations",
+            TODAY,
+            recipient_class="treating_providers",
+            info_categories=("all",),
+            expiry_date=TODAY + timedelta(days=365),
+        ),
+    )
+    form = consents.print_consent_form(env.db, w.admin, w.client_own, tmp_path / "tpo.pdf", tpo.id)
+    text = " ".join(_pdf_text(form).split())
+    for needed in (
+        "my treating providers",
+        "2.31(a)(4)(i)",
+        "revoke this consent at any time",
+        "To revoke this consent, tell any staff member",
+        "2.31(a)(4)(iii)(A)",  # redisclosure by HIPAA entities for TPO
+        "2.31(a)(4)(iii)(B)",  # consequences of refusing to sign
+        "expires on the date or event stated above",
+        (TODAY + timedelta(days=365)).isoformat(),
+        "All of my records",
+        "42 CFR 2.32",
+        PART2_NOTICE,
+    ):
+        assert needed in text, needed
+    auth = consents.add_consent(
+        env.db,
+        w.admin,
+        w.client_own,
+        consents.ConsentInput(
+            "Acme Corp HR",
+            NON_TPO,
+            TODAY,
+            kind="hipaa",
+            info_categories=("attendance",),
+            expiry_date=TODAY + timedelta(days=30),
+        ),
+    )
+    form = consents.print_consent_form(env.db, w.admin, w.client_own, tmp_path / "h.pdf", auth.id)
+    text = " ".join(_pdf_text(form).split())
+    assert "Authorization for the Use and Disclosure of Health Information" in text
+    assert "1 Plant Rd" in text and "will not condition my treatment" in text
+    assert "may then no longer be protected" in text

@@ -382,7 +382,10 @@ class ConsentFormData:
     info_categories: tuple[str, ...] = field(default_factory=tuple)
     expiry: str = ""
     signed_date: date | None = None
-    all_categories: tuple[str, ...] = INFO_CATEGORIES
+    all_categories: tuple[str, ...] = (*INFO_CATEGORIES, CATEGORY_TITLES[ALL])
+    kind: str = "part2"  # part2 | hipaa
+    recipient_class: str = ""  # label of the class of a TPO consent, e.g. "my health plans"
+    recipient_address: str = ""
 
 
 def consent_form_data(
@@ -409,6 +412,10 @@ def consent_form_data(
         if consent is None:
             return base
         info = _info(consent, clinic_today(session))
+        address = ""
+        if consent.recipient_id is not None:
+            rec = session.get(Recipient, consent.recipient_id)
+            address = rec.address if rec else ""
         return ConsentFormData(
             **{
                 **base.__dict__,
@@ -418,6 +425,9 @@ def consent_form_data(
                 "info_categories": info.info_categories,
                 "expiry": info.expires,
                 "signed_date": info.signed_date,
+                "kind": info.kind,
+                "recipient_class": CLASS_LABELS.get(info.recipient_class, ""),
+                "recipient_address": address,
             }
         )
 

@@ -259,13 +259,19 @@ def missing_categories(consent: Consent, needed: Iterable[str]) -> frozenset[str
     return frozenset(needed) - covered
 
 
+def _who(name: str, organization: str) -> str:
+    if organization and organization.casefold() != name.casefold():
+        return f"{name}, {organization}" if name else organization
+    return name
+
+
 def consent_scope(consent: Consent) -> str:
     """The consent's scope in one plain sentence (2.32(b): goes with every disclosure)."""
     kind = CONSENT_KIND_LABELS.get(consent.kind, consent.kind)
     if consent.recipient_class:
         who = recipients.CLASS_LABELS.get(consent.recipient_class, consent.recipient_class)
     else:
-        who = ", ".join(p for p in (consent.recipient_name, consent.recipient_org) if p)
+        who = _who(consent.recipient_name, consent.recipient_org)
     until = (
         f"until {consent.expiry_date.isoformat()}"
         if consent.expiry_date
@@ -313,7 +319,7 @@ class ReleasePlan:
         Empty for internal use and the client's own copy."""
         if self.release.kind != "disclosure":
             return ()
-        who = ", ".join(p for p in (self.recipient_name, self.recipient_org) if p)
+        who = _who(self.recipient_name, self.recipient_org)
         lines = [
             f"Disclosed on {self.on.isoformat() if self.on else ''} to {who}"
             + (f", {self.recipient_address}" if self.recipient_address else "")
