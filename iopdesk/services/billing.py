@@ -1025,7 +1025,14 @@ def export(
                 + ("; Part 2 notice" if run.has_part2 else "")
             ),
         )
-        tmp = _write_temp(target, lambda p: writer.write_xlsx(run, p, progress, notice))
+        tmp = _write_temp(
+            target,
+            lambda p: (
+                writer.write_xlsx(run, p, progress, notice)
+                if notice
+                else writer.write_xlsx(run, p, progress)
+            ),
+        )
         placed = False
         try:
             try:

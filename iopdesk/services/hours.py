@@ -1379,7 +1379,7 @@ def export_attendance_report(
     with db.session() as session:  # refused before anything is written
         notice = plan_release(session, ids, release, CATEGORIES).notice()
     write = writer.write_xlsx if suffix == ".xlsx" else writer.write_pdf
-    tmp = _write_temp(target, lambda p: write(report, p, notice))
+    tmp = _write_temp(target, lambda p: write(report, p, notice) if notice else write(report, p))
     placed = False
     try:
         # the audit row and the file appear together: the rename happens inside the audit's
