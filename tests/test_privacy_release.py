@@ -20,7 +20,7 @@ from openpyxl import load_workbook
 from sqlmodel import col, select
 
 from iopdesk.db import Database, DbTarget
-from iopdesk.models import AuditEvent, Client, Consent, Disclosure
+from iopdesk.models import AuditEvent, Client, Consent, Disclosure, Recipient
 from iopdesk.reports import PART2_NOTICE, PART2_NOTICE_FULL, RELEASE_NOTICE_SHEET
 from iopdesk.services import aftercare, consents, disclosures, recipients
 from iopdesk.services.disclosures import CLIENT_COPY, INTERNAL, ConsentRequired, Release
@@ -634,3 +634,74 @@ def test_consent_form_carries_the_2024_statements(env: Env, tmp_path: Path) -> N
     assert "Authorization for the Use and Disclosure of Health Information" in text
     assert "1 Plant Rd" in text and "will not condition my treatment" in text
     assert "may then no longer be protected" in text
+
+
+def test_migration_links_existing_consents_to_directory_records(env: Env) -> None:
+    """0004 on a database with consents in it: each recipient name becomes a directory entry
+    the consent points to, the old category labels become codes, and releases still work."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from iopdesk.migrations import runner
+
+    w = env.world
+    cfg = runner.config()
+    with env.db.engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0003_attendance_covering")
+        conn.commit()
+    signed = TODAY - timedelta(days=10)
+    with env.db.engine.begin() as conn:
+        for name, org, cats in (
+            ("Lakeshore Health Plan", "", "Attendance and participation,Diagnosis,Our own words"),
+            ("lakeshore health plan ", "Claims", "Medications"),
+            ("", "Family Clinic", "Discharge summary and aftercare plan"),
+        ):
+            conn.execute(
+                text(
+                    "INSERT INTO consent (created_at, updated_at, version, client_id, "
+                    "recipient_name, recipient_org, purpose, info_categories, signed_date, "
+                    "expiry_date, expiry_event, form_mime, form_filename) VALUES (:now, :now, 1, "
+                    ":cid, :name, :org, 'payment', :cats, :signed, :expiry, '', '', '')"
+                ),
+                {
+                    "now": signed,
+                    "cid": w.client_own,
+                    "name": name,
+                    "org": org,
+                    "cats": cats,
+                    "signed": signed,
+                    "expiry": TODAY + timedelta(days=30),
+                },
+            )
+    runner.upgrade(env.db.engine)
+    with env.db.session() as s:
+        directory = {r.name_key: r for r in s.exec(select(Recipient)).all()}
+        rows = s.exec(select(Consent).order_by(col(Consent.id))).all()
+    assert set(directory) == {"lakeshore health plan", "family clinic"}
+    assert [c.recipient_id for c in rows] == [
+        directory["lakeshore health plan"].id,
+        directory["lakeshore health plan"].id,
+        directory["family clinic"].id,
+    ]
+    assert [c.info_categories for c in rows] == [
+        "attendance,diagnosis,Our own words",
+        "medications",
+        "discharge_aftercare",
+    ]
+    assert {c.kind for c in rows} == {"part2"}
+    with env.db.session() as s:
+        c = s.get(Client, w.client_own)
+        assert c is not None
+        c.part2 = True
+        s.add(c)
+    with env.db.session() as s:
+        row = disclosures.authorize(
+            s,
+            w.admin,
+            w.client_own,
+            Release("disclosure", "Lakeshore Health Plan", "payment"),
+            "x",
+            ["attendance", "diagnosis"],
+        )
+    assert row.consent_id == rows[0].id
