@@ -176,7 +176,9 @@ def purposes(text: str) -> set[str]:
 
 
 def is_tpo(purpose: str) -> bool:
-    return norm_purpose(purpose) in TPO
+    """Treatment, payment or health care operations (one of them, or a list of them)."""
+    wanted = purposes(purpose)
+    return bool(wanted) and wanted <= set(TPO)
 
 
 # -- releases ---------------------------------------------------------------------------------
@@ -248,8 +250,9 @@ def recipient_matches(consent: Consent, recipient: Recipient) -> bool:
 
 
 def purpose_matches(consent: Consent, purpose: str) -> bool:
-    wanted = norm_purpose(purpose)
-    return bool(wanted) and wanted in purposes(consent.purpose)
+    """Every purpose of the release is one the consent lists."""
+    wanted = purposes(purpose)
+    return bool(wanted) and wanted <= purposes(consent.purpose)
 
 
 def missing_categories(consent: Consent, needed: Iterable[str]) -> frozenset[str]:

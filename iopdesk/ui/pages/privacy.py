@@ -242,7 +242,7 @@ class ReleaseDialog(_FormDialog):
         self.purpose = QComboBox()
         self.purpose.setObjectName("purpose")
         self.purpose.setEditable(True)
-        self.purpose.addItems(PURPOSES)
+        self.purpose.addItems([p for p in PURPOSES if "," not in p])
         self.form.addRow("Recipient", self.recipient)
         self.form.addRow("Purpose", self.purpose)
         self.group.idToggled.connect(lambda *_: self._sync())
