@@ -548,6 +548,9 @@ def add_demo_privacy(session: Session, today: date, user_id: int | None) -> int:
                     updated_by=user_id,
                 )
             )
+    # recipients a release may name without any consent on file (refused until one is signed)
+    entry("Acme Corp HR", "Acme Corp", "900 Industrial Parkway, Springfield, IL 62702", "employer")
+    entry("Riverbend Outpatient", "Riverbend Outpatient", "44 Elm Street, Riverbend", "provider")
     session.add_all(added)
     session.flush()
     return len(added)
