@@ -88,7 +88,7 @@ def write_pdf(data: AccountingData, path: Path | str) -> None:
                 p(r.consent_used or (f"no. {r.consent_id}" if r.consent_id else "none needed")),
             ]
         )
-    widths = [1.0, 0.8, 1.7, 1.0, 1.6, 1.3]
+    widths = [0.95, 0.95, 1.6, 0.9, 1.55, 1.25]
     scale = (page_w - 2 * margin) / (sum(widths) * inch)
     table = LongTable(rows, colWidths=[w * inch * scale for w in widths], repeatRows=1)
     table.setStyle(
