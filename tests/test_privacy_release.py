@@ -705,3 +705,48 @@ def test_migration_links_existing_consents_to_directory_records(env: Env) -> Non
             ["attendance", "diagnosis"],
         )
     assert row.consent_id == rows[0].id
+
+
+def test_a_report_refusal_names_every_client_and_what_is_missing(env: Env) -> None:
+    """One refusal stops the whole report; each client is named with its own reason."""
+    w = env.world
+    ids = _directory(env)
+    with env.db.session() as s:
+        for cid in (w.client_own, w.client_other):
+            c = s.get(Client, cid)
+            assert c is not None
+            c.part2 = True
+            s.add(c)
+        mrns = {cid: s.get(Client, cid).mrn for cid in (w.client_own, w.client_other)}  # type: ignore[union-attr]
+    _add_consent(env, w.client_own, True, "category missing", ids)  # billing only
+    release = Release("disclosure", PLAN, "payment")
+    with pytest.raises(ConsentRequired) as err, env.db.session() as s:
+        disclosures.authorize_many(
+            s,
+            w.admin,
+            {w.client_own: ("medications",), w.client_other: ()},
+            release,
+            "x",
+            ("billing",),
+        )
+    text = err.value.message
+    assert f"Client {mrns[w.client_own]} is protected by 42 CFR Part 2" in text
+    assert "does not cover: medications" in text
+    assert (
+        f"Client {mrns[w.client_other]} is protected by 42 CFR Part 2 and there is no consent"
+        in text
+    )
+    assert "2 client(s)" in text and len(text.splitlines()) == 1
+    assert err.value.leave_out == ()  # nothing to offer: the second client has no consent
+    assert _count(env) == 0
+    # one client, only medications missing, and the document can leave them out: offered
+    with pytest.raises(ConsentRequired) as err, env.db.session() as s:
+        disclosures.plan_release(
+            s,
+            [w.client_own],
+            release,
+            ("billing", "medications"),
+            reducible={"medications": "leave them out"},
+        )
+    assert err.value.leave_out == ("medications",)
+    assert "leave out medications (leave them out)" in err.value.message

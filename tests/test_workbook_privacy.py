@@ -179,3 +179,17 @@ def test_privacy_sheet_problems(env: Env, tmp_path: Path) -> None:
         assert line in problems, (line, problems)
     with env.db.session() as s:
         assert s.exec(select(Recipient)).all() == []  # nothing imported
+
+
+def test_a_renamed_recipient_keeps_its_consents_on_reimport(env: Env, tmp_path: Path) -> None:
+    from iopdesk.services import recipients
+
+    db, admin = env.db, env.world.admin
+    import_workbook(db, admin, write_book(tmp_path / "p.xlsx", privacy_sheets()))
+    acme = recipients.resolve(db, "acme corp hr")
+    recipients.update_recipient(db, admin, acme.id, acme.version, "Acme HR Department", "Acme Corp")
+    out = tmp_path / "renamed.xlsx"
+    export_workbook(db, admin, out)
+    assert any(row[1] == "Acme HR Department" for row in cells(out)["Consents"][1:])
+    back = import_workbook(db, admin, out)
+    assert back.created["Consents"] == 0 and back.unchanged["Consents"] == 3

@@ -187,10 +187,13 @@ def apply_consents(rows: list[_Row], st: _State, w: _Writer, tally: _Tally) -> N
     if not rows:
         return
     directory = {r.name_key: r for r in w.s.exec(select(Recipient)).all()}
+    key_of = {r.id: key for key, r in directory.items()}  # a renamed entry keeps its consents
     ids = sorted({st.client_ids[r.v["mrn"]] for r in rows})
     existing: dict[tuple[int, str, str, date | None], Consent] = {}
     for c in w.s.exec(select(Consent).where(col(Consent.client_id).in_(ids))).all():
-        target = c.recipient_class or recipients.name_key(c.recipient_name)
+        target = c.recipient_class or key_of.get(
+            c.recipient_id, recipients.name_key(c.recipient_name)
+        )
         existing.setdefault((c.client_id, target, c.kind, c.signed_date), c)
     for r in rows:
         v = r.v
