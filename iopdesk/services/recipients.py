@@ -110,8 +110,8 @@ def resolve_in(session: Session, name: str) -> Recipient:
     hint = f" Close names: {'; '.join(close)}." if close else " The directory has no similar name."
     raise UnknownRecipient(
         f"'{name.strip()}' is not in the recipient directory (names must match exactly).{hint} "
-        "Nothing was written. Add the recipient in a client's Privacy tab (Recipients) or "
-        "give the exact name."
+        "Nothing was written. Give the exact name, or add the recipient to the directory "
+        "(Add... beside Recipient in the app, or the Recipients sheet of the clinic workbook)."
     )
 
 
