@@ -125,12 +125,22 @@ def build_parser() -> argparse.ArgumentParser:
     given = pac.add_argument_group(
         "who receives the packet",
         "Default: the client's own copy. --internal for use inside the clinic; --recipient and "
-        "--purpose when it goes to someone else (a disclosure: Part 2 clients need a consent).",
+        "--purpose when it goes to someone else (a disclosure: the recipient's exact name in "
+        "the recipient directory; it needs a consent or authorization covering it).",
     )
     to = given.add_mutually_exclusive_group()
     to.add_argument("--internal", action="store_true", help="for use inside the clinic")
-    to.add_argument("--recipient", metavar="NAME", help="person or organization receiving it")
+    to.add_argument(
+        "--recipient", metavar="NAME", help="recipient directory name (exact, any case)"
+    )
     given.add_argument("--purpose", metavar="TEXT", help="purpose of the disclosure")
+    given.add_argument(
+        "--leave-out",
+        choices=("medications",),
+        action="append",
+        default=[],
+        help="print the packet without this (when the consent does not cover it)",
+    )
 
     acc = sub.add_parser("account", help="your own account")
     acc_sub = acc.add_subparsers(dest="account_command", metavar="ACTION")
@@ -151,11 +161,15 @@ def _release_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group(
         "who receives the file",
         "Default --internal (staff of this clinic). A file that leaves the clinic is a "
-        "disclosure: give --recipient and --purpose; Part 2 clients then need a valid consent.",
+        "disclosure: give --recipient (its exact name in the recipient directory) and "
+        "--purpose; every client in it then needs a consent or authorization covering it "
+        "(non-Part 2 clients: none needed for treatment, payment or operations).",
     )
     who = group.add_mutually_exclusive_group()
     who.add_argument("--internal", action="store_true", help="for use inside the clinic")
-    who.add_argument("--recipient", metavar="NAME", help="person or organization receiving it")
+    who.add_argument(
+        "--recipient", metavar="NAME", help="recipient directory name (exact, any case)"
+    )
     group.add_argument("--purpose", metavar="TEXT", help="purpose of the disclosure")
 
 
@@ -165,7 +179,9 @@ def _release(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     if args.recipient:
         if not (args.purpose or "").strip():
             raise UserError("Give --purpose with --recipient (e.g. --purpose payment).")
-        return Release("disclosure", args.recipient, args.purpose)
+        if not args.recipient.strip():
+            raise UserError("Give the recipient's name in the recipient directory.")
+        return Release("disclosure", args.recipient.strip(), args.purpose.strip())
     if args.purpose:
         raise UserError("--purpose needs --recipient (who receives the file).")
     return INTERNAL
@@ -573,7 +589,13 @@ def _print_aftercare(args: argparse.Namespace) -> int:
         actor = _sign_in(db, args)
         plan_id = aftercare.plan_for_mrn(db, actor, mrn)
         r = aftercare.print_packet(
-            db, actor, plan_id, Path(args.output), release=release, language=args.language
+            db,
+            actor,
+            plan_id,
+            Path(args.output),
+            release=release,
+            language=args.language,
+            leave_out=tuple(args.leave_out),
         )
         print(f"Wrote the aftercare packet for {mrn} ({r.pages} pages) to {args.output}")
     finally:

@@ -300,6 +300,9 @@ def test_part2_packet_to_a_provider_needs_consent(env, tmp_path):
     folder = tmp_path / "out"
     folder.mkdir()
     out = folder / "to-provider.pdf"
+    from iopdesk.services import recipients
+
+    recipients.add_recipient(env.db, env.world.admin, "Riverbend Outpatient", type="provider")
     release = Release("disclosure", "Riverbend Outpatient", "treatment")
     with pytest.raises(ConsentRequired):
         aftercare.print_packet(env.db, env.world.front_desk, plan_id, out, release=release)

@@ -74,7 +74,7 @@ def test_chart_privacy_tab_consents_forms_and_disclosures(qtbot, env, tmp_path: 
     tab.consent_table.selectRow(0)
     tab.view_form()  # rendered from memory, no temporary file
     qtbot.addWidget(tab.form_viewer)
-    assert tab.form_viewer.document.pageCount() == 1
+    assert tab.form_viewer.document.pageCount() == 2  # the form with the 2024 statements
     tab.form_viewer.close()
     tab.consent_table.selectRow(0)
     tab.revoke()  # the confirmation answers yes in tests

@@ -719,6 +719,9 @@ def test_note_pdf_text(env: Env, tmp_path: Path, part2: bool) -> None:
         kinds = s.exec(select(Disclosure.kind).where(Disclosure.client_id == w.client_own)).all()
     assert kinds == ["internal"]
     other = tmp_path / "to-provider.pdf"
+    from iopdesk.services import recipients
+
+    recipients.add_recipient(db, w.admin, "Lakeside Behavioral Health", type="provider")
     release = Release("disclosure", "Lakeside Behavioral Health", "treatment")
     if part2:
         with pytest.raises(ConsentRequired):

@@ -431,8 +431,10 @@ def test_print_part2_plan_carries_notice_on_every_page(env: Env, tmp_path: Path)
     assert "Part 2" in ev.detail and "internal" in ev.detail
     assert (disclose.action, disclose.entity) == ("disclosure", "disclosure")
     # giving the Part 2 plan to someone else needs a consent: refused, no file, nothing written
+    from iopdesk.services import recipients
     from iopdesk.services.disclosures import ConsentRequired, Release
 
+    recipients.add_recipient(db, w.admin, "Dr. Who", type="provider")
     other = tmp_path / "to-provider.pdf"
     before = last_id(env)
     with pytest.raises(ConsentRequired):

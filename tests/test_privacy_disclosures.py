@@ -11,9 +11,9 @@ import pytest
 from sqlmodel import col, select
 
 from iopdesk.errors import ValidationError
-from iopdesk.models import AuditEvent, Client, Consent, Disclosure
+from iopdesk.models import AuditEvent, Client, Consent, Disclosure, Recipient
 from iopdesk.reports import PART2_NOTICE
-from iopdesk.services import billing, consents, disclosures, hours
+from iopdesk.services import billing, consents, disclosures, hours, recipients
 from iopdesk.services.disclosures import CLIENT_COPY, INTERNAL, ConsentRequired, Release
 from iopdesk.services.workbook import export_workbook
 from tests.conftest import Env
@@ -28,6 +28,13 @@ def _mrn_ids(env: Env) -> dict[str, int]:
         return {c.mrn: c.id or 0 for c in s.exec(select(Client)).all()}
 
 
+def _acme(env: Env) -> None:
+    """The recipient directory entry the releases in these tests go to."""
+    recipients.add_recipient(
+        env.db, env.world.admin, "Acme Health Plan", "Acme Health Plan", "1 Main St", "health_plan"
+    )
+
+
 def _consent(env: Env, client_id: int, state: str) -> None:
     signed = TODAY - timedelta(days=30)
     data = consents.ConsentInput(
@@ -36,7 +43,7 @@ def _consent(env: Env, client_id: int, state: str) -> None:
         purpose="treatment, payment and health care operations",
         signed_date=signed,
         expiry_date=TODAY + timedelta(days=300),
-        info_categories=("Attendance and participation", "Diagnosis"),
+        info_categories=("Attendance and participation", "Diagnosis", "billing"),
     )
     if state == "expired":
         data = consents.ConsentInput(**{**data.__dict__, "expiry_date": TODAY - timedelta(days=2)})
@@ -89,6 +96,7 @@ def test_disclosure_without_valid_consent_is_refused(
     env: Env, tmp_path: Path, path_kind: str, state: str
 ) -> None:
     _two_clients(env, tmp_path)
+    _acme(env)
     ids = _mrn_ids(env)
     if state != "absent":
         _consent(env, ids["B2"], state)
@@ -119,6 +127,7 @@ def test_disclosure_with_valid_consent_is_recorded_and_stamped(
     env: Env, tmp_path: Path, path_kind: str
 ) -> None:
     _two_clients(env, tmp_path)
+    _acme(env)
     ids = _mrn_ids(env)
     _consent(env, ids["B2"], "valid")
     target = tmp_path / "out.xlsx"
@@ -159,6 +168,7 @@ def test_internal_use_needs_no_consent_and_is_recorded_as_internal(
 
 def test_authorize_single_client_kinds_and_validation(env: Env) -> None:
     w = env.world
+    _acme(env)
     with env.db.session() as s:
         client = s.get(Client, w.client_own)
         assert client is not None
@@ -181,24 +191,30 @@ def test_authorize_single_client_kinds_and_validation(env: Env) -> None:
 
 
 def test_consent_matching_rules() -> None:
-    c = Consent(
-        client_id=1,
-        recipient_name="Acme Health Plan",
-        recipient_org="",
-        purpose="TPO",
-    )
-    assert disclosures.recipient_matches(c, "acme health plan")
-    assert disclosures.recipient_matches(c, "ACME  Health-Plan, claims dept")
-    assert not disclosures.recipient_matches(c, "Other Plan")
-    assert not disclosures.recipient_matches(c, "")
-    assert disclosures.purpose_matches(c, "Payment")
+    plan = Recipient(id=7, name="Acme Health Plan", name_key="acme health plan", type="health_plan")
+    other = Recipient(id=8, name="Acme", name_key="acme", type="health_plan")
+    doctor = Recipient(id=9, name="Dr. Smith", name_key="dr. smith", type="provider")
+    c = Consent(client_id=1, recipient_id=7, recipient_name="Acme Health Plan", purpose="TPO")
+    assert disclosures.recipient_matches(c, plan)
+    assert not disclosures.recipient_matches(c, other)  # never by a piece of the name
+    assert disclosures.purpose_matches(c, "Payment ")
     assert disclosures.purpose_matches(c, "health care operations")
     assert not disclosures.purpose_matches(c, "legal proceedings")
-    c2 = Consent(client_id=1, recipient_name="Dr. Smith", purpose="Coordination of care; payment")
-    assert disclosures.purpose_matches(c2, "coordination of care")
+    c2 = Consent(
+        client_id=1,
+        recipient_id=9,
+        recipient_name="Dr. Smith",
+        purpose="Coordination of care; payment",
+    )
+    assert disclosures.purpose_matches(c2, "  COORDINATION of care")
     assert disclosures.purpose_matches(c2, "payment")
     assert not disclosures.purpose_matches(c2, "treatment")
-    assert not disclosures.recipient_matches(c2, "Dr")  # too short to match by containment
+    assert not disclosures.purpose_matches(c2, "coordination")
+    tpo = Consent(
+        client_id=1, recipient_class="treating_providers", recipient_name="x", purpose="treatment"
+    )
+    assert disclosures.recipient_matches(tpo, doctor)
+    assert not disclosures.recipient_matches(tpo, plan)
 
 
 def test_consent_records_form_revoke_and_status(env: Env, tmp_path: Path) -> None:
@@ -216,7 +232,11 @@ def test_consent_records_form_revoke_and_status(env: Env, tmp_path: Path) -> Non
         w.front_desk,
         w.client_own,
         consents.ConsentInput(
-            "Dr. Brown", "treatment", TODAY, expiry_event="end of treatment episode"
+            "Dr. Brown",
+            "treatment",
+            TODAY,
+            expiry_event="end of treatment episode",
+            info_categories=("all",),
         ),
     )
     assert info.status == "active" and info.expires == "end of treatment episode"
@@ -244,6 +264,7 @@ def _pdf_text(path: Path) -> str:
 
 def test_consent_form_and_accounting_print(env: Env, tmp_path: Path) -> None:
     w = env.world
+    _acme(env)
     info = consents.add_consent(
         env.db,
         w.admin,
@@ -262,13 +283,15 @@ def test_consent_form_and_accounting_print(env: Env, tmp_path: Path) -> None:
     assert "42 CFR part 2 prohibits unauthorized use or disclosure" in text
     assert "revoke this consent" in text
     with env.db.session() as s:
-        disclosures.authorize(s, w.admin, w.client_own, PLAN, "attendance letter")
+        disclosures.authorize(s, w.admin, w.client_own, PLAN, "attendance letter", ["diagnosis"])
         disclosures.authorize(s, w.admin, w.client_own, INTERNAL, "roster")
     n = disclosures.print_accounting(env.db, w.admin, w.client_own, str(tmp_path / "a.pdf"))
     assert n == 1  # internal use is not a disclosure
     text = _pdf_text(tmp_path / "a.pdf")
     assert "Accounting of Disclosures" in text and "attendance letter" in text
     assert "roster" not in text
+    assert "1 Main St" in text  # the recipient's address
+    assert "none needed" in text  # not Part 2, payment: HIPAA needs no authorization
 
 
 def _count(env: Env, model: Any) -> int:

@@ -12,6 +12,7 @@ REVISIONS: tuple[str, ...] = (
     "0003_attendance_covering",
     "0008_clinical_safety",
     "0005_amendment_deadlines",
+    "0004_recipients_scope",
     "0012_form_drafts",
 )
 HEAD = REVISIONS[-1]

@@ -57,6 +57,7 @@ from iopdesk.models.privacy import (
     BreakGlassAccess,
     Consent,
     Disclosure,
+    Recipient,
 )
 from iopdesk.models.safety import (
     AsamAssessment,
@@ -121,6 +122,7 @@ __all__ = [
     "PlanObjective",
     "PlanProblem",
     "PlanReview",
+    "Recipient",
     "RecoveryCode",
     "RiskFlag",
     "RiskFlagEvent",

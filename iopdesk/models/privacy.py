@@ -10,15 +10,35 @@ from sqlmodel import Field, SQLModel
 from iopdesk.models.base import Tracked, UTCDateTime, utcnow
 
 
+class Recipient(Tracked, table=True):
+    """An outside person or organization records may be released to (the recipient directory).
+    Names are unique ignoring case and surrounding space (`name_key`)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    name_key: str = Field(unique=True, index=True)  # name.strip().casefold()
+    organization: str = ""
+    address: str = ""
+    type: str = "other"  # provider | health_plan | employer | court | family | other
+    active: bool = True
+
+
 class Consent(Tracked, table=True):
-    """A 42 CFR 2.31 consent to disclose."""
+    """A 42 CFR 2.31 consent (kind "part2") or a HIPAA 164.508 authorization (kind "hipaa").
+
+    It names a recipient record (`recipient_id`) or, for a Part 2 TPO consent
+    (2.31(a)(4)(i)), a class of recipients (`recipient_class`: treating_providers |
+    health_plans); `recipient_name`/`recipient_org` keep the name as signed."""
 
     id: int | None = Field(default=None, primary_key=True)
     client_id: int = Field(foreign_key="client.id", index=True)
+    kind: str = "part2"  # part2 | hipaa
+    recipient_id: int | None = Field(default=None, foreign_key="recipient.id")
+    recipient_class: str = ""
     recipient_name: str
     recipient_org: str = ""
-    purpose: str
-    info_categories: str = ""  # comma-separated
+    purpose: str  # comma list: treatment, payment, operations or free text
+    info_categories: str = ""  # comma list of category codes (or "all")
     signed_date: date | None = None
     expiry_date: date | None = None
     expiry_event: str = ""
@@ -38,8 +58,11 @@ class Disclosure(SQLModel, table=True):
     user_id: int = Field(foreign_key="app_user.id")
     kind: str = "disclosure"  # disclosure | internal | client_copy
     recipient: str = ""
+    recipient_id: int | None = Field(default=None, foreign_key="recipient.id")
+    recipient_address: str = ""  # as it was on the day of the disclosure
     purpose: str = ""
     what_sent: str = ""
+    categories: str = ""  # comma list of the information categories the document held
 
 
 class BreakGlassAccess(SQLModel, table=True):

@@ -22,7 +22,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from iopdesk.paths import resource_path
-from iopdesk.reports import PART2_NOTICE, numbered_canvas
+from iopdesk.reports import PART2_NOTICE, numbered_canvas, release_notice_flowables
 
 TITLE = "Aftercare Plan"
 CONFIDENTIAL = (
@@ -139,6 +139,9 @@ class Packet:
     language: str = "en"  # en | es
     printed_at: datetime | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    # a disclosure: who received it, what it holds, the consent's scope, the 2.32 notice
+    release_notice: tuple[str, ...] = ()
+    medications_left_out: bool = False  # the consent did not cover them (said so, not hidden)
 
 
 @cache
@@ -468,12 +471,22 @@ def write_pdf(packet: Packet, path: Path | str) -> int:
         [[a.provider, a.kind, _when(a, lang), a.address, a.phone] for a in packet.appointments],
         [0.2, 0.17, 0.2, 0.25, 0.18],
     )
-    story += table_section(
-        t("Medications"),
-        [t("Medication"), t("Dose"), t("When to take it"), t("Prescriber")],
-        [[m.name, m.dose, m.schedule, m.prescriber] for m in packet.medications],
-        [0.3, 0.17, 0.28, 0.25],
-    )
+    if packet.medications_left_out:
+        story += heading(t("Medications"))
+        story.append(
+            para(
+                "Left out of this copy: the client's consent for this disclosure does not "
+                "cover medications.",
+                muted,
+            )
+        )
+    else:
+        story += table_section(
+            t("Medications"),
+            [t("Medication"), t("Dose"), t("When to take it"), t("Prescriber")],
+            [[m.name, m.dose, m.schedule, m.prescriber] for m in packet.medications],
+            [0.3, 0.17, 0.28, 0.25],
+        )
     story += table_section(
         t("Support groups"),
         [t("Group"), t("Day"), t("Time"), t("Place or link")],
@@ -532,6 +545,7 @@ def write_pdf(packet: Packet, path: Path | str) -> int:
             ),
         ]
     story.append(KeepTogether(sig))
+    story += release_notice_flowables(packet.release_notice, FONT, FONT_BOLD)
 
     tmp_title = f"{t(TITLE)} - {packet.client_name}"
     doc = SimpleDocTemplate(

@@ -55,7 +55,7 @@ def _row_values(row: WeekRow) -> tuple[str, str, str, Decimal | None, Decimal, s
 # ------------------------------------------------------------------------------------------
 
 
-def write_xlsx(report: AttendanceReport, path: Path | str) -> None:
+def write_xlsx(report: AttendanceReport, path: Path | str, notice: tuple[str, ...] = ()) -> None:
     """Sheet 'Weekly Hours': one header row, one row per client (by MRN), hours as numbers
     formatted 0.00, frozen header, autofilter; the Part 2 notice under the table and in the
     printed footer when any client's record is a Part 2 record."""
@@ -113,9 +113,17 @@ def write_xlsx(report: AttendanceReport, path: Path | str) -> None:
 
     if report.has_part2:
         ws.append([])
-        notice = WriteOnlyCell(ws, value=PART2_NOTICE)
-        notice.font = bold
-        ws.append([notice])
+        stamp = WriteOnlyCell(ws, value=PART2_NOTICE)
+        stamp.font = bold
+        ws.append([stamp])
+
+    if notice:
+        from iopdesk.reports import RELEASE_NOTICE_SHEET
+
+        ns = wb.create_sheet(RELEASE_NOTICE_SHEET)
+        ns.column_dimensions["A"].width = 120
+        for line in notice:
+            ns.append([_text_cell(ns, WriteOnlyCell, line)])
 
     wb.properties.title = f"{TITLE} {report.week_start.isoformat()}"
     wb.properties.creator = "IOPDesk"
@@ -164,7 +172,7 @@ def _hours(value: Decimal | None) -> str:
     return "—" if value is None else f"{value:.2f}"
 
 
-def write_pdf(report: AttendanceReport, path: Path | str) -> None:
+def write_pdf(report: AttendanceReport, path: Path | str, notice: tuple[str, ...] = ()) -> None:
     """Landscape Letter: clinic header and week on every page, the table with its header row
     repeated on each page, 'Page X of Y', and the Part 2 notice in every page's footer when any
     client's record is a Part 2 record."""
@@ -287,8 +295,15 @@ def write_pdf(report: AttendanceReport, path: Path | str) -> None:
         initialFontName=FONT,  # no stray, non-embedded Helvetica on the pages
     )
     on_page: Callable[[Any, Any], None] = lambda canvas, _doc: draw_header(canvas)  # noqa: E731
+    from iopdesk.reports import release_notice_flowables
+
     doc.build(
-        [para(summary, summary_style), Spacer(1, 6), table],
+        [
+            para(summary, summary_style),
+            Spacer(1, 6),
+            table,
+            *release_notice_flowables(notice, FONT, FONT_BOLD),
+        ],
         onFirstPage=on_page,
         onLaterPages=on_page,
         canvasmaker=NumberedCanvas,

@@ -52,7 +52,10 @@ _CHARGE_COLUMN = 11
 
 
 def write_xlsx(
-    run: BillingRun, path: Path | str, progress: Callable[[int, int], None] | None = None
+    run: BillingRun,
+    path: Path | str,
+    progress: Callable[[int, int], None] | None = None,
+    notice: tuple[str, ...] = (),
 ) -> None:
     """Write the run to `path`. `progress(done, total)` is called every 500 claim lines.
 
@@ -120,5 +123,11 @@ def write_xlsx(
             if run.has_part2:
                 summary.append(())
                 summary.append((PART2_NOTICE,), (bold,))
+        if notice:
+            from iopdesk.reports import RELEASE_NOTICE_SHEET
+
+            with book.sheet(RELEASE_NOTICE_SHEET, widths=(120,), footer=footer) as about:
+                for text in notice:
+                    about.append((text,))
         if progress is not None:
             progress(total, total)

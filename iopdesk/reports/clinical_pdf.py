@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-from iopdesk.reports import PART2_NOTICE, numbered_canvas
+from iopdesk.reports import PART2_NOTICE, numbered_canvas, release_notice_flowables
 from iopdesk.reports.attendance import CONFIDENTIAL, FONT, FONT_BOLD, register_fonts
 
 
@@ -53,8 +53,9 @@ def when(value: datetime | None) -> str:
     return "" if value is None else value.strftime("%m/%d/%Y %H:%M %Z").strip()
 
 
-def write_pdf(doc_data: ClinicalDoc, path: Path | str) -> int:
-    """Write the document; returns the number of pages."""
+def write_pdf(doc_data: ClinicalDoc, path: Path | str, notice: tuple[str, ...] = ()) -> int:
+    """Write the document; returns the number of pages. `notice`: the closing release
+    notice of a disclosure (who received it, what it holds, the consent's scope, 2.32)."""
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import letter
     from reportlab.lib.styles import ParagraphStyle
@@ -192,6 +193,7 @@ def write_pdf(doc_data: ClinicalDoc, path: Path | str) -> int:
         creator="IOPDesk",
         initialFontName=FONT,
     )
+    story += release_notice_flowables(notice, FONT, FONT_BOLD)
     doc.build(
         story,
         onFirstPage=draw_header,

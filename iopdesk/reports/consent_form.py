@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from iopdesk.services.consents import ConsentFormData
 
 TITLE = "Consent for the Release of Confidential Substance Use Disorder Information"
+HIPAA_TITLE = "Authorization for the Use and Disclosure of Health Information"
 BLANK = "_" * 44
 
 # the elements 42 CFR 2.31(a) requires, in plain words
@@ -36,6 +37,54 @@ TEXT = {
         "written consent unless otherwise provided for by the regulations. Information "
         "disclosed under this consent may be re-disclosed by a recipient that is not covered "
         "by these rules and may then no longer be protected by them."
+    ),
+    "revoke_how": (
+        "To revoke this consent, tell any staff member of {clinic} or write to {clinic}{at}. "
+        "Revoking it stops future disclosures; it does not undo disclosures already made."
+    ),
+    "tpo": (
+        "If this consent is for treatment, payment and health care operations, my records may "
+        "be disclosed to the recipients named or described above for all such future uses. A "
+        "recipient that is a Part 2 program, a HIPAA covered entity or a business associate "
+        "may then further use and disclose my records as the HIPAA rules permit, except for "
+        "uses and disclosures in civil, criminal, administrative or legislative proceedings "
+        "against me (42 CFR 2.31(a)(4)(iii)(A))."
+    ),
+    "refusal": (
+        "If I do not sign this consent, the only consequence is that {clinic} will not "
+        "disclose my records to this recipient for this purpose; my treatment at {clinic} "
+        "does not depend on it (42 CFR 2.31(a)(4)(iii)(B))."
+    ),
+    "proceedings": (
+        "My records, or testimony about them, may not be used in civil, criminal, "
+        "administrative or legislative proceedings against me without a separate consent or a "
+        "court order, and SUD counseling notes need their own separate consent."
+    ),
+    "notice": (
+        "Every disclosure under this consent is sent with the notice required by 42 CFR 2.32 "
+        "and a copy or explanation of this consent's scope."
+    ),
+    "accounting": ("I may ask {clinic} for a list of the disclosures made under this consent."),
+    "copy": "I have the right to a copy of this signed form.",
+}
+# HIPAA 45 CFR 164.508(c): the required statements of an authorization
+HIPAA_TEXT = {
+    "intro": (
+        "I, {client}, authorize {clinic} to use and disclose the health information described "
+        "below about me to the recipient named below, for the purpose stated."
+    ),
+    "revoke": (
+        "I may revoke this authorization at any time by telling any staff member of {clinic} "
+        "or writing to {clinic}{at}, except to the extent that {clinic} has already acted on "
+        "it. Unless revoked earlier, it expires on the date or event stated above."
+    ),
+    "conditions": (
+        "{clinic} will not condition my treatment, payment, enrollment or eligibility for "
+        "benefits on whether I sign this authorization."
+    ),
+    "redisclosure": (
+        "Information disclosed under this authorization may be redisclosed by the recipient "
+        "and may then no longer be protected by the HIPAA Privacy Rule."
     ),
     "copy": "I have the right to a copy of this signed form.",
 }
@@ -64,7 +113,8 @@ def write_pdf(data: ConsentFormData, path: Path | str) -> None:
     def decorate(canvas: Any, doc: Any) -> None:
         canvas.saveState()
         canvas.setFont(FONT_BOLD, 8.5)
-        canvas.drawCentredString(page_w / 2, margin - 18, PART2_NOTICE)
+        if data.kind != "hipaa":
+            canvas.drawCentredString(page_w / 2, margin - 18, PART2_NOTICE)
         canvas.setFont(FONT, 8)
         canvas.drawRightString(page_w - margin, margin - 30, f"MRN {data.mrn}  Page {doc.page}")
         canvas.restoreState()
@@ -75,10 +125,26 @@ def write_pdf(data: ConsentFormData, path: Path | str) -> None:
     ]
     extra = [c for c in data.info_categories if c not in data.all_categories]
     categories += [p(f"\u2612  {c}") for c in extra]
+    hipaa = data.kind == "hipaa"
+    at = f" at {data.clinic_address}" if data.clinic_address else ""
+    fill = {"client": data.client_name, "clinic": data.clinic_name, "at": at}
+    if data.recipient_class:
+        who = [
+            [
+                p("Recipients (a class)", label),
+                p(f"{data.recipient_class} (a consent for treatment, payment and health care "
+                  "operations, 42 CFR 2.31(a)(4)(i))"),
+            ]
+        ]  # fmt: skip
+    else:
+        who = [
+            [p("Recipient (name)", label), p(data.recipient_name or BLANK)],
+            [p("Recipient (organization)", label), p(data.recipient_org or BLANK)],
+            [p("Recipient (address)", label), p(data.recipient_address or BLANK)],
+        ]
     fields = [
         [p("Client", label), p(f"{data.client_name}   (date of birth {data.client_dob:%m/%d/%Y})")],
-        [p("Recipient (name)", label), p(data.recipient_name or BLANK)],
-        [p("Recipient (organization)", label), p(data.recipient_org or BLANK)],
+        *who,
         [p("Purpose of the disclosure", label), p(data.purpose or BLANK)],
         [p("Information to disclose", label), categories],
         [p("This consent expires on (date or event)", label), p(data.expiry or BLANK)],
@@ -107,21 +173,31 @@ def write_pdf(data: ConsentFormData, path: Path | str) -> None:
         p(data.clinic_name, bold),
         p("  ·  ".join(x for x in (data.clinic_address, data.clinic_phone) if x)),
         Spacer(1, 12),
-        p(TITLE, title),
-        p(TEXT["intro"].format(client=data.client_name, clinic=data.clinic_name)),
+        p(HIPAA_TITLE if hipaa else TITLE, title),
+        p((HIPAA_TEXT if hipaa else TEXT)["intro"].format(**fill)),
         Spacer(1, 8),
         table,
         Spacer(1, 10),
-        p(TEXT["revoke"]),
-        Spacer(1, 5),
-        p(TEXT["conditions"]),
-        Spacer(1, 5),
-        p(TEXT["redisclosure"]),
-        Spacer(1, 5),
-        p(TEXT["copy"]),
-        Spacer(1, 16),
-        sign,
     ]
+    keys = (
+        ("revoke", "conditions", "redisclosure", "copy")
+        if hipaa
+        else (
+            "revoke",
+            "revoke_how",
+            "conditions",
+            "refusal",
+            "redisclosure",
+            "tpo",
+            "proceedings",
+            "notice",
+            "accounting",
+            "copy",
+        )
+    )
+    for key in keys:
+        story += [p((HIPAA_TEXT if hipaa else TEXT)[key].format(**fill)), Spacer(1, 5)]
+    story += [Spacer(1, 11), sign]
     doc = SimpleDocTemplate(
         str(path),
         pagesize=letter,

@@ -62,23 +62,33 @@ def write_pdf(data: AccountingData, path: Path | str) -> None:
         canvas.restoreState()
 
     def p(text: str, style: ParagraphStyle = body) -> Paragraph:
-        return Paragraph(escape(text), style)
+        return Paragraph(escape(text).replace("\n", "<br/>"), style)
 
     rows: list[list[Any]] = [
-        [p(h, head) for h in ("Date and time", "Type", "Recipient", "Purpose", "What", "Consent")]
+        [
+            p(h, head)
+            for h in (
+                "Date and time",
+                "Type",
+                "Recipient and address",
+                "Purpose",
+                "What was sent",
+                "Consent used",
+            )
+        ]
     ]
     for r in sorted(data.rows, key=lambda r: r.disclosed_at):
         rows.append(
             [
                 p(r.disclosed_at.astimezone().strftime("%Y-%m-%d %H:%M")),
                 p(KIND_LABELS.get(r.kind, r.kind)),
-                p(r.recipient or "-"),
+                p("\n".join(x for x in (r.recipient, r.recipient_address) if x) or "-"),
                 p(r.purpose or "-"),
-                p(r.what_sent),
-                p(f"#{r.consent_id}" if r.consent_id else "-"),
+                p(r.what_sent + (f" (information: {r.categories})" if r.categories else "")),
+                p(r.consent_used or (f"no. {r.consent_id}" if r.consent_id else "none needed")),
             ]
         )
-    widths = [1.1, 0.9, 1.5, 1.2, 1.6, 0.85]
+    widths = [0.95, 0.95, 1.6, 0.9, 1.55, 1.25]
     scale = (page_w - 2 * margin) / (sum(widths) * inch)
     table = LongTable(rows, colWidths=[w * inch * scale for w in widths], repeatRows=1)
     table.setStyle(

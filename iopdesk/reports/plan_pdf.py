@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
-from iopdesk.reports import PART2_NOTICE, numbered_canvas
+from iopdesk.reports import PART2_NOTICE, numbered_canvas, release_notice_flowables
 from iopdesk.reports.attendance import CONFIDENTIAL, FONT, FONT_BOLD, register_fonts
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ def _dt(value: datetime | None, tz: tzinfo | None = None) -> str:
     return value.astimezone(tz).strftime("%m/%d/%Y %H:%M")
 
 
-def write_pdf(data: PlanPrint, path: Path | str) -> None:
+def write_pdf(data: PlanPrint, path: Path | str, notice: tuple[str, ...] = ()) -> None:
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import letter
     from reportlab.lib.styles import ParagraphStyle
@@ -353,6 +353,7 @@ def write_pdf(data: PlanPrint, path: Path | str) -> None:
         creator="IOPDesk",
         initialFontName=FONT,
     )
+    story += release_notice_flowables(notice, FONT, FONT_BOLD)
     doc.build(
         story,
         onFirstPage=lambda canvas, _doc: draw_header(canvas),

@@ -853,6 +853,17 @@ def _packet_safety_plan(session: Session, client_id: int) -> tuple[tuple[str, st
     )
 
 
+def packet_categories(packet: packet_writer.Packet) -> tuple[str, ...]:
+    """The information categories the packet holds: discharge/aftercare, plus medications
+    when it lists any."""
+    return ("discharge_aftercare",) + (
+        ("medications",) if packet.medications and not packet.medications_left_out else ()
+    )
+
+
+LEAVE_OUT = ("medications",)  # what a packet can honestly be printed without
+
+
 def print_packet(
     db: Database,
     actor: Actor,
@@ -861,13 +872,24 @@ def print_packet(
     *,
     release: Release | None = None,
     language: str | None = None,
+    leave_out: tuple[str, ...] = (),
 ) -> PrintResult:
-    """Write the packet PDF to `path` atomically, through the Part 2 release gate (default: the
-    client's own copy), and audit it; the records and the file appear together."""
+    """Write the packet PDF to `path` atomically, through the release gate (default: the
+    client's own copy), and audit it; the records and the file appear together.
+
+    `leave_out=("medications",)` prints the packet without the medications list (the page
+    says so), for a recipient whose consent covers the aftercare plan but not medications;
+    a refusal offers it when that is the only thing missing."""
 
     require(actor, Perm.AFTERCARE_PRINT)
     from iopdesk.services.printing import pdf_target, release_pdf
 
+    unknown = [c for c in leave_out if c not in LEAVE_OUT]
+    if unknown:
+        raise ValidationError(
+            f"The aftercare packet can leave out only: {', '.join(LEAVE_OUT)}.",
+            {"leave_out": "Not possible."},
+        )
     target = pdf_target(path, "packet")
     with db.session() as session:
         packet = _packet_in(session, actor, plan_id)
@@ -875,23 +897,38 @@ def print_packet(
         client_id = plan.client_id
     if language in ("en", "es"):
         packet = replace(packet, language=language)
+    left_out: tuple[str, ...] = ()
+    if "medications" in leave_out and packet.medications:
+        packet = replace(packet, medications=(), medications_left_out=True)
+        left_out = ("medications",)
     pages: list[int] = []
     release = release or CLIENT_COPY
-    # the 42 CFR Part 2 gate records the release and refuses a Part 2 disclosure without a
-    # covering consent (then no file appears)
+    final = release
+    # the release gate records the release and refuses a disclosure the consent does not
+    # cover (then no file appears); a disclosure carries its notice on a closing page
     row = release_pdf(
         db,
         actor,
         target,
-        lambda p: pages.append(packet_writer.write_pdf(packet, p)),
+        lambda p, notice: pages.append(
+            packet_writer.write_pdf(replace(packet, release_notice=notice), p)
+        ),
         client_id=client_id,
         release=release,
-        what=lambda: f"aftercare packet (plan {plan_id}, {pages[0]} pages)",
+        categories=packet_categories(packet),
+        reducible={
+            "medications": "print the packet without the medications: --leave-out medications"
+        },
+        left_out=left_out,
+        what=lambda: (
+            f"aftercare packet (plan {plan_id}, {pages[0]} pages)"
+            + ("; medications left out" if left_out else "")
+        ),
         entity="aftercare_plan",
         entity_id=plan_id,
         detail=lambda row: (
             f"aftercare packet; {pages[0]} pages; language {packet.language}; "
-            f"status {packet.status}; {release.kind}; disclosure {row.id}"
+            f"status {packet.status}; {final.kind}; disclosure {row.id}"
             + ("; Part 2 notice" if packet.part2 else "")
         ),
     )

@@ -889,6 +889,19 @@ def _next_batch_number(session: Session) -> str:
     return f"B{int(count) + 1:06d}"
 
 
+def release_categories(run: BillingRun) -> dict[int, tuple[str, ...]]:
+    """Per client, the information categories the billing workbook holds about them: billing,
+    plus diagnosis when a claim line carries diagnosis codes."""
+    out: dict[int, set[str]] = {}
+    for ln in run.lines:
+        cats = out.setdefault(ln.client_id, {"billing"})
+        if ln.diagnosis_codes.strip():
+            cats.add("diagnosis")
+    for e in run.exceptions:
+        out.setdefault(e.client_id, {"billing"})
+    return {cid: tuple(sorted(c)) for cid, c in sorted(out.items())}
+
+
 def export(
     db: Database,
     actor: Actor,
@@ -912,7 +925,7 @@ def export(
     an outside biller, clearinghouse or payer is a disclosure, refused (ConsentRequired)
     unless every Part 2 client in the workbook has a valid consent covering it."""
     require(actor, Perm.BILLING_EXPORT)
-    from iopdesk.services.disclosures import authorize_many
+    from iopdesk.services.disclosures import authorize_many, plan_release
 
     release = release or Release("internal", purpose="payment (in-house billing)")
     from iopdesk.reports import billing as writer
@@ -986,10 +999,10 @@ def export(
                     for ln in run.lines
                 ],
             )
-        disclosed = sorted(
-            {ln.client_id for ln in run.lines} | {e.client_id for e in run.exceptions}
-        )
+        disclosed = release_categories(run)
+        notice: tuple[str, ...] = ()
         if disclosed:
+            notice = plan_release(session, disclosed, release).notice()
             authorize_many(
                 session,
                 actor,
@@ -1012,7 +1025,14 @@ def export(
                 + ("; Part 2 notice" if run.has_part2 else "")
             ),
         )
-        tmp = _write_temp(target, lambda p: writer.write_xlsx(run, p, progress))
+        tmp = _write_temp(
+            target,
+            lambda p: (
+                writer.write_xlsx(run, p, progress, notice)
+                if notice
+                else writer.write_xlsx(run, p, progress)
+            ),
+        )
         placed = False
         try:
             try:

@@ -3,6 +3,7 @@ revoke, list with status, and print the consent form from a template."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -12,25 +13,29 @@ from sqlmodel import Session, col, select
 
 from iopdesk.db import Database
 from iopdesk.errors import NotFoundError, UserError, ValidationError
-from iopdesk.models import Client, Clinic, Consent, utcnow
-from iopdesk.services import audit
+from iopdesk.models import Client, Clinic, Consent, Recipient, utcnow
+from iopdesk.services import audit, recipients
 from iopdesk.services.actor import Actor
 from iopdesk.services.clinic import clinic_today
-from iopdesk.services.disclosures import consent_status
+from iopdesk.services.disclosures import (
+    ALL,
+    CATEGORIES,
+    CATEGORY_TITLES,
+    CONSENT_KIND_LABELS,
+    CONSENT_KINDS,
+    TPO,
+    consent_status,
+    parse_categories,
+    purposes,
+    stored_categories,
+)
 from iopdesk.services.permissions import Perm, require
+from iopdesk.services.recipients import CLASS_LABELS, CLASSES
 from iopdesk.services.records import update_versioned
 
 MAX_FORM_BYTES = 20 * 1024 * 1024
-INFO_CATEGORIES = (
-    "Attendance and participation",
-    "Diagnosis",
-    "Treatment plan and progress",
-    "Progress notes",
-    "Medications",
-    "Drug screen results",
-    "Discharge summary and aftercare plan",
-    "Billing and insurance information",
-)
+INFO_CATEGORIES = tuple(CATEGORY_TITLES[c] for c in CATEGORIES)
+KINDS = CONSENT_KINDS
 _MAGIC = (
     (b"%PDF-", "application/pdf"),
     (b"\x89PNG\r\n\x1a\n", "image/png"),
@@ -42,13 +47,20 @@ _MAGIC = (
 
 @dataclass(frozen=True)
 class ConsentInput:
+    """A consent as entered. The recipient is a directory record (`recipient_id`), a class
+    (`recipient_class`, Part 2 TPO consents only), or a name: a name that is not yet in the
+    directory is added to it (organization `recipient_org`)."""
+
     recipient_name: str
     purpose: str
     signed_date: date | None
     recipient_org: str = ""
-    info_categories: tuple[str, ...] = ()
+    info_categories: tuple[str, ...] = ()  # codes or titles; ("all",) for everything
     expiry_date: date | None = None
     expiry_event: str = ""
+    kind: str = "part2"  # part2 | hipaa
+    recipient_id: int | None = None
+    recipient_class: str = ""
 
 
 @dataclass(frozen=True)
@@ -58,7 +70,7 @@ class ConsentInfo:
     recipient_name: str
     recipient_org: str
     purpose: str
-    info_categories: tuple[str, ...]
+    info_categories: tuple[str, ...]  # titles, for display
     signed_date: date | None
     expiry_date: date | None
     expiry_event: str
@@ -67,10 +79,20 @@ class ConsentInfo:
     form_filename: str
     status: str
     version: int
+    kind: str = "part2"
+    recipient_id: int | None = None
+    recipient_class: str = ""
+    categories: tuple[str, ...] = ()  # codes
 
     @property
     def recipient(self) -> str:
+        if self.recipient_class:
+            return CLASS_LABELS.get(self.recipient_class, self.recipient_class)
         return ", ".join(p for p in (self.recipient_name, self.recipient_org) if p)
+
+    @property
+    def kind_label(self) -> str:
+        return CONSENT_KIND_LABELS.get(self.kind, self.kind)
 
     @property
     def expires(self) -> str:
@@ -80,13 +102,14 @@ class ConsentInfo:
 
 
 def _info(c: Consent, today: date) -> ConsentInfo:
+    codes = tuple(sorted(stored_categories(c.info_categories), key=_category_order))
     return ConsentInfo(
         id=c.id or 0,
         client_id=c.client_id,
         recipient_name=c.recipient_name,
         recipient_org=c.recipient_org,
         purpose=c.purpose,
-        info_categories=tuple(p.strip() for p in c.info_categories.split(",") if p.strip()),
+        info_categories=tuple(CATEGORY_TITLES[x] for x in codes),
         signed_date=c.signed_date,
         expiry_date=c.expiry_date,
         expiry_event=c.expiry_event,
@@ -95,28 +118,83 @@ def _info(c: Consent, today: date) -> ConsentInfo:
         form_filename=c.form_filename,
         status=consent_status(c, today),
         version=c.version,
+        kind=c.kind,
+        recipient_id=c.recipient_id,
+        recipient_class=c.recipient_class,
+        categories=codes,
     )
 
 
-def _validate(data: ConsentInput) -> dict[str, Any]:
+def _category_order(code: str) -> int:
+    order = (*CATEGORIES, ALL)
+    return order.index(code) if code in order else len(order)
+
+
+def _validate(session: Session, actor: Actor, data: ConsentInput) -> dict[str, Any]:
     fields: dict[str, str] = {}
-    if not data.recipient_name.strip() and not data.recipient_org.strip():
+    kind = (data.kind or "part2").strip().casefold()
+    if kind in ("hipaa authorization", "hipaa_authorization"):
+        kind = "hipaa"
+    if kind in ("part 2", "part_2", "42 cfr part 2"):
+        kind = "part2"
+    if kind not in CONSENT_KINDS:
+        fields["kind"] = (
+            "A consent is a 42 CFR Part 2 consent (part2) or a HIPAA authorization (hipaa)."
+        )
+    klass = data.recipient_class.strip()
+    if klass and klass not in CLASSES:
+        fields["recipient_class"] = f"Recipient classes are {', '.join(CLASSES)}."
+    if (
+        not klass
+        and data.recipient_id is None
+        and not (data.recipient_name.strip() or data.recipient_org.strip())
+    ):
         fields["recipient_name"] = "Name the person or organization that may receive records."
+    wanted = purposes(data.purpose)
     if not data.purpose.strip():
         fields["purpose"] = "Say what the disclosure is for (e.g. payment, treatment)."
+    elif klass and not wanted <= set(TPO):
+        fields["purpose"] = (
+            "A consent naming a class of recipients is a TPO consent: its purposes can only be "
+            "treatment, payment and operations."
+        )
     if not data.expiry_date and not data.expiry_event.strip():
-        fields["expiry_date"] = "A Part 2 consent needs an expiry date or event."
+        fields["expiry_date"] = "A consent needs an expiry date or event."
     if data.signed_date and data.expiry_date and data.expiry_date < data.signed_date:
         fields["expiry_date"] = "The consent cannot expire before it was signed."
+    codes: tuple[str, ...] = ()
     if any("," in c for c in data.info_categories):
         fields["info_categories"] = "Categories cannot contain commas."
+    else:
+        try:
+            codes = parse_categories(data.info_categories)
+        except ValidationError as exc:
+            fields["info_categories"] = exc.message
+    if not codes and "info_categories" not in fields:
+        fields["info_categories"] = "Tick the information the client agrees to release."
     if fields:
         raise ValidationError(next(iter(fields.values())), fields)
+    name, org, recipient_id = data.recipient_name.strip(), data.recipient_org.strip(), None
+    if klass:
+        name, org = CLASS_LABELS[klass], ""
+    elif data.recipient_id is not None:
+        found = session.get(Recipient, data.recipient_id)
+        if found is None:
+            raise NotFoundError("That recipient is no longer in the directory.")
+        name, org, recipient_id = found.name, found.organization, found.id
+    else:
+        found = recipients.find_in(session, name or org)
+        if found is None:
+            found = recipients.add_in(session, actor, name or org, org)
+        name, org, recipient_id = found.name, found.organization or org, found.id
     return {
-        "recipient_name": data.recipient_name.strip() or data.recipient_org.strip(),
-        "recipient_org": data.recipient_org.strip(),
-        "purpose": data.purpose.strip(),
-        "info_categories": ",".join(c.strip() for c in data.info_categories if c.strip()),
+        "kind": kind,
+        "recipient_id": recipient_id,
+        "recipient_class": klass,
+        "recipient_name": name,
+        "recipient_org": org,
+        "purpose": ", ".join(p.strip() for p in re.split(r"[,;]", data.purpose) if p.strip()),
+        "info_categories": ",".join(codes),
         "signed_date": data.signed_date,
         "expiry_date": data.expiry_date,
         "expiry_event": data.expiry_event.strip(),
@@ -125,10 +203,10 @@ def _validate(data: ConsentInput) -> dict[str, Any]:
 
 def add_consent(db: Database, actor: Actor, client_id: int, data: ConsentInput) -> ConsentInfo:
     require(actor, Perm.CLIENT_EDIT)
-    values = _validate(data)
     with db.session() as session:
         if session.get(Client, client_id) is None:
             raise NotFoundError("That client record does not exist.")
+        values = _validate(session, actor, data)
         consent = Consent(
             client_id=client_id, created_by=actor.user_id, updated_by=actor.user_id, **values
         )
@@ -141,7 +219,7 @@ def add_consent(db: Database, actor: Actor, client_id: int, data: ConsentInput) 
             entity="consent",
             entity_id=consent.id,
             client_id=client_id,
-            detail="recorded" + ("" if consent.signed_date else " (unsigned)"),
+            detail=f"recorded ({values['kind']})" + ("" if consent.signed_date else " (unsigned)"),
         )
         return _info(consent, clinic_today(session))
 
@@ -151,8 +229,8 @@ def update_consent(
 ) -> ConsentInfo:
     """Correct a consent's details (e.g. enter the signing date once it is signed)."""
     require(actor, Perm.CLIENT_EDIT)
-    values = _validate(data)
     with db.session() as session:
+        values = _validate(session, actor, data)
         consent = update_versioned(
             session, actor, Consent, consent_id, expected_version, values, what="This consent"
         )
@@ -307,7 +385,10 @@ class ConsentFormData:
     info_categories: tuple[str, ...] = field(default_factory=tuple)
     expiry: str = ""
     signed_date: date | None = None
-    all_categories: tuple[str, ...] = INFO_CATEGORIES
+    all_categories: tuple[str, ...] = (*INFO_CATEGORIES, CATEGORY_TITLES[ALL])
+    kind: str = "part2"  # part2 | hipaa
+    recipient_class: str = ""  # label of the class of a TPO consent, e.g. "my health plans"
+    recipient_address: str = ""
 
 
 def consent_form_data(
@@ -334,6 +415,10 @@ def consent_form_data(
         if consent is None:
             return base
         info = _info(consent, clinic_today(session))
+        address = ""
+        if consent.recipient_id is not None:
+            rec = session.get(Recipient, consent.recipient_id)
+            address = rec.address if rec else ""
         return ConsentFormData(
             **{
                 **base.__dict__,
@@ -343,6 +428,9 @@ def consent_form_data(
                 "info_categories": info.info_categories,
                 "expiry": info.expires,
                 "signed_date": info.signed_date,
+                "kind": info.kind,
+                "recipient_class": CLASS_LABELS.get(info.recipient_class, ""),
+                "recipient_address": address,
             }
         )
 
@@ -394,18 +482,30 @@ def add_demo_privacy(session: Session, today: date, user_id: int | None) -> int:
     ).all()
     seen: set[int] = set()
     added: list[Consent] = []
+    directory: dict[str, Recipient] = {}
+
+    def entry(name: str, org: str, address: str, kind: str) -> Recipient:
+        key = recipients.name_key(name)
+        if key not in directory:
+            found = recipients.find_in(session, name)
+            directory[key] = found or recipients.add_in(session, None, name, org, address, kind)
+        return directory[key]
+
     for client_id, admitted, payer in rows:
         if client_id is None or client_id in seen or payer.lower().startswith("self"):
             continue
         seen.add(client_id)
         signed = admitted or today - timedelta(days=30)
+        plan = entry(payer, payer, "PO Box 4400, Springfield, IL 62701", "health_plan")
         added.append(
             Consent(
                 client_id=client_id,
-                recipient_name=payer,
-                purpose="treatment, payment and health care operations",
-                info_categories="Attendance and participation,Diagnosis,"
-                "Billing and insurance information",
+                kind="part2",
+                recipient_id=plan.id,
+                recipient_name=plan.name,
+                recipient_org=plan.organization,
+                purpose="treatment, payment, operations",
+                info_categories="attendance,diagnosis,billing",
                 signed_date=signed,
                 expiry_date=signed + timedelta(days=365),
                 created_by=user_id,
@@ -413,26 +513,37 @@ def add_demo_privacy(session: Session, today: date, user_id: int | None) -> int:
             )
         )
         if len(seen) == 1:
+            doctor = entry(
+                "Dr. Maria Lopez",
+                "Lakeside Family Medicine",
+                "210 Lake Street, Springfield, IL 62704",
+                "provider",
+            )
             added.append(
                 Consent(
                     client_id=client_id,
-                    recipient_name="Dr. Maria Lopez",
-                    recipient_org="Lakeside Family Medicine",
+                    kind="part2",
+                    recipient_id=doctor.id,
+                    recipient_name=doctor.name,
+                    recipient_org=doctor.organization,
                     purpose="coordination of care",
-                    info_categories="Diagnosis,Medications",
+                    info_categories="diagnosis,medications",
                     signed_date=signed - timedelta(days=400),
                     expiry_date=signed - timedelta(days=35),
                     created_by=user_id,
                     updated_by=user_id,
                 )
             )
+            family = entry("Jordan Carter", "", "", "family")
             added.append(
                 Consent(
                     client_id=client_id,
-                    recipient_name="Jordan Carter",
+                    kind="part2",
+                    recipient_id=family.id,
+                    recipient_name=family.name,
                     recipient_org="",
                     purpose="family involvement in treatment",
-                    info_categories="Attendance and participation",
+                    info_categories="attendance",
                     signed_date=signed,
                     expiry_event="end of treatment",
                     revoked_date=signed + timedelta(days=10),
@@ -440,6 +551,9 @@ def add_demo_privacy(session: Session, today: date, user_id: int | None) -> int:
                     updated_by=user_id,
                 )
             )
+    # recipients a release may name without any consent on file (refused until one is signed)
+    entry("Acme Corp HR", "Acme Corp", "900 Industrial Parkway, Springfield, IL 62702", "employer")
+    entry("Riverbend Outpatient", "Riverbend Outpatient", "44 Elm Street, Riverbend", "provider")
     session.add_all(added)
     session.flush()
     return len(added)

@@ -928,6 +928,18 @@ def discharge_doc(session: Session, actor: Actor, discharge_id: int) -> Any:
     )
 
 
+def _summary_categories(doc: Any) -> tuple[str, ...]:
+    """What the printed summary actually holds, for the release gate: the discharge, plus
+    treatment-plan goals and medications when it lists any."""
+    held = ["discharge_aftercare"]
+    for section in doc.sections:
+        if section.heading.startswith("Progress on treatment-plan goals") and section.rows:
+            held.append("treatment_plan")
+        if section.heading.startswith("Medications at discharge") and section.rows:
+            held.append("medications")
+    return tuple(held)
+
+
 def print_discharge(
     db: Database, actor: Actor, discharge_id: int, path: Any, *, release: Any = None
 ) -> Any:
@@ -949,8 +961,9 @@ def print_discharge(
         db,
         actor,
         target,
-        lambda p: pages.append(write_pdf(doc, p)),
+        lambda p, notice: pages.append(write_pdf(doc, p, notice)),
         client_id=client_id,
+        categories=_summary_categories(doc),
         release=release or INTERNAL,
         what=lambda: f"discharge summary {discharge_id} ({pages[0]} pages)",
         entity="discharge",

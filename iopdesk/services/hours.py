@@ -1373,6 +1373,7 @@ def build_attendance_report(db: Database, actor: Actor, week_of: date) -> Attend
 
 
 REPORT_FORMATS = (".xlsx", ".pdf")
+CATEGORIES = ("attendance",)  # what the attendance report holds (the release gate checks it)
 
 
 def export_attendance_report(
@@ -1401,9 +1402,14 @@ def export_attendance_report(
         )
     report = build_attendance_report(db, actor, week_of)
     from iopdesk.reports import attendance as writer
+    from iopdesk.services.disclosures import plan_release
 
+    release = release or INTERNAL
+    ids = [r.client_id for r in report.rows]
+    with db.session() as session:  # refused before anything is written
+        notice = plan_release(session, ids, release, CATEGORIES).notice()
     write = writer.write_xlsx if suffix == ".xlsx" else writer.write_pdf
-    tmp = _write_temp(target, lambda p: write(report, p))
+    tmp = _write_temp(target, lambda p: write(report, p, notice) if notice else write(report, p))
     placed = False
     try:
         # the audit row and the file appear together: the rename happens inside the audit's
@@ -1412,9 +1418,10 @@ def export_attendance_report(
             authorize_many(
                 session,
                 actor,
-                [r.client_id for r in report.rows],
-                release or INTERNAL,
+                ids,
+                release,
                 f"attendance report {report.week_start.isoformat()} ({suffix[1:]})",
+                CATEGORIES,
             )
             audit.record(
                 session,

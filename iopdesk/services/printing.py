@@ -1,12 +1,14 @@
-"""Placing a chart printout (note, treatment plan, aftercare packet) on disk: written beside the
-target first, then - in one transaction - passed through the 42 CFR Part 2 release gate,
-audited as a print, and renamed into place. A refusal or a failure leaves no file and no rows."""
+"""Placing a chart printout (note, treatment plan, aftercare packet) on disk: the release gate
+decides first (a refusal writes nothing), the document is written beside the target with the
+release notice a disclosure carries, then - in one transaction - the release is checked again
+and recorded, audited as a print, and renamed into place. A refusal or a failure leaves no
+file and no rows."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from iopdesk.db import Database
@@ -37,26 +39,40 @@ def release_pdf(
     db: Database,
     actor: Actor,
     target: Path,
-    write: Callable[[Path], None],
+    write: Callable[[Path, tuple[str, ...]], None],
     *,
     client_id: int,
     release: Release,
+    categories: Iterable[str],
     what: str | Callable[[], str],
     entity: str,
     entity_id: int,
     detail: Callable[[Disclosure], str],
+    reducible: Mapping[str, str] | None = None,
+    left_out: Iterable[str] = (),
 ) -> Disclosure:
-    """Write with `write(tmp)`, then record the release (`what`, no PHI; a callable is asked
-    after writing) and a print event whose detail is `detail(disclosure)`, and rename into
-    place, all or nothing."""
+    """Decide the release for the document's `categories` (ConsentRequired before anything is
+    written), write with `write(tmp, notice)` (`notice`: the lines a disclosure carries, empty
+    otherwise), then record the release (`what`, no PHI; a callable is asked after writing)
+    and a print event whose detail is `detail(disclosure)`, and rename into place, all or
+    nothing. `reducible`/`left_out`: see disclosures.plan_release."""
     from iopdesk.services.hours import _file_error, _write_temp
 
-    tmp = _write_temp(target, write)
+    categories = tuple(categories)
+    left_out = tuple(left_out)
+    with db.session() as session:
+        plan = disclosures.plan_release(
+            session, [client_id], release, categories, reducible=reducible, left_out=left_out
+        )
+    notice = plan.notice()
+    tmp = _write_temp(target, lambda p: write(p, notice))
     placed = False
     try:
         with db.session() as session:
             sent = what() if callable(what) else what
-            row = disclosures.authorize(session, actor, client_id, release, sent)
+            row = disclosures.authorize(
+                session, actor, client_id, release, sent, categories, left_out=left_out
+            )
             audit.record(
                 session,
                 actor,

@@ -72,10 +72,10 @@ from iopdesk.models.enums import (
     Telehealth,
 )
 from iopdesk.reports import PART2_NOTICE
-from iopdesk.services import audit
+from iopdesk.services import audit, workbook_privacy
 from iopdesk.services.actor import Actor, parse_roles, roles_text
 from iopdesk.services.clinic import get_setting_in
-from iopdesk.services.disclosures import INTERNAL, Release, authorize_many
+from iopdesk.services.disclosures import INTERNAL, Release, authorize_many, plan_release
 from iopdesk.services.permissions import Perm, require
 from iopdesk.services.validation import (
     check_dob,
@@ -90,6 +90,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 IMPORT_ACTION = audit.Action.IMPORT
+# what an exported workbook holds, for the release gate
+RELEASE_CATEGORIES = ("attendance", "diagnosis", "billing")
 EXPORT_ACTION = audit.Action.EXPORT
 
 
@@ -107,12 +109,12 @@ _CONTRACT: dict[str, tuple[tuple[str, bool], ...]] = {
     "Fees": _spec("payer_id* code* rate*"),
     "Tracks": _spec(
         "track_id* name* level_of_care population required_weekly_hours days* start_time* "
-        "end_time* per_diem_code"
+        "end_time* per_diem_code substance_use"
     ),
     "Clients": _spec(
         "mrn* first_name* last_name* preferred_name dob* sex phone email primary_language "
         "track_id* admission_date* discharge_date primary_therapist payer_id member_id "
-        "diagnoses required_weekly_hours"
+        "diagnoses required_weekly_hours part2"
     ),
     "Authorizations": _spec("mrn* payer_id* auth_number* code* start_date* end_date* units*"),
     "Sessions": _spec(
@@ -120,6 +122,11 @@ _CONTRACT: dict[str, tuple[tuple[str, bool], ...]] = {
         "status telehealth note_status"
     ),
     "Attendance": _spec("session_id* mrn* status* minutes"),
+    # issue 16: the recipient directory and consents (services.workbook_privacy)
+    "Recipients": _spec("name* organization address type"),
+    "Consents": _spec(
+        "mrn* recipient* kind purposes* information* signed_date* expiry_date revoked_date"
+    ),
 }
 
 SHEETS: tuple[str, ...] = tuple(_CONTRACT)
@@ -793,6 +800,8 @@ def _parse(sheets: list[_Sheet], problems: list[ImportProblem]) -> _Book:
         "Authorizations": _parse_authorizations,
         "Sessions": _parse_sessions,
         "Attendance": _parse_attendance,
+        "Recipients": workbook_privacy.parse_recipients,
+        "Consents": workbook_privacy.parse_consents,
     }
     rows = {sheet.name: parsers[sheet.name](sheet, problems) for sheet in sheets}
     return _Book([s.name for s in sheets], rows, problems)
@@ -873,6 +882,7 @@ def _parse_tracks(sheet: _Sheet, problems: list[ImportProblem]) -> list[_Row]:
         if start is not None and end is not None and end <= start:
             r.error("end_time", "must be after start_time")
         r.put("per_diem_code", _choice(PER_DIEM_CODES))
+        r.put("substance_use", _yes_no)
         out.append(r)
     return out
 
@@ -907,6 +917,7 @@ def _parse_clients(sheet: _Sheet, problems: list[ImportProblem]) -> list[_Row]:
             r.error("member_id", "give the payer_id this member ID belongs to")
         r.put("diagnoses", _diagnoses, default=[])
         r.put("required_weekly_hours", _decimal(Decimal(0), Decimal(40)))
+        r.put("part2", _yes_no)
         out.append(r)
     return out
 
@@ -1312,6 +1323,7 @@ def _check(book: _Book, st: _State) -> None:
             _check_existing_session(r, existing, st)
     for r in book.sheet("Attendance"):
         _check_attendance(r, sheet_sessions, st, clients)
+    workbook_privacy.check(book, st, clients)
 
 
 def _check_existing_session(r: _Row, obj: ClinicSession, st: _State) -> None:
@@ -1400,6 +1412,8 @@ def _apply(book: _Book, st: _State, w: _Writer) -> _Tally:
     _apply_clients(book.sheet("Clients"), st, w, tally)
     _apply_authorizations(book.sheet("Authorizations"), st, w, tally)
     _Sessions(book, st, w, tally).apply()
+    workbook_privacy.apply_recipients(book.sheet("Recipients"), st, w, tally)
+    workbook_privacy.apply_consents(book.sheet("Consents"), st, w, tally)
     w.s.flush()
     return tally
 
@@ -1549,6 +1563,8 @@ def _apply_tracks(rows: list[_Row], st: _State, w: _Writer, tally: _Tally) -> No
         if "per_diem_code" in r.v or obj is None:
             values["per_diem_code"] = r.v.get("per_diem_code")
             values["is_sud"] = values["per_diem_code"] == SUD_PER_DIEM_CODE
+        if r.v.get("substance_use") is not None:  # given: it wins over the per-diem default
+            values["is_sud"] = r.v["substance_use"]
         created = obj is None
         if obj is None:
             obj = Track(track_code=code, **{"level_of_care": "IOP", **values}, **w.base())
@@ -1663,7 +1679,7 @@ def _new_client(r: _Row, st: _State, w: _Writer) -> dict[str, Any]:
         email=v.get("email") or "",
         primary_language=v.get("primary_language") or "",
         status=_new_status(r),
-        part2=st.tracks[v["track_id"]].is_sud,
+        part2=v["part2"] if v.get("part2") is not None else st.tracks[v["track_id"]].is_sud,
         required_weekly_hours=v.get("required_weekly_hours"),
         admission_date=v["admission_date"],
         discharge_date=v.get("discharge_date"),
@@ -1890,7 +1906,7 @@ def _update_client(
         status=status,
         # Part 2 protection stays once it applied (a step-down to a mental-health track
         # does not release earlier substance-use records).
-        part2=client.part2 or track.is_sud,
+        part2=v["part2"] if v.get("part2") is not None else client.part2 or track.is_sud,
     )
     changed = w.touch(client, values)
     readmission = (
@@ -2491,6 +2507,8 @@ class _Export:
         self.authorizations()
         self.sessions()
         self.attendance()
+        self.data["Recipients"] = workbook_privacy.export_recipients(self.s)
+        self.data["Consents"] = workbook_privacy.export_consents(self.s, self.mrn)
         return self.data
 
     def clinic(self) -> None:
@@ -2564,6 +2582,7 @@ class _Export:
                     _hhmm(start),
                     _hhmm(end),
                     t.per_diem_code,
+                    "yes" if t.is_sud else "no",
                 ]
             )
         self.data["Tracks"] = rows
@@ -2621,6 +2640,7 @@ class _Export:
                 col(Client.admission_date),
                 col(Client.discharge_date),
                 col(Client.required_weekly_hours),
+                col(Client.part2),
             ).order_by(col(Client.mrn))
         ):
             pk = int(c.id)
@@ -2649,6 +2669,7 @@ class _Export:
                     _or_none(member_id) if payer_id is not None else None,
                     ",".join(diagnoses.get(pk, [])) or None,
                     _number(c.required_weekly_hours),
+                    "yes" if c.part2 else "no",
                 ]
             )
         self.data["Clients"] = rows
@@ -2793,7 +2814,7 @@ _WIDTHS = {
 }
 
 
-def _write(path: Path, data: dict[str, list[list[Any]]]) -> None:
+def _write(path: Path, data: dict[str, list[list[Any]]], notice: tuple[str, ...] = ()) -> None:
     import tempfile
 
     from openpyxl import Workbook
@@ -2830,6 +2851,13 @@ def _write(path: Path, data: dict[str, list[list[Any]]]) -> None:
                 cell.number_format = "0.00"
                 values[rate] = cell
             ws.append(values)
+    if notice:  # a disclosure: who received it, the consent's scope, the 2.32 notice
+        from iopdesk.reports import RELEASE_NOTICE_SHEET
+
+        ws = book.create_sheet(RELEASE_NOTICE_SHEET)
+        ws.column_dimensions["A"].width = 120
+        for line in notice:
+            ws.append([line])
     folder = path.parent
     fd, tmp_name = tempfile.mkstemp(prefix=".iopdesk-export-", suffix=".xlsx", dir=folder)
     os.close(fd)
@@ -2868,8 +2896,11 @@ def export_workbook(
     with db.session() as session:
         export = _Export(session)
         data = export.run()
-        authorize_many(session, actor, export.mrn, release or INTERNAL, "clinic workbook export")
-        _write(path, data)
+        release = release or INTERNAL
+        ids = list(export.mrn)
+        notice = plan_release(session, ids, release, RELEASE_CATEGORIES).notice()
+        authorize_many(session, actor, ids, release, "clinic workbook export", RELEASE_CATEGORIES)
+        _write(path, data, notice)
         counts = {sheet: len(data[sheet]) for sheet in SHEETS}
         detail = "rows: " + ", ".join(f"{s} {n}" for s, n in counts.items())
         if export.skipped:

@@ -13,6 +13,7 @@ from PySide6.QtCore import QDate, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QDateEdit,
     QDialog,
@@ -104,11 +105,18 @@ class PrintDialog(QDialog):
         self.given_to.addItem("Another provider or person (disclosure)", "disclosure")
         self.given_to.currentIndexChanged.connect(self._kind_changed)
         form.addRow("Given to", self.given_to)
-        self.recipient = QLineEdit()
-        self.recipient.setPlaceholderText("Receiving provider or person")
+        from iopdesk.ui.pages.privacy import RecipientPicker
+
+        self.recipient = RecipientPicker(ctx)
         self.purpose = QLineEdit("treatment")
+        self.purpose.setObjectName("purpose")
+        self.leave_out_meds = QCheckBox(
+            "Leave out the medications (the consent does not cover them)"
+        )
+        self.leave_out_meds.setObjectName("leaveOutMedications")
         form.addRow("Recipient", self.recipient)
         form.addRow("Purpose", self.purpose)
+        form.addRow("", self.leave_out_meds)
         self.language = QComboBox()
         client_lang = "Spanish" if view.language == "es" else "English"
         self.language.addItem(f"Client's language ({client_lang})", view.language)
@@ -144,6 +152,7 @@ class PrintDialog(QDialog):
         other = self.given_to.currentData() == "disclosure"
         self.recipient.setEnabled(other)
         self.purpose.setEnabled(other)
+        self.leave_out_meds.setEnabled(other)
 
     def _browse(self) -> None:
         path, _ = QFileDialog.getSaveFileName(
@@ -155,11 +164,20 @@ class PrintDialog(QDialog):
     def do_print(self, send_to_printer: bool = False) -> None:
         """Save the packet (audited), then open it in the PDF viewer (preview, print from
         there) or send it to a printer chosen in the print dialog."""
-        from iopdesk.services.disclosures import CLIENT_COPY, Release
+        from iopdesk.services.disclosures import CLIENT_COPY, ConsentRequired, Release
 
         release = CLIENT_COPY
+        leave_out: tuple[str, ...] = ()
         if self.given_to.currentData() == "disclosure":
-            release = Release("disclosure", self.recipient.text(), self.purpose.text())
+            picked = self.recipient.selected()
+            release = Release(
+                "disclosure",
+                picked.name if picked else self.recipient.text(),
+                self.purpose.text(),
+                picked.id if picked else None,
+            )
+            if self.leave_out_meds.isChecked():
+                leave_out = ("medications",)
         try:
             self.result_ = aftercare.print_packet(
                 self.ctx.db,
@@ -168,7 +186,14 @@ class PrintDialog(QDialog):
                 Path(self.path.text().strip()),
                 release=release,
                 language=self.language.currentData(),
+                leave_out=leave_out,
             )
+        except ConsentRequired as exc:
+            # offer the honest reduction the refusal names (never applied silently)
+            self.error.setText(
+                exc.message.replace("--leave-out medications", "tick 'Leave out the medications'")
+            )
+            return
         except UserError as exc:
             self.error.setText(exc.message)
             return

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 
 from iopdesk.db import Database
 from iopdesk.errors import UserError, ValidationError
-from iopdesk.services import amendments, breakglass, consents, disclosures, totp
+from iopdesk.services import amendments, breakglass, consents, disclosures, recipients, totp
 from iopdesk.services.actor import Actor
 from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm
@@ -54,11 +54,11 @@ STATUS_COLORS = {
 PURPOSES = (
     "payment",
     "treatment",
-    "health care operations",
-    "treatment, payment and health care operations",
+    "operations",
+    "treatment, payment, operations",
     "coordination of care",
     "court-ordered evaluation",
-    "employment / return to work",
+    "employment verification",
 )
 
 
@@ -88,6 +88,118 @@ def _date_of(edit: QDateEdit) -> date | None:
 
 
 # ------------------------------------------------------------------------------------------
+# The recipient directory: pick a recipient (or add one)
+# ------------------------------------------------------------------------------------------
+
+
+class RecipientDialog(_FormDialog):
+    """Add an outside person or organization to the recipient directory."""
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None, name: str = "") -> None:
+        super().__init__(
+            "Add a recipient",
+            "Releases and consents name a recipient from this directory, so the name must be "
+            "exact. The address goes into the client's accounting of disclosures.",
+            "Add recipient",
+            parent,
+        )
+        self.ctx = ctx
+        self.setMinimumWidth(500)
+        self.name = QLineEdit(name)
+        self.name.setObjectName("recipientName")
+        self.organization = QLineEdit()
+        self.organization.setObjectName("recipientOrganization")
+        self.address = QLineEdit()
+        self.address.setObjectName("recipientAddress")
+        self.type = QComboBox()
+        self.type.setObjectName("recipientType")
+        for code in recipients.TYPES:
+            self.type.addItem(recipients.TYPE_LABELS[code], code)
+        self.type.setCurrentIndex(recipients.TYPES.index("other"))
+        self.form.addRow("Name", self.name)
+        self.form.addRow("Organization", self.organization)
+        self.form.addRow("Address", self.address)
+        self.form.addRow("Type", self.type)
+        self.added: recipients.RecipientInfo | None = None
+        self.accept_action = self._save
+
+    def _save(self) -> None:
+        self.added = recipients.add_recipient(
+            self.ctx.db,
+            self.ctx.actor,
+            self.name.text(),
+            self.organization.text(),
+            self.address.text(),
+            str(self.type.currentData()),
+        )
+
+
+class RecipientPicker(QWidget):
+    """A recipient from the directory (type to filter; the exact name is what counts) and an
+    "Add..." button for a new one. Without a database (no directory) it is a plain field."""
+
+    def __init__(self, ctx: AppContext | None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.combo = QComboBox()
+        self.combo.setObjectName("recipient")
+        self.combo.setEditable(True)
+        self.combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        line = self.combo.lineEdit()
+        assert line is not None
+        line.setPlaceholderText("Name in the recipient directory")
+        lay.addWidget(self.combo, 1)
+        self.add_button = QPushButton("Add...")
+        self.add_button.setObjectName("addRecipient")
+        self.add_button.clicked.connect(self.add)
+        self.add_button.setVisible(ctx is not None and ctx.can(Perm.CLIENT_EDIT))
+        lay.addWidget(self.add_button)
+        self.entries: list[recipients.RecipientInfo] = []
+        self.reload()
+
+    def reload(self) -> None:
+        if self.ctx is None:
+            return
+        text = self.text()
+        self.entries = recipients.list_recipients(self.ctx.db, self.ctx.actor)
+        self.combo.clear()
+        for r in self.entries:
+            self.combo.addItem(r.describe() if r.describe() != r.name else r.name, r.name)
+        self.combo.setCurrentIndex(-1)
+        self.setText(text)
+
+    def text(self) -> str:
+        index = self.combo.currentIndex()
+        typed = self.combo.currentText()
+        if index >= 0 and self.combo.itemText(index) == typed:
+            return str(self.combo.itemData(index))
+        return typed
+
+    def setText(self, text: str) -> None:
+        index = self.combo.findData(text)
+        if index >= 0:
+            self.combo.setCurrentIndex(index)
+        else:
+            self.combo.setCurrentIndex(-1)
+            self.combo.setEditText(text)
+
+    def selected(self) -> recipients.RecipientInfo | None:
+        """The directory entry whose name is the text (case and surrounding space ignored)."""
+        key = recipients.name_key(self.text())
+        return next((r for r in self.entries if recipients.name_key(r.name) == key), None)
+
+    def add(self) -> None:
+        if self.ctx is None:
+            return
+        dialog = RecipientDialog(self.ctx, self, name=self.text())
+        if dialog.exec() == QDialog.DialogCode.Accepted and dialog.added is not None:
+            self.reload()
+            self.setText(dialog.added.name)
+
+
+# ------------------------------------------------------------------------------------------
 # "Who receives this?" (the disclosure gate's question)
 # ------------------------------------------------------------------------------------------
 
@@ -97,12 +209,18 @@ class ReleaseDialog(_FormDialog):
     (recipient and purpose). The service then checks consents for Part 2 clients."""
 
     def __init__(
-        self, what: str, parent: QWidget | None = None, *, allow_client_copy: bool = False
+        self,
+        what: str,
+        parent: QWidget | None = None,
+        *,
+        allow_client_copy: bool = False,
+        ctx: AppContext | None = None,
     ) -> None:
         super().__init__(
             "Who receives this?",
             f"{what}. Records protected by 42 CFR Part 2 leave the clinic only with the "
-            "client's written consent; every release is recorded.",
+            "client's written consent; other records need a HIPAA authorization unless they "
+            "go out for treatment, payment or operations. Every release is recorded.",
             "Continue",
             parent,
         )
@@ -120,13 +238,11 @@ class ReleaseDialog(_FormDialog):
             bl.addWidget(b)
         self.copy.setVisible(allow_client_copy)
         self.form.addRow("Receiver", box)
-        self.recipient = QLineEdit()
-        self.recipient.setObjectName("recipient")
-        self.recipient.setPlaceholderText("Person and/or organization, as on the consent")
+        self.recipient = RecipientPicker(ctx if ctx is not None else _ctx_of(parent))
         self.purpose = QComboBox()
         self.purpose.setObjectName("purpose")
         self.purpose.setEditable(True)
-        self.purpose.addItems(PURPOSES)
+        self.purpose.addItems([p for p in PURPOSES if "," not in p])
         self.form.addRow("Recipient", self.recipient)
         self.form.addRow("Purpose", self.purpose)
         self.group.idToggled.connect(lambda *_: self._sync())
@@ -145,9 +261,31 @@ class ReleaseDialog(_FormDialog):
         elif self.copy.isChecked():
             self.release = disclosures.CLIENT_COPY
         else:
+            picked = self.recipient.selected()
+            if self.recipient.ctx is not None and self.recipient.text().strip() and not picked:
+                raise ValidationError(
+                    f"'{self.recipient.text().strip()}' is not in the recipient directory: "
+                    "pick a name from the list or add the recipient with Add...",
+                    {"recipient": "Not in the directory."},
+                )
             self.release = disclosures.check_release(
-                Release("disclosure", self.recipient.text(), self.purpose.currentText())
+                Release(
+                    "disclosure",
+                    picked.name if picked else self.recipient.text(),
+                    self.purpose.currentText(),
+                    picked.id if picked else None,
+                )
             )
+
+
+def _ctx_of(widget: QWidget | None) -> AppContext | None:
+    """The application context of the window a dialog is asked from (None in bare tests)."""
+    while widget is not None:
+        ctx = getattr(widget, "ctx", None)
+        if isinstance(ctx, AppContext):
+            return ctx
+        widget = widget.parentWidget()
+    return None
 
 
 def ask_release(
@@ -165,20 +303,34 @@ def ask_release(
 
 
 class ConsentDialog(_FormDialog):
+    """Record a 42 CFR Part 2 consent or a HIPAA authorization: the recipient (a directory
+    entry, or for a Part 2 TPO consent a class such as "my health plans"), the purposes, the
+    information it covers and until when."""
+
     def __init__(self, ctx: AppContext, client_id: int, parent: QWidget | None = None) -> None:
         super().__init__(
             "Record a consent",
-            "42 CFR 2.31: who may receive which information, for what purpose, until when. "
-            "Attach the signed form after saving.",
+            "42 CFR 2.31 / HIPAA 164.508: who may receive which information, for what purpose, "
+            "until when. Attach the signed form after saving.",
             "Save consent",
             parent,
         )
         self.ctx = ctx
         self.client_id = client_id
-        self.setMinimumWidth(560)
-        self.recipient_name = QLineEdit()
-        self.recipient_org = QLineEdit()
+        self.setMinimumWidth(600)
+        self.kind = QComboBox()
+        self.kind.setObjectName("consentKind")
+        for code in disclosures.CONSENT_KINDS:
+            self.kind.addItem(disclosures.CONSENT_KIND_LABELS[code], code)
+        self.to_class = QComboBox()
+        self.to_class.setObjectName("recipientClass")
+        self.to_class.addItem("One recipient from the directory", "")
+        for code in recipients.CLASSES:
+            self.to_class.addItem(f"A class: {recipients.CLASS_LABELS[code]} (TPO consent)", code)
+        self.recipient = RecipientPicker(ctx)
+        self.recipient_name = self.recipient  # the field's older name
         self.purpose = QComboBox()
+        self.purpose.setObjectName("consentPurpose")
         self.purpose.setEditable(True)
         self.purpose.addItems(PURPOSES)
         self.categories: list[QCheckBox] = []
@@ -186,33 +338,49 @@ class ConsentDialog(_FormDialog):
         cl = QVBoxLayout(cats)
         cl.setContentsMargins(0, 0, 0, 0)
         cl.setSpacing(2)
-        for name in consents.INFO_CATEGORIES:
-            box = QCheckBox(name)
+        for code in (*disclosures.CATEGORIES, disclosures.ALL):
+            box = QCheckBox(disclosures.CATEGORY_TITLES[code])
+            box.setProperty("code", code)
             self.categories.append(box)
             cl.addWidget(box)
         self.signed = _date_edit(date.today(), optional=True)
         self.expiry = _date_edit(None, optional=True)
         self.expiry_event = QLineEdit()
         self.expiry_event.setPlaceholderText("or an event, e.g. end of treatment")
-        self.form.addRow("Recipient name", self.recipient_name)
-        self.form.addRow("Organization", self.recipient_org)
-        self.form.addRow("Purpose", self.purpose)
+        self.form.addRow("Kind", self.kind)
+        self.form.addRow("Recipient is", self.to_class)
+        self.form.addRow("Recipient", self.recipient)
+        self.form.addRow("Purposes", self.purpose)
         self.form.addRow("Information", cats)
         self.form.addRow("Signed on", self.signed)
         self.form.addRow("Expires on", self.expiry)
         self.form.addRow("Expiry event", self.expiry_event)
+        self.to_class.currentIndexChanged.connect(self._sync)
+        self._sync()
         self.result_info: consents.ConsentInfo | None = None
         self.accept_action = self._save
 
+    def _sync(self) -> None:
+        klass = bool(self.to_class.currentData())
+        self.recipient.setEnabled(not klass)
+        if klass:
+            self.purpose.setCurrentText("treatment, payment, operations")
+
     def data(self) -> consents.ConsentInput:
+        klass = str(self.to_class.currentData() or "")
+        picked = None if klass else self.recipient.selected()
         return consents.ConsentInput(
-            recipient_name=self.recipient_name.text(),
-            recipient_org=self.recipient_org.text(),
+            recipient_name="" if klass else self.recipient.text(),
+            recipient_id=picked.id if picked else None,
+            recipient_class=klass,
+            kind=str(self.kind.currentData()),
             purpose=self.purpose.currentText(),
             signed_date=_date_of(self.signed),
             expiry_date=_date_of(self.expiry),
             expiry_event=self.expiry_event.text(),
-            info_categories=tuple(b.text() for b in self.categories if b.isChecked()),
+            info_categories=tuple(
+                str(b.property("code")) for b in self.categories if b.isChecked()
+            ),
         )
 
     def _save(self) -> None:
@@ -285,6 +453,7 @@ class PrivacyTab(QWidget):
         lay.addLayout(bar)
         self.consent_model: RowsModel[consents.ConsentInfo] = RowsModel(
             [
+                Column("Kind", lambda c: "Part 2" if c.kind == "part2" else "HIPAA"),
                 Column("Recipient", lambda c: c.recipient),
                 Column("Purpose", lambda c: c.purpose),
                 Column("Information", lambda c: ", ".join(c.info_categories) or "-"),
@@ -301,7 +470,7 @@ class PrivacyTab(QWidget):
         )
         self.consent_table = make_table()
         self.consent_table.setModel(self.consent_model)
-        for i, w in enumerate((190, 210, 190, 90, 120, 90, 75)):
+        for i, w in enumerate((60, 190, 190, 190, 90, 110, 90, 75)):
             self.consent_table.setColumnWidth(i, w)
         lay.addWidget(self.consent_table, 1)
         self.consent_hint = muted("")
@@ -409,9 +578,11 @@ class PrivacyTab(QWidget):
                 ),
                 Column("Type", lambda d: disclosures.KIND_LABELS.get(d.kind, d.kind)),
                 Column("Recipient", lambda d: d.recipient or "-"),
+                Column("Address", lambda d: d.recipient_address or "-"),
                 Column("Purpose", lambda d: d.purpose),
                 Column("What", lambda d: d.what_sent),
-                Column("Consent", lambda d: f"#{d.consent_id}" if d.consent_id else "-"),
+                Column("Information", lambda d: d.categories or "-"),
+                Column("Consent used", lambda d: d.consent_used or "-"),
                 Column("By", lambda d: d.username),
             ]
         )
