@@ -71,7 +71,7 @@ class Staff(Tracked, table=True):
     first_name: str
     last_name: str
     credentials: str = ""  # e.g. "LCSW", "LPC-Associate"
-    is_supervisee: bool = False
+    is_supervisee: bool = False  # associate/supervisee: notes need a co-signature
     npi: str | None = None
     license_number: str | None = None
     license_state: str | None = None
@@ -93,6 +93,7 @@ class Track(Tracked, table=True):
     population: str = "adult"
     is_sud: bool = False  # substance-use track: clients' records fall under 42 CFR Part 2
     required_weekly_hours: Decimal = Field(default=Decimal("9"), max_digits=5, decimal_places=2)
+    required_weekly_days: int = 0  # days a week with attendance; 0 = no day minimum
     per_diem_code: str | None = None  # H0015 | S9480
     room: str = ""
     active: bool = True
