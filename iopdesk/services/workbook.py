@@ -102,12 +102,17 @@ def _spec(text: str) -> tuple[tuple[str, bool], ...]:
 
 _CONTRACT: dict[str, tuple[tuple[str, bool], ...]] = {
     "Clinic": _spec("setting* value*"),
-    "Staff": _spec("staff_id* first_name* last_name* credentials npi roles* supervisor_id"),
-    "Payers": _spec("payer_id* name* billing_mode* requires_auth"),
+    "Staff": _spec(
+        "staff_id* first_name* last_name* credentials npi roles* supervisor_id requires_cosign"
+    ),
+    "Payers": _spec(
+        "payer_id* name* billing_mode* requires_auth audio_only_modifier hq_modifier "
+        "hf_modifier requires_treatment_plan"
+    ),
     "Fees": _spec("payer_id* code* rate*"),
     "Tracks": _spec(
         "track_id* name* level_of_care population required_weekly_hours days* start_time* "
-        "end_time* per_diem_code"
+        "end_time* per_diem_code required_weekly_days"
     ),
     "Clients": _spec(
         "mrn* first_name* last_name* preferred_name dob* sex phone email primary_language "
@@ -147,6 +152,14 @@ _CLINIC_FIELDS = frozenset(
 )
 _SETTING_KEYS = ("week_start", "per_diem_minimum_minutes")
 PER_DIEM_CODES = ("H0015", "S9480")
+AUDIO_ONLY_MODIFIERS = ("93", "FQ")  # audio-only telehealth: 93, or FQ for Medicare
+# Payers sheet column -> Payer field
+_PAYER_RULE_COLUMNS = {
+    "audio_only_modifier": "audio_only_modifier",
+    "hq_modifier": "group_hq",
+    "hf_modifier": "sud_hf",
+    "requires_treatment_plan": "requires_treatment_plan",
+}
 SUD_PER_DIEM_CODE = "H0015"  # HCPCS H0015: alcohol and/or drug services, intensive outpatient
 DEFAULT_HOURS = {Population.ADULT.value: Decimal("9"), Population.ADOLESCENT.value: Decimal("6")}
 NOTE_CONTENT = json.dumps(
@@ -155,7 +168,9 @@ NOTE_CONTENT = json.dumps(
 NOTE_CONTENT_SHA256 = hashlib.sha256(NOTE_CONTENT.encode("utf-8")).hexdigest()
 _CHUNK = 500
 _KINDS = tuple(k.value for k in SessionKind)
-_GENERATED_SESSION_ID = re.compile(r"^(group|individual|family|intake)-\d{8}-\d{4}-")
+_GENERATED_SESSION_ID = re.compile(
+    r"^(group|individual|family|family_without_client|intake)-\d{8}-\d{4}-"
+)
 
 
 # -- public results and errors ----------------------------------------------------------------
@@ -828,6 +843,7 @@ def _parse_staff(sheet: _Sheet, problems: list[ImportProblem]) -> list[_Row]:
         r.put("npi", _npi)
         r.put("roles", _roles, True)
         r.put("supervisor_id", _text(30))
+        r.put("requires_cosign", _yes_no, default=False)
         out.append(r)
     return out
 
@@ -840,6 +856,10 @@ def _parse_payers(sheet: _Sheet, problems: list[ImportProblem]) -> list[_Row]:
         r.put("name", _text(200), True)
         r.put("billing_mode", _choice([m.value for m in BillingMode]), True)
         r.put("requires_auth", _yes_no, default=False)
+        r.put("audio_only_modifier", _choice(AUDIO_ONLY_MODIFIERS), default="93")
+        r.put("hq_modifier", _yes_no, default=True)
+        r.put("hf_modifier", _yes_no, default=False)
+        r.put("requires_treatment_plan", _yes_no, default=False)
         out.append(r)
     return out
 
@@ -873,6 +893,7 @@ def _parse_tracks(sheet: _Sheet, problems: list[ImportProblem]) -> list[_Row]:
         if start is not None and end is not None and end <= start:
             r.error("end_time", "must be after start_time")
         r.put("per_diem_code", _choice(PER_DIEM_CODES))
+        r.put("required_weekly_days", _int(0, 7), default=0)
         out.append(r)
     return out
 
@@ -1447,7 +1468,7 @@ def _apply_staff(rows: list[_Row], st: _State, w: _Writer, tally: _Tally) -> Non
             credentials=r.v.get("credentials") or "",
             npi=r.v.get("npi"),
             roles=_roles_text(r.v["roles"]),
-            is_supervisee=r.v.get("supervisor_id") is not None,
+            is_supervisee=bool(r.v.get("requires_cosign")),
             **w.base(),
         )
         w.s.add(obj)
@@ -1477,6 +1498,8 @@ def _apply_staff(rows: list[_Row], st: _State, w: _Writer, tally: _Tally) -> Non
                 values["roles"] = _roles_text(r.v["roles"])
         if "supervisor_id" in r.v:
             values["supervisor_id"] = sup_id
+        if "requires_cosign" in r.v:
+            values["is_supervisee"] = r.v["requires_cosign"]
         _count(tally, "Staff", False, w.touch(obj, values))
 
 
@@ -1487,6 +1510,9 @@ def _apply_payers(rows: list[_Row], st: _State, w: _Writer, tally: _Tally) -> No
         values: dict[str, Any] = {
             k: r.v[k] for k in ("name", "billing_mode", "requires_auth") if k in r.v
         }
+        values.update(
+            {field: r.v[column] for column, field in _PAYER_RULE_COLUMNS.items() if column in r.v}
+        )
         if obj is None:
             obj = Payer(payer_code=code, **{"requires_auth": False, **values}, **w.base())
             w.s.add(obj)
@@ -1546,6 +1572,8 @@ def _apply_tracks(rows: list[_Row], st: _State, w: _Writer, tally: _Tally) -> No
             values["required_weekly_hours"] = (
                 hours if hours is not None else DEFAULT_HOURS[population]
             )
+        if "required_weekly_days" in r.v or obj is None:
+            values["required_weekly_days"] = r.v.get("required_weekly_days") or 0
         if "per_diem_code" in r.v or obj is None:
             values["per_diem_code"] = r.v.get("per_diem_code")
             values["is_sud"] = values["per_diem_code"] == SUD_PER_DIEM_CODE
@@ -2522,6 +2550,7 @@ class _Export:
                     _or_none(x.npi),
                     roles_text(roles),
                     self.staff_code.get(x.supervisor_id) if x.supervisor_id else None,
+                    "yes" if x.is_supervisee else "no",
                 ]
             )
         self.data["Staff"] = rows
@@ -2530,7 +2559,16 @@ class _Export:
         payers = self.s.exec(select(Payer).order_by(col(Payer.payer_code))).all()
         self.payer_code = {_pk(p): p.payer_code for p in payers}
         self.data["Payers"] = [
-            [p.payer_code, p.name, p.billing_mode, "yes" if p.requires_auth else "no"]
+            [
+                p.payer_code,
+                p.name,
+                p.billing_mode,
+                "yes" if p.requires_auth else "no",
+                p.audio_only_modifier,
+                "yes" if p.group_hq else "no",
+                "yes" if p.sud_hf else "no",
+                "yes" if p.requires_treatment_plan else "no",
+            ]
             for p in payers
         ]
 
@@ -2564,6 +2602,7 @@ class _Export:
                     _hhmm(start),
                     _hhmm(end),
                     t.per_diem_code,
+                    t.required_weekly_days,
                 ]
             )
         self.data["Tracks"] = rows
