@@ -910,3 +910,50 @@ def test_treatment_plan_required_per_payer(env: Env, tmp_path: Path) -> None:
     assert billing.plan_in_effect([(D1, 30, [])], D1 + timedelta(days=30))
     assert not billing.plan_in_effect([(D1, 30, [])], D1 + timedelta(days=31))
     assert not billing.plan_in_effect([], D1)
+
+
+def test_cli_dry_run_tells_the_truth(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`export billing --dry-run` says what it would write and never "Wrote FILE"; no file,
+    no batch. The same command without --dry-run writes it and says so."""
+    from iopdesk import cli
+    from tests.conftest import PASSWORD
+
+    monkeypatch.setenv("IOPDESK_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("IOPDESK_DB_PASSPHRASE", "cli-db-passphrase-7")
+    monkeypatch.setenv("IOPDESK_PASSWORD", PASSWORD)
+    dbfile = tmp_path / "clinic.db"
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = cli.main(["--db", str(dbfile), *args])
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    assert run("init", "--clinic-name", "CLI Clinic", "--admin", "boss")[0] == 0
+    book = base()
+    client(book, "A1")
+    session(book, "S1", "individual", D1, 45, mrn="A1")
+    session(book, "S2", "individual", D2, 10, mrn="A1")
+    wb = Workbook()
+    wb.remove(wb.active)
+    for name, rows in book.items():
+        ws = wb.create_sheet(name)
+        for row in rows:
+            ws.append(row)
+    wb.save(tmp_path / "clinic.xlsx")
+    code, _, err = run("--user", "boss", "import", str(tmp_path / "clinic.xlsx"))
+    assert code == 0, err
+    target = tmp_path / "claims.xlsx"
+    billing_args = ("--user", "boss", "export", "billing", "--from", "2026-03-02")
+    code, out, err = run(*billing_args, "--to", "2026-03-06", "-o", str(target), "--dry-run")
+    assert code == 0, err
+    assert out.strip() == (
+        f"Dry run: would write {target}: 1 claim lines, $100.00; 1 exceptions. "
+        "Nothing was written and no billing batch was recorded."
+    )
+    assert "Wrote" not in out and not target.exists()
+    code, out, err = run(*billing_args, "--to", "2026-03-06", "-o", str(target))
+    assert code == 0, err
+    assert out.strip().endswith(f"Wrote {target}") and "(batch B000001)" in out
+    assert target.is_file()
