@@ -80,7 +80,8 @@ from iopdesk.services.permissions import Perm, require
 from iopdesk.services.validation import (
     check_dob,
     check_email,
-    normalize_icd10,
+    check_icd10,
+    icd10_description,
     normalize_phone,
     npi_is_valid,
 )
@@ -609,7 +610,8 @@ def _roles_text(roles: Iterable[str]) -> str:
 
 
 def _diagnoses(value: Any) -> list[str]:
-    return list(dict.fromkeys(normalize_icd10(code) for code in _items(value)))
+    """Billable ICD-10-CM codes of the code set (a heading such as F10.2 is refused)."""
+    return list(dict.fromkeys(check_icd10(code)[0] for code in _items(value)))
 
 
 def _validator(check: Callable[[str], str], max_len: int) -> Callable[[Any], str]:
@@ -1798,7 +1800,13 @@ def _apply_diagnoses(
         same = kept.get(code)
         if same is None:
             out.diagnoses.append(
-                w.row(client_id=client_id, icd10_code=code, is_primary=i == 0, sort_order=i)
+                w.row(
+                    client_id=client_id,
+                    icd10_code=code,
+                    description=icd10_description(code),
+                    is_primary=i == 0,
+                    sort_order=i,
+                )
             )
             changed = True
         else:

@@ -640,6 +640,13 @@ class IntakeDialog(_FormDialog):
                 "diagnosis. Dots are optional (F1020 = F10.20)."
             ),
         )
+        # what each typed code is, from the ICD-10-CM code set, as it is typed
+        self.diagnosis_descriptions = QLabel("")
+        self.diagnosis_descriptions.setObjectName("diagnosis_descriptions")
+        self.diagnosis_descriptions.setWordWrap(True)
+        self.diagnosis_descriptions.setTextFormat(Qt.TextFormat.PlainText)
+        right.addRow("", self.diagnosis_descriptions)
+        self.diagnoses.textChanged.connect(lambda _t: self._describe_diagnoses())
         outer.addWidget(self.part2)
         outer.addStretch(1)
         self.status.currentIndexChanged.connect(lambda _i: self._status_changed())
@@ -660,6 +667,24 @@ class IntakeDialog(_FormDialog):
         self.tabs.addTab(page, "3. Program && coverage")
 
     # -- reactions ---------------------------------------------------------------------------
+    def _describe_diagnoses(self) -> None:
+        from iopdesk.services.validation import check_icd10, normalize_icd10
+
+        lines = []
+        for raw in self.diagnoses.text().replace(";", ",").split(","):
+            if not raw.strip():
+                continue
+            try:
+                code, description = check_icd10(raw)
+                lines.append(f"{code}: {description}")
+            except ValueError:
+                try:
+                    shown = normalize_icd10(raw)
+                except ValueError:
+                    shown = raw.strip()
+                lines.append(f"{shown}: not a billable ICD-10-CM code")
+        self.diagnosis_descriptions.setText("\n".join(lines))
+
     def _clear_on_edit(self, widget: QWidget) -> None:
         def clear() -> None:
             if is_invalid(widget):
