@@ -188,9 +188,17 @@ class Builder:
     def admin(self) -> Actor:
         return self.env.world.admin
 
-    def track(self, code="A", weekdays=MWF, hrs="9", name=None, block_minutes=180) -> int:
+    def track(
+        self, code="A", weekdays=MWF, hrs="9", name=None, block_minutes=180, days=0
+    ) -> int:
+        """A track; no day minimum unless `days` (these tests are about the hours)."""
         with self.db.session() as s:
-            t = Track(track_code=code, name=name or f"Track {code}", required_weekly_hours=hrs)
+            t = Track(
+                track_code=code,
+                name=name or f"Track {code}",
+                required_weekly_hours=hrs,
+                required_weekly_days=days,
+            )
             s.add(t)
             s.flush()
             for wd in weekdays:
@@ -1313,3 +1321,13 @@ def test_day_columns_in_the_report_files(c, out):
     assert "Required Days" in text and "Attended Days" in text
     assert text.index("Status") < text.index("Required Days") < text.index("Attended Days")
     assert "9.00 9.00 not met 3 2" in " ".join(text.split())
+
+
+def test_new_tracks_default_day_minimum_by_level_of_care(c):
+    with c.db.session() as s:
+        for code, level in (("I", "IOP"), ("P", "PHP"), ("O", "OP")):
+            s.add(Track(track_code=code, name=code, level_of_care=level))
+        s.add(Track(track_code="X", name="X", level_of_care="IOP", required_weekly_days=0))
+    with c.db.session() as s:
+        got = {t.track_code: t.required_weekly_days for t in s.exec(select(Track))}
+    assert got == {"I": 3, "P": 5, "O": 0, "X": 0}
