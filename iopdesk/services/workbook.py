@@ -6,6 +6,13 @@ any problem imports nothing. Rows are matched on natural keys (staff_id, payer_i
 and only rows whose values differ are written, so importing the same workbook again changes
 nothing. Export writes the same sheets and columns, so export -> import -> export is stable.
 
+Optional coding columns (issue 20): Staff `requires_cosign` yes|no (an associate/supervisee
+whose notes need a co-signature before they bill; default no, never inferred from
+supervisor_id), Payers `audio_only_modifier` 93|FQ, `hq_modifier` yes|no (default yes),
+`hf_modifier` yes|no and `requires_treatment_plan` yes|no (default no), Tracks
+`required_weekly_days` 0-7 (default 0 = no day minimum). Clients' diagnoses must be billable
+ICD-10-CM codes of the code set (a heading such as F10.2 is refused).
+
 Performance: lookups are loaded once per import (no query per row), new rows go in with bulk
 INSERTs, and unchanged records are compared as plain rows, so a 10,000-row sheet takes seconds
 (tests/test_workbook.py::test_ten_thousand_clients prints the timings).
