@@ -957,3 +957,55 @@ def test_cli_dry_run_tells_the_truth(
     assert code == 0, err
     assert out.strip().endswith(f"Wrote {target}") and "(batch B000001)" in out
     assert target.is_file()
+
+
+def test_migration_0009_upgrades_a_clinic_with_data(env: Env, tmp_path: Path) -> None:
+    """0009_coding_rules down to 0003 and up again on a clinic with payers, tracks and billed
+    lines: nothing is lost, and the new columns come up with values that bill as before
+    (no day minimum, audio-only 93, HQ on, HF off, no plan rule, no pointers on old lines)."""
+    from alembic import command
+    from sqlalchemy import inspect, text
+
+    from iopdesk import migrations
+    from iopdesk.migrations import runner
+
+    _two_clients(env, tmp_path)
+    first = billing.export(env.db, env.world.billing, D1, D4, tmp_path / "b1.xlsx")
+    assert first.lines == 8
+    new_columns = {
+        "track": "required_weekly_days",
+        "payer": "audio_only_modifier",
+        "billingline": "diagnosis_pointers",
+    }
+
+    def columns(table: str) -> set[str]:
+        with env.db.engine.connect() as conn:
+            return {c["name"] for c in inspect(conn).get_columns(table)}
+
+    cfg = runner.config()
+    with env.db.engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0003_attendance_covering")
+        conn.commit()
+    for table, column in new_columns.items():
+        assert column not in columns(table)
+    with env.db.engine.connect() as conn:
+        counts = [
+            conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar()
+            for t in ("track", "payer", "billingline")
+        ]
+    assert counts[0] == 3 and counts[1] == 4 and counts[2] == 8
+    runner.upgrade(env.db.engine)
+    assert env.db.schema_revision() == migrations.HEAD
+    with env.db.engine.connect() as conn:
+        assert {r[0] for r in conn.execute(text("SELECT required_weekly_days FROM track"))} == {0}
+        payers_ = conn.execute(
+            text("SELECT audio_only_modifier, group_hq, sud_hf, requires_treatment_plan FROM payer")
+        ).all()
+        assert {(a, bool(b), bool(c), bool(d)) for a, b, c, d in payers_} == {
+            ("93", True, False, False)
+        }
+        pointers = {r[0] for r in conn.execute(text("SELECT diagnosis_pointers FROM billingline"))}
+        assert pointers == {""}
+    again = run(env, D1, D4, include_billed=True)
+    assert len(again.lines) == 8 and {ln.diagnosis_pointers for ln in again.lines} == {"A"}
