@@ -188,9 +188,7 @@ class Builder:
     def admin(self) -> Actor:
         return self.env.world.admin
 
-    def track(
-        self, code="A", weekdays=MWF, hrs="9", name=None, block_minutes=180, days=0
-    ) -> int:
+    def track(self, code="A", weekdays=MWF, hrs="9", name=None, block_minutes=180, days=0) -> int:
         """A track; no day minimum unless `days` (these tests are about the hours)."""
         with self.db.session() as s:
             t = Track(
@@ -1331,3 +1329,16 @@ def test_new_tracks_default_day_minimum_by_level_of_care(c):
     with c.db.session() as s:
         got = {t.track_code: t.required_weekly_days for t in s.exec(select(Track))}
     assert got == {"I": 3, "P": 5, "O": 0, "X": 0}
+
+
+def test_family_session_without_the_client_adds_no_hours_or_day(c):
+    a = c.track("A", days=3)
+    x = c.client("X1")
+    c.enroll(x, a, MON - timedelta(days=7))
+    c.held_group(a, MON, {x: ("present", 180)})
+    family = c.booked(x, TUE, kind="family_without_client", status="held", minutes=60)
+    c.attend(family, x, "present", 60)  # the family attended; the client was not there
+    with_client = c.booked(x, WED, kind="family", status="held", minutes=60)
+    c.attend(with_client, x, "present", 60)
+    row = c.week()["X1"]
+    assert (row.attended_minutes, row.attended_days) == (240, 2)

@@ -5,8 +5,9 @@ The rules, exactly:
 
 - Program week: `week_start` setting (default Monday); the week "of" a date contains it.
 - Requirement: the client's override, else the track's required weekly hours.
-- Attended minutes: Attendance.minutes of every *held* session (any kind) in the week whose
-  attendance status is present, late or left_early. Absences, cancelled and still-scheduled
+- Attended minutes: Attendance.minutes of every *held* session (any kind but family therapy
+  without the client, 90846) in the week whose attendance status is present, late or
+  left_early. Absences, cancelled and still-scheduled
   sessions count 0, even if they carry attendance rows.
 - Proration: for each track the client was enrolled in that week, its scheduled program days are
   the week's days on which it has an active TrackBlock. A day counts when the client was enrolled
@@ -679,6 +680,8 @@ def _attendance_q(dialect: str, filtered: bool, one_week: bool = False) -> Any:
             col(ClinicSession.status) == SessionStatus.HELD.value,
             col(ClinicSession.session_date) >= _FIRST,
             col(ClinicSession.session_date) <= _LAST,
+            # family therapy without the client (90846): the family came, not the client
+            col(ClinicSession.kind) != SessionKind.FAMILY_WITHOUT_CLIENT.value,
         )
         .cte("held")
         .prefix_with("MATERIALIZED")
