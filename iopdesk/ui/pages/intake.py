@@ -7,6 +7,7 @@ everything typed is kept so the user only fixes what is marked.
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -372,6 +373,10 @@ class ContactRows(QWidget):
         return result
 
 
+def _load_code_set() -> None:
+    import simple_icd_10_cm  # noqa: F401
+
+
 class IntakeDialog(_FormDialog):
     """Register a new client. After a successful save `created` holds the new Client."""
 
@@ -647,6 +652,9 @@ class IntakeDialog(_FormDialog):
         self.diagnosis_descriptions.setTextFormat(Qt.TextFormat.PlainText)
         right.addRow("", self.diagnosis_descriptions)
         self.diagnoses.textChanged.connect(lambda _t: self._describe_diagnoses())
+        # the ICD-10-CM code set takes a couple of seconds to load: load it while the user
+        # fills in the first tabs, not on the first key typed here
+        threading.Thread(target=_load_code_set, name="icd10-load", daemon=True).start()
         outer.addWidget(self.part2)
         outer.addStretch(1)
         self.status.currentIndexChanged.connect(lambda _i: self._status_changed())
