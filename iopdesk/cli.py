@@ -94,7 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
     bil.add_argument(
         "--include-billed", action="store_true", help="also lines already in a billing batch"
     )
-    bil.add_argument("--dry-run", action="store_true", help="write the file, record no batch")
+    bil.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="show what would be exported; write no file, record no batch",
+    )
     _release_options(bil)
 
     rep = sub.add_parser("report", help="reports")
@@ -502,12 +506,18 @@ def _export_billing(args: argparse.Namespace) -> int:
             dry_run=args.dry_run,
             release=_release(args) if (args.recipient or args.purpose) else None,
         )
-        batch = f" (batch {r.batch_number})" if r.batch_number else ""
-        kind = "Dry run: " if r.dry_run else ""
-        print(
-            f"{kind}{r.lines} claim lines, ${r.total:,.2f}{batch}; {r.exceptions} exceptions. "
-            f"Wrote {args.output}"
-        )
+        if r.dry_run:  # nothing was written and no batch recorded: say only what would be
+            print(
+                f"Dry run: would write {args.output}: {r.lines} claim lines, "
+                f"${r.total:,.2f}; {r.exceptions} exceptions. Nothing was written and no "
+                "billing batch was recorded."
+            )
+        else:
+            batch = f" (batch {r.batch_number})" if r.batch_number else ""
+            print(
+                f"{r.lines} claim lines, ${r.total:,.2f}{batch}; {r.exceptions} exceptions. "
+                f"Wrote {args.output}"
+            )
     finally:
         db.close()
     return EXIT_OK

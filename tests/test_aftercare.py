@@ -3,6 +3,7 @@ and PostgreSQL. Packet text is read back from the PDF with pypdf."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import date, time
 from pathlib import Path
@@ -410,9 +411,11 @@ def test_spanish_packet(env, tmp_path):
     ):
         assert label in flat, label
     assert "Follow-up appointments" not in flat
+    spanish_notice = writer.translator("es")(PART2_NOTICE)
     for i, page in enumerate(pages, start=1):
         assert f"Página {i} de {len(pages)}" in page
-        assert PART2_NOTICE in " ".join(page.split())  # the legal notice stays in English too
+        assert spanish_notice in " ".join(page.split())  # the notice in the packet's language
+        assert PART2_NOTICE not in " ".join(page.split())
     # the clinic can still print an English copy (for the receiving provider)
     en = aftercare.print_packet(
         env.db, env.world.front_desk, plan_id, tmp_path / "en.pdf", language="en"
@@ -508,3 +511,146 @@ def test_cli_prints_a_demo_packet(tmp_path):
         assert_one_clear_line(drafted, "still a draft")
     missing = iopdesk(tmp_path, *base, "-o", str(out), IOPDESK_PASSWORD=DEMO_PASSWORD)
     assert_one_clear_line(missing, "MRN")
+
+
+# -- the Spanish packet is all Spanish (issue 20 item 14) --------------------------------------
+def _english_catalogue() -> set[str]:
+    """Every fixed English string the packet can print: labels and fixed text, pick-list terms,
+    the shipped crisis resources, discharge types, weekday and month names, AM/PM. Strings
+    that also occur in the Spanish text as they are (e.g. "IOP" in "(IOP)") are left out."""
+    import json
+
+    from babel.dates import get_day_names, get_month_names
+
+    from iopdesk.paths import resource_path
+
+    es = json.loads(resource_path("aftercare_es.json").read_text(encoding="utf-8"))
+    labels = {k: v for k, v in es.items() if not k.startswith("_")}
+    pairs = dict(labels)
+    for group in es["_terms"].values():
+        pairs.update(group)
+    crisis = json.loads(resource_path("crisis_resources.json").read_text(encoding="utf-8"))
+    for r in crisis["resources"]:
+        for key in ("name", "contact", "description"):
+            pairs[r[key]] = r["es"][key]
+    for label in writer.DISCHARGE_TYPES.values():
+        pairs.setdefault(label, labels[label])
+    english = set(pairs) | {"AM", "PM"}
+    english |= set(get_day_names("wide", locale="en").values())
+    english |= set(get_month_names("wide", locale="en").values())
+    spanish_text = " ".join(pairs.values())
+    return {
+        e
+        for e in english
+        if len(e) > 1 and not re.search(rf"(?<!\w){re.escape(e)}(?!\w)", spanish_text)
+    }
+
+
+def _pdftotext(path: Path) -> str:
+    import shutil
+    import subprocess
+
+    exe = shutil.which("pdftotext")
+    assert exe is not None, "pdftotext (poppler-utils) is needed"
+    out = subprocess.run([exe, "-enc", "UTF-8", str(path), "-"], capture_output=True, check=True)
+    return " ".join(unicodedata.normalize("NFC", out.stdout.decode("utf-8")).split())
+
+
+def test_spanish_packet_has_no_english_fixed_text(env, tmp_path):
+    """The issue's examples (crisis lines, "Medication management", "At bedtime", "Sister",
+    "Wednesday 6:00 PM") all print in Spanish; what the clinician typed prints as typed."""
+    st = admitted_client(env, "Rosa", "Martínez")
+    with env.db.session() as s:
+        c = s.get(Client, st.client_id)
+        c.part2, c.primary_language, c.version = True, "Spanish", c.version + 1
+        s.add(c)
+    r = discharge.discharge_client(
+        env.db,
+        env.world.therapist,
+        st.client_id,
+        version_of(env, st.client_id),
+        good_input(
+            st,
+            summary="Completó 6 semanas del programa.",
+            step_down_level="Peer support only",
+            goals=[],
+        ),
+    )
+    view = aftercare.get_plan(env.db, env.world.therapist, r.plan_id)
+    data = view.data
+    data.triggers = "Los viernes de pago"
+    data.warning_signs = "Aislarme de mi familia"
+    data.coping_strategies = "Llamar a mi madrina"
+    data.client_goals = "Conservar mi trabajo"
+    data.strengths = "Perseverancia"
+    data.appointments = [
+        AppointmentItem("Dr. Priya Raman", "Medication management", date(2026, 12, 2), time(18, 0)),
+        AppointmentItem("Clínica Esperanza", "psychiatry follow-up", date(2026, 12, 9)),
+    ]
+    data.medications = [
+        MedicationItem("Trazodone", "50 mg", "At bedtime", "Dr. Raman"),
+        MedicationItem("Naltrexone", "50 mg", "Once a day", "Dr. Raman"),
+    ]
+    data.groups = [
+        GroupItem("Grupo Esperanza", "Wednesday", "6:00 PM", "Biblioteca, sala B"),
+        GroupItem("AA Amanecer", "Monday to Friday", "7:00 AM", "Iglesia Gracia"),
+    ]
+    data.contacts = [
+        ContactItem("Marisol Vega", "Sister", "(555) 777-1212"),
+        ContactItem("Beto Ruiz", "Sponsor", "(555) 777-3434"),
+    ]
+    aftercare.save_plan(env.db, env.world.therapist, r.plan_id, view.version, data)
+    finalize(env, r.plan_id)
+    out = tmp_path / "es.pdf"
+    assert aftercare.print_packet(env.db, env.world.front_desk, r.plan_id, out).language == "es"
+    text = _pdftotext(out)
+    catalogue = _english_catalogue()
+    for must in ("Medication management", "At bedtime", "Sister", "Wednesday", "PM"):
+        assert must in catalogue
+    found = sorted(e for e in catalogue if re.search(rf"(?<!\w){re.escape(e)}(?!\w)", text))
+    assert found == [], f"English in the Spanish packet: {found}"
+    for spanish in (
+        "Llame o envíe un mensaje de texto al 988",
+        "Apoyo gratuito y confidencial las 24 horas del día",
+        "Control de medicamentos",
+        "Seguimiento de psiquiatría",  # any letter case of a pick-list value
+        "Al acostarse",
+        "Una vez al día",
+        "Hermana",
+        "Padrino o madrina",
+        "miércoles",
+        "18:00",
+        "lunes a viernes",
+        "7:00",
+        "miércoles, 2 de diciembre de 2026 18:00",
+        "Solo apoyo entre pares",
+        "Completó el programa",
+        "42 CFR parte 2 prohíbe",
+    ):
+        assert spanish in text, spanish
+    # typed free text prints as typed
+    for typed in ("Dr. Priya Raman", "Trazodone", "Grupo Esperanza", "Llamar a mi madrina"):
+        assert typed in text
+    # the English packet of the same plan keeps the English terms (Babel's English calendar)
+    en = aftercare.print_packet(
+        env.db, env.world.front_desk, r.plan_id, tmp_path / "en.pdf", language="en"
+    )
+    english = _pdftotext(en.path)
+    for phrase in ("Medication management", "At bedtime", "Sister", "Wednesday", "6:00 PM"):
+        assert phrase in english
+    assert "Wednesday, December 2, 2026 6:00 PM" in english
+
+
+def test_pick_list_values_translate_only_when_exact() -> None:
+    assert writer.term("Sister", "es", "relationships") == "Hermana"
+    assert writer.term("  sister ", "es", "relationships") == "Hermana"
+    assert writer.term("Sister-in-law", "es", "relationships") == "Sister-in-law"  # typed
+    assert writer.term("Sister", "en", "relationships") == "Sister"
+    assert writer.day_text("Tue & Thu", "es") == "martes y jueves"
+    assert writer.day_text("Wednesdays", "es") == "miércoles"
+    assert writer.day_text("Second Tuesday of the month", "es") == "Second Tuesday of the month"
+    assert writer.time_text("6:30 p.m.", "es") == "18:30"
+    assert writer.time_text("12:00 AM", "es") == "0:00"
+    assert writer.time_text("after dinner", "es") == "after dinner"
+    assert writer.long_date(date(1991, 4, 5), "es") == "5 de abril de 1991"
+    assert writer.long_date(date(1991, 4, 5), "en") == "April 5, 1991"

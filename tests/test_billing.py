@@ -18,6 +18,7 @@ from iopdesk.errors import PermissionDenied, UserError, ValidationError
 from iopdesk.models import AuditEvent, BillingBatch, BillingLine, Disclosure
 from iopdesk.reports import billing as writer
 from iopdesk.services import billing
+from iopdesk.services.actor import Actor
 from iopdesk.services.billing import BillingRun, ClaimLine
 from iopdesk.services.demo import npi_check_digit
 from iopdesk.services.workbook import COLUMNS, import_workbook
@@ -516,12 +517,13 @@ def test_workbook_read_back(env: Env, tmp_path: Path) -> None:
         "Units",
         "Charge",
         "Diagnosis Codes",
+        "Diagnosis Pointers",
         "Rendering NPI",
         "Billing NPI",
         "Place of Service",
     ]
     assert ws.freeze_panes == "A2"
-    assert ws.auto_filter.ref == "A1:P9"
+    assert ws.auto_filter.ref == "A1:Q9"
     assert ws.column_dimensions["B"].width > 10
     row = [c.value for c in ws[2]]
     assert row[0] == "B1" and row[1] == "Diaz, Ana"
@@ -529,6 +531,7 @@ def test_workbook_read_back(env: Env, tmp_path: Path) -> None:
     assert isinstance(row[6], datetime) and row[6].date() == D1
     assert row[7] == "90834" and row[10] == 1 and isinstance(row[10], int)
     assert row[11] == 100 and isinstance(row[11], (int, float))
+    assert (row[12], row[13]) == ("F33.1", "A")
     assert ws.cell(2, 12).number_format == '"$"#,##0.00'
     assert ws.cell(2, 3).is_date and ws.cell(2, 7).is_date
     assert [c.value for c in ws[6]][:2] == ["B2", "Part, Bo"]
@@ -626,7 +629,7 @@ def test_pure_rules() -> None:
     assert billing.procedure_for("family", 26)[0] == "90847"
     assert billing.join_modifiers(["95", "HQ"]) == "HQ,95"
     line = ClaimLine(*(["x"] * 16))  # type: ignore[arg-type]
-    assert len(line.values()) == 16 == len(writer.CLAIM_HEADERS)
+    assert len(line.values()) == 17 == len(writer.CLAIM_HEADERS)
 
 
 def test_workbook_text_stays_text_and_progress(tmp_path: Path) -> None:
@@ -662,7 +665,7 @@ def test_workbook_text_stays_text_and_progress(tmp_path: Path) -> None:
     assert calls == [(500, 1001), (1000, 1001), (1001, 1001)]
     wb = load_workbook(target)
     ws = wb[writer.CLAIM_SHEET]
-    assert ws.max_row == 1002 and ws.auto_filter.ref == "A1:P1002"
+    assert ws.max_row == 1002 and ws.auto_filter.ref == "A1:Q1002"
     got = [ws.cell(r, 2).value for r in range(2, 2 + len(names))]
     assert got == [n.replace("\x07", "") for n in names]
     assert all(ws.cell(r, 2).data_type == "s" for r in range(2, 2 + len(names)))
@@ -673,3 +676,336 @@ def test_workbook_text_stays_text_and_progress(tmp_path: Path) -> None:
     assert summary[0][:2] == ["Batch Number", "B000042"]
     assert writer.PART2_NOTICE not in [v for r in summary for v in r]
     assert wb[writer.EXCEPTION_SHEET].max_row == 1
+
+
+# -- issue 20 items 9-12: co-signature, 90846, audio-only, per-payer modifiers, pointers, plans
+
+
+def _ids(env: Env) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+    """(client id by MRN, session id by imported session_id, staff id by staff code)."""
+    from iopdesk.models import Client, ClinicSession, Staff
+
+    with env.db.session() as s:
+        return (
+            {c.mrn: c.id or 0 for c in s.exec(select(Client))},
+            {x.external_id or "": x.id or 0 for x in s.exec(select(ClinicSession))},
+            {x.staff_code: x.id or 0 for x in s.exec(select(Staff))},
+        )
+
+
+def test_supervisee_notes_are_billable_only_once_cosigned(env: Env, tmp_path: Path) -> None:
+    """An associate's note (Staff `requires_cosign` yes) bills only after the supervisor's
+    co-signature; a licensed clinician with a supervisor on file needs none; notes imported
+    as signed count as complete. Precedence: not signed before not co-signed."""
+    from iopdesk.services import auth, notes
+    from iopdesk.services.notes import NoteDraft
+    from tests.conftest import PASSWORD
+
+    book = base()
+    book["Staff"].append(["AS1", "Ada", "Assoc", "LPC-Associate", None, "therapist", "S1", "yes"])
+    book["Staff"].append(["LC1", "Lee", "Licensed", "LCSW", None, "therapist", "S1", "no"])
+    client(book, "C1", therapist="AS1")
+    client(book, "C2", therapist="LC1", payer="MCD", member="M-2", first="Per", last="Diem")
+    session(book, "I1", "individual", D1, 45, mrn="C1", fac="AS1", note="missing")
+    session(book, "I2", "individual", D2, 45, mrn="C1", fac="AS1", note="missing")
+    session(book, "I3", "individual", D3, 45, mrn="C1", fac="AS1")  # imported as signed
+    session(
+        book, "L1", "individual", D1, 45, mrn="C1", fac="LC1", start=time(15, 0), note="missing"
+    )
+    group(book, "G1", D4, 180, ["C2"], note="missing")
+    load(env, tmp_path, book)
+    mrns, sessions, staff = _ids(env)
+    admin = env.world.admin
+    assoc_user = auth.add_user(env.db, admin, "assoc", PASSWORD, "therapist", "Ada", staff["AS1"])
+    lic_user = auth.add_user(env.db, admin, "lic", PASSWORD, "therapist", "Lee", staff["LC1"])
+    assoc = Actor(assoc_user.id, "assoc", "Ada", assoc_user.roles, staff["AS1"])
+    lic = Actor(lic_user.id, "lic", "Lee", lic_user.roles, staff["LC1"])
+    with env.db.session() as s:
+        from iopdesk.models import Staff
+
+        a, b = s.get(Staff, staff["AS1"]), s.get(Staff, staff["LC1"])
+        assert a is not None and b is not None
+        assert a.is_supervisee and not b.is_supervisee and b.supervisor_id is not None
+
+    def write(who: Actor, cid: int, sid: str, day: date, sign: bool = True) -> int:
+        draft = NoteDraft(
+            client_id=cid,
+            service_date=day,
+            sections={"Data": "Worked on triggers.", "Assessment": "Engaged.", "Plan": "Next."},
+            session_id=sessions[sid],
+            service_minutes=45,
+        )
+        saved = notes.create_note(env.db, who, draft)
+        if sign:
+            notes.sign_note(env.db, who, saved.id, saved.version)
+        return saved.id
+
+    first = write(assoc, mrns["C1"], "I1", D1)
+    write(assoc, mrns["C1"], "I2", D2, sign=False)
+    write(lic, mrns["C1"], "L1", D1)
+    r = run(env, D1, D3)
+    assert reasons(r) == [
+        ("C1", D1, billing.NOTE_NOT_COSIGNED),
+        ("C1", D2, billing.NOTE_NOT_SIGNED),
+    ]
+    assert [(ln.mrn, ln.date_of_service) for ln in r.lines] == [("C1", D1), ("C1", D3)]
+    assert r.lines[0].session_id == sessions["L1"]  # the licensed clinician's note bills
+    # the supervisor co-signs: the associate's session bills
+    header = notes.read_note(env.db, env.world.supervisor, first).header
+    notes.cosign_note(env.db, env.world.supervisor, first, header.version)
+    r = run(env, D1, D3)
+    assert reasons(r) == [("C1", D2, billing.NOTE_NOT_SIGNED)]
+    assert sorted(ln.session_id or 0 for ln in r.lines) == sorted(
+        [sessions["L1"], sessions["I1"], sessions["I3"]]
+    )
+
+    # per diem: the day's minutes count only with co-signed notes (an associate's group note)
+    with env.db.session() as s:
+        from iopdesk.models import Note
+
+        content = '{"Data": "d"}'
+        s.add(
+            Note(
+                client_id=mrns["C2"],
+                session_id=sessions["G1"],
+                author_staff_id=staff["AS1"],
+                format="DAP",
+                service_date=D4,
+                content_json=content,
+                status="signed",
+                cosign_required=True,
+            )
+        )
+    r = run(env, D4, D4)
+    assert reasons(r) == [("C2", D4, billing.NOTE_NOT_COSIGNED)]
+
+
+def test_90846_audio_only_and_per_payer_hq_hf(env: Env, tmp_path: Path) -> None:
+    book = base()
+    book["Payers"].append(["MCR", "Medicare", "per_service", "no", "FQ", "no", "yes", "no"])
+    for code in ("90846", "90853", "90834"):
+        book["Fees"].append(["ACME", code, 90] if code == "90846" else ["MCR", code, 70])
+    book["Fees"].append(["MCR", "90846", 95])
+    client(book, "X1")  # ACME, mental-health track
+    client(book, "Y1", track="SUD", payer="MCR", member="1EG4-TE5-MK72", first="Yu", last="Sud")
+    session(book, "F1", "family_without_client", D1, 30, mrn="X1")
+    session(book, "F2", "family_without_client", D2, 25, mrn="X1")
+    session(book, "A1", "individual", D3, 45, mrn="X1", telehealth="home_audio")
+    session(book, "A2", "individual", D3, 45, mrn="Y1", telehealth="office_audio")
+    session(book, "A3", "individual", D4, 45, mrn="Y1", telehealth="home")
+    group(book, "G1", D5, 90, ["X1", "Y1"])
+    load(env, tmp_path, book)
+    r = run(env)
+    got = {
+        (ln.mrn, ln.date_of_service, ln.procedure_code): (ln.modifiers, ln.place_of_service)
+        for ln in r.lines
+    }
+    assert got == {
+        ("X1", D1, "90846"): ("", "11"),
+        ("X1", D3, "90834"): ("93", "10"),  # audio only, client at home: POS as for video
+        ("X1", D5, "90853"): ("HQ", "11"),
+        ("Y1", D3, "90834"): ("HF,FQ", "02"),  # Medicare: FQ; SUD client of an HF payer
+        ("Y1", D4, "90834"): ("HF,95", "10"),
+        ("Y1", D5, "90853"): ("HF", "11"),  # this payer rejects HQ
+    }
+    assert reasons(r) == [("X1", D2, "under 26 minutes")]
+    assert billing.procedure_for("family_without_client", 26) == ("90846", None)
+    assert billing.place_and_modifier("office_audio", "11", "FQ") == ("02", "FQ")
+    assert billing.join_modifiers(["93", "95", "HF", "HQ", "FQ"]) == "HQ,HF,95,FQ,93"
+
+
+def test_diagnosis_pointers_per_line(env: Env, tmp_path: Path) -> None:
+    from iopdesk.models import Diagnosis
+
+    book = base()
+    many = "F33.1,F41.1,F10.20,F43.10,F90.0,F41.0"
+    client(book, "P1", diagnoses=many)
+    client(book, "P2", diagnoses="F41.1", first="Two", last="Dx")
+    for i in range(3):
+        session(book, f"S{i}", "individual", D1 + timedelta(days=i), 45, mrn="P1")
+    session(book, "T1", "individual", D1, 45, mrn="P2")
+    session(book, "T2", "individual", D3, 45, mrn="P2")
+    load(env, tmp_path, book)
+    mrns, _, _ = _ids(env)
+    with env.db.session() as s:
+        rows = {
+            d.icd10_code: d
+            for d in s.exec(select(Diagnosis).where(Diagnosis.client_id == mrns["P1"]))
+        }
+        rows["F41.1"].resolved_date = D1  # resolved after the first day
+        rows["F43.10"].onset_date = D3  # began on the third
+        s.add_all([rows["F41.1"], rows["F43.10"]])
+        only = s.exec(select(Diagnosis).where(Diagnosis.client_id == mrns["P2"])).one()
+        only.resolved_date = D2
+        s.add(only)
+    r = run(env)
+    by = {(ln.mrn, ln.date_of_service): ln for ln in r.lines}
+    assert by[("P1", D1)].diagnosis_codes == many
+    assert by[("P1", D1)].diagnosis_pointers == "A,B,C,E"  # D (F43.10) has not begun
+    assert by[("P1", D2)].diagnosis_pointers == "A,C,E,F"  # B resolved the day before
+    assert by[("P1", D3)].diagnosis_pointers == "A,C,D,E"
+    assert by[("P2", D1)].diagnosis_pointers == "A"
+    assert reasons(r) == [("P2", D3, billing.NO_DIAGNOSIS)]  # nothing active that day
+    target = tmp_path / "dx.xlsx"
+    billing.export(env.db, env.world.billing, D1, D5, target)
+    ws = load_workbook(target)[writer.CLAIM_SHEET]
+    head = [c.value for c in ws[1]]
+    at = head.index("Diagnosis Pointers")
+    assert head[at - 1] == "Diagnosis Codes"
+    assert [ws.cell(r, at + 1).value for r in range(2, 5)] == ["A,B,C,E", "A,C,E,F", "A,C,D,E"]
+    with env.db.session() as s:
+        stored = s.exec(select(BillingLine).order_by(col(BillingLine.date_of_service))).all()
+        assert "A,C,E,F" in [ln.diagnosis_pointers for ln in stored]
+
+
+def test_diagnosis_codes_stop_at_twelve() -> None:
+    spans = [(f"F{i:02d}.0", None, None) for i in range(14)]
+    assert billing.diagnosis_pointers(spans, D1) == "A,B,C,D"
+    assert billing.diagnosis_pointers(spans[:2], D1) == "A,B"
+    assert billing.diagnosis_pointers([], D1) == ""
+    assert billing.POINTER_LETTERS[billing.MAX_DIAGNOSES - 1] == "L"
+
+
+def test_treatment_plan_required_per_payer(env: Env, tmp_path: Path) -> None:
+    from iopdesk.models import PlanReview, TreatmentPlan, utcnow
+
+    book = base()
+    book["Payers"].append(["PLAN", "Plan Payer", "per_service", "no", "93", "yes", "no", "yes"])
+    book["Fees"].append(["PLAN", "90834", 100])
+    client(book, "Q1", payer="PLAN")
+    client(book, "Q2", first="No", last="Rule")  # ACME: the rule is off by default
+    days = [D1 + timedelta(days=i) for i in range(8)]
+    for i, day in enumerate(days):
+        session(book, f"Q1-{i}", "individual", day, 45, mrn="Q1")
+    session(book, "Q2-0", "individual", D1, 45, mrn="Q2")
+    load(env, tmp_path, book)
+    mrns, _, staff = _ids(env)
+    end = days[-1]
+    r = run(env, D1, end)
+    assert {e.reason for e in r.exceptions} == {billing.NO_TREATMENT_PLAN}
+    assert len(r.exceptions) == 8 and codes(r) == [("Q2", D1, "90834")]
+    with env.db.session() as s:
+        s.add(  # a draft does not count
+            TreatmentPlan(client_id=mrns["Q1"], start_date=D1, status="draft")
+        )
+        plan = TreatmentPlan(
+            client_id=mrns["Q1"],
+            start_date=days[1],
+            status="active",
+            review_interval_days=2,
+            next_review_date=days[3],
+            clinician_signed_at=utcnow(),
+        )
+        s.add(plan)
+        s.flush()
+        plan_id = plan.id or 0
+    r = run(env, D1, end)
+    # before the first signed plan, and from the day after the review was due
+    assert [e.date_of_service for e in r.exceptions] == [days[0], *days[4:]]
+    with env.db.session() as s:
+        s.add(PlanReview(plan_id=plan_id, review_date=days[4], reviewer_staff_id=staff["ST1"]))
+    r = run(env, D1, end)
+    assert [e.date_of_service for e in r.exceptions] == [days[0], days[7]]
+    assert [e.reason for e in r.exceptions] == [billing.NO_TREATMENT_PLAN] * 2
+    assert billing.plan_in_effect([(D1, 30, [])], D1 + timedelta(days=30))
+    assert not billing.plan_in_effect([(D1, 30, [])], D1 + timedelta(days=31))
+    assert not billing.plan_in_effect([], D1)
+
+
+def test_cli_dry_run_tells_the_truth(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`export billing --dry-run` says what it would write and never "Wrote FILE"; no file,
+    no batch. The same command without --dry-run writes it and says so."""
+    from iopdesk import cli
+    from tests.conftest import PASSWORD
+
+    monkeypatch.setenv("IOPDESK_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("IOPDESK_DB_PASSPHRASE", "cli-db-passphrase-7")
+    monkeypatch.setenv("IOPDESK_PASSWORD", PASSWORD)
+    dbfile = tmp_path / "clinic.db"
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = cli.main(["--db", str(dbfile), *args])
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    assert run("init", "--clinic-name", "CLI Clinic", "--admin", "boss")[0] == 0
+    book = base()
+    client(book, "A1")
+    session(book, "S1", "individual", D1, 45, mrn="A1")
+    session(book, "S2", "individual", D2, 10, mrn="A1")
+    wb = Workbook()
+    wb.remove(wb.active)
+    for name, rows in book.items():
+        ws = wb.create_sheet(name)
+        for row in rows:
+            ws.append(row)
+    wb.save(tmp_path / "clinic.xlsx")
+    code, _, err = run("--user", "boss", "import", str(tmp_path / "clinic.xlsx"))
+    assert code == 0, err
+    target = tmp_path / "claims.xlsx"
+    billing_args = ("--user", "boss", "export", "billing", "--from", "2026-03-02")
+    code, out, err = run(*billing_args, "--to", "2026-03-06", "-o", str(target), "--dry-run")
+    assert code == 0, err
+    assert out.strip() == (
+        f"Dry run: would write {target}: 1 claim lines, $100.00; 1 exceptions. "
+        "Nothing was written and no billing batch was recorded."
+    )
+    assert "Wrote" not in out and not target.exists()
+    code, out, err = run(*billing_args, "--to", "2026-03-06", "-o", str(target))
+    assert code == 0, err
+    assert out.strip().endswith(f"Wrote {target}") and "(batch B000001)" in out
+    assert target.is_file()
+
+
+def test_migration_0009_upgrades_a_clinic_with_data(env: Env, tmp_path: Path) -> None:
+    """0009_coding_rules down to 0003 and up again on a clinic with payers, tracks and billed
+    lines: nothing is lost, and the new columns come up with values that bill as before
+    (no day minimum, audio-only 93, HQ on, HF off, no plan rule, no pointers on old lines)."""
+    from alembic import command
+    from sqlalchemy import inspect, text
+
+    from iopdesk import migrations
+    from iopdesk.migrations import runner
+
+    _two_clients(env, tmp_path)
+    first = billing.export(env.db, env.world.billing, D1, D4, tmp_path / "b1.xlsx")
+    assert first.lines == 8
+    new_columns = {
+        "track": "required_weekly_days",
+        "payer": "audio_only_modifier",
+        "billingline": "diagnosis_pointers",
+    }
+
+    def columns(table: str) -> set[str]:
+        with env.db.engine.connect() as conn:
+            return {c["name"] for c in inspect(conn).get_columns(table)}
+
+    cfg = runner.config()
+    with env.db.engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0003_attendance_covering")
+        conn.commit()
+    for table, column in new_columns.items():
+        assert column not in columns(table)
+    with env.db.engine.connect() as conn:
+        counts = [
+            conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar()
+            for t in ("track", "payer", "billingline")
+        ]
+    assert counts[0] == 3 and counts[1] == 4 and counts[2] == 8
+    runner.upgrade(env.db.engine)
+    assert env.db.schema_revision() == migrations.HEAD
+    with env.db.engine.connect() as conn:
+        assert {r[0] for r in conn.execute(text("SELECT required_weekly_days FROM track"))} == {0}
+        payers_ = conn.execute(
+            text("SELECT audio_only_modifier, group_hq, sud_hf, requires_treatment_plan FROM payer")
+        ).all()
+        assert {(a, bool(b), bool(c), bool(d)) for a, b, c, d in payers_} == {
+            ("93", True, False, False)
+        }
+        pointers = {r[0] for r in conn.execute(text("SELECT diagnosis_pointers FROM billingline"))}
+        assert pointers == {""}
+    again = run(env, D1, D4, include_billed=True)
+    assert len(again.lines) == 8 and {ln.diagnosis_pointers for ln in again.lines} == {"A"}

@@ -92,7 +92,11 @@ def test_golden_workbook_shape(exported: Path) -> None:
         assert isinstance(r[2], datetime)  # DOB is a real date
         assert isinstance(r[10], int) and isinstance(r[11], (int, float)) and r[11] > 0
         assert r[1].count(", ") == 1  # "Last, First"
-        code, mods, rev, pos = r[7], r[8], r[9], r[15]
+        code, mods, rev, pos = r[7], r[8], r[9], r[16]
+        # one pointer letter (A-L) per diagnosis in the Diagnosis Codes column, at most 4
+        pointers, n_codes = r[13].split(","), len(str(r[12]).split(","))
+        assert 1 <= len(pointers) <= min(4, n_codes)
+        assert all(p in "ABCDEFGHIJKL"[:n_codes] for p in pointers) and pointers[0] == "A"
         if code in ("H0015", "S9480"):
             assert (r[10], rev) == (1, {"H0015": "0906", "S9480": "0905"}[code])
         else:

@@ -191,6 +191,7 @@ def test_reports_screen_saves_the_weekly_hours_workbook(qtbot, env, group, tmp_p
     ws = load_workbook(out)["Weekly Hours"]
     assert [c.value for c in ws[1]] == [
         "MRN", "Client", "Track", "Required Hours", "Attended Hours", "Status",
+        "Required Days", "Attended Days",
     ]  # fmt: skip
     assert ws.max_row >= 5 and "Saved weekly hours for 4 clients" in page.result.text()
     assert page.save_to(tmp_path / "week.csv") is None  # plain refusal, no file

@@ -127,3 +127,51 @@ def test_chart_billing_tab_authorization(qtbot, env, tmp_path):
     tab.load(cid)
     (auth,) = tab.auth_model.rows
     assert (auth.auth_number, auth.units, auth.used, auth.remaining) == ("PA-77", 6, 0, 6)
+
+
+def test_payer_coding_rules_typed_into_the_payer_dialog(qtbot, env, tmp_path):
+    """Issue 20 items 10 and 12: the audio-only modifier, HQ, HF and the treatment-plan rule
+    are set per payer on Billing > Payers & fees, by keyboard, and bill accordingly."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    from iopdesk.services import payers
+    from iopdesk.ui.pages.billing_setup import PayerDialog
+
+    _two_clients(env, tmp_path)
+    page = BillingPage(AppContext(env.db, env.world.admin, clinic.get_clinic(env.db)))
+    qtbot.addWidget(page)
+    page.refresh()
+    tab = page.payers_tab
+    dialog = PayerDialog(tab.ctx, None, tab)
+    dialog.show()
+    assert dialog.group_hq.isChecked() and dialog.audio.currentData() == "93"  # defaults
+    QTest.keyClicks(dialog.code, "MCR")
+    QTest.keyClicks(dialog.name, "Medicare Part B")
+    dialog.audio.setFocus()
+    QTest.keyClick(dialog.audio, Qt.Key.Key_Down)  # 93 -> FQ (Medicare)
+    for box in (dialog.group_hq, dialog.sud_hf, dialog.requires_plan):
+        box.setFocus()
+        QTest.keyClick(box, Qt.Key.Key_Space)
+    qtbot.mouseClick(dialog.buttons.button(dialog.buttons.StandardButton.Ok), Qt.LeftButton)
+    assert dialog.result() == 1 and dialog.saved is not None
+    saved = next(p for p in payers.list_payers(env.db, env.world.admin) if p.payer_code == "MCR")
+    assert (saved.audio_only_modifier, saved.group_hq, saved.sud_hf) == ("FQ", False, True)
+    assert saved.requires_treatment_plan
+    tab.refresh()
+    row = next(i for i, p in enumerate(tab.payer_model.rows) if p.payer_code == "MCR")
+    shown = tab.payer_model.index(row, 4).data()
+    assert shown == "audio FQ, no HQ, HF, plan required"
+    # editing shows the stored values, and typing back the defaults restores them
+    again = PayerDialog(tab.ctx, saved, tab)
+    again.show()
+    assert again.audio.currentData() == "FQ" and not again.group_hq.isChecked()
+    assert again.sud_hf.isChecked() and again.requires_plan.isChecked()
+    again.audio.setFocus()
+    QTest.keyClick(again.audio, Qt.Key.Key_Up)
+    again.group_hq.setFocus()
+    QTest.keyClick(again.group_hq, Qt.Key.Key_Space)
+    qtbot.mouseClick(again.buttons.button(again.buttons.StandardButton.Ok), Qt.LeftButton)
+    assert again.result() == 1
+    back = next(p for p in payers.list_payers(env.db, env.world.admin) if p.payer_code == "MCR")
+    assert (back.audio_only_modifier, back.group_hq) == ("93", True)

@@ -619,3 +619,99 @@ def test_admin_clinic_details_validate_and_save(qtbot, env):
         "57",
         "(555) 010-4400",
     )
+
+
+def test_intake_describes_diagnoses_from_the_code_set_and_refuses_a_heading(qtbot, env, lookup_ids):
+    """Issue 20 item 11 at intake: each typed code is described from ICD-10-CM as it is
+    typed; a heading (F10.2) is refused with its billable codes; the stored diagnosis keeps
+    the code set's description."""
+    dialog = open_intake(qtbot, env)
+    type_basics(qtbot, dialog, "Ida", "Coder", "02031980")
+    dialog.tabs.setCurrentIndex(2)
+    qtbot.keyClicks(dialog.diagnoses, "f1020, F10.2")
+    shown = dialog.diagnosis_descriptions.text().splitlines()
+    assert shown == [
+        "F10.20: Alcohol dependence, uncomplicated",
+        "F10.2: not a billable ICD-10-CM code",
+    ]
+    save(qtbot, dialog)
+    assert dialog.result() != QDialog.DialogCode.Accepted and dialog.created is None
+    assert "diagnoses" in {w.objectName() for w in dialog.invalid_widgets()}
+    assert "F10.2 (Alcohol dependence) is a heading" in dialog.diagnoses.toolTip()
+    assert "F10.21 Alcohol dependence, in remission" in dialog.diagnoses.toolTip()
+    for _ in range(len(", F10.2")):
+        qtbot.keyClick(dialog.diagnoses, Qt.Key.Key_Backspace)
+    qtbot.keyClicks(dialog.diagnoses, ", F10.21")
+    assert dialog.diagnosis_descriptions.text().splitlines()[1] == (
+        "F10.21: Alcohol dependence, in remission"
+    )
+    save(qtbot, dialog)
+    assert dialog.result() == QDialog.DialogCode.Accepted, dialog.error.text()
+    assert dialog.created is not None
+    chart = clients.open_chart(env.db, env.world.admin, dialog.created.id or 0)
+    assert [(d.icd10_code, d.description) for d in chart.diagnoses] == [
+        ("F10.20", "Alcohol dependence, uncomplicated"),
+        ("F10.21", "Alcohol dependence, in remission"),
+    ]
+
+
+def test_weekly_hours_dashboard_shows_days_after_status(qtbot, env):
+    """Issue 20 item 8 on the dashboard: Required Days and Attended Days right after Status;
+    9 hours on 2 of 3 required days is not met. Clicking "<" and ">" walks the weeks."""
+    from datetime import time
+
+    from PySide6.QtWidgets import QPushButton
+
+    from iopdesk.models import Attendance, ClinicSession, TrackBlock, TrackEnrollment
+    from iopdesk.ui.pages.hours import WeeklyHoursWidget
+
+    monday = TODAY - timedelta(days=TODAY.weekday())
+    with env.db.session() as s:
+        t = Track(track_code="IOP3", name="Three-day IOP", required_weekly_days=3)
+        s.add(t)
+        s.flush()
+        for wd in (0, 2, 4):
+            s.add(TrackBlock(track_id=t.id, weekday=wd, start_time=time(9), end_time=time(12)))
+        cid = env.world.client_own
+        s.add(TrackEnrollment(client_id=cid, track_id=t.id, start_date=monday - timedelta(7)))
+        for day, minutes in ((monday, 270), (monday + timedelta(days=2), 270)):
+            cs = ClinicSession(
+                kind="group",
+                track_id=t.id,
+                session_date=day,
+                start_time=time(9),
+                end_time=time(13, 30),
+                status="held",
+            )
+            s.add(cs)
+            s.flush()
+            s.add(Attendance(session_id=cs.id, client_id=cid, status="present", minutes=minutes))
+    widget = WeeklyHoursWidget(ctx_for(env, env.world.admin))
+    qtbot.addWidget(widget)
+    widget.resize(1366, 600)
+    widget.show()
+    widget.refresh()
+    model = widget.model
+    headers = [model.headerData(i, Qt.Orientation.Horizontal) for i in range(model.columnCount())]
+    status = headers.index("Status")
+    assert headers[status + 1 : status + 3] == ["Required Days", "Attended Days"]
+    assert headers[:status] == [
+        "MRN",
+        "Client",
+        "Track",
+        "Therapist",
+        "Required",
+        "Attended",
+        "Left",
+    ]
+    row = next(i for i, r in enumerate(model.rows) if r.client_id == env.world.client_own)
+
+    def cell(column: int) -> str:
+        return str(model.index(row, column).data())
+
+    assert (cell(status + 1), cell(status + 2)) == ("3", "2")
+    assert cell(status).startswith("not met")
+    previous = next(b for b in widget.findChildren(QPushButton) if b.text() == "<")
+    qtbot.mouseClick(previous, Qt.MouseButton.LeftButton)  # last week: nothing attended
+    row = next(i for i, r in enumerate(model.rows) if r.client_id == env.world.client_own)
+    assert (cell(status + 1), cell(status + 2)) == ("3", "0")

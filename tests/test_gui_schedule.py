@@ -560,3 +560,31 @@ def test_wrap_text_keeps_two_lines_and_elides(qtbot, backend):
     lines = wrap_text("Adult Mental Health Day IOP Program", fm, width, 2)
     assert len(lines) == 2 and lines[0] == "Adult Mental" and lines[1].endswith("…")
     assert wrap_text("Short", fm, width, 2) == ["Short"]
+
+
+def test_book_90846_family_session_audio_only(qtbot, env, clinic_data):
+    """Issue 20 item 10: the booking dialog offers family psychotherapy without the client
+    present (90846) and audio-only telehealth; chosen from the keyboard, they are stored."""
+    page = open_page(qtbot, env)
+    dialog = page.book_appointment(TUE)
+    kinds = [dialog.kind.itemText(i) for i in range(dialog.kind.count())]
+    assert "Family, client not present (90846)" in kinds
+    places = [dialog.telehealth.itemText(i) for i in range(dialog.telehealth.count())]
+    assert "Telehealth, audio only - client at home" in places
+    dialog.kind.setFocus()
+    while dialog.kind.currentData() != "family_without_client":
+        qtbot.keyClick(dialog.kind, Qt.Key.Key_Down)
+    dialog.telehealth.setFocus()
+    while dialog.telehealth.currentData() != "home_audio":
+        qtbot.keyClick(dialog.telehealth, Qt.Key.Key_Down)
+    dialog.client.lineEdit().setText("Begay")  # typing would pop up the completer
+    choose(dialog.therapist, clinic_data["tina"])
+    dialog.start.setTime(QTime(13, 0))
+    ok(qtbot, dialog)
+    assert dialog.result() == QDialog.DialogCode.Accepted, dialog.error.text()
+    (booked,) = [
+        s
+        for s in schedule.list_sessions(env.db, env.world.admin, TUE, TUE)
+        if s.kind == "family_without_client"
+    ]
+    assert booked.telehealth == "home_audio"

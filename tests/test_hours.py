@@ -188,9 +188,15 @@ class Builder:
     def admin(self) -> Actor:
         return self.env.world.admin
 
-    def track(self, code="A", weekdays=MWF, hrs="9", name=None, block_minutes=180) -> int:
+    def track(self, code="A", weekdays=MWF, hrs="9", name=None, block_minutes=180, days=0) -> int:
+        """A track; no day minimum unless `days` (these tests are about the hours)."""
         with self.db.session() as s:
-            t = Track(track_code=code, name=name or f"Track {code}", required_weekly_hours=hrs)
+            t = Track(
+                track_code=code,
+                name=name or f"Track {code}",
+                required_weekly_hours=hrs,
+                required_weekly_days=days,
+            )
             s.add(t)
             s.flush()
             for wd in weekdays:
@@ -809,11 +815,20 @@ def test_xlsx_read_back(c, out):
     assert wb.sheetnames == ["Weekly Hours"]
     ws = wb["Weekly Hours"]
     rows = list(ws.iter_rows(values_only=True))
-    assert rows[0] == ("MRN", "Client", "Track", "Required Hours", "Attended Hours", "Status")
+    assert rows[0] == (
+        "MRN",
+        "Client",
+        "Track",
+        "Required Hours",
+        "Attended Hours",
+        "Status",
+        "Required Days",
+        "Attended Days",
+    )
     assert len(rows) == 5  # no Part 2 client: no notice row
     assert [r[0] for r in rows[1:]] == ["M050", "M075", "M090", "M100"]
     by_mrn = {r[0]: r for r in rows[1:]}
-    assert by_mrn["M050"] == ("M050", "Abbott, Zed", "Adult Day IOP", 9.0, 5.83, "not met")
+    assert by_mrn["M050"] == ("M050", "Abbott, Zed", "Adult Day IOP", 9.0, 5.83, "not met", None, 2)
     assert by_mrn["M075"] == (
         "M075",
         "Okafor, Chidi",
@@ -821,11 +836,13 @@ def test_xlsx_read_back(c, out):
         None,
         0.0,
         NO_REQUIREMENT,
+        None,
+        0,
     )
     assert by_mrn["M090"][2] == "Adult Day IOP, Evening & Weekend"
     assert by_mrn["M090"][3] == 7.5  # Mon of A's 3 days (3h) + Thu of B's 2 days (4.5h)
     assert by_mrn["M100"][1] == "Nguyễn, Thị Ánh"
-    assert by_mrn["M100"][3:] == (9.0, 9.0, "met")
+    assert by_mrn["M100"][3:] == (9.0, 9.0, "met", None, 3)
     for row in ws.iter_rows(min_row=2, max_row=5):
         for cell in row[3:5]:
             assert cell.number_format == "0.00"
@@ -833,7 +850,7 @@ def test_xlsx_read_back(c, out):
         assert row[5].value in ("met", "not met", "no requirement")
     assert row[3].data_type == "n"
     assert ws.freeze_panes == "A2"
-    assert ws.auto_filter.ref == "A1:F5"
+    assert ws.auto_filter.ref == "A1:H5"
     assert ws.column_dimensions["B"].width >= 20
     assert "42 CFR" not in (ws.oddFooter.left.text or "")
     assert not list(out.glob(".*tmp*"))  # no temporary file left behind
@@ -850,7 +867,7 @@ def test_xlsx_part2_notice(c, out):
     notice = "42 CFR part 2 prohibits unauthorized use or disclosure of these records."
     assert notice in values
     assert ws.oddFooter.left.text == notice
-    assert ws.auto_filter.ref == "A1:F5"  # the notice is not part of the table
+    assert ws.auto_filter.ref == "A1:H5"  # the notice is not part of the table
 
 
 def _pdf_pages(path: Path) -> list[str]:
@@ -1175,11 +1192,153 @@ def test_attendance_covering_indexes_migrate_both_ways(c):
     assert not set(covering) & set(found)
     assert found["ix_attendance_session_id"] == ["session_id"]
     assert found["ix_attendance_client_id"] == ["client_id"]
-    # (today's code reads columns later migrations add, so the week is compared once back up;
-    # at 0002 every attendance row is still there)
+    # (this code reads columns of later migrations, e.g. track.required_weekly_days, so the
+    # week is computed again only once the database is back at the head)
     with c.db.engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT count(*) FROM attendance").scalar() == 2
+        assert conn.exec_driver_sql("SELECT COUNT(*) FROM attendance").scalar() == 2
     runner.upgrade(c.db.engine)
     assert covering.items() <= indexes().items()
     assert c.db.schema_revision() == migrations.HEAD
     assert c.week() == before
+
+
+# ------------------------------------------------------------------------------------------
+# Minimum days per week (issue 20 item 8)
+# ------------------------------------------------------------------------------------------
+
+
+def _days(c: Builder, tid: int, days: int) -> None:
+    with c.db.session() as s:
+        t = s.get(Track, tid)
+        t.required_weekly_days = days
+        s.add(t)
+
+
+class TestRequiredDaysRule:
+    def test_prorated_exactly_like_the_hours(self):
+        full = ((1, 3, 3, NINE),)
+        assert hours.required_days(full, {1: 3}) == 3
+        assert hours.required_days(((1, 2, 3, NINE),), {1: 3}) == 2  # 3 x 2/3
+        assert hours.required_days(((1, 3, 4, NINE),), {1: 3}) == 2  # 2.25 -> 2
+        assert hours.required_days(((1, 1, 2, NINE),), {1: 3}) == 2  # 1.5 -> 2, half up
+        assert hours.required_days(((1, 1, 4, NINE),), {1: 5}) == 1  # 1.25 -> 1
+        # two tracks in one week: parts summed exactly, rounded once
+        assert hours.required_days(((1, 1, 2, NINE), (2, 1, 2, NINE)), {1: 3, 2: 3}) == 3
+        assert hours.required_days(((1, 1, 2, NINE), (2, 1, 2, NINE)), {1: 3}) == 2  # 1.5
+        # no track with a day minimum: no day requirement at all
+        assert hours.required_days(full, {}) is None
+        assert hours.required_days(full, {2: 3}) is None
+        assert hours.required_days((), {1: 3}) is None
+
+    def test_status_needs_both_with_a_day_minimum(self):
+        assert hours.week_status(540, 540, 3, 3) == MET
+        assert hours.week_status(540, 600, 3, 2) == NOT_MET  # the hours alone do not do it
+        assert hours.week_status(540, 500, 3, 3) == NOT_MET
+        assert hours.week_status(540, 540, None, 0) == MET  # no day minimum: hours decide
+        assert hours.week_status(540, 540, 0, 0) == MET
+        assert hours.week_status(None, 0, None, 0) == NO_REQUIREMENT
+
+
+def test_day_minimum_on_the_dashboard_rows(c):
+    a = c.track("A")  # Mon, Wed, Fri; 9 hours
+    b = c.track("B", name="No day minimum")
+    _days(c, a, 3)
+    x, y, z, w = (c.client(m) for m in ("X1", "Y1", "Z1", "W1"))
+    for cid in (x, y, w):
+        c.enroll(cid, a, MON - timedelta(days=7))
+    c.enroll(z, b, MON - timedelta(days=7))
+    c.held_group(a, MON, {x: ("present", 180), y: ("present", 180), w: ("late", 120)})
+    c.held_group(a, WED, {x: ("present", 180), y: ("present", 180)})
+    c.held_group(a, FRI, {y: ("left_early", 180), w: ("absent_unexcused", 0)})
+    c.held_group(b, MON, {z: ("present", 180)})
+    c.held_group(b, WED, {z: ("present", 180)})
+    # a second session on a day already attended adds hours, not a day
+    extra = c.booked(x, WED, status="held", minutes=180)
+    c.attend(extra, x, "present", 180)
+    extra_z = c.booked(z, WED, status="held", minutes=180)
+    c.attend(extra_z, z, "present", 180)
+    # a held session the client missed, and a cancelled one, add no day
+    missed = c.booked(w, TUE, status="held", minutes=60)
+    c.attend(missed, w, "absent_excused", 0)
+    cancelled = c.booked(w, THU, status="cancelled", minutes=60)
+    c.attend(cancelled, w, "present", 60)
+    rows = c.week()
+    got = {
+        m: (r.required_minutes, r.attended_minutes, r.required_days, r.attended_days, r.status)
+        for m, r in rows.items()
+    }
+    assert got == {
+        "X1": (540, 540, 3, 2, NOT_MET),  # 9 hours on 2 days: the hours alone are not enough
+        "Y1": (540, 540, 3, 3, MET),
+        "Z1": (540, 540, None, 2, MET),  # a track without a day minimum
+        "W1": (540, 120, 3, 1, NOT_MET),
+    }
+
+
+def test_day_minimum_prorated_by_counted_days(c):
+    a = c.track("A", weekdays=(0, 1, 2, 3))  # Mon-Thu
+    _days(c, a, 3)
+    p, q, r_ = c.client("P1"), c.client("Q1"), c.client("R1")
+    c.enroll(p, a, TUE)  # 3 of 4 program days: round(3 x 3/4) = 2
+    c.enroll(q, a, WED)  # 2 of 4: round(3 x 2/4) = round(1.5) = 2
+    c.enroll(r_, a, MON - timedelta(days=7))
+    c.closure(MON)  # a closure day is not counted (like the hours): 3 of 4 -> 2
+    c.held_group(a, TUE, {p: ("present", 135), r_: ("present", 135)})
+    c.held_group(a, WED, {p: ("present", 135), q: ("present", 135), r_: ("present", 135)})
+    c.held_group(a, THU, {q: ("present", 135)})
+    rows = c.week()
+    assert {m: (r.required_days, r.attended_days) for m, r in rows.items()} == {
+        "P1": (2, 2),
+        "Q1": (2, 2),
+        "R1": (2, 2),
+    }
+    assert rows["P1"].required_minutes == 405  # 9h x 3/4
+    assert rows["Q1"].status == MET  # 4.5 hours on 2 of 2 days
+    assert rows["P1"].status == NOT_MET  # the days, but 4.5 of 6.75 hours
+    # the history (several weeks in one query) agrees with the single week
+    history = hours.history_for_clients(c.db, c.admin, [p], MON - timedelta(days=7), MON, today=SUN)
+    assert [(h.required_days, h.attended_days) for h in history[p]][-1] == (2, 2)
+
+
+def test_day_columns_in_the_report_files(c, out):
+    from openpyxl import load_workbook
+
+    a = c.track("A", name="Day IOP")
+    _days(c, a, 3)
+    x = c.client("X1", "Xu", "Li")
+    c.enroll(x, a, MON - timedelta(days=7))
+    c.held_group(a, MON, {x: ("present", 270)})
+    c.held_group(a, WED, {x: ("present", 270)})
+    xlsx, pdf = out / "days.xlsx", out / "days.pdf"
+    hours.export_attendance_report(c.db, c.admin, MON, xlsx)
+    hours.export_attendance_report(c.db, c.admin, MON, pdf)
+    rows = list(load_workbook(xlsx)["Weekly Hours"].iter_rows(values_only=True))
+    assert rows[0][5:] == ("Status", "Required Days", "Attended Days")
+    assert rows[1] == ("X1", "Xu, Li", "Day IOP", 9.0, 9.0, "not met", 3, 2)
+    text = _pdf_pages(pdf)[0]
+    assert "Required Days" in text and "Attended Days" in text
+    assert text.index("Status") < text.index("Required Days") < text.index("Attended Days")
+    assert "9.00 9.00 not met 3 2" in " ".join(text.split())
+
+
+def test_new_tracks_default_day_minimum_by_level_of_care(c):
+    with c.db.session() as s:
+        for code, level in (("I", "IOP"), ("P", "PHP"), ("O", "OP")):
+            s.add(Track(track_code=code, name=code, level_of_care=level))
+        s.add(Track(track_code="X", name="X", level_of_care="IOP", required_weekly_days=0))
+    with c.db.session() as s:
+        got = {t.track_code: t.required_weekly_days for t in s.exec(select(Track))}
+    assert got == {"I": 3, "P": 5, "O": 0, "X": 0}
+
+
+def test_family_session_without_the_client_adds_no_hours_or_day(c):
+    a = c.track("A", days=3)
+    x = c.client("X1")
+    c.enroll(x, a, MON - timedelta(days=7))
+    c.held_group(a, MON, {x: ("present", 180)})
+    family = c.booked(x, TUE, kind="family_without_client", status="held", minutes=60)
+    c.attend(family, x, "present", 60)  # the family attended; the client was not there
+    with_client = c.booked(x, WED, kind="family", status="held", minutes=60)
+    c.attend(with_client, x, "present", 60)
+    row = c.week()["X1"]
+    assert (row.attended_minutes, row.attended_days) == (240, 2)

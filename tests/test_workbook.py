@@ -99,7 +99,7 @@ def full_sheets() -> dict[str, Rows]:
         ],
         "Staff": [
             list(COLUMNS["Staff"]),
-            ["ST2", "Sam", "Ng", "LPC-Associate", NPI_2, "therapist", "ST1"],
+            ["ST2", "Sam", "Ng", "LPC-Associate", NPI_2, "therapist", "ST1", "yes"],
             ["ST1", "Maria", "Lopez", "LCSW", int(NPI_3), "therapist, supervisor", None],
             ["ST3", "Dana", "Front", None, None, "front_desk", None],
         ],
@@ -973,10 +973,12 @@ def test_export_import_export_round_trip_is_identical(
         "missing",
     ]
     assert a["Payers"][1:] == [
-        ("ACME", "Acme Health", "per_service", "no"),
-        ("MCD", "State Medicaid", "per_diem", "yes"),
+        ("ACME", "Acme Health", "per_service", "no", "93", "yes", "no", "no"),
+        ("MCD", "State Medicaid", "per_diem", "yes", "93", "yes", "no", "no"),
     ]
-    assert a["Tracks"][1][5:9] == ("Mon,Wed,Thu", "09:00", "12:00", "H0015")
+    assert a["Tracks"][1][5:11] == ("Mon,Wed,Thu", "09:00", "12:00", "H0015", "yes", 0)
+    staff_rows = {row[0]: row for row in a["Staff"][1:]}
+    assert staff_rows["ST2"][7] == "yes" and staff_rows["ST1"][7] == "no"
     assert [r[0] for r in a["Clients"][1:]] == ["C1001", "C1002", "C1003"]  # sorted by mrn
     # And importing the export back into the database it came from changes nothing.
     before = versions(db)

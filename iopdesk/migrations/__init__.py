@@ -13,6 +13,7 @@ REVISIONS: tuple[str, ...] = (
     "0008_clinical_safety",
     "0005_amendment_deadlines",
     "0004_recipients_scope",
+    "0009_coding_rules",
     "0012_form_drafts",
 )
 HEAD = REVISIONS[-1]

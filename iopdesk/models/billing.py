@@ -18,6 +18,10 @@ class Payer(Tracked, table=True):
     billing_mode: str = "per_service"  # per_diem | per_service
     requires_auth: bool = False
     active: bool = True
+    audio_only_modifier: str = "93"  # audio-only telehealth: "FQ" (Medicare) or "93"
+    group_hq: bool = True  # HQ (group setting) on 90853
+    sud_hf: bool = False  # HF (substance abuse program) on services of SUD-track clients
+    requires_treatment_plan: bool = False  # no line without a current signed plan
 
 
 class FeeSchedule(Tracked, Voidable, table=True):
@@ -71,6 +75,7 @@ class BillingLine(Tracked, table=True):
     units: int = 1
     charge: Decimal = Field(max_digits=10, decimal_places=2)
     diagnosis_codes: str = ""
+    diagnosis_pointers: str = ""  # e.g. "A,B": letters of diagnosis_codes for this line
     rendering_npi: str = ""
     billing_npi: str = ""
     place_of_service: str = ""

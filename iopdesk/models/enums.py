@@ -42,6 +42,7 @@ class SessionKind(StrEnum):
     GROUP = "group"
     INDIVIDUAL = "individual"
     FAMILY = "family"
+    FAMILY_WITHOUT_CLIENT = "family_without_client"  # 90846: the family seen, the client not
     INTAKE = "intake"
 
 
@@ -55,6 +56,9 @@ class Telehealth(StrEnum):
     NO = "no"
     OFFICE = "office"
     HOME = "home"
+    # audio only (no video): the same places of service, modifier FQ or 93 by payer
+    OFFICE_AUDIO = "office_audio"
+    HOME_AUDIO = "home_audio"
 
 
 class AttendanceStatus(StrEnum):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import LargeBinary, UniqueConstraint
+from sqlalchemy import LargeBinary, UniqueConstraint, event
 from sqlmodel import Field
 
 from iopdesk.models.base import Tracked, UTCDateTime
@@ -71,7 +72,7 @@ class Staff(Tracked, table=True):
     first_name: str
     last_name: str
     credentials: str = ""  # e.g. "LCSW", "LPC-Associate"
-    is_supervisee: bool = False
+    is_supervisee: bool = False  # associate/supervisee: notes need a co-signature
     npi: str | None = None
     license_number: str | None = None
     license_state: str | None = None
@@ -93,9 +94,22 @@ class Track(Tracked, table=True):
     population: str = "adult"
     is_sud: bool = False  # substance-use track: clients' records fall under 42 CFR Part 2
     required_weekly_hours: Decimal = Field(default=Decimal("9"), max_digits=5, decimal_places=2)
+    # Days a week with attendance the track requires (0 = no day minimum). Left None, a new
+    # track gets its level of care's default when saved (DEFAULT_WEEKLY_DAYS: IOP 3, PHP 5,
+    # OP 0); spreadsheet-imported tracks say it themselves (default 0).
+    required_weekly_days: int | None = Field(default=None, nullable=False)
     per_diem_code: str | None = None  # H0015 | S9480
     room: str = ""
     active: bool = True
+
+
+DEFAULT_WEEKLY_DAYS = {"IOP": 3, "PHP": 5, "OP": 0}
+
+
+@event.listens_for(Track, "before_insert")
+def _default_weekly_days(_mapper: Any, _connection: Any, track: Track) -> None:
+    if track.required_weekly_days is None:
+        track.required_weekly_days = DEFAULT_WEEKLY_DAYS.get(track.level_of_care, 0)
 
 
 class TrackBlock(Tracked, table=True):

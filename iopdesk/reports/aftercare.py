@@ -7,13 +7,17 @@ record is a Part 2 record. Text is set in DejaVu Sans (embedded) so any name pri
 Long text is laid out as paragraphs in the story (never inside one table cell) so it wraps and
 flows across pages; list sections are tables whose rows may break between pages, and fall back
 to paragraph blocks when a cell is too long to fit a page. Empty sections say "None recorded".
-A Spanish packet translates labels and fixed text from resources/aftercare_es.json; what the
-clinician typed prints as entered.
+A Spanish packet is all Spanish: labels and fixed text from resources/aftercare_es.json, the
+values of pick-list fields (appointment types, medication frequencies, relationships, days,
+levels of care) from its `_terms` when a value is exactly one of them, the shipped crisis
+resources from the `es` of resources/crisis_resources.json, and dates, weekdays and times from
+Babel (CLDR) in each language. Anything else the clinician typed prints as typed.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from functools import cache
@@ -30,20 +34,12 @@ CONFIDENTIAL = (
 )
 LONG_CELL = 700  # characters: a table cell longer than this is laid out as paragraphs
 
-MONTHS = {
-    "en": (
-        "January", "February", "March", "April", "May", "June", "July", "August",
-        "September", "October", "November", "December",
-    ),
-    "es": (
-        "enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto",
-        "septiembre", "octubre", "noviembre", "diciembre",
-    ),
-}  # fmt: skip
-WEEKDAYS = {
-    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
-    "es": ("lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo"),
-}
+LANGUAGES = ("en", "es")
+ENGLISH_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_TIME_RE = re.compile(
+    r"^\s*(\d{1,2})(?::(\d{2}))?\s*([ap])\.?\s*m?\.?\s*$|^\s*(\d{1,2}):(\d{2})\s*$",
+    re.IGNORECASE,
+)
 DISCHARGE_TYPES = {
     "completed_program": "Completed program",
     "step_down_transfer": "Step-down / transfer",
@@ -145,9 +141,118 @@ class Packet:
 
 
 @cache
+def _spanish_file() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(
+        resource_path("aftercare_es.json").read_text(encoding="utf-8")
+    )
+    return data
+
+
+@cache
 def _spanish() -> dict[str, str]:
-    data = json.loads(resource_path("aftercare_es.json").read_text(encoding="utf-8"))
-    return {k: v for k, v in data.items() if not k.startswith("_")}
+    return {k: v for k, v in _spanish_file().items() if not k.startswith("_")}
+
+
+@cache
+def _spanish_terms(group: str) -> dict[str, str]:
+    """One `_terms` group, keyed by the English value in lower case."""
+    terms = _spanish_file().get("_terms", {}).get(group, {})
+    return {k.casefold(): v for k, v in terms.items()}
+
+
+@cache
+def _crisis_spanish() -> dict[tuple[str, str, str], tuple[str, str, str]]:
+    """The shipped crisis resources (name, contact, description) -> their Spanish text."""
+    data = json.loads(resource_path("crisis_resources.json").read_text(encoding="utf-8"))
+    out = {}
+    for r in data["resources"]:
+        es = r.get("es")
+        if es:
+            key = (r["name"], r.get("contact", ""), r.get("description", ""))
+            out[key] = (es["name"], es.get("contact", ""), es.get("description", ""))
+    return out
+
+
+def term(value: str, language: str, group: str) -> str:
+    """A pick-list value in the packet's language: translated when it is exactly one of the
+    group's English terms, else as typed."""
+    if language != "es" or not value.strip():
+        return value
+    return _spanish_terms(group).get(value.strip().casefold(), value)
+
+
+def _weekday_index(word: str) -> int | None:
+    w = word.strip(".").casefold()
+    if w.endswith("s") and w[:-1] in ENGLISH_WEEKDAYS:  # "Wednesdays"
+        w = w[:-1]
+    for i, name in enumerate(ENGLISH_WEEKDAYS):
+        if w == name or (len(w) >= 3 and name.startswith(w) and w in (name[:3], name[:4])):
+            return i
+    return None
+
+
+def day_text(value: str, language: str) -> str:
+    """A meeting day ("Wednesday", "Monday to Friday", "Tue & Thu", "Weekends") in the
+    packet's language, weekday names from Babel; anything else as typed."""
+    if language != "es" or not value.strip():
+        return value
+    whole = _spanish_terms("days").get(value.strip().casefold())
+    if whole is not None:
+        return whole
+    tokens = re.findall(r"[A-Za-z]+\.?|&|,|-", value)
+    if "".join(tokens).replace(" ", "") != re.sub(r"\s+", "", value):
+        return value  # something other than days and connectors: typed text
+    words = []
+    for token in tokens:
+        index = _weekday_index(token)
+        if index is not None:
+            words.append(weekday_name(index, language))
+            continue
+        connector = _spanish_terms("days").get(token.casefold())
+        if connector is None:
+            return value
+        words.append(connector)
+    return " ".join(words).replace(" ,", ",")
+
+
+def weekday_name(index: int, language: str) -> str:
+    """Monday = 0 ... Sunday = 6, from Babel (CLDR): "Wednesday", "miércoles"."""
+    from babel.dates import get_day_names
+
+    return str(get_day_names("wide", locale=language)[index])
+
+
+def _time(at: time, language: str) -> str:
+    from babel.dates import format_time
+
+    # CLDR puts a narrow no-break space before AM/PM; print an ordinary one
+    return format_time(at, "short", locale=language).replace("\u202f", " ")
+
+
+def time_text(value: str, language: str) -> str:
+    """A typed meeting time ("6:00 PM", "18:00", "7 am") in the packet's language."""
+    if language != "es" or not value.strip():
+        return value
+    m = _TIME_RE.match(value)
+    if m is None:
+        return value
+    if m.group(4) is not None:
+        hour, minute = int(m.group(4)), int(m.group(5))
+    else:
+        hour, minute = int(m.group(1)) % 12, int(m.group(2) or 0)
+        if m.group(3).lower() == "p":
+            hour += 12
+    if not (0 <= hour < 24 and 0 <= minute < 60):
+        return value
+    return _time(time(hour, minute), language)
+
+
+def crisis_text(c: CrisisResource, language: str) -> tuple[str, str, str]:
+    """A shipped crisis resource in the packet's language; one the clinic typed as typed."""
+    row = (c.name, c.contact, c.description)
+    if language != "es":
+        return row
+    return _crisis_spanish().get(row, row)
 
 
 def translator(language: str) -> Any:
@@ -160,25 +265,21 @@ def translator(language: str) -> Any:
 
 
 def long_date(d: date | None, language: str) -> str:
+    """ "April 5, 1990" / "5 de abril de 1990" (Babel, CLDR long date)."""
     if d is None:
         return ""
-    month = MONTHS.get(language, MONTHS["en"])[d.month - 1]
-    if language == "es":
-        return f"{d.day} de {month} de {d.year}"
-    return f"{month} {d.day}, {d.year}"
+    from babel.dates import format_date
+
+    return format_date(d, "long", locale=language if language in LANGUAGES else "en")
 
 
 def _when(a: Appointment, language: str) -> str:
+    language = language if language in LANGUAGES else "en"
     parts = []
     if a.day is not None:
-        weekday = WEEKDAYS.get(language, WEEKDAYS["en"])[a.day.weekday()]
-        parts.append(f"{weekday}, {long_date(a.day, language)}")
+        parts.append(f"{weekday_name(a.day.weekday(), language)}, {long_date(a.day, language)}")
     if a.at is not None:
-        if language == "es":
-            parts.append(f"{a.at:%H:%M}")
-        else:
-            hour = a.at.hour % 12 or 12
-            parts.append(f"{hour}:{a.at:%M} {'AM' if a.at.hour < 12 else 'PM'}")
+        parts.append(_time(a.at, language))
     return " ".join(parts)
 
 
@@ -209,7 +310,7 @@ def write_pdf(packet: Packet, path: Path | str) -> int:
     page_w, page_h = letter
     margin = 0.75 * inch
     usable = page_w - 2 * margin - 12  # the frame's 6 pt padding on each side
-    footer_lines = 2 + (1 if packet.part2 else 0) + (1 if packet.part2 and lang == "es" else 0)
+    footer_lines = 2 + (1 if packet.part2 else 0)
     footer_base = 0.4 * inch  # lowest baseline: clear of a printer's unprintable edge
     footer_top = footer_base + (footer_lines - 1) * 11 + 10  # the rule above the footer
     ink = colors.HexColor("#1F2A37")
@@ -308,15 +409,11 @@ def write_pdf(packet: Packet, path: Path | str) -> int:
         canvas.setFont(FONT, 7.5)
         canvas.setFillColor(colors.HexColor("#444444"))
         canvas.drawString(margin, y, f"{t(CONFIDENTIAL)}  {printed}".strip())
-        if packet.part2:
+        if packet.part2:  # in the packet's language: a Spanish packet is all Spanish
             y -= 11
             canvas.setFillColor(colors.black)
             canvas.setFont(FONT_BOLD, 8)
-            canvas.drawString(margin, y, PART2_NOTICE)
-            if lang == "es":
-                y -= 11
-                canvas.setFont(FONT, 7.5)
-                canvas.drawString(margin, y, t(PART2_NOTICE))
+            canvas.drawString(margin, y, t(PART2_NOTICE))
         canvas.restoreState()
 
     NumberedCanvas = numbered_canvas(footer)
@@ -416,7 +513,7 @@ def write_pdf(packet: Packet, path: Path | str) -> int:
         (t("MRN"), packet.mrn),
         (t("Discharge date"), long_date(packet.discharge_date, lang)),
         (t("Type of discharge"), t(kind) if kind else ""),
-        (t("Next level of care"), packet.step_down_level),
+        (t("Next level of care"), term(packet.step_down_level, lang, "levels of care")),
         (t("Receiving provider"), packet.receiving_provider),
     ]
     fact_rows: list[list[Any]] = []
@@ -443,7 +540,7 @@ def write_pdf(packet: Packet, path: Path | str) -> int:
     story += [para(t("Your plan for staying well after the program"), h2), facts_table]
 
     # -- crisis resources first: what the client needs most urgently
-    crisis_rows = [[c.name, c.contact, c.description] for c in packet.crisis]
+    crisis_rows = [list(crisis_text(c, lang)) for c in packet.crisis]
     story += table_section(
         t("Crisis resources"),
         [t("Resource"), t("How to reach"), t("About")],
@@ -468,7 +565,16 @@ def write_pdf(packet: Packet, path: Path | str) -> int:
     story += table_section(
         t("Follow-up appointments"),
         [t("Provider"), t("Type"), t("Date and time"), t("Address"), t("Phone")],
-        [[a.provider, a.kind, _when(a, lang), a.address, a.phone] for a in packet.appointments],
+        [
+            [
+                a.provider,
+                term(a.kind, lang, "appointment types"),
+                _when(a, lang),
+                a.address,
+                a.phone,
+            ]
+            for a in packet.appointments
+        ],
         [0.2, 0.17, 0.2, 0.25, 0.18],
     )
     if packet.medications_left_out:
@@ -484,13 +590,19 @@ def write_pdf(packet: Packet, path: Path | str) -> int:
         story += table_section(
             t("Medications"),
             [t("Medication"), t("Dose"), t("When to take it"), t("Prescriber")],
-            [[m.name, m.dose, m.schedule, m.prescriber] for m in packet.medications],
+            [
+                [m.name, m.dose, term(m.schedule, lang, "frequencies"), m.prescriber]
+                for m in packet.medications
+            ],
             [0.3, 0.17, 0.28, 0.25],
         )
     story += table_section(
         t("Support groups"),
         [t("Group"), t("Day"), t("Time"), t("Place or link")],
-        [[g.name, g.day, g.meeting_time, g.place] for g in packet.groups],
+        [
+            [g.name, day_text(g.day, lang), time_text(g.meeting_time, lang), g.place]
+            for g in packet.groups
+        ],
         [0.3, 0.14, 0.14, 0.42],
     )
     story += heading(t("Relapse prevention plan"))
@@ -500,7 +612,7 @@ def write_pdf(packet: Packet, path: Path | str) -> int:
     story += table_section(
         t("People I can call"),
         [t("Name"), t("Relationship"), t("Phone")],
-        [[c.name, c.relationship, c.phone] for c in packet.contacts],
+        [[c.name, term(c.relationship, lang, "relationships"), c.phone] for c in packet.contacts],
         [0.4, 0.3, 0.3],
     )
     if packet.safety_plan:

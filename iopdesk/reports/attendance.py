@@ -20,7 +20,17 @@ if TYPE_CHECKING:
     from iopdesk.services.hours import AttendanceReport, WeekRow
 
 SHEET_NAME = "Weekly Hours"
-HEADERS = ("MRN", "Client", "Track", "Required Hours", "Attended Hours", "Status")
+HEADERS = (
+    "MRN",
+    "Client",
+    "Track",
+    "Required Hours",
+    "Attended Hours",
+    "Status",
+    "Required Days",
+    "Attended Days",
+)
+_DAY_COLUMNS = (6, 7)  # whole numbers; Required Days empty when the week has no day minimum
 CONFIDENTIAL = "Confidential: contains protected health information."
 TITLE = "Weekly Hours Report"
 
@@ -39,7 +49,9 @@ def week_label(start: date, end: date) -> str:
     return f"{one(start)} – {one(end)}"
 
 
-def _row_values(row: WeekRow) -> tuple[str, str, str, Decimal | None, Decimal, str]:
+def _row_values(
+    row: WeekRow,
+) -> tuple[str, str, str, Decimal | None, Decimal, str, int | None, int]:
     return (
         row.mrn,
         row.client,
@@ -47,6 +59,8 @@ def _row_values(row: WeekRow) -> tuple[str, str, str, Decimal | None, Decimal, s
         row.required_hours,
         row.attended_hours,
         row.status,
+        row.required_days,
+        row.attended_days,
     )
 
 
@@ -66,7 +80,7 @@ def write_xlsx(report: AttendanceReport, path: Path | str, notice: tuple[str, ..
 
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(SHEET_NAME)
-    widths = (12, 32, 30, 16, 16, 16)
+    widths = (12, 32, 30, 16, 16, 16, 14, 14)
     for i, width in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(i)].width = width
     ws.freeze_panes = "A2"
@@ -92,14 +106,14 @@ def write_xlsx(report: AttendanceReport, path: Path | str, notice: tuple[str, ..
         cell = WriteOnlyCell(ws, value=name)
         cell.font = bold
         cell.fill = header_fill
-        if i in (3, 4):
+        if i in (3, 4, *_DAY_COLUMNS):
             cell.alignment = Alignment(horizontal="right")
         header.append(cell)
     ws.append(header)
 
     status_font = {"not met": Font(color="B00020"), "met": Font(color="1B5E20")}
     for row in report.rows:
-        mrn, client, track, required, attended, status = _row_values(row)
+        mrn, client, track, required, attended, status, days_required, days = _row_values(row)
         cells: list[Any] = [_text_cell(ws, WriteOnlyCell, v) for v in (mrn, client, track)]
         for value in (required, attended):
             cell = WriteOnlyCell(ws, value=value)
@@ -109,6 +123,10 @@ def write_xlsx(report: AttendanceReport, path: Path | str, notice: tuple[str, ..
         if status in status_font:
             status_cell.font = status_font[status]
         cells.append(status_cell)
+        for count in (days_required, days):
+            cell = WriteOnlyCell(ws, value=count)
+            cell.number_format = "0"
+            cells.append(cell)
         ws.append(cells)
 
     if report.has_part2:
@@ -241,7 +259,7 @@ def write_pdf(report: AttendanceReport, path: Path | str, notice: tuple[str, ...
         return Paragraph(escape(text), style)
 
     data: list[list[Any]] = [
-        [para(h, head_right if i in (3, 4) else head) for i, h in enumerate(HEADERS)]
+        [para(h, head_right if i in (3, 4, *_DAY_COLUMNS) else head) for i, h in enumerate(HEADERS)]
     ]
     status_colours = {
         "met": colors.HexColor("#1B5E20"),
@@ -255,23 +273,35 @@ def write_pdf(report: AttendanceReport, path: Path | str, notice: tuple[str, ...
         ("LINEBELOW", (0, 0), (-1, 0), 0.8, colors.HexColor("#5B6B82")),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("ALIGN", (3, 1), (4, -1), "RIGHT"),
+        ("ALIGN", (6, 1), (7, -1), "RIGHT"),
         ("TOPPADDING", (0, 0), (-1, -1), 3),
         ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
         ("LINEBELOW", (0, 1), (-1, -1), 0.25, colors.HexColor("#D5DAE1")),
     ]
     for i, row in enumerate(report.rows, start=1):
-        mrn, client, track, required, attended, status = _row_values(row)
-        data.append([mrn, para(client), para(track), _hours(required), _hours(attended), status])
+        mrn, client, track, required, attended, status, days_required, days = _row_values(row)
+        data.append(
+            [
+                mrn,
+                para(client),
+                para(track),
+                _hours(required),
+                _hours(attended),
+                status,
+                "—" if days_required is None else str(days_required),
+                str(days),
+            ]
+        )
         style_cmds.append(("TEXTCOLOR", (5, i), (5, i), status_colours.get(status, colors.black)))
         if status == "not met":
             style_cmds.append(("FONTNAME", (5, i), (5, i), FONT_BOLD))
         if i % 2 == 0:
             style_cmds.append(("BACKGROUND", (0, i), (-1, i), colors.HexColor("#F5F7FA")))
     if not report.rows:
-        data.append(["", para("No client was enrolled during this week."), "", "", "", ""])
+        data.append(["", para("No client was enrolled during this week."), *[""] * 6])
 
     usable = page_w - 2 * margin
-    fractions = (0.09, 0.24, 0.30, 0.13, 0.13, 0.11)
+    fractions = (0.07, 0.16, 0.151, 0.13, 0.13, 0.115, 0.122, 0.122)
     table = LongTable(data, colWidths=[usable * f for f in fractions], repeatRows=1)
     table.setStyle(TableStyle(style_cmds))
 
@@ -279,8 +309,9 @@ def write_pdf(report: AttendanceReport, path: Path | str, notice: tuple[str, ...
     summary = (
         f"{len(report.rows)} client{'s' if len(report.rows) != 1 else ''} enrolled this week: "
         f"{counts.get('met', 0)} met, {counts.get('not met', 0)} not met, "
-        f"{counts.get('no requirement', 0)} no requirement. Required hours are prorated for "
-        "partial weeks, clinic closures and groups cancelled by the clinic."
+        f"{counts.get('no requirement', 0)} no requirement. Required hours and days are prorated "
+        "for partial weeks, clinic closures and groups cancelled by the clinic; with a day "
+        "minimum, met needs both."
     )
     doc = SimpleDocTemplate(
         str(path),

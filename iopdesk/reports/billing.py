@@ -1,6 +1,6 @@
 """The billing export workbook (issue 7 item 4), streamed by reports.xlsxstream.
 
-Sheets: `Claim Lines` (16 columns, real dates and numbers, frozen header, autofilter),
+Sheets: `Claim Lines` (17 columns, real dates and numbers, frozen header, autofilter),
 `Exceptions` and `Summary` (totals per payer and per code, the batch number and, when any
 row concerns a 42 CFR Part 2 record, the Part 2 notice).
 """
@@ -33,11 +33,12 @@ CLAIM_HEADERS = (
     "Units",
     "Charge",
     "Diagnosis Codes",
+    "Diagnosis Pointers",
     "Rendering NPI",
     "Billing NPI",
     "Place of Service",
 )
-CLAIM_WIDTHS = (12, 28, 12, 10, 16, 16, 14, 14, 11, 12, 8, 12, 24, 14, 14, 10)
+CLAIM_WIDTHS = (12, 28, 12, 10, 16, 16, 14, 14, 11, 12, 8, 12, 24, 12, 14, 14, 10)
 EXCEPTION_HEADERS = ("MRN", "Client", "Date of Service", "Reason")
 EXCEPTION_WIDTHS = (12, 28, 14, 44)
 SUMMARY_HEADERS = ("Group", "Key", "Lines", "Units", "Charges")

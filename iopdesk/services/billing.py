@@ -19,12 +19,33 @@ The rules, exactly (decisions where the issue is silent are marked *):
   Rendering NPI: the client's primary therapist on that date (newest assignment covering it*).
   Place of service*: when every counted session of the day was telehealth "home" -> 10 + 95,
   every one telehealth "office" -> 02 + 95, otherwise the clinic's office POS.
-- per_service payer: one line per attended session: group 90853 + HQ; individual by attended
-  minutes 16-37 90832, 38-52 90834, 53+ 90837, under 16 "under 16 minutes"; family 90847 at
-  26+ minutes else "under 26 minutes"; intake 90791. Rendering NPI: the session's primary
-  facilitator (any facilitator when none is marked primary*).
+- per_service payer: one line per attended session: group 90853 + HQ (unless the payer turns
+  HQ off: `Payer.group_hq`); individual by attended minutes 16-37 90832, 38-52 90834, 53+
+  90837, under 16 "under 16 minutes"; family 90847 at 26+ minutes else "under 26 minutes";
+  family without the client present (kind family_without_client) 90846 at 26+ minutes else
+  "under 26 minutes"; intake 90791. Rendering NPI: the session's primary facilitator (any
+  facilitator when none is marked primary*).
 - Telehealth "home": POS 10 + modifier 95; "office": POS 02 + 95; else the office POS.
-  Modifiers joined "," with HQ before 95.
+  Audio-only telehealth ("home_audio", "office_audio"): the same POS with the payer's
+  audio-only modifier instead of 95: FQ (Medicare) or 93 (`Payer.audio_only_modifier`).
+- HF (substance abuse program): on every line of a payer with `Payer.sud_hf` on, for a day the
+  client is enrolled in a substance-use track (Track.is_sud; the newest enrollment covering
+  the day*).
+- Modifiers joined "," in the order HQ, HF, 95, FQ, 93.
+- Notes: a session counts as documented when the client's note of it is signed and, when the
+  note needs a co-signature (its author is an associate/supervisee: Staff.is_supervisee, at
+  the time of writing), co-signed. Signed but not yet co-signed -> "note not co-signed".
+  Notes imported as signed need no co-signature.
+- Diagnoses: the `Diagnosis Codes` column holds the client's diagnoses active in the period
+  (primary first, then sort order; at most 12, as a claim holds), and `Diagnosis Pointers`
+  the letters (A-L) of those active on the date of service (onset on or before it, not
+  resolved before it), at most 4, e.g. "A,B". None active on the day -> "no diagnosis".
+- Treatment plan (payer setting `requires_treatment_plan`, default off): a date of service
+  needs a signed plan in effect: the newest signed plan (active, superseded or finalized)
+  starting on or before the day*, whose review was not overdue on that day: the review due
+  date is the plan start + its review interval, then each review date (on or before the day)
+  + the interval; the day after the due date the plan is overdue. Otherwise "no current
+  treatment plan".
 - charge = fee (non-voided FeeSchedule for payer and code effective on the date, newest
   effective_from wins*) x units; none -> "no fee for CODE".
 - Payer requires authorization: a non-voided Authorization for client, payer and code covering
@@ -33,8 +54,8 @@ The rules, exactly (decisions where the issue is silent are marked *):
   covering authorizations the one ending first (then starting first) is used first*. None
   covering -> "no authorization"; covering but used up -> "authorization exhausted".
 - Precedence (the first applying reason is the exception): no payer, no member ID,
-  no diagnosis, note not signed, the minutes rules (and "no per-diem code"*), no fee,
-  authorization.
+  no diagnosis, no current treatment plan*, note not signed, note not co-signed, the minutes
+  rules (and "no per-diem code"*), no fee, authorization.
 - Exceptions are one per client-day for per-diem payers and for clients without a payer*, one
   per session for per-service payers.
 - Double billing: a line is left out when a line with the same (client, date, session (None
@@ -51,7 +72,7 @@ import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
@@ -78,11 +99,13 @@ from iopdesk.models import (
     FeeSchedule,
     Note,
     Payer,
+    PlanReview,
     SessionFacilitator,
     Staff,
     TherapistAssignment,
     Track,
     TrackEnrollment,
+    TreatmentPlan,
     utcnow,
 )
 from iopdesk.models.enums import (
@@ -91,6 +114,7 @@ from iopdesk.models.enums import (
     BatchStatus,
     BillingMode,
     NoteStatus,
+    PlanStatus,
     SessionKind,
     SessionStatus,
     Telehealth,
@@ -111,6 +135,12 @@ NO_PAYER = "no payer"
 NO_MEMBER_ID = "no member ID"
 NO_DIAGNOSIS = "no diagnosis"
 NOTE_NOT_SIGNED = "note not signed"
+NOTE_NOT_COSIGNED = "note not co-signed"
+NO_TREATMENT_PLAN = "no current treatment plan"
+MAX_DIAGNOSES = 12  # a claim holds 12 diagnoses (837P HI, CMS-1500 box 21 A-L)
+MAX_POINTERS = 4  # a line points at 4 of them (SV107, box 24E)
+POINTER_LETTERS = "ABCDEFGHIJKL"
+AUDIO_ONLY_MODIFIERS = ("93", "FQ")
 NO_PER_DIEM_CODE = "no per-diem code"
 UNDER_16 = "under 16 minutes"
 UNDER_26 = "under 26 minutes"
@@ -133,7 +163,9 @@ def no_fee(code: str) -> str:
 
 @dataclass(frozen=True)
 class ClaimLine:
-    """One claim line: the 16 export columns plus the record keys behind them."""
+    """One claim line: the 17 export columns plus the record keys behind them.
+
+    Fields are only ever added (with defaults), never renamed: other writers (837) read them."""
 
     mrn: str
     client: str  # "Last, First"
@@ -156,13 +188,14 @@ class ClaimLine:
     authorization_id: int | None = None
     payer_id: int = 0
     part2: bool = False
+    diagnosis_pointers: str = ""  # letters of diagnosis_codes for this line, e.g. "A,B"
 
     @property
     def key(self) -> tuple[int, date, int | None, str]:
         return (self.client_id, self.date_of_service, self.session_id, self.procedure_code)
 
     def values(self) -> tuple[Any, ...]:
-        """The 16 export columns, in the workbook's order."""
+        """The 17 export columns, in the workbook's order."""
         return (
             self.mrn,
             self.client,
@@ -177,6 +210,7 @@ class ClaimLine:
             self.units,
             self.charge,
             self.diagnosis_codes,
+            self.diagnosis_pointers,
             self.rendering_npi,
             self.billing_npi,
             self.place_of_service,
@@ -268,6 +302,8 @@ def procedure_for(kind: str, minutes: int) -> tuple[str | None, str | None]:
         return "90791", None
     if kind == SessionKind.FAMILY.value:
         return ("90847", None) if minutes >= 26 else (None, UNDER_26)
+    if kind == SessionKind.FAMILY_WITHOUT_CLIENT.value:
+        return ("90846", None) if minutes >= 26 else (None, UNDER_26)
     if kind == SessionKind.INDIVIDUAL.value:
         if minutes < 16:
             return None, UNDER_16
@@ -279,16 +315,47 @@ def procedure_for(kind: str, minutes: int) -> tuple[str | None, str | None]:
     return None, f"unknown session kind {kind}"
 
 
-def place_and_modifier(telehealth: str, office_pos: str) -> tuple[str, str | None]:
+def place_and_modifier(
+    telehealth: str, office_pos: str, audio_modifier: str = "93"
+) -> tuple[str, str | None]:
+    """(place of service, telehealth modifier): video 95, audio only the payer's FQ or 93."""
     if telehealth == Telehealth.HOME.value:
         return "10", "95"
     if telehealth == Telehealth.OFFICE.value:
         return "02", "95"
+    if telehealth == Telehealth.HOME_AUDIO.value:
+        return "10", audio_modifier
+    if telehealth == Telehealth.OFFICE_AUDIO.value:
+        return "02", audio_modifier
     return office_pos, None
 
 
+def diagnosis_pointers(codes: Sequence[tuple[str, date | None, date | None]], day: date) -> str:
+    """Letters (A-L) of the codes active on `day` (onset, resolved), at most MAX_POINTERS."""
+    letters = [
+        POINTER_LETTERS[i]
+        for i, (_code, onset, resolved) in enumerate(codes[:MAX_DIAGNOSES])
+        if (onset is None or onset <= day) and (resolved is None or resolved >= day)
+    ]
+    return ",".join(letters[:MAX_POINTERS])
+
+
+def plan_in_effect(plans: Sequence[tuple[date, int, Sequence[date]]], day: date) -> bool:
+    """Whether a signed treatment plan is in effect on `day`: the newest plan starting on or
+    before it (plans as (start, review interval days, review dates)) is not overdue."""
+    current: tuple[date, int, Sequence[date]] | None = None
+    for plan in plans:
+        if plan[0] <= day and (current is None or plan[0] >= current[0]):
+            current = plan
+    if current is None:
+        return False
+    start, interval, reviews = current
+    last = max((r for r in reviews if start <= r <= day), default=start)
+    return day <= last + timedelta(days=interval)
+
+
 def join_modifiers(modifiers: Iterable[str | None]) -> str:
-    order = {"HQ": 0, "95": 1}
+    order = {"HQ": 0, "HF": 1, "95": 2, "FQ": 3, "93": 4}
     present = [m for m in modifiers if m]
     return ",".join(sorted(dict.fromkeys(present), key=lambda m: order.get(m, 2)))
 
@@ -320,6 +387,14 @@ class _ClientInfo:
     part2: bool
 
 
+@dataclass(frozen=True)
+class _PayerRules:
+    audio_modifier: str = "93"
+    group_hq: bool = True
+    sud_hf: bool = False
+    requires_plan: bool = False
+
+
 @dataclass
 class _Facts:
     office_pos: str
@@ -338,6 +413,18 @@ class _Facts:
     auths: dict[tuple[int, int, str], list[tuple[date, date, int, str, int]]]
     billed: dict[tuple[int, date, int | None, str], tuple[int | None, int]]
     billed_units: dict[int, int]
+    # (session, client) pairs whose signed note still awaits its co-signature
+    uncosigned: set[tuple[int, int]] = field(default_factory=set)
+    # client -> [(code, onset, resolved)] in claim order (the Diagnosis Codes column)
+    diagnosis_spans: dict[int, list[tuple[str, date | None, date | None]]] = field(
+        default_factory=dict
+    )
+    sud_enrollments: dict[int, list[tuple[date, date | None, int, bool]]] = field(
+        default_factory=dict
+    )
+    payer_rules: dict[int, _PayerRules] = field(default_factory=dict)
+    # client -> [(start, review interval days, review dates)] of signed plans
+    plans: dict[int, list[tuple[date, int, list[date]]]] = field(default_factory=dict)
 
 
 def _rows(core: Connection, statement: Executable) -> Sequence[Any]:
@@ -373,6 +460,19 @@ def _load(
         )
         .exists()
     )
+    # ... and whether that signed note still awaits the co-signature its author needs
+    uncosigned_note = (
+        sa_select(sa_literal(1))
+        .where(
+            col(Note.session_id) == col(Attendance.session_id),
+            col(Note.client_id) == col(Attendance.client_id),
+            col(Note.status) == NoteStatus.SIGNED.value,
+            col(Note.voided_at).is_(None),
+            col(Note.cosign_required),
+            col(Note.cosigned_at).is_(None),
+        )
+        .exists()
+    )
     attended_q = (
         sa_select(
             col(Attendance.session_id),
@@ -382,6 +482,7 @@ def _load(
             col(ClinicSession.telehealth),
             col(Attendance.minutes),
             signed_note,
+            uncosigned_note,
         )
         .join(ClinicSession, col(ClinicSession.id) == col(Attendance.session_id))
         .where(*in_range, col(Attendance.status).in_(_ATTENDED))
@@ -404,6 +505,7 @@ def _load(
     rows = _rows(core, attended_q)
     attended = [_Att(r[0], r[1], r[2], r[3], r[4] or "no", int(r[5] or 0)) for r in rows]
     signed = {(r[0], r[1]) for r in rows if r[6]}
+    uncosigned = {(r[0], r[1]) for r in rows if r[6] and r[7]}
     # The run's clients, listed once: as a sub-query it was re-run by each query below.
     client_ids = sorted({a.client_id for a in attended})
     session_ids = sa_select(col(ClinicSession.id)).where(*in_range).scalar_subquery()
@@ -437,13 +539,20 @@ def _load(
     ):
         coverages[r[0]].append((r[1], r[2], r[3], (r[4] or "").strip()))
     diag_lists: dict[int, list[str]] = defaultdict(list)
+    diag_spans: dict[int, list[tuple[str, date | None, date | None]]] = defaultdict(list)
     for r in _rows(
         core,
-        sa_select(col(Diagnosis.client_id), col(Diagnosis.icd10_code))
+        sa_select(
+            col(Diagnosis.client_id),
+            col(Diagnosis.icd10_code),
+            col(Diagnosis.onset_date),
+            col(Diagnosis.resolved_date),
+        )
         .where(
             col(Diagnosis.client_id).in_(client_ids),
             col(Diagnosis.voided_at).is_(None),
             col(Diagnosis.resolved_date).is_(None) | (col(Diagnosis.resolved_date) >= date_from),
+            col(Diagnosis.onset_date).is_(None) | (col(Diagnosis.onset_date) <= date_to),
         )
         .order_by(
             col(Diagnosis.client_id),
@@ -452,9 +561,11 @@ def _load(
             col(Diagnosis.id),
         ),
     ):
-        if r[1] and r[1] not in diag_lists[r[0]]:
+        if r[1] and r[1] not in diag_lists[r[0]] and len(diag_lists[r[0]]) < MAX_DIAGNOSES:
             diag_lists[r[0]].append(r[1])
+            diag_spans[r[0]].append((r[1], r[2], r[3]))
     enrollments: dict[int, list[tuple[date, date | None, int, str | None]]] = defaultdict(list)
+    sud_enrollments: dict[int, list[tuple[date, date | None, int, bool]]] = defaultdict(list)
     for r in _rows(
         core,
         sa_select(
@@ -463,6 +574,7 @@ def _load(
             col(TrackEnrollment.end_date),
             col(TrackEnrollment.id),
             col(Track.per_diem_code),
+            col(Track.is_sud),
         )
         .join(Track, col(Track.id) == col(TrackEnrollment.track_id))
         .where(
@@ -471,6 +583,7 @@ def _load(
         ),
     ):
         enrollments[r[0]].append((r[1], r[2], r[3], r[4]))
+        sud_enrollments[r[0]].append((r[1], r[2], r[3], bool(r[5])))
     therapists: dict[int, list[tuple[date, date | None, int, str]]] = defaultdict(list)
     for r in _rows(
         core,
@@ -498,18 +611,26 @@ def _load(
         .order_by(col(SessionFacilitator.is_primary), col(SessionFacilitator.id)),
     ):
         facilitators[r[0]] = r[1] or ""  # primary rows come last and win
-    payers = {
-        r[0]: (r[1], r[2], bool(r[3]))
-        for r in _rows(
-            core,
-            sa_select(
-                col(Payer.id),
-                col(Payer.payer_code),
-                col(Payer.billing_mode),
-                col(Payer.requires_auth),
-            ),
-        )
+    payer_rows = _rows(
+        core,
+        sa_select(
+            col(Payer.id),
+            col(Payer.payer_code),
+            col(Payer.billing_mode),
+            col(Payer.requires_auth),
+            col(Payer.audio_only_modifier),
+            col(Payer.group_hq),
+            col(Payer.sud_hf),
+            col(Payer.requires_treatment_plan),
+        ),
+    )
+    payers = {r[0]: (r[1], r[2], bool(r[3])) for r in payer_rows}
+    payer_rules = {
+        r[0]: _PayerRules(r[4] or "93", bool(r[5]), bool(r[6]), bool(r[7])) for r in payer_rows
     }
+    plans: dict[int, list[tuple[date, int, list[date]]]] = {}
+    if client_ids and any(rule.requires_plan for rule in payer_rules.values()):
+        plans = _signed_plans(core, client_ids)
     fees: dict[tuple[int, str], list[tuple[date | None, date | None, Decimal]]] = defaultdict(list)
     for r in _rows(
         core,
@@ -591,6 +712,11 @@ def _load(
         coverages=coverages,
         diagnoses={cid: ",".join(codes) for cid, codes in diag_lists.items()},
         enrollments=enrollments,
+        uncosigned=uncosigned,
+        diagnosis_spans=diag_spans,
+        sud_enrollments=sud_enrollments,
+        payer_rules=payer_rules,
+        plans=plans,
         therapists=therapists,
         facilitators=facilitators,
         payers=payers,
@@ -599,6 +725,38 @@ def _load(
         billed=billed,
         billed_units=billed_units,
     )
+
+
+def _signed_plans(
+    core: Connection, client_ids: list[int]
+) -> dict[int, list[tuple[date, int, list[date]]]]:
+    """Each client's signed treatment plans (start, review interval, review dates): two
+    queries, made only when some payer requires a plan."""
+    signed = (
+        col(TreatmentPlan.client_id).in_(client_ids),
+        col(TreatmentPlan.clinician_signed_at).is_not(None),
+        col(TreatmentPlan.status) != PlanStatus.DRAFT.value,
+    )
+    reviews: dict[int, list[date]] = defaultdict(list)
+    for r in _rows(
+        core,
+        sa_select(col(PlanReview.plan_id), col(PlanReview.review_date))
+        .join(TreatmentPlan, col(TreatmentPlan.id) == col(PlanReview.plan_id))
+        .where(*signed),
+    ):
+        reviews[r[0]].append(r[1])
+    plans: dict[int, list[tuple[date, int, list[date]]]] = defaultdict(list)
+    for r in _rows(
+        core,
+        sa_select(
+            col(TreatmentPlan.client_id),
+            col(TreatmentPlan.id),
+            col(TreatmentPlan.start_date),
+            col(TreatmentPlan.review_interval_days),
+        ).where(*signed),
+    ):
+        plans[r[0]].append((r[2], int(r[3]), reviews.get(r[1], [])))
+    return plans
 
 
 # ------------------------------------------------------------------------------------------
@@ -619,6 +777,7 @@ class _Candidate:
     modifiers: str
     pos: str
     rendering_npi: str
+    pointers: str = ""
 
 
 def _newest(spans: Iterable[tuple[date, date | None, int, Any]], day: date) -> Any:
@@ -675,18 +834,34 @@ def _compute(
             continue
         payer_id, member = cover
         per_diem = payer[1] == BillingMode.PER_DIEM.value
+        rules = facts.payer_rules.get(payer_id, _PayerRules())
+        pointers = diagnosis_pointers(facts.diagnosis_spans.get(cid, ()), day)
         client_reason = (
-            NO_MEMBER_ID if not member else NO_DIAGNOSIS if not facts.diagnoses.get(cid) else None
+            NO_MEMBER_ID
+            if not member
+            else NO_DIAGNOSIS
+            if not pointers
+            else NO_TREATMENT_PLAN
+            if rules.requires_plan and not plan_in_effect(facts.plans.get(cid, ()), day)
+            else None
         )
+        hf = "HF" if rules.sud_hf and _newest(facts.sud_enrollments.get(cid, ()), day) else None
         if per_diem:
             if client_reason:
                 exception(cid, day, client_reason)
                 continue
-            counted = [a for a in atts if (a.session_id, cid) in facts.signed]
+            counted = [
+                a
+                for a in atts
+                if (a.session_id, cid) in facts.signed
+                and (a.session_id, cid) not in facts.uncosigned
+            ]
             signed_minutes = sum(a.minutes for a in counted)
             if signed_minutes < facts.minimum:
-                if len(counted) < len(atts):
+                if any((a.session_id, cid) not in facts.signed for a in atts):
                     exception(cid, day, NOTE_NOT_SIGNED)
+                elif len(counted) < len(atts):
+                    exception(cid, day, NOTE_NOT_COSIGNED)
                 else:
                     exception(cid, day, below_minimum(signed_minutes, facts.minimum))
                 continue
@@ -696,7 +871,9 @@ def _compute(
                 continue
             modes = {a.telehealth for a in counted}
             pos, modifier = place_and_modifier(
-                modes.pop() if len(modes) == 1 else Telehealth.NO.value, facts.office_pos
+                modes.pop() if len(modes) == 1 else Telehealth.NO.value,
+                facts.office_pos,
+                rules.audio_modifier,
             )
             candidates.append(
                 _Candidate(
@@ -706,9 +883,10 @@ def _compute(
                     payer_id,
                     member,
                     code,
-                    join_modifiers([modifier]),
+                    join_modifiers([hf, modifier]),
                     pos,
                     _newest(facts.therapists.get(cid, ()), day) or "",
+                    pointers,
                 )
             )
             continue
@@ -719,12 +897,15 @@ def _compute(
             if (a.session_id, cid) not in facts.signed:
                 exception(cid, day, NOTE_NOT_SIGNED, a.session_id)
                 continue
+            if (a.session_id, cid) in facts.uncosigned:
+                exception(cid, day, NOTE_NOT_COSIGNED, a.session_id)
+                continue
             code, reason = procedure_for(a.kind, a.minutes)
             if code is None:
                 exception(cid, day, reason or "not billable", a.session_id)
                 continue
-            pos, modifier = place_and_modifier(a.telehealth, facts.office_pos)
-            hq = "HQ" if a.kind == SessionKind.GROUP.value else None
+            pos, modifier = place_and_modifier(a.telehealth, facts.office_pos, rules.audio_modifier)
+            hq = "HQ" if a.kind == SessionKind.GROUP.value and rules.group_hq else None
             candidates.append(
                 _Candidate(
                     cid,
@@ -733,9 +914,10 @@ def _compute(
                     payer_id,
                     member,
                     code,
-                    join_modifiers([hq, modifier]),
+                    join_modifiers([hq, hf, modifier]),
                     pos,
                     facts.facilitators.get(a.session_id, ""),
+                    pointers,
                 )
             )
 
@@ -796,6 +978,7 @@ def _compute(
                 units=units,
                 charge=(rate * units).quantize(_CENTS, rounding=ROUND_HALF_UP),
                 diagnosis_codes=facts.diagnoses.get(c.client_id, ""),
+                diagnosis_pointers=c.pointers,
                 rendering_npi=c.rendering_npi,
                 billing_npi=facts.billing_npi,
                 place_of_service=c.pos,
@@ -985,6 +1168,7 @@ def export(
                         "units": ln.units,
                         "charge": ln.charge,
                         "diagnosis_codes": ln.diagnosis_codes,
+                        "diagnosis_pointers": ln.diagnosis_pointers,
                         "rendering_npi": ln.rendering_npi,
                         "billing_npi": ln.billing_npi,
                         "place_of_service": ln.place_of_service,

@@ -42,7 +42,13 @@ from iopdesk.services import audit
 from iopdesk.services.actor import Actor
 from iopdesk.services.permissions import Perm, has, require
 from iopdesk.services.records import serialize, update_versioned
-from iopdesk.services.validation import check_dob, check_email, normalize_icd10, normalize_phone
+from iopdesk.services.validation import (
+    check_dob,
+    check_email,
+    check_icd10,
+    icd10_description,
+    normalize_phone,
+)
 
 
 @dataclass(frozen=True)
@@ -882,7 +888,7 @@ def _validate(data: ClientInput) -> tuple[dict[str, Any], list[str]]:
         if not code.strip():
             continue
         try:
-            normalized = normalize_icd10(code)
+            normalized, _description = check_icd10(code)
         except ValueError as exc:
             errors["diagnoses"] = str(exc)
             continue
@@ -1026,6 +1032,7 @@ def create_client(db: Database, actor: Actor, data: ClientInput) -> Client:
                 Diagnosis(
                     client_id=client.id,
                     icd10_code=code,
+                    description=icd10_description(code),
                     is_primary=i == 0,
                     sort_order=i,
                     created_by=actor.user_id,

@@ -66,6 +66,7 @@ from iopdesk.models.enums import (
     SessionStatus,
     Telehealth,
 )
+from iopdesk.models.org import DEFAULT_WEEKLY_DAYS
 from iopdesk.services import audit
 from iopdesk.services.actor import Actor
 from iopdesk.services.auth import create_user_in, hash_password
@@ -1194,6 +1195,7 @@ class _Demo:
                     population=t.population,
                     is_sud=t.is_sud,
                     required_weekly_hours=t.hours,
+                    required_weekly_days=DEFAULT_WEEKLY_DAYS["IOP"],
                     per_diem_code=t.per_diem_code,
                     room=t.room,
                 )

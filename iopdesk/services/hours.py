@@ -7,8 +7,9 @@ The rules, exactly:
 - Requirement: the client's override, else the track's required weekly hours. An override
   with an end date (Client.required_hours_until) applies through that day only: the days
   after it carry the track's hours again, prorated within the week like an enrollment change.
-- Attended minutes: Attendance.minutes of every *held* session (any kind) in the week whose
-  attendance status is present, late or left_early. Absences, cancelled and still-scheduled
+- Attended minutes: Attendance.minutes of every *held* session (any kind but family therapy
+  without the client, 90846) in the week whose attendance status is present, late or
+  left_early. Absences, cancelled and still-scheduled
   sessions count 0, even if they carry attendance rows.
 - Proration: for each track the client was enrolled in that week, its scheduled program days are
   the week's days on which it has an active TrackBlock. A day counts when the client was enrolled
@@ -24,6 +25,12 @@ The rules, exactly:
   group sessions of the client's track(s) from today to the week's end on days the client is
   enrolled, plus the client's own scheduled individual/family/intake sessions in that span (a
   session today counts until it is marked held); sessions on closure days are left out.
+- Day minimum (issue 20 item 8): a track's `required_weekly_days` (0 = none) is prorated by
+  counted days exactly like the hours: each enrollment contributes days x counted / scheduled,
+  summed exactly and rounded once, half up. A day counts as attended when the client attended
+  (present, late, left_early) any held session that day. With a day minimum (some track of the
+  week has one), "met" needs both the hours and the days; otherwise only the hours decide, and
+  the row shows no required days. The projection stays on hours.
 - Unexcused streak: trailing absent_unexcused rows in the client's sequence of attendance rows
   at held sessions (by date, then start time), as of the end of the week; 2+ is a flag.
 
@@ -143,6 +150,8 @@ class WeekRow:
     unexcused_streak: int  # consecutive unexcused absences as of the end of the week
     part2: bool = False  # the client's record falls under 42 CFR Part 2
     week_start: date | None = None
+    required_days: int | None = None  # None: no day minimum this week
+    attended_days: int = 0  # days with attendance at any held session
 
     @property
     def required_hours(self) -> Decimal | None:
@@ -308,10 +317,34 @@ def required_minutes(
     return prorate(week_start, enrollments, blocks, closures, clinic_cancelled).required_minutes
 
 
-def week_status(required: int | None, attended: int) -> str:
+def week_status(
+    required: int | None,
+    attended: int,
+    required_days: int | None = None,
+    attended_days: int = 0,
+) -> str:
+    """ "met" needs the hours and, with a day minimum, the days too."""
     if required is None:
         return NO_REQUIREMENT
+    if required_days is not None and attended_days < required_days:
+        return NOT_MET
     return MET if attended >= required else NOT_MET
+
+
+def required_days(
+    parts: Iterable[tuple[int, int, int, Decimal]], track_days: Mapping[int, int]
+) -> int | None:
+    """Prorated day minimum from a week's proration parts (track, counted, scheduled, hours):
+    sum of days x counted / scheduled, rounded once half up; None when no track of the week
+    has a day minimum."""
+    total = Fraction(0)
+    any_minimum = False
+    for track_id, counted, scheduled, _hours in parts:
+        days = track_days.get(track_id, 0)
+        if days > 0 and scheduled > 0:
+            any_minimum = True
+            total += Fraction(days * counted, scheduled)
+    return round_half_up(total) if any_minimum else None
 
 
 def projection(required: int | None, attended: int, remaining: int) -> str | None:
@@ -452,6 +485,9 @@ class _Facts:
         default_factory=lambda: defaultdict(list)
     )
     tracks: dict[int, tuple[str, Decimal]] = field(default_factory=dict)
+    track_days: dict[int, int] = field(default_factory=dict)  # required_weekly_days > 0 only
+    attended_days: dict[tuple[int, int], int] = field(default_factory=dict)  # (client, week)
+    days_cache: dict[tuple[Any, ...], int | None] = field(default_factory=dict)
     blocks: dict[int, frozenset[int]] = field(default_factory=dict)
     closures: frozenset[date] = frozenset()
     clinic_cancelled: frozenset[tuple[int, date]] = frozenset()
@@ -576,11 +612,17 @@ def _tracks_q(dialect: str, filtered: bool) -> Any:
             col(Track.name),
             col(Track.required_weekly_hours),
             _joined_text(dialect, col(TrackBlock.weekday)),
+            col(Track.required_weekly_days),
         )
         .outerjoin(
             TrackBlock, and_(col(TrackBlock.track_id) == col(Track.id), col(TrackBlock.active))
         )
-        .group_by(col(Track.id), col(Track.name), col(Track.required_weekly_hours))
+        .group_by(
+            col(Track.id),
+            col(Track.name),
+            col(Track.required_weekly_hours),
+            col(Track.required_weekly_days),
+        )
     )
 
 
@@ -635,12 +677,15 @@ def _attendance_q(dialect: str, filtered: bool, one_week: bool = False) -> Any:
         sa_select(
             col(ClinicSession.id).label("id"),
             (days * 1440 + _minute_of_day(dialect, col(ClinicSession.start_time))).label("pos"),
+            days.label("day"),
             *(() if one_week else ((days // 7).label("week"),)),  # integer division: days >= 0
         )
         .where(
             col(ClinicSession.status) == SessionStatus.HELD.value,
             col(ClinicSession.session_date) >= _FIRST,
             col(ClinicSession.session_date) <= _LAST,
+            # family therapy without the client (90846): the family came, not the client
+            col(ClinicSession.kind) != SessionKind.FAMILY_WITHOUT_CLIENT.value,
         )
         .cte("held")
         .prefix_with("MATERIALIZED")
@@ -657,6 +702,11 @@ def _attendance_q(dialect: str, filtered: bool, one_week: bool = False) -> Any:
             ),
             sa_func.max(case((is_unexcused, None), else_=held.c.pos)),
             _joined_text(dialect, case((is_unexcused, held.c.pos), else_=None)),
+            sa_func.count(
+                sa_func.distinct(
+                    case((col(Attendance.status).in_(_ATTENDED_SQL), held.c.day), else_=None)
+                )
+            ),
         )
         .select_from(held)
         .join(Attendance, col(Attendance.session_id) == held.c.id)
@@ -802,10 +852,12 @@ def _load(
             therapists[cid].append(_Therapist(staff_id, name, assigned, unassigned, aid))
 
     # 2. tracks and their active block weekdays
-    for tid, name, hours, weekdays in _fetch(
+    for tid, name, hours, weekdays, days in _fetch(
         session, _statement(dialect, "tracks", False, _tracks_q), {}
     ):
         facts.tracks[tid] = (name, Decimal(hours))
+        if days:
+            facts.track_days[tid] = int(days)
         if weekdays:
             facts.blocks[tid] = frozenset(int(day) for day in weekdays.split(","))
 
@@ -860,10 +912,13 @@ def _load_attendance(
     current: int | None = None
     marks: list[tuple[int, int, bool]] = []
     streak, open_run = 0, True
-    for cid, wk, minutes, last_other, unexcused in _fetch(session, stmt, params):
+    attended_days = facts.attended_days
+    for cid, wk, minutes, last_other, unexcused, days in _fetch(session, stmt, params):
         index = int(wk)
         if minutes:
             attended[(cid, index)] = int(minutes)
+        if days:
+            attended_days[(cid, index)] = int(days)
         if cid not in scope:
             continue
         if cid != current:  # rows come by client, then week
@@ -1027,6 +1082,32 @@ def _required_for_week(facts: _Facts, first: date, in_week: Sequence[_Span]) -> 
     return required  # type: ignore[return-value]
 
 
+def _required_days_for_week(facts: _Facts, first: date, in_week: Sequence[_Span]) -> int | None:
+    """required_days() for one week, memoised like _required_for_week (None at once when no
+    track of the week has a day minimum, the usual case)."""
+    track_days = facts.track_days
+    if not track_days or not any(s[2] in track_days for s in in_week):
+        return None
+    last = first + _SIX_DAYS
+    key: tuple[Any, ...] = (first,)
+    for start, _eid, tid, end, hours in in_week:
+        key += (
+            tid,
+            first if start < first else start,
+            last if end is None or end > last else end,
+            hours,
+        )
+    cache = facts.days_cache
+    if key not in cache:
+        clipped = [
+            EnrollmentSpan(key[i], key[i + 1], key[i + 2], key[i + 3], rank)
+            for rank, i in enumerate(range(1, len(key), 4))
+        ]
+        parts = prorate(first, clipped, facts.blocks, facts.closures, facts.clinic_cancelled).parts
+        cache[key] = required_days(parts, track_days)
+    return cache[key]
+
+
 _MISSING = object()
 _ONE_DAY = timedelta(days=1)
 _SIX_DAYS = timedelta(days=6)
@@ -1109,9 +1190,11 @@ def _client_rows(
             track_label = _track_label(
                 facts, (single[2],) if single is not None else tuple([s[2] for s in in_week])
             )
+            days_required = _required_days_for_week(facts, first, in_week)
         else:
-            required, track_label = None, ""
+            required, track_label, days_required = None, "", None
         attended = attended_by_week.get((cid, index), 0)
+        days_attended = facts.attended_days.get((cid, index), 0)
         therapist = ""
         if therapists:
             best = _therapist_in(therapists, first, last)
@@ -1134,12 +1217,14 @@ def _client_rows(
                 "therapist": therapist,
                 "required_minutes": required,
                 "attended_minutes": attended,
-                "status": week_status(required, attended),
+                "status": week_status(required, attended, days_required, days_attended),
                 "projection": projection(required, attended, remaining) if current else None,
                 "remaining_minutes": remaining,
                 "unexcused_streak": streak,
                 "part2": info.part2,
                 "week_start": first,
+                "required_days": days_required,
+                "attended_days": days_attended,
             },
         )
         rows.append(row)
@@ -1167,6 +1252,8 @@ assert [f.name for f in fields(WeekRow)] == [
     "unexcused_streak",
     "part2",
     "week_start",
+    "required_days",
+    "attended_days",
 ]
 
 

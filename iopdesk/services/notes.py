@@ -63,9 +63,13 @@ _MODALITY_ALIASES = {
     "family systems therapy": "Family systems",
 }
 GROUP_ENTRY_SECTIONS: tuple[str, ...] = ("Participation", "Response", "Plan")
-PROGRESS_KINDS = (SessionKind.INDIVIDUAL.value, SessionKind.FAMILY.value, SessionKind.INTAKE.value)
+PROGRESS_KINDS = (
+    SessionKind.INDIVIDUAL.value,
+    SessionKind.FAMILY.value,
+    SessionKind.FAMILY_WITHOUT_CLIENT.value,
+    SessionKind.INTAKE.value,
+)
 AWAITING_COSIGN = "awaiting co-signature"
-_COSIGN_CREDENTIALS = re.compile(r"associate|intern|trainee|\b(?:lpca|lmsw|lcdc-?i)\b", re.I)
 
 
 # -- plain data handed to the UI and the PDF writer ---------------------------------------------
@@ -315,13 +319,11 @@ def _sha(text: str) -> str:
 
 
 def needs_cosign(staff: Staff) -> bool:
-    """A supervisee (flag, a supervisor on file, or a pre-licensure credential) needs a
-    supervisor's co-signature on every note."""
-    return bool(
-        staff.is_supervisee
-        or staff.supervisor_id is not None
-        or _COSIGN_CREDENTIALS.search(staff.credentials or "")
-    )
+    """An associate/supervisee (the staff record's `is_supervisee` field, set on the staff
+    screen or by the Staff sheet's `requires_cosign` column) needs a supervisor's co-signature
+    on every note. Having a supervisor on file, or a credential that reads like one, does not
+    decide it: a licensed clinician may have a clinical supervisor too."""
+    return bool(staff.is_supervisee)
 
 
 def canonical_content(note: Note, group: GroupNote | None = None) -> str:

@@ -39,6 +39,8 @@ from iopdesk.services.permissions import Perm, require
 from iopdesk.services.records import update_versioned
 
 BILLING_MODES = ("per_diem", "per_service")
+# audio-only telehealth modifier: 93 (CPT, most payers) or FQ (Medicare)
+AUDIO_ONLY_MODIFIERS = ("93", "FQ")
 CODE_RE = re.compile(r"^(\d{5}|[A-Z]\d{4})$")  # CPT (90834) or HCPCS (H0015)
 R = TypeVar("R", bound=SQLModel)
 PAYER_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,29}$")
@@ -130,6 +132,10 @@ class PayerInfo:
     active: bool
     version: int
     fee_count: int
+    audio_only_modifier: str = "93"
+    group_hq: bool = True
+    sud_hf: bool = False
+    requires_treatment_plan: bool = False
 
 
 @dataclass
@@ -139,6 +145,10 @@ class PayerInput:
     billing_mode: str = "per_service"
     requires_auth: bool = False
     active: bool = True
+    audio_only_modifier: str = "93"  # "FQ" for Medicare
+    group_hq: bool = True  # HQ on 90853 (many commercial payers reject it)
+    sud_hf: bool = False  # HF on services of substance-use track clients
+    requires_treatment_plan: bool = False  # bill only with a current signed plan
 
 
 def list_payers(db: Database, actor: Actor, *, include_inactive: bool = True) -> list[PayerInfo]:
@@ -163,7 +173,18 @@ def list_payers(db: Database, actor: Actor, *, include_inactive: bool = True) ->
 def _payer_info(p: Payer, fee_count: int = 0) -> PayerInfo:
     assert p.id is not None
     return PayerInfo(
-        p.id, p.payer_code, p.name, p.billing_mode, p.requires_auth, p.active, p.version, fee_count
+        p.id,
+        p.payer_code,
+        p.name,
+        p.billing_mode,
+        p.requires_auth,
+        p.active,
+        p.version,
+        fee_count,
+        p.audio_only_modifier,
+        p.group_hq,
+        p.sud_hf,
+        p.requires_treatment_plan,
     )
 
 
@@ -186,6 +207,8 @@ def _validate_payer(session: Session, data: PayerInput, payer_id: int | None) ->
         errors["name"] = "Keep the name under 120 characters."
     if data.billing_mode not in BILLING_MODES:
         errors["billing_mode"] = "Choose per diem or per service."
+    if data.audio_only_modifier not in AUDIO_ONLY_MODIFIERS:
+        errors["audio_only_modifier"] = "Choose 93, or FQ for Medicare."
     return errors
 
 
@@ -207,6 +230,10 @@ def save_payer(
             "billing_mode": data.billing_mode,
             "requires_auth": data.requires_auth,
             "active": data.active,
+            "audio_only_modifier": data.audio_only_modifier,
+            "group_hq": data.group_hq,
+            "sud_hf": data.sud_hf,
+            "requires_treatment_plan": data.requires_treatment_plan,
         }
         current = session.get(Payer, payer_id) if payer_id is not None else None
         if (

@@ -67,7 +67,12 @@ from iopdesk.services.records import serialize, touch, update_versioned
 
 THERAPIST_DOUBLE_BOOKED = "therapist double-booked"
 CLIENT_DOUBLE_BOOKED = "client double-booked"
-BOOKABLE_KINDS = (SessionKind.INDIVIDUAL.value, SessionKind.FAMILY.value, SessionKind.INTAKE.value)
+BOOKABLE_KINDS = (
+    SessionKind.INDIVIDUAL.value,
+    SessionKind.FAMILY.value,
+    SessionKind.FAMILY_WITHOUT_CLIENT.value,
+    SessionKind.INTAKE.value,
+)
 TELEHEALTH_VALUES = tuple(t.value for t in Telehealth)
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _CHUNK = 900  # IN-list size, well under every backend's bound-parameter limit

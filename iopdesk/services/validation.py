@@ -19,6 +19,40 @@ def normalize_icd10(code: str) -> str:
     return text
 
 
+ICD10_SUGGESTIONS = 6  # billable codes named when a header code is refused
+
+
+def icd10_description(code: str) -> str:
+    """The code set's description of a valid ICD-10-CM code ('' when it is not one)."""
+    import simple_icd_10_cm as cm
+
+    return cm.get_description(code) if cm.is_valid_item(code) else ""
+
+
+def check_icd10(code: str) -> tuple[str, str]:
+    """(code, description) for a billable ICD-10-CM code of the release simple-icd-10-cm
+    carries; ValueError in plain words otherwise. A header (category or subcategory with codes
+    under it, e.g. F10 or F10.2) is refused with its billable codes suggested."""
+    import simple_icd_10_cm as cm
+
+    normalized = normalize_icd10(code)
+    if not cm.is_valid_item(normalized):
+        raise ValueError(
+            f"{normalized} is not in the ICD-10-CM code set. Check the code (for example "
+            "F10.20, alcohol dependence, uncomplicated)."
+        )
+    if not cm.is_leaf(normalized):
+        billable = [c for c in cm.get_descendants(normalized) if cm.is_leaf(c)]
+        shown = "; ".join(f"{c} {cm.get_description(c)}" for c in billable[:ICD10_SUGGESTIONS])
+        more = len(billable) - ICD10_SUGGESTIONS
+        raise ValueError(
+            f"{normalized} ({cm.get_description(normalized)}) is a heading, not a billable "
+            f"code. Use one of its billable codes: {shown}"
+            + (f"; and {more} more." if more > 0 else ".")
+        )
+    return normalized, cm.get_description(normalized)
+
+
 def normalize_phone(phone: str) -> str:
     """US-style numbers as (555) 123-4567; +international kept; empty allowed."""
     text = phone.strip()

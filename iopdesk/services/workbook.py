@@ -6,6 +6,13 @@ any problem imports nothing. Rows are matched on natural keys (staff_id, payer_i
 and only rows whose values differ are written, so importing the same workbook again changes
 nothing. Export writes the same sheets and columns, so export -> import -> export is stable.
 
+Optional coding columns (issue 20): Staff `requires_cosign` yes|no (an associate/supervisee
+whose notes need a co-signature before they bill; default no, never inferred from
+supervisor_id), Payers `audio_only_modifier` 93|FQ, `hq_modifier` yes|no (default yes),
+`hf_modifier` yes|no and `requires_treatment_plan` yes|no (default no), Tracks
+`required_weekly_days` 0-7 (default 0 = no day minimum). Clients' diagnoses must be billable
+ICD-10-CM codes of the code set (a heading such as F10.2 is refused).
+
 Performance: lookups are loaded once per import (no query per row), new rows go in with bulk
 INSERTs, and unchanged records are compared as plain rows, so a 10,000-row sheet takes seconds
 (tests/test_workbook.py::test_ten_thousand_clients prints the timings).
@@ -80,7 +87,8 @@ from iopdesk.services.permissions import Perm, require
 from iopdesk.services.validation import (
     check_dob,
     check_email,
-    normalize_icd10,
+    check_icd10,
+    icd10_description,
     normalize_phone,
     npi_is_valid,
 )
@@ -104,12 +112,17 @@ def _spec(text: str) -> tuple[tuple[str, bool], ...]:
 
 _CONTRACT: dict[str, tuple[tuple[str, bool], ...]] = {
     "Clinic": _spec("setting* value*"),
-    "Staff": _spec("staff_id* first_name* last_name* credentials npi roles* supervisor_id"),
-    "Payers": _spec("payer_id* name* billing_mode* requires_auth"),
+    "Staff": _spec(
+        "staff_id* first_name* last_name* credentials npi roles* supervisor_id requires_cosign"
+    ),
+    "Payers": _spec(
+        "payer_id* name* billing_mode* requires_auth audio_only_modifier hq_modifier "
+        "hf_modifier requires_treatment_plan"
+    ),
     "Fees": _spec("payer_id* code* rate*"),
     "Tracks": _spec(
         "track_id* name* level_of_care population required_weekly_hours days* start_time* "
-        "end_time* per_diem_code substance_use"
+        "end_time* per_diem_code substance_use required_weekly_days"
     ),
     "Clients": _spec(
         "mrn* first_name* last_name* preferred_name dob* sex phone email primary_language "
@@ -154,6 +167,14 @@ _CLINIC_FIELDS = frozenset(
 )
 _SETTING_KEYS = ("week_start", "per_diem_minimum_minutes")
 PER_DIEM_CODES = ("H0015", "S9480")
+AUDIO_ONLY_MODIFIERS = ("93", "FQ")  # audio-only telehealth: 93, or FQ for Medicare
+# Payers sheet column -> Payer field
+_PAYER_RULE_COLUMNS = {
+    "audio_only_modifier": "audio_only_modifier",
+    "hq_modifier": "group_hq",
+    "hf_modifier": "sud_hf",
+    "requires_treatment_plan": "requires_treatment_plan",
+}
 SUD_PER_DIEM_CODE = "H0015"  # HCPCS H0015: alcohol and/or drug services, intensive outpatient
 DEFAULT_HOURS = {Population.ADULT.value: Decimal("9"), Population.ADOLESCENT.value: Decimal("6")}
 NOTE_CONTENT = json.dumps(
@@ -162,7 +183,9 @@ NOTE_CONTENT = json.dumps(
 NOTE_CONTENT_SHA256 = hashlib.sha256(NOTE_CONTENT.encode("utf-8")).hexdigest()
 _CHUNK = 500
 _KINDS = tuple(k.value for k in SessionKind)
-_GENERATED_SESSION_ID = re.compile(r"^(group|individual|family|intake)-\d{8}-\d{4}-")
+_GENERATED_SESSION_ID = re.compile(
+    r"^(group|individual|family|family_without_client|intake)-\d{8}-\d{4}-"
+)
 
 
 # -- public results and errors ----------------------------------------------------------------
@@ -601,7 +624,8 @@ def _roles_text(roles: Iterable[str]) -> str:
 
 
 def _diagnoses(value: Any) -> list[str]:
-    return list(dict.fromkeys(normalize_icd10(code) for code in _items(value)))
+    """Billable ICD-10-CM codes of the code set (a heading such as F10.2 is refused)."""
+    return list(dict.fromkeys(check_icd10(code)[0] for code in _items(value)))
 
 
 def _validator(check: Callable[[str], str], max_len: int) -> Callable[[Any], str]:
@@ -837,6 +861,7 @@ def _parse_staff(sheet: _Sheet, problems: list[ImportProblem]) -> list[_Row]:
         r.put("npi", _npi)
         r.put("roles", _roles, True)
         r.put("supervisor_id", _text(30))
+        r.put("requires_cosign", _yes_no, default=False)
         out.append(r)
     return out
 
@@ -849,6 +874,10 @@ def _parse_payers(sheet: _Sheet, problems: list[ImportProblem]) -> list[_Row]:
         r.put("name", _text(200), True)
         r.put("billing_mode", _choice([m.value for m in BillingMode]), True)
         r.put("requires_auth", _yes_no, default=False)
+        r.put("audio_only_modifier", _choice(AUDIO_ONLY_MODIFIERS), default="93")
+        r.put("hq_modifier", _yes_no, default=True)
+        r.put("hf_modifier", _yes_no, default=False)
+        r.put("requires_treatment_plan", _yes_no, default=False)
         out.append(r)
     return out
 
@@ -883,6 +912,7 @@ def _parse_tracks(sheet: _Sheet, problems: list[ImportProblem]) -> list[_Row]:
             r.error("end_time", "must be after start_time")
         r.put("per_diem_code", _choice(PER_DIEM_CODES))
         r.put("substance_use", _yes_no)
+        r.put("required_weekly_days", _int(0, 7), default=0)
         out.append(r)
     return out
 
@@ -1461,7 +1491,7 @@ def _apply_staff(rows: list[_Row], st: _State, w: _Writer, tally: _Tally) -> Non
             credentials=r.v.get("credentials") or "",
             npi=r.v.get("npi"),
             roles=_roles_text(r.v["roles"]),
-            is_supervisee=r.v.get("supervisor_id") is not None,
+            is_supervisee=bool(r.v.get("requires_cosign")),
             **w.base(),
         )
         w.s.add(obj)
@@ -1491,6 +1521,8 @@ def _apply_staff(rows: list[_Row], st: _State, w: _Writer, tally: _Tally) -> Non
                 values["roles"] = _roles_text(r.v["roles"])
         if "supervisor_id" in r.v:
             values["supervisor_id"] = sup_id
+        if "requires_cosign" in r.v:
+            values["is_supervisee"] = r.v["requires_cosign"]
         _count(tally, "Staff", False, w.touch(obj, values))
 
 
@@ -1501,6 +1533,9 @@ def _apply_payers(rows: list[_Row], st: _State, w: _Writer, tally: _Tally) -> No
         values: dict[str, Any] = {
             k: r.v[k] for k in ("name", "billing_mode", "requires_auth") if k in r.v
         }
+        values.update(
+            {field: r.v[column] for column, field in _PAYER_RULE_COLUMNS.items() if column in r.v}
+        )
         if obj is None:
             obj = Payer(payer_code=code, **{"requires_auth": False, **values}, **w.base())
             w.s.add(obj)
@@ -1560,6 +1595,8 @@ def _apply_tracks(rows: list[_Row], st: _State, w: _Writer, tally: _Tally) -> No
             values["required_weekly_hours"] = (
                 hours if hours is not None else DEFAULT_HOURS[population]
             )
+        if "required_weekly_days" in r.v or obj is None:
+            values["required_weekly_days"] = r.v.get("required_weekly_days") or 0
         if "per_diem_code" in r.v or obj is None:
             values["per_diem_code"] = r.v.get("per_diem_code")
             values["is_sud"] = values["per_diem_code"] == SUD_PER_DIEM_CODE
@@ -1786,7 +1823,13 @@ def _apply_diagnoses(
         same = kept.get(code)
         if same is None:
             out.diagnoses.append(
-                w.row(client_id=client_id, icd10_code=code, is_primary=i == 0, sort_order=i)
+                w.row(
+                    client_id=client_id,
+                    icd10_code=code,
+                    description=icd10_description(code),
+                    is_primary=i == 0,
+                    sort_order=i,
+                )
             )
             changed = True
         else:
@@ -2540,6 +2583,7 @@ class _Export:
                     _or_none(x.npi),
                     roles_text(roles),
                     self.staff_code.get(x.supervisor_id) if x.supervisor_id else None,
+                    "yes" if x.is_supervisee else "no",
                 ]
             )
         self.data["Staff"] = rows
@@ -2548,7 +2592,16 @@ class _Export:
         payers = self.s.exec(select(Payer).order_by(col(Payer.payer_code))).all()
         self.payer_code = {_pk(p): p.payer_code for p in payers}
         self.data["Payers"] = [
-            [p.payer_code, p.name, p.billing_mode, "yes" if p.requires_auth else "no"]
+            [
+                p.payer_code,
+                p.name,
+                p.billing_mode,
+                "yes" if p.requires_auth else "no",
+                p.audio_only_modifier,
+                "yes" if p.group_hq else "no",
+                "yes" if p.sud_hf else "no",
+                "yes" if p.requires_treatment_plan else "no",
+            ]
             for p in payers
         ]
 
@@ -2583,6 +2636,7 @@ class _Export:
                     _hhmm(end),
                     t.per_diem_code,
                     "yes" if t.is_sud else "no",
+                    t.required_weekly_days,
                 ]
             )
         self.data["Tracks"] = rows

@@ -118,6 +118,7 @@ class BillingPage(Page):
                     sort_key=lambda r: r.charge,
                 ),
                 Column("Diagnoses", lambda r: r.diagnosis_codes),
+                Column("Dx Ptr", lambda r: r.diagnosis_pointers),
                 Column("Auth", lambda r: r.auth_number),
                 Column("Rendering NPI", lambda r: r.rendering_npi),
                 Column("POS", lambda r: r.place_of_service),
@@ -125,7 +126,7 @@ class BillingPage(Page):
         )
         self.lines_table = make_table()
         self.lines_table.setModel(self.lines_model)
-        for column, width in enumerate((74, 150, 84, 64, 58, 44, 44, 52, 80, 100, 112, 124)):
+        for column, width in enumerate((74, 150, 84, 64, 58, 44, 44, 52, 80, 100, 56, 112, 124)):
             self.lines_table.setColumnWidth(column, width)
         self.tabs.addTab(self.lines_table, "Claim lines")
         self.exc_model: RowsModel[billing.BillingException] = RowsModel(

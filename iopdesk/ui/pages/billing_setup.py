@@ -97,7 +97,12 @@ class _EditDialog(_FormDialog):
 
 
 class PayerDialog(_EditDialog):
-    labels = {"payer_code": "Payer ID", "name": "Name", "billing_mode": "Billing"}
+    labels = {
+        "payer_code": "Payer ID",
+        "name": "Name",
+        "billing_mode": "Billing",
+        "audio_only_modifier": "Audio-only modifier",
+    }
 
     def __init__(self, ctx: AppContext, info: PayerInfo | None, parent: QWidget | None) -> None:
         super().__init__(
@@ -116,18 +121,39 @@ class PayerDialog(_EditDialog):
             self.mode.addItem(label, key)
         self.fields["billing_mode"] = self.mode
         self.requires_auth = QCheckBox("Services need a prior authorization")
+        self.audio = QComboBox()
+        self.audio.setObjectName("audio_only_modifier")
+        self.audio.addItem("93 (most payers)", "93")
+        self.audio.addItem("FQ (Medicare)", "FQ")
+        self.fields["audio_only_modifier"] = self.audio
+        self.group_hq = QCheckBox("HQ on group therapy (90853)")
+        self.group_hq.setObjectName("group_hq")
+        self.group_hq.setChecked(True)
+        self.group_hq.setToolTip("Many commercial payers reject HQ: clear it for them.")
+        self.sud_hf = QCheckBox("HF on substance-use program services")
+        self.sud_hf.setObjectName("sud_hf")
+        self.requires_plan = QCheckBox("Bill only with a current signed treatment plan")
+        self.requires_plan.setObjectName("requires_treatment_plan")
         self.active = QCheckBox("Active (offered at intake)")
         self.active.setChecked(True)
         self.form.addRow("Payer ID *", self.code)
         self.form.addRow("Name *", self.name)
         self.form.addRow("Billing *", self.mode)
         self.form.addRow("", self.requires_auth)
+        self.form.addRow("Audio-only modifier", self.audio)
+        self.form.addRow("Modifiers", self.group_hq)
+        self.form.addRow("", self.sud_hf)
+        self.form.addRow("", self.requires_plan)
         self.form.addRow("", self.active)
         if info is not None:
             self.code.setText(info.payer_code)
             self.name.setText(info.name)
             self.mode.setCurrentIndex(max(0, self.mode.findData(info.billing_mode)))
             self.requires_auth.setChecked(info.requires_auth)
+            self.audio.setCurrentIndex(max(0, self.audio.findData(info.audio_only_modifier)))
+            self.group_hq.setChecked(info.group_hq)
+            self.sud_hf.setChecked(info.sud_hf)
+            self.requires_plan.setChecked(info.requires_treatment_plan)
             self.active.setChecked(info.active)
 
     def save(self) -> None:
@@ -137,6 +163,10 @@ class PayerDialog(_EditDialog):
             str(self.mode.currentData()),
             self.requires_auth.isChecked(),
             self.active.isChecked(),
+            audio_only_modifier=str(self.audio.currentData()),
+            group_hq=self.group_hq.isChecked(),
+            sud_hf=self.sud_hf.isChecked(),
+            requires_treatment_plan=self.requires_plan.isChecked(),
         )
         info = self.info
         self.saved = payers.save_payer(
@@ -211,6 +241,16 @@ def _buttons(*specs: tuple[str, Callable[[], None], bool]) -> tuple[QHBoxLayout,
     return bar, made
 
 
+def _coding_summary(p: PayerInfo) -> str:
+    """The payer's coding rules in a few words: audio-only modifier, HQ/HF, plan rule."""
+    parts = [f"audio {p.audio_only_modifier}", "HQ" if p.group_hq else "no HQ"]
+    if p.sud_hf:
+        parts.append("HF")
+    if p.requires_treatment_plan:
+        parts.append("plan required")
+    return ", ".join(parts)
+
+
 class PayersTab(QWidget):
     """Billing > Payers & fees: the payer list and the selected payer's fee schedule."""
 
@@ -229,6 +269,7 @@ class PayersTab(QWidget):
                 Column("Name", lambda p: p.name),
                 Column("Billing", lambda p: MODES.get(p.billing_mode, p.billing_mode)),
                 Column("Auth", lambda p: "Required" if p.requires_auth else ""),
+                Column("Coding", _coding_summary),
                 Column("Fees", lambda p: p.fee_count, align_right=True),
                 Column(
                     "Status",
@@ -239,7 +280,7 @@ class PayersTab(QWidget):
         )
         self.payer_table = make_table()
         self.payer_table.setModel(self.payer_model)
-        for column, width in enumerate((76, 220, 84, 70, 46)):
+        for column, width in enumerate((76, 200, 84, 70, 150, 46)):
             self.payer_table.setColumnWidth(column, width)
         self.payer_table.selectionModel().currentRowChanged.connect(lambda *_: self._load_fees())
         self.payer_table.doubleClicked.connect(lambda *_: self.edit_payer())

@@ -43,6 +43,17 @@ def status_text(r: hours.WeekRow) -> str:
     return f"{r.status} ({r.projection})"
 
 
+def _required_days(r: hours.WeekRow) -> str:
+    return "" if r.required_days is None else str(r.required_days)
+
+
+def _days_color(r: hours.WeekRow) -> str | None:
+    """Red when a day minimum is not reached (yet)."""
+    if r.required_days is None or r.attended_days >= r.required_days:
+        return None
+    return BAD
+
+
 def _h(value: Decimal | None) -> str:
     return "" if value is None else f"{value:.2f}"
 
@@ -114,6 +125,19 @@ class WeeklyHoursWidget(QWidget):
                     sort_key=lambda r: ("met", "not met", "no requirement").index(r.status),
                 ),
                 Column(
+                    "Required Days",
+                    _required_days,
+                    align_right=True,
+                    sort_key=lambda r: -1 if r.required_days is None else r.required_days,
+                ),
+                Column(
+                    "Attended Days",
+                    lambda r: str(r.attended_days),
+                    align_right=True,
+                    color=_days_color,
+                    sort_key=lambda r: r.attended_days,
+                ),
+                Column(
                     "No-shows",
                     lambda r: r.unexcused_streak or "",
                     align_right=True,
@@ -125,7 +149,7 @@ class WeeklyHoursWidget(QWidget):
         self.table = make_table()
         self.table.setObjectName("hoursTable")
         self.table.setModel(self.model)
-        for column, width in enumerate((76, 180, 165, 165, 80, 80, 56, 150)):
+        for column, width in enumerate((76, 180, 165, 165, 80, 80, 56, 150, 104, 104)):
             self.table.setColumnWidth(column, width)
         self.table.doubleClicked.connect(self._activated)
         self.table.activated.connect(self._activated)
@@ -303,11 +327,13 @@ class ClientHoursTab(QWidget):
                 Column("Required", lambda t: _h(t[1].required_hours), align_right=True),
                 Column("Attended", lambda t: _h(t[1].attended_hours), align_right=True),
                 Column("Status", lambda t: status_text(t[1]), color=lambda t: row_color(t[1])),
+                Column("Required Days", lambda t: _required_days(t[1]), align_right=True),
+                Column("Attended Days", lambda t: str(t[1].attended_days), align_right=True),
             ]
         )
         self.table = make_table()
         self.table.setModel(self.model)
-        for column, width in enumerate((100, 220, 90, 90)):
+        for column, width in enumerate((100, 220, 90, 90, 150, 104)):
             self.table.setColumnWidth(column, width)
         lay.addWidget(self.table, 1)
 

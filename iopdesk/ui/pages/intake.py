@@ -7,6 +7,7 @@ everything typed is kept so the user only fixes what is marked.
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -375,6 +376,10 @@ class ContactRows(QWidget):
         return result
 
 
+def _load_code_set() -> None:
+    import simple_icd_10_cm  # noqa: F401
+
+
 class IntakeDialog(_FormDialog):
     """Register a new client. After a successful save `created` holds the new Client."""
 
@@ -650,6 +655,16 @@ class IntakeDialog(_FormDialog):
                 "diagnosis. Dots are optional (F1020 = F10.20)."
             ),
         )
+        # what each typed code is, from the ICD-10-CM code set, as it is typed
+        self.diagnosis_descriptions = QLabel("")
+        self.diagnosis_descriptions.setObjectName("diagnosis_descriptions")
+        self.diagnosis_descriptions.setWordWrap(True)
+        self.diagnosis_descriptions.setTextFormat(Qt.TextFormat.PlainText)
+        right.addRow("", self.diagnosis_descriptions)
+        self.diagnoses.textChanged.connect(lambda _t: self._describe_diagnoses())
+        # the ICD-10-CM code set takes a couple of seconds to load: load it while the user
+        # fills in the first tabs, not on the first key typed here
+        threading.Thread(target=_load_code_set, name="icd10-load", daemon=True).start()
         outer.addWidget(self.part2)
         outer.addStretch(1)
         self.status.currentIndexChanged.connect(lambda _i: self._status_changed())
@@ -670,6 +685,24 @@ class IntakeDialog(_FormDialog):
         self.tabs.addTab(page, "3. Program && coverage")
 
     # -- reactions ---------------------------------------------------------------------------
+    def _describe_diagnoses(self) -> None:
+        from iopdesk.services.validation import check_icd10, normalize_icd10
+
+        lines = []
+        for raw in self.diagnoses.text().replace(";", ",").split(","):
+            if not raw.strip():
+                continue
+            try:
+                code, description = check_icd10(raw)
+                lines.append(f"{code}: {description}")
+            except ValueError:
+                try:
+                    shown = normalize_icd10(raw)
+                except ValueError:
+                    shown = raw.strip()
+                lines.append(f"{shown}: not a billable ICD-10-CM code")
+        self.diagnosis_descriptions.setText("\n".join(lines))
+
     def _clear_on_edit(self, widget: QWidget) -> None:
         def clear() -> None:
             if is_invalid(widget):

@@ -98,18 +98,21 @@ KIND_LABELS = {
     SessionKind.GROUP.value: "Group",
     SessionKind.INDIVIDUAL.value: "Individual",
     SessionKind.FAMILY.value: "Family",
+    SessionKind.FAMILY_WITHOUT_CLIENT.value: "Family, client not present (90846)",
     SessionKind.INTAKE.value: "Intake",
 }
 KIND_COLORS = {
     SessionKind.GROUP.value: style.ACCENT,
     SessionKind.INDIVIDUAL.value: style.OK,
     SessionKind.FAMILY.value: "#7b3fa0",
+    SessionKind.FAMILY_WITHOUT_CLIENT.value: "#7b3fa0",
     SessionKind.INTAKE.value: "#4a5bb8",
 }
 # Default appointment length in minutes (90837 needs 53+ minutes; intakes run longer).
 DEFAULT_MINUTES = {
     SessionKind.INDIVIDUAL.value: 60,
     SessionKind.FAMILY.value: 60,
+    SessionKind.FAMILY_WITHOUT_CLIENT.value: 60,
     SessionKind.INTAKE.value: 90,
 }
 # Telehealth is about where the client is (place of service 02 vs 10).
@@ -117,6 +120,8 @@ TELEHEALTH_LABELS = {
     Telehealth.NO.value: "In person",
     Telehealth.OFFICE.value: "Telehealth - client not at home",
     Telehealth.HOME.value: "Telehealth - client at home",
+    Telehealth.OFFICE_AUDIO.value: "Telehealth, audio only - client not at home",
+    Telehealth.HOME_AUDIO.value: "Telehealth, audio only - client at home",
 }
 SOURCE_LABELS = {
     schedule.SOURCE_ENROLLED: "Enrolled",
@@ -256,19 +261,26 @@ def status_colors(s: SessionInfo) -> tuple[str, str]:
 
 
 def place_text(s: SessionInfo) -> str:
-    if s.telehealth == Telehealth.HOME:
-        return "Telehealth, client at home"
-    if s.telehealth == Telehealth.OFFICE:
-        return f"{s.location} (telehealth)" if s.location else "Telehealth, client not at home"
+    audio = ", audio only" if s.telehealth in _AUDIO_ONLY else ""
+    if s.telehealth in (Telehealth.HOME, Telehealth.HOME_AUDIO):
+        return f"Telehealth{audio}, client at home"
+    if s.telehealth in (Telehealth.OFFICE, Telehealth.OFFICE_AUDIO):
+        if s.location:
+            return f"{s.location} (telehealth{audio})"
+        return f"Telehealth{audio}, client not at home"
     return s.location or "-"
 
 
 def short_place(s: SessionInfo) -> str:
-    if s.telehealth == Telehealth.HOME:
-        return "Telehealth (home)"
-    if s.telehealth == Telehealth.OFFICE:
-        return f"{s.location} (telehealth)" if s.location else "Telehealth"
+    audio = ", audio" if s.telehealth in _AUDIO_ONLY else ""
+    if s.telehealth in (Telehealth.HOME, Telehealth.HOME_AUDIO):
+        return f"Telehealth (home{audio})"
+    if s.telehealth in (Telehealth.OFFICE, Telehealth.OFFICE_AUDIO):
+        return f"{s.location} (telehealth{audio})" if s.location else f"Telehealth{audio}"
     return s.location or "-"
+
+
+_AUDIO_ONLY = (Telehealth.HOME_AUDIO, Telehealth.OFFICE_AUDIO)
 
 
 def facilitators_short(s: SessionInfo) -> str:

@@ -190,7 +190,9 @@ class StaffDialog(_FormDialog):
         expiry_row.setSpacing(10)
         expiry_row.addWidget(self.has_expiry)
         expiry_row.addWidget(self.expiry, 1)
-        self.supervisee = QCheckBox("Supervisee (notes need a co-signature)")
+        self.supervisee = QCheckBox(
+            "Associate / supervisee (notes need a co-signature before they bill)"
+        )
         self.supervisee.setObjectName("is_supervisee")
         self.supervisor = QComboBox()
         self.supervisor.setObjectName("supervisor_id")
