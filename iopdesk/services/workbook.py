@@ -102,8 +102,10 @@ def _spec(text: str) -> tuple[tuple[str, bool], ...]:
 
 _CONTRACT: dict[str, tuple[tuple[str, bool], ...]] = {
     "Clinic": _spec("setting* value*"),
-    "Staff": _spec("staff_id* first_name* last_name* credentials npi roles* supervisor_id"),
-    "Payers": _spec("payer_id* name* billing_mode* requires_auth"),
+    "Staff": _spec(
+        "staff_id* first_name* last_name* credentials npi roles* supervisor_id taxonomy"
+    ),
+    "Payers": _spec("payer_id* name* billing_mode* requires_auth electronic_payer_id claim_type"),
     "Fees": _spec("payer_id* code* rate*"),
     "Tracks": _spec(
         "track_id* name* level_of_care population required_weekly_hours days* start_time* "
@@ -141,11 +143,24 @@ CLINIC_SETTINGS: tuple[str, ...] = (
     "week_start",
     "per_diem_minimum_minutes",
     "timezone",
+    "submitter_id",
+    "submitter_name",
+    "receiver_id",
+    "receiver_name",
+    "taxonomy",
 )
 _CLINIC_FIELDS = frozenset(
     {"name", "address", "phone", "billing_npi", "tax_id", "office_pos", "timezone"}
 )
-_SETTING_KEYS = ("week_start", "per_diem_minimum_minutes")
+_SETTING_KEYS = (
+    "week_start",
+    "per_diem_minimum_minutes",
+    "submitter_id",
+    "submitter_name",
+    "receiver_id",
+    "receiver_name",
+    "taxonomy",
+)
 PER_DIEM_CODES = ("H0015", "S9480")
 SUD_PER_DIEM_CODE = "H0015"  # HCPCS H0015: alcohol and/or drug services, intensive outpatient
 DEFAULT_HOURS = {Population.ADULT.value: Decimal("9"), Population.ADOLESCENT.value: Decimal("6")}
@@ -677,6 +692,29 @@ def _timezone(value: Any) -> str:
     return text
 
 
+def _edi_id(value: Any) -> str:
+    text = _as_text(value)
+    if not re.fullmatch(r"[A-Za-z0-9]{1,15}", text):
+        raise ValueError(f"'{text}' is not an X12 ID (1 to 15 letters and digits)")
+    return text.upper()
+
+
+def _taxonomy(value: Any) -> str:
+    text = _as_text(value).upper()
+    if not re.fullmatch(r"[0-9A-Z]{9}X", text):
+        raise ValueError(
+            f"'{text}' is not a provider taxonomy code (10 characters, e.g. 261QM0801X)"
+        )
+    return text
+
+
+def _electronic_payer_id(value: Any) -> str:
+    text = _as_text(value).upper()
+    if not re.fullmatch(r"[0-9A-Z]{2,80}", text):
+        raise ValueError(f"'{text}' is not an electronic payer ID (letters and digits)")
+    return text
+
+
 def _setting(key: str) -> Callable[[Any], Any]:
     spec = settings_decl.BY_KEY[key]
 
@@ -698,6 +736,11 @@ _CLINIC_VALUE: dict[str, Callable[[Any], Any]] = {
     "week_start": _setting("week_start"),
     "per_diem_minimum_minutes": _setting("per_diem_minimum_minutes"),
     "timezone": _timezone,
+    "submitter_id": _edi_id,
+    "submitter_name": _text(60),
+    "receiver_id": _edi_id,
+    "receiver_name": _text(60),
+    "taxonomy": _taxonomy,
 }
 
 
@@ -828,6 +871,7 @@ def _parse_staff(sheet: _Sheet, problems: list[ImportProblem]) -> list[_Row]:
         r.put("npi", _npi)
         r.put("roles", _roles, True)
         r.put("supervisor_id", _text(30))
+        r.put("taxonomy", _taxonomy, default="")
         out.append(r)
     return out
 
@@ -840,6 +884,8 @@ def _parse_payers(sheet: _Sheet, problems: list[ImportProblem]) -> list[_Row]:
         r.put("name", _text(200), True)
         r.put("billing_mode", _choice([m.value for m in BillingMode]), True)
         r.put("requires_auth", _yes_no, default=False)
+        r.put("electronic_payer_id", _electronic_payer_id, default="")
+        r.put("claim_type", _choice(["837P", "837I"]), default="")
         out.append(r)
     return out
 
@@ -1446,6 +1492,7 @@ def _apply_staff(rows: list[_Row], st: _State, w: _Writer, tally: _Tally) -> Non
             last_name=r.v["last_name"],
             credentials=r.v.get("credentials") or "",
             npi=r.v.get("npi"),
+            taxonomy=r.v.get("taxonomy") or "",
             roles=_roles_text(r.v["roles"]),
             is_supervisee=r.v.get("supervisor_id") is not None,
             **w.base(),
@@ -1466,7 +1513,9 @@ def _apply_staff(rows: list[_Row], st: _State, w: _Writer, tally: _Tally) -> Non
             _count(tally, "Staff", True, False)
             continue
         values: dict[str, Any] = {
-            k: r.v[k] for k in ("first_name", "last_name", "credentials", "npi") if k in r.v
+            k: r.v[k]
+            for k in ("first_name", "last_name", "credentials", "npi", "taxonomy")
+            if k in r.v
         }
         if "roles" in r.v:
             try:
@@ -1485,7 +1534,9 @@ def _apply_payers(rows: list[_Row], st: _State, w: _Writer, tally: _Tally) -> No
         code = r.v["payer_id"]
         obj = st.payers.get(code)
         values: dict[str, Any] = {
-            k: r.v[k] for k in ("name", "billing_mode", "requires_auth") if k in r.v
+            k: r.v[k]
+            for k in ("name", "billing_mode", "requires_auth", "electronic_payer_id", "claim_type")
+            if k in r.v
         }
         if obj is None:
             obj = Payer(payer_code=code, **{"requires_auth": False, **values}, **w.base())
@@ -2522,6 +2573,7 @@ class _Export:
                     _or_none(x.npi),
                     roles_text(roles),
                     self.staff_code.get(x.supervisor_id) if x.supervisor_id else None,
+                    _or_none(x.taxonomy),
                 ]
             )
         self.data["Staff"] = rows
@@ -2530,7 +2582,14 @@ class _Export:
         payers = self.s.exec(select(Payer).order_by(col(Payer.payer_code))).all()
         self.payer_code = {_pk(p): p.payer_code for p in payers}
         self.data["Payers"] = [
-            [p.payer_code, p.name, p.billing_mode, "yes" if p.requires_auth else "no"]
+            [
+                p.payer_code,
+                p.name,
+                p.billing_mode,
+                "yes" if p.requires_auth else "no",
+                _or_none(p.electronic_payer_id),
+                _or_none(p.claim_type),
+            ]
             for p in payers
         ]
 

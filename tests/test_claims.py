@@ -1,0 +1,395 @@
+"""Electronic claims (issue 21): 837P/837I validated by pyx12, read back by pyx12's parser,
+batch history frequencies, no double billing with the Excel export, and 835 posting."""
+
+from __future__ import annotations
+
+from datetime import date, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlmodel import col, select
+
+from iopdesk.errors import UserError
+from iopdesk.models import (
+    BillingLine,
+    Claim,
+    Client,
+    Coverage,
+    Payer,
+    RemittanceAdjustment,
+    RemittanceClaim,
+    Setting,
+    utcnow,
+)
+from iopdesk.services import billing, claims, remittance
+from iopdesk.services.workbook import COLUMNS
+from tests.conftest import Env
+from tests.test_billing import D1, D2, D3, D5, base, client, group, load, session
+from tests.x12_835 import Clp, Svc, write_835
+
+SETUP = {
+    "submitter_id": "TESTSUB01",
+    "submitter_name": "Test Clinic",
+    "receiver_id": "CLEARHOUSE",
+    "receiver_name": "Clear House",
+    "taxonomy": "261QM0801X",
+}
+
+
+def electronic_book() -> dict[str, list[list[Any]]]:
+    book = base()
+    book["Clinic"] += [[k, v] for k, v in SETUP.items()]
+    book["Clinic"] += [["address", "12 Main St, Suite 4, Springfield, IL 62701-1234"]]
+    book["Clinic"] += [["phone", "(217) 555-0100"], ["tax_id", "36-1234567"]]
+    width = len(COLUMNS["Payers"])
+    payers = [book["Payers"][0]]
+    ids = {"MCD": "77001", "ACME": "87726", "AUTHP": "60054", "AUTHD": "77002"}
+    for row in book["Payers"][1:]:
+        payers.append(row + [None] * (width - len(row) - 2) + [ids[row[0]], None])
+    book["Payers"] = payers
+    staff = [book["Staff"][0]]
+    for row in book["Staff"][1:]:
+        staff.append([*row, "101YP2500X"])
+    book["Staff"] = staff
+    return book
+
+
+def finish_setup(env: Env, *, subscriber: str | None = None) -> None:
+    """What the workbook does not carry: addresses, type of bill, a parent as subscriber."""
+    with env.db.session() as s:
+        for c in s.exec(select(Client)).all():
+            c.address_line1, c.city, c.state, c.postal_code = (
+                "5 Elm St",
+                "Springfield",
+                "IL",
+                "62701",
+            )
+            s.add(c)
+        for p in s.exec(select(Payer)).all():
+            p.type_of_bill = "0131"
+            s.add(p)
+        if subscriber is not None:
+            cov = s.exec(
+                select(Coverage)
+                .join(Client, col(Client.id) == col(Coverage.client_id))
+                .where(col(Client.mrn) == subscriber)
+            ).one()
+            cov.subscriber_relationship = "child"
+            cov.subscriber_first_name, cov.subscriber_last_name = "Rosa", "Núñez"
+            cov.subscriber_dob, cov.subscriber_sex = date(1970, 5, 6), "F"
+            s.add(cov)
+        s.commit()
+
+
+def export(env: Env, out: Path, start: date = D1, end: date = D5, **kw: Any) -> claims.ClaimsResult:
+    return claims.export_claims(env.db, env.world.billing, start, end, out, **kw)
+
+
+def basic_world(env: Env, tmp_path: Path) -> None:
+    book = electronic_book()
+    client(book, "A1", payer="ACME", first="Zoë", last="O'Brien-Ñúñez")
+    client(book, "D1", track="SUD", payer="MCD", member="MC-9")
+    group(book, "g1", D1, 60, ["A1"])
+    session(book, "i1", "individual", D2, 45, mrn="A1", telehealth="home")
+    for day in (D1, D2):
+        group(book, f"s{day.day}", day, 200, ["D1"], track="SUD", start=time(8, 0))
+    load(env, tmp_path, book)
+    finish_setup(env)
+
+
+def test_837_files_validate_and_read_back(env: Env, tmp_path: Path) -> None:
+    basic_world(env, tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    r = export(env, out)
+    assert sorted(p.name for p in out.iterdir()) == ["ACME_837P.x12", "MCD_837I.x12"]
+    assert r.batch_number and r.lines == 4 and len(r.claims) == 2
+    with env.db.session() as s:
+        stored = {c.claim_number: c for c in s.exec(select(Claim)).all()}
+        lines = s.exec(select(BillingLine).order_by(col(BillingLine.id))).all()
+    for path in out.iterdir():
+        text = path.read_text()
+        assert claims.validate(text) == []
+        assert "005010X222A1" in text if "837P" in path.name else "005010X223A2" in text
+        for rc in claims.read_837(text):
+            c = stored[rc.claim_number]
+            assert rc.frequency == "1" and rc.total == c.total_charge
+            mine = [ln for ln in lines if ln.claim_id == c.id]
+            assert [
+                (x.line_id, x.procedure_code, x.charge, x.units, x.date_of_service)
+                for x in rc.lines
+            ] == [
+                (str(ln.id), ln.procedure_code, ln.charge, ln.units, ln.date_of_service)
+                for ln in mine
+            ]
+    prof = claims.read_837((out / "ACME_837P.x12").read_text())[0]
+    assert [ln.modifiers for ln in prof.lines] == [("HQ",), ("95",)]
+    assert prof.diagnoses == ("F331",)
+    inst = claims.read_837((out / "MCD_837I.x12").read_text())[0]
+    assert [(ln.revenue_code, ln.procedure_code) for ln in inst.lines] == [("0906", "H0015")] * 2
+    # Unicode names reduced to the basic character set, with a record of what changed
+    text = (out / "ACME_837P.x12").read_text()
+    assert "NM1*IL*1*O'BRIEN-NUNEZ*ZOE****MI*M-1~" in text
+    changed = {(c.mrn, c.field): (c.before, c.after) for c in r.changes}
+    assert changed[("A1", "first name")] == ("Zoë", "ZOE")
+    assert changed[("A1", "last name")] == ("O'Brien-Ñúñez", "O'BRIEN-NUNEZ")
+    # never sent twice: neither by 837 nor by Excel
+    again = export(env, out)
+    assert again.claims == [] and again.batch_number == ""
+    assert billing.preview(env.db, env.world.billing, D1, D5).lines == []
+
+
+def test_excel_first_then_837_sends_nothing_twice(env: Env, tmp_path: Path) -> None:
+    basic_world(env, tmp_path)
+    billing.export(env.db, env.world.billing, D1, D1, tmp_path / "b.xlsx")
+    out = tmp_path / "out"
+    out.mkdir()
+    r = export(env, out)
+    sent = {
+        (ln.procedure_code, ln.date_of_service)
+        for c in r.texts.values()
+        for rc in claims.read_837(c)
+        for ln in rc.lines
+    }
+    assert sent == {("90834", D2), ("H0015", D2)}  # D1 went out in the Excel batch
+
+
+def test_dry_run_and_missing_setup(env: Env, tmp_path: Path) -> None:
+    basic_world(env, tmp_path)
+    r = export(env, None, dry_run=True)
+    assert r.dry_run and len(r.claims) == 2 and r.batch_number == ""
+    assert all(claims.validate(t) == [] for t in r.texts.values())
+    with env.db.session() as s:
+        assert s.exec(select(Claim)).all() == []
+        s.delete(s.get(Setting, "receiver_id"))
+        s.commit()
+    with pytest.raises(UserError, match="clearinghouse ID"):
+        export(env, tmp_path)
+    assert list(tmp_path.glob("*.x12")) == []
+
+
+def test_edge_cases_subscriber_auth_many_lines(env: Env, tmp_path: Path) -> None:
+    book = electronic_book()
+    client(book, "K1", payer="ACME", first="Timmy", last="Núñez")
+    client(book, "P1", payer="AUTHP", member="AP-1")
+    book["Authorizations"].append(["P1", "AUTHP", "PA-777", "90834", D1, D5, 10])
+    session(book, "pa", "individual", D1, 45, mrn="P1")
+    for day in range(5):
+        for k in range(12):
+            start = time(7 + k, 0)
+            session(
+                book,
+                f"m{day}-{k}",
+                "individual",
+                D1 + timedelta(days=day),
+                20,
+                mrn="K1",
+                start=start,
+                telehealth="office" if k % 2 else "no",
+            )
+    load(env, tmp_path, book)
+    finish_setup(env, subscriber="K1")
+    out = tmp_path / "out"
+    out.mkdir()
+    r = export(env, out)
+    text = (out / "ACME_837P.x12").read_text()
+    assert claims.validate(text) == []
+    read = claims.read_837(text)
+    assert [len(c.lines) for c in read] == [50, 10]  # 60 lines: an 837P claim holds 50
+    assert "PAT*19~" in text and "NM1*IL*1*NUNEZ*ROSA****MI*M-1~" in text
+    assert "NM1*QC*1*NUNEZ*TIMMY~" in text
+    assert "SV1*HC:90832:95*80*UN*1*02**1~" in text  # telehealth office: POS 02 + 95
+    auth = (out / "AUTHP_837P.x12").read_text()
+    assert claims.validate(auth) == []
+    assert claims.read_837(auth)[0].auth_number == "PA-777"
+    assert r.lines == 61
+
+
+def test_void_batch_sends_replacements_and_voids(env: Env, tmp_path: Path) -> None:
+    basic_world(env, tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    first = export(env, out)
+    billing.void_batch(env.db, env.world.billing, first.batch_number, "wrong member IDs")
+    with env.db.session() as s:  # D1 (MCD) loses its coverage: it cannot be billed again
+        cov = s.exec(
+            select(Coverage)
+            .join(Client, col(Client.id) == col(Coverage.client_id))
+            .where(col(Client.mrn) == "D1")
+        ).one()
+        cov.voided_at, cov.void_reason = utcnow(), "entered in error"
+        s.add(cov)
+        s.commit()
+    second = export(env, out)
+    freq = {(c.payer, c.frequency): c for c in second.claims}
+    assert set(freq) == {("ACME", "7"), ("MCD", "8")}
+    originals = {c.payer: c.claim_number for c in first.claims}
+    for path in out.iterdir():
+        text = path.read_text()
+        assert claims.validate(text) == []
+        (rc,) = claims.read_837(text)
+        payer = path.name.split("_")[0]
+        assert rc.original_reference == originals[payer]
+        assert rc.frequency == ("7" if payer == "ACME" else "8")
+    assert len(claims.read_837((out / "MCD_837I.x12").read_text())[0].lines) == 2
+    third = export(env, out)  # nothing left to replace or void
+    assert third.claims == []
+
+
+def four_claims(env: Env, tmp_path: Path) -> dict[str, Claim]:
+    book = electronic_book()
+    for mrn in ("P", "Q", "R", "S"):
+        client(book, mrn, payer="ACME", member=f"M-{mrn}")
+        session(book, f"i{mrn}", "individual", D1, 45, mrn=mrn)
+    session(book, "iQ2", "individual", D3, 60, mrn="Q")
+    load(env, tmp_path, book)
+    finish_setup(env)
+    out = tmp_path / "out"
+    out.mkdir()
+    export(env, out)
+    with env.db.session() as s:
+        rows = s.exec(
+            select(Claim, Client).join(Client, col(Client.id) == col(Claim.client_id))
+        ).all()
+        return {c.mrn: cl for cl, c in rows}
+
+
+def line_ids(env: Env, claim: Claim) -> list[str]:
+    with env.db.session() as s:
+        return [
+            str(b.id)
+            for b in s.exec(
+                select(BillingLine)
+                .where(BillingLine.claim_id == claim.id)
+                .order_by(col(BillingLine.id))
+            ).all()
+        ]
+
+
+def test_835_posting_denials_aging_and_reimport(env: Env, tmp_path: Path) -> None:
+    c = four_claims(env, tmp_path)
+    p, q, r_, s_ = c["P"], c["Q"], c["R"], c["S"]
+    qa, qb = line_ids(env, q)
+    d0 = Decimal("0")
+    remit = [
+        Clp(
+            p.claim_number,
+            "1",
+            Decimal("100"),
+            Decimal("80"),
+            d0,
+            "PAYER-P",
+            lines=[
+                Svc(
+                    "90834",
+                    Decimal("100"),
+                    Decimal("80"),
+                    D1,
+                    line_ids(env, p)[0],
+                    [("CO", "45", Decimal("20"))],
+                )
+            ],
+        ),
+        Clp(
+            q.claim_number,
+            "1",
+            Decimal("250"),
+            Decimal("90"),
+            Decimal("10"),
+            "PAYER-Q",
+            lines=[
+                Svc("90834", Decimal("100"), Decimal("90"), D1, qa, [("PR", "2", Decimal("10"))]),
+                Svc("90837", Decimal("150"), d0, D3, qb, [("CO", "197", Decimal("150"))], ["N54"]),
+            ],
+        ),
+        Clp(
+            r_.claim_number, "4", Decimal("100"), d0, d0, "PAYER-R", [("CO", "197", Decimal("100"))]
+        ),
+        Clp(
+            s_.claim_number,
+            "1",
+            Decimal("100"),
+            Decimal("100"),
+            d0,
+            "PAYER-S",
+            lines=[Svc("90834", Decimal("100"), Decimal("100"), D1)],
+        ),
+        Clp("NOT-OURS-1", "1", Decimal("40"), Decimal("40"), d0, "X"),
+        Clp(
+            p.claim_number,
+            "1",
+            Decimal("100"),
+            d0,
+            d0,
+            "PAYER-P2",
+            lines=[Svc("90834", Decimal("100"), d0, D1, "999999")],
+        ),
+    ]
+    text = write_835(remit)
+    assert claims.validate(text) == []  # our test remittance is a valid 835 too
+    f = tmp_path / "era.835"
+    f.write_text(text)
+    res = remittance.import_remittance(env.db, env.world.billing, f)
+    assert not res.already_imported
+    assert res.claims_matched == 5 and res.lines_matched == 4
+    assert [(u.claim_number, u.reason) for u in res.unmatched] == [
+        ("NOT-OURS-1", "no claim was sent with this number"),
+        (p.claim_number, "line control number 999999 is not a line of this claim"),
+    ]
+    with env.db.session() as s:
+        count = (
+            len(s.exec(select(RemittanceClaim)).all()),
+            len(s.exec(select(RemittanceAdjustment)).all()),
+        )
+    again = remittance.import_remittance(env.db, env.world.billing, f)
+    assert again.already_imported
+    with env.db.session() as s:
+        assert (
+            len(s.exec(select(RemittanceClaim)).all()),
+            len(s.exec(select(RemittanceAdjustment)).all()),
+        ) == count
+    # reversal of S's payment in a second file
+    f2 = tmp_path / "era2.835"
+    f2.write_text(
+        write_835(
+            [
+                Clp(
+                    s_.claim_number,
+                    "22",
+                    Decimal("-100"),
+                    Decimal("-100"),
+                    d0,
+                    "PAYER-S",
+                    lines=[Svc("90834", Decimal("-100"), Decimal("-100"), D1)],
+                )
+            ],
+            check="CHK1002",
+        )
+    )
+    remittance.import_remittance(env.db, env.world.billing, f2)
+    as_of = date.today() + timedelta(days=45)
+    with env.db.session() as s:
+        balances = {b.claim_number: b for b in remittance._balances(s)}
+    assert balances[p.claim_number].status == "paid" and balances[p.claim_number].balance == 0
+    assert balances[q.claim_number].status == "partially paid"
+    assert balances[q.claim_number].balance == Decimal("150")
+    assert balances[r_.claim_number].status == "denied"
+    assert (
+        balances[s_.claim_number].status == "reversed" and balances[s_.claim_number].balance == 100
+    )
+    queue = remittance.denials(env.db, env.world.billing, as_of)
+    assert [(d.claim_number, d.amount) for d in queue] == [
+        (q.claim_number, Decimal("150")),
+        (r_.claim_number, Decimal("100")),
+    ] or sorted((d.claim_number, d.amount) for d in queue) == sorted(
+        [(q.claim_number, Decimal("150")), (r_.claim_number, Decimal("100"))]
+    )
+    denial = next(d for d in queue if d.claim_number == r_.claim_number)
+    assert "CO-197 Precertification/authorization" in denial.reasons
+    assert "authorization" in denial.action
+    assert "N54" in next(d for d in queue if d.claim_number == q.claim_number).remarks
+    ag = remittance.aging(env.db, env.world.billing, as_of)
+    assert [(row.payer, row.buckets["31-60"]) for row in ag.rows] == [("ACME", Decimal("350"))]
+    assert ag.totals["0-30"] == 0
