@@ -118,6 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
     att.add_argument("--week", required=True, metavar="YYYY-MM-DD", help="any date in the week")
     att.add_argument("-o", "--output", required=True, metavar="FILE.xlsx|FILE.pdf")
     _release_options(att)
+    age = rep_sub.add_parser("aging", help="accounts-receivable aging and denials (835 posted)")
+    age.add_argument("-o", "--output", required=True, metavar="FILE.xlsx|FILE.pdf")
+    age.add_argument("--as-of", dest="as_of", metavar="YYYY-MM-DD", help="default: today")
+    _release_options(age)
 
     bak = sub.add_parser("backup", help="back up the database now (verified after writing)")
     bak.add_argument(
@@ -235,6 +239,8 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             parser.parse_args(["export", "--help"])
         return _export_workbook(args)
     if args.command == "report":
+        if args.report_command == "aging":
+            return _report_aging(args)
         if args.report_command != "attendance":
             parser.parse_args(["report", "--help"])
         return _report_attendance(args)
@@ -501,6 +507,28 @@ def _import_remittance(args: argparse.Namespace) -> int:
         for u in r.unmatched:
             when = u.date_of_service.isoformat() if u.date_of_service else ""
             print(f"  unmatched: claim {u.claim_number} {u.procedure_code} {when} {u.reason}")
+    finally:
+        db.close()
+    return EXIT_OK
+
+
+def _report_aging(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from iopdesk.services import remittance
+
+    as_of = _iso_date(args.as_of) if args.as_of else None
+    db = _open(args)
+    try:
+        actor = _sign_in(db, args)
+        path = remittance.export_receivables(
+            db,
+            actor,
+            Path(args.output),
+            as_of=as_of,
+            release=_release(args) if (args.recipient or args.purpose) else None,
+        )
+        print(f"Wrote {path}")
     finally:
         db.close()
     return EXIT_OK

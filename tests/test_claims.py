@@ -393,3 +393,46 @@ def test_835_posting_denials_aging_and_reimport(env: Env, tmp_path: Path) -> Non
     ag = remittance.aging(env.db, env.world.billing, as_of)
     assert [(row.payer, row.buckets["31-60"]) for row in ag.rows] == [("ACME", Decimal("350"))]
     assert ag.totals["0-30"] == 0
+
+
+def test_aging_and_denials_reports_read_back(env: Env, tmp_path: Path) -> None:
+    import subprocess
+
+    from openpyxl import load_workbook
+
+    c = four_claims(env, tmp_path)
+    r_ = c["R"]
+    f = tmp_path / "era.835"
+    f.write_text(
+        write_835(
+            [
+                Clp(
+                    r_.claim_number,
+                    "4",
+                    Decimal("100"),
+                    Decimal("0"),
+                    Decimal("0"),
+                    "X",
+                    [("CO", "197", Decimal("100"))],
+                )
+            ]
+        )
+    )
+    remittance.import_remittance(env.db, env.world.billing, f)
+    as_of = date.today() + timedelta(days=100)
+    xlsx = remittance.export_receivables(
+        env.db, env.world.billing, tmp_path / "ar.xlsx", as_of=as_of
+    )
+    wb = load_workbook(xlsx)
+    assert wb.sheetnames == ["AR Aging", "Open Claims", "Denials"]
+    ws = wb["AR Aging"]
+    assert [c.value for c in ws[3]] == ["Payer", "0-30", "31-60", "61-90", "90+", "Total"]
+    assert [c.value for c in ws[4]] == ["ACME", 0, 0, 0, 550, 550]
+    den = wb["Denials"]
+    assert den.cell(2, 1).value == r_.claim_number and den.cell(2, 7).value == 100
+    assert "CO-197" in den.cell(2, 9).value
+    pdf = remittance.export_receivables(env.db, env.world.billing, tmp_path / "ar.pdf", as_of=as_of)
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "90+" in text and r_.claim_number in text and "550.00" in text

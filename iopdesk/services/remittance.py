@@ -42,6 +42,7 @@ from iopdesk.models import (
     BillingLine,
     Claim,
     Client,
+    Clinic,
     Payer,
     Remittance,
     RemittanceAdjustment,
@@ -52,6 +53,7 @@ from iopdesk.models.enums import BatchStatus
 from iopdesk.services import audit
 from iopdesk.services.actor import Actor
 from iopdesk.services.clinic import clinic_today
+from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm, require
 from iopdesk.services.records import serialize
 
@@ -471,6 +473,8 @@ class ClaimBalance:
     reasons: list[str] = field(default_factory=list)  # "CO-197" ...
     remarks: list[str] = field(default_factory=list)
     last_remit: date | None = None
+    client_id: int = 0
+    part2: bool = False
 
     @property
     def balance(self) -> Decimal:
@@ -514,6 +518,8 @@ def _balances(session: Session) -> list[ClaimBalance]:
             claim.date_to,
             batch.created_at.date(),
             Decimal(claim.total_charge),
+            client_id=client.id or 0,
+            part2=client.part2,
         )
     if not out:
         return []
@@ -734,3 +740,66 @@ def unmatched_items(db: Database, actor: Actor) -> list[Unmatched]:
                 )
             )
         return out
+
+
+def export_receivables(
+    db: Database,
+    actor: Actor,
+    path: Path | str,
+    *,
+    as_of: date | None = None,
+    release: Release | None = None,
+) -> Path:
+    """The AR aging and denials queue as .xlsx or .pdf, disclosure-gated and audited like
+    every export (written to a temporary file, then renamed)."""
+    import os
+
+    from iopdesk.reports import receivables as writer
+    from iopdesk.services.disclosures import authorize_many
+    from iopdesk.services.hours import _file_error, _write_temp
+
+    require(actor, Perm.BILLING_VIEW)
+    target = Path(path).expanduser()
+    suffix = target.suffix.lower()
+    if suffix not in (".xlsx", ".pdf"):
+        raise ValidationError(
+            f"Cannot save the aging report as '{target.name}': use .xlsx or .pdf.",
+            {"path": "Use .xlsx or .pdf."},
+        )
+    if not target.parent.is_dir():
+        raise ValidationError(
+            f"The folder {target.parent} does not exist. Choose an existing folder.",
+            {"path": "Folder not found."},
+        )
+    release = release or Release("internal", purpose="payment (in-house billing)")
+    report = aging(db, actor, as_of)
+    queue = denials(db, actor, report.as_of)
+    with db.session() as session:
+        balances = [b for b, _, _ in report.claims]
+        ids = sorted({b.client_id for b in balances})
+        if ids:
+            authorize_many(session, actor, ids, release, f"AR aging {report.as_of.isoformat()}")
+        part2 = any(b.part2 for b in balances)
+        clinic = session.execute(sa_select(col(Clinic.name)).limit(1)).scalar_one_or_none() or ""
+        audit.record(
+            session,
+            actor,
+            audit.Action.EXPORT,
+            entity="ar_aging",
+            detail=f"{release.kind}: AR aging {report.as_of.isoformat()}; {len(balances)} claims; "
+            f"{len(queue)} denials" + ("; Part 2 notice" if part2 else ""),
+        )
+        if suffix == ".xlsx":
+            tmp = _write_temp(target, lambda p: writer.write_xlsx(report, queue, p, part2))
+        else:
+            tmp = _write_temp(target, lambda p: writer.write_pdf(report, queue, p, clinic, part2))
+        try:
+            try:
+                os.replace(tmp, target)
+            except OSError as exc:
+                raise _file_error(target, exc) from exc
+            session.commit()
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+    return target
