@@ -119,6 +119,9 @@ def _void(
     )
 
 
+SUBSCRIBER_RELATIONSHIPS = ("self", "spouse", "child", "other")
+
+
 # -- payers ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class PayerInfo:
@@ -130,6 +133,11 @@ class PayerInfo:
     active: bool
     version: int
     fee_count: int
+    electronic_payer_id: str = ""
+    claim_type: str = ""
+    type_of_bill: str = ""
+    claim_grouping: str = "period"
+    claim_filing_code: str = "CI"
 
 
 @dataclass
@@ -139,6 +147,11 @@ class PayerInput:
     billing_mode: str = "per_service"
     requires_auth: bool = False
     active: bool = True
+    electronic_payer_id: str = ""
+    claim_type: str = ""  # "" = from the billing mode (per_service 837P, per_diem 837I)
+    type_of_bill: str = ""
+    claim_grouping: str = "period"
+    claim_filing_code: str = "CI"
 
 
 def list_payers(db: Database, actor: Actor, *, include_inactive: bool = True) -> list[PayerInfo]:
@@ -163,7 +176,19 @@ def list_payers(db: Database, actor: Actor, *, include_inactive: bool = True) ->
 def _payer_info(p: Payer, fee_count: int = 0) -> PayerInfo:
     assert p.id is not None
     return PayerInfo(
-        p.id, p.payer_code, p.name, p.billing_mode, p.requires_auth, p.active, p.version, fee_count
+        p.id,
+        p.payer_code,
+        p.name,
+        p.billing_mode,
+        p.requires_auth,
+        p.active,
+        p.version,
+        fee_count,
+        p.electronic_payer_id,
+        p.claim_type,
+        p.type_of_bill,
+        p.claim_grouping,
+        p.claim_filing_code,
     )
 
 
@@ -186,6 +211,18 @@ def _validate_payer(session: Session, data: PayerInput, payer_id: int | None) ->
         errors["name"] = "Keep the name under 120 characters."
     if data.billing_mode not in BILLING_MODES:
         errors["billing_mode"] = "Choose per diem or per service."
+    edi = data.electronic_payer_id.strip()
+    if edi and not re.fullmatch(r"[0-9A-Za-z]{2,80}", edi):
+        errors["electronic_payer_id"] = "Use the clearinghouse's payer ID (letters and digits)."
+    if data.claim_type not in ("", "837P", "837I"):
+        errors["claim_type"] = "Choose 837P (professional) or 837I (institutional)."
+    tob = data.type_of_bill.strip()
+    if tob and not re.fullmatch(r"0?\d{3}", tob):
+        errors["type_of_bill"] = "Enter the 4-digit type of bill, e.g. 0131 or 0761."
+    if data.claim_grouping not in ("period", "date"):
+        errors["claim_grouping"] = "Choose per statement period or per date of service."
+    if not re.fullmatch(r"[0-9A-Z]{2}", data.claim_filing_code.strip().upper()):
+        errors["claim_filing_code"] = "Enter the 2-character claim filing indicator (e.g. CI, MC)."
     return errors
 
 
@@ -207,6 +244,11 @@ def save_payer(
             "billing_mode": data.billing_mode,
             "requires_auth": data.requires_auth,
             "active": data.active,
+            "electronic_payer_id": data.electronic_payer_id.strip().upper(),
+            "claim_type": data.claim_type,
+            "type_of_bill": data.type_of_bill.strip(),
+            "claim_grouping": data.claim_grouping,
+            "claim_filing_code": data.claim_filing_code.strip().upper(),
         }
         current = session.get(Payer, payer_id) if payer_id is not None else None
         if (
@@ -387,6 +429,11 @@ class CoverageInfo:
     start_date: date | None
     end_date: date | None
     version: int
+    subscriber_relationship: str = "self"
+    subscriber_first_name: str = ""
+    subscriber_last_name: str = ""
+    subscriber_dob: date | None = None
+    subscriber_sex: str = ""
 
 
 def list_coverage(db: Database, actor: Actor, client_id: int) -> list[CoverageInfo]:
@@ -409,6 +456,11 @@ def list_coverage(db: Database, actor: Actor, client_id: int) -> list[CoverageIn
                 c.start_date,
                 c.end_date,
                 c.version,
+                c.subscriber_relationship,
+                c.subscriber_first_name,
+                c.subscriber_last_name,
+                c.subscriber_dob,
+                c.subscriber_sex,
             )
             for c, name in rows
         ]
@@ -426,8 +478,14 @@ def save_coverage(
     end_date: date | None = None,
     coverage_id: int | None = None,
     version: int | None = None,
+    subscriber_relationship: str = "self",
+    subscriber_first_name: str = "",
+    subscriber_last_name: str = "",
+    subscriber_dob: date | None = None,
+    subscriber_sex: str = "",
 ) -> CoverageInfo:
-    """Record or correct a client's insurance (payer and member ID)."""
+    """Record or correct a client's insurance (payer and member ID; the subscriber, the policy
+    holder, when it is not the client)."""
     require(actor, Perm.PAYER_MANAGE)
     errors: dict[str, str] = {}
     member = member_id.strip()
@@ -437,6 +495,17 @@ def save_coverage(
         errors["member_id"] = "That member ID does not look right."
     if start_date and end_date and end_date < start_date:
         errors["end_date"] = "The end date is before the start date."
+    relationship = subscriber_relationship or "self"
+    if relationship not in SUBSCRIBER_RELATIONSHIPS:
+        errors["subscriber_relationship"] = "Choose self, spouse, child or other."
+    sub_sex = (subscriber_sex or "").strip().upper()[:1]
+    if relationship != "self":
+        if not subscriber_first_name.strip() or not subscriber_last_name.strip():
+            errors["subscriber_last_name"] = "Enter the subscriber's first and last name."
+        if subscriber_dob is None:
+            errors["subscriber_dob"] = "Enter the subscriber's date of birth."
+        if sub_sex not in ("F", "M", "U"):
+            errors["subscriber_sex"] = "Choose the subscriber's sex (F, M or U)."
     with db.session() as session:
         if session.get(Client, client_id) is None:
             raise NotFoundError("That client does not exist.")
@@ -450,6 +519,13 @@ def save_coverage(
             "group_number": group_number.strip(),
             "start_date": start_date,
             "end_date": end_date,
+            "subscriber_relationship": relationship,
+            "subscriber_first_name": subscriber_first_name.strip()
+            if relationship != "self"
+            else "",
+            "subscriber_last_name": subscriber_last_name.strip() if relationship != "self" else "",
+            "subscriber_dob": subscriber_dob if relationship != "self" else None,
+            "subscriber_sex": sub_sex if relationship != "self" else "",
         }
         if coverage_id is not None:
             current = session.get(Coverage, coverage_id)
@@ -480,6 +556,11 @@ def save_coverage(
             cov.start_date,
             cov.end_date,
             cov.version,
+            cov.subscriber_relationship,
+            cov.subscriber_first_name,
+            cov.subscriber_last_name,
+            cov.subscriber_dob,
+            cov.subscriber_sex,
         )
 
 

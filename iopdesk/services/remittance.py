@@ -621,7 +621,7 @@ def denials(db: Database, actor: Actor, as_of: date | None = None) -> list[Denia
                 b.denied,
                 "; ".join(f"{r} {carc_description(r.split('-', 1)[1])}" for r in b.reasons),
                 "; ".join(f"{r} {rarc_description(r)}" for r in b.remarks),
-                (today - seen_from).days,
+                max(0, (today - seen_from).days),
                 " ".join(dict.fromkeys(carc_action(c) for c in codes)),
             )
         )

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from iopdesk.errors import UserError
-from iopdesk.services import billing, lookups
+from iopdesk.services import billing, claims, lookups
 from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm
 from iopdesk.ui import msgbox
@@ -67,6 +67,14 @@ class BillingPage(Page):
         self.export_btn.setObjectName("primary")
         self.export_btn.clicked.connect(self._export_clicked)
         self.export_btn.setEnabled(ctx.can(Perm.BILLING_EXPORT))
+        self.claims_btn = QPushButton("Export claims (837)...")
+        self.claims_btn.setObjectName("export_claims")
+        self.claims_btn.setToolTip(
+            "837P/837I files for the clearinghouse, one per payer and claim type, checked with "
+            "an X12 validator before they are written"
+        )
+        self.claims_btn.clicked.connect(self._claims_clicked)
+        self.claims_btn.setEnabled(ctx.can(Perm.BILLING_EXPORT))
         widgets: list[QWidget] = [
             QLabel("From"),
             self.date_from,
@@ -79,6 +87,7 @@ class BillingPage(Page):
         for widget in widgets:
             bar.addWidget(widget)
         bar.addStretch(1)
+        bar.addWidget(self.claims_btn)
         bar.addWidget(self.export_btn)
         self.layout_.addLayout(bar)
         self.summary = muted("Choose a period and press Preview to see what would be billed.")
@@ -172,6 +181,10 @@ class BillingPage(Page):
 
         self.payers_tab = PayersTab(ctx)
         self.tabs.addTab(self.payers_tab, "Payers && fees")
+        from iopdesk.ui.pages.remittances import RemittancesTab
+
+        self.remit_tab = RemittancesTab(ctx)
+        self.tabs.addTab(self.remit_tab, "Remittances && AR")
         self.layout_.addWidget(self.tabs, 1)
 
     def _range(self) -> tuple[date, date]:
@@ -180,6 +193,7 @@ class BillingPage(Page):
     def refresh(self) -> None:
         self.batch_model.set_rows(billing.list_batches(self.ctx.db, self.ctx.actor))
         self.payers_tab.refresh()
+        self.remit_tab.refresh()
 
     def preview(self) -> None:
         start, end = self._range()
@@ -261,6 +275,63 @@ class BillingPage(Page):
             "Billing exported",
             f"{result.lines} claim lines ({_money(result.total)}) saved{batch} to {path}. "
             f"{result.exceptions} exceptions are listed in the workbook.",
+        )
+        return result
+
+    def _claims_clicked(self) -> None:
+        from iopdesk.ui.pages.privacy import ask_release
+
+        release = ask_release(self, "The 837 files list clients, their insurance and services")
+        if release is None:
+            return
+        folder = QFileDialog.getExistingDirectory(self, "Save the 837 files in")
+        if folder:
+            self.export_claims_to(Path(folder), release)
+
+    def export_claims_to(
+        self, folder: Path, release: Release | None = None
+    ) -> claims.ClaimsResult | None:
+        start, end = self._range()
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            result = claims.export_claims(
+                self.ctx.db,
+                self.ctx.actor,
+                start,
+                end,
+                folder,
+                payer_code=self.payer.currentData(),
+                release=release,
+            )
+        except UserError as exc:
+            QApplication.restoreOverrideCursor()
+            msgbox.user_error(self, exc)
+            return None
+        QApplication.restoreOverrideCursor()
+        self.refresh()
+        self.preview()
+        if not result.files:
+            msgbox.info(
+                self,
+                "No claims to send",
+                f"Nothing new to send for this period. {len(result.exceptions)} exceptions "
+                "are listed on the Exceptions tab.",
+            )
+            return result
+        names = "\n".join(f"\u2022 {p.name}" for p in result.files)
+        changed = (
+            f"\n{len(result.changes)} names or addresses were reduced to the X12 character set."
+            if result.changes
+            else ""
+        )
+        msgbox.info(
+            self,
+            "Claims exported",
+            f"{len(result.claims)} claims ({result.originals} original, {result.replacements} "
+            f"replacement, {result.voids} void), {result.lines} lines, {_money(result.total)} "
+            f"saved as batch {result.batch_number} in {folder}:\n{names}\n"
+            f"Every file passed X12 validation. {len(result.exceptions)} exceptions were not "
+            f"sent.{changed}",
         )
         return result
 
