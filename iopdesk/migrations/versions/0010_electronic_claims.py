@@ -175,34 +175,32 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Plain DROP COLUMN (SQLite 3.35+ and PostgreSQL): a batch copy of payer, staff, coverage
+    # or billingbatch would drop a table other tables' foreign keys point at.
     op.drop_table("remittanceadjustment")
     op.drop_table("remittanceline")
     op.drop_table("remittanceclaim")
     op.drop_table("remittance")
-    with op.batch_alter_table("billingline", schema=None) as b:
+    with op.batch_alter_table("billingline", schema=None) as b:  # nothing references it now
         b.drop_constraint("fk_billingline_claim_id_claim", type_="foreignkey")
         b.drop_index(b.f("ix_billingline_claim_id"))
         b.drop_column("claim_id")
     op.drop_table("claim")
-    with op.batch_alter_table("billingbatch", schema=None) as b:
-        b.drop_column("kind")
-    with op.batch_alter_table("coverage", schema=None) as b:
-        for name in (
-            "subscriber_sex",
-            "subscriber_dob",
-            "subscriber_last_name",
-            "subscriber_first_name",
-            "subscriber_relationship",
-        ):
-            b.drop_column(name)
-    with op.batch_alter_table("staff", schema=None) as b:
-        b.drop_column("taxonomy")
-    with op.batch_alter_table("payer", schema=None) as b:
-        for name in (
-            "claim_filing_code",
-            "claim_grouping",
-            "type_of_bill",
-            "claim_type",
-            "electronic_payer_id",
-        ):
-            b.drop_column(name)
+    op.drop_column("billingbatch", "kind")
+    for name in (
+        "subscriber_sex",
+        "subscriber_dob",
+        "subscriber_last_name",
+        "subscriber_first_name",
+        "subscriber_relationship",
+    ):
+        op.drop_column("coverage", name)
+    op.drop_column("staff", "taxonomy")
+    for name in (
+        "claim_filing_code",
+        "claim_grouping",
+        "type_of_bill",
+        "claim_type",
+        "electronic_payer_id",
+    ):
+        op.drop_column("payer", name)
