@@ -503,3 +503,52 @@ def test_migration_downgrades_and_upgrades_a_database_with_data(env: Env, tmp_pa
     out = tmp_path / "x12"
     out.mkdir()
     assert export(env, out).claims == []  # the Excel batch still counts after the upgrade
+
+
+def test_setup_fields_are_validated_and_stored(env: Env, tmp_path: Path) -> None:
+    from iopdesk.errors import ValidationError
+    from iopdesk.services import payers, staff
+
+    basic_world(env, tmp_path)
+    admin = env.world.admin
+    info = next(p for p in payers.list_payers(env.db, admin) if p.payer_code == "MCD")
+    data = payers.PayerInput(
+        "MCD", info.name, info.billing_mode, info.requires_auth, True, "77001", "837X", "13"
+    )
+    with pytest.raises(ValidationError) as bad:
+        payers.save_payer(env.db, admin, data, payer_id=info.id, version=info.version)
+    assert set(bad.value.fields) == {"claim_type", "type_of_bill"}
+    data.claim_type, data.type_of_bill, data.claim_grouping = "837I", "0761", "date"
+    saved = payers.save_payer(env.db, admin, data, payer_id=info.id, version=info.version)
+    assert (saved.claim_type, saved.type_of_bill, saved.claim_grouping) == ("837I", "0761", "date")
+    with env.db.session() as s:
+        a1 = s.exec(select(Client).where(Client.mrn == "A1")).one()
+        acme = s.exec(select(Payer).where(Payer.payer_code == "ACME")).one()
+    assert a1.id is not None and acme.id is not None
+    with pytest.raises(ValidationError) as bad:
+        payers.save_coverage(env.db, admin, a1.id, acme.id, "M-2", subscriber_relationship="spouse")
+    assert {"subscriber_last_name", "subscriber_dob", "subscriber_sex"} <= set(bad.value.fields)
+    cov = payers.save_coverage(
+        env.db,
+        admin,
+        a1.id,
+        acme.id,
+        "M-2",
+        subscriber_relationship="spouse",
+        subscriber_first_name="Lee",
+        subscriber_last_name="Diaz",
+        subscriber_dob=date(1985, 1, 2),
+        subscriber_sex="m",
+    )
+    assert (cov.subscriber_relationship, cov.subscriber_sex) == ("spouse", "M")
+    person = next(x for x in staff.list_staff(env.db, admin) if x.staff_code == "ST1")
+    assert person.taxonomy == "101YP2500X"  # from the workbook's Staff taxonomy column
+    with pytest.raises(ValidationError) as bad:
+        staff.update_staff(
+            env.db,
+            admin,
+            person.id,
+            person.version,
+            staff.StaffInput("ST1", "Maria", "Lopez", npi=person.npi, taxonomy="12345"),
+        )
+    assert "taxonomy" in bad.value.fields
