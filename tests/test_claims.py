@@ -552,3 +552,34 @@ def test_setup_fields_are_validated_and_stored(env: Env, tmp_path: Path) -> None
             staff.StaffInput("ST1", "Maria", "Lopez", npi=person.npi, taxonomy="12345"),
         )
     assert "taxonomy" in bad.value.fields
+
+
+def test_workbook_carries_the_electronic_setup(env: Env, tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    from iopdesk.services.workbook import export_workbook, import_workbook
+
+    basic_world(env, tmp_path)
+    out = tmp_path / "clinic.xlsx"
+    export_workbook(env.db, env.world.admin, out)
+    wb = load_workbook(out)
+    clinic_rows = {r[0]: r[1] for r in wb["Clinic"].iter_rows(min_row=2, values_only=True)}
+    assert {k: clinic_rows[k] for k in SETUP} == SETUP
+    payers_ = [r for r in wb["Payers"].iter_rows(values_only=True)]
+    assert payers_[0][-2:] == ("electronic_payer_id", "claim_type")
+    assert {r[0]: r[4] for r in payers_[1:]}["MCD"] == "77001"
+    staff_rows = [r for r in wb["Staff"].iter_rows(values_only=True)]
+    assert staff_rows[0][-1] == "taxonomy" and staff_rows[1][-1] == "101YP2500X"
+    again = import_workbook(env.db, env.world.admin, out)
+    assert sum(again.updated.values()) == 0 and sum(again.created.values()) == 0
+    # a wrong value is reported with its sheet, row and column, and nothing is imported
+    ws = wb["Payers"]
+    ws.cell(2, len(payers_[0])).value = "837Z"
+    wb["Staff"].cell(2, len(staff_rows[0])).value = "nope"
+    wb.save(out)
+    from iopdesk.services.workbook import ImportFailed
+
+    with pytest.raises(ImportFailed) as failed:
+        import_workbook(env.db, env.world.admin, out)
+    text = failed.value.report()
+    assert "Payers!2 claim_type" in text and "Staff!2 taxonomy" in text
