@@ -583,3 +583,29 @@ def test_workbook_carries_the_electronic_setup(env: Env, tmp_path: Path) -> None
         import_workbook(env.db, env.world.admin, out)
     text = failed.value.report()
     assert "Payers!2 claim_type" in text and "Staff!2 taxonomy" in text
+
+
+def test_disclosure_gate_and_audit(env: Env, tmp_path: Path) -> None:
+    from iopdesk.models import AuditEvent, Disclosure
+    from iopdesk.services.disclosures import ConsentRequired, Release
+
+    basic_world(env, tmp_path)
+    with env.db.session() as s:
+        d1 = s.exec(select(Client).where(Client.mrn == "D1")).one()
+        d1.part2 = True
+        s.add(d1)
+        s.commit()
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(ConsentRequired):
+        export(env, out, release=Release("disclosure", "Demo Clearinghouse", "payment"))
+    assert list(out.iterdir()) == []
+    with env.db.session() as s:
+        assert s.exec(select(Claim)).all() == []
+    r = export(env, out)  # in-house billing staff: internal use
+    with env.db.session() as s:
+        events = s.exec(select(AuditEvent).where(AuditEvent.entity == "billing_batch")).all()
+        detail = events[-1].detail
+        assert f"837 claims {r.batch_number}" in detail and "Part 2 notice" in detail
+        assert "Zoë" not in detail and "O'Brien" not in detail  # no names in the audit log
+        assert len(s.exec(select(Disclosure)).all()) == 2  # one per client in the files
