@@ -3,7 +3,7 @@ batch history frequencies, no double billing with the Excel export, and 835 post
 
 from __future__ import annotations
 
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -609,3 +609,29 @@ def test_disclosure_gate_and_audit(env: Env, tmp_path: Path) -> None:
         assert f"837 claims {r.batch_number}" in detail and "Part 2 notice" in detail
         assert "Zoë" not in detail and "O'Brien" not in detail  # no names in the audit log
         assert len(s.exec(select(Disclosure)).all()) == 2  # one per client in the files
+
+
+def test_validator_finds_errors_and_logs_no_values(caplog: pytest.LogCaptureFixture) -> None:
+    from iopdesk.reports import x12_837 as x12
+
+    addr = x12.Address("1 MAIN ST", "", "SPRINGFIELD", "IL", "627011234")
+    person = x12.Person("SECRETNAME", "ANA", date(1990, 1, 2), "F", addr)
+    line = x12.Line("7", D1, "90834", (), "", 1, Decimal("100"), "11", (1,))
+    claim = x12.Claim(
+        "B1-1", "837P", "1", "ACME", "87726", "CI", "M1", "", "18", person, None, ("F331",),
+        "", "", "11", D1, D1, None, "30", (line,),
+    )  # fmt: skip
+    provider = x12.Provider("CLINIC", "1112223339", "261QM0801X", "361234567", "EI", addr)
+    ic = x12.Interchange(
+        "837P", "SUB", "CLINIC", "ANN", "2175550100", "RCV", "CH", 1,
+        datetime(2026, 3, 9, 10, 0), "T", "B1", provider, (claim,),
+    )  # fmt: skip
+    good = x12.render(ic)
+    assert claims.validate(good) == []
+    bad = good.replace("SBR*P*18", "SBR*Q*18").replace("DTP*472*D8*20260302~\n", "")
+    with caplog.at_level("DEBUG"):
+        errors = claims.validate(bad)
+    assert any("SBR" in e for e in errors) and any(
+        "Date - Service Date" in e or "DTP" in e for e in errors
+    )
+    assert "SECRETNAME" not in caplog.text

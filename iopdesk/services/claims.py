@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import os
 import re
 import unicodedata
@@ -169,10 +170,21 @@ class ClaimsResult:
 # ------------------------------------------------------------------------------------------
 
 
+def quiet_pyx12() -> None:
+    """pyx12 logs every error it finds, with segment values (names, member IDs), to the root
+    logger: keep that out of IOPDesk's log files; callers get the errors as return values."""
+    logger = logging.getLogger("pyx12")
+    if not logger.handlers:
+        logger.addHandler(logging.NullHandler())
+    logger.propagate = False
+
+
 def validate(text: str) -> list[str]:
     """Every error pyx12's validator (its 5010 maps) finds in an X12 interchange: [] = valid."""
     import pyx12.params
     import pyx12.x12n_document
+
+    quiet_pyx12()
 
     out = io.StringIO()
     try:
@@ -237,6 +249,7 @@ def read_837(text: str) -> list[ReadClaim]:
     """The claims of an 837 (either type) as pyx12's parser reads them."""
     import pyx12.x12file
 
+    quiet_pyx12()
     claims: list[ReadClaim] = []
     cur: dict[str, Any] | None = None
     line: dict[str, Any] | None = None

@@ -168,6 +168,9 @@ def parse_835(text: str) -> RemitIn:
     import pyx12.errors
     import pyx12.x12file
 
+    from iopdesk.services.claims import quiet_pyx12
+
+    quiet_pyx12()
     out = RemitIn()
     clp: ClpIn | None = None
     svc: SvcIn | None = None
