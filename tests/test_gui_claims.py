@@ -3,6 +3,7 @@ dialog's electronic fields typed in, and the Remittances & AR tab posting an 835
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -133,3 +134,46 @@ def test_payer_dialog_electronic_fields(qtbot, env, tmp_path):
         "837P",
     )
     assert saved.claim_grouping == "date"
+
+
+def test_coverage_dialog_subscriber_typed_in_reaches_the_837(qtbot, env, tmp_path):
+    from iopdesk.ui.pages.billing_setup import CoverageDialog
+
+    basic_world(env, tmp_path)
+    ctx = AppContext(env.db, env.world.billing, clinic.get_clinic(env.db))
+    run = claims.export_claims(env.db, env.world.billing, D1, D5, None, dry_run=True)
+    cid = next(c for c in run.claims if c.payer == "ACME").mrn
+    from sqlmodel import select
+
+    from iopdesk.models import Client
+
+    with env.db.session() as s:
+        client_id = s.exec(select(Client.id).where(Client.mrn == cid)).one()
+    (cov,) = payers.list_coverage(env.db, env.world.billing, client_id)
+    dialog = CoverageDialog(ctx, client_id, cov, None)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    dialog.relationship.setFocus()
+    qtbot.keyClicks(dialog.relationship, "Child")
+    assert dialog.relationship.currentData() == "child"
+    qtbot.keyClicks(dialog.sub_first, "Rosa")
+    qtbot.keyClicks(dialog.sub_last, "D")
+    dialog.sub_last.insert("í")  # as an input method delivers it (QTest types ASCII only)
+    qtbot.keyClicks(dialog.sub_last, "az")
+    dialog.sub_sex.setFocus()
+    qtbot.keyClicks(dialog.sub_sex, "Female")
+    dialog._try_accept()  # no date of birth yet
+    assert dialog.result() == 0 and "Subscriber date of birth" in dialog.error.text()
+    dialog.sub_dob.set_value(date(1970, 3, 4))
+    dialog._try_accept()
+    assert dialog.result() == 1, dialog.error.text()
+    (saved,) = payers.list_coverage(env.db, env.world.billing, client_id)
+    assert (saved.subscriber_relationship, saved.subscriber_last_name, saved.subscriber_sex) == (
+        "child",
+        "Díaz",
+        "F",
+    )
+    again = claims.export_claims(env.db, env.world.billing, D1, D5, None, dry_run=True)
+    text = again.texts["ACME_837P.x12"]
+    assert "PAT*19~" in text and "NM1*IL*1*DIAZ*ROSA****MI*M-1~" in text
+    assert claims.validate(text) == []
