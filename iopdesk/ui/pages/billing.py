@@ -87,11 +87,15 @@ class BillingPage(Page):
         for widget in widgets:
             bar.addWidget(widget)
         bar.addStretch(1)
-        bar.addWidget(self.claims_btn)
-        bar.addWidget(self.export_btn)
         self.layout_.addLayout(bar)
         self.summary = muted("Choose a period and press Preview to see what would be billed.")
-        self.layout_.addWidget(self.summary)
+        # The two exports side by side under the period bar (the bar has no room left at
+        # 1366 px): the 837 files for the clearinghouse and the Excel workbook.
+        exports = QHBoxLayout()
+        exports.addWidget(self.summary, 1)
+        exports.addWidget(self.claims_btn)
+        exports.addWidget(self.export_btn)
+        self.layout_.addLayout(exports)
         self.tabs = QTabWidget()
         self.lines_model: RowsModel[billing.ClaimLine] = RowsModel(
             [
