@@ -345,6 +345,9 @@ def test_835_posting_denials_aging_and_reimport(env: Env, tmp_path: Path) -> Non
         )
     again = remittance.import_remittance(env.db, env.world.billing, f)
     assert again.already_imported
+    copy = tmp_path / "era-copy.835"  # the same payment re-downloaded in a new envelope
+    copy.write_text(text.replace("000000777", "000000778"))
+    assert remittance.import_remittance(env.db, env.world.billing, copy).already_imported
     with env.db.session() as s:
         assert (
             len(s.exec(select(RemittanceClaim)).all()),

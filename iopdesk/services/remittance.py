@@ -6,7 +6,8 @@ Matching, never guessing:
 - an SVC matches the billing line whose ID equals its REF*6R (our line control number) when
   that line belongs to the matched claim; without REF*6R, the claim's only line with the same
   procedure code and date of service; anything else is listed as unmatched.
-- The file's SHA-256 is stored: importing the same file again changes nothing.
+- The file's SHA-256 is stored: importing the same file again changes nothing, and so does
+  another copy of the same payment (same payer, check/EFT number and amount).
 
 Amounts: CLP04 paid, CLP05 patient responsibility, CAS adjustments (group, CARC, amount) at
 claim and line level, LQ*HE remark codes (RARC). A reversal (CLP02 22) carries negative
@@ -295,6 +296,24 @@ def import_remittance(db: Database, actor: Actor, path: Path | str) -> ImportRes
                 payer_name=old.payer_name,
             )
         data = parse_835(text)
+        if data.check_number:
+            # the same payment in another copy of the file (re-downloaded, new envelope)
+            same = session.execute(
+                sa_select(Remittance).where(
+                    col(Remittance.check_number) == data.check_number,
+                    col(Remittance.payer_name) == data.payer_name,
+                    col(Remittance.total_paid) == data.total_paid,
+                )
+            ).scalar_one_or_none()
+            if same is not None:
+                assert same.id is not None
+                return ImportResult(
+                    same.id,
+                    True,
+                    same.claims_matched,
+                    check_number=same.check_number,
+                    payer_name=same.payer_name,
+                )
         remit = Remittance(
             file_sha256=digest,
             file_name=target.name,
