@@ -638,3 +638,24 @@ def test_validator_finds_errors_and_logs_no_values(caplog: pytest.LogCaptureFixt
         "Date - Service Date" in e or "DTP" in e for e in errors
     )
     assert "SECRETNAME" not in caplog.text
+
+
+def test_statement_period_is_the_calendar_month_or_the_day(env: Env, tmp_path: Path) -> None:
+    book = electronic_book()
+    client(book, "A1", payer="ACME")
+    feb = date(2026, 2, 27)
+    session(book, "f1", "individual", feb, 45, mrn="A1")
+    session(book, "m1", "individual", D1, 45, mrn="A1")
+    session(book, "m2", "individual", D2, 45, mrn="A1")
+    load(env, tmp_path, book)
+    finish_setup(env)
+    r = export(env, None, feb, D5, dry_run=True)
+    assert [(c.date_from, c.date_to, c.lines) for c in r.claims] == [(feb, feb, 1), (D1, D2, 2)]
+    with env.db.session() as s:
+        acme = s.exec(select(Payer).where(Payer.payer_code == "ACME")).one()
+        acme.claim_grouping = "date"
+        s.add(acme)
+        s.commit()
+    r = export(env, None, feb, D5, dry_run=True)
+    assert [(c.date_from, c.lines) for c in r.claims] == [(feb, 1), (D1, 1), (D2, 1)]
+    assert claims.validate(r.texts["ACME_837P.x12"]) == []

@@ -10,8 +10,9 @@ Rules (decisions where the issue is silent are marked *):
   per_diem 837I).
 - One claim per client, payer, claim type, authorization number* and (837I) attending
   provider* (an 837P claim holds at most 50 lines, 837I 999: more start a new claim),
-  per statement period (the export range: the claim spans its first to last date
-  of service) or per date of service, as the payer's `claim_grouping` says.
+  per statement period (the calendar month inside the export range*: the claim spans its
+  first to last date of service that month) or per date of service, as the payer's
+  `claim_grouping` says.
 - Claim exceptions (the claim's lines are not sent and stay billable): "no electronic payer
   ID", "no type of bill" (837I; never guessed), "no revenue code" (837I line), "no subscriber
   details" (relationship not self and the subscriber's name, DOB or sex missing),
@@ -562,7 +563,10 @@ def _drafts(lines: Iterable[ClaimLine], world: _World) -> list[_Draft]:
     for ln in lines:
         payer = world.payers[ln.payer_id]
         ctype = claim_type_for(payer.billing_mode, payer.claim_type)
-        period: date | None = ln.date_of_service if payer.claim_grouping == "date" else None
+        # statement period: the calendar month within the export range (a payer rejects
+        # an institutional claim whose statement dates span two months)
+        day = ln.date_of_service
+        period: date = day if payer.claim_grouping == "date" else day.replace(day=1)
         attending = ln.rendering_npi if ctype == INSTITUTIONAL else ""
         key = (ln.client_id, ln.payer_id, ctype, ln.auth_number, attending, period)
         draft = groups.get(key)
