@@ -110,6 +110,9 @@ def main(target: Path) -> None:
     tab.tabs.setCurrentIndex(1)
     settle(app)
     window.grab().save(str(target / "billing-aging.png"))
+    tab.tabs.setCurrentIndex(2)
+    settle(app)
+    window.grab().save(str(target / "billing-remittance.png"))
     tab.export_aging_to(work / "ar.pdf")
     subprocess.run(
         ["pdftoppm", "-png", "-r", "60", "-singlefile", str(work / "ar.pdf"),

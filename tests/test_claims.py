@@ -334,6 +334,14 @@ def test_835_posting_denials_aging_and_reimport(env: Env, tmp_path: Path) -> Non
     res = remittance.import_remittance(env.db, env.world.billing, f)
     assert not res.already_imported
     assert res.claims_matched == 5 and res.lines_matched == 4
+    posted = {
+        p.claim_number: p
+        for p in remittance.posted_claims(env.db, env.world.billing, res.remittance_id)
+    }
+    assert posted[q.claim_number].patient_responsibility == Decimal("10")
+    assert "PR-2 Coinsurance amount. 10.00" in posted[q.claim_number].adjustments
+    assert "N54 Claim information is inconsistent" in posted[q.claim_number].remarks
+    assert posted[r_.claim_number].status == "denied" and not posted["NOT-OURS-1"].matched
     assert [(u.claim_number, u.reason) for u in res.unmatched] == [
         ("NOT-OURS-1", "no claim was sent with this number"),
         (p.claim_number, "line control number 999999 is not a line of this claim"),

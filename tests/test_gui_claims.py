@@ -98,6 +98,11 @@ def test_export_claims_then_post_835(qtbot, env, tmp_path):
     assert tab.tabs.tabText(0) == "Denials (1)"
     assert tab.denials_model.rows[0].reasons.startswith("CO-197")
     assert [r.payer for r in tab.aging_model.rows] == ["ACME", "MCD"]
+    tab.tabs.setCurrentIndex(2)  # Remittances: what the selected 835 posted
+    (shown,) = tab.posted_model.rows
+    assert shown.matched and shown.paid == Decimal("50") and shown.status.startswith("processed")
+    assert "CO-45 Charge exceeds fee schedule" in shown.adjustments
+    assert "CO-197 Precertification/authorization" in shown.adjustments
     again = tab.import_file(era)
     assert again is not None and again.already_imported
     assert msgbox.shown[-1].title == "Already imported"

@@ -825,3 +825,78 @@ def export_receivables(
             if tmp.exists():
                 tmp.unlink()
     return target
+
+
+@dataclass(frozen=True)
+class PostedClaim:
+    remittance_id: int
+    claim_number: str
+    matched: bool
+    status: str  # CLP02 in words
+    charge: Decimal
+    paid: Decimal
+    patient_responsibility: Decimal
+    adjustments: str  # "CO-45 Charge exceeds ... 20.00; PR-2 Coinsurance amount. 10.00"
+    remarks: str
+
+
+def posted_claims(db: Database, actor: Actor, remittance_id: int) -> list[PostedClaim]:
+    """What one 835 posted: each claim with its amounts, adjustments (CARC with description,
+    claim and line level) and remark codes (RARC)."""
+    require(actor, Perm.BILLING_VIEW)
+    with db.session() as session:
+        rcs = (
+            session.execute(
+                sa_select(RemittanceClaim)
+                .where(col(RemittanceClaim.remittance_id) == remittance_id)
+                .order_by(col(RemittanceClaim.id))
+            )
+            .scalars()
+            .all()
+        )
+        ids = [rc.id for rc in rcs if rc.id is not None]
+        adjs: dict[int, list[RemittanceAdjustment]] = defaultdict(list)
+        for adj in session.execute(
+            sa_select(RemittanceAdjustment)
+            .where(col(RemittanceAdjustment.remittance_claim_id).in_(ids))
+            .order_by(col(RemittanceAdjustment.id))
+        ).scalars():
+            adjs[adj.remittance_claim_id].append(adj)
+        remarks: dict[int, list[str]] = defaultdict(list)
+        for rl in session.execute(
+            sa_select(RemittanceLine).where(col(RemittanceLine.remittance_claim_id).in_(ids))
+        ).scalars():
+            for code in (rl.remark_codes or "").split(","):
+                if code and code not in remarks[rl.remittance_claim_id]:
+                    remarks[rl.remittance_claim_id].append(code)
+        audit.record(
+            session,
+            actor,
+            audit.Action.READ,
+            entity="remittance",
+            entity_id=remittance_id,
+            detail=f"{len(rcs)} claims",
+        )
+        out = []
+        for rc in rcs:
+            assert rc.id is not None
+            totals: dict[str, Decimal] = defaultdict(Decimal)
+            for adj in adjs[rc.id]:
+                totals[f"{adj.group_code}-{adj.reason_code}"] += Decimal(adj.amount)
+            out.append(
+                PostedClaim(
+                    remittance_id,
+                    rc.claim_number,
+                    rc.claim_id is not None,
+                    STATUS_TEXT.get(rc.status_code, rc.status_code),
+                    Decimal(rc.charge),
+                    Decimal(rc.paid),
+                    Decimal(rc.patient_responsibility),
+                    "; ".join(
+                        f"{k} {carc_description(k.split('-', 1)[1])} {v:,.2f}"
+                        for k, v in totals.items()
+                    ),
+                    "; ".join(f"{r} {rarc_description(r)}" for r in remarks[rc.id]),
+                )
+            )
+        return out

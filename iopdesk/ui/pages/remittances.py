@@ -108,7 +108,7 @@ class RemittancesTab(QWidget):
                 Column("Check / EFT", lambda r: r.check_number),
                 Column("Paid on", lambda r: f"{r.payment_date:%m/%d/%Y}" if r.payment_date else ""),
                 Column("Total paid", lambda r: _money(r.total_paid), align_right=True),
-                Column("Claims matched", lambda r: r.claims_matched, align_right=True),
+                Column("Matched", lambda r: r.claims_matched, align_right=True),
                 Column(
                     "Unmatched",
                     lambda r: r.claims_unmatched,
@@ -121,7 +121,35 @@ class RemittancesTab(QWidget):
         self.remits.setModel(self.remits_model)
         for column, width in enumerate((170, 200, 110, 90, 100, 110)):
             self.remits.setColumnWidth(column, width)
-        self.tabs.addTab(self.remits, "Remittances")
+        self.remits.selectionModel().currentRowChanged.connect(
+            lambda current, _previous: self.show_posted(current.row())
+        )
+        self.posted_model: RowsModel[remittance.PostedClaim] = RowsModel(
+            [
+                Column(
+                    "Claim",
+                    lambda p: p.claim_number,
+                    color=lambda p: None if p.matched else "#c62828",
+                ),
+                Column("Status", lambda p: p.status),
+                Column("Charge", lambda p: _money(p.charge), align_right=True),
+                Column("Paid", lambda p: _money(p.paid), align_right=True),
+                Column("Patient", lambda p: _money(p.patient_responsibility), align_right=True),
+                Column("Adjustments (CARC)", lambda p: p.adjustments),
+                Column("Remarks (RARC)", lambda p: p.remarks),
+            ]
+        )
+        self.posted = make_table()
+        self.posted.setModel(self.posted_model)
+        for column, width in enumerate((110, 150, 90, 90, 80, 380)):
+            self.posted.setColumnWidth(column, width)
+        remits_box = QWidget()
+        box = QVBoxLayout(remits_box)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.addWidget(self.remits, 1)
+        box.addWidget(muted("What the selected remittance posted:"))
+        box.addWidget(self.posted, 2)
+        self.tabs.addTab(remits_box, "Remittances")
         self.unmatched_model: RowsModel[remittance.Unmatched] = RowsModel(
             [
                 Column("Claim", lambda u: u.claim_number),
@@ -148,6 +176,9 @@ class RemittancesTab(QWidget):
         self.denials_model.set_rows(denials)
         self.aging_model.set_rows(aging.rows)
         self.remits_model.set_rows(remittance.list_remittances(db, actor))
+        if self.remits_model.rows:
+            self.remits.selectRow(0)
+            self.show_posted(0)
         self.unmatched_model.set_rows(unmatched)
         self.tabs.setTabText(0, f"Denials ({len(denials)})")
         self.tabs.setTabText(3, f"Unmatched ({len(unmatched)})")
@@ -156,6 +187,13 @@ class RemittancesTab(QWidget):
             f"Open claims {_money(open_total)} as of {aging.as_of:%m/%d/%Y}; "
             f"{len(denials)} denials to work."
         )
+
+    def show_posted(self, row: int) -> None:
+        if row < 0 or row >= len(self.remits_model.rows):
+            self.posted_model.set_rows([])
+            return
+        chosen = self.remits_model.row_at(row)
+        self.posted_model.set_rows(remittance.posted_claims(self.ctx.db, self.ctx.actor, chosen.id))
 
     def _import_clicked(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
