@@ -54,6 +54,7 @@ screenshots: $(STAMP)
 	QT_QPA_PLATFORM=offscreen:configfile=tests/offscreen-screen.json $(BIN)/iopdesk demo --screenshot docs/screenshots/group-note.png --page group-note --size 1366x768
 	QT_QPA_PLATFORM=offscreen:configfile=tests/offscreen-screen.json $(BIN)/iopdesk demo --screenshot docs/screenshots/discharge.png --page discharge --size 1366x768
 	QT_QPA_PLATFORM=offscreen:configfile=tests/offscreen-screen.json $(BIN)/iopdesk demo --screenshot docs/screenshots/aftercare.png --page aftercare --size 1366x768
+	QT_QPA_PLATFORM=offscreen:configfile=tests/offscreen-screen.json $(BIN)/python scripts/billing_screenshots.py docs/screenshots
 
 # The frozen app (PyInstaller) for this platform, packaged and smoke-tested like a clean PC:
 # see docs/install.md. Its own virtualenv, so the release tools never mix with .venv.

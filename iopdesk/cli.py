@@ -77,7 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     imp = sub.add_parser(
         "import", help="import clinic data from an Excel workbook (all or nothing)"
     )
-    imp.add_argument("file", metavar="FILE.xlsx")
+    imp.add_argument(
+        "file", metavar="FILE.xlsx", help="a clinic workbook, or 'remittance' then FILE.835"
+    )
+    imp.add_argument("remittance_file", nargs="?", metavar="FILE.835", help=argparse.SUPPRESS)
     imp.add_argument("--dry-run", action="store_true", help="check the workbook, change nothing")
 
     exp = sub.add_parser("export", help="export data")
@@ -101,12 +104,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _release_options(bil)
 
+    clm = exp_sub.add_parser(
+        "claims", help="837P/837I files for a period, one per payer and claim type"
+    )
+    clm.add_argument("--from", dest="date_from", required=True, metavar="YYYY-MM-DD")
+    clm.add_argument("--to", dest="date_to", required=True, metavar="YYYY-MM-DD")
+    clm.add_argument("-o", "--output", required=True, metavar="DIR", help="existing folder")
+    clm.add_argument("--payer", metavar="ID", help="only this payer (its payer ID)")
+    clm.add_argument(
+        "--dry-run", action="store_true", help="build and validate, write and record nothing"
+    )
+    _release_options(clm)
+
     rep = sub.add_parser("report", help="reports")
     rep_sub = rep.add_subparsers(dest="report_command", metavar="REPORT")
     att = rep_sub.add_parser("attendance", help="weekly hours against the requirement")
     att.add_argument("--week", required=True, metavar="YYYY-MM-DD", help="any date in the week")
     att.add_argument("-o", "--output", required=True, metavar="FILE.xlsx|FILE.pdf")
     _release_options(att)
+    age = rep_sub.add_parser("aging", help="accounts-receivable aging and denials (835 posted)")
+    age.add_argument("-o", "--output", required=True, metavar="FILE.xlsx|FILE.pdf")
+    age.add_argument("--as-of", dest="as_of", metavar="YYYY-MM-DD", help="default: today")
+    _release_options(age)
 
     bak = sub.add_parser("backup", help="back up the database now (verified after writing)")
     bak.add_argument(
@@ -243,10 +262,14 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "export":
         if args.export_command == "billing":
             return _export_billing(args)
+        if args.export_command == "claims":
+            return _export_claims(args)
         if args.export_command != "workbook":
             parser.parse_args(["export", "--help"])
         return _export_workbook(args)
     if args.command == "report":
+        if args.report_command == "aging":
+            return _report_aging(args)
         if args.report_command != "attendance":
             parser.parse_args(["report", "--help"])
         return _report_attendance(args)
@@ -423,6 +446,13 @@ def _audit_verify(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    if args.file == "remittance":
+        return _import_remittance(args)
+    if args.remittance_file is not None:
+        raise UserError(
+            "Import one workbook (import FILE.xlsx) or a remittance (import remittance FILE.835)."
+        )
+
     from iopdesk.services.workbook import ImportFailed, import_workbook
 
     db = _open(args)
@@ -518,6 +548,94 @@ def _export_billing(args: argparse.Namespace) -> int:
                 f"{r.lines} claim lines, ${r.total:,.2f}{batch}; {r.exceptions} exceptions. "
                 f"Wrote {args.output}"
             )
+    finally:
+        db.close()
+    return EXIT_OK
+
+
+def _import_remittance(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from iopdesk.services import remittance
+
+    if not args.remittance_file:
+        raise UserError("Name the 835 file: iopdesk import remittance FILE.835")
+    db = _open(args)
+    try:
+        actor = _sign_in(db, args)
+        r = remittance.import_remittance(db, actor, Path(args.remittance_file))
+        if r.already_imported:
+            print(f"Already imported (remittance {r.remittance_id}): nothing changed.")
+            return EXIT_OK
+        print(
+            f"Posted 835 {r.check_number} from {r.payer_name}: {r.claims_matched} claims, "
+            f"{r.lines_matched} lines matched; paid ${r.paid:,.2f}, patient responsibility "
+            f"${r.patient_responsibility:,.2f}; {len(r.unmatched)} unmatched."
+        )
+        for u in r.unmatched:
+            when = u.date_of_service.isoformat() if u.date_of_service else ""
+            print(f"  unmatched: claim {u.claim_number} {u.procedure_code} {when} {u.reason}")
+    finally:
+        db.close()
+    return EXIT_OK
+
+
+def _report_aging(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from iopdesk.services import remittance
+
+    as_of = _iso_date(args.as_of) if args.as_of else None
+    db = _open(args)
+    try:
+        actor = _sign_in(db, args)
+        path = remittance.export_receivables(
+            db,
+            actor,
+            Path(args.output),
+            as_of=as_of,
+            release=_release(args) if (args.recipient or args.purpose) else None,
+        )
+        print(f"Wrote {path}")
+    finally:
+        db.close()
+    return EXIT_OK
+
+
+def _export_claims(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from iopdesk.services import claims
+
+    start, end = _iso_date(args.date_from), _iso_date(args.date_to)
+    db = _open(args)
+    try:
+        actor = _sign_in(db, args)
+        r = claims.export_claims(
+            db,
+            actor,
+            start,
+            end,
+            Path(args.output),
+            payer_code=args.payer,
+            dry_run=args.dry_run,
+            release=_release(args) if (args.recipient or args.purpose) else None,
+        )
+        batch = f" (batch {r.batch_number})" if r.batch_number else ""
+        kind = "Dry run: " if r.dry_run else ""
+        print(
+            f"{kind}{len(r.claims)} claims ({r.originals} original, {r.replacements} "
+            f"replacement, {r.voids} void), {r.lines} lines, ${r.total:,.2f}{batch}; "
+            f"{len(r.exceptions)} exceptions."
+        )
+        names = r.files if not r.dry_run else sorted(r.texts)
+        for name in names:
+            print(f"{'Would write' if r.dry_run else 'Wrote'} {name}")
+        for e in r.exceptions:
+            print(f"  exception: {e.mrn} {e.date_of_service.isoformat()} {e.reason}")
+        for c in r.changes:
+            who = c.mrn or "set-up"
+            print(f"  X12 text: {who} {c.field}: '{c.before}' -> '{c.after}'")
     finally:
         db.close()
     return EXIT_OK

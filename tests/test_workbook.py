@@ -671,7 +671,8 @@ def test_errors_on_several_sheets_are_all_reported_and_nothing_is_imported(
     day = "use Mon, Tue, Wed, Thu, Fri, Sat, Sun"
     assert problems_of(exc) == [
         "Clinic!2 setting: 'colour' is not allowed; use one of: name, address, phone, "
-        "billing_npi, tax_id, office_pos, week_start, per_diem_minimum_minutes, timezone",
+        "billing_npi, tax_id, office_pos, week_start, per_diem_minimum_minutes, timezone, "
+        "submitter_id, submitter_name, receiver_id, receiver_name, taxonomy",
         "Clinic!3 value: '1234567890' is not a valid NPI (10 digits ending in the right check "
         "digit)",
         f"Clinic!4 value: 'Funday' is not a day; {day}",
@@ -973,8 +974,8 @@ def test_export_import_export_round_trip_is_identical(
         "missing",
     ]
     assert a["Payers"][1:] == [
-        ("ACME", "Acme Health", "per_service", "no", "93", "yes", "no", "no"),
-        ("MCD", "State Medicaid", "per_diem", "yes", "93", "yes", "no", "no"),
+        ("ACME", "Acme Health", "per_service", "no", "93", "yes", "no", "no", None, None),
+        ("MCD", "State Medicaid", "per_diem", "yes", "93", "yes", "no", "no", None, None),
     ]
     assert a["Tracks"][1][5:11] == ("Mon,Wed,Thu", "09:00", "12:00", "H0015", "yes", 0)
     staff_rows = {row[0]: row for row in a["Staff"][1:]}

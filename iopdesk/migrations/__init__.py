@@ -14,6 +14,7 @@ REVISIONS: tuple[str, ...] = (
     "0005_amendment_deadlines",
     "0004_recipients_scope",
     "0009_coding_rules",
+    "0010_electronic_claims",
     "0012_form_drafts",
 )
 HEAD = REVISIONS[-1]

@@ -1,7 +1,18 @@
 """All tables. Importing this package registers every table on SQLModel.metadata."""
 
 from iopdesk.models.base import Tracked, UTCDateTime, Voidable, utcnow
-from iopdesk.models.billing import Authorization, BillingBatch, BillingLine, FeeSchedule, Payer
+from iopdesk.models.billing import (
+    Authorization,
+    BillingBatch,
+    BillingLine,
+    Claim,
+    FeeSchedule,
+    Payer,
+    Remittance,
+    RemittanceAdjustment,
+    RemittanceClaim,
+    RemittanceLine,
+)
 from iopdesk.models.clients import (
     Client,
     Coverage,
@@ -89,6 +100,7 @@ __all__ = [
     "BillingBatch",
     "BillingLine",
     "BreakGlassAccess",
+    "Claim",
     "Client",
     "Clinic",
     "ClinicClosure",
@@ -124,6 +136,10 @@ __all__ = [
     "PlanReview",
     "Recipient",
     "RecoveryCode",
+    "Remittance",
+    "RemittanceAdjustment",
+    "RemittanceClaim",
+    "RemittanceLine",
     "RiskFlag",
     "RiskFlagEvent",
     "RosterChange",

@@ -97,6 +97,12 @@ class Coverage(Tracked, Voidable, table=True):
     priority: int = 1
     start_date: date | None = None
     end_date: date | None = None
+    # The subscriber (policy holder) when it is not the client (837 loop 2010BA / 2000C).
+    subscriber_relationship: str = "self"  # self | spouse | child | other
+    subscriber_first_name: str = ""
+    subscriber_last_name: str = ""
+    subscriber_dob: date | None = None
+    subscriber_sex: str = ""  # F | M | U
 
 
 class TrackEnrollment(Tracked, Voidable, table=True):

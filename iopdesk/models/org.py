@@ -82,6 +82,7 @@ class Staff(Tracked, table=True):
     phone: str = ""
     roles: str = ""  # roles this person works in (import contract); user accounts hold access
     active: bool = True
+    taxonomy: str = ""  # NUCC provider taxonomy code for 837 rendering/attending provider
 
 
 class Track(Tracked, table=True):

@@ -2563,7 +2563,7 @@ def create_demo_clinic(
         DEMO_PASSWORD,
         "Alex Admin",
         is_demo=True,
-        address="1200 Riverside Drive, Suite 210, Riverbend, IL 60990",
+        address="1200 Riverside Drive, Suite 210, Riverbend, IL 60990-2104",
         phone="(555) 010-4400",
         email="frontdesk@example.org",
         billing_npi=_npi(rng),
@@ -2592,6 +2592,7 @@ def create_demo_clinic(
         from iopdesk.services.demo_safety import add_demo_safety
 
         add_demo_safety(session, today)  # no random numbers: added last
+        add_demo_claims_setup(session, admin.user_id, today)  # no random numbers: added last
         counts = demo.counts
         summary = DemoSummary(
             clients=counts["Client"],
@@ -2616,3 +2617,69 @@ def create_demo_clinic(
             ),
         )
     return admin, summary
+
+
+# Electronic claims set-up of the demo clinic (issue 21): a made-up clearinghouse, payer IDs,
+# types of bill and taxonomies, and a parent as the subscriber of each adolescent's plan.
+DEMO_CLAIMS_SETTINGS = {
+    "submitter_id": "RBIOP0001",
+    "submitter_name": "Riverbend Recovery IOP",
+    "submitter_contact": "Luis Ortega",
+    "submitter_phone": "(555) 010-4400",
+    "receiver_id": "DEMOCLEAR",
+    "receiver_name": "Demo Clearinghouse",
+    "taxonomy": "261QM0801X",
+    "tax_id_type": "EIN",
+    "x12_usage": "T",
+}
+# payer code -> (electronic payer ID, claim type "" = from billing mode, type of bill, filing)
+DEMO_PAYER_EDI = {
+    "PSMCD": ("77001", "", "0131", "MC"),
+    "GLCHP": ("77012", "", "0131", "HM"),
+    "LHP": ("60054", "", "0131", "CI"),
+    "SUMMIT": ("87726", "", "", "CI"),
+}
+TAXONOMY_BY_CREDENTIAL = (
+    ("MD", "2084P0800X"),
+    ("PsyD", "103T00000X"),
+    ("PhD", "103T00000X"),
+    ("LCSW", "1041C0700X"),
+    ("LMFT", "106H00000X"),
+    ("LPC", "101YP2500X"),
+    ("CADC", "101YA0400X"),
+)
+
+
+def add_demo_claims_setup(session: Session, user_id: int | None, today: date) -> None:
+    from iopdesk.models import Setting
+
+    for key, value in DEMO_CLAIMS_SETTINGS.items():
+        session.add(Setting(key=key, value=value, created_by=user_id, updated_by=user_id))
+    for payer in session.execute(select(Payer)).scalars().all():
+        edi = DEMO_PAYER_EDI.get(payer.payer_code)
+        if edi is not None:
+            payer.electronic_payer_id, payer.claim_type, payer.type_of_bill = edi[:3]
+            payer.claim_filing_code = edi[3]
+            session.add(payer)
+    for staff in session.execute(select(Staff).where(col(Staff.npi).is_not(None))).scalars():
+        staff.taxonomy = next(
+            (t for cred, t in TAXONOMY_BY_CREDENTIAL if cred.lower() in staff.credentials.lower()),
+            "101YM0800X",
+        )
+        session.add(staff)
+    adolescents = session.execute(
+        select(Coverage, Client)
+        .join(Client, col(Client.id) == col(Coverage.client_id))
+        .order_by(col(Coverage.id))
+    ).all()
+    for i, (coverage, client) in enumerate(adolescents):
+        age = (today - client.dob).days // 365
+        if age >= 18:
+            continue
+        coverage.subscriber_relationship = "child"
+        coverage.subscriber_last_name = client.last_name
+        coverage.subscriber_first_name = ("Maria", "James", "Linda", "Robert")[i % 4]
+        coverage.subscriber_dob = client.dob.replace(year=client.dob.year - 31, day=1)
+        coverage.subscriber_sex = "F" if i % 2 == 0 else "M"
+        session.add(coverage)
+    session.flush()

@@ -121,6 +121,9 @@ def _void(
     )
 
 
+SUBSCRIBER_RELATIONSHIPS = ("self", "spouse", "child", "other")
+
+
 # -- payers ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class PayerInfo:
@@ -136,6 +139,11 @@ class PayerInfo:
     group_hq: bool = True
     sud_hf: bool = False
     requires_treatment_plan: bool = False
+    electronic_payer_id: str = ""
+    claim_type: str = ""
+    type_of_bill: str = ""
+    claim_grouping: str = "period"
+    claim_filing_code: str = "CI"
 
 
 @dataclass
@@ -149,6 +157,11 @@ class PayerInput:
     group_hq: bool = True  # HQ on 90853 (many commercial payers reject it)
     sud_hf: bool = False  # HF on services of substance-use track clients
     requires_treatment_plan: bool = False  # bill only with a current signed plan
+    electronic_payer_id: str = ""
+    claim_type: str = ""  # "" = from the billing mode (per_service 837P, per_diem 837I)
+    type_of_bill: str = ""
+    claim_grouping: str = "period"
+    claim_filing_code: str = "CI"
 
 
 def list_payers(db: Database, actor: Actor, *, include_inactive: bool = True) -> list[PayerInfo]:
@@ -185,6 +198,11 @@ def _payer_info(p: Payer, fee_count: int = 0) -> PayerInfo:
         p.group_hq,
         p.sud_hf,
         p.requires_treatment_plan,
+        p.electronic_payer_id,
+        p.claim_type,
+        p.type_of_bill,
+        p.claim_grouping,
+        p.claim_filing_code,
     )
 
 
@@ -209,6 +227,18 @@ def _validate_payer(session: Session, data: PayerInput, payer_id: int | None) ->
         errors["billing_mode"] = "Choose per diem or per service."
     if data.audio_only_modifier not in AUDIO_ONLY_MODIFIERS:
         errors["audio_only_modifier"] = "Choose 93, or FQ for Medicare."
+    edi = data.electronic_payer_id.strip()
+    if edi and not re.fullmatch(r"[0-9A-Za-z]{2,80}", edi):
+        errors["electronic_payer_id"] = "Use the clearinghouse's payer ID (letters and digits)."
+    if data.claim_type not in ("", "837P", "837I"):
+        errors["claim_type"] = "Choose 837P (professional) or 837I (institutional)."
+    tob = data.type_of_bill.strip()
+    if tob and not re.fullmatch(r"0?\d{3}", tob):
+        errors["type_of_bill"] = "Enter the 4-digit type of bill, e.g. 0131 or 0761."
+    if data.claim_grouping not in ("period", "date"):
+        errors["claim_grouping"] = "Choose per statement period or per date of service."
+    if not re.fullmatch(r"[0-9A-Z]{2}", data.claim_filing_code.strip().upper()):
+        errors["claim_filing_code"] = "Enter the 2-character claim filing indicator (e.g. CI, MC)."
     return errors
 
 
@@ -234,6 +264,11 @@ def save_payer(
             "group_hq": data.group_hq,
             "sud_hf": data.sud_hf,
             "requires_treatment_plan": data.requires_treatment_plan,
+            "electronic_payer_id": data.electronic_payer_id.strip().upper(),
+            "claim_type": data.claim_type,
+            "type_of_bill": data.type_of_bill.strip(),
+            "claim_grouping": data.claim_grouping,
+            "claim_filing_code": data.claim_filing_code.strip().upper(),
         }
         current = session.get(Payer, payer_id) if payer_id is not None else None
         if (
@@ -414,6 +449,11 @@ class CoverageInfo:
     start_date: date | None
     end_date: date | None
     version: int
+    subscriber_relationship: str = "self"
+    subscriber_first_name: str = ""
+    subscriber_last_name: str = ""
+    subscriber_dob: date | None = None
+    subscriber_sex: str = ""
 
 
 def list_coverage(db: Database, actor: Actor, client_id: int) -> list[CoverageInfo]:
@@ -436,6 +476,11 @@ def list_coverage(db: Database, actor: Actor, client_id: int) -> list[CoverageIn
                 c.start_date,
                 c.end_date,
                 c.version,
+                c.subscriber_relationship,
+                c.subscriber_first_name,
+                c.subscriber_last_name,
+                c.subscriber_dob,
+                c.subscriber_sex,
             )
             for c, name in rows
         ]
@@ -453,8 +498,14 @@ def save_coverage(
     end_date: date | None = None,
     coverage_id: int | None = None,
     version: int | None = None,
+    subscriber_relationship: str = "self",
+    subscriber_first_name: str = "",
+    subscriber_last_name: str = "",
+    subscriber_dob: date | None = None,
+    subscriber_sex: str = "",
 ) -> CoverageInfo:
-    """Record or correct a client's insurance (payer and member ID)."""
+    """Record or correct a client's insurance (payer and member ID; the subscriber, the policy
+    holder, when it is not the client)."""
     require(actor, Perm.PAYER_MANAGE)
     errors: dict[str, str] = {}
     member = member_id.strip()
@@ -464,6 +515,17 @@ def save_coverage(
         errors["member_id"] = "That member ID does not look right."
     if start_date and end_date and end_date < start_date:
         errors["end_date"] = "The end date is before the start date."
+    relationship = subscriber_relationship or "self"
+    if relationship not in SUBSCRIBER_RELATIONSHIPS:
+        errors["subscriber_relationship"] = "Choose self, spouse, child or other."
+    sub_sex = (subscriber_sex or "").strip().upper()[:1]
+    if relationship != "self":
+        if not subscriber_first_name.strip() or not subscriber_last_name.strip():
+            errors["subscriber_last_name"] = "Enter the subscriber's first and last name."
+        if subscriber_dob is None:
+            errors["subscriber_dob"] = "Enter the subscriber's date of birth."
+        if sub_sex not in ("F", "M", "U"):
+            errors["subscriber_sex"] = "Choose the subscriber's sex (F, M or U)."
     with db.session() as session:
         if session.get(Client, client_id) is None:
             raise NotFoundError("That client does not exist.")
@@ -477,6 +539,13 @@ def save_coverage(
             "group_number": group_number.strip(),
             "start_date": start_date,
             "end_date": end_date,
+            "subscriber_relationship": relationship,
+            "subscriber_first_name": subscriber_first_name.strip()
+            if relationship != "self"
+            else "",
+            "subscriber_last_name": subscriber_last_name.strip() if relationship != "self" else "",
+            "subscriber_dob": subscriber_dob if relationship != "self" else None,
+            "subscriber_sex": sub_sex if relationship != "self" else "",
         }
         if coverage_id is not None:
             current = session.get(Coverage, coverage_id)
@@ -507,6 +576,11 @@ def save_coverage(
             cov.start_date,
             cov.end_date,
             cov.version,
+            cov.subscriber_relationship,
+            cov.subscriber_first_name,
+            cov.subscriber_last_name,
+            cov.subscriber_dob,
+            cov.subscriber_sex,
         )
 
 

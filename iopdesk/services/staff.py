@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -44,6 +45,7 @@ class StaffInput:
     email: str = ""
     phone: str = ""
     roles: str = "therapist"
+    taxonomy: str = ""  # NUCC provider taxonomy for 837 claims
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class StaffInfo:
     username: str
     version: int
     license_warning: str = ""
+    taxonomy: str = ""
 
     @property
     def display_name(self) -> str:
@@ -100,6 +103,10 @@ def _validate(data: StaffInput) -> dict[str, Any]:
     if npi and not npi_is_valid(npi):
         errors["npi"] = "Not a valid NPI: 10 digits with a correct check digit."
     values["npi"] = npi or None
+    taxonomy = data.taxonomy.strip().upper()
+    if taxonomy and not re.fullmatch(r"[0-9A-Z]{9}X", taxonomy):
+        errors["taxonomy"] = "A taxonomy code is 10 characters ending in X, e.g. 101YP2500X."
+    values["taxonomy"] = taxonomy
     try:
         values["phone"] = normalize_phone(data.phone)
     except ValueError as exc:
@@ -159,6 +166,7 @@ def _infos(session: Session, rows: list[Staff]) -> list[StaffInfo]:
             users.get(s.id, ""),
             s.version,
             license_warning(s.license_expiry),
+            s.taxonomy,
         )
         for s in rows
     ]

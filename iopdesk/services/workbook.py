@@ -113,11 +113,12 @@ def _spec(text: str) -> tuple[tuple[str, bool], ...]:
 _CONTRACT: dict[str, tuple[tuple[str, bool], ...]] = {
     "Clinic": _spec("setting* value*"),
     "Staff": _spec(
-        "staff_id* first_name* last_name* credentials npi roles* supervisor_id requires_cosign"
+        "staff_id* first_name* last_name* credentials npi roles* supervisor_id requires_cosign "
+        "taxonomy"
     ),
     "Payers": _spec(
         "payer_id* name* billing_mode* requires_auth audio_only_modifier hq_modifier "
-        "hf_modifier requires_treatment_plan"
+        "hf_modifier requires_treatment_plan electronic_payer_id claim_type"
     ),
     "Fees": _spec("payer_id* code* rate*"),
     "Tracks": _spec(
@@ -161,11 +162,24 @@ CLINIC_SETTINGS: tuple[str, ...] = (
     "week_start",
     "per_diem_minimum_minutes",
     "timezone",
+    "submitter_id",
+    "submitter_name",
+    "receiver_id",
+    "receiver_name",
+    "taxonomy",
 )
 _CLINIC_FIELDS = frozenset(
     {"name", "address", "phone", "billing_npi", "tax_id", "office_pos", "timezone"}
 )
-_SETTING_KEYS = ("week_start", "per_diem_minimum_minutes")
+_SETTING_KEYS = (
+    "week_start",
+    "per_diem_minimum_minutes",
+    "submitter_id",
+    "submitter_name",
+    "receiver_id",
+    "receiver_name",
+    "taxonomy",
+)
 PER_DIEM_CODES = ("H0015", "S9480")
 AUDIO_ONLY_MODIFIERS = ("93", "FQ")  # audio-only telehealth: 93, or FQ for Medicare
 # Payers sheet column -> Payer field
@@ -708,6 +722,29 @@ def _timezone(value: Any) -> str:
     return text
 
 
+def _edi_id(value: Any) -> str:
+    text = _as_text(value)
+    if not re.fullmatch(r"[A-Za-z0-9]{1,15}", text):
+        raise ValueError(f"'{text}' is not an X12 ID (1 to 15 letters and digits)")
+    return text.upper()
+
+
+def _taxonomy(value: Any) -> str:
+    text = _as_text(value).upper()
+    if not re.fullmatch(r"[0-9A-Z]{9}X", text):
+        raise ValueError(
+            f"'{text}' is not a provider taxonomy code (10 characters, e.g. 261QM0801X)"
+        )
+    return text
+
+
+def _electronic_payer_id(value: Any) -> str:
+    text = _as_text(value).upper()
+    if not re.fullmatch(r"[0-9A-Z]{2,80}", text):
+        raise ValueError(f"'{text}' is not an electronic payer ID (letters and digits)")
+    return text
+
+
 def _setting(key: str) -> Callable[[Any], Any]:
     spec = settings_decl.BY_KEY[key]
 
@@ -729,6 +766,11 @@ _CLINIC_VALUE: dict[str, Callable[[Any], Any]] = {
     "week_start": _setting("week_start"),
     "per_diem_minimum_minutes": _setting("per_diem_minimum_minutes"),
     "timezone": _timezone,
+    "submitter_id": _edi_id,
+    "submitter_name": _text(60),
+    "receiver_id": _edi_id,
+    "receiver_name": _text(60),
+    "taxonomy": _taxonomy,
 }
 
 
@@ -862,6 +904,7 @@ def _parse_staff(sheet: _Sheet, problems: list[ImportProblem]) -> list[_Row]:
         r.put("roles", _roles, True)
         r.put("supervisor_id", _text(30))
         r.put("requires_cosign", _yes_no, default=False)
+        r.put("taxonomy", _taxonomy, default="")
         out.append(r)
     return out
 
@@ -878,6 +921,8 @@ def _parse_payers(sheet: _Sheet, problems: list[ImportProblem]) -> list[_Row]:
         r.put("hq_modifier", _yes_no, default=True)
         r.put("hf_modifier", _yes_no, default=False)
         r.put("requires_treatment_plan", _yes_no, default=False)
+        r.put("electronic_payer_id", _electronic_payer_id, default="")
+        r.put("claim_type", _choice(["837P", "837I"]), default="")
         out.append(r)
     return out
 
@@ -1490,6 +1535,7 @@ def _apply_staff(rows: list[_Row], st: _State, w: _Writer, tally: _Tally) -> Non
             last_name=r.v["last_name"],
             credentials=r.v.get("credentials") or "",
             npi=r.v.get("npi"),
+            taxonomy=r.v.get("taxonomy") or "",
             roles=_roles_text(r.v["roles"]),
             is_supervisee=bool(r.v.get("requires_cosign")),
             **w.base(),
@@ -1510,7 +1556,9 @@ def _apply_staff(rows: list[_Row], st: _State, w: _Writer, tally: _Tally) -> Non
             _count(tally, "Staff", True, False)
             continue
         values: dict[str, Any] = {
-            k: r.v[k] for k in ("first_name", "last_name", "credentials", "npi") if k in r.v
+            k: r.v[k]
+            for k in ("first_name", "last_name", "credentials", "npi", "taxonomy")
+            if k in r.v
         }
         if "roles" in r.v:
             try:
@@ -1531,7 +1579,9 @@ def _apply_payers(rows: list[_Row], st: _State, w: _Writer, tally: _Tally) -> No
         code = r.v["payer_id"]
         obj = st.payers.get(code)
         values: dict[str, Any] = {
-            k: r.v[k] for k in ("name", "billing_mode", "requires_auth") if k in r.v
+            k: r.v[k]
+            for k in ("name", "billing_mode", "requires_auth", "electronic_payer_id", "claim_type")
+            if k in r.v
         }
         values.update(
             {field: r.v[column] for column, field in _PAYER_RULE_COLUMNS.items() if column in r.v}
@@ -2584,6 +2634,7 @@ class _Export:
                     roles_text(roles),
                     self.staff_code.get(x.supervisor_id) if x.supervisor_id else None,
                     "yes" if x.is_supervisee else "no",
+                    _or_none(x.taxonomy),
                 ]
             )
         self.data["Staff"] = rows
@@ -2601,6 +2652,8 @@ class _Export:
                 "yes" if p.group_hq else "no",
                 "yes" if p.sud_hf else "no",
                 "yes" if p.requires_treatment_plan else "no",
+                _or_none(p.electronic_payer_id),
+                _or_none(p.claim_type),
             ]
             for p in payers
         ]

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from iopdesk.services import billing, lookups
+from iopdesk.services import billing, claims, lookups
 from iopdesk.services.billing import ExportResult
 from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm
@@ -80,6 +80,14 @@ class BillingPage(Page):
         self.export_btn.setObjectName("primary")
         self.export_btn.clicked.connect(self._export_clicked)
         self.export_btn.setEnabled(ctx.can(Perm.BILLING_EXPORT))
+        self.claims_btn = QPushButton("Export claims (837)...")
+        self.claims_btn.setObjectName("export_claims")
+        self.claims_btn.setToolTip(
+            "837P/837I files for the clearinghouse, one per payer and claim type, checked with "
+            "an X12 validator before they are written"
+        )
+        self.claims_btn.clicked.connect(self._claims_clicked)
+        self.claims_btn.setEnabled(ctx.can(Perm.BILLING_EXPORT))
         widgets: list[QWidget] = [
             QLabel("From"),
             self.date_from,
@@ -92,10 +100,15 @@ class BillingPage(Page):
         for widget in widgets:
             bar.addWidget(widget)
         bar.addStretch(1)
-        bar.addWidget(self.export_btn)
         self.layout_.addLayout(bar)
         self.summary = muted("Choose a period and press Preview to see what would be billed.")
-        self.layout_.addWidget(self.summary)
+        # The two exports side by side under the period bar (the bar has no room left at
+        # 1366 px): the 837 files for the clearinghouse and the Excel workbook.
+        exports = QHBoxLayout()
+        exports.addWidget(self.summary, 1)
+        exports.addWidget(self.claims_btn)
+        exports.addWidget(self.export_btn)
+        self.layout_.addLayout(exports)
         self.tabs = QTabWidget()
         self.lines_model: RowsModel[billing.ClaimLine] = RowsModel(
             [
@@ -186,6 +199,10 @@ class BillingPage(Page):
 
         self.payers_tab = PayersTab(ctx)
         self.tabs.addTab(self.payers_tab, "Payers && fees")
+        from iopdesk.ui.pages.remittances import RemittancesTab
+
+        self.remit_tab = RemittancesTab(ctx)
+        self.tabs.addTab(self.remit_tab, "Remittances && AR")
         self.layout_.addWidget(self.tabs, 1)
 
     def _range(self) -> tuple[date, date]:
@@ -194,6 +211,7 @@ class BillingPage(Page):
     def refresh(self) -> None:
         self.batch_model.set_rows(billing.list_batches(self.ctx.db, self.ctx.actor))
         self.payers_tab.refresh()
+        self.remit_tab.refresh()
 
     def preview(self) -> ops.Op[billing.BillingRun]:
         """What the period would bill, computed in the background (the window keeps painting)."""
@@ -276,6 +294,66 @@ class BillingPage(Page):
             .with_progress("Finding billable services...")
             .success(exported)
             .run_in_background()
+        )
+
+    def _claims_clicked(self) -> None:
+        from iopdesk.ui.pages.privacy import ask_release
+
+        release = ask_release(self, "The 837 files list clients, their insurance and services")
+        if release is None:
+            return
+        folder = QFileDialog.getExistingDirectory(self, "Save the 837 files in")
+        if folder:
+            self.export_claims_to(Path(folder), release)
+
+    def export_claims_to(
+        self, folder: Path, release: Release | None = None
+    ) -> ops.Op[claims.ClaimsResult]:
+        """Write the 837 files in the background; the batch list and preview then refresh."""
+        start, end = self._range()
+        payer = self.payer.currentData()
+        db, actor = self.ctx.db, self.ctx.actor
+
+        def exported(result: claims.ClaimsResult) -> None:
+            self.refresh()
+            self.preview()
+            self._claims_done(result)
+
+        return (
+            ops.Op(
+                self,
+                lambda: claims.export_claims(
+                    db, actor, start, end, folder, payer_code=payer, release=release
+                ),
+            )
+            .with_progress("Building and checking the 837 files...")
+            .success(exported)
+            .run_in_background()
+        )
+
+    def _claims_done(self, result: claims.ClaimsResult) -> None:
+        if not result.files:
+            msgbox.info(
+                self,
+                "No claims to send",
+                f"Nothing new to send for this period. {len(result.exceptions)} exceptions "
+                "are listed on the Exceptions tab.",
+            )
+            return
+        names = "\n".join(f"\u2022 {p.name}" for p in result.files)
+        changed = (
+            f"\n{len(result.changes)} names or addresses were reduced to the X12 character set."
+            if result.changes
+            else ""
+        )
+        msgbox.info(
+            self,
+            "Claims exported",
+            f"{len(result.claims)} claims ({result.originals} original, {result.replacements} "
+            f"replacement, {result.voids} void), {result.lines} lines, {_money(result.total)} "
+            f"saved as batch {result.batch_number} in {result.files[0].parent}:\n{names}\n"
+            f"Every file passed X12 validation. {len(result.exceptions)} exceptions were not "
+            f"sent.{changed}",
         )
 
     def _void_clicked(self) -> None:

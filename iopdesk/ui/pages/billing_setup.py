@@ -96,12 +96,39 @@ class _EditDialog(_FormDialog):
         raise NotImplementedError
 
 
+CLAIM_TYPES = {
+    "": "From billing (per service 837P, per diem 837I)",
+    "837P": "837P professional",
+    "837I": "837I institutional",
+}
+GROUPINGS = {"period": "One claim per statement period", "date": "One claim per date of service"}
+RELATIONSHIPS = {
+    "self": "Self (the client)",
+    "spouse": "Spouse",
+    "child": "Child",
+    "other": "Other",
+}
+
+
+def _combo(name: str, items: dict[str, str]) -> QComboBox:
+    box = QComboBox()
+    box.setObjectName(name)
+    for key, label in items.items():
+        box.addItem(label, key)
+    return box
+
+
 class PayerDialog(_EditDialog):
     labels = {
         "payer_code": "Payer ID",
         "name": "Name",
         "billing_mode": "Billing",
         "audio_only_modifier": "Audio-only modifier",
+        "electronic_payer_id": "Electronic payer ID",
+        "claim_type": "Claim type",
+        "type_of_bill": "Type of bill",
+        "claim_grouping": "Claims",
+        "claim_filing_code": "Claim filing indicator",
     }
 
     def __init__(self, ctx: AppContext, info: PayerInfo | None, parent: QWidget | None) -> None:
@@ -145,6 +172,25 @@ class PayerDialog(_EditDialog):
         self.form.addRow("", self.sud_hf)
         self.form.addRow("", self.requires_plan)
         self.form.addRow("", self.active)
+        self.edi = self._line("electronic_payer_id", "the clearinghouse's payer ID", 80)
+        self.claim_type = _combo("claim_type", CLAIM_TYPES)
+        self.fields["claim_type"] = self.claim_type
+        self.tob = self._line("type_of_bill", "837I: e.g. 0131 or 0761", 4)
+        self.grouping = _combo("claim_grouping", GROUPINGS)
+        self.fields["claim_grouping"] = self.grouping
+        self.filing = self._line("claim_filing_code", "CI commercial, MC Medicaid, HM HMO", 2)
+        self.filing.setText("CI")
+        self.form.addRow("Electronic payer ID", self.edi)
+        self.form.addRow("Claim type", self.claim_type)
+        self.form.addRow("Type of bill", self.tob)
+        self.form.addRow("Claims", self.grouping)
+        self.form.addRow("Claim filing indicator", self.filing)
+        if info is not None:
+            self.edi.setText(info.electronic_payer_id)
+            self.claim_type.setCurrentIndex(max(0, self.claim_type.findData(info.claim_type)))
+            self.tob.setText(info.type_of_bill)
+            self.grouping.setCurrentIndex(max(0, self.grouping.findData(info.claim_grouping)))
+            self.filing.setText(info.claim_filing_code)
         if info is not None:
             self.code.setText(info.payer_code)
             self.name.setText(info.name)
@@ -167,6 +213,11 @@ class PayerDialog(_EditDialog):
             group_hq=self.group_hq.isChecked(),
             sud_hf=self.sud_hf.isChecked(),
             requires_treatment_plan=self.requires_plan.isChecked(),
+            electronic_payer_id=self.edi.text(),
+            claim_type=str(self.claim_type.currentData() or ""),
+            type_of_bill=self.tob.text(),
+            claim_grouping=str(self.grouping.currentData() or "period"),
+            claim_filing_code=self.filing.text(),
         )
         info = self.info
         self.saved = payers.save_payer(
@@ -399,7 +450,15 @@ def _payer_combo(ctx: AppContext, current: int | None) -> QComboBox:
 
 
 class CoverageDialog(_EditDialog):
-    labels = {"payer_id": "Payer", "member_id": "Member ID", "end_date": "To"}
+    labels = {
+        "payer_id": "Payer",
+        "member_id": "Member ID",
+        "end_date": "To",
+        "subscriber_relationship": "Subscriber is",
+        "subscriber_last_name": "Subscriber name",
+        "subscriber_dob": "Subscriber date of birth",
+        "subscriber_sex": "Subscriber sex",
+    }
 
     def __init__(
         self, ctx: AppContext, client_id: int, info: CoverageInfo | None, parent: QWidget | None
@@ -422,6 +481,28 @@ class CoverageDialog(_EditDialog):
         self.form.addRow("Group number", self.group_no)
         self.form.addRow("From", self.start)
         self.form.addRow("To", self.end)
+        self.relationship = _combo("subscriber_relationship", RELATIONSHIPS)
+        self.fields["subscriber_relationship"] = self.relationship
+        self.sub_first = self._line("subscriber_first_name", "when not the client", 35)
+        self.sub_last = self._line("subscriber_last_name", "when not the client", 60)
+        self.sub_dob = self._date("subscriber_dob")
+        self.sub_sex = _combo(
+            "subscriber_sex", {"": "", "F": "Female", "M": "Male", "U": "Unknown"}
+        )
+        self.fields["subscriber_sex"] = self.sub_sex
+        self.form.addRow("Subscriber is", self.relationship)
+        self.form.addRow("Subscriber first name", self.sub_first)
+        self.form.addRow("Subscriber last name", self.sub_last)
+        self.form.addRow("Subscriber date of birth", self.sub_dob)
+        self.form.addRow("Subscriber sex", self.sub_sex)
+        if info is not None:
+            self.relationship.setCurrentIndex(
+                max(0, self.relationship.findData(info.subscriber_relationship))
+            )
+            self.sub_first.setText(info.subscriber_first_name)
+            self.sub_last.setText(info.subscriber_last_name)
+            self.sub_dob.set_value(info.subscriber_dob)
+            self.sub_sex.setCurrentIndex(max(0, self.sub_sex.findData(info.subscriber_sex)))
         if info is not None:
             self.member.setText(info.member_id)
             self.group_no.setText(info.group_number)
@@ -441,6 +522,11 @@ class CoverageDialog(_EditDialog):
             end_date=self.end.value(),
             coverage_id=info.id if info else None,
             version=info.version if info else None,
+            subscriber_relationship=str(self.relationship.currentData() or "self"),
+            subscriber_first_name=self.sub_first.text(),
+            subscriber_last_name=self.sub_last.text(),
+            subscriber_dob=self.sub_dob.value(),
+            subscriber_sex=str(self.sub_sex.currentData() or ""),
         )
 
 

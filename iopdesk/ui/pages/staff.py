@@ -75,6 +75,7 @@ FIELD_LABELS = {
     "last_name": "Last name",
     "credentials": "Credentials",
     "npi": "NPI",
+    "taxonomy": "Taxonomy",
     "phone": "Phone",
     "email": "E-mail",
     "roles": "Works as",
@@ -165,6 +166,7 @@ class StaffDialog(_FormDialog):
         columns.addLayout(right_box, 1)
         self.npi = self._line("npi", "10 digits", 10)
         self.npi.editingFinished.connect(self._check_npi)
+        self.taxonomy = self._line("taxonomy", "e.g. 101YP2500X (for 837 claims)", 10)
         self.license_number = self._line("license_number", "", 40)
         self.license_state = QComboBox()
         self.license_state.setObjectName("license_state")
@@ -206,6 +208,7 @@ class StaffDialog(_FormDialog):
         self.fields["supervisor_id"] = self.supervisor
         self.supervisee.toggled.connect(lambda _on: self._supervisee_changed())
         right.addRow("NPI", self.npi)
+        right.addRow("Taxonomy", self.taxonomy)
         right.addRow("License no.", license_row)
         right.addRow("License expiry", expiry_row)
         right.addRow("", self.supervisee)
@@ -293,6 +296,7 @@ class StaffDialog(_FormDialog):
         self.email.setText(info.email)
         self.phone.setText(info.phone)
         self.npi.setText(info.npi)
+        self.taxonomy.setText(info.taxonomy)
         self.license_number.setText(info.license_number)
         state = info.license_state
         index = self.license_state.findData(state)
@@ -340,6 +344,7 @@ class StaffDialog(_FormDialog):
             email=self.email.text(),
             phone=self.phone.text(),
             roles=",".join(r.value for r, box in self.role_boxes.items() if box.isChecked()),
+            taxonomy=self.taxonomy.text(),
         )
 
     def _save(self) -> None:
