@@ -67,7 +67,6 @@ from iopdesk.services.actor import Actor
 from iopdesk.services.billing import BillingException, ClaimLine
 from iopdesk.services.clinic import get_setting_in
 from iopdesk.services.disclosures import Release
-
 from iopdesk.services.permissions import Perm, require
 from iopdesk.services.records import serialize
 
