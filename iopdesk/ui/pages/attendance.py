@@ -106,6 +106,8 @@ class SignInModel(QAbstractTableModel):
         self.rows: list[EditRow] = []
         self.default_minutes = 0
         self.editable = True
+        self.start = time(0, 0)
+        self.end = time(0, 0)
 
     def load(self, sheet: attendance.SignInSheet) -> None:
         self.beginResetModel()
@@ -120,10 +122,17 @@ class SignInModel(QAbstractTableModel):
                 f"{r.arrival_time:%H:%M}" if r.arrival_time else "",
                 f"{r.departure_time:%H:%M}" if r.departure_time else "",
                 "" if r.minutes is None else str(r.minutes),
-                r.minutes is not None,
+                # Saved minutes are "typed" only when no time explains them; minutes that came
+                # from times follow the times when they are edited (issue 19 item 1).
+                r.minutes is not None
+                and r.arrival_time is None
+                and r.departure_time is None
+                and not (r.status == "present" and r.minutes == sheet.default_minutes),
             )
             for r in sheet.rows
         ]
+        self.start = sheet.session.start
+        self.end = sheet.session.end
         self.endResetModel()
 
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
@@ -143,14 +152,33 @@ class SignInModel(QAbstractTableModel):
             base |= Qt.ItemFlag.ItemIsEditable
         return base
 
+    def minutes_from_times(self, row: EditRow) -> int | None:
+        """The minutes the service will store for the row's times (None: no usable time)."""
+        try:
+            arrival, departure = parse_time(row.arrival), parse_time(row.departure)
+        except ValueError:
+            return None
+        if arrival is None and departure is None:
+            return None
+
+        def m(t: time) -> int:
+            return t.hour * 60 + t.minute
+
+        a = max(m(arrival or self.start), m(self.start))
+        d = min(m(departure or self.end), m(self.end))
+        return max(0, d - a)
+
     def shown_minutes(self, row: EditRow) -> str:
         if row.minutes_typed or row.status is None:
             return row.minutes
-        if row.status == "present":
-            return str(self.default_minutes)
         if row.status.startswith("absent"):
             return "0"
-        return row.minutes
+        computed = self.minutes_from_times(row)
+        if computed is not None:
+            return str(computed)
+        if row.status == "present":
+            return str(self.default_minutes)
+        return ""
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = 0) -> Any:
         if not index.isValid():
@@ -185,16 +213,19 @@ class SignInModel(QAbstractTableModel):
             return False
         row = self.rows[index.row()]
         text = str(value).strip()
-        if index.column() == 3:
-            row.arrival = text
-        elif index.column() == 4:
-            row.departure = text
+        if index.column() in (3, 4):
+            if index.column() == 3:
+                row.arrival = text
+            else:
+                row.departure = text
+            # Minutes follow the times: a new time replaces minutes typed or saved before.
+            row.minutes, row.minutes_typed = "", False
         elif index.column() == 5:
             row.minutes = text
             row.minutes_typed = bool(text)
         else:
             return False
-        self.dataChanged.emit(index, index)
+        self.dataChanged.emit(self.index(index.row(), 3), self.index(index.row(), 5))
         self.changed.emit()
         return True
 
@@ -206,6 +237,8 @@ class SignInModel(QAbstractTableModel):
         if status is not None and status.startswith("absent"):
             row.arrival = row.departure = ""
             row.minutes, row.minutes_typed = "", False
+        elif not row.minutes_typed:
+            row.minutes = ""
         self.dataChanged.emit(self.index(row_index, 0), self.index(row_index, len(COLUMNS) - 1))
         self.changed.emit()
 

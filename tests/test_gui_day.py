@@ -1,0 +1,177 @@
+"""Issue 19: a clinic day without surprises. Each test types and clicks into the real widgets as
+a front-desk worker, therapist or administrator would."""
+
+from __future__ import annotations
+
+from datetime import date, time, timedelta
+
+import pytest
+import shiboken6
+from PySide6.QtCore import QCoreApplication, QEvent, Qt
+from PySide6.QtWidgets import QLineEdit, QTableView
+
+from iopdesk.models import ClinicSession, Track, TrackBlock
+from iopdesk.services import attendance, clients, clinic
+from iopdesk.services.clients import ClientInput
+from iopdesk.ui import msgbox
+from iopdesk.ui.context import AppContext
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def backend() -> str:
+    return "sqlite"  # GUI behaviour; the services are tested on both backends elsewhere
+
+
+@pytest.fixture(autouse=True)
+def _nonblocking_boxes():
+    msgbox.NON_BLOCKING = True
+    msgbox.shown.clear()
+    yield
+    msgbox.NON_BLOCKING = False
+
+
+def ctx_for(env, actor) -> AppContext:
+    return AppContext(env.db, actor, clinic.get_clinic(env.db))
+
+
+def click_cell(qtbot, table: QTableView, row: int, column: int) -> None:
+    rect = table.visualRect(table.model().index(row, column))
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+
+
+def type_into_cell(qtbot, table: QTableView, row: int, column: int, text: str) -> None:
+    """Click the cell, press F2 to edit as a user does, select what is there, type, Enter."""
+    click_cell(qtbot, table, row, column)
+    qtbot.keyClick(table, Qt.Key.Key_F2)
+    editors = [e for e in table.findChildren(QLineEdit) if e.isVisible()]
+    assert len(editors) == 1
+    editor = editors[0]
+    qtbot.keyClick(editor, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClicks(editor, text)
+    qtbot.keyClick(editor, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not shiboken6.isValid(editor) or not editor.isVisible())
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+
+# --- 1. attendance minutes follow the times --------------------------------------------------
+
+
+@pytest.fixture
+def group(env):
+    today = date.today()
+    with env.db.session() as s:
+        track = Track(track_code="EVE", name="Evening IOP", is_sud=True)
+        s.add(track)
+        s.flush()
+        s.add(
+            TrackBlock(
+                track_id=track.id, weekday=today.weekday(), start_time=time(0), end_time=time(3)
+            )
+        )
+        session = ClinicSession(
+            kind="group",
+            track_id=track.id,
+            session_date=today,
+            start_time=time(0),
+            end_time=time(3),
+        )
+        s.add(session)
+        s.flush()
+        track_id, session_id = track.id, session.id
+    ids = []
+    for first, last in (("Ann", "Alpha"), ("Ben", "Bravo")):
+        c = clients.create_client(
+            env.db,
+            env.world.admin,
+            ClientInput(
+                first,
+                last,
+                date(1990, 1, 1),
+                status="active",
+                track_id=track_id,
+                admission_date=today - timedelta(days=7),
+            ),
+        )
+        ids.append(c.id)
+    return session_id, ids
+
+
+def test_editing_a_saved_rows_times_recomputes_the_minutes(qtbot, env, group):
+    from iopdesk.ui.pages.attendance import AttendancePage
+
+    session_id, _ids = group
+    page = AttendancePage(ctx_for(env, env.world.front_desk))
+    qtbot.addWidget(page)
+    page.resize(1200, 700)
+    page.show()
+    page.refresh()
+    page.open_session(session_id)
+    table = page.panel.table
+    # Both present, saved: 180 minutes each.
+    click_cell(qtbot, table, 0, 2)
+    qtbot.keyClick(table, Qt.Key.Key_P)
+    qtbot.keyClick(table, Qt.Key.Key_P)
+    qtbot.keyClick(table, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    saved = attendance.sign_in_sheet(env.db, env.world.admin, session_id)
+    got = {r.last: r.minutes for r in saved.rows}
+    assert got == {"Alpha": 180, "Bravo": 180}
+    # Then the front desk corrects the saved rows: Ann came late at 00:40, Ben left at 02:00.
+    click_cell(qtbot, table, 0, 2)
+    qtbot.keyClick(table, Qt.Key.Key_L)
+    qtbot.keyClick(table, Qt.Key.Key_E)
+    type_into_cell(qtbot, table, 0, 3, "00:40")
+    type_into_cell(qtbot, table, 1, 4, "0200")
+    qtbot.waitUntil(lambda: page.panel.model.rows[1].departure == "0200")
+    # The minutes column shows what will be stored before saving.
+    model = page.panel.model
+    assert model.data(model.index(0, 5), Qt.ItemDataRole.DisplayRole) == "140"
+    assert model.data(model.index(1, 5), Qt.ItemDataRole.DisplayRole) == "120"
+    qtbot.mouseClick(page.panel.save_btn, Qt.MouseButton.LeftButton)
+    sheet = attendance.sign_in_sheet(env.db, env.world.admin, session_id)
+    got2 = {r.last: (r.status, r.minutes) for r in sheet.rows}
+    assert got2 == {"Alpha": ("late", 140), "Bravo": ("left_early", 120)}
+    # Editing the saved late time again follows the new time too.
+    type_into_cell(qtbot, table, 0, 3, "01:00")
+    qtbot.mouseClick(page.panel.save_btn, Qt.MouseButton.LeftButton)
+    sheet = attendance.sign_in_sheet(env.db, env.world.admin, session_id)
+    assert {r.last: r.minutes for r in sheet.rows}["Alpha"] == 120
+
+
+def test_late_and_left_early_times_must_lie_inside_the_session(qtbot, env, group):
+    from iopdesk.ui.pages.attendance import AttendancePage
+
+    session_id, _ids = group
+    page = AttendancePage(ctx_for(env, env.world.front_desk))
+    qtbot.addWidget(page)
+    page.resize(1200, 700)
+    page.show()
+    page.refresh()
+    page.open_session(session_id)
+    table = page.panel.table
+    click_cell(qtbot, table, 0, 2)
+    qtbot.keyClick(table, Qt.Key.Key_L)
+    qtbot.keyClick(table, Qt.Key.Key_E)
+    type_into_cell(qtbot, table, 0, 3, "00:00")  # "late" at the start time
+    type_into_cell(qtbot, table, 1, 4, "03:30")  # "left early" after the end
+    qtbot.mouseClick(page.panel.save_btn, Qt.MouseButton.LeftButton)
+    assert msgbox.shown and "after the session starts" in msgbox.shown[-1].text
+    assert attendance.sign_in_sheet(env.db, env.world.admin, session_id).recorded == 0
+    type_into_cell(qtbot, table, 0, 3, "00:15")
+    qtbot.mouseClick(page.panel.save_btn, Qt.MouseButton.LeftButton)
+    assert "before the session ends" in msgbox.shown[-1].text
+    type_into_cell(qtbot, table, 1, 4, "02:45")
+    qtbot.mouseClick(page.panel.save_btn, Qt.MouseButton.LeftButton)
+    sheet = attendance.sign_in_sheet(env.db, env.world.admin, session_id)
+    assert {r.last: r.minutes for r in sheet.rows} == {"Alpha": 165, "Bravo": 165}
+
+
+def test_typed_minutes_that_disagree_with_the_times_are_refused():
+    entry = attendance.AttendanceEntry(0, "late", 180, time(9, 40), time(12))
+    values, errors = attendance.resolve_entry(entry, time(9), time(12))
+    assert values == {} and "does not match the times" in errors["rows.0.minutes"]
+    ok, _ = attendance.resolve_entry(
+        attendance.AttendanceEntry(0, "late", None, time(9, 40), time(12)), time(9), time(12)
+    )
+    assert ok["minutes"] == 140
