@@ -175,3 +175,89 @@ def test_typed_minutes_that_disagree_with_the_times_are_refused():
         attendance.AttendanceEntry(0, "late", None, time(9, 40), time(12)), time(9), time(12)
     )
     assert ok["minutes"] == 140
+
+
+# --- 2. one date box that reads dates as people type them -----------------------------------
+
+
+def open_intake(qtbot, env):
+    from iopdesk.ui.pages.intake import IntakeDialog
+
+    dialog = IntakeDialog(ctx_for(env, env.world.front_desk))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    return dialog
+
+
+def retype(qtbot, edit, text: str) -> None:
+    edit.setFocus()
+    qtbot.keyClick(edit, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(edit, Qt.Key.Key_Delete)
+    qtbot.keyClicks(edit, text)
+    qtbot.keyClick(edit, Qt.Key.Key_Tab)
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("3/15/1988", date(1988, 3, 15)),
+        ("03/15/1988", date(1988, 3, 15)),
+        ("03151988", date(1988, 3, 15)),
+        ("3-15-88", date(1988, 3, 15)),
+        ("031588", date(1988, 3, 15)),
+        ("3.15.1988", date(1988, 3, 15)),
+        ("1988-03-15", date(1988, 3, 15)),
+        # A two-digit year of birth is never in the future: this year's "12/31/YY" is 19YY
+        # unless that day has passed.
+        (f"1/2/{date.today().year % 100 + 1:02d}", date(date.today().year - 99, 1, 2)),
+    ],
+)
+def test_date_of_birth_reads_the_usual_ways_of_typing_a_date(qtbot, env, typed, expected):
+    dialog = open_intake(qtbot, env)
+    assert dialog.dob.text() == "" and dialog.dob.value() is None  # never prefilled
+    retype(qtbot, dialog.dob, typed)
+    assert dialog.dob.value() == expected
+    assert dialog.dob.text() == f"{expected:%m/%d/%Y}"
+    assert dialog.dob.property("invalid") is not True
+    assert dialog.age.text().startswith("Age ")
+
+
+def test_an_impossible_date_of_birth_is_refused_in_plain_words(qtbot, env):
+    dialog = open_intake(qtbot, env)
+    qtbot.keyClicks(dialog.first_name, "Pat")
+    qtbot.keyClicks(dialog.last_name, "Typo")
+    retype(qtbot, dialog.dob, "13/45/1990")
+    assert dialog.dob.property("invalid") is True
+    assert "month must be 1 to 12" in dialog.age.text()  # beside the box, not "Age 30"
+    assert dialog.dob.text() == "13/45/1990"  # what was typed stays to be corrected
+    qtbot.mouseClick(dialog.buttons.button(dialog.buttons.StandardButton.Ok), Qt.LeftButton)
+    assert dialog.created is None
+    assert "month must be 1 to 12" in dialog.error.text()
+    assert clients.list_census(env.db, env.world.admin, search="Typo") == []
+    retype(qtbot, dialog.dob, "2/30/1990")
+    assert "February 1990 has days 1 to 28" in dialog.age.text()
+    retype(qtbot, dialog.dob, "2/3/1990")
+    assert dialog.dob.value() == date(1990, 2, 3) and dialog.dob.property("invalid") is False
+
+
+def test_every_typed_date_field_is_the_one_date_box(qtbot, env):
+    """No screen offers QDateEdit's section-stepping box for typing a date."""
+    from PySide6.QtWidgets import QDateEdit
+
+    from iopdesk.ui.dates import DateEdit
+    from iopdesk.ui.pages.attendance import AttendancePage
+    from iopdesk.ui.pages.billing import BillingPage
+
+    for page in (
+        AttendancePage(ctx_for(env, env.world.admin)),
+        BillingPage(ctx_for(env, env.world.admin)),
+    ):
+        qtbot.addWidget(page)
+        assert page.findChildren(QDateEdit) == []
+        assert page.findChildren(DateEdit)
+    page = AttendancePage(ctx_for(env, env.world.front_desk))
+    qtbot.addWidget(page)
+    page.show()
+    retype(qtbot, page.day, "3/2/26")
+    assert page.current_day() == date(2026, 3, 2) and page.day.text() == "Mon 03/02/2026"

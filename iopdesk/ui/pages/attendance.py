@@ -19,7 +19,6 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush, QColor, QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
-    QDateEdit,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
@@ -36,8 +35,9 @@ from PySide6.QtWidgets import (
 from iopdesk.errors import StaleRecordError, UserError, ValidationError
 from iopdesk.services import attendance, schedule
 from iopdesk.services.permissions import Perm
-from iopdesk.ui import msgbox
+from iopdesk.ui import clock, msgbox
 from iopdesk.ui.context import AppContext
+from iopdesk.ui.dates import DateEdit
 from iopdesk.ui.widgets import Page, make_table, muted, section_title
 
 STATUS_KEYS = {
@@ -450,13 +450,11 @@ class AttendancePage(Page):
         next_day = QPushButton(">")
         next_day.setFixedWidth(34)
         next_day.setToolTip("Next day")
-        self.day = QDateEdit(QDate.currentDate())
-        self.day.setCalendarPopup(True)
-        self.day.setDisplayFormat("ddd MM/dd/yyyy")
+        self.day = DateEdit(clock.today(), weekday=True)
         prev_day.clicked.connect(lambda: self.day.setDate(self.day.date().addDays(-1)))
         next_day.clicked.connect(lambda: self.day.setDate(self.day.date().addDays(1)))
         today = QPushButton("Today")
-        today.clicked.connect(lambda: self.day.setDate(QDate.currentDate()))
+        today.clicked.connect(lambda: self.day.setDate(clock.today()))
         for w in (prev_day, self.day, next_day, today):
             nav.addWidget(w)
         left.addLayout(nav)

@@ -10,7 +10,6 @@ from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
     QComboBox,
-    QDateEdit,
     QFileDialog,
     QHBoxLayout,
     QInputDialog,
@@ -26,8 +25,9 @@ from iopdesk.errors import UserError
 from iopdesk.services import billing, lookups
 from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm
-from iopdesk.ui import msgbox
+from iopdesk.ui import clock, msgbox
 from iopdesk.ui.context import AppContext
+from iopdesk.ui.dates import DateEdit
 from iopdesk.ui.tablemodel import Column, RowsModel
 from iopdesk.ui.widgets import Page, make_table, muted
 
@@ -48,13 +48,10 @@ class BillingPage(Page):
         self.ctx = ctx
         self.run: billing.BillingRun | None = None
         bar = QHBoxLayout()
-        today = QDate.currentDate()
+        today = clock.qtoday()
         first = QDate(today.year(), today.month(), 1).addMonths(-1)
-        self.date_from = QDateEdit(first)
-        self.date_to = QDateEdit(first.addMonths(1).addDays(-1))
-        for w in (self.date_from, self.date_to):
-            w.setCalendarPopup(True)
-            w.setDisplayFormat("MM/dd/yyyy")
+        self.date_from = DateEdit(_d(first), label="The first day")
+        self.date_to = DateEdit(_d(first.addMonths(1).addDays(-1)), label="The last day")
         self.payer = QComboBox()
         self.payer.addItem("All payers", None)
         for p in lookups.list_payers(ctx.db, ctx.actor):

@@ -14,7 +14,6 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
-    QDateEdit,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
@@ -52,6 +51,7 @@ from iopdesk.services.aftercare import (
 from iopdesk.services.permissions import Perm
 from iopdesk.ui import msgbox
 from iopdesk.ui.context import AppContext
+from iopdesk.ui.dates import DateEdit
 from iopdesk.ui.tablemodel import Column, RowsModel
 from iopdesk.ui.widgets import Page, make_table, muted, section_title
 
@@ -255,10 +255,8 @@ class DischargeDialog(QDialog):
         # 1 date, type, reason
         p1 = QWidget()
         f1 = QFormLayout(p1)
-        self.date = QDateEdit(_qdate(s.default_date))
-        self.date.setCalendarPopup(True)
-        self.date.setDisplayFormat("MM/dd/yyyy")
-        self.date.setMaximumDate(_qdate(s.default_date))
+        self.date = DateEdit(s.default_date, maximum=s.default_date, label="The discharge date")
+        self.date.setObjectName("discharge_date")
         f1.addRow("Discharge date", self.date)
         self.type = QComboBox()
         for value, label in discharge.TYPE_LABELS.items():
@@ -397,6 +395,7 @@ class DischargeDialog(QDialog):
 
     def submit(self) -> bool:
         try:
+            self.date.value()  # a discharge date typed but not a date is refused in words
             self.result_ = discharge.discharge_client(
                 self.ctx.db,
                 self.ctx.actor,

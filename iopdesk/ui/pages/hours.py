@@ -6,13 +6,13 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from PySide6.QtCore import QDate, QModelIndex, QRectF, Qt, Signal
+from PySide6.QtCore import QModelIndex, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import (
     QComboBox,
-    QDateEdit,
     QFileDialog,
     QHBoxLayout,
+    QLabel,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -20,8 +20,10 @@ from PySide6.QtWidgets import (
 
 from iopdesk.errors import UserError
 from iopdesk.services import hours
-from iopdesk.ui import msgbox
+from iopdesk.services.clock import week_label
+from iopdesk.ui import clock, msgbox
 from iopdesk.ui.context import AppContext
+from iopdesk.ui.dates import DateEdit
 from iopdesk.ui.tablemodel import Column, RowsModel
 from iopdesk.ui.widgets import make_table, muted
 
@@ -57,9 +59,11 @@ class WeeklyHoursWidget(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         bar = QHBoxLayout()
-        self.week = QDateEdit(QDate.currentDate())
-        self.week.setCalendarPopup(True)
-        self.week.setDisplayFormat("'Week of' MM/dd/yyyy")
+        self.week = DateEdit(clock.today(), weekday=True)
+        self.week.setObjectName("weekDay")
+        self.week.setToolTip("Any day in the week; type it or pick it.")
+        self.week_label = QLabel("")
+        self.week_label.setObjectName("weekLabel")
         prev_w = QPushButton("<")
         prev_w.setFixedWidth(34)
         next_w = QPushButton(">")
@@ -73,7 +77,7 @@ class WeeklyHoursWidget(QWidget):
             combo.setMaximumWidth(210)
         self.summary = muted("")
         self.summary.setWordWrap(False)
-        for w in (prev_w, self.week, next_w, self.track, self.therapist):
+        for w in (prev_w, self.week, next_w, self.week_label, self.track, self.therapist):
             bar.addWidget(w)
         bar.addStretch(1)
         bar.addWidget(self.summary)
@@ -155,6 +159,8 @@ class WeeklyHoursWidget(QWidget):
         return date(d.year(), d.month(), d.day())
 
     def refresh(self) -> None:
+        start, _end = hours.week_bounds(self.ctx.db, self.week_of())
+        self.week_label.setText(week_label(start))
         rows = hours.weekly_hours(
             self.ctx.db,
             self.ctx.actor,
@@ -271,7 +277,7 @@ class ClientHoursTab(QWidget):
         lay.addWidget(self.chart, 2)
         self.model: RowsModel[tuple[date, hours.WeekRow]] = RowsModel(
             [
-                Column("Week of", lambda t: f"{t[0]:%m/%d/%Y}", sort_key=lambda t: t[0]),
+                Column("Week", lambda t: week_label(t[0]), sort_key=lambda t: t[0]),
                 Column("Track", lambda t: t[1].track),
                 Column("Required", lambda t: _h(t[1].required_hours), align_right=True),
                 Column("Attended", lambda t: _h(t[1].attended_hours), align_right=True),
@@ -280,7 +286,7 @@ class ClientHoursTab(QWidget):
         )
         self.table = make_table()
         self.table.setModel(self.model)
-        for column, width in enumerate((100, 220, 90, 90)):
+        for column, width in enumerate((150, 220, 90, 90)):
             self.table.setColumnWidth(column, width)
         lay.addWidget(self.table, 1)
 
@@ -299,7 +305,7 @@ class ClientHoursTab(QWidget):
 
 
 def current_week_start(ctx: AppContext) -> date:
-    start, _end = hours.week_bounds(ctx.db, date.today())
+    start, _end = hours.week_bounds(ctx.db, clock.today())
     return start
 
 

@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
-    QDateEdit,
     QDialog,
     QFileDialog,
     QFormLayout,
@@ -42,8 +41,9 @@ from iopdesk.errors import UserError, ValidationError
 from iopdesk.services import notes
 from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm
-from iopdesk.ui import msgbox
+from iopdesk.ui import clock, msgbox
 from iopdesk.ui.context import AppContext
+from iopdesk.ui.dates import DateEdit
 from iopdesk.ui.tablemodel import Column, RowsModel
 from iopdesk.ui.widgets import Page, make_table, muted, section_title
 
@@ -194,9 +194,8 @@ class NoteEditorDialog(QDialog):
         self.format.setMinimumWidth(170)
         for f in self.formats:
             self.format.addItem(f.label, f.key)
-        self.date = QDateEdit()
-        self.date.setCalendarPopup(True)
-        self.date.setDisplayFormat("MM/dd/yyyy")
+        self.date = DateEdit(clock.today(), label="The date of service")
+        self.date.setObjectName("service_date")
         self.minutes = QSpinBox()
         self.minutes.setRange(0, 1440)
         self.minutes.setSuffix(" min")

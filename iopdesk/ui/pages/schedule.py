@@ -44,7 +44,6 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
     QCompleter,
-    QDateEdit,
     QDialog,
     QFormLayout,
     QFrame,
@@ -88,6 +87,7 @@ from iopdesk.services.schedule import (
 from iopdesk.services.staff import StaffInfo
 from iopdesk.ui import msgbox, style
 from iopdesk.ui.context import AppContext
+from iopdesk.ui.dates import DateEdit
 from iopdesk.ui.dialogs import _FormDialog
 from iopdesk.ui.pages.clients import STATUS_LABELS
 from iopdesk.ui.pages.intake import FORM_CSS, from_qdate, hint, mark_invalid, to_qdate
@@ -1251,12 +1251,8 @@ class _ScheduleDialog(_FormDialog):
         self.accept()
 
 
-def _date_edit(value: dt.date) -> QDateEdit:
-    edit = QDateEdit(to_qdate(value))
-    edit.setCalendarPopup(True)
-    edit.setDisplayFormat("ddd MM/dd/yyyy")
-    edit.setMinimumWidth(150)
-    return edit
+def _date_edit(value: dt.date) -> DateEdit:
+    return DateEdit(value, weekday=True)
 
 
 def _time_edit(value: dt.time) -> QTimeEdit:
