@@ -7,7 +7,7 @@ from datetime import date, time, timedelta
 
 import pytest
 import shiboken6
-from PySide6.QtCore import QCoreApplication, QEvent, Qt
+from PySide6.QtCore import QCoreApplication, QEvent, QPoint, Qt
 from PySide6.QtWidgets import QLineEdit, QTableView
 
 from iopdesk.models import ClinicSession, Track, TrackBlock
@@ -261,3 +261,61 @@ def test_every_typed_date_field_is_the_one_date_box(qtbot, env):
     page.show()
     retype(qtbot, page.day, "3/2/26")
     assert page.current_day() == date(2026, 3, 2) and page.day.text() == "Mon 03/02/2026"
+
+
+# --- 3. a risk screen not done prints as not done --------------------------------------------
+
+
+def _pdf_text(path) -> str:
+    from pypdf import PdfReader
+
+    return " ".join(p.extract_text() for p in PdfReader(str(path)).pages)
+
+
+def _write_note(qtbot, env, *, screened: bool):
+    from iopdesk.services import notes
+    from iopdesk.ui.pages.notes import NoteEditorDialog
+
+    w = env.world
+    dialog = NoteEditorDialog(ctx_for(env, w.therapist), w.client_own, client_label="Own")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    for name, box in dialog.section_boxes.items():
+        qtbot.keyClicks(box, f"{name} text.")
+    if screened:
+        qtbot.mouseClick(
+            dialog.screened, Qt.MouseButton.LeftButton, pos=QPoint(8, dialog.screened.height() // 2)
+        )
+        assert dialog.screened.isChecked()
+    qtbot.mouseClick(dialog.sign_btn, Qt.MouseButton.LeftButton)
+    assert dialog.signed, dialog.error.text()
+    return notes.read_note(env.db, w.therapist, dialog.note_id)
+
+
+def test_an_unchecked_risk_screen_prints_as_not_done(qtbot, env, tmp_path):
+    from iopdesk.services import notes
+    from iopdesk.ui.pages.notes import note_text
+
+    content = _write_note(qtbot, env, screened=False)
+    assert "Risk screen: not done" in note_text(content)
+    assert "negative" not in note_text(content)
+    pdf = notes.print_note(env.db, env.world.therapist, content.header.id, tmp_path / "n.pdf")
+    text = _pdf_text(pdf)
+    assert "Not done" in text and "denied" not in text and "negative" not in text
+
+
+def test_a_risk_screen_done_prints_the_answers(qtbot, env, tmp_path):
+    from iopdesk.services import notes
+    from iopdesk.ui.pages.notes import note_text
+
+    content = _write_note(qtbot, env, screened=True)
+    assert "suicidal ideation denied; homicidal ideation denied" in note_text(content)
+    pdf = notes.print_note(env.db, env.world.therapist, content.header.id, tmp_path / "n.pdf")
+    assert "Suicidal ideation: denied" in _pdf_text(pdf)
+    # The signed hash covers the screen: the record verifies as signed.
+    with env.db.session() as s:
+        from iopdesk.models import Note
+
+        row = s.get(Note, content.header.id)
+        assert row.risk_screened is True
+        assert row.content_sha256 == notes._sha(notes.canonical_content(row))

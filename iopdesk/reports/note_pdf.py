@@ -182,13 +182,14 @@ def write_pdf(data: NotePrint, path: Path | str) -> None:
     for section, text in c.sections.items():
         story.append(KeepTogether([para(section, heading), para(text or "(blank)")]))
     story.append(para("Risk screen", heading))
-    story.append(
-        para(
+    if c.risk_screened or c.risk_suicidal or c.risk_homicidal:
+        screen = (
             f"Suicidal ideation: {'YES' if c.risk_suicidal else 'denied'}  |  "
-            f"Homicidal ideation: {'YES' if c.risk_homicidal else 'denied'}",
-            warn if (c.risk_suicidal or c.risk_homicidal) else body,
+            f"Homicidal ideation: {'YES' if c.risk_homicidal else 'denied'}"
         )
-    )
+    else:
+        screen = "Not done: the risk screen was not recorded on this note."
+    story.append(para(screen, warn if (c.risk_suicidal or c.risk_homicidal) else body))
     if c.safety_plan:
         story.append(para(f"Safety plan: {c.safety_plan}"))
     story.append(para("Signatures", heading))

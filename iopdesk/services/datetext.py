@@ -6,8 +6,8 @@ Accepted (US order, month first): 3/15/1988, 03/15/1988, 3-15-88, 3.15.1988, 3 1
 
 Two-digit years: for a date that is never in the future (a date of birth) the century is the
 latest one that does not put the date after today ("3/15/30" in 2026 is 1930); otherwise the
-century that puts the date nearest today. An impossible date ("13/45/1990", "2/30/2025") is
-refused with a plain message naming the problem.
+latest century not more than 20 years ahead ("1/5/75" is 1975, "6/1/27" is 2027). An
+impossible date ("13/45/1990", "2/30/2025") is refused with a plain message naming the problem.
 """
 
 from __future__ import annotations
@@ -32,8 +32,9 @@ def _century(yy: int, month: int, day: int, today: date, past: bool) -> int:
         if (year, month, day) > (today.year, today.month, today.day):
             year -= 100
         return year
-    candidates = [today.year // 100 * 100 + yy + k for k in (-100, 0, 100)]
-    return min(candidates, key=lambda y: abs(y - today.year))
+    # Otherwise the latest century that is at most 20 years ahead ("1/5/75" is 1975).
+    year = (today.year + 20) // 100 * 100 + yy
+    return year if year <= today.year + 20 else year - 100
 
 
 def _build(text: str, month: int, day: int, year: int) -> date:

@@ -1951,6 +1951,7 @@ class _Demo:
             content_json=content,
             modalities=modalities,
             risk_suicidal=risk,
+            risk_screened=group_note_id is None,
             safety_plan=SAFETY_PLAN if risk else "",
             service_minutes=minutes,
             **self._signing(s, author, draft, content),

@@ -134,6 +134,7 @@ class NoteContent:
     risk_homicidal: bool
     safety_plan: str
     goals_addressed: list[int] = field(default_factory=list)
+    risk_screened: bool = False  # the screen was done (checking either box means it was)
     service_minutes: int | None = None
     template_id: int | None = None
     signed_by: str = ""
@@ -142,6 +143,16 @@ class NoteContent:
     addenda: list[AddendumView] = field(default_factory=list)
     group: GroupNarrative | None = None
     goal_labels: dict[int, str] = field(default_factory=dict)
+
+
+def risk_screen_text(content: NoteContent) -> str:
+    """The risk screen as printed and shown: a screen not done says so (never "negative")."""
+    if not (content.risk_screened or content.risk_suicidal or content.risk_homicidal):
+        return "Risk screen: not done"
+    return (
+        f"Risk screen: suicidal ideation {'REPORTED' if content.risk_suicidal else 'denied'}; "
+        f"homicidal ideation {'REPORTED' if content.risk_homicidal else 'denied'}"
+    )
 
 
 @dataclass
@@ -160,6 +171,7 @@ class NoteDraft:
     risk_homicidal: bool = False
     safety_plan: str = ""
     service_minutes: int | None = None
+    risk_screened: bool = False
 
 
 @dataclass(frozen=True)
@@ -345,6 +357,8 @@ def canonical_content(note: Note, group: GroupNote | None = None) -> str:
         "safety_plan": note.safety_plan,
         "service_minutes": note.service_minutes,
     }
+    if note.risk_screened is not None:  # notes signed before it was recorded keep their hash
+        doc["risk_screened"] = note.risk_screened
     if group is not None:
         doc["group"] = {
             "topic": group.topic,
@@ -532,6 +546,7 @@ def _draft_values(
         "goals_addressed": goals,
         "risk_suicidal": draft.risk_suicidal,
         "risk_homicidal": draft.risk_homicidal,
+        "risk_screened": bool(draft.risk_screened or draft.risk_suicidal or draft.risk_homicidal),
         "safety_plan": draft.safety_plan.strip() if complete else draft.safety_plan,
         "service_minutes": draft.service_minutes,
     }
@@ -623,6 +638,7 @@ def _content(session: Session, note: Note) -> NoteContent:
         risk_homicidal=note.risk_homicidal,
         safety_plan=note.safety_plan,
         goals_addressed=goal_ids,
+        risk_screened=bool(note.risk_screened or note.risk_suicidal or note.risk_homicidal),
         service_minutes=note.service_minutes,
         template_id=note.template_id,
         signed_by=_user_name(session, note.signed_by),

@@ -98,12 +98,7 @@ def note_text(content: notes.NoteContent) -> str:
     if content.goals_addressed:
         goals = [content.goal_labels.get(g, f"Goal {g}") for g in content.goals_addressed]
         lines.append("Plan goals addressed: " + "; ".join(goals))
-    risk = []
-    if content.risk_suicidal:
-        risk.append("suicidal ideation")
-    if content.risk_homicidal:
-        risk.append("homicidal ideation")
-    lines.append("Risk screen: " + (", ".join(risk).upper() if risk else "negative"))
+    lines.append(notes.risk_screen_text(content))
     if content.safety_plan:
         lines.append("Safety plan: " + content.safety_plan)
     lines.append("")
@@ -245,8 +240,11 @@ class NoteEditorDialog(QDialog):
             self.goal_list.hide()
             rl.addWidget(muted("This client has no treatment-plan goals yet."))
         rl.addWidget(section_title("Risk screen"))
+        self.screened = QCheckBox("Risk screen done (asked about suicidal and homicidal ideation)")
+        self.screened.setObjectName("riskScreened")
         self.suicidal = QCheckBox("Suicidal ideation reported")
         self.homicidal = QCheckBox("Homicidal ideation reported")
+        rl.addWidget(self.screened)
         rl.addWidget(self.suicidal)
         rl.addWidget(self.homicidal)
         self.safety_label = QLabel("Safety plan (required when either is checked)")
@@ -274,6 +272,7 @@ class NoteEditorDialog(QDialog):
             box.toggled.connect(self._mark_dirty)
         for box in (self.suicidal, self.homicidal):
             box.toggled.connect(self._risk_changed)
+        self.screened.toggled.connect(self._mark_dirty)
         self.safety_plan.textChanged.connect(self._mark_dirty)
         self.goal_list.itemChanged.connect(self._mark_dirty)
         self.autosave_timer = QTimer(self)
@@ -317,6 +316,7 @@ class NoteEditorDialog(QDialog):
             item = self.goal_list.item(i)
             if item.data(Qt.ItemDataRole.UserRole) in content.goals_addressed:
                 item.setCheckState(Qt.CheckState.Checked)
+        self.screened.setChecked(content.risk_screened)
         self.suicidal.setChecked(content.risk_suicidal)
         self.homicidal.setChecked(content.risk_homicidal)
         self.safety_plan.setPlainText(content.safety_plan)
@@ -330,6 +330,8 @@ class NoteEditorDialog(QDialog):
         for box in self.section_boxes.values():
             box.setReadOnly(True)
         self.safety_plan.setReadOnly(True)
+        for check in (self.screened, self.suicidal, self.homicidal):
+            check.setEnabled(False)
         self.status.setText(text)
 
     def _set_format(self, fmt: str, template_id: int | None) -> None:
@@ -365,6 +367,8 @@ class NoteEditorDialog(QDialog):
 
     def _risk_changed(self) -> None:
         positive = self.suicidal.isChecked() or self.homicidal.isChecked()
+        if positive:
+            self.screened.setChecked(True)  # an answer means the screen was done
         self.safety_label.setStyleSheet("color: #c62828; font-weight: 600;" if positive else "")
         self._mark_dirty()
 
@@ -390,6 +394,7 @@ class NoteEditorDialog(QDialog):
             goals_addressed=goals,
             risk_suicidal=self.suicidal.isChecked(),
             risk_homicidal=self.homicidal.isChecked(),
+            risk_screened=self.screened.isChecked(),
             safety_plan=self.safety_plan.toPlainText(),
             service_minutes=self.minutes.value(),
         )
