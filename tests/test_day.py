@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from iopdesk.services import clock, notes
 from iopdesk.services.datetext import parse_date
+from tests import test_workbook
 from tests.test_notes import _draft, _today
 
 
@@ -126,3 +127,49 @@ def test_weeks_are_named_by_the_week_start():
     assert clock.week_label(date(2026, 11, 30)) == "Mon 11/30 - Sun 12/06"
     assert clock.week_start_of(date(2026, 12, 6), "Sun") == date(2026, 12, 6)
     assert clock.week_label(date(2026, 12, 6)) == "Sun 12/06 - Sat 12/12"
+
+
+# --- 4. an imported cancelled group is a clinic cancellation ---------------------------------
+
+
+def _ana_required(db, actor) -> int:
+    from iopdesk.services import hours
+
+    rows = hours.weekly_hours(db, actor, date(2026, 11, 2))
+    return next(r.required_minutes for r in rows if r.mrn == "C1001")
+
+
+other_db = test_workbook.other_db  # a second fresh database (fixture)
+
+
+def test_an_imported_cancelled_group_leaves_the_weeks_proration(env, tmp_path, other_db):
+    from iopdesk.models import ClinicSession
+    from iopdesk.services.workbook import export_workbook, import_workbook
+    from tests.test_workbook import COLUMNS, full_sheets, write_book
+
+    db, admin = env.db, env.world.admin
+    sheets = full_sheets()
+    import_workbook(db, admin, write_book(tmp_path / "a.xlsx", sheets))
+    full_week = _ana_required(db, admin)  # SUD-AM meets Mon, Wed, Thu
+    assert full_week > 0
+    row = ["G3", "group", "SUD-AM", None, "2026-11-05", "09:00", "12:00", "ST1"]
+    row += ["Snow day", "cancelled", "no", None]
+    assert len(row) == len(COLUMNS["Sessions"])
+    sheets["Sessions"].append(row)
+    import_workbook(db, admin, write_book(tmp_path / "b.xlsx", sheets))
+    with db.session() as s:
+        from sqlmodel import select
+
+        g3 = s.exec(select(ClinicSession).where(ClinicSession.external_id == "G3")).one()
+        assert (g3.status, g3.cancelled_by_clinic) == ("cancelled", True)
+    # Thursday is not counted, exactly as for a closure: two of three program days.
+    assert _ana_required(db, admin) == round(full_week * 2 / 3)
+    # Export -> import into another database keeps it.
+    out = tmp_path / "export.xlsx"
+    export_workbook(db, admin, out)
+    import_workbook(other_db, admin, out)
+    assert _ana_required(other_db, admin) == round(full_week * 2 / 3)
+    # A cancelled individual session stays the client's cancellation.
+    with db.session() as s:
+        f1 = s.exec(select(ClinicSession).where(ClinicSession.external_id == "F1")).one()
+        assert (f1.status, f1.cancelled_by_clinic) == ("cancelled", False)

@@ -2102,6 +2102,12 @@ class _Sessions:
             for key in ("topic", "status", "telehealth"):
                 if key in v:
                     values[key] = v[key]
+            if v["kind"] == SessionKind.GROUP.value:
+                # A client cannot cancel a group: a cancelled track group is a clinic
+                # cancellation, so its day leaves the week's proration like a closure.
+                values["cancelled_by_clinic"] = (
+                    v.get("status") or SessionStatus.HELD.value
+                ) == SessionStatus.CANCELLED.value
             values_of[v["session_id"]] = values
             obj = st.sessions.get(v["session_id"])
             if obj is None:
@@ -2128,6 +2134,7 @@ class _Sessions:
                     end_time=v["end_time"],
                     topic=values.get("topic") or "",
                     status=values.get("status") or SessionStatus.HELD.value,
+                    cancelled_by_clinic=bool(values.get("cancelled_by_clinic")),
                     telehealth=values.get("telehealth") or Telehealth.NO.value,
                 )
             )
