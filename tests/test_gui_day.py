@@ -319,3 +319,110 @@ def test_a_risk_screen_done_prints_the_answers(qtbot, env, tmp_path):
         row = s.get(Note, content.header.id)
         assert row.risk_screened is True
         assert row.content_sha256 == notes._sha(notes.canonical_content(row))
+
+
+# --- 5. one clinic clock; weeks named the same everywhere ------------------------------------
+
+
+def _set_zone(env, name: str) -> None:
+    info = clinic.get_clinic(env.db)
+    clinic.update_clinic(env.db, env.world.admin, info.version, {"timezone": name})
+
+
+def test_every_screen_uses_the_clinic_clock(qtbot, env, tmp_path):
+    """A clinic 19 hours ahead of this computer: Today, the sign-in day, the discharge date and
+    printed times all follow the clinic's clock and zone, not the computer's or UTC."""
+    from iopdesk.services import clock as service_clock
+    from iopdesk.services import notes
+    from iopdesk.ui.pages.attendance import AttendancePage
+    from iopdesk.ui.pages.today import TodayPage
+
+    _set_zone(env, "Pacific/Kiritimati")
+    clinic_day = service_clock.today("Pacific/Kiritimati")
+    today_page = TodayPage(ctx_for(env, env.world.admin))
+    qtbot.addWidget(today_page)
+    today_page.refresh()
+    assert today_page.subtitle_label.text().startswith(f"{clinic_day:%A, %B %-d, %Y}")
+    attendance_page = AttendancePage(ctx_for(env, env.world.front_desk))
+    qtbot.addWidget(attendance_page)
+    assert attendance_page.current_day() == clinic_day
+    # The Today button on the sign-in sheet goes back to the clinic's today.
+    retype(qtbot, attendance_page.day, "1/5/2026")
+    today_btn = next(
+        b
+        for b in attendance_page.findChildren(type(attendance_page.panel.save_btn))
+        if b.text() == "Today"
+    )
+    qtbot.mouseClick(today_btn, Qt.MouseButton.LeftButton)
+    assert attendance_page.current_day() == clinic_day
+    # A printed note says the clinic's local time and zone abbreviation, never UTC.
+    pdf = notes.print_note(env.db, env.world.therapist, env.world.note_own, tmp_path / "n.pdf")
+    text = _pdf_text(pdf)
+    assert "UTC" not in text and "+14 by" in text  # Kiritimati has no abbreviation: +14
+
+
+def test_the_dashboard_and_the_chart_name_the_week_alike(qtbot, env, group):
+    from iopdesk.services import clock as service_clock
+    from iopdesk.ui.pages.hours import ClientHoursTab, WeeklyHoursWidget
+
+    session_id, ids = group
+    attendance.record_attendance(
+        env.db,
+        env.world.front_desk,
+        session_id,
+        attendance.sign_in_sheet(env.db, env.world.admin, session_id).session_version,
+        [attendance.AttendanceEntry(ids[0], "present")],
+    )
+    dashboard = WeeklyHoursWidget(ctx_for(env, env.world.admin))
+    qtbot.addWidget(dashboard)
+    dashboard.show()
+    retype(qtbot, dashboard.week, f"{date.today():%m/%d/%Y}")
+    dashboard.refresh()
+    start = service_clock.week_start_of(date.today(), "Mon")
+    label = service_clock.week_label(start)
+    assert dashboard.week_label.text() == label
+    assert label.startswith("Mon ") and " - Sun " in label
+    chart = ClientHoursTab(ctx_for(env, env.world.admin))
+    qtbot.addWidget(chart)
+    chart.load(ids[0])
+    header = chart.model.headerData(0, Qt.Orientation.Horizontal, Qt.ItemDataRole.DisplayRole)
+    assert header == "Week"
+    assert chart.model.data(chart.model.index(0, 0), Qt.ItemDataRole.DisplayRole) == label
+    # The week-start setting renames both.
+    from iopdesk.services.clinic import set_setting
+
+    set_setting(env.db, env.world.admin, "week_start", "Sun")
+    dashboard.refresh()
+    sunday = service_clock.week_label(service_clock.week_start_of(date.today(), "Sun"))
+    assert dashboard.week_label.text() == sunday and sunday.startswith("Sun ")
+
+
+# --- 18. Today on a day without sessions ----------------------------------------------------
+
+
+def test_today_lists_the_next_clinic_days_sessions(qtbot, env):
+    from iopdesk.ui.pages.today import TodayPage
+
+    tomorrow = date.today() + timedelta(days=2)
+    with env.db.session() as s:
+        track = Track(track_code="WKD", name="Weekday IOP", is_sud=False)
+        s.add(track)
+        s.flush()
+        s.add(
+            ClinicSession(
+                kind="group",
+                track_id=track.id,
+                session_date=tomorrow,
+                start_time=time(9),
+                end_time=time(12),
+            )
+        )
+    page = TodayPage(ctx_for(env, env.world.front_desk))
+    qtbot.addWidget(page)
+    page.resize(1366, 768)
+    page.show()
+    page.refresh()
+    assert "No sessions today - next clinic day" in page.schedule_title.text()
+    assert f"{tomorrow:%A, %B %-d}" in page.schedule_title.text()
+    assert page.table.isVisible() and page.model.rowCount() == 1
+    assert page.model.rows[0].title == "Weekday IOP"

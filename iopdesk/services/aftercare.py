@@ -55,7 +55,7 @@ from iopdesk.models import (
 )
 from iopdesk.paths import resource_text
 from iopdesk.reports import aftercare as packet_writer
-from iopdesk.services import audit
+from iopdesk.services import audit, clock
 from iopdesk.services.actor import Actor
 from iopdesk.services.clinic import clinic_now
 from iopdesk.services.discharge import current_goals_in, require_client_clinical
@@ -735,10 +735,13 @@ def _packet_in(session: Session, actor: Actor, plan_id: int) -> packet_writer.Pa
         strengths=d.strengths,
         status=view.status,
         clinician=view.finalized_by,
-        finalized_at=view.finalized_at,
+        # Clinic-local, like the print time: the signing day is the clinic's day.
+        finalized_at=(
+            clock.local(view.finalized_at, tz).replace(tzinfo=None) if view.finalized_at else None
+        ),
         part2=view.part2,
         language=view.language,
-        printed_at=clinic_now(tz).replace(tzinfo=None),
+        printed_at=clinic_now(tz),
     )
 
 

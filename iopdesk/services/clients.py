@@ -39,6 +39,8 @@ from iopdesk.models import (
 from iopdesk.models.enums import ClientStatus
 from iopdesk.services import audit
 from iopdesk.services.actor import Actor
+from iopdesk.services.clinic import clinic_today
+from iopdesk.services.clock import today_of
 from iopdesk.services.permissions import Perm, require
 from iopdesk.services.records import serialize, update_versioned
 from iopdesk.services.validation import check_dob, check_email, normalize_icd10, normalize_phone
@@ -82,7 +84,7 @@ def list_census(
 ) -> list[CensusRow]:
     """One set-based query: each client with current track, primary therapist and payer."""
     require(actor, Perm.CENSUS_VIEW)
-    on = on or date.today()
+    on = on or today_of(db)
     enr = (
         select(TrackEnrollment.client_id, func.max(TrackEnrollment.id).label("eid"))
         .where(col(TrackEnrollment.voided_at).is_(None))
@@ -305,7 +307,7 @@ def can_view_clinical_in(session: Session, actor: Actor, client_id: int) -> bool
         return True
     if actor.staff_id is None:
         return _break_glass(session, actor, client_id)
-    today = date.today()
+    today = clinic_today(session)
     assigned = session.exec(
         select(func.count())
         .select_from(TherapistAssignment)
@@ -621,8 +623,8 @@ def create_client(db: Database, actor: Actor, data: ClientInput) -> Client:
     with a track, the enrollment. Part 2 is set automatically for substance-use tracks."""
     require(actor, Perm.CLIENT_EDIT)
     values, codes = _validate(data)
-    today = date.today()
     with db.session() as session:
+        today = clinic_today(session)
         track = session.get(Track, data.track_id) if data.track_id is not None else None
         if data.track_id is not None and (track is None or not track.active):
             raise ValidationError("That program track does not exist.", {"track_id": "Unknown."})

@@ -7,8 +7,13 @@ with the zone abbreviation ("12/03/2026 6:57 PM CST"), never UTC.
 
 from __future__ import annotations
 
+import weakref
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+if TYPE_CHECKING:
+    from iopdesk.db import Database
 
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -33,7 +38,10 @@ def today(tz_name: str | None) -> date:
 
 
 def local(moment: datetime, tz_name: str | None) -> datetime:
-    """A stored timestamp (naive means UTC) in the clinic's zone."""
+    """A stored timestamp (naive means UTC) in the clinic's zone (an aware time without a zone
+    name keeps its own zone)."""
+    if moment.tzinfo is not None and not tz_name:
+        return moment
     aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
     return aware.astimezone(zone(tz_name))
 
@@ -58,3 +66,29 @@ def week_label(start: date) -> str:
     """'Mon 11/30 - Sun 12/06': the same words on the dashboard, the chart and reports."""
     end = start + timedelta(days=6)
     return f"{start:%a %m/%d} - {end:%a %m/%d}"
+
+
+_zones: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+
+
+def clinic_zone_name(db: Database) -> str:
+    """The clinic's time zone name, read once per open database (update_clinic forgets it)."""
+    name = _zones.get(db)
+    if name is None:
+        from sqlmodel import select
+
+        from iopdesk.models import Clinic
+
+        with db.session() as session:
+            name = session.exec(select(Clinic.timezone).limit(1)).first() or ""
+        _zones[db] = name
+    return name
+
+
+def forget_zone(db: Database) -> None:
+    _zones.pop(db, None)
+
+
+def today_of(db: Database) -> date:
+    """Today in the clinic's time zone, for services that have no session open yet."""
+    return today(clinic_zone_name(db) or None)

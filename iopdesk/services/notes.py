@@ -295,6 +295,7 @@ class NotePrint:
     session_label: str
     printed_at: datetime
     printed_by: str
+    timezone: str | None = None  # the clinic's: every time prints clinic-local with its zone
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -1853,6 +1854,7 @@ def note_print_data(db: Database, actor: Actor, note_id: int) -> NotePrint:
             label,
             utcnow(),
             actor.display_name,
+            clinic.timezone if clinic else None,
         )
 
 

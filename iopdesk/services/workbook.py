@@ -74,7 +74,8 @@ from iopdesk.models.enums import (
 from iopdesk.reports import PART2_NOTICE
 from iopdesk.services import audit
 from iopdesk.services.actor import Actor, parse_roles, roles_text
-from iopdesk.services.clinic import get_setting_in
+from iopdesk.services.clinic import clinic_today, get_setting_in
+from iopdesk.services.clock import forget_zone
 from iopdesk.services.disclosures import INTERNAL, Release, authorize_many
 from iopdesk.services.permissions import Perm, require
 from iopdesk.services.validation import (
@@ -1055,7 +1056,7 @@ class _Writer:
         self.actor = actor
         self.uid = actor.user_id
         self.now = utcnow()
-        self.today = date.today()
+        self.today = clinic_today(session)
         self.sqlite = session.get_bind().dialect.name == "sqlite"
         # A probe runs the same update code against plain rows and only answers "would this
         # change anything?", so unchanged records never need ORM objects.
@@ -2432,6 +2433,7 @@ def import_workbook(db: Database, actor: Actor, path: Path, dry_run: bool = Fals
             audit.record(
                 session, actor, IMPORT_ACTION, entity="workbook", detail=_detail(counts, tally)
             )
+    forget_zone(db)  # the Clinic sheet may have changed the time zone
     return ImportResult(
         counts=counts,
         dry_run=dry_run,

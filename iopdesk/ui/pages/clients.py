@@ -25,7 +25,7 @@ from iopdesk.errors import UserError
 from iopdesk.models.enums import ClientStatus, Role
 from iopdesk.services import clients, notes
 from iopdesk.services.permissions import Perm
-from iopdesk.ui import msgbox
+from iopdesk.ui import clock, msgbox
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.pages.audit import ChartAuditTab
 from iopdesk.ui.pages.caseload import AssignDialog
@@ -44,7 +44,7 @@ STATUS_COLORS = {"active": "#2e7d32", "on_hold": "#b26a00", "discharged": "#5f6d
 
 
 def age(dob: date, on: date | None = None) -> int:
-    on = on or date.today()
+    on = on or clock.today()
     return on.year - dob.year - ((on.month, on.day) < (dob.month, dob.day))
 
 
@@ -211,7 +211,7 @@ class ClientsPage(Page):
 def _review_color(due: date | None) -> str | None:
     if due is None:
         return None
-    today = date.today()
+    today = clock.today()
     if due < today:
         return "#c62828"
     if due <= today + timedelta(days=7):

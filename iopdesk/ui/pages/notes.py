@@ -75,7 +75,7 @@ def _text_box(height: int = 70) -> QPlainTextEdit:
 
 
 def _when(value: datetime | None) -> str:
-    return value.astimezone().strftime("%m/%d/%Y %H:%M") if value else ""
+    return clock.stamp(value) if value else ""
 
 
 def note_text(content: notes.NoteContent) -> str:
@@ -413,7 +413,7 @@ class NoteEditorDialog(QDialog):
         self.note_id, self.version = saved.id, saved.version
         self.dirty = False
         self.error.hide()
-        self.status.setText(f"{what} {datetime.now():%H:%M:%S}.")
+        self.status.setText(f"{what} {clock.now():%H:%M:%S}.")
 
     def autosave(self) -> bool:
         """Timer and close: keep whatever was typed, complete or not."""
@@ -639,7 +639,7 @@ class GroupNoteDialog(QDialog):
         self.dirty = False
         self.error.hide()
         self._show_warnings(result.warnings)
-        self.status.setText(f"Draft saved at {datetime.now():%H:%M:%S}.")
+        self.status.setText(f"Draft saved at {clock.now():%H:%M:%S}.")
         return True
 
     def autosave(self) -> bool:

@@ -179,7 +179,7 @@ class ConsentDialog(_FormDialog):
             box = QCheckBox(name)
             self.categories.append(box)
             cl.addWidget(box)
-        self.signed = _date_edit(date.today(), optional=True)
+        self.signed = _date_edit(clock.today(), optional=True)
         self.expiry = _date_edit(None, optional=True)
         self.expiry_event = QLineEdit()
         self.expiry_event.setPlaceholderText("or an event, e.g. end of treatment")
@@ -585,7 +585,7 @@ class AmendmentRequestDialog(_FormDialog):
                 self.target.addItem(f"Note {h.service_date:%m/%d/%Y} ({h.format})", ("note", h.id))
         for key, label in amendments.CHART_FIELDS.items():
             self.target.addItem(f"Chart: {label}", ("field", key))
-        self.received = _date_edit(date.today())
+        self.received = _date_edit(clock.today())
         self.change = QPlainTextEdit()
         self.change.setObjectName("change")
         self.change.setMinimumHeight(80)

@@ -85,7 +85,7 @@ from iopdesk.services.schedule import (
     WeekView,
 )
 from iopdesk.services.staff import StaffInfo
-from iopdesk.ui import msgbox, style
+from iopdesk.ui import clock, msgbox, style
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.dates import DateEdit
 from iopdesk.ui.dialogs import _FormDialog
@@ -1795,7 +1795,7 @@ class SchedulePage(Page):
         self.ctx = ctx
         self.setStyleSheet(PAGE_CSS)
         self.layout_.setSpacing(10)
-        self.day = dt.date.today()
+        self.day = clock.today()
         self.mode = "week"
         self.week_start = self.day
         self.selected_id: int | None = None
@@ -1882,7 +1882,7 @@ class SchedulePage(Page):
 
         self.prev_btn.clicked.connect(lambda: self._move(-1))
         self.next_btn.clicked.connect(lambda: self._move(1))
-        self.today_btn.clicked.connect(lambda: self.go_to(dt.date.today()))
+        self.today_btn.clicked.connect(lambda: self.go_to(clock.today()))
         self.date_edit.dateChanged.connect(lambda d: self.go_to(from_qdate(d)))
         self.week_btn.clicked.connect(lambda: self.set_mode("week"))
         self.day_btn.clicked.connect(lambda: self.set_mode("day"))
@@ -2065,7 +2065,7 @@ class SchedulePage(Page):
         db, actor = self.ctx.db, self.ctx.actor
         track_id = self.track_filter.currentData()
         staff_id = self.therapist_filter.currentData()
-        today = dt.date.today()
+        today = clock.today()
         self.date_edit.blockSignals(True)
         self.date_edit.setDate(to_qdate(self.day))
         self.date_edit.blockSignals(False)
@@ -2285,7 +2285,7 @@ class SchedulePage(Page):
 
         weeks = int(get_setting(self.ctx.db, "schedule_weeks_ahead"))
         this_week = schedule.week_start_of(
-            dt.date.today(), str(get_setting(self.ctx.db, "week_start"))
+            clock.today(), str(get_setting(self.ctx.db, "week_start"))
         )
         # The week on screen, but not weeks already past.
         start = max(self.week_start if self.mode == "week" else self.day, this_week)

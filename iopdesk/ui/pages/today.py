@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from PySide6.QtWidgets import QGridLayout, QHeaderView, QLabel
 
 from iopdesk.services import today
+from iopdesk.ui import clock
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.tablemodel import Column, RowsModel
 from iopdesk.ui.widgets import Card, Page, make_table, muted, section_title
@@ -68,7 +67,8 @@ class TodayPage(Page):
         self.break_glass_panel = BreakGlassReviewPanel(ctx)
         self.break_glass_panel.changed.connect(self.refresh)
         self.layout_.addWidget(self.break_glass_panel)
-        self.layout_.addWidget(section_title("Today's schedule"))
+        self.schedule_title = section_title("Today's schedule")
+        self.layout_.addWidget(self.schedule_title)
         self.model: RowsModel[today.TodaySession] = RowsModel(
             [
                 Column("Start", lambda s: s.start),
@@ -135,7 +135,7 @@ class TodayPage(Page):
     def refresh(self) -> None:
         data = today.summary(self.ctx.db, self.ctx.actor)
         self.subtitle_label.setText(
-            f"{date.today():%A, %B %-d, %Y} - signed in as {self.ctx.actor.display_name}"
+            f"{clock.today():%A, %B %-d, %Y} - signed in as {self.ctx.actor.display_name}"
         )
         self.backup_banner.setText(data.backup_warning or "")
         self.backup_banner.setVisible(bool(data.backup_warning))
@@ -164,7 +164,7 @@ class TodayPage(Page):
         self.break_glass_panel.refresh(bool(data.break_glass_to_review))
         from iopdesk.services import hours
 
-        week = hours.weekly_hours(self.ctx.db, self.ctx.actor, date.today())
+        week = hours.weekly_hours(self.ctx.db, self.ctx.actor, clock.today())
         self.at_risk.set_value(sum(1 for r in week if r.projection == "at risk"))
         from iopdesk.services import authorizations
 
@@ -177,6 +177,19 @@ class TodayPage(Page):
         )
         self._refresh_plan_reviews()
         self._place_cards()
-        self.model.set_rows(data.sessions_today)
-        self.empty.setVisible(not data.sessions_today)
-        self.table.setVisible(bool(data.sessions_today))
+        shown = data.sessions_today
+        self.schedule_title.setText("Today's schedule")
+        self.sessions.label.setText("Sessions today")
+        self.empty.setText("No sessions are scheduled today.")
+        if data.next_day is not None:
+            # A weekend or a closed day: the next clinic day's sessions, named as such.
+            nxt = f"{data.next_day:%A, %B %-d}"
+            self.schedule_title.setText(f"No sessions today - next clinic day: {nxt}")
+            self.sessions.label.setText(
+                f"Sessions today (next clinic day {data.next_day:%a %m/%d}: "
+                f"{len(data.next_sessions)})"
+            )
+            shown = data.next_sessions
+        self.model.set_rows(shown)
+        self.empty.setVisible(not shown)
+        self.table.setVisible(bool(shown))
