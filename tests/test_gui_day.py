@@ -426,3 +426,64 @@ def test_today_lists_the_next_clinic_days_sessions(qtbot, env):
     assert f"{tomorrow:%A, %B %-d}" in page.schedule_title.text()
     assert page.table.isVisible() and page.model.rowCount() == 1
     assert page.model.rows[0].title == "Weekday IOP"
+
+
+# --- 6. the mouse wheel scrolls the page, never an unfocused field ---------------------------
+
+
+def _wheel(widget, steps: int = -3) -> None:
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    pos = QPointF(widget.width() / 2, widget.height() / 2)
+    event = QWheelEvent(
+        pos,
+        QPointF(widget.mapToGlobal(pos.toPoint())),
+        QPoint(0, 0),
+        QPoint(0, 120 * steps),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(widget, event)  # through the application's event filters
+
+
+def test_scrolling_the_settings_page_changes_no_setting(qtbot, env):
+    from PySide6.QtWidgets import QComboBox, QSpinBox
+
+    from iopdesk.ui import wheelguard
+    from iopdesk.ui.app import make_app
+    from iopdesk.ui.pages.admin import AdminPage
+
+    make_app()
+    assert wheelguard._guard is not None
+    page = AdminPage(ctx_for(env, env.world.admin))
+    qtbot.addWidget(page)
+    page.resize(1024, 700)
+    page.show()
+    page.refresh()
+    spin = page.setting_widgets["auth_warn_days"]
+    assert isinstance(spin, QSpinBox)
+    tab = next(i for i in range(page.tabs.count()) if page.tabs.widget(i).isAncestorOf(spin))
+    qtbot.mouseClick(
+        page.tabs.tabBar(),
+        Qt.MouseButton.LeftButton,
+        pos=page.tabs.tabBar().tabRect(tab).center(),
+    )
+    assert page.tabs.currentIndex() == tab
+    before = spin.value()
+    _wheel(spin)
+    _wheel(spin.lineEdit())
+    assert spin.value() == before  # "7 went to 0" no more
+    combo = page.setting_widgets["week_start"]
+    assert isinstance(combo, QComboBox)
+    shown = combo.currentText()
+    _wheel(combo)
+    assert combo.currentText() == shown
+    # A field the user clicked into still takes the wheel.
+    qtbot.mouseClick(spin.lineEdit(), Qt.MouseButton.LeftButton)
+    spin.setFocus()
+    _wheel(spin, steps=1)
+    assert spin.value() == before + 1

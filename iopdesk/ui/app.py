@@ -44,6 +44,9 @@ def make_app() -> QApplication:
     app.setFont(font)
     app.setStyle("Fusion")
     app.setStyleSheet(STYLESHEET)
+    from iopdesk.ui import wheelguard
+
+    wheelguard.install(app)
     sys.excepthook = _excepthook
     return app
 
