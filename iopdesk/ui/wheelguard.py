@@ -8,9 +8,9 @@ scroll area) scrolls instead. A field the user clicked into (focused) still take
 from __future__ import annotations
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt
-from PySide6.QtWidgets import QAbstractSlider, QAbstractSpinBox, QApplication, QComboBox, QWidget
+from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QComboBox, QSlider, QWidget
 
-GUARDED = (QAbstractSpinBox, QComboBox, QAbstractSlider)
+GUARDED = (QAbstractSpinBox, QComboBox, QSlider)  # not scroll bars: they are for scrolling
 
 
 def _guarded_field(obj: QObject) -> QWidget | None:
@@ -43,12 +43,6 @@ class WheelGuard(QObject):
         field = _guarded_field(watched)
         if field is None or _focused(field):
             return False
-        if (
-            isinstance(field, QAbstractSlider)
-            and field.parentWidget() is not None
-            and (field.parentWidget().inherits("QAbstractScrollArea"))
-        ):
-            return False  # a scroll bar is for scrolling
         # Hand the wheel to the nearest ancestor that is not a guarded field (the page scrolls).
         parent = field.parentWidget()
         while parent is not None and _guarded_field(parent) is not None:
