@@ -487,3 +487,58 @@ def test_scrolling_the_settings_page_changes_no_setting(qtbot, env):
     spin.setFocus()
     _wheel(spin, steps=1)
     assert spin.value() == before + 1
+
+
+# --- 7. accents and case never hide a client -------------------------------------------------
+
+
+@pytest.fixture
+def accented(env):
+    ids = {}
+    for first, last in (("Ana", "Martínez"), ("Chloé", "Durand"), ("José", "Núñez")):
+        c = clients.create_client(
+            env.db, env.world.admin, ClientInput(first, last, date(1990, 1, 1))
+        )
+        ids[last] = c.id
+    return ids
+
+
+def test_client_search_ignores_accents_and_case(qtbot, env, accented):
+    from iopdesk.ui.pages.clients import ClientsPage
+
+    page = ClientsPage(ctx_for(env, env.world.front_desk))
+    qtbot.addWidget(page)
+    page.show()
+    page.refresh()
+
+    def found() -> set[str]:
+        return {r.last_name for r in page.model.rows}
+
+    for typed, expected in (
+        ("martinez", {"Martínez"}),
+        ("chloe", {"Durand"}),
+        ("NUNEZ jose", {"Núñez"}),
+    ):
+        page.search.selectAll()
+        qtbot.keyClicks(page.search, typed)
+        qtbot.waitUntil(lambda e=expected: found() == e)
+    # The service search (used by other screens) folds the same way.
+    rows = clients.list_census(env.db, env.world.admin, search="martinez")
+    assert [r.last_name for r in rows] == ["Martínez"]
+    rows = clients.list_census(env.db, env.world.admin, search="MARTÍNEZ")
+    assert [r.last_name for r in rows] == ["Martínez"]
+
+
+@pytest.mark.qt_log_ignore("This plugin does not support")  # offscreen popups
+def test_client_pick_list_finds_a_client_without_typing_accents(qtbot, env, accented):
+    from iopdesk.ui.pages.schedule import BookDialog, chosen_client
+
+    dialog = BookDialog(ctx_for(env, env.world.front_desk), date.today())
+    qtbot.addWidget(dialog)
+    dialog.show()
+    line = dialog.client.lineEdit()
+    qtbot.keyClicks(line, "nunez")
+    popup = dialog.client.completer().popup()
+    qtbot.waitUntil(popup.isVisible)
+    assert popup.model().rowCount() == 1
+    assert chosen_client(dialog.client) == accented["Núñez"]

@@ -6,7 +6,6 @@ The clients issue extends this with the full intake form, duplicates and import.
 from __future__ import annotations
 
 import difflib
-import unicodedata
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -43,6 +42,7 @@ from iopdesk.services.clinic import clinic_today
 from iopdesk.services.clock import today_of
 from iopdesk.services.permissions import Perm, require
 from iopdesk.services.records import serialize, update_versioned
+from iopdesk.services.textfold import fold
 from iopdesk.services.validation import check_dob, check_email, normalize_icd10, normalize_phone
 
 
@@ -183,28 +183,11 @@ def list_census(
         if not client_ids:
             return []
         q = q.where(col(Client.id).in_(list(client_ids)))
-    for term in search.split():
-        like = f"%{term.lower()}%"
-        digits = "".join(ch for ch in term if ch.isdigit())
-        conds = [
-            func.lower(Client.first_name).like(like),
-            func.lower(Client.last_name).like(like),
-            func.lower(Client.preferred_name).like(like),
-            func.lower(Client.mrn).like(like),
-        ]
-        if len(digits) >= 3:
-            conds.append(
-                func.replace(
-                    func.replace(
-                        func.replace(func.replace(Client.phone, "(", ""), ")", ""), "-", ""
-                    ),
-                    " ",
-                    "",
-                ).like(f"%{digits}%")
-            )
-        q = q.where(or_(*conds))
+    # A search is matched in Python (CensusIndex): SQL LIKE cannot ignore accents portably,
+    # and "martinez" must find "Martínez" (issue 19 item 7).
+    searching = bool(search.split())
     q = q.order_by(Client.last_name, Client.first_name, Client.id)
-    if limit:
+    if limit and not searching:
         q = q.limit(limit)
     rows: list[CensusRow] = []
     with db.session() as session:
@@ -251,6 +234,10 @@ def list_census(
                     remaining,
                 )
             )
+    if searching:
+        rows = CensusIndex(rows).search(search)
+        if limit:
+            rows = rows[:limit]
     return rows
 
 
@@ -264,13 +251,13 @@ class CensusIndex:
         self.rows = list(rows)
         # "\n" never occurs in a search word (words are split on whitespace)
         self._names = [
-            "\n".join((r.first_name, r.last_name, r.preferred_name, r.mrn)).lower()
+            fold("\n".join((r.first_name, r.last_name, r.preferred_name, r.mrn)))
             for r in self.rows
         ]
         self._phones = ["".join(ch for ch in r.phone if ch.isdigit()) for r in self.rows]
 
     def search(self, text: str) -> list[CensusRow]:
-        terms = [(t.lower(), "".join(ch for ch in t if ch.isdigit())) for t in text.split()]
+        terms = [(fold(t), "".join(ch for ch in t if ch.isdigit())) for t in text.split()]
         if not terms:
             return list(self.rows)
         out: list[CensusRow] = []
@@ -581,8 +568,7 @@ def next_mrn(session: Session) -> str:
 
 
 def _name_key(text: str) -> str:
-    folded = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(ch for ch in folded if ch.isalnum())
+    return "".join(ch for ch in fold(text) if ch.isalnum())
 
 
 def _similar(a_first: str, a_last: str, b_first: str, b_last: str) -> bool:

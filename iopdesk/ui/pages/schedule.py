@@ -85,6 +85,7 @@ from iopdesk.services.schedule import (
     WeekView,
 )
 from iopdesk.services.staff import StaffInfo
+from iopdesk.services.textfold import fold
 from iopdesk.ui import clock, msgbox, style
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.dates import DateEdit
@@ -1163,6 +1164,9 @@ class DetailsPanel(QFrame):
 
 
 # -- pick lists ------------------------------------------------------------------------------
+FOLDED_ROLE = Qt.ItemDataRole.UserRole + 7
+
+
 def client_label(r: CensusRow) -> str:
     label = f"{r.last_name}, {r.first_name} ({r.mrn})"
     if r.status != ClientStatus.ACTIVE:
@@ -1177,8 +1181,12 @@ def client_combo(rows: Sequence[CensusRow]) -> QComboBox:
     combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
     combo.setMaxVisibleItems(14)
     for r in rows:
-        combo.addItem(client_label(r), r.id)
+        label = client_label(r)
+        combo.addItem(label, r.id)
+        # Matched on the label and its accent-folded form: "martinez" finds "Martínez".
+        combo.setItemData(combo.count() - 1, f"{label}\n{fold(label)}", FOLDED_ROLE)
     completer = QCompleter(combo.model(), combo)
+    completer.setCompletionRole(FOLDED_ROLE)
     completer.setFilterMode(Qt.MatchFlag.MatchContains)
     completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
     completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
@@ -1192,12 +1200,12 @@ def client_combo(rows: Sequence[CensusRow]) -> QComboBox:
 
 def chosen_client(combo: QComboBox) -> int | None:
     """The client whose entry matches the text exactly, or the only one containing it."""
-    text = combo.currentText().strip().casefold()
+    text = fold(combo.currentText().strip().split("\n")[0])
     if not text:
         return None
     matches = []
     for i in range(combo.count()):
-        label = combo.itemText(i).casefold()
+        label = fold(combo.itemText(i))
         if label == text:
             return int(combo.itemData(i))
         if text in label:
