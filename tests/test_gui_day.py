@@ -542,3 +542,33 @@ def test_client_pick_list_finds_a_client_without_typing_accents(qtbot, env, acce
     qtbot.waitUntil(popup.isVisible)
     assert popup.model().rowCount() == 1
     assert chosen_client(dialog.client) == accented["Núñez"]
+
+
+# --- 14. the duplicate-client question defaults to No ----------------------------------------
+
+
+def test_enter_on_the_duplicate_question_does_not_register(qtbot, env):
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    clients.create_client(env.db, env.world.admin, ClientInput("Pat", "Typo", date(1990, 1, 1)))
+    dialog = open_intake(qtbot, env)
+    qtbot.keyClicks(dialog.first_name, "Pat")
+    qtbot.keyClicks(dialog.last_name, "Typo")
+    retype(qtbot, dialog.dob, "01/01/1990")
+    msgbox.NON_BLOCKING = False  # the real question box, answered with the keyboard
+    seen: list[str] = []
+
+    def press_enter() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(20, press_enter)
+            return
+        seen.append(box.defaultButton().text())
+        qtbot.keyClick(box, Qt.Key.Key_Return)
+
+    QTimer.singleShot(0, press_enter)
+    qtbot.mouseClick(dialog.buttons.button(dialog.buttons.StandardButton.Ok), Qt.LeftButton)
+    assert seen and "No" in seen[0]
+    assert dialog.created is None  # Enter answered No: nobody registered twice
+    assert len(clients.list_census(env.db, env.world.admin, search="typo")) == 1
