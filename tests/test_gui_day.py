@@ -572,3 +572,26 @@ def test_enter_on_the_duplicate_question_does_not_register(qtbot, env):
     assert seen and "No" in seen[0]
     assert dialog.created is None  # Enter answered No: nobody registered twice
     assert len(clients.list_census(env.db, env.world.admin, search="typo")) == 1
+
+
+# --- 15. the main window fits the screen ----------------------------------------------------
+
+
+@pytest.mark.parametrize(("width", "height"), [(1366, 728), (1024, 700), (1920, 1040)])
+def test_main_window_fits_the_usable_screen(qtbot, env, width, height):
+    from PySide6.QtCore import QRect
+
+    from iopdesk.ui.mainwindow import MainWindow
+
+    window = MainWindow(ctx_for(env, env.world.front_desk))
+    qtbot.addWidget(window)
+    avail = QRect(0, 0, width, height)  # a laptop screen less its taskbar
+    window.fit_to_screen(avail)
+    window.show()
+    frame = window.FRAME_ALLOWANCE
+    assert window.width() + frame.width() <= width
+    assert window.height() + frame.height() <= height
+    # The status bar is inside the window, so on the screen.
+    bar = window.statusBar()
+    bottom = bar.mapTo(window, bar.rect().bottomLeft()).y()
+    assert bar.isVisible() and bottom < window.height()

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QEvent, QObject, QRect, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QPaintEvent, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -517,6 +517,39 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         else:
             self.resize(1366, 768)
+        self.fit_to_screen()
+
+    # Room for the window's title bar and frame, which the window manager adds outside
+    # geometry() (unknown before the window is shown).
+    FRAME_ALLOWANCE = QSize(16, 40)
+
+    def fit_to_screen(self, avail: QRect | None = None) -> None:
+        """Keep the whole window, status bar included, on the screen's usable area (issue 19
+        item 15): a 1366x768 laptop's taskbar and title bar leave less than 768 pixels."""
+        if avail is None:
+            screen = self.screen() or QApplication.primaryScreen()
+            if screen is None:
+                return
+            avail = screen.availableGeometry()
+        room = QSize(
+            avail.width() - self.FRAME_ALLOWANCE.width(),
+            avail.height() - self.FRAME_ALLOWANCE.height(),
+        )
+        self.setMinimumSize(
+            min(self.minimumWidth(), room.width()), min(self.minimumHeight(), room.height())
+        )
+        size = self.size().boundedTo(room)
+        if size != self.size():
+            self.resize(size)
+        x = min(
+            max(self.x(), avail.left()),
+            avail.right() - size.width() - self.FRAME_ALLOWANCE.width() + 1,
+        )
+        y = min(
+            max(self.y(), avail.top()),
+            avail.bottom() - size.height() - self.FRAME_ALLOWANCE.height() + 1,
+        )
+        self.move(max(x, avail.left()), max(y, avail.top()))
 
     def closeEvent(self, event: QCloseEvent) -> None:
         settings = ui_settings()
