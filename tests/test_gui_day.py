@@ -595,3 +595,45 @@ def test_main_window_fits_the_usable_screen(qtbot, env, width, height):
     bar = window.statusBar()
     bottom = bar.mapTo(window, bar.rect().bottomLeft()).y()
     assert bar.isVisible() and bottom < window.height()
+
+
+# --- 12. editing a signed note offers an addendum -------------------------------------------
+
+
+def test_edit_on_a_signed_note_offers_an_addendum_that_shows_at_once(qtbot, env):
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QDialogButtonBox, QInputDialog, QPlainTextEdit
+
+    from iopdesk.services import notes
+    from iopdesk.ui.pages.clients import ChartPage
+    from tests.test_notes import _draft, _today
+
+    w = env.world
+    saved = notes.create_note(env.db, w.therapist, _draft(w, _today(env.db)))
+    notes.sign_note(env.db, w.therapist, saved.id, saved.version)
+    chart = ChartPage(ctx_for(env, w.therapist))
+    qtbot.addWidget(chart)
+    chart.resize(1366, 768)
+    chart.show()
+    chart.load(w.client_own)
+    row = next(i for i, h in enumerate(chart.notes_model.rows) if h.id == saved.id)
+    click_cell(qtbot, chart.notes_table, row, 0)
+    assert "Supervisor" not in chart.note_view.toPlainText()
+
+    def type_addendum() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QInputDialog):
+            QTimer.singleShot(20, type_addendum)
+            return
+        editor = box.findChild(QPlainTextEdit)
+        qtbot.keyClicks(editor, "Late entry: client called after group.")
+        ok = box.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok)
+        qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
+
+    QTimer.singleShot(0, type_addendum)
+    qtbot.mouseClick(chart.note_actions.edit_btn, Qt.MouseButton.LeftButton)
+    question = msgbox.shown[-1]
+    assert question.title == "This note is signed" and "addendum" in question.text
+    # The addendum is there at once, under the same note, still selected.
+    assert "Late entry: client called after group." in chart.note_view.toPlainText()
+    assert chart.note_actions.selected().id == saved.id

@@ -914,11 +914,22 @@ class ChartNoteActions(QWidget):
         return self.chart.notes_model.row_at(index.row())
 
     def _reload(self) -> None:
+        """Reload the list keeping the selected note selected and shown (a new addendum or
+        co-signature appears at once, without choosing the note again)."""
         if self.chart.client_id is not None:
             cid = self.chart.client_id
+            current = self.selected()
             self.chart.notes_model.set_rows(
                 notes.list_note_headers(self.chart.ctx.db, self.chart.ctx.actor, cid)
             )
+            if current is None:
+                return
+            for row, header in enumerate(self.chart.notes_model.rows):
+                if header.id == current.id:
+                    index = self.chart.notes_model.index(row, 0)
+                    self.chart.notes_table.setCurrentIndex(index)
+                    self.chart._show_note(index)
+                    return
 
     def _choose_session(self, sessions: list[notes.QueueItem]) -> int | bool | None:
         """Which held session the note documents (False: cancelled)."""
@@ -959,7 +970,27 @@ class ChartNoteActions(QWidget):
 
     def edit_draft(self) -> None:
         header = self.selected()
-        if header is None or header.status != "draft" or header.group_note_id is not None:
+        if header is not None and header.status == "signed":
+            # A signed note is locked: say so and offer the way to correct it.
+            if msgbox.confirm(
+                self,
+                "This note is signed",
+                f"The {header.format} note of {header.service_date:%m/%d/%Y} is signed and "
+                "locked, so it cannot be edited. A correction or late information is added as "
+                "an addendum, dated and signed, below the note.\n\nAdd an addendum now?",
+                default=True,
+            ):
+                self.add_addendum()
+            return
+        if header is not None and header.group_note_id is not None:
+            msgbox.info(
+                self,
+                "Edit draft",
+                "This is a client's part of a group note: open it from Notes > My drafts, "
+                "where the whole group note is edited.",
+            )
+            return
+        if header is None or header.status != "draft":
             msgbox.info(self, "Edit draft", "Select one of your draft progress notes.")
             return
         try:
