@@ -637,3 +637,68 @@ def test_edit_on_a_signed_note_offers_an_addendum_that_shows_at_once(qtbot, env)
     # The addendum is there at once, under the same note, still selected.
     assert "Late entry: client called after group." in chart.note_view.toPlainText()
     assert chart.note_actions.selected().id == saved.id
+
+
+# --- 9. the co-sign queue: one row per note, several at once, then the next ------------------
+
+
+def test_cosign_queue_has_one_row_per_note_and_moves_on(qtbot, env):
+    from iopdesk.services import notes
+    from iopdesk.ui.pages.notes import NotesPage
+    from tests.test_notes import _draft, _group, _session, _supervisee, _today
+
+    w = env.world
+    assoc = _supervisee(env)
+    sid, present, _absent = _group(env)
+    group_sid = _session(
+        env.db,
+        "group",
+        _today(env.db),
+        assoc.staff_id,
+        {cid: ("present", 180) for cid in present},
+        track_id=None,
+    )
+    del sid
+    entries = {
+        cid: notes.GroupEntry(f"Took part {i}.", f"Response {i}.", "Continue.")
+        for i, cid in enumerate(present)
+    }
+    saved = notes.save_group_note(
+        env.db,
+        assoc.actor,
+        group_sid,
+        notes.GroupNoteInput("Coping with cravings", "CBT", ["CBT"], "Group narrative.", entries),
+    )
+    notes.sign_group_note(env.db, assoc.actor, saved.group_note_id, saved.version)
+    for _ in range(2):
+        one = notes.create_note(env.db, assoc.actor, _draft(w, _today(env.db)))
+        notes.sign_note(env.db, assoc.actor, one.id, one.version)
+    page = NotesPage(ctx_for(env, w.supervisor))
+    qtbot.addWidget(page)
+    page.resize(1366, 768)
+    page.show()
+    page.refresh()
+    # One row for the group note (3 clients) and one per individual note: 3, not 5.
+    assert page.cosign_model.rowCount() == 3
+    group_row = next(i for i, r in enumerate(page.cosign_model.rows) if r.kind == "group")
+    assert "3 clients" in page.cosign_model.rows[group_row].title
+    assert page.cosign_btn.text() == "Co-sign selected"
+    # Co-sign the first row: the next note is selected and shown, ready to read.
+    click_cell(qtbot, page.cosign_table, 0, 1)
+    qtbot.mouseClick(page.cosign_btn, Qt.MouseButton.LeftButton)
+    assert page.cosign_model.rowCount() == 2
+    assert page.cosign_table.selectionModel().selectedRows()[0].row() == 0
+    assert page.cosign_view.toPlainText().strip() != ""
+    # Ctrl+click the other row too and co-sign both (the group co-signs every entry).
+    click_cell(qtbot, page.cosign_table, 0, 1)
+    rect = page.cosign_table.visualRect(page.cosign_model.index(1, 1))
+    qtbot.mouseClick(
+        page.cosign_table.viewport(),
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.ControlModifier,
+        rect.center(),
+    )
+    qtbot.mouseClick(page.cosign_btn, Qt.MouseButton.LeftButton)
+    assert page.cosign_model.rowCount() == 0
+    assert notes.awaiting_my_cosign(env.db, w.supervisor) == []
+    assert page.tabs.tabText(1) == "Awaiting my co-signature (0)"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -210,6 +210,8 @@ class QueueItem:
     client_id: int | None = None
     session_id: int | None = None
     version: int = 0
+    # A group note's row in the co-sign queue stands for every client's entry: (id, version)
+    members: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -1729,6 +1731,60 @@ def awaiting_my_cosign(db: Database, actor: Actor) -> list[QueueItem]:
             )
             for n, c, s in rows
         ]
+
+
+def cosign_queue(db: Database, actor: Actor) -> list[QueueItem]:
+    """The co-sign queue with one row per note: a group note is one row (kind "group") standing
+    for each client's entry (`members`), oldest first."""
+    items = awaiting_my_cosign(db, actor)
+    if not items:
+        return []
+    with db.session() as session:
+        group_of = dict(
+            session.execute(
+                select(col(Note.id), col(Note.group_note_id)).where(
+                    col(Note.id).in_([i.id for i in items]), col(Note.group_note_id).is_not(None)
+                )
+            ).all()
+        )
+        topics = dict(
+            session.execute(
+                select(col(GroupNote.id), col(GroupNote.topic)).where(
+                    col(GroupNote.id).in_(set(group_of.values()))
+                )
+            ).all()
+        )
+    out: list[QueueItem] = []
+    groups: dict[int, list[QueueItem]] = {}
+    for item in items:
+        gid = group_of.get(item.id)
+        if gid is None:
+            out.append(replace(item, members=((item.id, item.version),)))
+            continue
+        if gid not in groups:
+            groups[gid] = []
+            out.append(item)  # placeholder, replaced below in the same position
+        groups[gid].append(item)
+    result: list[QueueItem] = []
+    for item in out:
+        gid = group_of.get(item.id)
+        if gid is None:
+            result.append(item)
+            continue
+        entries = groups[gid]
+        n = len(entries)
+        topic = topics.get(gid) or "group"
+        result.append(
+            replace(
+                entries[0],
+                kind="group",
+                title=f"Group: {topic} ({n} client{'s' if n != 1 else ''})",
+                detail="group",
+                client_id=None,
+                members=tuple((e.id, e.version) for e in entries),
+            )
+        )
+    return result
 
 
 def sessions_without_note(db: Database, actor: Actor) -> list[QueueItem]:

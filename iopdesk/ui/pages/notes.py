@@ -736,8 +736,12 @@ class NotesPage(Page):
         cl = QHBoxLayout(cosign)
         left = QVBoxLayout()
         left.addWidget(self.cosign_table, 1)
-        self.cosign_btn = QPushButton("Co-sign")
+        self.cosign_btn = QPushButton("Co-sign selected")
         self.cosign_btn.setObjectName("primary")
+        self.cosign_btn.setToolTip(
+            "Co-sign the selected notes (Ctrl+click or Shift+click selects several). A group "
+            "note is one row and co-signs every client's entry."
+        )
         self.cosign_btn.clicked.connect(self.cosign_selected)
         left.addLayout(_bar(self.cosign_btn))
         cl.addLayout(left, 3)
@@ -746,6 +750,9 @@ class NotesPage(Page):
         self.cosign_view.setPlaceholderText("Select a note to read it before co-signing.")
         cl.addWidget(self.cosign_view, 2)
         self.cosign_table.clicked.connect(self._preview_cosign)
+        self.cosign_table.selectionModel().currentRowChanged.connect(
+            lambda _c, _p: self._preview_cosign()
+        )
         self.tabs.addTab(cosign, "Awaiting my co-signature")
         # Sessions without a note
         missing = QWidget()
@@ -763,7 +770,7 @@ class NotesPage(Page):
     def refresh(self) -> None:
         a, db = self.ctx.actor, self.ctx.db
         drafts = notes.my_drafts(db, a)
-        cosign = notes.awaiting_my_cosign(db, a)
+        cosign = notes.cosign_queue(db, a)
         missing = notes.sessions_without_note(db, a)
         self.drafts_model.set_rows(drafts)
         self.cosign_model.set_rows(cosign)
@@ -842,24 +849,32 @@ class NotesPage(Page):
             self.cosign_view.setPlainText(exc.message)
 
     def cosign_selected(self) -> int:
-        """Co-sign every selected note (e.g. all entries of one group); returns how many."""
+        """Co-sign every selected note (a group note: every client's entry), then move on to
+        the next note in the queue; returns how many notes were co-signed."""
         rows = sorted({i.row() for i in self.cosign_table.selectionModel().selectedRows()})
         items = [self.cosign_model.row_at(r) for r in rows]
         if not items:
+            msgbox.info(self, "Co-sign", "Select the notes to co-sign first.")
             return 0
         if len(items) > 1 and not msgbox.confirm(
             self, "Co-sign notes", f"Co-sign the {len(items)} selected notes?", default=True
         ):
             return 0
         done = 0
-        for item in items:
-            try:
-                notes.cosign_note(self.ctx.db, self.ctx.actor, item.id, item.version)
-                done += 1
-            except UserError as exc:
-                msgbox.user_error(self, exc)
-                break
+        try:
+            for item in items:
+                for note_id, version in item.members or ((item.id, item.version),):
+                    notes.cosign_note(self.ctx.db, self.ctx.actor, note_id, version)
+                    done += 1
+        except UserError as exc:
+            msgbox.user_error(self, exc)
         self.refresh()
+        # The next note waiting (the one now in the first co-signed row's place) is selected
+        # and shown, ready to read and co-sign.
+        if self.cosign_model.rowCount():
+            nxt = min(rows[0], self.cosign_model.rowCount() - 1)
+            self.cosign_table.selectRow(nxt)
+            self._preview_cosign()
         return done
 
 
