@@ -702,3 +702,38 @@ def test_cosign_queue_has_one_row_per_note_and_moves_on(qtbot, env):
     assert page.cosign_model.rowCount() == 0
     assert notes.awaiting_my_cosign(env.db, w.supervisor) == []
     assert page.tabs.tabText(1) == "Awaiting my co-signature (0)"
+
+
+# --- 10. "Save and open" saves where the user chooses and says what happened ------------------
+
+
+def test_save_and_open_reports_where_and_a_failure_to_open(qtbot, env, tmp_path):
+    from iopdesk.services import aftercare
+    from iopdesk.ui import files
+    from iopdesk.ui.pages import discharge as page_mod
+    from iopdesk.ui.pages.discharge import PrintDialog
+    from tests.test_discharge import admitted_client
+
+    st = admitted_client(env)
+    plan_id = aftercare.create_plan(env.db, env.world.therapist, st.client_id)
+    view = aftercare.get_plan(env.db, env.world.therapist, plan_id)
+    dialog = PrintDialog(ctx_for(env, env.world.therapist), view)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    # Offered in the user's Documents folder, not the program's hidden data folder.
+    assert dialog.path.text().startswith(str(files.documents_dir()))
+    out = tmp_path / "Packet for Ana.pdf"
+    dialog.path.selectAll()
+    qtbot.keyClicks(dialog.path, str(out))
+    opened: list[str] = []
+    old_opener, old_flag = files.OPENER, page_mod.OPEN_AFTER_PRINT
+    files.OPENER = lambda url: opened.append(url.toLocalFile()) or False  # no PDF viewer
+    page_mod.OPEN_AFTER_PRINT = True
+    try:
+        qtbot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
+    finally:
+        files.OPENER, page_mod.OPEN_AFTER_PRINT = old_opener, old_flag
+    assert out.exists() and opened == [str(out)]
+    titles = [m.title for m in msgbox.shown]
+    assert "Could not open the file" in titles and "Aftercare packet saved" in titles
+    assert str(out) in msgbox.shown[-1].text

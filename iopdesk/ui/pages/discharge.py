@@ -9,8 +9,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QDate, Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -36,7 +35,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from iopdesk import paths
 from iopdesk.errors import UserError, ValidationError
 from iopdesk.services import aftercare, discharge
 from iopdesk.services.aftercare import (
@@ -49,7 +47,7 @@ from iopdesk.services.aftercare import (
     PlanView,
 )
 from iopdesk.services.permissions import Perm
-from iopdesk.ui import msgbox
+from iopdesk.ui import files, msgbox
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.dates import DateEdit
 from iopdesk.ui.tablemodel import Column, RowsModel
@@ -117,7 +115,8 @@ class PrintDialog(QDialog):
         form.addRow("Language", self.language)
         row = QHBoxLayout()
         safe = "".join(ch for ch in view.mrn if ch.isalnum() or ch in "-_")
-        self.path = QLineEdit(str(paths.data_dir() / f"aftercare-{safe}.pdf"))
+        self.path = QLineEdit(str(files.default_path(f"aftercare-{safe}.pdf")))
+        self.path.setObjectName("savePath")
         browse = QPushButton("Browse...")
         browse.clicked.connect(self._browse)
         row.addWidget(self.path, 1)
@@ -183,8 +182,14 @@ class PrintDialog(QDialog):
                 except UserError as exc:
                     self.error.setText(exc.message)
                     return
-        elif OPEN_AFTER_PRINT:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.result_.path)))
+        else:
+            opened = OPEN_AFTER_PRINT and files.open_saved(self, self.result_.path, "packet")
+            msgbox.info(
+                self,
+                "Aftercare packet saved",
+                f"The aftercare packet was saved to {self.result_.path}"
+                + (" and opened." if opened else "."),
+            )
         self.accept()
 
 
