@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from datetime import date
 
-from PySide6.QtCore import QDate, QEvent, QPoint, Qt, Signal
+from PySide6.QtCore import QDate, QEvent, QPoint, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QIcon, QKeyEvent
 from PySide6.QtWidgets import (
     QCalendarWidget,
@@ -98,7 +98,9 @@ class DateEdit(QLineEdit):
         self._value: dt.date | None = None
         self.setPlaceholderText(PLACEHOLDER)
         self.setToolTip("Type the date (for example 03/15/1988 or 03151988) or pick it.")
-        self.setMinimumWidth(self.fontMetrics().horizontalAdvance("Wed 00/00/00000") + 52)
+        sample = "Wed 00/00/0000" if weekday else "00/00/0000"
+        self._width = self.fontMetrics().horizontalAdvance(sample) + 48
+        self.setMinimumWidth(self._width)
         self._popup: _CalendarPopup | None = None
         icon = self.style().standardIcon(QStyle.StandardPixmap.SP_FileDialogDetailedView)
         self.pick = QAction(QIcon(icon), "Pick a date", self)
@@ -107,6 +109,9 @@ class DateEdit(QLineEdit):
         self.editingFinished.connect(self.commit)
         if value is not None and not past:
             self.set_value(value)
+
+    def sizeHint(self) -> QSize:
+        return QSize(self._width, super().sizeHint().height())
 
     # -- QDateEdit-like interface ------------------------------------------------------------
     def date(self) -> QDate:

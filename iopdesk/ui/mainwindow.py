@@ -238,7 +238,7 @@ class MainWindow(QMainWindow):
     # -- layout ----------------------------------------------------------------------------
     def _sidebar(self) -> QWidget:
         side = QWidget()
-        side.setObjectName("sidebar")
+        side.setObjectName("navSidebar")  # not "sidebar": Qt's file dialog has one too
         side.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         side.setFixedWidth(210)
         lay = QVBoxLayout(side)

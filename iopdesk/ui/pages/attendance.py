@@ -16,7 +16,7 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QBrush, QColor, QKeyEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QSizePolicy,
     QTableView,
     QTabWidget,
     QVBoxLayout,
@@ -38,6 +39,7 @@ from iopdesk.services.permissions import Perm
 from iopdesk.ui import clock, msgbox
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.dates import DateEdit
+from iopdesk.ui.flow import flow_row
 from iopdesk.ui.widgets import Page, make_table, muted, section_title
 
 STATUS_KEYS = {
@@ -94,7 +96,9 @@ class EditRow:
     minutes_typed: bool = False
 
 
-COLUMNS = ("Client", "MRN", "Status", "Arrival", "Departure", "Minutes")
+# Short headings as on a paper sign-in sheet, so the client column keeps its room at 1024x700.
+COLUMNS = ("Client", "MRN", "Status", "Time in", "Time out", "Min")
+COLUMN_TIPS = ("", "", "", "Arrival time", "Departure time", "Minutes attended")
 EDITABLE = {3, 4, 5}
 
 
@@ -142,8 +146,10 @@ class SignInModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(COLUMNS)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return COLUMNS[section]
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
+            return COLUMN_TIPS[section] or None
         return None
 
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
@@ -327,8 +333,15 @@ class SignInPanel(QWidget):
         )
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for column, width in ((1, 90), (2, 150), (3, 80), (4, 92), (5, 75)):
-            self.table.setColumnWidth(column, width)
+        header.setMinimumSectionSize(48)
+        bold = QFont(self.table.font())
+        bold.setBold(True)
+        heading = QFontMetrics(bold)
+        for column, width in ((1, 78), (2, 118), (3, 58), (4, 58), (5, 48)):
+            # never narrower than the column's own heading (headers are bold)
+            need = heading.horizontalAdvance(COLUMNS[column]) + 22
+            self.table.setColumnWidth(column, max(width, need))
+        self.table.setHorizontalScrollMode(QTableView.ScrollMode.ScrollPerPixel)
         self.table.save_requested.connect(self.save)
         self.table.status_key.connect(
             lambda row, status: self.model.set_status(row, status or None)
@@ -346,12 +359,13 @@ class SignInPanel(QWidget):
         self.save_btn.setObjectName("primary")
         self.save_btn.clicked.connect(self.save)
         QShortcut(QKeySequence("Ctrl+S"), self).activated.connect(self.save)
-        for w in (self.all_present, self.privacy, self.print_btn):
-            buttons.addWidget(w)
-        buttons.addStretch(1)
+        # Wrapping, so no label is cut at 1024x700 (issue 19 item 16); Save stays last.
         self.status_line = muted("")
-        buttons.addWidget(self.status_line)
-        buttons.addWidget(self.save_btn)
+        self.status_line.setWordWrap(False)
+        buttons.addWidget(
+            flow_row(self.all_present, self.privacy, self.print_btn, self.status_line), 1
+        )
+        buttons.addWidget(self.save_btn, 0, Qt.AlignmentFlag.AlignTop)
         lay.addLayout(buttons)
         self._set_enabled(False)
 
@@ -383,6 +397,7 @@ class SignInPanel(QWidget):
         self._set_enabled(self.sheet.editable)
         if self.model.rows:
             self.table.setCurrentIndex(self.model.index(0, 2))
+            self.table.horizontalScrollBar().setValue(0)  # the client names stay in view
         self.table.setFocus()
 
     def _rest_present(self) -> None:
@@ -442,8 +457,12 @@ class AttendancePage(Page):
         self.layout_.addWidget(self.tabs, 1)
         sign = QWidget()
         row = QHBoxLayout(sign)
-        left = QVBoxLayout()
-        nav = QHBoxLayout()
+        # The session list gives way at 1024x700 so the sheet shows whole rows, client names
+        # included, without scrolling sideways (issue 19 item 16).
+        left_box = QWidget()
+        left_box.setFixedWidth(240)
+        left = QVBoxLayout(left_box)
+        left.setContentsMargins(0, 0, 0, 0)
         prev_day = QPushButton("<")
         prev_day.setFixedWidth(34)
         prev_day.setToolTip("Previous day")
@@ -455,18 +474,17 @@ class AttendancePage(Page):
         next_day.clicked.connect(lambda: self.day.setDate(self.day.date().addDays(1)))
         today = QPushButton("Today")
         today.clicked.connect(lambda: self.day.setDate(clock.today()))
-        for w in (prev_day, self.day, next_day, today):
-            nav.addWidget(w)
-        left.addLayout(nav)
+        nav = flow_row(prev_day, self.day, next_day, today, spacing=6)
+        nav.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
+        left.addWidget(nav)
         self.sessions = QListWidget()
         self.sessions.setObjectName("sessionList")
-        self.sessions.setMinimumWidth(330)
-        self.sessions.setMaximumWidth(360)
+        # Narrower at 1024x700 so the sheet's client column stays in view (issue 19 item 16).
         self.sessions.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.sessions.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.sessions.currentItemChanged.connect(self._session_chosen)
         left.addWidget(self.sessions, 1)
-        row.addLayout(left)
+        row.addWidget(left_box)
         self.panel = SignInPanel(ctx)
         self.panel.saved.connect(self._reload_list_keep)
         row.addWidget(self.panel, 1)

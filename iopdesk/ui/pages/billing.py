@@ -28,6 +28,7 @@ from iopdesk.services.permissions import Perm
 from iopdesk.ui import clock, msgbox
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.dates import DateEdit
+from iopdesk.ui.flow import flow_row
 from iopdesk.ui.tablemodel import Column, RowsModel
 from iopdesk.ui.widgets import Page, make_table, muted
 
@@ -73,10 +74,8 @@ class BillingPage(Page):
             self.include_billed,
             preview,
         ]
-        for widget in widgets:
-            bar.addWidget(widget)
-        bar.addStretch(1)
-        bar.addWidget(self.export_btn)
+        bar.addWidget(flow_row(*widgets), 1)  # wraps at 1024x700: no label is cut
+        bar.addWidget(self.export_btn, 0, Qt.AlignmentFlag.AlignTop)
         self.layout_.addLayout(bar)
         self.summary = muted("Choose a period and press Preview to see what would be billed.")
         self.layout_.addWidget(self.summary)

@@ -90,6 +90,7 @@ from iopdesk.ui import clock, msgbox, style
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.dates import DateEdit
 from iopdesk.ui.dialogs import _FormDialog
+from iopdesk.ui.flow import FlowLayout
 from iopdesk.ui.pages.clients import STATUS_LABELS
 from iopdesk.ui.pages.intake import FORM_CSS, from_qdate, hint, mark_invalid, to_qdate
 from iopdesk.ui.tablemodel import ROW_ROLE, Column, RowsModel
@@ -281,6 +282,45 @@ def facilitators_short(s: SessionInfo) -> str:
 
 def day_text(day: dt.date) -> str:
     return f"{day:%a} {day:%m/%d}"
+
+
+class DayHeader(QPushButton):
+    """A week column's day button: "Mon 11/30", or "Mon 30" / "Mon" when the column is too
+    narrow for it (1024x700), never a clipped label."""
+
+    def __init__(self, siblings: list[DayHeader] | None = None) -> None:
+        super().__init__("")
+        self.day: dt.date | None = None
+        self.siblings = siblings if siblings is not None else [self]
+
+    def set_day(self, day: dt.date) -> None:
+        self.day = day
+        self._fit()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        if self.day is None:
+            return
+        # One format for the whole week: the narrowest column decides ("Mon 11/30" ...).
+        room = min(h.contentsRect().width() for h in self.siblings) - 8
+        metrics = self.fontMetrics()
+        for h in self.siblings:
+            d = h.day
+            if d is None:
+                continue
+            widest = max(
+                (x.day for x in self.siblings if x.day is not None),
+                key=lambda x: metrics.horizontalAdvance(day_text(x)),
+            )
+            for fmt in (day_text, lambda x: f"{x:%a} {x.day}", lambda x: f"{x:%a}"):
+                if metrics.horizontalAdvance(fmt(widest)) <= room:
+                    break
+            text = fmt(d)
+            if h.text() != text:
+                h.setText(text)
 
 
 def long_day(day: dt.date) -> str:
@@ -725,9 +765,9 @@ class WeekGrid(QWidget):
         heads = QHBoxLayout()
         heads.setContentsMargins(0, 0, 0, 0)
         heads.setSpacing(COLUMN_SPACING)
-        self.headers: list[QPushButton] = []
+        self.headers: list[DayHeader] = []
         for _ in range(7):
-            header = QPushButton("")
+            header = DayHeader(self.headers)
             header.setObjectName("dayHeader")
             header.setCursor(Qt.CursorShape.PointingHandCursor)
             header.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -808,7 +848,7 @@ class WeekGrid(QWidget):
         self._syncing = True
         try:
             for header, column, day in zip(self.headers, self.columns, week.days, strict=True):
-                header.setText(day_text(day.date))
+                header.set_day(day.date)
                 header.setToolTip(f"Show {long_day(day.date)} as a list")
                 header.setProperty("today", day.date == today)
                 header.style().unpolish(header)
@@ -1851,16 +1891,15 @@ class SchedulePage(Page):
         self.day_btn.setShortcut(QKeySequence("Ctrl+Shift+D"))
         for w in (self.prev_btn, self.today_btn, self.next_btn, self.date_edit):
             nav.addWidget(w)
-        nav.addWidget(self.range_label, 1)
+        nav.addStretch(1)
         segment = QHBoxLayout()
         segment.setSpacing(0)
         segment.addWidget(self.week_btn)
         segment.addWidget(self.day_btn)
         nav.addLayout(segment)
         self.layout_.addLayout(nav)
+        self.layout_.addWidget(self.range_label)  # its own line: never cut at 1024x700
 
-        filters = QHBoxLayout()
-        filters.setSpacing(8)
         self.track_filter = QComboBox()
         self.track_filter.setObjectName("trackFilter")
         self.therapist_filter = QComboBox()
@@ -1872,9 +1911,11 @@ class SchedulePage(Page):
         self.notice = QLabel("")
         self.notice.setObjectName("notice")
         self.notice.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        # One wrapping row (filters, then the actions): at 1024x700 the actions move to a
+        # second line instead of squeezing their labels (issue 19 item 17).
+        filters = FlowLayout()
         filters.addWidget(self.track_filter)
         filters.addWidget(self.therapist_filter)
-        filters.addWidget(self.notice, 1)
         self.book_btn = QPushButton("Book appointment...")
         self.book_btn.setObjectName("primary")
         self.book_btn.setShortcut(QKeySequence("Ctrl+N"))
@@ -1887,6 +1928,7 @@ class SchedulePage(Page):
             button.setVisible(self.manage)
             filters.addWidget(button)
         self.layout_.addLayout(filters)
+        self.layout_.addWidget(self.notice)
 
         self.prev_btn.clicked.connect(lambda: self._move(-1))
         self.next_btn.clicked.connect(lambda: self._move(1))
