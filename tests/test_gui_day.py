@@ -737,3 +737,58 @@ def test_save_and_open_reports_where_and_a_failure_to_open(qtbot, env, tmp_path)
     titles = [m.title for m in msgbox.shown]
     assert "Could not open the file" in titles and "Aftercare packet saved" in titles
     assert str(out) in msgbox.shown[-1].text
+
+
+# --- 13. weekly hours: holds, order, a week explained, tiles that open their list -----------
+
+
+def test_weekly_hours_put_holds_aside_and_explain_a_week(qtbot, env, group):
+    from iopdesk.ui.mainwindow import MainWindow
+    from iopdesk.ui.pages.hours import ClientHoursTab, WeeklyHoursWidget
+
+    session_id, (ann, ben) = group
+    sheet = attendance.sign_in_sheet(env.db, env.world.admin, session_id)
+    attendance.record_attendance(
+        env.db,
+        env.world.front_desk,
+        session_id,
+        sheet.session_version,
+        [
+            attendance.AttendanceEntry(ann, "present"),
+            attendance.AttendanceEntry(ben, "absent_unexcused"),
+        ],
+    )
+    info = clients.open_chart(env.db, env.world.admin, ben).client
+    clients.change_status(
+        env.db, env.world.admin, ben, info.version, "on_hold", date.today(), "Medical leave"
+    )
+    dashboard = WeeklyHoursWidget(ctx_for(env, env.world.admin))
+    qtbot.addWidget(dashboard)
+    dashboard.refresh()
+    by_name = {r.client: i for i, r in enumerate(dashboard.model.rows)}
+    status = dashboard.model.data(
+        dashboard.model.index(by_name["Bravo, Ben"], 7), Qt.ItemDataRole.DisplayRole
+    )
+    assert status == "on hold"  # not "not met (at risk)"
+    assert dashboard.model.rows[-1].client == "Bravo, Ben"  # holds last, needs first
+    assert "1 on hold" in dashboard.summary.text()
+    # The chart explains the week: what was scheduled, attended, missed, and the hold.
+    chart = ClientHoursTab(ctx_for(env, env.world.admin))
+    qtbot.addWidget(chart)
+    chart.load(ben)
+    text = chart.explain.text()
+    assert "1 session(s) scheduled, 0 attended, 1 missed, 0 cancelled" in text
+    assert "On hold: Medical leave" in text and "missed, unexcused" in text
+    # Today's tiles open the list they count.
+    window = MainWindow(ctx_for(env, env.world.admin))
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.ready)
+    today_page = window.stack.currentWidget()
+    qtbot.mouseClick(today_page.at_risk, Qt.MouseButton.LeftButton)
+    assert window.page_title.text() == "Attendance"
+    assert window.stack.currentWidget().tabs.currentIndex() == 1  # weekly hours
+    window.go("Today")
+    qtbot.mouseClick(window.stack.currentWidget().active, Qt.MouseButton.LeftButton)
+    assert window.page_title.text() == "Clients"
+    assert window.stack.currentWidget().status.currentData() == "active"

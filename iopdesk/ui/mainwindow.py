@@ -306,7 +306,9 @@ class MainWindow(QMainWindow):
     def _make_page(self, name: str) -> Page:
         """Build one sidebar page (importing its module now, not at start-up)."""
         if name == "Today":
-            return TodayPage(self.ctx)
+            today_page = TodayPage(self.ctx)
+            today_page.open_list.connect(self.open_list)
+            return today_page
         if name == "Clients":
             from iopdesk.ui.pages.clients import ClientsPage
 
@@ -454,6 +456,26 @@ class MainWindow(QMainWindow):
         if isinstance(page, Page):
             self._run(page.refresh)
         self.open_chart(dialog.created.id or 0)
+
+    def open_list(self, page_name: str, detail: str) -> None:
+        """A Today tile was clicked: show the list it counts (issue 19 item 13)."""
+        if page_name not in self.pages:
+            return
+        self.go(page_name)
+        page = self.pages[page_name]
+        tabs = getattr(page, "tabs", None)
+        if page_name == "Attendance" and tabs is not None:
+            tabs.setCurrentIndex(1 if detail == "hours" else 0)
+        elif page_name == "Notes" and tabs is not None:
+            tabs.setCurrentIndex({"drafts": 0, "cosign": 1, "missing": 2}.get(detail, 0))
+        elif page_name == "Admin" and tabs is not None:
+            for i in range(tabs.count()):
+                if tabs.tabText(i) == detail:
+                    tabs.setCurrentIndex(i)
+        elif page_name == "Clients":
+            status = getattr(page, "status", None)
+            if status is not None:
+                status.setCurrentIndex(max(0, status.findData(detail)))
 
     def open_sign_in(self, session_id: int) -> None:
         from iopdesk.ui.pages.attendance import AttendancePage

@@ -44,6 +44,24 @@ def status_text(r: hours.WeekRow) -> str:
     return f"{r.status} ({r.projection})"
 
 
+def on_hold_ids(ctx: AppContext) -> set[int]:
+    """Clients on hold: their week is not "at risk", they are paused (issue 19 item 13)."""
+    from iopdesk.services import clients
+
+    return {r.id for r in clients.list_census(ctx.db, ctx.actor, status="on_hold")}
+
+
+def urgency(r: hours.WeekRow, on_hold: set[int]) -> int:
+    """Default order: the clients who need attention first."""
+    if r.client_id in on_hold:
+        return 5
+    if r.projection == "at risk" or (r.status == "not met" and r.projection is None):
+        return 0
+    if r.status == "not met":
+        return 1
+    return 2 if r.status == "met" else 3
+
+
 def _h(value: Decimal | None) -> str:
     return "" if value is None else f"{value:.2f}"
 
@@ -56,6 +74,7 @@ class WeeklyHoursWidget(QWidget):
     def __init__(self, ctx: AppContext, compact: bool = False) -> None:
         super().__init__()
         self.ctx = ctx
+        self.on_hold: set[int] = set()
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         bar = QHBoxLayout()
@@ -112,9 +131,9 @@ class WeeklyHoursWidget(QWidget):
                 ),
                 Column(
                     "Status",
-                    status_text,
-                    color=row_color,
-                    sort_key=lambda r: ("met", "not met", "no requirement").index(r.status),
+                    lambda r: "on hold" if r.client_id in self.on_hold else status_text(r),
+                    color=lambda r: GREY if r.client_id in self.on_hold else row_color(r),
+                    sort_key=lambda r: urgency(r, self.on_hold),
                 ),
                 Column(
                     "No-shows",
@@ -168,14 +187,21 @@ class WeeklyHoursWidget(QWidget):
             track_id=self.track.currentData(),
             therapist_staff_id=self.therapist.currentData(),
         )
+        self.on_hold = on_hold_ids(self.ctx)
+        held = self.on_hold
+        # At risk first, then not met, met, no requirement; clients on hold last.
+        rows = sorted(rows, key=lambda r: (urgency(r, held), r.client.casefold()))
         self.model.set_rows(rows)
         self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
-        met = sum(1 for r in rows if r.status == "met")
-        risk = sum(1 for r in rows if r.projection == "at risk")
-        short = sum(1 for r in rows if r.status == "not met")
+        active = [r for r in rows if r.client_id not in held]
+        met = sum(1 for r in active if r.status == "met")
+        risk = sum(1 for r in active if r.projection == "at risk")
+        short = sum(1 for r in active if r.status == "not met")
+        paused = len(rows) - len(active)
         self.summary.setText(
             f"{len(rows)} clients · {met} met · {short} not met"
             + (f" · {risk} at risk" if risk else "")
+            + (f" · {paused} on hold" if paused else "")
         )
 
     def _activated(self, index: QModelIndex) -> None:
@@ -289,8 +315,34 @@ class ClientHoursTab(QWidget):
         for column, width in enumerate((150, 220, 90, 90)):
             self.table.setColumnWidth(column, width)
         lay.addWidget(self.table, 1)
+        # The chosen week explained: what was scheduled and what happened at each session.
+        self.explain = muted("Select a week to see its sessions.")
+        self.explain.setObjectName("weekExplain")
+        self.explain.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        lay.addWidget(self.explain)
+        self.client_id: int | None = None
+        self.table.selectionModel().currentRowChanged.connect(
+            lambda current, _previous: self.explain_week(current.row())
+        )
+
+    def explain_week(self, row: int) -> None:
+        from iopdesk.services.weekdetail import week_detail
+
+        if self.client_id is None or not 0 <= row < self.model.rowCount():
+            return
+        start = self.model.row_at(row)[0]
+        detail = week_detail(self.ctx.db, self.ctx.actor, self.client_id, start)
+        lines = [detail.summary()]
+        for s in detail.sessions:
+            what = {
+                "attended": f"attended ({s.attendance.replace('_', ' ')}, {s.minutes} min)",
+                "missed": s.attendance.replace("_", " ").replace("absent ", "missed, "),
+            }.get(s.outcome, s.outcome)
+            lines.append(f"  {s.day:%a %m/%d} {s.start:%H:%M}-{s.end:%H:%M}  {s.title}: {what}")
+        self.explain.setText("\n".join(lines))
 
     def load(self, client_id: int) -> None:
+        self.client_id = client_id
         points = hours.client_history(self.ctx.db, self.ctx.actor, client_id)
         self.chart.set_points(points)
         self.model.set_rows(list(reversed(points)))
@@ -302,6 +354,8 @@ class ClientHoursTab(QWidget):
             if points
             else "No attendance recorded yet."
         )
+        if points:
+            self.table.selectRow(0)  # the latest week, explained
 
 
 def current_week_start(ctx: AppContext) -> date:

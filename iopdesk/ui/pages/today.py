@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QGridLayout, QHeaderView, QLabel
 
 from iopdesk.services import today
@@ -13,8 +14,25 @@ from iopdesk.ui.widgets import Card, Page, make_table, muted, section_title
 STATUS_COLORS = {"held": "#2e7d32", "cancelled": "#c62828", "scheduled": "#1f6f8b"}
 
 
+# Each tile opens the list it counts: (page, detail) for MainWindow.open_list.
+TILE_TARGETS = {
+    "at_risk": ("Attendance", "hours", "Open weekly hours, at-risk clients first"),
+    "auths": ("Billing", "authorizations", "Open billing"),
+    "active": ("Clients", "active", "Open the active clients"),
+    "referrals": ("Clients", "referral", "Open referrals and intakes"),
+    "sessions": ("Attendance", "signin", "Open the sign-in sheets"),
+    "unsigned": ("Notes", "drafts", "Open my unsigned notes"),
+    "plan_reviews": ("Caseloads", "", "Open caseloads"),
+    "cosign": ("Notes", "cosign", "Open the notes awaiting my co-signature"),
+    "no_note": ("Notes", "missing", "Open the sessions without a note"),
+    "locked": ("Admin", "Users", "Open user accounts"),
+    "licenses": ("Admin", "Staff", "Open staff licenses"),
+}
+
+
 class TodayPage(Page):
     title = "Today"
+    open_list = Signal(str, str)  # page name, what to show on it
 
     def __init__(self, ctx: AppContext) -> None:
         super().__init__()
@@ -60,6 +78,10 @@ class TodayPage(Page):
         ]
         self.grid = grid
         self.cards = cards
+        for key, (page, detail, hint) in TILE_TARGETS.items():
+            card = getattr(self, key)
+            card.make_link(hint)
+            card.clicked.connect(lambda p=page, d=detail: self.open_list.emit(p, d))
         self._place_cards()
         self.layout_.addLayout(grid)
         from iopdesk.ui.pages.privacy import BreakGlassReviewPanel
@@ -163,9 +185,13 @@ class TodayPage(Page):
         self.break_glass.setVisible(bool(data.break_glass_to_review))
         self.break_glass_panel.refresh(bool(data.break_glass_to_review))
         from iopdesk.services import hours
+        from iopdesk.ui.pages.hours import on_hold_ids
 
         week = hours.weekly_hours(self.ctx.db, self.ctx.actor, clock.today())
-        self.at_risk.set_value(sum(1 for r in week if r.projection == "at risk"))
+        held = on_hold_ids(self.ctx)  # a client on hold is paused, not at risk
+        self.at_risk.set_value(
+            sum(1 for r in week if r.projection == "at risk" and r.client_id not in held)
+        )
         from iopdesk.services import authorizations
 
         warnings = authorizations.statuses(self.ctx.db, self.ctx.actor, warnings_only=True)
