@@ -792,3 +792,51 @@ def test_weekly_hours_put_holds_aside_and_explain_a_week(qtbot, env, group):
     qtbot.mouseClick(window.stack.currentWidget().active, Qt.MouseButton.LeftButton)
     assert window.page_title.text() == "Clients"
     assert window.stack.currentWidget().status.currentData() == "active"
+
+
+# --- 11. aftercare: the receiving provider carried over, finalized is read-only, phones -----
+
+
+def test_aftercare_carries_the_provider_locks_when_final_and_formats_phones(qtbot, env, tmp_path):
+    from iopdesk.services import aftercare
+    from iopdesk.ui.pages.discharge import AftercareEditor, DischargeDialog
+    from tests.test_discharge import admitted_client
+
+    st = admitted_client(env)
+    ctx = ctx_for(env, env.world.therapist)
+    dialog = DischargeDialog(ctx, st.client_id)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.keyClicks(dialog.reason, "Completed the program.")
+    for _label, edit in dialog.goal_edits:
+        qtbot.keyClicks(edit, "Progress made.")
+    qtbot.keyClicks(dialog.summary, "Good engagement.")
+    qtbot.keyClicks(dialog.provider, "Riverbend Outpatient")
+    dialog.go(3)
+    qtbot.mouseClick(dialog.finish, Qt.MouseButton.LeftButton)
+    result = dialog.result_
+    assert result is not None, dialog.error.text()
+    editor = AftercareEditor(ctx, result.plan_id)
+    qtbot.addWidget(editor)
+    editor.show()
+    appts = editor.lists["appointments"][0]
+    assert appts.table.rowCount() == 1
+    assert appts.table.item(0, 0).text() == "Riverbend Outpatient"  # carried from discharge
+    # Complete it as typed: the date, and the phone as digits only.
+    for column, typed in ((2, "12/14/2026"), (5, "5551234567")):
+        rect = appts.table.visualItemRect(appts.table.item(0, column))
+        qtbot.mouseDClick(appts.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+        cell = next(e for e in appts.table.findChildren(QLineEdit) if e.isVisible())
+        qtbot.keyClicks(cell, typed)
+        qtbot.keyClick(cell, Qt.Key.Key_Return)
+        qtbot.waitUntil(lambda c=column, t=typed: appts.table.item(0, c).text() == t)
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    qtbot.mouseClick(editor.finalize_btn, Qt.MouseButton.LeftButton)  # confirm answers Yes
+    assert editor.status.text() == "Finalized"
+    assert not editor.save_btn.isEnabled() and not editor.finalize_btn.isEnabled()
+    out = aftercare.print_packet(
+        env.db, env.world.therapist, result.plan_id, tmp_path / "packet.pdf"
+    ).path
+    text = _pdf_text(out)
+    assert "(555) 123-4567" in text and "5551234567" not in text
+    assert "Riverbend Outpatient" in text
