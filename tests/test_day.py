@@ -173,3 +173,19 @@ def test_an_imported_cancelled_group_leaves_the_weeks_proration(env, tmp_path, o
     with db.session() as s:
         f1 = s.exec(select(ClinicSession).where(ClinicSession.external_id == "F1")).one()
         assert (f1.status, f1.cancelled_by_clinic) == ("cancelled", False)
+
+
+def test_readme_screenshots_are_made_by_make_screenshots_or_named_as_by_hand():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    makefile = (root / "Makefile").read_text(encoding="utf-8")
+    shown = set(re.findall(r"docs/screenshots/([\w.-]+\.png)", readme))
+    made = set(re.findall(r"--screenshot docs/screenshots/([\w.-]+\.png)", makefile))
+    by_hand = readme.split("are made by hand", 1)[0].rsplit("\n\n", 1)[-1]
+    missing = {name for name in shown - made if f"`{name}`" not in by_hand}
+    assert shown and not missing, missing
+    for words in ("IOPDESK_REQUIRE_TOOLS", "postgresql", "python3-venv", "libxcb-cursor0"):
+        assert words in readme
