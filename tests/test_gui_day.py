@@ -840,3 +840,49 @@ def test_aftercare_carries_the_provider_locks_when_final_and_formats_phones(qtbo
     text = _pdf_text(out)
     assert "(555) 123-4567" in text and "5551234567" not in text
     assert "Riverbend Outpatient" in text
+
+
+# --- 8. billing exceptions that can be acted on ----------------------------------------------
+
+
+def test_billing_exceptions_say_how_to_fix_open_the_chart_and_guard_export(qtbot, env, tmp_path):
+    from iopdesk.ui.mainwindow import MainWindow
+    from tests.test_billing import D1, D2, base, client, load, session
+
+    book = base()
+    client(book, "B9", member=None, first="Nia", last="Nomember")
+    session(book, "S1", "individual", D1, 45, mrn="B9")
+    session(book, "S2", "individual", D1, 45, mrn="B9", start=time(15, 0))
+    load(env, tmp_path, book)
+    window = MainWindow(ctx_for(env, env.world.admin))
+    qtbot.addWidget(window)
+    window.resize(1366, 768)
+    window.show()
+    qtbot.waitUntil(lambda: window.ready)
+    window.go("Billing")
+    page = window.stack.currentWidget()
+    retype(qtbot, page.date_from, f"{D1:%m/%d/%Y}")
+    retype(qtbot, page.date_to, f"{D2:%m/%d/%Y}")
+    preview = next(b for b in page.findChildren(type(page.export_btn)) if b.text() == "Preview")
+    qtbot.mouseClick(preview, Qt.MouseButton.LeftButton)
+    model = page.exc_model
+    assert model.rowCount() == 2
+    cells = [
+        [model.data(model.index(r, c), Qt.ItemDataRole.DisplayRole) for c in range(6)]
+        for r in range(2)
+    ]
+    # Same client and day twice: the session column tells them apart.
+    assert cells[0][3] != cells[1][3] and "13:00" in cells[0][3] + cells[1][3]
+    assert all("member ID" in row[5] for row in cells)  # a plain "how to fix"
+    # Export asks first (Enter/default is No) and exports nothing.
+    msgbox.shown.clear()
+    qtbot.mouseClick(page.export_btn, Qt.MouseButton.LeftButton)
+    assert msgbox.shown[0].title == "Export with open exceptions?"
+    assert list(tmp_path.glob("billing-*.xlsx")) == []
+    # Open chart > Billing from the row.
+    page.tabs.setCurrentIndex(1)
+    click_cell(qtbot, page.exc_table, 0, 1)
+    qtbot.mouseClick(page.open_chart_btn, Qt.MouseButton.LeftButton)
+    chart = window.chart
+    assert window.stack.currentWidget() is chart
+    assert chart.tabs.currentWidget() is chart.billing_tab

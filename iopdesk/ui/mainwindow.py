@@ -348,7 +348,9 @@ class MainWindow(QMainWindow):
         if name == "Billing":
             from iopdesk.ui.pages.billing import BillingPage
 
-            return BillingPage(self.ctx)
+            billing_page = BillingPage(self.ctx)
+            billing_page.open_client_billing.connect(self.open_chart_billing)
+            return billing_page
         if name == "Reports":
             from iopdesk.ui.pages.reports import ReportsPage
 
@@ -456,6 +458,13 @@ class MainWindow(QMainWindow):
         if isinstance(page, Page):
             self._run(page.refresh)
         self.open_chart(dialog.created.id or 0)
+
+    def open_chart_billing(self, client_id: int) -> None:
+        """A billing exception's "Open chart > Billing": the chart at its Billing tab."""
+        self.open_chart(client_id)
+        chart = self.chart
+        if chart.billing_tab is not None:
+            chart.tabs.setCurrentWidget(chart.billing_tab)
 
     def open_list(self, page_name: str, detail: str) -> None:
         """A Today tile was clicked: show the list it counts (issue 19 item 13)."""

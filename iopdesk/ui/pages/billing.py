@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from PySide6.QtCore import QDate, Qt
+from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -22,7 +22,8 @@ from PySide6.QtWidgets import (
 )
 
 from iopdesk.errors import UserError
-from iopdesk.services import billing, lookups
+from iopdesk.services import billing, lookups, schedule
+from iopdesk.services.billingfix import how_to_fix
 from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm
 from iopdesk.ui import clock, msgbox
@@ -43,6 +44,7 @@ def _money(value: object) -> str:
 
 class BillingPage(Page):
     title = "Billing"
+    open_client_billing = Signal(int)  # an exception's "Open chart > Billing"
 
     def __init__(self, ctx: AppContext) -> None:
         super().__init__()
@@ -120,14 +122,31 @@ class BillingPage(Page):
                     lambda r: f"{r.date_of_service:%m/%d/%Y}",
                     sort_key=lambda r: r.date_of_service,
                 ),
+                # What tells two rows of one client and day apart: the session.
+                Column("Session", lambda r: self.session_labels.get(r.session_id or 0, "")),
                 Column("Reason", lambda r: r.reason, color=lambda r: "#b26a00"),
+                Column("How to fix", lambda r: how_to_fix(r.reason)),
             ]
         )
+        self.session_labels: dict[int, str] = {}
         self.exc_table = make_table()
         self.exc_table.setModel(self.exc_model)
-        for column, width in enumerate((80, 200, 90)):
+        for column, width in enumerate((80, 170, 90, 190, 150)):
             self.exc_table.setColumnWidth(column, width)
-        self.tabs.addTab(self.exc_table, "Exceptions")
+        self.exc_table.doubleClicked.connect(lambda _i: self._open_exception_chart())
+        self.exc_table.activated.connect(lambda _i: self._open_exception_chart())
+        exc_page = QWidget()
+        el = QVBoxLayout(exc_page)
+        el.addWidget(self.exc_table, 1)
+        ebar = QHBoxLayout()
+        ebar.addWidget(muted("Fix each exception in the client's chart, then press Preview."))
+        ebar.addStretch(1)
+        self.open_chart_btn = QPushButton("Open chart > Billing")
+        self.open_chart_btn.setToolTip("Open the selected client's chart at the Billing tab")
+        self.open_chart_btn.clicked.connect(self._open_exception_chart)
+        ebar.addWidget(self.open_chart_btn)
+        el.addLayout(ebar)
+        self.tabs.addTab(exc_page, "Exceptions")
         batches = QWidget()
         bl = QVBoxLayout(batches)
         bbar = QHBoxLayout()
@@ -193,6 +212,7 @@ class BillingPage(Page):
             return
         run = self.run
         self.lines_model.set_rows(run.lines)
+        self.session_labels = self._session_labels(start, end)
         self.exc_model.set_rows(run.exceptions)
         self.summary.setText(
             f"{len(run.lines)} claim lines, {run.total_units} units, {_money(run.total)}; "
@@ -201,8 +221,34 @@ class BillingPage(Page):
         self.tabs.setTabText(0, f"Claim lines ({len(run.lines)})")
         self.tabs.setTabText(1, f"Exceptions ({len(run.exceptions)})")
 
+    def _session_labels(self, start: date, end: date) -> dict[int, str]:
+        try:
+            sessions = schedule.list_sessions(self.ctx.db, self.ctx.actor, start, end)
+        except UserError:
+            return {}
+        return {s.id: f"{s.start:%H:%M} {s.kind} - {s.title}" for s in sessions}
+
+    def _open_exception_chart(self) -> None:
+        index = self.exc_table.currentIndex()
+        if not index.isValid():
+            msgbox.info(self, "Open chart", "Select an exception first.")
+            return
+        self.open_client_billing.emit(self.exc_model.row_at(index.row()).client_id)
+
     def _export_clicked(self) -> None:
         from iopdesk.ui.pages.privacy import ask_release
+
+        if self.run is None:
+            self.preview()
+        open_exceptions = len(self.run.exceptions) if self.run is not None else 0
+        if open_exceptions and not msgbox.confirm(
+            self,
+            "Export with open exceptions?",
+            f"{open_exceptions} service(s) are not billable yet (see the Exceptions tab) and "
+            "will not be in this batch. Export the billable lines anyway?",
+            default=False,
+        ):
+            return
 
         release = ask_release(self, "The billing workbook lists clients and their services")
         if release is None:
