@@ -189,3 +189,24 @@ def test_readme_screenshots_are_made_by_make_screenshots_or_named_as_by_hand():
     assert shown and not missing, missing
     for words in ("IOPDESK_REQUIRE_TOOLS", "postgresql", "python3-venv", "libxcb-cursor0"):
         assert words in readme
+
+
+def test_the_demo_shows_a_working_clinic_on_a_weekend(tmp_path):
+    import os
+    from datetime import timedelta
+
+    from iopdesk.db import Database, DbTarget
+    from iopdesk.services import today
+    from iopdesk.services.demo import create_demo_clinic
+
+    sunday = date(2026, 12, 6)
+    db = Database.open(DbTarget(path=tmp_path / "demo.db"), create=True, key=os.urandom(32))
+    try:
+        admin, _ = create_demo_clinic(db, today=sunday)
+        saturday = today.summary(db, admin, on=sunday - timedelta(days=1))
+        assert any("Adolescent" in s.title for s in saturday.sessions_today)
+        on_sunday = today.summary(db, admin, on=sunday)
+        assert on_sunday.next_day == sunday + timedelta(days=1)  # Monday
+        assert len(on_sunday.next_sessions) >= 3
+    finally:
+        db.close()

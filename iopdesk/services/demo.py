@@ -2553,7 +2553,10 @@ def create_demo_clinic(
     db: Database, today: date | None = None, seed: int = 7
 ) -> tuple[Actor, DemoSummary]:
     """Create the demo clinic in a fresh, empty database; returns the admin and the counts."""
-    today = today or date.today()
+    from iopdesk.services import clock
+
+    # The demo's "today" is the demo clinic's today (Chicago), the day its screens show.
+    today = today or clock.today(CLINIC_TIMEZONE)
     rng = random.Random(seed)
     admin = setup_clinic(
         db,
