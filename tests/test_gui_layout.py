@@ -42,6 +42,13 @@ def ctx_for(env, actor) -> AppContext:
     return AppContext(env.db, actor, clinic.get_clinic(env.db))
 
 
+@pytest.fixture(autouse=True)
+def _the_apps_style():
+    from iopdesk.ui.app import make_app
+
+    make_app()  # the real style sheet: padding and bold labels are what clip
+
+
 def clipped_buttons(root: QWidget) -> list[str]:
     """Visible push buttons whose label does not fit: the text's advance in the button's own
     (style-sheet) font against the width the style gives the label."""

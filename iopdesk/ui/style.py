@@ -60,6 +60,7 @@ QLineEdit#globalSearch {{ min-width: 280px; }}
 QPushButton {{ background: white; border: 1px solid {BORDER}; border-radius: 5px;
     padding: 6px 14px; }}
 QPushButton:hover {{ border-color: {ACCENT}; }}
+QPushButton#arrow {{ padding: 6px 2px; }}
 QPushButton#primary, QPushButton:default {{ background: {ACCENT}; color: white;
     border: 1px solid {ACCENT_DARK}; }}
 QPushButton#primary {{ font-weight: 600; }}

@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 from iopdesk.errors import StaleRecordError, UserError, ValidationError
 from iopdesk.services import attendance, schedule
 from iopdesk.services.permissions import Perm
-from iopdesk.ui import clock, msgbox
+from iopdesk.ui import clock, files, msgbox
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.dates import DateEdit
 from iopdesk.ui.flow import flow_row
@@ -433,7 +433,9 @@ class SignInPanel(QWidget):
             return
         s = self.sheet.session
         suggested = f"roster-{s.date:%Y-%m-%d}-{s.start:%H%M}.pdf"
-        path, _ = QFileDialog.getSaveFileName(self, "Save roster as PDF", suggested, "PDF (*.pdf)")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save roster as PDF", str(files.default_path(suggested)), "PDF (*.pdf)"
+        )
         if not path:
             return
         try:
@@ -465,9 +467,11 @@ class AttendancePage(Page):
         left.setContentsMargins(0, 0, 0, 0)
         prev_day = QPushButton("<")
         prev_day.setFixedWidth(34)
+        prev_day.setObjectName("arrow")
         prev_day.setToolTip("Previous day")
         next_day = QPushButton(">")
         next_day.setFixedWidth(34)
+        next_day.setObjectName("arrow")
         next_day.setToolTip("Next day")
         self.day = DateEdit(clock.today(), weekday=True)
         prev_day.clicked.connect(lambda: self.day.setDate(self.day.date().addDays(-1)))

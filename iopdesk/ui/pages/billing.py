@@ -26,7 +26,7 @@ from iopdesk.services import billing, lookups, schedule
 from iopdesk.services.billingfix import how_to_fix
 from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm
-from iopdesk.ui import clock, msgbox
+from iopdesk.ui import clock, files, msgbox
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.dates import DateEdit
 from iopdesk.ui.flow import flow_row
@@ -255,7 +255,9 @@ class BillingPage(Page):
             return
         start, end = self._range()
         name = f"billing-{start:%Y-%m-%d}-to-{end:%Y-%m-%d}.xlsx"
-        path, _ = QFileDialog.getSaveFileName(self, "Export billing", name, "Excel (*.xlsx)")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export billing", str(files.default_path(name)), "Excel (*.xlsx)"
+        )
         if path:
             self.export_to(Path(path), release)
 

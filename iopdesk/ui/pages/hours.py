@@ -21,9 +21,10 @@ from PySide6.QtWidgets import (
 from iopdesk.errors import UserError
 from iopdesk.services import hours
 from iopdesk.services.clock import week_label
-from iopdesk.ui import clock, msgbox
+from iopdesk.ui import clock, files, msgbox
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.dates import DateEdit
+from iopdesk.ui.flow import flow_row
 from iopdesk.ui.tablemodel import Column, RowsModel
 from iopdesk.ui.widgets import make_table, muted
 
@@ -85,8 +86,10 @@ class WeeklyHoursWidget(QWidget):
         self.week_label.setObjectName("weekLabel")
         prev_w = QPushButton("<")
         prev_w.setFixedWidth(34)
+        prev_w.setObjectName("arrow")
         next_w = QPushButton(">")
         next_w.setFixedWidth(34)
+        next_w.setObjectName("arrow")
         prev_w.clicked.connect(lambda: self.week.setDate(self.week.date().addDays(-7)))
         next_w.clicked.connect(lambda: self.week.setDate(self.week.date().addDays(7)))
         self.track = QComboBox()
@@ -96,15 +99,16 @@ class WeeklyHoursWidget(QWidget):
             combo.setMaximumWidth(210)
         self.summary = muted("")
         self.summary.setWordWrap(False)
-        for w in (prev_w, self.week, next_w, self.week_label, self.track, self.therapist):
-            bar.addWidget(w)
-        bar.addStretch(1)
-        bar.addWidget(self.summary)
+        # Wrapping at 1024x700; the counts get their own line below.
+        bar.addWidget(
+            flow_row(prev_w, self.week, next_w, self.week_label, self.track, self.therapist), 1
+        )
         if not compact:
             export = QPushButton("Export report...")
             export.clicked.connect(self._export)
-            bar.addWidget(export)
+            bar.addWidget(export, 0, Qt.AlignmentFlag.AlignTop)
         lay.addLayout(bar)
+        lay.addWidget(self.summary)
         self.model: RowsModel[hours.WeekRow] = RowsModel(
             [
                 Column("MRN", lambda r: r.mrn),
@@ -217,7 +221,7 @@ class WeeklyHoursWidget(QWidget):
         path, _ = QFileDialog.getSaveFileName(
             self,
             "Export weekly hours",
-            f"weekly-hours-{week:%Y-%m-%d}.xlsx",
+            str(files.default_path(f"weekly-hours-{week:%Y-%m-%d}.xlsx")),
             "Excel workbook (*.xlsx);;PDF (*.pdf)",
         )
         if not path:

@@ -41,7 +41,7 @@ from iopdesk.errors import UserError, ValidationError
 from iopdesk.services import notes
 from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm
-from iopdesk.ui import clock, msgbox
+from iopdesk.ui import clock, files, msgbox
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.dates import DateEdit
 from iopdesk.ui.tablemodel import Column, RowsModel
@@ -1074,7 +1074,10 @@ class ChartNoteActions(QWidget):
             if release is None:
                 return None
             name, _ = QFileDialog.getSaveFileName(
-                self, "Save note as PDF", f"note-{header.service_date:%Y%m%d}.pdf", "PDF (*.pdf)"
+                self,
+                "Save note as PDF",
+                str(files.default_path(f"note-{header.service_date:%Y%m%d}.pdf")),
+                "PDF (*.pdf)",
             )
             if not name:
                 return None

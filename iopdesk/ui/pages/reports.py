@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QFileDialog, QFrame, QHBoxLayout, QPushButton, QVB
 from iopdesk.errors import UserError
 from iopdesk.services import hours
 from iopdesk.services.disclosures import Release
-from iopdesk.ui import clock, msgbox
+from iopdesk.ui import clock, files, msgbox
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.dates import DateEdit
 from iopdesk.ui.widgets import Page, muted, section_title
@@ -63,7 +63,9 @@ class ReportsPage(Page):
         release = ask_release(self, "The weekly hours report lists clients and their attendance")
         if release is None:
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Save weekly hours report", name, filt)
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save weekly hours report", str(files.default_path(name)), filt
+        )
         if path:
             self.save_to(Path(path), release)
 
