@@ -150,3 +150,34 @@ def test_every_dialog_fits_its_button_labels(qtbot, env, width, height):
         problems += clipped_buttons(dialog)
         dialog.close()
     assert not problems, "\n".join(sorted(set(problems)))
+
+
+def test_file_dialog_sidebar_is_readable_and_spin_boxes_have_arrows(qtbot):
+    from PySide6.QtGui import QColor
+    from PySide6.QtWidgets import QFileDialog, QSpinBox
+
+    from iopdesk.ui import style
+
+    dialog = QFileDialog(None, "Save")
+    dialog.setOption(QFileDialog.Option.DontUseNativeDialog, True)
+    qtbot.addWidget(dialog)
+    dialog.resize(800, 500)
+    dialog.show()
+    side = dialog.findChild(QWidget, "sidebar")
+    assert side is not None
+    image = side.grab().toImage()
+    middle = QColor(image.pixel(image.width() // 2, image.height() - 5))
+    assert middle.name() != QColor(style.SIDEBAR).name()  # not the app's dark navigation blue
+    spin = QSpinBox()
+    qtbot.addWidget(spin)
+    spin.resize(120, 32)
+    spin.show()
+    shot = spin.grab().toImage()
+    # The up/down arrows are drawn: dark pixels in the buttons' strip on the right.
+    dark = sum(
+        1
+        for x in range(shot.width() - 18, shot.width() - 2)
+        for y in range(2, shot.height() - 2)
+        if QColor(shot.pixel(x, y)).lightness() < 110
+    )
+    assert dark >= 6
