@@ -840,6 +840,13 @@ def test_aftercare_carries_the_provider_locks_when_final_and_formats_phones(qtbo
     text = _pdf_text(out)
     assert "(555) 123-4567" in text and "5551234567" not in text
     assert "Riverbend Outpatient" in text
+    # One clinic clock: printed in clinic time with its zone, signed on the clinic's day.
+    import re
+
+    from iopdesk.services import clock as service_clock
+
+    assert re.search(r"Printed \d\d/\d\d/\d{4} \d{1,2}:\d\d [AP]M E[SD]T", text)
+    assert f"{service_clock.today('America/New_York'):%B} " in text
 
 
 # --- 8. billing exceptions that can be acted on ----------------------------------------------
