@@ -251,8 +251,7 @@ class CensusIndex:
         self.rows = list(rows)
         # "\n" never occurs in a search word (words are split on whitespace)
         self._names = [
-            fold("\n".join((r.first_name, r.last_name, r.preferred_name, r.mrn)))
-            for r in self.rows
+            fold("\n".join((r.first_name, r.last_name, r.preferred_name, r.mrn))) for r in self.rows
         ]
         self._phones = ["".join(ch for ch in r.phone if ch.isdigit()) for r in self.rows]
 
