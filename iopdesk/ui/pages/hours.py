@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -242,7 +243,7 @@ class HoursChart(QWidget):
     def __init__(self) -> None:
         super().__init__()
         self.points: list[tuple[date, hours.WeekRow]] = []
-        self.setMinimumHeight(220)
+        self.setMinimumHeight(150)
 
     def set_points(self, points: list[tuple[date, hours.WeekRow]]) -> None:
         self.points = points
@@ -316,14 +317,23 @@ class ClientHoursTab(QWidget):
         )
         self.table = make_table()
         self.table.setModel(self.model)
-        for column, width in enumerate((150, 220, 90, 90)):
+        week_width = self.fontMetrics().horizontalAdvance("Mon 11/30 - Sun 12/06") + 28
+        for column, width in enumerate((week_width, 220, 90, 90)):
             self.table.setColumnWidth(column, width)
         lay.addWidget(self.table, 1)
         # The chosen week explained: what was scheduled and what happened at each session.
         self.explain = muted("Select a week to see its sessions.")
         self.explain.setObjectName("weekExplain")
         self.explain.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        lay.addWidget(self.explain)
+        self.explain.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        holder = QScrollArea()  # a busy week scrolls here instead of squeezing the table
+        holder.setWidgetResizable(True)
+        holder.setFrameShape(QScrollArea.Shape.NoFrame)
+        holder.setWidget(self.explain)
+        holder.setMaximumHeight(112)
+        holder.viewport().setAutoFillBackground(False)
+        self.explain.setAutoFillBackground(False)
+        lay.addWidget(holder)
         self.client_id: int | None = None
         self.table.selectionModel().currentRowChanged.connect(
             lambda current, _previous: self.explain_week(current.row())
