@@ -208,11 +208,13 @@ def test_validation_marks_fields_and_keeps_what_was_typed(qtbot, env, lookup_ids
     assert dialog.phone.property("invalid") is False
     assert dialog.phone.toolTip() == ""
 
-    # A future date of birth cannot be typed (the box stops at today) ...
+    # A future date of birth typed in the box is refused in plain words as the box is left ...
     dialog.tabs.setCurrentIndex(0)
     dialog.dob.selectAll()
     qtbot.keyClicks(dialog.dob, f"0101{TODAY.year + 1}")
-    assert dialog.dob.value() is not None and dialog.dob.value() <= TODAY
+    qtbot.keyClick(dialog.dob, Qt.Key.Key_Tab)
+    assert dialog.dob.property("invalid") is True and "future" in dialog.dob.toolTip()
+    assert "future" in dialog.age.text()
     # ... and if one reaches the service anyway (clock changed), the field is marked.
     dialog.dob.setMaximumDate(QDate(2100, 12, 31))
     dialog.dob.set_value(TODAY + timedelta(days=10))
@@ -545,21 +547,25 @@ def test_caseload_page_defaults_to_own_caseload(qtbot, env):
 
 @pytest.mark.qt_log_ignore("This plugin does not support")  # offscreen popups: raise(), grab
 def test_date_of_birth_box_blank_age_and_calendar_page(qtbot, env, lookup_ids):
+    from PySide6.QtWidgets import QToolButton
+
     dialog = open_intake(qtbot, env)
-    assert dialog.dob.value() is None and dialog.dob.text() == "MM/DD/YYYY"
+    assert dialog.dob.value() is None and dialog.dob.text() == ""
+    assert dialog.dob.placeholderText() == "MM/DD/YYYY"
     assert dialog.age.text() == ""
     dialog.dob.setFocus()
     qtbot.keyClicks(dialog.dob, "12311970")
-    assert dialog.dob.value() == date(1970, 12, 31)
+    qtbot.keyClick(dialog.dob, Qt.Key_Tab)
+    assert dialog.dob.value() == date(1970, 12, 31) and dialog.dob.text() == "12/31/1970"
     assert dialog.age.text().startswith("Age 5")
-    dialog.dob.lineEdit().selectAll()
+    dialog.dob.selectAll()
     qtbot.keyClick(dialog.dob, Qt.Key_Delete)  # clearing it makes it blank again
+    qtbot.keyClick(dialog.dob, Qt.Key_Tab)
     assert dialog.dob.value() is None
-    # The calendar opens decades back, not on January 1900.
-    arrow = dialog.dob.rect().center()
-    arrow.setX(dialog.dob.width() - 8)
-    qtbot.mouseClick(dialog.dob, Qt.LeftButton, pos=arrow)
-    calendar = dialog.dob.calendarWidget()
+    # The calendar button opens decades back, not on January 1900.
+    button = next(b for b in dialog.dob.findChildren(QToolButton) if b.isVisible())
+    qtbot.mouseClick(button, Qt.LeftButton)
+    calendar = dialog.dob._popup.calendar
     qtbot.waitUntil(calendar.isVisible, timeout=2000)
     assert calendar.yearShown() == dialog.dob.blank_page.year
     calendar.window().close()

@@ -763,7 +763,7 @@ def test_lock_migration_downgrades_and_upgrades(env: Env) -> None:
         conn.commit()
     with db.engine.begin() as conn:  # without 0002 nothing stops a raw edit
         conn.execute(update, {"v": "tampered", "id": saved.id})
+    runner.upgrade(db.engine)  # (reading notes needs the newer columns back)
     assert not notes.verify_note(db, w.therapist, saved.id)  # ... but the hash shows it
-    runner.upgrade(db.engine)
     with pytest.raises(sa_exc.DBAPIError), db.engine.begin() as conn:
         conn.execute(update, {"v": "again", "id": saved.id})

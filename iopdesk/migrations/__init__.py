@@ -15,6 +15,7 @@ REVISIONS: tuple[str, ...] = (
     "0004_recipients_scope",
     "0009_coding_rules",
     "0010_electronic_claims",
+    "0011_ux",
     "0012_form_drafts",
 )
 HEAD = REVISIONS[-1]

@@ -47,6 +47,8 @@ class Note(Tracked, Voidable, table=True):
     goals_addressed: str = ""  # comma-separated plan goal ids
     risk_suicidal: bool = False
     risk_homicidal: bool = False
+    # Was the risk screen done at all? None: not recorded (notes written before it was asked).
+    risk_screened: bool | None = None
     safety_plan: str = ""
     service_minutes: int | None = None
     status: str = Field(default="draft", index=True)

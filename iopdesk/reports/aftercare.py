@@ -27,6 +27,7 @@ from xml.sax.saxutils import escape
 
 from iopdesk.paths import resource_path
 from iopdesk.reports import PART2_NOTICE, numbered_canvas, release_notice_flowables
+from iopdesk.services.clock import stamp
 
 TITLE = "Aftercare Plan"
 CONFIDENTIAL = (
@@ -390,7 +391,7 @@ def write_pdf(packet: Packet, path: Path | str) -> int:
         canvas.line(margin, top - 0.4 * inch, page_w - margin, top - 0.4 * inch)
         canvas.restoreState()
 
-    printed = f"{t('Printed')} {packet.printed_at:%Y-%m-%d %H:%M}" if packet.printed_at else ""
+    printed = f"{t('Printed')} {stamp(packet.printed_at, None)}" if packet.printed_at else ""
 
     def footer(canvas: Any, page: int, total: int) -> None:
         canvas.saveState()

@@ -8,13 +8,14 @@ on every page, the note's sections, the risk screen, signature, co-signature and
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
 from iopdesk.reports import PART2_NOTICE, numbered_canvas, release_notice_flowables
 from iopdesk.reports.attendance import CONFIDENTIAL, FONT, FONT_BOLD, register_fonts
+from iopdesk.services.clock import stamp
 
 if TYPE_CHECKING:
     from iopdesk.services.notes import NotePrint
@@ -29,10 +30,11 @@ FORMAT_TITLES = {
 }
 
 
-def _when(value: datetime | None) -> str:
+def _when(value: datetime | None, tz: str | None = None) -> str:
+    """Clinic-local with the zone abbreviation ("12/03/2026 6:57 PM CST"), never UTC."""
     if value is None:
         return ""
-    return value.astimezone(UTC).strftime("%m/%d/%Y %H:%M UTC")
+    return stamp(value, tz)
 
 
 def note_title(data: NotePrint) -> str:
@@ -44,7 +46,8 @@ def signature_lines(data: NotePrint) -> list[str]:
     c, h = data.content, data.content.header
     lines = []
     if h.status == "signed":
-        lines.append(f"Electronically signed by {c.signed_by or h.author} on {_when(h.signed_at)}")
+        signed = _when(h.signed_at, data.timezone)
+        lines.append(f"Electronically signed by {c.signed_by or h.author} on {signed}")
         if h.late_entry:
             lines.append(
                 f"LATE ENTRY: signed after the clinic's limit for service date "
@@ -54,7 +57,9 @@ def signature_lines(data: NotePrint) -> list[str]:
             lines.append(f"Content SHA-256: {c.content_sha256}")
         if h.cosign_required:
             if h.cosigned_at:
-                lines.append(f"Co-signed by {c.cosigned_by} on {_when(h.cosigned_at)}")
+                lines.append(
+                    f"Co-signed by {c.cosigned_by} on {_when(h.cosigned_at, data.timezone)}"
+                )
             else:
                 lines.append("Awaiting supervisor co-signature")
     else:
@@ -87,7 +92,7 @@ def write_pdf(data: NotePrint, path: Path | str, notice: tuple[str, ...] = ()) -
     ident = (
         f"Client: {data.client_name}    DOB: {data.client_dob:%m/%d/%Y}    MRN: {data.client_mrn}"
     )
-    printed = f"Printed {_when(data.printed_at)} by {data.printed_by}"
+    printed = f"Printed {_when(data.printed_at, data.timezone)} by {data.printed_by}"
 
     def draw_header(canvas: Any) -> None:
         canvas.saveState()
@@ -182,13 +187,14 @@ def write_pdf(data: NotePrint, path: Path | str, notice: tuple[str, ...] = ()) -
     for section, text in c.sections.items():
         story.append(KeepTogether([para(section, heading), para(text or "(blank)")]))
     story.append(para("Risk screen", heading))
-    story.append(
-        para(
+    if c.risk_screened or c.risk_suicidal or c.risk_homicidal:
+        screen = (
             f"Suicidal ideation: {'YES' if c.risk_suicidal else 'denied'}  |  "
-            f"Homicidal ideation: {'YES' if c.risk_homicidal else 'denied'}",
-            warn if (c.risk_suicidal or c.risk_homicidal) else body,
+            f"Homicidal ideation: {'YES' if c.risk_homicidal else 'denied'}"
         )
-    )
+    else:
+        screen = "Not done: the risk screen was not recorded on this note."
+    story.append(para(screen, warn if (c.risk_suicidal or c.risk_homicidal) else body))
     if c.safety_plan:
         story.append(para(f"Safety plan: {c.safety_plan}"))
     story.append(para("Signatures", heading))
@@ -198,14 +204,17 @@ def write_pdf(data: NotePrint, path: Path | str, notice: tuple[str, ...] = ()) -
         story.append(para("Addenda", heading))
         for a in c.addenda:
             sig = (
-                f"Signed by {a.signed_by} on {_when(a.signed_at)}"
+                f"Signed by {a.signed_by} on {_when(a.signed_at, data.timezone)}"
                 if a.signed_at
                 else "Not signed yet"
             )
             story.append(
                 KeepTogether(
                     [
-                        para(f"Addendum by {a.author}, written {_when(a.created_at)}", label),
+                        para(
+                            f"Addendum by {a.author}, written {_when(a.created_at, data.timezone)}",
+                            label,
+                        ),
                         para(a.text),
                         para(sig, small),
                         Spacer(1, 4),

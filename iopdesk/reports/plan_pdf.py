@@ -29,7 +29,7 @@ def _dt(value: datetime | None, tz: tzinfo | None = None) -> str:
     """A UTC instant shown in the clinic's time zone (that of the print time)."""
     if value is None:
         return "—"
-    return value.astimezone(tz).strftime("%m/%d/%Y %H:%M")
+    return value.astimezone(tz).strftime("%m/%d/%Y %H:%M %Z").strip()
 
 
 def write_pdf(data: PlanPrint, path: Path | str, notice: tuple[str, ...] = ()) -> None:
@@ -57,7 +57,7 @@ def write_pdf(data: PlanPrint, path: Path | str, notice: tuple[str, ...] = ()) -
     footer_h = 0.6 * inch if data.part2 else 0.45 * inch
     usable = page_w - 2 * margin
     contact = "  ·  ".join(p for p in (data.clinic_address, data.clinic_phone) if p)
-    printed = f"Printed {data.printed_at:%m/%d/%Y %H:%M}"
+    printed = f"Printed {data.printed_at:%m/%d/%Y %H:%M %Z}".strip()
     ident = f"{data.client_name}   ·   MRN {data.mrn}   ·   DOB {_d(data.dob)}"
     line_colour = colors.HexColor("#5B6B82")
     pale = colors.HexColor("#D5DAE1")

@@ -55,13 +55,14 @@ from iopdesk.models import (
 )
 from iopdesk.paths import resource_text
 from iopdesk.reports import aftercare as packet_writer
-from iopdesk.services import audit
+from iopdesk.services import audit, clock
 from iopdesk.services.actor import Actor
 from iopdesk.services.clinic import clinic_now
 from iopdesk.services.discharge import current_goals_in, require_client_clinical
 from iopdesk.services.disclosures import CLIENT_COPY, Release
 from iopdesk.services.permissions import Perm, has, require
 from iopdesk.services.records import touch
+from iopdesk.services.validation import normalize_phone
 
 TEXT_FIELDS = ("triggers", "warning_signs", "coping_strategies", "client_goals", "strengths")
 CLINIC_LISTS: dict[str, str] = {
@@ -342,6 +343,46 @@ def create_plan_in(
     return plan.id
 
 
+CARRIED_TYPE = "Next level of care (receiving provider)"
+
+
+def carry_receiving_provider_in(
+    session: Session, actor: Actor, plan_id: int, provider: str
+) -> None:
+    """The receiving provider named at discharge becomes the plan's first appointment (to be
+    completed with a date and time), unless the plan already lists that provider."""
+    name = provider.strip()
+    if not name:
+        return
+    rows = session.exec(
+        select(AftercareAppointment).where(
+            AftercareAppointment.plan_id == plan_id,
+            col(AftercareAppointment.voided_at).is_(None),
+        )
+    ).all()
+    if any(r.provider.strip().casefold() == name.casefold() for r in rows):
+        return
+    session.add(
+        AftercareAppointment(
+            plan_id=plan_id,
+            provider=name,
+            appointment_type=CARRIED_TYPE,
+            sort_order=-1,
+            created_by=actor.user_id,
+            updated_by=actor.user_id,
+        )
+    )
+
+
+def printable_phone(text: str) -> str:
+    """'5551234567' -> '(555) 123-4567' on paper; anything else (a 988 line, an extension)
+    prints as typed."""
+    try:
+        return normalize_phone(text) or text
+    except ValueError:
+        return text
+
+
 def create_plan(db: Database, actor: Actor, client_id: int) -> int:
     """Start a draft plan before the discharge (it is attached when the client is discharged).
     A client with a draft already gets that draft back."""
@@ -591,10 +632,13 @@ def finalize_plan(db: Database, actor: Actor, plan_id: int, expected_version: in
         problems = []
         if not _items(session, AftercareCrisisResource, plan_id):
             problems.append("at least one crisis resource")
-        if not (
-            _items(session, AftercareAppointment, plan_id)
-            or _items(session, AftercareSupportGroup, plan_id)
-        ):
+        # The receiving provider carried from the discharge counts once it has a date.
+        booked = [
+            a
+            for a in _items(session, AftercareAppointment, plan_id)
+            if a.appointment_date is not None or a.appointment_type != CARRIED_TYPE
+        ]
+        if not (booked or _items(session, AftercareSupportGroup, plan_id)):
             problems.append("a follow-up appointment or a support group")
         if problems:
             raise ValidationError("Before the plan is signed, add " + " and ".join(problems) + ".")
@@ -772,7 +816,7 @@ def _packet_in(session: Session, actor: Actor, plan_id: int) -> packet_writer.Pa
                 a.appointment_date,
                 a.appointment_time,
                 a.address,
-                a.phone,
+                printable_phone(a.phone),
             )
             for a in d.appointments
         ),
@@ -784,7 +828,10 @@ def _packet_in(session: Session, actor: Actor, plan_id: int) -> packet_writer.Pa
         triggers=d.triggers,
         warning_signs=d.warning_signs,
         coping_strategies=d.coping_strategies,
-        contacts=tuple(packet_writer.Contact(c.name, c.relationship, c.phone) for c in d.contacts),
+        contacts=tuple(
+            packet_writer.Contact(c.name, c.relationship, printable_phone(c.phone))
+            for c in d.contacts
+        ),
         crisis=tuple(
             packet_writer.CrisisResource(c.name, c.contact, c.description) for c in d.crisis
         ),
@@ -792,10 +839,13 @@ def _packet_in(session: Session, actor: Actor, plan_id: int) -> packet_writer.Pa
         strengths=d.strengths,
         status=view.status,
         clinician=view.finalized_by,
-        finalized_at=view.finalized_at,
+        # Clinic-local, like the print time: the signing day is the clinic's day.
+        finalized_at=(
+            clock.local(view.finalized_at, tz).replace(tzinfo=None) if view.finalized_at else None
+        ),
         part2=view.part2,
         language=view.language,
-        printed_at=clinic_now(tz).replace(tzinfo=None),
+        printed_at=clinic_now(tz),
     )
 
 

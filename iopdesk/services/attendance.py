@@ -4,10 +4,13 @@ whole and versioned by the session.
 Rules:
 
 - Status is one of present, late, left_early, absent_excused, absent_unexcused.
-- Minutes attended: an explicit value wins (0 to the session length). Otherwise, when an
-  arrival or departure time is given, the minutes are the part of the scheduled session between
-  them (arrival defaults to the start, departure to the end). Otherwise present means the whole
-  session; late needs an arrival time or minutes, left_early a departure time or minutes.
+- Minutes attended follow the times: when an arrival or departure time is given, the minutes
+  are the part of the scheduled session between them (arrival defaults to the start, departure
+  to the end), and typed minutes that disagree with the times are refused. Without times, typed
+  minutes (0 to the session length) are kept; otherwise present means the whole session; late
+  needs an arrival time or minutes, left_early a departure time or minutes.
+- A late arrival lies inside the session (after the start, before the end); so does an early
+  departure (after the start, before the end).
   Absent (either kind) is always 0 minutes and stores no times, whatever the row still held.
 - Times must lie within an hour of the session, arrival before departure, arrival before the
   end and departure after the start.
@@ -136,6 +139,11 @@ def resolve_entry(
             errors[f"{key}.arrival_time"] = (
                 f"Arrival must be before the session ends ({end:%H:%M})."
             )
+        elif status == AttendanceStatus.LATE and _m(arrival) <= _m(start):
+            errors[f"{key}.arrival_time"] = (
+                f"A late arrival must be after the session starts ({start:%H:%M}); "
+                "otherwise mark the client present."
+            )
     if departure is not None:
         if not lo <= _m(departure) <= hi:
             errors[f"{key}.departure_time"] = (
@@ -146,6 +154,11 @@ def resolve_entry(
             errors[f"{key}.departure_time"] = (
                 f"Departure must be after the session starts ({start:%H:%M})."
             )
+        elif status == AttendanceStatus.LEFT_EARLY and _m(departure) >= _m(end):
+            errors[f"{key}.departure_time"] = (
+                f"Leaving early means leaving before the session ends ({end:%H:%M}); "
+                "otherwise mark the client present."
+            )
     if (
         arrival is not None
         and departure is not None
@@ -154,14 +167,19 @@ def resolve_entry(
     ):
         errors[f"{key}.departure_time"] = "Departure must be after arrival."
     minutes = entry.minutes
-    if minutes is not None:
-        if not 0 <= minutes <= length:
-            errors[f"{key}.minutes"] = f"Minutes attended must be between 0 and {length}."
-    elif arrival is not None or departure is not None:
+    if arrival is not None or departure is not None:
         if not errors:
             a = max(_m(arrival if arrival is not None else start), _m(start))
             d = min(_m(departure if departure is not None else end), _m(end))
             minutes = max(0, d - a)
+            if entry.minutes is not None and entry.minutes != minutes:
+                errors[f"{key}.minutes"] = (
+                    f"{entry.minutes} minutes does not match the times "
+                    f"({minutes} minutes); clear the minutes or correct the times."
+                )
+    elif minutes is not None:
+        if not 0 <= minutes <= length:
+            errors[f"{key}.minutes"] = f"Minutes attended must be between 0 and {length}."
     elif status == AttendanceStatus.PRESENT:
         minutes = length
     elif status == AttendanceStatus.LATE:

@@ -14,6 +14,7 @@ from iopdesk.db import Database
 from iopdesk.models import Authorization, BillingBatch, BillingLine, Client, Payer
 from iopdesk.services.actor import Actor
 from iopdesk.services.clinic import get_setting_in
+from iopdesk.services.clock import today_of
 from iopdesk.services.permissions import Perm, require
 
 
@@ -51,7 +52,7 @@ def statuses(
     `auth_warn_days` days (settings; defaults 3 and 7).
     """
     require(actor, Perm.CENSUS_VIEW)
-    on = on or date.today()
+    on = on or today_of(db)
     with db.read() as session:
         warn_units = int(get_setting_in(session, "auth_warn_units"))
         warn_days = int(get_setting_in(session, "auth_warn_days"))

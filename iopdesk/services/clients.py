@@ -6,7 +6,6 @@ The clients issue extends this with the full intake form, duplicates and import.
 from __future__ import annotations
 
 import difflib
-import unicodedata
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -40,8 +39,11 @@ from iopdesk.models import (
 from iopdesk.models.enums import ClientStatus, Role
 from iopdesk.services import audit
 from iopdesk.services.actor import Actor
+from iopdesk.services.clinic import clinic_today
+from iopdesk.services.clock import today_of
 from iopdesk.services.permissions import Perm, has, require
 from iopdesk.services.records import serialize, update_versioned
+from iopdesk.services.textfold import fold
 from iopdesk.services.validation import (
     check_dob,
     check_email,
@@ -89,7 +91,7 @@ def list_census(
 ) -> list[CensusRow]:
     """One set-based query: each client with current track, primary therapist and payer."""
     require(actor, Perm.CENSUS_VIEW)
-    on = on or date.today()
+    on = on or today_of(db)
     enr = (
         select(TrackEnrollment.client_id, func.max(TrackEnrollment.id).label("eid"))
         .where(col(TrackEnrollment.voided_at).is_(None))
@@ -188,28 +190,11 @@ def list_census(
         if not client_ids:
             return []
         q = q.where(col(Client.id).in_(list(client_ids)))
-    for term in search.split():
-        like = f"%{term.lower()}%"
-        digits = "".join(ch for ch in term if ch.isdigit())
-        conds = [
-            func.lower(Client.first_name).like(like),
-            func.lower(Client.last_name).like(like),
-            func.lower(Client.preferred_name).like(like),
-            func.lower(Client.mrn).like(like),
-        ]
-        if len(digits) >= 3:
-            conds.append(
-                func.replace(
-                    func.replace(
-                        func.replace(func.replace(Client.phone, "(", ""), ")", ""), "-", ""
-                    ),
-                    " ",
-                    "",
-                ).like(f"%{digits}%")
-            )
-        q = q.where(or_(*conds))
+    # A search is matched in Python (CensusIndex): SQL LIKE cannot ignore accents portably,
+    # and "martinez" must find "Martínez" (issue 19 item 7).
+    searching = bool(search.split())
     q = q.order_by(Client.last_name, Client.first_name, Client.id)
-    if limit:
+    if limit and not searching:
         q = q.limit(limit)
     rows: list[CensusRow] = []
     with db.read() as session:
@@ -269,6 +254,10 @@ def list_census(
                     remaining,
                 )
             )
+    if searching:
+        rows = CensusIndex(rows).search(search)
+        if limit:
+            rows = rows[:limit]
     return rows
 
 
@@ -282,13 +271,12 @@ class CensusIndex:
         self.rows = list(rows)
         # "\n" never occurs in a search word (words are split on whitespace)
         self._names = [
-            "\n".join((r.first_name, r.last_name, r.preferred_name, r.mrn)).lower()
-            for r in self.rows
+            fold("\n".join((r.first_name, r.last_name, r.preferred_name, r.mrn))) for r in self.rows
         ]
         self._phones = ["".join(ch for ch in r.phone if ch.isdigit()) for r in self.rows]
 
     def search(self, text: str) -> list[CensusRow]:
-        terms = [(t.lower(), "".join(ch for ch in t if ch.isdigit())) for t in text.split()]
+        terms = [(fold(t), "".join(ch for ch in t if ch.isdigit())) for t in text.split()]
         if not terms:
             return list(self.rows)
         out: list[CensusRow] = []
@@ -532,7 +520,7 @@ def _on_care_team(session: Session, actor: Actor, client_id: int) -> bool:
 
     if actor.staff_id is None:
         return False
-    today = date.today()
+    today = clinic_today(session)
     assigned = session.exec(
         select(func.count())
         .select_from(TherapistAssignment)
@@ -943,8 +931,7 @@ def next_mrn(session: Session) -> str:
 
 
 def _name_key(text: str) -> str:
-    folded = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(ch for ch in folded if ch.isalnum())
+    return "".join(ch for ch in fold(text) if ch.isalnum())
 
 
 def _similar(a_first: str, a_last: str, b_first: str, b_last: str) -> bool:
@@ -985,8 +972,8 @@ def create_client(db: Database, actor: Actor, data: ClientInput) -> Client:
     with a track, the enrollment. Part 2 is set automatically for substance-use tracks."""
     require(actor, Perm.CLIENT_EDIT)
     values, codes = _validate(data)
-    today = date.today()
     with db.session() as session:
+        today = clinic_today(session)
         track = session.get(Track, data.track_id) if data.track_id is not None else None
         if data.track_id is not None and (track is None or not track.active):
             raise ValidationError("That program track does not exist.", {"track_id": "Unknown."})

@@ -171,6 +171,9 @@ def update_clinic(
             entity_id=clinic.id,
             detail="fields=" + ",".join(sorted(changes)),
         )
+        from iopdesk.services.clock import forget_zone
+
+        forget_zone(db)
         return _info(updated)
 
 

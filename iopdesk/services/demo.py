@@ -1953,6 +1953,7 @@ class _Demo:
             content_json=content,
             modalities=modalities,
             risk_suicidal=risk,
+            risk_screened=group_note_id is None,
             safety_plan=SAFETY_PLAN if risk else "",
             service_minutes=minutes,
             **self._signing(s, author, draft, content),
@@ -2554,7 +2555,10 @@ def create_demo_clinic(
     db: Database, today: date | None = None, seed: int = 7
 ) -> tuple[Actor, DemoSummary]:
     """Create the demo clinic in a fresh, empty database; returns the admin and the counts."""
-    today = today or date.today()
+    from iopdesk.services import clock
+
+    # The demo's "today" is the demo clinic's today (Chicago), the day its screens show.
+    today = today or clock.today(CLINIC_TIMEZONE)
     rng = random.Random(seed)
     admin = setup_clinic(
         db,

@@ -433,7 +433,7 @@ def discharge_client(
     db: Database, actor: Actor, client_id: int, expected_version: int, data: DischargeInput
 ) -> DischargeResult:
     """Discharge the client in one transaction (see the module docstring)."""
-    from iopdesk.services.aftercare import create_plan_in
+    from iopdesk.services.aftercare import carry_receiving_provider_in, create_plan_in
 
     with db.session() as session:
         require_client_clinical(session, actor, client_id, Perm.DISCHARGE_MANAGE)
@@ -530,6 +530,7 @@ def discharge_client(
             plan_id = draft.id or 0
         else:
             plan_id = create_plan_in(session, actor, client_id, record.id)
+        carry_receiving_provider_in(session, actor, plan_id, record.receiving_provider)
         audit.record(
             session,
             actor,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -138,6 +138,7 @@ class NoteContent:
     risk_homicidal: bool
     safety_plan: str
     goals_addressed: list[int] = field(default_factory=list)
+    risk_screened: bool = False  # the screen was done (checking either box means it was)
     service_minutes: int | None = None
     template_id: int | None = None
     signed_by: str = ""
@@ -146,6 +147,16 @@ class NoteContent:
     addenda: list[AddendumView] = field(default_factory=list)
     group: GroupNarrative | None = None
     goal_labels: dict[int, str] = field(default_factory=dict)
+
+
+def risk_screen_text(content: NoteContent) -> str:
+    """The risk screen as printed and shown: a screen not done says so (never "negative")."""
+    if not (content.risk_screened or content.risk_suicidal or content.risk_homicidal):
+        return "Risk screen: not done"
+    return (
+        f"Risk screen: suicidal ideation {'REPORTED' if content.risk_suicidal else 'denied'}; "
+        f"homicidal ideation {'REPORTED' if content.risk_homicidal else 'denied'}"
+    )
 
 
 @dataclass
@@ -164,6 +175,7 @@ class NoteDraft:
     risk_homicidal: bool = False
     safety_plan: str = ""
     service_minutes: int | None = None
+    risk_screened: bool = False
 
 
 @dataclass(frozen=True)
@@ -202,6 +214,8 @@ class QueueItem:
     client_id: int | None = None
     session_id: int | None = None
     version: int = 0
+    # A group note's row in the co-sign queue stands for every client's entry: (id, version)
+    members: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -287,6 +301,7 @@ class NotePrint:
     session_label: str
     printed_at: datetime
     printed_by: str
+    timezone: str | None = None  # the clinic's: every time prints clinic-local with its zone
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -347,6 +362,8 @@ def canonical_content(note: Note, group: GroupNote | None = None) -> str:
         "safety_plan": note.safety_plan,
         "service_minutes": note.service_minutes,
     }
+    if note.risk_screened is not None:  # notes signed before it was recorded keep their hash
+        doc["risk_screened"] = note.risk_screened
     if group is not None:
         doc["group"] = {
             "topic": group.topic,
@@ -534,6 +551,7 @@ def _draft_values(
         "goals_addressed": goals,
         "risk_suicidal": draft.risk_suicidal,
         "risk_homicidal": draft.risk_homicidal,
+        "risk_screened": bool(draft.risk_screened or draft.risk_suicidal or draft.risk_homicidal),
         "safety_plan": draft.safety_plan.strip() if complete else draft.safety_plan,
         "service_minutes": draft.service_minutes,
     }
@@ -634,6 +652,7 @@ def _content(session: Session, note: Note) -> NoteContent:
         risk_homicidal=note.risk_homicidal,
         safety_plan=note.safety_plan,
         goals_addressed=goal_ids,
+        risk_screened=bool(note.risk_screened or note.risk_suicidal or note.risk_homicidal),
         service_minutes=note.service_minutes,
         template_id=note.template_id,
         signed_by=_user_name(session, note.signed_by),
@@ -1738,6 +1757,60 @@ def awaiting_my_cosign(db: Database, actor: Actor) -> list[QueueItem]:
         ]
 
 
+def cosign_queue(db: Database, actor: Actor) -> list[QueueItem]:
+    """The co-sign queue with one row per note: a group note is one row (kind "group") standing
+    for each client's entry (`members`), oldest first."""
+    items = awaiting_my_cosign(db, actor)
+    if not items:
+        return []
+    with db.session() as session:
+        group_of = dict(
+            session.execute(
+                select(col(Note.id), col(Note.group_note_id)).where(
+                    col(Note.id).in_([i.id for i in items]), col(Note.group_note_id).is_not(None)
+                )
+            ).all()
+        )
+        topics = dict(
+            session.execute(
+                select(col(GroupNote.id), col(GroupNote.topic)).where(
+                    col(GroupNote.id).in_(set(group_of.values()))
+                )
+            ).all()
+        )
+    out: list[QueueItem] = []
+    groups: dict[int, list[QueueItem]] = {}
+    for item in items:
+        gid = group_of.get(item.id)
+        if gid is None:
+            out.append(replace(item, members=((item.id, item.version),)))
+            continue
+        if gid not in groups:
+            groups[gid] = []
+            out.append(item)  # placeholder, replaced below in the same position
+        groups[gid].append(item)
+    result: list[QueueItem] = []
+    for item in out:
+        gid = group_of.get(item.id)
+        if gid is None:
+            result.append(item)
+            continue
+        entries = groups[gid]
+        n = len(entries)
+        topic = topics.get(gid) or "group"
+        result.append(
+            replace(
+                entries[0],
+                kind="group",
+                title=f"Group: {topic} ({n} client{'s' if n != 1 else ''})",
+                detail="group",
+                client_id=None,
+                members=tuple((e.id, e.version) for e in entries),
+            )
+        )
+    return result
+
+
 def sessions_without_note(db: Database, actor: Actor) -> list[QueueItem]:
     """Held sessions I facilitated where an attending client has no note (groups: no group
     note at all), oldest first."""
@@ -1861,6 +1934,7 @@ def note_print_data(db: Database, actor: Actor, note_id: int) -> NotePrint:
             label,
             utcnow(),
             actor.display_name,
+            clinic.timezone if clinic else None,
         )
 
 

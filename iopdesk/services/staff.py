@@ -18,6 +18,7 @@ from iopdesk.models.enums import AssignmentRole
 from iopdesk.services import audit
 from iopdesk.services.actor import Actor, parse_roles, roles_text
 from iopdesk.services.clients import CensusRow, list_census
+from iopdesk.services.clock import today_of
 from iopdesk.services.permissions import Perm, require
 from iopdesk.services.records import touch, update_versioned
 from iopdesk.services.validation import check_email, normalize_phone, npi_is_valid
@@ -430,7 +431,7 @@ class CaseloadCount:
 def caseload_counts(db: Database, actor: Actor, on: date | None = None) -> list[CaseloadCount]:
     """Current assignments per staff member and role (one GROUP BY)."""
     require(actor, Perm.CENSUS_VIEW)
-    on = on or date.today()
+    on = on or today_of(db)
     with db.read() as session:
         rows = session.execute(
             sa_select(
@@ -470,7 +471,7 @@ def caseload_counts(db: Database, actor: Actor, on: date | None = None) -> list[
 def caseload(db: Database, actor: Actor, staff_id: int, on: date | None = None) -> list[CensusRow]:
     """The clients a staff member currently has in any role (census rows)."""
     require(actor, Perm.CENSUS_VIEW)
-    on = on or date.today()
+    on = on or today_of(db)
     with db.read() as session:
         ids = set(
             session.exec(

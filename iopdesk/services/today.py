@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 
-from sqlmodel import col, func, select
+from sqlmodel import Session, col, func, select
 
 from iopdesk.db import Database
 from iopdesk.models import Client, ClinicSession, Staff, User
 from iopdesk.services.actor import Actor
+from iopdesk.services.clock import today_of
 from iopdesk.services.permissions import Perm, has, require
 from iopdesk.services.safety import RiskTask, tasks_in
 
@@ -40,14 +41,42 @@ class TodaySummary:
     # supervisors (services.safety.tasks_in); None for roles without clinical access
     risk_tasks: list[RiskTask] | None = None
     amendments_overdue: int | None = None  # pending past their due date (administrators)
+    # No session today (a weekend, a holiday): the next clinic day and its sessions.
+    next_day: date | None = None
+    next_sessions: list[TodaySession] = field(default_factory=list)
+
+
+NEXT_DAY_WINDOW = 14  # days ahead to look for the next clinic day
+
+
+def _sessions_on(session: Session, day: date) -> list[TodaySession]:
+    from iopdesk.models import Track
+
+    rows = session.execute(
+        select(ClinicSession, Track.name, Client.last_name, Client.first_name)
+        .outerjoin(Track, Track.id == ClinicSession.track_id)  # type: ignore[arg-type]
+        .outerjoin(Client, Client.id == ClinicSession.client_id)  # type: ignore[arg-type]
+        .where(ClinicSession.session_date == day)
+        .order_by(col(ClinicSession.start_time))
+    ).all()
+    return [
+        TodaySession(
+            s.id or 0,
+            s.start_time.strftime("%H:%M"),
+            s.end_time.strftime("%H:%M"),
+            s.kind,
+            name or (f"{s.kind.title()} session: {last}, {first}" if last else s.kind.title()),
+            s.status,
+        )
+        for s, name, last, first in rows
+    ]
 
 
 def summary(db: Database, actor: Actor, on: date | None = None) -> TodaySummary:
     require(actor, Perm.CENSUS_VIEW)
-    from iopdesk.models import Track
     from iopdesk.services.backup import stale_warning
 
-    on = on or date.today()
+    on = on or today_of(db)
     backup_warning = stale_warning(db)  # its own short read, before this session opens
     with db.read() as session:
         active = session.exec(
@@ -58,24 +87,19 @@ def summary(db: Database, actor: Actor, on: date | None = None) -> TodaySummary:
             .select_from(Client)
             .where(col(Client.status).in_(["referral", "intake"]))
         ).one()
-        rows = session.execute(
-            select(ClinicSession, Track.name, Client.last_name, Client.first_name)
-            .outerjoin(Track, Track.id == ClinicSession.track_id)  # type: ignore[arg-type]
-            .outerjoin(Client, Client.id == ClinicSession.client_id)  # type: ignore[arg-type]
-            .where(ClinicSession.session_date == on)
-            .order_by(col(ClinicSession.start_time))
-        ).all()
-        sessions = [
-            TodaySession(
-                s.id or 0,
-                s.start_time.strftime("%H:%M"),
-                s.end_time.strftime("%H:%M"),
-                s.kind,
-                name or (f"{s.kind.title()} session: {last}, {first}" if last else s.kind.title()),
-                s.status,
-            )
-            for s, name, last, first in rows
-        ]
+        sessions = _sessions_on(session, on)
+        next_day: date | None = None
+        next_sessions: list[TodaySession] = []
+        if all(s.status == "cancelled" for s in sessions):
+            next_day = session.exec(
+                select(func.min(ClinicSession.session_date)).where(
+                    ClinicSession.session_date > on,
+                    ClinicSession.session_date <= on + timedelta(days=NEXT_DAY_WINDOW),
+                    ClinicSession.status != "cancelled",
+                )
+            ).one()
+            if next_day is not None:
+                next_sessions = _sessions_on(session, next_day)
         unsigned = cosign = without = None
         if has(actor, Perm.CLINICAL_WRITE) and actor.staff_id is not None:
             from iopdesk.services.notes import queue_counts_in
@@ -91,8 +115,6 @@ def summary(db: Database, actor: Actor, on: date | None = None) -> TodaySummary:
             locked = session.exec(
                 select(func.count()).select_from(User).where(col(User.locked_until) > utcnow())
             ).one()
-            from datetime import timedelta
-
             expiring = session.exec(
                 select(func.count())
                 .select_from(Staff)
@@ -113,4 +135,5 @@ def summary(db: Database, actor: Actor, on: date | None = None) -> TodaySummary:
         return TodaySummary(
             active, referrals, sessions, unsigned, locked, expiring, cosign, without, break_glass,
             backup_warning=backup_warning, risk_tasks=risk_tasks, amendments_overdue=overdue,
+            next_day=next_day, next_sessions=next_sessions,
         )  # fmt: skip

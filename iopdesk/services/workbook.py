@@ -81,7 +81,8 @@ from iopdesk.models.enums import (
 from iopdesk.reports import PART2_NOTICE
 from iopdesk.services import audit, workbook_privacy
 from iopdesk.services.actor import Actor, parse_roles, roles_text
-from iopdesk.services.clinic import get_setting_in
+from iopdesk.services.clinic import clinic_today, get_setting_in
+from iopdesk.services.clock import forget_zone
 from iopdesk.services.disclosures import INTERNAL, Release, authorize_many, plan_release
 from iopdesk.services.permissions import Perm, require
 from iopdesk.services.validation import (
@@ -1141,7 +1142,7 @@ class _Writer:
         self.actor = actor
         self.uid = actor.user_id
         self.now = utcnow()
-        self.today = date.today()
+        self.today = clinic_today(session)
         self.sqlite = session.get_bind().dialect.name == "sqlite"
         # A probe runs the same update code against plain rows and only answers "would this
         # change anything?", so unchanged records never need ORM objects.
@@ -2211,6 +2212,12 @@ class _Sessions:
             for key in ("topic", "status", "telehealth"):
                 if key in v:
                     values[key] = v[key]
+            if v["kind"] == SessionKind.GROUP.value:
+                # A client cannot cancel a group: a cancelled track group is a clinic
+                # cancellation, so its day leaves the week's proration like a closure.
+                values["cancelled_by_clinic"] = (
+                    v.get("status") or SessionStatus.HELD.value
+                ) == SessionStatus.CANCELLED.value
             values_of[v["session_id"]] = values
             obj = st.sessions.get(v["session_id"])
             if obj is None:
@@ -2237,6 +2244,7 @@ class _Sessions:
                     end_time=v["end_time"],
                     topic=values.get("topic") or "",
                     status=values.get("status") or SessionStatus.HELD.value,
+                    cancelled_by_clinic=bool(values.get("cancelled_by_clinic")),
                     telehealth=values.get("telehealth") or Telehealth.NO.value,
                 )
             )
@@ -2534,6 +2542,7 @@ def import_workbook(db: Database, actor: Actor, path: Path, dry_run: bool = Fals
             audit.record(
                 session, actor, IMPORT_ACTION, entity="workbook", detail=_detail(counts, tally)
             )
+    forget_zone(db)  # the Clinic sheet may have changed the time zone
     return ImportResult(
         counts=counts,
         dry_run=dry_run,

@@ -18,7 +18,7 @@ from iopdesk.errors import CorruptDatabaseError, UserError, WrongKeyError
 from iopdesk.services import auth
 from iopdesk.services.actor import Actor
 from iopdesk.services.clinic import get_clinic, is_initialized, setup_clinic
-from iopdesk.ui import boot, msgbox, ops
+from iopdesk.ui import boot, clock, msgbox, ops
 from iopdesk.ui.boot import make_app
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.dialogs import LoginDialog, PassphraseDialog, SetupDialog
@@ -188,7 +188,6 @@ def after_sign_in(db: Database, result: object, dialog: LoginDialog) -> Actor | 
 def keep_schedule_ahead(db: Database, actor: Actor) -> int:
     """Group sessions are kept generated `schedule_weeks_ahead` weeks ahead at sign-in
     (idempotent), so the front desk never finds an empty week."""
-    from datetime import date
 
     from iopdesk.services.permissions import Perm, has
     from iopdesk.services.schedule import generate_sessions
@@ -196,7 +195,7 @@ def keep_schedule_ahead(db: Database, actor: Actor) -> int:
     if not has(actor, Perm.SCHEDULE_MANAGE):
         return 0
     try:
-        return generate_sessions(db, actor, date.today())
+        return generate_sessions(db, actor, clock.today())
     except UserError as exc:
         log.warning("schedule generation at sign-in skipped: %s", type(exc).__name__)
         return 0
@@ -374,15 +373,15 @@ def _screenshot(
         target = IntakeDialog(window.ctx, window)
         target.show()
     elif name in ("signin", "hours"):
-        from datetime import date
-
         from iopdesk.services.schedule import list_sessions
 
         window.go("Attendance")
         page_widget = window.pages["Attendance"]
         if name == "signin":
             groups = [
-                s for s in list_sessions(db, actor, date.today(), date.today()) if s.kind == "group"
+                s
+                for s in list_sessions(db, actor, clock.today(), clock.today())
+                if s.kind == "group"
             ]
             if groups:
                 page_widget.open_session(groups[0].id)  # type: ignore[attr-defined]

@@ -57,6 +57,9 @@ def make_app() -> QApplication:
     app.setFont(font)
     app.setStyle("Fusion")
     app.setStyleSheet(STYLESHEET)
+    from iopdesk.ui import wheelguard
+
+    wheelguard.install(app)  # wheel events never change an unfocused field
     sys.excepthook = _excepthook
     return app
 

@@ -16,5 +16,10 @@ class AppContext:
     actor: Actor
     clinic: ClinicInfo
 
+    def __post_init__(self) -> None:
+        from iopdesk.ui import clock
+
+        clock.set_zone(self.clinic.timezone)
+
     def can(self, perm: Perm) -> bool:
         return has(self.actor, perm)

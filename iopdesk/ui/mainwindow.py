@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QEvent, QObject, QRect, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QPaintEvent, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -241,7 +241,7 @@ class MainWindow(QMainWindow):
     # -- layout ----------------------------------------------------------------------------
     def _sidebar(self) -> QWidget:
         side = QWidget()
-        side.setObjectName("sidebar")
+        side.setObjectName("navSidebar")  # not "sidebar": Qt's file dialog has one too
         side.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         side.setFixedWidth(210)
         lay = QVBoxLayout(side)
@@ -309,7 +309,9 @@ class MainWindow(QMainWindow):
     def _make_page(self, name: str) -> Page:
         """Build one sidebar page (importing its module now, not at start-up)."""
         if name == "Today":
-            return TodayPage(self.ctx)
+            today_page = TodayPage(self.ctx)
+            today_page.open_list.connect(self.open_list)
+            return today_page
         if name == "Clients":
             from iopdesk.ui.pages.clients import ClientsPage
 
@@ -349,7 +351,9 @@ class MainWindow(QMainWindow):
         if name == "Billing":
             from iopdesk.ui.pages.billing import BillingPage
 
-            return BillingPage(self.ctx)
+            billing_page = BillingPage(self.ctx)
+            billing_page.open_client_billing.connect(self.open_chart_billing)
+            return billing_page
         if name == "Reports":
             from iopdesk.ui.pages.reports import ReportsPage
 
@@ -479,6 +483,33 @@ class MainWindow(QMainWindow):
         if isinstance(page, Page):
             self._run(page.refresh)
         self.open_chart(dialog.created.id or 0)
+
+    def open_chart_billing(self, client_id: int) -> None:
+        """A billing exception's "Open chart > Billing": the chart at its Billing tab."""
+        self.open_chart(client_id)
+        chart = self.chart
+        if chart.billing_tab is not None:
+            chart.tabs.setCurrentWidget(chart.billing_tab)
+
+    def open_list(self, page_name: str, detail: str) -> None:
+        """A Today tile was clicked: show the list it counts (issue 19 item 13)."""
+        if page_name not in self.pages:
+            return
+        self.go(page_name)
+        page = self.pages[page_name]
+        tabs = getattr(page, "tabs", None)
+        if page_name == "Attendance" and tabs is not None:
+            tabs.setCurrentIndex(1 if detail == "hours" else 0)
+        elif page_name == "Notes" and tabs is not None:
+            tabs.setCurrentIndex({"drafts": 0, "cosign": 1, "missing": 2}.get(detail, 0))
+        elif page_name == "Admin" and tabs is not None:
+            for i in range(tabs.count()):
+                if tabs.tabText(i) == detail:
+                    tabs.setCurrentIndex(i)
+        elif page_name == "Clients":
+            status = getattr(page, "status", None)
+            if status is not None:
+                status.setCurrentIndex(max(0, status.findData(detail)))
 
     def open_sign_in(self, session_id: int) -> None:
         from iopdesk.ui.pages.attendance import AttendancePage
@@ -621,6 +652,39 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         else:
             self.resize(1366, 768)
+        self.fit_to_screen()
+
+    # Room for the window's title bar and frame, which the window manager adds outside
+    # geometry() (unknown before the window is shown).
+    FRAME_ALLOWANCE = QSize(16, 40)
+
+    def fit_to_screen(self, avail: QRect | None = None) -> None:
+        """Keep the whole window, status bar included, on the screen's usable area (issue 19
+        item 15): a 1366x768 laptop's taskbar and title bar leave less than 768 pixels."""
+        if avail is None:
+            screen = self.screen() or QApplication.primaryScreen()
+            if screen is None:
+                return
+            avail = screen.availableGeometry()
+        room = QSize(
+            avail.width() - self.FRAME_ALLOWANCE.width(),
+            avail.height() - self.FRAME_ALLOWANCE.height(),
+        )
+        self.setMinimumSize(
+            min(self.minimumWidth(), room.width()), min(self.minimumHeight(), room.height())
+        )
+        size = self.size().boundedTo(room)
+        if size != self.size():
+            self.resize(size)
+        x = min(
+            max(self.x(), avail.left()),
+            avail.right() - size.width() - self.FRAME_ALLOWANCE.width() + 1,
+        )
+        y = min(
+            max(self.y(), avail.top()),
+            avail.bottom() - size.height() - self.FRAME_ALLOWANCE.height() + 1,
+        )
+        self.move(max(x, avail.left()), max(y, avail.top()))
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.locked and not self._typed_work_settled:

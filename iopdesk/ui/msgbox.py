@@ -51,12 +51,24 @@ def user_error(parent: QWidget | None, exc: UserError) -> None:
     warning(parent, exc.title, exc.message)
 
 
+def question_box(
+    parent: QWidget | None, title: str, text: str, default: bool = False
+) -> QMessageBox:
+    """A Yes/No question whose Enter key answers `default` (the safe answer) and Escape No."""
+    yes, no = QMessageBox.StandardButton.Yes, QMessageBox.StandardButton.No
+    box = QMessageBox(QMessageBox.Icon.Question, title, text, yes | no, parent)
+    box.setObjectName("questionBox")
+    box.setDefaultButton(yes if default else no)
+    box.setEscapeButton(no)
+    return box
+
+
 def confirm(parent: QWidget | None, title: str, text: str, default: bool = False) -> bool:
+    """Ask; `default` is what Enter answers (and what non-blocking tests get)."""
     shown.append(Shown("Question", title, text))
     if NON_BLOCKING:
         return default
-    answer = QMessageBox.question(parent, title, text)
-    return answer == QMessageBox.StandardButton.Yes
+    return question_box(parent, title, text, default).exec() == QMessageBox.StandardButton.Yes
 
 
 def choose(

@@ -19,7 +19,7 @@ DEMO = "#c2410c"
 STYLESHEET = f"""
 QWidget {{ color: {TEXT}; font-size: 10pt; }}
 QMainWindow, QWidget#page, QDialog {{ background: {BG}; }}
-QWidget#sidebar {{ background: {SIDEBAR}; }}
+QWidget#navSidebar {{ background: {SIDEBAR}; }}
 QLabel#brand {{ color: white; font-size: 15pt; font-weight: 600; padding: 14px 16px 2px 16px; }}
 QLabel#clinicName {{ color: {SIDEBAR_TEXT}; font-size: 9pt; padding: 0 16px 14px 16px; }}
 QListWidget#nav {{ background: transparent; border: none; color: {SIDEBAR_TEXT};
@@ -40,13 +40,30 @@ QLabel#sectionTitle {{ font-size: 11.5pt; font-weight: 600; padding-top: 8px; }}
 QLineEdit, QComboBox, QSpinBox, QDateEdit, QPlainTextEdit, QTextEdit {{
     background: white; border: 1px solid {BORDER}; border-radius: 5px; padding: 5px 7px; }}
 QLineEdit:focus, QComboBox:focus, QSpinBox:focus {{ border: 1px solid {ACCENT}; }}
+QAbstractSpinBox {{ padding-right: 20px; }}
+QAbstractSpinBox::up-button, QAbstractSpinBox::down-button {{ subcontrol-origin: border;
+    width: 18px; border-left: 1px solid {BORDER}; background: #f4f6f9; }}
+QAbstractSpinBox::up-button {{ subcontrol-position: top right; border-top-right-radius: 5px; }}
+QAbstractSpinBox::down-button {{ subcontrol-position: bottom right;
+    border-bottom-right-radius: 5px; }}
+QAbstractSpinBox::up-button:hover, QAbstractSpinBox::down-button:hover {{
+    background: #e2e9f0; }}
+QAbstractSpinBox::up-arrow {{
+    image: url(:/qt-project.org/styles/commonstyle/images/arrow-up-16.png);
+    width: 9px; height: 9px; }}
+QAbstractSpinBox::down-arrow {{
+    image: url(:/qt-project.org/styles/commonstyle/images/arrow-down-16.png);
+    width: 9px; height: 9px; }}
+QAbstractSpinBox::up-arrow:disabled, QAbstractSpinBox::down-arrow:disabled {{ image: none; }}
 QLineEdit[invalid="true"] {{ border: 1px solid {BAD}; background: #fff5f5; }}
 QLineEdit#globalSearch {{ min-width: 280px; }}
 QPushButton {{ background: white; border: 1px solid {BORDER}; border-radius: 5px;
     padding: 6px 14px; }}
 QPushButton:hover {{ border-color: {ACCENT}; }}
+QPushButton#arrow {{ padding: 6px 2px; }}
 QPushButton#primary, QPushButton:default {{ background: {ACCENT}; color: white;
-    border: 1px solid {ACCENT_DARK}; font-weight: 600; }}
+    border: 1px solid {ACCENT_DARK}; }}
+QPushButton#primary {{ font-weight: 600; }}
 QPushButton#primary:hover, QPushButton:default:hover {{ background: {ACCENT_DARK}; }}
 QTableView {{ background: white; border: 1px solid {BORDER}; border-radius: 6px;
     gridline-color: #eef1f5; selection-background-color: #d6ebf4; selection-color: {TEXT};

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -92,6 +93,11 @@ def restore_typed_values(fields: dict[str, QWidget], values: dict[str, object]) 
 
 
 class Card(QFrame):
+    """A count with its label; `clicked` when the user clicks it (Today's tiles open the list
+    they count)."""
+
+    clicked = Signal()
+
     def __init__(self, label: str, value: str = "-", parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("card")
@@ -106,6 +112,16 @@ class Card(QFrame):
 
     def set_value(self, value: object) -> None:
         self.value.setText("-" if value is None else str(value))
+
+    def make_link(self, hint: str) -> None:
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setToolTip(hint)
+        self.setProperty("link", True)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and self.property("link"):
+            self.clicked.emit()
+        super().mouseReleaseEvent(event)
 
 
 def section_title(text: str) -> QLabel:

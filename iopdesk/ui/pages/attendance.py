@@ -16,10 +16,9 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QBrush, QColor, QKeyEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
-    QDateEdit,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
@@ -27,6 +26,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QSizePolicy,
     QTableView,
     QTabWidget,
     QVBoxLayout,
@@ -36,8 +36,10 @@ from PySide6.QtWidgets import (
 from iopdesk.errors import StaleRecordError, UserError, ValidationError
 from iopdesk.services import attendance, drafts, schedule
 from iopdesk.services.permissions import Perm
-from iopdesk.ui import msgbox
+from iopdesk.ui import clock, files, msgbox
 from iopdesk.ui.context import AppContext
+from iopdesk.ui.dates import DateEdit
+from iopdesk.ui.flow import flow_row
 from iopdesk.ui.widgets import Page, make_table, muted, section_title
 
 STATUS_KEYS = {
@@ -94,7 +96,9 @@ class EditRow:
     minutes_typed: bool = False
 
 
-COLUMNS = ("Client", "MRN", "Status", "Arrival", "Departure", "Minutes")
+# Short headings as on a paper sign-in sheet, so the client column keeps its room at 1024x700.
+COLUMNS = ("Client", "MRN", "Status", "Time in", "Time out", "Min")
+COLUMN_TIPS = ("", "", "", "Arrival time", "Departure time", "Minutes attended")
 EDITABLE = {3, 4, 5}
 
 
@@ -106,6 +110,8 @@ class SignInModel(QAbstractTableModel):
         self.rows: list[EditRow] = []
         self.default_minutes = 0
         self.editable = True
+        self.start = time(0, 0)
+        self.end = time(0, 0)
 
     def load(self, sheet: attendance.SignInSheet) -> None:
         self.beginResetModel()
@@ -120,10 +126,17 @@ class SignInModel(QAbstractTableModel):
                 f"{r.arrival_time:%H:%M}" if r.arrival_time else "",
                 f"{r.departure_time:%H:%M}" if r.departure_time else "",
                 "" if r.minutes is None else str(r.minutes),
-                r.minutes is not None,
+                # Saved minutes are "typed" only when no time explains them; minutes that came
+                # from times follow the times when they are edited (issue 19 item 1).
+                r.minutes is not None
+                and r.arrival_time is None
+                and r.departure_time is None
+                and not (r.status == "present" and r.minutes == sheet.default_minutes),
             )
             for r in sheet.rows
         ]
+        self.start = sheet.session.start
+        self.end = sheet.session.end
         self.endResetModel()
 
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
@@ -133,8 +146,10 @@ class SignInModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(COLUMNS)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return COLUMNS[section]
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
+            return COLUMN_TIPS[section] or None
         return None
 
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
@@ -143,14 +158,33 @@ class SignInModel(QAbstractTableModel):
             base |= Qt.ItemFlag.ItemIsEditable
         return base
 
+    def minutes_from_times(self, row: EditRow) -> int | None:
+        """The minutes the service will store for the row's times (None: no usable time)."""
+        try:
+            arrival, departure = parse_time(row.arrival), parse_time(row.departure)
+        except ValueError:
+            return None
+        if arrival is None and departure is None:
+            return None
+
+        def m(t: time) -> int:
+            return t.hour * 60 + t.minute
+
+        a = max(m(arrival or self.start), m(self.start))
+        d = min(m(departure or self.end), m(self.end))
+        return max(0, d - a)
+
     def shown_minutes(self, row: EditRow) -> str:
         if row.minutes_typed or row.status is None:
             return row.minutes
-        if row.status == "present":
-            return str(self.default_minutes)
         if row.status.startswith("absent"):
             return "0"
-        return row.minutes
+        computed = self.minutes_from_times(row)
+        if computed is not None:
+            return str(computed)
+        if row.status == "present":
+            return str(self.default_minutes)
+        return ""
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = 0) -> Any:
         if not index.isValid():
@@ -185,16 +219,19 @@ class SignInModel(QAbstractTableModel):
             return False
         row = self.rows[index.row()]
         text = str(value).strip()
-        if index.column() == 3:
-            row.arrival = text
-        elif index.column() == 4:
-            row.departure = text
+        if index.column() in (3, 4):
+            if index.column() == 3:
+                row.arrival = text
+            else:
+                row.departure = text
+            # Minutes follow the times: a new time replaces minutes typed or saved before.
+            row.minutes, row.minutes_typed = "", False
         elif index.column() == 5:
             row.minutes = text
             row.minutes_typed = bool(text)
         else:
             return False
-        self.dataChanged.emit(index, index)
+        self.dataChanged.emit(self.index(index.row(), 3), self.index(index.row(), 5))
         self.changed.emit()
         return True
 
@@ -206,6 +243,8 @@ class SignInModel(QAbstractTableModel):
         if status is not None and status.startswith("absent"):
             row.arrival = row.departure = ""
             row.minutes, row.minutes_typed = "", False
+        elif not row.minutes_typed:
+            row.minutes = ""
         self.dataChanged.emit(self.index(row_index, 0), self.index(row_index, len(COLUMNS) - 1))
         self.changed.emit()
 
@@ -294,8 +333,15 @@ class SignInPanel(QWidget):
         )
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for column, width in ((1, 90), (2, 150), (3, 80), (4, 92), (5, 75)):
-            self.table.setColumnWidth(column, width)
+        header.setMinimumSectionSize(48)
+        bold = QFont(self.table.font())
+        bold.setBold(True)
+        heading = QFontMetrics(bold)
+        for column, width in ((1, 78), (2, 118), (3, 58), (4, 58), (5, 48)):
+            # never narrower than the column's own heading (headers are bold)
+            need = heading.horizontalAdvance(COLUMNS[column]) + 22
+            self.table.setColumnWidth(column, max(width, need))
+        self.table.setHorizontalScrollMode(QTableView.ScrollMode.ScrollPerPixel)
         self.table.save_requested.connect(self.save)
         self.table.status_key.connect(
             lambda row, status: self.model.set_status(row, status or None)
@@ -313,12 +359,13 @@ class SignInPanel(QWidget):
         self.save_btn.setObjectName("primary")
         self.save_btn.clicked.connect(self.save)
         QShortcut(QKeySequence("Ctrl+S"), self).activated.connect(self.save)
-        for w in (self.all_present, self.privacy, self.print_btn):
-            buttons.addWidget(w)
-        buttons.addStretch(1)
+        # Wrapping, so no label is cut at 1024x700 (issue 19 item 16); Save stays last.
         self.status_line = muted("")
-        buttons.addWidget(self.status_line)
-        buttons.addWidget(self.save_btn)
+        self.status_line.setWordWrap(False)
+        buttons.addWidget(
+            flow_row(self.all_present, self.privacy, self.print_btn, self.status_line), 1
+        )
+        buttons.addWidget(self.save_btn, 0, Qt.AlignmentFlag.AlignTop)
         lay.addLayout(buttons)
         self._set_enabled(False)
 
@@ -352,6 +399,7 @@ class SignInPanel(QWidget):
             self._offer_draft()
         if self.model.rows:
             self.table.setCurrentIndex(self.model.index(0, 2))
+            self.table.horizontalScrollBar().setValue(0)  # the client names stay in view
         self.table.setFocus()
 
     # -- drafts (unsaved marks are never lost to a sign-out or a closed window) ---------------
@@ -429,7 +477,9 @@ class SignInPanel(QWidget):
             return
         s = self.sheet.session
         suggested = f"roster-{s.date:%Y-%m-%d}-{s.start:%H%M}.pdf"
-        path, _ = QFileDialog.getSaveFileName(self, "Save roster as PDF", suggested, "PDF (*.pdf)")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save roster as PDF", str(files.default_path(suggested)), "PDF (*.pdf)"
+        )
         if not path:
             return
         try:
@@ -453,33 +503,36 @@ class AttendancePage(Page):
         self.layout_.addWidget(self.tabs, 1)
         sign = QWidget()
         row = QHBoxLayout(sign)
-        left = QVBoxLayout()
-        nav = QHBoxLayout()
+        # The session list gives way at 1024x700 so the sheet shows whole rows, client names
+        # included, without scrolling sideways (issue 19 item 16).
+        left_box = QWidget()
+        left_box.setFixedWidth(240)
+        left = QVBoxLayout(left_box)
+        left.setContentsMargins(0, 0, 0, 0)
         prev_day = QPushButton("<")
         prev_day.setFixedWidth(34)
+        prev_day.setObjectName("arrow")
         prev_day.setToolTip("Previous day")
         next_day = QPushButton(">")
         next_day.setFixedWidth(34)
+        next_day.setObjectName("arrow")
         next_day.setToolTip("Next day")
-        self.day = QDateEdit(QDate.currentDate())
-        self.day.setCalendarPopup(True)
-        self.day.setDisplayFormat("ddd MM/dd/yyyy")
+        self.day = DateEdit(clock.today(), weekday=True)
         prev_day.clicked.connect(lambda: self.day.setDate(self.day.date().addDays(-1)))
         next_day.clicked.connect(lambda: self.day.setDate(self.day.date().addDays(1)))
         today = QPushButton("Today")
-        today.clicked.connect(lambda: self.day.setDate(QDate.currentDate()))
-        for w in (prev_day, self.day, next_day, today):
-            nav.addWidget(w)
-        left.addLayout(nav)
+        today.clicked.connect(lambda: self.day.setDate(clock.today()))
+        nav = flow_row(prev_day, self.day, next_day, today, spacing=6)
+        nav.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
+        left.addWidget(nav)
         self.sessions = QListWidget()
         self.sessions.setObjectName("sessionList")
-        self.sessions.setMinimumWidth(330)
-        self.sessions.setMaximumWidth(360)
+        # Narrower at 1024x700 so the sheet's client column stays in view (issue 19 item 16).
         self.sessions.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.sessions.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.sessions.currentItemChanged.connect(self._session_chosen)
         left.addWidget(self.sessions, 1)
-        row.addLayout(left)
+        row.addWidget(left_box)
         self.panel = SignInPanel(ctx)
         self.panel.saved.connect(self._reload_list_keep)
         row.addWidget(self.panel, 1)

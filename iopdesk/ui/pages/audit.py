@@ -9,7 +9,6 @@ from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDateEdit,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -22,8 +21,9 @@ from PySide6.QtWidgets import (
 from iopdesk.errors import UserError
 from iopdesk.services import audit_report
 from iopdesk.services.audit_report import AuditQuery, ReportRow
-from iopdesk.ui import msgbox
+from iopdesk.ui import files, msgbox
 from iopdesk.ui.context import AppContext
+from iopdesk.ui.dates import DateEdit
 from iopdesk.ui.tablemodel import Column, RowsModel
 from iopdesk.ui.widgets import make_table, muted
 
@@ -59,11 +59,8 @@ class AuditReportWidget(QWidget):
         lay = QVBoxLayout(self)
         filters = QHBoxLayout()
         today = datetime.now(UTC).date()  # the report's days are UTC days, as its times
-        self.date_from = QDateEdit(_qdate(today - timedelta(days=30)))
-        self.date_to = QDateEdit(_qdate(today))
-        for edit in (self.date_from, self.date_to):
-            edit.setCalendarPopup(True)
-            edit.setDisplayFormat("MM/dd/yyyy")
+        self.date_from = DateEdit(today - timedelta(days=30), label="The first day")
+        self.date_to = DateEdit(today, label="The last day")
         self.user = QComboBox()
         self.user.setObjectName("userFilter")
         self.action = QComboBox()
@@ -199,7 +196,7 @@ class AuditReportWidget(QWidget):
         if not path:
             kind = "Excel (*.xlsx)" if suffix == ".xlsx" else "PDF (*.pdf)"
             path, _ = QFileDialog.getSaveFileName(
-                self, "Export audit report", f"audit-report{suffix}", kind
+                self, "Export audit report", str(files.default_path(f"audit-report{suffix}")), kind
             )
         if not path:
             return

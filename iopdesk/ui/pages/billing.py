@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import Any
 
-from PySide6.QtCore import QDate
+from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDateEdit,
     QFileDialog,
     QHBoxLayout,
     QInputDialog,
@@ -20,14 +21,27 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from iopdesk.services import billing, claims, lookups
+from iopdesk.errors import UserError
+from iopdesk.services import billing, claims, lookups, schedule
 from iopdesk.services.billing import ExportResult
+from iopdesk.services.billingfix import how_to_fix
 from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm
-from iopdesk.ui import msgbox, ops
+from iopdesk.ui import clock, files, msgbox, ops
 from iopdesk.ui.context import AppContext
+from iopdesk.ui.dates import DateEdit
+from iopdesk.ui.flow import flow_row
 from iopdesk.ui.tablemodel import Column, RowsModel
 from iopdesk.ui.widgets import Page, make_table, muted
+
+
+def _session_labels(db: Any, actor: Any, start: date, end: date) -> dict[int, str]:
+    """Session id -> "09:00 group - Evening IOP", to tell same-day exception rows apart."""
+    try:
+        sessions = schedule.list_sessions(db, actor, start, end)
+    except UserError:
+        return {}
+    return {s.id: f"{s.start:%H:%M} {s.kind} - {s.title}" for s in sessions}
 
 
 def _d(q: QDate) -> date:
@@ -55,19 +69,17 @@ class BillingPage(Page):
             "client",
         }
     )
+    open_client_billing = Signal(int)  # an exception's "Open chart > Billing"
 
     def __init__(self, ctx: AppContext) -> None:
         super().__init__()
         self.ctx = ctx
         self.run: billing.BillingRun | None = None
         bar = QHBoxLayout()
-        today = QDate.currentDate()
+        today = clock.qtoday()
         first = QDate(today.year(), today.month(), 1).addMonths(-1)
-        self.date_from = QDateEdit(first)
-        self.date_to = QDateEdit(first.addMonths(1).addDays(-1))
-        for w in (self.date_from, self.date_to):
-            w.setCalendarPopup(True)
-            w.setDisplayFormat("MM/dd/yyyy")
+        self.date_from = DateEdit(_d(first), label="The first day")
+        self.date_to = DateEdit(_d(first.addMonths(1).addDays(-1)), label="The last day")
         self.payer = QComboBox()
         self.payer.addItem("All payers", None)
         for p in lookups.list_payers(ctx.db, ctx.actor):
@@ -75,7 +87,7 @@ class BillingPage(Page):
         self.payer.setMaximumWidth(230)
         self.include_billed = QCheckBox("Include lines already billed")
         preview = QPushButton("Preview")
-        preview.clicked.connect(self.preview)
+        preview.clicked.connect(lambda: self.preview())
         self.export_btn = QPushButton("Export workbook...")
         self.export_btn.setObjectName("primary")
         self.export_btn.clicked.connect(self._export_clicked)
@@ -97,9 +109,8 @@ class BillingPage(Page):
             self.include_billed,
             preview,
         ]
-        for widget in widgets:
-            bar.addWidget(widget)
-        bar.addStretch(1)
+        bar.addWidget(flow_row(*widgets), 1)  # wraps at 1024x700: no label is cut
+        bar.addWidget(self.export_btn, 0, Qt.AlignmentFlag.AlignTop)
         self.layout_.addLayout(bar)
         self.summary = muted("Choose a period and press Preview to see what would be billed.")
         # The two exports side by side under the period bar (the bar has no room left at
@@ -151,14 +162,31 @@ class BillingPage(Page):
                     lambda r: f"{r.date_of_service:%m/%d/%Y}",
                     sort_key=lambda r: r.date_of_service,
                 ),
+                # What tells two rows of one client and day apart: the session.
+                Column("Session", lambda r: self.session_labels.get(r.session_id or 0, "")),
                 Column("Reason", lambda r: r.reason, color=lambda r: "#b26a00"),
+                Column("How to fix", lambda r: how_to_fix(r.reason)),
             ]
         )
+        self.session_labels: dict[int, str] = {}
         self.exc_table = make_table()
         self.exc_table.setModel(self.exc_model)
-        for column, width in enumerate((80, 200, 90)):
+        for column, width in enumerate((80, 170, 90, 190, 150)):
             self.exc_table.setColumnWidth(column, width)
-        self.tabs.addTab(self.exc_table, "Exceptions")
+        self.exc_table.doubleClicked.connect(lambda _i: self._open_exception_chart())
+        self.exc_table.activated.connect(lambda _i: self._open_exception_chart())
+        exc_page = QWidget()
+        el = QVBoxLayout(exc_page)
+        el.addWidget(self.exc_table, 1)
+        ebar = QHBoxLayout()
+        ebar.addWidget(muted("Fix each exception in the client's chart, then press Preview."))
+        ebar.addStretch(1)
+        self.open_chart_btn = QPushButton("Open chart > Billing")
+        self.open_chart_btn.setToolTip("Open the selected client's chart at the Billing tab")
+        self.open_chart_btn.clicked.connect(self._open_exception_chart)
+        ebar.addWidget(self.open_chart_btn)
+        el.addLayout(ebar)
+        self.tabs.addTab(exc_page, "Exceptions")
         batches = QWidget()
         bl = QVBoxLayout(batches)
         bbar = QHBoxLayout()
@@ -213,25 +241,30 @@ class BillingPage(Page):
         self.payers_tab.refresh()
         self.remit_tab.refresh()
 
-    def preview(self) -> ops.Op[billing.BillingRun]:
-        """What the period would bill, computed in the background (the window keeps painting)."""
+    def preview(
+        self, then: Callable[[], object] | None = None
+    ) -> ops.Op[tuple[billing.BillingRun, dict[int, str]]]:
+        """What the period would bill, computed in the background (the window keeps painting);
+        `then` runs once it is shown."""
         start, end = self._range()
         payer, include = self.payer.currentData(), self.include_billed.isChecked()
         db, actor = self.ctx.db, self.ctx.actor
-        return (
-            ops.Op(
-                self,
-                lambda: billing.preview(
-                    db, actor, start, end, payer_code=payer, include_billed=include
-                ),
-            )
-            .success(self._show_run)
-            .run_in_background()
-        )
 
-    def _show_run(self, run: billing.BillingRun) -> None:
+        def work() -> tuple[billing.BillingRun, dict[int, str]]:
+            run = billing.preview(db, actor, start, end, payer_code=payer, include_billed=include)
+            return run, _session_labels(db, actor, start, end)
+
+        def shown(result: tuple[billing.BillingRun, dict[int, str]]) -> None:
+            self._show_run(*result)
+            if then is not None:
+                then()
+
+        return ops.Op(self, work).success(shown).run_in_background()
+
+    def _show_run(self, run: billing.BillingRun, labels: dict[int, str]) -> None:
         self.run = run
         self.lines_model.set_rows(run.lines)
+        self.session_labels = labels
         self.exc_model.set_rows(run.exceptions)
         self.summary.setText(
             f"{len(run.lines)} claim lines, {run.total_units} units, {_money(run.total)}; "
@@ -240,15 +273,37 @@ class BillingPage(Page):
         self.tabs.setTabText(0, f"Claim lines ({len(run.lines)})")
         self.tabs.setTabText(1, f"Exceptions ({len(run.exceptions)})")
 
+    def _open_exception_chart(self) -> None:
+        index = self.exc_table.currentIndex()
+        if not index.isValid():
+            msgbox.info(self, "Open chart", "Select an exception first.")
+            return
+        self.open_client_billing.emit(self.exc_model.row_at(index.row()).client_id)
+
     def _export_clicked(self) -> None:
         from iopdesk.ui.pages.privacy import ask_release
+
+        if self.run is None:  # the exceptions are known only after a preview
+            self.preview(then=self._export_clicked)
+            return
+        open_exceptions = len(self.run.exceptions) if self.run is not None else 0
+        if open_exceptions and not msgbox.confirm(
+            self,
+            "Export with open exceptions?",
+            f"{open_exceptions} service(s) are not billable yet (see the Exceptions tab) and "
+            "will not be in this batch. Export the billable lines anyway?",
+            default=False,
+        ):
+            return
 
         release = ask_release(self, "The billing workbook lists clients and their services")
         if release is None:
             return
         start, end = self._range()
         name = f"billing-{start:%Y-%m-%d}-to-{end:%Y-%m-%d}.xlsx"
-        path, _ = QFileDialog.getSaveFileName(self, "Export billing", name, "Excel (*.xlsx)")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export billing", str(files.default_path(name)), "Excel (*.xlsx)"
+        )
         if path:
             self.export_to(Path(path), release)
 

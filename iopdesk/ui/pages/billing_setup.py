@@ -30,7 +30,7 @@ from iopdesk.services.payers import (
     PayerInput,
 )
 from iopdesk.services.permissions import Perm
-from iopdesk.ui import msgbox
+from iopdesk.ui import clock, msgbox
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.dialogs import _FormDialog
 from iopdesk.ui.pages.intake import DateField, is_invalid, mark_invalid
@@ -65,7 +65,7 @@ class _EditDialog(_FormDialog):
         return edit
 
     def _date(self, name: str) -> DateField:
-        field = DateField(maximum=FAR, blank_page=date.today())
+        field = DateField(maximum=FAR, blank_page=clock.today())
         field.setObjectName(name)
         self.fields[name] = field
         return field
@@ -701,6 +701,6 @@ def _missing(c: CoverageInfo) -> str | None:
 
 
 def _left_color(a: AuthInfo) -> str | None:
-    if a.remaining <= 0 or a.end_date < date.today():
+    if a.remaining <= 0 or a.end_date < clock.today():
         return "#c62828"
     return "#b26a00" if a.remaining < 3 else None

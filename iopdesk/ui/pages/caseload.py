@@ -22,7 +22,7 @@ from iopdesk.models.enums import AssignmentRole, Role
 from iopdesk.services import clients, staff
 from iopdesk.services.permissions import Perm
 from iopdesk.services.staff import AssignmentInfo, StaffInfo
-from iopdesk.ui import msgbox, style
+from iopdesk.ui import clock, msgbox, style
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.dialogs import _FormDialog
 from iopdesk.ui.pages.intake import FORM_CSS, DateField, hint, mark_invalid, repolish
@@ -307,9 +307,11 @@ class AssignDialog(_FormDialog):
         self.staff.addItem("Choose a staff member", None)
         for person in staff.list_staff(ctx.db, ctx.actor):
             self.staff.addItem(person.display_name, person.id)
-        self.start = DateField(maximum=date(date.today().year + 1, 12, 31), blank_page=date.today())
+        self.start = DateField(
+            maximum=date(clock.today().year + 1, 12, 31), blank_page=clock.today()
+        )
         self.start.setObjectName("start_date")
-        self.start.set_value(date.today())
+        self.start.set_value(clock.today())
         self.form.addRow("Role", self.role)
         self.form.addRow("", self.current)
         self.form.addRow("Staff member", self.staff)

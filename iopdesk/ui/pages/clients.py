@@ -25,8 +25,9 @@ from iopdesk.errors import UserError
 from iopdesk.models.enums import ClientStatus, Role
 from iopdesk.services import clients, notes
 from iopdesk.services.permissions import Perm
-from iopdesk.ui import msgbox
+from iopdesk.ui import clock, msgbox
 from iopdesk.ui.context import AppContext
+from iopdesk.ui.flow import flow_row
 from iopdesk.ui.pages.audit import ChartAuditTab
 from iopdesk.ui.pages.caseload import AssignDialog
 from iopdesk.ui.tablemodel import Column, RowsModel
@@ -44,7 +45,7 @@ STATUS_COLORS = {"active": "#2e7d32", "on_hold": "#b26a00", "discharged": "#5f6d
 
 
 def age(dob: date, on: date | None = None) -> int:
-    on = on or date.today()
+    on = on or clock.today()
     return on.year - dob.year - ((on.month, on.day) < (dob.month, dob.day))
 
 
@@ -77,7 +78,7 @@ class ClientsPage(Page):
         self.search.setObjectName("censusSearch")
         self.search.setPlaceholderText("Search name, MRN or phone...")
         self.search.setClearButtonEnabled(True)
-        self.search.setMinimumWidth(260)
+        self.search.setMinimumWidth(220)
         self.status = QComboBox()
         self.status.addItem("All statuses", None)
         for value, label in STATUS_LABELS.items():
@@ -87,20 +88,20 @@ class ClientsPage(Page):
         self.payer = QComboBox()
         for combo in (self.track, self.therapist, self.payer):
             combo.setMinimumWidth(150)
-            combo.setMaximumWidth(220)
+            combo.setMaximumWidth(180)
         self._fill_filters()
         self.count = muted("")
-        for w in (self.search, self.status, self.track, self.therapist, self.payer):
-            bar.addWidget(w)
-        bar.addStretch(1)
-        bar.addWidget(self.count)
+        # The filters wrap at 1024x700 so "New client..." keeps its whole label.
+        filters = flow_row(self.search, self.status, self.track, self.therapist, self.payer)
+        bar.addWidget(filters, 1)
+        bar.addWidget(self.count, 0, Qt.AlignmentFlag.AlignTop)
         if ctx.can(Perm.CLIENT_EDIT):
             add = QPushButton("New client...")
             add.setObjectName("primary")
             add.setShortcut("Ctrl+N")
             add.setToolTip("Register a new client (Ctrl+N)")
             add.clicked.connect(self.new_client.emit)
-            bar.addWidget(add)
+            bar.addWidget(add, 0, Qt.AlignmentFlag.AlignTop)
         self.layout_.addLayout(bar)
         self.model: RowsModel[clients.CensusRow] = RowsModel(
             [
@@ -229,7 +230,7 @@ class ClientsPage(Page):
 def _review_color(due: date | None) -> str | None:
     if due is None:
         return None
-    today = date.today()
+    today = clock.today()
     if due < today:
         return "#c62828"
     if due <= today + timedelta(days=7):

@@ -9,13 +9,11 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QDate, Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
-    QDateEdit,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
@@ -38,7 +36,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from iopdesk import paths
 from iopdesk.errors import UserError, ValidationError
 from iopdesk.services import aftercare, discharge
 from iopdesk.services.aftercare import (
@@ -51,8 +48,9 @@ from iopdesk.services.aftercare import (
     PlanView,
 )
 from iopdesk.services.permissions import Perm
-from iopdesk.ui import msgbox
+from iopdesk.ui import files, msgbox
 from iopdesk.ui.context import AppContext
+from iopdesk.ui.dates import DateEdit
 from iopdesk.ui.tablemodel import Column, RowsModel
 from iopdesk.ui.widgets import Page, make_table, muted, section_title
 
@@ -125,7 +123,8 @@ class PrintDialog(QDialog):
         form.addRow("Language", self.language)
         row = QHBoxLayout()
         safe = "".join(ch for ch in view.mrn if ch.isalnum() or ch in "-_")
-        self.path = QLineEdit(str(paths.data_dir() / f"aftercare-{safe}.pdf"))
+        self.path = QLineEdit(str(files.default_path(f"aftercare-{safe}.pdf")))
+        self.path.setObjectName("savePath")
         browse = QPushButton("Browse...")
         browse.clicked.connect(self._browse)
         row.addWidget(self.path, 1)
@@ -208,8 +207,14 @@ class PrintDialog(QDialog):
                 except UserError as exc:
                     self.error.setText(exc.message)
                     return
-        elif OPEN_AFTER_PRINT:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.result_.path)))
+        else:
+            opened = OPEN_AFTER_PRINT and files.open_saved(self, self.result_.path, "packet")
+            msgbox.info(
+                self,
+                "Aftercare packet saved",
+                f"The aftercare packet was saved to {self.result_.path}"
+                + (" and opened." if opened else "."),
+            )
         self.accept()
 
 
@@ -285,10 +290,8 @@ class DischargeDialog(QDialog):
         # 1 date, type, reason
         p1 = QWidget()
         f1 = QFormLayout(p1)
-        self.date = QDateEdit(_qdate(s.default_date))
-        self.date.setCalendarPopup(True)
-        self.date.setDisplayFormat("MM/dd/yyyy")
-        self.date.setMaximumDate(_qdate(s.default_date))
+        self.date = DateEdit(s.default_date, maximum=s.default_date, label="The discharge date")
+        self.date.setObjectName("discharge_date")
         f1.addRow("Discharge date", self.date)
         self.type = QComboBox()
         for value, label in discharge.TYPE_LABELS.items():
@@ -428,6 +431,7 @@ class DischargeDialog(QDialog):
 
     def submit(self) -> bool:
         try:
+            self.date.value()  # a discharge date typed but not a date is refused in words
             self.result_ = discharge.discharge_client(
                 self.ctx.db,
                 self.ctx.actor,

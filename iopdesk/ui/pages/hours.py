@@ -7,22 +7,26 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QDate, QModelIndex, QRectF, Qt, Signal
+from PySide6.QtCore import QModelIndex, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import (
     QComboBox,
-    QDateEdit,
     QFileDialog,
     QHBoxLayout,
+    QLabel,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
 
 from iopdesk.errors import UserError
 from iopdesk.services import hours
-from iopdesk.ui import msgbox
+from iopdesk.services.clock import week_label
+from iopdesk.ui import clock, files, msgbox
 from iopdesk.ui.context import AppContext
+from iopdesk.ui.dates import DateEdit
+from iopdesk.ui.flow import flow_row
 from iopdesk.ui.tablemodel import Column, RowsModel
 from iopdesk.ui.widgets import make_table, muted
 
@@ -54,6 +58,24 @@ def _days_color(r: hours.WeekRow) -> str | None:
     return BAD
 
 
+def on_hold_ids(ctx: AppContext) -> set[int]:
+    """Clients on hold: their week is not "at risk", they are paused (issue 19 item 13)."""
+    from iopdesk.services import clients
+
+    return {r.id for r in clients.list_census(ctx.db, ctx.actor, status="on_hold")}
+
+
+def urgency(r: hours.WeekRow, on_hold: set[int]) -> int:
+    """Default order: the clients who need attention first."""
+    if r.client_id in on_hold:
+        return 5
+    if r.projection == "at risk" or (r.status == "not met" and r.projection is None):
+        return 0
+    if r.status == "not met":
+        return 1
+    return 2 if r.status == "met" else 3
+
+
 def _h(value: Decimal | None) -> str:
     return "" if value is None else f"{value:.2f}"
 
@@ -66,16 +88,21 @@ class WeeklyHoursWidget(QWidget):
     def __init__(self, ctx: AppContext, compact: bool = False) -> None:
         super().__init__()
         self.ctx = ctx
+        self.on_hold: set[int] = set()
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         bar = QHBoxLayout()
-        self.week = QDateEdit(QDate.currentDate())
-        self.week.setCalendarPopup(True)
-        self.week.setDisplayFormat("'Week of' MM/dd/yyyy")
+        self.week = DateEdit(clock.today(), weekday=True)
+        self.week.setObjectName("weekDay")
+        self.week.setToolTip("Any day in the week; type it or pick it.")
+        self.week_label = QLabel("")
+        self.week_label.setObjectName("weekLabel")
         prev_w = QPushButton("<")
         prev_w.setFixedWidth(34)
+        prev_w.setObjectName("arrow")
         next_w = QPushButton(">")
         next_w.setFixedWidth(34)
+        next_w.setObjectName("arrow")
         prev_w.clicked.connect(lambda: self.week.setDate(self.week.date().addDays(-7)))
         next_w.clicked.connect(lambda: self.week.setDate(self.week.date().addDays(7)))
         self.track = QComboBox()
@@ -85,15 +112,16 @@ class WeeklyHoursWidget(QWidget):
             combo.setMaximumWidth(210)
         self.summary = muted("")
         self.summary.setWordWrap(False)
-        for w in (prev_w, self.week, next_w, self.track, self.therapist):
-            bar.addWidget(w)
-        bar.addStretch(1)
-        bar.addWidget(self.summary)
+        # Wrapping at 1024x700; the counts get their own line below.
+        bar.addWidget(
+            flow_row(prev_w, self.week, next_w, self.week_label, self.track, self.therapist), 1
+        )
         if not compact:
             export = QPushButton("Export report...")
             export.clicked.connect(self._export)
-            bar.addWidget(export)
+            bar.addWidget(export, 0, Qt.AlignmentFlag.AlignTop)
         lay.addLayout(bar)
+        lay.addWidget(self.summary)
         self.model: RowsModel[hours.WeekRow] = RowsModel(
             [
                 Column("MRN", lambda r: r.mrn),
@@ -120,9 +148,9 @@ class WeeklyHoursWidget(QWidget):
                 ),
                 Column(
                     "Status",
-                    status_text,
-                    color=row_color,
-                    sort_key=lambda r: ("met", "not met", "no requirement").index(r.status),
+                    lambda r: "on hold" if r.client_id in self.on_hold else status_text(r),
+                    color=lambda r: GREY if r.client_id in self.on_hold else row_color(r),
+                    sort_key=lambda r: urgency(r, self.on_hold),
                 ),
                 Column(
                     "Required Days",
@@ -185,6 +213,8 @@ class WeeklyHoursWidget(QWidget):
         return date(d.year(), d.month(), d.day())
 
     def refresh(self) -> None:
+        start, _end = hours.week_bounds(self.ctx.db, self.week_of())
+        self.week_label.setText(week_label(start))
         rows = hours.weekly_hours(
             self.ctx.db,
             self.ctx.actor,
@@ -193,14 +223,21 @@ class WeeklyHoursWidget(QWidget):
             therapist_staff_id=self.therapist.currentData(),
         )
         self._load_overrides(rows)
+        self.on_hold = on_hold_ids(self.ctx)
+        held = self.on_hold
+        # At risk first, then not met, met, no requirement; clients on hold last.
+        rows = sorted(rows, key=lambda r: (urgency(r, held), r.client.casefold()))
         self.model.set_rows(rows)
         self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
-        met = sum(1 for r in rows if r.status == "met")
-        risk = sum(1 for r in rows if r.projection == "at risk")
-        short = sum(1 for r in rows if r.status == "not met")
+        active = [r for r in rows if r.client_id not in held]
+        met = sum(1 for r in active if r.status == "met")
+        risk = sum(1 for r in active if r.projection == "at risk")
+        short = sum(1 for r in active if r.status == "not met")
+        paused = len(rows) - len(active)
         self.summary.setText(
             f"{len(rows)} clients · {met} met · {short} not met"
             + (f" · {risk} at risk" if risk else "")
+            + (f" · {paused} on hold" if paused else "")
         )
 
     def _activated(self, index: QModelIndex) -> None:
@@ -234,7 +271,7 @@ class WeeklyHoursWidget(QWidget):
         path, _ = QFileDialog.getSaveFileName(
             self,
             "Export weekly hours",
-            f"weekly-hours-{week:%Y-%m-%d}.xlsx",
+            str(files.default_path(f"weekly-hours-{week:%Y-%m-%d}.xlsx")),
             "Excel workbook (*.xlsx);;PDF (*.pdf)",
         )
         if not path:
@@ -255,7 +292,7 @@ class HoursChart(QWidget):
     def __init__(self) -> None:
         super().__init__()
         self.points: list[tuple[date, hours.WeekRow]] = []
-        self.setMinimumHeight(220)
+        self.setMinimumHeight(150)
 
     def set_points(self, points: list[tuple[date, hours.WeekRow]]) -> None:
         self.points = points
@@ -322,7 +359,7 @@ class ClientHoursTab(QWidget):
         lay.addWidget(self.chart, 2)
         self.model: RowsModel[tuple[date, hours.WeekRow]] = RowsModel(
             [
-                Column("Week of", lambda t: f"{t[0]:%m/%d/%Y}", sort_key=lambda t: t[0]),
+                Column("Week", lambda t: week_label(t[0]), sort_key=lambda t: t[0]),
                 Column("Track", lambda t: t[1].track),
                 Column("Required", lambda t: _h(t[1].required_hours), align_right=True),
                 Column("Attended", lambda t: _h(t[1].attended_hours), align_right=True),
@@ -333,12 +370,47 @@ class ClientHoursTab(QWidget):
         )
         self.table = make_table()
         self.table.setModel(self.model)
-        for column, width in enumerate((100, 220, 90, 90, 150, 104)):
+        week_width = self.fontMetrics().horizontalAdvance("Mon 11/30 - Sun 12/06") + 28
+        for column, width in enumerate((week_width, 220, 90, 90, 150, 104)):
             self.table.setColumnWidth(column, width)
         lay.addWidget(self.table, 1)
+        # The chosen week explained: what was scheduled and what happened at each session.
+        self.explain = muted("Select a week to see its sessions.")
+        self.explain.setObjectName("weekExplain")
+        self.explain.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.explain.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        holder = QScrollArea()  # a busy week scrolls here instead of squeezing the table
+        holder.setWidgetResizable(True)
+        holder.setFrameShape(QScrollArea.Shape.NoFrame)
+        holder.setWidget(self.explain)
+        holder.setMaximumHeight(112)
+        holder.viewport().setAutoFillBackground(False)
+        self.explain.setAutoFillBackground(False)
+        lay.addWidget(holder)
+        self.client_id: int | None = None
+        self.table.selectionModel().currentRowChanged.connect(
+            lambda current, _previous: self.explain_week(current.row())
+        )
+
+    def explain_week(self, row: int) -> None:
+        from iopdesk.services.weekdetail import week_detail
+
+        if self.client_id is None or not 0 <= row < self.model.rowCount():
+            return
+        start = self.model.row_at(row)[0]
+        detail = week_detail(self.ctx.db, self.ctx.actor, self.client_id, start)
+        lines = [detail.summary()]
+        for s in detail.sessions:
+            what = {
+                "attended": f"attended ({s.attendance.replace('_', ' ')}, {s.minutes} min)",
+                "missed": s.attendance.replace("_", " ").replace("absent ", "missed, "),
+            }.get(s.outcome, s.outcome)
+            lines.append(f"  {s.day:%a %m/%d} {s.start:%H:%M}-{s.end:%H:%M}  {s.title}: {what}")
+        self.explain.setText("\n".join(lines))
 
     def load(self, client_id: int, reason: str = "") -> None:
         """`reason`: the chart hides the attendance history from this user; shown instead."""
+        self.client_id = client_id
         self.chart.setVisible(not reason)
         self.table.setVisible(not reason)
         if reason:
@@ -357,10 +429,12 @@ class ClientHoursTab(QWidget):
             if points
             else "No attendance recorded yet."
         )
+        if points:
+            self.table.selectRow(0)  # the latest week, explained
 
 
 def current_week_start(ctx: AppContext) -> date:
-    start, _end = hours.week_bounds(ctx.db, date.today())
+    start, _end = hours.week_bounds(ctx.db, clock.today())
     return start
 
 

@@ -12,14 +12,13 @@ from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
-from PySide6.QtCore import QDate, QEvent, QObject, QRegularExpression, Qt, QTimer, Signal
+from PySide6.QtCore import QRegularExpression, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QIcon, QKeyEvent, QPainter, QPixmap, QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QCompleter,
     QDateEdit,
-    QDateTimeEdit,
     QDialogButtonBox,
     QFormLayout,
     QGridLayout,
@@ -36,8 +35,9 @@ from iopdesk.errors import UserError, ValidationError
 from iopdesk.models import Client
 from iopdesk.services import clients, drafts, lookups
 from iopdesk.services.clients import ClientInput, ContactInput
-from iopdesk.ui import msgbox, style
+from iopdesk.ui import clock, dates, msgbox, style
 from iopdesk.ui.context import AppContext
+from iopdesk.ui.dates import DateEdit
 from iopdesk.ui.dialogs import _FormDialog
 from iopdesk.ui.widgets import restore_typed_values, typed_values
 
@@ -156,12 +156,8 @@ def is_invalid(widget: QWidget) -> bool:
     return bool(widget.property("invalid"))
 
 
-def to_qdate(value: date) -> QDate:
-    return QDate(value.year, value.month, value.day)
-
-
-def from_qdate(value: QDate) -> date:
-    return date(value.year(), value.month(), value.day())
+to_qdate = dates.to_qdate
+from_qdate = dates.from_qdate
 
 
 def error_dot() -> QIcon:
@@ -222,64 +218,21 @@ def editable_combo(items: Sequence[str], current: str = "") -> QComboBox:
     return combo
 
 
-class DateField(QDateEdit):
-    """A date box that may be blank (for a required date the user must actually enter).
+class DateField(DateEdit):
+    """A date box that may be blank (for a required date the user must actually enter): the
+    app's one typed-date widget (ui/dates.py). The calendar opens on `blank_page`."""
 
-    Blank is the minimum date, displayed as an MM/DD/YYYY placeholder; the first digit typed
-    starts the month, so "03151988" gives 03/15/1988. The calendar opens on `blank_page`.
-    """
-
-    BLANK = QDate(1900, 1, 1)
-
-    def __init__(self, maximum: date | None = None, blank_page: date | None = None) -> None:
-        super().__init__()
-        self.setDisplayFormat("MM/dd/yyyy")
-        self.setCalendarPopup(True)
-        self.setMinimumDate(self.BLANK)
-        self.setSpecialValueText("MM/DD/YYYY")
-        if maximum is not None:
-            self.setMaximumDate(to_qdate(maximum))
-        self.blank_page = blank_page or date(date.today().year - 30, 1, 1)
-        self.setDate(self.BLANK)
-        self.dateChanged.connect(lambda _d: self._restyle())
-        self.calendarWidget().installEventFilter(self)
-        self._restyle()
-
-    def value(self) -> date | None:
-        return None if self.date() == self.BLANK else from_qdate(self.date())
-
-    def set_value(self, value: date | None) -> None:
-        self.setDate(self.BLANK if value is None else to_qdate(value))
-
-    def _restyle(self) -> None:
-        blank = self.date() == self.BLANK
-        if bool(self.property("blank")) != blank:
-            self.setProperty("blank", blank)
-            repolish(self)
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        if self.date() == self.BLANK and event.text().isdigit():
-            start = QDate(self.blank_page.year, 1, 1)
-            self.setDate(start)
-            self.setCurrentSection(QDateTimeEdit.Section.MonthSection)
-            self.lineEdit().setSelection(0, 2)
-        elif event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and (
-            self.lineEdit().selectedText() == self.lineEdit().text()
-        ):
-            self.setDate(self.BLANK)
-            return
-        super().keyPressEvent(event)
-
-    def focusNextPrevChild(self, next: bool) -> bool:
-        """Tab leaves the field (QDateEdit's own Tab steps through month, day and year; typing
-        moves on by itself)."""
-        return QWidget.focusNextPrevChild(self, next)
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.Show and self.date() == self.BLANK:
-            calendar = self.calendarWidget()
-            calendar.setCurrentPage(self.blank_page.year, self.blank_page.month)
-        return False
+    def __init__(
+        self,
+        maximum: date | None = None,
+        blank_page: date | None = None,
+        *,
+        past: bool = False,
+        label: str = "",
+    ) -> None:
+        super().__init__(
+            None, optional=True, past=past, maximum=maximum, blank_page=blank_page, label=label
+        )
 
 
 class ContactRows(QWidget):
@@ -483,9 +436,11 @@ class IntakeDialog(_FormDialog):
         left.addRow("Preferred name", self.preferred_name)
         left.addRow("Pronouns", self.pronouns)
         right = self._column(lay, "Demographics")
-        self.dob = DateField(maximum=date.today())
+        # Never prefilled; a two-digit year is never in the future (issue 19 item 2).
+        self.dob = DateField(
+            past=True, blank_page=date(clock.today().year - 30, 1, 1), label="The date of birth"
+        )
         self.dob.setObjectName("dob")
-        self.dob.setToolTip("Type the date (MM/DD/YYYY) or pick it from the calendar.")
         self.fields["dob"] = self.dob
         self.sex = QComboBox()
         self.sex.setObjectName("sex")
@@ -498,6 +453,7 @@ class IntakeDialog(_FormDialog):
         self.age = hint("")
         self.age.setObjectName("ageHint")
         self.dob.dateChanged.connect(lambda _d: self._dob_changed())
+        self.dob.committed.connect(self._dob_changed)
         right.addRow("Date of birth *", self.dob)
         right.addRow("", self.age)
         right.addRow("Sex", self.sex)
@@ -606,7 +562,7 @@ class IntakeDialog(_FormDialog):
             )
         self.fields["track_id"] = self.track
         compact_combo(self.track)
-        today = date.today()
+        today = clock.today()
         self.admission = DateField(maximum=date(today.year + 1, 12, 31), blank_page=today)
         self.admission.setObjectName("admission_date")
         self.admission.set_value(today)
@@ -715,14 +671,19 @@ class IntakeDialog(_FormDialog):
             widget.currentIndexChanged.connect(lambda _i: clear())
             if widget.isEditable():
                 widget.editTextChanged.connect(lambda _t: clear())
-        elif isinstance(widget, QDateEdit):
+        elif isinstance(widget, QDateEdit | DateEdit):
             widget.dateChanged.connect(lambda _d: clear())
 
     def _dob_changed(self) -> None:
         from iopdesk.ui.pages.clients import age  # late: clients.py opens this form
 
-        dob = self.dob.value()
-        self.age.setText("" if dob is None else f"Age {age(dob)}")
+        if self.dob.error:
+            self.age.setText(self.dob.error)
+            self.age.setStyleSheet(f"color: {style.BAD};")
+        else:
+            dob = self.dob.value()
+            self.age.setText("" if dob is None else f"Age {age(dob, clock.today())}")
+            self.age.setStyleSheet("")
 
     def selected_track(self) -> lookups.TrackOption | None:
         track_id = self.track.currentData()
@@ -768,9 +729,13 @@ class IntakeDialog(_FormDialog):
 
     def has_input(self) -> bool:
         """Anything typed that would be lost by cancelling."""
-        edits = [w for w in self.fields.values() if isinstance(w, QLineEdit)]
+        edits = [
+            w
+            for w in self.fields.values()
+            if isinstance(w, QLineEdit) and not isinstance(w, DateEdit)
+        ]
         edits += [e for row in self.contacts.rows for e in row[:3]]
-        return self.dob.value() is not None or any(e.text().strip() for e in edits)
+        return bool(self.dob.text().strip()) or any(e.text().strip() for e in edits)
 
     def cancel(self) -> None:
         """Cancel or Escape: ask before throwing away a half-typed intake."""

@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
-    QDateEdit,
     QDialog,
     QFileDialog,
     QFormLayout,
@@ -42,8 +41,9 @@ from iopdesk.errors import UserError, ValidationError
 from iopdesk.services import notes
 from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm
-from iopdesk.ui import msgbox
+from iopdesk.ui import clock, files, msgbox
 from iopdesk.ui.context import AppContext
+from iopdesk.ui.dates import DateEdit
 from iopdesk.ui.tablemodel import Column, RowsModel
 from iopdesk.ui.widgets import Page, make_table, muted, section_title
 
@@ -75,7 +75,7 @@ def _text_box(height: int = 70) -> QPlainTextEdit:
 
 
 def _when(value: datetime | None) -> str:
-    return value.astimezone().strftime("%m/%d/%Y %H:%M") if value else ""
+    return clock.stamp(value) if value else ""
 
 
 def note_text(content: notes.NoteContent) -> str:
@@ -98,12 +98,7 @@ def note_text(content: notes.NoteContent) -> str:
     if content.goals_addressed:
         goals = [content.goal_labels.get(g, f"Goal {g}") for g in content.goals_addressed]
         lines.append("Plan goals addressed: " + "; ".join(goals))
-    risk = []
-    if content.risk_suicidal:
-        risk.append("suicidal ideation")
-    if content.risk_homicidal:
-        risk.append("homicidal ideation")
-    lines.append("Risk screen: " + (", ".join(risk).upper() if risk else "negative"))
+    lines.append(notes.risk_screen_text(content))
     if content.safety_plan:
         lines.append("Safety plan: " + content.safety_plan)
     lines.append("")
@@ -199,9 +194,8 @@ class NoteEditorDialog(QDialog):
         self.format.setMinimumWidth(170)
         for f in self.formats:
             self.format.addItem(f.label, f.key)
-        self.date = QDateEdit()
-        self.date.setCalendarPopup(True)
-        self.date.setDisplayFormat("MM/dd/yyyy")
+        self.date = DateEdit(clock.today(), label="The date of service")
+        self.date.setObjectName("service_date")
         self.minutes = QSpinBox()
         self.minutes.setRange(0, 1440)
         self.minutes.setSuffix(" min")
@@ -251,8 +245,11 @@ class NoteEditorDialog(QDialog):
             self.goal_list.hide()
             rl.addWidget(muted("This client has no treatment-plan goals yet."))
         rl.addWidget(section_title("Risk screen"))
+        self.screened = QCheckBox("Risk screen done (asked about suicidal and homicidal ideation)")
+        self.screened.setObjectName("riskScreened")
         self.suicidal = QCheckBox("Suicidal ideation reported")
         self.homicidal = QCheckBox("Homicidal ideation reported")
+        rl.addWidget(self.screened)
         rl.addWidget(self.suicidal)
         rl.addWidget(self.homicidal)
         self.safety_label = QLabel("Safety plan (required when either is checked)")
@@ -280,6 +277,7 @@ class NoteEditorDialog(QDialog):
             box.toggled.connect(self._mark_dirty)
         for box in (self.suicidal, self.homicidal):
             box.toggled.connect(self._risk_changed)
+        self.screened.toggled.connect(self._mark_dirty)
         self.safety_plan.textChanged.connect(self._mark_dirty)
         self.goal_list.itemChanged.connect(self._mark_dirty)
         self.autosave_timer = QTimer(self)
@@ -323,6 +321,7 @@ class NoteEditorDialog(QDialog):
             item = self.goal_list.item(i)
             if item.data(Qt.ItemDataRole.UserRole) in content.goals_addressed:
                 item.setCheckState(Qt.CheckState.Checked)
+        self.screened.setChecked(content.risk_screened)
         self.suicidal.setChecked(content.risk_suicidal)
         self.homicidal.setChecked(content.risk_homicidal)
         self.safety_plan.setPlainText(content.safety_plan)
@@ -336,6 +335,8 @@ class NoteEditorDialog(QDialog):
         for box in self.section_boxes.values():
             box.setReadOnly(True)
         self.safety_plan.setReadOnly(True)
+        for check in (self.screened, self.suicidal, self.homicidal):
+            check.setEnabled(False)
         self.status.setText(text)
 
     def _set_format(self, fmt: str, template_id: int | None) -> None:
@@ -371,6 +372,8 @@ class NoteEditorDialog(QDialog):
 
     def _risk_changed(self) -> None:
         positive = self.suicidal.isChecked() or self.homicidal.isChecked()
+        if positive:
+            self.screened.setChecked(True)  # an answer means the screen was done
         self.safety_label.setStyleSheet("color: #c62828; font-weight: 600;" if positive else "")
         self._mark_dirty()
 
@@ -396,6 +399,7 @@ class NoteEditorDialog(QDialog):
             goals_addressed=goals,
             risk_suicidal=self.suicidal.isChecked(),
             risk_homicidal=self.homicidal.isChecked(),
+            risk_screened=self.screened.isChecked(),
             safety_plan=self.safety_plan.toPlainText(),
             service_minutes=self.minutes.value(),
         )
@@ -414,7 +418,7 @@ class NoteEditorDialog(QDialog):
         self.note_id, self.version = saved.id, saved.version
         self.dirty = False
         self.error.hide()
-        self.status.setText(f"{what} {datetime.now():%H:%M:%S}.")
+        self.status.setText(f"{what} {clock.now():%H:%M:%S}.")
 
     def autosave(self) -> bool:
         """Timer and close: keep whatever was typed, complete or not."""
@@ -640,7 +644,7 @@ class GroupNoteDialog(QDialog):
         self.dirty = False
         self.error.hide()
         self._show_warnings(result.warnings)
-        self.status.setText(f"Draft saved at {datetime.now():%H:%M:%S}.")
+        self.status.setText(f"Draft saved at {clock.now():%H:%M:%S}.")
         return True
 
     def autosave(self) -> bool:
@@ -737,8 +741,12 @@ class NotesPage(Page):
         cl = QHBoxLayout(cosign)
         left = QVBoxLayout()
         left.addWidget(self.cosign_table, 1)
-        self.cosign_btn = QPushButton("Co-sign")
+        self.cosign_btn = QPushButton("Co-sign selected")
         self.cosign_btn.setObjectName("primary")
+        self.cosign_btn.setToolTip(
+            "Co-sign the selected notes (Ctrl+click or Shift+click selects several). A group "
+            "note is one row and co-signs every client's entry."
+        )
         self.cosign_btn.clicked.connect(self.cosign_selected)
         left.addLayout(_bar(self.cosign_btn))
         cl.addLayout(left, 3)
@@ -747,6 +755,9 @@ class NotesPage(Page):
         self.cosign_view.setPlaceholderText("Select a note to read it before co-signing.")
         cl.addWidget(self.cosign_view, 2)
         self.cosign_table.clicked.connect(self._preview_cosign)
+        self.cosign_table.selectionModel().currentRowChanged.connect(
+            lambda _c, _p: self._preview_cosign()
+        )
         self.tabs.addTab(cosign, "Awaiting my co-signature")
         # Sessions without a note
         missing = QWidget()
@@ -764,7 +775,7 @@ class NotesPage(Page):
     def refresh(self) -> None:
         a, db = self.ctx.actor, self.ctx.db
         drafts = notes.my_drafts(db, a)
-        cosign = notes.awaiting_my_cosign(db, a)
+        cosign = notes.cosign_queue(db, a)
         missing = notes.sessions_without_note(db, a)
         self.drafts_model.set_rows(drafts)
         self.cosign_model.set_rows(cosign)
@@ -843,24 +854,32 @@ class NotesPage(Page):
             self.cosign_view.setPlainText(exc.message)
 
     def cosign_selected(self) -> int:
-        """Co-sign every selected note (e.g. all entries of one group); returns how many."""
+        """Co-sign every selected note (a group note: every client's entry), then move on to
+        the next note in the queue; returns how many notes were co-signed."""
         rows = sorted({i.row() for i in self.cosign_table.selectionModel().selectedRows()})
         items = [self.cosign_model.row_at(r) for r in rows]
         if not items:
+            msgbox.info(self, "Co-sign", "Select the notes to co-sign first.")
             return 0
         if len(items) > 1 and not msgbox.confirm(
             self, "Co-sign notes", f"Co-sign the {len(items)} selected notes?", default=True
         ):
             return 0
         done = 0
-        for item in items:
-            try:
-                notes.cosign_note(self.ctx.db, self.ctx.actor, item.id, item.version)
-                done += 1
-            except UserError as exc:
-                msgbox.user_error(self, exc)
-                break
+        try:
+            for item in items:
+                for note_id, version in item.members or ((item.id, item.version),):
+                    notes.cosign_note(self.ctx.db, self.ctx.actor, note_id, version)
+                    done += 1
+        except UserError as exc:
+            msgbox.user_error(self, exc)
         self.refresh()
+        # The next note waiting (the one now in the first co-signed row's place) is selected
+        # and shown, ready to read and co-sign.
+        if self.cosign_model.rowCount():
+            nxt = min(rows[0], self.cosign_model.rowCount() - 1)
+            self.cosign_table.selectRow(nxt)
+            self._preview_cosign()
         return done
 
 
@@ -915,12 +934,23 @@ class ChartNoteActions(QWidget):
         return self.chart.notes_model.row_at(index.row())
 
     def _reload(self) -> None:
+        """Reload the list keeping the selected note selected and shown (a new addendum or
+        co-signature appears at once, without choosing the note again)."""
         if self.chart.client_id is not None:
             cid = self.chart.client_id
+            current = self.selected()
             self.chart.notes_model.set_rows(
                 notes.list_note_headers(self.chart.ctx.db, self.chart.ctx.actor, cid)
             )
             self.chart.refresh_safety()  # a risk screen with ideation raises the flag
+            if current is None:
+                return
+            for row, header in enumerate(self.chart.notes_model.rows):
+                if header.id == current.id:
+                    index = self.chart.notes_model.index(row, 0)
+                    self.chart.notes_table.setCurrentIndex(index)
+                    self.chart._show_note(index)
+                    return
 
     def _choose_session(self, sessions: list[notes.QueueItem]) -> int | bool | None:
         """Which held session the note documents (False: cancelled)."""
@@ -961,7 +991,27 @@ class ChartNoteActions(QWidget):
 
     def edit_draft(self) -> None:
         header = self.selected()
-        if header is None or header.status != "draft" or header.group_note_id is not None:
+        if header is not None and header.status == "signed":
+            # A signed note is locked: say so and offer the way to correct it.
+            if msgbox.confirm(
+                self,
+                "This note is signed",
+                f"The {header.format} note of {header.service_date:%m/%d/%Y} is signed and "
+                "locked, so it cannot be edited. A correction or late information is added as "
+                "an addendum, dated and signed, below the note.\n\nAdd an addendum now?",
+                default=True,
+            ):
+                self.add_addendum()
+            return
+        if header is not None and header.group_note_id is not None:
+            msgbox.info(
+                self,
+                "Edit draft",
+                "This is a client's part of a group note: open it from Notes > My drafts, "
+                "where the whole group note is edited.",
+            )
+            return
+        if header is None or header.status != "draft":
             msgbox.info(self, "Edit draft", "Select one of your draft progress notes.")
             return
         try:
@@ -1030,7 +1080,10 @@ class ChartNoteActions(QWidget):
             if release is None:
                 return None
             name, _ = QFileDialog.getSaveFileName(
-                self, "Save note as PDF", f"note-{header.service_date:%Y%m%d}.pdf", "PDF (*.pdf)"
+                self,
+                "Save note as PDF",
+                str(files.default_path(f"note-{header.service_date:%Y%m%d}.pdf")),
+                "PDF (*.pdf)",
             )
             if not name:
                 return None

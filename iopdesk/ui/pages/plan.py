@@ -39,7 +39,7 @@ from iopdesk.errors import UserError
 from iopdesk.services import measures, plans, staff
 from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm
-from iopdesk.ui import msgbox, style
+from iopdesk.ui import clock, msgbox, style
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.dialogs import _FormDialog
 from iopdesk.ui.pages.intake import FORM_CSS, DateField, editable_combo, hint, repolish
@@ -123,7 +123,7 @@ class PlanItemDialog(_FormDialog):
             self.client_words.setPlaceholderText('e.g. "I want to get my kids back"')
             self.form.addRow("Client's own words", self.client_words)
         elif kind == "objective":
-            self.target = DateField(blank_page=date.today())
+            self.target = DateField(blank_page=clock.today())
             self.target.setObjectName("target_date")
             self.target.set_value(getattr(existing, "target_date", None))
             self.form.addRow("Target date", self.target)
@@ -199,9 +199,9 @@ class AgreementDialog(_FormDialog):
         )
         self.setStyleSheet(FORM_CSS)
         self.ctx, self.plan = ctx, plan
-        self.signed = DateField(maximum=date.today(), blank_page=date.today())
+        self.signed = DateField(maximum=clock.today(), blank_page=clock.today())
         self.signed.setObjectName("client_signed_date")
-        self.signed.set_value(date.today())
+        self.signed.set_value(clock.today())
         self.form.addRow("Client signed on", self.signed)
         self.accept_action = self._save
 
@@ -228,9 +228,9 @@ class ReviewDialog(_FormDialog):
         self.setStyleSheet(FORM_CSS)
         self.setMinimumWidth(680)
         self.ctx, self.plan = ctx, plan
-        self.review_date = DateField(maximum=date.today(), blank_page=date.today())
+        self.review_date = DateField(maximum=clock.today(), blank_page=clock.today())
         self.review_date.setObjectName("review_date")
-        self.review_date.set_value(date.today())
+        self.review_date.set_value(clock.today())
         self.summary = _text_box("", 70)
         self.summary.setObjectName("summary")
         self.form.addRow("Review date", self.review_date)
@@ -306,9 +306,9 @@ class MeasureDialog(_FormDialog):
         for inst in measures.INSTRUMENTS.values():
             self.instrument.addItem(f"{inst.code}  -  {inst.name}", inst.code)
         self.instrument.setCurrentIndex(max(self.instrument.findData(code), 0))
-        self.when = DateField(maximum=date.today(), blank_page=date.today())
+        self.when = DateField(maximum=clock.today(), blank_page=clock.today())
         self.when.setObjectName("measure_date")
-        self.when.set_value(date.today())
+        self.when.set_value(clock.today())
         self.form.addRow("Measure", self.instrument)
         self.form.addRow("Date given", self.when)
         self.items_box = QFrame()
@@ -728,7 +728,7 @@ class TreatmentPlanTab(QWidget):
             else "<span style='color:#b26a00'>client agreement not recorded</span>"
         )
         if plan.status == "active" and plan.next_review_date:
-            state = plan.review_state(date.today())
+            state = plan.review_state(clock.today())
             colour = {"overdue": style.BAD, "due": style.WARN}.get(state, style.TEXT)
             label = {"overdue": " (overdue)", "due": " (due)"}.get(state, "")
             parts.append(

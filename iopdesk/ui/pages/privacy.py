@@ -9,13 +9,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QDate, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
     QComboBox,
-    QDateEdit,
     QDialog,
     QFileDialog,
     QHBoxLayout,
@@ -36,8 +35,9 @@ from iopdesk.services import amendments, breakglass, consents, disclosures, reci
 from iopdesk.services.actor import Actor
 from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm
-from iopdesk.ui import msgbox
+from iopdesk.ui import clock, msgbox
 from iopdesk.ui.context import AppContext
+from iopdesk.ui.dates import DateEdit
 from iopdesk.ui.dialogs import _FormDialog
 from iopdesk.ui.tablemodel import Column, RowsModel
 from iopdesk.ui.widgets import make_table, muted, section_title
@@ -66,25 +66,14 @@ def _fmt(d: date | None) -> str:
     return f"{d:%m/%d/%Y}" if d else ""
 
 
-def _date_edit(value: date | None = None, optional: bool = False) -> QDateEdit:
-    edit = QDateEdit()
-    edit.setCalendarPopup(True)
-    edit.setDisplayFormat("MM/dd/yyyy")
+def _date_edit(value: date | None = None, optional: bool = False) -> DateEdit:
     if optional:
-        edit.setMinimumDate(QDate(2000, 1, 1))
-        edit.setSpecialValueText("(none)")
-    day = value or date.today()
-    edit.setDate(QDate(day.year, day.month, day.day))
-    if optional and value is None:
-        edit.setDate(edit.minimumDate())
-    return edit
+        return DateEdit(value, optional=True)
+    return DateEdit(value or clock.today())
 
 
-def _date_of(edit: QDateEdit) -> date | None:
-    if edit.specialValueText() and edit.date() == edit.minimumDate():
-        return None
-    q = edit.date()
-    return date(q.year(), q.month(), q.day())
+def _date_of(edit: DateEdit) -> date | None:
+    return edit.value()
 
 
 # ------------------------------------------------------------------------------------------
@@ -343,7 +332,7 @@ class ConsentDialog(_FormDialog):
             box.setProperty("code", code)
             self.categories.append(box)
             cl.addWidget(box)
-        self.signed = _date_edit(date.today(), optional=True)
+        self.signed = _date_edit(clock.today(), optional=True)
         self.expiry = _date_edit(None, optional=True)
         self.expiry_event = QLineEdit()
         self.expiry_event.setPlaceholderText("or an event, e.g. end of treatment")
@@ -859,7 +848,7 @@ class AmendmentRequestDialog(_FormDialog):
                 self.target.addItem(f"Note {h.service_date:%m/%d/%Y} ({h.format})", ("note", h.id))
         for key, label in amendments.CHART_FIELDS.items():
             self.target.addItem(f"Chart: {label}", ("field", key))
-        self.received = _date_edit(date.today())
+        self.received = _date_edit(clock.today())
         self.change = QPlainTextEdit()
         self.change.setObjectName("change")
         self.change.setMinimumHeight(80)

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from PySide6.QtCore import QDate
-from PySide6.QtWidgets import QDateEdit, QFileDialog, QFrame, QHBoxLayout, QPushButton, QVBoxLayout
+from PySide6.QtWidgets import QFileDialog, QFrame, QHBoxLayout, QPushButton, QVBoxLayout
 
 from iopdesk.errors import UserError
 from iopdesk.services import hours
 from iopdesk.services.disclosures import Release
-from iopdesk.ui import msgbox
+from iopdesk.ui import clock, files, msgbox
 from iopdesk.ui.context import AppContext
+from iopdesk.ui.dates import DateEdit
 from iopdesk.ui.widgets import Page, muted, section_title
 
 
@@ -34,9 +34,8 @@ class ReportsPage(Page):
             )
         )
         row = QHBoxLayout()
-        self.week = QDateEdit(QDate.currentDate())
-        self.week.setCalendarPopup(True)
-        self.week.setDisplayFormat("'Week of' MM/dd/yyyy")
+        self.week = DateEdit(clock.today(), weekday=True)
+        self.week.setToolTip("Any day in the week; type it or pick it.")
         xlsx = QPushButton("Save as Excel...")
         xlsx.setObjectName("primary")
         xlsx.clicked.connect(lambda: self._save("xlsx"))
@@ -64,7 +63,9 @@ class ReportsPage(Page):
         release = ask_release(self, "The weekly hours report lists clients and their attendance")
         if release is None:
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Save weekly hours report", name, filt)
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save weekly hours report", str(files.default_path(name)), filt
+        )
         if path:
             self.save_to(Path(path), release)
 

@@ -44,7 +44,6 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
     QCompleter,
-    QDateEdit,
     QDialog,
     QFormLayout,
     QFrame,
@@ -86,9 +85,12 @@ from iopdesk.services.schedule import (
     WeekView,
 )
 from iopdesk.services.staff import StaffInfo
-from iopdesk.ui import msgbox, style
+from iopdesk.services.textfold import fold
+from iopdesk.ui import clock, msgbox, style
 from iopdesk.ui.context import AppContext
+from iopdesk.ui.dates import DateEdit
 from iopdesk.ui.dialogs import _FormDialog
+from iopdesk.ui.flow import FlowLayout
 from iopdesk.ui.pages.clients import STATUS_LABELS
 from iopdesk.ui.pages.intake import FORM_CSS, from_qdate, hint, mark_invalid, to_qdate
 from iopdesk.ui.tablemodel import ROW_ROLE, Column, RowsModel
@@ -292,6 +294,45 @@ def facilitators_short(s: SessionInfo) -> str:
 
 def day_text(day: dt.date) -> str:
     return f"{day:%a} {day:%m/%d}"
+
+
+class DayHeader(QPushButton):
+    """A week column's day button: "Mon 11/30", or "Mon 30" / "Mon" when the column is too
+    narrow for it (1024x700), never a clipped label."""
+
+    def __init__(self, siblings: list[DayHeader] | None = None) -> None:
+        super().__init__("")
+        self.day: dt.date | None = None
+        self.siblings = siblings if siblings is not None else [self]
+
+    def set_day(self, day: dt.date) -> None:
+        self.day = day
+        self._fit()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        if self.day is None:
+            return
+        # One format for the whole week: the narrowest column decides ("Mon 11/30" ...).
+        room = min(h.contentsRect().width() for h in self.siblings) - 8
+        metrics = self.fontMetrics()
+        for h in self.siblings:
+            d = h.day
+            if d is None:
+                continue
+            widest = max(
+                (x.day for x in self.siblings if x.day is not None),
+                key=lambda x: metrics.horizontalAdvance(day_text(x)),
+            )
+            for fmt in (day_text, lambda x: f"{x:%a} {x.day}", lambda x: f"{x:%a}"):
+                if metrics.horizontalAdvance(fmt(widest)) <= room:
+                    break
+            text = fmt(d)
+            if h.text() != text:
+                h.setText(text)
 
 
 def long_day(day: dt.date) -> str:
@@ -736,9 +777,9 @@ class WeekGrid(QWidget):
         heads = QHBoxLayout()
         heads.setContentsMargins(0, 0, 0, 0)
         heads.setSpacing(COLUMN_SPACING)
-        self.headers: list[QPushButton] = []
+        self.headers: list[DayHeader] = []
         for _ in range(7):
-            header = QPushButton("")
+            header = DayHeader(self.headers)
             header.setObjectName("dayHeader")
             header.setCursor(Qt.CursorShape.PointingHandCursor)
             header.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -819,7 +860,7 @@ class WeekGrid(QWidget):
         self._syncing = True
         try:
             for header, column, day in zip(self.headers, self.columns, week.days, strict=True):
-                header.setText(day_text(day.date))
+                header.set_day(day.date)
                 header.setToolTip(f"Show {long_day(day.date)} as a list")
                 header.setProperty("today", day.date == today)
                 header.style().unpolish(header)
@@ -1175,6 +1216,9 @@ class DetailsPanel(QFrame):
 
 
 # -- pick lists ------------------------------------------------------------------------------
+FOLDED_ROLE = Qt.ItemDataRole.UserRole + 7
+
+
 def client_label(r: CensusRow) -> str:
     label = f"{r.last_name}, {r.first_name} ({r.mrn})"
     if r.status != ClientStatus.ACTIVE:
@@ -1189,8 +1233,12 @@ def client_combo(rows: Sequence[CensusRow]) -> QComboBox:
     combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
     combo.setMaxVisibleItems(14)
     for r in rows:
-        combo.addItem(client_label(r), r.id)
+        label = client_label(r)
+        combo.addItem(label, r.id)
+        # Matched on the label and its accent-folded form: "martinez" finds "Martínez".
+        combo.setItemData(combo.count() - 1, f"{label}\n{fold(label)}", FOLDED_ROLE)
     completer = QCompleter(combo.model(), combo)
+    completer.setCompletionRole(FOLDED_ROLE)
     completer.setFilterMode(Qt.MatchFlag.MatchContains)
     completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
     completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
@@ -1204,12 +1252,12 @@ def client_combo(rows: Sequence[CensusRow]) -> QComboBox:
 
 def chosen_client(combo: QComboBox) -> int | None:
     """The client whose entry matches the text exactly, or the only one containing it."""
-    text = combo.currentText().strip().casefold()
+    text = fold(combo.currentText().strip().split("\n")[0])
     if not text:
         return None
     matches = []
     for i in range(combo.count()):
-        label = combo.itemText(i).casefold()
+        label = fold(combo.itemText(i))
         if label == text:
             return int(combo.itemData(i))
         if text in label:
@@ -1263,12 +1311,8 @@ class _ScheduleDialog(_FormDialog):
         self.accept()
 
 
-def _date_edit(value: dt.date) -> QDateEdit:
-    edit = QDateEdit(to_qdate(value))
-    edit.setCalendarPopup(True)
-    edit.setDisplayFormat("ddd MM/dd/yyyy")
-    edit.setMinimumWidth(150)
-    return edit
+def _date_edit(value: dt.date) -> DateEdit:
+    return DateEdit(value, weekday=True)
 
 
 def _time_edit(value: dt.time) -> QTimeEdit:
@@ -1811,7 +1855,7 @@ class SchedulePage(Page):
         self.ctx = ctx
         self.setStyleSheet(PAGE_CSS)
         self.layout_.setSpacing(10)
-        self.day = dt.date.today()
+        self.day = clock.today()
         self.mode = "week"
         self.week_start = self.day
         self.selected_id: int | None = None
@@ -1859,16 +1903,15 @@ class SchedulePage(Page):
         self.day_btn.setShortcut(QKeySequence("Ctrl+Shift+D"))
         for w in (self.prev_btn, self.today_btn, self.next_btn, self.date_edit):
             nav.addWidget(w)
-        nav.addWidget(self.range_label, 1)
+        nav.addStretch(1)
         segment = QHBoxLayout()
         segment.setSpacing(0)
         segment.addWidget(self.week_btn)
         segment.addWidget(self.day_btn)
         nav.addLayout(segment)
         self.layout_.addLayout(nav)
+        self.layout_.addWidget(self.range_label)  # its own line: never cut at 1024x700
 
-        filters = QHBoxLayout()
-        filters.setSpacing(8)
         self.track_filter = QComboBox()
         self.track_filter.setObjectName("trackFilter")
         self.therapist_filter = QComboBox()
@@ -1880,9 +1923,11 @@ class SchedulePage(Page):
         self.notice = QLabel("")
         self.notice.setObjectName("notice")
         self.notice.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        # One wrapping row (filters, then the actions): at 1024x700 the actions move to a
+        # second line instead of squeezing their labels (issue 19 item 17).
+        filters = FlowLayout()
         filters.addWidget(self.track_filter)
         filters.addWidget(self.therapist_filter)
-        filters.addWidget(self.notice, 1)
         self.book_btn = QPushButton("Book appointment...")
         self.book_btn.setObjectName("primary")
         self.book_btn.setShortcut(QKeySequence("Ctrl+N"))
@@ -1895,10 +1940,11 @@ class SchedulePage(Page):
             button.setVisible(self.manage)
             filters.addWidget(button)
         self.layout_.addLayout(filters)
+        self.layout_.addWidget(self.notice)
 
         self.prev_btn.clicked.connect(lambda: self._move(-1))
         self.next_btn.clicked.connect(lambda: self._move(1))
-        self.today_btn.clicked.connect(lambda: self.go_to(dt.date.today()))
+        self.today_btn.clicked.connect(lambda: self.go_to(clock.today()))
         self.date_edit.dateChanged.connect(lambda d: self.go_to(from_qdate(d)))
         self.week_btn.clicked.connect(lambda: self.set_mode("week"))
         self.day_btn.clicked.connect(lambda: self.set_mode("day"))
@@ -2081,7 +2127,7 @@ class SchedulePage(Page):
         db, actor = self.ctx.db, self.ctx.actor
         track_id = self.track_filter.currentData()
         staff_id = self.therapist_filter.currentData()
-        today = dt.date.today()
+        today = clock.today()
         self.date_edit.blockSignals(True)
         self.date_edit.setDate(to_qdate(self.day))
         self.date_edit.blockSignals(False)
@@ -2301,7 +2347,7 @@ class SchedulePage(Page):
 
         weeks = int(get_setting(self.ctx.db, "schedule_weeks_ahead"))
         this_week = schedule.week_start_of(
-            dt.date.today(), str(get_setting(self.ctx.db, "week_start"))
+            clock.today(), str(get_setting(self.ctx.db, "week_start"))
         )
         # The week on screen, but not weeks already past.
         start = max(self.week_start if self.mode == "week" else self.day, this_week)

@@ -24,7 +24,7 @@ from iopdesk.services import auth, staff
 from iopdesk.services.permissions import Perm
 from iopdesk.services.staff import StaffInfo, StaffInput
 from iopdesk.services.validation import npi_is_valid
-from iopdesk.ui import msgbox, style
+from iopdesk.ui import clock, msgbox, style
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.dialogs import _FormDialog
 from iopdesk.ui.pages.intake import (
@@ -176,7 +176,7 @@ class StaffDialog(_FormDialog):
         self.fields["license_state"] = self.license_state
         self.has_expiry = QCheckBox("Expires")
         self.has_expiry.setObjectName("hasExpiry")
-        next_years = date(date.today().year + 2, 12, 31)
+        next_years = date(clock.today().year + 2, 12, 31)
         self.expiry = DateField(maximum=date(2100, 12, 31), blank_page=next_years)
         self.expiry.setObjectName("license_expiry")
         self.expiry.set_value(next_years)

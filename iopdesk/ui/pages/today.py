@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
-
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGridLayout, QHeaderView, QLabel
 
 from iopdesk.services import today
+from iopdesk.ui import clock
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.tablemodel import Column, RowsModel
 from iopdesk.ui.widgets import Card, Page, make_table, muted, section_title
@@ -15,8 +14,25 @@ from iopdesk.ui.widgets import Card, Page, make_table, muted, section_title
 STATUS_COLORS = {"held": "#2e7d32", "cancelled": "#c62828", "scheduled": "#1f6f8b"}
 
 
+# Each tile opens the list it counts: (page, detail) for MainWindow.open_list.
+TILE_TARGETS = {
+    "at_risk": ("Attendance", "hours", "Open weekly hours, at-risk clients first"),
+    "auths": ("Billing", "authorizations", "Open billing"),
+    "active": ("Clients", "active", "Open the active clients"),
+    "referrals": ("Clients", "referral", "Open referrals and intakes"),
+    "sessions": ("Attendance", "signin", "Open the sign-in sheets"),
+    "unsigned": ("Notes", "drafts", "Open my unsigned notes"),
+    "plan_reviews": ("Caseloads", "", "Open caseloads"),
+    "cosign": ("Notes", "cosign", "Open the notes awaiting my co-signature"),
+    "no_note": ("Notes", "missing", "Open the sessions without a note"),
+    "locked": ("Admin", "Users", "Open user accounts"),
+    "licenses": ("Admin", "Staff", "Open staff licenses"),
+}
+
+
 class TodayPage(Page):
     title = "Today"
+    open_list = Signal(str, str)  # page name, what to show on it
 
     def __init__(self, ctx: AppContext) -> None:
         super().__init__()
@@ -75,6 +91,10 @@ class TodayPage(Page):
         ]
         self.grid = grid
         self.cards = cards
+        for key, (page, detail, hint) in TILE_TARGETS.items():
+            card = getattr(self, key)
+            card.make_link(hint)
+            card.clicked.connect(lambda p=page, d=detail: self.open_list.emit(p, d))
         self._place_cards()
         self.layout_.addLayout(grid)
         from iopdesk.ui.pages.privacy import BreakGlassReviewPanel
@@ -87,7 +107,8 @@ class TodayPage(Page):
         self.amendments_panel = OverdueAmendmentsPanel(ctx)
         self.amendments_panel.open_client.connect(self._open_client)
         self.layout_.addWidget(self.amendments_panel)
-        self.layout_.addWidget(section_title("Today's schedule"))
+        self.schedule_title = section_title("Today's schedule")
+        self.layout_.addWidget(self.schedule_title)
         self.model: RowsModel[today.TodaySession] = RowsModel(
             [
                 Column("Start", lambda s: s.start),
@@ -160,7 +181,7 @@ class TodayPage(Page):
     def refresh(self) -> None:
         data = today.summary(self.ctx.db, self.ctx.actor)
         self.subtitle_label.setText(
-            f"{date.today():%A, %B %-d, %Y} - signed in as {self.ctx.actor.display_name}"
+            f"{clock.today():%A, %B %-d, %Y} - signed in as {self.ctx.actor.display_name}"
         )
         self.backup_banner.setText(data.backup_warning or "")
         self.backup_banner.setVisible(bool(data.backup_warning))
@@ -206,9 +227,13 @@ class TodayPage(Page):
         self.amendments.setVisible(bool(data.amendments_overdue))
         self.amendments_panel.refresh(bool(data.amendments_overdue))
         from iopdesk.services import hours
+        from iopdesk.ui.pages.hours import on_hold_ids
 
-        week = hours.weekly_hours(self.ctx.db, self.ctx.actor, date.today())
-        self.at_risk.set_value(sum(1 for r in week if r.projection == "at risk"))
+        week = hours.weekly_hours(self.ctx.db, self.ctx.actor, clock.today())
+        held = on_hold_ids(self.ctx)  # a client on hold is paused, not at risk
+        self.at_risk.set_value(
+            sum(1 for r in week if r.projection == "at risk" and r.client_id not in held)
+        )
         from iopdesk.services import authorizations
 
         warnings = authorizations.statuses(self.ctx.db, self.ctx.actor, warnings_only=True)
@@ -220,6 +245,19 @@ class TodayPage(Page):
         )
         self._refresh_plan_reviews()
         self._place_cards()
-        self.model.set_rows(data.sessions_today)
-        self.empty.setVisible(not data.sessions_today)
-        self.table.setVisible(bool(data.sessions_today))
+        shown = data.sessions_today
+        self.schedule_title.setText("Today's schedule")
+        self.sessions.label.setText("Sessions today")
+        self.empty.setText("No sessions are scheduled today.")
+        if data.next_day is not None:
+            # A weekend or a closed day: the next clinic day's sessions, named as such.
+            nxt = f"{data.next_day:%A, %B %-d}"
+            self.schedule_title.setText(f"No sessions today - next clinic day: {nxt}")
+            self.sessions.label.setText(
+                f"Sessions today (next clinic day {data.next_day:%a %m/%d}: "
+                f"{len(data.next_sessions)})"
+            )
+            shown = data.next_sessions
+        self.model.set_rows(shown)
+        self.empty.setVisible(not shown)
+        self.table.setVisible(bool(shown))
