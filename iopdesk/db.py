@@ -260,6 +260,7 @@ class Database:
 
         engine = create_engine(
             url,
+            hide_parameters=True,  # an error's text never quotes row values (names, phones)
             pool_pre_ping=True,
             pool_size=3,
             max_overflow=2,
@@ -407,7 +408,10 @@ def sqlite_engine(path: Path, key: bytes) -> Engine:
     """An engine over a SQLCipher file with the pragmas IOPDesk relies on."""
     url = URL.create("sqlite+pysqlcipher", password=f"x'{key.hex()}'", database=str(path))
     engine = create_engine(
-        url, connect_args={"check_same_thread": False, "timeout": 15}, pool_size=5
+        url,
+        connect_args={"check_same_thread": False, "timeout": 15},
+        pool_size=5,
+        hide_parameters=True,  # an error's text never quotes row values (names, phones)
     )
 
     @event.listens_for(engine, "connect")
