@@ -208,3 +208,47 @@ def test_formula_names_round_trip_as_text(env: Env, other_db: Database, tmp_path
     import_workbook(other_db, admin, first)  # the export re-imports ...
     export_workbook(other_db, admin, second)
     assert cells(first) == cells(second)  # ... and exports identically
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_formula_text_is_a_text_cell_in_every_export(backend: str, tmp_path: Path) -> None:
+    """Billing, attendance report, clinic workbook and audit report: a client (and a user)
+    named like a formula is written as text; no cell of any export is a formula."""
+    import os
+
+    from iopdesk.db import DbTarget
+    from iopdesk.services import audit_report, billing, hours
+    from iopdesk.services.auth import login
+    from iopdesk.services.demo import DEMO_PASSWORD, create_demo_clinic
+
+    db = Database.open(DbTarget(path=tmp_path / "demo.db"), create=True, key=os.urandom(32))
+    try:
+        create_demo_clinic(db, today=date(2026, 11, 27))
+        with db.session() as s:
+            s.execute(text("UPDATE client SET last_name = :n"), {"n": EVIL})
+            s.execute(
+                text("UPDATE app_user SET display_name = :n WHERE username = 'admin'"),
+                {"n": "@admin"},
+            )
+        admin = login(db, "admin", DEMO_PASSWORD)
+        biller = login(db, "billing", DEMO_PASSWORD)
+        out = {name: tmp_path / f"{name}.xlsx" for name in ("billing", "week", "book", "audit")}
+        billing.export(db, biller, date(2026, 10, 1), date(2026, 10, 31), out["billing"])
+        hours.export_attendance_report(db, admin, date(2026, 11, 16), out["week"])
+        export_workbook(db, admin, out["book"])
+        audit_report.export(db, admin, audit_report.AuditQuery(), out["audit"])
+    finally:
+        db.close()
+    for name, path in out.items():
+        wb = load_workbook(path)
+        values = []
+        for ws in wb.worksheets:
+            for row in ws.iter_rows():
+                for c in row:
+                    assert c.data_type != "f", f"{name} {ws.title}!{c.coordinate}"
+                    values.append(c.value)
+        with zipfile.ZipFile(path) as z:
+            for part in z.namelist():
+                assert b"<f>" not in z.read(part), f"{name} {part}"
+        shown = " ".join(str(v) for v in values if v is not None)
+        assert (EVIL in shown) or ("@admin" in shown), name  # the hostile text is there, as text
