@@ -505,6 +505,14 @@ def _date(value: Any) -> date:
     return day
 
 
+def _birth_date(value: Any) -> date:
+    """A date of birth: not before 1900 (check_dob then refuses a future one)."""
+    day = _any_date(value)
+    if day < EARLIEST_DATE:
+        raise ValueError(f"{day.isoformat()} is before 1900; check the year")
+    return day
+
+
 def _any_date(value: Any) -> date:
     if isinstance(value, datetime):
         return value.date()
@@ -989,7 +997,7 @@ def _parse_clients(sheet: _Sheet, problems: list[ImportProblem]) -> list[_Row]:
         r.put("first_name", _text(100), True)
         r.put("last_name", _text(100), True)
         r.put("preferred_name", _text(100), default="")
-        dob = r.put("dob", _date, True)
+        dob = r.put("dob", _birth_date, True)
         if dob is not None:
             try:
                 check_dob(dob)
