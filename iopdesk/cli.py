@@ -173,6 +173,19 @@ def build_parser() -> argparse.ArgumentParser:
         "IOPDESK_NEW_PASSWORD, else prompted); also after an administrator's reset",
     )
 
+    dbp = sub.add_parser("db", help="database administration (schema upgrade, server roles)")
+    db_sub = dbp.add_subparsers(dest="db_command", metavar="ACTION")
+    upg = db_sub.add_parser(
+        "upgrade",
+        help="bring the schema up to date; on PostgreSQL run it with the owner account",
+    )
+    upg.add_argument(
+        "--app-role",
+        metavar="ROLE",
+        help="PostgreSQL: create (if missing) and grant the workstations' application role: "
+        "data only, the audit log append-only (password from IOPDESK_APP_DB_PASSWORD)",
+    )
+
     aud = sub.add_parser("audit", help="audit log tools")
     aud_sub = aud.add_subparsers(dest="audit_command", metavar="ACTION")
     aud_sub.add_parser("verify", help="check the audit log's tamper-evident chain")
@@ -285,6 +298,10 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         if args.account_command != "password":
             parser.parse_args(["account", "--help"])
         return _account_password(args)
+    if args.command == "db":
+        if args.db_command != "upgrade":
+            parser.parse_args(["db", "--help"])
+        return _db_upgrade(args)
     if args.command == "audit":
         if args.audit_command != "verify":
             parser.parse_args(["audit", "--help"])
@@ -400,6 +417,39 @@ def _init(args: argparse.Namespace) -> int:
         print(f"Created clinic '{args.clinic_name.strip()}' with administrator '{args.admin}'.")
         print(f"Database: {db.describe()}")
         print(db.key_description)
+    finally:
+        db.close()
+    return EXIT_OK
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    """Upgrade the schema (the only command meant for the PostgreSQL owner account), then
+    optionally grant the application role."""
+    from iopdesk import migrations
+    from iopdesk.db import Database
+
+    db = Database.open(args.db, passphrase_provider=_cli_passphrase, migrate=False)
+    try:
+        before = db.schema_revision()
+        db.migrate()
+        after = db.schema_revision()
+        if before == after:
+            print(f"The schema is up to date ({after}).")
+        else:
+            print(f"Upgraded the schema from {before or '(empty database)'} to {after}.")
+        assert after == migrations.HEAD
+        if args.app_role:
+            from iopdesk.pgroles import grant_app_role
+
+            r = grant_app_role(db, args.app_role, os.environ.get("IOPDESK_APP_DB_PASSWORD"))
+            made = "Created" if r.created else "Updated"
+            print(
+                f"{made} the application role '{r.role}': data only on {r.tables} tables, the "
+                "audit log append-only (SELECT, INSERT); no schema changes, no TRUNCATE."
+            )
+            print(f"Workstations connect as {r.role}; keep this owner account for db upgrade.")
+        elif db.backend == "postgresql":
+            print("Tip: --app-role NAME grants the workstations' data-only account.")
     finally:
         db.close()
     return EXIT_OK

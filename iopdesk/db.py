@@ -96,6 +96,66 @@ def resolve_target(db: str | None = None) -> DbTarget:
     return DbTarget(path=Path(value).expanduser())
 
 
+SECURE_SSLMODES = ("require", "verify-ca", "verify-full")
+LOCAL_HOSTS = ("", "localhost", "127.0.0.1", "::1")
+ALLOW_INSECURE_ENV = "IOPDESK_DB_ALLOW_INSECURE"
+ALLOW_INSECURE_KEY = "allow_insecure_database"  # in workstation.json
+INSECURE_BANNER = (
+    "Not encrypted: this workstation talks to the clinic database server without TLS, because "
+    "an administrator allowed it ({setting}). Anyone on the network can read client records. "
+    "Turn TLS on at the server and remove the setting."
+)
+
+
+def _pg_hosts(url: URL) -> list[str]:
+    """Every host a PostgreSQL URL may connect to (the URL's host and libpq's ?host=...)."""
+    hosts = [url.host or ""]
+    extra = url.query.get("host")
+    if extra:
+        values = extra if isinstance(extra, tuple) else (extra,)
+        for value in values:
+            hosts += str(value).split(",")
+    return [h.strip() for h in hosts]
+
+
+def is_local_host(host: str) -> bool:
+    """This computer: no host (a Unix socket), localhost, a loopback address or a socket path."""
+    return host in LOCAL_HOSTS or host.startswith("/") or host.startswith("127.")
+
+
+def insecure_allowed() -> str | None:
+    """Where the administrator allowed a connection without TLS, or None."""
+    if os.environ.get(ALLOW_INSECURE_ENV, "").strip().lower() in ("1", "yes", "true"):
+        return f"{ALLOW_INSECURE_ENV}=1"
+    if paths.workstation_config().get(ALLOW_INSECURE_KEY) is True:
+        return f'"{ALLOW_INSECURE_KEY}": true in workstation.json'
+    return None
+
+
+def check_transport(url: URL) -> str | None:
+    """Refuse a remote PostgreSQL server without sslmode=require, verify-ca or verify-full
+    (raises DatabaseError), unless an administrator allowed it: then return the banner text.
+    A server on this computer (localhost, a Unix socket) needs no TLS."""
+    remote = [h for h in _pg_hosts(url) if not is_local_host(h)]
+    if not remote:
+        return None
+    mode = url.query.get("sslmode")
+    mode = str(mode[-1] if isinstance(mode, tuple) else mode or "").strip().lower()
+    if mode in SECURE_SSLMODES:
+        return None
+    setting = insecure_allowed()
+    if setting is not None:
+        log.warning("connecting to a remote database server without TLS (allowed by setting)")
+        return INSECURE_BANNER.format(setting=setting)
+    given = f"sslmode={mode}" if mode else "no sslmode"
+    raise DatabaseError(
+        f"Refused to connect to the clinic database server {remote[0]} without encryption "
+        f"({given}). Client records must not cross the network in clear text: add "
+        "?sslmode=verify-full (or require) to the database address, with TLS turned on at the "
+        "server (see docs/clinic-server.md)."
+    )
+
+
 def network_share_reason(path: Path, mounts_text: str | None = None) -> str | None:
     """Why `path` is on a network share, or None. SQLite over SMB/NFS corrupts under load."""
     raw = str(path)
@@ -153,6 +213,28 @@ def translate_error(exc: BaseException) -> UserError | None:
         return DatabaseError("The database is busy with another task. Wait a moment and try again.")
     if "append-only" in msg:
         return DatabaseError("The audit log cannot be changed or deleted.")
+    if (
+        "password authentication failed" in msg
+        or "authentication failed for user" in msg
+        or "no password supplied" in msg
+        or ("role" in msg and "does not exist" in msg)
+    ):
+        return DatabaseError(
+            "The clinic database server refused the user name or password of the database "
+            "account (the user in postgresql://USER@server/database; the password in the "
+            "system keyring or the address). Check them with whoever set up the server."
+        )
+    if "no pg_hba.conf entry" in msg:
+        return DatabaseError(
+            "The clinic database server does not accept this workstation, this database "
+            "account or this connection type (pg_hba.conf). Ask whoever set up the server to "
+            "allow it; connections from workstations must use TLS (sslmode=verify-full)."
+        )
+    if "database" in msg and "does not exist" in msg:
+        return DatabaseError(
+            "The clinic database named in the address does not exist on the server. Check the "
+            "database name (postgresql://user@server/DATABASE)."
+        )
     if isinstance(exc, sa_exc.OperationalError) and (
         "connection" in msg or "could not connect" in msg or "server closed" in msg
     ):
@@ -170,6 +252,9 @@ class Database:
         self.engine = engine
         self.target = target
         self.key_description = key_description
+        # Shown as a banner in the app: a remote server reached without TLS (allowed by an
+        # administrator's explicit setting), else None.
+        self.insecure_warning: str | None = None
 
     @property
     def backend(self) -> str:
@@ -254,6 +339,7 @@ class Database:
     def _open_postgres(cls, target: DbTarget) -> Database:
         assert target.url is not None
         url = make_url(target.url)
+        warning = check_transport(url)
         if url.password is None:
             stored = keys.pg_password(pg_account(url))
             if stored:
@@ -262,12 +348,15 @@ class Database:
 
         engine = create_engine(
             url,
+            hide_parameters=True,  # an error's text never quotes row values (names, phones)
             pool_pre_ping=True,
             pool_size=3,
             max_overflow=2,
             connect_args={"connect_timeout": 10},
         )
-        return cls(engine, target, "PostgreSQL password kept in the system keyring or URL.")
+        db = cls(engine, target, "PostgreSQL password kept in the system keyring or URL.")
+        db.insecure_warning = warning
+        return db
 
     def check_readable(self) -> None:
         try:
@@ -340,6 +429,8 @@ class Database:
                 )
         if current == head:
             return
+        if self.backend == "postgresql":
+            self._require_schema_owner(current, head)
         if current is not None and self.backend == "sqlite":
             assert self.path is not None
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -347,6 +438,31 @@ class Database:
             self.backup_sqlite(backup)
             log.info("backed up database before migrating %s -> %s", current, head)
         runner.upgrade(self.engine)
+
+    def _require_schema_owner(self, current: str | None, head: str | None) -> None:
+        """On PostgreSQL only the schema owner migrates (`iopdesk --db URL db upgrade`): the
+        workstations' application role may change data, never tables."""
+        with self.engine.connect() as conn:
+            user = str(conn.execute(text("SELECT current_user")).scalar())
+            may = conn.execute(
+                text(
+                    "SELECT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) OR "
+                    "(has_schema_privilege(current_user, current_schema(), 'CREATE') AND "
+                    "(to_regclass('alembic_version') IS NULL OR pg_has_role(current_user, "
+                    "(SELECT relowner FROM pg_class WHERE oid = to_regclass('alembic_version')),"
+                    " 'USAGE')))"
+                )
+            ).scalar()
+        if may:
+            return
+        what = "has no IOPDesk tables yet" if current is None else f"is at schema {current}"
+        raise DatabaseError(
+            f"The clinic database {what}; this IOPDesk needs schema {head}. The database "
+            f"account '{user}' is the workstations' application account and may not change "
+            "the schema. An administrator upgrades it once with the owner account: "
+            "iopdesk --db postgresql://OWNER@server/database?sslmode=verify-full db upgrade "
+            "(see docs/clinic-server.md). Nothing was changed."
+        )
 
     def schema_revision(self) -> str | None:
         return self._stored_revision()[1]
@@ -441,7 +557,10 @@ def sqlite_engine(path: Path, key: bytes) -> Engine:
     """An engine over a SQLCipher file with the pragmas IOPDesk relies on."""
     url = URL.create("sqlite+pysqlcipher", password=f"x'{key.hex()}'", database=str(path))
     engine = create_engine(
-        url, connect_args={"check_same_thread": False, "timeout": 15}, pool_size=5
+        url,
+        connect_args={"check_same_thread": False, "timeout": 15},
+        pool_size=5,
+        hide_parameters=True,  # an error's text never quotes row values (names, phones)
     )
 
     @event.listens_for(engine, "connect")

@@ -220,6 +220,24 @@ class PostgresServer:
                 self._terminate(conn, name)
                 conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(ident))
 
+    def execute(self, statement: str, dbname: str = "postgres") -> None:
+        """Run one statement as the superuser (autocommit), e.g. CREATE ROLE."""
+        import psycopg
+
+        self._require_running()
+        with psycopg.connect(self.conninfo(dbname), autocommit=True, connect_timeout=10) as conn:
+            conn.execute(statement)  # type: ignore[arg-type]
+
+    def add_hba_rule(self, line: str) -> None:
+        """Put `line` first in pg_hba.conf (e.g. password authentication for one test role)
+        and reload the server configuration. Other roles keep trust authentication."""
+        hba = self.data_dir / "pg_hba.conf"
+        rules = hba.read_text(encoding="utf-8")
+        with open(hba, "w", encoding="utf-8") as fh:  # keeps the server account's ownership
+            fh.write(line.rstrip("\n") + "\n" + rules)
+        with self._admin_connection() as conn:
+            conn.execute("SELECT pg_reload_conf()")
+
     def log_tail(self, lines: int = _LOG_TAIL_LINES) -> str:
         """Last ``lines`` lines of the server log ('' when there is none)."""
         try:

@@ -16,6 +16,7 @@ REVISIONS: tuple[str, ...] = (
     "0009_coding_rules",
     "0010_electronic_claims",
     "0011_ux",
+    "0007_pg_hardening",
     "0012_form_drafts",
 )
 HEAD = REVISIONS[-1]

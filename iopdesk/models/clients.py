@@ -5,14 +5,18 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import Index
+from sqlalchemy import Index, func, literal_column
 from sqlmodel import Field
 
 from iopdesk.models.base import Tracked, Voidable
 
 
 class Client(Tracked, table=True):
-    __table_args__ = (Index("ix_client_name", "last_name", "first_name"),)
+    __table_args__ = (
+        Index("ix_client_name", "last_name", "first_name"),
+        # MRNs are unique ignoring case: 'm000001' is 'M000001' (migration 0007_pg_hardening)
+        Index("ux_client_mrn_nocase", func.lower(literal_column("mrn")), unique=True),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     mrn: str = Field(unique=True, index=True)

@@ -1,6 +1,7 @@
 """Report writers: they take plain data (dataclasses built by services) and write PDF/XLSX.
 
-reportlab and openpyxl are imported inside the writers, never at start-up.
+reportlab and XlsxWriter (reports.xlsx, every XLSX export) are imported inside the writers, never
+at start-up.
 """
 
 from __future__ import annotations

@@ -72,92 +72,55 @@ def _row_values(
 def write_xlsx(report: AttendanceReport, path: Path | str, notice: tuple[str, ...] = ()) -> None:
     """Sheet 'Weekly Hours': one header row, one row per client (by MRN), hours as numbers
     formatted 0.00, frozen header, autofilter; the Part 2 notice under the table and in the
-    printed footer when any client's record is a Part 2 record."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.utils import get_column_letter
+    printed footer when any client's record is a Part 2 record. Written by reports.xlsx:
+    every name is a text cell, never a formula."""
+    from iopdesk.reports.xlsx import Book
 
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet(SHEET_NAME)
-    widths = (12, 32, 30, 16, 16, 16, 14, 14)
-    for i, width in enumerate(widths, start=1):
-        ws.column_dimensions[get_column_letter(i)].width = width
-    ws.freeze_panes = "A2"
-    last_row = len(report.rows) + 1
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(HEADERS))}{last_row}"
-    ws.print_title_rows = "1:1"
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.paperSize = "1"  # Letter
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.oddHeader.left.text = _xl_header_text(report.clinic_name)
-    ws.oddHeader.right.text = _xl_header_text(
-        f"{TITLE}: {week_label(report.week_start, report.week_end)}"
-    )
-    ws.oddFooter.right.text = "Page &P of &N"
-    ws.oddFooter.left.text = _xl_header_text(PART2_NOTICE if report.has_part2 else CONFIDENTIAL)
+    title = f"{TITLE} {report.week_start.isoformat()}"
+    with Book(path, title=title) as book:
+        footer = (PART2_NOTICE if report.has_part2 else CONFIDENTIAL, "Page &P of &N")
+        ws = book.sheet(
+            SHEET_NAME,
+            widths=(12, 32, 30, 16, 16, 16, 14, 14),
+            freeze_rows=1,
+            auto_filter=True,
+            print_titles=True,
+            landscape=True,
+            fit_width=True,
+            header=(
+                report.clinic_name,
+                f"{TITLE}: {week_label(report.week_start, report.week_end)}",
+            ),
+            footer=footer,
+        )
+        head = book.style(bold=True, fill="DDE4EE")
+        head_right = book.style(bold=True, fill="DDE4EE", align="right")
+        ws.append(
+            HEADERS,
+            [head_right if i in (3, 4, *_DAY_COLUMNS) else head for i in range(len(HEADERS))],
+        )
+        hours = book.style(number_format="0.00")
+        count = book.style(number_format="0")
+        status_style = {
+            "not met": book.style(color="B00020"),
+            "met": book.style(color="1B5E20"),
+        }
+        for row in report.rows:
+            values = _row_values(row)
+            ws.append(
+                values,
+                (None, None, None, hours, hours, status_style.get(row.status), count, count),
+            )
+        ws.end_table()
+        if report.has_part2:
+            ws.append(())
+            ws.append((PART2_NOTICE,), (book.style(bold=True),))
+        if notice:
+            from iopdesk.reports import RELEASE_NOTICE_SHEET
 
-    bold = Font(bold=True)
-    header_fill = PatternFill("solid", fgColor="DDE4EE")
-    header = []
-    for i, name in enumerate(HEADERS):
-        cell = WriteOnlyCell(ws, value=name)
-        cell.font = bold
-        cell.fill = header_fill
-        if i in (3, 4, *_DAY_COLUMNS):
-            cell.alignment = Alignment(horizontal="right")
-        header.append(cell)
-    ws.append(header)
-
-    status_font = {"not met": Font(color="B00020"), "met": Font(color="1B5E20")}
-    for row in report.rows:
-        mrn, client, track, required, attended, status, days_required, days = _row_values(row)
-        cells: list[Any] = [_text_cell(ws, WriteOnlyCell, v) for v in (mrn, client, track)]
-        for value in (required, attended):
-            cell = WriteOnlyCell(ws, value=value)
-            cell.number_format = "0.00"
-            cells.append(cell)
-        status_cell = _text_cell(ws, WriteOnlyCell, status)
-        if status in status_font:
-            status_cell.font = status_font[status]
-        cells.append(status_cell)
-        for count in (days_required, days):
-            cell = WriteOnlyCell(ws, value=count)
-            cell.number_format = "0"
-            cells.append(cell)
-        ws.append(cells)
-
-    if report.has_part2:
-        ws.append([])
-        stamp = WriteOnlyCell(ws, value=PART2_NOTICE)
-        stamp.font = bold
-        ws.append([stamp])
-
-    if notice:
-        from iopdesk.reports import RELEASE_NOTICE_SHEET
-
-        ns = wb.create_sheet(RELEASE_NOTICE_SHEET)
-        ns.column_dimensions["A"].width = 120
-        for line in notice:
-            ns.append([_text_cell(ns, WriteOnlyCell, line)])
-
-    wb.properties.title = f"{TITLE} {report.week_start.isoformat()}"
-    wb.properties.creator = "IOPDesk"
-    wb.save(str(path))
-
-
-def _text_cell(ws: Any, cell_type: Any, value: str) -> Any:
-    """A text cell that stays text: a name typed as '=...' must not become a formula."""
-    cell = cell_type(ws, value=value)
-    cell.data_type = "s"
-    return cell
-
-
-def _xl_header_text(text: str) -> str:
-    # '&' starts a header/footer code in Excel; a literal one is written '&&'
-    return text.replace("&", "&&")
+            about = book.sheet(RELEASE_NOTICE_SHEET, widths=(120,), footer=footer)
+            for line in notice:
+                about.append((line,))
 
 
 # ------------------------------------------------------------------------------------------

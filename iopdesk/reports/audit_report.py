@@ -37,63 +37,38 @@ class AuditReportData:
     printed_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
-def safe_text(value: object) -> object:
-    """Text that a spreadsheet would run as a formula is stored as text."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def write_xlsx(data: AuditReportData, path: Path | str) -> None:
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font, PatternFill
-    from openpyxl.utils import get_column_letter
+    """Sheet 'Audit': title, filters line, header, one row per event, the Part 2 notice.
+    Written by reports.xlsx: text is always a text cell (a detail such as '=1+1' or a user
+    name '@x' is never run as a formula)."""
+    from iopdesk.reports.xlsx import Book
 
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet("Audit")
-    for i, width in enumerate((8, 20, 14, 18, 16, 12, 14, 60, 18, 9), start=1):
-        ws.column_dimensions[get_column_letter(i)].width = width
-    ws.freeze_panes = "A4"
-    ws.oddFooter.left.text = PART2_NOTICE
-    ws.oddFooter.right.text = "Page &P of &N"
-    bold = Font(bold=True)
-    title = WriteOnlyCell(ws, value=f"{data.clinic_name} - {TITLE}")
-    title.font = Font(bold=True, size=13)
-    ws.append([title])
-    ws.append(
-        [
-            f"Filters: {data.filters}. Printed {data.printed_at:%Y-%m-%d %H:%M} UTC "
-            f"by {data.printed_by}. {len(data.rows)} events."
-        ]
-    )
-    fill = PatternFill("solid", fgColor="DDE4EE")
-    header = []
-    for name in HEADERS:
-        cell = WriteOnlyCell(ws, value=name)
-        cell.font = bold
-        cell.fill = fill
-        header.append(cell)
-    ws.append(header)
-    flag_font = Font(color="B00020", bold=True)
-    for row in data.rows:
-        values = [safe_text(v) for v in row.values()]
-        if row.flagged:
-            cells: list[Any] = []
-            for v in values:
-                c = WriteOnlyCell(ws, value=v)
-                c.font = flag_font if v == "yes" else Font()
-                cells.append(c)
-            ws.append(cells)
-        else:
-            ws.append(values)
-    ws.append([])
-    notice = WriteOnlyCell(ws, value=PART2_NOTICE)
-    notice.font = bold
-    ws.append([notice])
-    wb.properties.title = TITLE
-    wb.properties.creator = "IOPDesk"
-    wb.save(str(path))
+    with Book(path, title=TITLE) as book:
+        ws = book.sheet(
+            "Audit",
+            widths=(8, 20, 14, 18, 16, 12, 14, 60, 18, 9),
+            freeze_rows=3,
+            footer=(PART2_NOTICE, "Page &P of &N"),
+        )
+        bold = book.style(bold=True)
+        ws.append((f"{data.clinic_name} - {TITLE}",), (book.style(bold=True, size=13),))
+        ws.append(
+            (
+                f"Filters: {data.filters}. Printed {data.printed_at:%Y-%m-%d %H:%M} UTC "
+                f"by {data.printed_by}. {len(data.rows)} events.",
+            )
+        )
+        head = book.style(bold=True, fill="DDE4EE")
+        ws.append(HEADERS, (head,) * len(HEADERS))
+        flag = book.style(bold=True, color="B00020")
+        for row in data.rows:
+            values = row.values()
+            if row.flagged:
+                ws.append(values, [flag if v == "yes" else None for v in values])
+            else:
+                ws.append(values)
+        ws.append(())
+        ws.append((PART2_NOTICE,), (bold,))
 
 
 def write_pdf(data: AuditReportData, path: Path | str) -> None:

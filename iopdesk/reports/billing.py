@@ -1,4 +1,4 @@
-"""The billing export workbook (issue 7 item 4), streamed by reports.xlsxstream.
+"""The billing export workbook (issue 7 item 4), streamed by reports.xlsx (XlsxWriter).
 
 Sheets: `Claim Lines` (17 columns, real dates and numbers, frozen header, autofilter),
 `Exceptions` and `Summary` (totals per payer and per code, the batch number and, when any
@@ -60,25 +60,25 @@ def write_xlsx(
 ) -> None:
     """Write the run to `path`. `progress(done, total)` is called every 500 claim lines.
 
-    A year of claim lines is ~30,000 rows (docs/performance.md): each row goes to the sheet as
-    one XML string (reports.xlsxstream), ~15x cheaper than openpyxl's write_only cells.
-    Text is always stored as text, so a value starting with '=' never becomes a formula."""
-    from iopdesk.reports.xlsxstream import SheetWriter, XlsxWriter
+    A year of claim lines is ~30,000 rows (docs/performance.md), streamed through
+    reports.xlsx (XlsxWriter, constant memory). Text is always stored as text, so a value
+    starting with '=' never becomes a formula."""
+    from iopdesk.reports.xlsx import Book, Sheet
 
     title = f"Billing export {run.batch_number}".strip()
     footer = PART2_NOTICE if run.has_part2 else None
-    with XlsxWriter(path, title=title) as book:
+    with Book(path, title=title) as book:
         head = book.style(bold=True, fill=HEADER_FILL)
         day = book.style(number_format=DATE_FORMAT)
         units = book.style(number_format="0")
         money = book.style(number_format=CURRENCY_FORMAT)
         bold = book.style(bold=True)
 
-        def sheet(name: str, widths: tuple[int, ...]) -> SheetWriter:
+        def sheet(name: str, widths: tuple[int, ...]) -> Sheet:
             return book.sheet(
                 name,
                 widths=widths,
-                freeze_header=True,
+                freeze_rows=1,
                 auto_filter=True,
                 print_titles=True,
                 landscape=True,
@@ -86,49 +86,49 @@ def write_xlsx(
             )
 
         total = len(run.lines)
-        with sheet(CLAIM_SHEET, CLAIM_WIDTHS) as claims:
-            claims.append(CLAIM_HEADERS, (head,) * len(CLAIM_HEADERS))
-            styles = [0] * len(CLAIM_HEADERS)
-            for i in _DATE_COLUMNS:
-                styles[i] = day
-            styles[_UNITS_COLUMN] = units
-            styles[_CHARGE_COLUMN] = money
-            claim_styles = tuple(styles)
-            append = claims.append
-            for n, line in enumerate(run.lines, start=1):
-                append(line.values(), claim_styles)
-                if progress is not None and n % 500 == 0:
-                    progress(n, total)
+        claims = sheet(CLAIM_SHEET, CLAIM_WIDTHS)
+        claims.append(CLAIM_HEADERS, (head,) * len(CLAIM_HEADERS))
+        styles: list[object] = [None] * len(CLAIM_HEADERS)
+        for i in _DATE_COLUMNS:
+            styles[i] = day
+        styles[_UNITS_COLUMN] = units
+        styles[_CHARGE_COLUMN] = money
+        claim_styles = tuple(styles)
+        append = claims.append
+        for n, line in enumerate(run.lines, start=1):
+            append(line.values(), claim_styles)
+            if progress is not None and n % 500 == 0:
+                progress(n, total)
 
-        with sheet(EXCEPTION_SHEET, EXCEPTION_WIDTHS) as exceptions:
-            exceptions.append(EXCEPTION_HEADERS, (head,) * len(EXCEPTION_HEADERS))
-            exception_styles = (0, 0, day, 0)
-            for exc in run.exceptions:
-                exceptions.append(
-                    (exc.mrn, exc.client, exc.date_of_service, exc.reason), exception_styles
-                )
+        exceptions = sheet(EXCEPTION_SHEET, EXCEPTION_WIDTHS)
+        exceptions.append(EXCEPTION_HEADERS, (head,) * len(EXCEPTION_HEADERS))
+        exception_styles = (None, None, day, None)
+        for exc in run.exceptions:
+            exceptions.append(
+                (exc.mrn, exc.client, exc.date_of_service, exc.reason), exception_styles
+            )
 
-        with book.sheet(SUMMARY_SHEET, widths=SUMMARY_WIDTHS, footer=footer) as summary:
-            summary.append(("Batch Number", run.batch_number or "(none)"))
-            period = f"{run.date_from.isoformat()} to {run.date_to.isoformat()}"
-            summary.append(("Period", period))
-            summary.append(("Payer Filter", run.payer_filter or "(all)"))
+        summary = book.sheet(SUMMARY_SHEET, widths=SUMMARY_WIDTHS, footer=footer)
+        summary.append(("Batch Number", run.batch_number or "(none)"))
+        period = f"{run.date_from.isoformat()} to {run.date_to.isoformat()}"
+        summary.append(("Period", period))
+        summary.append(("Payer Filter", run.payer_filter or "(all)"))
+        summary.append(())
+        summary.append(SUMMARY_HEADERS, (head,) * len(SUMMARY_HEADERS))
+        totals = (None, None, None, None, money)
+        for group, rows in (("Payer", run.by_payer), ("Procedure Code", run.by_code)):
+            for r in rows:
+                summary.append((group, r.key, r.lines, r.units, r.charges), totals)
+        summary.append(("Total", "", len(run.lines), run.total_units, run.total), totals)
+        summary.append(("Exceptions", "", len(run.exceptions)))
+        if run.has_part2:
             summary.append(())
-            summary.append(SUMMARY_HEADERS, (head,) * len(SUMMARY_HEADERS))
-            totals = (0, 0, 0, 0, money)
-            for group, rows in (("Payer", run.by_payer), ("Procedure Code", run.by_code)):
-                for r in rows:
-                    summary.append((group, r.key, r.lines, r.units, r.charges), totals)
-            summary.append(("Total", "", len(run.lines), run.total_units, run.total), totals)
-            summary.append(("Exceptions", "", len(run.exceptions)))
-            if run.has_part2:
-                summary.append(())
-                summary.append((PART2_NOTICE,), (bold,))
+            summary.append((PART2_NOTICE,), (bold,))
         if notice:
             from iopdesk.reports import RELEASE_NOTICE_SHEET
 
-            with book.sheet(RELEASE_NOTICE_SHEET, widths=(120,), footer=footer) as about:
-                for text in notice:
-                    about.append((text,))
-        if progress is not None:
-            progress(total, total)
+            about = book.sheet(RELEASE_NOTICE_SHEET, widths=(120,), footer=footer)
+            for text in notice:
+                about.append((text,))
+    if progress is not None:
+        progress(total, total)

@@ -54,7 +54,12 @@ def write_xlsx(aging: Aging, denials: list[Denial], path: Path | str, part2: boo
     from iopdesk.reports.attendance import CONFIDENTIAL
     from iopdesk.services.remittance import BUCKETS
 
-    wb = xlsxwriter.Workbook(str(path))
+    # Text is always text: a payer or client name starting with "=" must never become a live
+    # formula (the same options as reports.xlsx, the writer of every other export).
+    wb = xlsxwriter.Workbook(
+        str(path),
+        {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False},
+    )
     try:
         bold = wb.add_format({"bold": True, "bg_color": "#DCE3EC", "border": 1})
         money = wb.add_format({"num_format": "#,##0.00"})

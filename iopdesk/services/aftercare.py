@@ -34,7 +34,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from iopdesk.db import Database
 from iopdesk.errors import NotFoundError, PermissionDenied, StaleRecordError, ValidationError
@@ -695,7 +695,8 @@ def plan_for_mrn(db: Database, actor: Actor, mrn: str) -> int:
     """The plan to print for a client: the newest finalized one, else the newest draft."""
     require(actor, Perm.AFTERCARE_PRINT)
     with db.session() as session:
-        client = session.exec(select(Client).where(Client.mrn == mrn.strip())).first()
+        same = func.lower(col(Client.mrn)) == mrn.strip().lower()  # unique ignoring case
+        client = session.exec(select(Client).where(same)).first()
         if client is None:
             raise NotFoundError(f"No client has the MRN '{mrn.strip()}'.")
         plans = session.exec(

@@ -118,11 +118,24 @@ def login(
 
     second_factor_problem = ""
     must_change = False
+    # The password is checked between two short transactions, not inside one: Argon2 takes a
+    # moment, and a transaction holding SQLite's write lock (or a PostgreSQL row lock) for it
+    # would make parallel sign-ins from several workstations queue and time out.
     with db.session() as session:
-        user = _find_user(session, username)
+        found = _find_user(session, username)
         now = utcnow()
+        user_id = found.id if found is not None and found.active else None
+        stored_hash = found.password_hash if user_id is not None and found else _dummy()
+        if found is not None and user_id is not None and _is_locked(found, now):
+            _record_locked(session, found)
+            raise_locked = _locked_message(found.locked_until, now)  # type: ignore[arg-type]
+            session.commit()
+            raise AccountLockedError(raise_locked)
+    password_ok = _verify(stored_hash, password)  # same work for an unknown user
+    with db.session() as session:
+        now = utcnow()
+        user = session.get(User, user_id) if user_id is not None else None
         if user is None or not user.active:
-            _verify(_dummy(), password)  # same work as a real check: no user enumeration
             typed = username.strip()
             audit.record(
                 session,
@@ -134,20 +147,12 @@ def login(
                 detail="unknown or inactive user",
             )
             failed = True
-        elif user.locked_until is not None and user.locked_until > now:
-            audit.record(
-                session,
-                None,
-                Action.LOGIN_FAILED,
-                username=user.username,
-                entity="app_user",
-                entity_id=user.id,
-                detail="account locked",
-            )
-            raise_locked = _locked_message(user.locked_until, now)
+        elif _is_locked(user, now):  # locked meanwhile by attempts from other workstations
+            _record_locked(session, user)
+            raise_locked = _locked_message(user.locked_until, now)  # type: ignore[arg-type]
             session.commit()
             raise AccountLockedError(raise_locked)
-        elif not _verify(user.password_hash, password):
+        elif not password_ok:
             failed = True
             _count_failure(session, user, now)
         elif problem := check_second_factor(session, user, code, when):
@@ -188,10 +193,11 @@ def login(
     return actor
 
 
-def _count_failure(session: Session, user: User, now: datetime, why: str = "") -> None:
-    limit = int(get_setting_in(session, "lockout_attempts"))
-    minutes = int(get_setting_in(session, "lockout_minutes"))
-    user.failed_attempts += 1
+def _is_locked(user: User, now: datetime) -> bool:
+    return user.locked_until is not None and user.locked_until > now
+
+
+def _record_locked(session: Session, user: User) -> None:
     audit.record(
         session,
         None,
@@ -199,11 +205,50 @@ def _count_failure(session: Session, user: User, now: datetime, why: str = "") -
         username=user.username,
         entity="app_user",
         entity_id=user.id,
-        detail=f"{why or 'wrong password'} ({user.failed_attempts})",
+        detail="account locked",
     )
-    if user.failed_attempts >= limit:
-        user.locked_until = now + timedelta(minutes=minutes)
-        user.failed_attempts = 0
+
+
+def _count_failure(session: Session, user: User, now: datetime, why: str = "") -> None:
+    """Count one failed attempt atomically: a single UPDATE ... SET failed_attempts =
+    failed_attempts + 1 RETURNING, so attempts sent in parallel from several workstations
+    (PostgreSQL) each see their own count and the account locks after `lockout_attempts`.
+    The UPDATE also holds the row lock until commit, so the lock-out below is never lost."""
+    from sqlalchemy import update
+    from sqlalchemy.orm.attributes import set_committed_value
+
+    limit = int(get_setting_in(session, "lockout_attempts"))
+    minutes = int(get_setting_in(session, "lockout_minutes"))
+    table = User.__table__  # type: ignore[attr-defined]
+    row = session.execute(
+        update(table)
+        .where(table.c.id == user.id)
+        .values(failed_attempts=table.c.failed_attempts + 1)
+        .returning(table.c.failed_attempts, table.c.locked_until)
+    ).one()
+    count, locked_until = int(row[0]), row[1]
+    set_committed_value(user, "failed_attempts", count)
+    audit.record(
+        session,
+        None,
+        Action.LOGIN_FAILED,
+        username=user.username,
+        entity="app_user",
+        entity_id=user.id,
+        detail=f"{why or 'wrong password'} ({count})",
+    )
+    if locked_until is not None and locked_until.tzinfo is None:
+        locked_until = locked_until.replace(tzinfo=now.tzinfo)
+    if locked_until is not None and locked_until > now:
+        set_committed_value(user, "locked_until", locked_until)  # locked meanwhile
+        return
+    if count >= limit:
+        until = now + timedelta(minutes=minutes)
+        session.execute(
+            update(table).where(table.c.id == user.id).values(locked_until=until, failed_attempts=0)
+        )
+        set_committed_value(user, "locked_until", until)
+        set_committed_value(user, "failed_attempts", 0)
         audit.record(
             session,
             None,
@@ -214,7 +259,6 @@ def _count_failure(session: Session, user: User, now: datetime, why: str = "") -
             detail=f"locked for {minutes} min",
             flagged=True,
         )
-    session.add(user)
 
 
 def _locked_message(until: datetime, now: datetime) -> str:

@@ -980,7 +980,8 @@ def create_client(db: Database, actor: Actor, data: ClientInput) -> Client:
         if data.payer_id is not None and session.get(Payer, data.payer_id) is None:
             raise ValidationError("That payer does not exist.", {"payer_id": "Unknown."})
         mrn = (data.mrn or "").strip() or next_mrn(session)
-        if session.exec(select(Client).where(Client.mrn == mrn)).first() is not None:
+        same = func.lower(col(Client.mrn)) == mrn.lower()  # MRNs are unique ignoring case
+        if session.exec(select(Client).where(same)).first() is not None:
             raise ValidationError(f"MRN {mrn} is already used.", {"mrn": "Already used."})
         admitted = data.admission_date if data.status in ("active", "on_hold") else None
         client = Client(

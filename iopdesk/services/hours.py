@@ -46,7 +46,6 @@ import errno
 import json
 import logging
 import os
-import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -1539,27 +1538,22 @@ def export_attendance_report(
 
 
 def _write_temp(target: Path, write: Callable[[Path], None]) -> Path:
-    """Write the whole report to a temporary file beside `target` (same folder, so the final
-    rename is atomic): a reader never sees a half-written report, and a failure leaves any
-    earlier file at `target` untouched."""
-    tmp: Path | None = None
+    """Write the whole file to `<target>.partial` beside `target` (same folder, so the final
+    rename is atomic; no copy of the data in the system temp folder): a reader never sees a
+    half-written file, and a failure removes the partial file and leaves any earlier file at
+    `target` untouched. A partial file left by a killed export is replaced."""
+    from iopdesk.reports.xlsx import partial_path, remove_leftovers
+
+    tmp = partial_path(target)
+    remove_leftovers(tmp)
     try:
-        fd, name = tempfile.mkstemp(
-            prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent
-        )
-        os.close(fd)
-        tmp = Path(name)
         write(tmp)
         return tmp
     except OSError as exc:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+        remove_leftovers(tmp)
         raise _file_error(target, exc) from exc
     except BaseException:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+        remove_leftovers(tmp)
         raise
 
 

@@ -287,6 +287,17 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+_OOXML_ESCAPE = re.compile("_x([0-9A-Fa-f]{4})_")
+
+
+def _cell_text(value: Any) -> Any:
+    """A cell value with OOXML's `_xHHHH_` escapes undone (Excel and XlsxWriter write a CR or
+    control character that way; openpyxl hands the escape through as it is)."""
+    if isinstance(value, str) and "_x" in value:
+        return _OOXML_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), value)
+    return value
+
+
 def _norm(text: Any) -> str:
     """Header / choice key: trimmed, lower-case, spaces and hyphens as underscores."""
     return re.sub(r"[\s\-]+", "_", str(text).strip().strip("*").strip().lower())
@@ -320,6 +331,8 @@ def _read(path: Path) -> tuple[list[_Sheet], list[ImportProblem]]:
                     f"Open it in Excel and save it as an Excel Workbook. {_SAVE_AS}",
                 )
             fh.seek(0)
+            _check_package(fh, name)
+            fh.seek(0)
             import openpyxl
 
             try:
@@ -339,6 +352,55 @@ def _read(path: Path) -> tuple[list[_Sheet], list[ImportProblem]]:
                 ) from None
     except OSError as exc:
         raise ImportFailed([], f"{name} could not be opened: {exc.strerror or exc}.") from None
+
+
+# Limits on the package, checked from the zip directory before anything is decompressed (a
+# "zip bomb" of a few MB can expand to gigabytes). Python's zipfile never yields more than an
+# entry's declared size, so the declared sizes bound what openpyxl can read. A clinic's real
+# workbook (5,000 clients, a million attendance rows) stays far below them.
+MAX_ENTRIES = 10_000
+MAX_UNCOMPRESSED = 1_500_000_000  # all parts together
+MAX_PART = 64_000_000  # a part openpyxl reads whole (shared strings, styles, workbook ...)
+MAX_SHEET = 1_000_000_000  # one worksheet (streamed row by row)
+MAX_RATIO = 200  # uncompressed : compressed, for parts over RATIO_FROM bytes
+RATIO_FROM = 10_000_000
+
+
+def _check_package(fh: Any, name: str) -> None:
+    """Refuse a workbook whose uncompressed size or compression ratio is absurd, from the
+    zip directory alone (nothing is decompressed here)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(fh) as z:
+            entries = z.infolist()
+    except (zipfile.BadZipFile, ValueError, EOFError):
+        raise ImportFailed(
+            [], f"{name} could not be read as an Excel workbook; it is damaged. {_SAVE_AS}"
+        ) from None
+    refused = (
+        f"{name} was not imported: {{why}}. A real clinic workbook is far smaller; this file "
+        "may be damaged or made to exhaust the computer's memory (a 'zip bomb'). Nothing was "
+        "read from it."
+    )
+    if len(entries) > MAX_ENTRIES:
+        raise ImportFailed([], refused.format(why=f"it holds {len(entries):,} parts"))
+    total = sum(e.file_size for e in entries)
+    if total > MAX_UNCOMPRESSED:
+        why = f"it would expand to {total / 1e6:,.0f} MB"
+        raise ImportFailed([], refused.format(why=why))
+    for e in entries:
+        is_sheet = e.filename.startswith("xl/worksheets/")
+        if e.file_size > (MAX_SHEET if is_sheet else MAX_PART):
+            why = f"its part {e.filename} would expand to {e.file_size / 1e6:,.0f} MB"
+            raise ImportFailed([], refused.format(why=why))
+        if e.file_size > RATIO_FROM and e.file_size > MAX_RATIO * max(e.compress_size, 1):
+            ratio = e.file_size / max(e.compress_size, 1)
+            why = (
+                f"its part {e.filename} is compressed {ratio:,.0f} to 1 "
+                f"({e.compress_size:,} bytes expanding to {e.file_size / 1e6:,.0f} MB)"
+            )
+            raise ImportFailed([], refused.format(why=why))
 
 
 def _read_sheets(book: Any) -> tuple[list[_Sheet], list[ImportProblem]]:
@@ -370,7 +432,7 @@ def _read_sheets(book: Any) -> tuple[list[_Sheet], list[ImportProblem]]:
         rows = ws.iter_rows(values_only=True)
         header = next(rows, None)
         data = [
-            (num, tuple(values))
+            (num, tuple(_cell_text(v) for v in values))
             for num, values in enumerate(rows, start=2)
             if any(not _blank(v) for v in values)
         ]
@@ -474,7 +536,29 @@ def _upper_code(max_len: int) -> Callable[[Any], str]:
 _DATE_RE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]00:00(?::00)?)?$")
 
 
+EARLIEST_DATE = date(1900, 1, 1)
+
+
 def _date(value: Any) -> date:
+    """A date in a sane range: not before 1900, not more than a year ahead."""
+    day = _any_date(value)
+    if day < EARLIEST_DATE:
+        raise ValueError(f"{day.isoformat()} is before 1900; check the year")
+    latest = date.today() + timedelta(days=366)
+    if day > latest:
+        raise ValueError(f"{day.isoformat()} is more than a year ahead; check the year")
+    return day
+
+
+def _birth_date(value: Any) -> date:
+    """A date of birth: not before 1900 (check_dob then refuses a future one)."""
+    day = _any_date(value)
+    if day < EARLIEST_DATE:
+        raise ValueError(f"{day.isoformat()} is before 1900; check the year")
+    return day
+
+
+def _any_date(value: Any) -> date:
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
@@ -836,6 +920,33 @@ class _Row:
         return value
 
 
+def _mrn_key(mrn: str | None) -> str | None:
+    """MRNs are unique ignoring case and surrounding space: 'm000001' is 'M000001'."""
+    return None if mrn is None else mrn.strip().casefold()
+
+
+def _canonical_mrns(book: _Book, st: _State) -> None:
+    """Spell every MRN in the workbook as the database does (or as the Clients sheet first
+    does), so that 'm000001' in any sheet is the existing client 'M000001', not a new one."""
+    spelled: dict[str, str] = {}
+    for known in st.client_ids:
+        spelled.setdefault(known.strip().casefold(), known)
+    for r in book.sheet("Clients"):
+        mrn = r.v.get("mrn")
+        if isinstance(mrn, str):
+            spelled.setdefault(mrn.casefold(), mrn)
+    for sheet, column in (
+        ("Clients", "mrn"),
+        ("Authorizations", "mrn"),
+        ("Sessions", "client_mrn"),
+        ("Attendance", "mrn"),
+    ):
+        for r in book.sheet(sheet):
+            value = r.v.get(column)
+            if isinstance(value, str):
+                r.v[column] = spelled.get(value.casefold(), value)
+
+
 def _unique(row: _Row, column: str, key: Any, first: dict[Any, int], label: str = "") -> None:
     if key is None:
         return
@@ -967,11 +1078,12 @@ def _parse_clients(sheet: _Sheet, problems: list[ImportProblem]) -> list[_Row]:
     out: list[_Row] = []
     first: dict[Any, int] = {}
     for r in _rows(sheet, problems):
-        _unique(r, "mrn", r.put("mrn", _text(20), True), first)
+        mrn = r.put("mrn", _text(20), True)
+        _unique(r, "mrn", _mrn_key(mrn), first, f"'{mrn}' (MRNs ignore case)")
         r.put("first_name", _text(100), True)
         r.put("last_name", _text(100), True)
         r.put("preferred_name", _text(100), default="")
-        dob = r.put("dob", _date, True)
+        dob = r.put("dob", _birth_date, True)
         if dob is not None:
             try:
                 check_dob(dob)
@@ -983,6 +1095,11 @@ def _parse_clients(sheet: _Sheet, problems: list[ImportProblem]) -> list[_Row]:
         r.put("primary_language", _text(50), default="")
         r.put("track_id", _text(30), True)
         admission = r.put("admission_date", _date, True)
+        if admission is not None and dob is not None and admission < dob:
+            r.error(
+                "admission_date",
+                f"{admission.isoformat()} is before the date of birth ({dob.isoformat()})",
+            )
         discharge = r.put("discharge_date", _date)
         if admission is not None and discharge is not None and discharge < admission:
             r.error("discharge_date", "must be on or after admission_date")
@@ -1013,7 +1130,7 @@ def _parse_authorizations(sheet: _Sheet, problems: list[ImportProblem]) -> list[
         r.put("units", _int(1, 100_000), True)
         if None not in (mrn, payer, number, code):
             label = f"authorization {number} for {mrn} ({payer} {code})"
-            _unique(r, "auth_number", (mrn, payer, number, code), first, label)
+            _unique(r, "auth_number", (_mrn_key(mrn), payer, number, code), first, label)
         out.append(r)
     return out
 
@@ -1067,7 +1184,7 @@ def _parse_attendance(sheet: _Sheet, problems: list[ImportProblem]) -> list[_Row
         r.put("status", _choice([s.value for s in AttendanceStatus]), True)
         r.put("minutes", _int(0, 24 * 60))
         if sid is not None and mrn is not None:
-            _unique(r, "mrn", (sid, mrn), first, f"'{mrn}' in session '{sid}'")
+            _unique(r, "mrn", (sid, _mrn_key(mrn)), first, f"'{mrn}' in session '{sid}'")
         out.append(r)
     return out
 
@@ -2523,6 +2640,7 @@ def import_workbook(db: Database, actor: Actor, path: Path, dry_run: bool = Fals
     counts = {name: len(book.rows[name]) for name in book.order}
     with db.session() as session:
         st = _State(session, book)
+        _canonical_mrns(book, st)
         _check(book, st)
         if problems:
             raise ImportFailed(sorted(problems, key=_sort_key))
@@ -2931,55 +3049,40 @@ _WIDTHS = {
 
 
 def _write(path: Path, data: dict[str, list[list[Any]]], notice: tuple[str, ...] = ()) -> None:
-    import tempfile
+    """Write the workbook to `<path>.partial` beside `path` (reports.xlsx: XlsxWriter, every
+    text a text cell) and rename it into place; a failure removes the partial file."""
+    from iopdesk.reports.xlsx import Book, partial_path, remove_leftovers
 
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
-
-    book = Workbook(write_only=True)
-    book.properties.title = "IOPDesk clinic workbook"
-    book.properties.subject = "Protected health information"
-    book.properties.description = (
-        "Contains protected health information. "
-        + PART2_NOTICE
-        + " Keep this file encrypted and delete it when it is no longer needed."
-    )
-    bold = Font(bold=True)
-    for sheet in SHEETS:
-        ws = book.create_sheet(sheet)
-        columns = COLUMNS[sheet]
-        for i, name in enumerate(columns, start=1):
-            ws.column_dimensions[get_column_letter(i)].width = _WIDTHS.get(name, 14)
-        ws.freeze_panes = "A2"
-        header = []
-        for name in columns:
-            cell = WriteOnlyCell(ws, value=name)
-            cell.font = bold
-            header.append(cell)
-        ws.append(header)
-        rate = columns.index("rate") if "rate" in columns else -1
-        for row in data.get(sheet, []):
-            values: list[Any] = list(row)
-            if rate >= 0:
-                cell = WriteOnlyCell(ws, value=values[rate])
-                cell.number_format = "0.00"
-                values[rate] = cell
-            ws.append(values)
-    if notice:  # a disclosure: who received it, the consent's scope, the 2.32 notice
-        from iopdesk.reports import RELEASE_NOTICE_SHEET
-
-        ws = book.create_sheet(RELEASE_NOTICE_SHEET)
-        ws.column_dimensions["A"].width = 120
-        for line in notice:
-            ws.append([line])
-    folder = path.parent
-    fd, tmp_name = tempfile.mkstemp(prefix=".iopdesk-export-", suffix=".xlsx", dir=folder)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = partial_path(path)
+    remove_leftovers(tmp)
     try:
-        book.save(tmp)
+        with Book(
+            tmp,
+            title="IOPDesk clinic workbook",
+            subject="Protected health information",
+            comments=(
+                "Contains protected health information. "
+                + PART2_NOTICE
+                + " Keep this file encrypted and delete it when it is no longer needed."
+            ),
+        ) as book:
+            bold = book.style(bold=True)
+            rate_style = book.style(number_format="0.00")
+            for sheet in SHEETS:
+                columns = COLUMNS[sheet]
+                ws = book.sheet(
+                    sheet, widths=[_WIDTHS.get(name, 14) for name in columns], freeze_rows=1
+                )
+                ws.append(columns, (bold,) * len(columns))
+                styles = [rate_style if name == "rate" else None for name in columns]
+                for row in data.get(sheet, []):
+                    ws.append(row, styles)
+            if notice:  # a disclosure: who received it, the consent's scope, the 2.32 notice
+                from iopdesk.reports import RELEASE_NOTICE_SHEET
+
+                about = book.sheet(RELEASE_NOTICE_SHEET, widths=(120,))
+                for line in notice:
+                    about.append((line,))
         os.replace(tmp, path)
     except OSError as exc:
         raise UserError(
@@ -2987,8 +3090,7 @@ def _write(path: Path, data: dict[str, list[list[Any]]], notice: tuple[str, ...]
             "close it and try again."
         ) from None
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        remove_leftovers(tmp)
 
 
 def export_workbook(

@@ -212,6 +212,16 @@ class MainWindow(QMainWindow):
         self.change_watch = ChangeWatch(self)  # refresh on changes elsewhere; offline banner
         ops.bus().changed.connect(self._on_changes)
         right.addWidget(self.change_watch.banner)
+        # A remote database server reached without TLS (allowed by an administrator's setting)
+        self.insecure_banner = QLabel(getattr(ctx.db, "insecure_warning", None) or "")
+        self.insecure_banner.setObjectName("insecureBanner")
+        self.insecure_banner.setWordWrap(True)
+        self.insecure_banner.setStyleSheet(
+            "background: #fff4e5; color: #7a3e00; border-bottom: 1px solid #f0c48a; "
+            "padding: 8px 24px; font-weight: 600;"
+        )
+        self.insecure_banner.setVisible(bool(self.insecure_banner.text()))
+        right.addWidget(self.insecure_banner)
         self.stack = QStackedWidget()
         right.addWidget(self.stack, 1)
         root.addLayout(right, 1)

@@ -1,7 +1,7 @@
 """form drafts: unsaved form work kept for the user who typed it
 
 Revision ID: 0012_form_drafts
-Revises: 0011_ux
+Revises: 0007_pg_hardening
 Create Date: 2026-12-06 02:10:00
 
 Signing out, the inactivity lock's "sign out" and closing the window keep what was typed into
@@ -16,7 +16,7 @@ from alembic import op
 import iopdesk.models.base
 
 revision = "0012_form_drafts"
-down_revision = "0011_ux"
+down_revision = "0007_pg_hardening"
 branch_labels = None
 depends_on = None
 
