@@ -6,5 +6,5 @@ importing Alembic (about a third of a second at every start); tests/test_db.py c
 against Alembic's own view of the versions folder. Add a migration: add its id here too.
 """
 
-REVISIONS: tuple[str, ...] = ("0001", "0002", "0003_attendance_covering")
+REVISIONS: tuple[str, ...] = ("0001", "0002", "0003_attendance_covering", "0006_audit_anchor")
 HEAD = REVISIONS[-1]

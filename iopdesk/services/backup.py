@@ -36,6 +36,7 @@ from iopdesk.db import Database, DbTarget
 from iopdesk.errors import DatabaseError, DiskFullError, UserError
 from iopdesk.models import BackupRecord
 from iopdesk.models.base import utcnow
+from iopdesk.services import integrity
 from iopdesk.services.actor import Actor
 from iopdesk.services.permissions import Perm, require
 
@@ -218,8 +219,8 @@ def check_file(path: Path, key: bytes) -> FileCheck:
     return FileCheck(path, revision, counts, clinic_row[0] if clinic_row else "")
 
 
-def _snapshot(db: Database, dest: Path) -> dict[str, int]:
-    """Copy one consistent snapshot to `dest` and return that snapshot's row counts."""
+def _snapshot(db: Database, dest: Path) -> tuple[dict[str, int], dict[str, Any]]:
+    """Copy one consistent snapshot to `dest`; return its row counts and audit chain head."""
     key = db_key(db)
     raw = db.engine.raw_connection()
     try:
@@ -228,6 +229,7 @@ def _snapshot(db: Database, dest: Path) -> dict[str, int]:
         src.execute("BEGIN")
         try:
             counts = _table_counts(src)
+            head = _head_of(src)
             target = _connect(dest, key)
             try:
                 src.backup(target)
@@ -237,7 +239,24 @@ def _snapshot(db: Database, dest: Path) -> dict[str, int]:
             src.execute("COMMIT")
     finally:
         raw.close()
-    return counts
+    return counts, head
+
+
+def _head_of(conn: Any) -> dict[str, Any]:
+    """The audit chain head as sealed in the database (recorded in the backup's key info)."""
+    try:
+        row = conn.execute("SELECT last_id, last_mac, head_mac FROM audit_head WHERE id = 1")
+        last_id, last_mac, mac = row.fetchone()
+        key_id = conn.execute("SELECT key_id FROM clinic LIMIT 1").fetchone()
+    except Exception:
+        return {}
+    return {
+        "key_id": key_id[0] if key_id else "",
+        "last_id": int(last_id),
+        "last_mac": last_mac,
+        "head_mac": mac,
+        "at": utcnow().isoformat(timespec="seconds"),
+    }
 
 
 def _fsync(path: Path) -> None:
@@ -254,7 +273,7 @@ def write_verified_copy(db: Database, dest: Path) -> tuple[int, dict[str, int]]:
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
         partial.unlink(missing_ok=True)
-        counts = _snapshot(db, partial)
+        counts, head = _snapshot(db, partial)
         _fsync(partial)
         check = check_file(partial, db_key(db))
         if check.counts != counts:
@@ -262,11 +281,14 @@ def write_verified_copy(db: Database, dest: Path) -> tuple[int, dict[str, int]]:
                 "The backup was written but its contents do not match the database, so it was "
                 "deleted. Try again; if it happens again, the backup folder's disk may be failing."
             )
+        # The key information travels with the backup: where the key is kept, the salt of a
+        # passphrase, the key wrapped by the recovery key, and the audit chain head.
+        info = (keys.read_keyinfo(db.path) if db.path is not None else None) or keys.KeyInfo(
+            method="external"
+        )
+        info.audit_head = head
+        keys.write_keyinfo(dest, info)
         os.replace(partial, dest)
-        if db.path is not None:
-            info = keys.read_keyinfo(db.path)
-            if info is not None:  # the salt is needed to open a passphrase backup; not secret
-                keys.write_keyinfo(dest, info)
     except BaseException as exc:
         with contextlib.suppress(OSError):
             partial.unlink(missing_ok=True)
@@ -643,6 +665,7 @@ def restore(db: Database, actor: Actor, source: Path) -> RestoreResult:
     if source.resolve() == target.resolve():
         raise BadBackupError("That file is the database itself, not a backup.")
     staging, check = _stage(source, target, key)
+    replaced = _newest_head(db)
     try:  # fold the WAL into the file before moving it
         raw = db.engine.raw_connection()
         try:
@@ -653,7 +676,7 @@ def restore(db: Database, actor: Actor, source: Path) -> RestoreResult:
         log.warning("checkpoint before restore failed")
     db.engine.dispose()
     aside = _swap_in(target, staging)
-    _after_restore(db, actor, source)
+    _after_restore(db, actor, source, replaced)
     return RestoreResult(source, aside, check.counts)
 
 
@@ -683,20 +706,48 @@ def restore_damaged(
         keys.keyinfo_path(staging).unlink(missing_ok=True)
         raise
     keys.keyinfo_path(staging).unlink(missing_ok=True)
+    integrity.file_checkpoint_path(staging).unlink(missing_ok=True)
+    checkpoint = integrity.read_checkpoint_file(integrity.file_checkpoint_path(target))
     aside = _swap_in(target, staging)
     db = Database.open(DbTarget(path=target), key=key)
     try:
-        _after_restore(db, actor, source)
+        _after_restore(db, actor, source, checkpoint.last_id if checkpoint else 0)
     finally:
         db.close()
     return RestoreResult(source, aside, check.counts)
 
 
-def _after_restore(db: Database, actor: Actor, source: Path) -> None:
+def _newest_head(db: Database) -> int:
+    """The newest audit event this database or any record of its chain head has reached."""
+    from sqlmodel import Session as _Session
+
+    from iopdesk.models import AuditHead
+
+    newest = max((a.last_id for a in anchors_for(db)), default=0)
+    with contextlib.suppress(Exception), _Session(db.engine) as session:
+        head = session.get(AuditHead, 1)
+        newest = max(newest, head.last_id if head else 0)
+    return newest
+
+
+def _after_restore(
+    db: Database, actor: Actor | None, source: Path, replaced: int, username: str = ""
+) -> None:
+    """Record the restore. Its detail names the newest event of the replaced history, so that
+    `audit verify` accepts checkpoints and newer backups of that history (they are not a sign
+    of deleted events: the restore, itself in the chain, says why they are not here)."""
     from iopdesk.services import audit
 
+    integrity.remove_checkpoint(db.engine)  # the checkpoint of the replaced history
     audit.record_now(
-        db, actor, audit.Action.RESTORE, entity="backup", entity_id=source.name, flagged=True
+        db,
+        actor,
+        audit.Action.RESTORE,
+        entity="backup",
+        entity_id=source.name,
+        detail=f"replaced head {replaced}",
+        flagged=True,
+        username=username or None,
     )
 
 
@@ -745,6 +796,31 @@ def backup_folders_for(db_path: Path) -> list[Path]:
     except (OSError, ValueError, KeyError, TypeError):
         pass
     return list(dict.fromkeys(folders))
+
+
+def anchors_for(db: Database) -> list[integrity.Anchor]:
+    """Chain heads recorded outside the database: its checkpoint file and (local database)
+    the key information of every backup of it in the backup folders."""
+    found: list[integrity.Anchor] = []
+    checkpoint = integrity.read_checkpoint(db.engine)
+    if checkpoint is not None:
+        found.append(checkpoint)
+    if db.backend != "sqlite" or db.path is None:
+        return found
+    folders = backup_folders_for(db.path)
+    with contextlib.suppress(UserError):
+        folders.insert(0, backup_folder(db))
+    for folder in dict.fromkeys(folders):
+        for _when, path in backup_files(folder, _stem(db)):
+            try:
+                info = keys.read_keyinfo(path)
+            except UserError:
+                continue
+            if info is not None and info.audit_head:
+                anchor = integrity.anchor_from(f"backup {path}", info.audit_head)
+                if anchor is not None:
+                    found.append(anchor)
+    return found
 
 
 def damaged_hint(db_path: Path) -> str:
