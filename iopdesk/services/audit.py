@@ -59,6 +59,7 @@ class Action:
     BACKUP = "backup"
     BACKUP_FAILED = "backup_failed"
     RESTORE = "restore"
+    RECOVERY_KIT = "recovery_kit"
 
 
 def _canonical(event: AuditEvent) -> bytes:

@@ -834,3 +834,161 @@ def damaged_hint(db_path: Path) -> str:
                 f'iopdesk restore "{files[0][1]}" --user ADMIN'
             )
     return "No backup of this database was found in the backup folder."
+
+
+# -- restore on a new PC -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewPcRestore:
+    result: RestoreResult
+    key_description: str
+    audit_message: str
+    audit_ok: bool
+
+
+def backup_key(
+    source: Path,
+    *,
+    recovery_key: str | None = None,
+    passphrase: str | None = None,
+) -> tuple[bytes, keys.KeyInfo, str]:
+    """Open a backup's key from its key information: with the recovery key, the database
+    passphrase, or (same computer) the keyring. Returns the key, the key information, and
+    which of them opened it ("recovery", "passphrase" or "keyring")."""
+    info = keys.read_keyinfo(source)
+    if info is None:
+        raise BadBackupError(
+            f"The key information file {keys.keyinfo_path(source).name} is not beside the "
+            f"backup {source.name}. Every backup is written with one: copy both files (the "
+            "whole backup folder) to this computer. Nothing was changed."
+        )
+    if recovery_key:
+        return keys.key_from_recovery(info, recovery_key), info, "recovery"
+    if info.method == "passphrase" and passphrase:
+        return keys.key_from_passphrase(info, passphrase), info, "passphrase"
+    if info.method == "keyring":
+        stored = keys.keyring_get(keys.KEYRING_SERVICE, info.account) if info.account else None
+        if stored and keys.keyring_available():
+            return bytes.fromhex(stored), info, "keyring"
+    if info.method == "passphrase":
+        raise keys.NoPassphraseError(
+            "This backup is protected by the database passphrase. Set IOPDESK_DB_PASSPHRASE "
+            "(or IOPDESK_RECOVERY_KEY with the key from the recovery kit), or run the command "
+            "in a terminal to type it."
+        )
+    raise keys.NoPassphraseError(
+        "This backup's key was kept in the keyring of the computer that made it. Give the "
+        "recovery key from the clinic's recovery kit: set IOPDESK_RECOVERY_KEY, or run the "
+        "command in a terminal to type it."
+    )
+
+
+def restore_new(
+    target: Path,
+    source: Path,
+    *,
+    recovery_key: str | None = None,
+    passphrase: str | None = None,
+    new_passphrase: keys.PassphraseProvider | None = None,
+    authenticate: Callable[[Database], Actor] | None = None,
+    replace_existing: bool = False,
+    restored_by: str = "",
+    old_key: bytes | None = None,
+) -> NewPcRestore:
+    """Restore a backup where no database exists yet (a new PC), key it for this computer
+    (its keyring, else a passphrase) and verify it, audit trail included.
+
+    The key comes from the recovery key or the backup's passphrase. On a computer with a
+    keyring the key goes there; without one, a passphrase backup keeps its passphrase when it
+    was opened with it, and otherwise the key is wrapped by a new passphrase from
+    `new_passphrase` (or IOPDESK_DB_PASSPHRASE)."""
+    from iopdesk.services import audit
+
+    target = target.expanduser().absolute()
+    source = source.expanduser().absolute()
+    if target.exists() and target.stat().st_size > 0 and not replace_existing:
+        raise BackupError(
+            f"A database already exists at {target}. Sign in and restore into it "
+            "(`iopdesk --user ADMIN restore FILE`), or choose another --db. Nothing was changed."
+        )
+    key, info, opened_by = backup_key(source, recovery_key=recovery_key, passphrase=passphrase)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging, check = _stage(source, target, key)
+    try:
+        new_info, typed = _key_for_this_pc(target, key, info, opened_by, passphrase, new_passphrase)
+        if authenticate is not None:
+            staged = Database.open(DbTarget(path=staging), key=key)
+            try:
+                actor: Actor | None = authenticate(staged)
+                assert actor is not None
+                require(actor, Perm.BACKUP_RUN)
+            finally:
+                staged.close()
+        else:
+            actor = None
+    except BaseException:
+        staging.unlink(missing_ok=True)
+        raise
+    finally:
+        keys.keyinfo_path(staging).unlink(missing_ok=True)
+        integrity.file_checkpoint_path(staging).unlink(missing_ok=True)
+    aside = _swap_in(target, staging)
+    if aside is not None:  # the replaced database keeps its key information (and key)
+        with contextlib.suppress(OSError, UserError):
+            old_info = keys.read_keyinfo(target)
+            if old_info is not None:
+                if old_info.method == "keyring" and old_key is not None:
+                    old_info.account = str(aside.resolve())
+                    keys.keyring_set(keys.KEYRING_SERVICE, old_info.account, old_key.hex())
+                keys.write_keyinfo(aside, old_info)
+    keys.write_keyinfo(target, new_info)
+    integrity.file_checkpoint_path(target).unlink(missing_ok=True)
+    # Open it the way IOPDesk will from now on (keyring or passphrase), not with the key in hand.
+    db = Database.open(DbTarget(path=target), passphrase_provider=lambda _creating: typed)
+    try:
+        replaced = max((a.last_id for a in anchors_for(db) if a.last_id > 0), default=0)
+        _after_restore(
+            db,
+            actor,
+            source,
+            replaced,
+            username=""
+            if actor
+            else f"restored with the {opened_by.replace('recovery', 'recovery key')}",
+        )
+        checked = audit.verify(db)
+        description = db.key_description
+    finally:
+        db.close()
+    return NewPcRestore(
+        RestoreResult(source, aside, check.counts), description, checked.message(), checked.ok
+    )
+
+
+def _key_for_this_pc(
+    target: Path,
+    key: bytes,
+    info: keys.KeyInfo,
+    opened_by: str,
+    passphrase: str | None,
+    new_passphrase: keys.PassphraseProvider | None,
+) -> tuple[keys.KeyInfo, str]:
+    """Where the restored database's key is kept on this computer (and the passphrase that
+    opens it from now on, "" for the keyring)."""
+    in_keyring = keys.keyring_info(target, key, info)
+    if in_keyring is not None:
+        return in_keyring, ""
+    if opened_by == "passphrase" and info.method == "passphrase" and passphrase:
+        kept = keys.KeyInfo(**{**info.__dict__, "audit_head": {}})
+        return kept, passphrase  # the same passphrase as before
+    chosen = os.environ.get("IOPDESK_DB_PASSPHRASE") or (
+        new_passphrase(True) if new_passphrase is not None else ""
+    )
+    if not chosen:
+        raise keys.NoPassphraseError(
+            "This computer has no system keyring, so the restored database needs a passphrase: "
+            "set IOPDESK_DB_PASSPHRASE or run the command in a terminal to choose one. "
+            "Nothing was changed."
+        )
+    return keys.passphrase_info(key, chosen, info), chosen
