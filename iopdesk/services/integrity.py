@@ -50,7 +50,7 @@ from sqlmodel import Session, select
 from iopdesk import paths
 from iopdesk import secrets as keys
 from iopdesk.errors import DatabaseError
-from iopdesk.models import AuditHead, Clinic, User, utcnow
+from iopdesk.models import AuditEvent, AuditHead, Clinic, User, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -297,8 +297,29 @@ def note_head(session: Session, keys_: ClinicKeys, head: AuditHead) -> None:
     session.info["iopdesk_head"] = head_record(keys_, head.last_id, head.last_mac)
     if not session.info.get("iopdesk_head_hook"):
         session.info["iopdesk_head_hook"] = True
+        event.listen(session, "before_commit", _before_commit)
         event.listen(session, "after_commit", _after_commit)
         event.listen(session, "after_rollback", _after_rollback)
+
+
+def _before_commit(session: OrmSession) -> None:
+    """Never overwrite the evidence: a checkpoint whose event is not in this chain (the tail was
+    deleted and new events took its numbers) is left for `audit verify` to report."""
+    record = session.info.get("iopdesk_head")
+    if record is None:
+        return
+    bind = session.get_bind()
+    current = read_checkpoint(bind if isinstance(bind, Engine) else bind.engine)
+    if current is None or current.key_id != record["key_id"]:
+        return
+    if current.last_id > int(record["last_id"]):
+        return  # write_checkpoint keeps the later one
+    mac = session.execute(
+        select(AuditEvent.mac).where(AuditEvent.id == current.last_id)  # type: ignore[arg-type]
+    ).scalar()
+    if mac != current.last_mac:
+        session.info["iopdesk_head"] = None
+        log.warning("the audit checkpoint does not match this chain; kept for audit verify")
 
 
 def _after_commit(session: OrmSession) -> None:
