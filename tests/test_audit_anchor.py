@@ -321,3 +321,75 @@ def test_a_legacy_database_moves_its_key_out_and_keeps_old_events_verifiable(env
     # re-chained is still caught: the first new event links to the old chain with the new key
     rechain(env, legacy, after_deleting=n - 1, protected=False)
     assert not audit.verify(env.db).ok
+
+
+# -- PostgreSQL: the server holds no audit key; workstations join with the recovery key ------
+
+
+@pytest.mark.pg
+def test_postgres_workstation_joins_with_the_recovery_key(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from iopdesk.services import recovery
+    from iopdesk.services.clinic import setup_clinic
+
+    server = request.getfixturevalue("pg_server")
+    name = f"join_{tmp_path.name[-12:]}".lower().replace("-", "_")
+    server.create_database(name)
+    url = server.url(name)
+    first_pc = tmp_path / "first"
+    monkeypatch.setenv("IOPDESK_CONFIG_DIR", str(first_pc / "config"))
+    monkeypatch.setenv("IOPDESK_DATA_DIR", str(first_pc / "data"))
+    db = Database.open(DbTarget(url=url))
+    try:
+        admin = setup_clinic(db, "Server Clinic", "boss", PASSWORD)
+        kit = recovery.ensure_recovery_key(db)
+        with db.session() as s:
+            key = integrity.clinic_keys(s).key
+            clinic = s.exec(select(Clinic)).one()
+            assert clinic.recovery_wrapped and clinic.audit_key is None
+        with db.engine.connect() as conn:  # nothing on the server holds the key
+            dump = " ".join(
+                str(v)
+                for table in ("clinic", "audit_head", "app_user")
+                for row in conn.execute(text(f"SELECT * FROM {table}")).all()
+                for v in row
+            )
+        assert key.hex() not in dump
+        assert list((first_pc / "config" / "clinic-keys").glob("*.key"))
+        auth.logout(db, admin)
+    finally:
+        db.close()
+    # A second workstation: no key, so it cannot write to the audit log (nor sign in).
+    second_pc = tmp_path / "second"
+    monkeypatch.setenv("IOPDESK_CONFIG_DIR", str(second_pc / "config"))
+    monkeypatch.setenv("IOPDESK_DATA_DIR", str(second_pc / "data"))
+    monkeypatch.delenv("IOPDESK_RECOVERY_KEY", raising=False)
+    db = Database.open(DbTarget(url=url))
+    try:
+        with pytest.raises(integrity.ClinicKeyMissing) as caught:
+            auth.login(db, "boss", PASSWORD)
+        assert "IOPDESK_RECOVERY_KEY" in caught.value.message
+    finally:
+        db.close()
+    monkeypatch.setenv("IOPDESK_RECOVERY_KEY", "AAAA-BBBB-CCCC-DDDD-EEEE-FFFF-GGGG-HHHH")
+    db = Database.open(DbTarget(url=url))
+    try:
+        with pytest.raises(Exception, match="recovery key does not open"):
+            auth.login(db, "boss", PASSWORD)
+    finally:
+        db.close()
+    monkeypatch.setenv("IOPDESK_RECOVERY_KEY", kit.key)
+    db = Database.open(DbTarget(url=url))
+    try:
+        auth.login(db, "boss", PASSWORD)
+        monkeypatch.delenv("IOPDESK_RECOVERY_KEY")
+        assert audit.verify(db).ok
+    finally:
+        db.close()
+    db = Database.open(DbTarget(url=url))  # joined: the key is kept on this workstation now
+    try:
+        auth.login(db, "boss", PASSWORD)
+        assert audit.verify(db).ok
+    finally:
+        db.close()
