@@ -287,10 +287,9 @@ def test_ordinary_changes_keep_accounts_sealed(env: Env) -> None:
 # -- a database from before: the key moves out of it --------------------------------------------
 
 
-def test_a_legacy_database_moves_its_key_out_and_keeps_old_events_verifiable(env: Env) -> None:
+def make_legacy(env: Env, legacy: bytes) -> list[AuditEvent]:
     """Make the database look like one from before 0006: every event MACed with a key kept in
     `clinic.audit_key`, no head seal, no user seals."""
-    legacy = b"L" * 32
     remove_protection(env)
     rows = orm_events(env)
     with env.db.engine.begin() as conn:
@@ -304,6 +303,14 @@ def test_a_legacy_database_moves_its_key_out_and_keeps_old_events_verifiable(env
         conn.execute(text("UPDATE audit_head SET last_mac = :m, head_mac = ''"), {"m": prev})
         conn.execute(text("UPDATE clinic SET audit_key = :k, key_id = ''"), {"k": legacy})
         conn.execute(text("UPDATE app_user SET priv_mac = NULL"))
+    return rows
+
+
+def test_a_legacy_database_moves_its_key_out_and_keeps_old_events_verifiable(env: Env) -> None:
+    """Make the database look like one from before 0006: every event MACed with a key kept in
+    `clinic.audit_key`, no head seal, no user seals."""
+    legacy = b"L" * 32
+    rows = make_legacy(env, legacy)
     integrity.remove_checkpoint(env.db.engine)
     n = len(rows)
     result = audit.verify(env.db)  # first use: the key moves out
@@ -393,3 +400,29 @@ def test_postgres_workstation_joins_with_the_recovery_key(
         assert audit.verify(db).ok
     finally:
         db.close()
+
+
+def test_upgrading_a_0003_database_with_data_moves_the_key_out(env: Env) -> None:
+    """The migration on a database with data in it, then the first use."""
+    from alembic import command
+
+    from iopdesk.migrations import runner
+
+    add_events(env, 2)
+    rows = make_legacy(env, b"M" * 32)
+    integrity.remove_checkpoint(env.db.engine)
+    cfg = runner.config()
+    with env.db.engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0003_attendance_covering")
+        conn.commit()
+    env.db.engine.dispose()
+    assert runner.revisions(env.db.engine)[0] == "0003_attendance_covering"
+    env.db.migrate()
+    assert env.db.schema_revision() == "0006_audit_anchor"
+    result = audit.verify(env.db)
+    assert result.ok and result.rows_checked == len(rows), result.message()
+    with env.db.session() as s:
+        assert s.exec(select(Clinic)).one().audit_key is None
+    auth.login(env.db, "admin", PASSWORD)
+    assert audit.verify(env.db).ok
