@@ -199,3 +199,24 @@ def test_restore_from_a_backup_at_first_start(qtbot, tmp_path: Path, monkeypatch
         db.close()
     monkeypatch.setenv("IOPDESK_DB_PASSPHRASE", "new pc passphrase")
     Database.open(target).close()  # the new passphrase opens it from now on
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_an_older_database_gets_its_key_at_an_administrators_sign_in(qtbot, env) -> None:
+    """A database made before recovery keys: the key is made and shown once in the app."""
+    shown: list[str] = []
+
+    def keep(d: QWidget) -> None:
+        assert isinstance(d, RecoveryKeyDialog)
+        shown.append(d.key_label.text())
+        d.confirm.setFocus()
+        QTest.keyClick(d.confirm, Qt.Key.Key_Space)
+        ok(d)
+
+    assert not recovery.has_recovery_key(env.db)
+    when_modal(RecoveryKeyDialog, keep)
+    assert gui_app.show_recovery_key(env.db)
+    assert KEY.match(shown[0])
+    info = keys.read_keyinfo(env.db.path)
+    assert info is not None and keys.key_from_recovery(info, shown[0])
+    assert not gui_app.show_recovery_key(env.db)

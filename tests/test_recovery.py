@@ -352,3 +352,42 @@ def test_a_lost_kit_is_replaced_by_a_new_key(env: Env, tmp_path: Path) -> None:
     with pytest.raises(keys.WrongKeyError):
         keys.key_from_recovery(info, first.key)
     assert recovery.ensure_recovery_key(db).key == second.key
+
+
+def test_the_pc_died_with_the_real_command(tmp_path: Path) -> None:
+    """The documented commands in real processes: keyring mode (a file keyring from
+    keyrings.alt per PC, chosen by PYTHON_KEYRING_BACKEND), `--db PATH` on the new PC."""
+    from tests.test_cli import iopdesk
+
+    def pc(name: str) -> dict[str, str | None]:
+        return {
+            "PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring",
+            "XDG_DATA_HOME": str(tmp_path / name / "xdg"),
+            "IOPDESK_DB_PASSPHRASE": None,
+        }
+
+    old, new = tmp_path / "old", tmp_path / "new"
+    old.mkdir()
+    new.mkdir()
+    made = iopdesk(old, "init", "--clinic-name", "Harbor", "--admin", "boss", **pc("old"))
+    assert made.returncode == 0, made.stderr
+    assert "system keyring" in made.stdout
+    key = KEY_LINE.findall(made.stdout)[0]
+    done = iopdesk(
+        old, "--user", "boss", "backup", "-o", str(tmp_path / "usb" / "b.db"), **pc("old")
+    )
+    assert done.returncode == 0, done.stderr
+    shutil.rmtree(old)
+
+    db = new / "clinic" / "iopdesk.db"
+    refused = iopdesk(new, "--db", str(db), "restore", str(tmp_path / "usb" / "b.db"), **pc("new"))
+    assert refused.returncode == 2 and "recovery key" in refused.stderr
+    assert "Traceback" not in refused.stderr and not db.exists()
+    restored = iopdesk(
+        new, "--db", str(db), "restore", str(tmp_path / "usb" / "b.db"),
+        IOPDESK_RECOVERY_KEY=key, **pc("new"),
+    )  # fmt: skip
+    assert restored.returncode == 0, restored.stderr
+    assert "Restored" in restored.stdout and "Audit log intact" in restored.stdout
+    verify = iopdesk(new, "--db", str(db), "--user", "boss", "audit", "verify", **pc("new"))
+    assert verify.returncode == 0 and "intact" in verify.stdout, verify.stderr
