@@ -517,8 +517,29 @@ def _pg_dump(db: Database, actor: Actor | None, dest: Path) -> BackupResult:
         raise BackupError(f"pg_dump could not back up the clinic server: {first}")
     os.replace(partial, dest)
     size = dest.stat().st_size
+    # The dump's key information records the audit chain head (no key: the server has none).
+    keys.write_keyinfo(dest, keys.KeyInfo(method="postgresql", audit_head=_pg_head(db)))
     _record(db, actor, dest, KIND_POSTGRES, "ok", size, "pg_dump custom format")
     return BackupResult(dest, size, {}, KIND_POSTGRES)
+
+
+def _pg_head(db: Database) -> dict[str, Any]:
+    from sqlalchemy import text
+
+    with db.engine.connect() as conn:
+        row = conn.execute(
+            text("SELECT last_id, last_mac, head_mac FROM audit_head WHERE id = 1")
+        ).first()
+        key_id = conn.execute(text("SELECT key_id FROM clinic LIMIT 1")).scalar()
+    if row is None:
+        return {}
+    return {
+        "key_id": key_id or "",
+        "last_id": int(row[0]),
+        "last_mac": row[1],
+        "head_mac": row[2],
+        "at": utcnow().isoformat(timespec="seconds"),
+    }
 
 
 def status(db: Database) -> BackupStatus:
@@ -805,6 +826,13 @@ def anchors_for(db: Database) -> list[integrity.Anchor]:
     checkpoint = integrity.read_checkpoint(db.engine)
     if checkpoint is not None:
         found.append(checkpoint)
+    seen: set[Path] = set()
+    with db.session() as session:  # backups recorded in the database, wherever they were written
+        recorded = session.exec(
+            select(BackupRecord.path).where(BackupRecord.status == "ok")
+        ).all()
+    for name in recorded:
+        _add_backup_anchor(found, seen, Path(name))
     if db.backend != "sqlite" or db.path is None:
         return found
     folders = backup_folders_for(db.path)
@@ -812,15 +840,22 @@ def anchors_for(db: Database) -> list[integrity.Anchor]:
         folders.insert(0, backup_folder(db))
     for folder in dict.fromkeys(folders):
         for _when, path in backup_files(folder, _stem(db)):
-            try:
-                info = keys.read_keyinfo(path)
-            except UserError:
-                continue
-            if info is not None and info.audit_head:
-                anchor = integrity.anchor_from(f"backup {path}", info.audit_head)
-                if anchor is not None:
-                    found.append(anchor)
+            _add_backup_anchor(found, seen, path)
     return found
+
+
+def _add_backup_anchor(found: list[integrity.Anchor], seen: set[Path], path: Path) -> None:
+    if path in seen or not keys.keyinfo_path(path).is_file():
+        return
+    seen.add(path)
+    try:
+        info = keys.read_keyinfo(path)
+    except UserError:
+        return
+    if info is not None and info.audit_head:
+        anchor = integrity.anchor_from(f"backup {path}", info.audit_head)
+        if anchor is not None:
+            found.append(anchor)
 
 
 def damaged_hint(db_path: Path) -> str:
