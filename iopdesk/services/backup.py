@@ -828,9 +828,7 @@ def anchors_for(db: Database) -> list[integrity.Anchor]:
         found.append(checkpoint)
     seen: set[Path] = set()
     with db.session() as session:  # backups recorded in the database, wherever they were written
-        recorded = session.exec(
-            select(BackupRecord.path).where(BackupRecord.status == "ok")
-        ).all()
+        recorded = session.exec(select(BackupRecord.path).where(BackupRecord.status == "ok")).all()
     for name in recorded:
         _add_backup_anchor(found, seen, Path(name))
     if db.backend != "sqlite" or db.path is None:

@@ -314,9 +314,7 @@ def _before_commit(session: OrmSession) -> None:
         return
     if current.last_id > int(record["last_id"]):
         return  # write_checkpoint keeps the later one
-    mac = session.execute(
-        select(AuditEvent.mac).where(AuditEvent.id == current.last_id)
-    ).scalar()
+    mac = session.execute(select(AuditEvent.mac).where(AuditEvent.id == current.last_id)).scalar()
     if mac != current.last_mac:
         session.info["iopdesk_head"] = None
         log.warning("the audit checkpoint does not match this chain; kept for audit verify")
