@@ -197,7 +197,11 @@ def test_the_pc_died_passphrase_mode(
     assert code == 2 and "passphrase is not correct" in err, err
     assert not new.db.exists()
     monkeypatch.setenv("IOPDESK_DB_PASSPHRASE", "clinic passphrase 2026")
-    code, out, err = run(capsys, "restore", str(usb_copy))
+    monkeypatch.setenv("IOPDESK_PASSWORD", "not the password")  # --user: checked on the backup
+    code, out, err = run(capsys, "--user", "boss", "restore", str(usb_copy))
+    assert code == 2 and "not correct" in err and not new.db.exists(), err
+    monkeypatch.setenv("IOPDESK_PASSWORD", PASSWORD)
+    code, out, err = run(capsys, "--user", "boss", "restore", str(usb_copy))
     assert code == 0 and "Audit log intact" in out, err
     code, out, err = run(capsys, "--user", "boss", "audit", "verify")
     assert code == 0, err
