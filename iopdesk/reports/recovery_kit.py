@@ -38,7 +38,7 @@ WHERE = (
     "backup can read every client record in it, so do not photograph it, e-mail it or keep it "
     "in the same bag as the backup drive. Give a sealed copy to the clinic's owner or IT "
     "contractor if the clinic's policy allows. If the page is lost or seen by someone who "
-    "should not have it, an administrator makes a new key (Admin, or \u201ciopdesk recovery-kit "
+    "should not have it, an administrator makes a new key (\u201ciopdesk recovery-kit "
     "--new\u201d) and the clinic makes a new backup; older backups still open only with the "
     "old key."
 )
