@@ -46,6 +46,9 @@ def _boot_database() -> Path:
     path = Path(tempfile.mkdtemp(prefix="iopdesk-bench-boot-")) / "clinic.db"
     db = Database.open(DbTarget(path=path), create=True)
     setup_clinic(db, "Start-up Bench Clinic", "admin", BOOT_PASSWORD)
+    from iopdesk.services.recovery import ensure_recovery_key
+
+    ensure_recovery_key(db)  # as `iopdesk init` does (else the app shows it at sign-in)
     db.close()
     return path
 

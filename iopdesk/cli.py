@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 from datetime import date
+from pathlib import Path
 
 from iopdesk import __version__
 from iopdesk.errors import AuthenticationError, UserError
@@ -61,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--clinic-name", required=True, metavar="NAME")
     init.add_argument("--admin", required=True, metavar="USER", help="administrator user name")
     init.add_argument("--admin-name", default="", metavar="FULL NAME")
+    init.add_argument(
+        "--recovery-kit",
+        metavar="FILE.pdf",
+        help="also write the printable recovery kit (with the recovery key) to this file",
+    )
 
     user = sub.add_parser("user", help="manage user accounts")
     user_sub = user.add_subparsers(dest="user_command", metavar="ACTION")
@@ -132,9 +138,23 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--output", metavar="FILE", help="write the backup here (default: backup folder)"
     )
     res = sub.add_parser(
-        "restore", help="replace the local database with a verified backup (administrator)"
+        "restore",
+        help="replace the local database with a verified backup (administrator); where no "
+        "database exists yet (a new PC), the key comes from IOPDESK_RECOVERY_KEY, "
+        "IOPDESK_DB_PASSPHRASE or a prompt",
     )
     res.add_argument("file", metavar="FILE")
+
+    kit = sub.add_parser(
+        "recovery-kit",
+        help="print the clinic's recovery kit (PDF with the recovery key) again (administrator)",
+    )
+    kit.add_argument("-o", "--output", required=True, metavar="FILE.pdf")
+    kit.add_argument(
+        "--new",
+        action="store_true",
+        help="replace the recovery key (the old kit was lost); older backups keep the old key",
+    )
 
     prn = sub.add_parser("print", help="printable documents (PDF)")
     prn_sub = prn.add_subparsers(dest="print_command", metavar="WHAT")
@@ -290,6 +310,8 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return _backup(args)
     if args.command == "restore":
         return _restore(args)
+    if args.command == "recovery-kit":
+        return _recovery_kit(args)
     if args.command == "print":
         if args.print_command != "aftercare":
             parser.parse_args(["print", "--help"])
@@ -401,9 +423,12 @@ def _account_password(args: argparse.Namespace) -> int:
 
 
 def _init(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from iopdesk.db import resolve_target
     from iopdesk.services.auth import check_password_policy
     from iopdesk.services.clinic import is_initialized, setup_clinic
+    from iopdesk.services.recovery import ensure_recovery_key, write_kit
 
     password = _password("IOPDESK_PASSWORD", f"Password for {args.admin}: ", confirm=True)
     check_password_policy(password)
@@ -414,9 +439,20 @@ def _init(args: argparse.Namespace) -> int:
         if is_initialized(db):
             raise UserError(f"{target.describe()} already has a clinic; nothing was changed.")
         setup_clinic(db, args.clinic_name, args.admin, password, args.admin_name)
+        recovery = ensure_recovery_key(db)
+        if args.recovery_kit:
+            write_kit(db, recovery, Path(args.recovery_kit))
         print(f"Created clinic '{args.clinic_name.strip()}' with administrator '{args.admin}'.")
         print(f"Database: {db.describe()}")
         print(db.key_description)
+        print(f"Recovery key: {recovery.key}")
+        print(
+            "Write the recovery key down or print the recovery kit"
+            + (f" ({args.recovery_kit})" if args.recovery_kit else "")
+            + " and keep it locked away from this PC: it opens the backups on a new PC. It is "
+            "shown only now; an administrator can print the kit again with "
+            "`iopdesk --user ADMIN recovery-kit -o FILE.pdf`."
+        )
     finally:
         db.close()
     return EXIT_OK
@@ -722,6 +758,8 @@ def _restore(args: argparse.Namespace) -> int:
     if target.path is None:
         raise UserError(backup.pg_restore_hint(target))
     source = Path(args.file)
+    if not (target.path.exists() and target.path.stat().st_size > 0):
+        return _restore_new(args, target.path, source)
     try:
         db = _open(args)
     except CorruptDatabaseError:
@@ -740,12 +778,112 @@ def _restore(args: argparse.Namespace) -> int:
     else:
         try:
             actor = _sign_in(db, args)
-            result = backup.restore(db, actor, source)
+            try:
+                result = backup.restore(db, actor, source)
+            except backup.BadBackupError as exc:
+                given = (
+                    os.environ.get("IOPDESK_RECOVERY_KEY")
+                    or os.environ.get("IOPDESK_DB_PASSPHRASE")
+                    or sys.stdin.isatty()
+                )
+                if "this database's key" not in exc.message or not given:
+                    raise
+                # A backup of another database (e.g. the clinic's real one, after `init` made
+                # a new empty database here): the recovery key or its passphrase opens it.
+                old_key = backup.db_key(db)
+                db.close()
+                return _restore_new(
+                    args, target.path, source, replace=True, by=actor.username, old_key=old_key
+                )
         finally:
             db.close()
     print(f"Restored {result.rows} rows from {result.restored_from}.")
     if result.kept_aside is not None:
         print(f"The previous database was kept as {result.kept_aside}.")
+    return EXIT_OK
+
+
+def _backup_credentials() -> tuple[str | None, str | None]:
+    """The recovery key or database passphrase given for a backup (environment or prompt)."""
+    from iopdesk import secrets as keys
+
+    recovery = os.environ.get(keys.RECOVERY_ENV, "").strip() or None
+    passphrase = os.environ.get("IOPDESK_DB_PASSPHRASE") or None
+    if recovery or passphrase:
+        return recovery, passphrase
+    if not sys.stdin.isatty():
+        return None, None
+    typed = getpass.getpass("Recovery key from the recovery kit (or the database passphrase): ")
+    try:
+        keys.normalize_recovery_key(typed)
+    except UserError:
+        return None, typed or None
+    return typed, None
+
+
+def _restore_new(
+    args: argparse.Namespace,
+    target: Path,
+    source: Path,
+    *,
+    replace: bool = False,
+    by: str = "",
+    old_key: bytes | None = None,
+) -> int:
+    """Restore where no database exists yet (a new PC): the backup's own key information and
+    the recovery key or passphrase open it; the result is keyed for this PC and verified."""
+    from iopdesk.services import backup
+    from iopdesk.services.auth import login
+
+    recovery, passphrase = _backup_credentials()
+    if not recovery and not passphrase:
+        raise UserError(
+            "Give the recovery key from the clinic's recovery kit (IOPDESK_RECOVERY_KEY) or, "
+            "for a passphrase database, its passphrase (IOPDESK_DB_PASSPHRASE), or run the "
+            "command in a terminal to type it. Nothing was changed."
+        )
+    authenticate = None
+    if args.user and not replace:
+        password = _password("IOPDESK_PASSWORD", f"Password for {args.user}: ")
+
+        def authenticate(staged):  # type: ignore[no-untyped-def]
+            return login(staged, args.user, password)
+
+    done = backup.restore_new(
+        target,
+        source,
+        recovery_key=recovery,
+        passphrase=passphrase,
+        new_passphrase=_cli_passphrase,
+        authenticate=authenticate,
+        replace_existing=replace,
+        restored_by=by,
+        old_key=old_key,
+    )
+    print(f"Restored {done.result.rows} rows from {done.result.restored_from}.")
+    if done.result.kept_aside is not None:
+        print(f"The previous database was kept as {done.result.kept_aside}.")
+    print(f"Database: {target}")
+    print(done.key_description)
+    print(done.audit_message)
+    return EXIT_OK if done.audit_ok else EXIT_FAILED_CHECK
+
+
+def _recovery_kit(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from iopdesk.services.recovery import print_kit
+
+    db = _open(args)
+    try:
+        actor = _sign_in(db, args)
+        recovery = print_kit(db, actor, Path(args.output), new=args.new)
+    finally:
+        db.close()
+    state = "a new recovery key was made" if recovery.created else "the clinic's recovery key"
+    print(f"Wrote the recovery kit ({state}, kit {recovery.recovery_id}) to {args.output}")
+    if recovery.created:
+        print("Make a new backup now: backups made before this kit cannot be opened with it.")
     return EXIT_OK
 
 

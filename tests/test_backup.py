@@ -5,6 +5,7 @@ Today warning and the `iopdesk backup` / `iopdesk restore` commands."""
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import subprocess
 from datetime import UTC, date, datetime, timedelta
@@ -369,6 +370,11 @@ def test_postgres_backup_with_pg_dump(
         monkeypatch.setenv("PATH", f"{pg_bin}:/usr/bin:/bin")
         result = backup.create_backup(src, world.admin, dump_file)
         assert result.kind == "pg_dump" and dump_file.stat().st_size > 1000
+        # The dump's key information records the audit chain head, and verify compares it.
+        head = json.loads(Path(str(dump_file) + ".keyinfo").read_text())["audit_head"]
+        assert head["last_id"] > 0 and head["head_mac"]
+        checked = audit.verify(src)
+        assert checked.ok and checked.anchors_checked >= 2, checked.message()
         before = dump(src, skip=("backuprecord", "audit_event", "audit_head"))
         server.create_database("bk_dst")
         restored = subprocess.run(

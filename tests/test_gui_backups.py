@@ -113,3 +113,26 @@ def test_damaged_database_at_start_up_offers_latest_backup(
     offer = msgbox.shown[-1]
     assert offer.title == "Restore the latest good backup?"
     assert "damaged" in offer.text and str(made.path) in offer.text
+
+
+def test_backups_tab_prints_the_recovery_kit(qtbot, env: Env, tmp_path: Path, monkeypatch):
+    from pypdf import PdfReader
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QFileDialog
+
+    from iopdesk.services import recovery
+
+    page = AdminPage(_ctx(env))
+    qtbot.addWidget(page)
+    tab = page.backups_tab
+    kit = tmp_path / "kit.pdf"
+    # The operating system's save dialog stands in for the person choosing a file name.
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(kit), "PDF"))
+    qtbot.mouseClick(tab.kit_btn, Qt.MouseButton.LeftButton)
+    assert msgbox.shown[-1].title == "Recovery kit saved"
+    assert "make a backup now" in msgbox.shown[-1].text  # a new key for an older database
+    key = recovery.ensure_recovery_key(env.db).key
+    assert key in PdfReader(kit).pages[0].extract_text()
+    qtbot.mouseClick(tab.kit_btn, Qt.MouseButton.LeftButton)  # again: the same key
+    assert "make a backup now" not in msgbox.shown[-1].text
+    assert key in PdfReader(kit).pages[0].extract_text()

@@ -73,6 +73,9 @@ def _make_clinic(path: Path) -> None:
     try:
         db = Database.open(DbTarget(path=path), create=True)
         clinic.setup_clinic(db, "Boot Test Clinic", "admin", PASSWORD)
+        from iopdesk.services.recovery import ensure_recovery_key
+
+        ensure_recovery_key(db)  # as `iopdesk init` does (else the app shows it at sign-in)
         db.close()
     finally:
         os.environ.pop("IOPDESK_DB_PASSPHRASE", None)

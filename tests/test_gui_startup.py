@@ -13,7 +13,7 @@ from iopdesk.db import DbTarget
 from iopdesk.services import audit, clinic
 from iopdesk.ui import app as gui_app
 from iopdesk.ui import msgbox
-from iopdesk.ui.dialogs import PassphraseDialog, SetupDialog
+from iopdesk.ui.dialogs import PassphraseDialog, RecoveryKeyDialog, SetupDialog
 
 pytestmark = pytest.mark.gui
 
@@ -35,7 +35,7 @@ def answer(qtbot, dialog_type, fill, log: list) -> None:
             QTimer.singleShot(20, attempt)
             return
         fill(widget)
-        log.append(widget.error.text())
+        log.append(widget.error.text() if hasattr(widget, "error") else "")
         widget.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
 
     QTimer.singleShot(20, attempt)
@@ -123,8 +123,12 @@ def test_first_start_setup_dialog_validates_then_creates(qtbot, tmp_path):
         d.password.setText("long-enough-pw")
         d.again.setText("long-enough-pw")
 
+    def key_kept(d: RecoveryKeyDialog) -> None:  # then the recovery key, shown once
+        d.confirm.setChecked(True)
+
     answer(qtbot, SetupDialog, short_password, log)
     QTimer.singleShot(300, lambda: answer(qtbot, SetupDialog, good, log))
+    QTimer.singleShot(600, lambda: answer(qtbot, RecoveryKeyDialog, key_kept, log))
     actor = gui_app.first_start(db)
     assert actor is not None and actor.username == "director"
     assert clinic.is_initialized(db)

@@ -17,6 +17,7 @@ REVISIONS: tuple[str, ...] = (
     "0010_electronic_claims",
     "0011_ux",
     "0007_pg_hardening",
+    "0006_audit_anchor",
     "0012_form_drafts",
 )
 HEAD = REVISIONS[-1]

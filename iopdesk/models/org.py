@@ -25,9 +25,21 @@ class Clinic(Tracked, table=True):
     office_pos: str = "11"
     timezone: str = "America/New_York"
     logo_png: bytes | None = Field(default=None, sa_type=LargeBinary)
-    # Key for the audit log's HMAC chain; never shown, never exported.
-    audit_key: bytes = Field(sa_type=LargeBinary)
+    # Before 0006 the audit log's HMAC key was kept here in the clear. It is moved out at the
+    # first use after the upgrade (services/integrity.py) and this column is emptied.
+    audit_key: bytes | None = Field(default=None, sa_type=LargeBinary, nullable=True)
     is_demo: bool = False
+    # Fingerprint of the clinic audit key (the key itself is never stored in the database).
+    key_id: str = ""
+    # The pre-0006 audit key, wrapped by the current audit key, and the last event it MACed.
+    audit_legacy_key: str = ""
+    audit_legacy_last_id: int = 0
+    # The recovery key sealed with the audit key (an administrator can print the kit again),
+    # its fingerprint, and (PostgreSQL) the audit key wrapped by the recovery key, so that a
+    # new workstation joins the clinic with the recovery key.
+    recovery_sealed: str = ""
+    recovery_id: str = ""
+    recovery_wrapped: str = ""
 
 
 class Setting(Tracked, table=True):
@@ -55,6 +67,8 @@ class User(Tracked, table=True):
     totp_secret: str | None = None
     totp_last_step: int | None = None
     staff_id: int | None = Field(default=None, foreign_key="staff.id")
+    # HMAC (clinic audit key) over the privilege columns: checked at sign-in and by verify.
+    priv_mac: str | None = None
 
 
 class RecoveryCode(Tracked, table=True):

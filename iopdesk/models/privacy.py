@@ -135,6 +135,8 @@ class AuditHead(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     last_id: int = 0
     last_mac: str = ""
+    # HMAC (clinic audit key) over last_id and last_mac: a rewound head needs the key.
+    head_mac: str = ""
 
 
 class BackupRecord(SQLModel, table=True):

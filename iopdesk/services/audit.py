@@ -1,12 +1,15 @@
 """The audit log: append-only (database triggers) and tamper-evident (an HMAC chain).
 
 Each row's MAC covers its own fields and the previous row's MAC, and `audit_head` holds the
-last link, so an altered, deleted, reordered or truncated row breaks the chain at that row.
-Details never hold PHI: they name record IDs and actions, not people or note text.
+last link (with its own MAC), so an altered, deleted, reordered or truncated row breaks the
+chain at that row. The key is not in the database, and the head is also recorded outside it
+(checkpoint file, every backup): services/integrity.py. Details never hold PHI: they name
+record IDs and actions, not people or note text.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import platform
@@ -18,8 +21,8 @@ from typing import Any
 from sqlmodel import Session, func, select
 
 from iopdesk.db import Database
-from iopdesk.errors import DatabaseError
-from iopdesk.models import AuditEvent, AuditHead, Clinic, utcnow
+from iopdesk.models import AuditEvent, AuditHead, utcnow
+from iopdesk.services import integrity
 from iopdesk.services.actor import Actor
 from iopdesk.services.permissions import Perm, require
 
@@ -62,13 +65,7 @@ class Action(StrEnum):
     COSIGN = "cosign"
     VOID = "void"
     IMPORT = "import"
-
-
-def _audit_key(session: Session) -> bytes:
-    key = session.exec(select(Clinic.audit_key).limit(1)).first()
-    if key is None:
-        raise DatabaseError("The clinic has not been set up yet (run the first-start setup).")
-    return bytes(key)
+    RECOVERY_KIT = "recovery_kit"
 
 
 def _canonical(event: AuditEvent) -> bytes:
@@ -109,7 +106,8 @@ def record(
 ) -> AuditEvent:
     """Append one event inside the caller's transaction (so it commits or rolls back with it)."""
     head = session.exec(select(AuditHead).where(AuditHead.id == 1).with_for_update()).one()
-    key = _audit_key(session)
+    keys = integrity.clinic_keys(session)
+    key = keys.key
     event = AuditEvent(
         id=head.last_id + 1,
         occurred_at=utcnow(),
@@ -129,6 +127,7 @@ def record(
     session.add(event)
     head.last_id = event.id or 0
     head.last_mac = event.mac
+    integrity.note_head(session, keys, head)
     session.add(head)
     session.flush()
     return event
@@ -146,21 +145,55 @@ class VerifyResult:
     rows_checked: int
     first_bad_id: int | None = None
     problem: str = ""
+    # Accounts whose privilege columns were changed outside IOPDesk: (id, user name).
+    tampered_users: tuple[tuple[int, str], ...] = ()
+    # Anchors that were checked (checkpoint files and backups), for the report.
+    anchors_checked: int = 0
 
     def message(self) -> str:
-        if self.ok:
-            return f"Audit log intact: {self.rows_checked} events verified."
-        return f"Audit log BROKEN at event {self.first_bad_id}: {self.problem}"
+        lines = []
+        if self.first_bad_id is None and not self.problem:
+            anchors = (
+                f" (chain head matches {self.anchors_checked} checkpoint/backup record"
+                f"{'s' if self.anchors_checked != 1 else ''})"
+                if self.anchors_checked
+                else ""
+            )
+            if not self.tampered_users:
+                return f"Audit log intact: {self.rows_checked} events verified."
+            lines.append(f"Audit log intact: {self.rows_checked} events verified{anchors}.")
+        elif self.first_bad_id is not None:
+            lines.append(f"Audit log BROKEN at event {self.first_bad_id}: {self.problem}")
+        else:
+            lines.append(f"Audit log BROKEN: {self.problem}")
+        for user_id, username in self.tampered_users:
+            lines.append(
+                f"User account '{username}' (id {user_id}) BROKEN: its roles or security "
+                "settings were changed outside IOPDesk; it cannot sign in until an "
+                "administrator sets its access again."
+            )
+        return "\n".join(lines)
 
 
 def verify(db: Database) -> VerifyResult:
-    """Walk the chain in id order; report the first row that does not fit."""
+    """Walk the chain in id order; report the first row that does not fit, a head that was
+    rewound (its own MAC, checkpoints, backups) and user accounts changed outside IOPDesk."""
+    from iopdesk.services.backup import anchors_for
+
+    recorded = anchors_for(db)  # before the session: reading settings opens its own
     with db.session() as session:
-        key = _audit_key(session)
+        keys = integrity.clinic_keys(session)
         head = session.get(AuditHead, 1)
+        users = tuple(integrity.broken_users(session, keys.key))
         prev_mac = ""
         expected_id = 1
         count = 0
+        macs: dict[int, str] = {}
+        wanted = set()
+        found = [a for a in recorded if a.key_id == keys.key_id]
+        restores: list[tuple[datetime, int]] = []
+        for a in found:
+            wanted.add(a.last_id)
         rows = session.exec(
             select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=2000)  # type: ignore[arg-type]
         )
@@ -172,6 +205,7 @@ def verify(db: Database) -> VerifyResult:
                     expected_id,
                     f"event {expected_id} is missing (next present is {event.id}): "
                     "rows were deleted or renumbered",
+                    users,
                 )
             if event.prev_mac != prev_mac:
                 return VerifyResult(
@@ -180,9 +214,16 @@ def verify(db: Database) -> VerifyResult:
                     event.id,
                     "its link to the previous event does not match: rows were deleted, "
                     "inserted or reordered",
+                    users,
                 )
+            key = keys.for_event(expected_id)
             if not hmac.compare_digest(compute_mac(key, prev_mac, event), event.mac):
-                return VerifyResult(False, count, event.id, "its contents were altered")
+                return VerifyResult(False, count, event.id, "its contents were altered", users)
+            if expected_id in wanted:
+                macs[expected_id] = event.mac
+            if event.action == Action.RESTORE and event.detail.startswith("replaced head "):
+                with contextlib.suppress(ValueError):
+                    restores.append((event.occurred_at, int(event.detail.split()[2])))
             prev_mac = event.mac
             expected_id += 1
             count += 1
@@ -192,8 +233,55 @@ def verify(db: Database) -> VerifyResult:
                 count,
                 count + 1,
                 "events after this point were removed (the chain head does not match)",
+                users,
             )
-        return VerifyResult(True, count)
+        if not hmac.compare_digest(
+            integrity.head_mac(keys.key, head.last_id, head.last_mac), head.head_mac or ""
+        ):
+            return VerifyResult(
+                False,
+                count,
+                None,
+                "the chain head was changed outside IOPDesk (its seal does not match): newest "
+                "events may have been deleted",
+                users,
+            )
+        for a in sorted(found, key=lambda a: -a.last_id):
+            if not a.genuine(keys.key):
+                return VerifyResult(
+                    False, count, None, f"the {a.source} was not written by IOPDesk", users
+                )
+            if a.last_id <= count and macs.get(a.last_id) == a.last_mac:
+                continue
+            if any(
+                a.at is not None and a.at <= when and a.last_id <= replaced
+                for when, replaced in restores
+            ):
+                continue  # superseded by a recorded restore from a backup
+            if a.last_id > count:
+                return VerifyResult(
+                    False,
+                    count,
+                    count + 1,
+                    f"the newest events {count + 1} to {a.last_id} were deleted: the {a.source}"
+                    f"{_when(a)} holds event {a.last_id}, the database ends at event {count}",
+                    users,
+                )
+            return VerifyResult(
+                False,
+                count,
+                a.last_id,
+                f"the events up to {a.last_id} were rewritten: the {a.source}{_when(a)} holds "
+                "a different event with that number",
+                users,
+            )
+        if users:
+            return VerifyResult(False, count, None, "", users, anchors_checked=len(found))
+        return VerifyResult(True, count, anchors_checked=len(found))
+
+
+def _when(a: integrity.Anchor) -> str:
+    return f" (recorded {a.at:%Y-%m-%d %H:%M} UTC)" if a.at else ""
 
 
 @dataclass(frozen=True)

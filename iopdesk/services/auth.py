@@ -159,6 +159,23 @@ def login(
             failed = True
             second_factor_problem = problem
             _count_failure(session, user, now, f"two-factor {problem}")
+        elif not _privileges_sealed(session, user):
+            audit.record(
+                session,
+                None,
+                Action.LOGIN_FAILED,
+                username=user.username,
+                entity="app_user",
+                entity_id=user.id,
+                detail="privileges changed outside IOPDesk",
+                flagged=True,
+            )
+            session.commit()
+            raise AuthenticationError(
+                "This account's roles or security settings were changed outside IOPDesk, so it "
+                "cannot sign in. An administrator checks the audit log (iopdesk audit verify) "
+                "and sets the account's access again."
+            )
         else:
             failed = False
             if _hasher.check_needs_rehash(user.password_hash):
@@ -191,6 +208,12 @@ def login(
             "The user name or password is not correct. Check Caps Lock and try again."
         )
     return actor
+
+
+def _privileges_sealed(session: Session, user: User) -> bool:
+    from iopdesk.services.integrity import clinic_keys, user_seal_ok
+
+    return user_seal_ok(clinic_keys(session).key, user)
 
 
 def _is_locked(user: User, now: datetime) -> bool:
@@ -244,11 +267,19 @@ def _count_failure(session: Session, user: User, now: datetime, why: str = "") -
         return
     if count >= limit:
         until = now + timedelta(minutes=minutes)
+        # The lock state is sealed with the account's privileges (services.integrity). Only an
+        # account whose seal holds is sealed again with the new lock; one changed outside
+        # IOPDesk stays broken (a lock-out must never launder a tampered account).
+        sealed = _privileges_sealed(session, user)
         session.execute(
             update(table).where(table.c.id == user.id).values(locked_until=until, failed_attempts=0)
         )
         set_committed_value(user, "locked_until", until)
         set_committed_value(user, "failed_attempts", 0)
+        if sealed:
+            from iopdesk.services.integrity import reseal_user
+
+            reseal_user(session, user)
         audit.record(
             session,
             None,
@@ -447,9 +478,12 @@ def set_user_access(
         changes["locked_until"] = None
         changes["failed_attempts"] = 0
     with db.session() as session:
+        from iopdesk.services.integrity import reseal_user
+
         user = update_versioned(
             session, actor, User, user_id, expected_version, changes, what="This user account"
         )
+        reseal_user(session, user)  # an administrator set this account's access: seal it
         session.flush()
         admins = [
             u

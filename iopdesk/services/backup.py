@@ -36,6 +36,7 @@ from iopdesk.db import Database, DbTarget
 from iopdesk.errors import DatabaseError, DiskFullError, UserError
 from iopdesk.models import BackupRecord
 from iopdesk.models.base import utcnow
+from iopdesk.services import integrity
 from iopdesk.services.actor import Actor
 from iopdesk.services.permissions import Perm, require
 
@@ -218,8 +219,8 @@ def check_file(path: Path, key: bytes) -> FileCheck:
     return FileCheck(path, revision, counts, clinic_row[0] if clinic_row else "")
 
 
-def _snapshot(db: Database, dest: Path) -> dict[str, int]:
-    """Copy one consistent snapshot to `dest` and return that snapshot's row counts."""
+def _snapshot(db: Database, dest: Path) -> tuple[dict[str, int], dict[str, Any]]:
+    """Copy one consistent snapshot to `dest`; return its row counts and audit chain head."""
     key = db_key(db)
     raw = db.engine.raw_connection()
     try:
@@ -228,6 +229,7 @@ def _snapshot(db: Database, dest: Path) -> dict[str, int]:
         src.execute("BEGIN")
         try:
             counts = _table_counts(src)
+            head = _head_of(src)
             target = _connect(dest, key)
             try:
                 src.backup(target)
@@ -237,7 +239,24 @@ def _snapshot(db: Database, dest: Path) -> dict[str, int]:
             src.execute("COMMIT")
     finally:
         raw.close()
-    return counts
+    return counts, head
+
+
+def _head_of(conn: Any) -> dict[str, Any]:
+    """The audit chain head as sealed in the database (recorded in the backup's key info)."""
+    try:
+        row = conn.execute("SELECT last_id, last_mac, head_mac FROM audit_head WHERE id = 1")
+        last_id, last_mac, mac = row.fetchone()
+        key_id = conn.execute("SELECT key_id FROM clinic LIMIT 1").fetchone()
+    except Exception:
+        return {}
+    return {
+        "key_id": key_id[0] if key_id else "",
+        "last_id": int(last_id),
+        "last_mac": last_mac,
+        "head_mac": mac,
+        "at": utcnow().isoformat(timespec="seconds"),
+    }
 
 
 def _fsync(path: Path) -> None:
@@ -254,7 +273,7 @@ def write_verified_copy(db: Database, dest: Path) -> tuple[int, dict[str, int]]:
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
         partial.unlink(missing_ok=True)
-        counts = _snapshot(db, partial)
+        counts, head = _snapshot(db, partial)
         _fsync(partial)
         check = check_file(partial, db_key(db))
         if check.counts != counts:
@@ -262,11 +281,14 @@ def write_verified_copy(db: Database, dest: Path) -> tuple[int, dict[str, int]]:
                 "The backup was written but its contents do not match the database, so it was "
                 "deleted. Try again; if it happens again, the backup folder's disk may be failing."
             )
+        # The key information travels with the backup: where the key is kept, the salt of a
+        # passphrase, the key wrapped by the recovery key, and the audit chain head.
+        info = (keys.read_keyinfo(db.path) if db.path is not None else None) or keys.KeyInfo(
+            method="external"
+        )
+        info.audit_head = head
+        keys.write_keyinfo(dest, info)
         os.replace(partial, dest)
-        if db.path is not None:
-            info = keys.read_keyinfo(db.path)
-            if info is not None:  # the salt is needed to open a passphrase backup; not secret
-                keys.write_keyinfo(dest, info)
     except BaseException as exc:
         with contextlib.suppress(OSError):
             partial.unlink(missing_ok=True)
@@ -495,8 +517,29 @@ def _pg_dump(db: Database, actor: Actor | None, dest: Path) -> BackupResult:
         raise BackupError(f"pg_dump could not back up the clinic server: {first}")
     os.replace(partial, dest)
     size = dest.stat().st_size
+    # The dump's key information records the audit chain head (no key: the server has none).
+    keys.write_keyinfo(dest, keys.KeyInfo(method="postgresql", audit_head=_pg_head(db)))
     _record(db, actor, dest, KIND_POSTGRES, "ok", size, "pg_dump custom format")
     return BackupResult(dest, size, {}, KIND_POSTGRES)
+
+
+def _pg_head(db: Database) -> dict[str, Any]:
+    from sqlalchemy import text
+
+    with db.engine.connect() as conn:
+        row = conn.execute(
+            text("SELECT last_id, last_mac, head_mac FROM audit_head WHERE id = 1")
+        ).first()
+        key_id = conn.execute(text("SELECT key_id FROM clinic LIMIT 1")).scalar()
+    if row is None:
+        return {}
+    return {
+        "key_id": key_id or "",
+        "last_id": int(row[0]),
+        "last_mac": row[1],
+        "head_mac": row[2],
+        "at": utcnow().isoformat(timespec="seconds"),
+    }
 
 
 def status(db: Database) -> BackupStatus:
@@ -643,6 +686,7 @@ def restore(db: Database, actor: Actor, source: Path) -> RestoreResult:
     if source.resolve() == target.resolve():
         raise BadBackupError("That file is the database itself, not a backup.")
     staging, check = _stage(source, target, key)
+    replaced = _newest_head(db)
     try:  # fold the WAL into the file before moving it
         raw = db.engine.raw_connection()
         try:
@@ -653,7 +697,7 @@ def restore(db: Database, actor: Actor, source: Path) -> RestoreResult:
         log.warning("checkpoint before restore failed")
     db.engine.dispose()
     aside = _swap_in(target, staging)
-    _after_restore(db, actor, source)
+    _after_restore(db, actor, source, replaced)
     return RestoreResult(source, aside, check.counts)
 
 
@@ -683,20 +727,48 @@ def restore_damaged(
         keys.keyinfo_path(staging).unlink(missing_ok=True)
         raise
     keys.keyinfo_path(staging).unlink(missing_ok=True)
+    integrity.file_checkpoint_path(staging).unlink(missing_ok=True)
+    checkpoint = integrity.read_checkpoint_file(integrity.file_checkpoint_path(target))
     aside = _swap_in(target, staging)
     db = Database.open(DbTarget(path=target), key=key)
     try:
-        _after_restore(db, actor, source)
+        _after_restore(db, actor, source, checkpoint.last_id if checkpoint else 0)
     finally:
         db.close()
     return RestoreResult(source, aside, check.counts)
 
 
-def _after_restore(db: Database, actor: Actor, source: Path) -> None:
+def _newest_head(db: Database) -> int:
+    """The newest audit event this database or any record of its chain head has reached."""
+    from sqlmodel import Session as _Session
+
+    from iopdesk.models import AuditHead
+
+    newest = max((a.last_id for a in anchors_for(db)), default=0)
+    with contextlib.suppress(Exception), _Session(db.engine) as session:
+        head = session.get(AuditHead, 1)
+        newest = max(newest, head.last_id if head else 0)
+    return newest
+
+
+def _after_restore(
+    db: Database, actor: Actor | None, source: Path, replaced: int, username: str = ""
+) -> None:
+    """Record the restore. Its detail names the newest event of the replaced history, so that
+    `audit verify` accepts checkpoints and newer backups of that history (they are not a sign
+    of deleted events: the restore, itself in the chain, says why they are not here)."""
     from iopdesk.services import audit
 
+    integrity.remove_checkpoint(db.engine)  # the checkpoint of the replaced history
     audit.record_now(
-        db, actor, audit.Action.RESTORE, entity="backup", entity_id=source.name, flagged=True
+        db,
+        actor,
+        audit.Action.RESTORE,
+        entity="backup",
+        entity_id=source.name,
+        detail=f"replaced head {replaced}",
+        flagged=True,
+        username=username or None,
     )
 
 
@@ -747,6 +819,43 @@ def backup_folders_for(db_path: Path) -> list[Path]:
     return list(dict.fromkeys(folders))
 
 
+def anchors_for(db: Database) -> list[integrity.Anchor]:
+    """Chain heads recorded outside the database: its checkpoint file and (local database)
+    the key information of every backup of it in the backup folders."""
+    found: list[integrity.Anchor] = []
+    checkpoint = integrity.read_checkpoint(db.engine)
+    if checkpoint is not None:
+        found.append(checkpoint)
+    seen: set[Path] = set()
+    with db.session() as session:  # backups recorded in the database, wherever they were written
+        recorded = session.exec(select(BackupRecord.path).where(BackupRecord.status == "ok")).all()
+    for name in recorded:
+        _add_backup_anchor(found, seen, Path(name))
+    if db.backend != "sqlite" or db.path is None:
+        return found
+    folders = backup_folders_for(db.path)
+    with contextlib.suppress(UserError):
+        folders.insert(0, backup_folder(db))
+    for folder in dict.fromkeys(folders):
+        for _when, path in backup_files(folder, _stem(db)):
+            _add_backup_anchor(found, seen, path)
+    return found
+
+
+def _add_backup_anchor(found: list[integrity.Anchor], seen: set[Path], path: Path) -> None:
+    if path in seen or not keys.keyinfo_path(path).is_file():
+        return
+    seen.add(path)
+    try:
+        info = keys.read_keyinfo(path)
+    except UserError:
+        return
+    if info is not None and info.audit_head:
+        anchor = integrity.anchor_from(f"backup {path}", info.audit_head)
+        if anchor is not None:
+            found.append(anchor)
+
+
 def damaged_hint(db_path: Path) -> str:
     """One line for the command line when the database will not open: which backup to use."""
     stem = db_path.name.removesuffix(".db")
@@ -758,3 +867,161 @@ def damaged_hint(db_path: Path) -> str:
                 f'iopdesk restore "{files[0][1]}" --user ADMIN'
             )
     return "No backup of this database was found in the backup folder."
+
+
+# -- restore on a new PC -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewPcRestore:
+    result: RestoreResult
+    key_description: str
+    audit_message: str
+    audit_ok: bool
+
+
+def backup_key(
+    source: Path,
+    *,
+    recovery_key: str | None = None,
+    passphrase: str | None = None,
+) -> tuple[bytes, keys.KeyInfo, str]:
+    """Open a backup's key from its key information: with the recovery key, the database
+    passphrase, or (same computer) the keyring. Returns the key, the key information, and
+    which of them opened it ("recovery", "passphrase" or "keyring")."""
+    info = keys.read_keyinfo(source)
+    if info is None:
+        raise BadBackupError(
+            f"The key information file {keys.keyinfo_path(source).name} is not beside the "
+            f"backup {source.name}. Every backup is written with one: copy both files (the "
+            "whole backup folder) to this computer. Nothing was changed."
+        )
+    if recovery_key:
+        return keys.key_from_recovery(info, recovery_key), info, "recovery"
+    if info.method == "passphrase" and passphrase:
+        return keys.key_from_passphrase(info, passphrase), info, "passphrase"
+    if info.method == "keyring":
+        stored = keys.keyring_get(keys.KEYRING_SERVICE, info.account) if info.account else None
+        if stored and keys.keyring_available():
+            return bytes.fromhex(stored), info, "keyring"
+    if info.method == "passphrase":
+        raise keys.NoPassphraseError(
+            "This backup is protected by the database passphrase. Set IOPDESK_DB_PASSPHRASE "
+            "(or IOPDESK_RECOVERY_KEY with the key from the recovery kit), or run the command "
+            "in a terminal to type it."
+        )
+    raise keys.NoPassphraseError(
+        "This backup's key was kept in the keyring of the computer that made it. Give the "
+        "recovery key from the clinic's recovery kit: set IOPDESK_RECOVERY_KEY, or run the "
+        "command in a terminal to type it."
+    )
+
+
+def restore_new(
+    target: Path,
+    source: Path,
+    *,
+    recovery_key: str | None = None,
+    passphrase: str | None = None,
+    new_passphrase: keys.PassphraseProvider | None = None,
+    authenticate: Callable[[Database], Actor] | None = None,
+    replace_existing: bool = False,
+    restored_by: str = "",
+    old_key: bytes | None = None,
+) -> NewPcRestore:
+    """Restore a backup where no database exists yet (a new PC), key it for this computer
+    (its keyring, else a passphrase) and verify it, audit trail included.
+
+    The key comes from the recovery key or the backup's passphrase. On a computer with a
+    keyring the key goes there; without one, a passphrase backup keeps its passphrase when it
+    was opened with it, and otherwise the key is wrapped by a new passphrase from
+    `new_passphrase` (or IOPDESK_DB_PASSPHRASE)."""
+    from iopdesk.services import audit
+
+    target = target.expanduser().absolute()
+    source = source.expanduser().absolute()
+    if target.exists() and target.stat().st_size > 0 and not replace_existing:
+        raise BackupError(
+            f"A database already exists at {target}. Sign in and restore into it "
+            "(`iopdesk --user ADMIN restore FILE`), or choose another --db. Nothing was changed."
+        )
+    key, info, opened_by = backup_key(source, recovery_key=recovery_key, passphrase=passphrase)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging, check = _stage(source, target, key)
+    try:
+        new_info, typed = _key_for_this_pc(target, key, info, opened_by, passphrase, new_passphrase)
+        if authenticate is not None:
+            staged = Database.open(DbTarget(path=staging), key=key)
+            try:
+                actor: Actor | None = authenticate(staged)
+                assert actor is not None
+                require(actor, Perm.BACKUP_RUN)
+            finally:
+                staged.close()
+        else:
+            actor = None
+    except BaseException:
+        staging.unlink(missing_ok=True)
+        raise
+    finally:
+        keys.keyinfo_path(staging).unlink(missing_ok=True)
+        integrity.file_checkpoint_path(staging).unlink(missing_ok=True)
+    aside = _swap_in(target, staging)
+    if aside is not None:  # the replaced database keeps its key information (and key)
+        with contextlib.suppress(OSError, UserError):
+            old_info = keys.read_keyinfo(target)
+            if old_info is not None:
+                if old_info.method == "keyring" and old_key is not None:
+                    old_info.account = str(aside.resolve())
+                    keys.keyring_set(keys.KEYRING_SERVICE, old_info.account, old_key.hex())
+                keys.write_keyinfo(aside, old_info)
+    keys.write_keyinfo(target, new_info)
+    integrity.file_checkpoint_path(target).unlink(missing_ok=True)
+    # Open it the way IOPDesk will from now on (keyring or passphrase), not with the key in hand.
+    db = Database.open(DbTarget(path=target), passphrase_provider=lambda _creating: typed)
+    try:
+        replaced = max((a.last_id for a in anchors_for(db) if a.last_id > 0), default=0)
+        _after_restore(
+            db,
+            actor,
+            source,
+            replaced,
+            username=""
+            if actor
+            else f"restored with the {opened_by.replace('recovery', 'recovery key')}",
+        )
+        checked = audit.verify(db)
+        description = db.key_description
+    finally:
+        db.close()
+    return NewPcRestore(
+        RestoreResult(source, aside, check.counts), description, checked.message(), checked.ok
+    )
+
+
+def _key_for_this_pc(
+    target: Path,
+    key: bytes,
+    info: keys.KeyInfo,
+    opened_by: str,
+    passphrase: str | None,
+    new_passphrase: keys.PassphraseProvider | None,
+) -> tuple[keys.KeyInfo, str]:
+    """Where the restored database's key is kept on this computer (and the passphrase that
+    opens it from now on, "" for the keyring)."""
+    in_keyring = keys.keyring_info(target, key, info)
+    if in_keyring is not None:
+        return in_keyring, ""
+    if opened_by == "passphrase" and info.method == "passphrase" and passphrase:
+        kept = keys.KeyInfo(**{**info.__dict__, "audit_head": {}})
+        return kept, passphrase  # the same passphrase as before
+    chosen = os.environ.get("IOPDESK_DB_PASSPHRASE") or (
+        new_passphrase(True) if new_passphrase is not None else ""
+    )
+    if not chosen:
+        raise keys.NoPassphraseError(
+            "This computer has no system keyring, so the restored database needs a passphrase: "
+            "set IOPDESK_DB_PASSPHRASE or run the command in a terminal to choose one. "
+            "Nothing was changed."
+        )
+    return keys.passphrase_info(key, chosen, info), chosen

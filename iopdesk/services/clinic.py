@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -78,9 +77,8 @@ def setup_clinic(
     with db.session() as session:
         if session.exec(select(func.count()).select_from(Clinic)).one() > 0:
             raise ValidationError("This database already has a clinic; setup was not repeated.")
-        clinic = Clinic(
-            name=name, audit_key=secrets.token_bytes(32), is_demo=is_demo, **clinic_fields
-        )
+        # The audit key is not stored here: services/integrity.py derives or keeps it.
+        clinic = Clinic(name=name, is_demo=is_demo, **clinic_fields)
         session.add(clinic)
         session.flush()
         audit.record(

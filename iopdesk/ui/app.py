@@ -21,7 +21,13 @@ from iopdesk.services.clinic import get_clinic, is_initialized, setup_clinic
 from iopdesk.ui import boot, clock, msgbox, ops
 from iopdesk.ui.boot import make_app
 from iopdesk.ui.context import AppContext
-from iopdesk.ui.dialogs import LoginDialog, PassphraseDialog, SetupDialog
+from iopdesk.ui.dialogs import (
+    LoginDialog,
+    PassphraseDialog,
+    RecoveryKeyDialog,
+    RestoreBackupDialog,
+    SetupDialog,
+)
 from iopdesk.ui.mainwindow import MainWindow
 from iopdesk.ui.widgets import Page
 
@@ -114,7 +120,12 @@ def offer_restore(target: DbTarget, exc: CorruptDatabaseError) -> Database | Non
     return db
 
 
-def first_start(db: Database) -> Actor | None:
+RESTORE_CHOSEN = "restore"
+
+
+def first_start(db: Database) -> Actor | str | None:
+    """The clinic's name and first administrator; RESTORE_CHOSEN when the user chose
+    "Restore from a backup" instead (a new PC for a clinic that already has data)."""
     dialog = SetupDialog()
 
     def create() -> None:
@@ -131,10 +142,103 @@ def first_start(db: Database) -> Actor | None:
         create()
 
     dialog.accept_action = check_and_create
-    if dialog.exec() != QDialog.DialogCode.Accepted:
+    code = dialog.exec()
+    if code == SetupDialog.RESTORE:
+        return RESTORE_CHOSEN
+    if code != QDialog.DialogCode.Accepted:
         return None
     actor: Actor = dialog.result_actor  # type: ignore[attr-defined]
+    show_recovery_key(db)
     return actor
+
+
+def show_recovery_key(db: Database, parent: QWidget | None = None) -> bool:
+    """Make the clinic's recovery key when it has none yet, and show it once with the kit.
+    At set-up, and at an administrator's sign-in for a database made by an older IOPDesk."""
+    from iopdesk.services import recovery
+
+    try:
+        if get_clinic(db).is_demo or recovery.has_recovery_key(db):
+            return False
+        made = recovery.ensure_recovery_key(db)
+    except UserError as exc:
+        msgbox.user_error(parent, exc)
+        return False
+
+    def save(name: str) -> None:
+        from pathlib import Path
+
+        target = Path(name if name.lower().endswith(".pdf") else name + ".pdf")
+        recovery.write_kit(db, made, target)
+
+    RecoveryKeyDialog(made.key, save, parent).exec()
+    return True
+
+
+def restore_at_first_start(target: DbTarget, empty: Database) -> Database | None:
+    """First start on a new PC: restore a backup with the recovery key or the passphrase,
+    keyed for this PC and verified. `empty` is the database just made for the setup (no
+    clinic in it); it is closed and replaced. None when the user cancelled."""
+    from pathlib import Path
+
+    from iopdesk import secrets as keys
+    from iopdesk.errors import ValidationError
+    from iopdesk.services import backup
+
+    if target.path is None:
+        msgbox.info(None, "Restore from a backup", backup.pg_restore_hint(target))
+        return None
+    path = target.path
+    dialog = RestoreBackupDialog(str(paths.data_dir() / "backups"))
+    chosen: dict[str, str] = {}
+
+    def new_passphrase(creating: bool) -> str:
+        chosen["passphrase"] = gui_passphrase(creating)
+        return chosen["passphrase"]
+
+    def run() -> None:
+        source = Path(dialog.file.text().strip())
+        typed_key = dialog.recovery_key.text().strip() or None
+        typed_pass = dialog.passphrase.text() or None
+        if not dialog.file.text().strip() or not source.is_file():
+            raise ValidationError("Choose the backup file (Choose...).")
+        if not typed_key and not typed_pass:
+            raise ValidationError("Type the recovery key from the recovery kit, or the passphrase.")
+        backup.backup_key(source, recovery_key=typed_key, passphrase=typed_pass)  # check first
+        if not chosen.get("cleared") and not is_initialized(empty):
+            chosen["cleared"] = "yes"  # nothing in it: make room for the backup
+            empty.close()
+            for name in (path.name, path.name + "-wal", path.name + "-shm"):
+                path.with_name(name).unlink(missing_ok=True)
+            keys.keyinfo_path(path).unlink(missing_ok=True)
+        done = backup.restore_new(
+            path,
+            source,
+            recovery_key=typed_key,
+            passphrase=typed_pass,
+            new_passphrase=new_passphrase,
+        )
+        if typed_pass and not typed_key:
+            chosen.setdefault("passphrase", typed_pass)
+        dialog.outcome = done  # type: ignore[attr-defined]
+
+    dialog.accept_action = run
+    if dialog.exec() != QDialog.DialogCode.Accepted:
+        return None
+    done: backup.NewPcRestore = dialog.outcome  # type: ignore[attr-defined]
+    box = msgbox.info if done.audit_ok else msgbox.warning
+    box(
+        None,
+        "Backup restored",
+        f"Restored {done.result.rows:,} rows from {done.result.restored_from.name}.\n\n"
+        f"{done.key_description}\n{done.audit_message}\n\nStaff sign in with their usual "
+        "accounts.",
+    )
+    remembered = chosen.get("passphrase")
+    return Database.open(
+        target,
+        passphrase_provider=(lambda _c: remembered) if remembered else gui_passphrase,
+    )
 
 
 def sign_in(db: Database, clinic_name: str, username: str = "") -> Actor | None:
@@ -213,6 +317,10 @@ def run_session(
         if current is None:
             app.quit()
             return
+        from iopdesk.models.enums import Role
+
+        if Role.ADMIN in current.roles and not demo:
+            show_recovery_key(db)  # a database made before recovery keys existed
         window = MainWindow(AppContext(db, current, get_clinic(db)), demo=demo)
         window.signed_out.connect(lambda: QTimer.singleShot(0, lambda: show(None)))
         state["window"] = window
@@ -250,9 +358,16 @@ def run_gui(db: str | None = None, username: str | None = None) -> int:
     try:
         actor = None
         if not is_initialized(database):
-            actor = first_start(database)
-            if actor is None:
+            chosen = first_start(database)
+            if chosen == RESTORE_CHOSEN:
+                restored = restore_at_first_start(target, database)
+                if restored is None:
+                    return 0
+                database = restored
+            elif not isinstance(chosen, Actor):
                 return 0
+            else:
+                actor = chosen
         else:
             auto_backup(database)  # at start-up, when the last backup is older than the setting
         clinic_info = get_clinic(database)

@@ -5,12 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
+    QFileDialog,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPushButton,
     QVBoxLayout,
     QWidget,
 )
@@ -135,6 +140,18 @@ class SetupDialog(_FormDialog):
         self.form.addRow("Password", self.password)
         self.form.addRow("Type it again", self.again)
         self.accept_action = self._check
+        # A new PC for a clinic that already has data: restore instead of setting up.
+        self.restore_button = self.buttons.addButton(
+            "Restore from a backup...", QDialogButtonBox.ButtonRole.ActionRole
+        )
+        self.restore_button.setObjectName("restoreFromBackup")
+        self.restore_button.setToolTip(
+            "The clinic already uses IOPDesk and this is a new or repaired PC: restore the "
+            "latest backup with the recovery key (or the database passphrase)."
+        )
+        self.restore_button.clicked.connect(lambda: self.done(self.RESTORE))
+
+    RESTORE = 2
 
     def _check(self) -> None:
         from iopdesk.services.auth import USERNAME_RE, check_password_policy
@@ -257,3 +274,117 @@ class ChangePasswordDialog(_FormDialog):
             raise ValidationError("The two new passwords do not match. Type the new one again.")
         current = self._current if self._current is not None else self.current.text()
         self._change(current, new)
+
+
+class RestoreBackupDialog(_FormDialog):
+    """First start on a new PC: a backup file and the recovery key (or the passphrase)."""
+
+    def __init__(self, start_folder: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(
+            "Restore from a backup",
+            "Choose the newest backup (iopdesk-backup-....db; its .keyinfo file must be beside "
+            "it) and type the recovery key from the clinic's recovery kit. A database "
+            "protected by a passphrase also opens with that passphrase.",
+            "Restore",
+            parent,
+        )
+        self.start_folder = start_folder
+        self.file = QLineEdit()
+        self.file.setObjectName("backupFile")
+        self.file.setPlaceholderText("e.g. E:\\IOPDesk backups\\iopdesk-backup-....db")
+        browse = QPushButton("Choose...")
+        browse.clicked.connect(self._browse)
+        row = QHBoxLayout()
+        row.addWidget(self.file, 1)
+        row.addWidget(browse)
+        self.recovery_key = QLineEdit()
+        self.recovery_key.setObjectName("recoveryKey")
+        self.recovery_key.setPlaceholderText("XXXX-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX")
+        self.passphrase = _password_field()
+        self.passphrase.setObjectName("backupPassphrase")
+        self.form.addRow("Backup file", row)
+        self.form.addRow("Recovery key", self.recovery_key)
+        self.form.addRow("or passphrase", self.passphrase)
+        self.setMinimumWidth(560)
+
+    def _browse(self) -> None:
+        name, _ = QFileDialog.getOpenFileName(
+            self, "Choose a backup", self.start_folder, "IOPDesk backups (*.db);;All files (*)"
+        )
+        if name:
+            self.file.setText(name)
+
+
+class RecoveryKeyDialog(QDialog):
+    """Shows the clinic's new recovery key once, with the printable kit."""
+
+    def __init__(
+        self,
+        key: str,
+        save_kit: Callable[[str], None],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("IOPDesk - Recovery key")
+        self.setMinimumWidth(560)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(24, 20, 24, 18)
+        outer.setSpacing(10)
+        _header(
+            outer,
+            "Your clinic's recovery key",
+            "If this PC dies or its keyring is lost, this key opens the clinic's backups on a "
+            "new PC. It is shown only now. Print the recovery kit (or write the key down) and "
+            "lock it away from this PC and from the backup drive.",
+        )
+        self.key_label = QLabel(key)
+        self.key_label.setObjectName("recoveryKeyText")
+        mono = QFont("DejaVu Sans Mono")
+        mono.setStyleHint(QFont.StyleHint.Monospace)
+        mono.setPointSizeF(15)
+        mono.setBold(True)
+        self.key_label.setFont(mono)
+        self.key_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.key_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.key_label.setStyleSheet(
+            "border: 2px solid #333; padding: 12px; background: #f7f7f7; border-radius: 4px;"
+        )
+        outer.addWidget(self.key_label)
+        self.save_button = QPushButton("Save the recovery kit (PDF) to print...")
+        self.save_button.setObjectName("saveRecoveryKit")
+        self.saved = QLabel("")
+        self.saved.setWordWrap(True)
+        self.save_kit = save_kit
+        self.save_button.clicked.connect(self._save)
+        outer.addWidget(self.save_button)
+        outer.addWidget(self.saved)
+        outer.addStretch(1)
+        self.confirm = QCheckBox("I have printed the kit or written the key down")
+        self.confirm.setObjectName("recoveryKeyKept")
+        outer.addWidget(self.confirm)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok)
+        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        ok.setText("Continue")
+        ok.setEnabled(False)
+        self.confirm.toggled.connect(ok.setEnabled)
+        self.buttons.accepted.connect(self.accept)
+        outer.addWidget(self.buttons)
+
+    def _save(self) -> None:
+        name, _ = QFileDialog.getSaveFileName(
+            self, "Save the recovery kit", "IOPDesk recovery kit.pdf", "PDF (*.pdf)"
+        )
+        if name:
+            self.write_to(name)
+
+    def write_to(self, name: str) -> None:
+        try:
+            self.save_kit(name)
+        except UserError as exc:
+            self.saved.setText(exc.message)
+            return
+        self.saved.setText(f"Saved {name}. Print it, then delete the file.")
+
+    def reject(self) -> None:  # the key is shown once: closing needs the confirmation too
+        if self.confirm.isChecked():
+            super().reject()

@@ -1,7 +1,7 @@
 """form drafts: unsaved form work kept for the user who typed it
 
 Revision ID: 0012_form_drafts
-Revises: 0007_pg_hardening
+Revises: 0006_audit_anchor
 Create Date: 2026-12-06 02:10:00
 
 Signing out, the inactivity lock's "sign out" and closing the window keep what was typed into
@@ -16,7 +16,7 @@ from alembic import op
 import iopdesk.models.base
 
 revision = "0012_form_drafts"
-down_revision = "0007_pg_hardening"
+down_revision = "0006_audit_anchor"
 branch_labels = None
 depends_on = None
 

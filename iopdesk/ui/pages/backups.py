@@ -8,6 +8,7 @@ from typing import Any
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from iopdesk.errors import UserError
 from iopdesk.models.base import utcnow
 from iopdesk.services import backup
 from iopdesk.ui import msgbox, ops
@@ -71,8 +72,16 @@ class BackupsTab(QWidget):
         self.restore_btn = QPushButton("Restore...")
         self.restore_btn.clicked.connect(self._restore_clicked)
         self.restore_btn.setEnabled(self.local)
+        self.kit_btn = QPushButton("Print the recovery kit...")
+        self.kit_btn.setObjectName("recoveryKit")
+        self.kit_btn.setToolTip(
+            "The recovery key opens the backups on a new PC. Printing it is recorded in the "
+            "audit log."
+        )
+        self.kit_btn.clicked.connect(self._kit_clicked)
         bar.addWidget(self.backup_btn)
         bar.addWidget(self.restore_btn)
+        bar.addWidget(self.kit_btn)
         bar.addStretch(1)
         lay.addLayout(bar)
         self.model: RowsModel[backup.BackupRow] = RowsModel(
@@ -154,6 +163,36 @@ class BackupsTab(QWidget):
             .on_done(self.refresh)
             .run_in_background()
         )
+
+    def _kit_clicked(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save the recovery kit", "IOPDesk recovery kit.pdf", "PDF (*.pdf)"
+        )
+        if path:
+            self.print_kit(Path(path if path.lower().endswith(".pdf") else path + ".pdf"))
+
+    def print_kit(self, path: Path, *, new: bool = False) -> bool:
+        """The clinic's recovery kit (made now when the clinic has no key yet)."""
+        from iopdesk.services import recovery
+
+        try:
+            made = recovery.print_kit(self.ctx.db, self.ctx.actor, path, new=new)
+        except UserError as exc:
+            msgbox.user_error(self, exc)
+            return False
+        more = (
+            "\n\nThis is a new recovery key: make a backup now (Back up now), because "
+            "backups made before it do not open with it."
+            if made.created
+            else ""
+        )
+        msgbox.info(
+            self,
+            "Recovery kit saved",
+            f"The recovery kit (kit {made.recovery_id}) was saved to:\n{path}\n\nPrint it, "
+            f"lock it away from this PC and from the backup drive, then delete the file.{more}",
+        )
+        return True
 
     def _restore_clicked(self) -> None:
         st = backup.status(self.ctx.db)
