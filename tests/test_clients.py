@@ -57,6 +57,7 @@ def test_full_intake_creates_every_part(setup):
         payer_id=payer,
         member_id="MCD-001",
         required_weekly_hours=Decimal("6"),
+        required_hours_until=date(2026, 11, 15),
         emergency_contacts=[ContactInput("Binh Nguyễn", "Brother", "(555) 222-3333")],
     )
     client = clients.create_client(env.db, env.world.front_desk, data)

@@ -165,6 +165,8 @@ def test_weekly_hours_override_and_non_sud_track(qtbot, env, lookup_ids):
     assert "set automatically" in dialog.part2.text()
     qtbot.keyClicks(dialog.hours, "6.x5")  # the validator drops what is not a number
     assert dialog.hours.text() == "6.5"
+    dialog.hours_until.setFocus()  # an override is dated (issue 20 item 7)
+    qtbot.keyClicks(dialog.hours_until, f"{TODAY + timedelta(days=6):%m/%d/%Y}")
     save(qtbot, dialog)
     assert dialog.result() == QDialog.DialogCode.Accepted, dialog.error.text()
     assert dialog.created is not None
@@ -721,3 +723,24 @@ def test_weekly_hours_dashboard_shows_days_after_status(qtbot, env):
     qtbot.mouseClick(previous, Qt.MouseButton.LeftButton)  # last week: nothing attended
     row = next(i for i, r in enumerate(model.rows) if r.client_id == env.world.client_own)
     assert (cell(status + 1), cell(status + 2)) == ("3", "0")
+
+
+def test_intake_hours_override_needs_its_last_day(qtbot, env, lookup_ids):
+    """Issue 20 item 7 at intake: typed weekly hours are an override with an end date (it was
+    permanent); without one the form says so and saves nothing."""
+    dialog = open_intake(qtbot, env)
+    type_basics(qtbot, dialog, "Ola", "Override", "04051990")
+    dialog.tabs.setCurrentIndex(2)
+    qtbot.keyClicks(dialog.hours, "6")
+    save(qtbot, dialog)
+    assert dialog.created is None
+    assert "required_hours_until" in {w.objectName() for w in dialog.invalid_widgets()}
+    dialog.hours_until.setFocus()
+    last_day = TODAY + timedelta(days=13)
+    qtbot.keyClicks(dialog.hours_until, f"{last_day:%m/%d/%Y}")
+    save(qtbot, dialog)
+    assert dialog.result() == QDialog.DialogCode.Accepted, dialog.error.text()
+    assert dialog.created is not None
+    chart = clients.open_chart(env.db, env.world.admin, dialog.created.id or 0)
+    assert chart.client.required_weekly_hours == 6
+    assert chart.client.required_hours_until == last_day

@@ -877,12 +877,13 @@ def test_billing_exceptions_say_how_to_fix_open_the_chart_and_guard_export(qtbot
     model = page.exc_model
     assert model.rowCount() == 2
     cells = [
-        [model.data(model.index(r, c), Qt.ItemDataRole.DisplayRole) for c in range(6)]
+        [model.data(model.index(r, c), Qt.ItemDataRole.DisplayRole) for c in range(7)]
         for r in range(2)
     ]
     # Same client and day twice: the session column tells them apart.
     assert cells[0][3] != cells[1][3] and "13:00" in cells[0][3] + cells[1][3]
-    assert all("member ID" in row[5] for row in cells)  # a plain "how to fix"
+    assert [row[4] for row in cells] == ["90834", "90834"]  # the service each would bill
+    assert all("member ID" in row[6] for row in cells)  # a plain "how to fix"
     # Export asks first (Enter/default is No) and exports nothing.
     msgbox.shown.clear()
     qtbot.mouseClick(page.export_btn, Qt.MouseButton.LeftButton)

@@ -226,6 +226,9 @@ class BillingException:
     client_id: int = 0
     session_id: int | None = None
     part2: bool = False
+    # The service the line would bill (the per-diem code, or the CPT code the session's kind
+    # and minutes give); "" when no code can be known (e.g. no payer, no per-diem code set).
+    service_code: str = ""
 
 
 @dataclass(frozen=True)
@@ -815,10 +818,14 @@ def _compute(
 
     candidates: list[_Candidate] = []
 
-    def exception(cid: int, day: date, reason: str, session_id: int | None = None) -> None:
+    def exception(
+        cid: int, day: date, reason: str, session_id: int | None = None, code: str = ""
+    ) -> None:
         info = facts.clients[cid]
         run.exceptions.append(
-            BillingException(info.mrn, info.label, day, reason, cid, session_id, info.part2)
+            BillingException(
+                info.mrn, info.label, day, reason, cid, session_id, info.part2, code or ""
+            )
         )
 
     for (cid, day), atts in sorted(by_day.items(), key=lambda kv: (kv[0][1], kv[0][0])):
@@ -847,8 +854,9 @@ def _compute(
         )
         hf = "HF" if rules.sud_hf and _newest(facts.sud_enrollments.get(cid, ()), day) else None
         if per_diem:
+            diem = _newest(facts.enrollments.get(cid, ()), day) or ""
             if client_reason:
-                exception(cid, day, client_reason)
+                exception(cid, day, client_reason, code=diem)
                 continue
             counted = [
                 a
@@ -859,11 +867,11 @@ def _compute(
             signed_minutes = sum(a.minutes for a in counted)
             if signed_minutes < facts.minimum:
                 if any((a.session_id, cid) not in facts.signed for a in atts):
-                    exception(cid, day, NOTE_NOT_SIGNED)
+                    exception(cid, day, NOTE_NOT_SIGNED, code=diem)
                 elif len(counted) < len(atts):
-                    exception(cid, day, NOTE_NOT_COSIGNED)
+                    exception(cid, day, NOTE_NOT_COSIGNED, code=diem)
                 else:
-                    exception(cid, day, below_minimum(signed_minutes, facts.minimum))
+                    exception(cid, day, below_minimum(signed_minutes, facts.minimum), code=diem)
                 continue
             code = _newest(facts.enrollments.get(cid, ()), day)
             if not code:
@@ -891,16 +899,16 @@ def _compute(
             )
             continue
         for a in atts:
+            code, reason = procedure_for(a.kind, a.minutes)
             if client_reason:
-                exception(cid, day, client_reason, a.session_id)
+                exception(cid, day, client_reason, a.session_id, code or "")
                 continue
             if (a.session_id, cid) not in facts.signed:
-                exception(cid, day, NOTE_NOT_SIGNED, a.session_id)
+                exception(cid, day, NOTE_NOT_SIGNED, a.session_id, code or "")
                 continue
             if (a.session_id, cid) in facts.uncosigned:
-                exception(cid, day, NOTE_NOT_COSIGNED, a.session_id)
+                exception(cid, day, NOTE_NOT_COSIGNED, a.session_id, code or "")
                 continue
-            code, reason = procedure_for(a.kind, a.minutes)
             if code is None:
                 exception(cid, day, reason or "not billable", a.session_id)
                 continue
@@ -940,7 +948,7 @@ def _compute(
         payer_code_, _mode, requires_auth = facts.payers[c.payer_id]
         rate = _fee(facts, c.payer_id, c.code, c.day)
         if rate is None:
-            exception(c.client_id, c.day, no_fee(c.code), c.session_id)
+            exception(c.client_id, c.day, no_fee(c.code), c.session_id, c.code)
             continue
         units = 1
         auth_id: int | None = None
@@ -955,11 +963,11 @@ def _compute(
                 key=lambda a: (a[1], a[0], a[2]),
             )
             if not covering:
-                exception(c.client_id, c.day, NO_AUTHORIZATION, c.session_id)
+                exception(c.client_id, c.day, NO_AUTHORIZATION, c.session_id, c.code)
                 continue
             chosen = next((a for a in covering if a[4] - used.get(a[2], 0) >= units), None)
             if chosen is None:
-                exception(c.client_id, c.day, AUTH_EXHAUSTED, c.session_id)
+                exception(c.client_id, c.day, AUTH_EXHAUSTED, c.session_id, c.code)
                 continue
             auth_id, auth_number = chosen[2], chosen[3]
             used[auth_id] = used.get(auth_id, 0) + units

@@ -821,6 +821,8 @@ class ClientInput:
     status: str = ClientStatus.REFERRAL.value
     diagnoses: list[str] = field(default_factory=list)  # first is primary
     required_weekly_hours: Decimal | None = None
+    # An hours override is dated: it applies through this day, then the track's hours again.
+    required_hours_until: date | None = None
     mrn: str | None = None
     emergency_contacts: list[ContactInput] = field(default_factory=list)
     payer_id: int | None = None
@@ -887,6 +889,16 @@ def _validate(data: ClientInput) -> tuple[dict[str, Any], list[str]]:
         Decimal(0) <= data.required_weekly_hours <= Decimal(40)
     ):
         errors["required_weekly_hours"] = "Between 0 and 40 hours."
+    if data.required_weekly_hours is not None and data.required_hours_until is None:
+        errors["required_hours_until"] = (
+            "Give the last day of the hours override; after it the track's hours apply again."
+        )
+    if (
+        data.required_hours_until is not None
+        and data.admission_date is not None
+        and data.required_hours_until < data.admission_date
+    ):
+        errors["required_hours_until"] = "The override ends before the admission date."
     if data.status in (ClientStatus.ACTIVE, ClientStatus.ON_HOLD):
         if data.track_id is None:
             errors["track_id"] = "An active client needs a program track."
@@ -915,6 +927,9 @@ def _validate(data: ClientInput) -> tuple[dict[str, Any], list[str]]:
         raise ValidationError(f"Please correct the highlighted fields. {first}", errors)
     values["status"] = data.status
     values["required_weekly_hours"] = data.required_weekly_hours
+    if data.required_weekly_hours is not None:
+        values["required_hours_until"] = data.required_hours_until
+        values["required_hours_reason"] = "set at intake"
     return values, codes
 
 

@@ -164,6 +164,7 @@ class BillingPage(Page):
                 ),
                 # What tells two rows of one client and day apart: the session.
                 Column("Session", lambda r: self.session_labels.get(r.session_id or 0, "")),
+                Column("Service", lambda r: r.service_code or "-"),
                 Column("Reason", lambda r: r.reason, color=lambda r: "#b26a00"),
                 Column("How to fix", lambda r: how_to_fix(r.reason)),
             ]
@@ -171,7 +172,7 @@ class BillingPage(Page):
         self.session_labels: dict[int, str] = {}
         self.exc_table = make_table()
         self.exc_table.setModel(self.exc_model)
-        for column, width in enumerate((80, 170, 90, 190, 150)):
+        for column, width in enumerate((80, 170, 90, 190, 64, 150)):
             self.exc_table.setColumnWidth(column, width)
         self.exc_table.doubleClicked.connect(lambda _i: self._open_exception_chart())
         self.exc_table.activated.connect(lambda _i: self._open_exception_chart())

@@ -125,6 +125,7 @@ FIELD_LABELS = {
     "track_id": "Track",
     "admission_date": "Admission date",
     "required_weekly_hours": "Weekly hours",
+    "required_hours_until": "Hours override through",
     "payer_id": "Payer",
     "member_id": "Member ID",
     "diagnoses": "Diagnoses",
@@ -581,7 +582,18 @@ class IntakeDialog(_FormDialog):
         hours_row.addWidget(self.hours)
         self.hours_unit = hint("hours / week")
         self.hours_unit.setWordWrap(False)
-        hours_row.addWidget(self.hours_unit, 1)
+        hours_row.addWidget(self.hours_unit)
+        # An override is dated (issue 20): through this day, then the track's hours again.
+        self.hours_until_label = hint("through")
+        hours_row.addWidget(self.hours_until_label)
+        self.hours_until = DateField(maximum=date(today.year + 1, 12, 31), blank_page=today)
+        self.hours_until.setObjectName("required_hours_until")
+        self.hours_until.setToolTip(
+            "The last day the client's own weekly hours apply; after it the track's hours "
+            "apply again. Required when you type weekly hours."
+        )
+        self.fields["required_hours_until"] = self.hours_until
+        hours_row.addWidget(self.hours_until, 1)
         self.referral_source = self._line("referral_source", "e.g. Self, court, Dr. Lee", 200)
         self.part2 = QLabel("")
         self.part2.setObjectName("part2Off")
@@ -842,11 +854,19 @@ class IntakeDialog(_FormDialog):
             track_id=track.id if track is not None else None,
             admission_date=self.admission.value() if status == "active" else None,
             required_weekly_hours=self._hours(),
+            required_hours_until=self._hours_until(),
             payer_id=payer_id,
             member_id=self.member_id.text() if payer_id is not None else "",
             diagnoses=[c for c in codes if c],
             emergency_contacts=[c for _i, c in contacts],
         )
+
+    def _hours_until(self) -> date | None:
+        if not self.hours.text().strip():
+            return None  # no override: no end date to ask for
+        if not self.hours_until.text().strip():
+            return None  # the service explains that the override needs its last day
+        return self.hours_until.value()
 
     def _hours(self) -> Decimal | None:
         text = self.hours.text().strip().replace(",", ".")
