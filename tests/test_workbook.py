@@ -1375,3 +1375,43 @@ def test_ten_thousand_bad_rows_are_each_reported(env: Env, tmp_path: Path) -> No
     assert str(exc.value.problems[-1]) == "Clients!10001 dob: '1990-13-01' is not a real date"
     assert "10000 problems" in exc.value.message
     assert table_counts(env.db) == before
+
+
+def test_hours_override_end_date_round_trips_and_is_checked(env: Env, tmp_path: Path) -> None:
+    """Issue 20 item 7: an hours override carries its last day through export and import;
+    an end date without hours, or before admission, is refused as Sheet!row column."""
+    from datetime import date as _date
+
+    from openpyxl import load_workbook as _load
+
+    db, admin = env.db, env.world.admin
+    import_workbook(db, admin, full_book(tmp_path))
+    last = _date.today() + timedelta(days=30)
+    first = tmp_path / "override.xlsx"
+    export_workbook(db, admin, first)
+    book = _load(first)
+    ws = book["Clients"]
+    header = [c.value for c in ws[1]]
+    hours_at = header.index("required_weekly_hours") + 1
+    until_at = header.index("required_hours_until") + 1
+    assert header[-1] == "required_hours_until"  # a new optional column, after the others
+    ws.cell(2, hours_at).value = 6
+    ws.cell(2, until_at).value = last
+    mrn = ws.cell(2, 1).value
+    book.save(first)
+    import_workbook(db, admin, first)
+    with db.read() as s:
+        c = s.exec(select(Client).where(Client.mrn == mrn)).one()
+        assert (c.required_weekly_hours, c.required_hours_until) == (6, last)
+    again = tmp_path / "again.xlsx"
+    export_workbook(db, admin, again)
+    row = next(r for r in cells(again)["Clients"][1:] if r[0] == mrn)
+    assert row[until_at - 1] is not None and row[until_at - 1].date() == last
+    # An end date with no hours to end is a mistake, said as Sheet!row column.
+    ws.cell(2, hours_at).value = None  # row 2 keeps its end date
+    book.save(first)
+    with pytest.raises(ImportFailed) as bad:
+        import_workbook(db, admin, first, dry_run=True)
+    assert problems_of(bad) == [
+        "Clients!2 required_hours_until: give the required_weekly_hours it ends"
+    ]

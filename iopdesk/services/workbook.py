@@ -129,7 +129,7 @@ _CONTRACT: dict[str, tuple[tuple[str, bool], ...]] = {
     "Clients": _spec(
         "mrn* first_name* last_name* preferred_name dob* sex phone email primary_language "
         "track_id* admission_date* discharge_date primary_therapist payer_id member_id "
-        "diagnoses required_weekly_hours part2"
+        "diagnoses required_weekly_hours part2 required_hours_until"
     ),
     "Authorizations": _spec("mrn* payer_id* auth_number* code* start_date* end_date* units*"),
     "Sessions": _spec(
@@ -1109,8 +1109,13 @@ def _parse_clients(sheet: _Sheet, problems: list[ImportProblem]) -> list[_Row]:
         if member and payer is None and r.raw("payer_id") is None:
             r.error("member_id", "give the payer_id this member ID belongs to")
         r.put("diagnoses", _diagnoses, default=[])
-        r.put("required_weekly_hours", _decimal(Decimal(0), Decimal(40)))
+        hours = r.put("required_weekly_hours", _decimal(Decimal(0), Decimal(40)))
         r.put("part2", _yes_no)
+        until = r.put("required_hours_until", _date)
+        if until is not None and hours is None and r.raw("required_weekly_hours") is None:
+            r.error("required_hours_until", "give the required_weekly_hours it ends")
+        elif until is not None and admission is not None and until < admission:
+            r.error("required_hours_until", "must be on or after admission_date")
         out.append(r)
     return out
 
@@ -1886,6 +1891,9 @@ def _new_client(r: _Row, st: _State, w: _Writer) -> dict[str, Any]:
         status=_new_status(r),
         part2=v["part2"] if v.get("part2") is not None else st.tracks[v["track_id"]].is_sud,
         required_weekly_hours=v.get("required_weekly_hours"),
+        required_hours_until=(
+            v.get("required_hours_until") if v.get("required_weekly_hours") is not None else None
+        ),
         admission_date=v["admission_date"],
         discharge_date=v.get("discharge_date"),
     )
@@ -2105,9 +2113,12 @@ def _update_client(
             "email",
             "primary_language",
             "required_weekly_hours",
+            "required_hours_until",
         )
         if k in v
     }
+    if values.get("required_weekly_hours", "absent") is None:
+        values["required_hours_until"] = None  # no override: no end date
     for k in ("preferred_name", "sex", "phone", "email", "primary_language"):
         if k in values and values[k] is None:
             values[k] = ""
@@ -2875,6 +2886,7 @@ class _Export:
                 col(Client.discharge_date),
                 col(Client.required_weekly_hours),
                 col(Client.part2),
+                col(Client.required_hours_until),
             ).order_by(col(Client.mrn))
         ):
             pk = int(c.id)
@@ -2904,6 +2916,7 @@ class _Export:
                     ",".join(diagnoses.get(pk, [])) or None,
                     _number(c.required_weekly_hours),
                     "yes" if c.part2 else "no",
+                    c.required_hours_until if c.required_weekly_hours is not None else None,
                 ]
             )
         self.data["Clients"] = rows
