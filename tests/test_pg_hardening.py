@@ -309,10 +309,10 @@ def test_the_app_role_never_migrates(
     from iopdesk import migrations
 
     previous = migrations.REVISIONS[-2]
+    from iopdesk.migrations import runner
+
     owner_db = Database.open(DbTarget(url=owner_url), migrate=False)
-    with owner_db.engine.begin() as conn:
-        conn.execute(sa.text("DROP INDEX IF EXISTS ux_client_mrn_nocase"))
-        conn.execute(sa.text("UPDATE alembic_version SET version_num = :v"), {"v": previous})
+    runner.downgrade(owner_db.engine, previous)  # as the older IOPDesk left it
     owner_db.close()
     with pytest.raises(DatabaseError) as err:
         Database.open(DbTarget(url=app_url))

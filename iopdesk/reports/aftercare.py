@@ -265,6 +265,17 @@ def translator(language: str) -> Any:
     return t
 
 
+def _printed_stamp(at: datetime, language: str) -> str:
+    """When the packet was printed, clinic-local with the zone: in English the clinic's one
+    stamp ("12/03/2026 6:57 PM CST"); in Spanish a Babel date and time ("03/12/2026 18:57")."""
+    if language != "es":
+        return stamp(at, None)
+    from iopdesk.services.clock import local
+
+    t = local(at, None)
+    return f"{t:%d/%m/%Y} {_time(t.time(), language)} {t.tzname() or ''}".strip()
+
+
 def long_date(d: date | None, language: str) -> str:
     """ "April 5, 1990" / "5 de abril de 1990" (Babel, CLDR long date)."""
     if d is None:
@@ -391,7 +402,11 @@ def write_pdf(packet: Packet, path: Path | str) -> int:
         canvas.line(margin, top - 0.4 * inch, page_w - margin, top - 0.4 * inch)
         canvas.restoreState()
 
-    printed = f"{t('Printed')} {stamp(packet.printed_at, None)}" if packet.printed_at else ""
+    printed = (
+        f"{t('Printed')} {_printed_stamp(packet.printed_at, packet.language)}"
+        if packet.printed_at
+        else ""
+    )
 
     def footer(canvas: Any, page: int, total: int) -> None:
         canvas.saveState()

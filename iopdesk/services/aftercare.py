@@ -988,6 +988,7 @@ def print_packet(
 
 def goals_for_client(db: Database, actor: Actor, client_id: int) -> list[str]:
     """Treatment-plan goal texts, to pre-fill the client's goals in a new plan."""
-    with db.read() as session:
+    # a write unit: a refused read is audited (and committed)
+    with db.session() as session:
         require_client_clinical(session, actor, client_id, Perm.CLINICAL_VIEW)
         return [g.text for g in current_goals_in(session, client_id)]

@@ -812,7 +812,8 @@ def set_template_active(db: Database, actor: Actor, template_id: int, active: bo
 def client_goals(db: Database, actor: Actor, client_id: int) -> list[GoalChoice]:
     """Open goals of the client's current treatment plan(s), for 'goals addressed'."""
     require(actor, Perm.CLINICAL_VIEW)
-    with db.read() as session:
+    # a write unit: a refused read is audited (and committed)
+    with db.session() as session:
         _require_chart(session, actor, client_id)
         rows = session.execute(
             select(PlanGoal, PlanProblem.description)
@@ -863,7 +864,8 @@ def new_note_defaults(
 def client_sessions(db: Database, actor: Actor, client_id: int) -> list[QueueItem]:
     """Held individual/family/intake sessions of a client that have no note yet."""
     require(actor, Perm.CLINICAL_WRITE)
-    with db.read() as session:
+    # a write unit: a refused read is audited (and committed)
+    with db.session() as session:
         _require_chart(session, actor, client_id)
         documented = exists().where(
             col(Note.session_id) == ClinicSession.id,

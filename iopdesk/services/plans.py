@@ -313,7 +313,8 @@ def _user_name(session: Session, user_id: int | None) -> str:
 def list_plans(db: Database, actor: Actor, client_id: int) -> list[PlanSummary]:
     """The client's plans, newest first (plan headers only; no clinical text)."""
     require(actor, Perm.CLINICAL_VIEW)
-    with db.read() as session:
+    # a write unit: a refused read is audited (and committed)
+    with db.session() as session:
         _check_chart(session, actor, client_id, "treatment_plan", "")
         plans = session.exec(
             select(TreatmentPlan)

@@ -126,7 +126,10 @@ class _Runnable(QRunnable):
             except BaseException as exc:  # delivered to the GUI thread, never lost
                 outcome.error = exc
         outcome.tables = frozenset(tables)
-        self.ctl._bridge.finished.emit(outcome)
+        try:
+            self.ctl._bridge.finished.emit(outcome)
+        except RuntimeError:  # the app is shutting down: nobody is left to deliver to
+            log.info("a background operation finished after its window closed")
 
 
 _running: set[Op[Any]] = set()
