@@ -24,7 +24,7 @@ from iopdesk.services import auth, claims, payers
 from iopdesk.services.clients import list_census
 from iopdesk.services.clinic import get_clinic
 from iopdesk.services.demo import DEMO_PASSWORD, create_demo_clinic
-from iopdesk.ui import msgbox
+from iopdesk.ui import msgbox, ops
 from iopdesk.ui.app import make_app
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.mainwindow import MainWindow
@@ -70,8 +70,9 @@ def remittance_for(texts: list[str], paid_on: date) -> str:
 
 
 def settle(app: object) -> None:
-    for _ in range(5):
-        app.processEvents()  # type: ignore[attr-defined]
+    """Let the screens' background operations deliver, then paint."""
+    ops.wait_all()
+    ops.spin(50)
 
 
 def main(target: Path) -> None:
@@ -99,12 +100,14 @@ def main(target: Path) -> None:
     out = work / "claims"
     out.mkdir()
     page.export_claims_to(out)  # type: ignore[attr-defined]
+    settle(app)
     texts = [(out / n).read_text() for n in ("SUMMIT_837P.x12", "LHP_837I.x12")]
     era = work / "era.835"
     era.write_text(remittance_for(texts, date.today() - timedelta(days=2)))
     tab = page.remit_tab  # type: ignore[attr-defined]
     page.tabs.setCurrentWidget(tab)  # type: ignore[attr-defined]
     tab.import_file(era)
+    settle(app)
     settle(app)
     window.grab().save(str(target / "billing-denials.png"))
     tab.tabs.setCurrentIndex(1)
