@@ -150,7 +150,7 @@ class BillingPage(Page):
         )
         self.lines_table = make_table()
         self.lines_table.setModel(self.lines_model)
-        for column, width in enumerate((74, 150, 84, 64, 58, 44, 44, 52, 80, 100, 56, 112, 124)):
+        for column, width in enumerate((74, 150, 84, 64, 58, 44, 44, 52, 80, 100, 66, 112, 124)):
             self.lines_table.setColumnWidth(column, width)
         self.tabs.addTab(self.lines_table, "Claim lines")
         self.exc_model: RowsModel[billing.BillingException] = RowsModel(
