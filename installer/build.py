@@ -399,6 +399,34 @@ def smoke_test(version: str) -> tuple[Smoke, dict[str, float]]:
         ) and (not out.exists() or out.read_bytes()[:2] != b"PK"):
             smoke.fail("export billing", f"{out.name} is not an Excel workbook")
 
+    # 4b. export claims (837) on the demo data: pyx12's maps and the ICD-10-CM code set are
+    # data files of their packages, so this proves they are in the bundle.
+    if not demo_ok:
+        smoke.skip("export claims", "no demo database (the demo step failed)")
+    else:
+        folder = home / "claims"
+        folder.mkdir()
+        today = date.today()
+        if smoke.run(
+            "export claims",
+            [
+                "--db",
+                str(demo_db),
+                "--user",
+                "billing",
+                "export",
+                "claims",
+                "--from",
+                (today - timedelta(days=56)).isoformat(),
+                "--to",
+                today.isoformat(),
+                "-o",
+                str(folder),
+            ],
+            IOPDESK_PASSWORD=DEMO_PASSWORD,
+        ) and not list(folder.glob("*_837*.x12")):
+            smoke.fail("export claims", "no 837 file was written")
+
     # 5. print aftercare on the demo data.
     probe = subprocess.run(
         [str(EXE), "print", "aftercare", "--help"],
