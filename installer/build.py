@@ -372,35 +372,9 @@ def smoke_test(version: str) -> tuple[Smoke, dict[str, float]]:
                 exe=APP_DIR / "iopdeskw.exe",
             )
 
-    # 4. export billing on the demo data.
-    if not demo_ok:
-        smoke.skip("export billing", "no demo database (the demo step failed)")
-    else:
-        out = home / "billing.xlsx"
-        today = date.today()
-        if smoke.run(
-            "export billing",
-            [
-                "--db",
-                str(demo_db),
-                "--user",
-                "billing",
-                "export",
-                "billing",
-                "--from",
-                (today - timedelta(days=56)).isoformat(),
-                "--to",
-                today.isoformat(),
-                "-o",
-                str(out),
-            ],
-            expect="claim lines",
-            IOPDESK_PASSWORD=DEMO_PASSWORD,
-        ) and (not out.exists() or out.read_bytes()[:2] != b"PK"):
-            smoke.fail("export billing", f"{out.name} is not an Excel workbook")
-
-    # 4b. export claims (837) on the demo data: pyx12's maps and the ICD-10-CM code set are
-    # data files of their packages, so this proves they are in the bundle.
+    # 4a. export claims (837) on the demo data, before the Excel export bills the same lines:
+    # pyx12's maps and the ICD-10-CM code set are data files of their packages, so this proves
+    # they are in the bundle.
     if not demo_ok:
         smoke.skip("export claims", "no demo database (the demo step failed)")
     else:
@@ -426,6 +400,34 @@ def smoke_test(version: str) -> tuple[Smoke, dict[str, float]]:
             IOPDESK_PASSWORD=DEMO_PASSWORD,
         ) and not list(folder.glob("*_837*.x12")):
             smoke.fail("export claims", "no 837 file was written")
+
+    # 4. export billing on the demo data.
+    if not demo_ok:
+        smoke.skip("export billing", "no demo database (the demo step failed)")
+    else:
+        out = home / "billing.xlsx"
+        today = date.today()
+        if smoke.run(
+            "export billing",
+            [
+                "--db",
+                str(demo_db),
+                "--user",
+                "billing",
+                "export",
+                "billing",
+                "--from",
+                (today - timedelta(days=56)).isoformat(),
+                "--to",
+                today.isoformat(),
+                "-o",
+                str(out),
+                "--include-billed",  # the lines the 837 step just sent, written again
+            ],
+            expect="claim lines",
+            IOPDESK_PASSWORD=DEMO_PASSWORD,
+        ) and (not out.exists() or out.read_bytes()[:2] != b"PK"):
+            smoke.fail("export billing", f"{out.name} is not an Excel workbook")
 
     # 5. print aftercare on the demo data.
     probe = subprocess.run(
