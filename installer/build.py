@@ -407,26 +407,29 @@ def smoke_test(version: str) -> tuple[Smoke, dict[str, float]]:
     else:
         out = home / "billing.xlsx"
         today = date.today()
-        if smoke.run(
-            "export billing",
-            [
-                "--db",
-                str(demo_db),
-                "--user",
-                "billing",
-                "export",
-                "billing",
-                "--from",
-                (today - timedelta(days=56)).isoformat(),
-                "--to",
-                today.isoformat(),
-                "-o",
-                str(out),
-                "--include-billed",  # the lines the 837 step just sent, written again
-            ],
-            expect="claim lines",
-            IOPDESK_PASSWORD=DEMO_PASSWORD,
-        ) and (not out.exists() or out.read_bytes()[:2] != b"PK"):
+        if (
+            smoke.run(
+                "export billing",
+                [
+                    "--db",
+                    str(demo_db),
+                    "--user",
+                    "billing",
+                    "export",
+                    "billing",
+                    "--from",
+                    (today - timedelta(days=56)).isoformat(),
+                    "--to",
+                    today.isoformat(),
+                    "-o",
+                    str(out),
+                    "--include-billed",  # the lines the 837 step just sent, written again
+                ],
+                expect="claim lines",
+                IOPDESK_PASSWORD=DEMO_PASSWORD,
+            )
+            and (not out.exists() or out.read_bytes()[:2] != b"PK")
+        ):
             smoke.fail("export billing", f"{out.name} is not an Excel workbook")
 
     # 5. print aftercare on the demo data.
