@@ -15,7 +15,7 @@ from iopdesk.services import attendance, clients, clinic
 from iopdesk.services.clients import ClientInput
 from iopdesk.ui import msgbox
 from iopdesk.ui.context import AppContext
-from tests.helpers import settle
+from tests.helpers import boxes, settle
 
 pytestmark = pytest.mark.gui
 
@@ -27,10 +27,8 @@ def backend() -> str:
 
 @pytest.fixture(autouse=True)
 def _nonblocking_boxes():
-    msgbox.NON_BLOCKING = True
-    msgbox.shown.clear()
-    yield
-    msgbox.NON_BLOCKING = False
+    with boxes():
+        yield
 
 
 def ctx_for(env, actor) -> AppContext:
