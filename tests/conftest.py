@@ -37,6 +37,7 @@ import pytest  # noqa: E402
 
 from iopdesk.db import Database, DbTarget  # noqa: E402
 from iopdesk.services.actor import Actor  # noqa: E402
+from tests.helpers.fixtures import _gui_test_boxes, boxes  # noqa: E402, F401 (shared fixtures)
 
 TEST_KEY = bytes.fromhex("5a" * 32)
 PASSWORD = "correct-horse-battery"
@@ -169,6 +170,27 @@ def pg_template(pg_server: object) -> tuple[str, World]:
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "sqlite_only: run on the encrypted SQLite file only (GUI behaviour, SQLite files); "
+        "the services underneath are tested on both backends elsewhere",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `sqlite_only` lose their PostgreSQL half (one marker instead of a
+    `backend` fixture copied into each file)."""
+    keep, drop = [], []
+    for item in items:
+        params = getattr(item, "callspec", None)
+        on_pg = params is not None and params.params.get("backend") == "postgresql"
+        (drop if on_pg and item.get_closest_marker("sqlite_only") else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 @dataclass

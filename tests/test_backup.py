@@ -69,10 +69,7 @@ def add_client(db: Database, world: World, last: str = "Afterbackup") -> int:
 
 # -- SQLite -------------------------------------------------------------------------------------
 
-
-@pytest.fixture
-def backend() -> str:
-    return "sqlite"
+pytestmark = pytest.mark.sqlite_only
 
 
 def test_backup_is_verified_copy_equal_row_for_row(env: Env, folder: Path) -> None:

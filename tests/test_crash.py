@@ -25,11 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
 CI_KILLS = int(os.environ.get("IOPDESK_CI_KILLS", "20"))
-
-
-@pytest.fixture
-def backend() -> str:
-    return "sqlite"
+pytestmark = pytest.mark.sqlite_only
 
 
 @pytest.fixture(scope="module")

@@ -6,30 +6,13 @@ import pytest
 from PySide6.QtCore import Qt
 
 from iopdesk.services import audit, clinic
-from iopdesk.ui import msgbox
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.dialogs import LoginDialog
 from iopdesk.ui.mainwindow import MainWindow
 from tests.conftest import PASSWORD
+from tests.helpers import main_window as open_window
 
 pytestmark = [pytest.mark.gui, pytest.mark.parametrize("backend", ["sqlite"])]
-
-
-@pytest.fixture(autouse=True)
-def _nonblocking_boxes():
-    msgbox.NON_BLOCKING = True
-    msgbox.shown.clear()
-    yield
-    msgbox.NON_BLOCKING = False
-
-
-def open_window(qtbot, env, actor) -> MainWindow:
-    window = MainWindow(AppContext(env.db, actor, clinic.get_clinic(env.db)))
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitExposed(window)
-    qtbot.waitUntil(lambda: window.ready)  # the first page fills just after the first paint
-    return window
 
 
 def nav_names(window: MainWindow) -> list[str]:

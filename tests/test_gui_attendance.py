@@ -15,20 +15,7 @@ from iopdesk.ui import msgbox
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.pages.attendance import AttendancePage, parse_time
 
-pytestmark = pytest.mark.gui
-
-
-@pytest.fixture
-def backend() -> str:
-    return "sqlite"  # GUI behaviour; the services below are tested on both backends
-
-
-@pytest.fixture(autouse=True)
-def _nonblocking_boxes():
-    msgbox.NON_BLOCKING = True
-    msgbox.shown.clear()
-    yield
-    msgbox.NON_BLOCKING = False
+pytestmark = [pytest.mark.gui, pytest.mark.sqlite_only]
 
 
 @pytest.fixture

@@ -14,26 +14,13 @@ from iopdesk.ui.context import AppContext
 from iopdesk.ui.pages.admin import AdminPage
 from iopdesk.ui.pages.today import TodayPage
 from tests.conftest import PASSWORD, Env
-from tests.helpers import finish, settle
+from tests.helpers import ctx_for, finish, settle
 
-pytestmark = pytest.mark.gui
-
-
-@pytest.fixture
-def backend() -> str:
-    return "sqlite"
-
-
-@pytest.fixture(autouse=True)
-def _nonblocking_boxes():
-    msgbox.NON_BLOCKING = True
-    msgbox.shown.clear()
-    yield
-    msgbox.NON_BLOCKING = False
+pytestmark = [pytest.mark.gui, pytest.mark.sqlite_only]
 
 
 def _ctx(env: Env) -> AppContext:
-    return AppContext(env.db, env.world.admin, clinic.get_clinic(env.db))
+    return ctx_for(env, env.world.admin)
 
 
 def test_backups_tab_back_up_now_and_restore(qtbot, env: Env, tmp_path: Path, monkeypatch):

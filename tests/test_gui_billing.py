@@ -13,20 +13,7 @@ from iopdesk.ui.pages.billing import BillingPage
 from tests.helpers import finish, settle
 from tests.test_billing import D1, D4, _two_clients
 
-pytestmark = pytest.mark.gui
-
-
-@pytest.fixture
-def backend() -> str:
-    return "sqlite"
-
-
-@pytest.fixture(autouse=True)
-def _nonblocking_boxes():
-    msgbox.NON_BLOCKING = True
-    msgbox.shown.clear()
-    yield
-    msgbox.NON_BLOCKING = False
+pytestmark = [pytest.mark.gui, pytest.mark.sqlite_only]
 
 
 def test_preview_export_and_void(qtbot, env, tmp_path):

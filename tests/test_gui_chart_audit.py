@@ -10,12 +10,7 @@ from iopdesk.services import clinic
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.pages.clients import ChartPage
 
-pytestmark = pytest.mark.gui
-
-
-@pytest.fixture
-def backend() -> str:
-    return "sqlite"
+pytestmark = [pytest.mark.gui, pytest.mark.sqlite_only]
 
 
 def _views(env) -> int:

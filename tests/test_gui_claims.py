@@ -19,20 +19,7 @@ from tests.test_billing import D1, D5
 from tests.test_claims import basic_world
 from tests.x12_835 import Clp, Svc, write_835
 
-pytestmark = pytest.mark.gui
-
-
-@pytest.fixture
-def backend() -> str:
-    return "sqlite"
-
-
-@pytest.fixture(autouse=True)
-def _nonblocking_boxes():
-    msgbox.NON_BLOCKING = True
-    msgbox.shown.clear()
-    yield
-    msgbox.NON_BLOCKING = False
+pytestmark = [pytest.mark.gui, pytest.mark.sqlite_only]
 
 
 def test_export_claims_then_post_835(qtbot, env, tmp_path):

@@ -13,23 +13,14 @@ from iopdesk.models.enums import Role
 from iopdesk.services import clients, clinic, lookups, staff
 from iopdesk.services.staff import StaffInput
 from iopdesk.ui import msgbox, style
-from iopdesk.ui.context import AppContext
 from iopdesk.ui.pages.caseload import AssignDialog, CaseloadPage
 from iopdesk.ui.pages.intake import IntakeDialog, to_qdate
 from iopdesk.ui.pages.staff import LinkUserDialog, StaffDialog, StaffTab
-from tests.helpers import settle
+from tests.helpers import ctx_for, settle
 
 pytestmark = [pytest.mark.gui, pytest.mark.parametrize("backend", ["sqlite"])]
 TODAY = date.today()
 VALID_NPI = "1234567893"
-
-
-@pytest.fixture(autouse=True)
-def _nonblocking_boxes():
-    msgbox.NON_BLOCKING = True
-    msgbox.shown.clear()
-    yield
-    msgbox.NON_BLOCKING = False
 
 
 @pytest.fixture
@@ -44,10 +35,6 @@ def lookup_ids(env) -> dict[str, int]:
         s.flush()
         assert sud.id and mh.id and payer.id
         return {"sud": sud.id, "mh": mh.id, "payer": payer.id}
-
-
-def ctx_for(env, actor) -> AppContext:
-    return AppContext(env.db, actor, clinic.get_clinic(env.db))
 
 
 def open_intake(qtbot, env, actor=None) -> IntakeDialog:

@@ -13,34 +13,15 @@ from PySide6.QtWidgets import QCheckBox, QPushButton
 from sqlmodel import select
 
 from iopdesk.models import Client
-from iopdesk.services import clinic, discharge, drugscreens, measures, medications, safety
+from iopdesk.services import discharge, drugscreens, measures, medications, safety
 from iopdesk.ui import msgbox
-from iopdesk.ui.context import AppContext
 from iopdesk.ui.pages import safety as ui
 from iopdesk.ui.pages.clients import ChartPage
 from iopdesk.ui.pages.today import TodayPage
+from tests.helpers import ctx_for
 from tests.test_clinical_safety import TODAY, _discharged, pdf_text
 
-pytestmark = pytest.mark.gui
-
-
-@pytest.fixture
-def backend() -> str:
-    return "sqlite"
-
-
-@pytest.fixture(autouse=True)
-def _nonblocking():
-    msgbox.NON_BLOCKING = True
-    msgbox.shown.clear()
-    ui.OPEN_AFTER_PRINT = False
-    yield
-    msgbox.NON_BLOCKING = False
-    ui.OPEN_AFTER_PRINT = True
-
-
-def ctx_for(env, actor) -> AppContext:
-    return AppContext(env.db, actor, clinic.get_clinic(env.db))
+pytestmark = [pytest.mark.gui, pytest.mark.sqlite_only]
 
 
 def click(qtbot, button) -> None:

@@ -14,25 +14,9 @@ from iopdesk.models import ClinicSession, Track, TrackBlock
 from iopdesk.services import attendance, clients, clinic
 from iopdesk.services.clients import ClientInput
 from iopdesk.ui import msgbox
-from iopdesk.ui.context import AppContext
-from tests.helpers import boxes, settle
+from tests.helpers import ctx_for, settle
 
-pytestmark = pytest.mark.gui
-
-
-@pytest.fixture
-def backend() -> str:
-    return "sqlite"  # GUI behaviour; the services are tested on both backends elsewhere
-
-
-@pytest.fixture(autouse=True)
-def _nonblocking_boxes():
-    with boxes():
-        yield
-
-
-def ctx_for(env, actor) -> AppContext:
-    return AppContext(env.db, actor, clinic.get_clinic(env.db))
+pytestmark = [pytest.mark.gui, pytest.mark.sqlite_only]
 
 
 def click_cell(qtbot, table: QTableView, row: int, column: int) -> None:

@@ -9,9 +9,7 @@ from PySide6.QtWidgets import QDialog
 from sqlmodel import select
 
 from iopdesk.models import AftercarePlan, Client, ClinicSession
-from iopdesk.services import aftercare, clinic
-from iopdesk.ui import msgbox
-from iopdesk.ui.context import AppContext
+from iopdesk.services import aftercare
 from iopdesk.ui.pages import discharge as page_mod
 from iopdesk.ui.pages.discharge import (
     AftercareEditor,
@@ -21,28 +19,10 @@ from iopdesk.ui.pages.discharge import (
     PrintDialog,
     parse_time,
 )
+from tests.helpers import ctx_for
 from tests.test_discharge import LAST, admitted_client
 
-pytestmark = pytest.mark.gui
-
-
-@pytest.fixture
-def backend() -> str:
-    return "sqlite"
-
-
-@pytest.fixture(autouse=True)
-def _nonblocking():
-    msgbox.NON_BLOCKING = True
-    msgbox.shown.clear()
-    page_mod.OPEN_AFTER_PRINT = False
-    yield
-    msgbox.NON_BLOCKING = False
-    page_mod.OPEN_AFTER_PRINT = True
-
-
-def ctx_for(env, actor) -> AppContext:
-    return AppContext(env.db, actor, clinic.get_clinic(env.db))
+pytestmark = [pytest.mark.gui, pytest.mark.sqlite_only]
 
 
 def test_guided_discharge_edit_finalize_and_print(qtbot, env, tmp_path):

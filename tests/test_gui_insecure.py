@@ -6,28 +6,14 @@ from __future__ import annotations
 import pytest
 
 from iopdesk.db import INSECURE_BANNER
-from iopdesk.services import clinic
-from iopdesk.ui import msgbox
-from iopdesk.ui.context import AppContext
 from iopdesk.ui.mainwindow import MainWindow
+from tests.helpers import main_window
 
 pytestmark = [pytest.mark.gui, pytest.mark.parametrize("backend", ["sqlite"])]
 
 
-@pytest.fixture(autouse=True)
-def _nonblocking_boxes():  # type: ignore[no-untyped-def]
-    msgbox.NON_BLOCKING = True
-    yield
-    msgbox.NON_BLOCKING = False
-
-
 def _window(qtbot, env) -> MainWindow:  # type: ignore[no-untyped-def]
-    window = MainWindow(AppContext(env.db, env.world.admin, clinic.get_clinic(env.db)))
-    qtbot.addWidget(window)
-    window.resize(1366, 768)
-    window.show()
-    qtbot.waitExposed(window)
-    return window
+    return main_window(qtbot, env, env.world.admin, size=(1366, 768))
 
 
 def test_no_banner_over_a_secure_connection(qtbot, env) -> None:  # type: ignore[no-untyped-def]

@@ -17,29 +17,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from iopdesk.services import clinic
-from iopdesk.ui import msgbox
-from iopdesk.ui.context import AppContext
+from tests.helpers import ctx_for
 
-pytestmark = pytest.mark.gui
+pytestmark = [pytest.mark.gui, pytest.mark.sqlite_only]
 
 SIZES = [(1024, 700), (1366, 768)]
-
-
-@pytest.fixture
-def backend() -> str:
-    return "sqlite"
-
-
-@pytest.fixture(autouse=True)
-def _nonblocking_boxes():
-    msgbox.NON_BLOCKING = True
-    yield
-    msgbox.NON_BLOCKING = False
-
-
-def ctx_for(env, actor) -> AppContext:
-    return AppContext(env.db, actor, clinic.get_clinic(env.db))
 
 
 @pytest.fixture(autouse=True)

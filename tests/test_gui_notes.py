@@ -8,25 +8,11 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 
 from iopdesk.services import clinic, notes
-from iopdesk.ui import msgbox
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.pages.notes import GroupNoteDialog, NoteEditorDialog, NotesPage
 from tests.test_notes import _group, _individual, _today
 
-pytestmark = pytest.mark.gui
-
-
-@pytest.fixture
-def backend() -> str:
-    return "sqlite"
-
-
-@pytest.fixture(autouse=True)
-def _nonblocking_boxes():
-    msgbox.NON_BLOCKING = True
-    msgbox.shown.clear()
-    yield
-    msgbox.NON_BLOCKING = False
+pytestmark = [pytest.mark.gui, pytest.mark.sqlite_only]
 
 
 def _page(qtbot, env, actor) -> NotesPage:

@@ -17,20 +17,7 @@ from iopdesk.ui.pages.clients import ChartPage
 from iopdesk.ui.pages.plan import TreatmentPlanTab
 from tests.conftest import Env
 
-pytestmark = pytest.mark.gui
-
-
-@pytest.fixture
-def backend() -> str:
-    return "sqlite"
-
-
-@pytest.fixture(autouse=True)
-def _nonblocking_boxes():
-    msgbox.NON_BLOCKING = True
-    msgbox.shown.clear()
-    yield
-    msgbox.NON_BLOCKING = False
+pytestmark = [pytest.mark.gui, pytest.mark.sqlite_only]
 
 
 def _items(tab: TreatmentPlanTab) -> list[QTreeWidgetItem]:

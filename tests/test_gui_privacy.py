@@ -14,32 +14,10 @@ from iopdesk.services import breakglass, clinic, consents, totp
 from iopdesk.services.disclosures import INTERNAL, Release
 from iopdesk.ui import msgbox
 from iopdesk.ui.context import AppContext
-from iopdesk.ui.mainwindow import MainWindow
 from iopdesk.ui.pages.privacy import ReleaseDialog, TwoFactorDialog
+from tests.helpers import main_window as open_window
 
-pytestmark = pytest.mark.gui
-
-
-@pytest.fixture
-def backend() -> str:
-    return "sqlite"
-
-
-@pytest.fixture(autouse=True)
-def _nonblocking_boxes():
-    msgbox.NON_BLOCKING = True
-    msgbox.shown.clear()
-    yield
-    msgbox.NON_BLOCKING = False
-
-
-def open_window(qtbot, env, actor) -> MainWindow:
-    window = MainWindow(AppContext(env.db, actor, clinic.get_clinic(env.db)))
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitExposed(window)
-    qtbot.waitUntil(lambda: window.ready)  # the first page fills just after the first paint
-    return window
+pytestmark = [pytest.mark.gui, pytest.mark.sqlite_only]
 
 
 def test_chart_privacy_tab_consents_forms_and_disclosures(qtbot, env, tmp_path: Path):

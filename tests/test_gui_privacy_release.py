@@ -13,35 +13,11 @@ from PySide6.QtWidgets import QApplication, QDialogButtonBox, QWidget
 from sqlmodel import select
 
 from iopdesk.models import Client, Consent, Recipient
-from iopdesk.services import clinic, recipients
-from iopdesk.ui import msgbox
-from iopdesk.ui.context import AppContext
-from iopdesk.ui.mainwindow import MainWindow
+from iopdesk.services import recipients
 from iopdesk.ui.pages.privacy import ConsentDialog, RecipientDialog, ReleaseDialog
+from tests.helpers import main_window as _window
 
-pytestmark = pytest.mark.gui
-
-
-@pytest.fixture
-def backend() -> str:
-    return "sqlite"
-
-
-@pytest.fixture(autouse=True)
-def _nonblocking_boxes():
-    msgbox.NON_BLOCKING = True
-    msgbox.shown.clear()
-    yield
-    msgbox.NON_BLOCKING = False
-
-
-def _window(qtbot, env, actor) -> MainWindow:
-    window = MainWindow(AppContext(env.db, actor, clinic.get_clinic(env.db)))
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitExposed(window)
-    qtbot.waitUntil(lambda: window.ready)
-    return window
+pytestmark = [pytest.mark.gui, pytest.mark.sqlite_only]
 
 
 def _ok(dialog: QWidget) -> None:

@@ -39,12 +39,9 @@ KEY = re.compile(r"^(?:[A-Z2-7]{4}-){7}[A-Z2-7]{4}$")
 
 
 @pytest.fixture(autouse=True)
-def _nonblocking_boxes():
-    msgbox.NON_BLOCKING = True
-    msgbox.shown.clear()
+def _modal_failures():
     FAILURES.clear()
     yield
-    msgbox.NON_BLOCKING = False
     if FAILURES:
         raise FAILURES[0]
 

@@ -35,14 +35,6 @@ ADMITTED = TODAY - timedelta(days=30)
 GROUP = "Adult MH Day IOP"
 
 
-@pytest.fixture(autouse=True)
-def _nonblocking_boxes():
-    msgbox.NON_BLOCKING = True
-    msgbox.shown.clear()
-    yield
-    msgbox.NON_BLOCKING = False
-
-
 @pytest.fixture
 def clinic_data(env) -> dict[str, int]:
     """A Mon/Wed/Thu 09:00-12:00 day track with two clients, an evening track with one client,

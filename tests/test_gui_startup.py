@@ -18,14 +18,6 @@ from iopdesk.ui.dialogs import PassphraseDialog, RecoveryKeyDialog, SetupDialog
 pytestmark = pytest.mark.gui
 
 
-@pytest.fixture(autouse=True)
-def _nonblocking_boxes():
-    msgbox.NON_BLOCKING = True
-    msgbox.shown.clear()
-    yield
-    msgbox.NON_BLOCKING = False
-
-
 def answer(qtbot, dialog_type, fill, log: list) -> None:
     """When a modal dialog of dialog_type opens, fill it in and press OK."""
 

@@ -8,34 +8,12 @@ from PySide6.QtCore import Qt
 from iopdesk.services import clinic, drafts
 from iopdesk.ui import msgbox
 from iopdesk.ui.context import AppContext
-from iopdesk.ui.mainwindow import MainWindow
 from iopdesk.ui.pages.intake import INTAKE_DRAFT, IntakeDialog
+from tests.helpers import main_window as _window
 from tests.helpers import settle
 from tests.test_gui_attendance import group  # noqa: F401  (fixture)
 
-pytestmark = pytest.mark.gui
-
-
-@pytest.fixture
-def backend() -> str:
-    return "sqlite"  # window behaviour; drafts are plain rows in the encrypted database
-
-
-@pytest.fixture(autouse=True)
-def _boxes():
-    msgbox.NON_BLOCKING = True
-    msgbox.shown.clear()
-    yield
-    msgbox.NON_BLOCKING = False
-
-
-def _window(qtbot, env, actor) -> MainWindow:
-    window = MainWindow(AppContext(env.db, actor, clinic.get_clinic(env.db)))
-    qtbot.addWidget(window)
-    window.change_watch.timer.stop()
-    window.show()
-    settle()
-    return window
+pytestmark = [pytest.mark.gui, pytest.mark.sqlite_only]
 
 
 def _intake(qtbot, env, window, actor) -> IntakeDialog:

@@ -52,11 +52,7 @@ COMMON = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 _n = itertools.count()
-
-
-@pytest.fixture
-def backend() -> str:
-    return "sqlite"
+pytestmark = pytest.mark.sqlite_only
 
 
 def _row(db: Database, sql: str, **params: object) -> tuple[object, ...]:

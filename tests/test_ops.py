@@ -19,14 +19,6 @@ from tests.helpers import finish
 pytestmark = pytest.mark.gui
 
 
-@pytest.fixture(autouse=True)
-def _boxes():
-    msgbox.NON_BLOCKING = True
-    msgbox.shown.clear()
-    yield
-    msgbox.NON_BLOCKING = False
-
-
 def test_op_runs_off_the_gui_thread_and_delivers_on_it(qtbot) -> None:
     gui = threading.get_ident()
     seen: dict[str, int] = {}

@@ -15,7 +15,6 @@ import pytest
 from iopdesk import __version__, cli
 from iopdesk.db import Database
 from iopdesk.services.clinic import get_clinic, is_initialized, setup_clinic
-from iopdesk.ui import msgbox
 
 ROOT = Path(__file__).resolve().parent.parent
 _spec = importlib.util.spec_from_file_location(
@@ -25,17 +24,7 @@ assert _spec is not None and _spec.loader is not None
 release_build = importlib.util.module_from_spec(_spec)
 sys.modules[_spec.name] = release_build  # its dataclasses look themselves up there
 _spec.loader.exec_module(release_build)
-
-
-@pytest.fixture
-def backend() -> str:
-    return "sqlite"
-
-
-@pytest.fixture(autouse=True)
-def _restore_boxes():
-    yield
-    msgbox.NON_BLOCKING = False
+pytestmark = pytest.mark.sqlite_only
 
 
 @pytest.mark.gui

@@ -37,15 +37,27 @@ def ctx_for(env: Any, actor: Any) -> Any:
     return AppContext(env.db, actor, clinic.get_clinic(env.db))
 
 
-def main_window(qtbot: Any, env: Any, actor: Any) -> Any:
-    """The real main window for `actor`, shown, its first page filled; the change poll stopped
-    (tests drive it). Closed by qtbot at the end of the test."""
+def main_window(
+    qtbot: Any,
+    env: Any,
+    actor: Any,
+    size: tuple[int, int] | None = None,
+    poll_changes: bool = False,
+) -> Any:
+    """The real main window for `actor`, shown (at `size` if given), its first page filled.
+    The change poll is stopped unless `poll_changes` (tests drive it). Closed by qtbot at the
+    end of the test."""
     from iopdesk.ui.mainwindow import MainWindow
 
     window = MainWindow(ctx_for(env, actor))
     qtbot.addWidget(window)
-    window.change_watch.timer.stop()
+    if not poll_changes:
+        window.change_watch.timer.stop()
+    if size is not None:
+        window.resize(*size)
     window.show()
+    qtbot.waitExposed(window)
+    qtbot.waitUntil(lambda: window.ready)  # the first page fills just after the first paint
     settle()
     return window
 
