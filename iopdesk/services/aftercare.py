@@ -49,8 +49,6 @@ from iopdesk.models import (
     Clinic,
     ClinicListItem,
     Discharge,
-    Staff,
-    User,
     utcnow,
 )
 from iopdesk.paths import resource_text
@@ -60,6 +58,7 @@ from iopdesk.services.actor import Actor
 from iopdesk.services.clinic import clinic_now
 from iopdesk.services.discharge import current_goals_in, require_client_clinical
 from iopdesk.services.disclosures import CLIENT_COPY, Release
+from iopdesk.services.people import user_name
 from iopdesk.services.permissions import Perm, has, require
 from iopdesk.services.records import touch
 from iopdesk.services.validation import normalize_phone
@@ -421,20 +420,6 @@ def _to_item(row: Any, cls: Any) -> Any:
     return cls(**{f.name: getattr(row, f.name) for f in fields(cls)})
 
 
-def _user_name(session: Session, user_id: int | None) -> str:
-    if user_id is None:
-        return ""
-    user = session.get(User, user_id)
-    if user is None:
-        return ""
-    if user.staff_id is not None:
-        staff = session.get(Staff, user.staff_id)
-        if staff is not None:
-            name = f"{staff.first_name} {staff.last_name}"
-            return f"{name}, {staff.credentials}" if staff.credentials else name
-    return user.display_name
-
-
 def is_spanish(language: str) -> bool:
     text = language.strip().lower()
     return text.startswith(("spanish", "español", "espanol")) or text in ("es", "spa")
@@ -461,7 +446,7 @@ def _view(session: Session, plan: AftercarePlan) -> PlanView:
         discharge_id=plan.discharge_id,
         discharge_date=discharge.discharge_date if discharge else client.discharge_date,
         status=plan.status,
-        finalized_by=_user_name(session, plan.finalized_by),
+        finalized_by=user_name(session, plan.finalized_by),
         finalized_at=plan.finalized_at,
         data=data,
     )

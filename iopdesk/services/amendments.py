@@ -31,10 +31,11 @@ from iopdesk.errors import (
     UserError,
     ValidationError,
 )
-from iopdesk.models import AmendmentRequest, Client, Note, User
+from iopdesk.models import AmendmentRequest, Client, Note
 from iopdesk.services import audit
 from iopdesk.services.actor import Actor
 from iopdesk.services.clinic import clinic_today
+from iopdesk.services.people import user_name
 from iopdesk.services.permissions import Perm, has, require
 from iopdesk.services.records import update_versioned
 
@@ -130,13 +131,8 @@ def _current_hash(session: Session, req: AmendmentRequest) -> str:
     return _field_hash(client, req.field_name)
 
 
-def _user_name(session: Session, user_id: int | None) -> str:
-    user = session.get(User, user_id) if user_id is not None else None
-    return user.display_name if user else ""
-
-
 def _info(session: Session, r: AmendmentRequest) -> AmendmentInfo:
-    who = _user_name(session, r.decided_by)
+    who = user_name(session, r.decided_by, as_staff=False)
     client = session.get(Client, r.client_id)
     return AmendmentInfo(
         id=r.id or 0,
@@ -159,7 +155,7 @@ def _info(session: Session, r: AmendmentRequest) -> AmendmentInfo:
         disagreement_date=r.disagreement_date,
         rebuttal=r.rebuttal,
         rebuttal_date=r.rebuttal_date,
-        rebuttal_by=_user_name(session, r.rebuttal_by),
+        rebuttal_by=user_name(session, r.rebuttal_by, as_staff=False),
         mrn=client.mrn if client else "",
     )
 

@@ -75,6 +75,7 @@ from iopdesk.services import audit
 from iopdesk.services.actor import Actor
 from iopdesk.services.clients import can_view_clinical_in, end_episode_in
 from iopdesk.services.clinic import clinic_today
+from iopdesk.services.people import user_name
 from iopdesk.services.permissions import Perm, has, require
 from iopdesk.services.records import touch
 
@@ -584,10 +585,10 @@ def _info(session: Session, d: Discharge) -> DischargeInfo:
         created_at=d.created_at,
         created_by=d.created_by,
         signed_at=d.signed_at,
-        signed_by=_signer(session, d.signed_by),
+        signed_by=user_name(session, d.signed_by),
         content_sha256=d.content_sha256,
         addenda=tuple(
-            AddendumInfo(a.id or 0, _signer(session, a.author_user_id), a.text, a.signed_at)
+            AddendumInfo(a.id or 0, user_name(session, a.author_user_id), a.text, a.signed_at)
             for a in session.exec(
                 select(DischargeAddendum)
                 .where(DischargeAddendum.discharge_id == d.id)
@@ -595,12 +596,6 @@ def _info(session: Session, d: Discharge) -> DischargeInfo:
             ).all()
         ),
     )
-
-
-def _signer(session: Session, user_id: int | None) -> str:
-    from iopdesk.services.safety import _user_name
-
-    return _user_name(session, user_id)
 
 
 def discharge_in(session: Session, discharge_id: int) -> DischargeInfo:

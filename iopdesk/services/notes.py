@@ -34,7 +34,6 @@ from iopdesk.models import (
     SessionFacilitator,
     Staff,
     TreatmentPlan,
-    User,
     utcnow,
 )
 from iopdesk.models.enums import (
@@ -51,6 +50,7 @@ from iopdesk.services.actor import Actor
 from iopdesk.services.clients import require_clinical_in
 from iopdesk.services.clinic import clinic_today, get_setting_in
 from iopdesk.services.disclosures import Release
+from iopdesk.services.people import user_name
 from iopdesk.services.permissions import Perm, has, require
 from iopdesk.services.records import update_versioned
 
@@ -310,19 +310,6 @@ def _name(staff: Staff | None) -> str:
         return ""
     cred = f", {staff.credentials}" if staff.credentials else ""
     return f"{staff.first_name} {staff.last_name}{cred}"
-
-
-def _user_name(session: Session, user_id: int | None) -> str:
-    if user_id is None:
-        return ""
-    user = session.get(User, user_id)
-    if user is None:
-        return ""
-    if user.staff_id is not None:
-        staff = session.get(Staff, user.staff_id)
-        if staff is not None:
-            return _name(staff)
-    return user.display_name
 
 
 def _split(text: str) -> list[str]:
@@ -618,7 +605,7 @@ def _addenda(session: Session, note_id: int) -> list[AddendumView]:
             a.author_staff_id,
             a.text,
             a.created_at,
-            _user_name(session, a.signed_by),
+            user_name(session, a.signed_by),
             a.signed_at,
             a.content_sha256,
             a.version,
@@ -655,8 +642,8 @@ def _content(session: Session, note: Note) -> NoteContent:
         risk_screened=bool(note.risk_screened or note.risk_suicidal or note.risk_homicidal),
         service_minutes=note.service_minutes,
         template_id=note.template_id,
-        signed_by=_user_name(session, note.signed_by),
-        cosigned_by=_user_name(session, note.cosigned_by),
+        signed_by=user_name(session, note.signed_by),
+        cosigned_by=user_name(session, note.cosigned_by),
         content_sha256=note.content_sha256,
         addenda=_addenda(session, note.id or 0),
         group=group,

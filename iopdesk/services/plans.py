@@ -38,7 +38,6 @@ from iopdesk.models import (
     Staff,
     TherapistAssignment,
     TreatmentPlan,
-    User,
     utcnow,
 )
 from iopdesk.models.enums import THERAPY_MODALITIES, PlanStatus, Role
@@ -47,6 +46,7 @@ from iopdesk.services.actor import Actor
 from iopdesk.services.clients import require_clinical_in
 from iopdesk.services.clinic import clinic_today, get_setting_in
 from iopdesk.services.disclosures import Release
+from iopdesk.services.people import user_name
 from iopdesk.services.permissions import Perm, has, require
 from iopdesk.services.records import update_versioned
 
@@ -294,17 +294,6 @@ def _staff_name(session: Session, staff_id: int | None) -> str:
     return f"{s.first_name} {s.last_name}" + (f", {s.credentials}" if s.credentials else "")
 
 
-def _user_name(session: Session, user_id: int | None) -> str:
-    if user_id is None:
-        return ""
-    user = session.get(User, user_id)
-    if user is None:
-        return ""
-    if user.staff_id is not None:
-        return _staff_name(session, user.staff_id)
-    return user.display_name
-
-
 # ------------------------------------------------------------------------------------------
 # Reading
 # ------------------------------------------------------------------------------------------
@@ -473,7 +462,7 @@ def _plan_info(session: Session, plan: TreatmentPlan) -> PlanInfo:
         plan.start_date,
         plan.review_interval_days,
         plan.next_review_date,
-        _user_name(session, plan.clinician_signed_by),
+        user_name(session, plan.clinician_signed_by),
         plan.clinician_signed_at,
         plan.client_agreed,
         plan.client_signed_date,

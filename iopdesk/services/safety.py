@@ -30,12 +30,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from iopdesk.db import Database
 from iopdesk.errors import (
@@ -53,7 +55,6 @@ from iopdesk.models import (
     SafetyPlan,
     Staff,
     TherapistAssignment,
-    User,
     utcnow,
 )
 from iopdesk.models.enums import AssignmentRole, Role
@@ -61,9 +62,12 @@ from iopdesk.services import audit
 from iopdesk.services.actor import Actor
 from iopdesk.services.clients import can_view_clinical_in, require_clinical_in
 from iopdesk.services.clinic import clinic_today
+from iopdesk.services.people import user_name
 from iopdesk.services.permissions import Perm, has, require
 from iopdesk.services.records import update_versioned
 
+M = TypeVar("M")
+Info = TypeVar("Info")
 OPEN = "open"
 CLEARED = "cleared"
 SOURCE_LABELS = {"phq9": "PHQ-9 item 9", "note": "note risk screen", "manual": "clinician"}
@@ -232,25 +236,38 @@ class SafetyPlanInfo:
 
 
 # -- helpers --------------------------------------------------------------------------------
-def _user_name(session: Session, user_id: int | None) -> str:
-    if user_id is None:
-        return ""
-    user = session.get(User, user_id)
-    if user is None:
-        return ""
-    if user.staff_id is not None:
-        staff = session.get(Staff, user.staff_id)
-        if staff is not None:
-            return f"{staff.first_name} {staff.last_name}" + (
-                f", {staff.credentials}" if staff.credentials else ""
-            )
-    return user.display_name or user.username
-
-
 def _check(session: Session, actor: Actor, client_id: int, entity: str, what: str) -> None:
     if session.get(Client, client_id) is None:
         raise NotFoundError("That client record does not exist.")
     require_clinical_in(session, actor, client_id, entity=entity, entity_id="", what=what)
+
+
+def _chart_list(
+    db: Database,
+    actor: Actor,
+    client_id: int,
+    what: tuple[str, str, str],
+    query: SelectOfScalar[M],
+    info: Callable[[Session, M], Info],
+) -> list[Info]:
+    """A list the chart shows, the same way for each kind of record: clinical read permission,
+    access to this client, the rows of `query`, one READ audit row counting them, each row
+    turned into its info. `what` is (audited entity, "see their ..." for a refusal, the
+    plural counted in the audit detail)."""
+    entity, refusal, plural = what
+    require(actor, Perm.CLINICAL_VIEW)
+    with db.session() as session:
+        _check(session, actor, client_id, entity, refusal)
+        rows = session.exec(query).all()
+        audit.record(
+            session,
+            actor,
+            audit.Action.READ,
+            entity=entity,
+            client_id=client_id,
+            detail=f"{len(rows)} {plural}",
+        )
+        return [info(session, row) for row in rows]
 
 
 def _clinician(actor: Actor) -> None:
@@ -285,7 +302,7 @@ def _flag_info(session: Session, f: RiskFlag, with_events: bool = False) -> Flag
             .order_by(col(RiskFlagEvent.at), col(RiskFlagEvent.id))
         ).all()
         events = tuple(
-            FlagEvent(e.event, e.detail, e.at, _user_name(session, e.by_user)) for e in rows
+            FlagEvent(e.event, e.detail, e.at, user_name(session, e.by_user)) for e in rows
         )
     return FlagInfo(
         id=f.id or 0,
@@ -296,7 +313,7 @@ def _flag_info(session: Session, f: RiskFlag, with_events: bool = False) -> Flag
         raised_at=f.raised_at,
         status=f.status,
         cleared_at=f.cleared_at,
-        cleared_by=_user_name(session, f.cleared_by),
+        cleared_by=user_name(session, f.cleared_by),
         clear_reason=f.clear_reason,
         assessment_id=f.assessment_id,
         safety_plan_id=f.safety_plan_id,
@@ -430,23 +447,14 @@ def banner(db: Database, actor: Actor, client_id: int) -> RiskBanner:
 
 def list_flags(db: Database, actor: Actor, client_id: int) -> list[FlagInfo]:
     """The client's whole flag history, newest first, each with its events (audited)."""
-    require(actor, Perm.CLINICAL_VIEW)
-    with db.session() as session:
-        _check(session, actor, client_id, "risk_flag", "see their risk flags")
-        rows = session.exec(
-            select(RiskFlag)
-            .where(RiskFlag.client_id == client_id)
-            .order_by(col(RiskFlag.id).desc())
-        ).all()
-        audit.record(
-            session,
-            actor,
-            audit.Action.READ,
-            entity="risk_flag",
-            client_id=client_id,
-            detail=f"{len(rows)} risk flags",
-        )
-        return [_flag_info(session, f, True) for f in rows]
+    return _chart_list(
+        db,
+        actor,
+        client_id,
+        ("risk_flag", "see their risk flags", "risk flags"),
+        select(RiskFlag).where(RiskFlag.client_id == client_id).order_by(col(RiskFlag.id).desc()),
+        lambda session, f: _flag_info(session, f, True),
+    )
 
 
 def tasks_in(session: Session, actor: Actor) -> list[RiskTask] | None:
@@ -697,23 +705,16 @@ def _local_date(session: Session, flag: RiskFlag) -> date:
 
 
 def list_cssrs(db: Database, actor: Actor, client_id: int) -> list[CssrsInfo]:
-    require(actor, Perm.CLINICAL_VIEW)
-    with db.session() as session:
-        _check(session, actor, client_id, "cssrs", "see their risk assessments")
-        rows = session.exec(
-            select(CssrsScreen)
-            .where(CssrsScreen.client_id == client_id, col(CssrsScreen.voided_at).is_(None))
-            .order_by(col(CssrsScreen.screen_date).desc(), col(CssrsScreen.id).desc())
-        ).all()
-        audit.record(
-            session,
-            actor,
-            audit.Action.READ,
-            entity="cssrs",
-            client_id=client_id,
-            detail=f"{len(rows)} screens",
-        )
-        return [_cssrs_info(session, s) for s in rows]
+    return _chart_list(
+        db,
+        actor,
+        client_id,
+        ("cssrs", "see their risk assessments", "screens"),
+        select(CssrsScreen)
+        .where(CssrsScreen.client_id == client_id, col(CssrsScreen.voided_at).is_(None))
+        .order_by(col(CssrsScreen.screen_date).desc(), col(CssrsScreen.id).desc()),
+        _cssrs_info,
+    )
 
 
 # -- safety plans ---------------------------------------------------------------------------
@@ -752,7 +753,7 @@ def _plan_info(session: Session, p: SafetyPlan) -> SafetyPlanInfo:
         p.client_id,
         p.status,
         _plan_data(p),
-        _user_name(session, p.signed_by),
+        user_name(session, p.signed_by),
         p.signed_at,
         p.content_sha256,
         p.created_at,
@@ -952,23 +953,16 @@ def sign_safety_plan(
 
 
 def list_safety_plans(db: Database, actor: Actor, client_id: int) -> list[SafetyPlanInfo]:
-    require(actor, Perm.CLINICAL_VIEW)
-    with db.session() as session:
-        _check(session, actor, client_id, "safety_plan", "see their safety plan")
-        rows = session.exec(
-            select(SafetyPlan)
-            .where(SafetyPlan.client_id == client_id)
-            .order_by(col(SafetyPlan.id).desc())
-        ).all()
-        audit.record(
-            session,
-            actor,
-            audit.Action.READ,
-            entity="safety_plan",
-            client_id=client_id,
-            detail=f"{len(rows)} safety plans",
-        )
-        return [_plan_info(session, p) for p in rows]
+    return _chart_list(
+        db,
+        actor,
+        client_id,
+        ("safety_plan", "see their safety plan", "safety plans"),
+        select(SafetyPlan)
+        .where(SafetyPlan.client_id == client_id)
+        .order_by(col(SafetyPlan.id).desc()),
+        _plan_info,
+    )
 
 
 def current_plan_in(session: Session, client_id: int) -> SafetyPlanInfo | None:
