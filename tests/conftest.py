@@ -37,7 +37,7 @@ import pytest  # noqa: E402
 
 from iopdesk.db import Database, DbTarget  # noqa: E402
 from iopdesk.services.actor import Actor  # noqa: E402
-from tests.helpers.fixtures import _gui_test_boxes, boxes  # noqa: E402, F401 (shared fixtures)
+from tests.helpers.fixtures import _gui_test_boxes, boxes, group  # noqa: E402, F401 (shared)
 
 TEST_KEY = bytes.fromhex("5a" * 32)
 PASSWORD = "correct-horse-battery"

@@ -2,63 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date, time, timedelta
+from datetime import time
 
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLineEdit
 
-from iopdesk.models import ClinicSession, Track, TrackBlock
-from iopdesk.services import attendance, clients, clinic
-from iopdesk.services.clients import ClientInput
+from iopdesk.services import attendance, clinic
 from iopdesk.ui import msgbox
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.pages.attendance import AttendancePage, parse_time
 
 pytestmark = [pytest.mark.gui, pytest.mark.sqlite_only]
-
-
-@pytest.fixture
-def group(env):
-    today = date.today()
-    with env.db.session() as s:
-        track = Track(track_code="EVE", name="Evening IOP", is_sud=True)
-        s.add(track)
-        s.flush()
-        s.add(
-            TrackBlock(
-                track_id=track.id,
-                weekday=today.weekday(),
-                start_time=time(0, 0),
-                end_time=time(3, 0),
-            )
-        )
-        session = ClinicSession(
-            kind="group",
-            track_id=track.id,
-            session_date=today,
-            start_time=time(0, 0),
-            end_time=time(3, 0),
-        )
-        s.add(session)
-        s.flush()
-        track_id, session_id = track.id, session.id
-    ids = []
-    for first, last in (("Ann", "Alpha"), ("Ben", "Bravo"), ("Cy", "Charlie"), ("Di", "Delta")):
-        c = clients.create_client(
-            env.db,
-            env.world.admin,
-            ClientInput(
-                first,
-                last,
-                date(1990, 1, 1),
-                status="active",
-                track_id=track_id,
-                admission_date=today - timedelta(days=7),
-            ),
-        )
-        ids.append(c.id)
-    return session_id, ids
 
 
 def open_page(qtbot, env, actor) -> AttendancePage:

@@ -10,11 +10,11 @@ import shiboken6
 from PySide6.QtCore import QCoreApplication, QEvent, QPoint, Qt
 from PySide6.QtWidgets import QLineEdit, QTableView
 
-from iopdesk.models import ClinicSession, Track, TrackBlock
+from iopdesk.models import ClinicSession, Track
 from iopdesk.services import attendance, clients, clinic
 from iopdesk.services.clients import ClientInput
 from iopdesk.ui import msgbox
-from tests.helpers import ctx_for, settle
+from tests.helpers import ctx_for, settle, tonight_group
 
 pytestmark = [pytest.mark.gui, pytest.mark.sqlite_only]
 
@@ -43,42 +43,7 @@ def type_into_cell(qtbot, table: QTableView, row: int, column: int, text: str) -
 
 @pytest.fixture
 def group(env):
-    today = date.today()
-    with env.db.session() as s:
-        track = Track(track_code="EVE", name="Evening IOP", is_sud=True)
-        s.add(track)
-        s.flush()
-        s.add(
-            TrackBlock(
-                track_id=track.id, weekday=today.weekday(), start_time=time(0), end_time=time(3)
-            )
-        )
-        session = ClinicSession(
-            kind="group",
-            track_id=track.id,
-            session_date=today,
-            start_time=time(0),
-            end_time=time(3),
-        )
-        s.add(session)
-        s.flush()
-        track_id, session_id = track.id, session.id
-    ids = []
-    for first, last in (("Ann", "Alpha"), ("Ben", "Bravo")):
-        c = clients.create_client(
-            env.db,
-            env.world.admin,
-            ClientInput(
-                first,
-                last,
-                date(1990, 1, 1),
-                status="active",
-                track_id=track_id,
-                admission_date=today - timedelta(days=7),
-            ),
-        )
-        ids.append(c.id)
-    return session_id, ids
+    return tonight_group(env, clients=2)
 
 
 def test_editing_a_saved_rows_times_recomputes_the_minutes(qtbot, env, group):

@@ -11,7 +11,6 @@ from iopdesk.ui.context import AppContext
 from iopdesk.ui.pages.intake import INTAKE_DRAFT, IntakeDialog
 from tests.helpers import main_window as _window
 from tests.helpers import settle
-from tests.test_gui_attendance import group  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.gui, pytest.mark.sqlite_only]
 
@@ -83,7 +82,7 @@ def test_closing_can_be_cancelled_and_nothing_is_lost(qtbot, env, monkeypatch) -
     assert drafts.peek(env.db, admin, INTAKE_DRAFT) is None
 
 
-def test_unsaved_sign_in_marks_are_kept_and_offered_back(qtbot, env, group) -> None:  # noqa: F811
+def test_unsaved_sign_in_marks_are_kept_and_offered_back(qtbot, env, group) -> None:
     session_id, _ids = group
     fd = env.world.front_desk
     window = _window(qtbot, env, fd)

@@ -37,6 +37,58 @@ def ctx_for(env: Any, actor: Any) -> Any:
     return AppContext(env.db, actor, clinic.get_clinic(env.db))
 
 
+def tonight_group(env: Any, clients: int = 4) -> tuple[int, list[int]]:
+    """A group session of an evening SUD track today (00:00-03:00, so it is under way or
+    over whatever the hour) with `clients` (at most 4) active clients enrolled: Alpha, Bravo,
+    Charlie, Delta. Returns (session id, client ids in that order)."""
+    from datetime import date, time, timedelta
+
+    from iopdesk.models import ClinicSession, Track, TrackBlock
+    from iopdesk.services import clients as client_service
+    from iopdesk.services.clients import ClientInput
+
+    today = date.today()
+    with env.db.session() as s:
+        track = Track(track_code="EVE", name="Evening IOP", is_sud=True)
+        s.add(track)
+        s.flush()
+        s.add(
+            TrackBlock(
+                track_id=track.id,
+                weekday=today.weekday(),
+                start_time=time(0, 0),
+                end_time=time(3, 0),
+            )
+        )
+        session = ClinicSession(
+            kind="group",
+            track_id=track.id,
+            session_date=today,
+            start_time=time(0, 0),
+            end_time=time(3, 0),
+        )
+        s.add(session)
+        s.flush()
+        track_id, session_id = track.id, session.id
+    names = (("Ann", "Alpha"), ("Ben", "Bravo"), ("Cy", "Charlie"), ("Di", "Delta"))
+    ids = []
+    for first, last in names[:clients]:
+        c = client_service.create_client(
+            env.db,
+            env.world.admin,
+            ClientInput(
+                first,
+                last,
+                date(1990, 1, 1),
+                status="active",
+                track_id=track_id,
+                admission_date=today - timedelta(days=7),
+            ),
+        )
+        ids.append(c.id)
+    return session_id, ids
+
+
 def main_window(
     qtbot: Any,
     env: Any,

@@ -21,6 +21,12 @@ def boxes() -> Iterator[list[Any]]:
         yield shown
 
 
+@pytest.fixture
+def group(env: Any) -> tuple[int, list[int]]:
+    """Tonight's group session with four clients (helpers.tonight_group)."""
+    return helpers.tonight_group(env)
+
+
 @pytest.fixture(autouse=True)
 def _gui_test_boxes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test marked `gui` gets message boxes that do not block and are recorded (read
