@@ -5,7 +5,6 @@ the dated hours override."""
 
 from __future__ import annotations
 
-import subprocess
 from datetime import date, time, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -45,13 +44,9 @@ from iopdesk.services import (
 from iopdesk.services.clinic import clinic_now
 from iopdesk.services.safety import Contact, CssrsInput, SafetyPlanData
 from tests.conftest import Env
+from tests.helpers import pdf_text
 
 TODAY = clinic_now("America/New_York").date()
-
-
-def pdf_text(path: Path) -> str:
-    out = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, check=True)
-    return out.stdout.decode()
 
 
 def full_plan(**kw) -> SafetyPlanData:

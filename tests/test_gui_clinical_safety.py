@@ -18,8 +18,8 @@ from iopdesk.ui import msgbox
 from iopdesk.ui.pages import safety as ui
 from iopdesk.ui.pages.clients import ChartPage
 from iopdesk.ui.pages.today import TodayPage
-from tests.helpers import ctx_for
-from tests.test_clinical_safety import TODAY, _discharged, pdf_text
+from tests.helpers import ctx_for, pdf_text
+from tests.test_clinical_safety import TODAY, _discharged
 
 pytestmark = [pytest.mark.gui, pytest.mark.sqlite_only]
 

@@ -42,6 +42,7 @@ from iopdesk.services.actor import Actor
 from iopdesk.services.clinic import clinic_today, set_setting
 from iopdesk.services.notes import GroupEntry, GroupNoteInput, NoteDraft
 from tests.conftest import PASSWORD, Env, World
+from tests.helpers import pdf_pages
 
 SECTIONS = {
     "SOAP": {"Subjective": "Client reports cravings.", "Objective": "Calm, engaged.",
@@ -660,12 +661,6 @@ def test_every_view_and_print_is_audited(env: Env, tmp_path: Path) -> None:
 
 
 # -- printing ------------------------------------------------------------------------------
-def _pdf_text(path: Path) -> list[str]:
-    from pypdf import PdfReader
-
-    return [page.extract_text() for page in PdfReader(str(path)).pages]
-
-
 @pytest.mark.parametrize("part2", [True, False])
 def test_note_pdf_text(env: Env, tmp_path: Path, part2: bool) -> None:
     w, db = env.world, env.db
@@ -685,7 +680,7 @@ def test_note_pdf_text(env: Env, tmp_path: Path, part2: bool) -> None:
     add = notes.add_addendum(db, w.therapist, saved.id, "Addendum: family contacted.")
     notes.sign_addendum(db, w.therapist, add.id, add.version)
     out = notes.print_note(db, w.therapist, saved.id, tmp_path / "note.pdf")
-    pages = _pdf_text(out)
+    pages = pdf_pages(out)
     assert len(pages) >= 2
     full = "\n".join(pages)
     for needle in (

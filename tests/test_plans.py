@@ -9,7 +9,6 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from pypdf import PdfReader
 from sqlmodel import col, select
 
 from iopdesk.errors import (
@@ -26,6 +25,7 @@ from iopdesk.services.actor import Actor
 from iopdesk.services.clinic import set_setting
 from iopdesk.services.plans import GoalRating
 from tests.conftest import Env
+from tests.helpers import pdf_pages
 
 START = date(2026, 3, 2)
 
@@ -379,10 +379,6 @@ def test_permissions_and_denied_audit(env: Env) -> None:
     assert len(denied) == 2 and all(e.client_id == w.client_own for e in denied)
 
 
-def _pdf_text(path: Path) -> list[str]:
-    return [page.extract_text() or "" for page in PdfReader(str(path)).pages]
-
-
 def test_print_part2_plan_carries_notice_on_every_page(env: Env, tmp_path: Path) -> None:
     db, w = env.db, env.world
     set_client(env, w.client_own, part2=True, status="active")
@@ -402,7 +398,7 @@ def test_print_part2_plan_carries_notice_on_every_page(env: Env, tmp_path: Path)
     out = tmp_path / "plan.pdf"
     before = last_id(env)
     plans.print_plan(db, w.therapist, plan_id, out)
-    pages = _pdf_text(out)
+    pages = pdf_pages(out)
     assert len(pages) >= 2
     for number, text in enumerate(pages, start=1):
         assert PART2_NOTICE in text
@@ -456,7 +452,7 @@ def test_print_without_part2_has_no_notice(env: Env, tmp_path: Path) -> None:
     plan_id = full_plan(env)
     out = tmp_path / "draft.pdf"
     plans.print_plan(db, w.therapist, plan_id, out)
-    text = "\n".join(_pdf_text(out))
+    text = "\n".join(pdf_pages(out))
     assert PART2_NOTICE not in text
     assert "Not signed (draft)" in text and "Client agreement not yet recorded" in text
     with pytest.raises(ValidationError, match=r"\.pdf"):

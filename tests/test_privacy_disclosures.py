@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from iopdesk.services import billing, consents, disclosures, hours, recipients
 from iopdesk.services.disclosures import CLIENT_COPY, INTERNAL, ConsentRequired, Release
 from iopdesk.services.workbook import export_workbook
 from tests.conftest import Env
+from tests.helpers import pdf_text
 from tests.test_billing import D1, D4, _two_clients
 
 TODAY = date.today()
@@ -256,12 +256,6 @@ def test_consent_records_form_revoke_and_status(env: Env, tmp_path: Path) -> Non
     assert any(a.startswith("revoked") for a in actions)
 
 
-def _pdf_text(path: Path) -> str:
-    return subprocess.run(
-        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
-    ).stdout
-
-
 def test_consent_form_and_accounting_print(env: Env, tmp_path: Path) -> None:
     w = env.world
     _acme(env)
@@ -278,7 +272,7 @@ def test_consent_form_and_accounting_print(env: Env, tmp_path: Path) -> None:
         ),
     )
     form = consents.print_consent_form(env.db, w.admin, w.client_own, tmp_path / "f.pdf", info.id)
-    text = _pdf_text(form)
+    text = pdf_text(form)
     assert "Canary Ownclient" in text and "Acme Health Plan" in text
     assert "42 CFR part 2 prohibits unauthorized use or disclosure" in text
     assert "revoke this consent" in text
@@ -287,7 +281,7 @@ def test_consent_form_and_accounting_print(env: Env, tmp_path: Path) -> None:
         disclosures.authorize(s, w.admin, w.client_own, INTERNAL, "roster")
     n = disclosures.print_accounting(env.db, w.admin, w.client_own, str(tmp_path / "a.pdf"))
     assert n == 1  # internal use is not a disclosure
-    text = _pdf_text(tmp_path / "a.pdf")
+    text = pdf_text(tmp_path / "a.pdf")
     assert "Accounting of Disclosures" in text and "attendance letter" in text
     assert "roster" not in text
     assert "1 Main St" in text  # the recipient's address

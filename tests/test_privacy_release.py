@@ -10,7 +10,6 @@ refused) on an encrypted SQLite file."""
 from __future__ import annotations
 
 import shutil
-import subprocess
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -25,6 +24,7 @@ from iopdesk.reports import PART2_NOTICE, PART2_NOTICE_FULL, RELEASE_NOTICE_SHEE
 from iopdesk.services import aftercare, consents, disclosures, recipients
 from iopdesk.services.disclosures import CLIENT_COPY, INTERNAL, ConsentRequired, Release
 from tests.conftest import PASSWORD, Env, build_world
+from tests.helpers import pdf_text
 
 TODAY = date.today()
 EVERY = (
@@ -410,12 +410,6 @@ def _rows(path: Path) -> list[Disclosure]:
         db.close()
 
 
-def _pdf_text(path: Path) -> str:
-    return subprocess.run(
-        ["pdftotext", str(path), "-"], capture_output=True, text=True, check=True
-    ).stdout
-
-
 def _xlsx_text(path: Path) -> str:
     book = load_workbook(path)
     parts = []
@@ -481,7 +475,7 @@ def test_cli_release_paths(
     assert out.exists()
     rows = _rows(path)
     assert rows and all(r.recipient == PLAN and r.recipient_address for r in rows)
-    text = _pdf_text(out) if out.suffix == ".pdf" else _xlsx_text(out)
+    text = pdf_text(out, layout=False) if out.suffix == ".pdf" else _xlsx_text(out)
     flat = " ".join(text.split())
     assert "PO Box 4400" in flat
     assert "permits disclosure of" in flat  # the consent's scope (2.32(b))
@@ -568,7 +562,7 @@ def test_issue_repro_scope_substring_hipaa_and_tpo_class(
         *base, "--recipient", PLAN, "--purpose", "payment", "--leave-out", "medications"
     )
     assert code == 0, err
-    text = " ".join(_pdf_text(packet).split())
+    text = " ".join(pdf_text(packet, layout=False).split())
     assert "Naltrexone" not in text and "Left out of this copy" in text
     assert "my health plans and payers" in text and PART2_NOTICE in text
     rows = _rows(path)
@@ -601,7 +595,7 @@ def test_consent_form_carries_the_2024_statements(env: Env, tmp_path: Path) -> N
         ),
     )
     form = consents.print_consent_form(env.db, w.admin, w.client_own, tmp_path / "tpo.pdf", tpo.id)
-    text = " ".join(_pdf_text(form).split())
+    text = " ".join(pdf_text(form, layout=False).split())
     for needed in (
         "my treating providers",
         "2.31(a)(4)(i)",
@@ -630,7 +624,7 @@ def test_consent_form_carries_the_2024_statements(env: Env, tmp_path: Path) -> N
         ),
     )
     form = consents.print_consent_form(env.db, w.admin, w.client_own, tmp_path / "h.pdf", auth.id)
-    text = " ".join(_pdf_text(form).split())
+    text = " ".join(pdf_text(form, layout=False).split())
     assert "Authorization for the Use and Disclosure of Health Information" in text
     assert "1 Plant Rd" in text and "will not condition my treatment" in text
     assert "may then no longer be protected" in text

@@ -89,6 +89,22 @@ def tonight_group(env: Any, clients: int = 4) -> tuple[int, list[int]]:
     return session_id, ids
 
 
+def pdf_text(path: Any, layout: bool = True) -> str:
+    """The text of a PDF the app wrote, as poppler's pdftotext reads it (`layout`: columns
+    kept where they stand on the page)."""
+    import subprocess
+
+    args = ["pdftotext", *(["-layout"] if layout else []), str(path), "-"]
+    return subprocess.run(args, capture_output=True, check=True).stdout.decode("utf-8")
+
+
+def pdf_pages(path: Any) -> list[str]:
+    """The text of each page of a PDF, as pypdf reads it."""
+    from pypdf import PdfReader
+
+    return [page.extract_text() or "" for page in PdfReader(str(path)).pages]
+
+
 def main_window(
     qtbot: Any,
     env: Any,
