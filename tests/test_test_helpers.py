@@ -96,3 +96,33 @@ def test_the_guard_finds_a_copied_fixture(tmp_path: Path) -> None:
         "fixture _nonblocking_boxes in test_a.py patches message boxes: use the shared "
         "`boxes` fixture",
     ]
+
+
+def copied_fixtures(files: list[Path]) -> list[str]:
+    """Fixtures defined to the letter (same name, same body) in more than one file."""
+    where: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for path in files:
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and _is_fixture(node):
+                body = ast.dump(ast.Module(body=node.body, type_ignores=[]))
+                where[(node.name, body)].append(path.name)
+    return [
+        f"fixture {name} is copied into {', '.join(sorted(files))}: put it in tests/helpers"
+        for (name, _), files in sorted(where.items())
+        if len(files) > 1
+    ]
+
+
+def test_no_fixture_is_copied_into_several_test_files() -> None:
+    assert copied_fixtures(sorted(TESTS.glob("test_*.py"))) == []
+
+
+def test_the_guard_finds_a_copied_fixture_of_any_kind(tmp_path: Path) -> None:
+    fixture = '@pytest.fixture\ndef backend() -> str:\n    return "sqlite"\n'
+    (tmp_path / "test_a.py").write_text(fixture)
+    (tmp_path / "test_b.py").write_text("# another file\n" + fixture)
+    (tmp_path / "test_c.py").write_text(fixture.replace('"sqlite"', '"postgresql"'))
+    assert copied_fixtures(sorted(tmp_path.glob("test_*.py"))) == [
+        "fixture backend is copied into test_a.py, test_b.py: put it in tests/helpers"
+    ]
