@@ -641,7 +641,9 @@ def _closures_q(dialect: str, filtered: bool) -> Any:
 
 def _clinic_cancelled_q(dialect: str, filtered: bool) -> Any:
     """The (track, day) pairs whose group sessions were all cancelled, at least one of them
-    by the clinic."""
+    by the clinic. Sessions without a track form their own (NULL, day) groups, which the
+    caller drops: testing `track_id IS NOT NULL` here made SQLite walk the track index over
+    every year instead of the date index over the range (5x slower for a year of history)."""
     cancelled = and_(
         col(ClinicSession.status) == SessionStatus.CANCELLED.value,
         col(ClinicSession.cancelled_by_clinic),
@@ -651,7 +653,6 @@ def _clinic_cancelled_q(dialect: str, filtered: bool) -> Any:
         sa_select(col(ClinicSession.track_id), col(ClinicSession.session_date))
         .where(
             col(ClinicSession.kind) == SessionKind.GROUP.value,
-            col(ClinicSession.track_id).is_not(None),
             col(ClinicSession.session_date) >= _FIRST,
             col(ClinicSession.session_date) <= _LAST,
         )
@@ -873,6 +874,7 @@ def _load(
         for tid, day in _fetch(
             session, _statement(dialect, "cancelled", False, _clinic_cancelled_q), params
         )
+        if tid is not None
     )
 
     # 5. one GROUP BY (client, week) over held sessions: attended minutes, and what the
