@@ -2,6 +2,10 @@
 (services.attendance.record_attendance: version check, roster check, one upsert, audit row).
 Baseline: the same 15 rows written by one bare INSERT .. ON CONFLICT in one transaction.
 
+Also the same save over a simulated clinic network: 2 ms added to every SQL round trip (a
+`before_cursor_execute` listener that sleeps, and the same on COMMIT), reported with the number
+of round trips (BEGIN and COMMIT included).
+
     python -m benchmarks.bench_signin DB_PATH [--runs N]
 """
 
@@ -15,6 +19,7 @@ from pathlib import Path
 from benchmarks.common import actor, emit, median, open_db, prepare_env
 
 GROUP = 15
+LAN_DELAY_S = 0.002  # per round trip, a clinic server over the LAN
 
 BASE_SQL = """
 INSERT INTO attendance (session_id, client_id, status, arrival_time, departure_time, minutes,
@@ -61,6 +66,39 @@ def main(argv: list[str] | None = None) -> int:
         if i:
             times.append((time.perf_counter() - t0) * 1000)
             cpu_ms.append((time.process_time() - c0) * 1000)
+    from sqlalchemy import event
+
+    statements = 0
+
+    def lan(*_args: object) -> None:
+        nonlocal statements
+        statements += 1
+        time.sleep(LAN_DELAY_S)
+
+    lan_times: list[float] = []
+    lan_statements: list[int] = []
+    for i in range(max(5, args.runs // 2) + 1):
+        sheet = attendance.sign_in_sheet(db, who, sid)
+        status = "late" if i % 2 == 0 else "present"
+        entries = [
+            attendance.AttendanceEntry(
+                cid, status, minutes=sheet.default_minutes // 2 if status == "late" else None
+            )
+            for cid in clients
+        ]
+        statements = 0
+        event.listen(db.engine, "before_cursor_execute", lan)
+        event.listen(db.engine, "commit", lan)  # COMMIT is a round trip too
+        try:
+            t0 = time.perf_counter()
+            attendance.record_attendance(db, who, sid, sheet.session_version, entries)
+            elapsed = (time.perf_counter() - t0) * 1000
+        finally:
+            event.remove(db.engine, "before_cursor_execute", lan)
+            event.remove(db.engine, "commit", lan)
+        if i:
+            lan_times.append(elapsed)
+            lan_statements.append(statements)
     base: list[float] = []
     for i in range(args.runs + 1):
         status = "present" if i % 2 == 0 else "absent_excused"
@@ -81,7 +119,13 @@ def main(argv: list[str] | None = None) -> int:
                 "cpu_ms": median(cpu_ms),
                 "clients": len(clients),
                 "roster": len(sheet.rows),
-            }
+            },
+            "signin_save_lan": {
+                "value_ms": median(lan_times),
+                "round_trips": max(lan_statements),
+                "delay_ms_per_round_trip": LAN_DELAY_S * 1000,
+                "clients": len(clients),
+            },
         }
     )
     db.close()
