@@ -180,3 +180,20 @@ def test_individual_session_sheet_saves_within_the_limit(env):
     assert len(seen) <= MAX_STATEMENTS
     assert saved.session.title == "Individual: Vidual, Indy"
     assert saved == sign_in_sheet(env.db, w.front_desk, info.id)
+
+
+def test_empty_roster_sheet_loads_and_refuses_a_stranger(env):
+    fd = env.world.front_desk
+    s, ids = group(env, 0)
+    assert ids == []
+    with count_statements(env.db) as seen:
+        sheet = sign_in_sheet(env.db, fd, s.id)
+    assert len(seen) <= MAX_STATEMENTS
+    assert sheet.rows == () and sheet.editable and sheet.session.roster_count == 0
+    stranger = new_client(env, "No", "Roster", None, None)
+    with pytest.raises(ValidationError) as refused:
+        record_attendance(
+            env.db, fd, s.id, sheet.session_version, [AttendanceEntry(stranger, "present")]
+        )
+    assert refused.value.fields == {f"rows.{stranger}.client_id": "Not on the roster."}
+    assert stored(env, s.id) == {}
