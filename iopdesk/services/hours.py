@@ -502,6 +502,7 @@ class _Facts:
     remaining_cache: dict[tuple[int, date, date], int] = field(default_factory=dict)
     # (week start, then track, start, end, hours of each enrollment clipped to the week)
     required_cache: dict[tuple[Any, ...], int | None] = field(default_factory=dict)
+    week_bounds: list[tuple[date, date]] = field(default_factory=list)  # (first, last) by index
 
     @property
     def last(self) -> date:
@@ -1170,9 +1171,17 @@ def _client_rows(
     streak = 0
     next_mark = 0
     today = facts.today
-    origin = facts.first
+    bounds = facts.week_bounds
+    if len(bounds) < facts.weeks:  # each week's (first, last), worked out once per call
+        bounds[:] = [
+            (first, first + _SIX_DAYS)
+            for first in (facts.first + timedelta(days=7 * i) for i in range(facts.weeks))
+        ]
     attended_by_week = facts.attended
+    attended_days_by_week = facts.attended_days
     therapists = facts.therapists.get(cid, ())
+    # one assignment (the usual case): its overlap test inline instead of _therapist_in
+    only_therapist = therapists[0] if len(therapists) == 1 else None
     single = spans[0] if len(spans) == 1 else None
     rows: list[WeekRow] = []
     for index in weeks:
@@ -1180,8 +1189,7 @@ def _client_rows(
         while next_mark < len(pending) and pending[next_mark] <= index:
             streak = marks[pending[next_mark]]  # type: ignore[index]  # pending implies marks
             next_mark += 1
-        first = origin + timedelta(days=7 * index)
-        last = first + _SIX_DAYS
+        first, last = bounds[index]
         if single is not None:
             in_week: Sequence[_Span] = (
                 spans if single[0] <= last and (single[3] is None or single[3] >= first) else ()
@@ -1197,9 +1205,14 @@ def _client_rows(
         else:
             required, track_label, days_required = None, "", None
         attended = attended_by_week.get((cid, index), 0)
-        days_attended = facts.attended_days.get((cid, index), 0)
+        days_attended = attended_days_by_week.get((cid, index), 0)
         therapist = ""
-        if therapists:
+        if only_therapist is not None:
+            if only_therapist.start <= last and (
+                only_therapist.end is None or only_therapist.end >= first
+            ):
+                therapist = only_therapist.name
+        elif therapists:
             best = _therapist_in(therapists, first, last)
             if best is not None:
                 therapist = best.name
@@ -1220,7 +1233,9 @@ def _client_rows(
                 "therapist": therapist,
                 "required_minutes": required,
                 "attended_minutes": attended,
-                "status": week_status(required, attended, days_required, days_attended),
+                "status": NO_REQUIREMENT
+                if required is None
+                else week_status(required, attended, days_required, days_attended),
                 "projection": projection(required, attended, remaining) if current else None,
                 "remaining_minutes": remaining,
                 "unexcused_streak": streak,
