@@ -27,31 +27,52 @@ Rules:
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, cast
 
+from sqlalchemy import (
+    ARRAY,
+    Integer,
+    String,
+    and_,
+    any_,
+    bindparam,
+    literal_column,
+    not_,
+    union_all,
+    update,
+)
+from sqlalchemy import func as sa_func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from iopdesk.db import Database
-from iopdesk.errors import StaleRecordError, UserError, ValidationError
-from iopdesk.models import Attendance, ClinicSession, utcnow
-from iopdesk.models.enums import AttendanceStatus, SessionStatus
+from iopdesk.errors import NotFoundError, StaleRecordError, UserError, ValidationError
+from iopdesk.models import (
+    Attendance,
+    Client,
+    Clinic,
+    ClinicSession,
+    SessionFacilitator,
+    Staff,
+    Track,
+    utcnow,
+)
+from iopdesk.models.base import UTCDateTime
+from iopdesk.models.enums import AttendanceStatus, SessionKind, SessionStatus
 from iopdesk.services import audit
 from iopdesk.services.actor import Actor
-from iopdesk.services.clinic import clinic_today
+from iopdesk.services.clinic import clinic_now
 from iopdesk.services.permissions import Perm, require
-from iopdesk.services.records import update_versioned
 from iopdesk.services.schedule import (
     RosterEntry,
     SessionInfo,
-    get_session_row,
-    roster_entries_in,
     roster_ids_in,
-    session_infos_in,
+    staff_name,
 )
 
 STATUSES = tuple(s.value for s in AttendanceStatus)
@@ -103,7 +124,7 @@ def _m(t: dt.time) -> int:
     return t.hour * 60 + t.minute
 
 
-def _blocked(row: ClinicSession, today: dt.date) -> str:
+def _blocked(row: ClinicSession | _Row, today: dt.date) -> str:
     if row.status == SessionStatus.CANCELLED:
         return "This session was cancelled, so attendance cannot be recorded for it."
     if row.session_date > today:
@@ -196,65 +217,135 @@ def resolve_entry(
     }, {}
 
 
-def _recorded(session: Session, session_id: int) -> dict[int, tuple[str, Any, Any, int]]:
-    return {
-        cid: (status, arrival, departure, minutes)
-        for cid, status, arrival, departure, minutes in session.execute(
-            sa_select(
-                col(Attendance.client_id),
-                col(Attendance.status),
-                col(Attendance.arrival_time),
-                col(Attendance.departure_time),
-                col(Attendance.minutes),
-            ).where(col(Attendance.session_id) == session_id)
-        ).all()
-    }
+# -- loading and saving: a fixed handful of plain Core statements ---------------------------
+# The sign-in sheet is read and saved over the network on a clinic server, so each step is one
+# statement (built once per database dialect, then reused) and no ORM objects are made:
+#   read: the session row (with the clinic's time zone and the track name), the roster (two,
+#         schedule.roster_ids_in), the clients with what is recorded, the facilitators;
+#   save: the same plus the versioned UPDATE, one multi-row upsert and the audit event.
 
 
-def _sheet_in(session: Session, row: ClinicSession) -> SignInSheet:
-    assert row.id is not None
-    members = dict(roster_ids_in(session, [row])[row.id])
-    recorded = _recorded(session, row.id)
-    for cid in recorded:
-        members.setdefault(cid, SOURCE_RECORDED)
-    rows: list[SignInRow] = []
-    for e in roster_entries_in(session, members):
-        status, arrival, departure, minutes = recorded.get(e.client_id, (None, None, None, None))
-        rows.append(
-            SignInRow(
-                e.client_id,
-                e.mrn,
-                e.last,
-                e.first,
-                e.preferred_name,
-                e.part2,
-                e.source,
-                status,
-                arrival,
-                departure,
-                minutes,
-            )
+class _Row(NamedTuple):
+    """The session row as the sheet needs it (duck-types ClinicSession for roster_ids_in)."""
+
+    id: int
+    kind: str
+    track_id: int | None
+    client_id: int | None
+    block_id: int | None
+    session_date: dt.date
+    start_time: dt.time
+    end_time: dt.time
+    location: str
+    telehealth: str
+    status: str
+    cancelled_by_clinic: bool
+    cancel_reason: str
+    topic: str
+    version: int
+
+
+_STATEMENTS: dict[tuple[str, str], Any] = {}
+_SID = bindparam("sid", type_=Integer)
+
+
+def _statement(dialect: str, name: str) -> Any:
+    key = (dialect, name)
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        stmt = _STATEMENTS[key] = _BUILDERS[name](dialect)
+    return stmt
+
+
+def _session_q(dialect: str) -> Any:
+    """The session row, the clinic's time zone and the track's name, in one statement."""
+    s: Any = ClinicSession.__table__  # type: ignore[attr-defined]
+    return sa_select(
+        *(s.c[name] for name in _Row._fields),
+        sa_select(col(Clinic.timezone)).limit(1).scalar_subquery(),
+        sa_select(col(Track.name)).where(col(Track.id) == s.c.track_id).scalar_subquery(),
+    ).where(s.c.id == _SID)
+
+
+def _ids_filter(dialect: str, column: Any) -> Any:
+    """`column IN (the ids parameter)`: one parameter whatever the number of IDs."""
+    if dialect == "postgresql":
+        return column == any_(bindparam("ids", type_=ARRAY(Integer)))
+    ids = sa_select(literal_column("value", Integer)).select_from(
+        sa_func.json_each(bindparam("ids", type_=String))
+    )
+    return column.in_(ids)
+
+
+def _ids_value(dialect: str, ids: Sequence[int]) -> Any:
+    return list(ids) if dialect == "postgresql" else json.dumps(list(ids))
+
+
+def _clients_q(dialect: str) -> Any:
+    """The roster's clients with their attendance at the session (if any), then the clients
+    recorded at the session who are not on the roster."""
+    c: Any = Client.__table__  # type: ignore[attr-defined]
+    a: Any = Attendance.__table__  # type: ignore[attr-defined]
+    columns = (
+        c.c.id,
+        c.c.mrn,
+        c.c.last_name,
+        c.c.first_name,
+        c.c.preferred_name,
+        c.c.part2,
+        a.c.status,
+        a.c.arrival_time,
+        a.c.departure_time,
+        a.c.minutes,
+    )
+    on_roster = (
+        sa_select(*columns)
+        .select_from(c.outerjoin(a, and_(a.c.client_id == c.c.id, a.c.session_id == _SID)))
+        .where(_ids_filter(dialect, c.c.id))
+    )
+    recorded_only = (
+        sa_select(*columns)
+        .select_from(a.join(c, c.c.id == a.c.client_id))
+        .where(a.c.session_id == _SID, not_(_ids_filter(dialect, a.c.client_id)))
+    )
+    return union_all(on_roster, recorded_only)
+
+
+def _facilitators_q(dialect: str) -> Any:
+    f: Any = SessionFacilitator.__table__  # type: ignore[attr-defined]
+    st: Any = Staff.__table__  # type: ignore[attr-defined]
+    return (
+        sa_select(st.c.id, st.c.first_name, st.c.last_name, st.c.credentials)
+        .select_from(f.join(st, st.c.id == f.c.staff_id))
+        .where(f.c.session_id == _SID)
+        .order_by(f.c.is_primary.desc(), f.c.id)
+    )
+
+
+def _bump_q(dialect: str) -> Any:
+    """The concurrency check: bump the version only if it is still the one the sheet was
+    loaded with (and lock the row until the save commits)."""
+    s: Any = ClinicSession.__table__  # type: ignore[attr-defined]
+    return (
+        update(s)
+        .where(s.c.id == _SID, s.c.version == bindparam("expected", type_=Integer))
+        .values(
+            version=s.c.version + 1,
+            status=bindparam("status", type_=String),
+            updated_at=bindparam("now", type_=UTCDateTime),
+            updated_by=bindparam("user_id", type_=Integer),
         )
-    info = session_infos_in(session, [row])[0]
-    blocked = _blocked(row, clinic_today(session))
-    return SignInSheet(info, row.version, info.minutes, tuple(rows), not blocked, blocked)
+    )
 
 
-def sign_in_sheet(db: Database, actor: Actor, session_id: int) -> SignInSheet:
-    """The roster with what has been recorded so far, and the version to save against."""
-    require(actor, Perm.CLIENT_VIEW)
-    with db.session() as session:
-        return _sheet_in(session, get_session_row(session, session_id))
-
-
-def _upsert(session: Session, rows: list[dict[str, Any]]) -> None:
-    """One multi-row INSERT .. ON CONFLICT (session_id, client_id) DO UPDATE."""
+def _upsert_q(dialect: str) -> Any:
+    """One INSERT .. ON CONFLICT (session_id, client_id) DO UPDATE for all the rows (run
+    with a list of rows: one executemany)."""
     from sqlalchemy.dialects import postgresql, sqlite
 
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     table: Any = Attendance.__table__  # type: ignore[attr-defined]
-    stmt: Any = dialect.insert(table).values(rows)
-    stmt = stmt.on_conflict_do_update(
+    stmt: Any = (postgresql if dialect == "postgresql" else sqlite).insert(table)
+    return stmt.on_conflict_do_update(
         index_elements=[table.c.session_id, table.c.client_id],
         set_={
             "status": stmt.excluded.status,
@@ -266,7 +357,153 @@ def _upsert(session: Session, rows: list[dict[str, Any]]) -> None:
             "version": table.c.version + 1,
         },
     )
-    session.execute(stmt)
+
+
+_BUILDERS: dict[str, Callable[[str], Any]] = {
+    "session": _session_q,
+    "clients": _clients_q,
+    "facilitators": _facilitators_q,
+    "bump": _bump_q,
+    "upsert": _upsert_q,
+}
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def _load_row(session: Session, session_id: int) -> tuple[_Row, dt.date, str]:
+    """(the session row, the clinic's today, the track's name)."""
+    dialect = _dialect(session)
+    found = (
+        session.connection().execute(_statement(dialect, "session"), {"sid": session_id}).first()
+    )
+    if found is None:
+        raise NotFoundError("That session no longer exists.")
+    row = _Row(*found[:-2])
+    return row, clinic_now(found[-2]).date(), found[-1] or ""
+
+
+def _members(session: Session, row: _Row) -> dict[int, str]:
+    """The roster: client id -> source (schedule's rules)."""
+    return roster_ids_in(session, [cast(ClinicSession, row)])[row.id]
+
+
+_Recorded = tuple[str, Any, Any, int]
+
+
+def _clients(
+    session: Session, row: _Row, members: Mapping[int, str]
+) -> tuple[list[tuple[int, str, str, str, str, bool]], dict[int, _Recorded]]:
+    """The clients of the roster plus those recorded at the session (details), and what is
+    recorded: client id -> (status, arrival, departure, minutes)."""
+    dialect = _dialect(session)
+    details: list[tuple[int, str, str, str, str, bool]] = []
+    recorded: dict[int, _Recorded] = {}
+    for (
+        cid,
+        mrn,
+        last,
+        first,
+        preferred,
+        part2,
+        status,
+        arrival,
+        departure,
+        minutes,
+    ) in session.connection().execute(
+        _statement(dialect, "clients"),
+        {"sid": row.id, "ids": _ids_value(dialect, sorted(members))},
+    ):
+        details.append((cid, mrn, last, first, preferred, bool(part2)))
+        if status is not None:
+            recorded[cid] = (status, arrival, departure, minutes)
+    return details, recorded
+
+
+def _build_sheet(
+    session: Session,
+    row: _Row,
+    today: dt.date,
+    track_name: str,
+    members: Mapping[int, str],
+    details: Sequence[tuple[int, str, str, str, str, bool]],
+    recorded: Mapping[int, _Recorded],
+) -> SignInSheet:
+    """The sheet from loaded data, plus one statement for the facilitators."""
+    facilitators = [
+        (staff_id, staff_name(first, last, cred))
+        for staff_id, first, last, cred in session.connection().execute(
+            _statement(_dialect(session), "facilitators"), {"sid": row.id}
+        )
+    ]
+    rows: list[SignInRow] = []
+    names: dict[int, str] = {}
+    for cid, mrn, last, first, preferred, part2 in details:
+        names[cid] = f"{last}, {first}"
+        status, arrival, departure, minutes = recorded.get(cid, (None, None, None, None))
+        rows.append(
+            SignInRow(
+                cid,
+                mrn,
+                last,
+                first,
+                preferred,
+                part2,
+                members.get(cid, SOURCE_RECORDED),
+                status,
+                arrival,
+                departure,
+                minutes,
+            )
+        )
+    rows.sort(key=lambda e: (e.last.casefold(), e.first.casefold(), e.client_id))
+    if row.kind == SessionKind.GROUP:
+        title = track_name or "Group"
+    else:
+        who = names.get(row.client_id or 0, "")
+        if not who and row.client_id is not None:
+            found = session.get(Client, row.client_id)
+            who = f"{found.last_name}, {found.first_name}" if found else ""
+        title = f"{row.kind.title()}: {who}" if who else row.kind.title()
+    info = SessionInfo(
+        id=row.id,
+        kind=row.kind,
+        title=title,
+        track_id=row.track_id,
+        client_id=row.client_id,
+        date=row.session_date,
+        start=row.start_time,
+        end=row.end_time,
+        location=row.location,
+        telehealth=row.telehealth,
+        status=row.status,
+        cancelled_by_clinic=bool(row.cancelled_by_clinic),
+        cancel_reason=row.cancel_reason,
+        facilitators=tuple(name for _, name in facilitators),
+        facilitator_ids=tuple(i for i, _ in facilitators),
+        roster_count=len(members),
+        version=row.version,
+        topic=row.topic,
+        block_id=row.block_id,
+    )
+    blocked = _blocked(row, today)
+    return SignInSheet(info, row.version, info.minutes, tuple(rows), not blocked, blocked)
+
+
+def _sheet_in(session: Session, session_id: int) -> SignInSheet:
+    row, today, track_name = _load_row(session, session_id)
+    members = _members(session, row)
+    details, recorded = _clients(session, row, members)
+    return _build_sheet(session, row, today, track_name, members, details, recorded)
+
+
+def sign_in_sheet(db: Database, actor: Actor, session_id: int) -> SignInSheet:
+    """The roster with what has been recorded so far, and the version to save against
+    (five statements)."""
+    require(actor, Perm.CLIENT_VIEW)
+    with db.read() as session:
+        return _sheet_in(session, session_id)
 
 
 def record_attendance(
@@ -276,7 +513,11 @@ def record_attendance(
     expected_session_version: int,
     entries: Sequence[AttendanceEntry],
 ) -> SignInSheet:
-    """Save the sign-in sheet as a whole; returns the sheet as saved (with the new version)."""
+    """Save the sign-in sheet as a whole; returns the sheet as saved (with the new version).
+
+    Statements: the session row; the versioned UPDATE; the roster (two); the clients with
+    their attendance; one upsert of the changed rows; the audit event (schedule of
+    audit.record); the facilitators for the sheet returned."""
     require(actor, Perm.ATTENDANCE_RECORD)
     if not entries:
         raise ValidationError("Mark at least one client before saving the sign-in sheet.")
@@ -289,10 +530,10 @@ def record_attendance(
             )
         seen.add(e.client_id)
     with db.session() as session:
-        row = get_session_row(session, session_id)
+        row, today, track_name = _load_row(session, session_id)
         if row.version != expected_session_version:
             raise StaleRecordError("This sign-in sheet")
-        blocked = _blocked(row, clinic_today(session))
+        blocked = _blocked(row, today)
         if blocked:
             raise ValidationError(blocked)
         errors: dict[str, str] = {}
@@ -308,21 +549,26 @@ def record_attendance(
             )
         # The conditional UPDATE is the concurrency check and locks the session row, so the
         # roster and attendance read below are the latest committed ones.
-        changes: dict[str, Any] = {}
-        if row.status == SessionStatus.SCHEDULED:
-            changes["status"] = SessionStatus.HELD.value
-        updated = update_versioned(
-            session,
-            actor,
-            ClinicSession,
-            session_id,
-            expected_session_version,
-            changes,
-            what="This sign-in sheet",
+        dialect = _dialect(session)
+        now = utcnow()
+        status = SessionStatus.HELD.value if row.status == SessionStatus.SCHEDULED else row.status
+        bumped = session.execute(
+            _statement(dialect, "bump"),
+            {
+                "sid": session_id,
+                "expected": expected_session_version,
+                "status": status,
+                "now": now,
+                "user_id": actor.user_id,
+            },
         )
-        assert updated.id is not None
-        members = roster_ids_in(session, [updated])[updated.id]
-        recorded = _recorded(session, session_id)
+        if bumped.rowcount != 1:  # type: ignore[attr-defined]
+            if session.get(ClinicSession, session_id) is None:
+                raise NotFoundError("This sign-in sheet no longer exists.")
+            raise StaleRecordError("This sign-in sheet")
+        row = row._replace(status=status, version=expected_session_version + 1)
+        members = _members(session, row)
+        details, recorded = _clients(session, row, members)
         off_roster = [cid for cid in resolved if cid not in members and cid not in recorded]
         if off_roster:
             raise ValidationError(
@@ -330,18 +576,18 @@ def record_attendance(
                 "first, then sign them in.",
                 {f"rows.{cid}.client_id": "Not on the roster." for cid in off_roster},
             )
-        now = utcnow()
         to_write: list[dict[str, Any]] = []
+        after_save = dict(recorded)
         for cid, values in resolved.items():
-            before = recorded.get(cid)
             after = (
                 values["status"],
                 values["arrival_time"],
                 values["departure_time"],
                 values["minutes"],
             )
-            if before == after:
+            if recorded.get(cid) == after:
                 continue
+            after_save[cid] = after
             to_write.append(
                 {
                     "session_id": session_id,
@@ -355,7 +601,7 @@ def record_attendance(
                 }
             )
         if to_write:
-            _upsert(session, to_write)
+            session.execute(_statement(dialect, "upsert"), to_write)
         counts = Counter(v["status"] for v in resolved.values())
         audit.record(
             session,
@@ -368,7 +614,7 @@ def record_attendance(
                 + ", ".join(f"{s}={counts[s]}" for s in STATUSES if counts[s])
             ),
         )
-        return _sheet_in(session, updated)
+        return _build_sheet(session, row, today, track_name, members, details, after_save)
 
 
 def export_roster(

@@ -39,7 +39,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import Date, bindparam, or_, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -233,6 +233,48 @@ class _Span:
         return self.start <= day and (self.end is None or day <= self.end)
 
 
+_ROSTER_STATEMENTS: list[Any] = []
+
+
+def _roster_statements() -> tuple[Any, Any]:
+    """roster_ids_in's two queries, built once: building them took longer than running them,
+    on every sign-in sheet load and save."""
+    if not _ROSTER_STATEMENTS:
+        dmin, dmax = bindparam("dmin", type_=Date), bindparam("dmax", type_=Date)
+        live = (
+            col(TrackEnrollment.voided_at).is_(None),
+            col(TrackEnrollment.start_date) <= dmax,
+            or_(col(TrackEnrollment.end_date).is_(None), col(TrackEnrollment.end_date) >= dmin),
+        )
+        in_tracks = sa_select(col(TrackEnrollment.client_id)).where(
+            col(TrackEnrollment.track_id).in_(bindparam("track_ids", expanding=True)), *live
+        )
+        enrollments = (
+            sa_select(
+                col(TrackEnrollment.client_id),
+                col(TrackEnrollment.track_id),
+                col(TrackEnrollment.start_date),
+                col(TrackEnrollment.end_date),
+                col(TrackEnrollment.id),
+                col(Client.discharge_date),
+            )
+            .join(Client, col(Client.id) == col(TrackEnrollment.client_id))
+            .where(col(TrackEnrollment.client_id).in_(in_tracks), *live)
+        )
+        changes = (
+            sa_select(
+                col(RosterChange.session_id),
+                col(RosterChange.client_id),
+                col(RosterChange.action),
+                col(Client.discharge_date),
+            )
+            .join(Client, col(Client.id) == col(RosterChange.client_id))
+            .where(col(RosterChange.session_id).in_(bindparam("session_ids", expanding=True)))
+        )
+        _ROSTER_STATEMENTS[:] = [enrollments, changes]
+    return _ROSTER_STATEMENTS[0], _ROSTER_STATEMENTS[1]
+
+
 def roster_ids_in(session: Session, rows: Sequence[ClinicSession]) -> dict[int, dict[int, str]]:
     """session id -> {client id: source} for many sessions in a fixed handful of queries."""
     result: dict[int, dict[int, str]] = {}
@@ -249,28 +291,11 @@ def roster_ids_in(session: Session, rows: Sequence[ClinicSession]) -> dict[int, 
     dmin = min(s.session_date for s in groups)
     dmax = max(s.session_date for s in groups)
     track_ids = sorted({s.track_id for s in groups if s.track_id is not None})
-    live = (
-        col(TrackEnrollment.voided_at).is_(None),
-        col(TrackEnrollment.start_date) <= dmax,
-        or_(col(TrackEnrollment.end_date).is_(None), col(TrackEnrollment.end_date) >= dmin),
-    )
-    in_tracks = sa_select(col(TrackEnrollment.client_id)).where(
-        col(TrackEnrollment.track_id).in_(track_ids), *live
-    )
     spans: dict[int, list[_Span]] = defaultdict(list)
     by_track: dict[int, set[int]] = defaultdict(set)
     discharged: dict[int, dt.date | None] = {}
     enr = session.execute(
-        sa_select(
-            col(TrackEnrollment.client_id),
-            col(TrackEnrollment.track_id),
-            col(TrackEnrollment.start_date),
-            col(TrackEnrollment.end_date),
-            col(TrackEnrollment.id),
-            col(Client.discharge_date),
-        )
-        .join(Client, col(Client.id) == col(TrackEnrollment.client_id))
-        .where(col(TrackEnrollment.client_id).in_(in_tracks), *live)
+        _roster_statements()[0], {"track_ids": track_ids, "dmin": dmin, "dmax": dmax}
     ).all()
     for cid, tid, start, end, eid, dis in enr:
         spans[cid].append(_Span(tid, start, end, eid))
@@ -299,16 +324,7 @@ def roster_ids_in(session: Session, rows: Sequence[ClinicSession]) -> dict[int, 
     group_ids = [s.id for s in groups if s.id is not None]
     date_of = {s.id: s.session_date for s in groups}
     for chunk in _chunks(group_ids):
-        changes = session.execute(
-            sa_select(
-                col(RosterChange.session_id),
-                col(RosterChange.client_id),
-                col(RosterChange.action),
-                col(Client.discharge_date),
-            )
-            .join(Client, col(Client.id) == col(RosterChange.client_id))
-            .where(col(RosterChange.session_id).in_(chunk))
-        ).all()
+        changes = session.execute(_roster_statements()[1], {"session_ids": chunk}).all()
         for sid, cid, action, dis in changes:
             members = result[sid]
             if action == "remove":
