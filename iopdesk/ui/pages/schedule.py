@@ -89,8 +89,8 @@ from iopdesk.services.textfold import fold
 from iopdesk.ui import clock, msgbox, style
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.dates import DateEdit
-from iopdesk.ui.dialogs import _FormDialog
 from iopdesk.ui.flow import FlowLayout
+from iopdesk.ui.forms import FormDialog
 from iopdesk.ui.pages.clients import STATUS_LABELS
 from iopdesk.ui.pages.intake import FORM_CSS, from_qdate, hint, mark_invalid, to_qdate
 from iopdesk.ui.tablemodel import ROW_ROLE, Column, RowsModel
@@ -1271,8 +1271,8 @@ def clinical_staff(people: Sequence[StaffInfo]) -> list[StaffInfo]:
 
 
 # -- dialogs ---------------------------------------------------------------------------------
-class _ScheduleDialog(_FormDialog):
-    """_FormDialog plus field marks from ValidationError.fields, and a stale record closes the
+class _ScheduleDialog(FormDialog):
+    """FormDialog plus field marks from ValidationError.fields, and a stale record closes the
     dialog with the standard message (the page then reloads). `action` returning False keeps
     the dialog open without an error (the user said No to a question)."""
 
