@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +74,9 @@ BUCKETS = ("0-30", "31-60", "61-90", "90+")
 
 @lru_cache(maxsize=1)
 def _codes() -> dict[str, Any]:
-    text = resources.files("iopdesk").joinpath("resources/carc_rarc.json").read_text("utf-8")
+    from iopdesk.paths import resource_text
+
+    text = resource_text("carc_rarc.json")
     data: dict[str, Any] = json.loads(text)
     return data
 
