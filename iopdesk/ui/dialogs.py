@@ -139,7 +139,7 @@ class LoginDialog(FormDialog):
         self.busy.hide()
         self.form.addRow(self.busy)
 
-    def setheader(self, clinic_name: str, where: str) -> None:
+    def set_header(self, clinic_name: str, where: str) -> None:
         """The clinic and database, once known (the window may be shown before)."""
         self.subtitle.setText(f"{clinic_name}\n{where}")
 
