@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
+import shiboken6
 from PySide6.QtCore import (
     QModelIndex,
     QPoint,
@@ -36,16 +38,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from iopdesk.db import Database
 from iopdesk.errors import StaleRecordError, UserError
 from iopdesk.models.enums import Role
 from iopdesk.services import lookups, schedule, staff
+from iopdesk.services.actor import Actor
 from iopdesk.services.permissions import Perm
 from iopdesk.services.schedule import (
     Conflict,
+    RosterEntry,
     SessionInfo,
     WeekView,
 )
-from iopdesk.ui import clock, msgbox
+from iopdesk.ui import clock, msgbox, ops
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.flow import FlowLayout
 from iopdesk.ui.pages.intake import from_qdate, to_qdate
@@ -83,11 +88,78 @@ from iopdesk.ui.widgets import Page, make_table, muted
 D = TypeVar("D", bound=_ScheduleDialog)
 
 
+@dataclass(frozen=True)
+class _Query:
+    """What to load, read from the widgets on the GUI thread before the worker starts."""
+
+    day: dt.date
+    mode: str  # "week" | "day"
+    track_id: int | None
+    staff_id: int | None
+    today: dt.date
+    with_filters: bool  # also read the track and staff lists for the filters
+
+
+@dataclass
+class _Loaded:
+    query: _Query
+    week: WeekView | None
+    visible: list[SessionInfo]
+    closures: dict[dt.date, str]
+    conflicts: list[Conflict]
+    tracks: list[tuple[int, str]] | None = None  # (id, name) when the filters were read
+    people: list[tuple[int, str]] | None = None
+
+
+def _read(db: Database, actor: Actor, q: _Query) -> _Loaded:
+    """Everything the page shows for `q` (worker thread: services only, no widgets)."""
+    tracks = people = None
+    if q.with_filters:
+        tracks = [(t.id, t.name) for t in lookups.list_tracks(db, actor)]
+        me = actor.staff_id
+        people = [
+            (p.id, p.display_name)
+            for p in staff.list_staff(db, actor)
+            if p.id == me or p in clinical_staff([p])
+        ]
+    week: WeekView | None = None
+    if q.mode == "week":
+        week = schedule.week_view(db, actor, q.day, track_id=q.track_id, staff_id=q.staff_id)
+        start, end = week.start, week.start + dt.timedelta(days=6)
+        visible = [s for d in week.days for s in d.sessions]
+        closures = {d.date: d.closure for d in week.days if d.closure is not None}
+    else:
+        start = end = q.day
+        visible = schedule.list_sessions(
+            db, actor, start, end, track_id=q.track_id, staff_id=q.staff_id
+        )
+        closures = {c.date: c.reason for c in schedule.list_closures(db, actor, start, end)}
+    found = schedule.conflicts(db, actor, start, end)
+    if q.track_id is not None or q.staff_id is not None:
+        ids = {s.id for s in visible}
+        found = [c for c in found if ids & set(c.session_ids)]
+    return _Loaded(q, week, visible, closures, found, tracks, people)
+
+
 # -- the page --------------------------------------------------------------------------------
 class SchedulePage(Page):
     """Week and day views of groups and appointments, with details, rosters and closures."""
 
     title = "Schedule"
+    shows = frozenset(
+        {
+            "clinic_session",
+            "sessionfacilitator",
+            "rosterchange",
+            "attendance",
+            "clinicclosure",
+            "trackblock",
+            "trackenrollment",
+            "track",
+            "staff",
+            "client",
+        }
+    )
     open_client = Signal(int)
     open_sign_in = Signal(int)  # session id
 
@@ -106,10 +178,13 @@ class SchedulePage(Page):
         self.closures: dict[dt.date, str] = {}
         self.active_dialog: QDialog | None = None
         self.manage = ctx.can(Perm.SCHEDULE_MANAGE)
+        self._load_seq = 0  # the latest load; an older one arriving late is dropped
+        self._roster_seq = 0
+        self.loading: ops.Op[_Loaded] | None = None
+        self.loading_roster: ops.Op[list[RosterEntry]] | None = None
         self._build_toolbar()
         self._build_banners()
         self._build_body()
-        self._fill_filters()
         self._show_mode()
 
     # -- layout ----------------------------------------------------------------------------
@@ -292,22 +367,10 @@ class SchedulePage(Page):
         self.splitter.setSizes([800, 300])
         self.layout_.addWidget(self.splitter, 1)
 
-    def _fill_filters(self) -> None:
+    def _filter_values(self, first: bool) -> tuple[int | None, int | None]:
+        """The track and staff filters to load with (the therapist's own schedule first)."""
         track, therapist = self.track_filter.currentData(), self.therapist_filter.currentData()
-        first = self.track_filter.count() == 0
-        for combo in (self.track_filter, self.therapist_filter):
-            combo.blockSignals(True)
-            combo.clear()
-        self.track_filter.addItem("All tracks and appointments", None)
-        for t in lookups.list_tracks(self.ctx.db, self.ctx.actor):
-            self.track_filter.addItem(t.name, t.id)
-        self.therapist_filter.addItem("All staff", None)
-        me = self.ctx.actor.staff_id
-        for person in staff.list_staff(self.ctx.db, self.ctx.actor):
-            if person.id == me or person in clinical_staff([person]):
-                label = "My schedule" if person.id == me else person.display_name
-                self.therapist_filter.addItem(label, person.id)
-        a = self.ctx.actor
+        a, me = self.ctx.actor, self.ctx.actor.staff_id
         if (
             first
             and me is not None
@@ -315,7 +378,22 @@ class SchedulePage(Page):
             and not (a.is_(Role.SUPERVISOR) or a.is_(Role.ADMIN))
         ):
             therapist = me  # a therapist starts on their own schedule
-        for combo, value in ((self.track_filter, track), (self.therapist_filter, therapist)):
+        return track, therapist
+
+    def _fill_filters(self, loaded: _Loaded) -> None:
+        """Refill the filter lists read with the data; keep the chosen values (GUI thread)."""
+        me = self.ctx.actor.staff_id
+        for combo in (self.track_filter, self.therapist_filter):
+            combo.blockSignals(True)
+            combo.clear()
+        self.track_filter.addItem("All tracks and appointments", None)
+        for track_id, name in loaded.tracks or ():
+            self.track_filter.addItem(name, track_id)
+        self.therapist_filter.addItem("All staff", None)
+        for staff_id, name in loaded.people or ():
+            self.therapist_filter.addItem("My schedule" if staff_id == me else name, staff_id)
+        q = loaded.query
+        for combo, value in ((self.track_filter, q.track_id), (self.therapist_filter, q.staff_id)):
             index = combo.findData(value) if value is not None else 0
             combo.setCurrentIndex(max(0, index))
             combo.blockSignals(False)
@@ -352,53 +430,59 @@ class SchedulePage(Page):
         self.prev_btn.setToolTip(f"Previous {unit} (Alt+Left)")
         self.next_btn.setToolTip(f"Next {unit} (Alt+Right)")
 
-    # -- loading ---------------------------------------------------------------------------
+    # -- loading (services on a worker thread, widgets on the GUI thread) ---------------------
     def refresh(self) -> None:
-        """Reload from services (MainWindow shows a UserError; see reload() for our own use)."""
-        self._fill_filters()
-        self._load()
+        """Reload the filter lists and the sessions shown (in the background)."""
+        self._start_load(with_filters=True)
 
     def reload(self) -> None:
-        try:
-            self._load()
-        except UserError as exc:
-            msgbox.user_error(self, exc)
+        """Reload the sessions shown for the current filters (in the background)."""
+        self._start_load(with_filters=False)
 
-    def _load(self) -> None:
-        db, actor = self.ctx.db, self.ctx.actor
-        track_id = self.track_filter.currentData()
-        staff_id = self.therapist_filter.currentData()
-        today = clock.today()
+    def _start_load(self, with_filters: bool) -> ops.Op[_Loaded]:
+        first = self.track_filter.count() == 0
+        track_id, staff_id = self._filter_values(first)
+        query = _Query(
+            day=self.day,
+            mode=self.mode,
+            track_id=track_id,
+            staff_id=staff_id,
+            today=clock.today(),
+            with_filters=with_filters or first,
+        )
         self.date_edit.blockSignals(True)
         self.date_edit.setDate(to_qdate(self.day))
         self.date_edit.blockSignals(False)
-        week: WeekView | None = None
-        if self.mode == "week":
-            week = schedule.week_view(db, actor, self.day, track_id=track_id, staff_id=staff_id)
-            start, end = week.start, week.start + dt.timedelta(days=6)
-            self.week_start = start
-            self.visible = [s for d in week.days for s in d.sessions]
-            self.closures = {d.date: d.closure for d in week.days if d.closure is not None}
-            self.range_label.setText(range_text(start, end))
-        else:
-            start = end = self.day
-            self.visible = schedule.list_sessions(
-                db, actor, start, end, track_id=track_id, staff_id=staff_id
-            )
-            self.closures = {
-                c.date: c.reason for c in schedule.list_closures(db, actor, start, end)
-            }
-            label = long_day(self.day)
-            self.range_label.setText(label + ("  (today)" if self.day == today else ""))
-        found = schedule.conflicts(db, actor, start, end)
-        ids = {s.id for s in self.visible}
-        if track_id is not None or staff_id is not None:
-            found = [c for c in found if ids & set(c.session_ids)]
-        self.conflict_list = found
-        titles = {s.id: session_label(s) for s in self.visible}
-        self.conflict_texts = conflicts_by_session(found, titles)
+        self._load_seq += 1
+        seq = self._load_seq
+        db, actor = self.ctx.db, self.ctx.actor
+        self.loading = (
+            ops.Op(self, lambda: _read(db, actor, query), takes_control=False)
+            .success(lambda loaded: self._present(seq, loaded))
+            .run_in_background()
+        )
+        return self.loading
+
+    def _present(self, seq: int, loaded: _Loaded) -> None:
+        if seq != self._load_seq or not shiboken6.isValid(self):
+            return  # a newer load is on its way, or the page was closed meanwhile
+        q = loaded.query
+        if loaded.tracks is not None:
+            self._fill_filters(loaded)
+        week = loaded.week
+        self.visible = loaded.visible
+        self.closures = loaded.closures
         if week is not None:
-            self.week.set_week(week, today, self.conflict_texts)
+            self.week_start = week.start
+            self.range_label.setText(range_text(week.start, week.start + dt.timedelta(days=6)))
+        else:
+            label = long_day(q.day)
+            self.range_label.setText(label + ("  (today)" if q.day == q.today else ""))
+        self.conflict_list = loaded.conflicts
+        titles = {s.id: session_label(s) for s in self.visible}
+        self.conflict_texts = conflicts_by_session(loaded.conflicts, titles)
+        if week is not None:
+            self.week.set_week(week, q.today, self.conflict_texts)
         else:
             self._fill_day()
         self._fill_banner(titles)
@@ -485,12 +569,19 @@ class SchedulePage(Page):
             self.details.clear()
             return
         self.selected_id = info.id
-        try:
-            roster = schedule.roster(self.ctx.db, self.ctx.actor, info.id)
-        except UserError as exc:
-            msgbox.user_error(self, exc)
-            return
-        self.details.show_session(info, roster, self.conflict_texts.get(info.id, []))
+        self._roster_seq += 1
+        seq = self._roster_seq
+        db, actor = self.ctx.db, self.ctx.actor
+
+        def show(roster: list[RosterEntry]) -> None:
+            if shiboken6.isValid(self) and seq == self._roster_seq and self.selected_id == info.id:
+                self.details.show_session(info, roster, self.conflict_texts.get(info.id, []))
+
+        self.loading_roster = (
+            ops.Op(self, lambda: schedule.roster(db, actor, info.id), takes_control=False)
+            .success(show)
+            .run_in_background()
+        )
 
     def selected(self) -> SessionInfo | None:
         return self.details.info
