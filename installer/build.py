@@ -130,7 +130,7 @@ def package_linux(version: str) -> Path:
         tar.add(APP_DIR, arcname=f"{name}/iopdesk", filter=mode)
         for item in ("install.sh", "uninstall.sh", "iopdesk.desktop", "README.txt"):
             tar.add(linux / item, arcname=f"{name}/{item}", filter=mode)
-        icon = ROOT / "iopdesk" / "resources" / "icons" / "iopdesk.png"
+        icon = ROOT / "resources" / "icons" / "iopdesk.png"
         tar.add(icon, arcname=f"{name}/iopdesk.png", filter=mode)
     return out
 

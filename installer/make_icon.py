@@ -1,6 +1,6 @@
 """Draw the IOPDesk app icon: a calendar page with a check mark on the app's blue.
 
-Writes iopdesk/resources/icons/iopdesk.png (256 px, the window icon and the Linux icon) and
+Writes resources/icons/iopdesk.png (256 px, the window icon and the Linux icon) and
 installer/iopdesk.ico (16-256 px, the Windows exe and installer icon). Each size is drawn
 separately, so the small ones stay sharp. Run it again after changing the drawing:
 
@@ -18,7 +18,7 @@ from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QImage, QLinearGradient, QPainter, QPen
 
 ROOT = Path(__file__).resolve().parent.parent
-PNG_OUT = ROOT / "iopdesk" / "resources" / "icons" / "iopdesk.png"
+PNG_OUT = ROOT / "resources" / "icons" / "iopdesk.png"
 ICO_OUT = ROOT / "installer" / "iopdesk.ico"
 ICO_SIZES = (16, 24, 32, 48, 64, 128, 256)
 

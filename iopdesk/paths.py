@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -56,10 +57,24 @@ def save_workstation_config(data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def resource_dir() -> Path:
+    """The folder of files shipped with the app: the repository's top-level resources/.
+
+    Frozen, installer/iopdesk.spec copies it to resources/ in the bundle; run from a source
+    checkout (PYTHONPATH or an editable install) it is the folder itself; installed from a
+    wheel it is the package iopdesk.resources (pyproject.toml maps the folder onto it)."""
+    frozen_root = getattr(sys, "_MEIPASS", None)
+    if frozen_root is not None:
+        return Path(frozen_root) / "resources"
+    root = Path(__file__).resolve().parent.parent
+    if (root / "pyproject.toml").is_file() and (root / "resources").is_dir():
+        return root / "resources"
+    return Path(str(resources.files("iopdesk.resources")))
+
+
 def resource_path(*parts: str) -> Path:
-    """A file shipped in iopdesk/resources (works installed and frozen)."""
-    ref = resources.files("iopdesk").joinpath("resources", *parts)
-    return Path(str(ref))
+    """A file shipped in resources/ (works from the source tree, installed and frozen)."""
+    return resource_dir().joinpath(*parts)
 
 
 def resource_text(*parts: str) -> str:

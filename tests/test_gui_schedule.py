@@ -25,6 +25,7 @@ from iopdesk.ui.pages.schedule import (
     SchedulePage,
     wrap_text,
 )
+from tests.helpers import settle
 
 pytestmark = [pytest.mark.gui, pytest.mark.parametrize("backend", ["sqlite"])]
 
@@ -86,6 +87,7 @@ def open_page(qtbot, env, actor=None) -> SchedulePage:
     qtbot.waitExposed(page)
     page.refresh()
     page.go_to(MON)
+    settle()
     return page
 
 
@@ -112,6 +114,7 @@ def choose(combo, data) -> None:
     index = combo.findData(data)
     assert index >= 0, data
     combo.setCurrentIndex(index)
+    settle()
 
 
 def book(qtbot, page, client: str, staff_id: int, day: date, start: time) -> BookDialog:
@@ -142,6 +145,7 @@ def test_generate_dialog_fills_the_week_on_the_right_days(qtbot, env, clinic_dat
     assert msgbox.shown[-1].title == "Group sessions created"
     assert "Created 4 group sessions" in msgbox.shown[-1].text
 
+    settle()
     assert column_titles(page) == [
         [GROUP],
         ["Adult SUD Evening IOP"],
@@ -181,16 +185,21 @@ def test_navigation_and_keyboard_between_days(qtbot, env, clinic_data):
     generate(env)
     page = open_page(qtbot, env)
     qtbot.mouseClick(page.next_btn, Qt.LeftButton)
+    settle()
     assert page.day == MON + timedelta(weeks=1) and column_titles(page) == [[]] * 7
     qtbot.mouseClick(page.prev_btn, Qt.LeftButton)
+    settle()
     assert column_titles(page)[0] == [GROUP]
     # Select Monday's group, then Right goes to Tuesday's evening group, Right again to Wed.
     assert page.select_session(group_on(env, MON).id)
+    settle()
     monday_list = page.week.columns[0].list
     monday_list.setFocus()
     qtbot.keyClick(monday_list, Qt.Key_Right)
+    settle()
     assert page.selected() is not None and page.selected().date == TUE
     qtbot.keyClick(page.week.columns[1].list, Qt.Key_Right)
+    settle()
     assert page.selected().date == WED
     assert page.week.columns[0].list.selectionModel().selectedRows() == []
 
@@ -199,6 +208,7 @@ def test_day_view_lists_the_day_with_details(qtbot, env, clinic_data):
     generate(env)
     page = open_page(qtbot, env)
     qtbot.mouseClick(page.week.headers[0], Qt.LeftButton)  # a day's heading opens the day
+    settle()
     assert page.mode == "day" and page.day_btn.isChecked()
     assert page.range_label.text().startswith(f"{MON:%A}")
     model = page.day_model
@@ -212,11 +222,14 @@ def test_day_view_lists_the_day_with_details(qtbot, env, clinic_data):
         "Scheduled",
     ]
     page.day_table.selectRow(0)
+    settle()
     assert page.details.title.text() == GROUP
     assert page.details.roster_title.text() == "Roster (2)"
     qtbot.mouseClick(page.next_btn, Qt.LeftButton)
+    settle()
     assert page.day == TUE and model.rowCount() == 1
     qtbot.mouseClick(page.week_btn, Qt.LeftButton)
+    settle()
     assert page.mode == "week" and page.views.currentIndex() == 0
 
 
@@ -231,6 +244,7 @@ def test_book_dialog_books_and_warns_about_a_double_booking(qtbot, env, clinic_d
     assert first.booked is not None and first.booked.title == "Individual: Begay, Crystal"
     assert (first.booked.start, first.booked.end) == (time(13), time(14))  # 60 min default
     assert not [m for m in msgbox.shown if m.icon == "Warning"]
+    settle()
     assert "Individual: Begay, Crystal" in column_titles(page)[1]
     assert page.selected() is not None and page.selected().id == first.booked.id
 
@@ -247,6 +261,7 @@ def test_book_dialog_books_and_warns_about_a_double_booking(qtbot, env, clinic_d
         if s.kind == "individual"
     ]
     assert sorted(booked) == ["Individual: Begay, Crystal", "Individual: Otter, Oscar"]
+    settle()
     assert page.banner.isVisible() and page.banner_title.text() == "1 scheduling conflict this week"
     assert "Tina Yazzie" in page.banner.toolTip()
     # Both cards carry the conflict; the details panel says who else is booked.
@@ -331,6 +346,7 @@ def test_close_clinic_day_cancels_that_day_and_the_week_shows_closed(
     ] * 2
     assert group_on(env, MON).status == "scheduled"  # other days untouched
 
+    settle()
     column = page.week.columns[2]
     assert column.closed.isVisible() and column.closed.text() == "Closed: Thanksgiving"
     assert all(s.is_cancelled for s in column.list.model_.rows)
@@ -339,8 +355,10 @@ def test_close_clinic_day_cancels_that_day_and_the_week_shows_closed(
 
     # The day view shows the closure with a way to reopen it.
     page.open_day(WED)
+    settle()
     assert page.closed_banner.isVisible() and "Thanksgiving" in page.closed_text.text()
     qtbot.mouseClick(page.reopen_btn, Qt.LeftButton)
+    settle()
     assert all(
         s.status == "scheduled" for s in schedule.list_sessions(env.db, env.world.admin, WED, WED)
     )
@@ -362,9 +380,11 @@ def test_cancel_a_session_with_a_reason_then_reinstate(qtbot, env, clinic_data):
     page = open_page(qtbot, env)
     monday = group_on(env, MON)
     assert page.select_session(monday.id)
+    settle()
     details = page.details
     assert details.cancel.isVisible() and not details.reinstate.isVisible()
     qtbot.mouseClick(details.cancel, Qt.LeftButton)
+    settle()
     dialog = page.active_dialog
     assert isinstance(dialog, CancelDialog)
     assert dialog.who_row.isHidden()  # a group is always cancelled by the clinic
@@ -381,6 +401,7 @@ def test_cancel_a_session_with_a_reason_then_reinstate(qtbot, env, clinic_data):
         "Therapist ill",
     )
     assert group_on(env, WED).status == "scheduled"
+    settle()
     assert page.selected() is not None and page.selected().is_cancelled
     assert details.status.text() == "Cancelled by the clinic"
     assert details.reason.text() == "Therapist ill"
@@ -390,6 +411,7 @@ def test_cancel_a_session_with_a_reason_then_reinstate(qtbot, env, clinic_data):
     assert "Therapist ill" in card.data(card.index(0, 0), Qt.ItemDataRole.ToolTipRole)
 
     qtbot.mouseClick(details.reinstate, Qt.LeftButton)
+    settle()
     assert group_on(env, MON).status == "scheduled"
     assert details.status.text() == "Scheduled" and details.sign_in.isEnabled()
 
@@ -401,6 +423,7 @@ def test_appointment_cancelled_by_the_client(qtbot, env, clinic_data):
     )  # fmt: skip
     page = open_page(qtbot, env)
     page.select_session(info.id)
+    settle()
     dialog = page.cancel_selected()
     assert dialog is not None and not dialog.who_row.isHidden()
     dialog.by_client.setChecked(True)
@@ -412,6 +435,7 @@ def test_appointment_cancelled_by_the_client(qtbot, env, clinic_data):
         False,
         "Client request",
     )
+    settle()
     assert page.details.status.text() == "Cancelled by the client"
 
 
@@ -420,6 +444,7 @@ def test_a_change_from_another_workstation_reloads(qtbot, env, clinic_data):
     page = open_page(qtbot, env)
     monday = group_on(env, MON)
     page.select_session(monday.id)
+    settle()
     dialog = page.cancel_selected()
     # Meanwhile another workstation sets the facilitator (the session's version moves on).
     schedule.set_facilitators(
@@ -430,6 +455,7 @@ def test_a_change_from_another_workstation_reloads(qtbot, env, clinic_data):
     assert dialog.result() == QDialog.DialogCode.Rejected and dialog.stale
     assert msgbox.shown[-1].title == "Changed on another workstation"
     assert group_on(env, MON).status == "scheduled"  # nothing overwritten
+    settle()
     assert page.selected() is not None
     assert page.selected().facilitators == ("Tina Yazzie, LCSW",)  # reloaded
 
@@ -438,7 +464,9 @@ def test_facilitators_dialog_sets_primary_first(qtbot, env, clinic_data):
     generate(env)
     page = open_page(qtbot, env)
     page.select_session(group_on(env, MON).id)
+    settle()
     qtbot.mouseClick(page.details.edit_facilitators, Qt.LeftButton)
+    settle()
     dialog = page.active_dialog
     assert isinstance(dialog, FacilitatorsDialog)
     names = {}
@@ -449,12 +477,15 @@ def test_facilitators_dialog_sets_primary_first(qtbot, env, clinic_data):
     names["Theo Rapist, LPC"].setCheckState(Qt.CheckState.Checked)
     assert dialog.primary.count() == 2
     dialog.primary.setCurrentIndex(dialog.primary.findText("Theo Rapist, LPC"))
+    settle()
     ok(qtbot, dialog)
     assert dialog.result() == QDialog.DialogCode.Accepted, dialog.error.text()
     assert group_on(env, MON).facilitators == ("Theo Rapist, LPC", "Tina Yazzie, LCSW")
+    settle()
     assert page.details.facilitators.text() == "Theo Rapist, LPC\nTina Yazzie, LCSW"
     # The therapist filter now finds the session.
     choose(page.therapist_filter, clinic_data["tina"])
+    settle()
     assert column_titles(page) == [[GROUP], [], [], [], [], [], []]
 
 
@@ -464,11 +495,13 @@ def test_add_and_remove_a_client_on_one_occurrence_only(qtbot, env, clinic_data,
     page = open_page(qtbot, env)
     monday, wednesday = group_on(env, MON), group_on(env, WED)
     page.select_session(monday.id)
+    settle()
     details = page.details
     assert [r.display_name for r in details.roster_model.rows] == ["Begay, Crystal", "Otter, Oscar"]
     assert not details.remove_client.isEnabled()  # nobody selected yet
 
     qtbot.mouseClick(details.add_client, Qt.LeftButton)
+    settle()
     dialog = page.active_dialog
     assert isinstance(dialog, AddClientDialog)
     labels = [dialog.client.itemText(i) for i in range(dialog.client.count())]
@@ -477,6 +510,7 @@ def test_add_and_remove_a_client_on_one_occurrence_only(qtbot, env, clinic_data,
     ok(qtbot, dialog)
     assert dialog.result() == QDialog.DialogCode.Accepted, dialog.error.text()
     assert roster_names(env, monday.id) == ["Begay, Crystal", "Nakai, Nora", "Otter, Oscar"]
+    settle()
     assert [(r.last, r.source) for r in details.roster_model.rows] == [
         ("Begay", "enrolled"),
         ("Nakai", "added"),
@@ -488,6 +522,7 @@ def test_add_and_remove_a_client_on_one_occurrence_only(qtbot, env, clinic_data,
     assert details.remove_client.isEnabled()
     monkeypatch.setattr(msgbox, "confirm", lambda *a, **k: True)
     qtbot.mouseClick(details.remove_client, Qt.LeftButton)
+    settle()
     assert roster_names(env, monday.id) == ["Begay, Crystal", "Nakai, Nora"]
     assert roster_names(env, wednesday.id) == ["Begay, Crystal", "Otter, Oscar"]  # unchanged
     assert [r.last for r in details.roster_model.rows] == ["Begay", "Nakai"]
@@ -499,8 +534,10 @@ def test_remove_asks_first(qtbot, env, clinic_data):
     page = open_page(qtbot, env)
     monday = group_on(env, MON)
     page.select_session(monday.id)
+    settle()
     page.details.roster.selectRow(0)
     qtbot.mouseClick(page.details.remove_client, Qt.LeftButton)
+    settle()
     assert msgbox.shown[-1].title == "Remove from this session?"
     assert roster_names(env, monday.id) == ["Begay, Crystal", "Otter, Oscar"]  # answered No
 
@@ -510,8 +547,10 @@ def test_sign_in_and_open_client_signals(qtbot, env, clinic_data):
     page = open_page(qtbot, env)
     monday = group_on(env, MON)
     page.select_session(monday.id)
+    settle()
     with qtbot.waitSignal(page.open_sign_in, timeout=1000) as signed:
         qtbot.mouseClick(page.details.sign_in, Qt.LeftButton)
+        settle()
     assert signed.args == [monday.id]
     index = page.details.roster_model.index(0, 0)
     with qtbot.waitSignal(page.open_client, timeout=1000) as opened:
@@ -527,6 +566,7 @@ def test_roles_see_only_what_they_may_do(qtbot, env, clinic_data):
         b.isVisible() for b in (billing.book_btn, billing.generate_btn, billing.close_btn)
     )
     billing.select_session(group_on(env, MON).id)
+    settle()
     d = billing.details
     assert not d.sign_in.isVisible() and not d.cancel.isVisible()
     assert not d.add_client.isVisible() and d.roster_hint.isVisible()
@@ -535,9 +575,11 @@ def test_roles_see_only_what_they_may_do(qtbot, env, clinic_data):
     assert not therapist.book_btn.isVisible()
     assert therapist.therapist_filter.currentText() == "My schedule"  # their own sessions first
     therapist.select_session(group_on(env, MON).id)
+    settle()
     assert column_titles(therapist) == [[]] * 7  # Theo facilitates nothing yet
     choose(therapist.therapist_filter, None)
     assert therapist.select_session(group_on(env, MON).id)
+    settle()
     assert therapist.details.sign_in.isVisible() and not therapist.details.cancel.isVisible()
 
     desk = open_page(qtbot, env, env.world.front_desk)
@@ -566,9 +608,11 @@ def test_book_90846_family_session_audio_only(qtbot, env, clinic_data):
     dialog.kind.setFocus()
     while dialog.kind.currentData() != "family_without_client":
         qtbot.keyClick(dialog.kind, Qt.Key.Key_Down)
+        settle()
     dialog.telehealth.setFocus()
     while dialog.telehealth.currentData() != "home_audio":
         qtbot.keyClick(dialog.telehealth, Qt.Key.Key_Down)
+        settle()
     dialog.client.lineEdit().setText("Begay")  # typing would pop up the completer
     choose(dialog.therapist, clinic_data["tina"])
     dialog.start.setTime(QTime(13, 0))

@@ -95,7 +95,7 @@ def test_windows_icon_has_every_size_and_the_png_exists():
         assert data[offset : offset + 8] == b"\x89PNG\r\n\x1a\n"
         assert offset + length <= len(data)
     assert sizes == [16, 24, 32, 48, 64, 128, 256]
-    png = ROOT / "iopdesk" / "resources" / "icons" / "iopdesk.png"
+    png = ROOT / "resources" / "icons" / "iopdesk.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

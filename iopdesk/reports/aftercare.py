@@ -26,8 +26,9 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from iopdesk.paths import resource_path
-from iopdesk.reports import PART2_NOTICE, numbered_canvas, release_notice_flowables
-from iopdesk.services.clock import stamp
+from iopdesk.reports import PART2_NOTICE, release_notice_flowables
+from iopdesk.reports.pdfbase import PAGE_OF, numbered_canvas
+from iopdesk.timefmt import stamp
 
 TITLE = "Aftercare Plan"
 CONFIDENTIAL = (
@@ -270,7 +271,7 @@ def _printed_stamp(at: datetime, language: str) -> str:
     stamp ("12/03/2026 6:57 PM CST"); in Spanish a Babel date and time ("03/12/2026 18:57")."""
     if language != "es":
         return stamp(at, None)
-    from iopdesk.services.clock import local
+    from iopdesk.timefmt import local
 
     t = local(at, None)
     return f"{t:%d/%m/%Y} {_time(t.time(), language)} {t.tzname() or ''}".strip()
@@ -314,7 +315,7 @@ def write_pdf(packet: Packet, path: Path | str) -> int:
         TableStyle,
     )
 
-    from iopdesk.reports.attendance import FONT, FONT_BOLD, register_fonts
+    from iopdesk.reports.pdfbase import FONT, FONT_BOLD, register_fonts
 
     register_fonts()
     lang = packet.language if packet.language in ("en", "es") else "en"
@@ -418,9 +419,7 @@ def write_pdf(packet: Packet, path: Path | str) -> int:
         canvas.setFont(FONT_BOLD, 8.5)
         canvas.drawString(margin, y, footer_left)
         canvas.setFont(FONT, 8.5)
-        canvas.drawRightString(
-            page_w - margin, y, t("Page {page} of {total}").format(page=page, total=total)
-        )
+        canvas.drawRightString(page_w - margin, y, t(PAGE_OF).format(page=page, total=total))
         y -= 11
         canvas.setFont(FONT, 7.5)
         canvas.setFillColor(colors.HexColor("#444444"))

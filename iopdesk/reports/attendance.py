@@ -6,18 +6,34 @@ the caller (export_attendance_report) makes the write atomic and audits it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
-from iopdesk.paths import resource_path
-from iopdesk.reports import PART2_NOTICE, numbered_canvas
+from iopdesk.reports import PART2_NOTICE
+from iopdesk.reports.pdfbase import (  # the fonts are also used from here by older callers
+    CONFIDENTIAL as CONFIDENTIAL,
+)
+from iopdesk.reports.pdfbase import (
+    FONT as FONT,
+)
+from iopdesk.reports.pdfbase import (
+    FONT_BOLD as FONT_BOLD,
+)
+from iopdesk.reports.pdfbase import (
+    Letterhead,
+    PageFooter,
+    contact_line,
+    footer_height,
+)
+from iopdesk.reports.pdfbase import (
+    register_fonts as register_fonts,
+)
 
 if TYPE_CHECKING:
-    from iopdesk.services.hours import AttendanceReport, WeekRow
+    from iopdesk.reports.data.hours import AttendanceReport, WeekRow
 
 SHEET_NAME = "Weekly Hours"
 HEADERS = (
@@ -31,11 +47,7 @@ HEADERS = (
     "Attended Days",
 )
 _DAY_COLUMNS = (6, 7)  # whole numbers; Required Days empty when the week has no day minimum
-CONFIDENTIAL = "Confidential: contains protected health information."
 TITLE = "Weekly Hours Report"
-
-FONT = "DejaVuSans"
-FONT_BOLD = "DejaVuSans-Bold"
 
 
 def week_label(start: date, end: date) -> str:
@@ -127,27 +139,6 @@ def write_xlsx(report: AttendanceReport, path: Path | str, notice: tuple[str, ..
 # PDF
 # ------------------------------------------------------------------------------------------
 
-_fonts_registered = False
-
-
-def register_fonts() -> None:
-    """Embed DejaVu Sans (shipped in resources/fonts) so any client name prints, e.g.
-    'Nguyễn Thị Ánh'; the PDF base fonts only cover Latin-1."""
-    global _fonts_registered
-    if _fonts_registered:
-        return
-    from reportlab.lib.fonts import addMapping
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import TTFont
-
-    pdfmetrics.registerFont(TTFont(FONT, str(resource_path("fonts", "DejaVuSans.ttf"))))
-    pdfmetrics.registerFont(TTFont(FONT_BOLD, str(resource_path("fonts", "DejaVuSans-Bold.ttf"))))
-    addMapping(FONT, 0, 0, FONT)
-    addMapping(FONT, 1, 0, FONT_BOLD)
-    addMapping(FONT, 0, 1, FONT)
-    addMapping(FONT, 1, 1, FONT_BOLD)
-    _fonts_registered = True
-
 
 def _hours(value: Decimal | None) -> str:
     return "—" if value is None else f"{value:.2f}"
@@ -167,51 +158,24 @@ def write_pdf(report: AttendanceReport, path: Path | str, notice: tuple[str, ...
     page_w, page_h = landscape(letter)
     margin = 0.5 * inch
     header_h = 0.95 * inch
-    footer_h = 0.6 * inch if report.has_part2 else 0.45 * inch
-    week_text = week_label(report.week_start, report.week_end)
-    contact = "  ·  ".join(p for p in (report.clinic_address, report.clinic_phone) if p)
+    footer_h = footer_height(report.has_part2)
     printed = (
         report.generated_at.strftime("Printed %Y-%m-%d %H:%M %Z").strip()
         if report.generated_at
         else ""
     )
-
-    def draw_header(canvas: Any) -> None:
-        canvas.saveState()
-        top = page_h - margin
-        canvas.setFont(FONT_BOLD, 14)
-        canvas.drawString(margin, top - 14, report.clinic_name)
-        canvas.setFont(FONT, 9)
-        if contact:
-            canvas.drawString(margin, top - 28, contact)
-        canvas.setFont(FONT_BOLD, 13)
-        canvas.drawRightString(page_w - margin, top - 14, TITLE)
-        canvas.setFont(FONT, 10)
-        canvas.drawRightString(page_w - margin, top - 28, f"Week: {week_text}")
-        canvas.setStrokeColor(colors.HexColor("#5B6B82"))
-        canvas.setLineWidth(0.8)
-        canvas.line(margin, top - 38, page_w - margin, top - 38)
-        canvas.restoreState()
-
-    def draw_footer(canvas: Any, page: int, total: int) -> None:
-        canvas.saveState()
-        y = margin - 4
-        canvas.setStrokeColor(colors.HexColor("#B8C2D0"))
-        canvas.setLineWidth(0.5)
-        canvas.line(
-            margin, margin + footer_h - 0.3 * inch, page_w - margin, margin + footer_h - 0.3 * inch
-        )
-        canvas.setFont(FONT, 8)
-        canvas.setFillColor(colors.HexColor("#333333"))
-        canvas.drawString(margin, y, f"{CONFIDENTIAL}  {printed}".strip())
-        canvas.drawRightString(page_w - margin, y, f"Page {page} of {total}")
-        if report.has_part2:
-            canvas.setFont(FONT_BOLD, 8.5)
-            canvas.setFillColor(colors.black)
-            canvas.drawCentredString(page_w / 2, y + 13, PART2_NOTICE)
-        canvas.restoreState()
-
-    NumberedCanvas = numbered_canvas(draw_footer)
+    letterhead = Letterhead(
+        report.clinic_name,
+        contact_line(report.clinic_address, report.clinic_phone),
+        TITLE,
+        f"Week: {week_label(report.week_start, report.week_end)}",
+    )
+    footer = PageFooter(
+        f"{CONFIDENTIAL}  {printed}",
+        report.has_part2,
+        baseline=margin - 4,
+        rule_y=margin + footer_h - 0.3 * inch,
+    )
 
     body = ParagraphStyle("cell", fontName=FONT, fontSize=9, leading=11)
     head = ParagraphStyle("head", parent=body, fontName=FONT_BOLD)
@@ -288,7 +252,10 @@ def write_pdf(report: AttendanceReport, path: Path | str, notice: tuple[str, ...
         creator="IOPDesk",
         initialFontName=FONT,  # no stray, non-embedded Helvetica on the pages
     )
-    on_page: Callable[[Any, Any], None] = lambda canvas, _doc: draw_header(canvas)  # noqa: E731
+
+    def on_page(canvas: Any, _doc: Any) -> None:
+        letterhead.draw(canvas, page_w, page_h, margin)
+
     from iopdesk.reports import release_notice_flowables
 
     doc.build(
@@ -300,5 +267,5 @@ def write_pdf(report: AttendanceReport, path: Path | str, notice: tuple[str, ...
         ],
         onFirstPage=on_page,
         onLaterPages=on_page,
-        canvasmaker=NumberedCanvas,
+        canvasmaker=footer.canvas_class(page_w, margin),
     )

@@ -11,7 +11,7 @@ from xml.sax.saxutils import escape
 from iopdesk.reports import PART2_NOTICE
 
 if TYPE_CHECKING:
-    from iopdesk.services.audit_report import ReportRow
+    from iopdesk.reports.data.audit import ReportRow
 
 TITLE = "Audit Report"
 HEADERS = (
@@ -78,7 +78,7 @@ def write_pdf(data: AuditReportData, path: Path | str) -> None:
     from reportlab.lib.units import inch
     from reportlab.platypus import LongTable, Paragraph, SimpleDocTemplate, Spacer, TableStyle
 
-    from iopdesk.reports.attendance import FONT, FONT_BOLD, register_fonts
+    from iopdesk.reports.pdfbase import FONT, FONT_BOLD, PageFooter, register_fonts
 
     register_fonts()
     page_w, _ = landscape(letter)
@@ -87,15 +87,6 @@ def write_pdf(data: AuditReportData, path: Path | str) -> None:
     head = ParagraphStyle("head", parent=body, fontName=FONT_BOLD)
     title = ParagraphStyle("title", fontName=FONT_BOLD, fontSize=14, leading=17)
     small = ParagraphStyle("small", fontName=FONT, fontSize=8.5, leading=11)
-
-    def decorate(canvas: Any, doc: Any) -> None:
-        canvas.saveState()
-        canvas.setFont(FONT_BOLD, 8)
-        canvas.drawCentredString(page_w / 2, margin - 10, PART2_NOTICE)
-        canvas.setFont(FONT, 8)
-        canvas.drawRightString(page_w - margin, margin - 10, f"Page {doc.page}")
-        canvas.drawString(margin, margin - 10, f"{data.clinic_name} - {TITLE}")
-        canvas.restoreState()
 
     widths = [0.45, 1.35, 0.85, 1.0, 0.95, 0.7, 0.85, 2.4, 0.9, 0.65]
     scale = (page_w - 2 * margin) / (sum(widths) * inch)
@@ -135,4 +126,6 @@ def write_pdf(data: AuditReportData, path: Path | str) -> None:
         Spacer(1, 6),
         table,
     ]
-    doc.build(story, onFirstPage=decorate, onLaterPages=decorate)
+    # Every page: what it is, page X of Y and the Part 2 notice (the log names clients).
+    footer = PageFooter(f"{data.clinic_name} - {TITLE}", True, baseline=margin - 10)
+    doc.build(story, canvasmaker=footer.canvas_class(page_w, margin))

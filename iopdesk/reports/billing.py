@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from iopdesk.reports import PART2_NOTICE
 
 if TYPE_CHECKING:
-    from iopdesk.services.billing import BillingRun
+    from iopdesk.reports.data.billing import BillingRun
 
 CLAIM_SHEET = "Claim Lines"
 EXCEPTION_SHEET = "Exceptions"

@@ -15,8 +15,17 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-from iopdesk.reports import PART2_NOTICE, numbered_canvas, release_notice_flowables
-from iopdesk.reports.attendance import CONFIDENTIAL, FONT, FONT_BOLD, register_fonts
+from iopdesk.reports import release_notice_flowables
+from iopdesk.reports.pdfbase import (
+    CONFIDENTIAL,
+    FONT,
+    FONT_BOLD,
+    Letterhead,
+    PageFooter,
+    contact_line,
+    footer_height,
+    register_fonts,
+)
 
 
 @dataclass(frozen=True)
@@ -74,49 +83,28 @@ def write_pdf(doc_data: ClinicalDoc, path: Path | str, notice: tuple[str, ...] =
     page_w, page_h = letter
     margin = 0.6 * inch
     usable = page_w - 2 * margin
-    footer_h = 0.6 * inch if d.part2 else 0.45 * inch
-    contact = "  ·  ".join(p for p in (d.clinic_address, d.clinic_phone) if p)
+    footer_h = footer_height(d.part2)
     ident = f"Client: {d.client_name}    DOB: {d.dob:%m/%d/%Y}    MRN: {d.mrn}"
     navy = colors.HexColor("#1F3B5A")
+    letterhead = Letterhead(
+        d.clinic_name,
+        contact_line(d.clinic_address, d.clinic_phone),
+        d.title,
+        d.date_label,
+        ident,
+    )
+    footer = PageFooter(f"{CONFIDENTIAL}  {d.printed}", d.part2, baseline=margin - 6)
 
     def draw_header(canvas: Any, _doc: Any) -> None:
-        canvas.saveState()
-        top = page_h - margin
-        canvas.setFont(FONT_BOLD, 14)
-        canvas.drawString(margin, top - 14, d.clinic_name)
-        canvas.setFont(FONT, 9)
-        if contact:
-            canvas.drawString(margin, top - 28, contact)
-        canvas.setFont(FONT_BOLD, 13)
-        canvas.drawRightString(page_w - margin, top - 14, d.title)
-        canvas.setFont(FONT, 10)
-        if d.date_label:
-            canvas.drawRightString(page_w - margin, top - 28, d.date_label)
-        canvas.setStrokeColor(colors.HexColor("#5B6B82"))
-        canvas.setLineWidth(0.8)
-        canvas.line(margin, top - 38, page_w - margin, top - 38)
-        canvas.setFont(FONT_BOLD, 10)
-        canvas.drawString(margin, top - 53, ident)
+        letterhead.draw(canvas, page_w, page_h, margin)
         if not d.signed:
+            canvas.saveState()
             canvas.setFont(FONT_BOLD, 60)
             canvas.setFillColor(colors.Color(0.85, 0.1, 0.1, alpha=0.12))
             canvas.translate(page_w / 2, page_h / 2)
             canvas.rotate(35)
             canvas.drawCentredString(0, 0, "DRAFT")
-        canvas.restoreState()
-
-    def draw_footer(canvas: Any, page: int, total: int) -> None:
-        canvas.saveState()
-        y = margin - 6
-        canvas.setFont(FONT, 8)
-        canvas.setFillColor(colors.HexColor("#333333"))
-        canvas.drawString(margin, y, f"{CONFIDENTIAL}  {d.printed}".strip())
-        canvas.drawRightString(page_w - margin, y, f"Page {page} of {total}")
-        if d.part2:
-            canvas.setFont(FONT_BOLD, 8.5)
-            canvas.setFillColor(colors.black)
-            canvas.drawCentredString(page_w / 2, y + 13, PART2_NOTICE)
-        canvas.restoreState()
+            canvas.restoreState()
 
     body = ParagraphStyle("body", fontName=FONT, fontSize=10, leading=13.5)
     small = ParagraphStyle("small", parent=body, fontSize=8.5, leading=11)
@@ -198,6 +186,6 @@ def write_pdf(doc_data: ClinicalDoc, path: Path | str, notice: tuple[str, ...] =
         story,
         onFirstPage=draw_header,
         onLaterPages=draw_header,
-        canvasmaker=numbered_canvas(draw_footer),
+        canvasmaker=footer.canvas_class(page_w, margin),
     )
     return int(doc.page)

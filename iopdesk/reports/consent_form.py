@@ -6,10 +6,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
-from iopdesk.reports import PART2_NOTICE
-
 if TYPE_CHECKING:
-    from iopdesk.services.consents import ConsentFormData
+    from iopdesk.reports.data.consents import ConsentFormData
 
 TITLE = "Consent for the Release of Confidential Substance Use Disorder Information"
 HIPAA_TITLE = "Authorization for the Use and Disclosure of Health Information"
@@ -97,7 +95,7 @@ def write_pdf(data: ConsentFormData, path: Path | str) -> None:
     from reportlab.lib.units import inch
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-    from iopdesk.reports.attendance import FONT, FONT_BOLD, register_fonts
+    from iopdesk.reports.pdfbase import FONT, FONT_BOLD, PageFooter, register_fonts
 
     register_fonts()
     page_w, _ = letter
@@ -109,15 +107,6 @@ def write_pdf(data: ConsentFormData, path: Path | str) -> None:
 
     def p(text: str, style: ParagraphStyle = body) -> Paragraph:
         return Paragraph(escape(text), style)
-
-    def decorate(canvas: Any, doc: Any) -> None:
-        canvas.saveState()
-        canvas.setFont(FONT_BOLD, 8.5)
-        if data.kind != "hipaa":
-            canvas.drawCentredString(page_w / 2, margin - 18, PART2_NOTICE)
-        canvas.setFont(FONT, 8)
-        canvas.drawRightString(page_w - margin, margin - 30, f"MRN {data.mrn}  Page {doc.page}")
-        canvas.restoreState()
 
     box = "\u2612" if data.info_categories else "\u2610"
     categories = [
@@ -208,4 +197,6 @@ def write_pdf(data: ConsentFormData, path: Path | str) -> None:
         title="Consent to disclose",
         author="IOPDesk",
     )
-    doc.build(story, onFirstPage=decorate, onLaterPages=decorate)
+    # A Part 2 consent carries the 2.32 notice; a HIPAA authorization does not.
+    footer = PageFooter(f"MRN {data.mrn}", data.kind != "hipaa", baseline=margin - 30)
+    doc.build(story, canvasmaker=footer.canvas_class(page_w, margin))

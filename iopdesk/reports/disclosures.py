@@ -8,10 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
-from iopdesk.reports import PART2_NOTICE
-
 if TYPE_CHECKING:
-    from iopdesk.services.disclosures import DisclosureRow
+    from iopdesk.reports.data.disclosures import DisclosureRow
 
 TITLE = "Accounting of Disclosures"
 KIND_LABELS = {
@@ -42,7 +40,7 @@ def write_pdf(data: AccountingData, path: Path | str) -> None:
     from reportlab.lib.units import inch
     from reportlab.platypus import LongTable, Paragraph, SimpleDocTemplate, Spacer, TableStyle
 
-    from iopdesk.reports.attendance import FONT, FONT_BOLD, register_fonts
+    from iopdesk.reports.pdfbase import FONT, FONT_BOLD, PageFooter, contact_line, register_fonts
 
     register_fonts()
     page_w, _ = letter
@@ -50,16 +48,6 @@ def write_pdf(data: AccountingData, path: Path | str) -> None:
     body = ParagraphStyle("b", fontName=FONT, fontSize=9, leading=11.5)
     head = ParagraphStyle("h", parent=body, fontName=FONT_BOLD)
     title = ParagraphStyle("t", fontName=FONT_BOLD, fontSize=15, leading=19)
-
-    def decorate(canvas: Any, doc: Any) -> None:
-        canvas.saveState()
-        canvas.setFont(FONT, 8)
-        canvas.drawString(margin, margin - 14, f"{data.mrn}  Confidential")
-        canvas.drawRightString(page_w - margin, margin - 14, f"Page {doc.page}")
-        if data.part2:
-            canvas.setFont(FONT_BOLD, 8.5)
-            canvas.drawCentredString(page_w / 2, margin - 2, PART2_NOTICE)
-        canvas.restoreState()
 
     def p(text: str, style: ParagraphStyle = body) -> Paragraph:
         return Paragraph(escape(text).replace("\n", "<br/>"), style)
@@ -100,7 +88,7 @@ def write_pdf(data: AccountingData, path: Path | str) -> None:
             ]
         )
     )
-    contact = "  ·  ".join(x for x in (data.clinic_address, data.clinic_phone) if x)
+    contact = contact_line(data.clinic_address, data.clinic_phone)
     story: list[Any] = [
         p(data.clinic_name, head),
         p(contact),
@@ -124,4 +112,5 @@ def write_pdf(data: AccountingData, path: Path | str) -> None:
         title=TITLE,
         author="IOPDesk",
     )
-    doc.build(story, onFirstPage=decorate, onLaterPages=decorate)
+    footer = PageFooter(f"{data.mrn}  Confidential", data.part2, baseline=margin - 14)
+    doc.build(story, canvasmaker=footer.canvas_class(page_w, margin))

@@ -13,12 +13,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
-from iopdesk.reports import PART2_NOTICE, numbered_canvas, release_notice_flowables
-from iopdesk.reports.attendance import CONFIDENTIAL, FONT, FONT_BOLD, register_fonts
-from iopdesk.services.clock import stamp
+from iopdesk.reports import release_notice_flowables
+from iopdesk.reports.pdfbase import (
+    CONFIDENTIAL,
+    FONT,
+    FONT_BOLD,
+    Letterhead,
+    PageFooter,
+    contact_line,
+    footer_height,
+    register_fonts,
+)
+from iopdesk.timefmt import stamp
 
 if TYPE_CHECKING:
-    from iopdesk.services.notes import NotePrint
+    from iopdesk.reports.data.notes import NotePrint
 
 FORMAT_TITLES = {
     "SOAP": "Progress Note (SOAP)",
@@ -85,50 +94,21 @@ def write_pdf(data: NotePrint, path: Path | str, notice: tuple[str, ...] = ()) -
     page_w, page_h = letter
     margin = 0.6 * inch
     header_h = 1.25 * inch
-    footer_h = 0.6 * inch if data.part2 else 0.45 * inch
+    footer_h = footer_height(data.part2)
     c, h = data.content, data.content.header
     title = note_title(data)
-    contact = "  ·  ".join(p for p in (data.clinic_address, data.clinic_phone) if p)
     ident = (
         f"Client: {data.client_name}    DOB: {data.client_dob:%m/%d/%Y}    MRN: {data.client_mrn}"
     )
     printed = f"Printed {_when(data.printed_at, data.timezone)} by {data.printed_by}"
-
-    def draw_header(canvas: Any) -> None:
-        canvas.saveState()
-        top = page_h - margin
-        canvas.setFont(FONT_BOLD, 14)
-        canvas.drawString(margin, top - 14, data.clinic_name)
-        canvas.setFont(FONT, 9)
-        if contact:
-            canvas.drawString(margin, top - 28, contact)
-        canvas.setFont(FONT_BOLD, 13)
-        canvas.drawRightString(page_w - margin, top - 14, title)
-        canvas.setFont(FONT, 10)
-        canvas.drawRightString(
-            page_w - margin, top - 28, f"Date of service: {h.service_date:%m/%d/%Y}"
-        )
-        canvas.setStrokeColor(colors.HexColor("#5B6B82"))
-        canvas.setLineWidth(0.8)
-        canvas.line(margin, top - 38, page_w - margin, top - 38)
-        canvas.setFont(FONT_BOLD, 10)
-        canvas.drawString(margin, top - 53, ident)
-        canvas.restoreState()
-
-    def draw_footer(canvas: Any, page: int, total: int) -> None:
-        canvas.saveState()
-        y = margin - 6
-        canvas.setFont(FONT, 8)
-        canvas.setFillColor(colors.HexColor("#333333"))
-        canvas.drawString(margin, y, f"{CONFIDENTIAL}  {printed}")
-        canvas.drawRightString(page_w - margin, y, f"Page {page} of {total}")
-        if data.part2:
-            canvas.setFont(FONT_BOLD, 8.5)
-            canvas.setFillColor(colors.black)
-            canvas.drawCentredString(page_w / 2, y + 13, PART2_NOTICE)
-        canvas.restoreState()
-
-    NumberedCanvas = numbered_canvas(draw_footer)
+    letterhead = Letterhead(
+        data.clinic_name,
+        contact_line(data.clinic_address, data.clinic_phone),
+        title,
+        f"Date of service: {h.service_date:%m/%d/%Y}",
+        ident,
+    )
+    footer = PageFooter(f"{CONFIDENTIAL}  {printed}", data.part2, baseline=margin - 6)
 
     body = ParagraphStyle("body", fontName=FONT, fontSize=10, leading=13.5)
     small = ParagraphStyle("small", parent=body, fontSize=8.5, leading=11)
@@ -236,7 +216,7 @@ def write_pdf(data: NotePrint, path: Path | str, notice: tuple[str, ...] = ()) -
     story += release_notice_flowables(notice, FONT, FONT_BOLD)
     doc.build(
         story,
-        onFirstPage=lambda canvas, _doc: draw_header(canvas),
-        onLaterPages=lambda canvas, _doc: draw_header(canvas),
-        canvasmaker=NumberedCanvas,
+        onFirstPage=lambda canvas, _doc: letterhead.draw(canvas, page_w, page_h, margin),
+        onLaterPages=lambda canvas, _doc: letterhead.draw(canvas, page_w, page_h, margin),
+        canvasmaker=footer.canvas_class(page_w, margin),
     )

@@ -12,11 +12,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
-from iopdesk.reports import PART2_NOTICE, numbered_canvas, release_notice_flowables
-from iopdesk.reports.attendance import CONFIDENTIAL, FONT, FONT_BOLD, register_fonts
+from iopdesk.reports import release_notice_flowables
+from iopdesk.reports.pdfbase import (
+    CONFIDENTIAL,
+    FONT,
+    FONT_BOLD,
+    Letterhead,
+    PageFooter,
+    contact_line,
+    footer_height,
+    register_fonts,
+)
 
 if TYPE_CHECKING:
-    from iopdesk.services.plans import PlanPrint
+    from iopdesk.reports.data.plans import PlanPrint
 
 TITLE = "Treatment Plan"
 
@@ -54,9 +63,8 @@ def write_pdf(data: PlanPrint, path: Path | str, notice: tuple[str, ...] = ()) -
     page_w, page_h = letter
     margin = 0.6 * inch
     header_h = 1.05 * inch
-    footer_h = 0.6 * inch if data.part2 else 0.45 * inch
+    footer_h = footer_height(data.part2)
     usable = page_w - 2 * margin
-    contact = "  ·  ".join(p for p in (data.clinic_address, data.clinic_phone) if p)
     printed = f"Printed {data.printed_at:%m/%d/%Y %H:%M %Z}".strip()
     ident = f"{data.client_name}   ·   MRN {data.mrn}   ·   DOB {_d(data.dob)}"
     line_colour = colors.HexColor("#5B6B82")
@@ -64,44 +72,20 @@ def write_pdf(data: PlanPrint, path: Path | str, notice: tuple[str, ...] = ()) -
     band = colors.HexColor("#DDE4EE")
     soft = colors.HexColor("#F5F7FA")
 
-    def draw_header(canvas: Any) -> None:
-        canvas.saveState()
-        top = page_h - margin
-        canvas.setFont(FONT_BOLD, 13)
-        canvas.drawString(margin, top - 13, data.clinic_name)
-        canvas.setFont(FONT, 8.5)
-        if contact:
-            canvas.drawString(margin, top - 26, contact)
-        canvas.setFont(FONT_BOLD, 13)
-        canvas.drawRightString(page_w - margin, top - 13, TITLE)
-        canvas.setFont(FONT, 8.5)
-        canvas.drawRightString(page_w - margin, top - 26, f"Plan #{plan.id} · {plan.status_label}")
-        canvas.setStrokeColor(line_colour)
-        canvas.setLineWidth(0.8)
-        canvas.line(margin, top - 34, page_w - margin, top - 34)
-        canvas.setFont(FONT_BOLD, 9.5)
-        canvas.drawString(margin, top - 48, ident)
-        canvas.restoreState()
-
-    def draw_footer(canvas: Any, page: int, total: int) -> None:
-        canvas.saveState()
-        y = margin - 6
-        canvas.setStrokeColor(colors.HexColor("#B8C2D0"))
-        canvas.setLineWidth(0.5)
-        canvas.line(
-            margin, margin + footer_h - 0.3 * inch, page_w - margin, margin + footer_h - 0.3 * inch
-        )
-        canvas.setFont(FONT, 8)
-        canvas.setFillColor(colors.HexColor("#333333"))
-        canvas.drawString(margin, y, f"{CONFIDENTIAL}  {printed}")
-        canvas.drawRightString(page_w - margin, y, f"Page {page} of {total}")
-        if data.part2:
-            canvas.setFont(FONT_BOLD, 8.5)
-            canvas.setFillColor(colors.black)
-            canvas.drawCentredString(page_w / 2, y + 13, PART2_NOTICE)
-        canvas.restoreState()
-
-    NumberedCanvas = numbered_canvas(draw_footer)
+    letterhead = Letterhead(
+        data.clinic_name,
+        contact_line(data.clinic_address, data.clinic_phone),
+        TITLE,
+        f"Plan #{plan.id} · {plan.status_label}",
+        ident,
+        compact=True,
+    )
+    footer = PageFooter(
+        f"{CONFIDENTIAL}  {printed}",
+        data.part2,
+        baseline=margin - 6,
+        rule_y=margin + footer_h - 0.3 * inch,
+    )
 
     body = ParagraphStyle("body", fontName=FONT, fontSize=9, leading=11.5)
     small = ParagraphStyle("small", parent=body, fontSize=8.5, leading=10.5)
@@ -356,9 +340,9 @@ def write_pdf(data: PlanPrint, path: Path | str, notice: tuple[str, ...] = ()) -
     story += release_notice_flowables(notice, FONT, FONT_BOLD)
     doc.build(
         story,
-        onFirstPage=lambda canvas, _doc: draw_header(canvas),
-        onLaterPages=lambda canvas, _doc: draw_header(canvas),
-        canvasmaker=NumberedCanvas,
+        onFirstPage=lambda canvas, _doc: letterhead.draw(canvas, page_w, page_h, margin),
+        onLaterPages=lambda canvas, _doc: letterhead.draw(canvas, page_w, page_h, margin),
+        canvasmaker=footer.canvas_class(page_w, margin),
     )
 
 
@@ -390,7 +374,7 @@ def _diagnoses_and_asam(
         out.append(p("No diagnosis recorded."))
     a = data.asam
     if a is not None:
-        from iopdesk.services.asam import DIMENSIONS, OCCASIONS
+        from iopdesk.reports.data.asam import DIMENSIONS, OCCASIONS
 
         out.append(
             p(

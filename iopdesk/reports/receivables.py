@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
 from iopdesk.reports import PART2_NOTICE
-from iopdesk.reports.attendance import FONT, FONT_BOLD, register_fonts
+from iopdesk.reports.pdfbase import CONFIDENTIAL, FONT, FONT_BOLD, PageFooter, register_fonts
 
 if TYPE_CHECKING:
-    from iopdesk.services.remittance import Aging, Denial
+    from iopdesk.reports.data.remittance import Aging, Denial
 
 AGING_SHEET = "AR Aging"
 CLAIMS_SHEET = "Open Claims"
@@ -51,8 +51,7 @@ DENIAL_HEADERS = (
 def write_xlsx(aging: Aging, denials: list[Denial], path: Path | str, part2: bool) -> None:
     import xlsxwriter
 
-    from iopdesk.reports.attendance import CONFIDENTIAL
-    from iopdesk.services.remittance import BUCKETS
+    from iopdesk.reports.data.remittance import BUCKETS
 
     # Text is always text: a payer or client name starting with "=" must never become a live
     # formula (the same options as reports.xlsx, the writer of every other export).
@@ -142,7 +141,7 @@ def write_pdf(
     from reportlab.lib.units import inch
     from reportlab.platypus import LongTable, Paragraph, SimpleDocTemplate, Spacer, TableStyle
 
-    from iopdesk.services.remittance import BUCKETS
+    from iopdesk.reports.data.remittance import BUCKETS
 
     register_fonts()
     body = ParagraphStyle("b", fontName=FONT, fontSize=8.5, leading=10.5)
@@ -210,18 +209,6 @@ def write_pdf(
     dt.setStyle(style)
     story.append(dt)
 
-    def footer(canvas: Any, doc: Any) -> None:
-        canvas.saveState()
-        canvas.setFont(FONT, 8)
-        canvas.drawString(
-            0.5 * inch, 0.35 * inch, "Confidential: contains protected health information."
-        )
-        canvas.drawRightString(10.5 * inch, 0.35 * inch, f"Page {doc.page}")
-        if part2:
-            canvas.setFont(FONT_BOLD, 8)
-            canvas.drawCentredString(5.5 * inch, 0.52 * inch, PART2_NOTICE)
-        canvas.restoreState()
-
     doc = SimpleDocTemplate(
         str(path),
         pagesize=landscape(letter),
@@ -231,4 +218,5 @@ def write_pdf(
         bottomMargin=0.8 * inch,
         title="Accounts receivable aging",
     )
-    doc.build(story, onFirstPage=footer, onLaterPages=footer)
+    footer = PageFooter(CONFIDENTIAL, part2, baseline=0.35 * inch)
+    doc.build(story, canvasmaker=footer.canvas_class(landscape(letter)[0], 0.5 * inch))

@@ -51,7 +51,7 @@ def write_pdf(data: KitData, path: Path | str) -> None:
     from reportlab.lib.units import inch
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-    from iopdesk.reports.attendance import FONT, FONT_BOLD, register_fonts
+    from iopdesk.reports.pdfbase import FONT, FONT_BOLD, register_fonts
 
     register_fonts()
     margin = 0.8 * inch

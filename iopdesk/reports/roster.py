@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from datetime import date, time
 from pathlib import Path
 
-from iopdesk.reports import PART2_NOTICE
-
 
 @dataclass(frozen=True)
 class RosterLine:
@@ -40,25 +38,12 @@ def write_pdf(doc: RosterDoc, path: Path | str) -> None:
     from reportlab.lib.units import inch
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-    from iopdesk.reports.attendance import FONT, FONT_BOLD, register_fonts
+    from iopdesk.reports.pdfbase import FONT, FONT_BOLD, PageFooter, register_fonts
 
     register_fonts()
     part2 = any(line.part2 for line in doc.lines)
     title_style = ParagraphStyle("t", fontName=FONT_BOLD, fontSize=15, leading=19)
     body = ParagraphStyle("b", fontName=FONT, fontSize=10, leading=13)
-
-    def footer(canvas, pdf) -> None:  # type: ignore[no-untyped-def]
-        canvas.saveState()
-        canvas.setFont(FONT, 8)
-        canvas.drawString(
-            0.75 * inch,
-            0.5 * inch,
-            f"{doc.clinic_name} - {doc.title} - {doc.session_date:%m/%d/%Y}",
-        )
-        canvas.drawRightString(7.75 * inch, 0.5 * inch, f"Page {pdf.page}")
-        if part2:
-            canvas.drawString(0.75 * inch, 0.32 * inch, PART2_NOTICE)
-        canvas.restoreState()
 
     story = [
         Paragraph(doc.clinic_name, body),
@@ -97,6 +82,9 @@ def write_pdf(doc: RosterDoc, path: Path | str) -> None:
         )
     )
     story.append(table)
+    footer = PageFooter(
+        f"{doc.clinic_name} - {doc.title} - {doc.session_date:%m/%d/%Y}", part2, baseline=0.5 * inch
+    )
     tmp = Path(str(path) + ".partial")
     pdf = SimpleDocTemplate(
         str(tmp),
@@ -108,7 +96,7 @@ def write_pdf(doc: RosterDoc, path: Path | str) -> None:
         title=f"Sign-in sheet {doc.title}",
     )
     try:
-        pdf.build(story, onFirstPage=footer, onLaterPages=footer)
+        pdf.build(story, canvasmaker=footer.canvas_class(letter[0], 0.75 * inch))
         tmp.replace(path)
     finally:
         if tmp.exists():

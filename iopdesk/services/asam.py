@@ -17,6 +17,8 @@ from sqlmodel import Session, col, select
 from iopdesk.db import Database
 from iopdesk.errors import NotFoundError, PermissionDenied, ValidationError
 from iopdesk.models import AsamAssessment, Client, Staff, TreatmentPlan, utcnow
+from iopdesk.reports.data.asam import DIMENSIONS as DIMENSIONS
+from iopdesk.reports.data.asam import OCCASIONS as OCCASIONS
 from iopdesk.services import audit
 from iopdesk.services.actor import Actor
 from iopdesk.services.clients import require_clinical_in
@@ -24,14 +26,6 @@ from iopdesk.services.clinic import clinic_today
 from iopdesk.services.permissions import Perm, require
 from iopdesk.services.records import update_versioned
 
-DIMENSIONS = (
-    "Acute intoxication and/or withdrawal potential",
-    "Biomedical conditions and complications",
-    "Emotional, behavioral, or cognitive conditions and complications",
-    "Readiness to change",
-    "Relapse, continued use, or continued problem potential",
-    "Recovery/living environment",
-)
 RATING_LABELS = ("0 - none", "1 - mild", "2 - moderate", "3 - significant", "4 - severe")
 LEVELS = {
     "0.5": "0.5 Early intervention",
@@ -44,7 +38,6 @@ LEVELS = {
     "3.7": "3.7 Medically monitored intensive inpatient",
     "4": "4 Medically managed intensive inpatient",
 }
-OCCASIONS = {"admission": "Admission", "plan_review": "Plan review", "other": "Other"}
 
 
 @dataclass

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from iopdesk.db import Database
 from iopdesk.errors import ValidationError
 from iopdesk.models import AuditEvent, Client, Clinic, User
+from iopdesk.reports.data.audit import ReportRow as ReportRow
 from iopdesk.services import audit
 from iopdesk.services.actor import Actor
 from iopdesk.services.permissions import Perm, require
@@ -74,35 +75,6 @@ class AuditQuery:
             parts.append("flagged only")
         parts.append(f"sort {self.sort} {'desc' if self.descending else 'asc'}")
         return "; ".join(parts)
-
-
-@dataclass(frozen=True)
-class ReportRow:
-    id: int
-    occurred_at: datetime
-    username: str
-    action: str
-    entity: str
-    entity_id: str
-    client_id: int | None
-    mrn: str
-    detail: str
-    workstation: str
-    flagged: bool
-
-    def values(self) -> tuple[object, ...]:
-        return (
-            self.id,
-            self.occurred_at.strftime("%Y-%m-%d %H:%M:%S"),
-            self.username,
-            self.action,
-            self.entity,
-            self.entity_id,
-            self.mrn,
-            self.detail,
-            self.workstation,
-            "yes" if self.flagged else "",
-        )
 
 
 @dataclass(frozen=True)

@@ -8,25 +8,17 @@ with the zone abbreviation ("12/03/2026 6:57 PM CST"), never UTC.
 from __future__ import annotations
 
 import weakref
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from iopdesk.timefmt import local as local
+from iopdesk.timefmt import stamp as stamp
+from iopdesk.timefmt import zone as zone
 
 if TYPE_CHECKING:
     from iopdesk.db import Database
 
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-
-
-def zone(tz_name: str | None) -> tzinfo:
-    """The clinic's zone (this computer's zone when unset or unknown)."""
-    if tz_name:
-        try:
-            return ZoneInfo(tz_name)
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
-    local = datetime.now().astimezone().tzinfo
-    return local if local is not None else UTC
 
 
 def now(tz_name: str | None) -> datetime:
@@ -35,22 +27,6 @@ def now(tz_name: str | None) -> datetime:
 
 def today(tz_name: str | None) -> date:
     return now(tz_name).date()
-
-
-def local(moment: datetime, tz_name: str | None) -> datetime:
-    """A stored timestamp (naive means UTC) in the clinic's zone (an aware time without a zone
-    name keeps its own zone)."""
-    if moment.tzinfo is not None and not tz_name:
-        return moment
-    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    return aware.astimezone(zone(tz_name))
-
-
-def stamp(moment: datetime, tz_name: str | None) -> str:
-    """'12/03/2026 6:57 PM CST': clinic-local with the zone abbreviation."""
-    t = local(moment, tz_name)
-    hour = t.hour % 12 or 12
-    return f"{t:%m/%d/%Y} {hour}:{t:%M} {'AM' if t.hour < 12 else 'PM'} {t.tzname() or ''}".strip()
 
 
 def week_start_of(day: date, week_start: str | int = "Mon") -> date:

@@ -4,7 +4,7 @@ revoke, list with status, and print the consent form from a template."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 from iopdesk.db import Database
 from iopdesk.errors import NotFoundError, UserError, ValidationError
 from iopdesk.models import Client, Clinic, Consent, Recipient, utcnow
+from iopdesk.reports.data.consents import ConsentFormData as ConsentFormData
 from iopdesk.services import audit, recipients
 from iopdesk.services.actor import Actor
 from iopdesk.services.clinic import clinic_today
@@ -371,26 +372,6 @@ def list_consents(db: Database, actor: Actor, client_id: int) -> list[ConsentInf
 # ------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ConsentFormData:
-    clinic_name: str
-    clinic_address: str
-    clinic_phone: str
-    client_name: str
-    client_dob: date
-    mrn: str
-    recipient_name: str = ""
-    recipient_org: str = ""
-    purpose: str = ""
-    info_categories: tuple[str, ...] = field(default_factory=tuple)
-    expiry: str = ""
-    signed_date: date | None = None
-    all_categories: tuple[str, ...] = (*INFO_CATEGORIES, CATEGORY_TITLES[ALL])
-    kind: str = "part2"  # part2 | hipaa
-    recipient_class: str = ""  # label of the class of a TPO consent, e.g. "my health plans"
-    recipient_address: str = ""
-
-
 def consent_form_data(
     db: Database, actor: Actor, client_id: int, consent_id: int | None = None
 ) -> ConsentFormData:
@@ -411,6 +392,7 @@ def consent_form_data(
             client_name=name,
             client_dob=client.dob,
             mrn=client.mrn,
+            all_categories=(*INFO_CATEGORIES, CATEGORY_TITLES[ALL]),
         )
         if consent is None:
             return base

@@ -43,6 +43,7 @@ from sqlmodel import Session, col, select
 from iopdesk.db import Database
 from iopdesk.errors import NotFoundError, UserError, ValidationError
 from iopdesk.models import Client, Consent, Disclosure, Recipient, User, utcnow
+from iopdesk.reports.data.disclosures import DisclosureRow as DisclosureRow
 from iopdesk.services import audit, recipients
 from iopdesk.services.actor import Actor
 from iopdesk.services.clinic import clinic_today
@@ -657,21 +658,6 @@ def needs_consent(db: Database, client_ids: Iterable[int]) -> bool:
 # ------------------------------------------------------------------------------------------
 # Accounting of disclosures
 # ------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DisclosureRow:
-    id: int
-    disclosed_at: datetime
-    kind: str
-    recipient: str
-    purpose: str
-    what_sent: str
-    consent_id: int | None
-    username: str
-    recipient_address: str = ""
-    consent_used: str = ""  # e.g. "42 CFR Part 2 consent no. 3, signed 2026-01-02"
-    categories: str = ""  # plain labels of what the document held
 
 
 def _consent_used(c: Consent | None) -> str:

@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +50,11 @@ from iopdesk.models import (
     RemittanceLine,
 )
 from iopdesk.models.enums import BatchStatus
+from iopdesk.reports.data.remittance import BUCKETS as BUCKETS
+from iopdesk.reports.data.remittance import Aging as Aging
+from iopdesk.reports.data.remittance import AgingRow as AgingRow
+from iopdesk.reports.data.remittance import ClaimBalance as ClaimBalance
+from iopdesk.reports.data.remittance import Denial as Denial
 from iopdesk.services import audit
 from iopdesk.services.actor import Actor
 from iopdesk.services.clinic import clinic_today
@@ -70,12 +74,13 @@ STATUS_TEXT = {
     "22": "reversal of previous payment",
     "23": "not our claim, forwarded",
 }
-BUCKETS = ("0-30", "31-60", "61-90", "90+")
 
 
 @lru_cache(maxsize=1)
 def _codes() -> dict[str, Any]:
-    text = resources.files("iopdesk").joinpath("resources/carc_rarc.json").read_text("utf-8")
+    from iopdesk.paths import resource_text
+
+    text = resource_text("carc_rarc.json")
     data: dict[str, Any] = json.loads(text)
     return data
 
@@ -476,33 +481,6 @@ def _match_line(
 # ------------------------------------------------------------------------------------------
 
 
-@dataclass
-class ClaimBalance:
-    claim_id: int
-    claim_number: str
-    payer: str
-    mrn: str
-    client: str
-    date_from: date
-    date_to: date
-    sent_on: date
-    charge: Decimal
-    paid: Decimal = Decimal("0")
-    patient_responsibility: Decimal = Decimal("0")
-    write_off: Decimal = Decimal("0")
-    denied: Decimal = Decimal("0")
-    status: str = "sent"  # sent | paid | partially paid | denied | reversed
-    reasons: list[str] = field(default_factory=list)  # "CO-197" ...
-    remarks: list[str] = field(default_factory=list)
-    last_remit: date | None = None
-    client_id: int = 0
-    part2: bool = False
-
-    @property
-    def balance(self) -> Decimal:
-        return self.charge - self.paid - self.patient_responsibility - self.write_off
-
-
 def _balances(session: Session) -> list[ClaimBalance]:
     replaced = {
         r[0]
@@ -604,21 +582,6 @@ def _balances(session: Session) -> list[ClaimBalance]:
     return list(out.values())
 
 
-@dataclass(frozen=True)
-class Denial:
-    claim_number: str
-    payer: str
-    mrn: str
-    client: str
-    date_from: date
-    date_to: date
-    amount: Decimal
-    reasons: str  # "CO-197 Precertification ... absent."
-    remarks: str
-    age_days: int
-    action: str
-
-
 def denials(db: Database, actor: Actor, as_of: date | None = None) -> list[Denial]:
     """Claims with denied amounts still open, oldest first (the work queue)."""
     require(actor, Perm.BILLING_VIEW)
@@ -649,27 +612,6 @@ def denials(db: Database, actor: Actor, as_of: date | None = None) -> list[Denia
         )
     out.sort(key=lambda d: (-d.age_days, d.claim_number))
     return out
-
-
-@dataclass
-class AgingRow:
-    payer: str
-    buckets: dict[str, Decimal]
-
-    @property
-    def total(self) -> Decimal:
-        return sum(self.buckets.values(), Decimal("0"))
-
-
-@dataclass
-class Aging:
-    as_of: date
-    rows: list[AgingRow]
-    claims: list[tuple[ClaimBalance, int, str]]  # balance, age days, bucket
-
-    @property
-    def totals(self) -> dict[str, Decimal]:
-        return {k: sum((r.buckets[k] for r in self.rows), Decimal("0")) for k in BUCKETS}
 
 
 def bucket(age_days: int) -> str:

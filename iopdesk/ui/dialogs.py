@@ -11,7 +11,6 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFileDialog,
-    QFormLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -21,71 +20,10 @@ from PySide6.QtWidgets import (
 )
 
 from iopdesk.errors import UserError, ValidationError
+from iopdesk.ui.forms import FormDialog, header, password_field
 
 
-def _header(layout: QVBoxLayout, title: str, subtitle: str) -> QLabel:
-    t = QLabel(title)
-    t.setObjectName("pageTitle")
-    s = QLabel(subtitle)
-    s.setObjectName("subtitle")
-    s.setWordWrap(True)
-    layout.addWidget(t)
-    layout.addWidget(s)
-    return s
-
-
-class _FormDialog(QDialog):
-    """A dialog with a header, a form, an error line and OK/Cancel; `accept_action` validates."""
-
-    def __init__(self, title: str, subtitle: str, ok_text: str, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.setWindowTitle(f"IOPDesk - {title}")
-        self.setMinimumWidth(440)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(24, 20, 24, 18)
-        outer.setSpacing(10)
-        self.subtitle = _header(outer, title, subtitle)
-        self.form = QFormLayout()
-        self.form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
-        self.form.setSpacing(8)
-        outer.addLayout(self.form)
-        self.error = QLabel("")
-        self.error.setObjectName("fieldError")
-        self.error.setWordWrap(True)
-        self.error.hide()
-        outer.addWidget(self.error)
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        ok.setText(ok_text)
-        ok.setDefault(True)
-        self.buttons.accepted.connect(self._try_accept)
-        self.buttons.rejected.connect(self.reject)
-        outer.addWidget(self.buttons)
-        self.accept_action: Callable[[], None] | None = None
-
-    def show_error(self, text: str) -> None:
-        self.error.setText(text)
-        self.error.show()
-
-    def _try_accept(self) -> None:
-        try:
-            if self.accept_action is not None:
-                self.accept_action()
-        except UserError as exc:
-            self.show_error(exc.message)
-            return
-        self.accept()
-
-
-def _password_field() -> QLineEdit:
-    field = QLineEdit()
-    field.setEchoMode(QLineEdit.EchoMode.Password)
-    return field
-
-
-class PassphraseDialog(_FormDialog):
+class PassphraseDialog(FormDialog):
     """Asks for the database passphrase when the computer has no system keyring."""
 
     def __init__(self, creating: bool, parent: QWidget | None = None) -> None:
@@ -99,9 +37,9 @@ class PassphraseDialog(_FormDialog):
             sub = "The clinic database is protected by a passphrase. Type it to open it."
         super().__init__("Database passphrase", sub, "Open" if not creating else "Create")
         self.creating = creating
-        self.passphrase = _password_field()
+        self.passphrase = password_field()
         self.form.addRow("Passphrase", self.passphrase)
-        self.again = _password_field()
+        self.again = password_field()
         if creating:
             self.form.addRow("Type it again", self.again)
         self.accept_action = self._check
@@ -117,7 +55,7 @@ class PassphraseDialog(_FormDialog):
                 raise ValidationError("The two passphrases do not match.")
 
 
-class SetupDialog(_FormDialog):
+class SetupDialog(FormDialog):
     """First start: the clinic's name and the first administrator account."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -132,8 +70,8 @@ class SetupDialog(_FormDialog):
         self.clinic_name.setPlaceholderText("e.g. Riverbend Recovery Center")
         self.full_name = QLineEdit()
         self.username = QLineEdit()
-        self.password = _password_field()
-        self.again = _password_field()
+        self.password = password_field()
+        self.again = password_field()
         self.form.addRow("Clinic name", self.clinic_name)
         self.form.addRow("Your full name", self.full_name)
         self.form.addRow("User name", self.username)
@@ -165,7 +103,7 @@ class SetupDialog(_FormDialog):
             raise ValidationError("The two passwords do not match.")
 
 
-class LoginDialog(_FormDialog):
+class LoginDialog(FormDialog):
     """Sign-in. `authenticate(username, password)` raises UserError on failure."""
 
     def __init__(
@@ -179,7 +117,7 @@ class LoginDialog(_FormDialog):
         super().__init__("Sign in", f"{clinic_name}\n{where}", "Sign in", parent)
         self.username = QLineEdit(username)
         self.username.setObjectName("username")
-        self.password = _password_field()
+        self.password = password_field()
         self.password.setObjectName("password")
         self.form.addRow("User name", self.username)
         self.form.addRow("Password", self.password)
@@ -213,7 +151,7 @@ class LoginDialog(_FormDialog):
         self.buttons.setEnabled(not text)
 
 
-class ChangePasswordDialog(_FormDialog):
+class ChangePasswordDialog(FormDialog):
     """A new password for the signed-in user. With `required` (after an administrator's
     reset) it is shown right after sign-in and cannot be skipped: its only other button signs
     out again. `current` is the password just typed at sign-in; without it, it is asked."""
@@ -243,13 +181,13 @@ class ChangePasswordDialog(_FormDialog):
         self.setObjectName("changePasswordDialog")
         self.required = required
         self._current = current
-        self.current = _password_field()
+        self.current = password_field()
         self.current.setObjectName("currentPassword")
         if current is None:
             self.form.addRow("Current password", self.current)
-        self.new = _password_field()
+        self.new = password_field()
         self.new.setObjectName("newPassword")
-        self.again = _password_field()
+        self.again = password_field()
         self.again.setObjectName("newPasswordAgain")
         self.form.addRow("New password", self.new)
         self.form.addRow("Type it again", self.again)
@@ -276,7 +214,7 @@ class ChangePasswordDialog(_FormDialog):
         self._change(current, new)
 
 
-class RestoreBackupDialog(_FormDialog):
+class RestoreBackupDialog(FormDialog):
     """First start on a new PC: a backup file and the recovery key (or the passphrase)."""
 
     def __init__(self, start_folder: str = "", parent: QWidget | None = None) -> None:
@@ -300,7 +238,7 @@ class RestoreBackupDialog(_FormDialog):
         self.recovery_key = QLineEdit()
         self.recovery_key.setObjectName("recoveryKey")
         self.recovery_key.setPlaceholderText("XXXX-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX")
-        self.passphrase = _password_field()
+        self.passphrase = password_field()
         self.passphrase.setObjectName("backupPassphrase")
         self.form.addRow("Backup file", row)
         self.form.addRow("Recovery key", self.recovery_key)
@@ -330,7 +268,7 @@ class RecoveryKeyDialog(QDialog):
         outer = QVBoxLayout(self)
         outer.setContentsMargins(24, 20, 24, 18)
         outer.setSpacing(10)
-        _header(
+        header(
             outer,
             "Your clinic's recovery key",
             "If this PC dies or its keyring is lost, this key opens the clinic's backups on a "

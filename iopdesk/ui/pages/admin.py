@@ -32,7 +32,7 @@ from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm
 from iopdesk.ui import msgbox, ops
 from iopdesk.ui.context import AppContext
-from iopdesk.ui.dialogs import _FormDialog, _password_field
+from iopdesk.ui.forms import FormDialog, password_field
 from iopdesk.ui.pages.backups import BackupsTab
 from iopdesk.ui.pages.staff import StaffTab
 from iopdesk.ui.tablemodel import Column, RowsModel
@@ -51,13 +51,13 @@ def roles_label(roles: frozenset[Role]) -> str:
     return ", ".join(ROLE_LABELS[r] for r in Role if r in roles)
 
 
-class AddUserDialog(_FormDialog):
+class AddUserDialog(FormDialog):
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__("Add user", "Each person gets their own account.", "Add user", parent)
         self.ctx = ctx
         self.username = QLineEdit()
         self.full_name = QLineEdit()
-        self.password = _password_field()
+        self.password = password_field()
         self.form.addRow("User name", self.username)
         self.form.addRow("Full name", self.full_name)
         self.form.addRow("Temporary password", self.password)

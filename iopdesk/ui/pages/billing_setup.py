@@ -32,7 +32,7 @@ from iopdesk.services.payers import (
 from iopdesk.services.permissions import Perm
 from iopdesk.ui import clock, msgbox
 from iopdesk.ui.context import AppContext
-from iopdesk.ui.dialogs import _FormDialog
+from iopdesk.ui.forms import FormDialog
 from iopdesk.ui.pages.intake import DateField, is_invalid, mark_invalid
 from iopdesk.ui.tablemodel import Column, RowsModel
 from iopdesk.ui.widgets import make_table, muted, section_title
@@ -45,7 +45,7 @@ def _dmy(value: date | None, blank: str = "") -> str:
     return f"{value:%m/%d/%Y}" if value else blank
 
 
-class _EditDialog(_FormDialog):
+class _EditDialog(FormDialog):
     """A form dialog whose save maps a service's field errors onto its widgets."""
 
     labels: dict[str, str] = {}

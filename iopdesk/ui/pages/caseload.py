@@ -24,7 +24,7 @@ from iopdesk.services.permissions import Perm
 from iopdesk.services.staff import AssignmentInfo, StaffInfo
 from iopdesk.ui import clock, msgbox, style
 from iopdesk.ui.context import AppContext
-from iopdesk.ui.dialogs import _FormDialog
+from iopdesk.ui.forms import FormDialog
 from iopdesk.ui.pages.intake import FORM_CSS, DateField, hint, mark_invalid, repolish
 from iopdesk.ui.tablemodel import Column, RowsModel
 from iopdesk.ui.widgets import Page, make_table, muted, section_title
@@ -269,7 +269,7 @@ class CaseloadPage(Page):
             self.refresh()
 
 
-class AssignDialog(_FormDialog):
+class AssignDialog(FormDialog):
     """Give a client a primary therapist, case manager or psychiatrist from a start date.
 
     The person who held the role keeps it on record until the day before (history is kept).

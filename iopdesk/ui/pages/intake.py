@@ -38,7 +38,7 @@ from iopdesk.services.clients import ClientInput, ContactInput
 from iopdesk.ui import clock, dates, msgbox, style
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.dates import DateEdit
-from iopdesk.ui.dialogs import _FormDialog
+from iopdesk.ui.forms import FormDialog
 from iopdesk.ui.widgets import restore_typed_values, typed_values
 
 # style.py styles QLineEdit[invalid="true"] only; the other editors get the same look here.
@@ -334,7 +334,7 @@ def _load_code_set() -> None:
     import simple_icd_10_cm  # noqa: F401
 
 
-class IntakeDialog(_FormDialog):
+class IntakeDialog(FormDialog):
     """Register a new client. After a successful save `created` holds the new Client."""
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:

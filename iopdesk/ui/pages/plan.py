@@ -41,7 +41,7 @@ from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm
 from iopdesk.ui import clock, msgbox, style
 from iopdesk.ui.context import AppContext
-from iopdesk.ui.dialogs import _FormDialog
+from iopdesk.ui.forms import FormDialog
 from iopdesk.ui.pages.intake import FORM_CSS, DateField, editable_combo, hint, repolish
 from iopdesk.ui.tablemodel import Column, RowsModel
 from iopdesk.ui.widgets import make_table, muted, section_title
@@ -78,7 +78,7 @@ def _text_box(text: str = "", height: int = 64) -> QPlainTextEdit:
 # ------------------------------------------------------------------------------------------
 
 
-class PlanItemDialog(_FormDialog):
+class PlanItemDialog(FormDialog):
     """Add or edit one problem, goal, objective or intervention of a draft plan."""
 
     def __init__(
@@ -188,7 +188,7 @@ class PlanItemDialog(_FormDialog):
                 self.saved_id = plans.add_intervention(db, actor, self.parent_id, *args)
 
 
-class AgreementDialog(_FormDialog):
+class AgreementDialog(FormDialog):
     def __init__(self, ctx: AppContext, plan: plans.PlanInfo, parent: QWidget | None = None):
         super().__init__(
             "Client agreement",
@@ -214,7 +214,7 @@ class AgreementDialog(_FormDialog):
         )
 
 
-class ReviewDialog(_FormDialog):
+class ReviewDialog(FormDialog):
     """A plan review: the date, a summary and a progress rating for every open goal."""
 
     def __init__(self, ctx: AppContext, plan: plans.PlanInfo, parent: QWidget | None = None):
@@ -283,7 +283,7 @@ class ReviewDialog(_FormDialog):
         )
 
 
-class MeasureDialog(_FormDialog):
+class MeasureDialog(FormDialog):
     """Enter a PHQ-9 or GAD-7 answer by answer; the total and severity update as you go."""
 
     def __init__(

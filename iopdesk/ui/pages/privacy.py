@@ -38,7 +38,7 @@ from iopdesk.services.permissions import Perm
 from iopdesk.ui import clock, msgbox
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.dates import DateEdit
-from iopdesk.ui.dialogs import _FormDialog
+from iopdesk.ui.forms import FormDialog
 from iopdesk.ui.tablemodel import Column, RowsModel
 from iopdesk.ui.widgets import make_table, muted, section_title
 
@@ -81,7 +81,7 @@ def _date_of(edit: DateEdit) -> date | None:
 # ------------------------------------------------------------------------------------------
 
 
-class RecipientDialog(_FormDialog):
+class RecipientDialog(FormDialog):
     """Add an outside person or organization to the recipient directory."""
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None, name: str = "") -> None:
@@ -193,7 +193,7 @@ class RecipientPicker(QWidget):
 # ------------------------------------------------------------------------------------------
 
 
-class ReleaseDialog(_FormDialog):
+class ReleaseDialog(FormDialog):
     """Asked before an export or printout: internal use, the client's copy, or a disclosure
     (recipient and purpose). The service then checks consents for Part 2 clients."""
 
@@ -291,7 +291,7 @@ def ask_release(
 # ------------------------------------------------------------------------------------------
 
 
-class ConsentDialog(_FormDialog):
+class ConsentDialog(FormDialog):
     """Record a 42 CFR Part 2 consent or a HIPAA authorization: the recipient (a directory
     entry, or for a Part 2 TPO consent a class such as "my health plans"), the purposes, the
     information it covers and until when."""
@@ -378,7 +378,7 @@ class ConsentDialog(_FormDialog):
         )
 
 
-class _TextDialog(_FormDialog):
+class _TextDialog(FormDialog):
     def __init__(
         self, title: str, subtitle: str, ok: str, label: str, parent: QWidget | None
     ) -> None:
@@ -825,7 +825,7 @@ class FormViewer(QDialog):
             lay.addWidget(scroll)
 
 
-class AmendmentRequestDialog(_FormDialog):
+class AmendmentRequestDialog(FormDialog):
     def __init__(self, ctx: AppContext, client_id: int, parent: QWidget | None = None) -> None:
         super().__init__(
             "Amendment request",
@@ -875,7 +875,7 @@ class AmendmentRequestDialog(_FormDialog):
 # ------------------------------------------------------------------------------------------
 
 
-class BreakGlassDialog(_FormDialog):
+class BreakGlassDialog(FormDialog):
     def __init__(
         self, ctx: AppContext, client_id: int, client_label: str, parent: QWidget | None = None
     ) -> None:
@@ -1099,16 +1099,16 @@ class UserSecurityButton(QPushButton):
         from iopdesk.services import auth
 
         if temporary is None:
-            from iopdesk.ui.dialogs import _password_field
+            from iopdesk.ui.forms import password_field
 
-            dialog = _FormDialog(
+            dialog = FormDialog(
                 "Reset password",
                 "Type a temporary password and give it to the user in person. At their next "
                 "sign-in they must choose a new one; the temporary one then stops working.",
                 "Reset password",
                 self,
             )
-            field = _password_field()
+            field = password_field()
             field.setObjectName("temporaryPassword")
             dialog.form.addRow("Temporary password", field)
             dialog.accept_action = lambda: auth.reset_password(
@@ -1183,7 +1183,7 @@ class QrWidget(QWidget):
         painter.end()
 
 
-class TwoFactorDialog(_FormDialog):
+class TwoFactorDialog(FormDialog):
     """Enrol the signed-in user: scan the QR code, type a code, keep the recovery codes."""
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
@@ -1222,7 +1222,7 @@ class TwoFactorDialog(_FormDialog):
 
 
 def ask_two_factor_code(parent: QWidget | None = None) -> str | None:
-    dialog = _FormDialog(
+    dialog = FormDialog(
         "Two-factor code",
         "Type the 6-digit code from your authenticator app, or one of your recovery codes.",
         "Sign in",

@@ -26,7 +26,7 @@ from iopdesk.services.staff import StaffInfo, StaffInput
 from iopdesk.services.validation import npi_is_valid
 from iopdesk.ui import clock, msgbox, style
 from iopdesk.ui.context import AppContext
-from iopdesk.ui.dialogs import _FormDialog
+from iopdesk.ui.forms import FormDialog
 from iopdesk.ui.pages.intake import (
     FORM_CSS,
     US_STATES,
@@ -106,7 +106,7 @@ def license_color(info: StaffInfo) -> str | None:
     return style.BAD if "expired" in info.license_warning else style.WARN
 
 
-class StaffDialog(_FormDialog):
+class StaffDialog(FormDialog):
     """Add a staff record, or edit one (`info` given; saved with its version)."""
 
     def __init__(
@@ -398,7 +398,7 @@ def _wrap(layout: QVBoxLayout) -> QWidget:
     return holder
 
 
-class LinkUserDialog(_FormDialog):
+class LinkUserDialog(FormDialog):
     """Connect a staff record to the sign-in account of the same person."""
 
     def __init__(self, ctx: AppContext, info: StaffInfo, parent: QWidget | None = None) -> None:

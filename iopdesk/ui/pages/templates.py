@@ -17,12 +17,12 @@ from iopdesk.services import notes
 from iopdesk.services.notes import TemplateInfo
 from iopdesk.ui import msgbox
 from iopdesk.ui.context import AppContext
-from iopdesk.ui.dialogs import _FormDialog
+from iopdesk.ui.forms import FormDialog
 from iopdesk.ui.tablemodel import Column, RowsModel
 from iopdesk.ui.widgets import make_table, muted
 
 
-class TemplateDialog(_FormDialog):
+class TemplateDialog(FormDialog):
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(
             "New note template",

@@ -1,0 +1,1 @@
+"""Plain data the report writers read, one module per kind of report; services build it."""
