@@ -217,9 +217,9 @@ def test_formula_text_is_a_text_cell_in_every_export(backend: str, tmp_path: Pat
     import os
 
     from iopdesk.db import DbTarget
+    from iopdesk.demo import DEMO_PASSWORD, create_demo_clinic
     from iopdesk.services import audit_report, billing, hours
     from iopdesk.services.auth import login
-    from iopdesk.services.demo import DEMO_PASSWORD, create_demo_clinic
 
     db = Database.open(DbTarget(path=tmp_path / "demo.db"), create=True, key=os.urandom(32))
     try:

@@ -24,6 +24,7 @@ from sqlalchemy import event, text
 from sqlmodel import SQLModel, col, select
 
 from iopdesk.db import Database, DbTarget
+from iopdesk.demo import create_demo_clinic, npi_check_digit
 from iopdesk.errors import PermissionDenied, UserError, ValidationError
 from iopdesk.models import (
     Attendance,
@@ -49,7 +50,6 @@ from iopdesk.models import (
     TrackEnrollment,
 )
 from iopdesk.services.clinic import get_setting, setup_clinic
-from iopdesk.services.demo import create_demo_clinic, npi_check_digit
 from iopdesk.services.workbook import (
     COLUMNS,
     SHEETS,

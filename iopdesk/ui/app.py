@@ -392,7 +392,7 @@ def run_demo(
     With `db_target`, the demo clinic is created in that new database instead (its key in the
     keyring or from IOPDESK_DB_PASSPHRASE, like a real one) and kept, or a demo clinic kept
     there before is opened again: the release smoke test."""
-    from iopdesk.services.demo import DEMO_PASSWORD, create_demo_clinic
+    from iopdesk.demo import DEMO_PASSWORD, create_demo_clinic
 
     app = make_app()
     fresh = True
@@ -535,7 +535,7 @@ def _self_test(app: QApplication, db: Database, password: str) -> int:
     """Sign in as each demo role, open every main screen and a client chart with every tab,
     paint each one, and close. 0 when nothing failed; the release smoke test runs this on the
     frozen app to prove Qt plugins, fonts, resources and services all load."""
-    from iopdesk.services.demo import STAFF
+    from iopdesk.demo import STAFF
 
     msgbox.NON_BLOCKING = True
     shown_before = len(msgbox.shown)

@@ -1469,9 +1469,9 @@ class SummaryDialog(QDialog):
 def discharge_screenshot(window: Any, name: str) -> QWidget:
     """Screenshots of the discharge dialog and the aftercare editor on the demo clinic, as the
     demo supervisor (the administrator cannot edit clinical plans)."""
+    from iopdesk.demo import DEMO_PASSWORD
     from iopdesk.services import auth
     from iopdesk.services.clients import list_census
-    from iopdesk.services.demo import DEMO_PASSWORD
 
     ctx = window.ctx
     sup = AppContext(ctx.db, auth.login(ctx.db, "supervisor", DEMO_PASSWORD), ctx.clinic)

@@ -1099,9 +1099,9 @@ class ChartNoteActions(QWidget):
 def notes_screenshot(window: QWidget, name: str) -> QWidget:
     """For `iopdesk demo --screenshot`: the Notes page, the editor or the group-note dialog,
     as the demo supervisor (a clinician with queues; the admin writes no notes)."""
+    from iopdesk.demo import DEMO_PASSWORD
     from iopdesk.services import auth
     from iopdesk.services.clinic import get_clinic
-    from iopdesk.services.demo import DEMO_PASSWORD
     from iopdesk.ui.mainwindow import MainWindow
 
     old: MainWindow = window  # type: ignore[assignment]
