@@ -8,7 +8,6 @@ import os
 from collections.abc import Callable
 from datetime import date, time
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QDate, Qt, QUrl, Signal
@@ -1117,10 +1116,6 @@ class HoursOverrideDialog(_Dialog):
             _pydate(self.until.date()),
             self.reason.text(),
         )
-
-
-def write_screenshot(widget: QWidget, path: Path) -> None:
-    widget.grab().save(str(path))
 
 
 __all__ = [
