@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
 from iopdesk.reports import PART2_NOTICE
+from iopdesk.services.clock import utc_now
 
 if TYPE_CHECKING:
     from iopdesk.services.disclosures import DisclosureRow
@@ -32,7 +33,7 @@ class AccountingData:
     part2: bool
     rows: list[DisclosureRow]
     printed_by: str = ""
-    printed_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    printed_at: datetime = field(default_factory=utc_now)
 
 
 def write_pdf(data: AccountingData, path: Path | str) -> None:

@@ -62,7 +62,7 @@ from iopdesk.models import (
 )
 from iopdesk.models.enums import BatchStatus, BillingMode
 from iopdesk.reports import x12_837 as x12
-from iopdesk.services import audit, billing
+from iopdesk.services import audit, billing, clock
 from iopdesk.services.actor import Actor
 from iopdesk.services.billing import BillingException, ClaimLine
 from iopdesk.services.clinic import get_setting_in
@@ -856,7 +856,7 @@ def export_claims(
             f"The folder {folder} does not exist. Choose an existing folder for the 837 files.",
             {"path": "Folder not found."},
         )
-    created = now or datetime.now()
+    created = now or clock.now_of(db).replace(tzinfo=None)  # clinic-local wall time
     with db.session() as session:
         serialize(session, "billing_batch")
         setup = _clinic_setup(session)

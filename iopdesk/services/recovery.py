@@ -13,7 +13,6 @@ storing the key in the clear.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 
 from sqlmodel import select
@@ -22,7 +21,7 @@ from iopdesk import secrets as keys
 from iopdesk.db import Database
 from iopdesk.errors import NotFoundError, UserError
 from iopdesk.models import Clinic
-from iopdesk.services import audit, integrity
+from iopdesk.services import audit, clock, integrity
 from iopdesk.services.actor import Actor
 from iopdesk.services.permissions import Perm, require
 
@@ -102,7 +101,7 @@ def write_kit(db: Database, recovery: RecoveryKey, output: Path) -> Path:
     data = KitData(
         clinic=get_clinic(db).name,
         database=db.describe(),
-        made_on=date.today(),
+        made_on=clock.today_of(db),
         recovery_key=recovery.key,
         recovery_id=recovery.recovery_id,
         postgres=db.backend != "sqlite",

@@ -79,7 +79,7 @@ from iopdesk.models.enums import (
     Telehealth,
 )
 from iopdesk.reports import PART2_NOTICE
-from iopdesk.services import audit, workbook_privacy
+from iopdesk.services import audit, clock, workbook_privacy
 from iopdesk.services.actor import Actor, parse_roles, roles_text
 from iopdesk.services.clinic import clinic_today, get_setting_in
 from iopdesk.services.clock import forget_zone
@@ -544,7 +544,7 @@ def _date(value: Any) -> date:
     day = _any_date(value)
     if day < EARLIEST_DATE:
         raise ValueError(f"{day.isoformat()} is before 1900; check the year")
-    latest = date.today() + timedelta(days=366)
+    latest = clock.current_today() + timedelta(days=366)
     if day > latest:
         raise ValueError(f"{day.isoformat()} is more than a year ahead; check the year")
     return day

@@ -655,7 +655,7 @@ class PrivacyTab(QWidget):
                         else ""
                     ),
                     sort_key=lambda a: a.due_date,
-                    color=lambda a: "#c62828" if a.overdue(date.today()) else None,
+                    color=lambda a: "#c62828" if a.overdue(clock.today()) else None,
                 ),
                 Column("Decided", lambda a: _fmt(a.decision_date)),
                 Column("Amendment / reason", lambda a: a.amendment_text or a.denial_reason),
@@ -991,7 +991,7 @@ class OverdueAmendmentsPanel(QWidget):
         self.open_btn.clicked.connect(self._open)
         head.addWidget(self.open_btn)
         lay.addLayout(head)
-        today = date.today()
+        today = clock.today()
         self.model: RowsModel[amendments.AmendmentInfo] = RowsModel(
             [
                 Column("Client", lambda a: a.mrn),
