@@ -211,3 +211,114 @@ def test_the_clock_scan_can_fail(source):
 
 def test_the_clock_scan_ignores_words():
     assert clock_reads('"""Call date.today() never."""\n# datetime.now() is banned\n') == []
+
+
+# --- one audited_write -----------------------------------------------------------------------
+
+
+def test_no_export_writes_its_partial_file_by_hand():
+    """The write -> audit -> rename sequence lives in services/filesout.py only (backups have
+    their own: snapshot, verify, rename)."""
+    allowed = {"services/filesout.py", "reports/xlsx.py", "services/backup.py", "db.py"}
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in _sources()
+        if path.relative_to(PACKAGE).as_posix() not in allowed
+        and re.search(r"""["']\.partial["']|\b_write_temp\b""", path.read_text("utf-8"))
+    ]
+    assert offenders == []
+
+
+def _events(db, detail: str) -> int:
+    from sqlmodel import func, select
+
+    from iopdesk.models import AuditEvent
+
+    with db.read() as session:
+        return session.exec(
+            select(func.count()).select_from(AuditEvent).where(AuditEvent.detail == detail)
+        ).one()
+
+
+def _record(session, actor, detail: str) -> None:
+    from iopdesk.services import audit
+
+    audit.record(session, actor, audit.Action.EXPORT, entity="test_file", detail=detail)
+
+
+def test_audited_write_places_the_file_with_its_audit_row(db, world, tmp_path):
+    from iopdesk.services.filesout import audited_write
+
+    folder = tmp_path / "files"  # the database lives in tmp_path
+    folder.mkdir()
+    target = folder / "out.txt"
+    with (
+        audited_write(target, lambda p: p.write_text("whole file")) as place,
+        db.session() as session,
+    ):
+        _record(session, world.admin, "placed")
+        assert not target.exists()  # written beside the target, not yet placed
+        assert (folder / "out.txt.partial").read_text() == "whole file"
+        place()
+    assert target.read_text() == "whole file"
+    assert sorted(p.name for p in folder.iterdir()) == ["out.txt"]
+    assert _events(db, "placed") == 1
+
+
+def test_audited_write_failing_after_the_rename_leaves_no_file_and_no_audit(db, world, tmp_path):
+    from iopdesk.services.filesout import audited_write
+
+    folder = tmp_path / "files"  # the database lives in tmp_path
+    folder.mkdir()
+    target = folder / "out.txt"
+    with (
+        pytest.raises(RuntimeError),
+        audited_write(target, lambda p: p.write_text("whole file")) as place,
+        db.session() as session,
+    ):
+        _record(session, world.admin, "rolled back")
+        place()
+        raise RuntimeError("the commit fails")
+    assert list(folder.iterdir()) == []
+    assert _events(db, "rolled back") == 0
+
+
+def test_audited_write_failing_before_the_rename_keeps_the_earlier_file(db, world, tmp_path):
+    from iopdesk.services.filesout import audited_write
+
+    folder = tmp_path / "files"  # the database lives in tmp_path
+    folder.mkdir()
+    target = folder / "out.txt"
+    target.write_text("last week's report")
+    with (
+        pytest.raises(RuntimeError),
+        audited_write(target, lambda p: p.write_text("new")),
+        db.session() as session,
+    ):
+        _record(session, world.admin, "refused")
+        raise RuntimeError("a consent check refuses")
+    assert target.read_text() == "last week's report"
+    assert sorted(p.name for p in folder.iterdir()) == ["out.txt"]
+    assert _events(db, "refused") == 0
+
+
+def test_audited_write_a_failed_write_records_nothing(tmp_path):
+    from iopdesk.services.filesout import audited_write
+
+    folder = tmp_path / "files"  # the database lives in tmp_path
+    folder.mkdir()
+    target = folder / "out.txt"
+    (folder / "out.txt.partial").write_text("left by a killed export")
+    ran = []
+
+    def write(p: Path) -> None:
+        p.write_text("half")
+        raise OSError(28, "No space left on device")
+
+    from iopdesk.errors import DiskFullError
+
+    with pytest.raises(DiskFullError) as err, audited_write(target, write, "roster"):
+        ran.append(True)
+    assert ran == []
+    assert err.value.message.startswith("The disk is full, so the roster could not be saved")
+    assert list(folder.iterdir()) == []

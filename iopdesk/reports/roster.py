@@ -97,9 +97,8 @@ def write_pdf(doc: RosterDoc, path: Path | str) -> None:
         )
     )
     story.append(table)
-    tmp = Path(str(path) + ".partial")
     pdf = SimpleDocTemplate(
-        str(tmp),
+        str(path),
         pagesize=letter,
         leftMargin=0.75 * inch,
         rightMargin=0.75 * inch,
@@ -107,9 +106,4 @@ def write_pdf(doc: RosterDoc, path: Path | str) -> None:
         bottomMargin=0.8 * inch,
         title=f"Sign-in sheet {doc.title}",
     )
-    try:
-        pdf.build(story, onFirstPage=footer, onLaterPages=footer)
-        tmp.replace(path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    pdf.build(story, onFirstPage=footer, onLaterPages=footer)

@@ -37,10 +37,10 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from iopdesk.db import Database
-from iopdesk.errors import StaleRecordError, UserError, ValidationError
+from iopdesk.errors import StaleRecordError, ValidationError
 from iopdesk.models import Attendance, ClinicSession, utcnow
 from iopdesk.models.enums import AttendanceStatus, SessionStatus
-from iopdesk.services import audit
+from iopdesk.services import audit, filesout
 from iopdesk.services.actor import Actor
 from iopdesk.services.clinic import clinic_today
 from iopdesk.services.permissions import Perm, require
@@ -382,17 +382,9 @@ def export_roster(
     if path.suffix.lower() != ".pdf":
         raise ValidationError("The roster is saved as a PDF file (name ending in .pdf).")
     sheet = sign_in_sheet(db, actor, session_id)
-    with db.session() as session:
+    with db.read() as session:
         clinic = session.exec(select(Clinic)).first()
         clinic_name = clinic.name if clinic else ""
-        audit.record(
-            session,
-            actor,
-            audit.Action.PRINT,
-            entity="session",
-            entity_id=session_id,
-            detail=f"roster, {len(sheet.rows)} lines, privacy={privacy}",
-        )
     info = sheet.session
     lines = tuple(
         RosterLine(r.privacy_name if privacy else r.display_name, r.mrn, r.part2)
@@ -409,10 +401,17 @@ def export_roster(
         lines,
         privacy,
     )
-    try:
-        write_pdf(doc, path)
-    except OSError as exc:
-        raise UserError(
-            f"The roster could not be saved to {path}: {exc.strerror or exc}."
-        ) from None
+    with (
+        filesout.audited_write(Path(path), lambda p: write_pdf(doc, p)) as place,
+        db.session() as session,
+    ):
+        audit.record(
+            session,
+            actor,
+            audit.Action.PRINT,
+            entity="session",
+            entity_id=session_id,
+            detail=f"roster, {len(sheet.rows)} lines, privacy={privacy}",
+        )
+        place()
     return len(lines)

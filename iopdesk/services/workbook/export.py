@@ -3,7 +3,6 @@ stable), with the Part 2 notice when SUD records are in it."""
 
 from __future__ import annotations
 
-import os
 from datetime import time
 from decimal import Decimal
 from pathlib import Path
@@ -34,7 +33,7 @@ from iopdesk.models import (
 )
 from iopdesk.models.enums import AssignmentRole, NoteStatus, SessionKind
 from iopdesk.reports import PART2_NOTICE
-from iopdesk.services import audit
+from iopdesk.services import audit, filesout
 from iopdesk.services.actor import Actor, parse_roles, roles_text
 from iopdesk.services.clinic import get_setting_in
 from iopdesk.services.disclosures import INTERNAL, Release, authorize_many, plan_release
@@ -435,48 +434,37 @@ _WIDTHS = {
 
 
 def _write(path: Path, data: dict[str, list[list[Any]]], notice: tuple[str, ...] = ()) -> None:
-    """Write the workbook to `<path>.partial` beside `path` (reports.xlsx: XlsxWriter, every
-    text a text cell) and rename it into place; a failure removes the partial file."""
-    from iopdesk.reports.xlsx import Book, partial_path, remove_leftovers
+    """Write the workbook to `path` (reports.xlsx: XlsxWriter, every text a text cell);
+    export_workbook gives the partial file of filesout.audited_write."""
+    from iopdesk.reports.xlsx import Book
 
-    tmp = partial_path(path)
-    remove_leftovers(tmp)
-    try:
-        with Book(
-            tmp,
-            title="IOPDesk clinic workbook",
-            subject="Protected health information",
-            comments=(
-                "Contains protected health information. "
-                + PART2_NOTICE
-                + " Keep this file encrypted and delete it when it is no longer needed."
-            ),
-        ) as book:
-            bold = book.style(bold=True)
-            rate_style = book.style(number_format="0.00")
-            for sheet in SHEETS:
-                columns = COLUMNS[sheet]
-                ws = book.sheet(
-                    sheet, widths=[_WIDTHS.get(name, 14) for name in columns], freeze_rows=1
-                )
-                ws.append(columns, (bold,) * len(columns))
-                styles = [rate_style if name == "rate" else None for name in columns]
-                for row in data.get(sheet, []):
-                    ws.append(row, styles)
-            if notice:  # a disclosure: who received it, the consent's scope, the 2.32 notice
-                from iopdesk.reports import RELEASE_NOTICE_SHEET
+    with Book(
+        path,
+        title="IOPDesk clinic workbook",
+        subject="Protected health information",
+        comments=(
+            "Contains protected health information. "
+            + PART2_NOTICE
+            + " Keep this file encrypted and delete it when it is no longer needed."
+        ),
+    ) as book:
+        bold = book.style(bold=True)
+        rate_style = book.style(number_format="0.00")
+        for sheet in SHEETS:
+            columns = COLUMNS[sheet]
+            ws = book.sheet(
+                sheet, widths=[_WIDTHS.get(name, 14) for name in columns], freeze_rows=1
+            )
+            ws.append(columns, (bold,) * len(columns))
+            styles = [rate_style if name == "rate" else None for name in columns]
+            for row in data.get(sheet, []):
+                ws.append(row, styles)
+        if notice:  # a disclosure: who received it, the consent's scope, the 2.32 notice
+            from iopdesk.reports import RELEASE_NOTICE_SHEET
 
-                about = book.sheet(RELEASE_NOTICE_SHEET, widths=(120,))
-                for line in notice:
-                    about.append((line,))
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise UserError(
-            f"Could not save {path}: {exc.strerror or exc}. If the file is open in Excel, "
-            "close it and try again."
-        ) from None
-    finally:
-        remove_leftovers(tmp)
+            about = book.sheet(RELEASE_NOTICE_SHEET, widths=(120,))
+            for line in notice:
+                about.append((line,))
 
 
 def export_workbook(
@@ -503,11 +491,15 @@ def export_workbook(
         release = release or INTERNAL
         ids = list(export.mrn)
         notice = plan_release(session, ids, release, RELEASE_CATEGORIES).notice()
-        authorize_many(session, actor, ids, release, "clinic workbook export", RELEASE_CATEGORIES)
-        _write(path, data, notice)
         counts = {sheet: len(data[sheet]) for sheet in SHEETS}
         detail = "rows: " + ", ".join(f"{s} {n}" for s, n in counts.items())
         if export.skipped:
             detail += "; left out: " + ", ".join(f"{s} {n}" for s, n in export.skipped.items())
-        audit.record(session, actor, EXPORT_ACTION, entity="workbook", detail=detail)
+        with filesout.audited_write(path, lambda p: _write(p, data, notice)) as place:
+            authorize_many(
+                session, actor, ids, release, "clinic workbook export", RELEASE_CATEGORIES
+            )
+            audit.record(session, actor, EXPORT_ACTION, entity="workbook", detail=detail)
+            place()
+            session.commit()
     return ExportCounts(counts, dict(export.skipped))
