@@ -49,7 +49,7 @@ WINDOWS = sys.platform == "win32"
 EXE = APP_DIR / ("iopdesk.exe" if WINDOWS else "iopdesk")
 PERF_DOC = ROOT / "docs" / "performance-release.md"
 
-DEMO_PASSWORD = "iopdesk-demo"  # iopdesk.services.demo.DEMO_PASSWORD
+DEMO_PASSWORD = "iopdesk-demo"  # iopdesk.demo.DEMO_PASSWORD
 SMOKE_PASSPHRASE = "smoke-test database passphrase"
 SMOKE_ADMIN_PASSWORD = "smoke-test-admin-password"
 

@@ -274,16 +274,15 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
         return run_gui(db=args.db, username=args.user)
     if args.command == "demo":
+        if (
+            args.screenshot and not args.self_test
+        ):  # a developer's tool (make screenshots): the product never loads it
+            from iopdesk.devtools.screenshots import demo_screenshot
+
+            return demo_screenshot(args.screenshot, page=args.page, size=args.size, db=args.db)
         from iopdesk.ui.app import run_demo
 
-        return run_demo(
-            show_login=args.login,
-            screenshot=args.screenshot,
-            page=args.page,
-            size=args.size,
-            self_test=args.self_test,
-            db_target=args.db,
-        )
+        return run_demo(show_login=args.login, self_test=args.self_test, db_target=args.db)
     if args.command == "init":
         return _init(args)
     if args.command == "user":

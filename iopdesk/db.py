@@ -12,7 +12,6 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from iopdesk.errors import (
     SchemaTooNewError,
     UserError,
 )
+from iopdesk.services.clock import utc_now
 
 log = logging.getLogger(__name__)
 # Execution option that marks a Database.read() unit: its SQLite transaction begins deferred.
@@ -433,7 +433,7 @@ class Database:
             self._require_schema_owner(current, head)
         if current is not None and self.backend == "sqlite":
             assert self.path is not None
-            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+            stamp = utc_now().strftime("%Y%m%dT%H%M%SZ")
             backup = self.path.with_name(f"{self.path.name}.pre-{head}-{stamp}.bak")
             self.backup_sqlite(backup)
             log.info("backed up database before migrating %s -> %s", current, head)

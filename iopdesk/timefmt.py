@@ -11,6 +11,11 @@ from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
+def utc_now() -> datetime:
+    """Now as an aware UTC instant (stored timestamps, file stamps)."""
+    return datetime.now(UTC)
+
+
 def zone(tz_name: str | None) -> tzinfo:
     """The clinic's zone (this computer's zone when unset or unknown)."""
     if tz_name:

@@ -20,10 +20,10 @@ from PySide6.QtCore import QDate
 from PySide6.QtWidgets import QLineEdit
 
 from iopdesk.db import Database, DbTarget
+from iopdesk.demo import DEMO_PASSWORD, create_demo_clinic
 from iopdesk.services import auth, claims, payers
 from iopdesk.services.clients import list_census
 from iopdesk.services.clinic import get_clinic
-from iopdesk.services.demo import DEMO_PASSWORD, create_demo_clinic
 from iopdesk.ui import msgbox, ops
 from iopdesk.ui.app import make_app
 from iopdesk.ui.context import AppContext

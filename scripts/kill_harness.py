@@ -74,8 +74,8 @@ def prepare(folder: Path) -> Clinic:
     from sqlalchemy import text
 
     from iopdesk.db import Database, DbTarget
+    from iopdesk.demo import DEMO_PASSWORD, create_demo_clinic
     from iopdesk.services import auth
-    from iopdesk.services.demo import DEMO_PASSWORD, create_demo_clinic
 
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "clinic.db"

@@ -466,8 +466,8 @@ def test_logo_from_clinic_settings_prints(tmp_path):
 # -- the command line, on the demo clinic (the release smoke test prints from it) ----------------
 def test_cli_prints_a_demo_packet(tmp_path):
     from iopdesk.db import Database, DbTarget
+    from iopdesk.demo import DEMO_PASSWORD, create_demo_clinic
     from iopdesk.models import AftercarePlan
-    from iopdesk.services.demo import DEMO_PASSWORD, create_demo_clinic
     from tests.test_cli import PASSPHRASE, assert_one_clear_line, iopdesk
 
     path = tmp_path / "demo" / "iopdesk.db"

@@ -14,13 +14,13 @@ import pytest
 from openpyxl import Workbook, load_workbook
 from sqlmodel import col, select
 
+from iopdesk.demo import npi_check_digit
 from iopdesk.errors import PermissionDenied, UserError, ValidationError
 from iopdesk.models import AuditEvent, BillingBatch, BillingLine, Disclosure
 from iopdesk.reports import billing as writer
 from iopdesk.services import billing
 from iopdesk.services.actor import Actor
 from iopdesk.services.billing import BillingRun, ClaimLine
-from iopdesk.services.demo import npi_check_digit
 from iopdesk.services.workbook import COLUMNS, import_workbook
 from tests.conftest import Env
 

@@ -22,11 +22,11 @@ import pytest
 from openpyxl import load_workbook
 
 from iopdesk.db import Database
+from iopdesk.demo import DEMO_PASSWORD, create_demo_clinic
 from iopdesk.reports import PART2_NOTICE
 from iopdesk.reports.billing import CLAIM_HEADERS, CLAIM_SHEET, EXCEPTION_SHEET, SUMMARY_SHEET
 from iopdesk.services import billing
 from iopdesk.services.auth import login
-from iopdesk.services.demo import DEMO_PASSWORD, create_demo_clinic
 from tests.test_demo import TODAY
 
 GOLDEN = Path(__file__).parent / "golden" / "demo-billing-2026-10.xlsx"

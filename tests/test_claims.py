@@ -457,8 +457,8 @@ def test_demo_clinic_837s_pass_pyx12_and_read_back(tmp_path: Path) -> None:
     import os
 
     from iopdesk.db import Database
+    from iopdesk.demo import DEMO_PASSWORD, create_demo_clinic
     from iopdesk.services.auth import login
-    from iopdesk.services.demo import DEMO_PASSWORD, create_demo_clinic
 
     db = Database.open(tmp_path / "demo.db", create=True, key=os.urandom(32))
     try:

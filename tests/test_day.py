@@ -196,8 +196,8 @@ def test_the_demo_shows_a_working_clinic_on_a_weekend(tmp_path):
     from datetime import timedelta
 
     from iopdesk.db import Database, DbTarget
+    from iopdesk.demo import create_demo_clinic
     from iopdesk.services import today
-    from iopdesk.services.demo import create_demo_clinic
 
     sunday = date(2026, 12, 6)
     db = Database.open(DbTarget(path=tmp_path / "demo.db"), create=True, key=os.urandom(32))

@@ -14,6 +14,7 @@ from sqlalchemy import and_, exists, or_
 from sqlmodel import col, func, select
 
 from iopdesk.db import Database, DbTarget
+from iopdesk.demo import DEMO_PASSWORD, DemoSummary, create_demo_clinic
 from iopdesk.models import (
     Attendance,
     AuditEvent,
@@ -34,7 +35,6 @@ from iopdesk.models.enums import ATTENDED_STATUSES, ClientStatus
 from iopdesk.services import audit
 from iopdesk.services.actor import Actor
 from iopdesk.services.auth import login
-from iopdesk.services.demo import DEMO_PASSWORD, DemoSummary, create_demo_clinic
 from iopdesk.services.validation import npi_is_valid
 from tests.pgharness import PostgresServer
 

@@ -148,11 +148,11 @@ def test_demo_command_renders_main_window_with_demo_data(qtbot, tmp_path, monkey
 
     from PySide6.QtGui import QImage
 
-    from iopdesk.ui.app import run_demo
+    from iopdesk.devtools.screenshots import demo_screenshot
 
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # run_demo installs its own
     out = tmp_path / "clients.png"
-    assert run_demo(screenshot=str(out), page="clients") == 0
+    assert demo_screenshot(str(out), page="clients") == 0
     image = QImage(str(out))
     assert (image.width(), image.height()) == (1366, 768)
     # The demo clinic is real data in a real encrypted database, and the window says DEMO.

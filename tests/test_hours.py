@@ -991,7 +991,9 @@ def test_export_disk_full_leaves_no_file(c, out, monkeypatch):
     def locked(src, dst):
         raise PermissionError(errno.EACCES, "The file is in use")
 
-    monkeypatch.setattr(hours.os, "replace", locked)
+    from iopdesk.services import filesout  # where every export is renamed into place
+
+    monkeypatch.setattr(filesout.os, "replace", locked)
     with pytest.raises(UserError, match="open in another program"):
         hours.export_attendance_report(c.db, c.admin, MON, path)
     monkeypatch.undo()

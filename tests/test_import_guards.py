@@ -67,17 +67,17 @@ def test_a_zip_bomb_is_refused_before_parsing(env: Env, tmp_path: Path) -> None:
 def test_an_absurd_total_size_is_refused(env: Env, tmp_path: Path) -> None:
     """Parts that each look ordinary but add up beyond any clinic's workbook."""
     path = write_book(tmp_path / "many.xlsx", full_sheets())
-    from iopdesk.services import workbook
+    from iopdesk.services.workbook import read  # where the limits are applied
 
     with zipfile.ZipFile(path) as z:
         total = sum(e.file_size for e in z.infolist())
-    limit = workbook.MAX_UNCOMPRESSED
+    limit = read.MAX_UNCOMPRESSED
     try:
-        workbook.MAX_UNCOMPRESSED = total - 1  # the rule, shown on a small file
+        read.MAX_UNCOMPRESSED = total - 1  # the rule, shown on a small file
         with pytest.raises(ImportFailed) as err:
             import_workbook(env.db, env.world.admin, path)
     finally:
-        workbook.MAX_UNCOMPRESSED = limit
+        read.MAX_UNCOMPRESSED = limit
     assert "would expand to" in err.value.message
     import_workbook(env.db, env.world.admin, path, dry_run=True)  # fine under the real limit
 
@@ -217,9 +217,9 @@ def test_formula_text_is_a_text_cell_in_every_export(backend: str, tmp_path: Pat
     import os
 
     from iopdesk.db import DbTarget
+    from iopdesk.demo import DEMO_PASSWORD, create_demo_clinic
     from iopdesk.services import audit_report, billing, hours
     from iopdesk.services.auth import login
-    from iopdesk.services.demo import DEMO_PASSWORD, create_demo_clinic
 
     db = Database.open(DbTarget(path=tmp_path / "demo.db"), create=True, key=os.urandom(32))
     try:

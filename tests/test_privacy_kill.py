@@ -37,7 +37,7 @@ SETUP = textwrap.dedent(
     logsetup.setup()
     import sqlalchemy as sa
     from iopdesk.db import Database, DbTarget
-    from iopdesk.services.demo import create_demo_clinic
+    from iopdesk.demo import create_demo_clinic
     db = Database.open(DbTarget(path=Path(sys.argv[1])), create=True)
     create_demo_clinic(db, today=date(2026, 11, 27))
     with db.session() as s:

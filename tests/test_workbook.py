@@ -24,6 +24,7 @@ from sqlalchemy import event, text
 from sqlmodel import SQLModel, col, select
 
 from iopdesk.db import Database, DbTarget
+from iopdesk.demo import create_demo_clinic, npi_check_digit
 from iopdesk.errors import PermissionDenied, UserError, ValidationError
 from iopdesk.models import (
     Attendance,
@@ -49,7 +50,7 @@ from iopdesk.models import (
     TrackEnrollment,
 )
 from iopdesk.services.clinic import get_setting, setup_clinic
-from iopdesk.services.demo import create_demo_clinic, npi_check_digit
+from iopdesk.services.clock import today_of
 from iopdesk.services.workbook import (
     COLUMNS,
     SHEETS,
@@ -801,6 +802,9 @@ def test_track_and_therapist_changes_keep_history(env: Env, tmp_path: Path) -> N
     sheets = full_sheets()
     sheets["Clients"][1][10] = TODAY - timedelta(days=30)  # C1001 admitted a month ago
     import_workbook(db, admin, write_book(tmp_path / "a.xlsx", sheets))
+    # the change is dated by the clinic's day (its Clinic sheet puts it in Chicago), not this
+    # computer's: the two differ for part of every day on a machine that runs in UTC
+    today = today_of(db)
     sheets["Clients"][1][9] = "TEEN"  # moved to another track ...
     sheets["Clients"][1][12] = "ST1"  # ... and another therapist
     result = import_workbook(db, admin, write_book(tmp_path / "b.xlsx", sheets))
@@ -819,15 +823,15 @@ def test_track_and_therapist_changes_keep_history(env: Env, tmp_path: Path) -> N
             .where(TherapistAssignment.client_id == ana.id)
             .order_by(col(TherapistAssignment.id))
         ).all()
-    yesterday = TODAY - timedelta(days=1)
+    yesterday = today - timedelta(days=1)
     start = TODAY - timedelta(days=30)
     assert [(tracks[e.track_id], e.start_date, e.end_date) for e in enrollments] == [
         ("SUD-AM", start, yesterday),
-        ("TEEN", TODAY, None),
+        ("TEEN", today, None),
     ]
     assert [(staff[a.staff_id], a.start_date, a.end_date) for a in assignments] == [
         ("ST2", start, yesterday),
-        ("ST1", TODAY, None),
+        ("ST1", today, None),
     ]
     assert ana.part2  # Part 2 protection stays after leaving the SUD track
     again = import_workbook(db, admin, write_book(tmp_path / "c.xlsx", sheets))

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
 from iopdesk.reports import PART2_NOTICE
+from iopdesk.timefmt import utc_now
 
 if TYPE_CHECKING:
     from iopdesk.reports.data.audit import ReportRow
@@ -34,7 +35,7 @@ class AuditReportData:
     filters: str
     printed_by: str
     rows: list[ReportRow]
-    printed_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    printed_at: datetime = field(default_factory=utc_now)
 
 
 def write_xlsx(data: AuditReportData, path: Path | str) -> None:

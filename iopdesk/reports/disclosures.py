@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
+
+from iopdesk.timefmt import utc_now
 
 if TYPE_CHECKING:
     from iopdesk.reports.data.disclosures import DisclosureRow
@@ -30,7 +32,7 @@ class AccountingData:
     part2: bool
     rows: list[DisclosureRow]
     printed_by: str = ""
-    printed_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    printed_at: datetime = field(default_factory=utc_now)
 
 
 def write_pdf(data: AccountingData, path: Path | str) -> None:

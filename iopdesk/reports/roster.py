@@ -85,9 +85,8 @@ def write_pdf(doc: RosterDoc, path: Path | str) -> None:
     footer = PageFooter(
         f"{doc.clinic_name} - {doc.title} - {doc.session_date:%m/%d/%Y}", part2, baseline=0.5 * inch
     )
-    tmp = Path(str(path) + ".partial")
     pdf = SimpleDocTemplate(
-        str(tmp),
+        str(path),
         pagesize=letter,
         leftMargin=0.75 * inch,
         rightMargin=0.75 * inch,
@@ -95,9 +94,5 @@ def write_pdf(doc: RosterDoc, path: Path | str) -> None:
         bottomMargin=0.8 * inch,
         title=f"Sign-in sheet {doc.title}",
     )
-    try:
-        pdf.build(story, canvasmaker=footer.canvas_class(letter[0], 0.75 * inch))
-        tmp.replace(path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    # the caller (attendance.export_roster) writes through filesout.audited_write
+    pdf.build(story, canvasmaker=footer.canvas_class(letter[0], 0.75 * inch))

@@ -51,7 +51,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from iopdesk.db import Database
-from iopdesk.errors import NotFoundError, StaleRecordError, UserError, ValidationError
+from iopdesk.errors import NotFoundError, StaleRecordError, ValidationError
 from iopdesk.models import (
     Attendance,
     Client,
@@ -64,7 +64,7 @@ from iopdesk.models import (
 )
 from iopdesk.models.base import UTCDateTime
 from iopdesk.models.enums import AttendanceStatus, SessionKind, SessionStatus
-from iopdesk.services import audit
+from iopdesk.services import audit, filesout
 from iopdesk.services.actor import Actor
 from iopdesk.services.clinic import clinic_now
 from iopdesk.services.permissions import Perm, require
@@ -628,17 +628,9 @@ def export_roster(
     if path.suffix.lower() != ".pdf":
         raise ValidationError("The roster is saved as a PDF file (name ending in .pdf).")
     sheet = sign_in_sheet(db, actor, session_id)
-    with db.session() as session:
+    with db.read() as session:
         clinic = session.exec(select(Clinic)).first()
         clinic_name = clinic.name if clinic else ""
-        audit.record(
-            session,
-            actor,
-            audit.Action.PRINT,
-            entity="session",
-            entity_id=session_id,
-            detail=f"roster, {len(sheet.rows)} lines, privacy={privacy}",
-        )
     info = sheet.session
     lines = tuple(
         RosterLine(r.privacy_name if privacy else r.display_name, r.mrn, r.part2)
@@ -655,10 +647,17 @@ def export_roster(
         lines,
         privacy,
     )
-    try:
-        write_pdf(doc, path)
-    except OSError as exc:
-        raise UserError(
-            f"The roster could not be saved to {path}: {exc.strerror or exc}."
-        ) from None
+    with (
+        filesout.audited_write(Path(path), lambda p: write_pdf(doc, p)) as place,
+        db.session() as session,
+    ):
+        audit.record(
+            session,
+            actor,
+            audit.Action.PRINT,
+            entity="session",
+            entity_id=session_id,
+            detail=f"roster, {len(sheet.rows)} lines, privacy={privacy}",
+        )
+        place()
     return len(lines)

@@ -6,8 +6,6 @@ event, never a name; exports carry the Part 2 notice because MRNs identify clien
 
 from __future__ import annotations
 
-import contextlib
-import os
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -18,7 +16,7 @@ from iopdesk.db import Database
 from iopdesk.errors import ValidationError
 from iopdesk.models import AuditEvent, Client, Clinic, User
 from iopdesk.reports.data.audit import ReportRow as ReportRow
-from iopdesk.services import audit
+from iopdesk.services import audit, filesout
 from iopdesk.services.actor import Actor
 from iopdesk.services.permissions import Perm, require
 
@@ -175,7 +173,6 @@ def export(db: Database, actor: Actor, query: AuditQuery, path: Path | str) -> i
     Returns the number of rows written."""
     require(actor, Perm.AUDIT_VIEW)
     from iopdesk.reports import audit_report as writer
-    from iopdesk.services.hours import _file_error, _write_temp
 
     target = Path(path).expanduser()
     suffix = target.suffix.lower()
@@ -189,13 +186,6 @@ def export(db: Database, actor: Actor, query: AuditQuery, path: Path | str) -> i
     with db.session() as session:
         rows = _query(session, query, MAX_ROWS)
         clinic = session.exec(select(Clinic.name).limit(1)).first() or ""
-        audit.record(
-            session,
-            actor,
-            audit.Action.EXPORT,
-            entity="audit_report",
-            detail=f"format {suffix[1:]}; {len(rows)} rows; {query.describe()}",
-        )
         data = writer.AuditReportData(
             clinic_name=clinic,
             filters=query.describe(),
@@ -203,15 +193,16 @@ def export(db: Database, actor: Actor, query: AuditQuery, path: Path | str) -> i
             rows=rows,
         )
         write = writer.write_xlsx if suffix == ".xlsx" else writer.write_pdf
-        tmp = _write_temp(target, lambda p: write(data, p))
-        try:
-            try:
-                os.replace(tmp, target)
-            except OSError as exc:
-                raise _file_error(target, exc) from exc
-        finally:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+        with filesout.audited_write(target, lambda p: write(data, p)) as place:
+            audit.record(
+                session,
+                actor,
+                audit.Action.EXPORT,
+                entity="audit_report",
+                detail=f"format {suffix[1:]}; {len(rows)} rows; {query.describe()}",
+            )
+            place()
+            session.commit()
     return len(rows)
 
 

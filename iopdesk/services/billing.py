@@ -67,8 +67,6 @@ Set-based: one fixed set of queries per run, whatever the number of clients or d
 
 from __future__ import annotations
 
-import contextlib
-import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -123,7 +121,7 @@ from iopdesk.reports.data.billing import BillingException as BillingException
 from iopdesk.reports.data.billing import BillingRun as BillingRun
 from iopdesk.reports.data.billing import ClaimLine as ClaimLine
 from iopdesk.reports.data.billing import SummaryRow as SummaryRow
-from iopdesk.services import audit
+from iopdesk.services import audit, filesout
 from iopdesk.services.actor import Actor
 from iopdesk.services.clinic import get_setting_in
 from iopdesk.services.disclosures import Release
@@ -1018,7 +1016,6 @@ def export(
 
     release = release or Release("internal", purpose="payment (in-house billing)")
     from iopdesk.reports import billing as writer
-    from iopdesk.services.hours import _file_error, _write_temp
 
     target = Path(path).expanduser()
     if not dry_run:
@@ -1101,44 +1098,30 @@ def export(
                 f"billing export {run.batch_number or '(no batch)'} "
                 f"{date_from.isoformat()}..{date_to.isoformat()}",
             )
-        audit.record(
-            session,
-            actor,
-            audit.Action.EXPORT,
-            entity="billing_batch",
-            entity_id=batch_id if batch_id is not None else "",
-            detail=(
-                f"{release.kind}: billing export {run.batch_number or '(no batch)'} "
-                f"{date_from.isoformat()}..{date_to.isoformat()}"
-                + (f"; payer {payer_code}" if payer_code else "")
-                + f"; {len(run.lines)} lines; {len(run.exceptions)} exceptions; total {total}"
-                + ("; Part 2 notice" if run.has_part2 else "")
-            ),
-        )
-        tmp = _write_temp(
+        with filesout.audited_write(
             target,
             lambda p: (
                 writer.write_xlsx(run, p, progress, notice)
                 if notice
                 else writer.write_xlsx(run, p, progress)
             ),
-        )
-        placed = False
-        try:
-            try:
-                os.replace(tmp, target)
-            except OSError as exc:
-                raise _file_error(target, exc) from exc
-            placed = True
-            session.commit()
-        except BaseException:
-            if placed:  # the commit failed after the rename: no file without its batch
-                with contextlib.suppress(OSError):
-                    target.unlink()
-            raise
-        finally:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+        ) as place:
+            audit.record(
+                session,
+                actor,
+                audit.Action.EXPORT,
+                entity="billing_batch",
+                entity_id=batch_id if batch_id is not None else "",
+                detail=(
+                    f"{release.kind}: billing export {run.batch_number or '(no batch)'} "
+                    f"{date_from.isoformat()}..{date_to.isoformat()}"
+                    + (f"; payer {payer_code}" if payer_code else "")
+                    + f"; {len(run.lines)} lines; {len(run.exceptions)} exceptions; total {total}"
+                    + ("; Part 2 notice" if run.has_part2 else "")
+                ),
+            )
+            place()
+            session.commit()  # no file without its batch: a failed commit removes the file
     return ExportResult(run.batch_number, len(run.lines), len(run.exceptions), total, False, target)
 
 

@@ -34,7 +34,6 @@ import contextlib
 import io
 import json
 import logging
-import os
 import re
 import unicodedata
 from collections import defaultdict
@@ -62,7 +61,7 @@ from iopdesk.models import (
 )
 from iopdesk.models.enums import BatchStatus, BillingMode
 from iopdesk.reports import x12_837 as x12
-from iopdesk.services import audit, billing
+from iopdesk.services import audit, billing, clock, filesout
 from iopdesk.services.actor import Actor
 from iopdesk.services.billing import BillingException, ClaimLine
 from iopdesk.services.clinic import get_setting_in
@@ -847,7 +846,6 @@ def export_claims(
     again. Nothing is written or recorded when any file fails pyx12's validation."""
     require(actor, Perm.BILLING_EXPORT)
     from iopdesk.services.disclosures import authorize_many
-    from iopdesk.services.hours import _file_error, _write_temp
 
     release = release or Release("internal", purpose="payment (in-house billing)")
     folder = Path(out_dir).expanduser() if out_dir is not None else None
@@ -856,7 +854,7 @@ def export_claims(
             f"The folder {folder} does not exist. Choose an existing folder for the 837 files.",
             {"path": "Folder not found."},
         )
-    created = now or datetime.now()
+    created = now or clock.now_of(db).replace(tzinfo=None)  # clinic-local wall time
     with db.session() as session:
         serialize(session, "billing_batch")
         setup = _clinic_setup(session)
@@ -1078,53 +1076,31 @@ def export_claims(
                 f"837 claims {batch_number} {date_from.isoformat()}..{date_to.isoformat()}",
             )
         part2 = any(world.clients[d.client_id].part2 for d in sent)
-        audit.record(
-            session,
-            actor,
-            audit.Action.EXPORT,
-            entity="billing_batch",
-            entity_id=batch.id if batch.id is not None else "",
-            detail=(
-                f"{release.kind}: 837 claims {batch_number} "
-                f"{date_from.isoformat()}..{date_to.isoformat()}"
-                + (f"; payer {payer_code}" if payer_code else "")
-                + f"; {len(result.texts)} files; {result.originals} original, "
-                f"{result.replacements} replacement, {result.voids} void claims; "
-                f"{result.lines} lines; {len(result.exceptions)} exceptions; "
-                f"total {result.total}; {len(result.changes)} text changes"
-                + ("; Part 2 notice" if part2 else "")
-            ),
-        )
         assert folder is not None
-        temps: list[tuple[Path, Path]] = []
-        placed: list[Path] = []
-        try:
-            for name, text in sorted(result.texts.items()):
-                target = folder / name
-                temps.append(
-                    (
-                        _write_temp(
-                            target,
-                            _writer(text),
-                        ),
-                        target,
-                    )
-                )
-            for tmp, target in temps:
-                try:
-                    os.replace(tmp, target)
-                except OSError as exc:
-                    raise _file_error(target, exc) from exc
-                placed.append(target)
-            session.commit()
-        except BaseException:
-            for target in placed:  # no file without its batch
-                with contextlib.suppress(OSError):
-                    target.unlink()
-            raise
-        finally:
-            for tmp, _ in temps:
-                with contextlib.suppress(OSError):
-                    tmp.unlink()
+        with contextlib.ExitStack() as files:  # every file written whole before any is placed
+            places = [
+                files.enter_context(filesout.audited_write(folder / name, _writer(text)))
+                for name, text in sorted(result.texts.items())
+            ]
+            audit.record(
+                session,
+                actor,
+                audit.Action.EXPORT,
+                entity="billing_batch",
+                entity_id=batch.id if batch.id is not None else "",
+                detail=(
+                    f"{release.kind}: 837 claims {batch_number} "
+                    f"{date_from.isoformat()}..{date_to.isoformat()}"
+                    + (f"; payer {payer_code}" if payer_code else "")
+                    + f"; {len(result.texts)} files; {result.originals} original, "
+                    f"{result.replacements} replacement, {result.voids} void claims; "
+                    f"{result.lines} lines; {len(result.exceptions)} exceptions; "
+                    f"total {result.total}; {len(result.changes)} text changes"
+                    + ("; Part 2 notice" if part2 else "")
+                ),
+            )
+            for place in places:
+                place()
+            session.commit()  # no file without its batch: a failed commit removes them all
         result.files = [folder / name for name in sorted(result.texts)]
     return result

@@ -37,7 +37,7 @@ from iopdesk.models import (
     TreatmentPlan,
 )
 from iopdesk.models.enums import ClientStatus, Role
-from iopdesk.services import audit
+from iopdesk.services import audit, clock
 from iopdesk.services.actor import Actor
 from iopdesk.services.clinic import clinic_today
 from iopdesk.services.clock import today_of
@@ -562,7 +562,7 @@ def _care_team_client_ids(session: Session, actor: Actor) -> set[int]:
     )
     if actor.staff_id is None or not actor.is_(Role.THERAPIST):
         return ids
-    today = date.today()
+    today = clock.current_today()
     ids.update(
         session.exec(
             select(TherapistAssignment.client_id).where(
@@ -696,6 +696,7 @@ def open_chart(db: Database, actor: Actor, client_id: int) -> ClientChart:
     """What the chart's Overview shows, minimum necessary for this user (chart_access_in):
     hidden sections are never read into the result. Opening a chart is audited."""
     require(actor, Perm.CLIENT_VIEW)
+    today = clock.today_of(db)  # before the session: the zone is read once per database
     with db.session() as session:
         client = session.get(Client, client_id)
         if client is None:
@@ -731,7 +732,6 @@ def open_chart(db: Database, actor: Actor, client_id: int) -> ClientChart:
                 .order_by(col(TrackEnrollment.start_date).desc())
             )
         ]
-        today = date.today()
         current = [
             name
             for e, name in enrollments
@@ -906,7 +906,9 @@ def _validate(data: ClientInput) -> tuple[dict[str, Any], list[str]]:
             errors["admission_date"] = "An active client needs an admission date."
     if data.admission_date is not None and "dob" in values and data.admission_date < data.dob:
         errors["admission_date"] = "The admission date is before the date of birth."
-    if data.admission_date is not None and data.admission_date > date.today() + timedelta(days=365):
+    if data.admission_date is not None and data.admission_date > clock.current_today() + timedelta(
+        days=365
+    ):
         errors["admission_date"] = "The admission date is more than a year ahead."
     if data.member_id.strip() and data.payer_id is None:
         errors["payer_id"] = "Choose the payer for this member ID."

@@ -177,12 +177,9 @@ def update_clinic(
 
 def clinic_now(tz_name: str | None) -> datetime:
     """Now in the clinic's time zone (falls back to this computer's zone)."""
-    if tz_name:
-        try:
-            return datetime.now(ZoneInfo(tz_name))
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
-    return datetime.now().astimezone()
+    from iopdesk.services import clock
+
+    return clock.now(tz_name)
 
 
 def clinic_today(session: Session) -> date:

@@ -42,11 +42,9 @@ plain data so they can be tested without a database.
 from __future__ import annotations
 
 import contextlib
-import errno
 import gc
 import json
 import logging
-import os
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -77,7 +75,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
 from iopdesk.db import Database
-from iopdesk.errors import DiskFullError, NotFoundError, UserError, ValidationError
+from iopdesk.errors import NotFoundError, ValidationError
 from iopdesk.models import (
     Attendance,
     Client,
@@ -105,7 +103,7 @@ from iopdesk.reports.data.hours import STATUSES as STATUSES
 from iopdesk.reports.data.hours import AttendanceReport as AttendanceReport
 from iopdesk.reports.data.hours import WeekRow as WeekRow
 from iopdesk.reports.data.hours import minutes_to_hours as minutes_to_hours
-from iopdesk.services import audit
+from iopdesk.services import audit, filesout
 from iopdesk.services.actor import Actor
 from iopdesk.services.clinic import clinic_now, clinic_today, setting_value
 from iopdesk.services.disclosures import Release
@@ -1473,80 +1471,33 @@ def export_attendance_report(
     with db.session() as session:  # refused before anything is written
         notice = plan_release(session, ids, release, CATEGORIES).notice()
     write = writer.write_xlsx if suffix == ".xlsx" else writer.write_pdf
-    tmp = _write_temp(target, lambda p: write(report, p, notice) if notice else write(report, p))
-    placed = False
-    try:
-        # the audit row and the file appear together: the rename happens inside the audit's
-        # transaction, so a failed rename rolls the audit back
-        with db.session() as session:
-            authorize_many(
-                session,
-                actor,
-                ids,
-                release,
-                f"attendance report {report.week_start.isoformat()} ({suffix[1:]})",
-                CATEGORIES,
-            )
-            audit.record(
-                session,
-                actor,
-                audit.Action.EXPORT,
-                entity="attendance_report",
-                entity_id=report.week_start.isoformat(),
-                detail=(
-                    f"week {report.week_start.isoformat()}..{report.week_end.isoformat()}; "
-                    f"format {suffix[1:]}; {len(report.rows)} rows"
-                    + ("; Part 2 notice" if report.has_part2 else "")
-                ),
-            )
-            try:
-                os.replace(tmp, target)
-            except OSError as exc:
-                raise _file_error(target, exc) from exc
-            placed = True
-    except BaseException:
-        if placed:  # the commit failed after the rename: an unaudited export must not remain
-            with contextlib.suppress(OSError):
-                target.unlink()
-        raise
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+    # the audit row and the file appear together: the rename happens inside the audit's
+    # transaction, so a failed rename rolls the audit back
+    with (
+        filesout.audited_write(
+            target, lambda p: write(report, p, notice) if notice else write(report, p)
+        ) as place,
+        db.session() as session,
+    ):
+        authorize_many(
+            session,
+            actor,
+            ids,
+            release,
+            f"attendance report {report.week_start.isoformat()} ({suffix[1:]})",
+            CATEGORIES,
+        )
+        audit.record(
+            session,
+            actor,
+            audit.Action.EXPORT,
+            entity="attendance_report",
+            entity_id=report.week_start.isoformat(),
+            detail=(
+                f"week {report.week_start.isoformat()}..{report.week_end.isoformat()}; "
+                f"format {suffix[1:]}; {len(report.rows)} rows"
+                + ("; Part 2 notice" if report.has_part2 else "")
+            ),
+        )
+        place()
     return len(report.rows)
-
-
-def _write_temp(target: Path, write: Callable[[Path], None]) -> Path:
-    """Write the whole file to `<target>.partial` beside `target` (same folder, so the final
-    rename is atomic; no copy of the data in the system temp folder): a reader never sees a
-    half-written file, and a failure removes the partial file and leaves any earlier file at
-    `target` untouched. A partial file left by a killed export is replaced."""
-    from iopdesk.reports.xlsx import partial_path, remove_leftovers
-
-    tmp = partial_path(target)
-    remove_leftovers(tmp)
-    try:
-        write(tmp)
-        return tmp
-    except OSError as exc:
-        remove_leftovers(tmp)
-        raise _file_error(target, exc) from exc
-    except BaseException:
-        remove_leftovers(tmp)
-        raise
-
-
-def _file_error(target: Path, exc: OSError) -> UserError:
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return DiskFullError(
-            f"The disk is full, so the report could not be saved to {target.parent}. "
-            "Nothing was written. Free some space or choose another folder, then try again."
-        )
-    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return UserError(
-            f"IOPDesk is not allowed to write to {target}. If the file is open in another "
-            "program (Excel, a PDF viewer), close it; otherwise choose another folder."
-        )
-    return UserError(
-        f"The report could not be saved to {target} ({exc.strerror or 'input/output error'}). "
-        "Nothing was written. Check the folder and try again."
-    )

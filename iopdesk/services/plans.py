@@ -1231,33 +1231,3 @@ def print_plan(
         ),
     )
     return data
-
-
-def demo_showcase_client(db: Database, actor: Actor) -> int | None:
-    """An active client with a signed plan that has reviews and outcome measures (for
-    screenshots of the chart's plan tab); None when there is none."""
-    require(actor, Perm.CLINICAL_VIEW)
-    from sqlmodel import func
-
-    from iopdesk.models import OutcomeMeasure
-
-    with db.session() as session:
-        measured = (
-            select(OutcomeMeasure.client_id)
-            .group_by(col(OutcomeMeasure.client_id))
-            .having(func.count() >= 4)
-            .scalar_subquery()
-        )
-        reviewed = select(PlanReview.plan_id).scalar_subquery()
-        return session.exec(
-            select(TreatmentPlan.client_id)
-            .join(Client, Client.id == TreatmentPlan.client_id)  # type: ignore[arg-type]
-            .where(
-                TreatmentPlan.status == PlanStatus.ACTIVE.value,
-                Client.status == "active",
-                col(TreatmentPlan.client_id).in_(measured),
-                col(TreatmentPlan.id).in_(reviewed),
-            )
-            .order_by(col(Client.last_name), col(Client.first_name))
-            .limit(1)
-        ).first()

@@ -6,15 +6,13 @@ file and no rows."""
 
 from __future__ import annotations
 
-import contextlib
-import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from iopdesk.db import Database
 from iopdesk.errors import ValidationError
 from iopdesk.models import Disclosure
-from iopdesk.services import audit, disclosures
+from iopdesk.services import audit, disclosures, filesout
 from iopdesk.services.actor import Actor
 from iopdesk.services.disclosures import Release
 
@@ -56,8 +54,6 @@ def release_pdf(
     otherwise), then record the release (`what`, no PHI; a callable is asked after writing)
     and a print event whose detail is `detail(disclosure)`, and rename into place, all or
     nothing. `reducible`/`left_out`: see disclosures.plan_release."""
-    from iopdesk.services.hours import _file_error, _write_temp
-
     categories = tuple(categories)
     left_out = tuple(left_out)
     with db.session() as session:
@@ -65,34 +61,22 @@ def release_pdf(
             session, [client_id], release, categories, reducible=reducible, left_out=left_out
         )
     notice = plan.notice()
-    tmp = _write_temp(target, lambda p: write(p, notice))
-    placed = False
-    try:
-        with db.session() as session:
-            sent = what() if callable(what) else what
-            row = disclosures.authorize(
-                session, actor, client_id, release, sent, categories, left_out=left_out
-            )
-            audit.record(
-                session,
-                actor,
-                audit.Action.PRINT,
-                entity=entity,
-                entity_id=entity_id,
-                client_id=client_id,
-                detail=detail(row),
-            )
-            try:
-                os.replace(tmp, target)
-            except OSError as exc:
-                raise _file_error(target, exc) from exc
-            placed = True
-    except BaseException:
-        if placed:
-            with contextlib.suppress(OSError):
-                target.unlink()
-        raise
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+    with (
+        filesout.audited_write(target, lambda p: write(p, notice)) as place,
+        db.session() as session,
+    ):
+        sent = what() if callable(what) else what
+        row = disclosures.authorize(
+            session, actor, client_id, release, sent, categories, left_out=left_out
+        )
+        audit.record(
+            session,
+            actor,
+            audit.Action.PRINT,
+            entity=entity,
+            entity_id=entity_id,
+            client_id=client_id,
+            detail=detail(row),
+        )
+        place()
     return row

@@ -12,17 +12,17 @@ storing the key in the clear.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from iopdesk import secrets as keys
 from iopdesk.db import Database
 from iopdesk.errors import NotFoundError, UserError
 from iopdesk.models import Clinic
-from iopdesk.services import audit, integrity
+from iopdesk.services import audit, clock, filesout, integrity
 from iopdesk.services.actor import Actor
 from iopdesk.services.permissions import Perm, require
 
@@ -91,8 +91,14 @@ def _wrap_database_key(db: Database, recovery_key: str, only_if_missing: bool = 
     keys.write_keyinfo(db.path, keys.add_recovery(info, db_key(db), recovery_key))
 
 
-def write_kit(db: Database, recovery: RecoveryKey, output: Path) -> Path:
-    """Write the kit PDF (the caller has just made the key, or checked the administrator)."""
+def write_kit(
+    db: Database,
+    recovery: RecoveryKey,
+    output: Path,
+    record: Callable[[Session], object] | None = None,
+) -> Path:
+    """Write the kit PDF (the caller has just made the key, or checked the administrator).
+    `record(session)` writes the audit row: the kit is placed inside its transaction."""
     from iopdesk.reports.recovery_kit import KitData, write_pdf
     from iopdesk.services.clinic import get_clinic
 
@@ -102,21 +108,17 @@ def write_kit(db: Database, recovery: RecoveryKey, output: Path) -> Path:
     data = KitData(
         clinic=get_clinic(db).name,
         database=db.describe(),
-        made_on=date.today(),
+        made_on=clock.today_of(db),
         recovery_key=recovery.key,
         recovery_id=recovery.recovery_id,
         postgres=db.backend != "sqlite",
     )
     output.parent.mkdir(parents=True, exist_ok=True)
-    partial = output.with_name(output.name + ".partial")
-    try:
-        write_pdf(data, partial)
-        partial.replace(output)
-    except OSError as exc:
-        partial.unlink(missing_ok=True)
-        raise UserError(
-            f"The recovery kit could not be written to {output} ({exc.strerror})."
-        ) from None
+    with filesout.audited_write(output, lambda p: write_pdf(data, p), "recovery kit") as place:
+        if record is not None:
+            with db.session() as session:
+                record(session)
+                place()
     return output
 
 
@@ -125,14 +127,18 @@ def print_kit(db: Database, actor: Actor, output: Path, *, new: bool = False) ->
     or a new one with `new`. Audited and flagged: the kit opens every backup."""
     require(actor, Perm.SETTINGS_MANAGE)
     recovery = ensure_recovery_key(db, new=new)
-    write_kit(db, recovery, output)
-    audit.record_now(
+    write_kit(
         db,
-        actor,
-        RECOVERY_KIT,
-        entity="clinic",
-        entity_id=recovery.recovery_id,
-        detail="recovery kit printed (new key)" if recovery.created else "recovery kit printed",
-        flagged=True,
+        recovery,
+        output,
+        record=lambda session: audit.record(
+            session,
+            actor,
+            RECOVERY_KIT,
+            entity="clinic",
+            entity_id=recovery.recovery_id,
+            detail="recovery kit printed (new key)" if recovery.created else "recovery kit printed",
+            flagged=True,
+        ),
     )
     return recovery

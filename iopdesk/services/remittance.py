@@ -25,6 +25,7 @@ import hashlib
 import io
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -55,7 +56,7 @@ from iopdesk.reports.data.remittance import Aging as Aging
 from iopdesk.reports.data.remittance import AgingRow as AgingRow
 from iopdesk.reports.data.remittance import ClaimBalance as ClaimBalance
 from iopdesk.reports.data.remittance import Denial as Denial
-from iopdesk.services import audit
+from iopdesk.services import audit, filesout
 from iopdesk.services.actor import Actor
 from iopdesk.services.clinic import clinic_today
 from iopdesk.services.disclosures import Release
@@ -716,11 +717,9 @@ def export_receivables(
 ) -> Path:
     """The AR aging and denials queue as .xlsx or .pdf, disclosure-gated and audited like
     every export (written to a temporary file, then renamed)."""
-    import os
 
     from iopdesk.reports import receivables as writer
     from iopdesk.services.disclosures import authorize_many
-    from iopdesk.services.hours import _file_error, _write_temp
 
     require(actor, Perm.BILLING_VIEW)
     target = Path(path).expanduser()
@@ -745,27 +744,23 @@ def export_receivables(
             authorize_many(session, actor, ids, release, f"AR aging {report.as_of.isoformat()}")
         part2 = any(b.part2 for b in balances)
         clinic = session.execute(sa_select(col(Clinic.name)).limit(1)).scalar_one_or_none() or ""
-        audit.record(
-            session,
-            actor,
-            audit.Action.EXPORT,
-            entity="ar_aging",
-            detail=f"{release.kind}: AR aging {report.as_of.isoformat()}; {len(balances)} claims; "
-            f"{len(queue)} denials" + ("; Part 2 notice" if part2 else ""),
+        write: Callable[[Path], None] = (
+            (lambda p: writer.write_xlsx(report, queue, p, part2))
+            if suffix == ".xlsx"
+            else (lambda p: writer.write_pdf(report, queue, p, clinic, part2))
         )
-        if suffix == ".xlsx":
-            tmp = _write_temp(target, lambda p: writer.write_xlsx(report, queue, p, part2))
-        else:
-            tmp = _write_temp(target, lambda p: writer.write_pdf(report, queue, p, clinic, part2))
-        try:
-            try:
-                os.replace(tmp, target)
-            except OSError as exc:
-                raise _file_error(target, exc) from exc
+        with filesout.audited_write(target, write) as place:
+            audit.record(
+                session,
+                actor,
+                audit.Action.EXPORT,
+                entity="ar_aging",
+                detail=f"{release.kind}: AR aging {report.as_of.isoformat()}; "
+                f"{len(balances)} claims; {len(queue)} denials"
+                + ("; Part 2 notice" if part2 else ""),
+            )
+            place()
             session.commit()
-        finally:
-            if tmp.exists():
-                tmp.unlink()
     return target
 
 

@@ -15,7 +15,7 @@ from iopdesk.db import Database
 from iopdesk.errors import NotFoundError, ValidationError
 from iopdesk.models import Client, Staff, TherapistAssignment, User, utcnow
 from iopdesk.models.enums import AssignmentRole
-from iopdesk.services import audit
+from iopdesk.services import audit, clock
 from iopdesk.services.actor import Actor, parse_roles, roles_text
 from iopdesk.services.clients import CensusRow, list_census
 from iopdesk.services.clock import today_of
@@ -83,7 +83,7 @@ def license_warning(expiry: date | None, today: date | None = None) -> str:
     """Plain words for the license state: expired, expiring soon, or nothing."""
     if expiry is None:
         return ""
-    today = today or date.today()
+    today = today or clock.current_today()
     if expiry < today:
         return f"License expired on {expiry:%m/%d/%Y}"
     if expiry <= today + timedelta(days=LICENSE_WARNING_DAYS):
@@ -290,7 +290,7 @@ class AssignmentInfo:
         return ROLE_LABELS.get(self.role, self.role)
 
     def current(self, on: date | None = None) -> bool:
-        on = on or date.today()
+        on = on or clock.current_today()
         return self.start_date <= on and (self.end_date is None or self.end_date >= on)
 
 

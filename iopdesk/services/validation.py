@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from iopdesk.services import clock
+
 ICD10_RE = re.compile(r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -92,7 +94,7 @@ def npi_is_valid(npi: str) -> bool:
 
 
 def check_dob(dob: date, today: date | None = None) -> date:
-    today = today or date.today()
+    today = today or clock.current_today()
     if dob > today:
         raise ValueError("Date of birth cannot be in the future.")
     if dob.year < today.year - 120:

@@ -381,18 +381,17 @@ def run_gui(db: str | None = None, username: str | None = None) -> int:
 
 def run_demo(
     show_login: bool = False,
-    screenshot: str | None = None,
-    page: str = "today",
-    size: str = "1366x768",
     self_test: bool = False,
     db_target: str | None = None,
+    show: Callable[[QApplication, Database, Actor], int] | None = None,
 ) -> int:
     """A fresh demo clinic each time, in its own folder; the key lives only in memory.
 
     With `db_target`, the demo clinic is created in that new database instead (its key in the
     keyring or from IOPDESK_DB_PASSPHRASE, like a real one) and kept, or a demo clinic kept
-    there before is opened again: the release smoke test."""
-    from iopdesk.services.demo import DEMO_PASSWORD, create_demo_clinic
+    there before is opened again: the release smoke test. `show`, instead of the window, gets
+    the demo clinic signed in as the administrator (the dev tools' screenshots)."""
+    from iopdesk.demo import DEMO_PASSWORD, create_demo_clinic
 
     app = make_app()
     fresh = True
@@ -412,13 +411,12 @@ def run_demo(
         admin = auth.login(db, "admin", DEMO_PASSWORD)
         if self_test:
             return _self_test(app, db, DEMO_PASSWORD)
-        if not screenshot:
-            print(
-                f"Demo clinic ready. Sign in as admin, frontdesk, therapist, supervisor or "
-                f"billing with the password {DEMO_PASSWORD!r}."
-            )
-        if screenshot:
-            return _screenshot(app, db, admin, screenshot, page, size)
+        if show is not None:
+            return show(app, db, admin)
+        print(
+            f"Demo clinic ready. Sign in as admin, frontdesk, therapist, supervisor or "
+            f"billing with the password {DEMO_PASSWORD!r}."
+        )
         return run_session(
             app,
             db,
@@ -428,91 +426,6 @@ def run_demo(
         )
     finally:
         db.close()
-
-
-def _screenshot(
-    app: QApplication, db: Database, actor: Actor, out: str, page: str, size: str
-) -> int:
-    """Render one page of the real window to a PNG (README screenshots, visual checks)."""
-    width, height = (int(v) for v in size.lower().split("x"))
-    window = MainWindow(AppContext(db, actor, get_clinic(db)), demo=True)
-    window.resize(width, height)
-    window.show()
-    name = page.strip().lower()
-    target: QWidget = window
-    if name.startswith("chart"):
-        from iopdesk.services.clients import list_census
-
-        rows = list_census(db, actor, status="active")
-        window.go("Clients")
-        chosen = rows[0].id
-        if name == "chart-plan":
-            from iopdesk.services.plans import demo_showcase_client
-
-            chosen = demo_showcase_client(db, actor) or chosen
-        window.open_chart(chosen)
-        if name == "chart-plan":
-            window.chart.tabs.setCurrentWidget(window.chart.plan_tab)
-        if name == "chart-attendance":
-            window.chart.tabs.setCurrentIndex(1)
-        elif name == "chart-billing" and window.chart.billing_tab is not None:
-            window.chart.tabs.setCurrentWidget(window.chart.billing_tab)
-    elif name in ("notes", "note-editor", "group-note"):
-        from iopdesk.ui.pages.notes import notes_screenshot
-
-        target = notes_screenshot(window, name)
-    elif name in ("aftercare", "discharge-dialog", "aftercare-final"):
-        from iopdesk.ui.pages.discharge import discharge_screenshot
-
-        target = discharge_screenshot(window, name)
-    elif name == "lock":
-        window.lock()
-    elif name == "backups":
-        from iopdesk.services import backup
-
-        backup.create_backup(db, actor)  # the demo makes none by itself: show one
-        window.go("Admin")
-        admin_page = window.pages["Admin"]
-        admin_page.tabs.setCurrentWidget(admin_page.backups_tab)  # type: ignore[attr-defined]
-    elif name in ("consents", "audit", "breakglass"):
-        from iopdesk.ui.pages.privacy import privacy_screenshot
-
-        target = privacy_screenshot(window, name)
-    elif name == "billing-payers":
-        window.go("Billing")
-        billing_page = window.pages["Billing"]
-        billing_page.tabs.setCurrentWidget(billing_page.payers_tab)  # type: ignore[attr-defined]
-    elif name == "intake":
-        from iopdesk.ui.pages.intake import IntakeDialog
-
-        target = IntakeDialog(window.ctx, window)
-        target.show()
-    elif name in ("signin", "hours"):
-        from iopdesk.services.schedule import list_sessions
-
-        window.go("Attendance")
-        page_widget = window.pages["Attendance"]
-        if name == "signin":
-            groups = [
-                s
-                for s in list_sessions(db, actor, clock.today(), clock.today())
-                if s.kind == "group"
-            ]
-            if groups:
-                page_widget.open_session(groups[0].id)  # type: ignore[attr-defined]
-        else:
-            page_widget.tabs.setCurrentIndex(1)  # type: ignore[attr-defined]
-    else:
-        window.go(name.title())
-        if name == "billing":
-            window.pages["Billing"].preview()  # type: ignore[attr-defined]
-    ops.wait_all()
-    ops.spin(50)
-    target.grab().save(out)
-    window._closing_for_sign_out = False
-    window.close()
-    print(f"Saved {out}")
-    return 0
 
 
 def _open_demo_database(value: str) -> tuple[Database, bool]:
@@ -535,7 +448,7 @@ def _self_test(app: QApplication, db: Database, password: str) -> int:
     """Sign in as each demo role, open every main screen and a client chart with every tab,
     paint each one, and close. 0 when nothing failed; the release smoke test runs this on the
     frozen app to prove Qt plugins, fonts, resources and services all load."""
-    from iopdesk.services.demo import STAFF
+    from iopdesk.demo import STAFF
 
     msgbox.NON_BLOCKING = True
     shown_before = len(msgbox.shown)

@@ -1,34 +1,21 @@
 """The clinic clock for the UI: every screen's "today" is the clinic's today (issue 19 item 5).
 
-The zone is set when a user signs in (AppContext); before that it is this computer's zone.
+There is one clock, iopdesk.services.clock; this module only names it for the screens and adds
+Qt's date. The zone is set when a user signs in (AppContext); before that it is this computer's.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
 from PySide6.QtCore import QDate
 
 from iopdesk.services import clock
+from iopdesk.services.clock import current_now as now
+from iopdesk.services.clock import current_today as today
+from iopdesk.services.clock import set_zone, utc_now, zone_name
 
-_zone: str | None = None
-
-
-def set_zone(tz_name: str | None) -> None:
-    global _zone
-    _zone = tz_name or None
-
-
-def zone_name() -> str | None:
-    return _zone
-
-
-def today() -> date:
-    return clock.today(_zone)
-
-
-def now() -> datetime:
-    return clock.now(_zone)
+__all__ = ["now", "qtoday", "set_zone", "stamp", "today", "utc_now", "zone_name"]
 
 
 def qtoday() -> QDate:
@@ -37,4 +24,4 @@ def qtoday() -> QDate:
 
 
 def stamp(moment: datetime) -> str:
-    return clock.stamp(moment, _zone)
+    return clock.stamp(moment, zone_name())

@@ -3,7 +3,7 @@ Excel or PDF, chain verification). Every view, export and verification is audite
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import (
@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 from iopdesk.errors import UserError
 from iopdesk.services import audit_report
 from iopdesk.services.audit_report import AuditQuery, ReportRow
-from iopdesk.ui import files, msgbox
+from iopdesk.ui import clock, files, msgbox
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.dates import DateEdit
 from iopdesk.ui.tablemodel import Column, RowsModel
@@ -58,7 +58,7 @@ class AuditReportWidget(QWidget):
         self.descending = True
         lay = QVBoxLayout(self)
         filters = QHBoxLayout()
-        today = datetime.now(UTC).date()  # the report's days are UTC days, as its times
+        today = clock.utc_now().date()  # the report's days are UTC days, as its times
         self.date_from = DateEdit(today - timedelta(days=30), label="The first day")
         self.date_to = DateEdit(today, label="The last day")
         self.user = QComboBox()

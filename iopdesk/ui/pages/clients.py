@@ -570,7 +570,7 @@ class ChartPage(Page):
                     else " (no end date)"
                 )
                 expired = (
-                    c.required_hours_until is not None and c.required_hours_until < date.today()
+                    c.required_hours_until is not None and c.required_hours_until < clock.today()
                 )
                 text = f"Hours override: {c.required_weekly_hours:.2f} h a week{until}" + (
                     " - ended; the track's hours apply" if expired else ""

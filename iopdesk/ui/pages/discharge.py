@@ -1464,33 +1464,3 @@ class SummaryDialog(QDialog):
             return False
         self.accept()
         return True
-
-
-def discharge_screenshot(window: Any, name: str) -> QWidget:
-    """Screenshots of the discharge dialog and the aftercare editor on the demo clinic, as the
-    demo supervisor (the administrator cannot edit clinical plans)."""
-    from iopdesk.services import auth
-    from iopdesk.services.clients import list_census
-    from iopdesk.services.demo import DEMO_PASSWORD
-
-    ctx = window.ctx
-    sup = AppContext(ctx.db, auth.login(ctx.db, "supervisor", DEMO_PASSWORD), ctx.clinic)
-    window.go("Discharge")
-    target: QWidget
-    if name == "discharge-dialog":
-        census = list_census(ctx.db, sup.actor, status="active")
-        dialog = DischargeDialog(sup, census[0].id, window)
-        dialog.reason.setPlainText("Completed the program; met treatment plan goals.")
-        for _, edit in dialog.goal_edits:
-            edit.setPlainText("Sober 62 days; uses coping skills daily.")
-        dialog.go(1)
-        target = dialog
-    else:
-        wanted = "draft" if name == "aftercare" else "finalized"
-        rows = [r for r in discharge.work_list(ctx.db, sup.actor) if r.plan_id is not None]
-        row = next((r for r in rows if r.plan_status == wanted), rows[0])
-        assert row.plan_id is not None
-        target = AftercareEditor(sup, row.plan_id, window)
-    target.resize(window.size())
-    target.show()
-    return target

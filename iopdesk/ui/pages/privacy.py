@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QPainter
@@ -656,7 +655,7 @@ class PrivacyTab(QWidget):
                         else ""
                     ),
                     sort_key=lambda a: a.due_date,
-                    color=lambda a: "#c62828" if a.overdue(date.today()) else None,
+                    color=lambda a: "#c62828" if a.overdue(clock.today()) else None,
                 ),
                 Column("Decided", lambda a: _fmt(a.decision_date)),
                 Column("Amendment / reason", lambda a: a.amendment_text or a.denial_reason),
@@ -992,7 +991,7 @@ class OverdueAmendmentsPanel(QWidget):
         self.open_btn.clicked.connect(self._open)
         head.addWidget(self.open_btn)
         lay.addLayout(head)
-        today = date.today()
+        today = clock.today()
         self.model: RowsModel[amendments.AmendmentInfo] = RowsModel(
             [
                 Column("Client", lambda a: a.mrn),
@@ -1273,35 +1272,6 @@ def enrol_if_required(db: Database, actor: Actor, parent: QWidget | None = None)
     )
     ctx = AppContext(db, actor, get_clinic(db))
     return TwoFactorDialog(ctx, parent).exec() == QDialog.DialogCode.Accepted
-
-
-def privacy_screenshot(window: QWidget, name: str) -> QWidget:
-    """The screens of issue 8 for `iopdesk demo --screenshot --page consents|audit|breakglass`."""
-    from iopdesk.services.clients import list_census
-
-    win: Any = window
-    ctx: AppContext = win.ctx
-    if name == "audit":
-        win.go("Admin")
-        admin = win.pages["Admin"]
-        admin.tabs.setCurrentWidget(admin.audit_report)
-        admin.audit_report.refresh()
-        admin.audit_report.verify()
-        return window
-    rows = [r for r in list_census(ctx.db, ctx.actor, status="active") if r.part2]
-    rows.sort(key=lambda r: -len(consents.list_consents(ctx.db, ctx.actor, r.id)))
-    win.go("Clients")
-    win.open_chart(rows[0].id)
-    chart = win.chart
-    if name == "consents":
-        chart.tabs.setCurrentWidget(chart.privacy_tab)
-        return window
-    dialog = BreakGlassDialog(ctx, rows[0].id, f"{rows[0].display_name} ({rows[0].mrn})", window)
-    dialog.reason.setPlainText(
-        "Client called the after-hours line in crisis; on-call clinician needs the safety plan."
-    )
-    dialog.show()
-    return dialog
 
 
 class AccountButton(QPushButton):

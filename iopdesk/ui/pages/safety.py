@@ -8,7 +8,6 @@ import os
 from collections.abc import Callable
 from datetime import date, time
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QDate, Qt, QUrl, Signal
@@ -35,7 +34,7 @@ from PySide6.QtWidgets import (
 from iopdesk.errors import UserError, ValidationError
 from iopdesk.services import asam, drugscreens, medications, overrides, safety
 from iopdesk.services.permissions import Perm
-from iopdesk.ui import msgbox
+from iopdesk.ui import clock, msgbox
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.tablemodel import Column, RowsModel
 from iopdesk.ui.widgets import make_table, muted, section_title
@@ -55,7 +54,7 @@ def _pydate(q: QDate) -> date:
 
 
 def _date_edit(d: date | None = None) -> QDateEdit:
-    edit = QDateEdit(_qdate(d or date.today()))
+    edit = QDateEdit(_qdate(d or clock.today()))
     edit.setCalendarPopup(True)
     edit.setDisplayFormat("MM/dd/yyyy")
     return edit
@@ -1117,10 +1116,6 @@ class HoursOverrideDialog(_Dialog):
             _pydate(self.until.date()),
             self.reason.text(),
         )
-
-
-def write_screenshot(widget: QWidget, path: Path) -> None:
-    widget.grab().save(str(path))
 
 
 __all__ = [

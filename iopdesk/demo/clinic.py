@@ -2593,7 +2593,7 @@ def create_demo_clinic(
         from iopdesk.services.consents import add_demo_privacy
 
         add_demo_privacy(session, today, admin.user_id)  # no random numbers: added last
-        from iopdesk.services.demo_safety import add_demo_safety
+        from iopdesk.demo.safety import add_demo_safety
 
         add_demo_safety(session, today)  # no random numbers: added last
         add_demo_claims_setup(session, admin.user_id, today)  # no random numbers: added last

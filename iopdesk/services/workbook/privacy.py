@@ -1,6 +1,7 @@
 """The workbook's privacy sheets (issue 16, item 8): `Recipients` (the recipient directory)
 and `Consents` (42 CFR Part 2 consents and HIPAA authorizations), parsed, checked, applied and
-exported the way services.workbook does its other sheets. Both sheets are optional."""
+exported the way the rest of services.workbook does its other sheets. Both sheets are optional.
+The workbook's helpers are imported inside the functions: the read module imports this one."""
 
 from __future__ import annotations
 
@@ -13,15 +14,10 @@ from iopdesk.models import Client, Consent, Recipient
 from iopdesk.services import disclosures, recipients
 
 if TYPE_CHECKING:
-    from iopdesk.services.workbook import (
-        ImportProblem,
-        _Book,
-        _Row,
-        _Sheet,
-        _State,
-        _Tally,
-        _Writer,
-    )
+    from iopdesk.services.workbook.apply import _Tally, _Writer
+    from iopdesk.services.workbook.check import _State
+    from iopdesk.services.workbook.contract import ImportProblem
+    from iopdesk.services.workbook.read import _Book, _Row, _Sheet
 
 RECIPIENTS_SPEC = "name* organization address type"
 CONSENTS_SPEC = "mrn* recipient* kind purposes* information* signed_date* expiry_date revoked_date"
@@ -29,7 +25,7 @@ DEFAULT_EXPIRY_EVENT = "until revoked (no expiry date in the imported workbook)"
 
 
 def _recipient_type(value: Any) -> str:
-    from iopdesk.services.workbook import _as_text, _show
+    from iopdesk.services.workbook.read import _as_text, _show
 
     text = _as_text(value).strip().lower().replace(" ", "_")
     if text not in recipients.TYPES:
@@ -40,7 +36,7 @@ def _recipient_type(value: Any) -> str:
 
 
 def _kind(value: Any) -> str:
-    from iopdesk.services.workbook import _as_text, _show
+    from iopdesk.services.workbook.read import _as_text, _show
 
     text = _as_text(value).strip().lower()
     if text not in disclosures.CONSENT_KINDS:
@@ -49,7 +45,7 @@ def _kind(value: Any) -> str:
 
 
 def _purposes(value: Any) -> str:
-    from iopdesk.services.workbook import _items
+    from iopdesk.services.workbook.read import _items
 
     items = _items(value)
     if not items:
@@ -58,7 +54,7 @@ def _purposes(value: Any) -> str:
 
 
 def _information(value: Any) -> tuple[str, ...]:
-    from iopdesk.services.workbook import _items, _show
+    from iopdesk.services.workbook.read import _items, _show
 
     items = _items(value)
     allowed = (*disclosures.CATEGORIES, disclosures.ALL)
@@ -73,7 +69,7 @@ def _information(value: Any) -> tuple[str, ...]:
 
 
 def parse_recipients(sheet: _Sheet, problems: list[ImportProblem]) -> list[_Row]:
-    from iopdesk.services.workbook import _rows, _text, _unique
+    from iopdesk.services.workbook.read import _rows, _text, _unique
 
     out: list[_Row] = []
     first: dict[Any, int] = {}
@@ -89,7 +85,7 @@ def parse_recipients(sheet: _Sheet, problems: list[ImportProblem]) -> list[_Row]
 
 
 def parse_consents(sheet: _Sheet, problems: list[ImportProblem]) -> list[_Row]:
-    from iopdesk.services.workbook import _date, _rows, _text
+    from iopdesk.services.workbook.read import _date, _rows, _text
 
     out: list[_Row] = []
     for r in _rows(sheet, problems):
@@ -150,7 +146,7 @@ def check(book: _Book, st: _State, clients: set[str]) -> None:
 
 
 def apply_recipients(rows: list[_Row], st: _State, w: _Writer, tally: _Tally) -> None:
-    from iopdesk.services.workbook import _count
+    from iopdesk.services.workbook.apply import _count
 
     if not rows:
         return
@@ -182,7 +178,7 @@ def apply_recipients(rows: list[_Row], st: _State, w: _Writer, tally: _Tally) ->
 
 
 def apply_consents(rows: list[_Row], st: _State, w: _Writer, tally: _Tally) -> None:
-    from iopdesk.services.workbook import _count
+    from iopdesk.services.workbook.apply import _count
 
     if not rows:
         return
