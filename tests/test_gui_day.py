@@ -16,6 +16,7 @@ from iopdesk.services.clients import ClientInput
 from iopdesk.ui import msgbox
 from iopdesk.ui.context import AppContext
 from tests.helpers import boxes, settle
+from tests.helpers.chart import show_tab
 
 pytestmark = pytest.mark.gui
 
@@ -341,6 +342,7 @@ def test_every_screen_uses_the_clinic_clock(qtbot, env, tmp_path):
     today_page = TodayPage(ctx_for(env, env.world.admin))
     qtbot.addWidget(today_page)
     today_page.refresh()
+    settle()
     assert today_page.subtitle_label.text().startswith(f"{clinic_day:%A, %B %-d, %Y}")
     attendance_page = AttendancePage(ctx_for(env, env.world.front_desk))
     qtbot.addWidget(attendance_page)
@@ -421,6 +423,7 @@ def test_today_lists_the_next_clinic_days_sessions(qtbot, env):
     page.resize(1366, 768)
     page.show()
     page.refresh()
+    settle()
     assert "No sessions today - next clinic day" in page.schedule_title.text()
     assert f"{tomorrow:%A, %B %-d}" in page.schedule_title.text()
     assert page.table.isVisible() and page.model.rowCount() == 1
@@ -509,6 +512,7 @@ def test_client_search_ignores_accents_and_case(qtbot, env, accented):
     qtbot.addWidget(page)
     page.show()
     page.refresh()
+    settle()
 
     def found() -> set[str]:
         return {r.last_name for r in page.model.rows}
@@ -615,6 +619,7 @@ def test_edit_on_a_signed_note_offers_an_addendum_that_shows_at_once(qtbot, env)
     chart.resize(1366, 768)
     chart.show()
     chart.load(w.client_own)
+    show_tab(chart, "Notes")
     row = next(i for i, h in enumerate(chart.notes_model.rows) if h.id == saved.id)
     click_cell(qtbot, chart.notes_table, row, 0)
     assert "Supervisor" not in chart.note_view.toPlainText()
@@ -775,6 +780,7 @@ def test_weekly_hours_put_holds_aside_and_explain_a_week(qtbot, env, group):
     chart = ClientHoursTab(ctx_for(env, env.world.admin))
     qtbot.addWidget(chart)
     chart.load(ben)
+    settle()  # the latest week is explained from a background read
     text = chart.explain.text()
     assert "1 session(s) scheduled, 0 attended, 1 missed, 0 cancelled" in text
     assert "On hold: Medical leave" in text and "missed, unexcused" in text
@@ -891,6 +897,7 @@ def test_billing_exceptions_say_how_to_fix_open_the_chart_and_guard_export(qtbot
     page.tabs.setCurrentIndex(1)
     click_cell(qtbot, page.exc_table, 0, 1)
     qtbot.mouseClick(page.open_chart_btn, Qt.MouseButton.LeftButton)
+    settle()
     chart = window.chart
     assert window.stack.currentWidget() is chart
     assert chart.tabs.currentWidget() is chart.billing_tab

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 from iopdesk.services import clinic
 from iopdesk.ui import msgbox
 from iopdesk.ui.context import AppContext
+from tests.helpers import settle
 
 pytestmark = pytest.mark.gui
 
@@ -98,6 +99,7 @@ def test_every_page_fits_its_button_labels(qtbot, env, width, height):
                     for p in clipped_buttons(tab_widget.widget(i))
                 ]
     window.open_chart(env.world.client_own)
+    settle()
     chart = window.stack.currentWidget()
     problems += [f"Chart {p}" for p in clipped_buttons(chart)]
     assert not problems, "\n".join(sorted(set(problems)))

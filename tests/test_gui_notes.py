@@ -11,6 +11,7 @@ from iopdesk.services import clinic, notes
 from iopdesk.ui import msgbox
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.pages.notes import GroupNoteDialog, NoteEditorDialog, NotesPage
+from tests.helpers.chart import show_tab
 from tests.test_notes import _group, _individual, _today
 
 pytestmark = pytest.mark.gui
@@ -184,6 +185,7 @@ def test_supervisor_cosign_queue_and_chart_actions(qtbot, env, tmp_path: Path):
     chart = ChartPage(page.ctx)
     qtbot.addWidget(chart)
     chart.load(w.client_own)
+    show_tab(chart, "Notes")
     row = _row(chart.notes_model, lambda h: h.id == saved.id)
     assert chart.notes_model.row_at(row).state_label == "Co-signed"
     chart.notes_table.selectRow(row)
@@ -208,6 +210,7 @@ def test_chart_new_note_offers_held_sessions(qtbot, env):
     chart = ChartPage(AppContext(env.db, w.therapist, clinic.get_clinic(env.db)))
     qtbot.addWidget(chart)
     chart.load(w.client_own)
+    show_tab(chart, "Notes")
     actions = chart.note_actions
     offered: list[int | None] = []
     seen: dict[str, object] = {}
@@ -235,4 +238,5 @@ def test_chart_new_note_offers_held_sessions(qtbot, env):
     fd_chart = ChartPage(AppContext(env.db, w.front_desk, clinic.get_clinic(env.db)))
     qtbot.addWidget(fd_chart)
     fd_chart.load(w.client_own)
+    show_tab(fd_chart, "Notes")
     assert not fd_chart.note_actions.isVisibleTo(fd_chart.notes_tab)
