@@ -451,6 +451,7 @@ def _screenshot(
 
             chosen = demo_showcase_client(db, actor) or chosen
         window.open_chart(chosen)
+        ops.wait_all()  # the chart reads on a worker: shown before a tab is chosen
         if name == "chart-plan":
             window.chart.tabs.setCurrentWidget(window.chart.plan_tab)
         if name == "chart-attendance":

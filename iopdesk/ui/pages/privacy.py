@@ -1310,6 +1310,9 @@ def privacy_screenshot(window: QWidget, name: str) -> QWidget:
     rows.sort(key=lambda r: -len(consents.list_consents(ctx.db, ctx.actor, r.id)))
     win.go("Clients")
     win.open_chart(rows[0].id)
+    from iopdesk.ui import ops
+
+    ops.wait_all()  # the chart reads on a worker: shown before a tab is chosen
     chart = win.chart
     if name == "consents":
         chart.tabs.setCurrentWidget(chart.privacy_tab)
