@@ -358,6 +358,7 @@ def test_positive_phq9_from_the_plan_tab_shows_the_banner_at_once(qtbot, env):
     info = measures.record_measure(env.db, w.therapist, w.client_own, "PHQ-9", TODAY, [0] * 8 + [1])
     chart.plan_tab.after_measure(info)
     assert "A suicide-risk flag is now on the chart" in msgbox.shown[-1].text
+    settle()  # the banner is read again on a worker
     assert chart.risk_banner.isVisibleTo(chart) and "PHQ-9 item 9" in chart.risk_banner.text()
     assert chart.safety_tab is not None
     show_tab(chart, chart.safety_tab)

@@ -641,7 +641,26 @@ class ChartPage(Page):
             then()
 
     def _refresh_banner(self) -> None:
-        self.risk_banner.update_for(self.ctx, self.client_id)
+        """Re-read the risk banner (after a flag was raised or cleared here), on a worker."""
+        from iopdesk.services import safety
+
+        client_id = self.client_id
+        if client_id is None:
+            self.risk_banner.setVisible(False)
+            return
+        db, actor = self.ctx.db, self.ctx.actor
+
+        def show(banner: safety.RiskBanner) -> None:
+            if client_id == self.client_id and _alive(self.risk_banner):
+                self.risk_banner.show_text(banner.text)
+
+        def hide(_exc: BaseException) -> None:  # a refusal: nothing to show
+            if _alive(self.risk_banner):
+                self.risk_banner.setVisible(False)
+
+        ops.Op(self, lambda: safety.banner(db, actor, client_id), takes_control=False).success(
+            show
+        ).failure(hide).run_in_background()
 
     def refresh_safety(self) -> None:
         """After a measure or a note raised a risk flag from another tab."""
