@@ -88,6 +88,7 @@ def test_front_desk_never_sees_note_text_in_chart(qtbot, env):
     show_tab(chart, "Notes")
     assert chart.notes_model.rowCount() == 1
     chart.notes_table.clicked.emit(chart.notes_model.index(0, 0))
+    settle()
     text = chart.note_view.toPlainText()
     assert "SECRET-NOTE-TEXT" not in text
     assert "Your role does not allow" in text
@@ -98,6 +99,7 @@ def test_therapist_reads_own_clients_note(qtbot, env):
     window.open_chart(env.world.client_own)
     show_tab(window.chart, "Notes")
     window.chart.notes_table.clicked.emit(window.chart.notes_model.index(0, 0))
+    settle()
     assert "SECRET-NOTE-TEXT" in window.chart.note_view.toPlainText()
 
 

@@ -622,6 +622,7 @@ def test_edit_on_a_signed_note_offers_an_addendum_that_shows_at_once(qtbot, env)
     show_tab(chart, "Notes")
     row = next(i for i, h in enumerate(chart.notes_model.rows) if h.id == saved.id)
     click_cell(qtbot, chart.notes_table, row, 0)
+    settle()
     assert "Supervisor" not in chart.note_view.toPlainText()
 
     def type_addendum() -> None:
@@ -639,6 +640,7 @@ def test_edit_on_a_signed_note_offers_an_addendum_that_shows_at_once(qtbot, env)
     question = msgbox.shown[-1]
     assert question.title == "This note is signed" and "addendum" in question.text
     # The addendum is there at once, under the same note, still selected.
+    settle()
     assert "Late entry: client called after group." in chart.note_view.toPlainText()
     assert chart.note_actions.selected().id == saved.id
 

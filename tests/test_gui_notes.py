@@ -11,6 +11,7 @@ from iopdesk.services import clinic, notes
 from iopdesk.ui import msgbox
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.pages.notes import GroupNoteDialog, NoteEditorDialog, NotesPage
+from tests.helpers import settle
 from tests.helpers.chart import show_tab
 from tests.test_notes import _group, _individual, _today
 
@@ -197,6 +198,7 @@ def test_supervisor_cosign_queue_and_chart_actions(qtbot, env, tmp_path: Path):
     actions.add_addendum()
     chart.notes_table.selectRow(_row(chart.notes_model, lambda h: h.id == saved.id))
     chart._show_note(chart.notes_table.currentIndex())
+    settle()
     assert "Supervisor addendum" in chart.note_view.toPlainText()
 
 

@@ -324,6 +324,7 @@ class ChartPage(Page):
         # open makes older, still running reads stale: their results are dropped.
         self._generation = 0
         self._loaded: set[QWidget] = set()
+        self._reading_note: int | None = None  # the note whose text is on its way
         self._cover = QLabel("Loading...")
         self._cover.setObjectName("chartTabLoading")
         self._cover.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -522,6 +523,7 @@ class ChartPage(Page):
         return None
 
     def _present_notes(self, headers: list[notes.NoteHeader]) -> None:
+        self._reading_note = None  # a text still on its way belongs to the last list
         self.notes_model.set_rows(headers)
         S = clients.ChartSection
         chart, access = self.chart_data, self.access
@@ -815,15 +817,25 @@ class ChartPage(Page):
         self.overview_layout.addWidget(right, 1)
 
     def _show_note(self, index: QModelIndex) -> None:
+        """The chosen note's text, read (and audited, or refused) on a worker; shown if it is
+        still the chosen note."""
         header = self.notes_model.row_at(index.row())
-        try:
-            content = notes.read_note(self.ctx.db, self.ctx.actor, header.id)
-        except UserError as exc:
-            self.note_view.setPlainText(exc.message)
-            return
-        from iopdesk.ui.pages.notes import note_text
+        db, actor, note_id = self.ctx.db, self.ctx.actor, header.id
+        self._reading_note = note_id
 
-        self.note_view.setPlainText(note_text(content))
+        def read() -> str:
+            from iopdesk.ui.pages.notes import note_text
+
+            try:
+                return note_text(notes.read_note(db, actor, note_id))
+            except UserError as exc:
+                return exc.message
+
+        def show(text: str) -> None:
+            if self._reading_note == note_id and _alive(self.note_view):
+                self.note_view.setPlainText(text)
+
+        ops.Op(self, read, takes_control=False).success(show).run_in_background()
 
 
 STATUS_ORDER = [s.value for s in ClientStatus]
