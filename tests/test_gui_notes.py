@@ -196,6 +196,7 @@ def test_supervisor_cosign_queue_and_chart_actions(qtbot, env, tmp_path: Path):
     assert out is not None and out.exists() and out.stat().st_size > 1000
     actions.ask_text = lambda _title: "Supervisor addendum: reviewed with associate."
     actions.add_addendum()
+    settle()
     chart.notes_table.selectRow(_row(chart.notes_model, lambda h: h.id == saved.id))
     chart._show_note(chart.notes_table.currentIndex())
     settle()
@@ -232,6 +233,7 @@ def test_chart_new_note_offers_held_sessions(qtbot, env):
 
     QTimer.singleShot(0, write)
     actions.new_note()
+    settle()  # the list is read again on a worker
     assert offered == [sid]
     assert seen == {"minutes": 40, "signed": True}
     header = next(h for h in chart.notes_model.rows if h.session_id == sid)
