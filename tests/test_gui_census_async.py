@@ -75,3 +75,29 @@ def test_opening_another_chart_at_once_shows_only_the_last(qtbot: Any, env: Any)
     settle()
     show_tab(chart, "Notes")
     assert [h.id for h in chart.notes_model.rows] == [w.note_own]
+
+
+def test_a_clinical_tab_never_shows_the_last_charts_rows(qtbot: Any, env: Any) -> None:
+    """A therapist reads their own client's Safety tab, then opens a client off their
+    caseload: that tab is covered, not left showing the first client's flags."""
+    from PySide6.QtWidgets import QLabel
+
+    from iopdesk.ui.pages.clients import ChartPage
+
+    w = env.world
+    chart = ChartPage(ctx_for(env, w.therapist))
+    qtbot.addWidget(chart)
+    chart.resize(1366, 768)
+    chart.show()
+    chart.load(w.client_own)
+    assert chart.safety_tab is not None
+    show_tab(chart, chart.safety_tab)
+    cover = chart.findChild(QLabel, "chartTabLoading")
+    assert cover is not None and not cover.isVisible()
+    chart.load(w.client_other)
+    settle()
+    assert not chart.safety_tab.isEnabled()
+    show_tab(chart, chart.safety_tab)
+    assert cover.isVisible() and cover.parent() is chart.safety_tab
+    assert cover.geometry() == chart.safety_tab.rect()
+    assert "clinicians" in cover.text()

@@ -442,16 +442,22 @@ class ChartPage(Page):
             self._cover.hide()
             return
         loader = self._tab_loader(tab)
+        # the previous chart's rows stay covered until this client's arrive (or for good,
+        # on a tab this user may not read for this client)
+        self._cover.setText(
+            "Loading..."
+            if loader is not None
+            else "Visible only to the client's clinicians and supervisors."
+        )
+        self._cover.setParent(tab)
+        self._cover.setGeometry(tab.rect())
+        self._cover.raise_()
+        self._cover.show()
         if loader is None:
             return
         fetch, present = loader
         self._loaded.add(tab)
         generation, client_id = self._generation, self.client_id
-        # the previous chart's rows stay covered until this client's arrive
-        self._cover.setParent(tab)
-        self._cover.setGeometry(tab.rect())
-        self._cover.raise_()
-        self._cover.show()
 
         def done(data: object) -> None:
             if generation != self._generation or client_id != self.client_id or not _alive(tab):
