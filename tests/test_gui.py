@@ -11,6 +11,8 @@ from iopdesk.ui.dialogs import LoginDialog
 from iopdesk.ui.mainwindow import MainWindow
 from tests.conftest import PASSWORD
 from tests.helpers import main_window as open_window
+from tests.helpers import settle
+from tests.helpers.chart import show_tab
 
 pytestmark = [pytest.mark.gui, pytest.mark.parametrize("backend", ["sqlite"])]
 
@@ -44,6 +46,7 @@ def test_front_desk_has_no_clinical_billing_or_admin_sections(qtbot, env):
 def test_census_search_and_chart_open_is_audited(qtbot, env):
     window = open_window(qtbot, env, env.world.front_desk)
     window.go("Clients")
+    settle()
     page = window.pages["Clients"]
     assert page.model.rowCount() == 2
     qtbot.keyClicks(page.search, "ownc")
@@ -52,6 +55,7 @@ def test_census_search_and_chart_open_is_audited(qtbot, env):
     before = audit.count_events(env.db)
     index = page.model.index(0, 1)
     page.table.doubleClicked.emit(index)
+    settle()
     assert window.stack.currentWidget() is window.chart
     assert window.chart.name.text().startswith("Ownclient, Canary")
     assert audit.count_events(env.db) == before + 1
@@ -63,8 +67,10 @@ def test_front_desk_never_sees_note_text_in_chart(qtbot, env):
     window = open_window(qtbot, env, env.world.front_desk)
     window.open_chart(env.world.client_own)
     chart = window.chart
+    show_tab(chart, "Notes")
     assert chart.notes_model.rowCount() == 1
     chart.notes_table.clicked.emit(chart.notes_model.index(0, 0))
+    settle()
     text = chart.note_view.toPlainText()
     assert "SECRET-NOTE-TEXT" not in text
     assert "Your role does not allow" in text
@@ -73,7 +79,9 @@ def test_front_desk_never_sees_note_text_in_chart(qtbot, env):
 def test_therapist_reads_own_clients_note(qtbot, env):
     window = open_window(qtbot, env, env.world.therapist)
     window.open_chart(env.world.client_own)
+    show_tab(window.chart, "Notes")
     window.chart.notes_table.clicked.emit(window.chart.notes_model.index(0, 0))
+    settle()
     assert "SECRET-NOTE-TEXT" in window.chart.note_view.toPlainText()
 
 
@@ -81,6 +89,7 @@ def test_global_search_jumps_to_census(qtbot, env):
     window = open_window(qtbot, env, env.world.admin)
     qtbot.keyClicks(window.search, "Otherclient")
     qtbot.keyClick(window.search, Qt.Key.Key_Return)
+    settle()
     page = window.pages["Clients"]
     assert window.stack.currentWidget() is page
     assert [r.last_name for r in page.model.rows] == ["Otherclient"]
@@ -89,6 +98,7 @@ def test_global_search_jumps_to_census(qtbot, env):
 def test_inactivity_lock_hides_everything_until_password(qtbot, env):
     window = open_window(qtbot, env, env.world.admin)
     window.open_chart(env.world.client_own)
+    settle()
     window.check_idle(now=window.idle.last_input + 60)  # one minute: still open
     assert not window.locked
     window.check_idle(now=window.idle.last_input + window.idle_minutes * 60 + 1)
@@ -174,14 +184,17 @@ def test_demo_window_title_is_marked(qtbot, env):
 def test_therapist_census_defaults_to_own_caseload(qtbot, env):
     window = open_window(qtbot, env, env.world.therapist)
     window.go("Clients")
+    settle()
     page = window.pages["Clients"]
     assert page.therapist.currentText() == "My caseload"
     assert [r.id for r in page.model.rows] == [env.world.client_own]
     page.therapist.setCurrentIndex(page.therapist.findData(None))  # "All therapists"
+    settle()
     assert {r.id for r in page.model.rows} == {env.world.client_own, env.world.client_other}
     # Front desk starts with everyone.
     desk = open_window(qtbot, env, env.world.front_desk)
     desk.go("Clients")
+    settle()
     assert desk.pages["Clients"].model.rowCount() == 2
 
 
@@ -195,6 +208,7 @@ def test_first_page_fills_after_the_window_first_paints(qtbot, env):
     assert not window.ready and today.active.value.text() != "0"  # not filled before showing
     window.show()
     qtbot.waitUntil(lambda: window.ready)
+    settle()  # the page reads on a worker
     assert today.active.value.text() == "0"
     assert window.pages["Clients"] is window.pages["Clients"]  # built once, on first use
     assert set(window.pages.built()) == {"Today", "Clients"}

@@ -71,10 +71,12 @@ def test_today_warns_when_backups_are_old(qtbot, env: Env, tmp_path: Path):
     page = TodayPage(_ctx(env))
     qtbot.addWidget(page)
     page.refresh()
+    settle()
     assert not page.backup_banner.isHidden()
     assert "never been backed up" in page.backup_banner.text()
     backup.create_backup(env.db, env.world.admin)
     page.refresh()
+    settle()
     assert page.backup_banner.isHidden()
 
 

@@ -9,6 +9,8 @@ from iopdesk.models import AuditEvent
 from iopdesk.services import clinic
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.pages.clients import ChartPage
+from tests.helpers import settle
+from tests.helpers.chart import show_tab
 
 pytestmark = [pytest.mark.gui, pytest.mark.sqlite_only]
 
@@ -23,15 +25,20 @@ def test_chart_audit_tab_lists_this_clients_events(qtbot, env) -> None:
     chart = ChartPage(AppContext(env.db, w.admin, clinic.get_clinic(env.db)))
     qtbot.addWidget(chart)
     chart.load(w.client_own)
+    settle()
     assert chart.audit_tab is not None
     assert _views(env) == 0  # not read until the tab is shown
     chart.tabs.setCurrentWidget(chart.audit_tab)
+    settle()
     rows = chart.audit_tab.model.rows
     assert rows and {r.client_id for r in rows} == {w.client_own}
     assert ("open_chart", "admin") in {(r.action, r.username) for r in rows}
     assert [r.id for r in rows] == sorted((r.id for r in rows), reverse=True)
     assert _views(env) == 1  # looking at the audit trail is itself audited
     chart.load(w.client_other)  # another chart while the tab is showing: re-read for it
+    settle()
+    assert {r.client_id for r in chart.audit_tab.model.rows} == set()  # none of the last one's
+    show_tab(chart, chart.audit_tab)
     assert {r.client_id for r in chart.audit_tab.model.rows} == {w.client_other}
 
 

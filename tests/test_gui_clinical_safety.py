@@ -18,7 +18,8 @@ from iopdesk.ui import msgbox
 from iopdesk.ui.pages import safety as ui
 from iopdesk.ui.pages.clients import ChartPage
 from iopdesk.ui.pages.today import TodayPage
-from tests.helpers import ctx_for, pdf_text
+from tests.helpers import ctx_for, pdf_text, settle
+from tests.helpers.chart import show_tab
 from tests.test_clinical_safety import TODAY, _discharged
 
 pytestmark = [pytest.mark.gui, pytest.mark.sqlite_only]
@@ -41,14 +42,18 @@ def test_banner_today_cssrs_and_safety_plan(qtbot, env, tmp_path, monkeypatch):
     chart.resize(1366, 768)
     chart.load(w.client_own)
     chart.show()
+    settle()
     assert chart.risk_banner.isVisible() and "SUICIDE RISK FLAG" in chart.risk_banner.text()
     tab = chart.safety_tab
-    assert tab is not None and tab.flags_model.rowCount() == 1
+    assert tab is not None
+    show_tab(chart, tab)
+    assert tab.flags_model.rowCount() == 1
     assert "raised" in tab.history.toPlainText()
     # the front desk's chart has no banner and no safety tabs
     fd_chart = ChartPage(ctx_for(env, w.front_desk))
     qtbot.addWidget(fd_chart)
     fd_chart.load(w.client_own)
+    settle()
     assert not fd_chart.risk_banner.isVisibleTo(fd_chart) and fd_chart.safety_tab is None
     # the note editor shows it too (and closing the empty editor keeps nothing)
     from iopdesk.ui.pages.notes import NoteEditorDialog
@@ -60,6 +65,7 @@ def test_banner_today_cssrs_and_safety_plan(qtbot, env, tmp_path, monkeypatch):
     today_page = TodayPage(ctx)
     qtbot.addWidget(today_page)
     today_page.refresh()
+    settle()
     assert today_page.risk_list.isVisibleTo(today_page)
     assert "Ownclient, Canary" in today_page.risk_list.text()
 
@@ -279,6 +285,7 @@ def test_hours_override_dialog(qtbot, env):
     chart = ChartPage(ctx)
     qtbot.addWidget(chart)
     chart.load(w.client_own)
+    settle()
     label = chart.findChild(type(dialog.error), "hoursOverride")
     assert label is not None and "6.00 h a week through" in label.text()
 
@@ -325,9 +332,14 @@ def test_positive_phq9_from_the_plan_tab_shows_the_banner_at_once(qtbot, env):
     chart = ChartPage(ctx)
     qtbot.addWidget(chart)
     chart.load(w.client_own)
+    settle()
     assert not chart.risk_banner.isVisibleTo(chart)
+    show_tab(chart, chart.plan_tab)  # measures are recorded from the Treatment plan tab
     info = measures.record_measure(env.db, w.therapist, w.client_own, "PHQ-9", TODAY, [0] * 8 + [1])
     chart.plan_tab.after_measure(info)
     assert "A suicide-risk flag is now on the chart" in msgbox.shown[-1].text
+    settle()  # the banner is read again on a worker
     assert chart.risk_banner.isVisibleTo(chart) and "PHQ-9 item 9" in chart.risk_banner.text()
-    assert chart.safety_tab is not None and chart.safety_tab.flags_model.rowCount() == 1
+    assert chart.safety_tab is not None
+    show_tab(chart, chart.safety_tab)
+    assert chart.safety_tab.flags_model.rowCount() == 1

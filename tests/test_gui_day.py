@@ -15,6 +15,7 @@ from iopdesk.services import attendance, clients, clinic
 from iopdesk.services.clients import ClientInput
 from iopdesk.ui import msgbox
 from tests.helpers import ctx_for, settle, tonight_group
+from tests.helpers.chart import show_tab
 
 pytestmark = [pytest.mark.gui, pytest.mark.sqlite_only]
 
@@ -290,6 +291,7 @@ def test_every_screen_uses_the_clinic_clock(qtbot, env, tmp_path):
     today_page = TodayPage(ctx_for(env, env.world.admin))
     qtbot.addWidget(today_page)
     today_page.refresh()
+    settle()
     assert today_page.subtitle_label.text().startswith(f"{clinic_day:%A, %B %-d, %Y}")
     attendance_page = AttendancePage(ctx_for(env, env.world.front_desk))
     qtbot.addWidget(attendance_page)
@@ -370,6 +372,7 @@ def test_today_lists_the_next_clinic_days_sessions(qtbot, env):
     page.resize(1366, 768)
     page.show()
     page.refresh()
+    settle()
     assert "No sessions today - next clinic day" in page.schedule_title.text()
     assert f"{tomorrow:%A, %B %-d}" in page.schedule_title.text()
     assert page.table.isVisible() and page.model.rowCount() == 1
@@ -458,6 +461,7 @@ def test_client_search_ignores_accents_and_case(qtbot, env, accented):
     qtbot.addWidget(page)
     page.show()
     page.refresh()
+    settle()
 
     def found() -> set[str]:
         return {r.last_name for r in page.model.rows}
@@ -564,8 +568,10 @@ def test_edit_on_a_signed_note_offers_an_addendum_that_shows_at_once(qtbot, env)
     chart.resize(1366, 768)
     chart.show()
     chart.load(w.client_own)
+    show_tab(chart, "Notes")
     row = next(i for i, h in enumerate(chart.notes_model.rows) if h.id == saved.id)
     click_cell(qtbot, chart.notes_table, row, 0)
+    settle()
     assert "Supervisor" not in chart.note_view.toPlainText()
 
     def type_addendum() -> None:
@@ -583,6 +589,7 @@ def test_edit_on_a_signed_note_offers_an_addendum_that_shows_at_once(qtbot, env)
     question = msgbox.shown[-1]
     assert question.title == "This note is signed" and "addendum" in question.text
     # The addendum is there at once, under the same note, still selected.
+    settle()
     assert "Late entry: client called after group." in chart.note_view.toPlainText()
     assert chart.note_actions.selected().id == saved.id
 
@@ -724,6 +731,7 @@ def test_weekly_hours_put_holds_aside_and_explain_a_week(qtbot, env, group):
     chart = ClientHoursTab(ctx_for(env, env.world.admin))
     qtbot.addWidget(chart)
     chart.load(ben)
+    settle()  # the latest week is explained from a background read
     text = chart.explain.text()
     assert "1 session(s) scheduled, 0 attended, 1 missed, 0 cancelled" in text
     assert "On hold: Medical leave" in text and "missed, unexcused" in text
@@ -840,6 +848,7 @@ def test_billing_exceptions_say_how_to_fix_open_the_chart_and_guard_export(qtbot
     page.tabs.setCurrentIndex(1)
     click_cell(qtbot, page.exc_table, 0, 1)
     qtbot.mouseClick(page.open_chart_btn, Qt.MouseButton.LeftButton)
+    settle()
     chart = window.chart
     assert window.stack.currentWidget() is chart
     assert chart.tabs.currentWidget() is chart.billing_tab

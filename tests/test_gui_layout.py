@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tests.helpers import ctx_for
+from tests.helpers import ctx_for, settle
 
 pytestmark = [pytest.mark.gui, pytest.mark.sqlite_only]
 
@@ -80,6 +80,7 @@ def test_every_page_fits_its_button_labels(qtbot, env, width, height):
                     for p in clipped_buttons(tab_widget.widget(i))
                 ]
     window.open_chart(env.world.client_own)
+    settle()
     chart = window.stack.currentWidget()
     problems += [f"Chart {p}" for p in clipped_buttons(chart)]
     assert not problems, "\n".join(sorted(set(problems)))

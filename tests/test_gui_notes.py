@@ -10,6 +10,8 @@ from PySide6.QtCore import QPoint, Qt
 from iopdesk.services import clinic, notes
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.pages.notes import GroupNoteDialog, NoteEditorDialog, NotesPage
+from tests.helpers import settle
+from tests.helpers.chart import show_tab
 from tests.test_notes import _group, _individual, _today
 
 pytestmark = [pytest.mark.gui, pytest.mark.sqlite_only]
@@ -170,6 +172,7 @@ def test_supervisor_cosign_queue_and_chart_actions(qtbot, env, tmp_path: Path):
     chart = ChartPage(page.ctx)
     qtbot.addWidget(chart)
     chart.load(w.client_own)
+    show_tab(chart, "Notes")
     row = _row(chart.notes_model, lambda h: h.id == saved.id)
     assert chart.notes_model.row_at(row).state_label == "Co-signed"
     chart.notes_table.selectRow(row)
@@ -179,8 +182,10 @@ def test_supervisor_cosign_queue_and_chart_actions(qtbot, env, tmp_path: Path):
     assert out is not None and out.exists() and out.stat().st_size > 1000
     actions.ask_text = lambda _title: "Supervisor addendum: reviewed with associate."
     actions.add_addendum()
+    settle()
     chart.notes_table.selectRow(_row(chart.notes_model, lambda h: h.id == saved.id))
     chart._show_note(chart.notes_table.currentIndex())
+    settle()
     assert "Supervisor addendum" in chart.note_view.toPlainText()
 
 
@@ -194,6 +199,7 @@ def test_chart_new_note_offers_held_sessions(qtbot, env):
     chart = ChartPage(AppContext(env.db, w.therapist, clinic.get_clinic(env.db)))
     qtbot.addWidget(chart)
     chart.load(w.client_own)
+    show_tab(chart, "Notes")
     actions = chart.note_actions
     offered: list[int | None] = []
     seen: dict[str, object] = {}
@@ -213,6 +219,7 @@ def test_chart_new_note_offers_held_sessions(qtbot, env):
 
     QTimer.singleShot(0, write)
     actions.new_note()
+    settle()  # the list is read again on a worker
     assert offered == [sid]
     assert seen == {"minutes": 40, "signed": True}
     header = next(h for h in chart.notes_model.rows if h.session_id == sid)
@@ -221,4 +228,5 @@ def test_chart_new_note_offers_held_sessions(qtbot, env):
     fd_chart = ChartPage(AppContext(env.db, w.front_desk, clinic.get_clinic(env.db)))
     qtbot.addWidget(fd_chart)
     fd_chart.load(w.client_own)
+    show_tab(fd_chart, "Notes")
     assert not fd_chart.note_actions.isVisibleTo(fd_chart.notes_tab)

@@ -16,6 +16,7 @@ from iopdesk.ui.context import AppContext
 from iopdesk.ui.pages.clients import ChartPage
 from iopdesk.ui.pages.plan import TreatmentPlanTab
 from tests.conftest import Env
+from tests.helpers.chart import show_tab
 
 pytestmark = [pytest.mark.gui, pytest.mark.sqlite_only]
 
@@ -53,7 +54,7 @@ def test_plan_tab_goal_dialog_sign_review_and_phq9(qtbot, env: Env, tmp_path: Pa
     qtbot.addWidget(chart)
     chart.load(w.client_own)
     tab = chart.plan_tab
-    chart.tabs.setCurrentWidget(tab)
+    show_tab(chart, tab)
     assert chart.tabs.tabText(chart.tabs.currentIndex()) == "Treatment plan"
     assert "No treatment plan yet" in tab.state.text()
     assert tab.sign_btn.isHidden() and tab.review_btn.isHidden()
@@ -174,6 +175,7 @@ def test_plan_tab_hidden_from_front_desk(qtbot, env: Env) -> None:
     qtbot.addWidget(chart)
     chart.load(env.world.client_own)
     tab = chart.plan_tab
+    show_tab(chart, tab)
     assert tab.body.isHidden()
     assert "visible only to the client's clinicians" in tab.denied.text()
 

@@ -16,6 +16,8 @@ from iopdesk.ui import msgbox
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.pages.privacy import ReleaseDialog, TwoFactorDialog
 from tests.helpers import main_window as open_window
+from tests.helpers import settle
+from tests.helpers.chart import show_tab
 
 pytestmark = [pytest.mark.gui, pytest.mark.sqlite_only]
 
@@ -28,6 +30,7 @@ def test_chart_privacy_tab_consents_forms_and_disclosures(qtbot, env, tmp_path: 
     window.open_chart(w.client_own)
     tab = window.chart.privacy_tab
     assert window.chart.tabs.tabText(window.chart.tabs.indexOf(tab)) == "Privacy"
+    show_tab(window.chart, tab)
     assert tab.consent_model.rowCount() == 0
     dialog = ConsentDialog(window.ctx, w.client_own, window)
     qtbot.addWidget(dialog)
@@ -88,6 +91,7 @@ def test_break_glass_button_opens_a_closed_chart_and_admin_reviews(qtbot, env):
     breakglass.set_designated(env.db, w.admin, w.therapist.user_id, True)
     window = open_window(qtbot, env, w.therapist)
     window.open_chart(w.client_other)  # not on this therapist's caseload
+    settle()
     chart = window.chart
     assert chart.break_glass_btn.isVisibleTo(chart)
     dialog = BreakGlassDialog(window.ctx, w.client_other, "Olga Otherclient", window)
@@ -98,15 +102,18 @@ def test_break_glass_button_opens_a_closed_chart_and_admin_reviews(qtbot, env):
     dialog._try_accept()
     assert dialog.result_info is not None
     window.open_chart(w.client_other)
+    settle()
     assert not chart.break_glass_btn.isVisibleTo(chart)  # the chart is open now
     admin_window = open_window(qtbot, env, w.admin)
     today = admin_window.pages["Today"]
     today.refresh()
+    settle()
     panel = today.break_glass_panel
     assert panel.isVisibleTo(today) and panel.model.rowCount() == 1
     assert today.break_glass.value.text() == "1"
     panel.table.selectRow(0)
     panel.mark_reviewed()
+    settle()
     assert today.break_glass.value.text() == "0"
     assert not panel.isVisibleTo(today) and not today.break_glass.isVisibleTo(today)
 
@@ -291,6 +298,7 @@ def test_amendment_deadlines_in_the_chart_and_overdue_on_todays_screen(qtbot, en
     admin = open_window(qtbot, env, w.admin)
     today_page = admin.pages["Today"]
     today_page.refresh()
+    settle()
     assert today_page.amendments.isVisibleTo(today_page)
     assert today_page.amendments.value.text() == "1"
     panel = today_page.amendments_panel
@@ -299,9 +307,11 @@ def test_amendment_deadlines_in_the_chart_and_overdue_on_todays_screen(qtbot, en
     index = panel.model.index(0, 0)
     panel.table.setCurrentIndex(index)
     QTest.mouseClick(panel.open_btn, Qt.MouseButton.LeftButton)
+    settle()
     chart = admin.chart
     assert chart.client_id == w.client_own
     tab = chart.privacy_tab
+    show_tab(chart, tab)
     model = tab.amendment_model
     due_col = next(
         i
@@ -333,6 +343,7 @@ def test_amendment_deadlines_in_the_chart_and_overdue_on_todays_screen(qtbot, en
     done = next(a for a in model.rows if a.id == late.id)
     assert done.disagreement == "I moved in March" and done.rebuttal.startswith("The intake")
     today_page.refresh()
+    settle()
     assert not today_page.amendments_panel.isVisibleTo(today_page)
 
 
@@ -343,6 +354,7 @@ def test_chart_explains_every_hidden_part_to_an_off_caseload_therapist(qtbot, en
     w = env.world
     window = open_window(qtbot, env, w.therapist)
     window.open_chart(w.client_other)  # on another therapist's caseload
+    settle()
     chart = window.chart
     assert chart.notice.isVisibleTo(chart)
     assert "not on your caseload" in chart.notice.text()
@@ -357,15 +369,22 @@ def test_chart_explains_every_hidden_part_to_an_off_caseload_therapist(qtbot, en
     assert "Otherclient" in texts and "1985" not in texts  # name yes, date of birth no
     assert "DOB" not in chart.ident.text() and "MRN" in chart.ident.text()
     privacy = chart.privacy_tab
+    show_tab(chart, privacy)
     assert privacy.denied.isVisibleTo(privacy) and not privacy.tabs.isVisibleTo(privacy)
     assert "Consents, disclosures and amendments hidden" in privacy.denied.text()
+    show_tab(chart, chart.plan_tab)
     assert "Treatment plans hidden" in chart.plan_tab.denied.text()
+    show_tab(chart, chart.discharge_tab)
     assert "Discharge and aftercare hidden" in chart.discharge_tab.summary.toPlainText()
+    show_tab(chart, chart.hours_tab)
     assert "Attendance history hidden" in chart.hours_tab.caption.text()
+    show_tab(chart, "Notes")
     assert "Notes hidden" in chart.note_view.toPlainText()
     # the own client's chart shows everything, without a notice
     window.open_chart(w.client_own)
+    settle()
     assert not chart.notice.isVisibleTo(chart)
+    show_tab(chart, privacy)
     assert not privacy.denied.isVisibleTo(privacy) and privacy.tabs.isVisibleTo(privacy)
     assert "DOB 01/02/1990" in chart.ident.text()
 

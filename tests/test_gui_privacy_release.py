@@ -16,6 +16,7 @@ from iopdesk.models import Client, Consent, Recipient
 from iopdesk.services import recipients
 from iopdesk.ui.pages.privacy import ConsentDialog, RecipientDialog, ReleaseDialog
 from tests.helpers import main_window as _window
+from tests.helpers.chart import show_tab
 
 pytestmark = [pytest.mark.gui, pytest.mark.sqlite_only]
 
@@ -106,6 +107,7 @@ def test_consent_dialog_records_a_tpo_class_consent_and_a_hipaa_authorization(qt
     window = _window(qtbot, env, w.front_desk)
     window.open_chart(w.client_own)
     tab = window.chart.privacy_tab
+    show_tab(window.chart, tab)
     # a Part 2 TPO consent naming the class "my health plans"
     dialog = ConsentDialog(window.ctx, w.client_own, window)
     qtbot.addWidget(dialog)

@@ -79,8 +79,12 @@ SESSION = textwrap.dedent(
     window.resize(1366, 768)
     window.show()
     window.go("Clients")
+    from iopdesk.ui import ops
+
     window.open_chart(c.id)
+    ops.wait_all()
     window.chart.tabs.setCurrentWidget(window.chart.privacy_tab)
+    ops.wait_all()
     for _ in range(10):
         app.processEvents()
     window.chart.grab()

@@ -62,6 +62,7 @@ def render_page(
         if name == "chart-plan":
             chosen = showcase_client(db, actor) or chosen
         window.open_chart(chosen)
+        ops.wait_all()  # the chart reads on a worker: shown before a tab is chosen
         if name == "chart-plan":
             window.chart.tabs.setCurrentWidget(window.chart.plan_tab)
         if name == "chart-attendance":
@@ -242,6 +243,7 @@ def privacy_screenshot(window: QWidget, name: str) -> QWidget:
     rows.sort(key=lambda r: -len(consents.list_consents(ctx.db, ctx.actor, r.id)))
     win.go("Clients")
     win.open_chart(rows[0].id)
+    ops.wait_all()  # the chart reads on a worker: shown before a tab is chosen
     chart = win.chart
     if name == "consents":
         chart.tabs.setCurrentWidget(chart.privacy_tab)

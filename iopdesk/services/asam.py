@@ -248,3 +248,18 @@ def void_asam(
             session, actor, audit.Action.UPDATE, entity="asam", entity_id=assessment_id,
             client_id=client_id, detail="voided",
         )  # fmt: skip
+
+
+def chart_asam(db: Database, actor: Actor, client_id: int) -> tuple[list[AsamInfo], str]:
+    """The chart's ASAM tab in one transaction: list_asam (audited as it is) and asam_due,
+    with one caseload check."""
+    require(actor, Perm.CLINICAL_VIEW)
+    with db.session() as session:
+        _check(session, actor, client_id, "see their ASAM dimensions")
+        rows = asam_in(session, client_id)
+        due = due_in(session, client_id)
+        audit.record(
+            session, actor, audit.Action.READ, entity="asam", client_id=client_id,
+            detail=f"{len(rows)} assessments",
+        )  # fmt: skip
+        return rows, due

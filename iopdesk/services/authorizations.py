@@ -11,9 +11,9 @@ from sqlalchemy import select as sa_select
 from sqlmodel import col
 
 from iopdesk.db import Database
-from iopdesk.models import Authorization, BillingBatch, BillingLine, Client, Payer
+from iopdesk.models import Authorization, BillingBatch, BillingLine, Client, Payer, Setting
 from iopdesk.services.actor import Actor
-from iopdesk.services.clinic import get_setting_in
+from iopdesk.services.clinic import setting_value
 from iopdesk.services.clock import today_of
 from iopdesk.services.permissions import Perm, require
 
@@ -45,6 +45,7 @@ def statuses(
     on: date | None = None,
     client_id: int | None = None,
     warnings_only: bool = False,
+    thresholds: tuple[Any, Any] | None = None,
 ) -> list[AuthStatus]:
     """Current (and upcoming) authorizations with units used by non-voided billing batches.
 
@@ -54,8 +55,20 @@ def statuses(
     require(actor, Perm.CENSUS_VIEW)
     on = on or today_of(db)
     with db.read() as session:
-        warn_units = int(get_setting_in(session, "auth_warn_units"))
-        warn_days = int(get_setting_in(session, "auth_warn_days"))
+        # both thresholds in one read (a round trip each is what a clinic server pays for);
+        # `thresholds`: their stored texts, already read by the caller (the Today screen)
+        if thresholds is not None:
+            stored = {"auth_warn_units": thresholds[0], "auth_warn_days": thresholds[1]}
+        else:
+            stored = dict(
+                session.execute(
+                    sa_select(col(Setting.key), col(Setting.value)).where(
+                        col(Setting.key).in_(["auth_warn_units", "auth_warn_days"])
+                    )
+                ).all()
+            )
+        warn_units = int(setting_value("auth_warn_units", stored.get("auth_warn_units")))
+        warn_days = int(setting_value("auth_warn_days", stored.get("auth_warn_days")))
         used = (
             sa_select(
                 col(BillingLine.authorization_id).label("aid"),

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import and_, or_
+from sqlalchemy import literal as sa_literal
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, func, select
 
@@ -40,7 +41,7 @@ from iopdesk.models.enums import ClientStatus, Role
 from iopdesk.services import audit, clock
 from iopdesk.services.actor import Actor
 from iopdesk.services.clinic import clinic_today
-from iopdesk.services.clock import today_of
+from iopdesk.services.clock import clinic_zone_name, today_of
 from iopdesk.services.permissions import Perm, has, require
 from iopdesk.services.records import serialize, update_versioned
 from iopdesk.services.textfold import fold
@@ -428,14 +429,25 @@ def _roles_sections(roles: Collection[Role]) -> frozenset[ChartSection]:
     return frozenset(out)
 
 
-def chart_access_in(session: Session, actor: Actor, client_id: int) -> ChartAccess:
-    """The minimum-necessary rule for one user and one client (see ROLE_SECTIONS)."""
+def chart_access_in(
+    session: Session,
+    actor: Actor,
+    client_id: int,
+    *,
+    emergency: bool | None = None,
+    on_team: bool | None = None,
+) -> ChartAccess:
+    """The minimum-necessary rule for one user and one client (see ROLE_SECTIONS).
+    `emergency` (an open emergency access of this user) and `on_team` (a therapist on the
+    client's care team): when the caller has already read them."""
     from iopdesk.models import User
 
     if not has(actor, Perm.CLIENT_VIEW):
         return ChartAccess(frozenset())
-    emergency = _break_glass(session, actor, client_id)
-    on_team = actor.is_(Role.THERAPIST) and _on_care_team(session, actor, client_id)
+    if emergency is None:
+        emergency = _break_glass(session, actor, client_id)
+    if on_team is None:
+        on_team = actor.is_(Role.THERAPIST) and _on_care_team(session, actor, client_id)
     if emergency or on_team:
         return ChartAccess(ALL_SECTIONS, (), emergency, on_team)
     visible = _roles_sections(actor.roles)
@@ -505,45 +517,53 @@ class ClientChart:
     contacts: list[EmergencyContact] = field(default_factory=list)
     enrollments: list[tuple[TrackEnrollment, str]] = field(default_factory=list)
     assignments: list[tuple[TherapistAssignment, str]] = field(default_factory=list)
-    episodes: list[Episode] = field(default_factory=list)
     coverage: list[tuple[Coverage, str]] = field(default_factory=list)
     can_view_clinical: bool = False
     access: ChartAccess = field(default_factory=lambda: ChartAccess(frozenset()))
     today_sessions: list[ChartSession] = field(default_factory=list)
     current_track: str = ""
+    # the suicide-risk banner (services.safety.RiskBanner; empty for users who may not see it)
+    banner_text: str = ""
+
+
+def _care_team_exists(staff_id: int, client_id: int, today: date) -> Any:
+    """SQL: the client is on this clinician's caseload (a current assignment) or attends a
+    group they facilitate (one EXISTS ... OR EXISTS expression, for any query to carry)."""
+    from sqlalchemy import exists
+
+    from iopdesk.models import Attendance, ClinicSession, SessionFacilitator
+
+    assigned = exists().where(
+        col(TherapistAssignment.client_id) == client_id,
+        col(TherapistAssignment.staff_id) == staff_id,
+        col(TherapistAssignment.voided_at).is_(None),
+        or_(
+            col(TherapistAssignment.end_date).is_(None),
+            col(TherapistAssignment.end_date) >= today,
+        ),
+    )
+    facilitated = (
+        sa_select(col(Attendance.id))
+        .join(ClinicSession, col(ClinicSession.id) == col(Attendance.session_id))
+        .join(SessionFacilitator, col(SessionFacilitator.session_id) == col(ClinicSession.id))
+        .where(
+            col(Attendance.client_id) == client_id,
+            col(SessionFacilitator.staff_id) == staff_id,
+        )
+        .exists()
+    )
+    return or_(assigned, facilitated)
 
 
 def _on_care_team(session: Session, actor: Actor, client_id: int) -> bool:
     """The client is on this clinician's caseload (a current assignment) or attends a group
     they facilitate."""
-    from iopdesk.models import Attendance, ClinicSession, SessionFacilitator
-
     if actor.staff_id is None:
         return False
     today = clinic_today(session)
-    assigned = session.exec(
-        select(func.count())
-        .select_from(TherapistAssignment)
-        .where(
-            TherapistAssignment.client_id == client_id,
-            TherapistAssignment.staff_id == actor.staff_id,
-            col(TherapistAssignment.voided_at).is_(None),
-            or_(
-                col(TherapistAssignment.end_date).is_(None),
-                col(TherapistAssignment.end_date) >= today,
-            ),
-        )
-    ).one()
-    if assigned:
-        return True
-    facilitated = session.exec(
-        select(func.count())
-        .select_from(Attendance)
-        .join(ClinicSession, and_(ClinicSession.id == Attendance.session_id))  # type: ignore[arg-type]
-        .join(SessionFacilitator, SessionFacilitator.session_id == ClinicSession.id)  # type: ignore[arg-type]
-        .where(Attendance.client_id == client_id, SessionFacilitator.staff_id == actor.staff_id)
-    ).one()
-    return bool(facilitated)
+    return bool(
+        session.execute(sa_select(_care_team_exists(actor.staff_id, client_id, today))).scalar()
+    )
 
 
 def _care_team_client_ids(session: Session, actor: Actor) -> set[int]:
@@ -595,6 +615,22 @@ def can_view_clinical_in(session: Session, actor: Actor, client_id: int) -> bool
     if actor.is_(Role.SUPERVISOR) or actor.is_(Role.ADMIN):
         return True
     return _on_care_team(session, actor, client_id) or _break_glass(session, actor, client_id)
+
+
+def _can_view_clinical_from(
+    session: Session, actor: Actor, client_id: int, access: ChartAccess
+) -> bool:
+    """can_view_clinical_in, answered from what chart_access_in already read (no query for
+    the roles whose answer it holds)."""
+    if access.emergency:
+        return True
+    if not has(actor, Perm.CLINICAL_VIEW):
+        return False
+    if actor.is_(Role.SUPERVISOR) or actor.is_(Role.ADMIN):
+        return True
+    if actor.is_(Role.THERAPIST):
+        return access.on_care_team
+    return _on_care_team(session, actor, client_id)
 
 
 def require_clinical_in(
@@ -664,44 +700,125 @@ def _masked(client: Client, access: ChartAccess) -> Client:
     return copy
 
 
-def _today_sessions(session: Session, client_id: int, on: date) -> list[ChartSession]:
-    from iopdesk.models import ClinicSession
+def _today_sessions(
+    session: Session,
+    client: Client,
+    enrollments: Sequence[TrackEnrollment],
+    on: date,
+) -> list[ChartSession]:
+    """The client's sessions on `on`: individual sessions booked for them, and the group
+    sessions whose roster holds them (services.schedule.roster_ids_in, for one client: the
+    track of the enrollment that owns the day, not discharged before it, plus the roster's
+    own additions and removals). One query: the day's sessions with this client's roster
+    changes joined."""
+    from iopdesk.models import ClinicSession, RosterChange
     from iopdesk.models.enums import SessionKind
-    from iopdesk.services.schedule import roster_ids_in, session_infos_in
 
-    rows = list(
-        session.exec(
-            select(ClinicSession)
-            .where(
-                ClinicSession.session_date == on,
-                or_(
-                    col(ClinicSession.client_id) == client_id,
-                    col(ClinicSession.kind) == SessionKind.GROUP.value,
-                ),
+    client_id = client.id
+    rows = session.execute(
+        select(ClinicSession, Track.name, RosterChange.action)
+        .outerjoin(Track, col(Track.id) == col(ClinicSession.track_id))
+        .outerjoin(
+            RosterChange,
+            and_(
+                col(RosterChange.session_id) == col(ClinicSession.id),
+                col(RosterChange.client_id) == client_id,
+            ),
+        )
+        .where(
+            ClinicSession.session_date == on,
+            or_(
+                col(ClinicSession.client_id) == client_id,
+                col(ClinicSession.kind) == SessionKind.GROUP.value,
+            ),
+        )
+        .order_by(col(ClinicSession.start_time), col(ClinicSession.id), col(RosterChange.id))
+    ).all()
+    gone = client.discharge_date is not None and client.discharge_date < on
+    owner: TrackEnrollment | None = None
+    for e in enrollments:
+        covers = e.start_date <= on and (e.end_date is None or e.end_date >= on)
+        if covers and (
+            owner is None or (e.start_date, e.id or 0) > (owner.start_date, owner.id or 0)
+        ):
+            owner = e
+    name = f"{client.last_name}, {client.first_name}"
+    picked: dict[int, tuple[Any, str, bool]] = {}
+    for s, track_name, action in rows:
+        sid = s.id or 0
+        if s.kind == SessionKind.GROUP and s.track_id is not None:
+            member = (
+                picked[sid][2]
+                if sid in picked
+                else (not gone and owner is not None and owner.track_id == s.track_id)
             )
-            .order_by(col(ClinicSession.start_time), col(ClinicSession.id))
-        ).all()
-    )
-    rosters = roster_ids_in(session, rows)
-    rows = [r for r in rows if r.id is not None and client_id in rosters.get(r.id, {})]
+            if action == "remove":
+                member = False
+            elif action is not None and not gone:
+                member = True
+        else:
+            member = s.client_id == client_id
+        if s.kind == SessionKind.GROUP:
+            title = track_name or "Group"
+        else:
+            title = f"{s.kind.title()}: {name}"
+        picked[sid] = (s, title, member)
     return [
         ChartSession(
-            i.id, f"{i.start:%H:%M}", f"{i.end:%H:%M}", i.title, i.status.replace("_", " ")
+            s.id or 0,
+            f"{s.start_time:%H:%M}",
+            f"{s.end_time:%H:%M}",
+            title,
+            s.status.replace("_", " "),
         )
-        for i in session_infos_in(session, rows)
+        for s, title, member in picked.values()
+        if member
     ]
 
 
 def open_chart(db: Database, actor: Actor, client_id: int) -> ClientChart:
-    """What the chart's Overview shows, minimum necessary for this user (chart_access_in):
-    hidden sections are never read into the result. Opening a chart is audited."""
+    """What the chart's header, risk banner and Overview show, minimum necessary for this
+    user (chart_access_in): hidden sections are never read into the result. Opening a chart
+    is audited. One short transaction of a fixed handful of statements (the chart's other
+    tabs read their own sections when first shown)."""
+    from iopdesk.models import BreakGlassAccess
+    from iopdesk.models import utcnow as _now
+    from iopdesk.services.safety import banner_in
+
     require(actor, Perm.CLIENT_VIEW)
-    today = clock.today_of(db)  # before the session: the zone is read once per database
+    today = today_of(db)  # the clinic's zone is read once per database, before this session
+    zone = clinic_zone_name(db)
     with db.session() as session:
-        client = session.get(Client, client_id)
-        if client is None:
+        # the client and whether this user holds an open emergency access, in one read
+        emergency_q = (
+            sa_select(func.count())
+            .select_from(BreakGlassAccess)
+            .where(
+                col(BreakGlassAccess.user_id) == actor.user_id,
+                col(BreakGlassAccess.client_id) == client_id,
+                col(BreakGlassAccess.expires_at) > _now(),
+            )
+            .scalar_subquery()
+        )
+        session.info["clinic_tz"] = zone
+        on_team_q: Any = sa_select(sa_literal(False)).scalar_subquery()
+        if actor.is_(Role.THERAPIST) and actor.staff_id is not None:
+            on_team_q = _care_team_exists(actor.staff_id, client_id, today)
+        # the client, an open emergency access of this user and whether they are on the
+        # client's care team: one read
+        found = session.execute(
+            sa_select(Client, emergency_q, on_team_q).where(col(Client.id) == client_id)
+        ).first()
+        if found is None:
             raise NotFoundError("That client record does not exist.")
-        access = chart_access_in(session, actor, client_id)
+        client, emergency_count, on_team = found
+        access = chart_access_in(
+            session,
+            actor,
+            client_id,
+            emergency=bool(emergency_count),
+            on_team=bool(on_team) and actor.is_(Role.THERAPIST),
+        )
         chart = ClientChart(client=_masked(client, access), access=access)
         if access.shows(ChartSection.DIAGNOSES):
             chart.diagnoses = list(
@@ -755,14 +872,6 @@ def open_chart(db: Database, actor: Actor, client_id: int) -> ClientChart:
                     .order_by(col(TherapistAssignment.start_date).desc())
                 )
             ]
-        if access.shows(ChartSection.DEMOGRAPHICS):
-            chart.episodes = list(
-                session.exec(
-                    select(Episode)
-                    .where(Episode.client_id == client_id)
-                    .order_by(col(Episode.episode_no))
-                ).all()
-            )
         if access.shows(ChartSection.INSURANCE):
             chart.coverage = [
                 (c, name)
@@ -772,8 +881,9 @@ def open_chart(db: Database, actor: Actor, client_id: int) -> ClientChart:
                     .where(Coverage.client_id == client_id, col(Coverage.voided_at).is_(None))
                 )
             ]
-        chart.today_sessions = _today_sessions(session, client_id, today)
-        chart.can_view_clinical = can_view_clinical_in(session, actor, client_id)
+        chart.today_sessions = _today_sessions(session, client, [e for e, _ in enrollments], today)
+        chart.can_view_clinical = _can_view_clinical_from(session, actor, client_id, access)
+        chart.banner_text = banner_in(session, actor, client_id, chart.can_view_clinical).text
         emergency = access.emergency
         hidden = ",".join(s.value for s in ChartSection if not access.shows(s))
         audit.record(

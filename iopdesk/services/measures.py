@@ -266,6 +266,22 @@ def list_measures(
         return [_info(session, m) for m in rows]
 
 
+def measures_in(session: Session, client_id: int) -> list[MeasureInfo]:
+    """The client's measures, oldest first, for a caller that has checked access and audits
+    the reading itself (plans.chart_plans); the staff named are read in one query."""
+    rows = session.exec(
+        select(OutcomeMeasure)
+        .where(OutcomeMeasure.client_id == client_id, col(OutcomeMeasure.voided_at).is_(None))
+        .order_by(col(OutcomeMeasure.measure_date), col(OutcomeMeasure.id))
+    ).all()
+    ids = sorted({m.administered_by for m in rows if m.administered_by is not None})
+    # held while the names are read (the session's identity map keeps weak references)
+    staff = session.exec(select(Staff).where(col(Staff.id).in_(ids))).all() if ids else []
+    infos = [_info(session, m) for m in rows]
+    del staff
+    return infos
+
+
 def series(measures: Sequence[MeasureInfo]) -> dict[str, list[tuple[date, int]]]:
     """Totals over time per instrument, from list_measures() (plain data for a chart)."""
     result: dict[str, list[tuple[date, int]]] = {code: [] for code in INSTRUMENTS}

@@ -308,16 +308,54 @@ def reconciliation_due(db: Database, actor: Actor, client_id: int) -> str:
         _check(session, actor, client_id, "see their medication list")
         client = session.get(Client, client_id)
         assert client is not None
-        done = reconciliations_in(session, client_id)
-        missing = []
-        if client.admission_date is not None and not any(r.occasion == "intake" for r in done):
-            missing.append("at intake")
-        if (
-            client.status == "discharged"
-            and client.discharge_date is not None
-            and not any(
-                r.occasion == "discharge" and r.reconciled_on >= client.discharge_date for r in done
+        return _due_text(client, reconciliations_in(session, client_id))
+
+
+def chart_medications(
+    db: Database, actor: Actor, client_id: int
+) -> tuple[list[MedicationInfo], list[ReconciliationInfo], str]:
+    """The chart's Medications tab in one transaction: list_medications (audited as it is),
+    list_reconciliations and reconciliation_due, with one caseload check."""
+    require(actor, Perm.CLINICAL_VIEW)
+    with db.session() as session:
+        client = session.get(Client, client_id)  # held: the check and the due text use it
+        _check(session, actor, client_id, "see their medication list")
+        assert client is not None
+        rows = medications_in(session, client_id)
+        recs = session.exec(
+            select(MedicationReconciliation)
+            .where(MedicationReconciliation.client_id == client_id)
+            .order_by(
+                col(MedicationReconciliation.reconciled_on).desc(),
+                col(MedicationReconciliation.id).desc(),
             )
-        ):
-            missing.append("at discharge")
-        return ("Medications not reconciled " + " or ".join(missing) + ".") if missing else ""
+        ).all()
+        staff_ids = sorted({r.staff_id for r in recs})
+        # held while the names are read (the session's identity map keeps weak references)
+        staff = (
+            session.exec(select(Staff).where(col(Staff.id).in_(staff_ids))).all()
+            if staff_ids
+            else []
+        )
+        done = [_recon_info(session, r) for r in recs]
+        del staff
+        audit.record(
+            session, actor, audit.Action.READ, entity="medication", client_id=client_id,
+            detail=f"{len(rows)} medications",
+        )  # fmt: skip
+        return rows, done, _due_text(client, done)
+
+
+def _due_text(client: Client, done: list[ReconciliationInfo]) -> str:
+    missing = []
+    if client.admission_date is not None and not any(r.occasion == "intake" for r in done):
+        missing.append("at intake")
+    if (
+        client.status == "discharged"
+        and client.discharge_date is not None
+        and not any(
+            r.occasion == "discharge" and r.reconciled_on >= client.discharge_date for r in done
+        )
+    ):
+        missing.append("at discharge")
+    return ("Medications not reconciled " + " or ".join(missing) + ".") if missing else ""

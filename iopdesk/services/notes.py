@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, exists, or_
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, func, select
 
 from iopdesk.db import Database
@@ -1763,41 +1764,65 @@ def sessions_without_note(db: Database, actor: Actor) -> list[QueueItem]:
         return items
 
 
-def queue_counts_in(session: Session, actor: Actor) -> QueueCounts:
-    """The three queue sizes in one transaction (the Today screen)."""
+def drafts_count_sql(actor: Actor) -> Any:
+    """SQL for the number of this clinician's unsigned drafts (notes and group notes), a
+    column any query can carry (the Today screen's one counts query)."""
+    notes_q = (
+        select(func.count())
+        .select_from(Note)
+        .where(
+            Note.author_staff_id == actor.staff_id,
+            Note.status == NoteStatus.DRAFT.value,
+            col(Note.voided_at).is_(None),
+            col(Note.group_note_id).is_(None),
+        )
+        .scalar_subquery()
+    )
+    groups_q = (
+        select(func.count())
+        .select_from(GroupNote)
+        .where(
+            GroupNote.author_staff_id == actor.staff_id,
+            GroupNote.status == NoteStatus.DRAFT.value,
+            col(GroupNote.voided_at).is_(None),
+        )
+        .scalar_subquery()
+    )
+    return notes_q + groups_q
+
+
+def cosign_count_sql(actor: Actor) -> Any:
+    """SQL for the number of notes awaiting this supervisor's co-signature (a column)."""
+    return (
+        select(func.count())
+        .select_from(Note)
+        .join(Staff, col(Staff.id) == Note.author_staff_id)
+        .where(_cosign_filter(actor))
+        .scalar_subquery()
+    )
+
+
+def queue_counts_in(
+    session: Session, actor: Actor, read: dict[str, Any] | None = None
+) -> QueueCounts:
+    """The three queue sizes in one transaction (the Today screen). `read`: the "drafts" and
+    "cosign" counts when the caller's own query already carried drafts_count_sql and
+    cosign_count_sql."""
+    read = read or {}
     drafts = cosign = missing = 0
     if _can_queue(actor):
-        drafts = (
-            session.exec(
-                select(func.count())
-                .select_from(Note)
-                .where(
-                    Note.author_staff_id == actor.staff_id,
-                    Note.status == NoteStatus.DRAFT.value,
-                    col(Note.voided_at).is_(None),
-                    col(Note.group_note_id).is_(None),
-                )
-            ).one()
-            + session.exec(
-                select(func.count())
-                .select_from(GroupNote)
-                .where(
-                    GroupNote.author_staff_id == actor.staff_id,
-                    GroupNote.status == NoteStatus.DRAFT.value,
-                    col(GroupNote.voided_at).is_(None),
-                )
-            ).one()
-        )
+        if "drafts" in read:
+            drafts = read["drafts"]
+        else:
+            drafts = session.execute(sa_select(drafts_count_sql(actor))).scalar_one()
         pairs = session.execute(_without_note_query(actor)).all()
         missing = len({(cs.id, None if cs.kind == "group" else c.id) for cs, c in pairs})
     if has(actor, Perm.NOTE_COSIGN) and actor.staff_id is not None:
-        cosign = session.exec(
-            select(func.count())
-            .select_from(Note)
-            .join(Staff, col(Staff.id) == Note.author_staff_id)
-            .where(_cosign_filter(actor))
-        ).one()
-    return QueueCounts(int(drafts), int(cosign), int(missing))
+        if "cosign" in read:
+            cosign = read["cosign"]
+        else:
+            cosign = session.execute(sa_select(cosign_count_sql(actor))).scalar_one()
+    return QueueCounts(int(drafts or 0), int(cosign or 0), int(missing))
 
 
 def queue_counts(db: Database, actor: Actor) -> QueueCounts:

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import and_
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, or_, select
 
 from iopdesk.db import Database
@@ -38,6 +40,7 @@ from iopdesk.models import (
     Staff,
     TherapistAssignment,
     TreatmentPlan,
+    User,
     utcnow,
 )
 from iopdesk.models.enums import THERAPY_MODALITIES, PlanStatus, Role
@@ -225,6 +228,72 @@ def current_plan_id(db: Database, actor: Actor, client_id: int) -> int | None:
     return plans[0].id if plans else None
 
 
+@dataclass(frozen=True)
+class ChartPlans:
+    """What the chart's Treatment plan tab shows: the plan list, the plan shown (the current
+    one unless another was asked for) and the client's outcome measures."""
+
+    summaries: list[PlanSummary]
+    plan_id: int | None
+    plan: PlanInfo | None
+    measures: list[Any]
+
+
+def chart_plans(
+    db: Database, actor: Actor, client_id: int, plan_id: int | None = None
+) -> ChartPlans:
+    """list_plans, current_plan_id, get_plan and measures.list_measures in one transaction:
+    one caseload check and one audit record of the reading (the plan, with the number of
+    outcome measures read alongside)."""
+    from iopdesk.services import measures
+
+    require(actor, Perm.CLINICAL_VIEW)
+    with db.session() as session:
+        _check_chart(session, actor, client_id, "treatment_plan", "")
+        rows = session.exec(
+            select(TreatmentPlan)
+            .where(TreatmentPlan.client_id == client_id)
+            .order_by(col(TreatmentPlan.start_date).desc(), col(TreatmentPlan.id).desc())
+        ).all()
+        summaries = [
+            PlanSummary(
+                p.id or 0,
+                p.status,
+                p.start_date,
+                p.clinician_signed_at,
+                p.next_review_date,
+                p.client_agreed,
+            )
+            for p in rows
+        ]
+        if plan_id is None:
+            plan_id = _current_of(summaries)
+        plan = next((p for p in rows if p.id == plan_id), None)
+        if plan_id is not None and plan is None:
+            plan = _plan(session, plan_id)  # another client's plan id: refused below
+            _check_chart(session, actor, plan.client_id, "treatment_plan", plan_id)
+        measured = measures.measures_in(session, client_id)
+        audit.record(
+            session,
+            actor,
+            audit.Action.READ,
+            entity="treatment_plan",
+            entity_id=plan_id if plan_id is not None else "",
+            client_id=client_id,
+            detail=f"with {len(measured)} outcome measures",
+        )
+        info = _plan_info(session, plan) if plan is not None else None
+        return ChartPlans(summaries, plan_id, info, measured)
+
+
+def _current_of(plans: Sequence[PlanSummary]) -> int | None:
+    for wanted in (PlanStatus.DRAFT.value, PlanStatus.ACTIVE.value):
+        for p in plans:
+            if p.status == wanted:
+                return p.id
+    return plans[0].id if plans else None
+
+
 def get_plan(db: Database, actor: Actor, plan_id: int) -> PlanInfo:
     """The whole plan with its reviews; every view is audited."""
     require(actor, Perm.CLINICAL_VIEW)
@@ -243,33 +312,70 @@ def get_plan(db: Database, actor: Actor, plan_id: int) -> PlanInfo:
 
 
 def _plan_info(session: Session, plan: TreatmentPlan) -> PlanInfo:
+    """The whole plan in a fixed handful of queries: the problem > goal > objective >
+    intervention tree in one (outer joins), the reviews and their goal ratings in two, the
+    people named in one."""
     pid = plan.id or 0
-    problems = session.exec(
-        select(PlanProblem)
-        .where(PlanProblem.plan_id == pid, col(PlanProblem.voided_at).is_(None))
-        .order_by(col(PlanProblem.sort_order), col(PlanProblem.id))
-    ).all()
-    problem_ids = [p.id for p in problems]
-    goals = session.exec(
-        select(PlanGoal)
-        .where(col(PlanGoal.problem_id).in_(problem_ids), col(PlanGoal.voided_at).is_(None))
-        .order_by(col(PlanGoal.sort_order), col(PlanGoal.id))
-    ).all()
-    goal_ids = [g.id for g in goals]
-    objectives = session.exec(
-        select(PlanObjective)
-        .where(col(PlanObjective.goal_id).in_(goal_ids), col(PlanObjective.voided_at).is_(None))
-        .order_by(col(PlanObjective.sort_order), col(PlanObjective.id))
-    ).all()
-    objective_ids = [o.id for o in objectives]
-    interventions = session.exec(
-        select(PlanIntervention)
-        .where(
-            col(PlanIntervention.objective_id).in_(objective_ids),
-            col(PlanIntervention.voided_at).is_(None),
+    tree = session.execute(
+        sa_select(PlanProblem, PlanGoal, PlanObjective, PlanIntervention)
+        .outerjoin(
+            PlanGoal,
+            and_(
+                col(PlanGoal.problem_id) == col(PlanProblem.id), col(PlanGoal.voided_at).is_(None)
+            ),
         )
-        .order_by(col(PlanIntervention.id))
+        .outerjoin(
+            PlanObjective,
+            and_(
+                col(PlanObjective.goal_id) == col(PlanGoal.id),
+                col(PlanObjective.voided_at).is_(None),
+            ),
+        )
+        .outerjoin(
+            PlanIntervention,
+            and_(
+                col(PlanIntervention.objective_id) == col(PlanObjective.id),
+                col(PlanIntervention.voided_at).is_(None),
+            ),
+        )
+        .where(col(PlanProblem.plan_id) == pid, col(PlanProblem.voided_at).is_(None))
     ).all()
+    found_problems: dict[int, PlanProblem] = {}
+    found_goals: dict[int, PlanGoal] = {}
+    found_objectives: dict[int, PlanObjective] = {}
+    found_interventions: dict[int, PlanIntervention] = {}
+    for p, g, o, i in tree:
+        found_problems[p.id] = p
+        if g is not None:
+            found_goals[g.id] = g
+        if o is not None:
+            found_objectives[o.id] = o
+        if i is not None:
+            found_interventions[i.id] = i
+    problems = sorted(found_problems.values(), key=lambda p: (p.sort_order, p.id or 0))
+    goals = sorted(found_goals.values(), key=lambda g: (g.sort_order, g.id or 0))
+    objectives = sorted(found_objectives.values(), key=lambda o: (o.sort_order, o.id or 0))
+    interventions = sorted(found_interventions.values(), key=lambda i: i.id or 0)
+    reviews = session.exec(
+        select(PlanReview)
+        .where(PlanReview.plan_id == pid)
+        .order_by(col(PlanReview.review_date), col(PlanReview.id))
+    ).all()
+    progress_by_review: dict[int, list[GoalProgress]] = {}
+    if reviews:
+        for gp in session.exec(
+            select(GoalProgress)
+            .where(col(GoalProgress.review_id).in_([r.id for r in reviews]))
+            .order_by(col(GoalProgress.id))
+        ).all():
+            progress_by_review.setdefault(gp.review_id, []).append(gp)
+    # the people named: this local holds them while the names are built (the session's
+    # identity map keeps weak references)
+    _people = _load_people(
+        session,
+        {plan.clinician_signed_by},
+        {i.responsible_staff_id for i in interventions} | {r.reviewer_staff_id for r in reviews},
+    )
     by_objective: dict[int, list[InterventionInfo]] = {}
     for i in interventions:
         by_objective.setdefault(i.objective_id, []).append(
@@ -316,18 +422,9 @@ def _plan_info(session: Session, plan: TreatmentPlan) -> PlanInfo:
         ProblemInfo(p.id or 0, pid, p.description, p.version, by_problem.get(p.id or 0, []))
         for p in problems
     ]
-    reviews = session.exec(
-        select(PlanReview)
-        .where(PlanReview.plan_id == pid)
-        .order_by(col(PlanReview.review_date), col(PlanReview.id))
-    ).all()
     review_infos = []
     for r in reviews:
-        progress_rows = session.exec(
-            select(GoalProgress)
-            .where(GoalProgress.review_id == r.id)
-            .order_by(col(GoalProgress.id))
-        ).all()
+        progress_rows = progress_by_review.get(r.id or 0, [])
         progress = []
         for gp in progress_rows:
             text = goal_text.get(gp.goal_id)
@@ -361,6 +458,25 @@ def _plan_info(session: Session, plan: TreatmentPlan) -> PlanInfo:
         problem_infos,
         review_infos,
     )
+
+
+def _load_people(
+    session: Session, user_ids: set[int | None], staff_ids: set[int | None]
+) -> list[Any]:
+    """These users and staff (and the users' staff rows) in two queries, so that _user_name
+    and _staff_name answer from the session; the caller holds the rows while it needs them
+    (the session's identity map keeps weak references)."""
+    ids = sorted(i for i in user_ids if i is not None)
+    users = list(session.exec(select(User).where(col(User.id).in_(ids))).all()) if ids else []
+    wanted = {i for i in staff_ids if i is not None} | {
+        u.staff_id for u in users if u.staff_id is not None
+    }
+    staff = (
+        list(session.exec(select(Staff).where(col(Staff.id).in_(sorted(wanted)))).all())
+        if wanted
+        else []
+    )
+    return [*users, *staff]
 
 
 # ------------------------------------------------------------------------------------------
@@ -1129,6 +1245,21 @@ def reviews_due(
             )
         result.sort(key=lambda r: (r.state != "overdue", r.next_review_date, r.client))
         return result
+
+
+def review_summary(
+    db: Database, actor: Actor, on: date | None = None
+) -> tuple[ReviewCounts, list[DueReview]] | None:
+    """review_counts and the reviews it counts, from one read (the Today screen's tile and
+    its tooltip)."""
+    if not has(actor, Perm.CLINICAL_VIEW):
+        return None
+    scope = "clinic" if _supervises_all(actor) else "mine"
+    if scope == "mine" and actor.staff_id is None:
+        return None
+    rows = reviews_due(db, actor, scope, on)
+    overdue = sum(1 for r in rows if r.state == "overdue")
+    return ReviewCounts(len(rows) - overdue, overdue, scope), rows
 
 
 def review_counts(db: Database, actor: Actor, on: date | None = None) -> ReviewCounts | None:

@@ -31,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, TypeVar
 
@@ -55,6 +55,7 @@ from iopdesk.models import (
     SafetyPlan,
     Staff,
     TherapistAssignment,
+    User,
     utcnow,
 )
 from iopdesk.models.enums import AssignmentRole, Role
@@ -413,16 +414,26 @@ def raise_flag(db: Database, actor: Actor, client_id: int, reason: str) -> FlagI
 
 
 # -- reading --------------------------------------------------------------------------------
-def banner_in(session: Session, actor: Actor, client_id: int) -> RiskBanner:
-    """The banner for this user: only users who may read the client's clinical record see it."""
-    if not can_view_clinical_in(session, actor, client_id):
+def banner_in(
+    session: Session, actor: Actor, client_id: int, can_view: bool | None = None
+) -> RiskBanner:
+    """The banner for this user: only users who may read the client's clinical record see it.
+    `can_view`: the caller already knows (the chart's open computes it once)."""
+    if can_view is None:
+        can_view = can_view_clinical_in(session, actor, client_id)
+    if not can_view:
         return RiskBanner(client_id, None, "", "")
-    open_flag = session.exec(
+    # the open flag and the open follow-ups in one read
+    rows = session.exec(
         select(RiskFlag)
-        .where(RiskFlag.client_id == client_id, RiskFlag.status == OPEN)
-        .order_by(col(RiskFlag.id).desc())
-    ).first()
-    pending = _pending_followups(session, client_id)
+        .where(
+            RiskFlag.client_id == client_id,
+            or_(col(RiskFlag.status) == OPEN, col(RiskFlag.followup_done_at).is_(None)),
+        )
+        .order_by(col(RiskFlag.id))
+    ).all()
+    open_flag = next((f for f in reversed(rows) if f.status == OPEN), None)
+    pending = [f for f in rows if f.followup_done_at is None]
     if open_flag is None and not pending:
         return RiskBanner(client_id, None, "", "")
     shown = open_flag or pending[-1]
@@ -457,9 +468,10 @@ def list_flags(db: Database, actor: Actor, client_id: int) -> list[FlagInfo]:
     )
 
 
-def tasks_in(session: Session, actor: Actor) -> list[RiskTask] | None:
+def tasks_in(session: Session, actor: Actor, today: date | None = None) -> list[RiskTask] | None:
     """Today items: supervisors see every client; a therapist the clients they are the current
-    primary therapist of. None for users without clinical access."""
+    primary therapist of. None for users without clinical access. `today`: the clinic's date
+    when the caller knows it."""
     if not has(actor, Perm.CLINICAL_WRITE) and not actor.is_(Role.SUPERVISOR):
         return None
     query = (
@@ -470,7 +482,7 @@ def tasks_in(session: Session, actor: Actor) -> list[RiskTask] | None:
     if not actor.is_(Role.SUPERVISOR):
         if actor.staff_id is None:
             return []
-        today = clinic_today(session)
+        today = today or clinic_today(session)
         mine = select(TherapistAssignment.client_id).where(
             TherapistAssignment.staff_id == actor.staff_id,
             TherapistAssignment.role == AssignmentRole.PRIMARY_THERAPIST.value,
@@ -699,8 +711,9 @@ def _local_date(session: Session, flag: RiskFlag) -> date:
     from iopdesk.models import Clinic
     from iopdesk.services.clinic import clinic_now
 
-    tz = session.exec(select(Clinic.timezone).limit(1)).first()
-    zone = clinic_now(tz).tzinfo
+    if "clinic_tz" not in session.info:  # read once per session, not once per flag
+        session.info["clinic_tz"] = session.exec(select(Clinic.timezone).limit(1)).first()
+    zone = clinic_now(session.info["clinic_tz"]).tzinfo
     return flag.raised_at.astimezone(zone).date()
 
 
@@ -1115,3 +1128,97 @@ def print_safety_plan(
         entity_id=plan_id,
         detail=lambda row: f"safety plan; {pages[0]} pages; disclosure {row.id}",
     )
+
+
+@dataclass(frozen=True)
+class SafetyTabData:
+    """What the chart's Safety tab shows: risk flags (with their events), C-SSRS screens and
+    safety plans, newest first."""
+
+    flags: list[FlagInfo]
+    screens: list[CssrsInfo]
+    plans: list[SafetyPlanInfo]
+
+
+def chart_safety(db: Database, actor: Actor, client_id: int) -> SafetyTabData:
+    """list_flags, list_cssrs and list_safety_plans in one read-and-audit transaction (the
+    chart's Safety tab): one caseload check, the flags' events in one query, the people
+    named in one more, and one audit record of the reading (entity "safety", the three
+    counts in its detail)."""
+    require(actor, Perm.CLINICAL_VIEW)
+    with db.session() as session:
+        _check(session, actor, client_id, "risk_flag", "see their risk flags")
+        flags = session.exec(
+            select(RiskFlag)
+            .where(RiskFlag.client_id == client_id)
+            .order_by(col(RiskFlag.id).desc())
+        ).all()
+        screens = session.exec(
+            select(CssrsScreen)
+            .where(CssrsScreen.client_id == client_id, col(CssrsScreen.voided_at).is_(None))
+            .order_by(col(CssrsScreen.screen_date).desc(), col(CssrsScreen.id).desc())
+        ).all()
+        plans = session.exec(
+            select(SafetyPlan)
+            .where(SafetyPlan.client_id == client_id)
+            .order_by(col(SafetyPlan.id).desc())
+        ).all()
+        events: dict[int, list[RiskFlagEvent]] = {}
+        if flags:
+            for e in session.exec(
+                select(RiskFlagEvent)
+                .where(col(RiskFlagEvent.flag_id).in_([f.id for f in flags]))
+                .order_by(col(RiskFlagEvent.at), col(RiskFlagEvent.id))
+            ).all():
+                events.setdefault(e.flag_id, []).append(e)
+        people = _load_people(  # held here: the session's identity map keeps weak references
+            session,
+            {f.cleared_by for f in flags}
+            | {p.signed_by for p in plans}
+            | {e.by_user for es in events.values() for e in es},
+            {s.administered_by for s in screens},
+        )
+        flag_infos = [
+            replace(
+                _flag_info(session, f),
+                events=tuple(
+                    FlagEvent(e.event, e.detail, e.at, user_name(session, e.by_user))
+                    for e in events.get(f.id or 0, [])
+                ),
+            )
+            for f in flags
+        ]
+        result = SafetyTabData(
+            flag_infos,
+            [_cssrs_info(session, s) for s in screens],
+            [_plan_info(session, p) for p in plans],
+        )
+        audit.record(
+            session,
+            actor,
+            audit.Action.READ,
+            entity="safety",
+            client_id=client_id,
+            detail=(f"{len(flags)} risk flags, {len(screens)} screens, {len(plans)} safety plans"),
+        )
+        del people
+        return result
+
+
+def _load_people(
+    session: Session, user_ids: set[int | None], staff_ids: set[int | None]
+) -> list[Any]:
+    """Bring these users and staff (and the users' staff rows) into the session in two
+    queries, so that user_name and session.get answer from the identity map. The caller
+    holds the returned rows while it needs them (the identity map keeps weak references)."""
+    ids = sorted(i for i in user_ids if i is not None)
+    users = list(session.exec(select(User).where(col(User.id).in_(ids))).all()) if ids else []
+    wanted = {i for i in staff_ids if i is not None} | {
+        u.staff_id for u in users if u.staff_id is not None
+    }
+    staff = (
+        list(session.exec(select(Staff).where(col(Staff.id).in_(sorted(wanted)))).all())
+        if wanted
+        else []
+    )
+    return [*users, *staff]

@@ -470,17 +470,21 @@ class MainWindow(QMainWindow):
     def refresh_current(self) -> None:
         page = self.stack.currentWidget()
         if page is self._chart and self.chart.client_id is not None:
-            self._run(lambda: self.chart.load(self.chart.client_id or 0))
+            self.chart.load(self.chart.client_id)  # on a worker; a stale record reloads it
         elif isinstance(page, Page):
             self._run(page.refresh)
 
-    def open_chart(self, client_id: int) -> None:
-        def load() -> None:
-            self.chart.load(client_id)
+    def open_chart(self, client_id: int, then: Callable[[], Any] | None = None) -> None:
+        """Read the chart on a worker; the window switches to it once it is shown (a refusal
+        or a missing record leaves the current page, with the message). `then` runs after."""
+
+        def shown() -> None:
             self.stack.setCurrentWidget(self.chart)
             self.page_title.setText("Client chart")
+            if then is not None:
+                then()
 
-        self._run(load)
+        self.chart.load(client_id, then=shown)
 
     def new_client(self) -> None:
         """The intake form; after saving, the census is refreshed and the new chart opens."""
@@ -496,10 +500,13 @@ class MainWindow(QMainWindow):
 
     def open_chart_billing(self, client_id: int) -> None:
         """A billing exception's "Open chart > Billing": the chart at its Billing tab."""
-        self.open_chart(client_id)
         chart = self.chart
-        if chart.billing_tab is not None:
-            chart.tabs.setCurrentWidget(chart.billing_tab)
+
+        def billing_tab() -> None:
+            if chart.billing_tab is not None:
+                chart.tabs.setCurrentWidget(chart.billing_tab)
+
+        self.open_chart(client_id, then=billing_tab)
 
     def open_list(self, page_name: str, detail: str) -> None:
         """A Today tile was clicked: show the list it counts (issue 19 item 13)."""

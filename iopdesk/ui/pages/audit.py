@@ -256,17 +256,26 @@ class ChartAuditTab(QWidget):
         self.loaded_for = None
         self.model.set_rows([])
 
+    def fetch(self, client_id: int) -> list[ReportRow]:
+        """Worker side: the chart's audit events (reading them is itself audited)."""
+        return audit_report.run(
+            self.ctx.db, self.ctx.actor, AuditQuery(client_id=client_id), limit=1000
+        )
+
     def ensure_loaded(self) -> None:
         if self.client_id is None or self.loaded_for == self.client_id:
             return
         try:
-            rows = audit_report.run(
-                self.ctx.db, self.ctx.actor, AuditQuery(client_id=self.client_id), limit=1000
-            )
+            rows = self.fetch(self.client_id)
         except UserError as exc:
             msgbox.user_error(self, exc)
             return
-        self.loaded_for = self.client_id
+        self.present(self.client_id, rows)
+
+    def present(self, client_id: int, rows: list[ReportRow]) -> None:
+        if client_id != self.client_id:
+            return  # another chart was opened meanwhile
+        self.loaded_for = client_id
         self.model.set_rows(rows)
         self.caption.setText(
             f"{len(rows)} events for this chart, newest first"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -645,10 +646,20 @@ class ClientBillingTab(QWidget):
         self.auth_table.setColumnWidth(1, 130)
         lay.addWidget(self.auth_table, 1)
 
-    def load(self, client_id: int) -> None:
+    def fetch(self, client_id: int) -> tuple[Any, Any]:
+        """Worker side of `load`: the client's coverage and authorizations."""
+        db, actor = self.ctx.db, self.ctx.actor
+        return payers.list_coverage(db, actor, client_id), payers.list_authorizations(
+            db, actor, client_id
+        )
+
+    def load(self, client_id: int, data: tuple[Any, Any] | None = None) -> None:
+        """`data`: what `fetch` read on a worker (read here when not given)."""
+        if data is None:
+            data = self.fetch(client_id)
         self.client_id = client_id
-        self.cov_model.set_rows(payers.list_coverage(self.ctx.db, self.ctx.actor, client_id))
-        self.auth_model.set_rows(payers.list_authorizations(self.ctx.db, self.ctx.actor, client_id))
+        self.cov_model.set_rows(data[0])
+        self.auth_model.set_rows(data[1])
 
     def _reload(self) -> None:
         if self.client_id is not None:

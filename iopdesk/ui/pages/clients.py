@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import date, timedelta
+from typing import Any
 
 from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -25,7 +27,7 @@ from iopdesk.errors import UserError
 from iopdesk.models.enums import ClientStatus, Role
 from iopdesk.services import clients, notes
 from iopdesk.services.permissions import Perm
-from iopdesk.ui import clock, msgbox
+from iopdesk.ui import clock, msgbox, ops
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.flow import flow_row
 from iopdesk.ui.pages.audit import ChartAuditTab
@@ -89,7 +91,10 @@ class ClientsPage(Page):
         for combo in (self.track, self.therapist, self.payer):
             combo.setMinimumWidth(150)
             combo.setMaximumWidth(180)
-        self._fill_filters()
+        self.track.addItem("All tracks", None)
+        self.therapist.addItem("All therapists", None)
+        self.payer.addItem("All payers", None)
+        self._filters_filled = False  # the filter lists come with the first census read
         self.count = muted("")
         # The filters wrap at 1024x700 so "New client..." keeps its whole label.
         filters = flow_row(self.search, self.status, self.track, self.therapist, self.payer)
@@ -161,70 +166,126 @@ class ClientsPage(Page):
         self.search.textChanged.connect(lambda _t: self._debounce.start())
         self._census = clients.CensusIndex([])
         self._census_at = float("-inf")
+        # Reads and searches run on workers; only the newest of each is shown (a slow older
+        # read or keystroke never overwrites a newer one).
+        self._read_seq = 0
+        self._search_seq = 0
+        self.reading: ops.Op[Any] | None = None
+        self.searching: ops.Op[Any] | None = None
         for combo in (self.status, self.track, self.therapist, self.payer):
             combo.currentIndexChanged.connect(lambda _i: self.refresh())
 
-    def _fill_filters(self) -> None:
-        from iopdesk.services import lookups, staff
+    def _only_my_caseload(self) -> bool:
+        """A therapist's default view is their own caseload (they can pick "All therapists")."""
+        a = self.ctx.actor
+        return (
+            a.staff_id is not None
+            and a.is_(Role.THERAPIST)
+            and not (a.is_(Role.SUPERVISOR) or a.is_(Role.ADMIN))
+        )
 
-        self.track.addItem("All tracks", None)
-        for t in lookups.list_tracks(self.ctx.db, self.ctx.actor):
+    def _fill_filters(self, tracks: list[Any], staff_rows: list[Any], payers: list[Any]) -> None:
+        combos = (self.track, self.therapist, self.payer)
+        for combo in combos:
+            combo.blockSignals(True)
+        for t in tracks:
             self.track.addItem(t.name, t.id)
-        self.therapist.addItem("All therapists", None)
         me = self.ctx.actor.staff_id
-        for s in staff.list_staff(self.ctx.db, self.ctx.actor):
+        for s in staff_rows:
             if "therapist" in s.roles or "supervisor" in s.roles or s.id == me:
                 label = "My caseload" if s.id == me else s.display_name
                 self.therapist.addItem(label, s.id)
-        self.payer.addItem("All payers", None)
-        for p in lookups.list_payers(self.ctx.db, self.ctx.actor):
+        for p in payers:
             self.payer.addItem(p.name, p.id)
-        # A therapist's default view is their own caseload (they can pick "All therapists").
-        a = self.ctx.actor
-        if (
-            me is not None
-            and a.is_(Role.THERAPIST)
-            and not (a.is_(Role.SUPERVISOR) or a.is_(Role.ADMIN))
-        ):
+        if self._only_my_caseload():
             index = self.therapist.findData(me)
             if index >= 0:
                 self.therapist.setCurrentIndex(index)
+        for combo in combos:
+            combo.blockSignals(False)
+        self._filters_filled = True
 
     def set_search(self, text: str) -> None:
         self.search.setText(text)
         self.refresh()
 
     def refresh(self) -> None:
-        """Re-read the census for the filters; the search box then filters it in memory."""
+        """Re-read the census for the filters (on a worker); the search box then filters it
+        in memory. The first read also brings the filter lists."""
+        from iopdesk.services import lookups, staff
         from iopdesk.services.clinic import get_setting
 
-        self.auth_warn_units = int(get_setting(self.ctx.db, "auth_warn_units"))
-        self._census = clients.CensusIndex(
-            clients.list_census(
-                self.ctx.db,
-                self.ctx.actor,
-                status=self.status.currentData(),
-                track_id=self.track.currentData(),
-                therapist_staff_id=self.therapist.currentData(),
-                payer_id=self.payer.currentData(),
-            )
+        db, actor = self.ctx.db, self.ctx.actor
+        first = not self._filters_filled
+        therapist = self.therapist.currentData()
+        if first and self._only_my_caseload():
+            therapist = actor.staff_id
+        query = {
+            "status": self.status.currentData(),
+            "track_id": self.track.currentData(),
+            "therapist_staff_id": therapist,
+            "payer_id": self.payer.currentData(),
+        }
+
+        def fetch() -> tuple[Any, int, clients.CensusIndex]:
+            filters = None
+            if first:
+                filters = (
+                    lookups.list_tracks(db, actor),
+                    staff.list_staff(db, actor),
+                    lookups.list_payers(db, actor),
+                )
+            warn = int(get_setting(db, "auth_warn_units"))
+            return filters, warn, clients.CensusIndex(clients.list_census(db, actor, **query))
+
+        self._read_seq += 1
+        seq = self._read_seq
+        self.reading = (
+            ops.Op(self, fetch, takes_control=False)
+            .success(lambda data: self._census_read(seq, data))
+            .run_in_background()
         )
+
+    def _census_read(self, seq: int, data: tuple[Any, int, clients.CensusIndex]) -> None:
+        if seq != self._read_seq or not _alive(self.count):
+            return  # a newer read (other filters) is on its way, or the window closed
+        filters, self.auth_warn_units, self._census = data
+        if filters is not None and not self._filters_filled:
+            self._fill_filters(*filters)
         self._census_at = time.monotonic()
         self._apply_search()
 
     def _apply_search(self) -> None:
-        """Per keystroke: filter the census already read (a few ms for 5,000 clients instead
-        of ~150 ms re-reading it). One older than CENSUS_MAX_AGE seconds is re-read first, so
-        other workstations' new clients show up while typing."""
+        """Per keystroke (debounced): filter the census already read, on a worker (a few ms
+        for 5,000 clients instead of ~150 ms re-reading it). One older than CENSUS_MAX_AGE
+        seconds is re-read first, so other workstations' new clients show up while typing."""
         if time.monotonic() - self._census_at > CENSUS_MAX_AGE:
             self.refresh()
             return
-        rows = self._census.search(self.search.text())
+        index, text = self._census, self.search.text()
+        self._search_seq += 1
+        seq = self._search_seq
+        self.searching = (
+            ops.Op(self, lambda: index.search(text), takes_control=False)
+            .success(lambda rows: self._show_rows(seq, rows))
+            .run_in_background()
+        )
+
+    def _show_rows(self, seq: int, rows: list[clients.CensusRow]) -> None:
+        if seq != self._search_seq or not _alive(self.count):
+            return  # typed on since: the newer search shows its own rows
         self.model.set_rows(rows)
         self.count.setText(f"{len(rows)} client{'s' if len(rows) != 1 else ''}")
 
     def _activated(self, index: QModelIndex) -> None:
         self.open_client.emit(self.model.row_at(index.row()).id)
+
+
+def _alive(widget: QWidget) -> bool:
+    """False once the window holding `widget` was closed while a read was on its way."""
+    import shiboken6
+
+    return bool(shiboken6.isValid(widget))
 
 
 def _review_color(due: date | None) -> str | None:
@@ -257,6 +318,18 @@ class ChartPage(Page):
         self.ctx = ctx
         self.client_id: int | None = None
         self.access = clients.ChartAccess(frozenset())
+        self.chart_data: clients.ClientChart | None = None
+        # Opening a chart reads the header and Overview (one audited service call on a
+        # worker); every other tab reads its section the first time it is shown. A newer
+        # open makes older, still running reads stale: their results are dropped.
+        self._generation = 0
+        self._loaded: set[QWidget] = set()
+        self._reading_note: int | None = None  # the note whose text is on its way
+        self._cover = QLabel("Loading...")
+        self._cover.setObjectName("chartTabLoading")
+        self._cover.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._cover.setAutoFillBackground(True)
+        self._cover.hide()
         top = QHBoxLayout()
         self.name = QLabel("")
         self.name.setObjectName("pageTitle")
@@ -349,7 +422,6 @@ class ChartPage(Page):
             if name == "Audit" and ctx.can(Perm.AUDIT_VIEW):
                 self.audit_tab = ChartAuditTab(ctx)
                 self.tabs.addTab(self.audit_tab, "Audit")
-                self.tabs.currentChanged.connect(self._tab_changed)
                 continue
             if name == "Billing" and ctx.can(Perm.BILLING_VIEW):
                 self.billing_tab = ClientBillingTab(ctx)
@@ -361,16 +433,118 @@ class ChartPage(Page):
             lay.addStretch(1)
             self.tabs.addTab(holder, name)
         self.layout_.addWidget(self.tabs, 1)
+        self.tabs.currentChanged.connect(self._tab_changed)
 
     def _tab_changed(self, _index: int) -> None:
-        if self.audit_tab is not None and self.tabs.currentWidget() is self.audit_tab:
-            self.audit_tab.ensure_loaded()
+        """A tab is shown: read its section the first time for this chart (on a worker)."""
+        tab = self.tabs.currentWidget()
+        if self.client_id is None or tab is None or tab is self.overview or tab in self._loaded:
+            self._cover.hide()
+            return
+        loader = self._tab_loader(tab)
+        # the previous chart's rows stay covered until this client's arrive (or for good,
+        # on a tab this user may not read for this client)
+        self._cover.setText(
+            "Loading..."
+            if loader is not None
+            else "Visible only to the client's clinicians and supervisors."
+        )
+        self._cover.setParent(tab)
+        self._cover.setGeometry(tab.rect())
+        self._cover.raise_()
+        self._cover.show()
+        if loader is None:
+            return
+        fetch, present = loader
+        self._loaded.add(tab)
+        generation, client_id = self._generation, self.client_id
+
+        def done(data: object) -> None:
+            if generation != self._generation or client_id != self.client_id or not _alive(tab):
+                return  # another chart (or a newer read of this one) is shown now
+            present(data)
+            if self.tabs.currentWidget() is tab:
+                self._cover.hide()
+
+        def failed(exc: BaseException) -> None:
+            if generation == self._generation:
+                self._loaded.discard(tab)  # shown again: read again
+                self._cover.hide()
+            ops.report_failure(self, exc, lambda: self.load(client_id))
+
+        ops.Op(self, fetch, takes_control=False).success(done).failure(failed).run_in_background()
+
+    def _tab_loader(self, tab: QWidget) -> tuple[Callable[[], Any], Callable[[Any], None]] | None:
+        """(fetch on a worker, present on the GUI thread) for one chart tab."""
+        cid, access, chart = self.client_id, self.access, self.chart_data
+        assert cid is not None and chart is not None
+        S = clients.ChartSection
+        clinical = chart.can_view_clinical
+        if tab is self.hours_tab:
+            why = access.reason(S.ATTENDANCE)
+            hours_tab = self.hours_tab
+            return (
+                lambda: hours_tab.fetch(cid, why),
+                lambda d: hours_tab.load(cid, why, data=d),
+            )
+        if tab is self.notes_tab:
+            db, actor = self.ctx.db, self.ctx.actor
+            return (lambda: notes.list_note_headers(db, actor, cid), self._present_notes)
+        if tab is self.plan_tab:
+            plan_tab = self.plan_tab
+            allowed = clinical and access.shows(S.PLANS)
+            why = access.reason(S.PLANS)
+            return (
+                lambda: plan_tab.fetch(cid, None, allowed, why),
+                lambda d: plan_tab.load(cid, None, allowed, why, data=d),
+            )
+        if tab in (self.safety_tab, self.meds_tab, self.screens_tab, self.asam_tab):
+            if not clinical:
+                return None
+            t: Any = tab
+            return (lambda: t.fetch(cid), lambda d: t.present(cid, d))
+        if tab is self.privacy_tab:
+            privacy_tab = self.privacy_tab
+            why = access.reason(S.PRIVACY)
+            label = f"{chart.client.first_name} {chart.client.last_name}"
+            return (
+                lambda: privacy_tab.fetch(cid, why),
+                lambda d: privacy_tab.load(cid, label, why, data=d),
+            )
+        if tab is self.discharge_tab:
+            discharge_tab = self.discharge_tab
+            why = access.reason(S.DISCHARGE)
+            status = chart.client.status
+            return (
+                lambda: discharge_tab.fetch(cid, why),
+                lambda d: discharge_tab.load(cid, status, why, data=d),
+            )
+        if tab is self.billing_tab and self.billing_tab is not None:
+            billing_tab = self.billing_tab
+            return (lambda: billing_tab.fetch(cid), lambda d: billing_tab.load(cid, data=d))
+        if tab is self.audit_tab and self.audit_tab is not None:
+            audit_tab = self.audit_tab
+            audit_tab.set_client(cid)
+            return (lambda: audit_tab.fetch(cid), lambda rows: audit_tab.present(cid, rows))
+        return None
+
+    def _present_notes(self, headers: list[notes.NoteHeader]) -> None:
+        self._reading_note = None  # a text still on its way belongs to the last list
+        self.notes_model.set_rows(headers)
+        S = clients.ChartSection
+        chart, access = self.chart_data, self.access
+        if chart is not None and chart.can_view_clinical and access.shows(S.NOTES):
+            self.note_view.setPlainText("Select a note to read it.")
+        else:
+            self.note_view.setPlainText(
+                access.reason(S.NOTES)
+                or "Note content is visible only to the client's clinicians and supervisors."
+            )
 
     def _discharge_changed(self) -> None:
         """After a discharge from the chart: reload the header and stay on the Discharge tab."""
         if self.client_id is not None:
-            self.load(self.client_id)
-            self.tabs.setCurrentWidget(self.discharge_tab)
+            self.load(self.client_id, then=lambda: self.tabs.setCurrentWidget(self.discharge_tab))
 
     def _build_notes_tab(self) -> None:
         lay = QHBoxLayout(self.notes_tab)
@@ -409,18 +583,35 @@ class ChartPage(Page):
         if dialog.exec() == QDialog.DialogCode.Accepted:
             self.load(self.client_id)
 
-    def load(self, client_id: int) -> None:
-        chart = clients.open_chart(self.ctx.db, self.ctx.actor, client_id)
+    def load(self, client_id: int, then: Callable[[], Any] | None = None) -> ops.Op[Any]:
+        """Open (or re-read) a client's chart: the header, risk banner and Overview come from
+        one audited service call on a worker; `then` runs once they are shown. A record
+        changed meanwhile on another workstation reloads the chart."""
+        self._generation += 1
+        generation = self._generation
+        db, actor = self.ctx.db, self.ctx.actor
+        return (
+            ops.Op(self, lambda: clients.open_chart(db, actor, client_id), takes_control=False)
+            .success(lambda chart: self._present(generation, client_id, chart, then))
+            .on_stale(lambda: self.load(client_id, then))
+            .run_in_background()
+        )
+
+    def _present(
+        self,
+        generation: int,
+        client_id: int,
+        chart: clients.ClientChart,
+        then: Callable[[], Any] | None,
+    ) -> None:
+        if generation != self._generation or not _alive(self.ident):
+            return  # a newer open (another client, or this one again) is on its way
         access = chart.access
-        S = clients.ChartSection
+        same_client = client_id == self.client_id
         self.client_id = client_id
         self.access = access
-        self.hours_tab.load(client_id, access.reason(S.ATTENDANCE))
-        if self.billing_tab is not None:
-            self.billing_tab.load(client_id)
-        if self.audit_tab is not None:
-            self.audit_tab.set_client(client_id)
-            self._tab_changed(self.tabs.currentIndex())
+        self.chart_data = chart
+        self._loaded = set()  # every tab reads its section again when next shown
         c = chart.client
         preferred = f' "{c.preferred_name}"' if c.preferred_name else ""
         self.name.setText(f"{c.last_name}, {c.first_name}{preferred}")
@@ -436,53 +627,65 @@ class ChartPage(Page):
             bits.append("opened under emergency access")
         self.ident.setText("   |   ".join(bits))
         self.part2.setVisible(c.part2)
-        self.privacy_tab.load(client_id, f"{c.first_name} {c.last_name}", access.reason(S.PRIVACY))
         self.break_glass_btn.update_for(
             client_id,
             f"{c.first_name} {c.last_name} ({c.mrn})",
             chart.can_view_clinical and access.visible == clients.ALL_SECTIONS,
         )
         self._fill_overview(chart)
-        self._refresh_banner()
+        self.risk_banner.show_text(chart.banner_text)
         for tab in (self.safety_tab, self.meds_tab, self.screens_tab, self.asam_tab):
             if tab is not None:
                 tab.setEnabled(chart.can_view_clinical)
-                if chart.can_view_clinical:
-                    tab.load(client_id)
-        self.plan_tab.load(
-            client_id,
-            allowed=chart.can_view_clinical and access.shows(S.PLANS),
-            reason=access.reason(S.PLANS),
-        )
-        self.discharge_tab.load(client_id, c.status, access.reason(S.DISCHARGE))
-        self.notes_model.set_rows(notes.list_note_headers(self.ctx.db, self.ctx.actor, client_id))
-        if chart.can_view_clinical and access.shows(S.NOTES):
-            self.note_view.setPlainText("Select a note to read it.")
+        if self.audit_tab is not None:
+            self.audit_tab.set_client(client_id)
+        # the same chart read again (F5, after a change) stays on its tab, which reads again;
+        # another client's chart opens on the Overview
+        if same_client or self.tabs.currentIndex() == 0:
+            self._tab_changed(self.tabs.currentIndex())
         else:
-            self.note_view.setPlainText(
-                access.reason(S.NOTES)
-                or "Note content is visible only to the client's clinicians and supervisors."
-            )
-        self.tabs.setCurrentIndex(0)
+            self.tabs.setCurrentIndex(0)
+        if then is not None:
+            then()
 
     def _refresh_banner(self) -> None:
-        self.risk_banner.update_for(self.ctx, self.client_id)
+        """Re-read the risk banner (after a flag was raised or cleared here), on a worker."""
+        from iopdesk.services import safety
+
+        client_id = self.client_id
+        if client_id is None:
+            self.risk_banner.setVisible(False)
+            return
+        db, actor = self.ctx.db, self.ctx.actor
+
+        def show(banner: safety.RiskBanner) -> None:
+            if client_id == self.client_id and _alive(self.risk_banner):
+                self.risk_banner.show_text(banner.text)
+
+        def hide(_exc: BaseException) -> None:  # a refusal: nothing to show
+            if _alive(self.risk_banner):
+                self.risk_banner.setVisible(False)
+
+        ops.Op(self, lambda: safety.banner(db, actor, client_id), takes_control=False).success(
+            show
+        ).failure(hide).run_in_background()
 
     def refresh_safety(self) -> None:
         """After a measure or a note raised a risk flag from another tab."""
         self._refresh_banner()
         if self.safety_tab is not None and self.client_id is not None:
-            self.safety_tab.load(self.client_id)
+            if self.tabs.currentWidget() is self.safety_tab:
+                self.safety_tab.load(self.client_id)
+            else:
+                self._loaded.discard(self.safety_tab)  # read again when shown
 
     def _hours_override(self) -> None:
         if self.client_id is None:
             return
-        from iopdesk.models import Client
         from iopdesk.ui.pages.safety import HoursOverrideDialog
 
-        with self.ctx.db.session() as session:
-            row = session.get(Client, self.client_id)
-            version = row.version if row else 0
+        # the version the chart shows (a change since is refused as stale when saving)
+        version = self.chart_data.client.version if self.chart_data is not None else 0
         dialog = HoursOverrideDialog(self.ctx, self.client_id, version, self)
         if dialog.exec() == QDialog.DialogCode.Accepted:
             self.load(self.client_id)
@@ -620,15 +823,25 @@ class ChartPage(Page):
         self.overview_layout.addWidget(right, 1)
 
     def _show_note(self, index: QModelIndex) -> None:
+        """The chosen note's text, read (and audited, or refused) on a worker; shown if it is
+        still the chosen note."""
         header = self.notes_model.row_at(index.row())
-        try:
-            content = notes.read_note(self.ctx.db, self.ctx.actor, header.id)
-        except UserError as exc:
-            self.note_view.setPlainText(exc.message)
-            return
-        from iopdesk.ui.pages.notes import note_text
+        db, actor, note_id = self.ctx.db, self.ctx.actor, header.id
+        self._reading_note = note_id
 
-        self.note_view.setPlainText(note_text(content))
+        def read() -> str:
+            from iopdesk.ui.pages.notes import note_text
+
+            try:
+                return note_text(notes.read_note(db, actor, note_id))
+            except UserError as exc:
+                return exc.message
+
+        def show(text: str) -> None:
+            if self._reading_note == note_id and _alive(self.note_view):
+                self.note_view.setPlainText(text)
+
+        ops.Op(self, read, takes_control=False).success(show).run_in_background()
 
 
 STATUS_ORDER = [s.value for s in ClientStatus]

@@ -1220,18 +1220,40 @@ class ClientDischargeTab(QWidget):
         body.addLayout(right, 3)
         lay.addLayout(body, 1)
 
-    def load(self, client_id: int, status: str, reason: str = "") -> None:
+    def fetch(self, client_id: int, reason: str = "") -> dict[str, Any]:
+        """Worker side of `load`: what the tab reads from the services (no widgets)."""
+        db, actor = self.ctx.db, self.ctx.actor
+        out: dict[str, Any] = {"plans": [], "infos": []}
+        if reason:
+            if self.ctx.can(Perm.AFTERCARE_PRINT) and not self.ctx.can(Perm.CLINICAL_VIEW):
+                out["plans"] = aftercare.list_plans(db, actor, client_id)
+            return out
+        try:
+            out["plans"] = aftercare.list_plans(db, actor, client_id)
+        except UserError:
+            out["plans"] = []
+        if self.ctx.can(Perm.CLINICAL_VIEW):
+            try:
+                out["infos"] = discharge.list_discharges(db, actor, client_id)
+            except UserError as exc:
+                out["infos"] = exc.message
+        return out
+
+    def load(
+        self, client_id: int, status: str, reason: str = "", data: dict[str, Any] | None = None
+    ) -> None:
         """`reason`: the chart hides discharge and aftercare from this user (minimum
-        necessary); it is shown instead and nothing is asked of the services."""
+        necessary); it is shown instead and nothing is asked of the services. `data`: what
+        `fetch` read on a worker (read here when not given)."""
+        if data is None:
+            data = self.fetch(client_id, reason)
         self.client_id = client_id
         self.client_status = status
         if reason:
             for button in (self.discharge_btn, self.new_plan_btn):
                 button.setVisible(False)
-            plans: list[aftercare.PlanSummary] = []
-            if self.ctx.can(Perm.AFTERCARE_PRINT) and not self.ctx.can(Perm.CLINICAL_VIEW):
-                # the front desk prints a finalized packet for the client, unread
-                plans = aftercare.list_plans(self.ctx.db, self.ctx.actor, client_id)
+            # the front desk prints a finalized packet for the client, unread
+            plans: list[aftercare.PlanSummary] = data["plans"]
             self.plans_model.set_rows(plans)
             if plans:
                 self.plans.selectRow(0)
@@ -1246,10 +1268,7 @@ class ClientDischargeTab(QWidget):
         self.discharge_btn.setVisible(can_manage)
         self.discharge_btn.setEnabled(status in ("active", "on_hold", "intake", "referral"))
         self.new_plan_btn.setVisible(can_manage)
-        try:
-            plans = aftercare.list_plans(self.ctx.db, self.ctx.actor, client_id)
-        except UserError:
-            plans = []
+        plans = data["plans"]
         self.plans_model.set_rows(plans)
         if plans:
             self.plans.selectRow(0)
@@ -1274,10 +1293,9 @@ class ClientDischargeTab(QWidget):
                 "Discharge summaries are visible only to the client's clinicians and supervisors."
             )
             return
-        try:
-            infos = discharge.list_discharges(self.ctx.db, self.ctx.actor, client_id)
-        except UserError as exc:
-            self.summary.setPlainText(exc.message)
+        infos = data["infos"]
+        if isinstance(infos, str):  # refused: the reason
+            self.summary.setPlainText(infos)
             return
         if not infos:
             self.summary.setPlainText("No discharge on record.")

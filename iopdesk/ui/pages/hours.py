@@ -388,17 +388,36 @@ class ClientHoursTab(QWidget):
         self.explain.setAutoFillBackground(False)
         lay.addWidget(holder)
         self.client_id: int | None = None
+        self._explaining: tuple[int, date] | None = None
+        self.explaining: Any = None  # the running read of the chosen week (tests wait on it)
         self.table.selectionModel().currentRowChanged.connect(
             lambda current, _previous: self.explain_week(current.row())
         )
 
     def explain_week(self, row: int) -> None:
+        """The chosen week explained: read on a worker; shown if it is still the chosen one."""
         from iopdesk.services.weekdetail import week_detail
+        from iopdesk.ui import ops
 
         if self.client_id is None or not 0 <= row < self.model.rowCount():
             return
         start = self.model.row_at(row)[0]
-        detail = week_detail(self.ctx.db, self.ctx.actor, self.client_id, start)
+        db, actor, client_id = self.ctx.db, self.ctx.actor, self.client_id
+        self._explaining = (client_id, start)
+
+        def show(detail: Any) -> None:
+            import shiboken6
+
+            if shiboken6.isValid(self.explain) and self._explaining == (client_id, start):
+                self._show_week(detail)
+
+        self.explaining = (
+            ops.Op(self, lambda: week_detail(db, actor, client_id, start), takes_control=False)
+            .success(show)
+            .run_in_background()
+        )
+
+    def _show_week(self, detail: Any) -> None:
         lines = [detail.summary()]
         for s in detail.sessions:
             what = {
@@ -408,9 +427,21 @@ class ClientHoursTab(QWidget):
             lines.append(f"  {s.day:%a %m/%d} {s.start:%H:%M}-{s.end:%H:%M}  {s.title}: {what}")
         self.explain.setText("\n".join(lines))
 
-    def load(self, client_id: int, reason: str = "") -> None:
-        """`reason`: the chart hides the attendance history from this user; shown instead."""
+    def fetch(self, client_id: int, reason: str = "") -> list[Any]:
+        """Worker side of `load`: the weekly history (nothing read when the chart hides the
+        attendance history from this user)."""
+        if reason:
+            return []
+        return list(hours.client_history(self.ctx.db, self.ctx.actor, client_id))
+
+    def load(self, client_id: int, reason: str = "", data: list[Any] | None = None) -> None:
+        """`reason`: the chart hides the attendance history from this user; shown instead.
+        `data`: what `fetch` read on a worker (read here when not given)."""
+        if data is None:
+            data = self.fetch(client_id, reason)
         self.client_id = client_id
+        self._explaining = None
+        self.explain.setText("Select a week to see its sessions.")
         self.chart.setVisible(not reason)
         self.table.setVisible(not reason)
         if reason:
@@ -418,7 +449,7 @@ class ClientHoursTab(QWidget):
             self.model.set_rows([])
             self.caption.setText(reason)
             return
-        points = hours.client_history(self.ctx.db, self.ctx.actor, client_id)
+        points = data
         self.chart.set_points(points)
         self.model.set_rows(list(reversed(points)))
         met = sum(1 for _, r in points if r.status == "met")

@@ -936,13 +936,18 @@ class ChartNoteActions(QWidget):
     def _reload(self) -> None:
         """Reload the list keeping the selected note selected and shown (a new addendum or
         co-signature appears at once, without choosing the note again)."""
-        if self.chart.client_id is not None:
-            cid = self.chart.client_id
-            current = self.selected()
-            self.chart.notes_model.set_rows(
-                notes.list_note_headers(self.chart.ctx.db, self.chart.ctx.actor, cid)
-            )
-            self.chart.refresh_safety()  # a risk screen with ideation raises the flag
+        if self.chart.client_id is None:
+            return
+        from iopdesk.ui import ops
+
+        cid = self.chart.client_id
+        current = self.selected()
+        db, actor = self.chart.ctx.db, self.chart.ctx.actor
+
+        def show(headers: list[notes.NoteHeader]) -> None:
+            if self.chart.client_id != cid:
+                return  # another chart was opened meanwhile
+            self.chart.notes_model.set_rows(headers)
             if current is None:
                 return
             for row, header in enumerate(self.chart.notes_model.rows):
@@ -951,6 +956,11 @@ class ChartNoteActions(QWidget):
                     self.chart.notes_table.setCurrentIndex(index)
                     self.chart._show_note(index)
                     return
+
+        self.chart.refresh_safety()  # a risk screen with ideation raises the flag
+        ops.Op(self, lambda: notes.list_note_headers(db, actor, cid), takes_control=False).success(
+            show
+        ).run_in_background()
 
     def _choose_session(self, sessions: list[notes.QueueItem]) -> int | bool | None:
         """Which held session the note documents (False: cancelled)."""

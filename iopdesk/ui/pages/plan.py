@@ -12,6 +12,7 @@ import itertools
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent, QPen
@@ -601,26 +602,48 @@ class TreatmentPlanTab(QWidget):
 
     # -- loading -------------------------------------------------------------------------
 
-    def load(
+    def fetch(
         self, client_id: int, plan_id: int | None = None, allowed: bool = True, reason: str = ""
+    ) -> dict[str, Any]:
+        """Worker side of `load`: the plans, the one shown and the measures (services only)."""
+        db, actor = self.ctx.db, self.ctx.actor
+        if not allowed or not self.ctx.can(Perm.CLINICAL_VIEW):
+            return {
+                "message": reason
+                or (
+                    "Treatment plans and outcome measures are visible only to the client's "
+                    "clinicians and supervisors."
+                )
+            }
+        try:
+            read = plans.chart_plans(db, actor, client_id, plan_id)
+        except UserError as exc:
+            return {"message": exc.message}
+        return {
+            "summaries": read.summaries,
+            "plan_id": read.plan_id,
+            "plan": read.plan,
+            "measures": read.measures,
+        }
+
+    def load(
+        self,
+        client_id: int,
+        plan_id: int | None = None,
+        allowed: bool = True,
+        reason: str = "",
+        data: dict[str, Any] | None = None,
     ) -> None:
         """Show the client's current plan (or `plan_id`). `allowed` is the chart's own
         answer to "may this user see clinical content here": when it is False nothing is
-        asked of the services, so opening a chart does not log a refusal each time."""
+        asked of the services, so opening a chart does not log a refusal each time. `data`:
+        what `fetch` read on a worker (read here when not given)."""
+        if data is None:
+            data = self.fetch(client_id, plan_id, allowed, reason)
         self.client_id = client_id
         self.plan = None
-        self.summaries = []
-        message = ""
-        if not allowed or not self.ctx.can(Perm.CLINICAL_VIEW):
-            message = reason or (
-                "Treatment plans and outcome measures are visible only to the client's "
-                "clinicians and supervisors."
-            )
-        else:
-            try:
-                self.summaries = plans.list_plans(self.ctx.db, self.ctx.actor, client_id)
-            except UserError as exc:
-                message = exc.message
+        self.summaries = data.get("summaries", [])
+        message = data.get("message", "")
         if message:
             self.denied.setText(message)
             self.denied.show()
@@ -628,8 +651,7 @@ class TreatmentPlanTab(QWidget):
             return
         self.denied.hide()
         self.body.show()
-        if plan_id is None:
-            plan_id = plans.current_plan_id(self.ctx.db, self.ctx.actor, client_id)
+        plan_id = data["plan_id"]
         self.plan_pick.blockSignals(True)
         self.plan_pick.clear()
         for s in self.summaries:
@@ -638,18 +660,24 @@ class TreatmentPlanTab(QWidget):
             self.plan_pick.addItem("No treatment plan yet", None)
         self.plan_pick.setCurrentIndex(max(self.plan_pick.findData(plan_id), 0))
         self.plan_pick.blockSignals(False)
-        self._show_plan(plan_id)
-        self._load_measures()
+        self._show_plan(plan_id, data["plan"])
+        self._load_measures(data["measures"])
 
     def _pick_plan(self, _index: int) -> None:
         self._show_plan(self.plan_pick.currentData())
 
-    def _show_plan(self, plan_id: int | None) -> None:
+    def _show_plan(self, plan_id: int | None, read: object = None) -> None:
+        """`read`: the plan (or the refusal) `fetch` already read for `plan_id`."""
         self.tree.clear()
         self.plan = None
         if plan_id is not None:
             try:
-                self.plan = plans.get_plan(self.ctx.db, self.ctx.actor, plan_id)
+                if read is None:
+                    read = plans.get_plan(self.ctx.db, self.ctx.actor, plan_id)
+                if isinstance(read, UserError):
+                    raise read
+                assert isinstance(read, plans.PlanInfo)
+                self.plan = read
             except UserError as exc:
                 msgbox.user_error(self, exc)
         plan = self.plan
@@ -758,9 +786,10 @@ class TreatmentPlanTab(QWidget):
             item.setFont(0, font)
         return item
 
-    def _load_measures(self) -> None:
+    def _load_measures(self, rows: Any = None) -> None:
         assert self.client_id is not None
-        rows = measures.list_measures(self.ctx.db, self.ctx.actor, self.client_id)
+        if rows is None:
+            rows = measures.list_measures(self.ctx.db, self.ctx.actor, self.client_id)
         self.measures_chart.set_series(measures.series(rows))
         self.measures_model.set_rows(list(reversed(rows)))
 

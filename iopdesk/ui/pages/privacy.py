@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QPainter
@@ -759,33 +760,51 @@ class PrivacyTab(QWidget):
         self.reload()
 
     # -- loading -------------------------------------------------------------------------
-    def load(self, client_id: int, client_label: str = "", reason: str = "") -> None:
+    def fetch(self, client_id: int, reason: str = "") -> tuple[Any, Any, Any] | None:
+        """Worker side of `load`: the consents, disclosures and amendment requests (None,
+        nothing read, when the chart hides them from this user)."""
+        if reason:
+            return None
+        db, actor = self.ctx.db, self.ctx.actor
+        return (
+            consents.list_consents(db, actor, client_id),
+            disclosures.list_disclosures(db, actor, client_id),
+            amendments.list_amendments(db, actor, client_id),
+        )
+
+    def load(
+        self,
+        client_id: int,
+        client_label: str = "",
+        reason: str = "",
+        data: tuple[Any, Any, Any] | None = None,
+    ) -> None:
         """`reason`: the chart hides this tab's records from this user (minimum necessary);
-        it is shown in their place and nothing is read."""
+        it is shown in their place and nothing is read. `data`: what `fetch` read on a worker
+        (read here when not given)."""
         self.client_id = client_id
         self.client_label = client_label
         self.reason = reason
         self.denied.setText(reason)
         self.denied.setVisible(bool(reason))
         self.tabs.setVisible(not reason)
-        self.reload()
+        self.reload(data)
 
-    def reload(self) -> None:
+    def reload(self, data: tuple[Any, Any, Any] | None = None) -> None:
         if self.client_id is None or self.reason:
             return
-        rows = consents.list_consents(self.ctx.db, self.ctx.actor, self.client_id)
+        if data is None:
+            data = self.fetch(self.client_id)
+        assert data is not None
+        rows, disclosed, amended = data
         self.consent_model.set_rows(rows)
         active = sum(1 for c in rows if c.status == "active")
         self.consent_hint.setText(
             f"{active} active consent{'s' if active != 1 else ''}. Exports and printouts that "
             "leave the clinic are checked against them."
         )
-        self.disclosure_model.set_rows(
-            disclosures.list_disclosures(self.ctx.db, self.ctx.actor, self.client_id)
-        )
-        self.amendment_model.set_rows(
-            amendments.list_amendments(self.ctx.db, self.ctx.actor, self.client_id)
-        )
+        self.disclosure_model.set_rows(disclosed)
+        self.amendment_model.set_rows(amended)
 
 
 class FormViewer(QDialog):

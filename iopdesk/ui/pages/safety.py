@@ -87,6 +87,11 @@ class RiskBanner(QLabel):
         self.setStyleSheet(BANNER_STYLE)
         self.setVisible(False)
 
+    def show_text(self, text: str) -> None:
+        """Show a banner text already read (the chart's open reads it with the header)."""
+        self.setText(text)
+        self.setVisible(bool(text))
+
     def update_for(self, ctx: AppContext, client_id: int | None) -> None:
         if client_id is None:
             self.setVisible(False)
@@ -408,15 +413,22 @@ class SafetyTab(QWidget):
         lay.addLayout(body, 1)
 
     def load(self, client_id: int) -> None:
-        self.client_id = client_id
-        db, actor = self.ctx.db, self.ctx.actor
+        self.present(client_id, self.fetch(client_id))
+
+    def fetch(self, client_id: int) -> safety.SafetyTabData | str:
+        """Worker side of `load`: services only (a refusal's message instead of the data)."""
         try:
-            flags = safety.list_flags(db, actor, client_id)
-            screens = safety.list_cssrs(db, actor, client_id)
-            plans = safety.list_safety_plans(db, actor, client_id)
+            return safety.chart_safety(self.ctx.db, self.ctx.actor, client_id)
         except UserError as exc:
-            self.history.setPlainText(exc.message)
+            return exc.message
+
+    def present(self, client_id: int, data: safety.SafetyTabData | str) -> None:
+        self.client_id = client_id
+        if isinstance(data, str):
+            self.history.setPlainText(data)
             flags, screens, plans = [], [], []
+        else:
+            flags, screens, plans = data.flags, data.screens, data.plans
         self.flags_model.set_rows(flags)
         self.cssrs_model.set_rows(screens)
         self.plans_model.set_rows(plans)
@@ -700,17 +712,24 @@ class MedicationsTab(QWidget):
         lay.addWidget(self.recon, 1)
 
     def load(self, client_id: int) -> None:
-        self.client_id = client_id
+        self.present(client_id, self.fetch(client_id))
+
+    def fetch(self, client_id: int) -> tuple[Any, Any, str] | str:
+        """Worker side of `load`: services only (a refusal's message instead of the data)."""
         try:
-            meds = medications.list_medications(self.ctx.db, self.ctx.actor, client_id)
-            recs = medications.list_reconciliations(self.ctx.db, self.ctx.actor, client_id)
+            return medications.chart_medications(self.ctx.db, self.ctx.actor, client_id)
         except UserError as exc:
+            return exc.message
+
+    def present(self, client_id: int, data: tuple[Any, Any, str] | str) -> None:
+        self.client_id = client_id
+        if isinstance(data, str):
             self.model.set_rows([])
-            self.recon.setPlainText(exc.message)
+            self.recon.setPlainText(data)
             return
+        meds, recs, due = data
         self.model.set_rows(meds)
         self.table.resizeColumnsToContents()
-        due = medications.reconciliation_due(self.ctx.db, self.ctx.actor, client_id)
         self.due.setText(due)
         self.due.setVisible(bool(due))
         lines = [
@@ -888,12 +907,20 @@ class DrugScreensTab(QWidget):
         lay.addWidget(self.detail, 1)
 
     def load(self, client_id: int) -> None:
-        self.client_id = client_id
+        self.present(client_id, self.fetch(client_id))
+
+    def fetch(self, client_id: int) -> Any:
+        """Worker side of `load`: services only (a refusal's message instead of the rows)."""
         try:
-            rows = drugscreens.list_screens(self.ctx.db, self.ctx.actor, client_id)
+            return drugscreens.list_screens(self.ctx.db, self.ctx.actor, client_id)
         except UserError as exc:
+            return exc.message
+
+    def present(self, client_id: int, rows: Any) -> None:
+        self.client_id = client_id
+        if isinstance(rows, str):
             self.model.set_rows([])
-            self.detail.setPlainText(exc.message)
+            self.detail.setPlainText(rows)
             return
         self.model.set_rows(rows)
         self.table.resizeColumnsToContents()
@@ -1040,16 +1067,24 @@ class AsamTab(QWidget):
         lay.addWidget(self.detail, 1)
 
     def load(self, client_id: int) -> None:
-        self.client_id = client_id
+        self.present(client_id, self.fetch(client_id))
+
+    def fetch(self, client_id: int) -> tuple[Any, str] | str:
+        """Worker side of `load`: services only (a refusal's message instead of the data)."""
         try:
-            rows = asam.list_asam(self.ctx.db, self.ctx.actor, client_id)
+            return asam.chart_asam(self.ctx.db, self.ctx.actor, client_id)
         except UserError as exc:
+            return exc.message
+
+    def present(self, client_id: int, data: tuple[Any, str] | str) -> None:
+        self.client_id = client_id
+        if isinstance(data, str):
             self.model.set_rows([])
-            self.detail.setPlainText(exc.message)
+            self.detail.setPlainText(data)
             return
+        rows, due = data
         self.model.set_rows(rows)
         self.table.resizeColumnsToContents()
-        due = asam.asam_due(self.ctx.db, self.ctx.actor, client_id)
         self.due.setText(due)
         self.due.setVisible(bool(due))
         if rows:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QGridLayout, QHeaderView, QLabel
+from PySide6.QtWidgets import QGridLayout, QHeaderView, QLabel, QWidget
 
 from iopdesk.services import today
+from iopdesk.services.permissions import Perm
 from iopdesk.ui import clock
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.tablemodel import Column, RowsModel
@@ -32,6 +33,35 @@ TILE_TARGETS = {
 
 class TodayPage(Page):
     title = "Today"
+    # refreshed when an operation (here or on another workstation) changes one of these
+    shows = frozenset(
+        {
+            "client",
+            "clinic_session",
+            "attendance",
+            "rosterchange",
+            "sessionfacilitator",
+            "trackenrollment",
+            "therapistassignment",
+            "track",
+            "trackblock",
+            "clinicclosure",
+            "note",
+            "groupnote",
+            "app_user",
+            "staff",
+            "breakglassaccess",
+            "amendmentrequest",
+            "riskflag",
+            "authorization",
+            "billingline",
+            "billingbatch",
+            "treatmentplan",
+            "backuprecord",
+            "clinic",
+            "setting",
+        }
+    )
     open_list = Signal(str, str)  # page name, what to show on it
 
     def __init__(self, ctx: AppContext) -> None:
@@ -147,11 +177,11 @@ class TodayPage(Page):
         for i, card in enumerate(shown):
             self.grid.addWidget(card, i // 4, i % 4)
 
-    def _refresh_plan_reviews(self) -> None:
+    def _show_plan_reviews(self, data: today.TodaySummary) -> None:
         """Plan reviews: the clinic's for supervisors, the caseload's for clinicians."""
         from iopdesk.services import plans
 
-        counts = plans.review_counts(self.ctx.db, self.ctx.actor)
+        counts = data.plan_reviews
         self.plan_reviews.setProperty("off", counts is None)
         self.plan_reviews.setVisible(counts is not None)
         if counts is None:
@@ -161,7 +191,7 @@ class TodayPage(Page):
             "Treatment plan reviews due / overdue"
             + (" (clinic)" if counts.scope == "clinic" else " (my clients)")
         )
-        rows = plans.reviews_due(self.ctx.db, self.ctx.actor, counts.scope)
+        rows = data.plan_review_rows
         self.plan_reviews.setToolTip(
             "\n".join(
                 [
@@ -178,8 +208,16 @@ class TodayPage(Page):
             )
         )
 
-    def refresh(self) -> None:
-        data = today.summary(self.ctx.db, self.ctx.actor)
+    def fetch(self) -> today.TodaySummary:
+        """Everything Today shows, read on a worker (services.today.summary)."""
+        return today.summary(self.ctx.db, self.ctx.actor)
+
+    def present(self, data: object) -> None:
+        import shiboken6
+
+        if not shiboken6.isValid(self.subtitle_label):
+            return  # the window closed (signed out) while Today was being read
+        assert isinstance(data, today.TodaySummary)
         self.subtitle_label.setText(
             f"{clock.today():%A, %B %-d, %Y} - signed in as {self.ctx.actor.display_name}"
         )
@@ -221,29 +259,20 @@ class TodayPage(Page):
         self.break_glass.set_value(data.break_glass_to_review)
         self.break_glass.setProperty("off", not data.break_glass_to_review)  # shown only if any
         self.break_glass.setVisible(bool(data.break_glass_to_review))
-        self.break_glass_panel.refresh(bool(data.break_glass_to_review))
+        self._show_panel(self.break_glass_panel, data.break_glass_rows)
         self.amendments.set_value(data.amendments_overdue)
         self.amendments.setProperty("off", not data.amendments_overdue)  # shown only if any
         self.amendments.setVisible(bool(data.amendments_overdue))
-        self.amendments_panel.refresh(bool(data.amendments_overdue))
-        from iopdesk.services import hours
-        from iopdesk.ui.pages.hours import on_hold_ids
-
-        week = hours.weekly_hours(self.ctx.db, self.ctx.actor, clock.today())
-        held = on_hold_ids(self.ctx)  # a client on hold is paused, not at risk
-        self.at_risk.set_value(
-            sum(1 for r in week if r.projection == "at risk" and r.client_id not in held)
-        )
-        from iopdesk.services import authorizations
-
-        warnings = authorizations.statuses(self.ctx.db, self.ctx.actor, warnings_only=True)
+        self._show_panel(self.amendments_panel, data.amendment_rows)
+        self.at_risk.set_value(data.at_risk)  # a client on hold is paused, not at risk
+        warnings = data.auth_warnings
         self.auths.set_value(len(warnings))
         self.auths.setToolTip(
             "\n".join(
                 f"{w.client} ({w.mrn}) {w.auth_number} {w.code}: {w.warning}" for w in warnings[:20]
             )
         )
-        self._refresh_plan_reviews()
+        self._show_plan_reviews(data)
         self._place_cards()
         shown = data.sessions_today
         self.schedule_title.setText("Today's schedule")
@@ -261,3 +290,14 @@ class TodayPage(Page):
         self.model.set_rows(shown)
         self.empty.setVisible(not shown)
         self.table.setVisible(bool(shown))
+
+    def _show_panel(self, panel: QWidget, rows: list[object]) -> None:
+        """The emergency-access and overdue-amendment lists, from rows already read (the
+        panel's own refresh reads them again after a change made in it)."""
+        if not self.ctx.can(Perm.AUDIT_VIEW):
+            panel.setVisible(False)
+            return
+        model = getattr(panel, "model", None)
+        if model is not None:
+            model.set_rows(rows)
+        panel.setVisible(bool(rows))
