@@ -58,6 +58,7 @@ from iopdesk.reports import aftercare as packet_writer
 from iopdesk.services import audit, clock
 from iopdesk.services.actor import Actor
 from iopdesk.services.clinic import clinic_now
+from iopdesk.services.declare import service
 from iopdesk.services.discharge import current_goals_in, require_client_clinical
 from iopdesk.services.disclosures import CLIENT_COPY, Release
 from iopdesk.services.permissions import Perm, has, require
@@ -229,23 +230,20 @@ def _load_json(text: str) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
 
+@service(Perm.CLIENT_VIEW, read_only=True)
 def list_clinic_items(
-    db: Database, actor: Actor, list_name: str, *, include_inactive: bool = False
+    session: Session, actor: Actor, list_name: str, *, include_inactive: bool = False
 ) -> list[ListEntry]:
-    require(actor, Perm.CLIENT_VIEW)
     if list_name not in CLINIC_LISTS:
         raise ValidationError(f"There is no clinic list called '{list_name}'.")
-    with db.read() as session:
-        q = select(ClinicListItem).where(ClinicListItem.list_name == list_name)
-        if not include_inactive:
-            q = q.where(ClinicListItem.active == True)  # noqa: E712
-        rows = session.exec(
-            q.order_by(col(ClinicListItem.sort_order), col(ClinicListItem.label))
-        ).all()
-        return [
-            ListEntry(r.id or 0, r.version, r.list_name, r.label, _load_json(r.data_json), r.active)
-            for r in rows
-        ]
+    q = select(ClinicListItem).where(ClinicListItem.list_name == list_name)
+    if not include_inactive:
+        q = q.where(ClinicListItem.active == True)  # noqa: E712
+    rows = session.exec(q.order_by(col(ClinicListItem.sort_order), col(ClinicListItem.label))).all()
+    return [
+        ListEntry(r.id or 0, r.version, r.list_name, r.label, _load_json(r.data_json), r.active)
+        for r in rows
+    ]
 
 
 def _require_list_editor(actor: Actor) -> None:
@@ -691,46 +689,43 @@ def reopen_plan(
 
 
 # -- the packet ----------------------------------------------------------------------------------
-def plan_for_mrn(db: Database, actor: Actor, mrn: str) -> int:
+@service(Perm.AFTERCARE_PRINT)
+def plan_for_mrn(session: Session, actor: Actor, mrn: str) -> int:
     """The plan to print for a client: the newest finalized one, else the newest draft."""
-    require(actor, Perm.AFTERCARE_PRINT)
-    with db.session() as session:
-        same = func.lower(col(Client.mrn)) == mrn.strip().lower()  # unique ignoring case
-        client = session.exec(select(Client).where(same)).first()
-        if client is None:
-            raise NotFoundError(f"No client has the MRN '{mrn.strip()}'.")
-        plans = session.exec(
-            select(AftercarePlan)
-            .where(AftercarePlan.client_id == client.id)
-            .order_by(col(AftercarePlan.id).desc())
-        ).all()
-        if not plans:
-            raise NotFoundError(f"Client {client.mrn} has no aftercare plan.")
-        final = [p for p in plans if p.status == "finalized"]
-        return int((final or plans)[0].id or 0)
+    same = func.lower(col(Client.mrn)) == mrn.strip().lower()  # unique ignoring case
+    client = session.exec(select(Client).where(same)).first()
+    if client is None:
+        raise NotFoundError(f"No client has the MRN '{mrn.strip()}'.")
+    plans = session.exec(
+        select(AftercarePlan)
+        .where(AftercarePlan.client_id == client.id)
+        .order_by(col(AftercarePlan.id).desc())
+    ).all()
+    if not plans:
+        raise NotFoundError(f"Client {client.mrn} has no aftercare plan.")
+    final = [p for p in plans if p.status == "finalized"]
+    return int((final or plans)[0].id or 0)
 
 
-def print_cover(db: Database, actor: Actor, plan_id: int) -> PlanView:
+@service(Perm.AFTERCARE_PRINT)
+def print_cover(session: Session, actor: Actor, plan_id: int) -> PlanView:
     """What the print dialog needs (client, language, status) without the plan's clinical
     content, for a user who may print this packet: the front desk prints a finalized packet
     for the client without reading the plan; clinicians only for their own clients."""
-    require(actor, Perm.AFTERCARE_PRINT)
-    with db.session() as session:
-        plan = _plan(session, plan_id)
-        _require_packet_access(session, actor, plan)
-        if plan.status != "finalized" and not has(actor, Perm.DISCHARGE_MANAGE):
-            raise ValidationError(
-                "This aftercare plan is still a draft. The clinician must finalize (sign) it "
-                "before the packet is printed for the client."
-            )
-        return replace(_view(session, plan), data=AftercareData())
+    plan = _plan(session, plan_id)
+    _require_packet_access(session, actor, plan)
+    if plan.status != "finalized" and not has(actor, Perm.DISCHARGE_MANAGE):
+        raise ValidationError(
+            "This aftercare plan is still a draft. The clinician must finalize (sign) it "
+            "before the packet is printed for the client."
+        )
+    return replace(_view(session, plan), data=AftercareData())
 
 
-def build_packet(db: Database, actor: Actor, plan_id: int) -> packet_writer.Packet:
+@service(Perm.AFTERCARE_PRINT)
+def build_packet(session: Session, actor: Actor, plan_id: int) -> packet_writer.Packet:
     """The packet's plain data (reading audited by print_packet)."""
-    require(actor, Perm.AFTERCARE_PRINT)
-    with db.session() as session:
-        return _packet_in(session, actor, plan_id)
+    return _packet_in(session, actor, plan_id)
 
 
 def _require_clinical_audited(
