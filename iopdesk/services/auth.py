@@ -25,6 +25,7 @@ from iopdesk.services import audit
 from iopdesk.services.actor import Actor, parse_roles, roles_text
 from iopdesk.services.audit import Action
 from iopdesk.services.clinic import get_setting_in
+from iopdesk.services.declare import service
 from iopdesk.services.permissions import Perm, require
 
 MIN_PASSWORD_LENGTH = 10
@@ -429,8 +430,9 @@ def create_user_in(
     return user
 
 
+@service(Perm.USERS_MANAGE)
 def add_user(
-    db: Database,
+    session: Session,
     actor: Actor,
     username: str,
     password: str,
@@ -438,17 +440,12 @@ def add_user(
     display_name: str = "",
     staff_id: int | None = None,
 ) -> UserInfo:
-    require(actor, Perm.USERS_MANAGE)
-    with db.session() as session:
-        return _info(
-            create_user_in(session, actor, username, password, roles, display_name, staff_id)
-        )
+    return _info(create_user_in(session, actor, username, password, roles, display_name, staff_id))
 
 
-def list_users(db: Database, actor: Actor) -> list[UserInfo]:
-    require(actor, Perm.USERS_MANAGE)
-    with db.read() as session:
-        return [_info(u) for u in session.exec(select(User).order_by(User.username)).all()]
+@service(Perm.USERS_MANAGE, read_only=True)
+def list_users(session: Session, actor: Actor) -> list[UserInfo]:
+    return [_info(u) for u in session.exec(select(User).order_by(User.username)).all()]
 
 
 def set_user_access(
