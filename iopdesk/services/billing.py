@@ -122,6 +122,7 @@ from iopdesk.models.enums import (
 from iopdesk.services import audit
 from iopdesk.services.actor import Actor
 from iopdesk.services.clinic import get_setting_in
+from iopdesk.services.declare import Audited, about, service
 from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm, require
 from iopdesk.services.records import serialize
@@ -1244,40 +1245,31 @@ def export(
     return ExportResult(run.batch_number, len(run.lines), len(run.exceptions), total, False, target)
 
 
-def void_batch(db: Database, actor: Actor, batch_number: str, reason: str) -> BatchInfo:
+@service(Perm.BILLING_EXPORT, audit=Audited(audit.Action.UPDATE, "billing_batch"))
+def void_batch(session: Session, actor: Actor, batch_number: str, reason: str) -> BatchInfo:
     """Void an exported batch with a reason: its lines become billable again."""
-    require(actor, Perm.BILLING_EXPORT)
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError("Give a reason for voiding the batch.", {"reason": "Required."})
-    with db.session() as session:
-        serialize(session, "billing_batch")
-        batch = session.execute(
-            sa_select(BillingBatch).where(col(BillingBatch.batch_number) == batch_number)
-        ).scalar_one_or_none()
-        if batch is None:
-            raise NotFoundError(f"There is no billing batch {batch_number}.")
-        if batch.status == BatchStatus.VOIDED.value:
-            raise UserError(f"Billing batch {batch_number} is already voided.")
-        now = utcnow()
-        batch.status = BatchStatus.VOIDED.value
-        batch.voided_at = now
-        batch.voided_by = actor.user_id
-        batch.void_reason = reason
-        batch.updated_at = now
-        batch.updated_by = actor.user_id
-        batch.version += 1
-        session.add(batch)
-        session.flush()
-        audit.record(
-            session,
-            actor,
-            audit.Action.UPDATE,
-            entity="billing_batch",
-            entity_id=batch.id,
-            detail=f"voided batch {batch_number}",
-        )
-        return _info(batch)
+    serialize(session, "billing_batch")
+    batch = session.execute(
+        sa_select(BillingBatch).where(col(BillingBatch.batch_number) == batch_number)
+    ).scalar_one_or_none()
+    if batch is None:
+        raise NotFoundError(f"There is no billing batch {batch_number}.")
+    if batch.status == BatchStatus.VOIDED.value:
+        raise UserError(f"Billing batch {batch_number} is already voided.")
+    now = utcnow()
+    batch.status = BatchStatus.VOIDED.value
+    batch.voided_at = now
+    batch.voided_by = actor.user_id
+    batch.void_reason = reason
+    batch.updated_at = now
+    batch.version += 1
+    session.add(batch)
+    session.flush()
+    about(session, entity_id=batch.id, detail=f"voided batch {batch_number}")
+    return _info(batch)
 
 
 def _info(b: BillingBatch) -> BatchInfo:
