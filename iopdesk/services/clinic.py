@@ -15,6 +15,8 @@ from iopdesk.errors import NotFoundError, ValidationError
 from iopdesk.models import Clinic, Setting, User, utcnow
 from iopdesk.models.enums import Role
 from iopdesk.services.actor import Actor
+from iopdesk.services.audit import Action
+from iopdesk.services.declare import Audited, about, service
 from iopdesk.services.permissions import Perm, require
 from iopdesk.services.validation import normalize_phone, npi_is_valid
 
@@ -274,10 +276,9 @@ def get_logo(db: Database) -> bytes | None:
         return None if clinic is None or not clinic.logo_png else bytes(clinic.logo_png)
 
 
-def set_logo(db: Database, actor: Actor, data: bytes | None) -> None:
+@service(Perm.SETTINGS_MANAGE, audit=Audited(Action.SETTING_CHANGE, "clinic"))
+def set_logo(session: Session, actor: Actor, data: bytes | None) -> None:
     """Set (PNG or JPEG, at most 1 MB) or remove (None) the logo printed on packets."""
-    require(actor, Perm.SETTINGS_MANAGE)
-    from iopdesk.services import audit
     from iopdesk.services.records import touch
 
     if data is not None:
@@ -290,18 +291,14 @@ def set_logo(db: Database, actor: Actor, data: bytes | None) -> None:
                 "The logo file is larger than 1 MB; save a smaller picture and try again.",
                 {"logo": "Too large."},
             )
-    with db.session() as session:
-        clinic = session.exec(select(Clinic)).first()
-        if clinic is None:
-            raise NotFoundError("The clinic has not been set up yet.")
-        clinic.logo_png = data
-        touch(clinic, actor)
-        session.add(clinic)
-        audit.record(
-            session,
-            actor,
-            audit.Action.SETTING_CHANGE,
-            entity="clinic",
-            entity_id=clinic.id,
-            detail="logo removed" if data is None else f"logo set ({len(data)} bytes)",
-        )
+    clinic = session.exec(select(Clinic)).first()
+    if clinic is None:
+        raise NotFoundError("The clinic has not been set up yet.")
+    clinic.logo_png = data
+    touch(clinic, actor)
+    session.add(clinic)
+    about(
+        session,
+        entity_id=clinic.id,
+        detail="logo removed" if data is None else f"logo set ({len(data)} bytes)",
+    )
