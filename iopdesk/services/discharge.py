@@ -75,6 +75,7 @@ from iopdesk.services import audit
 from iopdesk.services.actor import Actor
 from iopdesk.services.clients import can_view_clinical_in, end_episode_in
 from iopdesk.services.clinic import clinic_today
+from iopdesk.services.declare import Audited, about, service
 from iopdesk.services.permissions import Perm, has, require
 from iopdesk.services.records import touch
 
@@ -752,86 +753,67 @@ def sign_errors_in(session: Session, d: Discharge) -> dict[str, str]:
     return errors
 
 
+@service(Perm.CLINICAL_WRITE, audit=Audited(audit.Action.SIGN, "discharge"))
 def sign_discharge(
-    db: Database, actor: Actor, discharge_id: int, expected_version: int
+    session: Session, actor: Actor, discharge_id: int, expected_version: int
 ) -> DischargeInfo:
     """Sign and lock the summary (see the module docstring)."""
-    require(actor, Perm.CLINICAL_WRITE)
     if actor.staff_id is None:
         raise PermissionDenied("Your user account is not linked to a staff record.")
-    with db.session() as session:
-        d = session.get(Discharge, discharge_id)
-        if d is None or d.voided_at is not None:
-            raise NotFoundError("That discharge record does not exist.")
-        require_client_clinical(session, actor, d.client_id, Perm.DISCHARGE_MANAGE)
-        if d.signed_at is not None:
-            raise UserError("This discharge summary is already signed.")
-        if d.version != expected_version:
-            raise StaleRecordError("This discharge summary")
-        errors = sign_errors_in(session, d)
-        if errors:
-            raise ValidationError(" ".join(errors.values()), errors)
-        import hashlib
+    d = session.get(Discharge, discharge_id)
+    if d is None or d.voided_at is not None:
+        raise NotFoundError("That discharge record does not exist.")
+    require_client_clinical(session, actor, d.client_id, Perm.DISCHARGE_MANAGE)
+    if d.signed_at is not None:
+        raise UserError("This discharge summary is already signed.")
+    if d.version != expected_version:
+        raise StaleRecordError("This discharge summary")
+    errors = sign_errors_in(session, d)
+    if errors:
+        raise ValidationError(" ".join(errors.values()), errors)
+    import hashlib
 
-        sha = hashlib.sha256(
-            canonical_summary(d, _goal_rows(session, discharge_id)).encode("utf-8")
-        ).hexdigest()
-        d.signed_by = actor.user_id
-        d.signed_at = utcnow()
-        d.content_sha256 = sha
-        touch(d, actor)
-        session.add(d)
-        session.flush()
-        audit.record(
-            session,
-            actor,
-            audit.Action.SIGN,
-            entity="discharge",
-            entity_id=d.id,
-            client_id=d.client_id,
-        )
-        return _info(session, d)
+    sha = hashlib.sha256(
+        canonical_summary(d, _goal_rows(session, discharge_id)).encode("utf-8")
+    ).hexdigest()
+    d.signed_by = actor.user_id
+    d.signed_at = utcnow()
+    d.content_sha256 = sha
+    touch(d, actor)
+    session.add(d)
+    session.flush()
+    about(session, entity_id=d.id, client_id=d.client_id)
+    return _info(session, d)
 
 
+@service(Perm.CLINICAL_WRITE, audit=Audited(audit.Action.CREATE, "discharge_addendum"))
 def add_discharge_addendum(
-    db: Database, actor: Actor, discharge_id: int, text: str
+    session: Session, actor: Actor, discharge_id: int, text: str
 ) -> DischargeInfo:
     """A dated correction or late entry to a signed summary, signed by its author on saving
     and locked; the summary itself never changes."""
-    require(actor, Perm.CLINICAL_WRITE)
     text = (text or "").strip()
     if not text:
         raise ValidationError("Write the addendum.", {"text": "Required."})
-    with db.session() as session:
-        d = session.get(Discharge, discharge_id)
-        if d is None or d.voided_at is not None:
-            raise NotFoundError("That discharge record does not exist.")
-        require_client_clinical(session, actor, d.client_id, Perm.DISCHARGE_MANAGE)
-        if d.signed_at is None:
-            raise UserError("The summary is not signed yet: edit it instead of adding an addendum.")
-        import hashlib
+    d = session.get(Discharge, discharge_id)
+    if d is None or d.voided_at is not None:
+        raise NotFoundError("That discharge record does not exist.")
+    require_client_clinical(session, actor, d.client_id, Perm.DISCHARGE_MANAGE)
+    if d.signed_at is None:
+        raise UserError("The summary is not signed yet: edit it instead of adding an addendum.")
+    import hashlib
 
-        add = DischargeAddendum(
-            discharge_id=discharge_id,
-            author_user_id=actor.user_id,
-            text=text,
-            signed_at=utcnow(),
-            content_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
-            created_by=actor.user_id,
-            updated_by=actor.user_id,
-        )
-        session.add(add)
-        session.flush()
-        audit.record(
-            session,
-            actor,
-            audit.Action.CREATE,
-            entity="discharge_addendum",
-            entity_id=add.id,
-            client_id=d.client_id,
-            detail=f"discharge {discharge_id}",
-        )
-        return _info(session, d)
+    add = DischargeAddendum(
+        discharge_id=discharge_id,
+        author_user_id=actor.user_id,
+        text=text,
+        signed_at=utcnow(),
+        content_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+    )
+    session.add(add)
+    session.flush()
+    about(session, entity_id=add.id, client_id=d.client_id, detail=f"discharge {discharge_id}")
+    return _info(session, d)
 
 
 def verify_discharge(db: Database, actor: Actor, discharge_id: int) -> bool:
