@@ -20,6 +20,7 @@ from iopdesk.services import audit
 from iopdesk.services.actor import Actor
 from iopdesk.services.clients import require_clinical_in
 from iopdesk.services.clinic import clinic_today
+from iopdesk.services.declare import Audited, about, service
 from iopdesk.services.permissions import Perm, require
 from iopdesk.services.records import update_versioned
 
@@ -238,32 +239,28 @@ def record_measure(
         return _info(session, m)
 
 
+@service(Perm.CLINICAL_VIEW, audit=Audited(audit.Action.READ, "outcome_measure"))
 def list_measures(
-    db: Database, actor: Actor, client_id: int, code: str | None = None
+    session: Session, actor: Actor, client_id: int, code: str | None = None
 ) -> list[MeasureInfo]:
     """The client's measures, oldest first (a series for the chart); the view is audited."""
-    require(actor, Perm.CLINICAL_VIEW)
     wanted = instrument(code).code if code else None
-    with db.session() as session:
-        _check_chart(session, actor, client_id, "")
-        query = select(OutcomeMeasure).where(
-            OutcomeMeasure.client_id == client_id, col(OutcomeMeasure.voided_at).is_(None)
-        )
-        if wanted:
-            query = query.where(OutcomeMeasure.instrument == wanted)
-        rows = session.exec(
-            query.order_by(col(OutcomeMeasure.measure_date), col(OutcomeMeasure.id))
-        ).all()
-        audit.record(
-            session,
-            actor,
-            audit.Action.READ,
-            entity="outcome_measure",
-            entity_id="",
-            client_id=client_id,
-            detail=f"{len(rows)} measures" + (f" {wanted}" if wanted else ""),
-        )
-        return [_info(session, m) for m in rows]
+    _check_chart(session, actor, client_id, "")
+    query = select(OutcomeMeasure).where(
+        OutcomeMeasure.client_id == client_id, col(OutcomeMeasure.voided_at).is_(None)
+    )
+    if wanted:
+        query = query.where(OutcomeMeasure.instrument == wanted)
+    rows = session.exec(
+        query.order_by(col(OutcomeMeasure.measure_date), col(OutcomeMeasure.id))
+    ).all()
+    about(
+        session,
+        entity_id="",
+        client_id=client_id,
+        detail=f"{len(rows)} measures" + (f" {wanted}" if wanted else ""),
+    )
+    return [_info(session, m) for m in rows]
 
 
 def series(measures: Sequence[MeasureInfo]) -> dict[str, list[tuple[date, int]]]:
@@ -274,32 +271,25 @@ def series(measures: Sequence[MeasureInfo]) -> dict[str, list[tuple[date, int]]]
     return result
 
 
-def void_measure(db: Database, actor: Actor, measure_id: int, version: int, reason: str) -> None:
+@service(Perm.CLINICAL_WRITE, audit=Audited(audit.Action.UPDATE, "outcome_measure"))
+def void_measure(
+    session: Session, actor: Actor, measure_id: int, version: int, reason: str
+) -> None:
     """A measure entered in error is voided with a reason (never deleted)."""
-    require(actor, Perm.CLINICAL_WRITE)
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError("Give a reason for voiding the measure.", {"reason": "Required."})
-    with db.session() as session:
-        m = session.get(OutcomeMeasure, measure_id)
-        if m is None or m.voided_at is not None:
-            raise NotFoundError("That outcome measure does not exist.")
-        _check_chart(session, actor, m.client_id, measure_id)
-        update_versioned(
-            session,
-            actor,
-            OutcomeMeasure,
-            measure_id,
-            version,
-            {"voided_at": utcnow(), "voided_by": actor.user_id, "void_reason": reason[:200]},
-            what="This outcome measure",
-        )
-        audit.record(
-            session,
-            actor,
-            audit.Action.UPDATE,
-            entity="outcome_measure",
-            entity_id=measure_id,
-            client_id=m.client_id,
-            detail="voided",
-        )
+    m = session.get(OutcomeMeasure, measure_id)
+    if m is None or m.voided_at is not None:
+        raise NotFoundError("That outcome measure does not exist.")
+    _check_chart(session, actor, m.client_id, measure_id)
+    update_versioned(
+        session,
+        actor,
+        OutcomeMeasure,
+        measure_id,
+        version,
+        {"voided_at": utcnow(), "voided_by": actor.user_id, "void_reason": reason[:200]},
+        what="This outcome measure",
+    )
+    about(session, entity_id=measure_id, client_id=m.client_id, detail="voided")
