@@ -50,6 +50,7 @@ from iopdesk.services import audit
 from iopdesk.services.actor import Actor
 from iopdesk.services.clients import require_clinical_in
 from iopdesk.services.clinic import clinic_today, get_setting_in
+from iopdesk.services.declare import Audited, about, service
 from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm, has, require
 from iopdesk.services.records import update_versioned
@@ -904,40 +905,32 @@ def _content_for_author(session: Session, actor: Actor, note: Note) -> None:
         raise PermissionDenied("Only the note's author can change or sign it.")
 
 
+@service(Perm.CLINICAL_WRITE, audit=Audited(audit.Action.CREATE, "note"))
 def create_note(
-    db: Database, actor: Actor, draft: NoteDraft, *, complete: bool = True
+    session: Session, actor: Actor, draft: NoteDraft, *, complete: bool = True
 ) -> SavedNote:
-    require(actor, Perm.CLINICAL_WRITE)
-    with db.session() as session:
-        staff = _staff_of(session, actor)
-        _require_chart(session, actor, draft.client_id)
-        values = _draft_values(session, actor, draft, complete=complete, note_id=None)
-        note = Note(
-            author_staff_id=staff.id or 0,
-            status=NoteStatus.DRAFT.value,
-            cosign_required=needs_cosign(staff),
-            created_by=actor.user_id,
-            updated_by=actor.user_id,
-            **values,
-        )
-        session.add(note)
-        session.flush()
-        if complete and note.risk_suicidal:
-            _raise_risk(session, actor, note)
-        audit.record(
-            session,
-            actor,
-            audit.Action.CREATE,
-            entity="note",
-            entity_id=note.id,
-            client_id=note.client_id,
-            detail="" if complete else "autosave",
-        )
-        return SavedNote(note.id or 0, note.version, note.status)
+    staff = _staff_of(session, actor)
+    _require_chart(session, actor, draft.client_id)
+    values = _draft_values(session, actor, draft, complete=complete, note_id=None)
+    note = Note(
+        author_staff_id=staff.id or 0,
+        status=NoteStatus.DRAFT.value,
+        cosign_required=needs_cosign(staff),
+        **values,
+    )
+    session.add(note)
+    session.flush()
+    if complete and note.risk_suicidal:
+        _raise_risk(session, actor, note)
+    about(
+        session, entity_id=note.id, client_id=note.client_id, detail="" if complete else "autosave"
+    )
+    return SavedNote(note.id or 0, note.version, note.status)
 
 
+@service(Perm.CLINICAL_WRITE, audit=Audited(audit.Action.UPDATE, "note"))
 def update_note(
-    db: Database,
+    session: Session,
     actor: Actor,
     note_id: int,
     expected_version: int,
@@ -946,32 +939,24 @@ def update_note(
     complete: bool = True,
 ) -> SavedNote:
     """Save a draft. Signed notes are refused (here and by the database)."""
-    require(actor, Perm.CLINICAL_WRITE)
-    with db.session() as session:
-        note = _get_note(session, note_id)
-        _require_chart(session, actor, note.client_id, note_id)
-        _refuse_locked(note)
-        _content_for_author(session, actor, note)
-        if draft.client_id != note.client_id:
-            raise ValidationError("A note cannot be moved to another client's chart.")
-        values = _draft_values(session, actor, draft, complete=complete, note_id=note_id)
-        if note.group_note_id is not None:
-            raise UserError("This is a group entry: edit it in the group note.")
-        updated = update_versioned(
-            session, actor, Note, note_id, expected_version, values, what="This note"
-        )
-        if complete and updated.risk_suicidal:
-            _raise_risk(session, actor, updated)
-        audit.record(
-            session,
-            actor,
-            audit.Action.UPDATE,
-            entity="note",
-            entity_id=note_id,
-            client_id=note.client_id,
-            detail="" if complete else "autosave",
-        )
-        return SavedNote(note_id, updated.version, updated.status)
+    note = _get_note(session, note_id)
+    _require_chart(session, actor, note.client_id, note_id)
+    _refuse_locked(note)
+    _content_for_author(session, actor, note)
+    if draft.client_id != note.client_id:
+        raise ValidationError("A note cannot be moved to another client's chart.")
+    values = _draft_values(session, actor, draft, complete=complete, note_id=note_id)
+    if note.group_note_id is not None:
+        raise UserError("This is a group entry: edit it in the group note.")
+    updated = update_versioned(
+        session, actor, Note, note_id, expected_version, values, what="This note"
+    )
+    if complete and updated.risk_suicidal:
+        _raise_risk(session, actor, updated)
+    about(
+        session, entity_id=note_id, client_id=note.client_id, detail="" if complete else "autosave"
+    )
+    return SavedNote(note_id, updated.version, updated.status)
 
 
 def autosave_note(
@@ -1017,146 +1002,121 @@ def _complete_errors(note: Note) -> dict[str, str]:
     return errors
 
 
-def sign_note(db: Database, actor: Actor, note_id: int, expected_version: int) -> NoteHeader:
+@service(Perm.CLINICAL_WRITE, audit=Audited(audit.Action.SIGN, "note"))
+def sign_note(session: Session, actor: Actor, note_id: int, expected_version: int) -> NoteHeader:
     """Sign and lock: signer, time, SHA-256 of the canonical content; late entries marked."""
-    require(actor, Perm.CLINICAL_WRITE)
-    with db.session() as session:
-        note = _get_note(session, note_id)
-        _require_chart(session, actor, note.client_id, note_id)
-        _refuse_locked(note)
-        _content_for_author(session, actor, note)
-        if note.group_note_id is not None:
-            raise UserError("Group entries are signed together with their group note.")
-        if note.version != expected_version:
-            from iopdesk.errors import StaleRecordError
+    note = _get_note(session, note_id)
+    _require_chart(session, actor, note.client_id, note_id)
+    _refuse_locked(note)
+    _content_for_author(session, actor, note)
+    if note.group_note_id is not None:
+        raise UserError("Group entries are signed together with their group note.")
+    if note.version != expected_version:
+        from iopdesk.errors import StaleRecordError
 
-            raise StaleRecordError("This note")
-        _raise(_complete_errors(note))
-        values = _sign_values(session, actor, note, None)
-        session.expunge(note)
-        updated = update_versioned(
-            session, actor, Note, note_id, expected_version, values, what="This note"
-        )
-        if updated.risk_suicidal:
-            _raise_risk(session, actor, updated)
-        audit.record(
-            session,
-            actor,
-            audit.Action.SIGN,
-            entity="note",
-            entity_id=note_id,
-            client_id=note.client_id,
-            detail="late entry" if values["late_entry"] else "",
-        )
-        return _header(updated, _name(session.get(Staff, updated.author_staff_id)))
+        raise StaleRecordError("This note")
+    _raise(_complete_errors(note))
+    values = _sign_values(session, actor, note, None)
+    session.expunge(note)
+    updated = update_versioned(
+        session, actor, Note, note_id, expected_version, values, what="This note"
+    )
+    if updated.risk_suicidal:
+        _raise_risk(session, actor, updated)
+    about(
+        session,
+        entity_id=note_id,
+        client_id=note.client_id,
+        detail="late entry" if values["late_entry"] else "",
+    )
+    return _header(updated, _name(session.get(Staff, updated.author_staff_id)))
 
 
-def cosign_note(db: Database, actor: Actor, note_id: int, expected_version: int) -> NoteHeader:
+@service(Perm.NOTE_COSIGN, audit=Audited(audit.Action.COSIGN, "note"))
+def cosign_note(session: Session, actor: Actor, note_id: int, expected_version: int) -> NoteHeader:
     """A supervisor co-signs a supervisee's signed note (once)."""
-    require(actor, Perm.NOTE_COSIGN)
-    with db.session() as session:
-        note = _get_note(session, note_id)
-        _require_chart(session, actor, note.client_id, note_id)
-        if note.status != NoteStatus.SIGNED.value:
-            raise UserError("The author has not signed this note yet; co-sign it after they do.")
-        if not note.cosign_required:
-            raise UserError("This note does not need a co-signature.")
-        if note.cosigned_at is not None:
-            raise UserError("This note is already co-signed.")
-        if note.author_staff_id == actor.staff_id:
-            raise PermissionDenied("You cannot co-sign your own note.")
-        author = session.get(Staff, note.author_staff_id)
-        if (
-            author is not None
-            and author.supervisor_id is not None
-            and author.supervisor_id != actor.staff_id
-        ):
-            raise PermissionDenied("Only the author's supervisor of record can co-sign this note.")
-        updated = update_versioned(
-            session,
-            actor,
-            Note,
-            note_id,
-            expected_version,
-            {"cosigned_by": actor.user_id, "cosigned_at": utcnow()},
-            what="This note",
-        )
-        audit.record(
-            session,
-            actor,
-            audit.Action.COSIGN,
-            entity="note",
-            entity_id=note_id,
-            client_id=note.client_id,
-        )
-        return _header(updated, _name(author))
+    note = _get_note(session, note_id)
+    _require_chart(session, actor, note.client_id, note_id)
+    if note.status != NoteStatus.SIGNED.value:
+        raise UserError("The author has not signed this note yet; co-sign it after they do.")
+    if not note.cosign_required:
+        raise UserError("This note does not need a co-signature.")
+    if note.cosigned_at is not None:
+        raise UserError("This note is already co-signed.")
+    if note.author_staff_id == actor.staff_id:
+        raise PermissionDenied("You cannot co-sign your own note.")
+    author = session.get(Staff, note.author_staff_id)
+    if (
+        author is not None
+        and author.supervisor_id is not None
+        and author.supervisor_id != actor.staff_id
+    ):
+        raise PermissionDenied("Only the author's supervisor of record can co-sign this note.")
+    updated = update_versioned(
+        session,
+        actor,
+        Note,
+        note_id,
+        expected_version,
+        {"cosigned_by": actor.user_id, "cosigned_at": utcnow()},
+        what="This note",
+    )
+    about(session, entity_id=note_id, client_id=note.client_id)
+    return _header(updated, _name(author))
 
 
-def void_note(db: Database, actor: Actor, note_id: int, expected_version: int, reason: str) -> None:
+@service(Perm.CLINICAL_WRITE, audit=Audited(audit.Action.VOID, "note"))
+def void_note(
+    session: Session, actor: Actor, note_id: int, expected_version: int, reason: str
+) -> None:
     """Void a note written in error (never deleted). Drafts: the author; signed notes: a
     supervisor, with a reason that stays on the record."""
-    require(actor, Perm.CLINICAL_WRITE)
     if not reason.strip():
         raise ValidationError("Say why the note is voided.", {"reason": "Required."})
-    with db.session() as session:
-        note = _get_note(session, note_id)
-        _require_chart(session, actor, note.client_id, note_id)
-        if note.status == NoteStatus.SIGNED.value:
-            if not has(actor, Perm.NOTE_COSIGN):
-                raise PermissionDenied("Only a supervisor can void a signed note.")
-        elif note.author_staff_id != actor.staff_id and not has(actor, Perm.NOTE_COSIGN):
-            raise PermissionDenied("Only the author or a supervisor can void this draft.")
-        update_versioned(
-            session,
-            actor,
-            Note,
-            note_id,
-            expected_version,
-            {"voided_at": utcnow(), "voided_by": actor.user_id, "void_reason": reason.strip()},
-            what="This note",
-        )
-        audit.record(
-            session,
-            actor,
-            audit.Action.VOID,
-            entity="note",
-            entity_id=note_id,
-            client_id=note.client_id,
-            detail="voided (reason kept on the note)",
-        )
+    note = _get_note(session, note_id)
+    _require_chart(session, actor, note.client_id, note_id)
+    if note.status == NoteStatus.SIGNED.value:
+        if not has(actor, Perm.NOTE_COSIGN):
+            raise PermissionDenied("Only a supervisor can void a signed note.")
+    elif note.author_staff_id != actor.staff_id and not has(actor, Perm.NOTE_COSIGN):
+        raise PermissionDenied("Only the author or a supervisor can void this draft.")
+    update_versioned(
+        session,
+        actor,
+        Note,
+        note_id,
+        expected_version,
+        {"voided_at": utcnow(), "voided_by": actor.user_id, "void_reason": reason.strip()},
+        what="This note",
+    )
+    about(
+        session,
+        entity_id=note_id,
+        client_id=note.client_id,
+        detail="voided (reason kept on the note)",
+    )
 
 
 # -- addenda ---------------------------------------------------------------------------------
-def add_addendum(db: Database, actor: Actor, note_id: int, text: str) -> AddendumView:
+@service(Perm.CLINICAL_WRITE, audit=Audited(audit.Action.CREATE, "noteaddendum"))
+def add_addendum(session: Session, actor: Actor, note_id: int, text: str) -> AddendumView:
     """A dated, authored correction or late addition to a signed note (unsigned until signed)."""
-    require(actor, Perm.CLINICAL_WRITE)
     if not text.strip():
         raise ValidationError("Write the addendum text.", {"text": "Required."})
-    with db.session() as session:
-        staff = _staff_of(session, actor)
-        note = _get_note(session, note_id)
-        _require_chart(session, actor, note.client_id, note_id)
-        if note.status != NoteStatus.SIGNED.value:
-            raise UserError("This note is still a draft: edit it instead of adding an addendum.")
-        add = NoteAddendum(
-            note_id=note_id,
-            author_staff_id=staff.id or 0,
-            text=text.strip(),
-            created_by=actor.user_id,
-            updated_by=actor.user_id,
-        )
-        session.add(add)
-        session.flush()
-        audit.record(
-            session,
-            actor,
-            audit.Action.CREATE,
-            entity="noteaddendum",
-            entity_id=add.id,
-            client_id=note.client_id,
-            detail=f"note {note_id}",
-        )
-        return _addenda_one(session, add)
+    staff = _staff_of(session, actor)
+    note = _get_note(session, note_id)
+    _require_chart(session, actor, note.client_id, note_id)
+    if note.status != NoteStatus.SIGNED.value:
+        raise UserError("This note is still a draft: edit it instead of adding an addendum.")
+    add = NoteAddendum(
+        note_id=note_id,
+        author_staff_id=staff.id or 0,
+        text=text.strip(),
+    )
+    session.add(add)
+    session.flush()
+    about(session, entity_id=add.id, client_id=note.client_id, detail=f"note {note_id}")
+    return _addenda_one(session, add)
 
 
 def _addenda_one(session: Session, add: NoteAddendum) -> AddendumView:
@@ -1176,63 +1136,46 @@ def _get_addendum(session: Session, actor: Actor, addendum_id: int) -> tuple[Not
     return add, note
 
 
+@service(Perm.CLINICAL_WRITE, audit=Audited(audit.Action.UPDATE, "noteaddendum"))
 def update_addendum(
-    db: Database, actor: Actor, addendum_id: int, expected_version: int, text: str
+    session: Session, actor: Actor, addendum_id: int, expected_version: int, text: str
 ) -> AddendumView:
-    require(actor, Perm.CLINICAL_WRITE)
     if not text.strip():
         raise ValidationError("Write the addendum text.", {"text": "Required."})
-    with db.session() as session:
-        _add, note = _get_addendum(session, actor, addendum_id)
-        updated = update_versioned(
-            session,
-            actor,
-            NoteAddendum,
-            addendum_id,
-            expected_version,
-            {"text": text.strip()},
-            what="This addendum",
-        )
-        audit.record(
-            session,
-            actor,
-            audit.Action.UPDATE,
-            entity="noteaddendum",
-            entity_id=addendum_id,
-            client_id=note.client_id,
-        )
-        return _addenda_one(session, updated)
+    _add, note = _get_addendum(session, actor, addendum_id)
+    updated = update_versioned(
+        session,
+        actor,
+        NoteAddendum,
+        addendum_id,
+        expected_version,
+        {"text": text.strip()},
+        what="This addendum",
+    )
+    about(session, entity_id=addendum_id, client_id=note.client_id)
+    return _addenda_one(session, updated)
 
 
+@service(Perm.CLINICAL_WRITE, audit=Audited(audit.Action.SIGN, "noteaddendum"))
 def sign_addendum(
-    db: Database, actor: Actor, addendum_id: int, expected_version: int
+    session: Session, actor: Actor, addendum_id: int, expected_version: int
 ) -> AddendumView:
-    require(actor, Perm.CLINICAL_WRITE)
-    with db.session() as session:
-        add, note = _get_addendum(session, actor, addendum_id)
-        updated = update_versioned(
-            session,
-            actor,
-            NoteAddendum,
-            addendum_id,
-            expected_version,
-            {
-                "signed_by": actor.user_id,
-                "signed_at": utcnow(),
-                "content_sha256": _sha(_addendum_canonical(add)),
-            },
-            what="This addendum",
-        )
-        audit.record(
-            session,
-            actor,
-            audit.Action.SIGN,
-            entity="noteaddendum",
-            entity_id=addendum_id,
-            client_id=note.client_id,
-            detail=f"note {note.id}",
-        )
-        return _addenda_one(session, updated)
+    add, note = _get_addendum(session, actor, addendum_id)
+    updated = update_versioned(
+        session,
+        actor,
+        NoteAddendum,
+        addendum_id,
+        expected_version,
+        {
+            "signed_by": actor.user_id,
+            "signed_at": utcnow(),
+            "content_sha256": _sha(_addendum_canonical(add)),
+        },
+        what="This addendum",
+    )
+    about(session, entity_id=addendum_id, client_id=note.client_id, detail=f"note {note.id}")
+    return _addenda_one(session, updated)
 
 
 # -- group notes -----------------------------------------------------------------------------
