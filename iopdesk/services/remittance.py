@@ -54,6 +54,7 @@ from iopdesk.models.enums import BatchStatus
 from iopdesk.services import audit
 from iopdesk.services.actor import Actor
 from iopdesk.services.clinic import clinic_today
+from iopdesk.services.declare import Audited, about, service
 from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm, require
 from iopdesk.services.records import serialize
@@ -712,56 +713,52 @@ class RemittanceInfo:
     claims_unmatched: int
 
 
-def list_remittances(db: Database, actor: Actor) -> list[RemittanceInfo]:
-    require(actor, Perm.BILLING_VIEW)
-    with db.session() as session:
-        return [
-            RemittanceInfo(
-                r.id or 0,
-                r.file_name,
-                r.payer_name,
-                r.check_number,
-                r.payment_date,
-                Decimal(r.total_paid),
-                r.claims_matched,
-                r.claims_unmatched,
-            )
-            for r in session.execute(
-                sa_select(Remittance).order_by(col(Remittance.id).desc())
-            ).scalars()
-        ]
+@service(Perm.BILLING_VIEW)
+def list_remittances(session: Session, actor: Actor) -> list[RemittanceInfo]:
+    return [
+        RemittanceInfo(
+            r.id or 0,
+            r.file_name,
+            r.payer_name,
+            r.check_number,
+            r.payment_date,
+            Decimal(r.total_paid),
+            r.claims_matched,
+            r.claims_unmatched,
+        )
+        for r in session.execute(
+            sa_select(Remittance).order_by(col(Remittance.id).desc())
+        ).scalars()
+    ]
 
 
-def unmatched_items(db: Database, actor: Actor) -> list[Unmatched]:
+@service(Perm.BILLING_VIEW)
+def unmatched_items(session: Session, actor: Actor) -> list[Unmatched]:
     """Every remittance claim or line that matched nothing we sent."""
-    require(actor, Perm.BILLING_VIEW)
-    with db.session() as session:
-        out = [
-            Unmatched(rc.claim_number, "", None, Decimal(rc.paid), rc.note)
-            for rc in session.execute(
-                sa_select(RemittanceClaim).where(col(RemittanceClaim.claim_id).is_(None))
-            ).scalars()
-        ]
-        for rl, rc in session.execute(
-            sa_select(RemittanceLine, RemittanceClaim)
-            .join(
-                RemittanceClaim, col(RemittanceClaim.id) == col(RemittanceLine.remittance_claim_id)
+    out = [
+        Unmatched(rc.claim_number, "", None, Decimal(rc.paid), rc.note)
+        for rc in session.execute(
+            sa_select(RemittanceClaim).where(col(RemittanceClaim.claim_id).is_(None))
+        ).scalars()
+    ]
+    for rl, rc in session.execute(
+        sa_select(RemittanceLine, RemittanceClaim)
+        .join(RemittanceClaim, col(RemittanceClaim.id) == col(RemittanceLine.remittance_claim_id))
+        .where(
+            col(RemittanceLine.billing_line_id).is_(None),
+            col(RemittanceClaim.claim_id).is_not(None),
+        )
+    ).all():
+        out.append(
+            Unmatched(
+                rc.claim_number,
+                rl.procedure_code,
+                rl.date_of_service,
+                Decimal(rl.paid),
+                rl.note,
             )
-            .where(
-                col(RemittanceLine.billing_line_id).is_(None),
-                col(RemittanceClaim.claim_id).is_not(None),
-            )
-        ).all():
-            out.append(
-                Unmatched(
-                    rc.claim_number,
-                    rl.procedure_code,
-                    rl.date_of_service,
-                    Decimal(rl.paid),
-                    rl.note,
-                )
-            )
-        return out
+        )
+    return out
 
 
 def export_receivables(
@@ -840,63 +837,55 @@ class PostedClaim:
     remarks: str
 
 
-def posted_claims(db: Database, actor: Actor, remittance_id: int) -> list[PostedClaim]:
+@service(Perm.BILLING_VIEW, audit=Audited(audit.Action.READ, "remittance"))
+def posted_claims(session: Session, actor: Actor, remittance_id: int) -> list[PostedClaim]:
     """What one 835 posted: each claim with its amounts, adjustments (CARC with description,
     claim and line level) and remark codes (RARC)."""
-    require(actor, Perm.BILLING_VIEW)
-    with db.session() as session:
-        rcs = (
-            session.execute(
-                sa_select(RemittanceClaim)
-                .where(col(RemittanceClaim.remittance_id) == remittance_id)
-                .order_by(col(RemittanceClaim.id))
-            )
-            .scalars()
-            .all()
+    rcs = (
+        session.execute(
+            sa_select(RemittanceClaim)
+            .where(col(RemittanceClaim.remittance_id) == remittance_id)
+            .order_by(col(RemittanceClaim.id))
         )
-        ids = [rc.id for rc in rcs if rc.id is not None]
-        adjs: dict[int, list[RemittanceAdjustment]] = defaultdict(list)
-        for adj in session.execute(
-            sa_select(RemittanceAdjustment)
-            .where(col(RemittanceAdjustment.remittance_claim_id).in_(ids))
-            .order_by(col(RemittanceAdjustment.id))
-        ).scalars():
-            adjs[adj.remittance_claim_id].append(adj)
-        remarks: dict[int, list[str]] = defaultdict(list)
-        for rl in session.execute(
-            sa_select(RemittanceLine).where(col(RemittanceLine.remittance_claim_id).in_(ids))
-        ).scalars():
-            for code in (rl.remark_codes or "").split(","):
-                if code and code not in remarks[rl.remittance_claim_id]:
-                    remarks[rl.remittance_claim_id].append(code)
-        audit.record(
-            session,
-            actor,
-            audit.Action.READ,
-            entity="remittance",
-            entity_id=remittance_id,
-            detail=f"{len(rcs)} claims",
-        )
-        out = []
-        for rc in rcs:
-            assert rc.id is not None
-            totals: dict[str, Decimal] = defaultdict(Decimal)
-            for adj in adjs[rc.id]:
-                totals[f"{adj.group_code}-{adj.reason_code}"] += Decimal(adj.amount)
-            out.append(
-                PostedClaim(
-                    remittance_id,
-                    rc.claim_number,
-                    rc.claim_id is not None,
-                    STATUS_TEXT.get(rc.status_code, rc.status_code),
-                    Decimal(rc.charge),
-                    Decimal(rc.paid),
-                    Decimal(rc.patient_responsibility),
-                    "; ".join(
-                        f"{k} {carc_description(k.split('-', 1)[1])} {v:,.2f}"
-                        for k, v in totals.items()
-                    ),
-                    "; ".join(f"{r} {rarc_description(r)}" for r in remarks[rc.id]),
-                )
+        .scalars()
+        .all()
+    )
+    ids = [rc.id for rc in rcs if rc.id is not None]
+    adjs: dict[int, list[RemittanceAdjustment]] = defaultdict(list)
+    for adj in session.execute(
+        sa_select(RemittanceAdjustment)
+        .where(col(RemittanceAdjustment.remittance_claim_id).in_(ids))
+        .order_by(col(RemittanceAdjustment.id))
+    ).scalars():
+        adjs[adj.remittance_claim_id].append(adj)
+    remarks: dict[int, list[str]] = defaultdict(list)
+    for rl in session.execute(
+        sa_select(RemittanceLine).where(col(RemittanceLine.remittance_claim_id).in_(ids))
+    ).scalars():
+        for code in (rl.remark_codes or "").split(","):
+            if code and code not in remarks[rl.remittance_claim_id]:
+                remarks[rl.remittance_claim_id].append(code)
+    about(session, entity_id=remittance_id, detail=f"{len(rcs)} claims")
+    out = []
+    for rc in rcs:
+        assert rc.id is not None
+        totals: dict[str, Decimal] = defaultdict(Decimal)
+        for adj in adjs[rc.id]:
+            totals[f"{adj.group_code}-{adj.reason_code}"] += Decimal(adj.amount)
+        out.append(
+            PostedClaim(
+                remittance_id,
+                rc.claim_number,
+                rc.claim_id is not None,
+                STATUS_TEXT.get(rc.status_code, rc.status_code),
+                Decimal(rc.charge),
+                Decimal(rc.paid),
+                Decimal(rc.patient_responsibility),
+                "; ".join(
+                    f"{k} {carc_description(k.split('-', 1)[1])} {v:,.2f}"
+                    for k, v in totals.items()
+                ),
+                "; ".join(f"{r} {rarc_description(r)}" for r in remarks[rc.id]),
             )
-        return out
+        )
+    return out
