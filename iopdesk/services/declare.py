@@ -42,12 +42,14 @@ from iopdesk.db import Database
 from iopdesk.models import Tracked, utcnow
 from iopdesk.services import audit
 from iopdesk.services.actor import Actor
-from iopdesk.services.permissions import Perm, require
+from iopdesk.errors import PermissionDenied
+from iopdesk.services.permissions import Perm, has, require
 
 P = ParamSpec("P")
 R = TypeVar("R")
 ACTOR_KEY = "iopdesk_actor"
 ABOUT_KEY = "iopdesk_audit_about"
+CALL_KEY = "iopdesk_service_call"
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,18 @@ class Arg:
     """An audit field taken from the service argument of that name."""
 
     name: str
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    """A permission any one of several roles' permissions grants, with its refusal."""
+
+    perms: tuple[Perm, ...]
+    message: str
+
+    def check(self, actor: Actor) -> None:
+        if not any(has(actor, p) for p in self.perms):
+            raise PermissionDenied(self.message)
 
 
 @dataclass(frozen=True)
@@ -78,8 +92,13 @@ def about(
     detail: str | None = None,
     flagged: bool | None = None,
     skip: bool = False,
+    now: bool = False,
 ) -> None:
-    """From inside a declared service: the audit row's fields only the body knows."""
+    """From inside a declared service: the audit row's fields only the body knows.
+
+    `now=True` writes the declared row at this point (before rows the rest of the body
+    writes, e.g. a safety flag raised by the record just made); callables of the result are
+    then not available."""
     found: dict[str, Any] = session.info.setdefault(ABOUT_KEY, {})
     given = {
         "action": action,
@@ -91,6 +110,13 @@ def about(
     found.update({k: v for k, v in given.items() if v is not None})
     if skip:
         found["skip"] = True
+    if now:
+        call = session.info.get(CALL_KEY)
+        if call is None:
+            raise RuntimeError("about(now=True) outside a declared service")
+        service, actor, args, kwargs = call
+        service._audit(session, actor, None, args, kwargs)
+        session.info[ABOUT_KEY] = {"skip": True}
 
 
 def acting(session: Session, actor: Actor) -> None:
@@ -104,7 +130,7 @@ class Service(Generic[P, R]):
     def __init__(
         self,
         body: Callable[Concatenate[Session, Actor, P], R],
-        perm: Perm | None,
+        perm: Perm | AnyOf | None,
         audited: Audited[R] | None,
         read_only: bool,
     ) -> None:
@@ -114,20 +140,28 @@ class Service(Generic[P, R]):
         self.audited = audited
         self.read_only = read_only
         self._signature = inspect.signature(body)
+        # What callers see (inspect, help()): (db, actor, ...), not the body's session.
+        params = list(self._signature.parameters.values())
+        self.__signature__ = self._signature.replace(
+            parameters=[params[0].replace(name="db", annotation="Database"), *params[1:]]
+        )
 
     def __call__(self, db: Database, actor: Actor, *args: P.args, **kwargs: P.kwargs) -> R:
-        if self.perm is not None:
+        if isinstance(self.perm, AnyOf):
+            self.perm.check(actor)
+        elif self.perm is not None:
             require(actor, self.perm)
         unit = db.read() if self.read_only else db.session()
         with unit as session:
             session.info[ACTOR_KEY] = actor
             session.info.pop(ABOUT_KEY, None)
+            session.info[CALL_KEY] = (self, actor, args, kwargs)
             result = self.in_session(session, actor, *args, **kwargs)
             if self.audited is not None:
                 self._audit(session, actor, result, args, kwargs)
             return result
 
-    def _audit(self, session: Session, actor: Actor, result: R, args: Any, kwargs: Any) -> None:
+    def _audit(self, session: Session, actor: Actor, result: Any, args: Any, kwargs: Any) -> None:
         a = self.audited
         assert a is not None
         told: dict[str, Any] = session.info.pop(ABOUT_KEY, {})
@@ -165,7 +199,7 @@ class Service(Generic[P, R]):
 
 
 def service(
-    perm: Perm | None,
+    perm: Perm | AnyOf | None,
     *,
     audit: Audited[Any] | None = None,
     read_only: bool = False,
