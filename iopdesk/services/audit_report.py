@@ -19,6 +19,7 @@ from iopdesk.errors import ValidationError
 from iopdesk.models import AuditEvent, Client, Clinic, User
 from iopdesk.services import audit
 from iopdesk.services.actor import Actor
+from iopdesk.services.declare import Audited, about, service
 from iopdesk.services.permissions import Perm, require
 
 # sort key -> column; every column of the report is sortable
@@ -198,10 +199,10 @@ def verify(db: Database, actor: Actor) -> audit.VerifyResult:
     return result
 
 
-def export(db: Database, actor: Actor, query: AuditQuery, path: Path | str) -> int:
+@service(Perm.AUDIT_VIEW, audit=Audited(audit.Action.EXPORT, "audit_report"))
+def export(session: Session, actor: Actor, query: AuditQuery, path: Path | str) -> int:
     """Write the filtered, sorted report to .xlsx or .pdf (atomically); the export is audited.
     Returns the number of rows written."""
-    require(actor, Perm.AUDIT_VIEW)
     from iopdesk.reports import audit_report as writer
     from iopdesk.services.hours import _file_error, _write_temp
 
@@ -214,32 +215,25 @@ def export(db: Database, actor: Actor, query: AuditQuery, path: Path | str) -> i
         )
     if not target.parent.is_dir():
         raise ValidationError(f"The folder {target.parent} does not exist.")
-    with db.session() as session:
-        rows = _query(session, query, MAX_ROWS)
-        clinic = session.exec(select(Clinic.name).limit(1)).first() or ""
-        audit.record(
-            session,
-            actor,
-            audit.Action.EXPORT,
-            entity="audit_report",
-            detail=f"format {suffix[1:]}; {len(rows)} rows; {query.describe()}",
-        )
-        data = writer.AuditReportData(
-            clinic_name=clinic,
-            filters=query.describe(),
-            printed_by=actor.display_name,
-            rows=rows,
-        )
-        write = writer.write_xlsx if suffix == ".xlsx" else writer.write_pdf
-        tmp = _write_temp(target, lambda p: write(data, p))
+    rows = _query(session, query, MAX_ROWS)
+    clinic = session.exec(select(Clinic.name).limit(1)).first() or ""
+    about(session, detail=f"format {suffix[1:]}; {len(rows)} rows; {query.describe()}")
+    data = writer.AuditReportData(
+        clinic_name=clinic,
+        filters=query.describe(),
+        printed_by=actor.display_name,
+        rows=rows,
+    )
+    write = writer.write_xlsx if suffix == ".xlsx" else writer.write_pdf
+    tmp = _write_temp(target, lambda p: write(data, p))
+    try:
         try:
-            try:
-                os.replace(tmp, target)
-            except OSError as exc:
-                raise _file_error(target, exc) from exc
-        finally:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise _file_error(target, exc) from exc
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
     return len(rows)
 
 
