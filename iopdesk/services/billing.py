@@ -122,7 +122,7 @@ from iopdesk.models.enums import (
 from iopdesk.services import audit
 from iopdesk.services.actor import Actor
 from iopdesk.services.clinic import get_setting_in
-from iopdesk.services.declare import Audited, about, service
+from iopdesk.services.declare import Audited, about, acting, service
 from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm, require
 from iopdesk.services.records import serialize
@@ -1136,6 +1136,7 @@ def export(
                 {"path": "Folder not found."},
             )
     with db.session() as session:
+        acting(session, actor)  # created_by/updated_by are filled by declare.fill_tracked
         serialize(session, "billing_batch")
         run = _run(session, date_from, date_to, payer_code, include_billed)
         total = run.total
@@ -1153,8 +1154,6 @@ def export(
                 line_count=len(run.lines),
                 total_charge=total,
                 file_name=target.name,
-                created_by=actor.user_id,
-                updated_by=actor.user_id,
             )
             session.add(batch)
             session.flush()
