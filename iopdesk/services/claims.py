@@ -66,6 +66,7 @@ from iopdesk.services import audit, billing
 from iopdesk.services.actor import Actor
 from iopdesk.services.billing import BillingException, ClaimLine
 from iopdesk.services.clinic import get_setting_in
+from iopdesk.services.declare import acting
 from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm, require
 from iopdesk.services.records import serialize
@@ -858,6 +859,7 @@ def export_claims(
         )
     created = now or datetime.now()
     with db.session() as session:
+        acting(session, actor)  # created_by/updated_by are filled by declare.fill_tracked
         serialize(session, "billing_batch")
         setup = _clinic_setup(session)
         run = billing._run(session, date_from, date_to, payer_code, False)
@@ -950,8 +952,6 @@ def export_claims(
                         {file_name(world.payers[d.payer_id].payer_code, d.claim_type) for d in sent}
                     )
                 ),
-                created_by=actor.user_id,
-                updated_by=actor.user_id,
             )
             session.add(batch)
             session.flush()
@@ -979,8 +979,6 @@ def export_claims(
                 total_charge=d.total,
                 line_count=len(d.lines),
                 file_name=file_name(payer.payer_code, d.claim_type),
-                created_by=actor.user_id,
-                updated_by=actor.user_id,
             )
             session.add(claim)
             session.flush()
@@ -1006,8 +1004,6 @@ def export_claims(
                     member_id=ln.member_id,
                     auth_number=ln.auth_number,
                     claim_id=claim.id,
-                    created_by=actor.user_id,
-                    updated_by=actor.user_id,
                 )
                 for ln in d.lines
             ]
