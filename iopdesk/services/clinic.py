@@ -12,7 +12,7 @@ from sqlmodel import Session, func, select
 from iopdesk import settings as settings_decl
 from iopdesk.db import Database
 from iopdesk.errors import NotFoundError, ValidationError
-from iopdesk.models import Clinic, Setting, User, utcnow
+from iopdesk.models import Clinic, Setting, User
 from iopdesk.models.enums import Role
 from iopdesk.services.actor import Actor
 from iopdesk.services.audit import Action
@@ -231,9 +231,8 @@ SECURITY_SETTINGS = frozenset(
 )
 
 
-def set_setting(db: Database, actor: Actor, key: str, value: Any) -> Any:
-    require(actor, Perm.SETTINGS_MANAGE)
-    from iopdesk.services import audit
+@service(Perm.SETTINGS_MANAGE, audit=Audited(Action.SETTING_CHANGE, "setting"))
+def set_setting(session: Session, actor: Actor, key: str, value: Any) -> Any:
 
     spec = settings_decl.BY_KEY.get(key)
     if spec is None:
@@ -242,28 +241,17 @@ def set_setting(db: Database, actor: Actor, key: str, value: Any) -> Any:
         parsed = settings_decl.parse(spec, value)
     except ValueError as exc:
         raise ValidationError(str(exc), {key: str(exc)}) from None
-    with db.session() as session:
-        row = session.get(Setting, key)
-        old = get_setting_in(session, key)
-        if row is None:
-            row = Setting(key=key, value=str(parsed), created_by=actor.user_id)
-        else:
-            row.value = str(parsed)
-            row.version += 1
-        row.updated_at = utcnow()
-        row.updated_by = actor.user_id
-        session.add(row)
-        audit.record(
-            session,
-            actor,
-            audit.Action.SETTING_CHANGE,
-            entity="setting",
-            entity_id=key,
-            detail=f"{old} -> {parsed}",
-            # security settings are flagged for review in the audit report
-            flagged=key in SECURITY_SETTINGS,
-        )
-        return parsed
+    row = session.get(Setting, key)
+    old = get_setting_in(session, key)
+    if row is None:
+        row = Setting(key=key, value=str(parsed))
+    else:
+        row.value = str(parsed)
+        row.version += 1
+    session.add(row)
+    # security settings are flagged for review in the audit report
+    about(session, entity_id=key, detail=f"{old} -> {parsed}", flagged=key in SECURITY_SETTINGS)
+    return parsed
 
 
 LOGO_MAX_BYTES = 1_000_000
