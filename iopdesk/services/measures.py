@@ -13,7 +13,6 @@ from datetime import date
 
 from sqlmodel import Session, col, select
 
-from iopdesk.db import Database
 from iopdesk.errors import NotFoundError, ValidationError
 from iopdesk.models import Client, OutcomeMeasure, Staff, utcnow
 from iopdesk.services import audit
@@ -21,7 +20,7 @@ from iopdesk.services.actor import Actor
 from iopdesk.services.clients import require_clinical_in
 from iopdesk.services.clinic import clinic_today
 from iopdesk.services.declare import Audited, about, service
-from iopdesk.services.permissions import Perm, require
+from iopdesk.services.permissions import Perm
 from iopdesk.services.records import update_versioned
 
 ANSWERS = ("Not at all", "Several days", "More than half the days", "Nearly every day")
@@ -184,8 +183,9 @@ def _info(session: Session, m: OutcomeMeasure) -> MeasureInfo:
     )
 
 
+@service(Perm.CLINICAL_WRITE, audit=Audited(audit.Action.CREATE, "outcome_measure"))
 def record_measure(
-    db: Database,
+    session: Session,
     actor: Actor,
     client_id: int,
     code: str,
@@ -193,50 +193,44 @@ def record_measure(
     items: Sequence[int | None],
 ) -> MeasureInfo:
     """Score and store one administration; the total is always computed, never typed."""
-    require(actor, Perm.CLINICAL_WRITE)
     result = score(code, items)
-    with db.session() as session:
-        if session.get(Client, client_id) is None:
-            raise NotFoundError("That client does not exist.")
-        _check_chart(session, actor, client_id, "")
-        if measure_date > clinic_today(session):
-            raise ValidationError(
-                "The date given cannot be in the future.", {"measure_date": "In the future."}
-            )
-        m = OutcomeMeasure(
-            client_id=client_id,
-            instrument=result.instrument,
-            measure_date=measure_date,
-            item_scores=",".join(str(v) for v in result.items),
-            total=result.total,
-            administered_by=actor.staff_id,
-            created_by=actor.user_id,
-            updated_by=actor.user_id,
+    if session.get(Client, client_id) is None:
+        raise NotFoundError("That client does not exist.")
+    _check_chart(session, actor, client_id, "")
+    if measure_date > clinic_today(session):
+        raise ValidationError(
+            "The date given cannot be in the future.", {"measure_date": "In the future."}
         )
-        session.add(m)
-        session.flush()
-        audit.record(
+    m = OutcomeMeasure(
+        client_id=client_id,
+        instrument=result.instrument,
+        measure_date=measure_date,
+        item_scores=",".join(str(v) for v in result.items),
+        total=result.total,
+        administered_by=actor.staff_id,
+    )
+    session.add(m)
+    session.flush()
+    about(
+        session,
+        entity_id=m.id,
+        client_id=client_id,
+        detail=result.instrument + ("; item 9 positive" if result.suicide_risk else ""),
+        flagged=result.suicide_risk,
+        now=True,  # the measure's row before the safety flag's
+    )
+    if result.suicide_risk:
+        from iopdesk.services.safety import raise_flag_in
+
+        raise_flag_in(
             session,
             actor,
-            audit.Action.CREATE,
-            entity="outcome_measure",
-            entity_id=m.id,
-            client_id=client_id,
-            detail=result.instrument + ("; item 9 positive" if result.suicide_risk else ""),
-            flagged=result.suicide_risk,
+            client_id,
+            "phq9",
+            m.id,
+            f"item 9 answered {result.items[SUICIDE_ITEM - 1]}",
         )
-        if result.suicide_risk:
-            from iopdesk.services.safety import raise_flag_in
-
-            raise_flag_in(
-                session,
-                actor,
-                client_id,
-                "phq9",
-                m.id,
-                f"item 9 answered {result.items[SUICIDE_ITEM - 1]}",
-            )
-        return _info(session, m)
+    return _info(session, m)
 
 
 @service(Perm.CLINICAL_VIEW, audit=Audited(audit.Action.READ, "outcome_measure"))
