@@ -64,7 +64,7 @@ def _store(
     """Add a record (`new` + `values`) or change the one read at `version` (refused when
     someone saved it meanwhile, or it was voided), and audit the create or update."""
     if record_id is None:
-        record = model(**(new or {}), **values, created_by=actor.user_id)
+        record = model(**(new or {}), **values)
         session.add(record)
         session.flush()
     else:
