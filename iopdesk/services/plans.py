@@ -635,8 +635,6 @@ def _add(
     item = model(
         **{parent_field: parent_id},
         **values,
-        created_by=actor.user_id,
-        updated_by=actor.user_id,
     )
     session.add(item)
     session.flush()
@@ -858,66 +856,58 @@ def _incomplete(info: PlanInfo) -> list[str]:
     return problems
 
 
-def sign_plan(db: Database, actor: Actor, plan_id: int, version: int) -> PlanInfo:
+@service(Perm.CLINICAL_WRITE, audit=Audited(audit.Action.SIGN, "treatment_plan"))
+def sign_plan(session: Session, actor: Actor, plan_id: int, version: int) -> PlanInfo:
     """The clinician's signature: stores signer and time, locks the plan, sets the first
     review date and supersedes the client's previously signed plan."""
-    require(actor, Perm.CLINICAL_WRITE)
-    with db.session() as session:
-        plan = _editable_plan(session, actor, plan_id)
-        missing = _incomplete(_plan_info(session, plan))
-        if missing:
-            raise ValidationError(
-                "The plan is not complete yet, so it cannot be signed:\n- " + "\n- ".join(missing)
-            )
-        previous = session.exec(
-            select(TreatmentPlan).where(
-                TreatmentPlan.client_id == plan.client_id,
-                TreatmentPlan.status == PlanStatus.ACTIVE.value,
-                TreatmentPlan.id != plan_id,
-            )
-        ).all()
-        signed = update_versioned(
+    plan = _editable_plan(session, actor, plan_id)
+    missing = _incomplete(_plan_info(session, plan))
+    if missing:
+        raise ValidationError(
+            "The plan is not complete yet, so it cannot be signed:\n- " + "\n- ".join(missing)
+        )
+    previous = session.exec(
+        select(TreatmentPlan).where(
+            TreatmentPlan.client_id == plan.client_id,
+            TreatmentPlan.status == PlanStatus.ACTIVE.value,
+            TreatmentPlan.id != plan_id,
+        )
+    ).all()
+    signed = update_versioned(
+        session,
+        actor,
+        TreatmentPlan,
+        plan_id,
+        version,
+        {
+            "status": PlanStatus.ACTIVE.value,
+            "clinician_signed_by": actor.user_id,
+            "clinician_signed_at": utcnow(),
+            "next_review_date": plan.start_date + timedelta(days=plan.review_interval_days),
+        },
+        what="This treatment plan",
+    )
+    for old in previous:
+        update_versioned(
             session,
             actor,
             TreatmentPlan,
-            plan_id,
-            version,
-            {
-                "status": PlanStatus.ACTIVE.value,
-                "clinician_signed_by": actor.user_id,
-                "clinician_signed_at": utcnow(),
-                "next_review_date": plan.start_date + timedelta(days=plan.review_interval_days),
-            },
-            what="This treatment plan",
+            old.id,
+            old.version,
+            {"status": PlanStatus.SUPERSEDED.value},
+            what="The earlier treatment plan",
         )
-        for old in previous:
-            update_versioned(
-                session,
-                actor,
-                TreatmentPlan,
-                old.id,
-                old.version,
-                {"status": PlanStatus.SUPERSEDED.value},
-                what="The earlier treatment plan",
-            )
-            audit.record(
-                session,
-                actor,
-                audit.Action.UPDATE,
-                entity="treatment_plan",
-                entity_id=old.id,
-                client_id=old.client_id,
-                detail=f"superseded by plan {plan_id}",
-            )
         audit.record(
             session,
             actor,
-            audit.Action.SIGN,
+            audit.Action.UPDATE,
             entity="treatment_plan",
-            entity_id=plan_id,
-            client_id=plan.client_id,
+            entity_id=old.id,
+            client_id=old.client_id,
+            detail=f"superseded by plan {plan_id}",
         )
-        return _plan_info(session, signed)
+    about(session, entity_id=plan_id, client_id=plan.client_id)
+    return _plan_info(session, signed)
 
 
 @service(Perm.CLINICAL_WRITE, audit=Audited(audit.Action.UPDATE, "treatment_plan"))
@@ -977,9 +967,8 @@ def revise_plan(session: Session, actor: Actor, plan_id: int) -> int:
     session.add(new)
     session.flush()
     assert new.id is not None
-    stamp: dict[str, Any] = {"created_by": actor.user_id, "updated_by": actor.user_id}
     for pi, p in enumerate(info.problems):
-        problem = PlanProblem(plan_id=new.id, description=p.description, sort_order=pi, **stamp)
+        problem = PlanProblem(plan_id=new.id, description=p.description, sort_order=pi)
         session.add(problem)
         session.flush()
         for gi, g in enumerate(p.goals):
@@ -990,7 +979,6 @@ def revise_plan(session: Session, actor: Actor, plan_id: int) -> int:
                 description=g.description,
                 client_words=g.client_words,
                 sort_order=gi,
-                **stamp,
             )
             session.add(goal)
             session.flush()
@@ -1000,7 +988,6 @@ def revise_plan(session: Session, actor: Actor, plan_id: int) -> int:
                     description=o.description,
                     target_date=max(o.target_date or new.start_date, new.start_date),
                     sort_order=oi,
-                    **stamp,
                 )
                 session.add(objective)
                 session.flush()
@@ -1012,7 +999,6 @@ def revise_plan(session: Session, actor: Actor, plan_id: int) -> int:
                             modality=i.modality,
                             frequency=i.frequency,
                             responsible_staff_id=i.responsible_staff_id,
-                            **stamp,
                         )
                     )
     about(session, entity_id=new.id, client_id=plan.client_id, detail=f"revision of plan {plan_id}")
