@@ -54,7 +54,7 @@ from iopdesk.models.enums import BatchStatus
 from iopdesk.services import audit
 from iopdesk.services.actor import Actor
 from iopdesk.services.clinic import clinic_today
-from iopdesk.services.declare import Audited, about, service
+from iopdesk.services.declare import Audited, about, acting, service
 from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm, require
 from iopdesk.services.records import serialize
@@ -283,6 +283,7 @@ def import_remittance(db: Database, actor: Actor, path: Path | str) -> ImportRes
     except UnicodeDecodeError:
         text = raw.decode("latin-1")
     with db.session() as session:
+        acting(session, actor)  # created_by/updated_by are filled by declare.fill_tracked
         serialize(session, "remittance")
         old = session.execute(
             sa_select(Remittance).where(col(Remittance.file_sha256) == digest)
@@ -323,8 +324,6 @@ def import_remittance(db: Database, actor: Actor, path: Path | str) -> ImportRes
             check_number=data.check_number,
             payment_date=data.payment_date,
             total_paid=data.total_paid,
-            created_by=actor.user_id,
-            updated_by=actor.user_id,
         )
         session.add(remit)
         session.flush()
@@ -620,15 +619,12 @@ class Denial:
     action: str
 
 
-def denials(db: Database, actor: Actor, as_of: date | None = None) -> list[Denial]:
+@service(Perm.BILLING_VIEW, audit=Audited(audit.Action.READ, "denials"))
+def denials(session: Session, actor: Actor, as_of: date | None = None) -> list[Denial]:
     """Claims with denied amounts still open, oldest first (the work queue)."""
-    require(actor, Perm.BILLING_VIEW)
-    with db.session() as session:
-        today = as_of or clinic_today(session)
-        rows = [b for b in _balances(session) if b.denied > 0 and b.status != "reversed"]
-        audit.record(
-            session, actor, audit.Action.READ, entity="denials", detail=f"{len(rows)} denials"
-        )
+    today = as_of or clinic_today(session)
+    rows = [b for b in _balances(session) if b.denied > 0 and b.status != "reversed"]
+    about(session, detail=f"{len(rows)} denials")
     out = []
     for b in rows:
         seen_from = b.last_remit or b.sent_on
@@ -683,13 +679,12 @@ def bucket(age_days: int) -> str:
     return "90+"
 
 
-def aging(db: Database, actor: Actor, as_of: date | None = None) -> Aging:
+@service(Perm.BILLING_VIEW, audit=Audited(audit.Action.READ, "ar_aging"))
+def aging(session: Session, actor: Actor, as_of: date | None = None) -> Aging:
     """Open claim balances by payer in 0-30, 31-60, 61-90 and 90+ days since sent."""
-    require(actor, Perm.BILLING_VIEW)
-    with db.session() as session:
-        today = as_of or clinic_today(session)
-        open_ = [b for b in _balances(session) if b.balance > 0]
-        audit.record(session, actor, audit.Action.READ, entity="ar_aging", detail=f"as of {today}")
+    today = as_of or clinic_today(session)
+    open_ = [b for b in _balances(session) if b.balance > 0]
+    about(session, detail=f"as of {today}")
     by_payer: dict[str, AgingRow] = {}
     claims = []
     for b in open_:
