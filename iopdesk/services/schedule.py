@@ -727,8 +727,9 @@ def _overlaps(
             yield a, b, max(a.start_time, b.start_time), min(a.end_time, b.end_time)
 
 
+@service(Perm.CLIENT_VIEW, read_only=True)
 def conflicts(
-    db: Database,
+    session: Session,
     actor: Actor,
     date_from: dt.date,
     date_to: dt.date,
@@ -738,49 +739,47 @@ def conflicts(
     """Overlapping sessions on the same day for one facilitator or one client (a client's
     groups are the groups whose roster includes them). Cancelled sessions never conflict.
     With session_id: only the conflicts that involve that session."""
-    require(actor, Perm.CLIENT_VIEW)
-    with db.read() as session:
-        rows = list(
-            session.exec(
-                select(ClinicSession).where(
-                    col(ClinicSession.session_date) >= date_from,
-                    col(ClinicSession.session_date) <= date_to,
-                    col(ClinicSession.status) != SessionStatus.CANCELLED.value,
-                )
-            ).all()
-        )
-        by_id = {r.id: r for r in rows}
-        staff_of: dict[tuple[dt.date, int], list[tuple[ClinicSession, int]]] = defaultdict(list)
-        staff_names: dict[int, str] = {}
-        for chunk in _chunks(i for i in by_id if i is not None):
-            for sid, staff_id, first, last, cred in session.execute(
-                sa_select(
-                    col(SessionFacilitator.session_id),
-                    col(SessionFacilitator.staff_id),
-                    col(Staff.first_name),
-                    col(Staff.last_name),
-                    col(Staff.credentials),
-                )
-                .join(Staff, col(Staff.id) == col(SessionFacilitator.staff_id))
-                .where(col(SessionFacilitator.session_id).in_(chunk))
-            ).all():
-                s = by_id[sid]
-                staff_of[(s.session_date, staff_id)].append((s, staff_id))
-                staff_names[staff_id] = staff_name(first, last, cred)
-        client_of: dict[tuple[dt.date, int], list[tuple[ClinicSession, int]]] = defaultdict(list)
-        for sid, members in roster_ids_in(session, rows).items():
+    rows = list(
+        session.exec(
+            select(ClinicSession).where(
+                col(ClinicSession.session_date) >= date_from,
+                col(ClinicSession.session_date) <= date_to,
+                col(ClinicSession.status) != SessionStatus.CANCELLED.value,
+            )
+        ).all()
+    )
+    by_id = {r.id: r for r in rows}
+    staff_of: dict[tuple[dt.date, int], list[tuple[ClinicSession, int]]] = defaultdict(list)
+    staff_names: dict[int, str] = {}
+    for chunk in _chunks(i for i in by_id if i is not None):
+        for sid, staff_id, first, last, cred in session.execute(
+            sa_select(
+                col(SessionFacilitator.session_id),
+                col(SessionFacilitator.staff_id),
+                col(Staff.first_name),
+                col(Staff.last_name),
+                col(Staff.credentials),
+            )
+            .join(Staff, col(Staff.id) == col(SessionFacilitator.staff_id))
+            .where(col(SessionFacilitator.session_id).in_(chunk))
+        ).all():
             s = by_id[sid]
-            for cid in members:
-                client_of[(s.session_date, cid)].append((s, cid))
-        client_names: dict[int, str] = {}
-        involved = {cid for (_, cid), items in client_of.items() if len(items) > 1}
-        for chunk in _chunks(involved):
-            for cid, last, first in session.execute(
-                sa_select(col(Client.id), col(Client.last_name), col(Client.first_name)).where(
-                    col(Client.id).in_(chunk)
-                )
-            ).all():
-                client_names[cid] = f"{last}, {first}"
+            staff_of[(s.session_date, staff_id)].append((s, staff_id))
+            staff_names[staff_id] = staff_name(first, last, cred)
+    client_of: dict[tuple[dt.date, int], list[tuple[ClinicSession, int]]] = defaultdict(list)
+    for sid, members in roster_ids_in(session, rows).items():
+        s = by_id[sid]
+        for cid in members:
+            client_of[(s.session_date, cid)].append((s, cid))
+    client_names: dict[int, str] = {}
+    involved = {cid for (_, cid), items in client_of.items() if len(items) > 1}
+    for chunk in _chunks(involved):
+        for cid, last, first in session.execute(
+            sa_select(col(Client.id), col(Client.last_name), col(Client.first_name)).where(
+                col(Client.id).in_(chunk)
+            )
+        ).all():
+            client_names[cid] = f"{last}, {first}"
     found: list[Conflict] = []
     for kind, groups, names in (
         (THERAPIST_DOUBLE_BOOKED, staff_of, staff_names),
