@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import ast
+import inspect
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 import iopdesk
 from iopdesk.errors import PermissionDenied, UserError, ValidationError
 from iopdesk.models import AuditEvent, NoteTemplate, Staff
-from iopdesk.services import staff
+from iopdesk.services import audit, notes, staff
 from iopdesk.services.actor import Actor
 from iopdesk.services.audit import Action
 from iopdesk.services.declare import Arg, Audited, about, service
@@ -266,3 +267,54 @@ def test_the_scan_catches_a_string_action() -> None:
         "audit.record(s, a, Action.BACKUP if status == 'ok' else Action.BACKUP_FAILED)\n"
     )
     assert _string_actions(bad) == [1, 2, 3, 4, 5]
+
+
+def test_any_of_permissions_refuses_with_its_own_message(env: Env) -> None:
+    before = _events(env)
+    with pytest.raises(PermissionDenied) as refused:
+        notes.create_template(env.db, env.world.therapist, "Mine", ["Data"])
+    assert str(refused.value) == "Only a supervisor or an administrator can define note templates."
+    assert _events(env) == before
+    made = notes.create_template(env.db, env.world.supervisor, "Brief", ["Data", "Plan"])
+    last = _last_event(env)
+    assert (last.action, last.entity, last.entity_id) == (
+        Action.CREATE,
+        "notetemplate",
+        str(made.template_id),
+    )
+    notes.set_template_active(env.db, env.world.admin, made.template_id or 0, False)
+    last = _last_event(env)
+    assert (last.action, last.entity_id, last.detail) == (
+        Action.UPDATE,
+        str(made.template_id),
+        "retired",
+    )
+    assert _events(env) == before + 2
+
+
+@service(Perm.SETTINGS_MANAGE, audit=Audited(Action.CREATE, "notetemplate"))
+def _written_first(session: Session, actor: Actor, name: str) -> None:
+    t = NoteTemplate(name=name, sections_json='["Data"]')
+    session.add(t)
+    session.flush()
+    about(session, entity_id=t.id, now=True)
+    audit.record(session, actor, Action.UPDATE, entity="follow_up", entity_id=t.id)
+
+
+def test_about_now_writes_the_declared_row_before_the_rest(env: Env) -> None:
+    before = _events(env)
+    _written_first(env.db, env.world.admin, "Ordered")
+    with env.db.read() as s:
+        newest = select(AuditEvent).where(col(AuditEvent.id) > before)
+        rows = s.exec(newest.order_by(col(AuditEvent.id))).all()
+    assert [(r.action, r.entity) for r in rows] == [
+        (Action.CREATE, "notetemplate"),
+        (Action.UPDATE, "follow_up"),
+    ]
+
+
+def test_callers_see_the_db_actor_signature() -> None:
+    params = list(inspect.signature(notes.create_note).parameters)
+    assert params == ["db", "actor", "draft", "complete"]
+    assert notes.create_note.__name__ == "create_note"
+    assert next(iter(inspect.signature(notes.create_note.in_session).parameters)) == "session"
