@@ -39,10 +39,10 @@ from sqlalchemy import event
 from sqlmodel import Session
 
 from iopdesk.db import Database
+from iopdesk.errors import PermissionDenied
 from iopdesk.models import Tracked, utcnow
 from iopdesk.services import audit
 from iopdesk.services.actor import Actor
-from iopdesk.errors import PermissionDenied
 from iopdesk.services.permissions import Perm, has, require
 
 P = ParamSpec("P")
@@ -94,7 +94,8 @@ def about(
     skip: bool = False,
     now: bool = False,
 ) -> None:
-    """From inside a declared service: the audit row's fields only the body knows.
+    """From inside a declared service: the audit row's fields only the body knows (for the
+    outermost declared service of the session, when bodies are composed with `in_session`).
 
     `now=True` writes the declared row at this point (before rows the rest of the body
     writes, e.g. a safety flag raised by the record just made); callables of the result are
