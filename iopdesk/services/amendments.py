@@ -35,7 +35,7 @@ from iopdesk.models import AmendmentRequest, Client, Note, User
 from iopdesk.services import audit
 from iopdesk.services.actor import Actor
 from iopdesk.services.clinic import clinic_today
-from iopdesk.services.declare import Audited, about, service
+from iopdesk.services.declare import Arg, Audited, about, service
 from iopdesk.services.permissions import Perm, has, require
 from iopdesk.services.records import update_versioned
 
@@ -312,40 +312,41 @@ def _require_officer(actor: Actor) -> None:
         )
 
 
+# The caller checks its own permission first (accept/deny, extend, the client's statements).
+@service(
+    None,
+    audit=Audited(
+        audit.Action.AMENDMENT,
+        "amendment_request",
+        entity_id=Arg("request_id"),
+        client_id=lambda info: info.client_id,
+        detail=Arg("detail"),
+    ),
+)
 def _update(
-    db: Database,
+    session: Session,
     actor: Actor,
     request_id: int,
     expected_version: int,
     check: Callable[[Session, AmendmentRequest], dict[str, object]],
     detail: str,
 ) -> AmendmentInfo:
-    with db.session() as session:
-        req = session.get(AmendmentRequest, request_id)
-        if req is None:
-            raise NotFoundError("That amendment request does not exist.")
-        if req.version != expected_version:
-            raise StaleRecordError("This amendment request")
-        changes = check(session, req)
-        req = update_versioned(
-            session,
-            actor,
-            AmendmentRequest,
-            request_id,
-            expected_version,
-            changes,
-            what="This amendment request",
-        )
-        audit.record(
-            session,
-            actor,
-            audit.Action.AMENDMENT,
-            entity="amendment_request",
-            entity_id=request_id,
-            client_id=req.client_id,
-            detail=detail,
-        )
-        return _info(session, req)
+    req = session.get(AmendmentRequest, request_id)
+    if req is None:
+        raise NotFoundError("That amendment request does not exist.")
+    if req.version != expected_version:
+        raise StaleRecordError("This amendment request")
+    changes = check(session, req)
+    req = update_versioned(
+        session,
+        actor,
+        AmendmentRequest,
+        request_id,
+        expected_version,
+        changes,
+        what="This amendment request",
+    )
+    return _info(session, req)
 
 
 def extend(
