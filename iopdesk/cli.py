@@ -506,22 +506,12 @@ def _user_add(args: argparse.Namespace) -> int:
 
 
 def _audit_verify(args: argparse.Namespace) -> int:
-    from iopdesk.services import audit
-    from iopdesk.services.permissions import Perm, require
+    from iopdesk.services import audit_report
 
     db = _open(args)
     try:
         actor = _sign_in(db, args)
-        require(actor, Perm.AUDIT_VIEW)
-        result = audit.verify(db)
-        audit.record_now(
-            db,
-            actor,
-            audit.Action.AUDIT_VERIFY,
-            entity="audit_event",
-            detail="ok" if result.ok else f"broken at {result.first_bad_id}",
-            flagged=not result.ok,
-        )
+        result = audit_report.verify(db, actor)  # checks the permission and records the check
         print(result.message())
     finally:
         db.close()

@@ -56,6 +56,7 @@ from iopdesk.reports import aftercare as packet_writer
 from iopdesk.services import audit, clock
 from iopdesk.services.actor import Actor
 from iopdesk.services.clinic import clinic_now
+from iopdesk.services.declare import AnyOf, Audited, about, service
 from iopdesk.services.discharge import current_goals_in, require_client_clinical
 from iopdesk.services.disclosures import CLIENT_COPY, Release
 from iopdesk.services.people import user_name
@@ -228,32 +229,43 @@ def _load_json(text: str) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
 
+@service(Perm.CLIENT_VIEW, read_only=True)
 def list_clinic_items(
-    db: Database, actor: Actor, list_name: str, *, include_inactive: bool = False
+    session: Session, actor: Actor, list_name: str, *, include_inactive: bool = False
 ) -> list[ListEntry]:
-    require(actor, Perm.CLIENT_VIEW)
     if list_name not in CLINIC_LISTS:
         raise ValidationError(f"There is no clinic list called '{list_name}'.")
-    with db.read() as session:
-        q = select(ClinicListItem).where(ClinicListItem.list_name == list_name)
-        if not include_inactive:
-            q = q.where(ClinicListItem.active == True)  # noqa: E712
-        rows = session.exec(
-            q.order_by(col(ClinicListItem.sort_order), col(ClinicListItem.label))
-        ).all()
-        return [
-            ListEntry(r.id or 0, r.version, r.list_name, r.label, _load_json(r.data_json), r.active)
-            for r in rows
-        ]
+    q = select(ClinicListItem).where(ClinicListItem.list_name == list_name)
+    if not include_inactive:
+        q = q.where(ClinicListItem.active == True)  # noqa: E712
+    rows = session.exec(q.order_by(col(ClinicListItem.sort_order), col(ClinicListItem.label))).all()
+    return [
+        ListEntry(r.id or 0, r.version, r.list_name, r.label, _load_json(r.data_json), r.active)
+        for r in rows
+    ]
+
+
+LIST_EDITORS = AnyOf(
+    (Perm.DISCHARGE_MANAGE, Perm.SETTINGS_MANAGE),
+    "Only clinicians and administrators can change the clinic lists.",
+)
 
 
 def _require_list_editor(actor: Actor) -> None:
-    if not (has(actor, Perm.DISCHARGE_MANAGE) or has(actor, Perm.SETTINGS_MANAGE)):
-        raise PermissionDenied("Only clinicians and administrators can change the clinic lists.")
+    LIST_EDITORS.check(actor)
 
 
+@service(
+    LIST_EDITORS,
+    audit=Audited(
+        audit.Action.CREATE,
+        "clinic_list_item",
+        entity_id=lambda e: e.id,
+        detail=lambda e: f"list {e.list_name}" + ("" if e.active else "; inactive"),
+    ),
+)
 def save_clinic_item(
-    db: Database,
+    session: Session,
     actor: Actor,
     list_name: str,
     label: str,
@@ -264,45 +276,34 @@ def save_clinic_item(
     active: bool = True,
 ) -> ListEntry:
     """Add an entry to a clinic list, or change one (with its version)."""
-    _require_list_editor(actor)
     if list_name not in CLINIC_LISTS:
         raise ValidationError(f"There is no clinic list called '{list_name}'.")
     label = label.strip()
     if not label:
         raise ValidationError("Enter a name for the entry.", {"label": "Required."})
     clean = {k: str(v).strip() for k, v in (data or {}).items()}
-    with db.session() as session:
-        if item_id is None:
-            item = ClinicListItem(
-                list_name=list_name,
-                label=label,
-                data_json=json.dumps(clean, ensure_ascii=False),
-                active=active,
-                created_by=actor.user_id,
-                updated_by=actor.user_id,
-            )
-        else:
-            found = session.get(ClinicListItem, item_id)
-            if found is None or found.list_name != list_name:
-                raise NotFoundError("That list entry does not exist.")
-            if expected_version is not None and found.version != expected_version:
-                raise StaleRecordError("This list entry")
-            item = found
-            item.label = label
-            item.data_json = json.dumps(clean, ensure_ascii=False)
-            item.active = active
-            touch(item, actor)
-        session.add(item)
-        session.flush()
-        audit.record(
-            session,
-            actor,
-            audit.Action.CREATE if item_id is None else audit.Action.UPDATE,
-            entity="clinic_list_item",
-            entity_id=item.id,
-            detail=f"list {list_name}" + ("" if active else "; inactive"),
+    if item_id is None:
+        item = ClinicListItem(
+            list_name=list_name,
+            label=label,
+            data_json=json.dumps(clean, ensure_ascii=False),
+            active=active,
         )
-        return ListEntry(item.id or 0, item.version, list_name, label, clean, item.active)
+    else:
+        found = session.get(ClinicListItem, item_id)
+        if found is None or found.list_name != list_name:
+            raise NotFoundError("That list entry does not exist.")
+        if expected_version is not None and found.version != expected_version:
+            raise StaleRecordError("This list entry")
+        item = found
+        item.label = label
+        item.data_json = json.dumps(clean, ensure_ascii=False)
+        item.active = active
+        touch(item, actor)
+        about(session, action=audit.Action.UPDATE)
+    session.add(item)
+    session.flush()
+    return ListEntry(item.id or 0, item.version, list_name, label, clean, item.active)
 
 
 # -- plans ---------------------------------------------------------------------------------------
@@ -312,8 +313,6 @@ def create_plan_in(
     plan = AftercarePlan(
         client_id=client_id,
         discharge_id=discharge_id,
-        created_by=actor.user_id,
-        updated_by=actor.user_id,
     )
     session.add(plan)
     session.flush()
@@ -326,8 +325,6 @@ def create_plan_in(
                 contact=item.contact,
                 description=item.description,
                 sort_order=order,
-                created_by=actor.user_id,
-                updated_by=actor.user_id,
             )
         )
     audit.record(
@@ -367,8 +364,6 @@ def carry_receiving_provider_in(
             provider=name,
             appointment_type=CARRIED_TYPE,
             sort_order=-1,
-            created_by=actor.user_id,
-            updated_by=actor.user_id,
         )
     )
 
@@ -382,21 +377,21 @@ def printable_phone(text: str) -> str:
         return text
 
 
-def create_plan(db: Database, actor: Actor, client_id: int) -> int:
+@service(None)  # the permission is the caseload rule, checked on the record
+def create_plan(session: Session, actor: Actor, client_id: int) -> int:
     """Start a draft plan before the discharge (it is attached when the client is discharged).
     A client with a draft already gets that draft back."""
-    with db.session() as session:
-        require_client_clinical(session, actor, client_id, Perm.DISCHARGE_MANAGE)
-        if session.get(Client, client_id) is None:
-            raise NotFoundError("That client record does not exist.")
-        existing = session.exec(
-            select(AftercarePlan.id).where(
-                AftercarePlan.client_id == client_id, AftercarePlan.status == "draft"
-            )
-        ).first()
-        if existing is not None:
-            return int(existing)
-        return create_plan_in(session, actor, client_id, None)
+    require_client_clinical(session, actor, client_id, Perm.DISCHARGE_MANAGE)
+    if session.get(Client, client_id) is None:
+        raise NotFoundError("That client record does not exist.")
+    existing = session.exec(
+        select(AftercarePlan.id).where(
+            AftercarePlan.client_id == client_id, AftercarePlan.status == "draft"
+        )
+    ).first()
+    if existing is not None:
+        return int(existing)
+    return create_plan_in(session, actor, client_id, None)
 
 
 def _plan(session: Session, plan_id: int) -> AftercarePlan:
@@ -524,198 +519,179 @@ def validate(data: AftercareData) -> None:
         )
 
 
+@service(None, audit=Audited(audit.Action.UPDATE, "aftercare_plan"))
 def save_plan(
-    db: Database, actor: Actor, plan_id: int, expected_version: int, data: AftercareData
+    session: Session, actor: Actor, plan_id: int, expected_version: int, data: AftercareData
 ) -> PlanView:
     """Save the whole plan; refused if it changed elsewhere or is finalized."""
     validate(data)
-    with db.session() as session:
-        plan = _plan(session, plan_id)
-        require_client_clinical(session, actor, plan.client_id, Perm.DISCHARGE_MANAGE)
-        if plan.version != expected_version:
-            raise StaleRecordError("This aftercare plan")
-        if plan.status == "finalized":
-            raise ValidationError(
-                "This aftercare plan is finalized and cannot be changed. Reopen it first."
-            )
-        changed: list[str] = []
-        for name in TEXT_FIELDS:
-            value = getattr(data, name).replace("\r\n", "\n").strip()
-            if getattr(plan, name) != value:
-                setattr(plan, name, value)
-                changed.append(name)
-        for attr, model, cls, _, _ in _KINDS:
-            existing = {r.id: r for r in _items(session, model, plan_id)}
-            keep: set[int] = set()
-            n = 0
-            for order, item in enumerate(getattr(data, attr)):
-                values = {
-                    f.name: (v.strip() if isinstance(v, str) else v)
-                    for f in fields(cls)
-                    if f.name != "id"
-                    for v in [getattr(item, f.name)]
-                }
-                values["sort_order"] = order
-                row = existing.get(item.id) if item.id is not None else None
-                if item.id is not None and row is None:
-                    raise NotFoundError(
-                        "An item of this plan was removed on another workstation. Reload the "
-                        "plan and make your changes again."
-                    )
-                if row is None:
-                    session.add(
-                        model(
-                            plan_id=plan_id,
-                            created_by=actor.user_id,
-                            updated_by=actor.user_id,
-                            **values,
-                        )
-                    )
-                    n += 1
-                    continue
-                keep.add(row.id)
-                if any(getattr(row, k) != v for k, v in values.items()):
-                    for k, v in values.items():
-                        setattr(row, k, v)
-                    touch(row, actor)
-                    session.add(row)
-                    n += 1
-            for rid, row in existing.items():
-                if rid not in keep:
-                    row.voided_at = utcnow()
-                    row.voided_by = actor.user_id
-                    row.void_reason = "removed in the aftercare editor"
-                    touch(row, actor)
-                    session.add(row)
-                    n += 1
-            if n:
-                changed.append(attr)
-        touch(plan, actor)
-        session.add(plan)
-        session.flush()
-        audit.record(
-            session,
-            actor,
-            audit.Action.UPDATE,
-            entity="aftercare_plan",
-            entity_id=plan_id,
-            client_id=plan.client_id,
-            detail="changed=" + (",".join(changed) or "nothing"),
+    plan = _plan(session, plan_id)
+    require_client_clinical(session, actor, plan.client_id, Perm.DISCHARGE_MANAGE)
+    if plan.version != expected_version:
+        raise StaleRecordError("This aftercare plan")
+    if plan.status == "finalized":
+        raise ValidationError(
+            "This aftercare plan is finalized and cannot be changed. Reopen it first."
         )
-        return _view(session, plan)
+    changed: list[str] = []
+    for name in TEXT_FIELDS:
+        value = getattr(data, name).replace("\r\n", "\n").strip()
+        if getattr(plan, name) != value:
+            setattr(plan, name, value)
+            changed.append(name)
+    for attr, model, cls, _, _ in _KINDS:
+        existing = {r.id: r for r in _items(session, model, plan_id)}
+        keep: set[int] = set()
+        n = 0
+        for order, item in enumerate(getattr(data, attr)):
+            values = {
+                f.name: (v.strip() if isinstance(v, str) else v)
+                for f in fields(cls)
+                if f.name != "id"
+                for v in [getattr(item, f.name)]
+            }
+            values["sort_order"] = order
+            row = existing.get(item.id) if item.id is not None else None
+            if item.id is not None and row is None:
+                raise NotFoundError(
+                    "An item of this plan was removed on another workstation. Reload the "
+                    "plan and make your changes again."
+                )
+            if row is None:
+                session.add(
+                    model(
+                        plan_id=plan_id,
+                        **values,
+                    )
+                )
+                n += 1
+                continue
+            keep.add(row.id)
+            if any(getattr(row, k) != v for k, v in values.items()):
+                for k, v in values.items():
+                    setattr(row, k, v)
+                touch(row, actor)
+                session.add(row)
+                n += 1
+        for rid, row in existing.items():
+            if rid not in keep:
+                row.voided_at = utcnow()
+                row.voided_by = actor.user_id
+                row.void_reason = "removed in the aftercare editor"
+                touch(row, actor)
+                session.add(row)
+                n += 1
+        if n:
+            changed.append(attr)
+    touch(plan, actor)
+    session.add(plan)
+    session.flush()
+    about(
+        session,
+        entity_id=plan_id,
+        client_id=plan.client_id,
+        detail="changed=" + (",".join(changed) or "nothing"),
+    )
+    return _view(session, plan)
 
 
-def finalize_plan(db: Database, actor: Actor, plan_id: int, expected_version: int) -> PlanView:
+@service(None, audit=Audited(audit.Action.UPDATE, "aftercare_plan"))
+def finalize_plan(session: Session, actor: Actor, plan_id: int, expected_version: int) -> PlanView:
     """The clinician signs the plan: it becomes read-only and ready to print for the client."""
-    with db.session() as session:
-        plan = _plan(session, plan_id)
-        require_client_clinical(session, actor, plan.client_id, Perm.DISCHARGE_MANAGE)
-        if plan.version != expected_version:
-            raise StaleRecordError("This aftercare plan")
-        if plan.status == "finalized":
-            raise ValidationError("This aftercare plan is already finalized.")
-        problems = []
-        if not _items(session, AftercareCrisisResource, plan_id):
-            problems.append("at least one crisis resource")
-        # The receiving provider carried from the discharge counts once it has a date.
-        booked = [
-            a
-            for a in _items(session, AftercareAppointment, plan_id)
-            if a.appointment_date is not None or a.appointment_type != CARRIED_TYPE
-        ]
-        if not (booked or _items(session, AftercareSupportGroup, plan_id)):
-            problems.append("a follow-up appointment or a support group")
-        if problems:
-            raise ValidationError("Before the plan is signed, add " + " and ".join(problems) + ".")
-        plan.status = "finalized"
-        plan.finalized_by = actor.user_id
-        plan.finalized_at = utcnow()
-        touch(plan, actor)
-        session.add(plan)
-        session.flush()
-        audit.record(
-            session,
-            actor,
-            audit.Action.UPDATE,
-            entity="aftercare_plan",
-            entity_id=plan_id,
-            client_id=plan.client_id,
-            detail="finalized (clinician signature)",
-        )
-        return _view(session, plan)
+    plan = _plan(session, plan_id)
+    require_client_clinical(session, actor, plan.client_id, Perm.DISCHARGE_MANAGE)
+    if plan.version != expected_version:
+        raise StaleRecordError("This aftercare plan")
+    if plan.status == "finalized":
+        raise ValidationError("This aftercare plan is already finalized.")
+    problems = []
+    if not _items(session, AftercareCrisisResource, plan_id):
+        problems.append("at least one crisis resource")
+    # The receiving provider carried from the discharge counts once it has a date.
+    booked = [
+        a
+        for a in _items(session, AftercareAppointment, plan_id)
+        if a.appointment_date is not None or a.appointment_type != CARRIED_TYPE
+    ]
+    if not (booked or _items(session, AftercareSupportGroup, plan_id)):
+        problems.append("a follow-up appointment or a support group")
+    if problems:
+        raise ValidationError("Before the plan is signed, add " + " and ".join(problems) + ".")
+    plan.status = "finalized"
+    plan.finalized_by = actor.user_id
+    plan.finalized_at = utcnow()
+    touch(plan, actor)
+    session.add(plan)
+    session.flush()
+    about(
+        session,
+        entity_id=plan_id,
+        client_id=plan.client_id,
+        detail="finalized (clinician signature)",
+    )
+    return _view(session, plan)
 
 
+@service(None, audit=Audited(audit.Action.UPDATE, "aftercare_plan"))
 def reopen_plan(
-    db: Database, actor: Actor, plan_id: int, expected_version: int, reason: str
+    session: Session, actor: Actor, plan_id: int, expected_version: int, reason: str
 ) -> PlanView:
     if not reason.strip():
         raise ValidationError("Give the reason for reopening the plan.", {"reason": "Required."})
-    with db.session() as session:
-        plan = _plan(session, plan_id)
-        require_client_clinical(session, actor, plan.client_id, Perm.DISCHARGE_MANAGE)
-        if plan.version != expected_version:
-            raise StaleRecordError("This aftercare plan")
-        if plan.status != "finalized":
-            raise ValidationError("Only a finalized plan can be reopened.")
-        plan.status = "draft"
-        plan.finalized_by = None
-        plan.finalized_at = None
-        touch(plan, actor)
-        session.add(plan)
-        session.flush()
-        audit.record(
-            session,
-            actor,
-            audit.Action.UPDATE,
-            entity="aftercare_plan",
-            entity_id=plan_id,
-            client_id=plan.client_id,
-            detail="reopened to draft",
-        )
-        return _view(session, plan)
+    plan = _plan(session, plan_id)
+    require_client_clinical(session, actor, plan.client_id, Perm.DISCHARGE_MANAGE)
+    if plan.version != expected_version:
+        raise StaleRecordError("This aftercare plan")
+    if plan.status != "finalized":
+        raise ValidationError("Only a finalized plan can be reopened.")
+    plan.status = "draft"
+    plan.finalized_by = None
+    plan.finalized_at = None
+    touch(plan, actor)
+    session.add(plan)
+    session.flush()
+    about(session, entity_id=plan_id, client_id=plan.client_id, detail="reopened to draft")
+    return _view(session, plan)
 
 
 # -- the packet ----------------------------------------------------------------------------------
-def plan_for_mrn(db: Database, actor: Actor, mrn: str) -> int:
+@service(Perm.AFTERCARE_PRINT)
+def plan_for_mrn(session: Session, actor: Actor, mrn: str) -> int:
     """The plan to print for a client: the newest finalized one, else the newest draft."""
-    require(actor, Perm.AFTERCARE_PRINT)
-    with db.session() as session:
-        same = func.lower(col(Client.mrn)) == mrn.strip().lower()  # unique ignoring case
-        client = session.exec(select(Client).where(same)).first()
-        if client is None:
-            raise NotFoundError(f"No client has the MRN '{mrn.strip()}'.")
-        plans = session.exec(
-            select(AftercarePlan)
-            .where(AftercarePlan.client_id == client.id)
-            .order_by(col(AftercarePlan.id).desc())
-        ).all()
-        if not plans:
-            raise NotFoundError(f"Client {client.mrn} has no aftercare plan.")
-        final = [p for p in plans if p.status == "finalized"]
-        return int((final or plans)[0].id or 0)
+    same = func.lower(col(Client.mrn)) == mrn.strip().lower()  # unique ignoring case
+    client = session.exec(select(Client).where(same)).first()
+    if client is None:
+        raise NotFoundError(f"No client has the MRN '{mrn.strip()}'.")
+    plans = session.exec(
+        select(AftercarePlan)
+        .where(AftercarePlan.client_id == client.id)
+        .order_by(col(AftercarePlan.id).desc())
+    ).all()
+    if not plans:
+        raise NotFoundError(f"Client {client.mrn} has no aftercare plan.")
+    final = [p for p in plans if p.status == "finalized"]
+    return int((final or plans)[0].id or 0)
 
 
-def print_cover(db: Database, actor: Actor, plan_id: int) -> PlanView:
+@service(Perm.AFTERCARE_PRINT)
+def print_cover(session: Session, actor: Actor, plan_id: int) -> PlanView:
     """What the print dialog needs (client, language, status) without the plan's clinical
     content, for a user who may print this packet: the front desk prints a finalized packet
     for the client without reading the plan; clinicians only for their own clients."""
-    require(actor, Perm.AFTERCARE_PRINT)
-    with db.session() as session:
-        plan = _plan(session, plan_id)
-        _require_packet_access(session, actor, plan)
-        if plan.status != "finalized" and not has(actor, Perm.DISCHARGE_MANAGE):
-            raise ValidationError(
-                "This aftercare plan is still a draft. The clinician must finalize (sign) it "
-                "before the packet is printed for the client."
-            )
-        return replace(_view(session, plan), data=AftercareData())
+    plan = _plan(session, plan_id)
+    _require_packet_access(session, actor, plan)
+    if plan.status != "finalized" and not has(actor, Perm.DISCHARGE_MANAGE):
+        raise ValidationError(
+            "This aftercare plan is still a draft. The clinician must finalize (sign) it "
+            "before the packet is printed for the client."
+        )
+    return replace(_view(session, plan), data=AftercareData())
 
 
-def build_packet(db: Database, actor: Actor, plan_id: int) -> packet_writer.Packet:
+@service(Perm.AFTERCARE_PRINT)
+def build_packet(session: Session, actor: Actor, plan_id: int) -> packet_writer.Packet:
     """The packet's plain data (reading audited by print_packet)."""
-    require(actor, Perm.AFTERCARE_PRINT)
-    with db.session() as session:
-        return _packet_in(session, actor, plan_id)
+    return _packet_in(session, actor, plan_id)
 
 
 def _require_clinical_audited(

@@ -35,6 +35,7 @@ from iopdesk.models import AmendmentRequest, Client, Note
 from iopdesk.services import audit
 from iopdesk.services.actor import Actor
 from iopdesk.services.clinic import clinic_today
+from iopdesk.services.declare import Arg, Audited, about, service
 from iopdesk.services.people import user_name
 from iopdesk.services.permissions import Perm, has, require
 from iopdesk.services.records import update_versioned
@@ -160,8 +161,9 @@ def _info(session: Session, r: AmendmentRequest) -> AmendmentInfo:
     )
 
 
+@service(Perm.CLIENT_VIEW, audit=Audited(audit.Action.AMENDMENT, "amendment_request"))
 def request_amendment(
-    db: Database,
+    session: Session,
     actor: Actor,
     client_id: int,
     requested_change: str,
@@ -171,7 +173,6 @@ def request_amendment(
     received_date: date | None = None,
 ) -> AmendmentInfo:
     """Record a client's written request to amend a signed note or a chart field."""
-    require(actor, Perm.CLIENT_VIEW)
     text = requested_change.strip()
     if not text:
         raise ValidationError(
@@ -181,96 +182,81 @@ def request_amendment(
         raise ValidationError("Choose either a signed note or a chart field to amend.")
     if field_name and field_name not in CHART_FIELDS:
         raise ValidationError(f"'{field_name}' is not a chart field that can be amended.")
-    with db.session() as session:
-        client = session.get(Client, client_id)
-        if client is None:
-            raise NotFoundError("That client record does not exist.")
-        if note_id is not None:
-            note = session.get(Note, note_id)
-            if note is None or note.client_id != client_id:
-                raise NotFoundError("That note does not belong to this client.")
-            if note.content_sha256 is None or note.status not in ("signed", "cosigned"):
-                raise UserError(
-                    "Only a signed note can be amended; a draft is still edited by its author."
-                )
-            original = note.content_sha256
-        else:
-            original = _field_hash(client, field_name)
-        received = received_date or clinic_today(session)
-        if received > clinic_today(session):
-            raise ValidationError(
-                "The date the request was received cannot be in the future.",
-                {"received_date": "Not in the future."},
+    client = session.get(Client, client_id)
+    if client is None:
+        raise NotFoundError("That client record does not exist.")
+    if note_id is not None:
+        note = session.get(Note, note_id)
+        if note is None or note.client_id != client_id:
+            raise NotFoundError("That note does not belong to this client.")
+        if note.content_sha256 is None or note.status not in ("signed", "cosigned"):
+            raise UserError(
+                "Only a signed note can be amended; a draft is still edited by its author."
             )
-        req = AmendmentRequest(
-            client_id=client_id,
-            note_id=note_id,
-            field_name=field_name,
-            requested_change=text,
-            received_date=received,
-            due_date=received + timedelta(days=DECISION_DAYS),
-            original_sha256=original,
-            created_by=actor.user_id,
-            updated_by=actor.user_id,
+        original = note.content_sha256
+    else:
+        original = _field_hash(client, field_name)
+    received = received_date or clinic_today(session)
+    if received > clinic_today(session):
+        raise ValidationError(
+            "The date the request was received cannot be in the future.",
+            {"received_date": "Not in the future."},
         )
-        session.add(req)
-        session.flush()
-        audit.record(
-            session,
-            actor,
-            audit.Action.AMENDMENT,
-            entity="amendment_request",
-            entity_id=req.id,
-            client_id=client_id,
-            detail=f"requested for {'note ' + str(note_id) if note_id else 'field ' + field_name}",
-        )
-        return _info(session, req)
+    req = AmendmentRequest(
+        client_id=client_id,
+        note_id=note_id,
+        field_name=field_name,
+        requested_change=text,
+        received_date=received,
+        due_date=received + timedelta(days=DECISION_DAYS),
+        original_sha256=original,
+    )
+    session.add(req)
+    session.flush()
+    about(
+        session,
+        entity_id=req.id,
+        client_id=client_id,
+        detail=f"requested for {'note ' + str(note_id) if note_id else 'field ' + field_name}",
+    )
+    return _info(session, req)
 
 
+@service(Perm.CLINICAL_WRITE, audit=Audited(audit.Action.AMENDMENT, "amendment_request"))
 def _decide(
-    db: Database,
+    session: Session,
     actor: Actor,
     request_id: int,
     expected_version: int,
     changes: dict[str, object],
     what: str,
 ) -> AmendmentInfo:
-    require(actor, Perm.CLINICAL_WRITE)
-    with db.session() as session:
-        req = session.get(AmendmentRequest, request_id)
-        if req is None:
-            raise NotFoundError("That amendment request does not exist.")
-        if req.status != "pending":
-            raise UserError(f"This request was already {req.status}.")
-        if _current_hash(session, req) != req.original_sha256:
-            raise UserError(
-                "The original record no longer matches the version the request was made "
-                "against. Ask an administrator to run an integrity check before deciding."
-            )
-        changes = {
-            **changes,
-            "decision_date": clinic_today(session),
-            "decided_by": actor.user_id,
-        }
-        req = update_versioned(
-            session,
-            actor,
-            AmendmentRequest,
-            request_id,
-            expected_version,
-            changes,
-            what="This amendment request",
+    req = session.get(AmendmentRequest, request_id)
+    if req is None:
+        raise NotFoundError("That amendment request does not exist.")
+    if req.status != "pending":
+        raise UserError(f"This request was already {req.status}.")
+    if _current_hash(session, req) != req.original_sha256:
+        raise UserError(
+            "The original record no longer matches the version the request was made "
+            "against. Ask an administrator to run an integrity check before deciding."
         )
-        audit.record(
-            session,
-            actor,
-            audit.Action.AMENDMENT,
-            entity="amendment_request",
-            entity_id=request_id,
-            client_id=req.client_id,
-            detail=what,
-        )
-        return _info(session, req)
+    changes = {
+        **changes,
+        "decision_date": clinic_today(session),
+        "decided_by": actor.user_id,
+    }
+    req = update_versioned(
+        session,
+        actor,
+        AmendmentRequest,
+        request_id,
+        expected_version,
+        changes,
+        what="This amendment request",
+    )
+    about(session, entity_id=request_id, client_id=req.client_id, detail=what)
+    return _info(session, req)
 
 
 def accept(
@@ -322,40 +308,41 @@ def _require_officer(actor: Actor) -> None:
         )
 
 
+# The caller checks its own permission first (accept/deny, extend, the client's statements).
+@service(
+    None,
+    audit=Audited(
+        audit.Action.AMENDMENT,
+        "amendment_request",
+        entity_id=Arg("request_id"),
+        client_id=lambda info: info.client_id,
+        detail=Arg("detail"),
+    ),
+)
 def _update(
-    db: Database,
+    session: Session,
     actor: Actor,
     request_id: int,
     expected_version: int,
     check: Callable[[Session, AmendmentRequest], dict[str, object]],
     detail: str,
 ) -> AmendmentInfo:
-    with db.session() as session:
-        req = session.get(AmendmentRequest, request_id)
-        if req is None:
-            raise NotFoundError("That amendment request does not exist.")
-        if req.version != expected_version:
-            raise StaleRecordError("This amendment request")
-        changes = check(session, req)
-        req = update_versioned(
-            session,
-            actor,
-            AmendmentRequest,
-            request_id,
-            expected_version,
-            changes,
-            what="This amendment request",
-        )
-        audit.record(
-            session,
-            actor,
-            audit.Action.AMENDMENT,
-            entity="amendment_request",
-            entity_id=request_id,
-            client_id=req.client_id,
-            detail=detail,
-        )
-        return _info(session, req)
+    req = session.get(AmendmentRequest, request_id)
+    if req is None:
+        raise NotFoundError("That amendment request does not exist.")
+    if req.version != expected_version:
+        raise StaleRecordError("This amendment request")
+    changes = check(session, req)
+    req = update_versioned(
+        session,
+        actor,
+        AmendmentRequest,
+        request_id,
+        expected_version,
+        changes,
+        what="This amendment request",
+    )
+    return _info(session, req)
 
 
 def extend(
@@ -480,27 +467,23 @@ def count_overdue_in(session: Session, today: date) -> int:
     )
 
 
-def list_overdue(db: Database, actor: Actor, today: date | None = None) -> list[AmendmentInfo]:
+@service(Perm.AUDIT_VIEW)
+def list_overdue(session: Session, actor: Actor, today: date | None = None) -> list[AmendmentInfo]:
     """Pending requests past their due date, oldest deadline first (administrators)."""
-    require(actor, Perm.AUDIT_VIEW)
-    with db.session() as session:
-        return overdue_in(session, today or clinic_today(session))
+    return overdue_in(session, today or clinic_today(session))
 
 
-def list_amendments(db: Database, actor: Actor, client_id: int) -> list[AmendmentInfo]:
-    require(actor, Perm.CLIENT_VIEW)
-    with db.session() as session:
-        from iopdesk.services.clients import ChartSection, require_section_in
+@service(Perm.CLIENT_VIEW)
+def list_amendments(session: Session, actor: Actor, client_id: int) -> list[AmendmentInfo]:
+    from iopdesk.services.clients import ChartSection, require_section_in
 
-        require_section_in(
-            session, actor, client_id, ChartSection.PRIVACY, entity="amendment_request"
-        )
-        rows = session.exec(
-            select(AmendmentRequest)
-            .where(AmendmentRequest.client_id == client_id)
-            .order_by(col(AmendmentRequest.received_date).desc(), col(AmendmentRequest.id).desc())
-        ).all()
-        return [_info(session, r) for r in rows]
+    require_section_in(session, actor, client_id, ChartSection.PRIVACY, entity="amendment_request")
+    rows = session.exec(
+        select(AmendmentRequest)
+        .where(AmendmentRequest.client_id == client_id)
+        .order_by(col(AmendmentRequest.received_date).desc(), col(AmendmentRequest.id).desc())
+    ).all()
+    return [_info(session, r) for r in rows]
 
 
 def amendments_for_note(session: Session, note_id: int) -> list[AmendmentInfo]:

@@ -23,6 +23,7 @@ from iopdesk.services import audit
 from iopdesk.services.actor import Actor
 from iopdesk.services.clients import require_clinical_in
 from iopdesk.services.clinic import clinic_today
+from iopdesk.services.declare import Audited, about, service
 from iopdesk.services.permissions import Perm, require
 from iopdesk.services.records import update_versioned
 
@@ -131,47 +132,46 @@ def _check(session: Session, actor: Actor, client_id: int, what: str) -> None:
     require_clinical_in(session, actor, client_id, entity="asam", entity_id="", what=what)
 
 
-def record_asam(db: Database, actor: Actor, client_id: int, data: AsamInput) -> AsamInfo:
-    require(actor, Perm.CLINICAL_WRITE)
+@service(Perm.CLINICAL_WRITE, audit=Audited(audit.Action.CREATE, "asam"))
+def record_asam(session: Session, actor: Actor, client_id: int, data: AsamInput) -> AsamInfo:
     if actor.staff_id is None:
         raise PermissionDenied("Your user account is not linked to a staff record.")
-    with db.session() as session:
-        _check(session, actor, client_id, "record their ASAM dimensions")
-        validate(data, clinic_today(session))
-        if data.plan_id is not None:
-            plan = session.get(TreatmentPlan, data.plan_id)
-            if plan is None or plan.client_id != client_id:
-                raise ValidationError("That treatment plan is not this client's.")
-        elif data.occasion == "plan_review":  # belongs to the plan being reviewed
-            data.plan_id = session.exec(
-                select(TreatmentPlan.id)
-                .where(TreatmentPlan.client_id == client_id, TreatmentPlan.status != "superseded")
-                .order_by(col(TreatmentPlan.start_date).desc(), col(TreatmentPlan.id).desc())
-            ).first()
-        values: dict[str, object] = {}
-        for n in range(6):
-            values[f"d{n + 1}_rating"] = data.ratings[n]
-            values[f"d{n + 1}_note"] = data.notes[n].strip()
-        a = AsamAssessment(
-            client_id=client_id,
-            assessed_on=data.assessed_on,
-            occasion=data.occasion,
-            plan_id=data.plan_id,
-            recommended_level=data.recommended_level,
-            placed_level=data.placed_level,
-            variance_reason=data.variance_reason.strip(),
-            staff_id=actor.staff_id,
-            created_by=actor.user_id,
-            updated_by=actor.user_id,
-            **values,  # type: ignore[arg-type]
-        )
-        session.add(a)
-        session.flush()
-        audit.record(
-            session, actor, audit.Action.CREATE, entity="asam", entity_id=a.id,
-            client_id=client_id, detail=f"{data.occasion}; level {data.recommended_level}",
-        )  # fmt: skip
-        return _info(session, a)
+    _check(session, actor, client_id, "record their ASAM dimensions")
+    validate(data, clinic_today(session))
+    if data.plan_id is not None:
+        plan = session.get(TreatmentPlan, data.plan_id)
+        if plan is None or plan.client_id != client_id:
+            raise ValidationError("That treatment plan is not this client's.")
+    elif data.occasion == "plan_review":  # belongs to the plan being reviewed
+        data.plan_id = session.exec(
+            select(TreatmentPlan.id)
+            .where(TreatmentPlan.client_id == client_id, TreatmentPlan.status != "superseded")
+            .order_by(col(TreatmentPlan.start_date).desc(), col(TreatmentPlan.id).desc())
+        ).first()
+    values: dict[str, object] = {}
+    for n in range(6):
+        values[f"d{n + 1}_rating"] = data.ratings[n]
+        values[f"d{n + 1}_note"] = data.notes[n].strip()
+    a = AsamAssessment(
+        client_id=client_id,
+        assessed_on=data.assessed_on,
+        occasion=data.occasion,
+        plan_id=data.plan_id,
+        recommended_level=data.recommended_level,
+        placed_level=data.placed_level,
+        variance_reason=data.variance_reason.strip(),
+        staff_id=actor.staff_id,
+        **values,  # type: ignore[arg-type]
+    )
+    session.add(a)
+    session.flush()
+    about(
+        session,
+        entity_id=a.id,
+        client_id=client_id,
+        detail=f"{data.occasion}; level {data.recommended_level}",
+    )
+    return _info(session, a)
 
 
 def asam_in(session: Session, client_id: int) -> list[AsamInfo]:
@@ -226,28 +226,24 @@ def list_asam(db: Database, actor: Actor, client_id: int) -> list[AsamInfo]:
         return rows
 
 
+@service(Perm.CLINICAL_WRITE, audit=Audited(audit.Action.UPDATE, "asam"))
 def void_asam(
-    db: Database, actor: Actor, assessment_id: int, expected_version: int, reason: str
+    session: Session, actor: Actor, assessment_id: int, expected_version: int, reason: str
 ) -> None:
-    require(actor, Perm.CLINICAL_WRITE)
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError("Give a reason for voiding the assessment.", {"reason": "Required."})
-    with db.session() as session:
-        a = session.get(AsamAssessment, assessment_id)
-        if a is None or a.voided_at is not None:
-            raise NotFoundError("That ASAM assessment does not exist.")
-        _check(session, actor, a.client_id, "change their ASAM dimensions")
-        client_id = a.client_id
-        update_versioned(
-            session, actor, AsamAssessment, assessment_id, expected_version,
-            {"voided_at": utcnow(), "voided_by": actor.user_id, "void_reason": reason[:200]},
-            what="This ASAM assessment",
-        )  # fmt: skip
-        audit.record(
-            session, actor, audit.Action.UPDATE, entity="asam", entity_id=assessment_id,
-            client_id=client_id, detail="voided",
-        )  # fmt: skip
+    a = session.get(AsamAssessment, assessment_id)
+    if a is None or a.voided_at is not None:
+        raise NotFoundError("That ASAM assessment does not exist.")
+    _check(session, actor, a.client_id, "change their ASAM dimensions")
+    client_id = a.client_id
+    update_versioned(
+        session, actor, AsamAssessment, assessment_id, expected_version,
+        {"voided_at": utcnow(), "voided_by": actor.user_id, "void_reason": reason[:200]},
+        what="This ASAM assessment",
+    )  # fmt: skip
+    about(session, entity_id=assessment_id, client_id=client_id, detail="voided")
 
 
 def chart_asam(db: Database, actor: Actor, client_id: int) -> tuple[list[AsamInfo], str]:

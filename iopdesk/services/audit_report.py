@@ -18,6 +18,7 @@ from iopdesk.models import AuditEvent, Client, Clinic, User
 from iopdesk.reports.data.audit import ReportRow as ReportRow
 from iopdesk.services import audit, filesout
 from iopdesk.services.actor import Actor
+from iopdesk.services.declare import Audited, about, service
 from iopdesk.services.permissions import Perm, require
 
 # sort key -> column; every column of the report is sortable
@@ -168,10 +169,10 @@ def verify(db: Database, actor: Actor) -> audit.VerifyResult:
     return result
 
 
-def export(db: Database, actor: Actor, query: AuditQuery, path: Path | str) -> int:
+@service(Perm.AUDIT_VIEW, audit=Audited(audit.Action.EXPORT, "audit_report"))
+def export(session: Session, actor: Actor, query: AuditQuery, path: Path | str) -> int:
     """Write the filtered, sorted report to .xlsx or .pdf (atomically); the export is audited.
     Returns the number of rows written."""
-    require(actor, Perm.AUDIT_VIEW)
     from iopdesk.reports import audit_report as writer
 
     target = Path(path).expanduser()
@@ -183,26 +184,22 @@ def export(db: Database, actor: Actor, query: AuditQuery, path: Path | str) -> i
         )
     if not target.parent.is_dir():
         raise ValidationError(f"The folder {target.parent} does not exist.")
-    with db.session() as session:
-        rows = _query(session, query, MAX_ROWS)
-        clinic = session.exec(select(Clinic.name).limit(1)).first() or ""
-        data = writer.AuditReportData(
-            clinic_name=clinic,
-            filters=query.describe(),
-            printed_by=actor.display_name,
-            rows=rows,
+    rows = _query(session, query, MAX_ROWS)
+    clinic = session.exec(select(Clinic.name).limit(1)).first() or ""
+    data = writer.AuditReportData(
+        clinic_name=clinic,
+        filters=query.describe(),
+        printed_by=actor.display_name,
+        rows=rows,
+    )
+    write = writer.write_xlsx if suffix == ".xlsx" else writer.write_pdf
+    with filesout.audited_write(target, lambda p: write(data, p)) as place:
+        # the row, the rename and the commit together: no file without its audit row
+        about(
+            session, detail=f"format {suffix[1:]}; {len(rows)} rows; {query.describe()}", now=True
         )
-        write = writer.write_xlsx if suffix == ".xlsx" else writer.write_pdf
-        with filesout.audited_write(target, lambda p: write(data, p)) as place:
-            audit.record(
-                session,
-                actor,
-                audit.Action.EXPORT,
-                entity="audit_report",
-                detail=f"format {suffix[1:]}; {len(rows)} rows; {query.describe()}",
-            )
-            place()
-            session.commit()
+        place()
+        session.commit()
     return len(rows)
 
 

@@ -25,7 +25,8 @@ from iopdesk.services import audit
 from iopdesk.services.actor import Actor, parse_roles, roles_text
 from iopdesk.services.audit import Action
 from iopdesk.services.clinic import get_setting_in
-from iopdesk.services.permissions import Perm, require
+from iopdesk.services.declare import Audited, about, service
+from iopdesk.services.permissions import Perm
 
 MIN_PASSWORD_LENGTH = 10
 _hasher = PasswordHasher()  # argon2-cffi defaults: Argon2id, t=3, m=64 MiB, p=4
@@ -429,8 +430,9 @@ def create_user_in(
     return user
 
 
+@service(Perm.USERS_MANAGE)
 def add_user(
-    db: Database,
+    session: Session,
     actor: Actor,
     username: str,
     password: str,
@@ -438,21 +440,17 @@ def add_user(
     display_name: str = "",
     staff_id: int | None = None,
 ) -> UserInfo:
-    require(actor, Perm.USERS_MANAGE)
-    with db.session() as session:
-        return _info(
-            create_user_in(session, actor, username, password, roles, display_name, staff_id)
-        )
+    return _info(create_user_in(session, actor, username, password, roles, display_name, staff_id))
 
 
-def list_users(db: Database, actor: Actor) -> list[UserInfo]:
-    require(actor, Perm.USERS_MANAGE)
-    with db.read() as session:
-        return [_info(u) for u in session.exec(select(User).order_by(User.username)).all()]
+@service(Perm.USERS_MANAGE, read_only=True)
+def list_users(session: Session, actor: Actor) -> list[UserInfo]:
+    return [_info(u) for u in session.exec(select(User).order_by(User.username)).all()]
 
 
+@service(Perm.USERS_MANAGE, audit=Audited(Action.USER_CHANGE, "app_user"))
 def set_user_access(
-    db: Database,
+    session: Session,
     actor: Actor,
     user_id: int,
     expected_version: int,
@@ -462,7 +460,6 @@ def set_user_access(
     unlock: bool = False,
 ) -> UserInfo:
     """Change roles, (de)activate or unlock an account. Privilege changes are audited."""
-    require(actor, Perm.USERS_MANAGE)
     from iopdesk.services.records import update_versioned
 
     changes: dict[str, object] = {}
@@ -477,38 +474,28 @@ def set_user_access(
     if unlock:
         changes["locked_until"] = None
         changes["failed_attempts"] = 0
-    with db.session() as session:
-        from iopdesk.services.integrity import reseal_user
+    from iopdesk.services.integrity import reseal_user
 
-        user = update_versioned(
-            session, actor, User, user_id, expected_version, changes, what="This user account"
+    user = update_versioned(
+        session, actor, User, user_id, expected_version, changes, what="This user account"
+    )
+    reseal_user(session, user)  # an administrator set this account's access: seal it
+    session.flush()
+    admins = [
+        u
+        for u in session.exec(select(User).where(User.active)).all()
+        if Role.ADMIN in parse_roles(u.roles)
+    ]
+    if not admins:  # rolled back with the session: nothing changes
+        raise ValidationError(
+            "At least one active administrator must remain, or nobody could manage users "
+            "and settings. Give another user the administrator role first."
         )
-        reseal_user(session, user)  # an administrator set this account's access: seal it
-        session.flush()
-        admins = [
-            u
-            for u in session.exec(select(User).where(User.active)).all()
-            if Role.ADMIN in parse_roles(u.roles)
-        ]
-        if not admins:  # rolled back with the session: nothing changes
-            raise ValidationError(
-                "At least one active administrator must remain, or nobody could manage users "
-                "and settings. Give another user the administrator role first."
-            )
-        detail = (
-            ", ".join(f"{k}={v}" for k, v in changes.items() if k in ("roles", "active"))
-            or "unlocked"
-        )
-        audit.record(
-            session,
-            actor,
-            Action.USER_CHANGE,
-            entity="app_user",
-            entity_id=user_id,
-            detail=detail,
-            flagged="roles" in changes,
-        )
-        return _info(user)
+    detail = (
+        ", ".join(f"{k}={v}" for k, v in changes.items() if k in ("roles", "active")) or "unlocked"
+    )
+    about(session, entity_id=user_id, detail=detail, flagged="roles" in changes)
+    return _info(user)
 
 
 def change_password(db: Database, actor: Actor, old_password: str, new_password: str) -> None:
@@ -540,26 +527,17 @@ def change_password(db: Database, actor: Actor, old_password: str, new_password:
         )
 
 
-def reset_password(db: Database, actor: Actor, user_id: int, new_password: str) -> None:
+@service(Perm.USERS_MANAGE, audit=Audited(Action.PASSWORD_CHANGE, "app_user", flagged=True))
+def reset_password(session: Session, actor: Actor, user_id: int, new_password: str) -> None:
     """An administrator sets a temporary password; the user must change it at next sign-in."""
-    require(actor, Perm.USERS_MANAGE)
     check_password_policy(new_password)
-    with db.session() as session:
-        user = session.get(User, user_id)
-        if user is None:
-            raise NotFoundError("That user account does not exist.")
-        user.password_hash = hash_password(new_password)
-        user.must_change_password = True
-        user.locked_until = None
-        user.failed_attempts = 0
-        user.version += 1
-        session.add(user)
-        audit.record(
-            session,
-            actor,
-            Action.PASSWORD_CHANGE,
-            entity="app_user",
-            entity_id=user.id,
-            detail="reset by administrator",
-            flagged=True,
-        )
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFoundError("That user account does not exist.")
+    user.password_hash = hash_password(new_password)
+    user.must_change_password = True
+    user.locked_until = None
+    user.failed_attempts = 0
+    user.version += 1
+    session.add(user)
+    about(session, entity_id=user.id, detail="reset by administrator")

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import make_url
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from iopdesk import paths
 from iopdesk import secrets as keys
@@ -38,6 +38,7 @@ from iopdesk.models import BackupRecord
 from iopdesk.models.base import utcnow
 from iopdesk.services import integrity
 from iopdesk.services.actor import Actor
+from iopdesk.services.declare import service
 from iopdesk.services.permissions import Perm, require
 
 log = logging.getLogger(__name__)
@@ -612,27 +613,26 @@ def stale_warning(db: Database, now: datetime | None = None) -> str | None:
     return None
 
 
-def list_backups(db: Database, actor: Actor, limit: int = 200) -> list[BackupRow]:
-    require(actor, Perm.BACKUP_RUN)
-    with db.session() as session:
-        records = session.exec(
-            select(BackupRecord)
-            .order_by(col(BackupRecord.created_at).desc(), col(BackupRecord.id).desc())
-            .limit(limit)
-        ).all()
-        return [
-            BackupRow(
-                r.id or 0,
-                r.created_at,
-                r.path,
-                r.kind,
-                r.status,
-                r.size_bytes,
-                r.message,
-                Path(r.path).is_file(),
-            )
-            for r in records
-        ]
+@service(Perm.BACKUP_RUN)
+def list_backups(session: Session, actor: Actor, limit: int = 200) -> list[BackupRow]:
+    records = session.exec(
+        select(BackupRecord)
+        .order_by(col(BackupRecord.created_at).desc(), col(BackupRecord.id).desc())
+        .limit(limit)
+    ).all()
+    return [
+        BackupRow(
+            r.id or 0,
+            r.created_at,
+            r.path,
+            r.kind,
+            r.status,
+            r.size_bytes,
+            r.message,
+            Path(r.path).is_file(),
+        )
+        for r in records
+    ]
 
 
 # -- restore -------------------------------------------------------------------------------

@@ -124,6 +124,7 @@ from iopdesk.reports.data.billing import SummaryRow as SummaryRow
 from iopdesk.services import audit, filesout
 from iopdesk.services.actor import Actor
 from iopdesk.services.clinic import get_setting_in
+from iopdesk.services.declare import Audited, about, acting, service
 from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm, require
 from iopdesk.services.records import serialize
@@ -1030,6 +1031,7 @@ def export(
                 {"path": "Folder not found."},
             )
     with db.session() as session:
+        acting(session, actor)  # created_by/updated_by are filled by declare.fill_tracked
         serialize(session, "billing_batch")
         run = _run(session, date_from, date_to, payer_code, include_billed)
         total = run.total
@@ -1047,8 +1049,6 @@ def export(
                 line_count=len(run.lines),
                 total_charge=total,
                 file_name=target.name,
-                created_by=actor.user_id,
-                updated_by=actor.user_id,
             )
             session.add(batch)
             session.flush()
@@ -1125,40 +1125,31 @@ def export(
     return ExportResult(run.batch_number, len(run.lines), len(run.exceptions), total, False, target)
 
 
-def void_batch(db: Database, actor: Actor, batch_number: str, reason: str) -> BatchInfo:
+@service(Perm.BILLING_EXPORT, audit=Audited(audit.Action.UPDATE, "billing_batch"))
+def void_batch(session: Session, actor: Actor, batch_number: str, reason: str) -> BatchInfo:
     """Void an exported batch with a reason: its lines become billable again."""
-    require(actor, Perm.BILLING_EXPORT)
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError("Give a reason for voiding the batch.", {"reason": "Required."})
-    with db.session() as session:
-        serialize(session, "billing_batch")
-        batch = session.execute(
-            sa_select(BillingBatch).where(col(BillingBatch.batch_number) == batch_number)
-        ).scalar_one_or_none()
-        if batch is None:
-            raise NotFoundError(f"There is no billing batch {batch_number}.")
-        if batch.status == BatchStatus.VOIDED.value:
-            raise UserError(f"Billing batch {batch_number} is already voided.")
-        now = utcnow()
-        batch.status = BatchStatus.VOIDED.value
-        batch.voided_at = now
-        batch.voided_by = actor.user_id
-        batch.void_reason = reason
-        batch.updated_at = now
-        batch.updated_by = actor.user_id
-        batch.version += 1
-        session.add(batch)
-        session.flush()
-        audit.record(
-            session,
-            actor,
-            audit.Action.UPDATE,
-            entity="billing_batch",
-            entity_id=batch.id,
-            detail=f"voided batch {batch_number}",
-        )
-        return _info(batch)
+    serialize(session, "billing_batch")
+    batch = session.execute(
+        sa_select(BillingBatch).where(col(BillingBatch.batch_number) == batch_number)
+    ).scalar_one_or_none()
+    if batch is None:
+        raise NotFoundError(f"There is no billing batch {batch_number}.")
+    if batch.status == BatchStatus.VOIDED.value:
+        raise UserError(f"Billing batch {batch_number} is already voided.")
+    now = utcnow()
+    batch.status = BatchStatus.VOIDED.value
+    batch.voided_at = now
+    batch.voided_by = actor.user_id
+    batch.void_reason = reason
+    batch.updated_at = now
+    batch.version += 1
+    session.add(batch)
+    session.flush()
+    about(session, entity_id=batch.id, detail=f"voided batch {batch_number}")
+    return _info(batch)
 
 
 def _info(b: BillingBatch) -> BatchInfo:

@@ -21,7 +21,8 @@ from iopdesk.models import BreakGlassAccess, Client, User, utcnow
 from iopdesk.services import audit
 from iopdesk.services.actor import Actor
 from iopdesk.services.clinic import get_setting_in
-from iopdesk.services.permissions import Perm, require
+from iopdesk.services.declare import Audited, about, service
+from iopdesk.services.permissions import Perm
 
 MIN_REASON = 10
 
@@ -155,21 +156,20 @@ def _info(a: BreakGlassAccess, username: str, client: Client) -> BreakGlassInfo:
     )
 
 
+@service(Perm.AUDIT_VIEW, read_only=True)
 def list_accesses(
-    db: Database, actor: Actor, *, unreviewed_only: bool = True, limit: int = 500
+    session: Session, actor: Actor, *, unreviewed_only: bool = True, limit: int = 500
 ) -> list[BreakGlassInfo]:
     """Emergency accesses for the administrators' review, newest first."""
-    require(actor, Perm.AUDIT_VIEW)
-    with db.read() as session:
-        q = (
-            select(BreakGlassAccess, User.username, Client)
-            .join(User, User.id == BreakGlassAccess.user_id)  # type: ignore[arg-type]
-            .join(Client, Client.id == BreakGlassAccess.client_id)  # type: ignore[arg-type]
-        )
-        if unreviewed_only:
-            q = q.where(col(BreakGlassAccess.reviewed_at).is_(None))
-        rows = session.exec(q.order_by(col(BreakGlassAccess.started_at).desc()).limit(limit))
-        return [_info(a, username, client) for a, username, client in rows.all()]
+    q = (
+        select(BreakGlassAccess, User.username, Client)
+        .join(User, User.id == BreakGlassAccess.user_id)  # type: ignore[arg-type]
+        .join(Client, Client.id == BreakGlassAccess.client_id)  # type: ignore[arg-type]
+    )
+    if unreviewed_only:
+        q = q.where(col(BreakGlassAccess.reviewed_at).is_(None))
+    rows = session.exec(q.order_by(col(BreakGlassAccess.started_at).desc()).limit(limit))
+    return [_info(a, username, client) for a, username, client in rows.all()]
 
 
 def count_unreviewed_in(session: Session) -> int:
@@ -184,60 +184,40 @@ def count_unreviewed_in(session: Session) -> int:
     )
 
 
-def mark_reviewed(db: Database, actor: Actor, access_id: int) -> None:
-    require(actor, Perm.AUDIT_VIEW)
-    with db.session() as session:
-        access = session.get(BreakGlassAccess, access_id)
-        if access is None:
-            raise NotFoundError("That emergency access does not exist.")
-        if access.reviewed_at is not None:
-            raise UserError("This emergency access was already reviewed.")
-        access.reviewed_by = actor.user_id
-        access.reviewed_at = utcnow()
-        session.add(access)
-        audit.record(
-            session,
-            actor,
-            audit.Action.BREAK_GLASS,
-            entity="break_glass",
-            entity_id=access_id,
-            client_id=access.client_id,
-            detail="reviewed",
-        )
+@service(Perm.AUDIT_VIEW, audit=Audited(audit.Action.BREAK_GLASS, "break_glass"))
+def mark_reviewed(session: Session, actor: Actor, access_id: int) -> None:
+    access = session.get(BreakGlassAccess, access_id)
+    if access is None:
+        raise NotFoundError("That emergency access does not exist.")
+    if access.reviewed_at is not None:
+        raise UserError("This emergency access was already reviewed.")
+    access.reviewed_by = actor.user_id
+    access.reviewed_at = utcnow()
+    session.add(access)
+    about(session, entity_id=access_id, client_id=access.client_id, detail="reviewed")
 
 
-def set_designated(db: Database, actor: Actor, user_id: int, allowed: bool) -> None:
+@service(Perm.USERS_MANAGE, audit=Audited(audit.Action.USER_CHANGE, "app_user", flagged=True))
+def set_designated(session: Session, actor: Actor, user_id: int, allowed: bool) -> None:
     """Give or take away emergency access: a privilege change, audited and flagged."""
-    require(actor, Perm.USERS_MANAGE)
-    with db.session() as session:
-        user = session.get(User, user_id)
-        if user is None:
-            raise NotFoundError("That user account does not exist.")
-        if user.break_glass_allowed == allowed:
-            return
-        user.break_glass_allowed = allowed
-        user.version += 1
-        user.updated_at = utcnow()
-        user.updated_by = actor.user_id
-        session.add(user)
-        audit.record(
-            session,
-            actor,
-            audit.Action.USER_CHANGE,
-            entity="app_user",
-            entity_id=user_id,
-            detail=f"break_glass_allowed={allowed}",
-            flagged=True,
-        )
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFoundError("That user account does not exist.")
+    if user.break_glass_allowed == allowed:
+        about(session, skip=True)
+        return
+    user.break_glass_allowed = allowed
+    user.version += 1
+    session.add(user)
+    about(session, entity_id=user_id, detail=f"break_glass_allowed={allowed}")
 
 
-def designated_users(db: Database, actor: Actor) -> set[int]:
-    require(actor, Perm.USERS_MANAGE)
-    with db.read() as session:
-        return {
-            uid
-            for uid in session.exec(
-                select(User.id).where(col(User.break_glass_allowed), col(User.active))
-            ).all()
-            if uid is not None
-        }
+@service(Perm.USERS_MANAGE, read_only=True)
+def designated_users(session: Session, actor: Actor) -> set[int]:
+    return {
+        uid
+        for uid in session.exec(
+            select(User.id).where(col(User.break_glass_allowed), col(User.active))
+        ).all()
+        if uid is not None
+    }

@@ -65,6 +65,7 @@ from iopdesk.services import audit, billing, clock, filesout
 from iopdesk.services.actor import Actor
 from iopdesk.services.billing import BillingException, ClaimLine
 from iopdesk.services.clinic import get_setting_in
+from iopdesk.services.declare import acting
 from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm, require
 from iopdesk.services.records import serialize
@@ -856,6 +857,7 @@ def export_claims(
         )
     created = now or clock.now_of(db).replace(tzinfo=None)  # clinic-local wall time
     with db.session() as session:
+        acting(session, actor)  # created_by/updated_by are filled by declare.fill_tracked
         serialize(session, "billing_batch")
         setup = _clinic_setup(session)
         run = billing._run(session, date_from, date_to, payer_code, False)
@@ -948,8 +950,6 @@ def export_claims(
                         {file_name(world.payers[d.payer_id].payer_code, d.claim_type) for d in sent}
                     )
                 ),
-                created_by=actor.user_id,
-                updated_by=actor.user_id,
             )
             session.add(batch)
             session.flush()
@@ -977,8 +977,6 @@ def export_claims(
                 total_charge=d.total,
                 line_count=len(d.lines),
                 file_name=file_name(payer.payer_code, d.claim_type),
-                created_by=actor.user_id,
-                updated_by=actor.user_id,
             )
             session.add(claim)
             session.flush()
@@ -1004,8 +1002,6 @@ def export_claims(
                     member_id=ln.member_id,
                     auth_number=ln.auth_number,
                     claim_id=claim.id,
-                    created_by=actor.user_id,
-                    updated_by=actor.user_id,
                 )
                 for ln in d.lines
             ]

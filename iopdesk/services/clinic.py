@@ -12,9 +12,11 @@ from sqlmodel import Session, func, select
 from iopdesk import settings as settings_decl
 from iopdesk.db import Database
 from iopdesk.errors import NotFoundError, ValidationError
-from iopdesk.models import Clinic, Setting, User, utcnow
+from iopdesk.models import Clinic, Setting, User
 from iopdesk.models.enums import Role
 from iopdesk.services.actor import Actor
+from iopdesk.services.audit import Action
+from iopdesk.services.declare import Audited, about, service
 from iopdesk.services.permissions import Perm, require
 from iopdesk.services.validation import normalize_phone, npi_is_valid
 
@@ -226,9 +228,8 @@ SECURITY_SETTINGS = frozenset(
 )
 
 
-def set_setting(db: Database, actor: Actor, key: str, value: Any) -> Any:
-    require(actor, Perm.SETTINGS_MANAGE)
-    from iopdesk.services import audit
+@service(Perm.SETTINGS_MANAGE, audit=Audited(Action.SETTING_CHANGE, "setting"))
+def set_setting(session: Session, actor: Actor, key: str, value: Any) -> Any:
 
     spec = settings_decl.BY_KEY.get(key)
     if spec is None:
@@ -237,28 +238,17 @@ def set_setting(db: Database, actor: Actor, key: str, value: Any) -> Any:
         parsed = settings_decl.parse(spec, value)
     except ValueError as exc:
         raise ValidationError(str(exc), {key: str(exc)}) from None
-    with db.session() as session:
-        row = session.get(Setting, key)
-        old = get_setting_in(session, key)
-        if row is None:
-            row = Setting(key=key, value=str(parsed), created_by=actor.user_id)
-        else:
-            row.value = str(parsed)
-            row.version += 1
-        row.updated_at = utcnow()
-        row.updated_by = actor.user_id
-        session.add(row)
-        audit.record(
-            session,
-            actor,
-            audit.Action.SETTING_CHANGE,
-            entity="setting",
-            entity_id=key,
-            detail=f"{old} -> {parsed}",
-            # security settings are flagged for review in the audit report
-            flagged=key in SECURITY_SETTINGS,
-        )
-        return parsed
+    row = session.get(Setting, key)
+    old = get_setting_in(session, key)
+    if row is None:
+        row = Setting(key=key, value=str(parsed))
+    else:
+        row.value = str(parsed)
+        row.version += 1
+    session.add(row)
+    # security settings are flagged for review in the audit report
+    about(session, entity_id=key, detail=f"{old} -> {parsed}", flagged=key in SECURITY_SETTINGS)
+    return parsed
 
 
 LOGO_MAX_BYTES = 1_000_000
@@ -271,10 +261,9 @@ def get_logo(db: Database) -> bytes | None:
         return None if clinic is None or not clinic.logo_png else bytes(clinic.logo_png)
 
 
-def set_logo(db: Database, actor: Actor, data: bytes | None) -> None:
+@service(Perm.SETTINGS_MANAGE, audit=Audited(Action.SETTING_CHANGE, "clinic"))
+def set_logo(session: Session, actor: Actor, data: bytes | None) -> None:
     """Set (PNG or JPEG, at most 1 MB) or remove (None) the logo printed on packets."""
-    require(actor, Perm.SETTINGS_MANAGE)
-    from iopdesk.services import audit
     from iopdesk.services.records import touch
 
     if data is not None:
@@ -287,18 +276,14 @@ def set_logo(db: Database, actor: Actor, data: bytes | None) -> None:
                 "The logo file is larger than 1 MB; save a smaller picture and try again.",
                 {"logo": "Too large."},
             )
-    with db.session() as session:
-        clinic = session.exec(select(Clinic)).first()
-        if clinic is None:
-            raise NotFoundError("The clinic has not been set up yet.")
-        clinic.logo_png = data
-        touch(clinic, actor)
-        session.add(clinic)
-        audit.record(
-            session,
-            actor,
-            audit.Action.SETTING_CHANGE,
-            entity="clinic",
-            entity_id=clinic.id,
-            detail="logo removed" if data is None else f"logo set ({len(data)} bytes)",
-        )
+    clinic = session.exec(select(Clinic)).first()
+    if clinic is None:
+        raise NotFoundError("The clinic has not been set up yet.")
+    clinic.logo_png = data
+    touch(clinic, actor)
+    session.add(clinic)
+    about(
+        session,
+        entity_id=clinic.id,
+        detail="logo removed" if data is None else f"logo set ({len(data)} bytes)",
+    )

@@ -13,11 +13,12 @@ from sqlmodel import Session, col, select
 
 from iopdesk.db import Database
 from iopdesk.errors import NotFoundError, UserError, ValidationError
-from iopdesk.models import Client, Clinic, Consent, Recipient, utcnow
+from iopdesk.models import Client, Clinic, Consent, Recipient
 from iopdesk.reports.data.consents import ConsentFormData as ConsentFormData
 from iopdesk.services import audit, recipients
 from iopdesk.services.actor import Actor
 from iopdesk.services.clinic import clinic_today
+from iopdesk.services.declare import Audited, about, service
 from iopdesk.services.disclosures import (
     ALL,
     CATEGORIES,
@@ -202,83 +203,63 @@ def _validate(session: Session, actor: Actor, data: ConsentInput) -> dict[str, A
     }
 
 
-def add_consent(db: Database, actor: Actor, client_id: int, data: ConsentInput) -> ConsentInfo:
-    require(actor, Perm.CLIENT_EDIT)
-    with db.session() as session:
-        if session.get(Client, client_id) is None:
-            raise NotFoundError("That client record does not exist.")
-        values = _validate(session, actor, data)
-        consent = Consent(
-            client_id=client_id, created_by=actor.user_id, updated_by=actor.user_id, **values
-        )
-        session.add(consent)
-        session.flush()
-        audit.record(
-            session,
-            actor,
-            audit.Action.CONSENT,
-            entity="consent",
-            entity_id=consent.id,
-            client_id=client_id,
-            detail=f"recorded ({values['kind']})" + ("" if consent.signed_date else " (unsigned)"),
-        )
-        return _info(consent, clinic_today(session))
+@service(Perm.CLIENT_EDIT, audit=Audited(audit.Action.CONSENT, "consent"))
+def add_consent(session: Session, actor: Actor, client_id: int, data: ConsentInput) -> ConsentInfo:
+    if session.get(Client, client_id) is None:
+        raise NotFoundError("That client record does not exist.")
+    values = _validate(session, actor, data)
+    consent = Consent(client_id=client_id, **values)
+    session.add(consent)
+    session.flush()
+    about(
+        session,
+        entity_id=consent.id,
+        client_id=client_id,
+        detail=f"recorded ({values['kind']})" + ("" if consent.signed_date else " (unsigned)"),
+    )
+    return _info(consent, clinic_today(session))
 
 
+@service(Perm.CLIENT_EDIT, audit=Audited(audit.Action.CONSENT, "consent"))
 def update_consent(
-    db: Database, actor: Actor, consent_id: int, expected_version: int, data: ConsentInput
+    session: Session, actor: Actor, consent_id: int, expected_version: int, data: ConsentInput
 ) -> ConsentInfo:
     """Correct a consent's details (e.g. enter the signing date once it is signed)."""
-    require(actor, Perm.CLIENT_EDIT)
-    with db.session() as session:
-        values = _validate(session, actor, data)
-        consent = update_versioned(
-            session, actor, Consent, consent_id, expected_version, values, what="This consent"
-        )
-        audit.record(
-            session,
-            actor,
-            audit.Action.CONSENT,
-            entity="consent",
-            entity_id=consent_id,
-            client_id=consent.client_id,
-            detail="updated",
-        )
-        return _info(consent, clinic_today(session))
+    values = _validate(session, actor, data)
+    consent = update_versioned(
+        session, actor, Consent, consent_id, expected_version, values, what="This consent"
+    )
+    about(session, entity_id=consent_id, client_id=consent.client_id, detail="updated")
+    return _info(consent, clinic_today(session))
 
 
+@service(Perm.CLIENT_EDIT, audit=Audited(audit.Action.CONSENT, "consent"))
 def revoke_consent(
-    db: Database, actor: Actor, consent_id: int, expected_version: int, on: date | None = None
+    session: Session, actor: Actor, consent_id: int, expected_version: int, on: date | None = None
 ) -> ConsentInfo:
     """The client withdrew the consent (2.31(a)(6)); nothing may go out under it from `on`."""
-    require(actor, Perm.CLIENT_EDIT)
-    with db.session() as session:
-        current = session.get(Consent, consent_id)
-        if current is None:
-            raise NotFoundError("That consent does not exist.")
-        if current.revoked_date is not None:
-            raise UserError(f"This consent was already revoked on {current.revoked_date}.")
-        day = on or clinic_today(session)
-        consent = update_versioned(
-            session,
-            actor,
-            Consent,
-            consent_id,
-            expected_version,
-            {"revoked_date": day},
-            what="This consent",
-        )
-        audit.record(
-            session,
-            actor,
-            audit.Action.CONSENT,
-            entity="consent",
-            entity_id=consent_id,
-            client_id=consent.client_id,
-            detail=f"revoked {day.isoformat()}",
-            flagged=False,
-        )
-        return _info(consent, clinic_today(session))
+    current = session.get(Consent, consent_id)
+    if current is None:
+        raise NotFoundError("That consent does not exist.")
+    if current.revoked_date is not None:
+        raise UserError(f"This consent was already revoked on {current.revoked_date}.")
+    day = on or clinic_today(session)
+    consent = update_versioned(
+        session,
+        actor,
+        Consent,
+        consent_id,
+        expected_version,
+        {"revoked_date": day},
+        what="This consent",
+    )
+    about(
+        session,
+        entity_id=consent_id,
+        client_id=consent.client_id,
+        detail=f"revoked {day.isoformat()}",
+    )
+    return _info(consent, clinic_today(session))
 
 
 def sniff_mime(data: bytes) -> str:
@@ -288,11 +269,11 @@ def sniff_mime(data: bytes) -> str:
     return ""
 
 
+@service(Perm.CLIENT_EDIT, audit=Audited(audit.Action.CONSENT, "consent"))
 def attach_form(
-    db: Database, actor: Actor, consent_id: int, source: Path | str | bytes, filename: str = ""
+    session: Session, actor: Actor, consent_id: int, source: Path | str | bytes, filename: str = ""
 ) -> ConsentInfo:
     """Store the scanned signed form (PDF or image) inside the encrypted database."""
-    require(actor, Perm.CLIENT_EDIT)
     if isinstance(source, bytes):
         data = source
     else:
@@ -309,28 +290,22 @@ def attach_form(
     mime = sniff_mime(data)
     if not mime:
         raise ValidationError("Attach the signed form as a PDF or an image (PNG, JPEG, TIFF).")
-    with db.session() as session:
-        consent = session.get(Consent, consent_id)
-        if consent is None:
-            raise NotFoundError("That consent does not exist.")
-        consent.form_data = data
-        consent.form_mime = mime
-        consent.form_filename = Path(filename).name[:200] or "consent-form"
-        consent.version += 1
-        consent.updated_at = utcnow()
-        consent.updated_by = actor.user_id
-        session.add(consent)
-        audit.record(
-            session,
-            actor,
-            audit.Action.CONSENT,
-            entity="consent",
-            entity_id=consent_id,
-            client_id=consent.client_id,
-            detail=f"signed form attached ({mime}, {len(data)} bytes)",
-        )
-        session.flush()
-        return _info(consent, clinic_today(session))
+    consent = session.get(Consent, consent_id)
+    if consent is None:
+        raise NotFoundError("That consent does not exist.")
+    consent.form_data = data
+    consent.form_mime = mime
+    consent.form_filename = Path(filename).name[:200] or "consent-form"
+    consent.version += 1
+    session.add(consent)
+    about(
+        session,
+        entity_id=consent_id,
+        client_id=consent.client_id,
+        detail=f"signed form attached ({mime}, {len(data)} bytes)",
+    )
+    session.flush()
+    return _info(consent, clinic_today(session))
 
 
 def get_form(db: Database, actor: Actor, consent_id: int) -> tuple[bytes, str, str]:

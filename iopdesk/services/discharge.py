@@ -75,6 +75,7 @@ from iopdesk.services import audit
 from iopdesk.services.actor import Actor
 from iopdesk.services.clients import can_view_clinical_in, end_episode_in
 from iopdesk.services.clinic import clinic_today
+from iopdesk.services.declare import Audited, about, service
 from iopdesk.services.people import user_name
 from iopdesk.services.permissions import Perm, has, require
 from iopdesk.services.records import touch
@@ -430,131 +431,122 @@ def validate_discharge(
         )
 
 
+@service(None, audit=Audited(audit.Action.CREATE, "discharge"))
 def discharge_client(
-    db: Database, actor: Actor, client_id: int, expected_version: int, data: DischargeInput
+    session: Session, actor: Actor, client_id: int, expected_version: int, data: DischargeInput
 ) -> DischargeResult:
     """Discharge the client in one transaction (see the module docstring)."""
     from iopdesk.services.aftercare import carry_receiving_provider_in, create_plan_in
 
-    with db.session() as session:
-        require_client_clinical(session, actor, client_id, Perm.DISCHARGE_MANAGE)
-        c = _client(session, client_id)
-        if c.version != expected_version:
-            raise StaleRecordError("This client's record")
-        if c.status == "discharged":
-            raise ValidationError("This client is already discharged.")
-        today = clinic_today(session)
-        validate_discharge(data, today, c.admission_date, _last_attended(session, client_id))
-        known_goals = {g.goal_id for g in current_goals_in(session, client_id)}
-        for g in data.goals:
-            if g.goal_id is not None and g.goal_id not in known_goals:
-                raise ValidationError("A goal is not part of this client's treatment plan.")
-        on = data.discharge_date
-        enrollments = _count_open(session, TrackEnrollment, client_id, on)
-        assignments = _count_open(session, TherapistAssignment, client_id, on)
-        updated = end_episode_in(session, actor, client_id, expected_version, on, data.reason)
-        episode = session.exec(
-            select(Episode)
-            .where(Episode.client_id == client_id)
-            .order_by(col(Episode.episode_no).desc())
-        ).first()
-        record = Discharge(
-            client_id=client_id,
-            episode_id=episode.id if episode else None,
-            discharge_date=on,
-            discharge_type=data.discharge_type,
-            reason=data.reason.strip(),
-            summary=data.summary.strip(),
-            step_down_level=data.step_down_level.strip(),
-            receiving_provider=data.receiving_provider.strip(),
-            created_by=actor.user_id,
+    require_client_clinical(session, actor, client_id, Perm.DISCHARGE_MANAGE)
+    c = _client(session, client_id)
+    if c.version != expected_version:
+        raise StaleRecordError("This client's record")
+    if c.status == "discharged":
+        raise ValidationError("This client is already discharged.")
+    today = clinic_today(session)
+    validate_discharge(data, today, c.admission_date, _last_attended(session, client_id))
+    known_goals = {g.goal_id for g in current_goals_in(session, client_id)}
+    for g in data.goals:
+        if g.goal_id is not None and g.goal_id not in known_goals:
+            raise ValidationError("A goal is not part of this client's treatment plan.")
+    on = data.discharge_date
+    enrollments = _count_open(session, TrackEnrollment, client_id, on)
+    assignments = _count_open(session, TherapistAssignment, client_id, on)
+    updated = end_episode_in(session, actor, client_id, expected_version, on, data.reason)
+    episode = session.exec(
+        select(Episode)
+        .where(Episode.client_id == client_id)
+        .order_by(col(Episode.episode_no).desc())
+    ).first()
+    record = Discharge(
+        client_id=client_id,
+        episode_id=episode.id if episode else None,
+        discharge_date=on,
+        discharge_type=data.discharge_type,
+        reason=data.reason.strip(),
+        summary=data.summary.strip(),
+        step_down_level=data.step_down_level.strip(),
+        receiving_provider=data.receiving_provider.strip(),
+    )
+    session.add(record)
+    session.flush()
+    assert record.id is not None
+    for g in data.goals:
+        session.add(
+            DischargeGoalProgress(
+                discharge_id=record.id,
+                goal_id=g.goal_id,
+                goal_text=g.goal_text.strip(),
+                progress=g.progress.strip(),
+            )
+        )
+    now = utcnow()
+    cancelled = session.execute(
+        update(ClinicSession)
+        .where(*_future_booked(session, client_id, on))
+        .values(
+            status=SessionStatus.CANCELLED.value,
+            cancelled_by_clinic=True,
+            cancel_reason=CANCEL_REASON,
+            version=col(ClinicSession.version) + 1,
+            updated_at=now,
             updated_by=actor.user_id,
         )
-        session.add(record)
-        session.flush()
-        assert record.id is not None
-        for g in data.goals:
-            session.add(
-                DischargeGoalProgress(
-                    discharge_id=record.id,
-                    goal_id=g.goal_id,
-                    goal_text=g.goal_text.strip(),
-                    progress=g.progress.strip(),
-                    created_by=actor.user_id,
-                    updated_by=actor.user_id,
-                )
-            )
-        now = utcnow()
-        cancelled = session.execute(
-            update(ClinicSession)
-            .where(*_future_booked(session, client_id, on))
-            .values(
-                status=SessionStatus.CANCELLED.value,
-                cancelled_by_clinic=True,
-                cancel_reason=CANCEL_REASON,
-                version=col(ClinicSession.version) + 1,
-                updated_at=now,
-                updated_by=actor.user_id,
-            )
-            .execution_options(synchronize_session=False)
-        ).rowcount  # type: ignore[attr-defined]
-        future_groups = sa_select(col(ClinicSession.id)).where(col(ClinicSession.session_date) > on)
-        removed = session.execute(
-            update(RosterChange)
-            .where(
-                col(RosterChange.client_id) == client_id,
-                col(RosterChange.action) == "add",
-                col(RosterChange.session_id).in_(future_groups),
-            )
-            .values(
-                action="remove",
-                reason=CANCEL_REASON,
-                version=col(RosterChange.version) + 1,
-                updated_at=now,
-                updated_by=actor.user_id,
-            )
-            .execution_options(synchronize_session=False)
-        ).rowcount  # type: ignore[attr-defined]
-        draft = session.exec(
-            select(AftercarePlan)
-            .where(
-                AftercarePlan.client_id == client_id,
-                AftercarePlan.status == "draft",
-                col(AftercarePlan.discharge_id).is_(None),
-            )
-            .order_by(col(AftercarePlan.id).desc())
-        ).first()
-        if draft is not None:
-            draft.discharge_id = record.id
-            touch(draft, actor)
-            session.add(draft)
-            plan_id = draft.id or 0
-        else:
-            plan_id = create_plan_in(session, actor, client_id, record.id)
-        carry_receiving_provider_in(session, actor, plan_id, record.receiving_provider)
-        audit.record(
-            session,
-            actor,
-            audit.Action.CREATE,
-            entity="discharge",
-            entity_id=record.id,
-            client_id=client_id,
-            detail=(
-                f"type {data.discharge_type}; {len(data.goals)} goals; "
-                f"{cancelled} sessions cancelled; {removed} roster adds removed; "
-                f"{enrollments} enrollments and {assignments} assignments ended; "
-                f"aftercare plan {plan_id}"
-            ),
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    future_groups = sa_select(col(ClinicSession.id)).where(col(ClinicSession.session_date) > on)
+    removed = session.execute(
+        update(RosterChange)
+        .where(
+            col(RosterChange.client_id) == client_id,
+            col(RosterChange.action) == "add",
+            col(RosterChange.session_id).in_(future_groups),
         )
-        return DischargeResult(
-            discharge_id=record.id,
-            plan_id=plan_id,
-            client_version=updated.version,
-            sessions_cancelled=int(cancelled),
-            roster_adds_removed=int(removed),
-            enrollments_ended=enrollments,
-            assignments_ended=assignments,
+        .values(
+            action="remove",
+            reason=CANCEL_REASON,
+            version=col(RosterChange.version) + 1,
+            updated_at=now,
+            updated_by=actor.user_id,
         )
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    draft = session.exec(
+        select(AftercarePlan)
+        .where(
+            AftercarePlan.client_id == client_id,
+            AftercarePlan.status == "draft",
+            col(AftercarePlan.discharge_id).is_(None),
+        )
+        .order_by(col(AftercarePlan.id).desc())
+    ).first()
+    if draft is not None:
+        draft.discharge_id = record.id
+        touch(draft, actor)
+        session.add(draft)
+        plan_id = draft.id or 0
+    else:
+        plan_id = create_plan_in(session, actor, client_id, record.id)
+    carry_receiving_provider_in(session, actor, plan_id, record.receiving_provider)
+    about(
+        session,
+        entity_id=record.id,
+        client_id=client_id,
+        detail=f"type {data.discharge_type}; {len(data.goals)} goals; "
+        f"{cancelled} sessions cancelled; {removed} roster adds removed; "
+        f"{enrollments} enrollments and {assignments} assignments ended; "
+        f"aftercare plan {plan_id}",
+    )
+    return DischargeResult(
+        discharge_id=record.id,
+        plan_id=plan_id,
+        client_version=updated.version,
+        sessions_cancelled=int(cancelled),
+        roster_adds_removed=int(removed),
+        enrollments_ended=enrollments,
+        assignments_ended=assignments,
+    )
 
 
 # -- reading and correcting ----------------------------------------------------------------------
@@ -631,8 +623,9 @@ def list_discharges(db: Database, actor: Actor, client_id: int) -> list[Discharg
 EDITABLE = ("reason", "summary", "step_down_level", "receiving_provider")
 
 
+@service(None, audit=Audited(audit.Action.UPDATE, "discharge"))
 def update_discharge(
-    db: Database,
+    session: Session,
     actor: Actor,
     discharge_id: int,
     expected_version: int,
@@ -645,49 +638,44 @@ def update_discharge(
         raise ValidationError(f"These discharge fields cannot be changed: {', '.join(bad)}.")
     if "reason" in changes and not changes["reason"].strip():
         raise ValidationError("Enter the reason for the discharge.", {"reason": "Required."})
-    with db.session() as session:
-        d = session.get(Discharge, discharge_id)
-        if d is None or d.voided_at is not None:
-            raise NotFoundError("That discharge record does not exist.")
-        require_client_clinical(session, actor, d.client_id, Perm.DISCHARGE_MANAGE)
-        if d.signed_at is not None:
-            raise UserError(
-                "This discharge summary is signed and locked. Add an addendum to correct it."
-            )
-        if d.version != expected_version:
-            raise StaleRecordError("This discharge summary")
-        if (
-            d.discharge_type == DischargeType.STEP_DOWN.value
-            and not changes.get("step_down_level", d.step_down_level).strip()
-            and not changes.get("receiving_provider", d.receiving_provider).strip()
-        ):
-            raise ValidationError(
-                "For a step-down or transfer, enter the next level of care or the receiving "
-                "provider.",
-                {"step_down_level": "Required for a step-down."},
-            )
-        for key, value in changes.items():
-            setattr(d, key, value.strip())
-        for gp_id, text in (goal_progress or {}).items():
-            gp = session.get(DischargeGoalProgress, gp_id)
-            if gp is None or gp.discharge_id != d.id:
-                raise NotFoundError("That goal is not part of this discharge summary.")
-            gp.progress = text.strip()
-            touch(gp, actor)
-            session.add(gp)
-        touch(d, actor)
-        session.add(d)
-        session.flush()
-        audit.record(
-            session,
-            actor,
-            audit.Action.UPDATE,
-            entity="discharge",
-            entity_id=d.id,
-            client_id=d.client_id,
-            detail="fields=" + ",".join(sorted(changes) + (["goals"] if goal_progress else [])),
+    d = session.get(Discharge, discharge_id)
+    if d is None or d.voided_at is not None:
+        raise NotFoundError("That discharge record does not exist.")
+    require_client_clinical(session, actor, d.client_id, Perm.DISCHARGE_MANAGE)
+    if d.signed_at is not None:
+        raise UserError(
+            "This discharge summary is signed and locked. Add an addendum to correct it."
         )
-        return _info(session, d)
+    if d.version != expected_version:
+        raise StaleRecordError("This discharge summary")
+    if (
+        d.discharge_type == DischargeType.STEP_DOWN.value
+        and not changes.get("step_down_level", d.step_down_level).strip()
+        and not changes.get("receiving_provider", d.receiving_provider).strip()
+    ):
+        raise ValidationError(
+            "For a step-down or transfer, enter the next level of care or the receiving provider.",
+            {"step_down_level": "Required for a step-down."},
+        )
+    for key, value in changes.items():
+        setattr(d, key, value.strip())
+    for gp_id, text in (goal_progress or {}).items():
+        gp = session.get(DischargeGoalProgress, gp_id)
+        if gp is None or gp.discharge_id != d.id:
+            raise NotFoundError("That goal is not part of this discharge summary.")
+        gp.progress = text.strip()
+        touch(gp, actor)
+        session.add(gp)
+    touch(d, actor)
+    session.add(d)
+    session.flush()
+    about(
+        session,
+        entity_id=d.id,
+        client_id=d.client_id,
+        detail="fields=" + ",".join(sorted(changes) + (["goals"] if goal_progress else [])),
+    )
+    return _info(session, d)
 
 
 # -- signing and printing ------------------------------------------------------------------------
@@ -747,86 +735,67 @@ def sign_errors_in(session: Session, d: Discharge) -> dict[str, str]:
     return errors
 
 
+@service(Perm.CLINICAL_WRITE, audit=Audited(audit.Action.SIGN, "discharge"))
 def sign_discharge(
-    db: Database, actor: Actor, discharge_id: int, expected_version: int
+    session: Session, actor: Actor, discharge_id: int, expected_version: int
 ) -> DischargeInfo:
     """Sign and lock the summary (see the module docstring)."""
-    require(actor, Perm.CLINICAL_WRITE)
     if actor.staff_id is None:
         raise PermissionDenied("Your user account is not linked to a staff record.")
-    with db.session() as session:
-        d = session.get(Discharge, discharge_id)
-        if d is None or d.voided_at is not None:
-            raise NotFoundError("That discharge record does not exist.")
-        require_client_clinical(session, actor, d.client_id, Perm.DISCHARGE_MANAGE)
-        if d.signed_at is not None:
-            raise UserError("This discharge summary is already signed.")
-        if d.version != expected_version:
-            raise StaleRecordError("This discharge summary")
-        errors = sign_errors_in(session, d)
-        if errors:
-            raise ValidationError(" ".join(errors.values()), errors)
-        import hashlib
+    d = session.get(Discharge, discharge_id)
+    if d is None or d.voided_at is not None:
+        raise NotFoundError("That discharge record does not exist.")
+    require_client_clinical(session, actor, d.client_id, Perm.DISCHARGE_MANAGE)
+    if d.signed_at is not None:
+        raise UserError("This discharge summary is already signed.")
+    if d.version != expected_version:
+        raise StaleRecordError("This discharge summary")
+    errors = sign_errors_in(session, d)
+    if errors:
+        raise ValidationError(" ".join(errors.values()), errors)
+    import hashlib
 
-        sha = hashlib.sha256(
-            canonical_summary(d, _goal_rows(session, discharge_id)).encode("utf-8")
-        ).hexdigest()
-        d.signed_by = actor.user_id
-        d.signed_at = utcnow()
-        d.content_sha256 = sha
-        touch(d, actor)
-        session.add(d)
-        session.flush()
-        audit.record(
-            session,
-            actor,
-            audit.Action.SIGN,
-            entity="discharge",
-            entity_id=d.id,
-            client_id=d.client_id,
-        )
-        return _info(session, d)
+    sha = hashlib.sha256(
+        canonical_summary(d, _goal_rows(session, discharge_id)).encode("utf-8")
+    ).hexdigest()
+    d.signed_by = actor.user_id
+    d.signed_at = utcnow()
+    d.content_sha256 = sha
+    touch(d, actor)
+    session.add(d)
+    session.flush()
+    about(session, entity_id=d.id, client_id=d.client_id)
+    return _info(session, d)
 
 
+@service(Perm.CLINICAL_WRITE, audit=Audited(audit.Action.CREATE, "discharge_addendum"))
 def add_discharge_addendum(
-    db: Database, actor: Actor, discharge_id: int, text: str
+    session: Session, actor: Actor, discharge_id: int, text: str
 ) -> DischargeInfo:
     """A dated correction or late entry to a signed summary, signed by its author on saving
     and locked; the summary itself never changes."""
-    require(actor, Perm.CLINICAL_WRITE)
     text = (text or "").strip()
     if not text:
         raise ValidationError("Write the addendum.", {"text": "Required."})
-    with db.session() as session:
-        d = session.get(Discharge, discharge_id)
-        if d is None or d.voided_at is not None:
-            raise NotFoundError("That discharge record does not exist.")
-        require_client_clinical(session, actor, d.client_id, Perm.DISCHARGE_MANAGE)
-        if d.signed_at is None:
-            raise UserError("The summary is not signed yet: edit it instead of adding an addendum.")
-        import hashlib
+    d = session.get(Discharge, discharge_id)
+    if d is None or d.voided_at is not None:
+        raise NotFoundError("That discharge record does not exist.")
+    require_client_clinical(session, actor, d.client_id, Perm.DISCHARGE_MANAGE)
+    if d.signed_at is None:
+        raise UserError("The summary is not signed yet: edit it instead of adding an addendum.")
+    import hashlib
 
-        add = DischargeAddendum(
-            discharge_id=discharge_id,
-            author_user_id=actor.user_id,
-            text=text,
-            signed_at=utcnow(),
-            content_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
-            created_by=actor.user_id,
-            updated_by=actor.user_id,
-        )
-        session.add(add)
-        session.flush()
-        audit.record(
-            session,
-            actor,
-            audit.Action.CREATE,
-            entity="discharge_addendum",
-            entity_id=add.id,
-            client_id=d.client_id,
-            detail=f"discharge {discharge_id}",
-        )
-        return _info(session, d)
+    add = DischargeAddendum(
+        discharge_id=discharge_id,
+        author_user_id=actor.user_id,
+        text=text,
+        signed_at=utcnow(),
+        content_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+    )
+    session.add(add)
+    session.flush()
+    about(session, entity_id=add.id, client_id=d.client_id, detail=f"discharge {discharge_id}")
+    return _info(session, d)
 
 
 def verify_discharge(db: Database, actor: Actor, discharge_id: int) -> bool:

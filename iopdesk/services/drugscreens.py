@@ -25,6 +25,7 @@ from iopdesk.services import audit
 from iopdesk.services.actor import Actor
 from iopdesk.services.clients import require_clinical_in
 from iopdesk.services.clinic import clinic_today
+from iopdesk.services.declare import Audited, about, service
 from iopdesk.services.permissions import Perm, require
 from iopdesk.services.records import update_versioned
 
@@ -149,91 +150,77 @@ def validate(data: ScreenInput, today: date) -> None:
         raise ValidationError(first, errors)
 
 
-def record_screen(db: Database, actor: Actor, client_id: int, data: ScreenInput) -> ScreenInfo:
-    require(actor, Perm.CLINICAL_WRITE)
-    with db.session() as session:
-        _check(session, actor, client_id, "record their drug screens")
-        validate(data, clinic_today(session))
-        s = DrugScreen(
-            client_id=client_id,
-            collected_date=data.collected_date,
-            collected_time=data.collected_time,
-            observed=data.observed,
-            specimen=data.specimen,
-            panel=data.panel.strip(),
-            testing=data.testing,
-            lab_name=data.lab_name.strip() if data.testing == "lab" else "",
-            collected_by=actor.staff_id,
-            comment=data.comment.strip(),
-            created_by=actor.user_id,
-            updated_by=actor.user_id,
-        )
-        session.add(s)
-        session.flush()
-        for r in data.results:
-            session.add(
-                DrugScreenResult(
-                    screen_id=s.id or 0,
-                    substance=r.substance.strip(),
-                    result=r.result,
-                    created_by=actor.user_id,
-                    updated_by=actor.user_id,
-                )
+@service(Perm.CLINICAL_WRITE, audit=Audited(audit.Action.CREATE, "drug_screen"))
+def record_screen(session: Session, actor: Actor, client_id: int, data: ScreenInput) -> ScreenInfo:
+    _check(session, actor, client_id, "record their drug screens")
+    validate(data, clinic_today(session))
+    s = DrugScreen(
+        client_id=client_id,
+        collected_date=data.collected_date,
+        collected_time=data.collected_time,
+        observed=data.observed,
+        specimen=data.specimen,
+        panel=data.panel.strip(),
+        testing=data.testing,
+        lab_name=data.lab_name.strip() if data.testing == "lab" else "",
+        collected_by=actor.staff_id,
+        comment=data.comment.strip(),
+    )
+    session.add(s)
+    session.flush()
+    for r in data.results:
+        session.add(
+            DrugScreenResult(
+                screen_id=s.id or 0,
+                substance=r.substance.strip(),
+                result=r.result,
             )
-        session.flush()
-        audit.record(
-            session, actor, audit.Action.CREATE, entity="drug_screen", entity_id=s.id,
-            client_id=client_id, detail=f"{len(data.results)} results",
-        )  # fmt: skip
-        return _info(session, s)
+        )
+    session.flush()
+    about(session, entity_id=s.id, client_id=client_id, detail=f"{len(data.results)} results")
+    return _info(session, s)
 
 
-def review_screen(db: Database, actor: Actor, screen_id: int, expected_version: int) -> ScreenInfo:
+@service(Perm.CLINICAL_WRITE, audit=Audited(audit.Action.UPDATE, "drug_screen"))
+def review_screen(
+    session: Session, actor: Actor, screen_id: int, expected_version: int
+) -> ScreenInfo:
     """A clinician marks the results reviewed (once)."""
-    require(actor, Perm.CLINICAL_WRITE)
     if actor.staff_id is None:
         raise PermissionDenied("Your user account is not linked to a staff record.")
-    with db.session() as session:
-        s = session.get(DrugScreen, screen_id)
-        if s is None or s.voided_at is not None:
-            raise NotFoundError("That drug screen does not exist.")
-        _check(session, actor, s.client_id, "review their drug screens")
-        if s.reviewed_at is not None:
-            raise UserError("This drug screen was already reviewed.")
-        client_id = s.client_id
-        updated = update_versioned(
-            session, actor, DrugScreen, screen_id, expected_version,
-            {"reviewed_by": actor.staff_id, "reviewed_at": utcnow()}, what="This drug screen",
-        )  # fmt: skip
-        audit.record(
-            session, actor, audit.Action.UPDATE, entity="drug_screen", entity_id=screen_id,
-            client_id=client_id, detail="reviewed",
-        )  # fmt: skip
-        return _info(session, updated)
+    s = session.get(DrugScreen, screen_id)
+    if s is None or s.voided_at is not None:
+        raise NotFoundError("That drug screen does not exist.")
+    _check(session, actor, s.client_id, "review their drug screens")
+    if s.reviewed_at is not None:
+        raise UserError("This drug screen was already reviewed.")
+    client_id = s.client_id
+    updated = update_versioned(
+        session, actor, DrugScreen, screen_id, expected_version,
+        {"reviewed_by": actor.staff_id, "reviewed_at": utcnow()}, what="This drug screen",
+    )  # fmt: skip
+    about(session, entity_id=screen_id, client_id=client_id, detail="reviewed")
+    return _info(session, updated)
 
 
+@service(Perm.CLINICAL_WRITE, audit=Audited(audit.Action.UPDATE, "drug_screen"))
 def void_screen(
-    db: Database, actor: Actor, screen_id: int, expected_version: int, reason: str
+    session: Session, actor: Actor, screen_id: int, expected_version: int, reason: str
 ) -> None:
-    require(actor, Perm.CLINICAL_WRITE)
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError("Give a reason for voiding the screen.", {"reason": "Required."})
-    with db.session() as session:
-        s = session.get(DrugScreen, screen_id)
-        if s is None or s.voided_at is not None:
-            raise NotFoundError("That drug screen does not exist.")
-        _check(session, actor, s.client_id, "change their drug screens")
-        client_id = s.client_id
-        update_versioned(
-            session, actor, DrugScreen, screen_id, expected_version,
-            {"voided_at": utcnow(), "voided_by": actor.user_id, "void_reason": reason[:200]},
-            what="This drug screen",
-        )  # fmt: skip
-        audit.record(
-            session, actor, audit.Action.UPDATE, entity="drug_screen", entity_id=screen_id,
-            client_id=client_id, detail="voided",
-        )  # fmt: skip
+    s = session.get(DrugScreen, screen_id)
+    if s is None or s.voided_at is not None:
+        raise NotFoundError("That drug screen does not exist.")
+    _check(session, actor, s.client_id, "change their drug screens")
+    client_id = s.client_id
+    update_versioned(
+        session, actor, DrugScreen, screen_id, expected_version,
+        {"voided_at": utcnow(), "voided_by": actor.user_id, "void_reason": reason[:200]},
+        what="This drug screen",
+    )  # fmt: skip
+    about(session, entity_id=screen_id, client_id=client_id, detail="voided")
 
 
 def screens_in(session: Session, client_id: int) -> list[ScreenInfo]:

@@ -13,14 +13,14 @@ from datetime import date
 
 from sqlmodel import Session, col, select
 
-from iopdesk.db import Database
 from iopdesk.errors import NotFoundError, ValidationError
 from iopdesk.models import Client, OutcomeMeasure, Staff, utcnow
 from iopdesk.services import audit
 from iopdesk.services.actor import Actor
 from iopdesk.services.clients import require_clinical_in
 from iopdesk.services.clinic import clinic_today
-from iopdesk.services.permissions import Perm, require
+from iopdesk.services.declare import Audited, about, service
+from iopdesk.services.permissions import Perm
 from iopdesk.services.records import update_versioned
 
 ANSWERS = ("Not at all", "Several days", "More than half the days", "Nearly every day")
@@ -183,8 +183,9 @@ def _info(session: Session, m: OutcomeMeasure) -> MeasureInfo:
     )
 
 
+@service(Perm.CLINICAL_WRITE, audit=Audited(audit.Action.CREATE, "outcome_measure"))
 def record_measure(
-    db: Database,
+    session: Session,
     actor: Actor,
     client_id: int,
     code: str,
@@ -192,78 +193,68 @@ def record_measure(
     items: Sequence[int | None],
 ) -> MeasureInfo:
     """Score and store one administration; the total is always computed, never typed."""
-    require(actor, Perm.CLINICAL_WRITE)
     result = score(code, items)
-    with db.session() as session:
-        if session.get(Client, client_id) is None:
-            raise NotFoundError("That client does not exist.")
-        _check_chart(session, actor, client_id, "")
-        if measure_date > clinic_today(session):
-            raise ValidationError(
-                "The date given cannot be in the future.", {"measure_date": "In the future."}
-            )
-        m = OutcomeMeasure(
-            client_id=client_id,
-            instrument=result.instrument,
-            measure_date=measure_date,
-            item_scores=",".join(str(v) for v in result.items),
-            total=result.total,
-            administered_by=actor.staff_id,
-            created_by=actor.user_id,
-            updated_by=actor.user_id,
+    if session.get(Client, client_id) is None:
+        raise NotFoundError("That client does not exist.")
+    _check_chart(session, actor, client_id, "")
+    if measure_date > clinic_today(session):
+        raise ValidationError(
+            "The date given cannot be in the future.", {"measure_date": "In the future."}
         )
-        session.add(m)
-        session.flush()
-        audit.record(
+    m = OutcomeMeasure(
+        client_id=client_id,
+        instrument=result.instrument,
+        measure_date=measure_date,
+        item_scores=",".join(str(v) for v in result.items),
+        total=result.total,
+        administered_by=actor.staff_id,
+    )
+    session.add(m)
+    session.flush()
+    about(
+        session,
+        entity_id=m.id,
+        client_id=client_id,
+        detail=result.instrument + ("; item 9 positive" if result.suicide_risk else ""),
+        flagged=result.suicide_risk,
+        now=True,  # the measure's row before the safety flag's
+    )
+    if result.suicide_risk:
+        from iopdesk.services.safety import raise_flag_in
+
+        raise_flag_in(
             session,
             actor,
-            audit.Action.CREATE,
-            entity="outcome_measure",
-            entity_id=m.id,
-            client_id=client_id,
-            detail=result.instrument + ("; item 9 positive" if result.suicide_risk else ""),
-            flagged=result.suicide_risk,
+            client_id,
+            "phq9",
+            m.id,
+            f"item 9 answered {result.items[SUICIDE_ITEM - 1]}",
         )
-        if result.suicide_risk:
-            from iopdesk.services.safety import raise_flag_in
-
-            raise_flag_in(
-                session,
-                actor,
-                client_id,
-                "phq9",
-                m.id,
-                f"item 9 answered {result.items[SUICIDE_ITEM - 1]}",
-            )
-        return _info(session, m)
+    return _info(session, m)
 
 
+@service(Perm.CLINICAL_VIEW, audit=Audited(audit.Action.READ, "outcome_measure"))
 def list_measures(
-    db: Database, actor: Actor, client_id: int, code: str | None = None
+    session: Session, actor: Actor, client_id: int, code: str | None = None
 ) -> list[MeasureInfo]:
     """The client's measures, oldest first (a series for the chart); the view is audited."""
-    require(actor, Perm.CLINICAL_VIEW)
     wanted = instrument(code).code if code else None
-    with db.session() as session:
-        _check_chart(session, actor, client_id, "")
-        query = select(OutcomeMeasure).where(
-            OutcomeMeasure.client_id == client_id, col(OutcomeMeasure.voided_at).is_(None)
-        )
-        if wanted:
-            query = query.where(OutcomeMeasure.instrument == wanted)
-        rows = session.exec(
-            query.order_by(col(OutcomeMeasure.measure_date), col(OutcomeMeasure.id))
-        ).all()
-        audit.record(
-            session,
-            actor,
-            audit.Action.READ,
-            entity="outcome_measure",
-            entity_id="",
-            client_id=client_id,
-            detail=f"{len(rows)} measures" + (f" {wanted}" if wanted else ""),
-        )
-        return [_info(session, m) for m in rows]
+    _check_chart(session, actor, client_id, "")
+    query = select(OutcomeMeasure).where(
+        OutcomeMeasure.client_id == client_id, col(OutcomeMeasure.voided_at).is_(None)
+    )
+    if wanted:
+        query = query.where(OutcomeMeasure.instrument == wanted)
+    rows = session.exec(
+        query.order_by(col(OutcomeMeasure.measure_date), col(OutcomeMeasure.id))
+    ).all()
+    about(
+        session,
+        entity_id="",
+        client_id=client_id,
+        detail=f"{len(rows)} measures" + (f" {wanted}" if wanted else ""),
+    )
+    return [_info(session, m) for m in rows]
 
 
 def measures_in(session: Session, client_id: int) -> list[MeasureInfo]:
@@ -290,32 +281,25 @@ def series(measures: Sequence[MeasureInfo]) -> dict[str, list[tuple[date, int]]]
     return result
 
 
-def void_measure(db: Database, actor: Actor, measure_id: int, version: int, reason: str) -> None:
+@service(Perm.CLINICAL_WRITE, audit=Audited(audit.Action.UPDATE, "outcome_measure"))
+def void_measure(
+    session: Session, actor: Actor, measure_id: int, version: int, reason: str
+) -> None:
     """A measure entered in error is voided with a reason (never deleted)."""
-    require(actor, Perm.CLINICAL_WRITE)
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError("Give a reason for voiding the measure.", {"reason": "Required."})
-    with db.session() as session:
-        m = session.get(OutcomeMeasure, measure_id)
-        if m is None or m.voided_at is not None:
-            raise NotFoundError("That outcome measure does not exist.")
-        _check_chart(session, actor, m.client_id, measure_id)
-        update_versioned(
-            session,
-            actor,
-            OutcomeMeasure,
-            measure_id,
-            version,
-            {"voided_at": utcnow(), "voided_by": actor.user_id, "void_reason": reason[:200]},
-            what="This outcome measure",
-        )
-        audit.record(
-            session,
-            actor,
-            audit.Action.UPDATE,
-            entity="outcome_measure",
-            entity_id=measure_id,
-            client_id=m.client_id,
-            detail="voided",
-        )
+    m = session.get(OutcomeMeasure, measure_id)
+    if m is None or m.voided_at is not None:
+        raise NotFoundError("That outcome measure does not exist.")
+    _check_chart(session, actor, m.client_id, measure_id)
+    update_versioned(
+        session,
+        actor,
+        OutcomeMeasure,
+        measure_id,
+        version,
+        {"voided_at": utcnow(), "voided_by": actor.user_id, "void_reason": reason[:200]},
+        what="This outcome measure",
+    )
+    about(session, entity_id=measure_id, client_id=m.client_id, detail="voided")

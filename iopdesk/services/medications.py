@@ -25,6 +25,7 @@ from iopdesk.services import audit
 from iopdesk.services.actor import Actor
 from iopdesk.services.clients import require_clinical_in
 from iopdesk.services.clinic import clinic_today
+from iopdesk.services.declare import Audited, about, service
 from iopdesk.services.permissions import Perm, require
 from iopdesk.services.records import update_versioned
 
@@ -139,26 +140,20 @@ def _values(data: MedicationInput) -> dict[str, object]:
     }
 
 
+@service(Perm.CLINICAL_WRITE, audit=Audited(audit.Action.CREATE, "medication"))
 def add_medication(
-    db: Database, actor: Actor, client_id: int, data: MedicationInput
+    session: Session, actor: Actor, client_id: int, data: MedicationInput
 ) -> MedicationInfo:
-    require(actor, Perm.CLINICAL_WRITE)
-    with db.session() as session:
-        _check(session, actor, client_id, "change their medication list")
-        _raise(validate(data, clinic_today(session)))
-        m = Medication(
-            client_id=client_id,
-            created_by=actor.user_id,
-            updated_by=actor.user_id,
-            **_values(data),  # type: ignore[arg-type]
-        )
-        session.add(m)
-        session.flush()
-        audit.record(
-            session, actor, audit.Action.CREATE, entity="medication", entity_id=m.id,
-            client_id=client_id,
-        )  # fmt: skip
-        return _info(m)
+    _check(session, actor, client_id, "change their medication list")
+    _raise(validate(data, clinic_today(session)))
+    m = Medication(
+        client_id=client_id,
+        **_values(data),  # type: ignore[arg-type]
+    )
+    session.add(m)
+    session.flush()
+    about(session, entity_id=m.id, client_id=client_id)
+    return _info(m)
 
 
 def _get(session: Session, actor: Actor, med_id: int) -> Medication:
@@ -169,45 +164,39 @@ def _get(session: Session, actor: Actor, med_id: int) -> Medication:
     return m
 
 
+@service(Perm.CLINICAL_WRITE, audit=Audited(audit.Action.UPDATE, "medication"))
 def update_medication(
-    db: Database, actor: Actor, med_id: int, expected_version: int, data: MedicationInput
+    session: Session, actor: Actor, med_id: int, expected_version: int, data: MedicationInput
 ) -> MedicationInfo:
     """Correct or stop a medication (stop: a stop date and a reason)."""
-    require(actor, Perm.CLINICAL_WRITE)
-    with db.session() as session:
-        m = _get(session, actor, med_id)
-        _raise(validate(data, clinic_today(session)))
-        client_id = m.client_id
-        updated = update_versioned(
-            session, actor, Medication, med_id, expected_version, _values(data),
-            what="This medication",
-        )  # fmt: skip
-        audit.record(
-            session, actor, audit.Action.UPDATE, entity="medication", entity_id=med_id,
-            client_id=client_id, detail="stopped" if data.stop_date else "",
-        )  # fmt: skip
-        return _info(updated)
+    m = _get(session, actor, med_id)
+    _raise(validate(data, clinic_today(session)))
+    client_id = m.client_id
+    updated = update_versioned(
+        session, actor, Medication, med_id, expected_version, _values(data),
+        what="This medication",
+    )  # fmt: skip
+    about(
+        session, entity_id=med_id, client_id=client_id, detail="stopped" if data.stop_date else ""
+    )
+    return _info(updated)
 
 
+@service(Perm.CLINICAL_WRITE, audit=Audited(audit.Action.UPDATE, "medication"))
 def void_medication(
-    db: Database, actor: Actor, med_id: int, expected_version: int, reason: str
+    session: Session, actor: Actor, med_id: int, expected_version: int, reason: str
 ) -> None:
-    require(actor, Perm.CLINICAL_WRITE)
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError("Give a reason for removing the entry.", {"reason": "Required."})
-    with db.session() as session:
-        m = _get(session, actor, med_id)
-        client_id = m.client_id
-        update_versioned(
-            session, actor, Medication, med_id, expected_version,
-            {"voided_at": utcnow(), "voided_by": actor.user_id, "void_reason": reason[:200]},
-            what="This medication",
-        )  # fmt: skip
-        audit.record(
-            session, actor, audit.Action.UPDATE, entity="medication", entity_id=med_id,
-            client_id=client_id, detail="voided",
-        )  # fmt: skip
+    m = _get(session, actor, med_id)
+    client_id = m.client_id
+    update_versioned(
+        session, actor, Medication, med_id, expected_version,
+        {"voided_at": utcnow(), "voided_by": actor.user_id, "void_reason": reason[:200]},
+        what="This medication",
+    )  # fmt: skip
+    about(session, entity_id=med_id, client_id=client_id, detail="voided")
 
 
 def medications_in(
@@ -239,38 +228,34 @@ def list_medications(db: Database, actor: Actor, client_id: int) -> list[Medicat
         return rows
 
 
+@service(Perm.CLINICAL_WRITE, audit=Audited(audit.Action.CREATE, "medication_reconciliation"))
 def reconcile(
-    db: Database, actor: Actor, client_id: int, occasion: str, on: date, note: str = ""
+    session: Session, actor: Actor, client_id: int, occasion: str, on: date, note: str = ""
 ) -> ReconciliationInfo:
     """Record that the whole list was reviewed with the client (intake, discharge, review)."""
-    require(actor, Perm.CLINICAL_WRITE)
     if occasion not in OCCASIONS:
         raise ValidationError("Choose intake, discharge or review.", {"occasion": "Choose one."})
     if actor.staff_id is None:
         raise PermissionDenied("Your user account is not linked to a staff record.")
-    with db.session() as session:
-        _check(session, actor, client_id, "reconcile their medications")
-        if on > clinic_today(session):
-            raise ValidationError("The date cannot be in the future.", {"on": "In the future."})
-        current = medications_in(session, client_id, on)
-        text = "\n".join(m.line for m in current) or "No current medications"
-        r = MedicationReconciliation(
-            client_id=client_id,
-            occasion=occasion,
-            reconciled_on=on,
-            staff_id=actor.staff_id,
-            medications_text=text,
-            note=(note or "").strip(),
-            created_by=actor.user_id,
-            updated_by=actor.user_id,
-        )
-        session.add(r)
-        session.flush()
-        audit.record(
-            session, actor, audit.Action.CREATE, entity="medication_reconciliation",
-            entity_id=r.id, client_id=client_id, detail=f"{occasion}; {len(current)} current",
-        )  # fmt: skip
-        return _recon_info(session, r)
+    _check(session, actor, client_id, "reconcile their medications")
+    if on > clinic_today(session):
+        raise ValidationError("The date cannot be in the future.", {"on": "In the future."})
+    current = medications_in(session, client_id, on)
+    text = "\n".join(m.line for m in current) or "No current medications"
+    r = MedicationReconciliation(
+        client_id=client_id,
+        occasion=occasion,
+        reconciled_on=on,
+        staff_id=actor.staff_id,
+        medications_text=text,
+        note=(note or "").strip(),
+    )
+    session.add(r)
+    session.flush()
+    about(
+        session, entity_id=r.id, client_id=client_id, detail=f"{occasion}; {len(current)} current"
+    )
+    return _recon_info(session, r)
 
 
 def _recon_info(session: Session, r: MedicationReconciliation) -> ReconciliationInfo:

@@ -56,6 +56,7 @@ from iopdesk.services import audit
 from iopdesk.services.actor import Actor
 from iopdesk.services.clients import require_clinical_in
 from iopdesk.services.clinic import clinic_today, get_setting_in
+from iopdesk.services.declare import AnyOf, Arg, Audited, about, service
 from iopdesk.services.disclosures import Release
 from iopdesk.services.people import user_name
 from iopdesk.services.permissions import Perm, has, require
@@ -620,10 +621,15 @@ def note_formats(db: Database, actor: Actor) -> list[FormatChoice]:
     return choices
 
 
-def create_template(db: Database, actor: Actor, name: str, sections: list[str]) -> FormatChoice:
+@service(
+    AnyOf(
+        (Perm.SETTINGS_MANAGE, Perm.NOTE_COSIGN),
+        "Only a supervisor or an administrator can define note templates.",
+    ),
+    audit=Audited(audit.Action.CREATE, "notetemplate", entity_id=lambda c: c.template_id),
+)
+def create_template(session: Session, actor: Actor, name: str, sections: list[str]) -> FormatChoice:
     """A clinic-defined note template (supervisors and administrators)."""
-    if not (has(actor, Perm.SETTINGS_MANAGE) or has(actor, Perm.NOTE_COSIGN)):
-        raise PermissionDenied("Only a supervisor or an administrator can define note templates.")
     name = name.strip()
     clean = [s.strip() for s in sections if s.strip()]
     errors: dict[str, str] = {}
@@ -634,19 +640,12 @@ def create_template(db: Database, actor: Actor, name: str, sections: list[str]) 
     elif len({s.lower() for s in clean}) != len(clean):
         errors["sections"] = "Section names must be different."
     _raise(errors)
-    with db.session() as session:
-        if session.exec(select(NoteTemplate).where(NoteTemplate.name == name)).first():
-            raise ValidationError(f"A template named {name} exists.", {"name": "Already used."})
-        t = NoteTemplate(
-            name=name,
-            sections_json=json.dumps(clean, ensure_ascii=False),
-            created_by=actor.user_id,
-            updated_by=actor.user_id,
-        )
-        session.add(t)
-        session.flush()
-        audit.record(session, actor, audit.Action.CREATE, entity="notetemplate", entity_id=t.id)
-        return FormatChoice(f"template:{t.id}", f"Template: {name}", "custom", t.id, tuple(clean))
+    if session.exec(select(NoteTemplate).where(NoteTemplate.name == name)).first():
+        raise ValidationError(f"A template named {name} exists.", {"name": "Already used."})
+    t = NoteTemplate(name=name, sections_json=json.dumps(clean, ensure_ascii=False))
+    session.add(t)
+    session.flush()
+    return FormatChoice(f"template:{t.id}", f"Template: {name}", "custom", t.id, tuple(clean))
 
 
 @dataclass(frozen=True)
@@ -658,9 +657,14 @@ class TemplateInfo:
     used: int  # notes written with it
 
 
+MANAGE_TEMPLATES = AnyOf(
+    (Perm.SETTINGS_MANAGE, Perm.NOTE_COSIGN),
+    "Only a supervisor or an administrator can manage note templates.",
+)
+
+
 def _may_manage_templates(actor: Actor) -> None:
-    if not (has(actor, Perm.SETTINGS_MANAGE) or has(actor, Perm.NOTE_COSIGN)):
-        raise PermissionDenied("Only a supervisor or an administrator can manage note templates.")
+    MANAGE_TEMPLATES.check(actor)
 
 
 def list_templates(db: Database, actor: Actor) -> list[TemplateInfo]:
@@ -688,26 +692,21 @@ def list_templates(db: Database, actor: Actor) -> list[TemplateInfo]:
         return sorted(infos, key=lambda t: (not t.active, t.name.lower()))
 
 
-def set_template_active(db: Database, actor: Actor, template_id: int, active: bool) -> None:
+@service(
+    MANAGE_TEMPLATES,
+    audit=Audited(audit.Action.UPDATE, "notetemplate", entity_id=Arg("template_id")),
+)
+def set_template_active(session: Session, actor: Actor, template_id: int, active: bool) -> None:
     """Retire a template (kept for the notes written with it) or bring it back."""
-    _may_manage_templates(actor)
     from iopdesk.services.records import touch
 
-    with db.session() as session:
-        t = session.get(NoteTemplate, template_id)
-        if t is None:
-            raise NotFoundError("That note template no longer exists.")
-        t.active = active
-        touch(t, actor)
-        session.add(t)
-        audit.record(
-            session,
-            actor,
-            audit.Action.UPDATE,
-            entity="notetemplate",
-            entity_id=template_id,
-            detail="active" if active else "retired",
-        )
+    t = session.get(NoteTemplate, template_id)
+    if t is None:
+        raise NotFoundError("That note template no longer exists.")
+    t.active = active
+    touch(t, actor)
+    session.add(t)
+    about(session, detail="active" if active else "retired")
 
 
 def client_goals(db: Database, actor: Actor, client_id: int) -> list[GoalChoice]:
@@ -805,40 +804,32 @@ def _content_for_author(session: Session, actor: Actor, note: Note) -> None:
         raise PermissionDenied("Only the note's author can change or sign it.")
 
 
+@service(Perm.CLINICAL_WRITE, audit=Audited(audit.Action.CREATE, "note"))
 def create_note(
-    db: Database, actor: Actor, draft: NoteDraft, *, complete: bool = True
+    session: Session, actor: Actor, draft: NoteDraft, *, complete: bool = True
 ) -> SavedNote:
-    require(actor, Perm.CLINICAL_WRITE)
-    with db.session() as session:
-        staff = _staff_of(session, actor)
-        _require_chart(session, actor, draft.client_id)
-        values = _draft_values(session, actor, draft, complete=complete, note_id=None)
-        note = Note(
-            author_staff_id=staff.id or 0,
-            status=NoteStatus.DRAFT.value,
-            cosign_required=needs_cosign(staff),
-            created_by=actor.user_id,
-            updated_by=actor.user_id,
-            **values,
-        )
-        session.add(note)
-        session.flush()
-        if complete and note.risk_suicidal:
-            _raise_risk(session, actor, note)
-        audit.record(
-            session,
-            actor,
-            audit.Action.CREATE,
-            entity="note",
-            entity_id=note.id,
-            client_id=note.client_id,
-            detail="" if complete else "autosave",
-        )
-        return SavedNote(note.id or 0, note.version, note.status)
+    staff = _staff_of(session, actor)
+    _require_chart(session, actor, draft.client_id)
+    values = _draft_values(session, actor, draft, complete=complete, note_id=None)
+    note = Note(
+        author_staff_id=staff.id or 0,
+        status=NoteStatus.DRAFT.value,
+        cosign_required=needs_cosign(staff),
+        **values,
+    )
+    session.add(note)
+    session.flush()
+    if complete and note.risk_suicidal:
+        _raise_risk(session, actor, note)
+    about(
+        session, entity_id=note.id, client_id=note.client_id, detail="" if complete else "autosave"
+    )
+    return SavedNote(note.id or 0, note.version, note.status)
 
 
+@service(Perm.CLINICAL_WRITE, audit=Audited(audit.Action.UPDATE, "note"))
 def update_note(
-    db: Database,
+    session: Session,
     actor: Actor,
     note_id: int,
     expected_version: int,
@@ -847,32 +838,24 @@ def update_note(
     complete: bool = True,
 ) -> SavedNote:
     """Save a draft. Signed notes are refused (here and by the database)."""
-    require(actor, Perm.CLINICAL_WRITE)
-    with db.session() as session:
-        note = _get_note(session, note_id)
-        _require_chart(session, actor, note.client_id, note_id)
-        _refuse_locked(note)
-        _content_for_author(session, actor, note)
-        if draft.client_id != note.client_id:
-            raise ValidationError("A note cannot be moved to another client's chart.")
-        values = _draft_values(session, actor, draft, complete=complete, note_id=note_id)
-        if note.group_note_id is not None:
-            raise UserError("This is a group entry: edit it in the group note.")
-        updated = update_versioned(
-            session, actor, Note, note_id, expected_version, values, what="This note"
-        )
-        if complete and updated.risk_suicidal:
-            _raise_risk(session, actor, updated)
-        audit.record(
-            session,
-            actor,
-            audit.Action.UPDATE,
-            entity="note",
-            entity_id=note_id,
-            client_id=note.client_id,
-            detail="" if complete else "autosave",
-        )
-        return SavedNote(note_id, updated.version, updated.status)
+    note = _get_note(session, note_id)
+    _require_chart(session, actor, note.client_id, note_id)
+    _refuse_locked(note)
+    _content_for_author(session, actor, note)
+    if draft.client_id != note.client_id:
+        raise ValidationError("A note cannot be moved to another client's chart.")
+    values = _draft_values(session, actor, draft, complete=complete, note_id=note_id)
+    if note.group_note_id is not None:
+        raise UserError("This is a group entry: edit it in the group note.")
+    updated = update_versioned(
+        session, actor, Note, note_id, expected_version, values, what="This note"
+    )
+    if complete and updated.risk_suicidal:
+        _raise_risk(session, actor, updated)
+    about(
+        session, entity_id=note_id, client_id=note.client_id, detail="" if complete else "autosave"
+    )
+    return SavedNote(note_id, updated.version, updated.status)
 
 
 def autosave_note(
@@ -918,146 +901,121 @@ def _complete_errors(note: Note) -> dict[str, str]:
     return errors
 
 
-def sign_note(db: Database, actor: Actor, note_id: int, expected_version: int) -> NoteHeader:
+@service(Perm.CLINICAL_WRITE, audit=Audited(audit.Action.SIGN, "note"))
+def sign_note(session: Session, actor: Actor, note_id: int, expected_version: int) -> NoteHeader:
     """Sign and lock: signer, time, SHA-256 of the canonical content; late entries marked."""
-    require(actor, Perm.CLINICAL_WRITE)
-    with db.session() as session:
-        note = _get_note(session, note_id)
-        _require_chart(session, actor, note.client_id, note_id)
-        _refuse_locked(note)
-        _content_for_author(session, actor, note)
-        if note.group_note_id is not None:
-            raise UserError("Group entries are signed together with their group note.")
-        if note.version != expected_version:
-            from iopdesk.errors import StaleRecordError
+    note = _get_note(session, note_id)
+    _require_chart(session, actor, note.client_id, note_id)
+    _refuse_locked(note)
+    _content_for_author(session, actor, note)
+    if note.group_note_id is not None:
+        raise UserError("Group entries are signed together with their group note.")
+    if note.version != expected_version:
+        from iopdesk.errors import StaleRecordError
 
-            raise StaleRecordError("This note")
-        _raise(_complete_errors(note))
-        values = _sign_values(session, actor, note, None)
-        session.expunge(note)
-        updated = update_versioned(
-            session, actor, Note, note_id, expected_version, values, what="This note"
-        )
-        if updated.risk_suicidal:
-            _raise_risk(session, actor, updated)
-        audit.record(
-            session,
-            actor,
-            audit.Action.SIGN,
-            entity="note",
-            entity_id=note_id,
-            client_id=note.client_id,
-            detail="late entry" if values["late_entry"] else "",
-        )
-        return _header(updated, _name(session.get(Staff, updated.author_staff_id)))
+        raise StaleRecordError("This note")
+    _raise(_complete_errors(note))
+    values = _sign_values(session, actor, note, None)
+    session.expunge(note)
+    updated = update_versioned(
+        session, actor, Note, note_id, expected_version, values, what="This note"
+    )
+    if updated.risk_suicidal:
+        _raise_risk(session, actor, updated)
+    about(
+        session,
+        entity_id=note_id,
+        client_id=note.client_id,
+        detail="late entry" if values["late_entry"] else "",
+    )
+    return _header(updated, _name(session.get(Staff, updated.author_staff_id)))
 
 
-def cosign_note(db: Database, actor: Actor, note_id: int, expected_version: int) -> NoteHeader:
+@service(Perm.NOTE_COSIGN, audit=Audited(audit.Action.COSIGN, "note"))
+def cosign_note(session: Session, actor: Actor, note_id: int, expected_version: int) -> NoteHeader:
     """A supervisor co-signs a supervisee's signed note (once)."""
-    require(actor, Perm.NOTE_COSIGN)
-    with db.session() as session:
-        note = _get_note(session, note_id)
-        _require_chart(session, actor, note.client_id, note_id)
-        if note.status != NoteStatus.SIGNED.value:
-            raise UserError("The author has not signed this note yet; co-sign it after they do.")
-        if not note.cosign_required:
-            raise UserError("This note does not need a co-signature.")
-        if note.cosigned_at is not None:
-            raise UserError("This note is already co-signed.")
-        if note.author_staff_id == actor.staff_id:
-            raise PermissionDenied("You cannot co-sign your own note.")
-        author = session.get(Staff, note.author_staff_id)
-        if (
-            author is not None
-            and author.supervisor_id is not None
-            and author.supervisor_id != actor.staff_id
-        ):
-            raise PermissionDenied("Only the author's supervisor of record can co-sign this note.")
-        updated = update_versioned(
-            session,
-            actor,
-            Note,
-            note_id,
-            expected_version,
-            {"cosigned_by": actor.user_id, "cosigned_at": utcnow()},
-            what="This note",
-        )
-        audit.record(
-            session,
-            actor,
-            audit.Action.COSIGN,
-            entity="note",
-            entity_id=note_id,
-            client_id=note.client_id,
-        )
-        return _header(updated, _name(author))
+    note = _get_note(session, note_id)
+    _require_chart(session, actor, note.client_id, note_id)
+    if note.status != NoteStatus.SIGNED.value:
+        raise UserError("The author has not signed this note yet; co-sign it after they do.")
+    if not note.cosign_required:
+        raise UserError("This note does not need a co-signature.")
+    if note.cosigned_at is not None:
+        raise UserError("This note is already co-signed.")
+    if note.author_staff_id == actor.staff_id:
+        raise PermissionDenied("You cannot co-sign your own note.")
+    author = session.get(Staff, note.author_staff_id)
+    if (
+        author is not None
+        and author.supervisor_id is not None
+        and author.supervisor_id != actor.staff_id
+    ):
+        raise PermissionDenied("Only the author's supervisor of record can co-sign this note.")
+    updated = update_versioned(
+        session,
+        actor,
+        Note,
+        note_id,
+        expected_version,
+        {"cosigned_by": actor.user_id, "cosigned_at": utcnow()},
+        what="This note",
+    )
+    about(session, entity_id=note_id, client_id=note.client_id)
+    return _header(updated, _name(author))
 
 
-def void_note(db: Database, actor: Actor, note_id: int, expected_version: int, reason: str) -> None:
+@service(Perm.CLINICAL_WRITE, audit=Audited(audit.Action.VOID, "note"))
+def void_note(
+    session: Session, actor: Actor, note_id: int, expected_version: int, reason: str
+) -> None:
     """Void a note written in error (never deleted). Drafts: the author; signed notes: a
     supervisor, with a reason that stays on the record."""
-    require(actor, Perm.CLINICAL_WRITE)
     if not reason.strip():
         raise ValidationError("Say why the note is voided.", {"reason": "Required."})
-    with db.session() as session:
-        note = _get_note(session, note_id)
-        _require_chart(session, actor, note.client_id, note_id)
-        if note.status == NoteStatus.SIGNED.value:
-            if not has(actor, Perm.NOTE_COSIGN):
-                raise PermissionDenied("Only a supervisor can void a signed note.")
-        elif note.author_staff_id != actor.staff_id and not has(actor, Perm.NOTE_COSIGN):
-            raise PermissionDenied("Only the author or a supervisor can void this draft.")
-        update_versioned(
-            session,
-            actor,
-            Note,
-            note_id,
-            expected_version,
-            {"voided_at": utcnow(), "voided_by": actor.user_id, "void_reason": reason.strip()},
-            what="This note",
-        )
-        audit.record(
-            session,
-            actor,
-            audit.Action.VOID,
-            entity="note",
-            entity_id=note_id,
-            client_id=note.client_id,
-            detail="voided (reason kept on the note)",
-        )
+    note = _get_note(session, note_id)
+    _require_chart(session, actor, note.client_id, note_id)
+    if note.status == NoteStatus.SIGNED.value:
+        if not has(actor, Perm.NOTE_COSIGN):
+            raise PermissionDenied("Only a supervisor can void a signed note.")
+    elif note.author_staff_id != actor.staff_id and not has(actor, Perm.NOTE_COSIGN):
+        raise PermissionDenied("Only the author or a supervisor can void this draft.")
+    update_versioned(
+        session,
+        actor,
+        Note,
+        note_id,
+        expected_version,
+        {"voided_at": utcnow(), "voided_by": actor.user_id, "void_reason": reason.strip()},
+        what="This note",
+    )
+    about(
+        session,
+        entity_id=note_id,
+        client_id=note.client_id,
+        detail="voided (reason kept on the note)",
+    )
 
 
 # -- addenda ---------------------------------------------------------------------------------
-def add_addendum(db: Database, actor: Actor, note_id: int, text: str) -> AddendumView:
+@service(Perm.CLINICAL_WRITE, audit=Audited(audit.Action.CREATE, "noteaddendum"))
+def add_addendum(session: Session, actor: Actor, note_id: int, text: str) -> AddendumView:
     """A dated, authored correction or late addition to a signed note (unsigned until signed)."""
-    require(actor, Perm.CLINICAL_WRITE)
     if not text.strip():
         raise ValidationError("Write the addendum text.", {"text": "Required."})
-    with db.session() as session:
-        staff = _staff_of(session, actor)
-        note = _get_note(session, note_id)
-        _require_chart(session, actor, note.client_id, note_id)
-        if note.status != NoteStatus.SIGNED.value:
-            raise UserError("This note is still a draft: edit it instead of adding an addendum.")
-        add = NoteAddendum(
-            note_id=note_id,
-            author_staff_id=staff.id or 0,
-            text=text.strip(),
-            created_by=actor.user_id,
-            updated_by=actor.user_id,
-        )
-        session.add(add)
-        session.flush()
-        audit.record(
-            session,
-            actor,
-            audit.Action.CREATE,
-            entity="noteaddendum",
-            entity_id=add.id,
-            client_id=note.client_id,
-            detail=f"note {note_id}",
-        )
-        return _addenda_one(session, add)
+    staff = _staff_of(session, actor)
+    note = _get_note(session, note_id)
+    _require_chart(session, actor, note.client_id, note_id)
+    if note.status != NoteStatus.SIGNED.value:
+        raise UserError("This note is still a draft: edit it instead of adding an addendum.")
+    add = NoteAddendum(
+        note_id=note_id,
+        author_staff_id=staff.id or 0,
+        text=text.strip(),
+    )
+    session.add(add)
+    session.flush()
+    about(session, entity_id=add.id, client_id=note.client_id, detail=f"note {note_id}")
+    return _addenda_one(session, add)
 
 
 def _addenda_one(session: Session, add: NoteAddendum) -> AddendumView:
@@ -1077,63 +1035,46 @@ def _get_addendum(session: Session, actor: Actor, addendum_id: int) -> tuple[Not
     return add, note
 
 
+@service(Perm.CLINICAL_WRITE, audit=Audited(audit.Action.UPDATE, "noteaddendum"))
 def update_addendum(
-    db: Database, actor: Actor, addendum_id: int, expected_version: int, text: str
+    session: Session, actor: Actor, addendum_id: int, expected_version: int, text: str
 ) -> AddendumView:
-    require(actor, Perm.CLINICAL_WRITE)
     if not text.strip():
         raise ValidationError("Write the addendum text.", {"text": "Required."})
-    with db.session() as session:
-        _add, note = _get_addendum(session, actor, addendum_id)
-        updated = update_versioned(
-            session,
-            actor,
-            NoteAddendum,
-            addendum_id,
-            expected_version,
-            {"text": text.strip()},
-            what="This addendum",
-        )
-        audit.record(
-            session,
-            actor,
-            audit.Action.UPDATE,
-            entity="noteaddendum",
-            entity_id=addendum_id,
-            client_id=note.client_id,
-        )
-        return _addenda_one(session, updated)
+    _add, note = _get_addendum(session, actor, addendum_id)
+    updated = update_versioned(
+        session,
+        actor,
+        NoteAddendum,
+        addendum_id,
+        expected_version,
+        {"text": text.strip()},
+        what="This addendum",
+    )
+    about(session, entity_id=addendum_id, client_id=note.client_id)
+    return _addenda_one(session, updated)
 
 
+@service(Perm.CLINICAL_WRITE, audit=Audited(audit.Action.SIGN, "noteaddendum"))
 def sign_addendum(
-    db: Database, actor: Actor, addendum_id: int, expected_version: int
+    session: Session, actor: Actor, addendum_id: int, expected_version: int
 ) -> AddendumView:
-    require(actor, Perm.CLINICAL_WRITE)
-    with db.session() as session:
-        add, note = _get_addendum(session, actor, addendum_id)
-        updated = update_versioned(
-            session,
-            actor,
-            NoteAddendum,
-            addendum_id,
-            expected_version,
-            {
-                "signed_by": actor.user_id,
-                "signed_at": utcnow(),
-                "content_sha256": _sha(_addendum_canonical(add)),
-            },
-            what="This addendum",
-        )
-        audit.record(
-            session,
-            actor,
-            audit.Action.SIGN,
-            entity="noteaddendum",
-            entity_id=addendum_id,
-            client_id=note.client_id,
-            detail=f"note {note.id}",
-        )
-        return _addenda_one(session, updated)
+    add, note = _get_addendum(session, actor, addendum_id)
+    updated = update_versioned(
+        session,
+        actor,
+        NoteAddendum,
+        addendum_id,
+        expected_version,
+        {
+            "signed_by": actor.user_id,
+            "signed_at": utcnow(),
+            "content_sha256": _sha(_addendum_canonical(add)),
+        },
+        what="This addendum",
+    )
+    about(session, entity_id=addendum_id, client_id=note.client_id, detail=f"note {note.id}")
+    return _addenda_one(session, updated)
 
 
 # -- group notes -----------------------------------------------------------------------------
@@ -1290,8 +1231,9 @@ def identical_entry_warnings(entries: dict[int, GroupEntry], names: dict[int, st
     return warnings
 
 
+@service(Perm.CLINICAL_WRITE, audit=Audited(audit.Action.CREATE, "groupnote"))
 def save_group_note(
-    db: Database,
+    session: Session,
     actor: Actor,
     session_id: int,
     data: GroupNoteInput,
@@ -1301,227 +1243,206 @@ def save_group_note(
 
     Entries for clients who did not attend are refused; a client's entry is a Note in that
     client's chart linked by group_note_id. Returns warnings (identical entries)."""
-    require(actor, Perm.CLINICAL_WRITE)
-    with db.session() as session:
-        cs = _group_session(session, session_id)
-        staff = _require_group_writer(session, actor, session_id)
-        attending = {
-            c.id or 0: (a, c)
-            for a, c in _attending(session, session_id)
-            if a.status in ATTENDED_STATUSES
-        }
-        strangers = [cid for cid in data.entries if cid not in attending]
-        if strangers:
-            raise ValidationError(
-                "Only clients who attended this group get an entry; absent clients get no note.",
-                {"entries": "Client did not attend."},
-            )
-        for entry in data.entries.values():
-            _raise(_check_minutes(entry.service_minutes))
-        modalities = ",".join(normalize_modalities(data.modalities))
-        gn = _current_group_note(session, session_id)
-        group_values: dict[str, Any] = {
-            "topic": data.topic.strip(),
-            "interventions": data.interventions.strip(),
-            "modalities": modalities,
-            "narrative": data.narrative.strip(),
-        }
-        if gn is None:
-            gn = GroupNote(
-                session_id=session_id,
-                author_staff_id=staff.id or 0,
-                status=NoteStatus.DRAFT.value,
-                created_by=actor.user_id,
-                updated_by=actor.user_id,
-                **group_values,
-            )
-            session.add(gn)
-            session.flush()
-            action = audit.Action.CREATE
-        else:
-            if gn.status == NoteStatus.SIGNED.value:
-                raise UserError(
-                    "This group note is signed and locked. Corrections are addenda on each "
-                    "client's entry."
-                )
-            if gn.author_staff_id != staff.id:
-                raise PermissionDenied("Only the group note's author can change it.")
-            gn = update_versioned(
-                session,
-                actor,
-                GroupNote,
-                gn.id,
-                expected_version if expected_version is not None else -1,
-                group_values,
-                what="This group note",
-            )
-            action = audit.Action.UPDATE
-        gid = gn.id or 0
-        existing = {
-            n.client_id: n
-            for n in session.exec(
-                select(Note).where(Note.group_note_id == gid, col(Note.voided_at).is_(None))
-            )
-        }
-        note_ids: dict[int, int] = {}
-        cosign = needs_cosign(staff)
-        for cid, entry in data.entries.items():
-            a, _client = attending[cid]
-            content = json.dumps(entry.sections(), ensure_ascii=False)
-            minutes = entry.service_minutes if entry.service_minutes is not None else a.minutes
-            note = existing.get(cid)
-            if note is None:
-                note = Note(
-                    client_id=cid,
-                    session_id=session_id,
-                    group_note_id=gid,
-                    author_staff_id=staff.id or 0,
-                    format=NoteFormat.GROUP.value,
-                    service_date=cs.session_date,
-                    content_json=content,
-                    modalities=modalities,
-                    service_minutes=minutes,
-                    status=NoteStatus.DRAFT.value,
-                    cosign_required=cosign,
-                    created_by=actor.user_id,
-                    updated_by=actor.user_id,
-                )
-                session.add(note)
-                session.flush()
-                audit.record(
-                    session,
-                    actor,
-                    audit.Action.CREATE,
-                    entity="note",
-                    entity_id=note.id,
-                    client_id=cid,
-                    detail=f"group note {gid}",
-                )
-            elif (note.content_json, note.modalities, note.service_minutes) != (
-                content,
-                modalities,
-                minutes,
-            ):
-                note = update_versioned(
-                    session,
-                    actor,
-                    Note,
-                    note.id,
-                    note.version,
-                    {"content_json": content, "modalities": modalities, "service_minutes": minutes},
-                    what="A group entry",
-                )
-                audit.record(
-                    session,
-                    actor,
-                    audit.Action.UPDATE,
-                    entity="note",
-                    entity_id=note.id,
-                    client_id=cid,
-                    detail=f"group note {gid}",
-                )
-            note_ids[cid] = note.id or 0
-        for cid, note in existing.items():
-            note_ids.setdefault(cid, note.id or 0)
-        audit.record(
-            session,
-            actor,
-            action,
-            entity="groupnote",
-            entity_id=gid,
-            detail=f"session {session_id}",
+    cs = _group_session(session, session_id)
+    staff = _require_group_writer(session, actor, session_id)
+    attending = {
+        c.id or 0: (a, c)
+        for a, c in _attending(session, session_id)
+        if a.status in ATTENDED_STATUSES
+    }
+    strangers = [cid for cid in data.entries if cid not in attending]
+    if strangers:
+        raise ValidationError(
+            "Only clients who attended this group get an entry; absent clients get no note.",
+            {"entries": "Client did not attend."},
         )
-        names = {cid: f"{c.first_name} {c.last_name}" for cid, (_a, c) in attending.items()}
-        all_entries = {cid: _entry_of(n) for cid, n in existing.items()}
-        all_entries.update(data.entries)
-        warnings = identical_entry_warnings(all_entries, names)
-        return GroupSaveResult(gid, gn.version, gn.status, note_ids, warnings)
-
-
-def sign_group_note(
-    db: Database, actor: Actor, group_note_id: int, expected_version: int
-) -> GroupSaveResult:
-    """Sign the narrative and every attending client's entry at once; each entry is locked
-    with its own SHA-256 (covering the shared narrative too)."""
-    require(actor, Perm.CLINICAL_WRITE)
-    with db.session() as session:
-        gn = session.get(GroupNote, group_note_id)
-        if gn is None or gn.voided_at is not None:
-            raise NotFoundError("That group note does not exist.")
-        staff = _staff_of(session, actor)
-        if gn.author_staff_id != staff.id:
-            raise PermissionDenied("Only the group note's author can sign it.")
+    for entry in data.entries.values():
+        _raise(_check_minutes(entry.service_minutes))
+    modalities = ",".join(normalize_modalities(data.modalities))
+    gn = _current_group_note(session, session_id)
+    group_values: dict[str, Any] = {
+        "topic": data.topic.strip(),
+        "interventions": data.interventions.strip(),
+        "modalities": modalities,
+        "narrative": data.narrative.strip(),
+    }
+    if gn is None:
+        gn = GroupNote(
+            session_id=session_id,
+            author_staff_id=staff.id or 0,
+            status=NoteStatus.DRAFT.value,
+            **group_values,
+        )
+        session.add(gn)
+        session.flush()
+        action = audit.Action.CREATE
+    else:
         if gn.status == NoteStatus.SIGNED.value:
-            raise UserError("This group note is already signed.")
-        errors: dict[str, str] = {}
-        if not gn.topic.strip():
-            errors["topic"] = "Enter the group topic."
-        if not gn.narrative.strip():
-            errors["narrative"] = "Write the group narrative."
-        _raise(errors)
-        attending = {
-            c.id or 0: c
-            for a, c in _attending(session, gn.session_id)
-            if a.status in ATTENDED_STATUSES
-        }
-        entries = {
-            n.client_id: n
-            for n in session.exec(
-                select(Note).where(
-                    Note.group_note_id == group_note_id, col(Note.voided_at).is_(None)
-                )
+            raise UserError(
+                "This group note is signed and locked. Corrections are addenda on each "
+                "client's entry."
             )
-        }
-        missing = [
-            f"{c.first_name} {c.last_name}" for cid, c in attending.items() if cid not in entries
-        ]
-        for cid, n in entries.items():
-            c = attending.get(cid)
-            if c is not None and _complete_errors(n):
-                missing.append(f"{c.first_name} {c.last_name}")
-        if missing:
-            raise ValidationError(
-                "Complete the participation, response and plan of every attending client "
-                "before signing: " + ", ".join(missing) + ".",
-                {"entries": "Incomplete."},
-            )
-        updated = update_versioned(
+        if gn.author_staff_id != staff.id:
+            raise PermissionDenied("Only the group note's author can change it.")
+        gn = update_versioned(
             session,
             actor,
             GroupNote,
-            group_note_id,
-            expected_version,
-            {"status": NoteStatus.SIGNED.value},
+            gn.id,
+            expected_version if expected_version is not None else -1,
+            group_values,
             what="This group note",
         )
-        for cid, n in entries.items():
-            values = _sign_values(session, actor, n, updated)
-            session.expunge(n)
-            update_versioned(session, actor, Note, n.id, n.version, values, what="A group entry")
-            if n.risk_suicidal:
-                _raise_risk(session, actor, n)
+        action = audit.Action.UPDATE
+    gid = gn.id or 0
+    existing = {
+        n.client_id: n
+        for n in session.exec(
+            select(Note).where(Note.group_note_id == gid, col(Note.voided_at).is_(None))
+        )
+    }
+    note_ids: dict[int, int] = {}
+    cosign = needs_cosign(staff)
+    for cid, entry in data.entries.items():
+        a, _client = attending[cid]
+        content = json.dumps(entry.sections(), ensure_ascii=False)
+        minutes = entry.service_minutes if entry.service_minutes is not None else a.minutes
+        note = existing.get(cid)
+        if note is None:
+            note = Note(
+                client_id=cid,
+                session_id=session_id,
+                group_note_id=gid,
+                author_staff_id=staff.id or 0,
+                format=NoteFormat.GROUP.value,
+                service_date=cs.session_date,
+                content_json=content,
+                modalities=modalities,
+                service_minutes=minutes,
+                status=NoteStatus.DRAFT.value,
+                cosign_required=cosign,
+            )
+            session.add(note)
+            session.flush()
             audit.record(
                 session,
                 actor,
-                audit.Action.SIGN,
+                audit.Action.CREATE,
                 entity="note",
-                entity_id=n.id,
+                entity_id=note.id,
                 client_id=cid,
-                detail=f"group note {group_note_id}"
-                + ("; late entry" if values["late_entry"] else ""),
+                detail=f"group note {gid}",
             )
-        audit.record(session, actor, audit.Action.SIGN, entity="groupnote", entity_id=group_note_id)
-        names = {cid: f"{c.first_name} {c.last_name}" for cid, c in attending.items()}
-        warnings = identical_entry_warnings(
-            {cid: _entry_of(n) for cid, n in entries.items()}, names
+        elif (note.content_json, note.modalities, note.service_minutes) != (
+            content,
+            modalities,
+            minutes,
+        ):
+            note = update_versioned(
+                session,
+                actor,
+                Note,
+                note.id,
+                note.version,
+                {"content_json": content, "modalities": modalities, "service_minutes": minutes},
+                what="A group entry",
+            )
+            audit.record(
+                session,
+                actor,
+                audit.Action.UPDATE,
+                entity="note",
+                entity_id=note.id,
+                client_id=cid,
+                detail=f"group note {gid}",
+            )
+        note_ids[cid] = note.id or 0
+    for cid, note in existing.items():
+        note_ids.setdefault(cid, note.id or 0)
+    about(session, action=action, entity_id=gid, detail=f"session {session_id}")
+    names = {cid: f"{c.first_name} {c.last_name}" for cid, (_a, c) in attending.items()}
+    all_entries = {cid: _entry_of(n) for cid, n in existing.items()}
+    all_entries.update(data.entries)
+    warnings = identical_entry_warnings(all_entries, names)
+    return GroupSaveResult(gid, gn.version, gn.status, note_ids, warnings)
+
+
+@service(Perm.CLINICAL_WRITE, audit=Audited(audit.Action.SIGN, "groupnote"))
+def sign_group_note(
+    session: Session, actor: Actor, group_note_id: int, expected_version: int
+) -> GroupSaveResult:
+    """Sign the narrative and every attending client's entry at once; each entry is locked
+    with its own SHA-256 (covering the shared narrative too)."""
+    gn = session.get(GroupNote, group_note_id)
+    if gn is None or gn.voided_at is not None:
+        raise NotFoundError("That group note does not exist.")
+    staff = _staff_of(session, actor)
+    if gn.author_staff_id != staff.id:
+        raise PermissionDenied("Only the group note's author can sign it.")
+    if gn.status == NoteStatus.SIGNED.value:
+        raise UserError("This group note is already signed.")
+    errors: dict[str, str] = {}
+    if not gn.topic.strip():
+        errors["topic"] = "Enter the group topic."
+    if not gn.narrative.strip():
+        errors["narrative"] = "Write the group narrative."
+    _raise(errors)
+    attending = {
+        c.id or 0: c for a, c in _attending(session, gn.session_id) if a.status in ATTENDED_STATUSES
+    }
+    entries = {
+        n.client_id: n
+        for n in session.exec(
+            select(Note).where(Note.group_note_id == group_note_id, col(Note.voided_at).is_(None))
         )
-        return GroupSaveResult(
-            group_note_id,
-            updated.version,
-            updated.status,
-            {cid: n.id or 0 for cid, n in entries.items()},
-            warnings,
+    }
+    missing = [
+        f"{c.first_name} {c.last_name}" for cid, c in attending.items() if cid not in entries
+    ]
+    for cid, n in entries.items():
+        c = attending.get(cid)
+        if c is not None and _complete_errors(n):
+            missing.append(f"{c.first_name} {c.last_name}")
+    if missing:
+        raise ValidationError(
+            "Complete the participation, response and plan of every attending client "
+            "before signing: " + ", ".join(missing) + ".",
+            {"entries": "Incomplete."},
         )
+    updated = update_versioned(
+        session,
+        actor,
+        GroupNote,
+        group_note_id,
+        expected_version,
+        {"status": NoteStatus.SIGNED.value},
+        what="This group note",
+    )
+    for cid, n in entries.items():
+        values = _sign_values(session, actor, n, updated)
+        session.expunge(n)
+        update_versioned(session, actor, Note, n.id, n.version, values, what="A group entry")
+        if n.risk_suicidal:
+            _raise_risk(session, actor, n)
+        audit.record(
+            session,
+            actor,
+            audit.Action.SIGN,
+            entity="note",
+            entity_id=n.id,
+            client_id=cid,
+            detail=f"group note {group_note_id}" + ("; late entry" if values["late_entry"] else ""),
+        )
+    about(session, entity_id=group_note_id)
+    names = {cid: f"{c.first_name} {c.last_name}" for cid, c in attending.items()}
+    warnings = identical_entry_warnings({cid: _entry_of(n) for cid, n in entries.items()}, names)
+    return GroupSaveResult(
+        group_note_id,
+        updated.version,
+        updated.status,
+        {cid: n.id or 0 for cid, n in entries.items()},
+        warnings,
+    )
 
 
 # -- work queues ----------------------------------------------------------------------------

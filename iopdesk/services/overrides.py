@@ -19,16 +19,16 @@ from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import or_
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
-from iopdesk.db import Database
 from iopdesk.errors import NotFoundError, ValidationError
 from iopdesk.models import Client
 from iopdesk.services import audit
 from iopdesk.services.actor import Actor
 from iopdesk.services.clients import require_clinical_in
 from iopdesk.services.clinic import clinic_today
-from iopdesk.services.permissions import Perm, require
+from iopdesk.services.declare import Audited, about, service
+from iopdesk.services.permissions import Perm
 from iopdesk.services.records import update_versioned
 
 
@@ -60,8 +60,9 @@ def parse_hours(text: str) -> Decimal:
     return value
 
 
+@service(Perm.CLINICAL_WRITE, audit=Audited(audit.Action.UPDATE, "client"))
 def set_hours_override(
-    db: Database,
+    session: Session,
     actor: Actor,
     client_id: int,
     expected_version: int,
@@ -70,7 +71,6 @@ def set_hours_override(
     reason: str,
 ) -> HoursOverride:
     """Set (or replace) the client's override; the end date and a reason are required."""
-    require(actor, Perm.CLINICAL_WRITE)
     errors: dict[str, str] = {}
     if not (Decimal(0) <= hours <= Decimal(40)) or hours != hours.quantize(Decimal("0.01")):
         errors["hours"] = "Weekly hours go from 0 to 40, in steps of 0.01."
@@ -79,97 +79,99 @@ def set_hours_override(
     reason = (reason or "").strip()
     if not reason:
         errors["reason"] = "Give the clinical reason for the override."
-    with db.session() as session:
-        if session.get(Client, client_id) is None:
-            raise NotFoundError("That client record does not exist.")
-        require_clinical_in(
-            session, actor, client_id, entity="client", entity_id=client_id,
-            what="change their required hours",
-        )  # fmt: skip
-        today = clinic_today(session)
-        if until is not None and until < today:
-            errors["until"] = f"The end date has passed (today is {today:%m/%d/%Y})."
-        if errors:
-            first = next(iter(errors.values()))
-            raise ValidationError(first, errors)
-        update_versioned(
-            session, actor, Client, client_id, expected_version,
-            {"required_weekly_hours": hours, "required_hours_until": until,
-             "required_hours_reason": reason[:300]},
-            what="This client's record",
-        )  # fmt: skip
-        audit.record(
-            session, actor, audit.Action.UPDATE, entity="client", entity_id=client_id,
-            client_id=client_id, detail=f"hours override {hours} through {until.isoformat()}",
-        )  # fmt: skip
-        return HoursOverride(client_id, hours, until, reason)
+    if session.get(Client, client_id) is None:
+        raise NotFoundError("That client record does not exist.")
+    require_clinical_in(
+        session, actor, client_id, entity="client", entity_id=client_id,
+        what="change their required hours",
+    )  # fmt: skip
+    today = clinic_today(session)
+    if until is not None and until < today:
+        errors["until"] = f"The end date has passed (today is {today:%m/%d/%Y})."
+    if errors:
+        first = next(iter(errors.values()))
+        raise ValidationError(first, errors)
+    update_versioned(
+        session, actor, Client, client_id, expected_version,
+        {"required_weekly_hours": hours, "required_hours_until": until,
+         "required_hours_reason": reason[:300]},
+        what="This client's record",
+    )  # fmt: skip
+    about(
+        session,
+        entity_id=client_id,
+        client_id=client_id,
+        detail=f"hours override {hours} through {until.isoformat()}",
+    )
+    return HoursOverride(client_id, hours, until, reason)
 
 
-def end_hours_override(db: Database, actor: Actor, client_id: int, expected_version: int) -> None:
+@service(Perm.CLINICAL_WRITE, audit=Audited(audit.Action.UPDATE, "client"))
+def end_hours_override(
+    session: Session, actor: Actor, client_id: int, expected_version: int
+) -> None:
     """Remove the override now: the track's hours apply from today (the past weeks keep it:
     it ends yesterday)."""
-    require(actor, Perm.CLINICAL_WRITE)
-    with db.session() as session:
-        client = session.get(Client, client_id)
-        if client is None:
-            raise NotFoundError("That client record does not exist.")
-        require_clinical_in(
-            session, actor, client_id, entity="client", entity_id=client_id,
-            what="change their required hours",
-        )  # fmt: skip
-        if client.required_weekly_hours is None:
-            raise ValidationError("This client has no hours override.")
-        yesterday = clinic_today(session) - timedelta(days=1)
-        update_versioned(
-            session, actor, Client, client_id, expected_version,
-            {"required_hours_until": yesterday}, what="This client's record",
-        )  # fmt: skip
-        audit.record(
-            session, actor, audit.Action.UPDATE, entity="client", entity_id=client_id,
-            client_id=client_id, detail=f"hours override ended {yesterday.isoformat()}",
-        )  # fmt: skip
+    client = session.get(Client, client_id)
+    if client is None:
+        raise NotFoundError("That client record does not exist.")
+    require_clinical_in(
+        session, actor, client_id, entity="client", entity_id=client_id,
+        what="change their required hours",
+    )  # fmt: skip
+    if client.required_weekly_hours is None:
+        raise ValidationError("This client has no hours override.")
+    yesterday = clinic_today(session) - timedelta(days=1)
+    update_versioned(
+        session, actor, Client, client_id, expected_version,
+        {"required_hours_until": yesterday}, what="This client's record",
+    )  # fmt: skip
+    about(
+        session,
+        entity_id=client_id,
+        client_id=client_id,
+        detail=f"hours override ended {yesterday.isoformat()}",
+    )
 
 
-def current_override(db: Database, actor: Actor, client_id: int) -> HoursOverride | None:
+@service(Perm.CLIENT_VIEW)
+def current_override(session: Session, actor: Actor, client_id: int) -> HoursOverride | None:
     """The client's override if it still applies today (else None)."""
-    require(actor, Perm.CLIENT_VIEW)
-    with db.session() as session:
-        client = session.get(Client, client_id)
-        if client is None:
-            raise NotFoundError("That client record does not exist.")
-        if client.required_weekly_hours is None:
-            return None
-        o = HoursOverride(
-            client_id,
-            Decimal(client.required_weekly_hours),
-            client.required_hours_until,
-            client.required_hours_reason,
-        )
-        return o if o.applies_on(clinic_today(session)) else None
+    client = session.get(Client, client_id)
+    if client is None:
+        raise NotFoundError("That client record does not exist.")
+    if client.required_weekly_hours is None:
+        return None
+    o = HoursOverride(
+        client_id,
+        Decimal(client.required_weekly_hours),
+        client.required_hours_until,
+        client.required_hours_reason,
+    )
+    return o if o.applies_on(clinic_today(session)) else None
 
 
+@service(Perm.CENSUS_VIEW)
 def overrides_for_week(
-    db: Database, actor: Actor, week_start: date, client_ids: Collection[int] | None = None
+    session: Session, actor: Actor, week_start: date, client_ids: Collection[int] | None = None
 ) -> dict[int, HoursOverride]:
     """Overrides that apply on at least one day of the week starting `week_start`."""
-    require(actor, Perm.CENSUS_VIEW)
-    with db.session() as session:
-        query = select(Client).where(
-            col(Client.required_weekly_hours).is_not(None),
-            or_(
-                col(Client.required_hours_until).is_(None),
-                col(Client.required_hours_until) >= week_start,
-            ),
-        )
-        if client_ids is not None:
-            query = query.where(col(Client.id).in_(list(client_ids)))
-        result: dict[int, HoursOverride] = {}
-        for c in session.exec(query).all():
-            if c.id is not None and c.required_weekly_hours is not None:
-                result[c.id] = HoursOverride(
-                    c.id,
-                    Decimal(c.required_weekly_hours),
-                    c.required_hours_until,
-                    c.required_hours_reason or "",
-                )
-        return result
+    query = select(Client).where(
+        col(Client.required_weekly_hours).is_not(None),
+        or_(
+            col(Client.required_hours_until).is_(None),
+            col(Client.required_hours_until) >= week_start,
+        ),
+    )
+    if client_ids is not None:
+        query = query.where(col(Client.id).in_(list(client_ids)))
+    result: dict[int, HoursOverride] = {}
+    for c in session.exec(query).all():
+        if c.id is not None and c.required_weekly_hours is not None:
+            result[c.id] = HoursOverride(
+                c.id,
+                Decimal(c.required_weekly_hours),
+                c.required_hours_until,
+                c.required_hours_reason or "",
+            )
+    return result

@@ -35,6 +35,7 @@ from iopdesk.models import (
 )
 from iopdesk.services import audit
 from iopdesk.services.actor import Actor
+from iopdesk.services.declare import service
 from iopdesk.services.permissions import Perm, require
 from iopdesk.services.records import update_versioned
 
@@ -63,7 +64,7 @@ def _store(
     """Add a record (`new` + `values`) or change the one read at `version` (refused when
     someone saved it meanwhile, or it was voided), and audit the create or update."""
     if record_id is None:
-        record = model(**(new or {}), **values, created_by=actor.user_id)
+        record = model(**(new or {}), **values)
         session.add(record)
         session.flush()
     else:
@@ -242,8 +243,9 @@ def _validate_payer(session: Session, data: PayerInput, payer_id: int | None) ->
     return errors
 
 
+@service(Perm.PAYER_MANAGE)
 def save_payer(
-    db: Database,
+    session: Session,
     actor: Actor,
     data: PayerInput,
     *,
@@ -251,38 +253,34 @@ def save_payer(
     version: int | None = None,
 ) -> PayerInfo:
     """Add a payer, or change one read at `version` (refused if changed meanwhile)."""
-    require(actor, Perm.PAYER_MANAGE)
-    with db.session() as session:
-        errors = _validate_payer(session, data, payer_id)
-        values = {
-            "payer_code": data.payer_code.strip(),
-            "name": data.name.strip(),
-            "billing_mode": data.billing_mode,
-            "requires_auth": data.requires_auth,
-            "active": data.active,
-            "audio_only_modifier": data.audio_only_modifier,
-            "group_hq": data.group_hq,
-            "sud_hf": data.sud_hf,
-            "requires_treatment_plan": data.requires_treatment_plan,
-            "electronic_payer_id": data.electronic_payer_id.strip().upper(),
-            "claim_type": data.claim_type,
-            "type_of_bill": data.type_of_bill.strip(),
-            "claim_grouping": data.claim_grouping,
-            "claim_filing_code": data.claim_filing_code.strip().upper(),
-        }
-        current = session.get(Payer, payer_id) if payer_id is not None else None
-        if (
-            current is not None
-            and current.payer_code != values["payer_code"]
-            and _payer_billed(session, current.id or 0)
-        ):
-            errors["payer_code"] = "This payer has billed lines; its ID cannot change."
-        if errors:
-            raise ValidationError("Please correct the payer details.", errors)
-        payer = _store(
-            session, actor, Payer, payer_id, version, values, noun="payer", entity="payer"
-        )
-        return _payer_info(payer)
+    errors = _validate_payer(session, data, payer_id)
+    values = {
+        "payer_code": data.payer_code.strip(),
+        "name": data.name.strip(),
+        "billing_mode": data.billing_mode,
+        "requires_auth": data.requires_auth,
+        "active": data.active,
+        "audio_only_modifier": data.audio_only_modifier,
+        "group_hq": data.group_hq,
+        "sud_hf": data.sud_hf,
+        "requires_treatment_plan": data.requires_treatment_plan,
+        "electronic_payer_id": data.electronic_payer_id.strip().upper(),
+        "claim_type": data.claim_type,
+        "type_of_bill": data.type_of_bill.strip(),
+        "claim_grouping": data.claim_grouping,
+        "claim_filing_code": data.claim_filing_code.strip().upper(),
+    }
+    current = session.get(Payer, payer_id) if payer_id is not None else None
+    if (
+        current is not None
+        and current.payer_code != values["payer_code"]
+        and _payer_billed(session, current.id or 0)
+    ):
+        errors["payer_code"] = "This payer has billed lines; its ID cannot change."
+    if errors:
+        raise ValidationError("Please correct the payer details.", errors)
+    payer = _store(session, actor, Payer, payer_id, version, values, noun="payer", entity="payer")
+    return _payer_info(payer)
 
 
 def _payer_billed(session: Session, payer_id: int) -> bool:
@@ -356,15 +354,15 @@ def _overlaps(a0: date | None, a1: date | None, b0: date | None, b1: date | None
     return (a0 or lo) <= (b1 or hi) and (b0 or lo) <= (a1 or hi)
 
 
+@service(Perm.PAYER_MANAGE)
 def save_fee(
-    db: Database,
+    session: Session,
     actor: Actor,
     data: FeeInput,
     *,
     fee_id: int | None = None,
     version: int | None = None,
 ) -> FeeInfo:
-    require(actor, Perm.PAYER_MANAGE)
     code = data.code.strip().upper()
     errors: dict[str, str] = {}
     if not CODE_RE.match(code):
@@ -376,48 +374,47 @@ def save_fee(
         errors.update(exc.fields)
     if data.effective_from and data.effective_to and data.effective_to < data.effective_from:
         errors["effective_to"] = "The end date is before the start date."
-    with db.session() as session:
-        if session.get(Payer, data.payer_id) is None:
-            raise NotFoundError("That payer no longer exists.")
-        if not errors:
-            others = session.exec(
-                select(FeeSchedule).where(
-                    FeeSchedule.payer_id == data.payer_id,
-                    FeeSchedule.code == code,
-                    col(FeeSchedule.voided_at).is_(None),
+    if session.get(Payer, data.payer_id) is None:
+        raise NotFoundError("That payer no longer exists.")
+    if not errors:
+        others = session.exec(
+            select(FeeSchedule).where(
+                FeeSchedule.payer_id == data.payer_id,
+                FeeSchedule.code == code,
+                col(FeeSchedule.voided_at).is_(None),
+            )
+        ).all()
+        for other in others:
+            if other.id != fee_id and _overlaps(
+                data.effective_from, data.effective_to, other.effective_from, other.effective_to
+            ):
+                errors["code"] = (
+                    f"A fee for {code} already covers some of these dates "
+                    f"({_span(other.effective_from, other.effective_to)})."
                 )
-            ).all()
-            for other in others:
-                if other.id != fee_id and _overlaps(
-                    data.effective_from, data.effective_to, other.effective_from, other.effective_to
-                ):
-                    errors["code"] = (
-                        f"A fee for {code} already covers some of these dates "
-                        f"({_span(other.effective_from, other.effective_to)})."
-                    )
-                    break
-        if errors:
-            raise ValidationError("Please correct the fee.", errors)
-        assert rate is not None
-        values = {
-            "code": code,
-            "rate": rate,
-            "effective_from": data.effective_from,
-            "effective_to": data.effective_to,
-        }
-        fee = _store(
-            session,
-            actor,
-            FeeSchedule,
-            fee_id,
-            version,
-            values,
-            noun="fee",
-            entity="fee",
-            new={"payer_id": data.payer_id},
-            detail=code,
-        )
-        return _fee_info(fee)
+                break
+    if errors:
+        raise ValidationError("Please correct the fee.", errors)
+    assert rate is not None
+    values = {
+        "code": code,
+        "rate": rate,
+        "effective_from": data.effective_from,
+        "effective_to": data.effective_to,
+    }
+    fee = _store(
+        session,
+        actor,
+        FeeSchedule,
+        fee_id,
+        version,
+        values,
+        noun="fee",
+        entity="fee",
+        new={"payer_id": data.payer_id},
+        detail=code,
+    )
+    return _fee_info(fee)
 
 
 def _span(start: date | None, end: date | None) -> str:
@@ -426,15 +423,14 @@ def _span(start: date | None, end: date | None) -> str:
     return f"{a} to {b}"
 
 
-def void_fee(db: Database, actor: Actor, fee_id: int, reason: str) -> None:
-    require(actor, Perm.PAYER_MANAGE)
+@service(Perm.PAYER_MANAGE)
+def void_fee(session: Session, actor: Actor, fee_id: int, reason: str) -> None:
     if not reason.strip():
         raise ValidationError("Say why the fee is removed.", {"reason": "Required."})
-    with db.session() as session:
-        fee = session.get(FeeSchedule, fee_id)
-        if fee is None or fee.voided_at is not None:
-            raise NotFoundError("That fee no longer exists.")
-        _void(session, actor, fee, reason, noun="fee", entity="fee")
+    fee = session.get(FeeSchedule, fee_id)
+    if fee is None or fee.voided_at is not None:
+        raise NotFoundError("That fee no longer exists.")
+    _void(session, actor, fee, reason, noun="fee", entity="fee")
 
 
 # -- coverage --------------------------------------------------------------------------------
@@ -486,8 +482,9 @@ def list_coverage(db: Database, actor: Actor, client_id: int) -> list[CoverageIn
         ]
 
 
+@service(Perm.PAYER_MANAGE)
 def save_coverage(
-    db: Database,
+    session: Session,
     actor: Actor,
     client_id: int,
     payer_id: int,
@@ -506,7 +503,6 @@ def save_coverage(
 ) -> CoverageInfo:
     """Record or correct a client's insurance (payer and member ID; the subscriber, the policy
     holder, when it is not the client)."""
-    require(actor, Perm.PAYER_MANAGE)
     errors: dict[str, str] = {}
     member = member_id.strip()
     if not member:
@@ -526,62 +522,59 @@ def save_coverage(
             errors["subscriber_dob"] = "Enter the subscriber's date of birth."
         if sub_sex not in ("F", "M", "U"):
             errors["subscriber_sex"] = "Choose the subscriber's sex (F, M or U)."
-    with db.session() as session:
-        if session.get(Client, client_id) is None:
-            raise NotFoundError("That client does not exist.")
-        if session.get(Payer, payer_id) is None:
-            errors["payer_id"] = "Choose a payer."
-        if errors:
-            raise ValidationError("Please correct the insurance details.", errors)
-        values = {
-            "payer_id": payer_id,
-            "member_id": member,
-            "group_number": group_number.strip(),
-            "start_date": start_date,
-            "end_date": end_date,
-            "subscriber_relationship": relationship,
-            "subscriber_first_name": subscriber_first_name.strip()
-            if relationship != "self"
-            else "",
-            "subscriber_last_name": subscriber_last_name.strip() if relationship != "self" else "",
-            "subscriber_dob": subscriber_dob if relationship != "self" else None,
-            "subscriber_sex": sub_sex if relationship != "self" else "",
-        }
-        if coverage_id is not None:
-            current = session.get(Coverage, coverage_id)
-            if current is None or current.client_id != client_id:
-                raise NotFoundError("That insurance record no longer exists.")
-        cov = _store(
-            session,
-            actor,
-            Coverage,
-            coverage_id,
-            version,
-            values,
-            noun="insurance record",
-            entity="coverage",
-            new={"client_id": client_id},
-            client_id=client_id,
-        )
-        assert cov.id is not None
-        payer = session.get(Payer, payer_id)
-        assert payer is not None
-        return CoverageInfo(
-            cov.id,
-            client_id,
-            payer_id,
-            payer.name,
-            cov.member_id,
-            cov.group_number,
-            cov.start_date,
-            cov.end_date,
-            cov.version,
-            cov.subscriber_relationship,
-            cov.subscriber_first_name,
-            cov.subscriber_last_name,
-            cov.subscriber_dob,
-            cov.subscriber_sex,
-        )
+    if session.get(Client, client_id) is None:
+        raise NotFoundError("That client does not exist.")
+    if session.get(Payer, payer_id) is None:
+        errors["payer_id"] = "Choose a payer."
+    if errors:
+        raise ValidationError("Please correct the insurance details.", errors)
+    values = {
+        "payer_id": payer_id,
+        "member_id": member,
+        "group_number": group_number.strip(),
+        "start_date": start_date,
+        "end_date": end_date,
+        "subscriber_relationship": relationship,
+        "subscriber_first_name": subscriber_first_name.strip() if relationship != "self" else "",
+        "subscriber_last_name": subscriber_last_name.strip() if relationship != "self" else "",
+        "subscriber_dob": subscriber_dob if relationship != "self" else None,
+        "subscriber_sex": sub_sex if relationship != "self" else "",
+    }
+    if coverage_id is not None:
+        current = session.get(Coverage, coverage_id)
+        if current is None or current.client_id != client_id:
+            raise NotFoundError("That insurance record no longer exists.")
+    cov = _store(
+        session,
+        actor,
+        Coverage,
+        coverage_id,
+        version,
+        values,
+        noun="insurance record",
+        entity="coverage",
+        new={"client_id": client_id},
+        client_id=client_id,
+    )
+    assert cov.id is not None
+    payer = session.get(Payer, payer_id)
+    assert payer is not None
+    return CoverageInfo(
+        cov.id,
+        client_id,
+        payer_id,
+        payer.name,
+        cov.member_id,
+        cov.group_number,
+        cov.start_date,
+        cov.end_date,
+        cov.version,
+        cov.subscriber_relationship,
+        cov.subscriber_first_name,
+        cov.subscriber_last_name,
+        cov.subscriber_dob,
+        cov.subscriber_sex,
+    )
 
 
 # -- authorizations --------------------------------------------------------------------------
@@ -654,15 +647,15 @@ def _auth_info(a: Authorization, payer: str, used: int) -> AuthInfo:
     )
 
 
+@service(Perm.PAYER_MANAGE)
 def save_authorization(
-    db: Database,
+    session: Session,
     actor: Actor,
     data: AuthInput,
     *,
     auth_id: int | None = None,
     version: int | None = None,
 ) -> AuthInfo:
-    require(actor, Perm.PAYER_MANAGE)
     errors: dict[str, str] = {}
     number = data.auth_number.strip()
     code = data.code.strip().upper()
@@ -685,73 +678,69 @@ def save_authorization(
             errors["units"] = "Units must be a whole number from 1 to 10000."
     except ValueError:
         errors["units"] = "Units must be a whole number, e.g. 20."
-    with db.session() as session:
-        if session.get(Client, data.client_id) is None:
-            raise NotFoundError("That client does not exist.")
-        payer = session.get(Payer, data.payer_id)
-        if payer is None:
-            errors["payer_id"] = "Choose a payer."
-        elif number:
-            dup = session.exec(
-                select(Authorization.id).where(
-                    Authorization.payer_id == data.payer_id,
-                    func.lower(Authorization.auth_number) == number.lower(),
-                    col(Authorization.voided_at).is_(None),
-                )
-            ).all()
-            if any(d != auth_id for d in dup):
-                errors["auth_number"] = (
-                    f"Authorization {number} is already recorded for this payer."
-                )
-        used = _used(session, auth_id) if auth_id is not None else 0
-        if auth_id is not None and "units" not in errors and units < used:
-            errors["units"] = f"{used} units are already billed; units cannot be fewer."
-        if errors:
-            raise ValidationError("Please correct the authorization.", errors)
-        assert payer is not None
-        values = {
-            "payer_id": data.payer_id,
-            "auth_number": number,
-            "code": code,
-            "start_date": data.start_date,
-            "end_date": data.end_date,
-            "units": units,
-        }
-        auth = _store(
-            session,
-            actor,
-            Authorization,
-            auth_id,
-            version,
-            values,
-            noun="authorization",
-            entity="authorization",
-            new={"client_id": data.client_id},
-            client_id=data.client_id,
-        )
-        return _auth_info(auth, payer.name, used)
+    if session.get(Client, data.client_id) is None:
+        raise NotFoundError("That client does not exist.")
+    payer = session.get(Payer, data.payer_id)
+    if payer is None:
+        errors["payer_id"] = "Choose a payer."
+    elif number:
+        dup = session.exec(
+            select(Authorization.id).where(
+                Authorization.payer_id == data.payer_id,
+                func.lower(Authorization.auth_number) == number.lower(),
+                col(Authorization.voided_at).is_(None),
+            )
+        ).all()
+        if any(d != auth_id for d in dup):
+            errors["auth_number"] = f"Authorization {number} is already recorded for this payer."
+    used = _used(session, auth_id) if auth_id is not None else 0
+    if auth_id is not None and "units" not in errors and units < used:
+        errors["units"] = f"{used} units are already billed; units cannot be fewer."
+    if errors:
+        raise ValidationError("Please correct the authorization.", errors)
+    assert payer is not None
+    values = {
+        "payer_id": data.payer_id,
+        "auth_number": number,
+        "code": code,
+        "start_date": data.start_date,
+        "end_date": data.end_date,
+        "units": units,
+    }
+    auth = _store(
+        session,
+        actor,
+        Authorization,
+        auth_id,
+        version,
+        values,
+        noun="authorization",
+        entity="authorization",
+        new={"client_id": data.client_id},
+        client_id=data.client_id,
+    )
+    return _auth_info(auth, payer.name, used)
 
 
-def void_authorization(db: Database, actor: Actor, auth_id: int, reason: str) -> None:
+@service(Perm.PAYER_MANAGE)
+def void_authorization(session: Session, actor: Actor, auth_id: int, reason: str) -> None:
     """Withdraw an authorization entered in error; refused once lines were billed against it."""
-    require(actor, Perm.PAYER_MANAGE)
     if not reason.strip():
         raise ValidationError("Say why the authorization is removed.", {"reason": "Required."})
-    with db.session() as session:
-        auth = session.get(Authorization, auth_id)
-        if auth is None or auth.voided_at is not None:
-            raise NotFoundError("That authorization no longer exists.")
-        if _used(session, auth_id):
-            raise ValidationError(
-                "Lines were billed against this authorization; void those batches first.",
-                {"reason": "Billed."},
-            )
-        _void(
-            session,
-            actor,
-            auth,
-            reason,
-            noun="authorization",
-            entity="authorization",
-            client_id=auth.client_id,
+    auth = session.get(Authorization, auth_id)
+    if auth is None or auth.voided_at is not None:
+        raise NotFoundError("That authorization no longer exists.")
+    if _used(session, auth_id):
+        raise ValidationError(
+            "Lines were billed against this authorization; void those batches first.",
+            {"reason": "Billed."},
         )
+    _void(
+        session,
+        actor,
+        auth,
+        reason,
+        noun="authorization",
+        entity="authorization",
+        client_id=auth.client_id,
+    )

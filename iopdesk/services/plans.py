@@ -60,6 +60,7 @@ from iopdesk.services import audit
 from iopdesk.services.actor import Actor
 from iopdesk.services.clients import require_clinical_in
 from iopdesk.services.clinic import clinic_today, get_setting_in
+from iopdesk.services.declare import Audited, about, service
 from iopdesk.services.disclosures import Release
 from iopdesk.services.people import user_name
 from iopdesk.services.permissions import Perm, has, require
@@ -504,82 +505,68 @@ def _current_episode(session: Session, client_id: int) -> int | None:
     ).first()
 
 
+@service(Perm.CLINICAL_WRITE, audit=Audited(audit.Action.CREATE, "treatment_plan"))
 def create_plan(
-    db: Database,
+    session: Session,
     actor: Actor,
     client_id: int,
     start_date: date | None = None,
     review_interval_days: int | None = None,
 ) -> int:
     """A new, empty draft plan. A client has at most one draft at a time."""
-    require(actor, Perm.CLINICAL_WRITE)
-    with db.session() as session:
-        client = session.get(Client, client_id)
-        if client is None:
-            raise NotFoundError("That client does not exist.")
-        _check_chart(session, actor, client_id, "treatment_plan", "")
-        if _open_draft(session, client_id) is not None:
-            raise UserError(
-                "This client already has a draft treatment plan. Finish and sign that draft "
-                "instead of starting another one."
-            )
-        interval = _interval(
-            review_interval_days
-            if review_interval_days is not None
-            else int(get_setting_in(session, "plan_review_days"))
+    client = session.get(Client, client_id)
+    if client is None:
+        raise NotFoundError("That client does not exist.")
+    _check_chart(session, actor, client_id, "treatment_plan", "")
+    if _open_draft(session, client_id) is not None:
+        raise UserError(
+            "This client already has a draft treatment plan. Finish and sign that draft "
+            "instead of starting another one."
         )
-        plan = TreatmentPlan(
-            client_id=client_id,
-            episode_id=_current_episode(session, client_id),
-            status=PlanStatus.DRAFT.value,
-            start_date=start_date or clinic_today(session),
-            review_interval_days=interval,
-            created_by=actor.user_id,
-            updated_by=actor.user_id,
-        )
-        session.add(plan)
-        session.flush()
-        assert plan.id is not None
-        audit.record(
-            session,
-            actor,
-            audit.Action.CREATE,
-            entity="treatment_plan",
-            entity_id=plan.id,
-            client_id=client_id,
-        )
-        return plan.id
+    interval = _interval(
+        review_interval_days
+        if review_interval_days is not None
+        else int(get_setting_in(session, "plan_review_days"))
+    )
+    plan = TreatmentPlan(
+        client_id=client_id,
+        episode_id=_current_episode(session, client_id),
+        status=PlanStatus.DRAFT.value,
+        start_date=start_date or clinic_today(session),
+        review_interval_days=interval,
+    )
+    session.add(plan)
+    session.flush()
+    assert plan.id is not None
+    about(session, entity_id=plan.id, client_id=client_id)
+    return plan.id
 
 
+@service(Perm.CLINICAL_WRITE, audit=Audited(audit.Action.UPDATE, "treatment_plan"))
 def update_plan(
-    db: Database,
+    session: Session,
     actor: Actor,
     plan_id: int,
     version: int,
     start_date: date,
     review_interval_days: int,
 ) -> None:
-    require(actor, Perm.CLINICAL_WRITE)
-    with db.session() as session:
-        plan = _editable_plan(session, actor, plan_id)
-        update_versioned(
-            session,
-            actor,
-            TreatmentPlan,
-            plan_id,
-            version,
-            {"start_date": start_date, "review_interval_days": _interval(review_interval_days)},
-            what="This treatment plan",
-        )
-        audit.record(
-            session,
-            actor,
-            audit.Action.UPDATE,
-            entity="treatment_plan",
-            entity_id=plan_id,
-            client_id=plan.client_id,
-            detail="fields=start_date,review_interval_days",
-        )
+    plan = _editable_plan(session, actor, plan_id)
+    update_versioned(
+        session,
+        actor,
+        TreatmentPlan,
+        plan_id,
+        version,
+        {"start_date": start_date, "review_interval_days": _interval(review_interval_days)},
+        what="This treatment plan",
+    )
+    about(
+        session,
+        entity_id=plan_id,
+        client_id=plan.client_id,
+        detail="fields=start_date,review_interval_days",
+    )
 
 
 # Each level of the hierarchy: its model, the parent link, how to find the plan, audit name.
@@ -644,8 +631,6 @@ def _add(
     item = model(
         **{parent_field: parent_id},
         **values,
-        created_by=actor.user_id,
-        updated_by=actor.user_id,
     )
     session.add(item)
     session.flush()
@@ -684,50 +669,46 @@ def _update(
     )
 
 
-def add_problem(db: Database, actor: Actor, plan_id: int, description: str) -> int:
-    require(actor, Perm.CLINICAL_WRITE)
+@service(Perm.CLINICAL_WRITE)
+def add_problem(session: Session, actor: Actor, plan_id: int, description: str) -> int:
     text = _text(description, "problem", "description")
-    with db.session() as session:
-        return _add(session, actor, "problem", None, plan_id, {"description": text})
+    return _add(session, actor, "problem", None, plan_id, {"description": text})
 
 
+@service(Perm.CLINICAL_WRITE)
 def update_problem(
-    db: Database, actor: Actor, problem_id: int, version: int, description: str
+    session: Session, actor: Actor, problem_id: int, version: int, description: str
 ) -> None:
-    require(actor, Perm.CLINICAL_WRITE)
     text = _text(description, "problem", "description")
-    with db.session() as session:
-        _update(session, actor, "problem", problem_id, version, {"description": text})
+    _update(session, actor, "problem", problem_id, version, {"description": text})
 
 
+@service(Perm.CLINICAL_WRITE)
 def add_goal(
-    db: Database, actor: Actor, problem_id: int, description: str, client_words: str = ""
+    session: Session, actor: Actor, problem_id: int, description: str, client_words: str = ""
 ) -> int:
-    require(actor, Perm.CLINICAL_WRITE)
     values = {
         "description": _text(description, "goal", "description"),
         "client_words": _text(client_words, "client's own words", "client_words", False),
         "status": "open",
     }
-    with db.session() as session:
-        return _add(session, actor, "goal", "problem", problem_id, values)
+    return _add(session, actor, "goal", "problem", problem_id, values)
 
 
+@service(Perm.CLINICAL_WRITE)
 def update_goal(
-    db: Database,
+    session: Session,
     actor: Actor,
     goal_id: int,
     version: int,
     description: str,
     client_words: str = "",
 ) -> None:
-    require(actor, Perm.CLINICAL_WRITE)
     changes = {
         "description": _text(description, "goal", "description"),
         "client_words": _text(client_words, "client's own words", "client_words", False),
     }
-    with db.session() as session:
-        _update(session, actor, "goal", goal_id, version, changes)
+    _update(session, actor, "goal", goal_id, version, changes)
 
 
 def _target(session: Session, plan: TreatmentPlan, target_date: date | None) -> date:
@@ -744,36 +725,34 @@ def _target(session: Session, plan: TreatmentPlan, target_date: date | None) -> 
     return target_date
 
 
+@service(Perm.CLINICAL_WRITE)
 def add_objective(
-    db: Database, actor: Actor, goal_id: int, description: str, target_date: date | None
+    session: Session, actor: Actor, goal_id: int, description: str, target_date: date | None
 ) -> int:
     """A measurable objective (how much, how often, by when) with its target date."""
-    require(actor, Perm.CLINICAL_WRITE)
     text = _text(description, "objective", "description")
-    with db.session() as session:
-        plan = _plan_of(session, "goal", goal_id)
-        values = {
-            "description": text,
-            "target_date": _target(session, plan, target_date),
-            "status": "open",
-        }
-        return _add(session, actor, "objective", "goal", goal_id, values)
+    plan = _plan_of(session, "goal", goal_id)
+    values = {
+        "description": text,
+        "target_date": _target(session, plan, target_date),
+        "status": "open",
+    }
+    return _add(session, actor, "objective", "goal", goal_id, values)
 
 
+@service(Perm.CLINICAL_WRITE)
 def update_objective(
-    db: Database,
+    session: Session,
     actor: Actor,
     objective_id: int,
     version: int,
     description: str,
     target_date: date | None,
 ) -> None:
-    require(actor, Perm.CLINICAL_WRITE)
     text = _text(description, "objective", "description")
-    with db.session() as session:
-        plan = _plan_of(session, "objective", objective_id)
-        changes = {"description": text, "target_date": _target(session, plan, target_date)}
-        _update(session, actor, "objective", objective_id, version, changes)
+    plan = _plan_of(session, "objective", objective_id)
+    changes = {"description": text, "target_date": _target(session, plan, target_date)}
+    _update(session, actor, "objective", objective_id, version, changes)
 
 
 def _intervention_values(
@@ -803,8 +782,9 @@ def _intervention_values(
     return values
 
 
+@service(Perm.CLINICAL_WRITE)
 def add_intervention(
-    db: Database,
+    session: Session,
     actor: Actor,
     objective_id: int,
     description: str,
@@ -812,16 +792,13 @@ def add_intervention(
     frequency: str,
     responsible_staff_id: int | None,
 ) -> int:
-    require(actor, Perm.CLINICAL_WRITE)
-    with db.session() as session:
-        values = _intervention_values(
-            session, description, modality, frequency, responsible_staff_id
-        )
-        return _add(session, actor, "intervention", "objective", objective_id, values)
+    values = _intervention_values(session, description, modality, frequency, responsible_staff_id)
+    return _add(session, actor, "intervention", "objective", objective_id, values)
 
 
+@service(Perm.CLINICAL_WRITE)
 def update_intervention(
-    db: Database,
+    session: Session,
     actor: Actor,
     intervention_id: int,
     version: int,
@@ -830,33 +807,28 @@ def update_intervention(
     frequency: str,
     responsible_staff_id: int | None,
 ) -> None:
-    require(actor, Perm.CLINICAL_WRITE)
-    with db.session() as session:
-        changes = _intervention_values(
-            session, description, modality, frequency, responsible_staff_id
-        )
-        _update(session, actor, "intervention", intervention_id, version, changes)
+    changes = _intervention_values(session, description, modality, frequency, responsible_staff_id)
+    _update(session, actor, "intervention", intervention_id, version, changes)
 
 
-def remove_item(db: Database, actor: Actor, kind: str, item_id: int, version: int) -> None:
+@service(Perm.CLINICAL_WRITE)
+def remove_item(session: Session, actor: Actor, kind: str, item_id: int, version: int) -> None:
     """Take an item (and so everything under it) off a draft. Records are voided, not
     deleted; children of a voided item no longer show because their parent is gone."""
-    require(actor, Perm.CLINICAL_WRITE)
     if kind not in _LEVELS:
         raise ValidationError(f"Unknown plan item '{kind}'.")
-    with db.session() as session:
-        _update(
-            session,
-            actor,
-            kind,
-            item_id,
-            version,
-            {
-                "voided_at": utcnow(),
-                "voided_by": actor.user_id,
-                "void_reason": "removed from draft plan",
-            },
-        )
+    _update(
+        session,
+        actor,
+        kind,
+        item_id,
+        version,
+        {
+            "voided_at": utcnow(),
+            "voided_by": actor.user_id,
+            "void_reason": "removed from draft plan",
+        },
+    )
 
 
 # ------------------------------------------------------------------------------------------
@@ -880,185 +852,153 @@ def _incomplete(info: PlanInfo) -> list[str]:
     return problems
 
 
-def sign_plan(db: Database, actor: Actor, plan_id: int, version: int) -> PlanInfo:
+@service(Perm.CLINICAL_WRITE, audit=Audited(audit.Action.SIGN, "treatment_plan"))
+def sign_plan(session: Session, actor: Actor, plan_id: int, version: int) -> PlanInfo:
     """The clinician's signature: stores signer and time, locks the plan, sets the first
     review date and supersedes the client's previously signed plan."""
-    require(actor, Perm.CLINICAL_WRITE)
-    with db.session() as session:
-        plan = _editable_plan(session, actor, plan_id)
-        missing = _incomplete(_plan_info(session, plan))
-        if missing:
-            raise ValidationError(
-                "The plan is not complete yet, so it cannot be signed:\n- " + "\n- ".join(missing)
-            )
-        previous = session.exec(
-            select(TreatmentPlan).where(
-                TreatmentPlan.client_id == plan.client_id,
-                TreatmentPlan.status == PlanStatus.ACTIVE.value,
-                TreatmentPlan.id != plan_id,
-            )
-        ).all()
-        signed = update_versioned(
-            session,
-            actor,
-            TreatmentPlan,
-            plan_id,
-            version,
-            {
-                "status": PlanStatus.ACTIVE.value,
-                "clinician_signed_by": actor.user_id,
-                "clinician_signed_at": utcnow(),
-                "next_review_date": plan.start_date + timedelta(days=plan.review_interval_days),
-            },
-            what="This treatment plan",
+    plan = _editable_plan(session, actor, plan_id)
+    missing = _incomplete(_plan_info(session, plan))
+    if missing:
+        raise ValidationError(
+            "The plan is not complete yet, so it cannot be signed:\n- " + "\n- ".join(missing)
         )
-        for old in previous:
-            update_versioned(
-                session,
-                actor,
-                TreatmentPlan,
-                old.id,
-                old.version,
-                {"status": PlanStatus.SUPERSEDED.value},
-                what="The earlier treatment plan",
-            )
-            audit.record(
-                session,
-                actor,
-                audit.Action.UPDATE,
-                entity="treatment_plan",
-                entity_id=old.id,
-                client_id=old.client_id,
-                detail=f"superseded by plan {plan_id}",
-            )
-        audit.record(
-            session,
-            actor,
-            audit.Action.SIGN,
-            entity="treatment_plan",
-            entity_id=plan_id,
-            client_id=plan.client_id,
+    previous = session.exec(
+        select(TreatmentPlan).where(
+            TreatmentPlan.client_id == plan.client_id,
+            TreatmentPlan.status == PlanStatus.ACTIVE.value,
+            TreatmentPlan.id != plan_id,
         )
-        return _plan_info(session, signed)
-
-
-def record_client_agreement(
-    db: Database, actor: Actor, plan_id: int, version: int, signed_date: date
-) -> None:
-    """The client agreed to the plan and signed it on `signed_date` (paper or pad)."""
-    require(actor, Perm.CLINICAL_WRITE)
-    with db.session() as session:
-        plan = _plan(session, plan_id)
-        _check_chart(session, actor, plan.client_id, "treatment_plan", plan_id)
-        if plan.status == PlanStatus.SUPERSEDED.value:
-            raise UserError("This plan was replaced by a newer version; record agreement there.")
-        today = clinic_today(session)
-        if signed_date > today:
-            raise ValidationError(
-                "The client's signature date cannot be in the future.",
-                {"client_signed_date": "In the future."},
-            )
-        if signed_date < plan.start_date:
-            raise ValidationError(
-                f"The client's signature date cannot be before the plan's start date "
-                f"({plan.start_date:%m/%d/%Y}).",
-                {"client_signed_date": "Before the plan start."},
-            )
+    ).all()
+    signed = update_versioned(
+        session,
+        actor,
+        TreatmentPlan,
+        plan_id,
+        version,
+        {
+            "status": PlanStatus.ACTIVE.value,
+            "clinician_signed_by": actor.user_id,
+            "clinician_signed_at": utcnow(),
+            "next_review_date": plan.start_date + timedelta(days=plan.review_interval_days),
+        },
+        what="This treatment plan",
+    )
+    for old in previous:
         update_versioned(
             session,
             actor,
             TreatmentPlan,
-            plan_id,
-            version,
-            {"client_agreed": True, "client_signed_date": signed_date},
-            what="This treatment plan",
+            old.id,
+            old.version,
+            {"status": PlanStatus.SUPERSEDED.value},
+            what="The earlier treatment plan",
         )
         audit.record(
             session,
             actor,
             audit.Action.UPDATE,
             entity="treatment_plan",
-            entity_id=plan_id,
-            client_id=plan.client_id,
-            detail="client agreement recorded",
+            entity_id=old.id,
+            client_id=old.client_id,
+            detail=f"superseded by plan {plan_id}",
         )
+    about(session, entity_id=plan_id, client_id=plan.client_id)
+    return _plan_info(session, signed)
 
 
-def revise_plan(db: Database, actor: Actor, plan_id: int) -> int:
+@service(Perm.CLINICAL_WRITE, audit=Audited(audit.Action.UPDATE, "treatment_plan"))
+def record_client_agreement(
+    session: Session, actor: Actor, plan_id: int, version: int, signed_date: date
+) -> None:
+    """The client agreed to the plan and signed it on `signed_date` (paper or pad)."""
+    plan = _plan(session, plan_id)
+    _check_chart(session, actor, plan.client_id, "treatment_plan", plan_id)
+    if plan.status == PlanStatus.SUPERSEDED.value:
+        raise UserError("This plan was replaced by a newer version; record agreement there.")
+    today = clinic_today(session)
+    if signed_date > today:
+        raise ValidationError(
+            "The client's signature date cannot be in the future.",
+            {"client_signed_date": "In the future."},
+        )
+    if signed_date < plan.start_date:
+        raise ValidationError(
+            f"The client's signature date cannot be before the plan's start date "
+            f"({plan.start_date:%m/%d/%Y}).",
+            {"client_signed_date": "Before the plan start."},
+        )
+    update_versioned(
+        session,
+        actor,
+        TreatmentPlan,
+        plan_id,
+        version,
+        {"client_agreed": True, "client_signed_date": signed_date},
+        what="This treatment plan",
+    )
+    about(session, entity_id=plan_id, client_id=plan.client_id, detail="client agreement recorded")
+
+
+@service(Perm.CLINICAL_WRITE, audit=Audited(audit.Action.CREATE, "treatment_plan"))
+def revise_plan(session: Session, actor: Actor, plan_id: int) -> int:
     """Start a new draft version of a signed plan: the open problems, goals, objectives and
     interventions are copied; the signed plan stays in force until the new one is signed."""
-    require(actor, Perm.CLINICAL_WRITE)
-    with db.session() as session:
-        plan = _plan(session, plan_id)
-        _check_chart(session, actor, plan.client_id, "treatment_plan", plan_id)
-        if plan.status == PlanStatus.DRAFT.value:
-            raise UserError("This plan is still a draft: edit it directly.")
-        if _open_draft(session, plan.client_id) is not None:
-            raise UserError(
-                "This client already has a draft treatment plan. Finish and sign that draft "
-                "instead of starting another one."
-            )
-        info = _plan_info(session, plan)
-        new = TreatmentPlan(
-            client_id=plan.client_id,
-            episode_id=plan.episode_id,
-            status=PlanStatus.DRAFT.value,
-            start_date=clinic_today(session),
-            review_interval_days=plan.review_interval_days,
-            created_by=actor.user_id,
-            updated_by=actor.user_id,
+    plan = _plan(session, plan_id)
+    _check_chart(session, actor, plan.client_id, "treatment_plan", plan_id)
+    if plan.status == PlanStatus.DRAFT.value:
+        raise UserError("This plan is still a draft: edit it directly.")
+    if _open_draft(session, plan.client_id) is not None:
+        raise UserError(
+            "This client already has a draft treatment plan. Finish and sign that draft "
+            "instead of starting another one."
         )
-        session.add(new)
+    info = _plan_info(session, plan)
+    new = TreatmentPlan(
+        client_id=plan.client_id,
+        episode_id=plan.episode_id,
+        status=PlanStatus.DRAFT.value,
+        start_date=clinic_today(session),
+        review_interval_days=plan.review_interval_days,
+    )
+    session.add(new)
+    session.flush()
+    assert new.id is not None
+    for pi, p in enumerate(info.problems):
+        problem = PlanProblem(plan_id=new.id, description=p.description, sort_order=pi)
+        session.add(problem)
         session.flush()
-        assert new.id is not None
-        stamp: dict[str, Any] = {"created_by": actor.user_id, "updated_by": actor.user_id}
-        for pi, p in enumerate(info.problems):
-            problem = PlanProblem(plan_id=new.id, description=p.description, sort_order=pi, **stamp)
-            session.add(problem)
+        for gi, g in enumerate(p.goals):
+            if g.status == "achieved":
+                continue
+            goal = PlanGoal(
+                problem_id=problem.id or 0,
+                description=g.description,
+                client_words=g.client_words,
+                sort_order=gi,
+            )
+            session.add(goal)
             session.flush()
-            for gi, g in enumerate(p.goals):
-                if g.status == "achieved":
-                    continue
-                goal = PlanGoal(
-                    problem_id=problem.id or 0,
-                    description=g.description,
-                    client_words=g.client_words,
-                    sort_order=gi,
-                    **stamp,
+            for oi, o in enumerate(g.objectives):
+                objective = PlanObjective(
+                    goal_id=goal.id or 0,
+                    description=o.description,
+                    target_date=max(o.target_date or new.start_date, new.start_date),
+                    sort_order=oi,
                 )
-                session.add(goal)
+                session.add(objective)
                 session.flush()
-                for oi, o in enumerate(g.objectives):
-                    objective = PlanObjective(
-                        goal_id=goal.id or 0,
-                        description=o.description,
-                        target_date=max(o.target_date or new.start_date, new.start_date),
-                        sort_order=oi,
-                        **stamp,
-                    )
-                    session.add(objective)
-                    session.flush()
-                    for i in o.interventions:
-                        session.add(
-                            PlanIntervention(
-                                objective_id=objective.id or 0,
-                                description=i.description,
-                                modality=i.modality,
-                                frequency=i.frequency,
-                                responsible_staff_id=i.responsible_staff_id,
-                                **stamp,
-                            )
+                for i in o.interventions:
+                    session.add(
+                        PlanIntervention(
+                            objective_id=objective.id or 0,
+                            description=i.description,
+                            modality=i.modality,
+                            frequency=i.frequency,
+                            responsible_staff_id=i.responsible_staff_id,
                         )
-        audit.record(
-            session,
-            actor,
-            audit.Action.CREATE,
-            entity="treatment_plan",
-            entity_id=new.id,
-            client_id=plan.client_id,
-            detail=f"revision of plan {plan_id}",
-        )
-        return new.id
+                    )
+    about(session, entity_id=new.id, client_id=plan.client_id, detail=f"revision of plan {plan_id}")
+    return new.id
 
 
 # ------------------------------------------------------------------------------------------
@@ -1066,8 +1006,9 @@ def revise_plan(db: Database, actor: Actor, plan_id: int) -> int:
 # ------------------------------------------------------------------------------------------
 
 
+@service(Perm.CLINICAL_WRITE, audit=Audited(audit.Action.CREATE, "plan_review"))
 def add_review(
-    db: Database,
+    session: Session,
     actor: Actor,
     plan_id: int,
     version: int,
@@ -1077,103 +1018,94 @@ def add_review(
 ) -> int:
     """A signed review: progress for every open goal, then the next review is due
     `review_interval_days` after this one."""
-    require(actor, Perm.CLINICAL_WRITE)
     if actor.staff_id is None:
         raise PermissionDenied("Only a clinician with a staff record can review a treatment plan.")
     text = _text(summary, "review summary", "summary")
-    with db.session() as session:
-        plan = _plan(session, plan_id)
-        _check_chart(session, actor, plan.client_id, "treatment_plan", plan_id)
-        if plan.status != PlanStatus.ACTIVE.value:
-            raise UserError(
-                "Only a signed, active treatment plan can be reviewed. Sign the draft first."
-            )
-        today = clinic_today(session)
-        if review_date > today:
-            raise ValidationError(
-                "The review date cannot be in the future.", {"review_date": "In the future."}
-            )
-        if review_date < plan.start_date:
-            raise ValidationError(
-                "The review date cannot be before the plan's start date.",
-                {"review_date": "Before the plan start."},
-            )
-        info = _plan_info(session, plan)
-        open_goals = {g.id: g for g in info.goals() if g.status != "achieved"}
-        seen: set[int] = set()
-        for r in progress:
-            if r.goal_id not in open_goals:
-                raise ValidationError("A progress rating names a goal that is not on this plan.")
-            if r.goal_id in seen:
-                raise ValidationError("Each goal can be rated only once in a review.")
-            if r.rating not in RATINGS:
-                raise ValidationError(
-                    f"'{r.rating}' is not a progress rating. Use one of: "
-                    + ", ".join(RATING_LABELS.values())
-                    + ".",
-                    {"rating": "Unknown rating."},
-                )
-            _text(r.comment, "progress comment", "comment", False)
-            seen.add(r.goal_id)
-        missing = [g.description[:40] for gid, g in open_goals.items() if gid not in seen]
-        if missing:
-            raise ValidationError(
-                "Rate the progress on every open goal: " + "; ".join(missing) + ".",
-                {"rating": "Missing."},
-            )
-        update_versioned(
-            session,
-            actor,
-            TreatmentPlan,
-            plan_id,
-            version,
-            {"next_review_date": review_date + timedelta(days=plan.review_interval_days)},
-            what="This treatment plan",
+    plan = _plan(session, plan_id)
+    _check_chart(session, actor, plan.client_id, "treatment_plan", plan_id)
+    if plan.status != PlanStatus.ACTIVE.value:
+        raise UserError(
+            "Only a signed, active treatment plan can be reviewed. Sign the draft first."
         )
-        review = PlanReview(
-            plan_id=plan_id,
-            review_date=review_date,
-            reviewer_staff_id=actor.staff_id,
-            summary=text,
-            signed_at=utcnow(),
-            created_by=actor.user_id,
-            updated_by=actor.user_id,
+    today = clinic_today(session)
+    if review_date > today:
+        raise ValidationError(
+            "The review date cannot be in the future.", {"review_date": "In the future."}
         )
-        session.add(review)
-        session.flush()
-        assert review.id is not None
-        for r in progress:
-            session.add(
-                GoalProgress(
-                    review_id=review.id,
-                    goal_id=r.goal_id,
-                    rating=r.rating,
-                    comment=r.comment.strip(),
-                    created_by=actor.user_id,
-                    updated_by=actor.user_id,
-                )
+    if review_date < plan.start_date:
+        raise ValidationError(
+            "The review date cannot be before the plan's start date.",
+            {"review_date": "Before the plan start."},
+        )
+    info = _plan_info(session, plan)
+    open_goals = {g.id: g for g in info.goals() if g.status != "achieved"}
+    seen: set[int] = set()
+    for r in progress:
+        if r.goal_id not in open_goals:
+            raise ValidationError("A progress rating names a goal that is not on this plan.")
+        if r.goal_id in seen:
+            raise ValidationError("Each goal can be rated only once in a review.")
+        if r.rating not in RATINGS:
+            raise ValidationError(
+                f"'{r.rating}' is not a progress rating. Use one of: "
+                + ", ".join(RATING_LABELS.values())
+                + ".",
+                {"rating": "Unknown rating."},
             )
-            if r.rating == "achieved":
-                goal = open_goals[r.goal_id]
-                update_versioned(
-                    session,
-                    actor,
-                    PlanGoal,
-                    goal.id,
-                    goal.version,
-                    {"status": "achieved"},
-                    what="This goal",
-                )
-        audit.record(
-            session,
-            actor,
-            audit.Action.CREATE,
-            entity="plan_review",
-            entity_id=review.id,
-            client_id=plan.client_id,
-            detail=f"plan {plan_id}; {len(progress)} goals rated",
+        _text(r.comment, "progress comment", "comment", False)
+        seen.add(r.goal_id)
+    missing = [g.description[:40] for gid, g in open_goals.items() if gid not in seen]
+    if missing:
+        raise ValidationError(
+            "Rate the progress on every open goal: " + "; ".join(missing) + ".",
+            {"rating": "Missing."},
         )
-        return review.id
+    update_versioned(
+        session,
+        actor,
+        TreatmentPlan,
+        plan_id,
+        version,
+        {"next_review_date": review_date + timedelta(days=plan.review_interval_days)},
+        what="This treatment plan",
+    )
+    review = PlanReview(
+        plan_id=plan_id,
+        review_date=review_date,
+        reviewer_staff_id=actor.staff_id,
+        summary=text,
+        signed_at=utcnow(),
+    )
+    session.add(review)
+    session.flush()
+    assert review.id is not None
+    for r in progress:
+        session.add(
+            GoalProgress(
+                review_id=review.id,
+                goal_id=r.goal_id,
+                rating=r.rating,
+                comment=r.comment.strip(),
+            )
+        )
+        if r.rating == "achieved":
+            goal = open_goals[r.goal_id]
+            update_versioned(
+                session,
+                actor,
+                PlanGoal,
+                goal.id,
+                goal.version,
+                {"status": "achieved"},
+                what="This goal",
+            )
+    about(
+        session,
+        entity_id=review.id,
+        client_id=plan.client_id,
+        detail=f"plan {plan_id}; {len(progress)} goals rated",
+    )
+    return review.id
 
 
 def _supervises_all(actor: Actor) -> bool:

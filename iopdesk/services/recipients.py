@@ -17,7 +17,8 @@ from iopdesk.errors import NotFoundError, UserError, ValidationError
 from iopdesk.models import Recipient
 from iopdesk.services import audit
 from iopdesk.services.actor import Actor
-from iopdesk.services.permissions import Perm, require
+from iopdesk.services.declare import Audited, about, service
+from iopdesk.services.permissions import Perm
 from iopdesk.services.records import update_versioned
 
 TYPES = ("provider", "health_plan", "employer", "court", "family", "other")
@@ -183,21 +184,21 @@ def add_in(
     return r
 
 
+@service(Perm.CLIENT_EDIT)
 def add_recipient(
-    db: Database,
+    session: Session,
     actor: Actor,
     name: str,
     organization: str = "",
     address: str = "",
     type: str = "other",
 ) -> RecipientInfo:
-    require(actor, Perm.CLIENT_EDIT)
-    with db.session() as session:
-        return info(add_in(session, actor, name, organization, address, type))
+    return info(add_in(session, actor, name, organization, address, type))
 
 
+@service(Perm.CLIENT_EDIT, audit=Audited(audit.Action.UPDATE, "recipient"))
 def update_recipient(
-    db: Database,
+    session: Session,
     actor: Actor,
     recipient_id: int,
     expected_version: int,
@@ -206,16 +207,12 @@ def update_recipient(
     address: str = "",
     type: str = "other",
 ) -> RecipientInfo:
-    require(actor, Perm.CLIENT_EDIT)
     values = _values(name, organization, address, type)
-    with db.session() as session:
-        other = find_in(session, values["name"])
-        if other is not None and other.id != recipient_id:
-            raise ValidationError(f"'{values['name']}' is already in the recipient directory.")
-        r = update_versioned(
-            session, actor, Recipient, recipient_id, expected_version, values, what="This recipient"
-        )
-        audit.record(
-            session, actor, audit.Action.UPDATE, entity="recipient", entity_id=recipient_id
-        )
-        return info(r)
+    other = find_in(session, values["name"])
+    if other is not None and other.id != recipient_id:
+        raise ValidationError(f"'{values['name']}' is already in the recipient directory.")
+    r = update_versioned(
+        session, actor, Recipient, recipient_id, expected_version, values, what="This recipient"
+    )
+    about(session, entity_id=recipient_id)
+    return info(r)

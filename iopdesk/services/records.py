@@ -9,8 +9,8 @@ from sqlalchemy import text
 from sqlmodel import Session, SQLModel, update
 
 from iopdesk.errors import NotFoundError, StaleRecordError
-from iopdesk.models import utcnow
 from iopdesk.services.actor import Actor
+from iopdesk.services.declare import stamp, stamped_values
 
 M = TypeVar("M", bound=SQLModel)
 
@@ -34,8 +34,7 @@ def update_versioned(
     values = dict(changes)
     values["version"] = expected_version + 1
     if "updated_at" in model.model_fields:
-        values["updated_at"] = utcnow()
-        values["updated_by"] = actor.user_id
+        values.update(stamped_values(actor.user_id))
     result = session.execute(
         update(table)
         .where(table.id == record_id, table.version == expected_version)
@@ -66,5 +65,4 @@ def serialize(session: Session, name: str) -> None:
 def touch(record: Any, actor: Actor) -> None:
     """Mark an ORM record edited in place: bump its version and who/when updated it."""
     record.version += 1
-    record.updated_at = utcnow()
-    record.updated_by = actor.user_id
+    stamp(record, actor.user_id)

@@ -59,6 +59,7 @@ from iopdesk.reports.data.remittance import Denial as Denial
 from iopdesk.services import audit, filesout
 from iopdesk.services.actor import Actor
 from iopdesk.services.clinic import clinic_today
+from iopdesk.services.declare import Audited, about, acting, service
 from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm, require
 from iopdesk.services.records import serialize
@@ -288,6 +289,7 @@ def import_remittance(db: Database, actor: Actor, path: Path | str) -> ImportRes
     except UnicodeDecodeError:
         text = raw.decode("latin-1")
     with db.session() as session:
+        acting(session, actor)  # created_by/updated_by are filled by declare.fill_tracked
         serialize(session, "remittance")
         old = session.execute(
             sa_select(Remittance).where(col(Remittance.file_sha256) == digest)
@@ -328,8 +330,6 @@ def import_remittance(db: Database, actor: Actor, path: Path | str) -> ImportRes
             check_number=data.check_number,
             payment_date=data.payment_date,
             total_paid=data.total_paid,
-            created_by=actor.user_id,
-            updated_by=actor.user_id,
         )
         session.add(remit)
         session.flush()
@@ -583,15 +583,12 @@ def _balances(session: Session) -> list[ClaimBalance]:
     return list(out.values())
 
 
-def denials(db: Database, actor: Actor, as_of: date | None = None) -> list[Denial]:
+@service(Perm.BILLING_VIEW, audit=Audited(audit.Action.READ, "denials"))
+def denials(session: Session, actor: Actor, as_of: date | None = None) -> list[Denial]:
     """Claims with denied amounts still open, oldest first (the work queue)."""
-    require(actor, Perm.BILLING_VIEW)
-    with db.session() as session:
-        today = as_of or clinic_today(session)
-        rows = [b for b in _balances(session) if b.denied > 0 and b.status != "reversed"]
-        audit.record(
-            session, actor, audit.Action.READ, entity="denials", detail=f"{len(rows)} denials"
-        )
+    today = as_of or clinic_today(session)
+    rows = [b for b in _balances(session) if b.denied > 0 and b.status != "reversed"]
+    about(session, detail=f"{len(rows)} denials")
     out = []
     for b in rows:
         seen_from = b.last_remit or b.sent_on
@@ -625,13 +622,12 @@ def bucket(age_days: int) -> str:
     return "90+"
 
 
-def aging(db: Database, actor: Actor, as_of: date | None = None) -> Aging:
+@service(Perm.BILLING_VIEW, audit=Audited(audit.Action.READ, "ar_aging"))
+def aging(session: Session, actor: Actor, as_of: date | None = None) -> Aging:
     """Open claim balances by payer in 0-30, 31-60, 61-90 and 90+ days since sent."""
-    require(actor, Perm.BILLING_VIEW)
-    with db.session() as session:
-        today = as_of or clinic_today(session)
-        open_ = [b for b in _balances(session) if b.balance > 0]
-        audit.record(session, actor, audit.Action.READ, entity="ar_aging", detail=f"as of {today}")
+    today = as_of or clinic_today(session)
+    open_ = [b for b in _balances(session) if b.balance > 0]
+    about(session, detail=f"as of {today}")
     by_payer: dict[str, AgingRow] = {}
     claims = []
     for b in open_:
@@ -655,56 +651,52 @@ class RemittanceInfo:
     claims_unmatched: int
 
 
-def list_remittances(db: Database, actor: Actor) -> list[RemittanceInfo]:
-    require(actor, Perm.BILLING_VIEW)
-    with db.session() as session:
-        return [
-            RemittanceInfo(
-                r.id or 0,
-                r.file_name,
-                r.payer_name,
-                r.check_number,
-                r.payment_date,
-                Decimal(r.total_paid),
-                r.claims_matched,
-                r.claims_unmatched,
-            )
-            for r in session.execute(
-                sa_select(Remittance).order_by(col(Remittance.id).desc())
-            ).scalars()
-        ]
+@service(Perm.BILLING_VIEW)
+def list_remittances(session: Session, actor: Actor) -> list[RemittanceInfo]:
+    return [
+        RemittanceInfo(
+            r.id or 0,
+            r.file_name,
+            r.payer_name,
+            r.check_number,
+            r.payment_date,
+            Decimal(r.total_paid),
+            r.claims_matched,
+            r.claims_unmatched,
+        )
+        for r in session.execute(
+            sa_select(Remittance).order_by(col(Remittance.id).desc())
+        ).scalars()
+    ]
 
 
-def unmatched_items(db: Database, actor: Actor) -> list[Unmatched]:
+@service(Perm.BILLING_VIEW)
+def unmatched_items(session: Session, actor: Actor) -> list[Unmatched]:
     """Every remittance claim or line that matched nothing we sent."""
-    require(actor, Perm.BILLING_VIEW)
-    with db.session() as session:
-        out = [
-            Unmatched(rc.claim_number, "", None, Decimal(rc.paid), rc.note)
-            for rc in session.execute(
-                sa_select(RemittanceClaim).where(col(RemittanceClaim.claim_id).is_(None))
-            ).scalars()
-        ]
-        for rl, rc in session.execute(
-            sa_select(RemittanceLine, RemittanceClaim)
-            .join(
-                RemittanceClaim, col(RemittanceClaim.id) == col(RemittanceLine.remittance_claim_id)
+    out = [
+        Unmatched(rc.claim_number, "", None, Decimal(rc.paid), rc.note)
+        for rc in session.execute(
+            sa_select(RemittanceClaim).where(col(RemittanceClaim.claim_id).is_(None))
+        ).scalars()
+    ]
+    for rl, rc in session.execute(
+        sa_select(RemittanceLine, RemittanceClaim)
+        .join(RemittanceClaim, col(RemittanceClaim.id) == col(RemittanceLine.remittance_claim_id))
+        .where(
+            col(RemittanceLine.billing_line_id).is_(None),
+            col(RemittanceClaim.claim_id).is_not(None),
+        )
+    ).all():
+        out.append(
+            Unmatched(
+                rc.claim_number,
+                rl.procedure_code,
+                rl.date_of_service,
+                Decimal(rl.paid),
+                rl.note,
             )
-            .where(
-                col(RemittanceLine.billing_line_id).is_(None),
-                col(RemittanceClaim.claim_id).is_not(None),
-            )
-        ).all():
-            out.append(
-                Unmatched(
-                    rc.claim_number,
-                    rl.procedure_code,
-                    rl.date_of_service,
-                    Decimal(rl.paid),
-                    rl.note,
-                )
-            )
-        return out
+        )
+    return out
 
 
 def export_receivables(
@@ -777,63 +769,55 @@ class PostedClaim:
     remarks: str
 
 
-def posted_claims(db: Database, actor: Actor, remittance_id: int) -> list[PostedClaim]:
+@service(Perm.BILLING_VIEW, audit=Audited(audit.Action.READ, "remittance"))
+def posted_claims(session: Session, actor: Actor, remittance_id: int) -> list[PostedClaim]:
     """What one 835 posted: each claim with its amounts, adjustments (CARC with description,
     claim and line level) and remark codes (RARC)."""
-    require(actor, Perm.BILLING_VIEW)
-    with db.session() as session:
-        rcs = (
-            session.execute(
-                sa_select(RemittanceClaim)
-                .where(col(RemittanceClaim.remittance_id) == remittance_id)
-                .order_by(col(RemittanceClaim.id))
-            )
-            .scalars()
-            .all()
+    rcs = (
+        session.execute(
+            sa_select(RemittanceClaim)
+            .where(col(RemittanceClaim.remittance_id) == remittance_id)
+            .order_by(col(RemittanceClaim.id))
         )
-        ids = [rc.id for rc in rcs if rc.id is not None]
-        adjs: dict[int, list[RemittanceAdjustment]] = defaultdict(list)
-        for adj in session.execute(
-            sa_select(RemittanceAdjustment)
-            .where(col(RemittanceAdjustment.remittance_claim_id).in_(ids))
-            .order_by(col(RemittanceAdjustment.id))
-        ).scalars():
-            adjs[adj.remittance_claim_id].append(adj)
-        remarks: dict[int, list[str]] = defaultdict(list)
-        for rl in session.execute(
-            sa_select(RemittanceLine).where(col(RemittanceLine.remittance_claim_id).in_(ids))
-        ).scalars():
-            for code in (rl.remark_codes or "").split(","):
-                if code and code not in remarks[rl.remittance_claim_id]:
-                    remarks[rl.remittance_claim_id].append(code)
-        audit.record(
-            session,
-            actor,
-            audit.Action.READ,
-            entity="remittance",
-            entity_id=remittance_id,
-            detail=f"{len(rcs)} claims",
-        )
-        out = []
-        for rc in rcs:
-            assert rc.id is not None
-            totals: dict[str, Decimal] = defaultdict(Decimal)
-            for adj in adjs[rc.id]:
-                totals[f"{adj.group_code}-{adj.reason_code}"] += Decimal(adj.amount)
-            out.append(
-                PostedClaim(
-                    remittance_id,
-                    rc.claim_number,
-                    rc.claim_id is not None,
-                    STATUS_TEXT.get(rc.status_code, rc.status_code),
-                    Decimal(rc.charge),
-                    Decimal(rc.paid),
-                    Decimal(rc.patient_responsibility),
-                    "; ".join(
-                        f"{k} {carc_description(k.split('-', 1)[1])} {v:,.2f}"
-                        for k, v in totals.items()
-                    ),
-                    "; ".join(f"{r} {rarc_description(r)}" for r in remarks[rc.id]),
-                )
+        .scalars()
+        .all()
+    )
+    ids = [rc.id for rc in rcs if rc.id is not None]
+    adjs: dict[int, list[RemittanceAdjustment]] = defaultdict(list)
+    for adj in session.execute(
+        sa_select(RemittanceAdjustment)
+        .where(col(RemittanceAdjustment.remittance_claim_id).in_(ids))
+        .order_by(col(RemittanceAdjustment.id))
+    ).scalars():
+        adjs[adj.remittance_claim_id].append(adj)
+    remarks: dict[int, list[str]] = defaultdict(list)
+    for rl in session.execute(
+        sa_select(RemittanceLine).where(col(RemittanceLine.remittance_claim_id).in_(ids))
+    ).scalars():
+        for code in (rl.remark_codes or "").split(","):
+            if code and code not in remarks[rl.remittance_claim_id]:
+                remarks[rl.remittance_claim_id].append(code)
+    about(session, entity_id=remittance_id, detail=f"{len(rcs)} claims")
+    out = []
+    for rc in rcs:
+        assert rc.id is not None
+        totals: dict[str, Decimal] = defaultdict(Decimal)
+        for adj in adjs[rc.id]:
+            totals[f"{adj.group_code}-{adj.reason_code}"] += Decimal(adj.amount)
+        out.append(
+            PostedClaim(
+                remittance_id,
+                rc.claim_number,
+                rc.claim_id is not None,
+                STATUS_TEXT.get(rc.status_code, rc.status_code),
+                Decimal(rc.charge),
+                Decimal(rc.paid),
+                Decimal(rc.patient_responsibility),
+                "; ".join(
+                    f"{k} {carc_description(k.split('-', 1)[1])} {v:,.2f}"
+                    for k, v in totals.items()
+                ),
+                "; ".join(f"{r} {rarc_description(r)}" for r in remarks[rc.id]),
             )
-        return out
+        )
+    return out

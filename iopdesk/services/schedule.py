@@ -56,12 +56,12 @@ from iopdesk.models import (
     Track,
     TrackBlock,
     TrackEnrollment,
-    utcnow,
 )
 from iopdesk.models.enums import ClientStatus, SessionKind, SessionStatus, Telehealth
 from iopdesk.services import audit
 from iopdesk.services.actor import Actor
 from iopdesk.services.clinic import get_setting_in
+from iopdesk.services.declare import Audited, about, service, stamped_values
 from iopdesk.services.permissions import Perm, require
 from iopdesk.services.records import serialize, touch, update_versioned
 
@@ -446,8 +446,9 @@ def _check_staff(session: Session, staff_id: int, field: str) -> dict[str, str]:
     return {}
 
 
+@service(Perm.SCHEDULE_MANAGE, audit=Audited(audit.Action.CREATE, "schedule"))
 def generate_sessions(
-    db: Database,
+    session: Session,
     actor: Actor,
     start: dt.date,
     weeks: int | None = None,
@@ -458,106 +459,98 @@ def generate_sessions(
     """Create the group sessions of every active block for `weeks` weeks from `start` (default:
     the schedule_weeks_ahead setting); returns how many were created (closure-day occurrences
     are created cancelled and included). Safe to re-run: existing occurrences are kept."""
-    require(actor, Perm.SCHEDULE_MANAGE)
-    with db.session() as session:
-        if weeks is None:
-            weeks = int(get_setting_in(session, "schedule_weeks_ahead"))
-        if not 1 <= weeks <= 52:
-            raise ValidationError("Generate between 1 and 52 weeks.", {"weeks": "1 to 52."})
-        if facilitator_staff_id is not None:
-            _fail(_check_staff(session, facilitator_staff_id, "facilitator_staff_id"))
-        end_excl = start + dt.timedelta(days=7 * weeks)
-        serialize(session, "schedule.generate")
-        q = (
-            select(TrackBlock, Track)
-            .join(Track, col(Track.id) == col(TrackBlock.track_id))
-            .where(col(TrackBlock.active), col(Track.active))
-            .order_by(col(TrackBlock.id))
-        )
-        if track_id is not None:
-            q = q.where(TrackBlock.track_id == track_id)
-        blocks = session.exec(q).all()
-        if not blocks:
-            return 0
-        block_ids = [b.id for b, _ in blocks if b.id is not None]
-        existing: set[tuple[int | None, dt.date]] = set()
-        for chunk in _chunks(block_ids):
-            for bid, day in session.execute(
-                sa_select(col(ClinicSession.block_id), col(ClinicSession.session_date)).where(
-                    col(ClinicSession.block_id).in_(chunk),
-                    col(ClinicSession.session_date) >= start,
-                    col(ClinicSession.session_date) < end_excl,
-                )
-            ).all():
-                existing.add((bid, day))
-        closures: dict[dt.date, str] = {
-            day: reason
-            for day, reason in session.execute(
-                sa_select(col(ClinicClosure.closure_date), col(ClinicClosure.reason)).where(
-                    col(ClinicClosure.closure_date) >= start,
-                    col(ClinicClosure.closure_date) < end_excl,
-                )
-            ).all()
-        }
-        created: list[ClinicSession] = []
-        for block, track in blocks:
-            for day in _occurrences(start, end_excl, block.weekday):
-                if (block.id, day) in existing:
-                    continue
-                reason = closures.get(day)
-                created.append(
-                    ClinicSession(
-                        kind=SessionKind.GROUP.value,
-                        track_id=track.id,
-                        block_id=block.id,
-                        session_date=day,
-                        start_time=block.start_time,
-                        end_time=block.end_time,
-                        location=track.room,
-                        status=(
-                            SessionStatus.SCHEDULED if reason is None else SessionStatus.CANCELLED
-                        ).value,
-                        cancelled_by_clinic=reason is not None,
-                        cancel_reason=reason or "",
-                        created_by=actor.user_id,
-                        updated_by=actor.user_id,
-                    )
-                )
-        if not created:
-            return 0
-        session.add_all(created)
-        session.flush()
-        if facilitator_staff_id is not None:
-            session.add_all(
-                SessionFacilitator(
-                    session_id=s.id or 0,
-                    staff_id=facilitator_staff_id,
-                    is_primary=True,
-                    created_by=actor.user_id,
-                    updated_by=actor.user_id,
-                )
-                for s in created
+    if weeks is None:
+        weeks = int(get_setting_in(session, "schedule_weeks_ahead"))
+    if not 1 <= weeks <= 52:
+        raise ValidationError("Generate between 1 and 52 weeks.", {"weeks": "1 to 52."})
+    if facilitator_staff_id is not None:
+        _fail(_check_staff(session, facilitator_staff_id, "facilitator_staff_id"))
+    end_excl = start + dt.timedelta(days=7 * weeks)
+    serialize(session, "schedule.generate")
+    q = (
+        select(TrackBlock, Track)
+        .join(Track, col(Track.id) == col(TrackBlock.track_id))
+        .where(col(TrackBlock.active), col(Track.active))
+        .order_by(col(TrackBlock.id))
+    )
+    if track_id is not None:
+        q = q.where(TrackBlock.track_id == track_id)
+    blocks = session.exec(q).all()
+    if not blocks:
+        about(session, skip=True)
+        return 0
+    block_ids = [b.id for b, _ in blocks if b.id is not None]
+    existing: set[tuple[int | None, dt.date]] = set()
+    for chunk in _chunks(block_ids):
+        for bid, day in session.execute(
+            sa_select(col(ClinicSession.block_id), col(ClinicSession.session_date)).where(
+                col(ClinicSession.block_id).in_(chunk),
+                col(ClinicSession.session_date) >= start,
+                col(ClinicSession.session_date) < end_excl,
             )
-            session.flush()
-        cancelled = sum(1 for s in created if s.status == SessionStatus.CANCELLED)
-        audit.record(
-            session,
-            actor,
-            audit.Action.CREATE,
-            entity="schedule",
-            entity_id=track_id if track_id is not None else "",
-            detail=(
-                f"generated {len(created)} group sessions {start.isoformat()}.."
-                f"{(end_excl - dt.timedelta(days=1)).isoformat()}"
-                + (f" ({cancelled} on closure days, cancelled)" if cancelled else "")
-            ),
+        ).all():
+            existing.add((bid, day))
+    closures: dict[dt.date, str] = {
+        day: reason
+        for day, reason in session.execute(
+            sa_select(col(ClinicClosure.closure_date), col(ClinicClosure.reason)).where(
+                col(ClinicClosure.closure_date) >= start,
+                col(ClinicClosure.closure_date) < end_excl,
+            )
+        ).all()
+    }
+    created: list[ClinicSession] = []
+    for block, track in blocks:
+        for day in _occurrences(start, end_excl, block.weekday):
+            if (block.id, day) in existing:
+                continue
+            reason = closures.get(day)
+            created.append(
+                ClinicSession(
+                    kind=SessionKind.GROUP.value,
+                    track_id=track.id,
+                    block_id=block.id,
+                    session_date=day,
+                    start_time=block.start_time,
+                    end_time=block.end_time,
+                    location=track.room,
+                    status=(
+                        SessionStatus.SCHEDULED if reason is None else SessionStatus.CANCELLED
+                    ).value,
+                    cancelled_by_clinic=reason is not None,
+                    cancel_reason=reason or "",
+                )
+            )
+    if not created:
+        about(session, skip=True)
+        return 0
+    session.add_all(created)
+    session.flush()
+    if facilitator_staff_id is not None:
+        session.add_all(
+            SessionFacilitator(
+                session_id=s.id or 0,
+                staff_id=facilitator_staff_id,
+                is_primary=True,
+            )
+            for s in created
         )
-        return len(created)
+        session.flush()
+    cancelled = sum(1 for s in created if s.status == SessionStatus.CANCELLED)
+    about(
+        session,
+        entity_id=track_id if track_id is not None else "",
+        detail=f"generated {len(created)} group sessions {start.isoformat()}.."
+        f"{(end_excl - dt.timedelta(days=1)).isoformat()}"
+        + (f" ({cancelled} on closure days, cancelled)" if cancelled else ""),
+    )
+    return len(created)
 
 
 # -- booking ---------------------------------------------------------------------------------
+@service(Perm.SCHEDULE_MANAGE, audit=Audited(audit.Action.CREATE, "session"))
 def book_session(
-    db: Database,
+    session: Session,
     actor: Actor,
     kind: str,
     client_id: int,
@@ -571,7 +564,6 @@ def book_session(
 ) -> SessionInfo:
     """Book an individual, family or intake session. Overlaps are not refused: call
     `conflicts()` for the warning (see the module docstring)."""
-    require(actor, Perm.SCHEDULE_MANAGE)
     errors: dict[str, str] = {}
     if kind == SessionKind.GROUP:
         errors["kind"] = "Group sessions come from the track's weekly schedule, not booking."
@@ -587,72 +579,58 @@ def book_session(
         errors["location"] = "At most 100 characters."
     if len(topic) > 200:
         errors["topic"] = "At most 200 characters."
-    with db.session() as session:
-        client = session.get(Client, client_id)
-        if client is None:
-            errors["client_id"] = "That client does not exist."
-        elif client.status == ClientStatus.DISCHARGED and (
-            client.discharge_date is None or session_date > client.discharge_date
-        ):
-            errors["client_id"] = (
-                "This client was discharged"
-                + (f" on {client.discharge_date.isoformat()}" if client.discharge_date else "")
-                + "; readmit the client before booking."
-            )
-        errors.update(_check_staff(session, staff_id, "staff_id"))
-        closed = _closure_reason(session, session_date)
-        if closed is not None:
-            errors["session_date"] = (
-                f"The clinic is closed on {session_date.isoformat()} ({closed}). "
-                "Choose another day."
-            )
-        _fail(errors)
-        row = ClinicSession(
-            kind=kind,
-            client_id=client_id,
-            session_date=session_date,
-            start_time=start_time,
-            end_time=end_time,
-            location=location,
-            telehealth=telehealth,
-            topic=topic,
-            created_by=actor.user_id,
-            updated_by=actor.user_id,
+    client = session.get(Client, client_id)
+    if client is None:
+        errors["client_id"] = "That client does not exist."
+    elif client.status == ClientStatus.DISCHARGED and (
+        client.discharge_date is None or session_date > client.discharge_date
+    ):
+        errors["client_id"] = (
+            "This client was discharged"
+            + (f" on {client.discharge_date.isoformat()}" if client.discharge_date else "")
+            + "; readmit the client before booking."
         )
-        session.add(row)
-        session.flush()
-        assert row.id is not None
-        session.add(
-            SessionFacilitator(
-                session_id=row.id,
-                staff_id=staff_id,
-                is_primary=True,
-                created_by=actor.user_id,
-                updated_by=actor.user_id,
-            )
+    errors.update(_check_staff(session, staff_id, "staff_id"))
+    closed = _closure_reason(session, session_date)
+    if closed is not None:
+        errors["session_date"] = (
+            f"The clinic is closed on {session_date.isoformat()} ({closed}). Choose another day."
         )
-        session.flush()
-        audit.record(
-            session,
-            actor,
-            audit.Action.CREATE,
-            entity="session",
-            entity_id=row.id,
-            client_id=client_id,
-            detail=f"booked {kind}",
+    _fail(errors)
+    row = ClinicSession(
+        kind=kind,
+        client_id=client_id,
+        session_date=session_date,
+        start_time=start_time,
+        end_time=end_time,
+        location=location,
+        telehealth=telehealth,
+        topic=topic,
+    )
+    session.add(row)
+    session.flush()
+    assert row.id is not None
+    session.add(
+        SessionFacilitator(
+            session_id=row.id,
+            staff_id=staff_id,
+            is_primary=True,
         )
-        return session_infos_in(session, [row])[0]
+    )
+    session.flush()
+    about(session, entity_id=row.id, client_id=client_id, detail=f"booked {kind}")
+    return session_infos_in(session, [row])[0]
 
 
 # -- reading ---------------------------------------------------------------------------------
-def get_session(db: Database, actor: Actor, session_id: int) -> SessionInfo:
-    require(actor, Perm.CLIENT_VIEW)
-    with db.read() as session:
-        return session_infos_in(session, [get_session_row(session, session_id)])[0]
+@service(Perm.CLIENT_VIEW, read_only=True)
+def get_session(session: Session, actor: Actor, session_id: int) -> SessionInfo:
+    return session_infos_in(session, [get_session_row(session, session_id)])[0]
 
 
+@service(Perm.CLIENT_VIEW, read_only=True)
 def list_sessions(
-    db: Database,
+    session: Session,
     actor: Actor,
     date_from: dt.date,
     date_to: dt.date,
@@ -663,62 +641,59 @@ def list_sessions(
 ) -> list[SessionInfo]:
     """Sessions from date_from to date_to inclusive, by date and start time. With client_id:
     the client's booked sessions and every group whose roster includes them."""
-    require(actor, Perm.CLIENT_VIEW)
     if date_to < date_from:
         raise ValidationError("The end date is before the start date.")
-    with db.read() as session:
-        q = select(ClinicSession).where(
-            col(ClinicSession.session_date) >= date_from,
-            col(ClinicSession.session_date) <= date_to,
-        )
-        if track_id is not None:
-            q = q.where(ClinicSession.track_id == track_id)
-        if staff_id is not None:
-            q = q.where(
-                col(ClinicSession.id).in_(
-                    sa_select(col(SessionFacilitator.session_id)).where(
-                        col(SessionFacilitator.staff_id) == staff_id
-                    )
+    q = select(ClinicSession).where(
+        col(ClinicSession.session_date) >= date_from,
+        col(ClinicSession.session_date) <= date_to,
+    )
+    if track_id is not None:
+        q = q.where(ClinicSession.track_id == track_id)
+    if staff_id is not None:
+        q = q.where(
+            col(ClinicSession.id).in_(
+                sa_select(col(SessionFacilitator.session_id)).where(
+                    col(SessionFacilitator.staff_id) == staff_id
                 )
             )
-        if client_id is not None:
-            q = q.where(
-                or_(
-                    col(ClinicSession.client_id) == client_id,
-                    col(ClinicSession.kind) == SessionKind.GROUP.value,
-                )
-            )
-        rows = list(
-            session.exec(
-                q.order_by(
-                    col(ClinicSession.session_date),
-                    col(ClinicSession.start_time),
-                    col(ClinicSession.id),
-                )
-            ).all()
         )
-        if client_id is not None:
-            rosters = roster_ids_in(session, rows)
-            rows = [r for r in rows if r.id is not None and client_id in rosters[r.id]]
-        return session_infos_in(session, rows)
+    if client_id is not None:
+        q = q.where(
+            or_(
+                col(ClinicSession.client_id) == client_id,
+                col(ClinicSession.kind) == SessionKind.GROUP.value,
+            )
+        )
+    rows = list(
+        session.exec(
+            q.order_by(
+                col(ClinicSession.session_date),
+                col(ClinicSession.start_time),
+                col(ClinicSession.id),
+            )
+        ).all()
+    )
+    if client_id is not None:
+        rosters = roster_ids_in(session, rows)
+        rows = [r for r in rows if r.id is not None and client_id in rosters[r.id]]
+    return session_infos_in(session, rows)
 
 
+@service(Perm.CLIENT_VIEW, read_only=True)
 def list_closures(
-    db: Database, actor: Actor, date_from: dt.date, date_to: dt.date
+    session: Session, actor: Actor, date_from: dt.date, date_to: dt.date
 ) -> list[ClosureInfo]:
-    require(actor, Perm.CLIENT_VIEW)
-    with db.read() as session:
-        return [
-            ClosureInfo(day, reason)
-            for day, reason in session.execute(
-                sa_select(col(ClinicClosure.closure_date), col(ClinicClosure.reason))
-                .where(
-                    col(ClinicClosure.closure_date) >= date_from,
-                    col(ClinicClosure.closure_date) <= date_to,
-                )
-                .order_by(col(ClinicClosure.closure_date))
-            ).all()
-        ]
+    return [
+        ClosureInfo(day, reason)
+        for day, reason in session.execute(
+            sa_select(col(ClinicClosure.closure_date), col(ClinicClosure.reason))
+            .where(
+                col(ClinicClosure.closure_date) >= date_from,
+                col(ClinicClosure.closure_date) <= date_to,
+            )
+            .order_by(col(ClinicClosure.closure_date))
+        ).all()
+    ]
 
 
 def week_start_of(day: dt.date, week_start: str = "Mon") -> dt.date:
@@ -768,8 +743,9 @@ def _overlaps(
             yield a, b, max(a.start_time, b.start_time), min(a.end_time, b.end_time)
 
 
+@service(Perm.CLIENT_VIEW, read_only=True)
 def conflicts(
-    db: Database,
+    session: Session,
     actor: Actor,
     date_from: dt.date,
     date_to: dt.date,
@@ -779,49 +755,47 @@ def conflicts(
     """Overlapping sessions on the same day for one facilitator or one client (a client's
     groups are the groups whose roster includes them). Cancelled sessions never conflict.
     With session_id: only the conflicts that involve that session."""
-    require(actor, Perm.CLIENT_VIEW)
-    with db.read() as session:
-        rows = list(
-            session.exec(
-                select(ClinicSession).where(
-                    col(ClinicSession.session_date) >= date_from,
-                    col(ClinicSession.session_date) <= date_to,
-                    col(ClinicSession.status) != SessionStatus.CANCELLED.value,
-                )
-            ).all()
-        )
-        by_id = {r.id: r for r in rows}
-        staff_of: dict[tuple[dt.date, int], list[tuple[ClinicSession, int]]] = defaultdict(list)
-        staff_names: dict[int, str] = {}
-        for chunk in _chunks(i for i in by_id if i is not None):
-            for sid, staff_id, first, last, cred in session.execute(
-                sa_select(
-                    col(SessionFacilitator.session_id),
-                    col(SessionFacilitator.staff_id),
-                    col(Staff.first_name),
-                    col(Staff.last_name),
-                    col(Staff.credentials),
-                )
-                .join(Staff, col(Staff.id) == col(SessionFacilitator.staff_id))
-                .where(col(SessionFacilitator.session_id).in_(chunk))
-            ).all():
-                s = by_id[sid]
-                staff_of[(s.session_date, staff_id)].append((s, staff_id))
-                staff_names[staff_id] = staff_name(first, last, cred)
-        client_of: dict[tuple[dt.date, int], list[tuple[ClinicSession, int]]] = defaultdict(list)
-        for sid, members in roster_ids_in(session, rows).items():
+    rows = list(
+        session.exec(
+            select(ClinicSession).where(
+                col(ClinicSession.session_date) >= date_from,
+                col(ClinicSession.session_date) <= date_to,
+                col(ClinicSession.status) != SessionStatus.CANCELLED.value,
+            )
+        ).all()
+    )
+    by_id = {r.id: r for r in rows}
+    staff_of: dict[tuple[dt.date, int], list[tuple[ClinicSession, int]]] = defaultdict(list)
+    staff_names: dict[int, str] = {}
+    for chunk in _chunks(i for i in by_id if i is not None):
+        for sid, staff_id, first, last, cred in session.execute(
+            sa_select(
+                col(SessionFacilitator.session_id),
+                col(SessionFacilitator.staff_id),
+                col(Staff.first_name),
+                col(Staff.last_name),
+                col(Staff.credentials),
+            )
+            .join(Staff, col(Staff.id) == col(SessionFacilitator.staff_id))
+            .where(col(SessionFacilitator.session_id).in_(chunk))
+        ).all():
             s = by_id[sid]
-            for cid in members:
-                client_of[(s.session_date, cid)].append((s, cid))
-        client_names: dict[int, str] = {}
-        involved = {cid for (_, cid), items in client_of.items() if len(items) > 1}
-        for chunk in _chunks(involved):
-            for cid, last, first in session.execute(
-                sa_select(col(Client.id), col(Client.last_name), col(Client.first_name)).where(
-                    col(Client.id).in_(chunk)
-                )
-            ).all():
-                client_names[cid] = f"{last}, {first}"
+            staff_of[(s.session_date, staff_id)].append((s, staff_id))
+            staff_names[staff_id] = staff_name(first, last, cred)
+    client_of: dict[tuple[dt.date, int], list[tuple[ClinicSession, int]]] = defaultdict(list)
+    for sid, members in roster_ids_in(session, rows).items():
+        s = by_id[sid]
+        for cid in members:
+            client_of[(s.session_date, cid)].append((s, cid))
+    client_names: dict[int, str] = {}
+    involved = {cid for (_, cid), items in client_of.items() if len(items) > 1}
+    for chunk in _chunks(involved):
+        for cid, last, first in session.execute(
+            sa_select(col(Client.id), col(Client.last_name), col(Client.first_name)).where(
+                col(Client.id).in_(chunk)
+            )
+        ).all():
+            client_names[cid] = f"{last}, {first}"
     found: list[Conflict] = []
     for kind, groups, names in (
         (THERAPIST_DOUBLE_BOOKED, staff_of, staff_names),
@@ -840,107 +814,90 @@ def conflicts(
 
 
 # -- closures and cancellation --------------------------------------------------------------
-def close_clinic_day(db: Database, actor: Actor, day: dt.date, reason: str) -> int:
+@service(Perm.SCHEDULE_MANAGE, audit=Audited(audit.Action.UPDATE, "clinic_closure"))
+def close_clinic_day(session: Session, actor: Actor, day: dt.date, reason: str) -> int:
     """Record a closure and cancel (by the clinic, with the reason) every session that day that
     is still scheduled, in one transaction. Held sessions are kept. Returns how many were
     cancelled."""
-    require(actor, Perm.SCHEDULE_MANAGE)
     reason = reason.strip()
     if not reason:
         raise ValidationError("Enter the reason the clinic is closed.", {"reason": "Required."})
     if len(reason) > 200:
         raise ValidationError("Keep the reason under 200 characters.", {"reason": "Too long."})
-    with db.session() as session:
-        serialize(session, "schedule.closure")
-        existing = _closure_reason(session, day)
-        if existing is not None:
-            raise ValidationError(
-                f"The clinic is already recorded as closed on {day.isoformat()} ({existing})."
-            )
-        session.add(
-            ClinicClosure(
-                closure_date=day,
-                reason=reason,
-                created_by=actor.user_id,
-                updated_by=actor.user_id,
-            )
+    serialize(session, "schedule.closure")
+    existing = _closure_reason(session, day)
+    if existing is not None:
+        raise ValidationError(
+            f"The clinic is already recorded as closed on {day.isoformat()} ({existing})."
         )
-        table: Any = ClinicSession
-        result = session.execute(
-            update(table)
-            .where(
-                table.session_date == day,
-                table.status == SessionStatus.SCHEDULED.value,
-            )
-            .values(
-                status=SessionStatus.CANCELLED.value,
-                cancelled_by_clinic=True,
-                cancel_reason=reason,
-                version=table.version + 1,
-                updated_at=utcnow(),
-                updated_by=actor.user_id,
-            )
-            .execution_options(synchronize_session=False)
+    session.add(
+        ClinicClosure(
+            closure_date=day,
+            reason=reason,
         )
-        cancelled = int(result.rowcount)  # type: ignore[attr-defined]
-        audit.record(
-            session,
-            actor,
-            audit.Action.UPDATE,
-            entity="clinic_closure",
-            entity_id=day.isoformat(),
-            detail=f"clinic closed; {cancelled} sessions cancelled",
+    )
+    table: Any = ClinicSession
+    result = session.execute(
+        update(table)
+        .where(
+            table.session_date == day,
+            table.status == SessionStatus.SCHEDULED.value,
         )
-        return cancelled
+        .values(
+            status=SessionStatus.CANCELLED.value,
+            cancelled_by_clinic=True,
+            cancel_reason=reason,
+            version=table.version + 1,
+            **stamped_values(actor.user_id),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    cancelled = int(result.rowcount)  # type: ignore[attr-defined]
+    about(
+        session, entity_id=day.isoformat(), detail=f"clinic closed; {cancelled} sessions cancelled"
+    )
+    return cancelled
 
 
-def reopen_clinic_day(db: Database, actor: Actor, day: dt.date) -> int:
+@service(Perm.SCHEDULE_MANAGE, audit=Audited(audit.Action.UPDATE, "clinic_closure"))
+def reopen_clinic_day(session: Session, actor: Actor, day: dt.date) -> int:
     """Undo a closure recorded by mistake: the closure goes and the sessions it cancelled
     (cancelled by the clinic with exactly the closure's reason) are scheduled again. Returns
     how many were restored."""
-    require(actor, Perm.SCHEDULE_MANAGE)
-    with db.session() as session:
-        serialize(session, "schedule.closure")
-        closure = session.exec(
-            select(ClinicClosure).where(ClinicClosure.closure_date == day)
-        ).first()
-        if closure is None:
-            raise NotFoundError(f"The clinic is not recorded as closed on {day.isoformat()}.")
-        table: Any = ClinicSession
-        result = session.execute(
-            update(table)
-            .where(
-                table.session_date == day,
-                table.status == SessionStatus.CANCELLED.value,
-                table.cancelled_by_clinic.is_(True),
-                table.cancel_reason == closure.reason,
-            )
-            .values(
-                status=SessionStatus.SCHEDULED.value,
-                cancelled_by_clinic=False,
-                cancel_reason="",
-                version=table.version + 1,
-                updated_at=utcnow(),
-                updated_by=actor.user_id,
-            )
-            .execution_options(synchronize_session=False)
+    serialize(session, "schedule.closure")
+    closure = session.exec(select(ClinicClosure).where(ClinicClosure.closure_date == day)).first()
+    if closure is None:
+        raise NotFoundError(f"The clinic is not recorded as closed on {day.isoformat()}.")
+    table: Any = ClinicSession
+    result = session.execute(
+        update(table)
+        .where(
+            table.session_date == day,
+            table.status == SessionStatus.CANCELLED.value,
+            table.cancelled_by_clinic.is_(True),
+            table.cancel_reason == closure.reason,
         )
-        restored = int(result.rowcount)  # type: ignore[attr-defined]
-        session.delete(closure)
-        session.flush()
-        audit.record(
-            session,
-            actor,
-            audit.Action.UPDATE,
-            entity="clinic_closure",
-            entity_id=day.isoformat(),
-            detail=f"clinic reopened; {restored} sessions restored",
+        .values(
+            status=SessionStatus.SCHEDULED.value,
+            cancelled_by_clinic=False,
+            cancel_reason="",
+            version=table.version + 1,
+            **stamped_values(actor.user_id),
         )
-        return restored
+        .execution_options(synchronize_session=False)
+    )
+    restored = int(result.rowcount)  # type: ignore[attr-defined]
+    session.delete(closure)
+    session.flush()
+    about(
+        session, entity_id=day.isoformat(), detail=f"clinic reopened; {restored} sessions restored"
+    )
+    return restored
 
 
+@service(Perm.SCHEDULE_MANAGE, audit=Audited(audit.Action.UPDATE, "session"))
 def cancel_session(
-    db: Database,
+    session: Session,
     actor: Actor,
     session_id: int,
     expected_version: int,
@@ -948,235 +905,203 @@ def cancel_session(
     by_clinic: bool = True,
 ) -> SessionInfo:
     """Cancel one session with a reason (by_clinic False: cancelled by the client)."""
-    require(actor, Perm.SCHEDULE_MANAGE)
     reason = reason.strip()
     if not reason:
         raise ValidationError("Enter the reason for the cancellation.", {"reason": "Required."})
     if len(reason) > 200:
         raise ValidationError("Keep the reason under 200 characters.", {"reason": "Too long."})
-    with db.session() as session:
-        row = get_session_row(session, session_id)
-        if row.version != expected_version:
-            raise StaleRecordError("This session")
-        if row.status == SessionStatus.HELD:
-            raise ValidationError(
-                "This session was already held and has attendance recorded; it cannot be "
-                "cancelled. Correct the attendance on its sign-in sheet instead."
-            )
-        if row.status == SessionStatus.CANCELLED:
-            raise ValidationError("This session is already cancelled.")
-        updated = update_versioned(
-            session,
-            actor,
-            ClinicSession,
-            session_id,
-            expected_version,
-            {
-                "status": SessionStatus.CANCELLED.value,
-                "cancelled_by_clinic": bool(by_clinic),
-                "cancel_reason": reason,
-            },
-            what="This session",
+    row = get_session_row(session, session_id)
+    if row.version != expected_version:
+        raise StaleRecordError("This session")
+    if row.status == SessionStatus.HELD:
+        raise ValidationError(
+            "This session was already held and has attendance recorded; it cannot be "
+            "cancelled. Correct the attendance on its sign-in sheet instead."
         )
-        audit.record(
-            session,
-            actor,
-            audit.Action.UPDATE,
-            entity="session",
-            entity_id=session_id,
-            client_id=updated.client_id,
-            detail="cancelled by clinic" if by_clinic else "cancelled by client",
-        )
-        return session_infos_in(session, [updated])[0]
+    if row.status == SessionStatus.CANCELLED:
+        raise ValidationError("This session is already cancelled.")
+    updated = update_versioned(
+        session,
+        actor,
+        ClinicSession,
+        session_id,
+        expected_version,
+        {
+            "status": SessionStatus.CANCELLED.value,
+            "cancelled_by_clinic": bool(by_clinic),
+            "cancel_reason": reason,
+        },
+        what="This session",
+    )
+    about(
+        session,
+        entity_id=session_id,
+        client_id=updated.client_id,
+        detail="cancelled by clinic" if by_clinic else "cancelled by client",
+    )
+    return session_infos_in(session, [updated])[0]
 
 
+@service(Perm.SCHEDULE_MANAGE, audit=Audited(audit.Action.UPDATE, "session"))
 def reinstate_session(
-    db: Database, actor: Actor, session_id: int, expected_version: int
+    session: Session, actor: Actor, session_id: int, expected_version: int
 ) -> SessionInfo:
     """Undo a single cancellation (not on a closure day: reopen the day instead)."""
-    require(actor, Perm.SCHEDULE_MANAGE)
-    with db.session() as session:
-        row = get_session_row(session, session_id)
-        if row.version != expected_version:
-            raise StaleRecordError("This session")
-        if row.status != SessionStatus.CANCELLED:
-            raise ValidationError("This session is not cancelled.")
-        closed = _closure_reason(session, row.session_date)
-        if closed is not None:
-            raise ValidationError(
-                f"The clinic is closed on {row.session_date.isoformat()} ({closed}). "
-                "Reopen the day first."
-            )
-        updated = update_versioned(
-            session,
-            actor,
-            ClinicSession,
-            session_id,
-            expected_version,
-            {
-                "status": SessionStatus.SCHEDULED.value,
-                "cancelled_by_clinic": False,
-                "cancel_reason": "",
-            },
-            what="This session",
+    row = get_session_row(session, session_id)
+    if row.version != expected_version:
+        raise StaleRecordError("This session")
+    if row.status != SessionStatus.CANCELLED:
+        raise ValidationError("This session is not cancelled.")
+    closed = _closure_reason(session, row.session_date)
+    if closed is not None:
+        raise ValidationError(
+            f"The clinic is closed on {row.session_date.isoformat()} ({closed}). "
+            "Reopen the day first."
         )
-        audit.record(
-            session,
-            actor,
-            audit.Action.UPDATE,
-            entity="session",
-            entity_id=session_id,
-            client_id=updated.client_id,
-            detail="reinstated",
-        )
-        return session_infos_in(session, [updated])[0]
+    updated = update_versioned(
+        session,
+        actor,
+        ClinicSession,
+        session_id,
+        expected_version,
+        {
+            "status": SessionStatus.SCHEDULED.value,
+            "cancelled_by_clinic": False,
+            "cancel_reason": "",
+        },
+        what="This session",
+    )
+    about(session, entity_id=session_id, client_id=updated.client_id, detail="reinstated")
+    return session_infos_in(session, [updated])[0]
 
 
+@service(Perm.SCHEDULE_MANAGE, audit=Audited(audit.Action.UPDATE, "session"))
 def set_facilitators(
-    db: Database, actor: Actor, session_id: int, expected_version: int, staff_ids: Sequence[int]
+    session: Session, actor: Actor, session_id: int, expected_version: int, staff_ids: Sequence[int]
 ) -> SessionInfo:
     """Replace the session's facilitators; the first is the primary."""
-    require(actor, Perm.SCHEDULE_MANAGE)
     wanted = list(dict.fromkeys(staff_ids))
-    with db.session() as session:
-        row = get_session_row(session, session_id)
-        if row.version != expected_version:
-            raise StaleRecordError("This session")
-        if not wanted and row.kind != SessionKind.GROUP:
-            raise ValidationError(
-                "An individual, family or intake session needs a therapist.",
-                {"staff_ids": "Choose at least one."},
-            )
-        current = {
-            f.staff_id: f
-            for f in session.exec(
-                select(SessionFacilitator).where(SessionFacilitator.session_id == session_id)
-            ).all()
-        }
-        errors: dict[str, str] = {}
-        for sid in wanted:
-            if sid not in current:
-                for msg in _check_staff(session, sid, "staff_ids").values():
-                    errors["staff_ids"] = msg
-        _fail(errors)
-        updated = update_versioned(
-            session, actor, ClinicSession, session_id, expected_version, {}, what="This session"
+    row = get_session_row(session, session_id)
+    if row.version != expected_version:
+        raise StaleRecordError("This session")
+    if not wanted and row.kind != SessionKind.GROUP:
+        raise ValidationError(
+            "An individual, family or intake session needs a therapist.",
+            {"staff_ids": "Choose at least one."},
         )
-        for sid, old in current.items():
-            if sid not in wanted:
-                session.delete(old)
-        session.flush()
-        for i, sid in enumerate(wanted):
-            fac = current.get(sid)
-            if fac is None:
-                session.add(
-                    SessionFacilitator(
-                        session_id=session_id,
-                        staff_id=sid,
-                        is_primary=i == 0,
-                        created_by=actor.user_id,
-                        updated_by=actor.user_id,
-                    )
+    current = {
+        f.staff_id: f
+        for f in session.exec(
+            select(SessionFacilitator).where(SessionFacilitator.session_id == session_id)
+        ).all()
+    }
+    errors: dict[str, str] = {}
+    for sid in wanted:
+        if sid not in current:
+            for msg in _check_staff(session, sid, "staff_ids").values():
+                errors["staff_ids"] = msg
+    _fail(errors)
+    updated = update_versioned(
+        session, actor, ClinicSession, session_id, expected_version, {}, what="This session"
+    )
+    for sid, old in current.items():
+        if sid not in wanted:
+            session.delete(old)
+    session.flush()
+    for i, sid in enumerate(wanted):
+        fac = current.get(sid)
+        if fac is None:
+            session.add(
+                SessionFacilitator(
+                    session_id=session_id,
+                    staff_id=sid,
+                    is_primary=i == 0,
                 )
-            elif fac.is_primary != (i == 0):
-                fac.is_primary = i == 0
-                touch(fac, actor)
-                session.add(fac)
-        session.flush()
-        audit.record(
-            session,
-            actor,
-            audit.Action.UPDATE,
-            entity="session",
-            entity_id=session_id,
-            client_id=updated.client_id,
-            detail=f"facilitators={','.join(str(s) for s in wanted)}",
-        )
-        return session_infos_in(session, [updated])[0]
+            )
+        elif fac.is_primary != (i == 0):
+            fac.is_primary = i == 0
+            touch(fac, actor)
+            session.add(fac)
+    session.flush()
+    about(
+        session,
+        entity_id=session_id,
+        client_id=updated.client_id,
+        detail=f"facilitators={','.join(str(s) for s in wanted)}",
+    )
+    return session_infos_in(session, [updated])[0]
 
 
 # -- rosters ---------------------------------------------------------------------------------
-def roster(db: Database, actor: Actor, session_id: int) -> list[RosterEntry]:
+@service(Perm.CLIENT_VIEW, read_only=True)
+def roster(session: Session, actor: Actor, session_id: int) -> list[RosterEntry]:
     """Who is expected at the session (see the module docstring for the rules)."""
-    require(actor, Perm.CLIENT_VIEW)
-    with db.read() as session:
-        row = get_session_row(session, session_id)
-        assert row.id is not None
-        return roster_entries_in(session, roster_ids_in(session, [row])[row.id])
+    row = get_session_row(session, session_id)
+    assert row.id is not None
+    return roster_entries_in(session, roster_ids_in(session, [row])[row.id])
 
 
+@service(Perm.SCHEDULE_MANAGE, audit=Audited(audit.Action.UPDATE, "session"))
 def _change_roster(
-    db: Database, actor: Actor, session_id: int, client_id: int, action: str, reason: str
+    session: Session, actor: Actor, session_id: int, client_id: int, action: str, reason: str
 ) -> list[RosterEntry]:
-    require(actor, Perm.SCHEDULE_MANAGE)
     reason = reason.strip()
     if len(reason) > 200:
         raise ValidationError("Keep the reason under 200 characters.", {"reason": "Too long."})
-    with db.session() as session:
         # Lock the session row first so this queues with a sign-in save of the same session.
-        row = get_session_row(session, session_id, lock=True)
-        assert row.id is not None
-        if row.kind != SessionKind.GROUP or row.track_id is None:
+    row = get_session_row(session, session_id, lock=True)
+    assert row.id is not None
+    if row.kind != SessionKind.GROUP or row.track_id is None:
+        raise ValidationError(
+            "Only a group has a roster to change; book a separate session for another client."
+        )
+    if row.status == SessionStatus.CANCELLED:
+        raise ValidationError("This session was cancelled; its roster cannot be changed.")
+    client = session.get(Client, client_id)
+    if client is None:
+        raise NotFoundError("That client does not exist.")
+    members = roster_ids_in(session, [row])[row.id]
+    if action == "add":
+        if client_id in members:
+            raise ValidationError("This client is already on the roster.")
+        if client.discharge_date is not None and client.discharge_date < row.session_date:
             raise ValidationError(
-                "Only a group has a roster to change; book a separate session for another client."
+                f"This client was discharged on {client.discharge_date.isoformat()}, "
+                "before this session."
             )
-        if row.status == SessionStatus.CANCELLED:
-            raise ValidationError("This session was cancelled; its roster cannot be changed.")
-        client = session.get(Client, client_id)
-        if client is None:
-            raise NotFoundError("That client does not exist.")
-        members = roster_ids_in(session, [row])[row.id]
-        if action == "add":
-            if client_id in members:
-                raise ValidationError("This client is already on the roster.")
-            if client.discharge_date is not None and client.discharge_date < row.session_date:
-                raise ValidationError(
-                    f"This client was discharged on {client.discharge_date.isoformat()}, "
-                    "before this session."
-                )
-        else:
-            if client_id not in members:
-                raise ValidationError("This client is not on the roster.")
-            recorded = session.exec(
-                select(Attendance.id).where(
-                    Attendance.session_id == session_id, Attendance.client_id == client_id
-                )
-            ).first()
-            if recorded is not None:
-                raise ValidationError(
-                    "Attendance is already recorded for this client at this session; change "
-                    "their status on the sign-in sheet instead of removing them."
-                )
-        change = session.exec(
-            select(RosterChange).where(
-                RosterChange.session_id == session_id, RosterChange.client_id == client_id
+    else:
+        if client_id not in members:
+            raise ValidationError("This client is not on the roster.")
+        recorded = session.exec(
+            select(Attendance.id).where(
+                Attendance.session_id == session_id, Attendance.client_id == client_id
             )
         ).first()
-        if change is None:
-            change = RosterChange(
-                session_id=session_id,
-                client_id=client_id,
-                action=action,
-                reason=reason,
-                created_by=actor.user_id,
-                updated_by=actor.user_id,
+        if recorded is not None:
+            raise ValidationError(
+                "Attendance is already recorded for this client at this session; change "
+                "their status on the sign-in sheet instead of removing them."
             )
-        else:
-            change.action = action
-            change.reason = reason
-            touch(change, actor)
-        session.add(change)
-        session.flush()
-        audit.record(
-            session,
-            actor,
-            audit.Action.UPDATE,
-            entity="session",
-            entity_id=session_id,
-            client_id=client_id,
-            detail=f"roster {action}",
+    change = session.exec(
+        select(RosterChange).where(
+            RosterChange.session_id == session_id, RosterChange.client_id == client_id
         )
-        return roster_entries_in(session, roster_ids_in(session, [row])[row.id])
+    ).first()
+    if change is None:
+        change = RosterChange(
+            session_id=session_id,
+            client_id=client_id,
+            action=action,
+            reason=reason,
+        )
+    else:
+        change.action = action
+        change.reason = reason
+        touch(change, actor)
+    session.add(change)
+    session.flush()
+    about(session, entity_id=session_id, client_id=client_id, detail=f"roster {action}")
+    return roster_entries_in(session, roster_ids_in(session, [row])[row.id])
 
 
 def add_to_roster(

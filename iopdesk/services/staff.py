@@ -15,10 +15,12 @@ from iopdesk.db import Database
 from iopdesk.errors import NotFoundError, ValidationError
 from iopdesk.models import Client, Staff, TherapistAssignment, User, utcnow
 from iopdesk.models.enums import AssignmentRole
-from iopdesk.services import audit, clock
+from iopdesk.services import clock
 from iopdesk.services.actor import Actor, parse_roles, roles_text
+from iopdesk.services.audit import Action
 from iopdesk.services.clients import CensusRow, list_census
 from iopdesk.services.clock import today_of
+from iopdesk.services.declare import Arg, Audited, about, service
 from iopdesk.services.permissions import Perm, require
 from iopdesk.services.records import touch, update_versioned
 from iopdesk.services.validation import check_email, normalize_phone, npi_is_valid
@@ -173,14 +175,13 @@ def _infos(session: Session, rows: list[Staff]) -> list[StaffInfo]:
     ]
 
 
-def list_staff(db: Database, actor: Actor, active_only: bool = True) -> list[StaffInfo]:
+@service(Perm.CENSUS_VIEW, read_only=True)
+def list_staff(session: Session, actor: Actor, active_only: bool = True) -> list[StaffInfo]:
     """Staff are listed for anyone who may see the census (to pick therapists)."""
-    require(actor, Perm.CENSUS_VIEW)
-    with db.read() as session:
-        q = select(Staff).order_by(col(Staff.last_name), col(Staff.first_name))
-        if active_only:
-            q = q.where(Staff.active)
-        return _infos(session, list(session.exec(q).all()))
+    q = select(Staff).order_by(col(Staff.last_name), col(Staff.first_name))
+    if active_only:
+        q = q.where(Staff.active)
+    return _infos(session, list(session.exec(q).all()))
 
 
 def _check_supervisor(session: Session, supervisor_id: int | None, self_id: int | None) -> None:
@@ -198,76 +199,66 @@ def _check_supervisor(session: Session, supervisor_id: int | None, self_id: int 
         )
 
 
-def create_staff(db: Database, actor: Actor, data: StaffInput) -> StaffInfo:
-    require(actor, Perm.STAFF_MANAGE)
+@service(Perm.STAFF_MANAGE, audit=Audited(Action.CREATE, "staff", entity_id=lambda s: s.id))
+def create_staff(session: Session, actor: Actor, data: StaffInput) -> StaffInfo:
     values = _validate(data)
-    with db.session() as session:
-        if session.exec(select(Staff).where(Staff.staff_code == values["staff_code"])).first():
-            raise ValidationError(
-                f"Staff ID {values['staff_code']} is already used.", {"staff_code": "Already used."}
-            )
-        _check_supervisor(session, data.supervisor_id, None)
-        staff = Staff(created_by=actor.user_id, updated_by=actor.user_id, **values)
-        session.add(staff)
-        session.flush()
-        audit.record(session, actor, audit.Action.CREATE, entity="staff", entity_id=staff.id)
-        return _infos(session, [staff])[0]
+    if session.exec(select(Staff).where(Staff.staff_code == values["staff_code"])).first():
+        raise ValidationError(
+            f"Staff ID {values['staff_code']} is already used.", {"staff_code": "Already used."}
+        )
+    _check_supervisor(session, data.supervisor_id, None)
+    staff = Staff(**values)
+    session.add(staff)
+    session.flush()
+    return _infos(session, [staff])[0]
 
 
+@service(Perm.STAFF_MANAGE, audit=Audited(Action.UPDATE, "staff", entity_id=Arg("staff_id")))
 def update_staff(
-    db: Database,
+    session: Session,
     actor: Actor,
     staff_id: int,
     expected_version: int,
     data: StaffInput,
     active: bool = True,
 ) -> StaffInfo:
-    require(actor, Perm.STAFF_MANAGE)
     values = _validate(data)
     values["active"] = active
-    with db.session() as session:
-        clash = session.exec(
-            select(Staff).where(Staff.staff_code == values["staff_code"], Staff.id != staff_id)
-        ).first()
-        if clash:
-            raise ValidationError(
-                f"Staff ID {values['staff_code']} is already used.", {"staff_code": "Already used."}
-            )
-        _check_supervisor(session, data.supervisor_id, staff_id)
-        staff = update_versioned(
-            session, actor, Staff, staff_id, expected_version, values, what="This staff record"
+    clash = session.exec(
+        select(Staff).where(Staff.staff_code == values["staff_code"], Staff.id != staff_id)
+    ).first()
+    if clash:
+        raise ValidationError(
+            f"Staff ID {values['staff_code']} is already used.", {"staff_code": "Already used."}
         )
-        audit.record(session, actor, audit.Action.UPDATE, entity="staff", entity_id=staff_id)
-        return _infos(session, [staff])[0]
+    _check_supervisor(session, data.supervisor_id, staff_id)
+    staff = update_versioned(
+        session, actor, Staff, staff_id, expected_version, values, what="This staff record"
+    )
+    return _infos(session, [staff])[0]
 
 
-def link_user(db: Database, actor: Actor, user_id: int, staff_id: int | None) -> None:
+@service(
+    Perm.USERS_MANAGE,
+    audit=Audited(Action.USER_CHANGE, "app_user", entity_id=Arg("user_id"), flagged=True),
+)
+def link_user(session: Session, actor: Actor, user_id: int, staff_id: int | None) -> None:
     """Connect a sign-in account to the person's staff record (their caseload, their notes)."""
-    require(actor, Perm.USERS_MANAGE)
-    with db.session() as session:
-        user = session.get(User, user_id)
-        if user is None:
-            raise NotFoundError("That user account does not exist.")
-        if staff_id is not None:
-            if session.get(Staff, staff_id) is None:
-                raise NotFoundError("That staff record does not exist.")
-            other = session.exec(
-                select(User).where(User.staff_id == staff_id, User.id != user_id)
-            ).first()
-            if other is not None:
-                raise ValidationError(f"That staff record is already linked to {other.username}.")
-        user.staff_id = staff_id
-        touch(user, actor)
-        session.add(user)
-        audit.record(
-            session,
-            actor,
-            audit.Action.USER_CHANGE,
-            entity="app_user",
-            entity_id=user_id,
-            detail=f"staff_id={staff_id}",
-            flagged=True,
-        )
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFoundError("That user account does not exist.")
+    if staff_id is not None:
+        if session.get(Staff, staff_id) is None:
+            raise NotFoundError("That staff record does not exist.")
+        other = session.exec(
+            select(User).where(User.staff_id == staff_id, User.id != user_id)
+        ).first()
+        if other is not None:
+            raise ValidationError(f"That staff record is already linked to {other.username}.")
+    user.staff_id = staff_id
+    touch(user, actor)
+    session.add(user)
+    about(session, detail=f"staff_id={staff_id}")
 
 
 def expiring_licenses(db: Database, actor: Actor, today: date | None = None) -> list[StaffInfo]:
@@ -294,126 +285,109 @@ class AssignmentInfo:
         return self.start_date <= on and (self.end_date is None or self.end_date >= on)
 
 
-def assignments_for(db: Database, actor: Actor, client_id: int) -> list[AssignmentInfo]:
+@service(Perm.CLIENT_VIEW, read_only=True)
+def assignments_for(session: Session, actor: Actor, client_id: int) -> list[AssignmentInfo]:
     """The care team over time, newest first (history is kept on reassignment)."""
-    require(actor, Perm.CLIENT_VIEW)
-    with db.read() as session:
-        rows = session.execute(
-            select(TherapistAssignment, Staff.first_name, Staff.last_name, Staff.credentials)
-            .join(Staff, Staff.id == TherapistAssignment.staff_id)  # type: ignore[arg-type]
-            .where(
-                TherapistAssignment.client_id == client_id,
-                col(TherapistAssignment.voided_at).is_(None),
-            )
-            .order_by(
-                col(TherapistAssignment.start_date).desc(), col(TherapistAssignment.id).desc()
-            )
-        ).all()
-        return [
-            AssignmentInfo(
-                a.id or 0,
-                a.client_id,
-                a.staff_id,
-                f"{f} {last}" + (f", {cr}" if cr else ""),
-                a.role,
-                a.start_date,
-                a.end_date,
-            )
-            for a, f, last, cr in rows
-        ]
+    rows = session.execute(
+        select(TherapistAssignment, Staff.first_name, Staff.last_name, Staff.credentials)
+        .join(Staff, Staff.id == TherapistAssignment.staff_id)  # type: ignore[arg-type]
+        .where(
+            TherapistAssignment.client_id == client_id,
+            col(TherapistAssignment.voided_at).is_(None),
+        )
+        .order_by(col(TherapistAssignment.start_date).desc(), col(TherapistAssignment.id).desc())
+    ).all()
+    return [
+        AssignmentInfo(
+            a.id or 0,
+            a.client_id,
+            a.staff_id,
+            f"{f} {last}" + (f", {cr}" if cr else ""),
+            a.role,
+            a.start_date,
+            a.end_date,
+        )
+        for a, f, last, cr in rows
+    ]
 
 
+@service(
+    Perm.ASSIGNMENT_MANAGE,
+    audit=Audited(
+        Action.UPDATE,
+        "assignment",
+        entity_id=lambda a: a.id,
+        client_id=lambda a: a.client_id,
+        detail=lambda a: f"{a.role} -> staff {a.staff_id}",
+    ),
+)
 def assign(
-    db: Database, actor: Actor, client_id: int, staff_id: int, role: str, start_date: date
+    session: Session, actor: Actor, client_id: int, staff_id: int, role: str, start_date: date
 ) -> AssignmentInfo:
     """Give a client a primary therapist, case manager or psychiatrist from `start_date`.
 
     The person currently in that role (if any) is ended the day before, so the history shows
     who had the client when. A same-day correction voids the mistaken assignment instead.
     """
-    require(actor, Perm.ASSIGNMENT_MANAGE)
     if role not in ROLE_LABELS:
         raise ValidationError(f"Unknown assignment role '{role}'.")
-    with db.session() as session:
-        client = session.get(Client, client_id)
-        if client is None:
-            raise NotFoundError("That client record does not exist.")
-        if client.status == "discharged":
-            raise ValidationError("This client is discharged; readmit them first.")
-        staff = session.get(Staff, staff_id)
-        if staff is None or not staff.active:
-            raise ValidationError("That staff member is not active.")
-        current = session.exec(
-            select(TherapistAssignment).where(
-                TherapistAssignment.client_id == client_id,
-                TherapistAssignment.role == role,
-                col(TherapistAssignment.voided_at).is_(None),
-                or_(
-                    col(TherapistAssignment.end_date).is_(None),
-                    col(TherapistAssignment.end_date) >= start_date,
-                ),
+    client = session.get(Client, client_id)
+    if client is None:
+        raise NotFoundError("That client record does not exist.")
+    if client.status == "discharged":
+        raise ValidationError("This client is discharged; readmit them first.")
+    staff = session.get(Staff, staff_id)
+    if staff is None or not staff.active:
+        raise ValidationError("That staff member is not active.")
+    current = session.exec(
+        select(TherapistAssignment).where(
+            TherapistAssignment.client_id == client_id,
+            TherapistAssignment.role == role,
+            col(TherapistAssignment.voided_at).is_(None),
+            or_(
+                col(TherapistAssignment.end_date).is_(None),
+                col(TherapistAssignment.end_date) >= start_date,
+            ),
+        )
+    ).all()
+    for old in current:
+        if old.staff_id == staff_id and old.start_date <= start_date and old.end_date is None:
+            raise ValidationError(
+                f"{staff.first_name} {staff.last_name} already has this client in that role."
             )
-        ).all()
-        for old in current:
-            if old.staff_id == staff_id and old.start_date <= start_date and old.end_date is None:
-                raise ValidationError(
-                    f"{staff.first_name} {staff.last_name} already has this client in that role."
-                )
-            if old.start_date >= start_date:
-                old.voided_at = utcnow()
-                old.voided_by = actor.user_id
-                old.void_reason = "replaced on or before its start date"
-            else:
-                old.end_date = start_date - timedelta(days=1)
-            old.updated_at = utcnow()
-            old.updated_by = actor.user_id
-            old.version += 1
-            session.add(old)
-        new = TherapistAssignment(
-            client_id=client_id,
-            staff_id=staff_id,
-            role=role,
-            start_date=start_date,
-            created_by=actor.user_id,
-            updated_by=actor.user_id,
-        )
-        session.add(new)
-        session.flush()
-        audit.record(
-            session,
-            actor,
-            audit.Action.UPDATE,
-            entity="assignment",
-            entity_id=new.id,
-            client_id=client_id,
-            detail=f"{role} -> staff {staff_id}",
-        )
-        name = f"{staff.first_name} {staff.last_name}" + (
-            f", {staff.credentials}" if staff.credentials else ""
-        )
-        return AssignmentInfo(new.id or 0, client_id, staff_id, name, role, start_date, None)
+        if old.start_date >= start_date:
+            old.voided_at = utcnow()
+            old.voided_by = actor.user_id
+            old.void_reason = "replaced on or before its start date"
+        else:
+            old.end_date = start_date - timedelta(days=1)
+        old.version += 1
+        session.add(old)
+    new = TherapistAssignment(
+        client_id=client_id, staff_id=staff_id, role=role, start_date=start_date
+    )
+    session.add(new)
+    session.flush()
+    name = f"{staff.first_name} {staff.last_name}" + (
+        f", {staff.credentials}" if staff.credentials else ""
+    )
+    return AssignmentInfo(new.id or 0, client_id, staff_id, name, role, start_date, None)
 
 
-def end_assignment(db: Database, actor: Actor, assignment_id: int, end_date: date) -> None:
-    require(actor, Perm.ASSIGNMENT_MANAGE)
-    with db.session() as session:
-        row = session.get(TherapistAssignment, assignment_id)
-        if row is None or row.voided_at is not None:
-            raise NotFoundError("That assignment does not exist.")
-        if end_date < row.start_date:
-            raise ValidationError("The end date is before the assignment started.")
-        row.end_date = end_date
-        touch(row, actor)
-        session.add(row)
-        audit.record(
-            session,
-            actor,
-            audit.Action.UPDATE,
-            entity="assignment",
-            entity_id=assignment_id,
-            client_id=row.client_id,
-            detail="ended",
-        )
+@service(
+    Perm.ASSIGNMENT_MANAGE,
+    audit=Audited(Action.UPDATE, "assignment", entity_id=Arg("assignment_id")),
+)
+def end_assignment(session: Session, actor: Actor, assignment_id: int, end_date: date) -> None:
+    row = session.get(TherapistAssignment, assignment_id)
+    if row is None or row.voided_at is not None:
+        raise NotFoundError("That assignment does not exist.")
+    if end_date < row.start_date:
+        raise ValidationError("The end date is before the assignment started.")
+    row.end_date = end_date
+    touch(row, actor)
+    session.add(row)
+    about(session, client_id=row.client_id, detail="ended")
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from iopdesk.models.enums import Role
 from iopdesk.services import audit
 from iopdesk.services.actor import Actor
 from iopdesk.services.clinic import get_setting_in
+from iopdesk.services.declare import Arg, Audited, about, service
 from iopdesk.services.permissions import Perm, require
 
 STEP_SECONDS = 30
@@ -225,40 +226,37 @@ def new_recovery_codes(db: Database, actor: Actor) -> list[str]:
     return codes
 
 
-def disable(db: Database, actor: Actor, user_id: int) -> None:
+@service(
+    None, audit=Audited(audit.Action.TWO_FACTOR, "app_user", entity_id=Arg("user_id"), flagged=True)
+)
+def disable(session: Session, actor: Actor, user_id: int) -> None:
     """Turn two-factor off: for oneself, or by an administrator for a user who lost the phone
     and the codes. Refused while the setting requires it for an administrator's account."""
-    if user_id != actor.user_id:
+    if user_id != actor.user_id:  # the permission depends on whose account it is
         require(actor, Perm.USERS_MANAGE)
-    with db.session() as session:
-        user = session.get(User, user_id)
-        if user is None:
-            raise NotFoundError("This user account does not exist.")
-        if user_id == actor.user_id and _required_in(session, user):
-            raise UserError(
-                "Two-factor sign-in is required for administrators by the clinic's settings."
-            )
-        user.totp_secret = None
-        user.totp_last_step = None
-        user.version += 1
-        session.add(user)
-        for rc in session.exec(
-            select(RecoveryCode).where(
-                RecoveryCode.user_id == user_id, col(RecoveryCode.used_at).is_(None)
-            )
-        ).all():
-            rc.used_at = utcnow()
-            session.add(rc)
-        audit.record(
-            session,
-            actor,
-            audit.Action.TWO_FACTOR,
-            entity="app_user",
-            entity_id=user_id,
-            detail="two-factor sign-in turned off"
-            + ("" if user_id == actor.user_id else " by administrator"),
-            flagged=True,
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFoundError("This user account does not exist.")
+    if user_id == actor.user_id and _required_in(session, user):
+        raise UserError(
+            "Two-factor sign-in is required for administrators by the clinic's settings."
         )
+    user.totp_secret = None
+    user.totp_last_step = None
+    user.version += 1
+    session.add(user)
+    for rc in session.exec(
+        select(RecoveryCode).where(
+            RecoveryCode.user_id == user_id, col(RecoveryCode.used_at).is_(None)
+        )
+    ).all():
+        rc.used_at = utcnow()
+        session.add(rc)
+    about(
+        session,
+        detail="two-factor sign-in turned off"
+        + ("" if user_id == actor.user_id else " by administrator"),
+    )
 
 
 def _required_in(session: Session, user: User) -> bool:
