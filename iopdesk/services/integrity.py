@@ -36,6 +36,7 @@ import logging
 import os
 import re
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -302,8 +303,17 @@ def read_checkpoint_file(path: Path) -> Anchor | None:
     return anchor_from(f"checkpoint {path}", data) if isinstance(data, dict) else None
 
 
+# Two of this process's threads committing at once must not write an older head after a newer.
+_write_lock = threading.Lock()
+
+
 def write_checkpoint(engine: Engine, record: dict[str, Any], *, force: bool = False) -> None:
     """Record the head beside the database; never moves an existing checkpoint backwards."""
+    with _write_lock:
+        _write_checkpoint(engine, record, force)
+
+
+def _write_checkpoint(engine: Engine, record: dict[str, Any], force: bool) -> None:
     current = read_checkpoint(engine)
     if (
         not force
