@@ -18,10 +18,12 @@ from datetime import date, datetime, time
 from enum import StrEnum
 from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, func, select
 
 from iopdesk.db import Database
-from iopdesk.models import AuditEvent, AuditHead, utcnow
+from iopdesk.models import AuditEvent, AuditHead, Clinic, utcnow
 from iopdesk.services import integrity
 from iopdesk.services.actor import Actor
 from iopdesk.services.permissions import Perm, require
@@ -70,26 +72,93 @@ class Action(StrEnum):
 
 def _canonical(event: AuditEvent) -> bytes:
     assert event.occurred_at is not None
-    fields = (
-        str(event.id),
-        event.occurred_at.isoformat(timespec="microseconds"),
-        "" if event.user_id is None else str(event.user_id),
+    return _canonical_of(
+        event.id or 0,
+        event.occurred_at,
+        event.user_id,
         event.username,
         event.action,
         event.entity,
         event.entity_id,
-        "" if event.client_id is None else str(event.client_id),
+        event.client_id,
         event.detail,
         event.workstation,
-        "1" if event.flagged else "0",
+        event.flagged,
+    )
+
+
+def _canonical_of(
+    event_id: int,
+    occurred_at: datetime,
+    user_id: int | None,
+    username: str,
+    action: str,
+    entity: str,
+    entity_id: str,
+    client_id: int | None,
+    detail: str,
+    workstation: str,
+    flagged: bool,
+) -> bytes:
+    fields = (
+        str(event_id),
+        occurred_at.isoformat(timespec="microseconds"),
+        "" if user_id is None else str(user_id),
+        username,
+        action,
+        entity,
+        entity_id,
+        "" if client_id is None else str(client_id),
+        detail,
+        workstation,
+        "1" if flagged else "0",
     )
     return "\x1f".join(fields).encode("utf-8")
 
 
 def compute_mac(key: bytes, prev_mac: str, event: AuditEvent) -> str:
-    return hmac.new(
-        key, prev_mac.encode() + b"\x1e" + _canonical(event), hashlib.sha256
-    ).hexdigest()
+    return _mac(key, prev_mac, _canonical(event))
+
+
+def _mac(key: bytes, prev_mac: str, canonical: bytes) -> str:
+    return hmac.new(key, prev_mac.encode() + b"\x1e" + canonical, hashlib.sha256).hexdigest()
+
+
+# The append, as three Core statements built once: lock the head (and read the stored key id,
+# which must still name the key this process holds), insert the event, move the head. Core, not
+# ORM objects: the unit of work cost more than the statements.
+_EVENTS = AuditEvent.__table__  # type: ignore[attr-defined]
+_HEADS = AuditHead.__table__  # type: ignore[attr-defined]
+_LOCK_HEAD = (
+    sa.select(
+        _HEADS.c.last_id,
+        _HEADS.c.last_mac,
+        sa.select(Clinic.__table__.c.key_id).limit(1).scalar_subquery(),  # type: ignore[attr-defined]
+    )
+    .where(_HEADS.c.id == 1)
+    .with_for_update()
+)
+_INSERT_EVENT = sa.insert(_EVENTS)
+_MOVE_HEAD = (
+    sa.update(_HEADS)
+    .where(_HEADS.c.id == 1)
+    .values(
+        last_id=sa.bindparam("new_id"),
+        last_mac=sa.bindparam("new_mac"),
+        head_mac=sa.bindparam("new_head_mac"),
+    )
+)
+# Read by services/changes.py (which imports this module): the audit ids this process wrote.
+_OWN_IDS = "iopdesk_own_audit_ids"
+_OWN_BIND = "iopdesk_own_audit_bind"
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """The event just appended (its row is written; building an ORM object cost more)."""
+
+    id: int
+    mac: str
 
 
 def record(
@@ -103,34 +172,52 @@ def record(
     detail: str = "",
     flagged: bool = False,
     username: str | None = None,
-) -> AuditEvent:
+) -> Recorded:
     """Append one event inside the caller's transaction (so it commits or rolls back with it)."""
-    head = session.exec(select(AuditHead).where(AuditHead.id == 1).with_for_update()).one()
-    keys = integrity.clinic_keys(session)
-    key = keys.key
-    event = AuditEvent(
-        id=head.last_id + 1,
-        occurred_at=utcnow(),
-        user_id=actor.user_id if actor else None,
-        username=(actor.username if actor else (username or ""))[:64],
-        action=str(action),
-        entity=entity,
-        entity_id="" if entity_id is None else str(entity_id),
-        client_id=client_id,
-        detail=detail[:500],
-        workstation=WORKSTATION,
-        flagged=flagged,
-        prev_mac=head.last_mac,
-        mac="",
+    session.flush()  # the caller's pending rows first, as before
+    last_id, last_mac, key_id = session.execute(_LOCK_HEAD).one()
+    engine = integrity.engine_of(session)
+    keys = integrity.cached_keys(engine, key_id)
+    if keys is None:
+        keys = integrity.clinic_keys(session)  # may seal the head and accounts (first use)
+        session.flush()
+    values = {
+        "id": last_id + 1,
+        "occurred_at": utcnow(),
+        "user_id": actor.user_id if actor else None,
+        "username": (actor.username if actor else (username or ""))[:64],
+        "action": str(action),
+        "entity": entity,
+        "entity_id": "" if entity_id is None else str(entity_id),
+        "client_id": client_id,
+        "detail": detail[:500],
+        "workstation": WORKSTATION,
+        "flagged": flagged,
+        "prev_mac": last_mac,
+    }
+    canonical = _canonical_of(
+        values["id"],
+        values["occurred_at"],
+        values["user_id"],
+        values["username"],
+        values["action"],
+        entity,
+        values["entity_id"],
+        client_id,
+        values["detail"],
+        WORKSTATION,
+        flagged,
     )
-    event.mac = compute_mac(key, head.last_mac, event)
-    session.add(event)
-    head.last_id = event.id or 0
-    head.last_mac = event.mac
-    integrity.note_head(session, keys, head)
-    session.add(head)
-    session.flush()
-    return event
+    mac = values["mac"] = _mac(keys.key, last_mac, canonical)
+    session.execute(_INSERT_EVENT, values)
+    sealed = integrity.note_head(session, keys, values["id"], mac, (last_id, last_mac))
+    session.execute(_MOVE_HEAD, {"new_id": values["id"], "new_mac": mac, "new_head_mac": sealed})
+    stale = session.identity_map.get(identity_key(AuditHead, 1))
+    if stale is not None:
+        session.expire(stale)
+    session.info.setdefault(_OWN_IDS, []).append(values["id"])
+    session.info[_OWN_BIND] = engine
+    return Recorded(values["id"], mac)
 
 
 def record_now(db: Database, actor: Actor | None, action: Action, **kw: Any) -> None:
