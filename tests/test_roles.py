@@ -417,6 +417,8 @@ def test_off_caseload_therapist_sees_scheduling_only_and_refusals_are_audited(en
     """Issue 16, seen 4: a therapist opened another therapist's 16-year-old Part 2 client and
     saw the address, the Medicaid ID and F12.20."""
     from iopdesk.services import hours
+    from iopdesk.services.clock import today_of as clinic_today_of
+    from iopdesk.services.weekdetail import week_detail
 
     w = env.world
     teen = _teen_on_another_caseload(env)
@@ -428,6 +430,11 @@ def test_off_caseload_therapist_sees_scheduling_only_and_refusals_are_audited(en
     assert "not on your caseload" in reason and "Ask" in reason
     with pytest.raises(PermissionDenied, match="not on your caseload"):
         hours.client_history(env.db, w.therapist, teen.client_id)
+    # the chart's Attendance tab and a week explained session by session are the same section
+    with pytest.raises(PermissionDenied, match="not on your caseload"):
+        hours.client_attendance(env.db, w.therapist, teen.client_id)
+    with pytest.raises(PermissionDenied, match="not on your caseload"):
+        week_detail(env.db, w.therapist, teen.client_id, clinic_today_of(env.db))
     with env.db.session() as s:
         events = s.exec(select(AuditEvent).where(AuditEvent.client_id == teen.client_id)).all()
     opened = [e for e in events if e.action == "open_chart"]

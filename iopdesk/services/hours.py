@@ -53,7 +53,7 @@ from datetime import date, time, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import (
     ARRAY,
@@ -109,6 +109,9 @@ from iopdesk.services.clinic import clinic_now, clinic_today, setting_value
 from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm, require
 from iopdesk.settings import WEEKDAYS
+
+if TYPE_CHECKING:
+    from iopdesk.services.weekdetail import WeekDetail
 
 log = logging.getLogger(__name__)
 
@@ -341,11 +344,20 @@ def _week_start_index(raw: str | None) -> int:
         return 0
 
 
+_CLINIC_WEEK_KEY = "iopdesk_clinic_week"
+
+
 def _clinic_week(session: Session) -> tuple[int, str | None]:
-    """(program week start 0..6, the clinic's time zone name or None), in one small query."""
+    """(program week start 0..6, the clinic's time zone name or None), in one small query,
+    read once per session (a service's reads share it instead of asking again)."""
+    known = session.info.get(_CLINIC_WEEK_KEY)
+    if known is not None:
+        return known  # type: ignore[no-any-return]
     dialect = session.get_bind().dialect.name
     raw, tz = _fetch(session, _statement(dialect, "clinic_week", False, _clinic_week_q), {})[0]
-    return _week_start_index(raw), tz
+    found = (_week_start_index(raw), tz)
+    session.info[_CLINIC_WEEK_KEY] = found
+    return found
 
 
 def week_bounds(source: Session | Database, day: date) -> tuple[date, date]:
@@ -1367,40 +1379,63 @@ def client_history(
     if weeks < 1:
         raise ValidationError("Show at least one week.")
     with db.session() as session:
-        if session.get(Client, client_id) is None:
-            raise NotFoundError("That client record does not exist.")
-        from iopdesk.services.clients import ChartSection, require_section_in
+        return _client_history_in(session, actor, client_id, weeks, today)
 
-        require_section_in(session, actor, client_id, ChartSection.ATTENDANCE, entity="client")
-        today = today or clinic_today(session)
-        bounds = session.execute(
-            sa_select(
-                sa_func.min(TrackEnrollment.start_date),
-                sa_func.max(sa_func.coalesce(TrackEnrollment.end_date, literal(date.max, Date))),
-            ).where(
-                col(TrackEnrollment.client_id) == client_id,
-                col(TrackEnrollment.voided_at).is_(None),
-            )
-        ).one()
-        stay_start, stay_end = bounds
-        if stay_start is None:
-            return []
-        end = min(stay_end, today)
-        if end < stay_start:  # admitted in the future
-            end = stay_start
-        first, _ = week_bounds(session, stay_start)
-        last_first, _ = week_bounds(session, end)
-        earliest = last_first - timedelta(days=7 * (weeks - 1))
-        first = max(first, earliest)
-        start, _n, facts, rows = _history(session, [client_id], first, last_first, today)
-        spans = facts.enrollments.get(client_id, [])
-        result: list[tuple[date, WeekRow]] = []
-        for i, row in enumerate(rows.get(client_id, [])):
-            week_first = start + timedelta(days=7 * i)
-            week_last = week_first + timedelta(days=6)
-            if any(a <= week_last and (b is None or b >= week_first) for _, _, a, b in spans):
-                result.append((week_first, row))
-        return result
+
+def client_attendance(
+    db: Database, actor: Actor, client_id: int, weeks: int = 52
+) -> tuple[list[tuple[date, WeekRow]], WeekDetail | None]:
+    """The chart's Attendance tab in one transaction: the weekly history of the stay
+    (client_history) and its latest week explained session by session (week_detail)."""
+    from iopdesk.services.weekdetail import week_detail_in
+
+    require(actor, Perm.CENSUS_VIEW)
+    with db.session() as session:
+        # held here so that the reads below find it in the session (its map is weak)
+        client = session.get(Client, client_id)
+        history = _client_history_in(session, actor, client_id, weeks, None)
+        latest = week_detail_in(session, client_id, history[-1][0]) if history else None
+        del client
+        return history, latest
+
+
+def _client_history_in(
+    session: Session, actor: Actor, client_id: int, weeks: int, today: date | None
+) -> list[tuple[date, WeekRow]]:
+    if session.get(Client, client_id) is None:
+        raise NotFoundError("That client record does not exist.")
+    from iopdesk.services.clients import ChartSection, require_section_in
+
+    require_section_in(session, actor, client_id, ChartSection.ATTENDANCE, entity="client")
+    today = today or clinic_now(_clinic_week(session)[1]).date()
+    bounds = session.execute(
+        sa_select(
+            sa_func.min(TrackEnrollment.start_date),
+            sa_func.max(sa_func.coalesce(TrackEnrollment.end_date, literal(date.max, Date))),
+        ).where(
+            col(TrackEnrollment.client_id) == client_id,
+            col(TrackEnrollment.voided_at).is_(None),
+        )
+    ).one()
+    stay_start, stay_end = bounds
+    if stay_start is None:
+        return []
+    end = min(stay_end, today)
+    if end < stay_start:  # admitted in the future
+        end = stay_start
+    first, _ = week_bounds(session, stay_start)
+    last_first, _ = week_bounds(session, end)
+    earliest = last_first - timedelta(days=7 * (weeks - 1))
+    first = max(first, earliest)
+    start, _n, facts, rows = _history(session, [client_id], first, last_first, today)
+    spans = facts.enrollments.get(client_id, [])
+    result: list[tuple[date, WeekRow]] = []
+    for i, row in enumerate(rows.get(client_id, [])):
+        week_first = start + timedelta(days=7 * i)
+        week_last = week_first + timedelta(days=6)
+        if any(a <= week_last and (b is None or b >= week_first) for _, _, a, b in spans):
+            result.append((week_first, row))
+    return result
 
 
 # ------------------------------------------------------------------------------------------

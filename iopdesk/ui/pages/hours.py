@@ -389,6 +389,7 @@ class ClientHoursTab(QWidget):
         lay.addWidget(holder)
         self.client_id: int | None = None
         self._explaining: tuple[int, date] | None = None
+        self._prefetched: tuple[int, date, Any] | None = None
         self.explaining: Any = None  # the running read of the chosen week (tests wait on it)
         self.table.selectionModel().currentRowChanged.connect(
             lambda current, _previous: self.explain_week(current.row())
@@ -404,6 +405,11 @@ class ClientHoursTab(QWidget):
         start = self.model.row_at(row)[0]
         db, actor, client_id = self.ctx.db, self.ctx.actor, self.client_id
         self._explaining = (client_id, start)
+        known = self._prefetched
+        if known is not None and known[:2] == (client_id, start):
+            self.explaining = None
+            self._show_week(known[2])
+            return
 
         def show(detail: Any) -> None:
             import shiboken6
@@ -427,20 +433,28 @@ class ClientHoursTab(QWidget):
             lines.append(f"  {s.day:%a %m/%d} {s.start:%H:%M}-{s.end:%H:%M}  {s.title}: {what}")
         self.explain.setText("\n".join(lines))
 
-    def fetch(self, client_id: int, reason: str = "") -> list[Any]:
-        """Worker side of `load`: the weekly history (nothing read when the chart hides the
-        attendance history from this user)."""
+    def fetch(self, client_id: int, reason: str = "") -> tuple[list[Any], Any]:
+        """Worker side of `load`: the weekly history and its latest week explained, in one
+        read (nothing read when the chart hides the attendance history from this user)."""
         if reason:
-            return []
-        return list(hours.client_history(self.ctx.db, self.ctx.actor, client_id))
+            return [], None
+        history, latest = hours.client_attendance(self.ctx.db, self.ctx.actor, client_id)
+        return list(history), latest
 
-    def load(self, client_id: int, reason: str = "", data: list[Any] | None = None) -> None:
+    def load(
+        self, client_id: int, reason: str = "", data: tuple[list[Any], Any] | None = None
+    ) -> None:
         """`reason`: the chart hides the attendance history from this user; shown instead.
         `data`: what `fetch` read on a worker (read here when not given)."""
         if data is None:
             data = self.fetch(client_id, reason)
+        points, latest = data
         self.client_id = client_id
         self._explaining = None
+        # the latest week came with the history: selecting it shows it without another read
+        self._prefetched = (
+            (client_id, latest.week_start, latest) if latest is not None and points else None
+        )
         self.explain.setText("Select a week to see its sessions.")
         self.chart.setVisible(not reason)
         self.table.setVisible(not reason)
@@ -449,7 +463,6 @@ class ClientHoursTab(QWidget):
             self.model.set_rows([])
             self.caption.setText(reason)
             return
-        points = data
         self.chart.set_points(points)
         self.model.set_rows(list(reversed(points)))
         met = sum(1 for _, r in points if r.status == "met")
