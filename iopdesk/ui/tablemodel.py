@@ -13,6 +13,15 @@ from PySide6.QtGui import QBrush, QColor
 T = TypeVar("T")
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2
+_ROLES = frozenset(
+    {
+        Qt.ItemDataRole.DisplayRole,
+        Qt.ItemDataRole.TextAlignmentRole,
+        Qt.ItemDataRole.ForegroundRole,
+        ROW_ROLE,
+        SORT_ROLE,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -50,7 +59,9 @@ class RowsModel(QAbstractTableModel, Generic[T]):
         return None
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = 0) -> Any:
-        if not index.isValid():
+        # A painted cell asks for a dozen roles; answer the ones this model never sets before
+        # touching the row (halves the Python time of repainting a big table per keystroke).
+        if role not in _ROLES or not index.isValid():
             return None
         row = self.rows[index.row()]
         col = self.columns[index.column()]
