@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.pool import QueuePool
 from sqlmodel import Session
 
 from iopdesk import paths
@@ -556,9 +557,14 @@ def pg_account(url: URL) -> str:
 def sqlite_engine(path: Path, key: bytes) -> Engine:
     """An engine over a SQLCipher file with the pragmas IOPDesk relies on."""
     url = URL.create("sqlite+pysqlcipher", password=f"x'{key.hex()}'", database=str(path))
+    # A queue of connections shared by the threads, not pysqlcipher's default of one per
+    # thread (SingletonThreadPool): the op runner's workers get a fresh Python thread state
+    # for each op, so "per thread" meant a new connection per op, and past five of them the
+    # pool closed connections that another worker was still using.
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": 15},
+        poolclass=QueuePool,
         pool_size=5,
         hide_parameters=True,  # an error's text never quotes row values (names, phones)
     )
