@@ -11,6 +11,7 @@ from iopdesk.ui.context import AppContext
 from iopdesk.ui.dialogs import LoginDialog
 from iopdesk.ui.mainwindow import MainWindow
 from tests.conftest import PASSWORD
+from tests.helpers import settle
 
 pytestmark = [pytest.mark.gui, pytest.mark.parametrize("backend", ["sqlite"])]
 
@@ -29,6 +30,7 @@ def open_window(qtbot, env, actor) -> MainWindow:
     window.show()
     qtbot.waitExposed(window)
     qtbot.waitUntil(lambda: window.ready)  # the first page fills just after the first paint
+    settle()  # pages load in the background
     return window
 
 
@@ -115,9 +117,11 @@ def test_inactivity_lock_hides_everything_until_password(qtbot, env):
     lock = window.lock_page
     qtbot.keyClicks(lock.password, "wrong-password")
     qtbot.keyClick(lock.password, Qt.Key.Key_Return)
+    settle()  # the password is checked in the background
     assert window.locked and "not correct" in lock.error.text()
     qtbot.keyClicks(lock.password, PASSWORD)
     qtbot.keyClick(lock.password, Qt.Key.Key_Return)
+    settle()
     assert not window.locked
     assert window.main_ui.isVisible()
     actions = [e.action for e in audit.list_events(env.db, env.world.admin, limit=10)]
@@ -153,10 +157,12 @@ def test_window_geometry_is_remembered(qtbot, env):
 def test_admin_page_lists_users_and_verifies_audit(qtbot, env):
     window = open_window(qtbot, env, env.world.admin)
     window.go("Admin")
+    settle()
     page = window.pages["Admin"]
     names = [u.username for u in page.users_model.rows]
     assert names == sorted(["admin", "billing", "frontdesk", "supervisor", "therapist"])
     page._verify()
+    settle()
     assert page.verify_result.text().startswith("Audit log intact")
 
 

@@ -43,6 +43,7 @@ def test_backups_tab_back_up_now_and_restore(qtbot, env: Env, tmp_path: Path, mo
     tab = page.backups_tab
     assert page.tabs.tabText(page.tabs.indexOf(tab)) == "Backups"
     page.refresh()
+    settle()
     assert tab.last_label.text() == "No backup has been made yet."
     assert tab.model.rowCount() == 0
     made = finish(tab.back_up_now())
@@ -84,10 +85,12 @@ def test_today_warns_when_backups_are_old(qtbot, env: Env, tmp_path: Path):
     page = TodayPage(_ctx(env))
     qtbot.addWidget(page)
     page.refresh()
+    settle()
     assert not page.backup_banner.isHidden()
     assert "never been backed up" in page.backup_banner.text()
     backup.create_backup(env.db, env.world.admin)
     page.refresh()
+    settle()
     assert page.backup_banner.isHidden()
 
 

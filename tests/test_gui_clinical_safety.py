@@ -19,6 +19,7 @@ from iopdesk.ui.context import AppContext
 from iopdesk.ui.pages import safety as ui
 from iopdesk.ui.pages.clients import ChartPage
 from iopdesk.ui.pages.today import TodayPage
+from tests.helpers import settle
 from tests.test_clinical_safety import TODAY, _discharged, pdf_text
 
 pytestmark = pytest.mark.gui
@@ -79,6 +80,7 @@ def test_banner_today_cssrs_and_safety_plan(qtbot, env, tmp_path, monkeypatch):
     today_page = TodayPage(ctx)
     qtbot.addWidget(today_page)
     today_page.refresh()
+    settle()
     assert today_page.risk_list.isVisibleTo(today_page)
     assert "Ownclient, Canary" in today_page.risk_list.text()
 
@@ -327,12 +329,14 @@ def test_weekly_hours_dashboard_shows_the_override_and_its_end(qtbot, env):
     widget = WeeklyHoursWidget(ctx_for(env, w.supervisor))
     qtbot.addWidget(widget)
     widget.refresh()
+    settle()
     row = next(i for i in range(widget.model.rowCount()) if widget.model.row_at(i).mrn == "M000001")
     assert widget.model.index(row, 4).data().endswith("*")
     assert f"6.00 h through {until:%m/%d/%Y}" in widget.override_note.text()
     # a week after the end date: no star, no note, the track's 9 hours
     for _ in range(3):  # three weeks on: past the end date whatever today's weekday
         qtbot.mouseClick(widget.findChildren(QPushButton)[1], Qt.MouseButton.LeftButton)  # ">"
+    settle()
     row = next(i for i in range(widget.model.rowCount()) if widget.model.row_at(i).mrn == "M000001")
     assert widget.model.index(row, 4).data() == "9.00"
     assert not widget.override_note.text()

@@ -11,6 +11,7 @@ from iopdesk.services import clinic, notes
 from iopdesk.ui import msgbox
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.pages.notes import GroupNoteDialog, NoteEditorDialog, NotesPage
+from tests.helpers import settle
 from tests.test_notes import _group, _individual, _today
 
 pytestmark = pytest.mark.gui
@@ -35,6 +36,7 @@ def _page(qtbot, env, actor) -> NotesPage:
     page.resize(1200, 700)
     page.show()
     page.refresh()
+    settle()
     return page
 
 
@@ -87,6 +89,7 @@ def test_write_and_sign_progress_note_through_the_editor(qtbot, env):
     assert content.modalities == ["Motivational Interviewing"]
     assert content.risk_suicidal and content.service_minutes == 50
     page.refresh()
+    settle()
     assert page.tabs.tabText(2) == "Sessions without a note (0)"
     assert page.tabs.tabText(0) == "My drafts (0)"
 
@@ -106,6 +109,7 @@ def test_autosave_keeps_a_draft_and_closing_saves(qtbot, env):
     content = notes.read_note(env.db, w.therapist, dialog.note_id)
     assert content.sections["Data"] == "Half a thought and the rest"
     page.refresh()
+    settle()
     assert page.tabs.tabText(0) == "My drafts (1)"
     # reopening the draft from the queue shows what was typed
     page.drafts_table.selectRow(0)
@@ -157,6 +161,7 @@ def test_group_note_for_six_clients_with_keyboard_and_mouse(qtbot, env):
         assert entry.status == "signed" and entry.format == "group"
     assert notes.list_note_headers(env.db, w.admin, absent) == []
     page.refresh()
+    settle()
     assert page.tabs.tabText(2) == "Sessions without a note (0)"
 
 
@@ -173,9 +178,11 @@ def test_supervisor_cosign_queue_and_chart_actions(qtbot, env, tmp_path: Path):
     assert page.tabs.tabText(1) == "Awaiting my co-signature (2)"
     page.cosign_table.selectRow(0)
     page._preview_cosign()
+    settle()
     assert "Awaiting co-signature" in page.cosign_view.toPlainText()
     page.cosign_table.selectAll()  # e.g. every entry of one group note at once
     qtbot.mouseClick(page.cosign_btn, Qt.MouseButton.LeftButton)
+    settle()
     assert page.tabs.tabText(1) == "Awaiting my co-signature (0)"
     assert notes.read_note(env.db, w.supervisor, saved.id).header.state == "co-signed"
 

@@ -16,6 +16,7 @@ from iopdesk.ui import msgbox
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.mainwindow import MainWindow
 from iopdesk.ui.pages.privacy import ReleaseDialog, TwoFactorDialog
+from tests.helpers import finish, settle
 
 pytestmark = pytest.mark.gui
 
@@ -124,6 +125,7 @@ def test_break_glass_button_opens_a_closed_chart_and_admin_reviews(qtbot, env):
     admin_window = open_window(qtbot, env, w.admin)
     today = admin_window.pages["Today"]
     today.refresh()
+    settle()
     panel = today.break_glass_panel
     assert panel.isVisibleTo(today) and panel.model.rowCount() == 1
     assert today.break_glass.value.text() == "1"
@@ -146,28 +148,34 @@ def test_audit_report_screen_filters_sorts_exports_and_verifies(qtbot, env, tmp_
     widget = admin.audit_report
     admin.tabs.setCurrentWidget(widget)
     widget.refresh()
+    settle()
     assert widget.model.rowCount() > 5
     ids = [r.id for r in widget.model.rows]
     assert ids == sorted(ids, reverse=True)
     widget.sort_by(2)  # User column, ascending
+    settle()
     names = [r.username for r in widget.model.rows]
     assert names == sorted(names)
     widget.sort_by(2)
+    settle()
     names = [r.username for r in widget.model.rows]  # (each view adds an audit event)
     assert names == sorted(names, reverse=True) and names[0] != names[-1]
     widget.action.setCurrentIndex(widget.action.findData("user_add"))
     widget.refresh()
+    settle()
     assert {r.action for r in widget.model.rows} == {"user_add"}
     with env.db.session() as s:
         mrn = s.get(Client, w.client_own).mrn
     widget.action.setCurrentIndex(0)
     widget.client.setText(mrn)
     widget.refresh()
+    settle()
     assert widget.model.rows and {r.client_id for r in widget.model.rows} == {w.client_own}
-    widget.export(".xlsx", str(tmp_path / "audit.xlsx"))
+    finish(widget.export(".xlsx", str(tmp_path / "audit.xlsx")))
     ws = load_workbook(tmp_path / "audit.xlsx")["Audit"]
     assert ws.max_row >= 4
     admin._verify()  # the old entry point still works
+    settle()
     assert widget.verify_result.text().startswith("Audit log intact")
 
 
@@ -313,6 +321,7 @@ def test_amendment_deadlines_in_the_chart_and_overdue_on_todays_screen(qtbot, en
     admin = open_window(qtbot, env, w.admin)
     today_page = admin.pages["Today"]
     today_page.refresh()
+    settle()
     assert today_page.amendments.isVisibleTo(today_page)
     assert today_page.amendments.value.text() == "1"
     panel = today_page.amendments_panel
@@ -355,6 +364,7 @@ def test_amendment_deadlines_in_the_chart_and_overdue_on_todays_screen(qtbot, en
     done = next(a for a in model.rows if a.id == late.id)
     assert done.disagreement == "I moved in March" and done.rebuttal.startswith("The intake")
     today_page.refresh()
+    settle()
     assert not today_page.amendments_panel.isVisibleTo(today_page)
 
 

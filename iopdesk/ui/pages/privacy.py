@@ -955,10 +955,19 @@ class BreakGlassReviewPanel(QWidget):
         self.setVisible(False)
 
     def refresh(self, show: bool = True) -> None:
+        """Load in the background (hidden when not shown or not allowed)."""
+        from iopdesk.ui.pages.loading import load
+
         if not show or not self.ctx.can(Perm.AUDIT_VIEW):
             self.setVisible(False)
             return
-        rows = breakglass.list_accesses(self.ctx.db, self.ctx.actor)
+        load(self, self.fetch, self.present)
+
+    def fetch(self) -> list[breakglass.BreakGlassInfo]:
+        """Worker thread: services only."""
+        return breakglass.list_accesses(self.ctx.db, self.ctx.actor)
+
+    def present(self, rows: list[breakglass.BreakGlassInfo]) -> None:
         self.model.set_rows(rows)
         self.setVisible(bool(rows))
 
@@ -1020,10 +1029,19 @@ class OverdueAmendmentsPanel(QWidget):
         self.setVisible(False)
 
     def refresh(self, show: bool = True) -> None:
+        """Load in the background (hidden when not shown or not allowed)."""
+        from iopdesk.ui.pages.loading import load
+
         if not show or not self.ctx.can(Perm.AUDIT_VIEW):
             self.setVisible(False)
             return
-        rows = amendments.list_overdue(self.ctx.db, self.ctx.actor)
+        load(self, self.fetch, self.present)
+
+    def fetch(self) -> list[amendments.AmendmentInfo]:
+        """Worker thread: services only."""
+        return amendments.list_overdue(self.ctx.db, self.ctx.actor)
+
+    def present(self, rows: list[amendments.AmendmentInfo]) -> None:
         self.model.set_rows(rows)
         self.setVisible(bool(rows))
 
