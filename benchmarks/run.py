@@ -68,6 +68,8 @@ TARGETS = (
            "bare INSERT .. ON CONFLICT, same rows"),
     Target("gui_stall", "Longest GUI-thread stall: year export, 10k import, backup, biggest chart,"
            " census typing", "ms", 50, None, "heartbeat with the GUI thread idle"),
+    Target("gui_calls", "Slowest service call left on the GUI thread (tests/test_gui_thread.py "
+           "ALLOWED)", "ms", 10, None, "-"),
     Target("memory", "GUI peak RSS, large database, every page visited", "MB", 400, None,
            "bare PySide6 QMainWindow"),
 )  # fmt: skip
@@ -80,6 +82,7 @@ BENCHES = {
     "aftercare": ("benchmarks.bench_aftercare", "none"),
     "signin": ("benchmarks.bench_signin", "write"),
     "stalls": ("benchmarks.bench_stalls", "write"),
+    "gui_calls": ("benchmarks.bench_gui_calls", "read"),
 }
 
 
