@@ -125,6 +125,7 @@ from iopdesk.services.clinic import get_setting_in
 from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm, require
 from iopdesk.services.records import serialize
+from iopdesk.services.steps import sort_in_steps, sorted_in_steps
 
 _ATTENDED = tuple(s.value for s in ATTENDED_STATUSES)
 _CENTS = Decimal("0.01")
@@ -828,7 +829,7 @@ def _compute(
             )
         )
 
-    for (cid, day), atts in sorted(by_day.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+    for (cid, day), atts in sorted_in_steps(by_day.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         if cid not in facts.clients:
             continue
         atts.sort(key=lambda a: a.session_id)
@@ -942,7 +943,9 @@ def _compute(
                 used[billed[0]] = used.get(billed[0], 0) - billed[1]
 
     # fee, then authorization units in date order
-    kept.sort(key=lambda c: (c.day, facts.clients[c.client_id].mrn, c.code, c.session_id or 0))
+    sort_in_steps(
+        kept, key=lambda c: (c.day, facts.clients[c.client_id].mrn, c.code, c.session_id or 0)
+    )
     for c in kept:
         info = facts.clients[c.client_id]
         payer_code_, _mode, requires_auth = facts.payers[c.payer_id]
@@ -997,8 +1000,9 @@ def _compute(
                 part2=info.part2,
             )
         )
-    run.lines.sort(
-        key=lambda ln: (ln.mrn, ln.date_of_service, ln.procedure_code, ln.session_id or 0)
+    sort_in_steps(
+        run.lines,
+        key=lambda ln: (ln.mrn, ln.date_of_service, ln.procedure_code, ln.session_id or 0),
     )
     run.exceptions.sort(key=lambda e: (e.mrn, e.date_of_service, e.session_id or 0, e.reason))
     run.by_payer = _summarise(run.lines, lambda ln: ln.payer)
