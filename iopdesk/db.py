@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.pool import QueuePool
 from sqlmodel import Session
 
 from iopdesk import paths
@@ -553,12 +554,56 @@ def pg_account(url: URL) -> str:
     return f"{url.username}@{url.host or 'localhost'}:{url.port or 5432}/{url.database}"
 
 
+FETCH_CHUNK = 256
+
+
+def _chunked_connection_class() -> type:
+    """A SQLCipher connection whose cursors fetch in chunks of Python-visible size.
+
+    The driver's `fetchall` is one C loop over every row: it lets go of the GIL around each
+    step but never runs Python bytecode, so it never honours another thread's request for the
+    GIL and the GUI thread could wait for the whole result (600 ms for a large export's rows).
+    Fetching FETCH_CHUNK rows at a time returns to the interpreter between chunks, where the
+    GIL is handed over: a background read no longer freezes the window. `executemany` (a
+    batch's billing lines, an import's rows) has the same C loop and the same remedy."""
+    from sqlcipher3 import dbapi2
+
+    class ChunkedCursor(dbapi2.Cursor):  # type: ignore[misc]
+        def executemany(self, sql: str, rows: Any) -> Any:
+            # The rows come from a Python generator: resuming it runs bytecode between rows,
+            # which is where the interpreter hands the GIL to a waiting thread.
+            return super().executemany(sql, (row for row in rows))
+
+        def fetchall(self) -> list[Any]:
+            rows: list[Any] = []
+            while True:
+                chunk = self.fetchmany(FETCH_CHUNK)
+                if not chunk:
+                    return rows
+                rows.extend(chunk)
+
+    class ChunkedConnection(dbapi2.Connection):  # type: ignore[misc]
+        def cursor(self, factory: Any = ChunkedCursor) -> Any:
+            return super().cursor(factory)
+
+    return ChunkedConnection
+
+
 def sqlite_engine(path: Path, key: bytes) -> Engine:
     """An engine over a SQLCipher file with the pragmas IOPDesk relies on."""
     url = URL.create("sqlite+pysqlcipher", password=f"x'{key.hex()}'", database=str(path))
+    # A queue of connections shared by the threads, not pysqlcipher's default of one per
+    # thread (SingletonThreadPool): the op runner's workers get a fresh Python thread state
+    # for each op, so "per thread" meant a new connection per op, and past five of them the
+    # pool closed connections that another worker was still using.
     engine = create_engine(
         url,
-        connect_args={"check_same_thread": False, "timeout": 15},
+        connect_args={
+            "check_same_thread": False,
+            "timeout": 15,
+            "factory": _chunked_connection_class(),
+        },
+        poolclass=QueuePool,
         pool_size=5,
         hide_parameters=True,  # an error's text never quotes row values (names, phones)
     )

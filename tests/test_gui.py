@@ -108,9 +108,11 @@ def test_inactivity_lock_hides_everything_until_password(qtbot, env):
     lock = window.lock_page
     qtbot.keyClicks(lock.password, "wrong-password")
     qtbot.keyClick(lock.password, Qt.Key.Key_Return)
+    settle()  # the password is checked in the background
     assert window.locked and "not correct" in lock.error.text()
     qtbot.keyClicks(lock.password, PASSWORD)
     qtbot.keyClick(lock.password, Qt.Key.Key_Return)
+    settle()
     assert not window.locked
     assert window.main_ui.isVisible()
     actions = [e.action for e in audit.list_events(env.db, env.world.admin, limit=10)]
@@ -146,10 +148,12 @@ def test_window_geometry_is_remembered(qtbot, env):
 def test_admin_page_lists_users_and_verifies_audit(qtbot, env):
     window = open_window(qtbot, env, env.world.admin)
     window.go("Admin")
+    settle()
     page = window.pages["Admin"]
     names = [u.username for u in page.users_model.rows]
     assert names == sorted(["admin", "billing", "frontdesk", "supervisor", "therapist"])
     page._verify()
+    settle()
     assert page.verify_result.text().startswith("Audit log intact")
 
 

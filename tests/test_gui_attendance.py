@@ -12,6 +12,7 @@ from iopdesk.services import attendance, clinic
 from iopdesk.ui import msgbox
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.pages.attendance import AttendancePage, parse_time
+from tests.helpers import finish, settle
 
 pytestmark = [pytest.mark.gui, pytest.mark.sqlite_only]
 
@@ -22,6 +23,7 @@ def open_page(qtbot, env, actor) -> AttendancePage:
     page.resize(1200, 700)
     page.show()
     page.refresh()
+    settle()  # the page loads in the background
     return page
 
 
@@ -29,6 +31,7 @@ def test_keyboard_only_sign_in(qtbot, env, group):
     session_id, _ids = group
     page = open_page(qtbot, env, env.world.front_desk)
     page.open_session(session_id)
+    settle()
     table = page.panel.table
     assert page.panel.model.rowCount() == 4
     # One key per client: present, late, absent unexcused; arrow down skips nobody.
@@ -55,6 +58,7 @@ def test_keyboard_only_sign_in(qtbot, env, group):
     # The weekly-hours dashboard on the same screen shows the new minutes.
     dashboard = page._hours_tab
     dashboard.refresh()
+    settle()
     by_name = {r.client: r for r in dashboard.model.rows}
     assert by_name["Alpha, Ann"].attended_minutes == 180
     assert by_name["Bravo, Ben"].attended_minutes == 150
@@ -66,7 +70,9 @@ def test_second_workstation_gets_a_clear_conflict_and_sees_the_first(qtbot, env,
     first = open_page(qtbot, env, env.world.front_desk)
     second = open_page(qtbot, env, env.world.therapist)
     first.open_session(session_id)
+    settle()
     second.open_session(session_id)
+    settle()
     first.panel.model.set_status(0, "present")
     first.panel.save()
     second.panel.model.set_status(0, "absent_unexcused")
@@ -82,6 +88,7 @@ def test_late_without_minutes_is_refused_in_plain_words(qtbot, env, group):
     session_id, _ids = group
     page = open_page(qtbot, env, env.world.front_desk)
     page.open_session(session_id)
+    settle()
     page.panel.model.set_status(0, "late")
     page.panel.save()
     assert msgbox.shown and "minutes" in msgbox.shown[-1].text.lower()
@@ -129,12 +136,12 @@ def test_reports_screen_saves_the_weekly_hours_workbook(qtbot, env, group, tmp_p
     page = ReportsPage(AppContext(env.db, env.world.front_desk, clinic.get_clinic(env.db)))
     qtbot.addWidget(page)
     out = tmp_path / "week.xlsx"
-    assert page.save_to(out) == 4
+    assert finish(page.save_to(out)) == 4
     ws = load_workbook(out)["Weekly Hours"]
     assert [c.value for c in ws[1]] == [
         "MRN", "Client", "Track", "Required Hours", "Attended Hours", "Status",
         "Required Days", "Attended Days",
     ]  # fmt: skip
     assert ws.max_row >= 5 and "Saved weekly hours for 4 clients" in page.result.text()
-    assert page.save_to(tmp_path / "week.csv") is None  # plain refusal, no file
+    assert finish(page.save_to(tmp_path / "week.csv")) is None  # plain refusal, no file
     assert msgbox.shown[-1].title and not (tmp_path / "week.csv").exists()

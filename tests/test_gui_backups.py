@@ -30,6 +30,7 @@ def test_backups_tab_back_up_now_and_restore(qtbot, env: Env, tmp_path: Path, mo
     tab = page.backups_tab
     assert page.tabs.tabText(page.tabs.indexOf(tab)) == "Backups"
     page.refresh()
+    settle()
     assert tab.last_label.text() == "No backup has been made yet."
     assert tab.model.rowCount() == 0
     made = finish(tab.back_up_now())

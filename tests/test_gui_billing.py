@@ -57,6 +57,7 @@ def test_payers_and_fees_tab(qtbot, env, tmp_path):
     page = BillingPage(AppContext(env.db, env.world.billing, clinic.get_clinic(env.db)))
     qtbot.addWidget(page)
     page.refresh()
+    settle()
     tab = page.payers_tab
     codes = [p.payer_code for p in tab.payer_model.rows]
     assert "ACME" in codes and "MCD" in codes
@@ -72,7 +73,9 @@ def test_payers_and_fees_tab(qtbot, env, tmp_path):
     dialog._try_accept()
     assert dialog.result() == 1 and dialog.saved is not None
     tab.refresh()
+    settle()
     tab._select(dialog.saved.id)
+    settle()
     assert tab.selected_payer().payer_code == "BCBS"
     fee = FeeDialog(tab.ctx, tab.selected_payer(), None, tab)
     fee.code.setText("H0015")
@@ -83,8 +86,10 @@ def test_payers_and_fees_tab(qtbot, env, tmp_path):
     fee._try_accept()
     assert fee.result() == 1
     tab.refresh()
+    settle()
     assert [(f.code, str(f.rate)) for f in tab.fee_model.rows] == [("H0015", "180.00")]
     assert tab.void_fee(tab.fee_model.rows[0].id, "typo")
+    settle()
     assert tab.fee_model.rows == []
 
 
@@ -129,6 +134,7 @@ def test_payer_coding_rules_typed_into_the_payer_dialog(qtbot, env, tmp_path):
     page = BillingPage(AppContext(env.db, env.world.admin, clinic.get_clinic(env.db)))
     qtbot.addWidget(page)
     page.refresh()
+    settle()
     tab = page.payers_tab
     dialog = PayerDialog(tab.ctx, None, tab)
     dialog.show()
@@ -146,6 +152,7 @@ def test_payer_coding_rules_typed_into_the_payer_dialog(qtbot, env, tmp_path):
     assert (saved.audio_only_modifier, saved.group_hq, saved.sud_hf) == ("FQ", False, True)
     assert saved.requires_treatment_plan
     tab.refresh()
+    settle()
     row = next(i for i, p in enumerate(tab.payer_model.rows) if p.payer_code == "MCR")
     shown = tab.payer_model.index(row, 4).data()
     assert shown == "audio FQ, no HQ, HF, plan required"

@@ -82,7 +82,8 @@ def test_export_claims_then_post_835(qtbot, env, tmp_path):
     )
     tab = page.remit_tab
     page.tabs.setCurrentWidget(tab)
-    posted = tab.import_file(era)
+    posted = finish(tab.import_file(era))
+    settle()
     assert posted is not None and posted.claims_matched == 1 and not posted.unmatched
     assert tab.denials_model.rowCount() == 1
     assert tab.tabs.tabText(0) == "Denials (1)"
@@ -93,10 +94,11 @@ def test_export_claims_then_post_835(qtbot, env, tmp_path):
     assert shown.matched and shown.paid == Decimal("50") and shown.status.startswith("processed")
     assert "CO-45 Charge exceeds fee schedule" in shown.adjustments
     assert "CO-197 Precertification/authorization" in shown.adjustments
-    again = tab.import_file(era)
+    again = finish(tab.import_file(era))
+    settle()
     assert again is not None and again.already_imported
     assert msgbox.shown[-1].title == "Already imported"
-    pdf = tab.export_aging_to(tmp_path / "ar.pdf")
+    pdf = finish(tab.export_aging_to(tmp_path / "ar.pdf"))
     assert pdf is not None and pdf.read_bytes().startswith(b"%PDF")
 
 
@@ -107,6 +109,7 @@ def test_payer_dialog_electronic_fields(qtbot, env, tmp_path):
     page = BillingPage(AppContext(env.db, env.world.admin, clinic.get_clinic(env.db)))
     qtbot.addWidget(page)
     page.refresh()
+    settle()
     info = next(p for p in payers.list_payers(env.db, env.world.admin) if p.payer_code == "MCD")
     dialog = PayerDialog(page.ctx, info, page)
     assert dialog.edi.text() == "77001" and dialog.tob.text() == "0131"

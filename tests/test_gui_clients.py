@@ -383,6 +383,7 @@ def test_staff_tab_license_warning_edit_and_stale_edit(qtbot, env):
     tab = StaffTab(ctx)
     qtbot.addWidget(tab)
     tab.refresh()
+    settle()
     assert tab.warning.isVisibleTo(tab)
     assert "Lena Soon, LPC: License expires in 10 days" in tab.warning.text()
     row = next(i for i, s in enumerate(tab.model.rows) if s.id == soon.id)
@@ -400,6 +401,7 @@ def test_staff_tab_license_warning_edit_and_stale_edit(qtbot, env):
     save(qtbot, dialog)
     assert dialog.result() == QDialog.DialogCode.Accepted, dialog.error.text()
     tab.refresh()
+    settle()
     assert not tab.warning.isVisibleTo(tab)
 
     # Someone else saves first: the stale edit is refused, shown, and the dialog closes.
@@ -419,6 +421,7 @@ def test_staff_tab_license_warning_edit_and_stale_edit(qtbot, env):
     assert stale.stale is True and stale.result() == QDialog.DialogCode.Accepted
     assert msgbox.shown[-1].title == "Changed on another workstation"
     tab.refresh()
+    settle()
     assert next(s for s in tab.model.rows if s.id == soon.id).last_name == "Elsewhere"
 
 
@@ -474,12 +477,15 @@ def test_assign_and_reassign_primary_therapist_changes_caseloads(qtbot, env):
     page.resize(1156, 690)
     page.show()
     page.refresh()
+    settle()
     assert counts(page, first.id) == (0, 0) and counts(page, second.id) == (0, 0)
 
     assign_with_dialog(qtbot, ctx, client.id, first.id, TODAY - timedelta(days=30))
     page.refresh()
+    settle()
     assert counts(page, first.id) == (1, 1) and counts(page, second.id) == (0, 0)
     page.select_staff(first.id)
+    settle()
     assert [r.mrn for r in page.clients_model.rows] == [client.mrn]
     assert page.heading.text() == "Tina First, LPC: 1 client"
 
@@ -496,10 +502,12 @@ def test_assign_and_reassign_primary_therapist_changes_caseloads(qtbot, env):
 
     assign_with_dialog(qtbot, ctx, client.id, second.id, TODAY)
     page.refresh()
+    settle()
     assert counts(page, first.id) == (0, 0) and counts(page, second.id) == (1, 1)
     assert page.heading.text() == "Tina First, LPC: 0 clients"  # selection kept
     assert page.empty.isVisibleTo(page)
     page.select_staff(second.id)
+    settle()
     assert [r.id for r in page.clients_model.rows] == [client.id]
 
     history = staff.assignments_for(env.db, admin, client.id)
@@ -528,6 +536,7 @@ def test_caseload_page_defaults_to_own_caseload(qtbot, env):
     page = CaseloadPage(ctx_for(env, therapist))
     qtbot.addWidget(page)
     page.refresh()
+    settle()
     assert page.selected_staff() is not None
     assert page.selected_staff().staff_id == therapist.staff_id
     assert [r.id for r in page.clients_model.rows] == [env.world.client_own]
@@ -597,6 +606,7 @@ def test_admin_clinic_details_validate_and_save(qtbot, env):
     page = AdminPage(ctx_for(env, env.world.admin))
     qtbot.addWidget(page)
     page.refresh()
+    settle()
     assert page.clinic_fields["name"].text() == "Test Clinic"
     page.clinic_fields["billing_npi"].setText("1234567890")  # bad check digit
     page.clinic_fields["office_pos"].setText("office")
@@ -686,6 +696,7 @@ def test_weekly_hours_dashboard_shows_days_after_status(qtbot, env):
     widget.resize(1366, 600)
     widget.show()
     widget.refresh()
+    settle()
     model = widget.model
     headers = [model.headerData(i, Qt.Orientation.Horizontal) for i in range(model.columnCount())]
     status = headers.index("Status")
@@ -708,6 +719,7 @@ def test_weekly_hours_dashboard_shows_days_after_status(qtbot, env):
     assert cell(status).startswith("not met")
     previous = next(b for b in widget.findChildren(QPushButton) if b.text() == "<")
     qtbot.mouseClick(previous, Qt.MouseButton.LeftButton)  # last week: nothing attended
+    settle()
     row = next(i for i, r in enumerate(model.rows) if r.client_id == env.world.client_own)
     assert (cell(status + 1), cell(status + 2)) == ("3", "0")
 

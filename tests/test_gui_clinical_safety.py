@@ -315,12 +315,14 @@ def test_weekly_hours_dashboard_shows_the_override_and_its_end(qtbot, env):
     widget = WeeklyHoursWidget(ctx_for(env, w.supervisor))
     qtbot.addWidget(widget)
     widget.refresh()
+    settle()
     row = next(i for i in range(widget.model.rowCount()) if widget.model.row_at(i).mrn == "M000001")
     assert widget.model.index(row, 4).data().endswith("*")
     assert f"6.00 h through {until:%m/%d/%Y}" in widget.override_note.text()
     # a week after the end date: no star, no note, the track's 9 hours
     for _ in range(3):  # three weeks on: past the end date whatever today's weekday
         qtbot.mouseClick(widget.findChildren(QPushButton)[1], Qt.MouseButton.LeftButton)  # ">"
+    settle()
     row = next(i for i in range(widget.model.rowCount()) if widget.model.row_at(i).mrn == "M000001")
     assert widget.model.index(row, 4).data() == "9.00"
     assert not widget.override_note.text()

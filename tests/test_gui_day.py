@@ -56,7 +56,9 @@ def test_editing_a_saved_rows_times_recomputes_the_minutes(qtbot, env, group):
     page.resize(1200, 700)
     page.show()
     page.refresh()
+    settle()
     page.open_session(session_id)
+    settle()
     table = page.panel.table
     # Both present, saved: 180 minutes each.
     click_cell(qtbot, table, 0, 2)
@@ -97,7 +99,9 @@ def test_late_and_left_early_times_must_lie_inside_the_session(qtbot, env, group
     page.resize(1200, 700)
     page.show()
     page.refresh()
+    settle()
     page.open_session(session_id)
+    settle()
     table = page.panel.table
     click_cell(qtbot, table, 0, 2)
     qtbot.keyClick(table, Qt.Key.Key_L)
@@ -328,6 +332,7 @@ def test_the_dashboard_and_the_chart_name_the_week_alike(qtbot, env, group):
     dashboard.show()
     retype(qtbot, dashboard.week, f"{date.today():%m/%d/%Y}")
     dashboard.refresh()
+    settle()
     start = service_clock.week_start_of(date.today(), "Mon")
     label = service_clock.week_label(start)
     assert dashboard.week_label.text() == label
@@ -343,6 +348,7 @@ def test_the_dashboard_and_the_chart_name_the_week_alike(qtbot, env, group):
 
     set_setting(env.db, env.world.admin, "week_start", "Sun")
     dashboard.refresh()
+    settle()
     sunday = service_clock.week_label(service_clock.week_start_of(date.today(), "Sun"))
     assert dashboard.week_label.text() == sunday and sunday.startswith("Sun ")
 
@@ -415,6 +421,7 @@ def test_scrolling_the_settings_page_changes_no_setting(qtbot, env):
     page.resize(1024, 700)
     page.show()
     page.refresh()
+    settle()
     spin = page.setting_widgets["auth_warn_days"]
     assert isinstance(spin, QSpinBox)
     tab = next(i for i in range(page.tabs.count()) if page.tabs.widget(i).isAncestorOf(spin))
@@ -633,6 +640,7 @@ def test_cosign_queue_has_one_row_per_note_and_moves_on(qtbot, env):
     page.resize(1366, 768)
     page.show()
     page.refresh()
+    settle()
     # One row for the group note (3 clients) and one per individual note: 3, not 5.
     assert page.cosign_model.rowCount() == 3
     group_row = next(i for i, r in enumerate(page.cosign_model.rows) if r.kind == "group")
@@ -641,6 +649,7 @@ def test_cosign_queue_has_one_row_per_note_and_moves_on(qtbot, env):
     # Co-sign the first row: the next note is selected and shown, ready to read.
     click_cell(qtbot, page.cosign_table, 0, 1)
     qtbot.mouseClick(page.cosign_btn, Qt.MouseButton.LeftButton)
+    settle()
     assert page.cosign_model.rowCount() == 2
     assert page.cosign_table.selectionModel().selectedRows()[0].row() == 0
     assert page.cosign_view.toPlainText().strip() != ""
@@ -654,6 +663,7 @@ def test_cosign_queue_has_one_row_per_note_and_moves_on(qtbot, env):
         rect.center(),
     )
     qtbot.mouseClick(page.cosign_btn, Qt.MouseButton.LeftButton)
+    settle()
     assert page.cosign_model.rowCount() == 0
     assert notes.awaiting_my_cosign(env.db, w.supervisor) == []
     assert page.tabs.tabText(1) == "Awaiting my co-signature (0)"
@@ -720,6 +730,7 @@ def test_weekly_hours_put_holds_aside_and_explain_a_week(qtbot, env, group):
     dashboard = WeeklyHoursWidget(ctx_for(env, env.world.admin))
     qtbot.addWidget(dashboard)
     dashboard.refresh()
+    settle()
     by_name = {r.client: i for i, r in enumerate(dashboard.model.rows)}
     status = dashboard.model.data(
         dashboard.model.index(by_name["Bravo, Ben"], 7), Qt.ItemDataRole.DisplayRole

@@ -19,7 +19,7 @@ from iopdesk.ui.pages.discharge import (
     PrintDialog,
     parse_time,
 )
-from tests.helpers import ctx_for
+from tests.helpers import ctx_for, settle
 from tests.test_discharge import LAST, admitted_client
 
 pytestmark = [pytest.mark.gui, pytest.mark.sqlite_only]
@@ -134,6 +134,7 @@ def test_page_lists_and_chart_tab(qtbot, env):
     page = DischargePage(ctx_for(env, env.world.front_desk))
     qtbot.addWidget(page)
     page.refresh()
+    settle()
     assert page.tabs.tabText(1) == "Recently discharged (1)"
     assert not page.discharge_btn.isVisibleTo(page)  # the front desk does not discharge
     assert page.models["discharged"].rows[0].plan_status == "draft"

@@ -23,6 +23,7 @@ def _page(qtbot, env, actor) -> NotesPage:
     page.resize(1200, 700)
     page.show()
     page.refresh()
+    settle()
     return page
 
 
@@ -75,6 +76,7 @@ def test_write_and_sign_progress_note_through_the_editor(qtbot, env):
     assert content.modalities == ["Motivational Interviewing"]
     assert content.risk_suicidal and content.service_minutes == 50
     page.refresh()
+    settle()
     assert page.tabs.tabText(2) == "Sessions without a note (0)"
     assert page.tabs.tabText(0) == "My drafts (0)"
 
@@ -94,6 +96,7 @@ def test_autosave_keeps_a_draft_and_closing_saves(qtbot, env):
     content = notes.read_note(env.db, w.therapist, dialog.note_id)
     assert content.sections["Data"] == "Half a thought and the rest"
     page.refresh()
+    settle()
     assert page.tabs.tabText(0) == "My drafts (1)"
     # reopening the draft from the queue shows what was typed
     page.drafts_table.selectRow(0)
@@ -145,6 +148,7 @@ def test_group_note_for_six_clients_with_keyboard_and_mouse(qtbot, env):
         assert entry.status == "signed" and entry.format == "group"
     assert notes.list_note_headers(env.db, w.admin, absent) == []
     page.refresh()
+    settle()
     assert page.tabs.tabText(2) == "Sessions without a note (0)"
 
 
@@ -161,9 +165,11 @@ def test_supervisor_cosign_queue_and_chart_actions(qtbot, env, tmp_path: Path):
     assert page.tabs.tabText(1) == "Awaiting my co-signature (2)"
     page.cosign_table.selectRow(0)
     page._preview_cosign()
+    settle()
     assert "Awaiting co-signature" in page.cosign_view.toPlainText()
     page.cosign_table.selectAll()  # e.g. every entry of one group note at once
     qtbot.mouseClick(page.cosign_btn, Qt.MouseButton.LeftButton)
+    settle()
     assert page.tabs.tabText(1) == "Awaiting my co-signature (0)"
     assert notes.read_note(env.db, w.supervisor, saved.id).header.state == "co-signed"
 

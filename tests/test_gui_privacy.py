@@ -15,8 +15,8 @@ from iopdesk.services.disclosures import INTERNAL, Release
 from iopdesk.ui import msgbox
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.pages.privacy import ReleaseDialog, TwoFactorDialog
+from tests.helpers import finish, settle
 from tests.helpers import main_window as open_window
-from tests.helpers import settle
 from tests.helpers.chart import show_tab
 
 pytestmark = [pytest.mark.gui, pytest.mark.sqlite_only]
@@ -131,28 +131,34 @@ def test_audit_report_screen_filters_sorts_exports_and_verifies(qtbot, env, tmp_
     widget = admin.audit_report
     admin.tabs.setCurrentWidget(widget)
     widget.refresh()
+    settle()
     assert widget.model.rowCount() > 5
     ids = [r.id for r in widget.model.rows]
     assert ids == sorted(ids, reverse=True)
     widget.sort_by(2)  # User column, ascending
+    settle()
     names = [r.username for r in widget.model.rows]
     assert names == sorted(names)
     widget.sort_by(2)
+    settle()
     names = [r.username for r in widget.model.rows]  # (each view adds an audit event)
     assert names == sorted(names, reverse=True) and names[0] != names[-1]
     widget.action.setCurrentIndex(widget.action.findData("user_add"))
     widget.refresh()
+    settle()
     assert {r.action for r in widget.model.rows} == {"user_add"}
     with env.db.session() as s:
         mrn = s.get(Client, w.client_own).mrn
     widget.action.setCurrentIndex(0)
     widget.client.setText(mrn)
     widget.refresh()
+    settle()
     assert widget.model.rows and {r.client_id for r in widget.model.rows} == {w.client_own}
-    widget.export(".xlsx", str(tmp_path / "audit.xlsx"))
+    finish(widget.export(".xlsx", str(tmp_path / "audit.xlsx")))
     ws = load_workbook(tmp_path / "audit.xlsx")["Audit"]
     assert ws.max_row >= 4
     admin._verify()  # the old entry point still works
+    settle()
     assert widget.verify_result.text().startswith("Audit log intact")
 
 

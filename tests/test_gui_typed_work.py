@@ -90,6 +90,7 @@ def test_unsaved_sign_in_marks_are_kept_and_offered_back(qtbot, env, group) -> N
     settle()
     page = window.pages["Attendance"]
     page.open_session(session_id)  # type: ignore[attr-defined]
+    settle()
     table = page.panel.table  # type: ignore[attr-defined]
     for key in (Qt.Key.Key_P, Qt.Key.Key_U):
         qtbot.keyClick(table, key)
@@ -103,6 +104,7 @@ def test_unsaved_sign_in_marks_are_kept_and_offered_back(qtbot, env, group) -> N
     settle()
     page2 = window2.pages["Attendance"]
     page2.open_session(session_id)  # type: ignore[attr-defined]
+    settle()
     statuses = [r.status for r in page2.panel.model.rows]  # type: ignore[attr-defined]
     assert statuses[:2] == ["present", "absent_unexcused"]
     assert page2.panel.dirty  # type: ignore[attr-defined]

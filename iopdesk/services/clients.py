@@ -36,6 +36,7 @@ from iopdesk.models import (
     Track,
     TrackEnrollment,
     TreatmentPlan,
+    User,
 )
 from iopdesk.models.enums import ClientStatus, Role
 from iopdesk.services import audit, clock
@@ -524,6 +525,8 @@ class ClientChart:
     current_track: str = ""
     # the suicide-risk banner (services.safety.RiskBanner; empty for users who may not see it)
     banner_text: str = ""
+    # this user may open a closed record in an emergency (breakglass.is_designated)
+    break_glass_allowed: bool = False
 
 
 def _care_team_exists(staff_id: int, client_id: int, today: date) -> Any:
@@ -806,12 +809,19 @@ def open_chart(db: Database, actor: Actor, client_id: int) -> ClientChart:
             on_team_q = _care_team_exists(actor.staff_id, client_id, today)
         # the client, an open emergency access of this user and whether they are on the
         # client's care team: one read
+        designated_q = (
+            sa_select(col(User.break_glass_allowed))
+            .where(col(User.id) == actor.user_id, col(User.active).is_(True))
+            .scalar_subquery()
+        )
         found = session.execute(
-            sa_select(Client, emergency_q, on_team_q).where(col(Client.id) == client_id)
+            sa_select(Client, emergency_q, on_team_q, designated_q).where(
+                col(Client.id) == client_id
+            )
         ).first()
         if found is None:
             raise NotFoundError("That client record does not exist.")
-        client, emergency_count, on_team = found
+        client, emergency_count, on_team, designated = found
         access = chart_access_in(
             session,
             actor,
@@ -819,7 +829,9 @@ def open_chart(db: Database, actor: Actor, client_id: int) -> ClientChart:
             emergency=bool(emergency_count),
             on_team=bool(on_team) and actor.is_(Role.THERAPIST),
         )
-        chart = ClientChart(client=_masked(client, access), access=access)
+        chart = ClientChart(
+            client=_masked(client, access), access=access, break_glass_allowed=bool(designated)
+        )
         if access.shows(ChartSection.DIAGNOSES):
             chart.diagnoses = list(
                 session.exec(

@@ -90,6 +90,7 @@ class LockPage(QWidget):
     def __init__(self, ctx: AppContext) -> None:
         super().__init__()
         self.ctx = ctx
+        self._checking: ops.Op[None] | None = None
         self.setObjectName("lockPage")
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         outer = QVBoxLayout(self)
@@ -133,16 +134,36 @@ class LockPage(QWidget):
         outer.addWidget(card, 0, Qt.AlignmentFlag.AlignHCenter)
         outer.addStretch(2)
 
-    def try_unlock(self) -> None:
-        try:
-            auth.unlock_screen(self.ctx.db, self.ctx.actor, self.password.text())
-        except UserError as exc:
+    def try_unlock(self) -> ops.Op[None] | None:
+        """Check the password in the background (a password hash takes a while); the window
+        keeps painting. The op, or None while a check is already running."""
+        if self._checking is not None:
+            return None
+        db, actor, password = self.ctx.db, self.ctx.actor, self.password.text()
+
+        def wrong(exc: BaseException) -> None:
+            if not isinstance(exc, UserError):
+                ops.report_failure(self, exc)
+                return
             self.password.clear()
             self.error.setText(exc.message)
-            return
-        self.password.clear()
-        self.error.setText("")
-        self.unlocked.emit()
+
+        def right(_none: None) -> None:
+            self.password.clear()
+            self.error.setText("")
+            self.unlocked.emit()
+
+        def done() -> None:
+            self._checking = None
+
+        self._checking = (
+            ops.Op(self, lambda: auth.unlock_screen(db, actor, password))
+            .success(right)
+            .failure(wrong)
+            .on_done(done)
+            .run_in_background()
+        )
+        return self._checking
 
 
 class PageSet(Mapping[str, Page]):
@@ -184,6 +205,9 @@ class MainWindow(QMainWindow):
 
     def __init__(self, ctx: AppContext, demo: bool = False) -> None:
         super().__init__()
+        from iopdesk.ui import gcguard
+
+        gcguard.install()  # collect garbage on this thread only: no pauses inside ops
         self.ctx = ctx
         self.demo = demo
         self.locked = False
@@ -486,11 +510,18 @@ class MainWindow(QMainWindow):
 
         self.chart.load(client_id, then=shown)
 
-    def new_client(self) -> None:
-        """The intake form; after saving, the census is refreshed and the new chart opens."""
+    def new_client(self) -> ops.Op[Any]:
+        """The intake form (its tracks and payers read in the background first); after
+        saving, the census is refreshed and the new chart opens."""
+        from iopdesk.ui.pages.intake import intake_choices
+
+        ctx = self.ctx
+        return ops.Op(self, lambda: intake_choices(ctx)).success(self._intake).run_in_background()
+
+    def _intake(self, choices: Any) -> None:
         from iopdesk.ui.pages.intake import IntakeDialog
 
-        dialog = IntakeDialog(self.ctx, self)
+        dialog = IntakeDialog(self.ctx, self, choices)
         if dialog.exec() != QDialog.DialogCode.Accepted or dialog.created is None:
             return
         page = self.pages.get("Clients")
@@ -533,8 +564,8 @@ class MainWindow(QMainWindow):
 
         page = self.pages.get("Attendance")
         if isinstance(page, AttendancePage):
-            self.go("Attendance")  # refreshes the page first
-            self._run(lambda: page.open_session(session_id))
+            self.go("Attendance")
+            page.open_session(session_id)  # in the background; selects it once shown
 
     def _focus_search(self) -> None:
         self.search.setFocus()
@@ -551,7 +582,9 @@ class MainWindow(QMainWindow):
             page.table.setFocus()
 
     def _run(self, action: Callable[[], None]) -> None:
-        """Run a service call from the UI; errors the user can fix are shown in plain words."""
+        """Start a page's refresh (or the chart's load); errors the user can fix are shown in
+        plain words. Pages load through `Page.fetch`/`present`, so this returns at once; the
+        data arrives on the GUI thread when the worker is done."""
         try:
             action()
         except UserError as exc:
@@ -574,7 +607,8 @@ class MainWindow(QMainWindow):
                 self._hidden_by_lock.append(widget)
         self.outer.setCurrentWidget(self.lock_page)
         self.lock_page.password.setFocus()
-        self._run(lambda: auth.record_screen_lock(self.ctx.db, self.ctx.actor))
+        db, actor = self.ctx.db, self.ctx.actor
+        ops.run(self, lambda: auth.record_screen_lock(db, actor))
 
     def unlock(self) -> None:
         self.locked = False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -265,9 +266,18 @@ class AdminPage(Page):
         return True
 
     def _load_clinic(self) -> None:
+        from iopdesk.ui.pages.loading import load
+
+        db = self.ctx.db
+        load(
+            self.logo_preview,
+            lambda: (clinic.get_logo(db), clinic.get_clinic(db)),
+            lambda data: self._present_clinic(*data),
+        )
+
+    def _present_clinic(self, logo: bytes | None, info: Any) -> None:
         from PySide6.QtGui import QPixmap
 
-        logo = clinic.get_logo(self.ctx.db)
         pixmap = QPixmap()
         if logo and pixmap.loadFromData(logo):
             self.logo_preview.setPixmap(
@@ -280,7 +290,6 @@ class AdminPage(Page):
         else:
             self.logo_preview.setPixmap(QPixmap())
             self.logo_preview.setText("No logo")
-        info = clinic.get_clinic(self.ctx.db)
         self._clinic_version = info.version
         for key, edit in self.clinic_fields.items():
             edit.setText(str(getattr(info, key)))
@@ -341,8 +350,7 @@ class AdminPage(Page):
         scroll.setWidget(inner)
         self.tabs.addTab(scroll, "Settings")
 
-    def _load_settings(self) -> None:
-        values = clinic.all_settings(self.ctx.db)
+    def _present_settings(self, values: dict[str, Any]) -> None:
         for key, widget in self.setting_widgets.items():
             _set_widget(widget, values[key])
 
@@ -408,12 +416,19 @@ class AdminPage(Page):
         """Check the workbook (dry run, in the background), show what would change, and import
         it when confirmed (in the background too). The op returned is the check; `last_import`
         is the import that follows it, if any."""
-        from iopdesk.services.workbook import ImportFailed, import_workbook
-
         db, actor = self.ctx.db, self.ctx.actor
         self.last_import: ops.Op[Any] | None = None
 
+        def import_workbook(*args: Any, **kwargs: Any) -> Any:
+            # imported by the worker: loading the workbook module (and openpyxl) takes a few
+            # hundred milliseconds that the window would otherwise stand still for
+            from iopdesk.services.workbook import import_workbook as run
+
+            return run(*args, **kwargs)
+
         def failed(exc: BaseException) -> None:
+            from iopdesk.services.workbook import ImportFailed  # loaded by now
+
             if isinstance(exc, ImportFailed):
                 self.import_result.setPlainText(exc.report())
                 msgbox.warning(self, "Nothing was imported", exc.message)
@@ -459,9 +474,12 @@ class AdminPage(Page):
             self.export_file(Path(path), release)
 
     def export_file(self, path: Path, release: Release) -> ops.Op[Any]:
-        from iopdesk.services.workbook import export_workbook
-
         db, actor = self.ctx.db, self.ctx.actor
+
+        def export_workbook(*args: Any) -> Any:
+            from iopdesk.services.workbook import export_workbook as run  # on the worker
+
+            return run(*args)
 
         def written(counts: Any) -> None:
             self.import_result.setPlainText(
@@ -495,19 +513,49 @@ class AdminPage(Page):
         lay.addStretch(1)
         self.tabs.addTab(tab, "Database")
 
+    shows = frozenset({"app_user", "staff", "clinic", "setting", "notetemplate", "backuprecord"})
+
     def refresh(self) -> None:
+        """Users, settings and clinic details here; each tab loads itself; all in the
+        background."""
         if not self.ctx.can(Perm.USERS_MANAGE):
             return
-        self.users_model.set_rows(auth.list_users(self.ctx.db, self.ctx.actor))
+        from iopdesk.ui.pages.loading import load
+
+        load(self, self.fetch, self.present)
         self.staff_tab.refresh()
-        self._load_settings()
-        self._load_clinic()
         self.audit_report.refresh()
-        self.db_where.setText(f"Where: {self.ctx.db.describe()}")
-        self.db_key.setText(f"Encryption key: {self.ctx.db.key_description}")
-        self.db_schema.setText(f"Schema version: {self.ctx.db.schema_revision()}")
         self.backups_tab.refresh()
         self.templates_tab.refresh()
+
+    def fetch(self) -> _AdminData:
+        """Worker thread: services only."""
+        db, actor = self.ctx.db, self.ctx.actor
+        return _AdminData(
+            users=auth.list_users(db, actor),
+            settings=clinic.all_settings(db),
+            logo=clinic.get_logo(db),
+            clinic=clinic.get_clinic(db),
+            schema=db.schema_revision(),
+        )
+
+    def present(self, data: object) -> None:
+        assert isinstance(data, _AdminData)
+        self.users_model.set_rows(data.users)
+        self._present_settings(data.settings)
+        self._present_clinic(data.logo, data.clinic)
+        self.db_where.setText(f"Where: {self.ctx.db.describe()}")
+        self.db_key.setText(f"Encryption key: {self.ctx.db.key_description}")
+        self.db_schema.setText(f"Schema version: {data.schema}")
+
+
+@dataclass(frozen=True)
+class _AdminData:
+    users: list[auth.UserInfo]
+    settings: dict[str, Any]
+    logo: bytes | None
+    clinic: Any
+    schema: str | None
 
 
 def _set_widget(widget: QWidget, value: Any) -> None:

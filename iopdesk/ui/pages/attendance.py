@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 from iopdesk.errors import StaleRecordError, UserError, ValidationError
 from iopdesk.services import attendance, drafts, schedule
 from iopdesk.services.permissions import Perm
-from iopdesk.ui import clock, files, msgbox
+from iopdesk.ui import clock, files, msgbox, ops
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.dates import DateEdit
 from iopdesk.ui.flow import flow_row
@@ -539,6 +539,8 @@ class AttendancePage(Page):
         self.tabs.addTab(sign, "Sign-in sheet")
         self.day.dateChanged.connect(lambda _d: self.refresh())
         self._hours_tab: Any = None
+        self._open_after: int | None = None
+        self._keep_row = -1
         self._add_hours_tab()
 
     def _add_hours_tab(self) -> None:
@@ -554,9 +556,24 @@ class AttendancePage(Page):
         d = self.day.date()
         return date(d.year(), d.month(), d.day())
 
+    shows = frozenset({"clinic_session", "attendance", "rosterchange", "track", "clinicclosure"})
+
     def refresh(self) -> None:
+        """The day's sessions (and the hours tab), loaded in the background."""
+        from iopdesk.ui.pages.loading import load
+
         day = self.current_day()
-        rows = schedule.list_sessions(self.ctx.db, self.ctx.actor, day, day)
+        load(self, lambda: self.fetch(day), self.present)
+        if self._hours_tab is not None:
+            self._hours_tab.refresh()
+
+    def fetch(self, day: date | None = None) -> list[Any]:
+        """Worker thread: services only."""
+        day = day or clock.today()
+        return schedule.list_sessions(self.ctx.db, self.ctx.actor, day, day)
+
+    def present(self, data: object) -> None:
+        rows: list[Any] = data  # type: ignore[assignment]
         self.sessions.blockSignals(True)
         self.sessions.clear()
         for s in rows:
@@ -568,21 +585,40 @@ class AttendancePage(Page):
             if s.is_cancelled:
                 item.setForeground(QBrush(QColor("#8a96a3")))
             self.sessions.addItem(item)
+        keep, self._keep_row = self._keep_row, -1
+        if 0 <= keep < self.sessions.count():
+            self.sessions.setCurrentRow(keep)
         self.sessions.blockSignals(False)
         if not rows:
             self.panel.title.setText("No sessions on this day")
             self.panel.info.setText("")
-        if self._hours_tab is not None:
-            self._hours_tab.refresh()
+        wanted, self._open_after = self._open_after, None
+        if wanted is not None:
+            for i in range(self.sessions.count()):
+                if self.sessions.item(i).data(Qt.ItemDataRole.UserRole) == wanted:
+                    self.sessions.setCurrentRow(i)
+                    break
 
-    def open_session(self, session_id: int) -> None:
-        info = schedule.get_session(self.ctx.db, self.ctx.actor, session_id)
-        self.day.setDate(QDate(info.date.year, info.date.month, info.date.day))
-        self.tabs.setCurrentIndex(0)
-        for i in range(self.sessions.count()):
-            if self.sessions.item(i).data(Qt.ItemDataRole.UserRole) == session_id:
-                self.sessions.setCurrentRow(i)
-                return
+    def open_session(self, session_id: int) -> ops.Op[Any]:
+        """Show the session's day and open its sign-in sheet (looked up in the background)."""
+        db, actor = self.ctx.db, self.ctx.actor
+
+        def found(info: Any) -> None:
+            self.tabs.setCurrentIndex(0)
+            self._open_after = session_id
+            wanted = QDate(info.date.year, info.date.month, info.date.day)
+            if self.day.date() == wanted:
+                self.refresh()
+            else:
+                self.day.setDate(wanted)  # refreshes
+
+        from iopdesk.ui.pages.loading import while_alive
+
+        return (
+            ops.Op(self, lambda: schedule.get_session(db, actor, session_id))
+            .success(while_alive(self, found))
+            .run_in_background()
+        )
 
     def _session_chosen(self, item: QListWidgetItem | None, _prev: Any = None) -> None:
         if item is None:
@@ -603,12 +639,8 @@ class AttendancePage(Page):
         self.panel.keep_typed_work()
 
     def _reload_list_keep(self) -> None:
-        current = self.sessions.currentRow()
+        self._keep_row = self.sessions.currentRow()
         self.refresh()
-        if 0 <= current < self.sessions.count():
-            self.sessions.blockSignals(True)
-            self.sessions.setCurrentRow(current)
-            self.sessions.blockSignals(False)
 
 
 __all__ = ["AttendancePage", "SignInPanel", "make_table", "parse_time"]

@@ -3,6 +3,7 @@ Excel or PDF, chain verification). Every view, export and verification is audite
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from PySide6.QtCore import QDate, Qt
@@ -19,9 +20,9 @@ from PySide6.QtWidgets import (
 )
 
 from iopdesk.errors import UserError
-from iopdesk.services import audit_report
+from iopdesk.services import audit, audit_report
 from iopdesk.services.audit_report import AuditQuery, ReportRow
-from iopdesk.ui import clock, files, msgbox
+from iopdesk.ui import clock, files, msgbox, ops
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.dates import DateEdit
 from iopdesk.ui.tablemodel import Column, RowsModel
@@ -137,8 +138,7 @@ class AuditReportWidget(QWidget):
         lay.addWidget(self.table, 1)
         self._options_loaded = False
 
-    def _load_options(self) -> None:
-        options = audit_report.filter_options(self.ctx.db, self.ctx.actor)
+    def _present_options(self, options: audit_report.FilterOptions) -> None:
         self.user.clear()
         self.user.addItem("Everyone", None)
         for uid, name in options.users:
@@ -149,30 +149,61 @@ class AuditReportWidget(QWidget):
             self.action.addItem(name, name)
         self._options_loaded = True
 
-    def query(self) -> AuditQuery:
-        client_id = None
-        mrn = self.client.text().strip()
-        if mrn:
-            client_id = audit_report.client_id_for_mrn(self.ctx.db, self.ctx.actor, mrn)
-        return AuditQuery(
+    def filters(self) -> _Filters:
+        """GUI thread: what the filters say, as plain values for the background query."""
+        return _Filters(
             date_from=_pydate(self.date_from.date()),
             date_to=_pydate(self.date_to.date()),
             user_id=self.user.currentData(),
-            client_id=client_id,
+            mrn=self.client.text().strip(),
             action=self.action.currentData(),
             flagged_only=self.flagged.isChecked(),
             sort=self.sort_key,
             descending=self.descending,
         )
 
+    def query_for(self, f: _Filters) -> AuditQuery:
+        """Worker thread: the service query (the MRN looked up)."""
+        client_id = None
+        if f.mrn:
+            client_id = audit_report.client_id_for_mrn(self.ctx.db, self.ctx.actor, f.mrn)
+        return AuditQuery(
+            date_from=f.date_from,
+            date_to=f.date_to,
+            user_id=f.user_id,
+            client_id=client_id,
+            action=f.action,
+            flagged_only=f.flagged_only,
+            sort=f.sort,
+            descending=f.descending,
+        )
+
+    def query(self) -> AuditQuery:
+        return self.query_for(self.filters())
+
     def refresh(self) -> None:
-        if not self._options_loaded:
-            self._load_options()
+        from iopdesk.ui.pages.loading import load
+
+        f, options = self.filters(), not self._options_loaded
+        load(self, lambda: self.fetch(f, options), self.present)
+
+    def fetch(self, f: _Filters, options: bool = False) -> _Loaded:
+        """Worker thread: services only."""
+        db, actor = self.ctx.db, self.ctx.actor
+        opts = audit_report.filter_options(db, actor) if options else None
         try:
-            rows = audit_report.run(self.ctx.db, self.ctx.actor, self.query())
+            rows = audit_report.run(db, actor, self.query_for(f))
         except UserError as exc:
-            msgbox.user_error(self, exc)
+            return _Loaded(opts, None, exc)
+        return _Loaded(opts, rows, None)
+
+    def present(self, data: _Loaded) -> None:
+        if data.options is not None:
+            self._present_options(data.options)
+        if data.error is not None:
+            msgbox.user_error(self, data.error)
             return
+        rows = data.rows or []
         self.model.set_rows(rows)
         flagged = sum(1 for r in rows if r.flagged)
         self.count.setText(
@@ -192,26 +223,62 @@ class AuditReportWidget(QWidget):
             self.sort_key, self.descending = key, key in ("id", "occurred_at", "flagged")
         self.refresh()
 
-    def export(self, suffix: str, path: str | None = None) -> None:
+    def export(self, suffix: str, path: str | None = None) -> ops.Op[int] | None:
+        """Write the report in the background (Excel or PDF); the op, or None if cancelled."""
         if not path:
             kind = "Excel (*.xlsx)" if suffix == ".xlsx" else "PDF (*.pdf)"
             path, _ = QFileDialog.getSaveFileName(
                 self, "Export audit report", str(files.default_path(f"audit-report{suffix}")), kind
             )
         if not path:
-            return
-        try:
-            n = audit_report.export(self.ctx.db, self.ctx.actor, self.query(), path)
-        except UserError as exc:
-            msgbox.user_error(self, exc)
-            return
-        msgbox.info(self, "Audit report exported", f"{n} events were saved to {path}.")
+            return None
+        f, target = self.filters(), path
+        db, actor = self.ctx.db, self.ctx.actor
+        return (
+            ops.Op(self, lambda: audit_report.export(db, actor, self.query_for(f), target))
+            .with_progress("Writing the audit report...")
+            .success(
+                lambda n: msgbox.info(
+                    self, "Audit report exported", f"{n} events were saved to {target}."
+                )
+            )
+            .run_in_background()
+        )
 
-    def verify(self) -> None:
-        result = audit_report.verify(self.ctx.db, self.ctx.actor)
-        self.verify_result.setText(result.message())
-        color = "#2e7d32" if result.ok else "#c62828"
-        self.verify_result.setStyleSheet(f"color: {color}; font-weight: 600;")
+    def verify(self) -> ops.Op[audit.VerifyResult]:
+        """Check the audit chain in the background; the result is shown beside the button."""
+        db, actor = self.ctx.db, self.ctx.actor
+
+        def show(result: audit.VerifyResult) -> None:
+            self.verify_result.setText(result.message())
+            color = "#2e7d32" if result.ok else "#c62828"
+            self.verify_result.setStyleSheet(f"color: {color}; font-weight: 600;")
+
+        return (
+            ops.Op(self, lambda: audit_report.verify(db, actor))
+            .with_progress("Checking the audit log...")
+            .success(show)
+            .run_in_background()
+        )
+
+
+@dataclass(frozen=True)
+class _Filters:
+    date_from: date
+    date_to: date
+    user_id: int | None
+    mrn: str
+    action: str | None
+    flagged_only: bool
+    sort: str
+    descending: bool
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    options: audit_report.FilterOptions | None
+    rows: list[ReportRow] | None
+    error: UserError | None
 
 
 class ChartAuditTab(QWidget):

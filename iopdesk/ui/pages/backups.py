@@ -116,7 +116,16 @@ class BackupsTab(QWidget):
         lay.addWidget(self.table, 1)
 
     def refresh(self) -> None:
-        st = backup.status(self.ctx.db)
+        from iopdesk.ui.pages.loading import load
+
+        load(self, self.fetch, self.present)
+
+    def fetch(self) -> tuple[backup.BackupStatus, list[backup.BackupRow]]:
+        """Worker thread: services only."""
+        return backup.status(self.ctx.db), backup.list_backups(self.ctx.db, self.ctx.actor)
+
+    def present(self, data: tuple[backup.BackupStatus, list[backup.BackupRow]]) -> None:
+        st, rows = data
         if st.last_ok_at is None:
             self.last_label.setText("No backup has been made yet.")
             self.last_label.setStyleSheet("font-weight: 600; color: #c62828;")
@@ -133,7 +142,7 @@ class BackupsTab(QWidget):
             self.attempt_label.setText("")
         self.attempt_label.setVisible(st.last_attempt_status == "failed")
         self.folder_label.setText(f"Backup folder: {st.folder}" if st.folder else "")
-        self.model.set_rows(backup.list_backups(self.ctx.db, self.ctx.actor))
+        self.model.set_rows(rows)
 
     # -- actions -------------------------------------------------------------------------
     def _back_up_clicked(self) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtWidgets import (
@@ -52,6 +53,9 @@ def _money(value: object) -> str:
     return f"${value:,.2f}"
 
 
+_Preview = tuple[billing.BillingRun, dict[int, str], tuple[int, Decimal]]
+
+
 class BillingPage(Page):
     title = "Billing"
     shows = frozenset(
@@ -81,9 +85,7 @@ class BillingPage(Page):
         self.date_from = DateEdit(_d(first), label="The first day")
         self.date_to = DateEdit(_d(first.addMonths(1).addDays(-1)), label="The last day")
         self.payer = QComboBox()
-        self.payer.addItem("All payers", None)
-        for p in lookups.list_payers(ctx.db, ctx.actor):
-            self.payer.addItem(p.name, p.code)
+        self.payer.addItem("All payers", None)  # the payers are added by `present`
         self.payer.setMaximumWidth(230)
         self.include_billed = QCheckBox("Include lines already billed")
         preview = QPushButton("Preview")
@@ -238,37 +240,67 @@ class BillingPage(Page):
         return _d(self.date_from.date()), _d(self.date_to.date())
 
     def refresh(self) -> None:
-        self.batch_model.set_rows(billing.list_batches(self.ctx.db, self.ctx.actor))
+        """The batches and the payer filter, then the two tabs, each in the background."""
+        from iopdesk.ui.pages.loading import load
+
+        load(self, self.fetch, self.present)
         self.payers_tab.refresh()
         self.remit_tab.refresh()
 
-    def preview(
-        self, then: Callable[[], object] | None = None
-    ) -> ops.Op[tuple[billing.BillingRun, dict[int, str]]]:
+    def fetch(self) -> tuple[list[billing.BatchInfo], list[tuple[str, str]]]:
+        """Worker thread: services only."""
+        db, actor = self.ctx.db, self.ctx.actor
+        payer_list = [(p.name, p.code) for p in lookups.list_payers(db, actor)]
+        return billing.list_batches(db, actor), payer_list
+
+    def present(self, data: object) -> None:
+        batches, payer_list = cast(Any, data)
+        self.batch_model.set_rows(batches)
+        shown = [
+            (self.payer.itemText(i), self.payer.itemData(i)) for i in range(1, self.payer.count())
+        ]
+        if shown != payer_list:
+            chosen = self.payer.currentData()
+            self.payer.blockSignals(True)
+            while self.payer.count() > 1:
+                self.payer.removeItem(1)
+            for name, code in payer_list:
+                self.payer.addItem(name, code)
+            self.payer.setCurrentIndex(max(0, self.payer.findData(chosen)))
+            self.payer.blockSignals(False)
+
+    def preview(self, then: Callable[[], object] | None = None) -> ops.Op[_Preview]:
         """What the period would bill, computed in the background (the window keeps painting);
         `then` runs once it is shown."""
         start, end = self._range()
         payer, include = self.payer.currentData(), self.include_billed.isChecked()
         db, actor = self.ctx.db, self.ctx.actor
 
-        def work() -> tuple[billing.BillingRun, dict[int, str]]:
+        def work() -> _Preview:
             run = billing.preview(db, actor, start, end, payer_code=payer, include_billed=include)
-            return run, _session_labels(db, actor, start, end)
+            # the totals (a sum over every line) are added up here, not on the GUI thread
+            return run, _session_labels(db, actor, start, end), (run.total_units, run.total)
 
-        def shown(result: tuple[billing.BillingRun, dict[int, str]]) -> None:
+        def shown(result: _Preview) -> None:
             self._show_run(*result)
             if then is not None:
                 then()
 
         return ops.Op(self, work).success(shown).run_in_background()
 
-    def _show_run(self, run: billing.BillingRun, labels: dict[int, str]) -> None:
+    def _show_run(
+        self,
+        run: billing.BillingRun,
+        labels: dict[int, str],
+        totals: tuple[int, Decimal] | None = None,
+    ) -> None:
         self.run = run
         self.lines_model.set_rows(run.lines)
         self.session_labels = labels
         self.exc_model.set_rows(run.exceptions)
+        units, total = totals if totals is not None else (run.total_units, run.total)
         self.summary.setText(
-            f"{len(run.lines)} claim lines, {run.total_units} units, {_money(run.total)}; "
+            f"{len(run.lines)} claim lines, {units} units, {_money(total)}; "
             f"{len(run.exceptions)} exceptions to resolve."
         )
         self.tabs.setTabText(0, f"Claim lines ({len(run.lines)})")

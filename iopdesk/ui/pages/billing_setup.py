@@ -334,6 +334,7 @@ class PayersTab(QWidget):
         self.payer_table.setModel(self.payer_model)
         for column, width in enumerate((76, 200, 84, 70, 150, 46)):
             self.payer_table.setColumnWidth(column, width)
+        self._fees_shown_for: int | None = None
         self.payer_table.selectionModel().currentRowChanged.connect(lambda *_: self._load_fees())
         self.payer_table.doubleClicked.connect(lambda *_: self.edit_payer())
         left.addWidget(self.payer_table, 1)
@@ -364,10 +365,31 @@ class PayersTab(QWidget):
         )
         outer.addLayout(right, 3)
 
-    def refresh(self) -> None:
+    def refresh(self, select: int | None = None) -> None:
+        """Reload in the background, keeping the selected payer (or selecting `select`)."""
+        from iopdesk.ui.pages.loading import load
+
         current = self.selected_payer()
-        self.payer_model.set_rows(payers.list_payers(self.ctx.db, self.ctx.actor))
-        self._select(current.id if current else None)
+        want = select if select is not None else (current.id if current else None)
+        load(self, lambda: self.fetch(want), self.present)
+
+    def fetch(
+        self, payer_id: int | None = None
+    ) -> tuple[list[PayerInfo], int | None, list[FeeInfo]]:
+        """Worker thread: the payers, and the fees of the payer that will be selected."""
+        db, actor = self.ctx.db, self.ctx.actor
+        rows = payers.list_payers(db, actor)
+        chosen = next((p.id for p in rows if p.id == payer_id), rows[0].id if rows else None)
+        return rows, chosen, payers.list_fees(db, actor, chosen) if chosen is not None else []
+
+    def present(self, data: tuple[list[PayerInfo], int | None, list[FeeInfo]]) -> None:
+        rows, chosen, fees = data
+        self.payer_model.set_rows(rows)
+        idx = next((i for i, p in enumerate(rows) if p.id == chosen), -1)
+        self._fees_shown_for = chosen
+        if idx >= 0:
+            self.payer_table.selectRow(idx)  # the fees are already here: no second load
+        self._present_fees((self.selected_payer(), fees))
 
     def _select(self, payer_id: int | None) -> None:
         rows = self.payer_model.rows
@@ -385,16 +407,28 @@ class PayersTab(QWidget):
         return self.fee_model.row_at(index.row()) if index.isValid() else None
 
     def _load_fees(self) -> None:
+        from iopdesk.ui.pages.loading import load
+
         payer = self.selected_payer()
+        if payer is not None and payer.id == self._fees_shown_for:
+            return
+        self._fees_shown_for = payer.id if payer else None
+        db, actor = self.ctx.db, self.ctx.actor
+        load(
+            self.fee_table,
+            lambda: (payer, payers.list_fees(db, actor, payer.id) if payer else []),
+            self._present_fees,
+        )
+
+    def _present_fees(self, data: tuple[PayerInfo | None, list[FeeInfo]]) -> None:
+        payer, fees = data
         self.fee_title.setText(f"Fee schedule - {payer.payer_code}" if payer else "Fee schedule")
-        fees = payers.list_fees(self.ctx.db, self.ctx.actor, payer.id) if payer else []
         self.fee_model.set_rows(fees)
 
     def add_payer(self) -> None:
         dialog = PayerDialog(self.ctx, None, self)
         if dialog.exec() and dialog.saved:
-            self.refresh()
-            self._select(dialog.saved.id)
+            self.refresh(select=dialog.saved.id)
 
     def edit_payer(self) -> None:
         payer = self.selected_payer()

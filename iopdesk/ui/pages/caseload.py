@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any, cast
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
@@ -106,6 +107,7 @@ class CaseloadPage(Page):
         super().__init__()
         self.ctx = ctx
         self._selected_id: int | None = None
+        self._preloaded: list[Any] | None = None
         top = QHBoxLayout()
         top.addWidget(
             muted(
@@ -201,23 +203,37 @@ class CaseloadPage(Page):
 
     # -- data --------------------------------------------------------------------------------
     def refresh(self) -> None:
+        """The staff counts and the selected person's caseload, loaded in the background."""
+        from iopdesk.ui.pages.loading import load
+
         keep = self._selected_id
+        load(self, lambda: self.fetch(keep), self.present)
+
+    def fetch(self, keep: int | None = None) -> tuple[list[CaseloadRow], int | None, list[Any]]:
+        """Worker thread: the counts, and the caseload of the person who will be selected."""
         rows = caseload_rows(self.ctx)
-        self.staff_model.set_rows(rows)
         ids = [r.staff_id for r in rows]
         if keep not in ids:
             own = self.ctx.actor.staff_id
             keep = own if own in ids else (ids[0] if ids else None)
+        shown = staff.caseload(self.ctx.db, self.ctx.actor, keep) if keep is not None else []
+        return rows, keep, shown
+
+    def present(self, data: object) -> None:
+        rows, keep, shown = cast(Any, data)
+        self.staff_model.set_rows(rows)
+        self._selected_id = None
         if keep is None:
             self._show_caseload(None)
         else:
-            self.select_staff(keep)
+            self.select_staff(keep, shown)
 
-    def select_staff(self, staff_id: int) -> None:
+    def select_staff(self, staff_id: int, clients: list[Any] | None = None) -> None:
         """Select a staff member (e.g. a therapist's own caseload) and show their clients."""
         for row, entry in enumerate(self.staff_model.rows):
             if entry.staff_id == staff_id:
                 self._selected_id = staff_id
+                self._preloaded = clients
                 self.staff_table.selectionModel().setCurrentIndex(
                     self.staff_model.index(row, 0),
                     QItemSelectionModel.SelectionFlag.ClearAndSelect
@@ -247,7 +263,20 @@ class CaseloadPage(Page):
             self.empty.setText("No clinical staff yet. Add staff under Admin > Staff.")
             self.empty.show()
             return
-        rows = staff.caseload(self.ctx.db, self.ctx.actor, entry.staff_id)
+        preloaded, self._preloaded = self._preloaded, None
+        if preloaded is not None:
+            self._present_caseload(entry, preloaded)
+            return
+        from iopdesk.ui.pages.loading import load
+
+        db, actor, staff_id = self.ctx.db, self.ctx.actor, entry.staff_id
+        load(
+            self.clients_table,
+            lambda: staff.caseload(db, actor, staff_id),
+            lambda rows: self._present_caseload(entry, rows),
+        )
+
+    def _present_caseload(self, entry: CaseloadRow, rows: list[Any]) -> None:
         self.clients_model.set_rows(rows)
         n = len(rows)
         self.heading.setText(f"{entry.display_name}: {n} client{'s' if n != 1 else ''}")

@@ -631,6 +631,7 @@ class ChartPage(Page):
             client_id,
             f"{c.first_name} {c.last_name} ({c.mrn})",
             chart.can_view_clinical and access.visible == clients.ALL_SECTIONS,
+            chart.break_glass_allowed,
         )
         self._fill_overview(chart)
         self.risk_banner.show_text(chart.banner_text)

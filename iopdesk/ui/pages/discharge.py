@@ -1068,8 +1068,20 @@ class DischargePage(Page):
         row.addWidget(self.lists_btn)
         self.layout_.addLayout(row)
 
+    shows = frozenset({"client", "discharge", "aftercareplan", "attendance", "episode"})
+
     def refresh(self) -> None:
-        rows = discharge.work_list(self.ctx.db, self.ctx.actor)
+        """The work list, loaded in the background."""
+        from iopdesk.ui.pages.loading import load
+
+        load(self, self.fetch, self.present)
+
+    def fetch(self) -> list[discharge.WorkRow]:
+        """Worker thread: services only."""
+        return discharge.work_list(self.ctx.db, self.ctx.actor)
+
+    def present(self, data: object) -> None:
+        rows: list[discharge.WorkRow] = data  # type: ignore[assignment]
         for i, (key, label) in enumerate(CATEGORIES):
             mine = [r for r in rows if r.category == key]
             self.models[key].set_rows(mine)

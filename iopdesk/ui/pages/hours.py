@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -20,10 +21,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from iopdesk.errors import UserError
 from iopdesk.services import hours
 from iopdesk.services.clock import week_label
-from iopdesk.ui import clock, files, msgbox
+from iopdesk.ui import clock, files, msgbox, ops
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.dates import DateEdit
 from iopdesk.ui.flow import flow_row
@@ -198,32 +198,68 @@ class WeeklyHoursWidget(QWidget):
         self.therapist.currentIndexChanged.connect(lambda _i: self.refresh())
 
     def _fill_filters(self) -> None:
-        from iopdesk.services import lookups, staff
-
+        """The filters' first entries; the tracks and therapists come with the first load."""
         self.track.addItem("All tracks", None)
-        for t in lookups.list_tracks(self.ctx.db, self.ctx.actor):
-            self.track.addItem(t.name, t.id)
         self.therapist.addItem("All therapists", None)
-        for s in staff.list_staff(self.ctx.db, self.ctx.actor):
-            if "therapist" in s.roles or "supervisor" in s.roles:
-                self.therapist.addItem(s.display_name, s.id)
+        self._filters_loaded = False
+
+    def _present_filters(self, choices: tuple[list[Any], list[Any]]) -> None:
+        tracks, therapists = choices
+        for combo, items in ((self.track, tracks), (self.therapist, therapists)):
+            combo.blockSignals(True)
+            while combo.count() > 1:
+                combo.removeItem(1)
+            for name, key in items:
+                combo.addItem(name, key)
+            combo.blockSignals(False)
+        self._filters_loaded = True
 
     def week_of(self) -> date:
         d = self.week.date()
         return date(d.year(), d.month(), d.day())
 
     def refresh(self) -> None:
-        start, _end = hours.week_bounds(self.ctx.db, self.week_of())
-        self.week_label.setText(week_label(start))
-        rows = hours.weekly_hours(
-            self.ctx.db,
-            self.ctx.actor,
+        from iopdesk.ui.pages.loading import load
+
+        day, track, therapist = (
             self.week_of(),
-            track_id=self.track.currentData(),
-            therapist_staff_id=self.therapist.currentData(),
+            self.track.currentData(),
+            self.therapist.currentData(),
         )
-        self._load_overrides(rows)
-        self.on_hold = on_hold_ids(self.ctx)
+        filters = not self._filters_loaded
+        load(self, lambda: self.fetch(day, track, therapist, filters), self.present)
+
+    def fetch(
+        self, day: date, track_id: int | None, therapist_id: int | None, filters: bool = False
+    ) -> _Week:
+        """Worker thread: services only."""
+        from iopdesk.services import lookups, overrides, staff
+
+        db, actor = self.ctx.db, self.ctx.actor
+        choices = None
+        if filters:
+            choices = (
+                [(t.name, t.id) for t in lookups.list_tracks(db, actor)],
+                [
+                    (s.display_name, s.id)
+                    for s in staff.list_staff(db, actor)
+                    if "therapist" in s.roles or "supervisor" in s.roles
+                ],
+            )
+        start, _end = hours.week_bounds(db, day)
+        rows = hours.weekly_hours(
+            db, actor, day, track_id=track_id, therapist_staff_id=therapist_id
+        )
+        found = overrides.overrides_for_week(db, actor, start, [r.client_id for r in rows])
+        return _Week(start, rows, found, on_hold_ids(self.ctx), choices)
+
+    def present(self, data: _Week) -> None:
+        if data.choices is not None:
+            self._present_filters(data.choices)
+        self.week_label.setText(week_label(data.start))
+        rows = data.rows
+        self._present_overrides(rows, data.overrides)
+        self.on_hold = data.on_hold
         held = self.on_hold
         # At risk first, then not met, met, no requirement; clients on hold last.
         rows = sorted(rows, key=lambda r: (urgency(r, held), r.client.casefold()))
@@ -243,15 +279,9 @@ class WeeklyHoursWidget(QWidget):
     def _activated(self, index: QModelIndex) -> None:
         self.open_client.emit(self.model.row_at(index.row()).client_id)
 
-    def _load_overrides(self, rows: list[hours.WeekRow]) -> None:
+    def _present_overrides(self, rows: list[hours.WeekRow], found: dict[int, Any]) -> None:
         """Mark the clients whose own hours override applies this week (Required "*") and
         list each with its end date under the table."""
-        from iopdesk.services import overrides
-
-        first = hours.week_bounds(self.ctx.db, self.week_of())[0]
-        found = overrides.overrides_for_week(
-            self.ctx.db, self.ctx.actor, first, [r.client_id for r in rows]
-        )
         self.overrides = found
         names = {r.client_id: r.client for r in rows}
         parts = [
@@ -276,14 +306,23 @@ class WeeklyHoursWidget(QWidget):
         )
         if not path:
             return
-        try:
-            n = hours.export_attendance_report(
-                self.ctx.db, self.ctx.actor, week, Path(path), release
+        db, actor, target = self.ctx.db, self.ctx.actor, Path(path)
+        ops.Op(
+            self, lambda: hours.export_attendance_report(db, actor, week, target, release)
+        ).with_progress("Writing the weekly hours report...").success(
+            lambda n: msgbox.info(
+                self, "Report saved", f"Weekly hours for {n} clients saved to {path}."
             )
-        except UserError as exc:
-            msgbox.user_error(self, exc)
-            return
-        msgbox.info(self, "Report saved", f"Weekly hours for {n} clients saved to {path}.")
+        ).run_in_background()
+
+
+@dataclass(frozen=True)
+class _Week:
+    start: date
+    rows: list[hours.WeekRow]
+    overrides: dict[int, Any]
+    on_hold: set[int]
+    choices: tuple[list[Any], list[Any]] | None
 
 
 class HoursChart(QWidget):

@@ -334,10 +334,25 @@ def _load_code_set() -> None:
     import simple_icd_10_cm  # noqa: F401
 
 
+IntakeChoices = tuple[list[lookups.TrackOption], list[lookups.PayerOption]]
+
+
+def intake_choices(ctx: AppContext) -> IntakeChoices:
+    """The tracks and payers the intake form offers (service calls: run it on a worker)."""
+    return lookups.list_tracks(ctx.db, ctx.actor), lookups.list_payers(ctx.db, ctx.actor)
+
+
 class IntakeDialog(FormDialog):
     """Register a new client. After a successful save `created` holds the new Client."""
 
-    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        ctx: AppContext,
+        parent: QWidget | None = None,
+        choices: IntakeChoices | None = None,
+    ) -> None:
+        """`choices`: the tracks and payers, read beforehand by `intake_choices` on a worker
+        (the main window does); read here when not given."""
         super().__init__(
             "New client",
             "Required: legal name and date of birth. An admitted (active) client also needs a "
@@ -351,8 +366,7 @@ class IntakeDialog(FormDialog):
         self._contact_rows_sent: list[int] = []
         self.setStyleSheet(FORM_CSS)
         self.setMinimumWidth(840)
-        self.tracks = lookups.list_tracks(ctx.db, ctx.actor)
-        self.payers = lookups.list_payers(ctx.db, ctx.actor)
+        self.tracks, self.payers = choices if choices is not None else intake_choices(ctx)
         self.tabs = QTabWidget()
         self.tabs.setObjectName("intakeTabs")
         self.form.addRow(self.tabs)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from PySide6.QtCore import QDate, Qt, QTimer
 from PySide6.QtGui import QCloseEvent
@@ -41,7 +41,7 @@ from iopdesk.errors import UserError, ValidationError
 from iopdesk.services import notes
 from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm
-from iopdesk.ui import clock, files, msgbox
+from iopdesk.ui import clock, files, msgbox, ops
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.dates import DateEdit
 from iopdesk.ui.tablemodel import Column, RowsModel
@@ -772,11 +772,27 @@ class NotesPage(Page):
         self.layout_.addWidget(self.tabs, 1)
         self.dialog: QDialog | None = None
 
-    def refresh(self) -> None:
+    shows = frozenset({"note", "groupnote", "clinic_session", "attendance", "noteaddendum"})
+
+    def refresh(self, then: Callable[[], object] | None = None) -> None:
+        """The three queues, loaded in the background; `then` runs once they are shown."""
+        from iopdesk.ui.pages.loading import load
+
+        def present(data: object) -> None:
+            self.present(data)
+            if then is not None:
+                then()
+
+        load(self, self.fetch, present)
+
+    def fetch(self) -> tuple[list[notes.QueueItem], list[notes.QueueItem], list[notes.QueueItem]]:
+        """Worker thread: services only."""
         a, db = self.ctx.actor, self.ctx.db
-        drafts = notes.my_drafts(db, a)
-        cosign = notes.cosign_queue(db, a)
-        missing = notes.sessions_without_note(db, a)
+        return notes.my_drafts(db, a), notes.cosign_queue(db, a), notes.sessions_without_note(db, a)
+
+    def present(self, data: object) -> None:
+        a = self.ctx.actor
+        drafts, cosign, missing = cast(Any, data)
         self.drafts_model.set_rows(drafts)
         self.cosign_model.set_rows(cosign)
         self.missing_model.set_rows(missing)
@@ -843,19 +859,25 @@ class NotesPage(Page):
         self._open(self._selected(self.missing_table, self.missing_model))
 
     def _preview_cosign(self) -> None:
+        from iopdesk.ui.pages.loading import load
+
         item = self._selected(self.cosign_table, self.cosign_model)
         if item is None:
             return
-        try:
-            self.cosign_view.setPlainText(
-                note_text(notes.read_note(self.ctx.db, self.ctx.actor, item.id))
-            )
-        except UserError as exc:
-            self.cosign_view.setPlainText(exc.message)
+        db, actor, note_id = self.ctx.db, self.ctx.actor, item.id
+
+        def read() -> str:
+            try:
+                return note_text(notes.read_note(db, actor, note_id))
+            except UserError as exc:
+                return exc.message
+
+        load(self.cosign_view, read, self.cosign_view.setPlainText)
 
     def cosign_selected(self) -> int:
-        """Co-sign every selected note (a group note: every client's entry), then move on to
-        the next note in the queue; returns how many notes were co-signed."""
+        """Co-sign every selected note (a group note: every client's entry) in the background,
+        then move on to the next note in the queue; returns how many rows were sent
+        (`last_cosign` is the op)."""
         rows = sorted({i.row() for i in self.cosign_table.selectionModel().selectedRows()})
         items = [self.cosign_model.row_at(r) for r in rows]
         if not items:
@@ -865,22 +887,34 @@ class NotesPage(Page):
             self, "Co-sign notes", f"Co-sign the {len(items)} selected notes?", default=True
         ):
             return 0
-        done = 0
-        try:
-            for item in items:
-                for note_id, version in item.members or ((item.id, item.version),):
-                    notes.cosign_note(self.ctx.db, self.ctx.actor, note_id, version)
-                    done += 1
-        except UserError as exc:
-            msgbox.user_error(self, exc)
-        self.refresh()
-        # The next note waiting (the one now in the first co-signed row's place) is selected
-        # and shown, ready to read and co-sign.
-        if self.cosign_model.rowCount():
-            nxt = min(rows[0], self.cosign_model.rowCount() - 1)
-            self.cosign_table.selectRow(nxt)
-            self._preview_cosign()
-        return done
+        db, actor = self.ctx.db, self.ctx.actor
+
+        def work() -> tuple[int, UserError | None]:
+            done = 0
+            try:
+                for item in items:
+                    for note_id, version in item.members or ((item.id, item.version),):
+                        notes.cosign_note(db, actor, note_id, version)
+                        done += 1
+            except UserError as exc:
+                return done, exc
+            return done, None
+
+        def next_note() -> None:
+            # The next note waiting (the one now in the first co-signed row's place) is
+            # selected and shown, ready to read and co-sign.
+            if self.cosign_model.rowCount():
+                nxt = min(rows[0], self.cosign_model.rowCount() - 1)
+                self.cosign_table.selectRow(nxt)
+                self._preview_cosign()
+
+        def signed(result: tuple[int, UserError | None]) -> None:
+            if result[1] is not None:
+                msgbox.user_error(self, result[1])
+            self.refresh(then=next_note)
+
+        self.last_cosign = ops.Op(self, work).success(signed).run_in_background()
+        return len(items)
 
 
 def _bar(*buttons: QPushButton) -> QHBoxLayout:

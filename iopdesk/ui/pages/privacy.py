@@ -973,10 +973,19 @@ class BreakGlassReviewPanel(QWidget):
         self.setVisible(False)
 
     def refresh(self, show: bool = True) -> None:
+        """Load in the background (hidden when not shown or not allowed)."""
+        from iopdesk.ui.pages.loading import load
+
         if not show or not self.ctx.can(Perm.AUDIT_VIEW):
             self.setVisible(False)
             return
-        rows = breakglass.list_accesses(self.ctx.db, self.ctx.actor)
+        load(self, self.fetch, self.present)
+
+    def fetch(self) -> list[breakglass.BreakGlassInfo]:
+        """Worker thread: services only."""
+        return breakglass.list_accesses(self.ctx.db, self.ctx.actor)
+
+    def present(self, rows: list[breakglass.BreakGlassInfo]) -> None:
         self.model.set_rows(rows)
         self.setVisible(bool(rows))
 
@@ -1038,10 +1047,19 @@ class OverdueAmendmentsPanel(QWidget):
         self.setVisible(False)
 
     def refresh(self, show: bool = True) -> None:
+        """Load in the background (hidden when not shown or not allowed)."""
+        from iopdesk.ui.pages.loading import load
+
         if not show or not self.ctx.can(Perm.AUDIT_VIEW):
             self.setVisible(False)
             return
-        rows = amendments.list_overdue(self.ctx.db, self.ctx.actor)
+        load(self, self.fetch, self.present)
+
+    def fetch(self) -> list[amendments.AmendmentInfo]:
+        """Worker thread: services only."""
+        return amendments.list_overdue(self.ctx.db, self.ctx.actor)
+
+    def present(self, rows: list[amendments.AmendmentInfo]) -> None:
         self.model.set_rows(rows)
         self.setVisible(bool(rows))
 
@@ -1065,14 +1083,15 @@ class BreakGlassButton(QPushButton):
         self.setToolTip("Open this clinical record in an emergency (audited)")
         self.client_id: int | None = None
         self.client_label = ""
-        self.designated = breakglass.is_designated(ctx.db, ctx.actor)
+        self.designated = False  # read with each chart (ClientChart.break_glass_allowed)
         self.clicked.connect(self.ask)
         self.setVisible(False)
 
-    def update_for(self, client_id: int, label: str, can_view: bool) -> None:
+    def update_for(self, client_id: int, label: str, can_view: bool, designated: bool) -> None:
         self.client_id = client_id
         self.client_label = label
-        self.setVisible(self.designated and not can_view)
+        self.designated = designated
+        self.setVisible(designated and not can_view)
 
     def ask(self) -> None:
         if self.client_id is None:

@@ -3,8 +3,10 @@ aging by payer, and the remittance items that matched nothing we sent."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -15,11 +17,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from iopdesk.errors import UserError
 from iopdesk.services import remittance
 from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm
-from iopdesk.ui import msgbox
+from iopdesk.ui import msgbox, ops
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.tablemodel import Column, RowsModel
 from iopdesk.ui.widgets import make_table, muted
@@ -42,6 +43,7 @@ def _bucket_column(bucket: str) -> Column[remittance.AgingRow]:
 class RemittancesTab(QWidget):
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._posted_for: int | None = None
         self.ctx = ctx
         layout = QVBoxLayout(self)
         bar = QHBoxLayout()
@@ -169,16 +171,31 @@ class RemittancesTab(QWidget):
         layout.addWidget(self.tabs, 1)
 
     def refresh(self) -> None:
+        from iopdesk.ui.pages.loading import load
+
+        load(self, self.fetch, self.present)
+
+    def fetch(self) -> _Loaded:
+        """Worker thread: services only (and what the newest remittance posted)."""
         db, actor = self.ctx.db, self.ctx.actor
-        denials = remittance.denials(db, actor)
-        aging = remittance.aging(db, actor)
-        unmatched = remittance.unmatched_items(db, actor)
+        remits = remittance.list_remittances(db, actor)
+        return _Loaded(
+            denials=remittance.denials(db, actor),
+            aging=remittance.aging(db, actor),
+            unmatched=remittance.unmatched_items(db, actor),
+            remits=remits,
+            posted=remittance.posted_claims(db, actor, remits[0].id) if remits else [],
+        )
+
+    def present(self, data: _Loaded) -> None:
+        denials, aging, unmatched = data.denials, data.aging, data.unmatched
         self.denials_model.set_rows(denials)
         self.aging_model.set_rows(aging.rows)
-        self.remits_model.set_rows(remittance.list_remittances(db, actor))
+        self.remits_model.set_rows(data.remits)
+        self.posted_model.set_rows(data.posted)
+        self._posted_for = data.remits[0].id if data.remits else None
         if self.remits_model.rows:
             self.remits.selectRow(0)
-            self.show_posted(0)
         self.unmatched_model.set_rows(unmatched)
         self.tabs.setTabText(0, f"Denials ({len(denials)})")
         self.tabs.setTabText(3, f"Unmatched ({len(unmatched)})")
@@ -189,11 +206,22 @@ class RemittancesTab(QWidget):
         )
 
     def show_posted(self, row: int) -> None:
+        from iopdesk.ui.pages.loading import load
+
         if row < 0 or row >= len(self.remits_model.rows):
+            self._posted_for = None
             self.posted_model.set_rows([])
             return
-        chosen = self.remits_model.row_at(row)
-        self.posted_model.set_rows(remittance.posted_claims(self.ctx.db, self.ctx.actor, chosen.id))
+        chosen = self.remits_model.row_at(row).id
+        if chosen == self._posted_for:
+            return
+        self._posted_for = chosen
+        db, actor = self.ctx.db, self.ctx.actor
+        load(
+            self.remits,
+            lambda: remittance.posted_claims(db, actor, chosen),
+            self.posted_model.set_rows,
+        )
 
     def _import_clicked(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -202,27 +230,32 @@ class RemittancesTab(QWidget):
         if path:
             self.import_file(Path(path))
 
-    def import_file(self, path: Path) -> remittance.ImportResult | None:
-        try:
-            result = remittance.import_remittance(self.ctx.db, self.ctx.actor, path)
-        except UserError as exc:
-            msgbox.user_error(self, exc)
-            return None
-        self.refresh()
-        if result.already_imported:
+    def import_file(self, path: Path) -> ops.Op[remittance.ImportResult]:
+        """Post the 835 in the background; the lists then reload (in the background too)."""
+        db, actor = self.ctx.db, self.ctx.actor
+
+        def posted(result: remittance.ImportResult) -> None:
+            self.refresh()
+            if result.already_imported:
+                msgbox.info(
+                    self, "Already imported", f"{path.name} was imported before: nothing changed."
+                )
+                return
             msgbox.info(
-                self, "Already imported", f"{path.name} was imported before: nothing changed."
+                self,
+                "Remittance posted",
+                f"{result.payer_name} {result.check_number}: {result.claims_matched} claims and "
+                f"{result.lines_matched} lines matched; paid {_money(result.paid)}, patient "
+                f"responsibility {_money(result.patient_responsibility)}. "
+                f"{len(result.unmatched)} items matched nothing we sent (Unmatched tab).",
             )
-            return result
-        msgbox.info(
-            self,
-            "Remittance posted",
-            f"{result.payer_name} {result.check_number}: {result.claims_matched} claims and "
-            f"{result.lines_matched} lines matched; paid {_money(result.paid)}, patient "
-            f"responsibility {_money(result.patient_responsibility)}. "
-            f"{len(result.unmatched)} items matched nothing we sent (Unmatched tab).",
+
+        return (
+            ops.Op(self, lambda: remittance.import_remittance(db, actor, path))
+            .with_progress("Posting the remittance...")
+            .success(posted)
+            .run_in_background()
         )
-        return result
 
     def _aging_clicked(self) -> None:
         from iopdesk.ui.pages.privacy import ask_release
@@ -236,11 +269,24 @@ class RemittancesTab(QWidget):
         if path:
             self.export_aging_to(Path(path), release)
 
-    def export_aging_to(self, path: Path, release: Release | None = None) -> Path | None:
-        try:
-            out = remittance.export_receivables(self.ctx.db, self.ctx.actor, path, release=release)
-        except UserError as exc:
-            msgbox.user_error(self, exc)
-            return None
-        msgbox.info(self, "AR aging exported", f"Saved to {out}.")
-        return out
+    def export_aging_to(self, path: Path, release: Release | None = None) -> ops.Op[Path]:
+        """Write the aging report (Excel or PDF) in the background."""
+        db, actor = self.ctx.db, self.ctx.actor
+        return (
+            ops.Op(
+                self,
+                lambda: remittance.export_receivables(db, actor, path, release=release),
+            )
+            .with_progress("Writing the aging report...")
+            .success(lambda out: msgbox.info(self, "AR aging exported", f"Saved to {out}."))
+            .run_in_background()
+        )
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    denials: list[Any]
+    aging: Any
+    unmatched: list[Any]
+    remits: list[Any]
+    posted: list[Any]

@@ -7,10 +7,9 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog, QFrame, QHBoxLayout, QPushButton, QVBoxLayout
 
-from iopdesk.errors import UserError
 from iopdesk.services import hours
 from iopdesk.services.disclosures import Release
-from iopdesk.ui import clock, files, msgbox
+from iopdesk.ui import clock, files, ops
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.dates import DateEdit
 from iopdesk.ui.widgets import Page, muted, section_title
@@ -18,6 +17,10 @@ from iopdesk.ui.widgets import Page, muted, section_title
 
 class ReportsPage(Page):
     title = "Reports"
+    shows: frozenset[str] = frozenset()  # a form: nothing loaded until a report is saved
+
+    def refresh(self) -> None:
+        """Nothing to load: the page only writes reports."""
 
     def __init__(self, ctx: AppContext) -> None:
         super().__init__()
@@ -69,13 +72,17 @@ class ReportsPage(Page):
         if path:
             self.save_to(Path(path), release)
 
-    def save_to(self, path: Path, release: Release | None = None) -> int | None:
-        try:
-            n = hours.export_attendance_report(
-                self.ctx.db, self.ctx.actor, self.week_of(), path, release
-            )
-        except UserError as exc:
-            msgbox.user_error(self, exc)
-            return None
-        self.result.setText(f"Saved weekly hours for {n} clients to {path}.")
-        return n
+    def save_to(self, path: Path, release: Release | None = None) -> ops.Op[int]:
+        """Write the report (Excel or PDF) in the background; the op's result is the number
+        of clients in it."""
+        db, actor, week = self.ctx.db, self.ctx.actor, self.week_of()
+
+        def saved(n: int) -> None:
+            self.result.setText(f"Saved weekly hours for {n} clients to {path}.")
+
+        return (
+            ops.Op(self, lambda: hours.export_attendance_report(db, actor, week, path, release))
+            .with_progress("Writing the weekly hours report...")
+            .success(saved)
+            .run_in_background()
+        )

@@ -459,6 +459,7 @@ class StaffTab(QWidget):
         self.link_button.clicked.connect(self.link_selected)
         self.show_inactive = QCheckBox("Show inactive staff")
         self.show_inactive.toggled.connect(lambda _on: self.refresh())
+        self._select_after: int | None = None
         self.count = muted("")
         self.count.setWordWrap(False)
         can_manage = ctx.can(Perm.STAFF_MANAGE)
@@ -514,10 +515,24 @@ class StaffTab(QWidget):
         self.table.doubleClicked.connect(lambda _i: self.edit_selected())
         lay.addWidget(self.table, 1)
 
-    def refresh(self) -> None:
-        rows = staff.list_staff(
-            self.ctx.db, self.ctx.actor, active_only=not self.show_inactive.isChecked()
-        )
+    def refresh(self, select: int | None = None) -> None:
+        """Reload in the background; `select`: the staff member to select once shown."""
+        from iopdesk.ui.pages.loading import load
+
+        if select is not None:
+            self._select_after = select
+        active_only = self.active_only()
+        load(self, lambda: self.fetch(active_only), self.present)
+
+    def active_only(self) -> bool:
+        """GUI thread: the list's filter, read before the background fetch."""
+        return not self.show_inactive.isChecked()
+
+    def fetch(self, active_only: bool = True) -> list[StaffInfo]:
+        """Worker thread: services only."""
+        return staff.list_staff(self.ctx.db, self.ctx.actor, active_only=active_only)
+
+    def present(self, rows: list[StaffInfo]) -> None:
         self.model.set_rows(rows)
         active = sum(1 for s in rows if s.active)
         self.count.setText(f"{active} active staff member{'s' if active != 1 else ''}")
@@ -530,6 +545,9 @@ class StaffTab(QWidget):
                 "\n".join(lines) + "\nEdit the staff record once the license is renewed."
             )
         self.warning.setVisible(bool(warnings))
+        select, self._select_after = self._select_after, None
+        if select is not None:
+            self.select_staff(select)
 
     def selected(self) -> StaffInfo | None:
         index = self.table.currentIndex()
@@ -547,8 +565,7 @@ class StaffTab(QWidget):
     def add_staff(self) -> None:
         dialog = StaffDialog(self.ctx, None, self)
         if dialog.exec() == QDialog.DialogCode.Accepted and dialog.saved is not None:
-            self.refresh()
-            self.select_staff(dialog.saved.id)
+            self.refresh(select=dialog.saved.id)
 
     def edit_selected(self) -> None:
         if not self.ctx.can(Perm.STAFF_MANAGE):
@@ -558,8 +575,7 @@ class StaffTab(QWidget):
             return
         dialog = StaffDialog(self.ctx, info, self)
         dialog.exec()
-        self.refresh()
-        self.select_staff(info.id)
+        self.refresh(select=info.id)
 
     def link_selected(self) -> None:
         info = self.selected()
@@ -567,5 +583,4 @@ class StaffTab(QWidget):
             return
         dialog = LinkUserDialog(self.ctx, info, self)
         if dialog.exec() == QDialog.DialogCode.Accepted:
-            self.refresh()
-            self.select_staff(info.id)
+            self.refresh(select=info.id)

@@ -89,7 +89,16 @@ class TemplatesTab(QWidget):
         )
 
     def refresh(self) -> None:
-        self.model.set_rows(notes.list_templates(self.ctx.db, self.ctx.actor))
+        from iopdesk.ui.pages.loading import load
+
+        load(self, self.fetch, self.present)
+
+    def fetch(self) -> list[TemplateInfo]:
+        """Worker thread: services only."""
+        return notes.list_templates(self.ctx.db, self.ctx.actor)
+
+    def present(self, rows: list[TemplateInfo]) -> None:
+        self.model.set_rows(rows)
 
     def add(self) -> None:
         if TemplateDialog(self.ctx, self).exec():
