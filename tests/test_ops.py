@@ -90,6 +90,27 @@ def test_unexpected_error_is_one_line_and_the_log_has_no_values(qtbot, caplog) -
     assert secret not in logged  # never the exception text
 
 
+def test_a_quick_step_on_the_gui_thread_follows_the_same_policy(qtbot, caplog) -> None:
+    """ops.attempt (dialogs, quick clicks): the same three outcomes as an op, one policy."""
+    reloaded: list[bool] = []
+
+    def fail(exc: Exception) -> None:
+        raise exc
+
+    assert ops.attempt(None, lambda: None) is True
+    assert not ops.attempt(None, lambda: fail(UserError("Pick a track first.")), reloaded.clear)
+    assert msgbox.shown[-1].text == "Pick a track first." and reloaded == []  # no reload
+    stale = StaleRecordError("This plan")
+    assert not ops.attempt(None, lambda: fail(stale), lambda: reloaded.append(True))
+    assert "changed on another workstation" in msgbox.shown[-1].text and reloaded == [True]
+    secret = "Martinez-555-0199"
+    with caplog.at_level(logging.ERROR, logger="iopdesk.ui.ops"):
+        assert not ops.attempt(None, lambda: fail(KeyError(secret)))
+    assert msgbox.shown[-1].title == "Something went wrong"
+    assert secret not in msgbox.shown[-1].text
+    assert secret not in "\n".join(r.getMessage() for r in caplog.records)
+
+
 def test_progress_and_cancel(qtbot) -> None:
     steps: list[int] = []
     release = threading.Event()

@@ -585,10 +585,7 @@ class MainWindow(QMainWindow):
         """Start a page's refresh (or the chart's load); errors the user can fix are shown in
         plain words. Pages load through `Page.fetch`/`present`, so this returns at once; the
         data arrives on the GUI thread when the worker is done."""
-        try:
-            action()
-        except UserError as exc:
-            msgbox.user_error(self, exc)
+        ops.attempt(self, action)
 
     # -- locking ---------------------------------------------------------------------------
     def check_idle(self, now: float | None = None) -> None:

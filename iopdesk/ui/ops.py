@@ -274,6 +274,20 @@ def run(
     return op.run_in_background()
 
 
+def attempt(
+    parent: QWidget | None, action: Callable[[], Any], reload: Callable[[], Any] | None = None
+) -> bool:
+    """Run a quick step of a screen now, on the GUI thread (opening a dialog, a click whose
+    service call is measured under 10 ms), with the same failure policy as an op: True when it
+    went through. Anything slower goes through `Op` instead."""
+    try:
+        action()
+    except Exception as exc:
+        report_failure(parent, exc, reload)
+        return False
+    return True
+
+
 def report_failure(
     parent: QWidget | None, exc: BaseException, reload: Callable[[], Any] | None = None
 ) -> None:
@@ -300,7 +314,7 @@ def report_failure(
 def log_bug(exc: BaseException) -> None:
     """Traceback with code lines only: exception text and values may contain client data."""
     frames = "".join(traceback.format_tb(exc.__traceback__))
-    log.error("unexpected %s in a background operation\n%s", type(exc).__name__, frames)
+    log.error("unexpected %s in a screen operation\n%s", type(exc).__name__, frames)
 
 
 def wait_all(timeout_ms: int = 30_000) -> bool:

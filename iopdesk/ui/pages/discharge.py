@@ -48,7 +48,7 @@ from iopdesk.services.aftercare import (
     PlanView,
 )
 from iopdesk.services.permissions import Perm
-from iopdesk.ui import files, msgbox
+from iopdesk.ui import files, msgbox, ops
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.dates import DateEdit
 from iopdesk.ui.tablemodel import Column, RowsModel
@@ -1107,10 +1107,7 @@ class DischargePage(Page):
             self._plan_clicked()
 
     def _run(self, action: Callable[[], None]) -> None:
-        try:
-            action()
-        except UserError as exc:
-            msgbox.user_error(self, exc)
+        ops.attempt(self, action)
 
     def _discharge_clicked(self) -> None:
         row = self._need()

@@ -40,7 +40,7 @@ from iopdesk.errors import UserError
 from iopdesk.services import measures, plans, staff
 from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm
-from iopdesk.ui import clock, msgbox, style
+from iopdesk.ui import clock, msgbox, ops, style
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.forms import FormDialog
 from iopdesk.ui.pages.intake import FORM_CSS, DateField, editable_combo, hint, repolish
@@ -836,14 +836,11 @@ class TreatmentPlanTab(QWidget):
     # -- actions -------------------------------------------------------------------------
 
     def _run(self, action: Callable[[], object]) -> bool:
-        try:
-            action()
-        except UserError as exc:
-            msgbox.user_error(self, exc)
+        def reload() -> None:
             if self.client_id is not None:
                 self.load(self.client_id, self.plan.id if self.plan else None)
-            return False
-        return True
+
+        return ops.attempt(self, action, reload)
 
     def _reload(self, plan_id: int | None = None) -> None:
         assert self.client_id is not None
