@@ -116,7 +116,8 @@ def main(target: Path) -> None:
     tab.tabs.setCurrentIndex(2)
     settle(app)
     window.grab().save(str(target / "billing-remittance.png"))
-    tab.export_aging_to(work / "ar.pdf")
+    tab.export_aging_to(work / "ar.pdf")  # written on a worker
+    settle(app)
     subprocess.run(
         ["pdftoppm", "-png", "-r", "60", "-singlefile", str(work / "ar.pdf"),
          str(target / "ar-aging-pdf")],

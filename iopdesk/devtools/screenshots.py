@@ -80,12 +80,14 @@ def render_page(
 
         backup.create_backup(db, actor)  # the demo makes none by itself: show one
         window.go("Admin")
+        ops.wait_all()
         admin_page = window.pages["Admin"]
         admin_page.tabs.setCurrentWidget(admin_page.backups_tab)  # type: ignore[attr-defined]
     elif name in ("consents", "audit", "breakglass"):
         target = privacy_screenshot(window, name)
     elif name == "billing-payers":
         window.go("Billing")
+        ops.wait_all()
         billing_page = window.pages["Billing"]
         billing_page.tabs.setCurrentWidget(billing_page.payers_tab)  # type: ignore[attr-defined]
     elif name == "intake":
@@ -97,6 +99,7 @@ def render_page(
         from iopdesk.services.schedule import list_sessions
 
         window.go("Attendance")
+        ops.wait_all()
         page_widget = window.pages["Attendance"]
         if name == "signin":
             groups = [
@@ -111,6 +114,7 @@ def render_page(
     else:
         window.go(name.title())
         if name == "billing":
+            ops.wait_all()
             window.pages["Billing"].preview()  # type: ignore[attr-defined]
     ops.wait_all()
     ops.spin(50)
@@ -173,12 +177,14 @@ def notes_screenshot(window: QWidget, name: str) -> QWidget:
     old.hide()
     main.show()
     main.go("Notes")
+    ops.wait_all()  # the page's queues load on a worker
     page: NotesPage = main.pages["Notes"]  # type: ignore[assignment]
     if name == "notes":
         page.tabs.setCurrentIndex(1)
         if page.cosign_model.rowCount():
             page.cosign_table.selectRow(0)
             page._preview_cosign()
+            ops.wait_all()
         return main
     dialog: QDialog
     if name == "group-note":
@@ -234,6 +240,7 @@ def privacy_screenshot(window: QWidget, name: str) -> QWidget:
     ctx: AppContext = win.ctx
     if name == "audit":
         win.go("Admin")
+        ops.wait_all()
         admin = win.pages["Admin"]
         admin.tabs.setCurrentWidget(admin.audit_report)
         admin.audit_report.refresh()

@@ -20,6 +20,7 @@ from iopdesk.services.actor import Actor
 from iopdesk.services.clinic import get_clinic, is_initialized, setup_clinic
 from iopdesk.ui import boot, clock, msgbox, ops
 from iopdesk.ui.boot import make_app
+from iopdesk.ui.clock import clinic_time
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.dialogs import (
     LoginDialog,
@@ -100,7 +101,7 @@ def offer_restore(target: DbTarget, exc: CorruptDatabaseError) -> Database | Non
         None,
         "Restore the latest good backup?",
         f"{exc.message}\n\nThe latest good backup was made "
-        f"{when.astimezone():%m/%d/%Y %H:%M}:\n{source}\n\nRestore it now? Changes made "
+        f"{clinic_time(when):%m/%d/%Y %H:%M}:\n{source}\n\nRestore it now? Changes made "
         "after that time are not in it. The damaged file is kept aside. An administrator "
         "signs in to confirm.",
     ):

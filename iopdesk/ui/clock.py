@@ -15,7 +15,16 @@ from iopdesk.services.clock import current_now as now
 from iopdesk.services.clock import current_today as today
 from iopdesk.services.clock import set_zone, utc_now, zone_name
 
-__all__ = ["now", "qtoday", "set_zone", "stamp", "today", "utc_now", "zone_name"]
+__all__ = [
+    "clinic_time",
+    "now",
+    "qtoday",
+    "set_zone",
+    "stamp",
+    "today",
+    "utc_now",
+    "zone_name",
+]
 
 
 def qtoday() -> QDate:
@@ -25,3 +34,9 @@ def qtoday() -> QDate:
 
 def stamp(moment: datetime) -> str:
     return clock.stamp(moment, zone_name())
+
+
+def clinic_time(moment: datetime) -> datetime:
+    """A stored timestamp (UTC) as the clinic's wall-clock time, for screens that format it
+    themselves (never this computer's zone, which a server or a laptop may not share)."""
+    return clock.local(moment, zone_name())

@@ -32,6 +32,7 @@ from iopdesk.services import auth, clinic
 from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm
 from iopdesk.ui import msgbox, ops
+from iopdesk.ui.clock import clinic_time
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.forms import FormDialog, password_field
 from iopdesk.ui.pages.backups import BackupsTab
@@ -143,7 +144,7 @@ class AdminPage(Page):
                 Column(
                     "Last sign-in",
                     lambda u: (
-                        u.last_login_at.astimezone().strftime("%m/%d/%Y %H:%M")
+                        clinic_time(u.last_login_at).strftime("%m/%d/%Y %H:%M")
                         if u.last_login_at
                         else "never"
                     ),

@@ -37,6 +37,7 @@ from iopdesk.errors import StaleRecordError, UserError, ValidationError
 from iopdesk.services import attendance, drafts, schedule
 from iopdesk.services.permissions import Perm
 from iopdesk.ui import clock, files, msgbox, ops
+from iopdesk.ui.clock import clinic_time
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.dates import DateEdit
 from iopdesk.ui.flow import flow_row
@@ -425,7 +426,7 @@ class SignInPanel(QWidget):
         if draft is None:
             return
         drafts.discard(self.ctx.db, self.ctx.actor, self._draft_name())
-        when = draft.saved_at.astimezone()
+        when = clinic_time(draft.saved_at)
         if not msgbox.confirm(
             self,
             "Unsaved sign-in marks",

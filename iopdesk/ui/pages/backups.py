@@ -12,6 +12,7 @@ from iopdesk.errors import UserError
 from iopdesk.models.base import utcnow
 from iopdesk.services import backup
 from iopdesk.ui import msgbox, ops
+from iopdesk.ui.clock import clinic_time
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.tablemodel import Column, RowsModel
 from iopdesk.ui.widgets import make_table, muted, section_title
@@ -88,7 +89,7 @@ class BackupsTab(QWidget):
             [
                 Column(
                     "When",
-                    lambda r: r.created_at.astimezone().strftime("%m/%d/%Y %H:%M"),
+                    lambda r: clinic_time(r.created_at).strftime("%m/%d/%Y %H:%M"),
                     sort_key=lambda r: r.created_at,
                 ),
                 Column("Kind", lambda r: KIND_LABELS.get(r.kind, r.kind)),
@@ -131,7 +132,7 @@ class BackupsTab(QWidget):
             self.last_label.setStyleSheet("font-weight: 600; color: #c62828;")
         else:
             age = st.age_days(utcnow()) or 0.0
-            when = st.last_ok_at.astimezone().strftime("%m/%d/%Y %H:%M")
+            when = clinic_time(st.last_ok_at).strftime("%m/%d/%Y %H:%M")
             ago = "today" if age < 1 else f"{int(age)} day{'s' if int(age) != 1 else ''} ago"
             self.last_label.setText(f"Last good backup: {when} ({ago})")
             color = "#c62828" if age > backup.STALE_DAYS else "#2e7d32"

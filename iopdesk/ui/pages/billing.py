@@ -29,6 +29,7 @@ from iopdesk.services.billingfix import how_to_fix
 from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm
 from iopdesk.ui import clock, files, msgbox, ops
+from iopdesk.ui.clock import clinic_time
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.dates import DateEdit
 from iopdesk.ui.flow import flow_row
@@ -205,7 +206,7 @@ class BillingPage(Page):
                 Column("Batch", lambda b: b.batch_number),
                 Column(
                     "Created",
-                    lambda b: b.created_at.astimezone().strftime("%m/%d/%Y %H:%M"),
+                    lambda b: clinic_time(b.created_at).strftime("%m/%d/%Y %H:%M"),
                     sort_key=lambda b: b.created_at,
                 ),
                 Column("Period", lambda b: f"{b.date_from:%m/%d/%Y} - {b.date_to:%m/%d/%Y}"),

@@ -410,7 +410,10 @@ class ClientHoursTab(QWidget):
         self.table = make_table()
         self.table.setModel(self.model)
         week_width = self.fontMetrics().horizontalAdvance("Mon 11/30 - Sun 12/06") + 28
-        for column, width in enumerate((week_width, 220, 90, 90, 150, 104)):
+        # the headings are bold: wide enough for "Required Days" with the sort arrow
+        days_width = self.table.horizontalHeader().fontMetrics().horizontalAdvance("Required Days")
+        days_width = max(104, int(days_width * 1.15) + 30)
+        for column, width in enumerate((week_width, 220, 90, 90, 150, days_width)):
             self.table.setColumnWidth(column, width)
         lay.addWidget(self.table, 1)
         # The chosen week explained: what was scheduled and what happened at each session.

@@ -36,6 +36,7 @@ from iopdesk.models import Client
 from iopdesk.services import clients, drafts, lookups
 from iopdesk.services.clients import ClientInput, ContactInput
 from iopdesk.ui import clock, dates, msgbox, style
+from iopdesk.ui.clock import clinic_time
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.dates import DateEdit
 from iopdesk.ui.forms import FormDialog
@@ -813,7 +814,7 @@ class IntakeDialog(FormDialog):
         draft = drafts.peek(self.ctx.db, self.ctx.actor, INTAKE_DRAFT)
         if draft is None:
             return
-        when = draft.saved_at.astimezone()
+        when = clinic_time(draft.saved_at)
         if msgbox.confirm(
             self,
             "Continue the new-client form?",

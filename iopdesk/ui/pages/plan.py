@@ -41,6 +41,7 @@ from iopdesk.services import measures, plans, staff
 from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm
 from iopdesk.ui import clock, msgbox, ops, style
+from iopdesk.ui.clock import clinic_time
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.forms import FormDialog
 from iopdesk.ui.pages.intake import FORM_CSS, DateField, editable_combo, hint, repolish
@@ -748,7 +749,7 @@ class TreatmentPlanTab(QWidget):
         if plan.clinician_signed_at:
             parts.append(
                 f"signed by {plan.clinician_signed_by} on "
-                f"{plan.clinician_signed_at.astimezone():%m/%d/%Y}"
+                f"{clinic_time(plan.clinician_signed_at):%m/%d/%Y}"
             )
         parts.append(
             f"client agreed {_d(plan.client_signed_date)}"

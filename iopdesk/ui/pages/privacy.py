@@ -36,6 +36,7 @@ from iopdesk.services.actor import Actor
 from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm
 from iopdesk.ui import clock, msgbox
+from iopdesk.ui.clock import clinic_time
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.dates import DateEdit
 from iopdesk.ui.forms import FormDialog
@@ -562,7 +563,7 @@ class PrivacyTab(QWidget):
             [
                 Column(
                     "When",
-                    lambda d: d.disclosed_at.astimezone().strftime("%m/%d/%Y %H:%M"),
+                    lambda d: clinic_time(d.disclosed_at).strftime("%m/%d/%Y %H:%M"),
                     sort_key=lambda d: d.disclosed_at,
                 ),
                 Column("Type", lambda d: disclosures.KIND_LABELS.get(d.kind, d.kind)),
@@ -951,7 +952,7 @@ class BreakGlassReviewPanel(QWidget):
             [
                 Column(
                     "Started",
-                    lambda b: b.started_at.astimezone().strftime("%m/%d/%Y %H:%M"),
+                    lambda b: clinic_time(b.started_at).strftime("%m/%d/%Y %H:%M"),
                     sort_key=lambda b: b.started_at,
                 ),
                 Column("User", lambda b: b.username),
