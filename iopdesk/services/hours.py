@@ -52,6 +52,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import date, time, timedelta
 from decimal import Decimal
 from fractions import Fraction
+from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -777,6 +778,10 @@ def _load(
     therapists = facts.therapists
     seen_enrollments: set[int] = set()
     seen_assignments: set[int] = set()
+    # a staff member's name is the same on every row of one read: worked out once
+    staff_names: dict[int, str] = {}
+    new_client = _ClientFacts
+    new_therapist = _Therapist
     for (
         cid,
         mrn,
@@ -800,9 +805,9 @@ def _load(
         if client_ids is not None and cid not in client_ids:
             continue
         if cid not in clients:
-            clients[cid] = _ClientFacts(
+            clients[cid] = new_client(
                 mrn,
-                client_label(last_name, first_name),
+                f"{last_name}, {first_name}",  # client_label()
                 None if override is None else Decimal(override),
                 bool(part2),
                 override_until,
@@ -812,10 +817,12 @@ def _load(
             enrollments[cid].append((eid, tid, start, end))
         if staff_id is not None and aid not in seen_assignments:
             seen_assignments.add(aid)
-            name = f"{staff_first} {staff_last}".strip() + (
-                f", {credentials}" if credentials else ""
-            )
-            therapists[cid].append(_Therapist(staff_id, name, assigned, unassigned, aid))
+            name = staff_names.get(staff_id)
+            if name is None:
+                name = staff_names[staff_id] = f"{staff_first} {staff_last}".strip() + (
+                    f", {credentials}" if credentials else ""
+                )
+            therapists[cid].append(new_therapist(staff_id, name, assigned, unassigned, aid))
 
     # 2. tracks and their active block weekdays
     for tid, name, hours, weekdays, days in _fetch(
@@ -1251,18 +1258,127 @@ def _compute_week(
     last = first + _SIX_DAYS
     today = today or clinic_now(tz).date()  # clinic_today() without a second query
     facts = _load(session, first, 1, today, None)
-    rows: list[WeekRow] = []
-    for cid in facts.clients:
-        spans = _client_spans(facts, cid)
-        if track_id is not None and not any(s[2] == track_id for s in spans):
-            continue
-        if therapist_staff_id is not None:
-            therapist = _therapist_for(facts, cid, first, last)
-            if therapist is None or therapist.staff_id != therapist_staff_id:
-                continue
-        rows.extend(_client_rows(facts, cid, spans, (0,)))
-    rows.sort(key=lambda r: (r.mrn, r.client_id))
+    rows = _week_rows(facts, first, last, track_id, therapist_staff_id)
+    rows.sort(key=_ROW_ORDER)
     return first, last, rows
+
+
+_ROW_ORDER = attrgetter("mrn", "client_id")
+
+
+def _week_rows(
+    facts: _Facts,
+    first: date,
+    last: date,
+    track_id: int | None,
+    therapist_staff_id: int | None,
+) -> list[WeekRow]:
+    """`_client_rows(facts, cid, _client_spans(facts, cid), (0,))` for every client of a
+    one-week range (optionally only those in a track or with a primary therapist), with the
+    usual client inline: one enrollment, no override end date, at most one therapist. Such
+    clients share a few (track, days, hours) shapes, whose requirement, day minimum and track
+    label are worked out once per shape. Anyone else goes through `_client_rows`."""
+    tracks = facts.tracks
+    enrollments = facts.enrollments
+    all_therapists = facts.therapists
+    attended_by = facts.attended
+    days_by = facts.attended_days
+    streaks = facts.streaks
+    today = facts.today
+    upcoming = last >= today  # the week has sessions still to come
+    current = upcoming and first <= today
+    shapes: dict[tuple[Any, ...], tuple[int | None, str, int | None]] = {}
+    new_row = _new_row
+    set_attribute = _set_attribute
+    rows: list[WeekRow] = []
+    append = rows.append
+    for cid, info in facts.clients.items():
+        spans_of = enrollments.get(cid, ())
+        therapists = all_therapists.get(cid, ())
+        override = info.override
+        if (
+            len(spans_of) != 1
+            or len(therapists) > 1
+            or (override is not None and info.override_until is not None)
+        ):
+            spans = _client_spans(facts, cid)
+            if track_id is not None and not any(s[2] == track_id for s in spans):
+                continue
+            if therapist_staff_id is not None:
+                best = _therapist_for(facts, cid, first, last)
+                if best is None or best.staff_id != therapist_staff_id:
+                    continue
+            rows.extend(_client_rows(facts, cid, spans, (0,)))
+            continue
+        eid, tid, start, end = spans_of[0]
+        if track_id is not None and tid != track_id:
+            continue
+        therapist = ""
+        therapist_id = None
+        if therapists:
+            only = therapists[0]
+            if only.start <= last and (only.end is None or only.end >= first):
+                therapist, therapist_id = only.name, only.staff_id
+        if therapist_staff_id is not None and therapist_id != therapist_staff_id:
+            continue
+        in_week: Sequence[_Span] = ()
+        required: int | None = None
+        track_label = ""
+        days_required: int | None = None
+        if start <= last and (end is None or end >= first):
+            hours = (
+                override
+                if override is not None
+                else (tracks[tid][1] if tid in tracks else Decimal(0))
+            )
+            in_week = ((start, eid, tid, end, hours),)
+            shape = (
+                tid,
+                first if start < first else start,
+                last if end is None or end > last else end,
+                hours,
+            )
+            known = shapes.get(shape)
+            if known is None:
+                known = shapes[shape] = (
+                    _required_for_week(facts, first, in_week),
+                    _track_label(facts, (tid,)),
+                    _required_days_for_week(facts, first, in_week),
+                )
+            required, track_label, days_required = known
+        attended = attended_by.get((cid, 0), 0)
+        days_attended = days_by.get((cid, 0), 0)
+        marks = streaks.get(cid)
+        streak = 0
+        if marks:  # a one-week range marks at most week -1 (carried in) and week 0
+            streak = marks[0] if 0 in marks else marks.get(-1, 0)
+        remaining = _remaining_for_week(facts, cid, 0, first, last, in_week) if upcoming else 0
+        row = new_row(WeekRow)
+        set_attribute(
+            row,
+            "__dict__",
+            {
+                "client_id": cid,
+                "mrn": info.mrn,
+                "client": info.label,
+                "track": track_label,
+                "therapist": therapist,
+                "required_minutes": required,
+                "attended_minutes": attended,
+                "status": NO_REQUIREMENT
+                if required is None
+                else week_status(required, attended, days_required, days_attended),
+                "projection": projection(required, attended, remaining) if current else None,
+                "remaining_minutes": remaining,
+                "unexcused_streak": streak,
+                "part2": info.part2,
+                "week_start": first,
+                "required_days": days_required,
+                "attended_days": days_attended,
+            },
+        )
+        append(row)
+    return rows
 
 
 # ------------------------------------------------------------------------------------------
