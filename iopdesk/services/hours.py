@@ -68,7 +68,9 @@ from sqlalchemy import (
     cast,
     literal,
     literal_column,
+    null,
     or_,
+    union_all,
 )
 from sqlalchemy import func as sa_func
 from sqlalchemy import select as sa_select
@@ -746,6 +748,74 @@ def _remaining_q(dialect: str, filtered: bool) -> Any:
     )
 
 
+def _week_setup_q(dialect: str, filtered: bool) -> Any:
+    """What a single week needs besides its clients and attendance, in one UNION ALL (one
+    round trip instead of four), each row tagged by its first column:
+    't' a track (id, required days, -, name, hours, its active block weekdays 'd,d,d', -),
+    'c' a closure day, 'x' a (track, day) whose group the clinic cancelled (as in
+    `_clinic_cancelled_q`), 'r' a session still to come (track, client, day, kind, -, -,
+    minutes; as in `_remaining_q`, from `from_day` to `to_day`). Columns are
+    (tag, id, number, day, text, hours, weekdays, minutes)."""
+    no_int = cast(null(), Integer)
+    no_day = cast(null(), Date)
+    no_text = cast(null(), String)
+    no_hours = cast(null(), Track.__table__.c.required_weekly_hours.type)  # type: ignore[attr-defined]
+    tracks = (
+        sa_select(
+            literal_column("'t'", String),
+            col(Track.id),
+            col(Track.required_weekly_days),
+            no_day,
+            col(Track.name),
+            col(Track.required_weekly_hours),
+            _joined_text(dialect, col(TrackBlock.weekday)),
+            no_int,
+        )
+        .outerjoin(
+            TrackBlock, and_(col(TrackBlock.track_id) == col(Track.id), col(TrackBlock.active))
+        )
+        .group_by(
+            col(Track.id),
+            col(Track.name),
+            col(Track.required_weekly_hours),
+            col(Track.required_weekly_days),
+        )
+    )
+    closures = sa_select(
+        literal_column("'c'", String),
+        no_int,
+        no_int,
+        col(ClinicClosure.closure_date),
+        no_text,
+        no_hours,
+        no_text,
+        no_int,
+    ).where(col(ClinicClosure.closure_date) >= _FIRST, col(ClinicClosure.closure_date) <= _LAST)
+    cancelled_days = _clinic_cancelled_q(dialect, filtered).subquery()
+    cancelled = sa_select(
+        literal_column("'x'", String),
+        cancelled_days.c.track_id,
+        no_int,
+        cancelled_days.c.session_date,
+        no_text,
+        no_hours,
+        no_text,
+        no_int,
+    )
+    remaining = _remaining_q(dialect, filtered).subquery()
+    upcoming = sa_select(
+        literal_column("'r'", String),
+        remaining.c.track_id,
+        remaining.c.client_id,
+        remaining.c.session_date,
+        remaining.c.kind,
+        no_hours,
+        no_text,
+        list(remaining.c)[4],  # the minutes
+    )
+    return union_all(tracks, closures, cancelled, upcoming)
+
+
 def _load(
     session: Session,
     first: date,
@@ -824,6 +894,11 @@ def _load(
                 )
             therapists[cid].append(new_therapist(staff_id, name, assigned, unassigned, aid))
 
+    if weeks == 1 and client_ids is None:  # the weekly dashboard: steps 2-4 and 6 in one
+        _load_week_setup(session, facts, dialect, params)
+        _load_attendance(session, facts, dialect, client_ids, params)
+        return facts
+
     # 2. tracks and their active block weekdays
     for tid, name, hours, weekdays, days in _fetch(
         session, _statement(dialect, "tracks", False, _tracks_q), {}
@@ -858,6 +933,43 @@ def _load(
     if last >= today:
         _load_remaining(session, facts, dialect, max(first, today), last, client_ids)
     return facts
+
+
+def _load_week_setup(
+    session: Session, facts: _Facts, dialect: str, params: Mapping[str, Any]
+) -> None:
+    """Tracks, closures, clinic-cancelled group days and (when the week reaches today) the
+    sessions still to come, from one statement (`_week_setup_q`)."""
+    first, last, today = facts.first, facts.last, facts.today
+    # sessions still to come: from today (or the week's start) to its end; none (an empty
+    # range) for a week that is over
+    start, end = (max(first, today), last) if last >= today else (last + _ONE_DAY, last)
+    stmt = _statement(dialect, "week_setup", False, _week_setup_q)
+    tracks = facts.tracks
+    track_days = facts.track_days
+    blocks = facts.blocks
+    closures: set[date] = set()
+    cancelled: set[tuple[int, date]] = set()
+    upcoming: list[tuple[str, int | None, int | None, date, int]] = []
+    for tag, number, other, day, name, hours, weekdays, minutes in _fetch(
+        session, stmt, {**params, "from_day": start, "to_day": end}
+    ):
+        if tag == "r":
+            upcoming.append((name, number, other, day, minutes))
+        elif tag == "t":
+            tracks[number] = (name, Decimal(hours))
+            if other:
+                track_days[number] = int(other)
+            if weekdays:
+                blocks[number] = frozenset(int(d) for d in weekdays.split(","))
+        elif tag == "c":
+            closures.add(day)
+        elif number is not None:  # "x"; sessions without a track form (NULL, day) groups
+            cancelled.add((number, day))
+    facts.closures = frozenset(closures)
+    facts.clinic_cancelled = frozenset(cancelled)
+    if last >= today:
+        _tally_remaining(facts, upcoming, None)
 
 
 def _load_attendance(
@@ -952,11 +1064,19 @@ def _load_remaining(
     """Scheduled (not held, not cancelled) sessions from `start` to `end`: track groups by
     (track, day), and each client's own individual/family/intake bookings."""
     stmt = _statement(dialect, "remaining", False, _remaining_q)
+    _tally_remaining(facts, _fetch(session, stmt, {"from_day": start, "to_day": end}), client_ids)
+
+
+def _tally_remaining(
+    facts: _Facts, sessions: Iterable[Any], client_ids: Collection[int] | None
+) -> None:
+    """Sum the (kind, track, client, day, minutes) sessions still to come: by (track, day) for
+    groups, by (client, week) for the client's own bookings; closure days left out."""
     groups: dict[tuple[int, date], int] = defaultdict(int)
     booked: dict[tuple[int, int], int] = defaultdict(int)
     closures = facts.closures
     group_kind = SessionKind.GROUP.value
-    for kind, tid, cid, day, minutes in _fetch(session, stmt, {"from_day": start, "to_day": end}):
+    for kind, tid, cid, day, minutes in sessions:
         if day in closures:
             continue
         minutes = int(minutes)
