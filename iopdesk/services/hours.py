@@ -843,56 +843,7 @@ def _load(
         cl_q = _statement(dialect, "enrolled", False, _enrolled_clients_q)
     else:
         cl_q = _statement(dialect, "requested", filtered, _requested_clients_q)
-    clients = facts.clients
-    enrollments = facts.enrollments
-    therapists = facts.therapists
-    seen_enrollments: set[int] = set()
-    seen_assignments: set[int] = set()
-    # a staff member's name is the same on every row of one read: worked out once
-    staff_names: dict[int, str] = {}
-    new_client = _ClientFacts
-    new_therapist = _Therapist
-    for (
-        cid,
-        mrn,
-        last_name,
-        first_name,
-        override,
-        override_until,
-        part2,
-        eid,
-        tid,
-        start,
-        end,
-        aid,
-        staff_id,
-        assigned,
-        unassigned,
-        staff_first,
-        staff_last,
-        credentials,
-    ) in _fetch(session, cl_q, params):
-        if client_ids is not None and cid not in client_ids:
-            continue
-        if cid not in clients:
-            clients[cid] = new_client(
-                mrn,
-                f"{last_name}, {first_name}",  # client_label()
-                None if override is None else Decimal(override),
-                bool(part2),
-                override_until,
-            )
-        if eid is not None and eid not in seen_enrollments:
-            seen_enrollments.add(eid)
-            enrollments[cid].append((eid, tid, start, end))
-        if staff_id is not None and aid not in seen_assignments:
-            seen_assignments.add(aid)
-            name = staff_names.get(staff_id)
-            if name is None:
-                name = staff_names[staff_id] = f"{staff_first} {staff_last}".strip() + (
-                    f", {credentials}" if credentials else ""
-                )
-            therapists[cid].append(new_therapist(staff_id, name, assigned, unassigned, aid))
+    _take_clients(facts, _fetch(session, cl_q, params), client_ids)
 
     if weeks == 1 and client_ids is None:  # the weekly dashboard: steps 2-4 and 6 in one
         _load_week_setup(session, facts, dialect, params)
@@ -933,6 +884,61 @@ def _load(
     if last >= today:
         _load_remaining(session, facts, dialect, max(first, today), last, client_ids)
     return facts
+
+
+def _take_clients(facts: _Facts, rows: Iterable[Any], client_ids: Collection[int] | None) -> None:
+    """The clients read, their enrollments and primary therapist assignments (one row per
+    enrollment and assignment) into `facts`."""
+    clients = facts.clients
+    enrollments = facts.enrollments
+    therapists = facts.therapists
+    seen_enrollments: set[int] = set()
+    seen_assignments: set[int] = set()
+    # a staff member's name is the same on every row of one read: worked out once
+    staff_names: dict[int, str] = {}
+    new_client = _ClientFacts
+    new_therapist = _Therapist
+    for (
+        cid,
+        mrn,
+        last_name,
+        first_name,
+        override,
+        override_until,
+        part2,
+        eid,
+        tid,
+        start,
+        end,
+        aid,
+        staff_id,
+        assigned,
+        unassigned,
+        staff_first,
+        staff_last,
+        credentials,
+    ) in rows:
+        if client_ids is not None and cid not in client_ids:
+            continue
+        if cid not in clients:
+            clients[cid] = new_client(
+                mrn,
+                f"{last_name}, {first_name}",  # client_label()
+                None if override is None else Decimal(override),
+                bool(part2),
+                override_until,
+            )
+        if eid is not None and eid not in seen_enrollments:
+            seen_enrollments.add(eid)
+            enrollments[cid].append((eid, tid, start, end))
+        if staff_id is not None and aid not in seen_assignments:
+            seen_assignments.add(aid)
+            name = staff_names.get(staff_id)
+            if name is None:
+                name = staff_names[staff_id] = f"{staff_first} {staff_last}".strip() + (
+                    f", {credentials}" if credentials else ""
+                )
+            therapists[cid].append(new_therapist(staff_id, name, assigned, unassigned, aid))
 
 
 def _load_week_setup(
@@ -987,11 +993,12 @@ def _load_attendance(
     no row at all) gets the rest of it from one more query over just those clients, so the
     streak is exact whatever its length. `facts.streaks` keeps, per client, the weeks at whose
     end the streak changes (from 0, or from the run carried in at week -1)."""
+    scope = set(client_ids) if client_ids is not None else set(facts.enrollments)
     if facts.weeks == 1:
         stmt = _statement(dialect, "one_week", _filters(client_ids), _one_week_attendance_q)
-    else:
-        stmt = _statement(dialect, "attendance", _filters(client_ids), _attendance_q)
-    scope = set(client_ids) if client_ids is not None else set(facts.enrollments)
+        _tally_one_week(session, facts, dialect, scope, _fetch(session, stmt, params))
+        return
+    stmt = _statement(dialect, "attendance", _filters(client_ids), _attendance_q)
     attended = facts.attended
     # client -> [(week, streak at its end, run still open since the range start?)]
     walked: dict[int, list[tuple[int, int, bool]]] = {}
@@ -1032,6 +1039,46 @@ def _load_attendance(
             now = streak + base if open_run else streak
             if now != value:
                 changes[index] = value = now
+        if changes:
+            streaks[cid] = changes
+
+
+def _tally_one_week(
+    session: Session, facts: _Facts, dialect: str, scope: Collection[int], rows: Iterable[Any]
+) -> None:
+    """`_load_attendance` for a one-week range (every row is week 0), without the per-client
+    lists the general walk keeps: the same attended minutes, days and streak marks."""
+    attended = facts.attended
+    attended_days = facts.attended_days
+    closed: dict[int, int] = {}  # the week has a row that is not unexcused: streak at its end
+    open_runs: dict[int, int] = {}  # every row of the week unexcused: how many
+    for cid, _wk, minutes, last_other, unexcused, days in rows:
+        if minutes:
+            attended[(cid, 0)] = int(minutes)
+        if days:
+            attended_days[(cid, 0)] = int(days)
+        if cid not in scope:
+            continue
+        if last_other is not None:
+            after = int(last_other)
+            closed[cid] = sum(1 for p in unexcused.split(",") if int(p) > after) if unexcused else 0
+        else:
+            open_runs[cid] = unexcused.count(",") + 1 if unexcused else 0
+    # the run of anyone without a closing row this week may reach back before it
+    reach_back = {cid for cid in scope if cid not in closed}
+    carry = _streaks_before(session, dialect, facts.first, reach_back) if reach_back else {}
+    streaks = facts.streaks
+    for cid, streak in closed.items():
+        if streak:
+            streaks[cid] = {0: streak}
+    for cid, base in carry.items():
+        if base and cid not in open_runs:
+            streaks[cid] = {-1: base}
+    for cid, count in open_runs.items():
+        base = carry.get(cid, 0)
+        changes = {-1: base} if base else {}
+        if count:
+            changes[0] = count + base
         if changes:
             streaks[cid] = changes
 
@@ -1407,7 +1454,9 @@ def _week_rows(
     today = facts.today
     upcoming = last >= today  # the week has sessions still to come
     current = upcoming and first <= today
-    shapes: dict[tuple[Any, ...], tuple[int | None, str, int | None]] = {}
+    group_remaining = facts.group_remaining
+    booked = facts.client_remaining
+    shapes: dict[tuple[Any, ...], tuple[int | None, str, int | None, int]] = {}
     new_row = _new_row
     set_attribute = _set_attribute
     rows: list[WeekRow] = []
@@ -1460,19 +1509,44 @@ def _week_rows(
             )
             known = shapes.get(shape)
             if known is None:
+                # group minutes still to come on the enrollment's days (_remaining_for_week
+                # without the client's own bookings)
+                to_come = 0
+                if upcoming:
+                    day = max(first, today)
+                    while day <= last:
+                        if start <= day and (end is None or day <= end):
+                            to_come += group_remaining.get((tid, day), 0)
+                        day += _ONE_DAY
                 known = shapes[shape] = (
                     _required_for_week(facts, first, in_week),
                     _track_label(facts, (tid,)),
                     _required_days_for_week(facts, first, in_week),
+                    to_come,
                 )
-            required, track_label, days_required = known
+            required, track_label, days_required, to_come = known
+        else:
+            to_come = 0
         attended = attended_by.get((cid, 0), 0)
         days_attended = days_by.get((cid, 0), 0)
         marks = streaks.get(cid)
         streak = 0
         if marks:  # a one-week range marks at most week -1 (carried in) and week 0
             streak = marks[0] if 0 in marks else marks.get(-1, 0)
-        remaining = _remaining_for_week(facts, cid, 0, first, last, in_week) if upcoming else 0
+        remaining = to_come + booked.get((cid, 0), 0) if upcoming else 0
+        # week_status() and projection(), inline
+        if required is None:
+            status, outlook = NO_REQUIREMENT, None
+        else:
+            status = (
+                NOT_MET
+                if (days_required is not None and days_attended < days_required)
+                or attended < required
+                else MET
+            )
+            outlook = None
+            if current:
+                outlook = ON_TRACK if attended + remaining >= required else AT_RISK
         row = new_row(WeekRow)
         set_attribute(
             row,
@@ -1485,10 +1559,8 @@ def _week_rows(
                 "therapist": therapist,
                 "required_minutes": required,
                 "attended_minutes": attended,
-                "status": NO_REQUIREMENT
-                if required is None
-                else week_status(required, attended, days_required, days_attended),
-                "projection": projection(required, attended, remaining) if current else None,
+                "status": status,
+                "projection": outlook,
                 "remaining_minutes": remaining,
                 "unexcused_streak": streak,
                 "part2": info.part2,
