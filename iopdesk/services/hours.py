@@ -1251,6 +1251,7 @@ def _required_days_for_week(facts: _Facts, first: date, in_week: Sequence[_Span]
 
 _MISSING = object()
 _ONE_DAY = timedelta(days=1)
+_DAYS = tuple(timedelta(days=i) for i in range(7))
 _SIX_DAYS = timedelta(days=6)
 
 
@@ -1456,6 +1457,10 @@ def _week_rows(
     current = upcoming and first <= today
     group_remaining = facts.group_remaining
     booked = facts.client_remaining
+    blocks = facts.blocks
+    closures = facts.closures
+    cancelled = facts.clinic_cancelled
+    track_days = facts.track_days
     shapes: dict[tuple[Any, ...], tuple[int | None, str, int | None, int]] = {}
     new_row = _new_row
     set_attribute = _set_attribute
@@ -1479,7 +1484,7 @@ def _week_rows(
                     continue
             rows.extend(_client_rows(facts, cid, spans, (0,)))
             continue
-        eid, tid, start, end = spans_of[0]
+        _eid, tid, start, end = spans_of[0]
         if track_id is not None and tid != track_id:
             continue
         therapist = ""
@@ -1490,7 +1495,6 @@ def _week_rows(
                 therapist, therapist_id = only.name, only.staff_id
         if therapist_staff_id is not None and therapist_id != therapist_staff_id:
             continue
-        in_week: Sequence[_Span] = ()
         required: int | None = None
         track_label = ""
         days_required: int | None = None
@@ -1500,7 +1504,6 @@ def _week_rows(
                 if override is not None
                 else (tracks[tid][1] if tid in tracks else Decimal(0))
             )
-            in_week = ((start, eid, tid, end, hours),)
             shape = (
                 tid,
                 first if start < first else start,
@@ -1518,10 +1521,31 @@ def _week_rows(
                         if start <= day and (end is None or day <= end):
                             to_come += group_remaining.get((tid, day), 0)
                         day += _ONE_DAY
+                # prorate() for one enrollment, which owns every day it covers
+                weekdays = blocks.get(tid, ())
+                counted = scheduled = 0
+                for offset in _DAYS:
+                    day = first + offset
+                    if day.weekday() in weekdays:
+                        scheduled += 1
+                        if (
+                            start <= day
+                            and (end is None or day <= end)
+                            and day not in closures
+                            and (tid, day) not in cancelled
+                        ):
+                            counted += 1
+                required = days_required = None
+                if counted:
+                    hours_num, hours_den = hours.as_integer_ratio()
+                    required = _round_ratio_half_up(hours_num * 60 * counted, hours_den * scheduled)
+                    minimum = track_days.get(tid, 0)  # required_days(): > 0 only
+                    if minimum:
+                        days_required = round_half_up(Fraction(minimum * counted, scheduled))
                 known = shapes[shape] = (
-                    _required_for_week(facts, first, in_week),
+                    required,
                     _track_label(facts, (tid,)),
-                    _required_days_for_week(facts, first, in_week),
+                    days_required,
                     to_come,
                 )
             required, track_label, days_required, to_come = known
