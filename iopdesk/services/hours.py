@@ -52,6 +52,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import date, time, timedelta
 from decimal import Decimal
 from fractions import Fraction
+from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -67,7 +68,9 @@ from sqlalchemy import (
     cast,
     literal,
     literal_column,
+    null,
     or_,
+    union_all,
 )
 from sqlalchemy import func as sa_func
 from sqlalchemy import select as sa_select
@@ -745,6 +748,74 @@ def _remaining_q(dialect: str, filtered: bool) -> Any:
     )
 
 
+def _week_setup_q(dialect: str, filtered: bool) -> Any:
+    """What a single week needs besides its clients and attendance, in one UNION ALL (one
+    round trip instead of four), each row tagged by its first column:
+    't' a track (id, required days, -, name, hours, its active block weekdays 'd,d,d', -),
+    'c' a closure day, 'x' a (track, day) whose group the clinic cancelled (as in
+    `_clinic_cancelled_q`), 'r' a session still to come (track, client, day, kind, -, -,
+    minutes; as in `_remaining_q`, from `from_day` to `to_day`). Columns are
+    (tag, id, number, day, text, hours, weekdays, minutes)."""
+    no_int = cast(null(), Integer)
+    no_day = cast(null(), Date)
+    no_text = cast(null(), String)
+    no_hours = cast(null(), Track.__table__.c.required_weekly_hours.type)  # type: ignore[attr-defined]
+    tracks = (
+        sa_select(
+            literal_column("'t'", String),
+            col(Track.id),
+            col(Track.required_weekly_days),
+            no_day,
+            col(Track.name),
+            col(Track.required_weekly_hours),
+            _joined_text(dialect, col(TrackBlock.weekday)),
+            no_int,
+        )
+        .outerjoin(
+            TrackBlock, and_(col(TrackBlock.track_id) == col(Track.id), col(TrackBlock.active))
+        )
+        .group_by(
+            col(Track.id),
+            col(Track.name),
+            col(Track.required_weekly_hours),
+            col(Track.required_weekly_days),
+        )
+    )
+    closures = sa_select(
+        literal_column("'c'", String),
+        no_int,
+        no_int,
+        col(ClinicClosure.closure_date),
+        no_text,
+        no_hours,
+        no_text,
+        no_int,
+    ).where(col(ClinicClosure.closure_date) >= _FIRST, col(ClinicClosure.closure_date) <= _LAST)
+    cancelled_days = _clinic_cancelled_q(dialect, filtered).subquery()
+    cancelled = sa_select(
+        literal_column("'x'", String),
+        cancelled_days.c.track_id,
+        no_int,
+        cancelled_days.c.session_date,
+        no_text,
+        no_hours,
+        no_text,
+        no_int,
+    )
+    remaining = _remaining_q(dialect, filtered).subquery()
+    upcoming = sa_select(
+        literal_column("'r'", String),
+        remaining.c.track_id,
+        remaining.c.client_id,
+        remaining.c.session_date,
+        remaining.c.kind,
+        no_hours,
+        no_text,
+        list(remaining.c)[4],  # the minutes
+    )
+    return union_all(tracks, closures, cancelled, upcoming)
+
+
 def _load(
     session: Session,
     first: date,
@@ -772,50 +843,12 @@ def _load(
         cl_q = _statement(dialect, "enrolled", False, _enrolled_clients_q)
     else:
         cl_q = _statement(dialect, "requested", filtered, _requested_clients_q)
-    clients = facts.clients
-    enrollments = facts.enrollments
-    therapists = facts.therapists
-    seen_enrollments: set[int] = set()
-    seen_assignments: set[int] = set()
-    for (
-        cid,
-        mrn,
-        last_name,
-        first_name,
-        override,
-        override_until,
-        part2,
-        eid,
-        tid,
-        start,
-        end,
-        aid,
-        staff_id,
-        assigned,
-        unassigned,
-        staff_first,
-        staff_last,
-        credentials,
-    ) in _fetch(session, cl_q, params):
-        if client_ids is not None and cid not in client_ids:
-            continue
-        if cid not in clients:
-            clients[cid] = _ClientFacts(
-                mrn,
-                client_label(last_name, first_name),
-                None if override is None else Decimal(override),
-                bool(part2),
-                override_until,
-            )
-        if eid is not None and eid not in seen_enrollments:
-            seen_enrollments.add(eid)
-            enrollments[cid].append((eid, tid, start, end))
-        if staff_id is not None and aid not in seen_assignments:
-            seen_assignments.add(aid)
-            name = f"{staff_first} {staff_last}".strip() + (
-                f", {credentials}" if credentials else ""
-            )
-            therapists[cid].append(_Therapist(staff_id, name, assigned, unassigned, aid))
+    _take_clients(facts, _fetch(session, cl_q, params), client_ids)
+
+    if weeks == 1 and client_ids is None:  # the weekly dashboard: steps 2-4 and 6 in one
+        _load_week_setup(session, facts, dialect, params)
+        _load_attendance(session, facts, dialect, client_ids, params)
+        return facts
 
     # 2. tracks and their active block weekdays
     for tid, name, hours, weekdays, days in _fetch(
@@ -853,6 +886,98 @@ def _load(
     return facts
 
 
+def _take_clients(facts: _Facts, rows: Iterable[Any], client_ids: Collection[int] | None) -> None:
+    """The clients read, their enrollments and primary therapist assignments (one row per
+    enrollment and assignment) into `facts`."""
+    clients = facts.clients
+    enrollments = facts.enrollments
+    therapists = facts.therapists
+    seen_enrollments: set[int] = set()
+    seen_assignments: set[int] = set()
+    # a staff member's name is the same on every row of one read: worked out once
+    staff_names: dict[int, str] = {}
+    new_client = _ClientFacts
+    new_therapist = _Therapist
+    for (
+        cid,
+        mrn,
+        last_name,
+        first_name,
+        override,
+        override_until,
+        part2,
+        eid,
+        tid,
+        start,
+        end,
+        aid,
+        staff_id,
+        assigned,
+        unassigned,
+        staff_first,
+        staff_last,
+        credentials,
+    ) in rows:
+        if client_ids is not None and cid not in client_ids:
+            continue
+        if cid not in clients:
+            clients[cid] = new_client(
+                mrn,
+                f"{last_name}, {first_name}",  # client_label()
+                None if override is None else Decimal(override),
+                bool(part2),
+                override_until,
+            )
+        if eid is not None and eid not in seen_enrollments:
+            seen_enrollments.add(eid)
+            enrollments[cid].append((eid, tid, start, end))
+        if staff_id is not None and aid not in seen_assignments:
+            seen_assignments.add(aid)
+            name = staff_names.get(staff_id)
+            if name is None:
+                name = staff_names[staff_id] = f"{staff_first} {staff_last}".strip() + (
+                    f", {credentials}" if credentials else ""
+                )
+            therapists[cid].append(new_therapist(staff_id, name, assigned, unassigned, aid))
+
+
+def _load_week_setup(
+    session: Session, facts: _Facts, dialect: str, params: Mapping[str, Any]
+) -> None:
+    """Tracks, closures, clinic-cancelled group days and (when the week reaches today) the
+    sessions still to come, from one statement (`_week_setup_q`)."""
+    first, last, today = facts.first, facts.last, facts.today
+    # sessions still to come: from today (or the week's start) to its end; none (an empty
+    # range) for a week that is over
+    start, end = (max(first, today), last) if last >= today else (last + _ONE_DAY, last)
+    stmt = _statement(dialect, "week_setup", False, _week_setup_q)
+    tracks = facts.tracks
+    track_days = facts.track_days
+    blocks = facts.blocks
+    closures: set[date] = set()
+    cancelled: set[tuple[int, date]] = set()
+    upcoming: list[tuple[str, int | None, int | None, date, int]] = []
+    for tag, number, other, day, name, hours, weekdays, minutes in _fetch(
+        session, stmt, {**params, "from_day": start, "to_day": end}
+    ):
+        if tag == "r":
+            upcoming.append((name, number, other, day, minutes))
+        elif tag == "t":
+            tracks[number] = (name, Decimal(hours))
+            if other:
+                track_days[number] = int(other)
+            if weekdays:
+                blocks[number] = frozenset(int(d) for d in weekdays.split(","))
+        elif tag == "c":
+            closures.add(day)
+        elif number is not None:  # "x"; sessions without a track form (NULL, day) groups
+            cancelled.add((number, day))
+    facts.closures = frozenset(closures)
+    facts.clinic_cancelled = frozenset(cancelled)
+    if last >= today:
+        _tally_remaining(facts, upcoming, None)
+
+
 def _load_attendance(
     session: Session,
     facts: _Facts,
@@ -868,11 +993,12 @@ def _load_attendance(
     no row at all) gets the rest of it from one more query over just those clients, so the
     streak is exact whatever its length. `facts.streaks` keeps, per client, the weeks at whose
     end the streak changes (from 0, or from the run carried in at week -1)."""
+    scope = set(client_ids) if client_ids is not None else set(facts.enrollments)
     if facts.weeks == 1:
         stmt = _statement(dialect, "one_week", _filters(client_ids), _one_week_attendance_q)
-    else:
-        stmt = _statement(dialect, "attendance", _filters(client_ids), _attendance_q)
-    scope = set(client_ids) if client_ids is not None else set(facts.enrollments)
+        _tally_one_week(session, facts, dialect, scope, _fetch(session, stmt, params))
+        return
+    stmt = _statement(dialect, "attendance", _filters(client_ids), _attendance_q)
     attended = facts.attended
     # client -> [(week, streak at its end, run still open since the range start?)]
     walked: dict[int, list[tuple[int, int, bool]]] = {}
@@ -917,6 +1043,46 @@ def _load_attendance(
             streaks[cid] = changes
 
 
+def _tally_one_week(
+    session: Session, facts: _Facts, dialect: str, scope: Collection[int], rows: Iterable[Any]
+) -> None:
+    """`_load_attendance` for a one-week range (every row is week 0), without the per-client
+    lists the general walk keeps: the same attended minutes, days and streak marks."""
+    attended = facts.attended
+    attended_days = facts.attended_days
+    closed: dict[int, int] = {}  # the week has a row that is not unexcused: streak at its end
+    open_runs: dict[int, int] = {}  # every row of the week unexcused: how many
+    for cid, _wk, minutes, last_other, unexcused, days in rows:
+        if minutes:
+            attended[(cid, 0)] = int(minutes)
+        if days:
+            attended_days[(cid, 0)] = int(days)
+        if cid not in scope:
+            continue
+        if last_other is not None:
+            after = int(last_other)
+            closed[cid] = sum(1 for p in unexcused.split(",") if int(p) > after) if unexcused else 0
+        else:
+            open_runs[cid] = unexcused.count(",") + 1 if unexcused else 0
+    # the run of anyone without a closing row this week may reach back before it
+    reach_back = {cid for cid in scope if cid not in closed}
+    carry = _streaks_before(session, dialect, facts.first, reach_back) if reach_back else {}
+    streaks = facts.streaks
+    for cid, streak in closed.items():
+        if streak:
+            streaks[cid] = {0: streak}
+    for cid, base in carry.items():
+        if base and cid not in open_runs:
+            streaks[cid] = {-1: base}
+    for cid, count in open_runs.items():
+        base = carry.get(cid, 0)
+        changes = {-1: base} if base else {}
+        if count:
+            changes[0] = count + base
+        if changes:
+            streaks[cid] = changes
+
+
 def _streaks_before(
     session: Session, dialect: str, cutoff: date, client_ids: Collection[int]
 ) -> dict[int, int]:
@@ -945,11 +1111,19 @@ def _load_remaining(
     """Scheduled (not held, not cancelled) sessions from `start` to `end`: track groups by
     (track, day), and each client's own individual/family/intake bookings."""
     stmt = _statement(dialect, "remaining", False, _remaining_q)
+    _tally_remaining(facts, _fetch(session, stmt, {"from_day": start, "to_day": end}), client_ids)
+
+
+def _tally_remaining(
+    facts: _Facts, sessions: Iterable[Any], client_ids: Collection[int] | None
+) -> None:
+    """Sum the (kind, track, client, day, minutes) sessions still to come: by (track, day) for
+    groups, by (client, week) for the client's own bookings; closure days left out."""
     groups: dict[tuple[int, date], int] = defaultdict(int)
     booked: dict[tuple[int, int], int] = defaultdict(int)
     closures = facts.closures
     group_kind = SessionKind.GROUP.value
-    for kind, tid, cid, day, minutes in _fetch(session, stmt, {"from_day": start, "to_day": end}):
+    for kind, tid, cid, day, minutes in sessions:
         if day in closures:
             continue
         minutes = int(minutes)
@@ -1077,6 +1251,7 @@ def _required_days_for_week(facts: _Facts, first: date, in_week: Sequence[_Span]
 
 _MISSING = object()
 _ONE_DAY = timedelta(days=1)
+_DAYS = tuple(timedelta(days=i) for i in range(7))
 _SIX_DAYS = timedelta(days=6)
 
 
@@ -1251,18 +1426,175 @@ def _compute_week(
     last = first + _SIX_DAYS
     today = today or clinic_now(tz).date()  # clinic_today() without a second query
     facts = _load(session, first, 1, today, None)
-    rows: list[WeekRow] = []
-    for cid in facts.clients:
-        spans = _client_spans(facts, cid)
-        if track_id is not None and not any(s[2] == track_id for s in spans):
-            continue
-        if therapist_staff_id is not None:
-            therapist = _therapist_for(facts, cid, first, last)
-            if therapist is None or therapist.staff_id != therapist_staff_id:
-                continue
-        rows.extend(_client_rows(facts, cid, spans, (0,)))
-    rows.sort(key=lambda r: (r.mrn, r.client_id))
+    rows = _week_rows(facts, first, last, track_id, therapist_staff_id)
+    rows.sort(key=_ROW_ORDER)
     return first, last, rows
+
+
+_ROW_ORDER = attrgetter("mrn", "client_id")
+
+
+def _week_rows(
+    facts: _Facts,
+    first: date,
+    last: date,
+    track_id: int | None,
+    therapist_staff_id: int | None,
+) -> list[WeekRow]:
+    """`_client_rows(facts, cid, _client_spans(facts, cid), (0,))` for every client of a
+    one-week range (optionally only those in a track or with a primary therapist), with the
+    usual client inline: one enrollment, no override end date, at most one therapist. Such
+    clients share a few (track, days, hours) shapes, whose requirement, day minimum and track
+    label are worked out once per shape. Anyone else goes through `_client_rows`."""
+    tracks = facts.tracks
+    enrollments = facts.enrollments
+    all_therapists = facts.therapists
+    attended_by = facts.attended
+    days_by = facts.attended_days
+    streaks = facts.streaks
+    today = facts.today
+    upcoming = last >= today  # the week has sessions still to come
+    current = upcoming and first <= today
+    group_remaining = facts.group_remaining
+    booked = facts.client_remaining
+    blocks = facts.blocks
+    closures = facts.closures
+    cancelled = facts.clinic_cancelled
+    track_days = facts.track_days
+    shapes: dict[tuple[Any, ...], tuple[int | None, str, int | None, int]] = {}
+    new_row = _new_row
+    set_attribute = _set_attribute
+    rows: list[WeekRow] = []
+    append = rows.append
+    for cid, info in facts.clients.items():
+        spans_of = enrollments.get(cid, ())
+        therapists = all_therapists.get(cid, ())
+        override = info.override
+        if (
+            len(spans_of) != 1
+            or len(therapists) > 1
+            or (override is not None and info.override_until is not None)
+        ):
+            spans = _client_spans(facts, cid)
+            if track_id is not None and not any(s[2] == track_id for s in spans):
+                continue
+            if therapist_staff_id is not None:
+                best = _therapist_for(facts, cid, first, last)
+                if best is None or best.staff_id != therapist_staff_id:
+                    continue
+            rows.extend(_client_rows(facts, cid, spans, (0,)))
+            continue
+        _eid, tid, start, end = spans_of[0]
+        if track_id is not None and tid != track_id:
+            continue
+        therapist = ""
+        therapist_id = None
+        if therapists:
+            only = therapists[0]
+            if only.start <= last and (only.end is None or only.end >= first):
+                therapist, therapist_id = only.name, only.staff_id
+        if therapist_staff_id is not None and therapist_id != therapist_staff_id:
+            continue
+        required: int | None = None
+        track_label = ""
+        days_required: int | None = None
+        if start <= last and (end is None or end >= first):
+            hours = (
+                override
+                if override is not None
+                else (tracks[tid][1] if tid in tracks else Decimal(0))
+            )
+            shape = (
+                tid,
+                first if start < first else start,
+                last if end is None or end > last else end,
+                hours,
+            )
+            known = shapes.get(shape)
+            if known is None:
+                # group minutes still to come on the enrollment's days (_remaining_for_week
+                # without the client's own bookings)
+                to_come = 0
+                if upcoming:
+                    day = max(first, today)
+                    while day <= last:
+                        if start <= day and (end is None or day <= end):
+                            to_come += group_remaining.get((tid, day), 0)
+                        day += _ONE_DAY
+                # prorate() for one enrollment, which owns every day it covers
+                weekdays = blocks.get(tid, ())
+                counted = scheduled = 0
+                for offset in _DAYS:
+                    day = first + offset
+                    if day.weekday() in weekdays:
+                        scheduled += 1
+                        if (
+                            start <= day
+                            and (end is None or day <= end)
+                            and day not in closures
+                            and (tid, day) not in cancelled
+                        ):
+                            counted += 1
+                required = days_required = None
+                if counted:
+                    hours_num, hours_den = hours.as_integer_ratio()
+                    required = _round_ratio_half_up(hours_num * 60 * counted, hours_den * scheduled)
+                    minimum = track_days.get(tid, 0)  # required_days(): > 0 only
+                    if minimum:
+                        days_required = round_half_up(Fraction(minimum * counted, scheduled))
+                known = shapes[shape] = (
+                    required,
+                    _track_label(facts, (tid,)),
+                    days_required,
+                    to_come,
+                )
+            required, track_label, days_required, to_come = known
+        else:
+            to_come = 0
+        attended = attended_by.get((cid, 0), 0)
+        days_attended = days_by.get((cid, 0), 0)
+        marks = streaks.get(cid)
+        streak = 0
+        if marks:  # a one-week range marks at most week -1 (carried in) and week 0
+            streak = marks[0] if 0 in marks else marks.get(-1, 0)
+        remaining = to_come + booked.get((cid, 0), 0) if upcoming else 0
+        # week_status() and projection(), inline
+        if required is None:
+            status, outlook = NO_REQUIREMENT, None
+        else:
+            status = (
+                NOT_MET
+                if (days_required is not None and days_attended < days_required)
+                or attended < required
+                else MET
+            )
+            outlook = None
+            if current:
+                outlook = ON_TRACK if attended + remaining >= required else AT_RISK
+        row = new_row(WeekRow)
+        set_attribute(
+            row,
+            "__dict__",
+            {
+                "client_id": cid,
+                "mrn": info.mrn,
+                "client": info.label,
+                "track": track_label,
+                "therapist": therapist,
+                "required_minutes": required,
+                "attended_minutes": attended,
+                "status": status,
+                "projection": outlook,
+                "remaining_minutes": remaining,
+                "unexcused_streak": streak,
+                "part2": info.part2,
+                "week_start": first,
+                "required_days": days_required,
+                "attended_days": days_attended,
+            },
+        )
+        append(row)
+    return rows
 
 
 # ------------------------------------------------------------------------------------------
