@@ -9,6 +9,7 @@ from PySide6.QtGui import QColor, QImage
 from iopdesk.errors import PermissionDenied, ValidationError
 from iopdesk.services import clinic, notes
 from tests.conftest import Env
+from tests.helpers import settle
 
 
 def _png(width: int = 60, height: int = 24) -> bytes:
@@ -78,6 +79,7 @@ def test_admin_tabs_for_templates_and_logo(qtbot, env: Env) -> None:
         page = AdminPage(AppContext(env.db, env.world.admin, clinic.get_clinic(env.db)))
         qtbot.addWidget(page)
         page.refresh()
+        settle()  # the page loads on a worker
         tab = page.templates_tab
         assert tab.model.rows == []
         dialog = TemplateDialog(tab.ctx, tab)
@@ -88,14 +90,18 @@ def test_admin_tabs_for_templates_and_logo(qtbot, env: Env) -> None:
         dialog._try_accept()
         assert dialog.result() == 1
         tab.refresh()
+        settle()
         (row,) = tab.model.rows
         assert row.sections == ("Concerns", "Family interaction", "Plan") and row.active
         tab.set_active(row, False)
+        settle()
         assert not tab.model.rows[0].active
         assert page.set_logo(_png())
+        settle()  # the clinic details reload on a worker
         assert not page.logo_preview.pixmap().isNull()
         assert not page.set_logo(b"not a picture")
         assert page.set_logo(None)
+        settle()
         assert page.logo_preview.text() == "No logo"
         assert page.save_clinic()  # the clinic form's version followed the logo change
     finally:

@@ -17,6 +17,7 @@ import pytest
 from iopdesk.db import Database, DbTarget
 from iopdesk.services import changes, clients
 from tests.conftest import PASSWORD, TEST_KEY, Env
+from tests.helpers import settle
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -310,6 +311,7 @@ def test_window_refreshes_on_change_and_shows_banner_when_offline(  # type: igno
                 break
             qtbot.wait(250)
         assert window.change_watch.refreshed >= 1
+        settle()  # the census re-reads on a worker
         rows = {r.id: r for r in page.model.rows}  # type: ignore[attr-defined]
         assert rows[env.world.client_own].phone == "(555) 222-3333"
         assert window.search.text() == "typed but not sent"
