@@ -339,6 +339,9 @@ def _rows(core: Connection, statement: Executable) -> Sequence[Any]:
     return rows
 
 
+_INSERT_CHUNK = 5000
+
+
 def _each(core: Connection, statement: Executable) -> Iterator[Any]:
     """The rows of a Core statement one at a time, fetched 2,000 at a time (as `_rows`); each
     batch is freed once read, so no list of a year's rows is freed in one go afterwards."""
@@ -1081,36 +1084,39 @@ def export(
             batch_id = batch.id
             assert batch_id is not None
             now = utcnow()  # one timestamp for the batch's lines
-            params = [
-                {
-                    "batch_id": batch_id,
-                    "client_id": ln.client_id,
-                    "session_id": ln.session_id,
-                    "payer_id": ln.payer_id,
-                    "authorization_id": ln.authorization_id,
-                    "date_of_service": ln.date_of_service,
-                    "procedure_code": ln.procedure_code,
-                    "modifiers": ln.modifiers,
-                    "revenue_code": ln.revenue_code,
-                    "units": ln.units,
-                    "charge": ln.charge,
-                    "diagnosis_codes": ln.diagnosis_codes,
-                    "diagnosis_pointers": ln.diagnosis_pointers,
-                    "rendering_npi": ln.rendering_npi,
-                    "billing_npi": ln.billing_npi,
-                    "place_of_service": ln.place_of_service,
-                    "member_id": ln.member_id,
-                    "auth_number": ln.auth_number,
-                    "created_by": actor.user_id,
-                    "updated_by": actor.user_id,
-                    "created_at": now,
-                    "updated_at": now,
-                    "version": 1,
-                }
-                for ln in run.lines
-            ]
-            session.execute(BillingLine.__table__.insert(), params)  # type: ignore[attr-defined]
-            free_in_steps(params)  # ~190,000 dicts for a year: freed in steps
+            # Inserted 5,000 lines per statement: SQLAlchemy builds and then frees each
+            # statement's parameter lists in C loops that hold the GIL (~100 ms for a year's
+            # ~190,000 lines in one statement, a stall of the window).
+            for at in range(0, len(run.lines), _INSERT_CHUNK):
+                params = [
+                    {
+                        "batch_id": batch_id,
+                        "client_id": ln.client_id,
+                        "session_id": ln.session_id,
+                        "payer_id": ln.payer_id,
+                        "authorization_id": ln.authorization_id,
+                        "date_of_service": ln.date_of_service,
+                        "procedure_code": ln.procedure_code,
+                        "modifiers": ln.modifiers,
+                        "revenue_code": ln.revenue_code,
+                        "units": ln.units,
+                        "charge": ln.charge,
+                        "diagnosis_codes": ln.diagnosis_codes,
+                        "diagnosis_pointers": ln.diagnosis_pointers,
+                        "rendering_npi": ln.rendering_npi,
+                        "billing_npi": ln.billing_npi,
+                        "place_of_service": ln.place_of_service,
+                        "member_id": ln.member_id,
+                        "auth_number": ln.auth_number,
+                        "created_by": actor.user_id,
+                        "updated_by": actor.user_id,
+                        "created_at": now,
+                        "updated_at": now,
+                        "version": 1,
+                    }
+                    for ln in run.lines[at : at + _INSERT_CHUNK]
+                ]
+                session.execute(BillingLine.__table__.insert(), params)  # type: ignore[attr-defined]
         disclosed = release_categories(run)
         notice: tuple[str, ...] = ()
         if disclosed:
