@@ -75,7 +75,24 @@ class Watchdog:
         self.cpu: list[tuple[float, dict[str, int]]] = []
         self.me = 0
         self.active = True
+        self.collections: list[str] = []
+        self._gc_start: dict[int, float] = {}
+        import gc
+
+        gc.callbacks.append(self._on_gc)
         threading.Thread(target=self._run, daemon=True).start()
+
+    def _on_gc(self, phase: str, info: dict[str, Any]) -> None:
+        import threading
+
+        me = threading.get_ident()
+        if phase == "start":
+            self._gc_start[me] = time.perf_counter()
+            return
+        ms = (time.perf_counter() - self._gc_start.pop(me, time.perf_counter())) * 1000
+        if ms >= 20:
+            who = "gui" if me == threading.main_thread().ident else "worker"
+            self.collections.append(f"gc generation {info['generation']} on the {who}: {ms:.0f} ms")
 
     def _run(self) -> None:
         import sys
@@ -139,8 +156,11 @@ class Watchdog:
             for t, key in self.samples:
                 if a <= t <= b + 0.002:
                     print(f"   +{(t - a) * 1000:5.0f} {key}", file=sys.stderr)
+        for line in self.collections:
+            print(f"{name}: {line}", file=sys.stderr)
         self.samples.clear()
         self.cpu.clear()
+        self.collections.clear()
 
 
 def profile_workers(min_ms: float = 25.0) -> Callable[[str], None]:
