@@ -154,7 +154,7 @@ class Watchdog:
                 )
             print(f"{name}: stall {(b - a) * 1000:.0f} ms{use}", file=sys.stderr)
             for t, key in self.samples:
-                if a <= t <= b + 0.002:
+                if a <= t <= b + 0.03:
                     print(f"   +{(t - a) * 1000:5.0f} {key}", file=sys.stderr)
         for line in self.collections:
             print(f"{name}: {line}", file=sys.stderr)
