@@ -13,12 +13,17 @@ screens (the op runner and the services they call), on the large clinic:
 Target (issue 18): <= 50 ms each. Baseline: the same heartbeat while the GUI thread is idle
 (the timer's own jitter on this machine).
 
-    python -m benchmarks.bench_stalls DB_PATH [--runs N]
+    python -m benchmarks.bench_stalls DB_PATH [--runs N] [--only billing_export,import_10k]
+        [--trace]
+
+`--trace` prints, for each stall over 40 ms, where the worker thread was while the GUI thread
+waited (a watchdog thread samples the worker's frame whenever the heartbeat is late).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import tempfile
 import time
 from collections.abc import Callable
@@ -53,6 +58,173 @@ class Heartbeat:
     def longest_stall_ms(self) -> float:
         gaps = [b - a for a, b in zip(self.ticks, self.ticks[1:], strict=False)]
         return round(max(0.0, max(gaps, default=0.0) * 1000 - TICK_MS), 1)
+
+
+class Watchdog:
+    """Notes where every thread is whenever the heartbeat is more than 20 ms late.
+
+    Runs on its own thread: each time it gets the GIL while the GUI thread's last tick is old,
+    it records the innermost frames of the other threads. `report` prints, for each stall over
+    40 ms, the samples taken during it: a long C call shows as the frame it was called from."""
+
+    def __init__(self, beat: Heartbeat) -> None:
+        import threading
+
+        self.beat = beat
+        self.samples: list[tuple[float, str]] = []
+        self.cpu: list[tuple[float, dict[str, int]]] = []
+        self.me = 0
+        self.active = True
+        self.collections: list[str] = []
+        self._gc_start: dict[int, float] = {}
+        import gc
+
+        gc.callbacks.append(self._on_gc)
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _on_gc(self, phase: str, info: dict[str, Any]) -> None:
+        import threading
+
+        me = threading.get_ident()
+        if phase == "start":
+            self._gc_start[me] = time.perf_counter()
+            return
+        ms = (time.perf_counter() - self._gc_start.pop(me, time.perf_counter())) * 1000
+        if ms >= 20:
+            who = "gui" if me == threading.main_thread().ident else "worker"
+            self.collections.append(f"gc generation {info['generation']} on the {who}: {ms:.0f} ms")
+
+    def _run(self) -> None:
+        import sys
+        import threading
+        import traceback
+
+        self.me = threading.get_ident()
+        while self.active:
+            time.sleep(0.004)
+            ticks = self.beat.ticks
+            if not ticks:
+                continue
+            now = time.perf_counter()
+            self.cpu.append((now, self._cpu()))
+            if (now - ticks[-1]) * 1000 < 20:
+                continue
+            parts = []
+            for ident, frame in sys._current_frames().items():
+                if ident == self.me:
+                    continue
+                stack = traceback.extract_stack(frame)[-3:]
+                parts.append(
+                    " <- ".join(
+                        f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(stack)
+                    )
+                )
+            self.samples.append((now, " || ".join(parts)))
+
+    @staticmethod
+    def _cpu() -> dict[str, int]:
+        import os
+        import threading
+
+        names = {t.native_id: t.name[:8] for t in threading.enumerate()}
+        out = {}
+        for tid in os.listdir("/proc/self/task"):
+            try:
+                with open(f"/proc/self/task/{tid}/schedstat") as f:
+                    out[names.get(int(tid), tid)] = int(f.read().split()[0])
+            except OSError:
+                pass
+        return out
+
+    def report(self, name: str) -> None:
+        import sys
+
+        ticks = list(self.beat.ticks)
+        for a, b in itertools.pairwise(ticks):
+            if (b - a) * 1000 - TICK_MS < 40:
+                continue
+            before = [c for t, c in self.cpu if t <= a + 0.002]
+            after = [c for t, c in self.cpu if t >= b - 0.002]
+            use = ""
+            if before and after:
+                use = " cpu " + ", ".join(
+                    f"{k}={(after[0].get(k, v) - v) / 1e6:.0f}"
+                    for k, v in before[-1].items()
+                    if after[0].get(k, v) - v > 2e6
+                )
+            print(f"{name}: stall {(b - a) * 1000:.0f} ms{use}", file=sys.stderr)
+            for t, key in self.samples:
+                if a <= t <= b + 0.03:
+                    print(f"   +{(t - a) * 1000:5.0f} {key}", file=sys.stderr)
+        for line in self.collections:
+            print(f"{name}: {line}", file=sys.stderr)
+        self.samples.clear()
+        self.cpu.clear()
+        self.collections.clear()
+
+
+def profile_workers(min_ms: float = 25.0) -> Callable[[str], None]:
+    """Time the gaps between profile events on the op runner's workers (`--profile`).
+
+    A gap is time the worker spent without calling or returning from any function, Python or
+    C: one long C call (or loop inside one) that holds the GIL, or the worker waiting for a
+    core. Prints the longest gaps with the stack they ended in."""
+    import sys
+
+    from iopdesk.ui import ops
+
+    gaps: list[tuple[float, str]] = []
+    orig = ops._Runnable.__init__
+
+    def tracer(frame: Any, event: str, arg: Any) -> None:
+        now = time.perf_counter()
+        last = state.get("t", now)
+        if (now - last) * 1000 >= min_ms:
+            f, where = frame, []
+            while f is not None and len(where) < 4:
+                where.append(f"{Path(f.f_code.co_filename).name}:{f.f_lineno} {f.f_code.co_name}")
+                f = f.f_back
+            what = getattr(arg, "__qualname__", "") if event.startswith("c_") else ""
+            gaps.append(((now - last) * 1000, f"{event} {what} @ " + " <- ".join(where)))
+        state["t"] = time.perf_counter()
+
+    state: dict[str, float] = {}
+
+    def init(self: Any, fn: Any, ctl: Any) -> None:
+        def wrapped(c: Any) -> Any:
+            state.clear()
+            sys.setprofile(tracer)
+            try:
+                return fn(c)
+            finally:
+                sys.setprofile(None)
+
+        orig(self, wrapped, ctl)
+
+    ops._Runnable.__init__ = init  # type: ignore[method-assign]
+    import gc
+    import threading
+
+    gc_start: dict[int, float] = {}
+
+    def on_gc(phase: str, info: dict[str, Any]) -> None:
+        me = threading.get_ident()
+        if phase == "start":
+            gc_start[me] = time.perf_counter()
+            return
+        ms = (time.perf_counter() - gc_start.pop(me, time.perf_counter())) * 1000
+        if ms >= min_ms / 2:
+            who = "gui" if me == threading.main_thread().ident else "worker"
+            gaps.append((ms, f"gc generation {info['generation']} on the {who} thread"))
+
+    gc.callbacks.append(on_gc)
+
+    def report(name: str) -> None:
+        for ms, where in sorted(gaps, reverse=True)[:25]:
+            print(f"{name}: gap {ms:6.1f} ms {where}", file=sys.stderr)
+        gaps.clear()
+
+    return report
 
 
 def _workbook_10k(path: Path) -> int:
@@ -93,7 +265,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("db", type=Path, help="a working copy: this benchmark writes")
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--only", default="", help="comma-separated cases (default: all)")
+    parser.add_argument("--trace", action="store_true", help="print where the worker was")
+    parser.add_argument("--profile", action="store_true", help="print the workers' C spans")
     args = parser.parse_args(argv)
+    only = {c for c in args.only.split(",") if c}
     prepare_env()
     compiled()
     from PySide6.QtCore import Qt
@@ -121,7 +297,12 @@ def main(argv: list[str] | None = None) -> int:
     beat = Heartbeat()
     results: dict[str, Any] = {}
 
+    watchdog = Watchdog(beat) if args.trace else None
+    profiled = profile_workers() if args.profile else None
+
     def measure(name: str, start: Callable[[], Any]) -> None:
+        if only and name not in only:
+            return
         worst = 0.0
         started = time.perf_counter()
         for _ in range(args.runs):
@@ -130,6 +311,10 @@ def main(argv: list[str] | None = None) -> int:
                 ops.wait_all(600_000)
                 ops.spin(20)
             worst = max(worst, beat.longest_stall_ms())
+            if watchdog is not None:
+                watchdog.report(name)
+            if profiled is not None:
+                profiled(name)
         results[name] = {
             "stall_ms": worst,
             "took_ms": round((time.perf_counter() - started) * 1000 / args.runs, 1),
@@ -202,6 +387,8 @@ def main(argv: list[str] | None = None) -> int:
             }
         }
     )
+    if watchdog is not None:
+        watchdog.active = False
     db.close()
     return 0
 
