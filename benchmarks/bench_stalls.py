@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -390,6 +391,7 @@ def main(argv: list[str] | None = None) -> int:
     if watchdog is not None:
         watchdog.active = False
     db.close()
+    shutil.rmtree(out, ignore_errors=True)  # exports, the 10k workbook, backups
     return 0
 
 
