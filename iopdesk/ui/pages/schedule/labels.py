@@ -11,10 +11,6 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import (
     QFontMetrics,
-    QResizeEvent,
-)
-from PySide6.QtWidgets import (
-    QPushButton,
 )
 
 from iopdesk.models.enums import SessionKind, SessionStatus, Telehealth
@@ -240,45 +236,6 @@ def facilitators_short(s: SessionInfo) -> str:
 
 def day_text(day: dt.date) -> str:
     return f"{day:%a} {day:%m/%d}"
-
-
-class DayHeader(QPushButton):
-    """A week column's day button: "Mon 11/30", or "Mon 30" / "Mon" when the column is too
-    narrow for it (1024x700), never a clipped label."""
-
-    def __init__(self, siblings: list[DayHeader] | None = None) -> None:
-        super().__init__("")
-        self.day: dt.date | None = None
-        self.siblings = siblings if siblings is not None else [self]
-
-    def set_day(self, day: dt.date) -> None:
-        self.day = day
-        self._fit()
-
-    def resizeEvent(self, event: QResizeEvent) -> None:
-        super().resizeEvent(event)
-        self._fit()
-
-    def _fit(self) -> None:
-        if self.day is None:
-            return
-        # One format for the whole week: the narrowest column decides ("Mon 11/30" ...).
-        room = min(h.contentsRect().width() for h in self.siblings) - 8
-        metrics = self.fontMetrics()
-        for h in self.siblings:
-            d = h.day
-            if d is None:
-                continue
-            widest = max(
-                (x.day for x in self.siblings if x.day is not None),
-                key=lambda x: metrics.horizontalAdvance(day_text(x)),
-            )
-            for fmt in (day_text, lambda x: f"{x:%a} {x.day}", lambda x: f"{x:%a}"):
-                if metrics.horizontalAdvance(fmt(widest)) <= room:
-                    break
-            text = fmt(d)
-            if h.text() != text:
-                h.setText(text)
 
 
 def long_day(day: dt.date) -> str:
