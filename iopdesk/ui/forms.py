@@ -1,15 +1,23 @@
 """Shared form helpers: the one form dialog of the app and the fields its forms repeat.
 
 `FormDialog` is a header (title and subtitle), a form, an error line and OK/Cancel. Its
-`accept_action` validates and saves; a `UserError` it raises is shown on the error line and the
-dialog stays open with everything typed. Pages subclass it (or build one and fill `form`).
+`accept_action` checks what was typed on the GUI thread (no database); its `save_action`, when
+set, is the service call, run in the background by `submit`. A `UserError` from either is shown
+on the error line and the dialog stays open with everything typed. Pages subclass it (or build
+one and fill `form`).
+
+`submit(dialog, work, done)` is the one way a dialog saves: `work()` runs on an op worker while
+the dialog's buttons are disabled (the window keeps painting), `done(result)` runs on the GUI
+thread after it succeeded (usually `accept()`), and a failure follows the op runner's policy
+except that a message the user can act on goes to the dialog's error line, next to the fields.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from contextlib import suppress
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -23,12 +31,62 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from iopdesk.errors import UserError
+from iopdesk.errors import StaleRecordError, UserError
 
 if TYPE_CHECKING:  # the date box pulls in the date parser; forms at sign-in need none
+    from iopdesk.ui import ops
     from iopdesk.ui.dates import DateEdit
 
-__all__ = ["FormDialog", "date_edit", "header", "password_field", "text_box"]
+__all__ = ["FormDialog", "date_edit", "header", "password_field", "submit", "text_box"]
+
+T = TypeVar("T")
+
+
+def submit(
+    dialog: QWidget,
+    work: Callable[[], T],
+    done: Callable[[T], Any],
+    *,
+    show_error: Callable[[str], Any] | None = None,
+    reload: Callable[[], Any] | None = None,
+    busy: list[QWidget] | None = None,
+    progress: str | None = None,
+) -> ops.Op[T]:
+    """Run a dialog's save in the background (see the module text); returns the op.
+
+    `show_error(text)` puts a message on the dialog (default: its `show_error`, else a box);
+    `busy` are the widgets disabled while it runs (default: the dialog's button box, if any);
+    a record changed on another workstation shows the message, then calls `reload`."""
+    from iopdesk.ui import msgbox, ops
+
+    if show_error is None:
+        show_error = getattr(dialog, "show_error", None)
+    if busy is None:
+        buttons = getattr(dialog, "buttons", None)
+        busy = [buttons] if isinstance(buttons, QWidget) else []
+    for w in busy:
+        w.setEnabled(False)
+
+    def failed(exc: BaseException) -> None:
+        if isinstance(exc, StaleRecordError):
+            ops.report_failure(dialog, exc, reload)
+        elif isinstance(exc, UserError) and show_error is not None:
+            show_error(exc.message)
+        elif isinstance(exc, UserError):
+            msgbox.user_error(dialog, exc)
+        else:
+            ops.report_failure(dialog, exc)
+
+    def enable() -> None:
+        for w in busy or []:
+            with suppress(RuntimeError):  # the dialog was closed and deleted meanwhile
+                w.setEnabled(True)
+
+    op: ops.Op[T] = ops.Op(dialog, work, takes_control=False).success(done).failure(failed)
+    op.on_done(enable)
+    if progress is not None:
+        op.with_progress(progress)
+    return op.run_in_background()
 
 
 def header(layout: QVBoxLayout, title: str, subtitle: str) -> QLabel:
@@ -72,7 +130,12 @@ class FormDialog(QDialog):
         self.buttons.accepted.connect(self._try_accept)
         self.buttons.rejected.connect(self.reject)
         outer.addWidget(self.buttons)
+        # Checks what was typed (GUI thread, no database); raise UserError to refuse.
         self.accept_action: Callable[[], None] | None = None
+        # The service call that saves (runs in the background); its result lands in `saved`.
+        self.save_action: Callable[[], Any] | None = None
+        self.saved: Any = None
+        self.last_op: ops.Op[Any] | None = None
 
     def show_error(self, text: str) -> None:
         self.error.setText(text)
@@ -85,6 +148,14 @@ class FormDialog(QDialog):
         except UserError as exc:
             self.show_error(exc.message)
             return
+        if self.save_action is None:
+            self.accept()
+            return
+        self.error.hide()
+        self.last_op = submit(self, self.save_action, self._saved)
+
+    def _saved(self, result: Any) -> None:
+        self.saved = result
         self.accept()
 
 
