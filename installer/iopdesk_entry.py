@@ -31,6 +31,11 @@ def _windowed_streams() -> None:
 
 
 if __name__ == "__main__":
+    import multiprocessing
+
+    # The long file jobs run in a worker process (iopdesk/worker.py): in the frozen app the
+    # same executable is started again for it, and this turns that start into the worker.
+    multiprocessing.freeze_support()
     _windowed_streams()
     from iopdesk.cli import main
 

@@ -11,7 +11,7 @@ import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +74,18 @@ class DbTarget:
             u = make_url(self.url)
             return f"PostgreSQL {u.database} on {u.host or 'localhost'}:{u.port or 5432}"
         return f"Local encrypted file {self.path}"
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """An open database, as a child process needs it (see Database.handoff)."""
+
+    target: DbTarget
+    # The address with the server password, and the SQLCipher key (x'hex'): never shown,
+    # logged or stored.
+    url: str = field(repr=False)
+    secret: str = field(repr=False)
+    key_description: str = ""
 
 
 def resolve_target(db: str | None = None) -> DbTarget:
@@ -357,6 +369,32 @@ class Database:
         )
         db = cls(engine, target, "PostgreSQL password kept in the system keyring or URL.")
         db.insecure_warning = warning
+        return db
+
+    # -- a worker process opening the same database ----------------------------------------
+    def handoff(self) -> Handoff:
+        """What a worker process (iopdesk.worker) needs to open this same database.
+
+        It holds the key (or the server password): it is only ever sent over the private pipe
+        to a child process, never written to a file, the command line or the environment."""
+        url = self.engine.url
+        return Handoff(
+            self.target,
+            url.render_as_string(hide_password=False),
+            str(url.password or ""),
+            self.key_description,
+        )
+
+    @classmethod
+    def from_handoff(cls, handoff: Handoff) -> Database:
+        """Open the database a parent process handed over (no migration: the parent did it)."""
+        if handoff.target.url is not None:
+            db = cls._open_postgres(DbTarget(url=handoff.url))
+        else:
+            assert handoff.target.path is not None
+            key = bytes.fromhex(handoff.secret[2:-1])  # x'...' as sqlite_engine writes it
+            db = cls(sqlite_engine(handoff.target.path, key), handoff.target, "")
+        db.key_description = handoff.key_description
         return db
 
     def check_readable(self) -> None:

@@ -133,6 +133,25 @@ def is_own_audit_id(db: Database, audit_id: int) -> bool:
         return entry is not None and audit_id in entry[1]
 
 
+def own_audit_ids(db: Database) -> list[int]:
+    """The audit ids this process wrote into that database (a worker process hands them back
+    to the app, so the app's change poll does not take its own export for another
+    workstation's save)."""
+    with _own_lock:
+        entry = _own.get(_db_key(db.engine.url))
+        return list(entry[0]) if entry is not None else []
+
+
+def adopt(db: Database, tables: frozenset[str] | set[str], audit_ids: list[int]) -> None:
+    """Take a worker process's commits as this process's own: its audit ids are not news to
+    the change poll, and its tables go to the collector of this thread (the op's)."""
+    if audit_ids:
+        _remember_own(_db_key(db.engine.url), audit_ids)
+    collector: set[str] | None = getattr(_local, "tables", None)
+    if collector is not None:
+        collector |= set(tables) - IGNORED_TABLES
+
+
 @contextmanager
 def collect() -> Iterator[set[str]]:
     """Collect the tables committed by this thread inside the block (nested blocks share)."""

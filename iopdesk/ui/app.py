@@ -463,6 +463,16 @@ def _self_test(app: QApplication, db: Database, password: str) -> int:
             first = not seen_roles
             seen_roles.add(roles)
             screens += _self_test_window(app, db, actor, "+".join(sorted(roles)), failures, first)
+    try:  # the long file jobs (billing and workbook export, import) run in a worker process
+        from iopdesk import worker
+        from iopdesk.migrations import HEAD
+        from iopdesk.services import jobs
+
+        if worker.run(db, actor, jobs.ping) != HEAD:
+            failures.append("worker process: read another schema revision")
+    except Exception as exc:
+        log.error("self-test: the worker process failed with %s", type(exc).__name__)
+        failures.append(f"worker process ({type(exc).__name__})")
     for box in msgbox.shown[shown_before:]:
         if box.icon in ("Critical", "Warning"):
             failures.append(f"message shown: {box.title}")

@@ -37,6 +37,7 @@ from typing import Any, Generic, TypeVar
 from PySide6.QtCore import QEventLoop, QObject, QRunnable, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QProgressDialog, QWidget
 
+from iopdesk import worker
 from iopdesk.errors import StaleRecordError, UserError
 from iopdesk.ui import msgbox
 
@@ -274,6 +275,36 @@ def run(
     return op.run_in_background()
 
 
+def in_process(
+    db: Any,
+    actor: Any,
+    job: Callable[..., Any],
+    *args: Any,
+    observe: Callable[[int, int, str], Any] | None = None,
+    **kwargs: Any,
+) -> Callable[[OpControl], Any]:
+    """An op body that runs `job(ctl, db, actor, *args, **kwargs)` in a worker process
+    (iopdesk.worker), for the long file jobs whose Python work would otherwise compete with the
+    window for the interpreter: `Op(self, ops.in_process(db, actor, jobs.billing_export, ...))`.
+    Progress reaches the op's dialog (and `observe`, on the op's worker thread); Cancel reaches
+    a job that checks `ctl.cancelled`; the tables it committed are announced as for any op."""
+
+    def body(ctl: OpControl) -> Any:
+        def progress(done: int, total: int, label: str) -> None:
+            if observe is not None:
+                observe(done, total, label)
+            ctl.progress(done, total, label)
+
+        try:
+            return worker.run(
+                db, actor, job, *args, progress=progress, cancelled=lambda: ctl.cancelled, **kwargs
+            )
+        except worker.JobCancelled:
+            raise OpCancelled() from None
+
+    return body
+
+
 def attempt(
     parent: QWidget | None, action: Callable[[], Any], reload: Callable[[], Any] | None = None
 ) -> bool:
@@ -303,10 +334,11 @@ def report_failure(
         msgbox.user_error(parent, exc)
         return
     log_bug(exc)
+    kind = exc.kind if isinstance(exc, worker.WorkerFailed) else type(exc).__name__
     msgbox.error(
         parent,
         "Something went wrong",
-        f"IOPDesk could not finish this ({type(exc).__name__}). Nothing more was changed. "
+        f"IOPDesk could not finish this ({kind}). Nothing more was changed. "
         "The details for support are in the log file.",
     )
 

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 from iopdesk import settings as decl
 from iopdesk.errors import UserError, ValidationError
 from iopdesk.models.enums import Role
-from iopdesk.services import auth, clinic
+from iopdesk.services import auth, clinic, jobs
 from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm
 from iopdesk.ui import msgbox, ops
@@ -420,13 +420,6 @@ class AdminPage(Page):
         db, actor = self.ctx.db, self.ctx.actor
         self.last_import: ops.Op[Any] | None = None
 
-        def import_workbook(*args: Any, **kwargs: Any) -> Any:
-            # imported by the worker: loading the workbook module (and openpyxl) takes a few
-            # hundred milliseconds that the window would otherwise stand still for
-            from iopdesk.services.workbook import import_workbook as run
-
-            return run(*args, **kwargs)
-
         def failed(exc: BaseException) -> None:
             from iopdesk.services.workbook import ImportFailed  # loaded by now
 
@@ -447,7 +440,7 @@ class AdminPage(Page):
             if not msgbox.confirm(self, "Import this workbook?", summary, default=True):
                 return
             self.last_import = (
-                ops.Op(self, lambda: import_workbook(db, actor, path))
+                ops.Op(self, ops.in_process(db, actor, jobs.workbook_import, path))
                 .with_progress("Importing the workbook...")
                 .success(imported)
                 .failure(failed)
@@ -455,7 +448,7 @@ class AdminPage(Page):
             )
 
         return (
-            ops.Op(self, lambda: import_workbook(db, actor, path, dry_run=True))
+            ops.Op(self, ops.in_process(db, actor, jobs.workbook_import, path, dry_run=True))
             .with_progress("Checking the workbook...")
             .success(checked)
             .failure(failed)
@@ -477,18 +470,13 @@ class AdminPage(Page):
     def export_file(self, path: Path, release: Release) -> ops.Op[Any]:
         db, actor = self.ctx.db, self.ctx.actor
 
-        def export_workbook(*args: Any) -> Any:
-            from iopdesk.services.workbook import export_workbook as run  # on the worker
-
-            return run(*args)
-
         def written(counts: Any) -> None:
             self.import_result.setPlainText(
                 f"Wrote {path}:\n" + "\n".join(f"  {k}: {v} rows" for k, v in counts.items())
             )
 
         return (
-            ops.Op(self, lambda: export_workbook(db, actor, path, release))
+            ops.Op(self, ops.in_process(db, actor, jobs.workbook_export, path, release))
             .with_progress("Writing the workbook...")
             .success(written)
             .run_in_background()

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from iopdesk.errors import UserError
-from iopdesk.services import billing, claims, lookups, schedule
+from iopdesk.services import billing, claims, jobs, lookups, schedule
 from iopdesk.services.billing import ExportResult
 from iopdesk.services.billingfix import how_to_fix
 from iopdesk.services.disclosures import Release
@@ -349,23 +349,24 @@ class BillingPage(Page):
         self.progress_seen: list[tuple[int, int]] = []
         seen = self.progress_seen
 
-        def work(ctl: ops.OpControl) -> ExportResult:
-            def step(done: int, total: int) -> None:
-                # Called by the service while it streams the workbook (every few hundred lines).
-                seen.append((done, total))
-                ctl.progress(done, total, f"Writing claim line {done:,} of {total:,}...")
+        def step(done: int, total: int, _label: str) -> None:
+            # Reported by the service while it streams the workbook (every few hundred lines).
+            seen.append((done, total))
 
-            return billing.export(
-                db,
-                actor,
-                start,
-                end,
-                path,
-                payer_code=payer,
-                include_billed=include,
-                progress=step,
-                release=release,
-            )
+        # In a worker process: a year's export is minutes of Python work that would otherwise
+        # compete with the window for the interpreter (iopdesk/worker.py).
+        work = ops.in_process(
+            db,
+            actor,
+            jobs.billing_export,
+            start,
+            end,
+            path,
+            payer,
+            include,
+            release,
+            observe=step,
+        )
 
         def exported(result: ExportResult) -> None:
             self.refresh()
@@ -411,9 +412,7 @@ class BillingPage(Page):
         return (
             ops.Op(
                 self,
-                lambda: claims.export_claims(
-                    db, actor, start, end, folder, payer_code=payer, release=release
-                ),
+                ops.in_process(db, actor, jobs.claims_export, start, end, folder, payer, release),
             )
             .with_progress("Building and checking the 837 files...")
             .success(exported)
