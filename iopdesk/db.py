@@ -9,7 +9,7 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -268,6 +268,8 @@ class Database:
         # Shown as a banner in the app: a remote server reached without TLS (allowed by an
         # administrator's explicit setting), else None.
         self.insecure_warning: str | None = None
+        # Called by close(): e.g. the worker process serving this database ends with it.
+        self.closing: list[Callable[[], None]] = []
 
     @property
     def backend(self) -> str:
@@ -416,6 +418,12 @@ class Database:
             ) from None
 
     def close(self) -> None:
+        for hook in self.closing:
+            try:
+                hook()
+            except Exception:
+                log.warning("a close hook failed", exc_info=True)
+        self.closing.clear()
         self.engine.dispose()
 
     def _remember_pg_password(self) -> None:

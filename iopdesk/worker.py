@@ -13,7 +13,11 @@ blocks the calling thread (an op runner worker: `ops.in_process` wraps it) until
 in a child process started with the "spawn" method (no fork of a process that runs Qt
 threads). The child opens the same database from `db.handoff()`, sent over the private pipe
 (never argv, environment or a file), and runs `job(ctl, db, actor, *args, **kwargs)`; the job
-is a module-level function (see `iopdesk.services.jobs`). What comes back over the pipe:
+is a module-level function (see `iopdesk.services.jobs`). The process stays warm for the next
+job on the same database (starting one costs ~1 s of imports), runs one job at a time, opens
+no connection that outlives a job (a restore swaps the file in between), and ends when the
+database is closed, when the app's end of the pipe closes, or when a job leaves it broken.
+What comes back over the pipe:
 
 - progress (`ctl.progress(done, total, label)`), passed to `progress`;
 - log records (already formatted without exception text: no PHI), re-logged here;
@@ -35,6 +39,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import pickle
+import threading
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
@@ -106,6 +111,91 @@ def run(
     return outcome.value
 
 
+class _Process:
+    """One warm worker process for one open database: started at its first job, then reused
+    (a start costs ~1 s of imports), one job at a time."""
+
+    def __init__(self, db: Any) -> None:
+        from iopdesk.services import changes
+
+        context = multiprocessing.get_context("spawn")
+        self.engine = db.engine
+        self.handoff = db.handoff()
+        self.conn, child_end = context.Pipe(duplex=True)
+        self.process = context.Process(
+            target=_child_main, args=(child_end,), name="iopdesk-worker", daemon=True
+        )
+        self.process.start()
+        child_end.close()
+        self.conn.send((self.handoff, changes.ORIGIN))
+        self.lock = threading.Lock()
+        self.broken = False
+
+    def serves(self, db: Any) -> bool:
+        return not self.broken and self.engine is db.engine and self.handoff == db.handoff()
+
+    def call(
+        self,
+        actor: Any,
+        job: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        progress: Callable[[int, int, str], Any] | None,
+        cancelled: Callable[[], bool] | None,
+    ) -> Outcome:
+        finished = False
+        try:
+            try:
+                self.conn.send((actor, job, args, kwargs))
+            except OSError:
+                raise WorkerFailed("the background worker stopped") from None
+            asked_to_cancel = False
+            while True:
+                if cancelled is not None and not asked_to_cancel and cancelled():
+                    self.conn.send("cancel")
+                    asked_to_cancel = True
+                if not self.conn.poll(POLL_SECONDS):
+                    if not self.process.is_alive() and not self.conn.poll(0):
+                        raise WorkerFailed("the background worker stopped")
+                    continue
+                try:
+                    message = self.conn.recv()
+                except (EOFError, OSError):
+                    raise WorkerFailed("the background worker stopped") from None
+                kind = message[0]
+                if kind == "progress":
+                    if progress is not None:
+                        progress(message[1], message[2], message[3])
+                    continue
+                if kind == "log":
+                    logging.getLogger(message[2]).log(message[1], "%s", message[3])
+                    continue
+                finished = True
+                if kind == "done":
+                    return Outcome(message[1], frozenset(message[2]), list(message[3]))
+                if kind == "error":
+                    raise message[1]
+                if kind == "cancelled":
+                    raise JobCancelled()
+                raise WorkerFailed(message[1])  # "bug"
+        finally:
+            if not finished:  # mid-job (it died, or this side failed): never reuse it
+                self.stop()
+
+    def stop(self) -> None:
+        self.broken = True
+        with suppress(Exception):
+            self.conn.close()  # the child reads EOF and ends
+        self.process.join(timeout=5)
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(timeout=5)
+
+
+_current: _Process | None = None
+_current_lock = threading.Lock()
+
+
 def _call(
     db: Any,
     actor: Any,
@@ -115,51 +205,35 @@ def _call(
     progress: Callable[[int, int, str], Any] | None,
     cancelled: Callable[[], bool] | None,
 ) -> Outcome:
-    from iopdesk.services import changes
+    global _current
+    while True:
+        with _current_lock:
+            worker = _current
+            if worker is None or not worker.serves(db):
+                if worker is not None:
+                    worker.stop()  # another database (or it broke): its process ends
+                worker = _current = _Process(db)
+                db.closing.append(lambda w=worker: _stop(w))
+        with worker.lock:  # one job at a time; the next waits for it
+            if not worker.broken:  # else the job before this one ended it: start another
+                return worker.call(actor, job, args, kwargs, progress, cancelled)
 
-    context = multiprocessing.get_context("spawn")
-    parent_end, child_end = context.Pipe(duplex=True)
-    request = (db.handoff(), actor, changes.ORIGIN, job, args, kwargs)
-    process = context.Process(
-        target=_child_main, args=(child_end,), name="iopdesk-worker", daemon=True
-    )
-    process.start()
-    child_end.close()
-    try:
-        parent_end.send(request)
-        asked_to_cancel = False
-        while True:
-            if cancelled is not None and not asked_to_cancel and cancelled():
-                parent_end.send("cancel")
-                asked_to_cancel = True
-            if not parent_end.poll(POLL_SECONDS):
-                if not process.is_alive() and not parent_end.poll(0):
-                    raise WorkerFailed("the background worker stopped")
-                continue
-            try:
-                message = parent_end.recv()
-            except (EOFError, OSError):
-                raise WorkerFailed("the background worker stopped") from None
-            kind = message[0]
-            if kind == "progress":
-                if progress is not None:
-                    progress(message[1], message[2], message[3])
-            elif kind == "log":
-                logging.getLogger(message[2]).log(message[1], "%s", message[3])
-            elif kind == "done":
-                return Outcome(message[1], frozenset(message[2]), list(message[3]))
-            elif kind == "error":
-                raise message[1]
-            elif kind == "bug":
-                raise WorkerFailed(message[1])
-            elif kind == "cancelled":
-                raise JobCancelled()
-    finally:
-        parent_end.close()
-        process.join(timeout=10)
-        if process.is_alive():  # it answered but does not end: do not leave it behind
-            process.terminate()
-            process.join(timeout=5)
+
+def _stop(worker: _Process) -> None:
+    global _current
+    with _current_lock:
+        worker.stop()
+        if _current is worker:
+            _current = None
+
+
+def shutdown() -> None:
+    """End the worker process (the app closes its database, or a test ends)."""
+    global _current
+    with _current_lock:
+        if _current is not None:
+            _current.stop()
+            _current = None
 
 
 # -- the child ------------------------------------------------------------------------------
@@ -198,26 +272,50 @@ def _child_main(conn: Connection) -> None:
     root.handlers[:] = [_PipeLogHandler(conn)]
     root.setLevel(logging.INFO)
     logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
-    db = None
-    try:
-        handoff, actor, origin, job, args, kwargs = conn.recv()
-        from iopdesk.db import Database
-        from iopdesk.services import changes
+    handoff, origin = conn.recv()
+    from iopdesk.db import Database
+    from iopdesk.services import changes
 
-        changes.ORIGIN = origin  # NOTIFYs say "this workstation", as the app's own saves do
-        db = Database.from_handoff(handoff)
+    changes.ORIGIN = origin  # NOTIFYs say "this workstation", as the app's own saves do
+    db = Database.from_handoff(handoff)
+    try:
+        while True:
+            try:
+                request = conn.recv()
+            except (EOFError, OSError):
+                return  # the app closed the pipe (or ended): so does its worker
+            if request == "cancel":
+                continue  # came after the job it was meant for had ended
+            _child_job(conn, db, *request)
+    finally:
+        db.close()
+        conn.close()
+
+
+def _child_job(
+    conn: Connection,
+    db: Any,
+    actor: Any,
+    job: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> None:
+    from iopdesk.services import changes
+
+    before = set(changes.own_audit_ids(db))
+    try:
         ctl = JobControl(conn)
         with changes.collect() as tables:
             value = job(ctl, db, actor, *args, **kwargs)
-        conn.send(("done", value, sorted(tables), changes.own_audit_ids(db)))
+        ids = [i for i in changes.own_audit_ids(db) if i not in before]
+        conn.send(("done", value, sorted(tables), ids))
     except UserError as exc:
         conn.send(("error", _portable_error(exc)))
     except JobCancelled:
         conn.send(("cancelled",))
-    except BaseException as exc:
+    except Exception as exc:
         log.error("unexpected error in a background job", exc_info=exc)
         conn.send(("bug", type(exc).__name__))
     finally:
-        if db is not None:
-            db.close()
-        conn.close()
+        # No connection outlives a job: a restore swaps the database file in between.
+        db.engine.dispose()

@@ -95,10 +95,61 @@ def test_a_bug_is_one_line_and_its_text_never_reaches_the_log(env, caplog):
     assert "Jane" not in logged and "555-0100" not in logged
 
 
-def test_a_worker_that_dies_is_reported_not_waited_for(env):
+def test_a_worker_that_dies_is_reported_not_waited_for_and_the_next_job_gets_another(env):
+    before = worker.run(env.db, env.world.admin, test_jobs.own_process)["pid"]
     with pytest.raises(worker.WorkerFailed) as failed:
         worker.run(env.db, env.world.admin, test_jobs.dies)
     assert "stopped" in failed.value.kind
+    after = worker.run(env.db, env.world.admin, test_jobs.own_process)["pid"]
+    assert after != before
+
+
+def test_the_process_stays_warm_for_the_next_job_and_ends_with_the_database(env):
+    first = int(worker.run(env.db, env.world.admin, test_jobs.own_process)["pid"])
+    second = int(worker.run(env.db, env.world.admin, test_jobs.own_process)["pid"])
+    assert first == second  # no second start-up
+    env.db.close()
+    assert not os.path.exists(f"/proc/{first}") or _is_zombie_or_gone(first)
+
+
+def _is_zombie_or_gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return "zombie" in f.read().lower()
+    except OSError:
+        return True
+
+
+def test_the_audit_chain_still_verifies_after_jobs_in_the_worker(env, tmp_path):
+    from iopdesk.services import audit
+
+    _two_clients(env, tmp_path)
+    worker.run(
+        env.db,
+        env.world.billing,
+        jobs.billing_export,
+        D1,
+        D4,
+        tmp_path / "a.xlsx",
+        None,
+        False,
+        None,
+    )
+    billing.list_batches(env.db, env.world.billing)  # the app goes on writing its own events
+    audit.record_now(env.db, env.world.admin, audit.Action.READ, entity="test")
+    worker.run(
+        env.db,
+        env.world.billing,
+        jobs.billing_export,
+        D1,
+        D4,
+        tmp_path / "b.xlsx",
+        None,
+        True,
+        None,
+    )
+    result = audit.verify(env.db)
+    assert result.ok, result
 
 
 def test_progress_arrives_in_order_and_cancel_reaches_the_job(env):
