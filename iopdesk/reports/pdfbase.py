@@ -181,7 +181,7 @@ class Letterhead:
             x = margin + w + 0.15 * 72
         # name left, title right: both shrink (0.5 pt at a time) until they fit side by side
         name_size, title_size = st.name_size, st.title_size
-        while name_size > 9 and (
+        while name_size > 7 and (
             stringWidth(self.clinic_name, FONT_BOLD, name_size)
             + stringWidth(self.title, FONT_BOLD, title_size)
             + 18
@@ -192,20 +192,31 @@ class Letterhead:
         canvas.setFillColor(ink)
         canvas.setFont(FONT_BOLD, name_size)
         canvas.drawString(x, top - st.name_size, self.clinic_name)
-        canvas.setFont(FONT, st.contact_size)
+        # contact left, subtitle right on the second line; when they would run into each
+        # other the subtitle goes one line lower if the rule leaves room, else the contact
+        # line shrinks (a logo and a long address: "(217) 555-0100" stays readable)
+        sub_font = FONT_BOLD if self.subtitle_alert else FONT
+        sub_y, contact_size = st.second, st.contact_size
+        if self.contact and self.subtitle:
+            room = page_w - margin - x - stringWidth(self.subtitle, sub_font, st.subtitle_size)
+            if stringWidth(self.contact, FONT, contact_size) + 12 > room:
+                if st.rule - st.second >= st.subtitle_size + 8:
+                    sub_y = st.second + st.subtitle_size + 2
+                else:
+                    while contact_size > 6 and (
+                        stringWidth(self.contact, FONT, contact_size) + 12 > room
+                    ):
+                        contact_size -= 0.5
+        canvas.setFont(FONT, contact_size)
         if self.contact:
             canvas.drawString(x, top - st.second, self.contact)
         canvas.setFont(FONT_BOLD, title_size)
         canvas.setFillColor(colors.HexColor(st.title_colour))
         canvas.drawRightString(page_w - margin, top - st.name_size, self.title)
         if self.subtitle:
-            if self.subtitle_alert:
-                canvas.setFont(FONT_BOLD, st.subtitle_size)
-                canvas.setFillColor(colors.HexColor(ALERT))
-            else:
-                canvas.setFont(FONT, st.subtitle_size)
-                canvas.setFillColor(ink)
-            canvas.drawRightString(page_w - margin, top - st.second, self.subtitle)
+            canvas.setFont(sub_font, st.subtitle_size)
+            canvas.setFillColor(colors.HexColor(ALERT) if self.subtitle_alert else ink)
+            canvas.drawRightString(page_w - margin, top - sub_y, self.subtitle)
         canvas.setStrokeColor(colors.HexColor(st.rule_colour))
         canvas.setLineWidth(st.rule_width)
         canvas.line(margin, top - st.rule, page_w - margin, top - st.rule)
