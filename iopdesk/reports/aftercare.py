@@ -1,7 +1,8 @@
 """The aftercare packet the client takes home (issue 6 item 3), as a Letter-size PDF.
 
-Takes a `Packet` (plain data built by iopdesk.services.aftercare) and writes one file. Layout:
-letterhead on page 1 (logo, clinic name, address, phone), a running header on later pages, and
+Takes a `Packet` (plain data built by iopdesk.services.aftercare) and writes one file. Layout,
+drawn by the one PDF base (reports.pdfbase) with the packet's translated strings: the HANDOUT
+letterhead on page 1 (logo, clinic name, address, phone), a running head on later pages, and
 on every page the client's name and MRN, "Page X of Y", and the 42 CFR Part 2 notice when the
 record is a Part 2 record. Text is set in DejaVu Sans (embedded) so any name prints as typed.
 Long text is laid out as paragraphs in the story (never inside one table cell) so it wraps and
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from functools import cache
 from pathlib import Path
@@ -27,7 +28,7 @@ from xml.sax.saxutils import escape
 
 from iopdesk.paths import resource_path
 from iopdesk.reports import PART2_NOTICE, release_notice_flowables
-from iopdesk.reports.pdfbase import PAGE_OF, numbered_canvas
+from iopdesk.reports.pdfbase import PAGE_OF
 from iopdesk.timefmt import stamp
 
 TITLE = "Aftercare Plan"
@@ -302,8 +303,6 @@ def write_pdf(packet: Packet, path: Path | str) -> int:
     from reportlab.lib.pagesizes import letter
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import inch
-    from reportlab.lib.utils import ImageReader
-    from reportlab.pdfbase.pdfmetrics import stringWidth
     from reportlab.platypus import (
         CondPageBreak,
         Flowable,
@@ -315,7 +314,16 @@ def write_pdf(packet: Packet, path: Path | str) -> int:
         TableStyle,
     )
 
-    from iopdesk.reports.pdfbase import FONT, FONT_BOLD, register_fonts
+    from iopdesk.reports.pdfbase import (
+        FONT,
+        FONT_BOLD,
+        FOOTER_RULE,
+        HANDOUT,
+        Letterhead,
+        PageFooter,
+        contact_line,
+        register_fonts,
+    )
 
     register_fonts()
     lang = packet.language if packet.language in ("en", "es") else "en"
@@ -323,115 +331,40 @@ def write_pdf(packet: Packet, path: Path | str) -> int:
     page_w, page_h = letter
     margin = 0.75 * inch
     usable = page_w - 2 * margin - 12  # the frame's 6 pt padding on each side
-    footer_lines = 2 + (1 if packet.part2 else 0)
-    footer_base = 0.4 * inch  # lowest baseline: clear of a printer's unprintable edge
-    footer_top = footer_base + (footer_lines - 1) * 11 + 10  # the rule above the footer
-    ink = colors.HexColor("#1F2A37")
-    accent = colors.HexColor("#2D5B8A")
-    rule = colors.HexColor("#B8C2D0")
+    ink = colors.HexColor(HANDOUT.ink)
+    accent = colors.HexColor(HANDOUT.title_colour)
+    rule = colors.HexColor(FOOTER_RULE)
     shade = colors.HexColor("#E8EEF5")
 
-    logo: Any = None
-    if packet.logo_png:
-        import io
-
-        try:
-            logo = ImageReader(io.BytesIO(packet.logo_png))
-        except Exception:  # a broken logo must not stop the packet
-            logo = None
-
     who = packet.client_name + (f" ({packet.preferred_name})" if packet.preferred_name else "")
-    footer_left = f"{who}  ·  {t('MRN')} {packet.mrn}"
-    contact_line = "  ·  ".join(p for p in (packet.clinic_address, packet.clinic_phone) if p)
     draft = packet.status != "finalized"
-
-    def letterhead(canvas: Any, _doc: Any) -> None:
-        canvas.saveState()
-        top = page_h - margin + 0.25 * inch
-        x = margin
-        if logo is not None:
-            iw, ih = logo.getSize()
-            h = 0.6 * inch
-            w = min(1.6 * inch, h * iw / max(ih, 1))
-            canvas.drawImage(logo, margin, top - h, w, h, mask="auto", preserveAspectRatio=True)
-            x = margin + w + 0.15 * inch
-        # clinic name left, title right: shrink both until they fit side by side
-        size = 15.0
-        while size > 9 and (
-            stringWidth(packet.clinic_name, FONT_BOLD, size)
-            + stringWidth(t(TITLE), FONT_BOLD, size)
-            + 18
-            > page_w - margin - x
-        ):
-            size -= 0.5
-        canvas.setFillColor(ink)
-        canvas.setFont(FONT_BOLD, size)
-        canvas.drawString(x, top - 15, packet.clinic_name)
-        canvas.setFont(FONT, 9)
-        if contact_line:
-            canvas.drawString(x, top - 29, contact_line)
-        canvas.setFont(FONT_BOLD, size)
-        canvas.setFillColor(accent)
-        canvas.drawRightString(page_w - margin, top - 15, t(TITLE))
-        if draft:
-            canvas.setFont(FONT_BOLD, 9)
-            canvas.setFillColor(colors.HexColor("#B00020"))
-            canvas.drawRightString(
-                page_w - margin, top - 29, t("DRAFT - not yet signed by the clinician")
-            )
-        canvas.setStrokeColor(accent)
-        canvas.setLineWidth(1.2)
-        canvas.line(margin, top - 0.68 * inch, page_w - margin, top - 0.68 * inch)
-        canvas.restoreState()
-
-    def running_head(canvas: Any, _doc: Any) -> None:
-        canvas.saveState()
-        top = page_h - margin + 0.25 * inch
-        canvas.setFillColor(ink)
-        canvas.setFont(FONT, 9)
-        canvas.drawString(margin, top - 12, f"{packet.clinic_name}  ·  {t(TITLE)}")
-        canvas.setFont(FONT_BOLD, 9)
-        canvas.drawRightString(page_w - margin, top - 12, who)
-        if draft:
-            canvas.setFont(FONT_BOLD, 8)
-            canvas.setFillColor(colors.HexColor("#B00020"))
-            canvas.drawRightString(
-                page_w - margin, top - 24, t("DRAFT - not yet signed by the clinician")
-            )
-        canvas.setStrokeColor(rule)
-        canvas.setLineWidth(0.6)
-        canvas.line(margin, top - 0.4 * inch, page_w - margin, top - 0.4 * inch)
-        canvas.restoreState()
-
+    # the letterhead on page 1, a running head with the client's name on the later pages
+    letterhead = Letterhead(
+        packet.clinic_name,
+        contact_line(packet.clinic_address, packet.clinic_phone),
+        t(TITLE),
+        t("DRAFT - not yet signed by the clinician") if draft else "",
+        style=HANDOUT,
+        logo_png=packet.logo_png,
+        subtitle_alert=True,
+        running=who,
+    )
     printed = (
         f"{t('Printed')} {_printed_stamp(packet.printed_at, packet.language)}"
         if packet.printed_at
         else ""
     )
-
-    def footer(canvas: Any, page: int, total: int) -> None:
-        canvas.saveState()
-        canvas.setStrokeColor(rule)
-        canvas.setLineWidth(0.5)
-        canvas.line(margin, footer_top, page_w - margin, footer_top)
-        y = footer_top - 10
-        canvas.setFillColor(ink)
-        canvas.setFont(FONT_BOLD, 8.5)
-        canvas.drawString(margin, y, footer_left)
-        canvas.setFont(FONT, 8.5)
-        canvas.drawRightString(page_w - margin, y, t(PAGE_OF).format(page=page, total=total))
-        y -= 11
-        canvas.setFont(FONT, 7.5)
-        canvas.setFillColor(colors.HexColor("#444444"))
-        canvas.drawString(margin, y, f"{t(CONFIDENTIAL)}  {printed}".strip())
-        if packet.part2:  # in the packet's language: a Spanish packet is all Spanish
-            y -= 11
-            canvas.setFillColor(colors.black)
-            canvas.setFont(FONT_BOLD, 8)
-            canvas.drawString(margin, y, t(PART2_NOTICE))
-        canvas.restoreState()
-
-    NumberedCanvas = numbered_canvas(footer)
+    # every line in the packet's language: a Spanish packet is all Spanish
+    footer = PageFooter(
+        f"{t(CONFIDENTIAL)}  {printed}",
+        packet.part2,
+        baseline=0.4 * inch,  # clear of a printer's unprintable edge
+        notice=t(PART2_NOTICE),
+        page_label=t(PAGE_OF),
+        ident=f"{who}  ·  {t('MRN')} {packet.mrn}",
+    )
+    footer_top = footer.top_baseline + 10  # the rule above the footer
+    footer = replace(footer, rule_y=footer_top)
 
     body = ParagraphStyle(
         "body", fontName=FONT, fontSize=10, leading=13.5, textColor=ink, splitLongWords=1
@@ -687,5 +620,10 @@ def write_pdf(packet: Packet, path: Path | str) -> int:
         creator="IOPDesk",
         initialFontName=FONT,
     )
-    doc.build(story, onFirstPage=letterhead, onLaterPages=running_head, canvasmaker=NumberedCanvas)
+    doc.build(
+        story,
+        onFirstPage=letterhead.on_first_page(page_w, page_h, margin),
+        onLaterPages=letterhead.on_later_pages(page_w, page_h, margin),
+        canvasmaker=footer.canvas_class(page_w, margin),
+    )
     return int(doc.page)

@@ -14,6 +14,7 @@ from xml.sax.saxutils import escape
 
 from iopdesk.reports import release_notice_flowables
 from iopdesk.reports.pdfbase import (
+    COMPACT,
     CONFIDENTIAL,
     FONT,
     FONT_BOLD,
@@ -78,7 +79,7 @@ def write_pdf(data: PlanPrint, path: Path | str, notice: tuple[str, ...] = ()) -
         TITLE,
         f"Plan #{plan.id} · {plan.status_label}",
         ident,
-        compact=True,
+        style=COMPACT,
     )
     footer = PageFooter(
         f"{CONFIDENTIAL}  {printed}",
