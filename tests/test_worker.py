@@ -179,3 +179,44 @@ def test_the_key_is_never_on_the_command_line_or_in_the_environment(env):
     assert seen["pid"] != str(os.getpid())
     assert key_hex.lower() not in seen["cmdline"].lower()
     assert key_hex.lower() not in seen["environ"].lower()
+
+
+def test_cancel_stops_a_billing_export_and_leaves_nothing_behind(env, tmp_path):
+    _two_clients(env, tmp_path)
+    folder = tmp_path / "out"
+    folder.mkdir()
+    asked: list[bool] = []
+
+    def pressed() -> bool:  # Cancel pressed as soon as the export started
+        asked.append(True)
+        return True
+
+    with pytest.raises(worker.JobCancelled):
+        worker.run(
+            env.db,
+            env.world.billing,
+            jobs.billing_export,
+            D1,
+            D4,
+            folder / "billing.xlsx",
+            None,
+            False,
+            None,
+            cancelled=pressed,
+        )
+    assert asked
+    assert list(folder.iterdir()) == []  # no workbook, no partial file
+    assert billing.list_batches(env.db, env.world.billing) == []
+    # The same export goes through afterwards (the worker process is still usable).
+    done = worker.run(
+        env.db,
+        env.world.billing,
+        jobs.billing_export,
+        D1,
+        D4,
+        folder / "b.xlsx",
+        None,
+        False,
+        None,
+    )
+    assert done.lines == 8

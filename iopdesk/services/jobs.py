@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 class Control(Protocol):
     def progress(self, done: int, total: int, label: str = "") -> None: ...
 
+    def check(self) -> None:
+        """Raise (iopdesk.worker.JobCancelled) if the user pressed Cancel."""
+
 
 def billing_export(
     ctl: Control,
@@ -34,11 +37,14 @@ def billing_export(
     include_billed: bool,
     release: Release | None,
 ) -> ExportResult:
-    """The billing workbook of a period (Billing > Export)."""
+    """The billing workbook of a period (Billing > Export). Cancel stops it while the lines are
+    written: the transaction rolls back, so no batch, no audit row and no file (partial or
+    whole) is left."""
     from iopdesk.services import billing
 
     def step(done: int, total: int) -> None:
         ctl.progress(done, total, f"Writing claim line {done:,} of {total:,}...")
+        ctl.check()
 
     return billing.export(
         db,

@@ -381,7 +381,7 @@ class BillingPage(Page):
 
         return (
             ops.Op(self, work)
-            .with_progress("Finding billable services...")
+            .with_progress("Finding billable services...", cancellable=True)
             .success(exported)
             .run_in_background()
         )
