@@ -15,7 +15,7 @@ from iopdesk.models import AuditEvent, NoteTemplate, Staff
 from iopdesk.services import audit, notes, staff
 from iopdesk.services.actor import Actor
 from iopdesk.services.audit import Action
-from iopdesk.services.declare import Arg, Audited, about, service
+from iopdesk.services.declare import Arg, Audited, about, database_of, service
 from iopdesk.services.permissions import Perm
 from tests.conftest import Env
 
@@ -318,3 +318,14 @@ def test_callers_see_the_db_actor_signature() -> None:
     assert params == ["db", "actor", "draft", "complete"]
     assert notes.create_note.__name__ == "create_note"
     assert next(iter(inspect.signature(notes.create_note.in_session).parameters)) == "session"
+
+
+@service(Perm.CENSUS_VIEW, read_only=True)
+def _which_db(session: Session, actor: Actor) -> object:
+    return database_of(session)
+
+
+def test_database_of_gives_the_body_its_database_and_nothing_outside(env: Env) -> None:
+    assert _which_db(env.db, env.world.front_desk) is env.db
+    with env.db.read() as s, pytest.raises(RuntimeError):
+        database_of(s)
