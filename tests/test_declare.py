@@ -329,3 +329,18 @@ def test_database_of_gives_the_body_its_database_and_nothing_outside(env: Env) -
     assert _which_db(env.db, env.world.front_desk) is env.db
     with env.db.read() as s, pytest.raises(RuntimeError):
         database_of(s)
+
+
+@service(Perm.SETTINGS_MANAGE, stamps=False)
+def _stamped_by_hand(session: Session, actor: Actor, name: str) -> NoteTemplate:
+    t = NoteTemplate(name=name, sections_json='["Data"]', created_by=None)
+    session.add(t)
+    session.flush()
+    return t
+
+
+def test_stamps_false_leaves_who_to_the_body(env: Env) -> None:
+    with pytest.raises(PermissionDenied):
+        _stamped_by_hand(env.db, env.world.front_desk, "Refused")
+    t = _stamped_by_hand(env.db, env.world.admin, "By hand")
+    assert t.created_by is None and t.updated_by is None

@@ -145,12 +145,14 @@ class Service(Generic[P, R]):
         perm: Perm | AnyOf | None,
         audited: Audited[R] | None,
         read_only: bool,
+        stamps: bool = True,
     ) -> None:
         functools.update_wrapper(self, body)
         self.in_session = body
         self.perm = perm
         self.audited = audited
         self.read_only = read_only
+        self.stamps = stamps
         self._signature = inspect.signature(body)
         # What callers see (inspect, help()): (db, actor, ...), not the body's session.
         params = list(self._signature.parameters.values())
@@ -165,7 +167,8 @@ class Service(Generic[P, R]):
             require(actor, self.perm)
         unit = db.read() if self.read_only else db.session()
         with unit as session:
-            session.info[ACTOR_KEY] = actor
+            if self.stamps:
+                session.info[ACTOR_KEY] = actor
             session.info[DB_KEY] = db
             session.info.pop(ABOUT_KEY, None)
             session.info[CALL_KEY] = (self, actor, args, kwargs)
@@ -216,13 +219,16 @@ def service(
     *,
     audit: Audited[Any] | None = None,
     read_only: bool = False,
+    stamps: bool = True,
 ) -> Callable[[Callable[Concatenate[Session, Actor, P], R]], Service[P, R]]:
-    """Build `f(db, actor, ...)` from `f(session, actor, ...)` (see the module docstring)."""
+    """Build `f(db, actor, ...)` from `f(session, actor, ...)` (see the module docstring).
+    `stamps=False`: the body stamps who and when itself (a bulk writer with one `now` for all
+    its rows), so `fill_tracked` leaves its records alone."""
     if read_only and audit is not None:
         raise ValueError("a read-only service cannot write an audit row; make it a write")
 
     def wrap(body: Callable[Concatenate[Session, Actor, P], R]) -> Service[P, R]:
-        return Service(body, perm, audit, read_only)
+        return Service(body, perm, audit, read_only, stamps)
 
     return wrap
 
