@@ -344,3 +344,49 @@ def test_stamps_false_leaves_who_to_the_body(env: Env) -> None:
         _stamped_by_hand(env.db, env.world.front_desk, "Refused")
     t = _stamped_by_hand(env.db, env.world.admin, "By hand")
     assert t.created_by is None and t.updated_by is None
+
+
+def test_client_intake_declared_who_from_the_hook_and_one_row_each(env: Env) -> None:
+    from datetime import date
+
+    from iopdesk.models import Client, Diagnosis, EmergencyContact, Episode, StatusChange
+    from iopdesk.services import clients
+
+    desk = env.world.front_desk
+    before = _events(env)
+    made = clients.create_client(
+        env.db,
+        desk,
+        clients.ClientInput(
+            "Hook",
+            "Stamped",
+            date(1991, 2, 3),
+            diagnoses=["F41.1"],
+            emergency_contacts=[clients.ContactInput("Kin Stamped", "Sister", "555 222 3333")],
+        ),
+    )
+    last = _last_event(env)
+    assert (last.action, last.entity, last.entity_id, last.client_id) == (
+        Action.CREATE,
+        "client",
+        str(made.id),
+        made.id,
+    )
+    moved = clients.change_status(
+        env.db, env.world.admin, made.id or 0, made.version, "intake", date(2026, 11, 2)
+    )
+    last = _last_event(env)
+    assert (last.action, last.entity_id, last.detail) == (
+        Action.UPDATE,
+        str(made.id),
+        "status referral->intake",
+    )
+    assert _events(env) == before + 2
+    with env.db.read() as s:
+        for model in (Client, Episode, StatusChange, Diagnosis, EmergencyContact):
+            key = model.id if model is Client else model.client_id  # type: ignore[attr-defined]
+            first = s.exec(select(model).where(key == made.id).order_by(model.id)).first()  # type: ignore[attr-defined]
+            assert first is not None and first.created_by == desk.user_id, model.__name__
+        episode = s.exec(select(Episode).where(Episode.client_id == made.id)).one()
+        assert episode.updated_by == env.world.admin.user_id  # changed by the status move
+    assert moved.updated_by == env.world.admin.user_id

@@ -1127,8 +1127,6 @@ def create_client(session: Session, actor: Actor, data: ClientInput) -> Client:
         mrn=mrn,
         part2=bool(track and track.is_sud),
         admission_date=admitted,
-        created_by=actor.user_id,
-        updated_by=actor.user_id,
         **values,
     )
     session.add(client)
@@ -1141,7 +1139,6 @@ def create_client(session: Session, actor: Actor, data: ClientInput) -> Client:
         referral_date=today,
         intake_date=today if data.status != "referral" else None,
         admission_date=admitted,
-        created_by=actor.user_id,
     )
     session.add(episode)
     session.flush()
@@ -1151,7 +1148,6 @@ def create_client(session: Session, actor: Actor, data: ClientInput) -> Client:
             episode_id=episode.id,
             to_status=client.status,
             effective_date=admitted or today,
-            created_by=actor.user_id,
         )
     )
     for i, code in enumerate(codes):
@@ -1162,7 +1158,6 @@ def create_client(session: Session, actor: Actor, data: ClientInput) -> Client:
                 description=icd10_description(code),
                 is_primary=i == 0,
                 sort_order=i,
-                created_by=actor.user_id,
             )
         )
     for i, contact in enumerate(data.emergency_contacts):
@@ -1173,7 +1168,6 @@ def create_client(session: Session, actor: Actor, data: ClientInput) -> Client:
                 relationship=contact.relationship.strip(),
                 phone=normalize_phone(contact.phone),
                 is_primary=i == 0,
-                created_by=actor.user_id,
             )
         )
     if data.payer_id is not None:
@@ -1183,7 +1177,6 @@ def create_client(session: Session, actor: Actor, data: ClientInput) -> Client:
                 payer_id=data.payer_id,
                 member_id=data.member_id.strip(),
                 start_date=admitted,
-                created_by=actor.user_id,
             )
         )
     if track is not None:
@@ -1193,7 +1186,6 @@ def create_client(session: Session, actor: Actor, data: ClientInput) -> Client:
                 episode_id=episode.id,
                 track_id=track.id or 0,
                 start_date=data.admission_date or today,
-                created_by=actor.user_id,
             )
         )
     return client
@@ -1261,7 +1253,6 @@ def change_status(
                     episode_id=episode.id,
                     track_id=track_id,
                     start_date=effective_date,
-                    created_by=actor.user_id,
                 )
             )
             if track.is_sud:
@@ -1315,7 +1306,6 @@ def readmit(
         episode_no=last.episode_no + 1,
         status="referral",
         referral_date=referral_date,
-        created_by=actor.user_id,
     )
     session.add(episode)
     session.flush()

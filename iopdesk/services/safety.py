@@ -684,8 +684,6 @@ def record_cssrs(session: Session, actor: Actor, client_id: int, data: CssrsInpu
         administered_by=actor.staff_id or 0,
         signed_by=actor.user_id,
         signed_at=now,
-        created_by=actor.user_id,
-        updated_by=actor.user_id,
     )
     session.add(screen)
     session.flush()
@@ -879,9 +877,7 @@ def save_safety_plan(
     _check(session, actor, client_id, "safety_plan", "write their safety plan")
     values = _values(data)
     if plan_id is None:
-        plan = SafetyPlan(
-            client_id=client_id, created_by=actor.user_id, updated_by=actor.user_id, **values
-        )
+        plan = SafetyPlan(client_id=client_id, **values)
         session.add(plan)
         session.flush()
         about(session, action=audit.Action.CREATE)
