@@ -15,7 +15,7 @@ from iopdesk.models import AuditEvent, NoteTemplate, Staff
 from iopdesk.services import audit, notes, staff
 from iopdesk.services.actor import Actor
 from iopdesk.services.audit import Action
-from iopdesk.services.declare import Arg, Audited, about, service
+from iopdesk.services.declare import Arg, Audited, about, database_of, service
 from iopdesk.services.permissions import Perm
 from tests.conftest import Env
 
@@ -318,3 +318,75 @@ def test_callers_see_the_db_actor_signature() -> None:
     assert params == ["db", "actor", "draft", "complete"]
     assert notes.create_note.__name__ == "create_note"
     assert next(iter(inspect.signature(notes.create_note.in_session).parameters)) == "session"
+
+
+@service(Perm.CENSUS_VIEW, read_only=True)
+def _which_db(session: Session, actor: Actor) -> object:
+    return database_of(session)
+
+
+def test_database_of_gives_the_body_its_database_and_nothing_outside(env: Env) -> None:
+    assert _which_db(env.db, env.world.front_desk) is env.db
+    with env.db.read() as s, pytest.raises(RuntimeError):
+        database_of(s)
+
+
+@service(Perm.SETTINGS_MANAGE, stamps=False)
+def _stamped_by_hand(session: Session, actor: Actor, name: str) -> NoteTemplate:
+    t = NoteTemplate(name=name, sections_json='["Data"]', created_by=None)
+    session.add(t)
+    session.flush()
+    return t
+
+
+def test_stamps_false_leaves_who_to_the_body(env: Env) -> None:
+    with pytest.raises(PermissionDenied):
+        _stamped_by_hand(env.db, env.world.front_desk, "Refused")
+    t = _stamped_by_hand(env.db, env.world.admin, "By hand")
+    assert t.created_by is None and t.updated_by is None
+
+
+def test_client_intake_declared_who_from_the_hook_and_one_row_each(env: Env) -> None:
+    from datetime import date
+
+    from iopdesk.models import Client, Diagnosis, EmergencyContact, Episode, StatusChange
+    from iopdesk.services import clients
+
+    desk = env.world.front_desk
+    before = _events(env)
+    made = clients.create_client(
+        env.db,
+        desk,
+        clients.ClientInput(
+            "Hook",
+            "Stamped",
+            date(1991, 2, 3),
+            diagnoses=["F41.1"],
+            emergency_contacts=[clients.ContactInput("Kin Stamped", "Sister", "555 222 3333")],
+        ),
+    )
+    last = _last_event(env)
+    assert (last.action, last.entity, last.entity_id, last.client_id) == (
+        Action.CREATE,
+        "client",
+        str(made.id),
+        made.id,
+    )
+    moved = clients.change_status(
+        env.db, env.world.admin, made.id or 0, made.version, "intake", date(2026, 11, 2)
+    )
+    last = _last_event(env)
+    assert (last.action, last.entity_id, last.detail) == (
+        Action.UPDATE,
+        str(made.id),
+        "status referral->intake",
+    )
+    assert _events(env) == before + 2
+    with env.db.read() as s:
+        for model in (Client, Episode, StatusChange, Diagnosis, EmergencyContact):
+            key = model.id if model is Client else model.client_id  # type: ignore[attr-defined]
+            first = s.exec(select(model).where(key == made.id).order_by(model.id)).first()  # type: ignore[attr-defined]
+            assert first is not None and first.created_by == desk.user_id, model.__name__
+        episode = s.exec(select(Episode).where(Episode.client_id == made.id)).one()
+        assert episode.updated_by == env.world.admin.user_id  # changed by the status move
+    assert moved.updated_by == env.world.admin.user_id

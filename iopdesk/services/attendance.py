@@ -67,6 +67,7 @@ from iopdesk.models.enums import AttendanceStatus, SessionKind, SessionStatus
 from iopdesk.services import audit, filesout
 from iopdesk.services.actor import Actor
 from iopdesk.services.clinic import clinic_now
+from iopdesk.services.declare import Arg, Audited, about, service
 from iopdesk.services.permissions import Perm, require
 from iopdesk.services.schedule import (
     RosterEntry,
@@ -498,16 +499,19 @@ def _sheet_in(session: Session, session_id: int) -> SignInSheet:
     return _build_sheet(session, row, today, track_name, members, details, recorded)
 
 
-def sign_in_sheet(db: Database, actor: Actor, session_id: int) -> SignInSheet:
+@service(Perm.CLIENT_VIEW, read_only=True)
+def sign_in_sheet(session: Session, actor: Actor, session_id: int) -> SignInSheet:
     """The roster with what has been recorded so far, and the version to save against
     (five statements)."""
-    require(actor, Perm.CLIENT_VIEW)
-    with db.read() as session:
-        return _sheet_in(session, session_id)
+    return _sheet_in(session, session_id)
 
 
+@service(
+    Perm.ATTENDANCE_RECORD,
+    audit=Audited(audit.Action.UPDATE, "session", entity_id=Arg("session_id")),
+)
 def record_attendance(
-    db: Database,
+    session: Session,
     actor: Actor,
     session_id: int,
     expected_session_version: int,
@@ -516,9 +520,8 @@ def record_attendance(
     """Save the sign-in sheet as a whole; returns the sheet as saved (with the new version).
 
     Statements: the session row; the versioned UPDATE; the roster (two); the clients with
-    their attendance; one upsert of the changed rows; the audit event (schedule of
-    audit.record); the facilitators for the sheet returned."""
-    require(actor, Perm.ATTENDANCE_RECORD)
+    their attendance; one upsert of the changed rows; the facilitators for the sheet
+    returned; the declared audit event (schedule of audit.record)."""
     if not entries:
         raise ValidationError("Mark at least one client before saving the sign-in sheet.")
     seen: set[int] = set()
@@ -529,98 +532,96 @@ def record_attendance(
                 {f"rows.{e.client_id}.status": "Listed twice."},
             )
         seen.add(e.client_id)
-    with db.session() as session:
-        row, today, track_name = _load_row(session, session_id)
-        if row.version != expected_session_version:
-            raise StaleRecordError("This sign-in sheet")
-        blocked = _blocked(row, today)
-        if blocked:
-            raise ValidationError(blocked)
-        errors: dict[str, str] = {}
-        resolved: dict[int, dict[str, Any]] = {}
-        for e in entries:
-            values, problems = resolve_entry(e, row.start_time, row.end_time)
-            errors.update(problems)
-            if values:
-                resolved[e.client_id] = values
-        if errors:
-            raise ValidationError(
-                f"Please correct the highlighted rows. {next(iter(errors.values()))}", errors
-            )
-        # The conditional UPDATE is the concurrency check and locks the session row, so the
-        # roster and attendance read below are the latest committed ones.
-        dialect = _dialect(session)
-        now = utcnow()
-        status = SessionStatus.HELD.value if row.status == SessionStatus.SCHEDULED else row.status
-        bumped = session.execute(
-            _statement(dialect, "bump"),
+    row, today, track_name = _load_row(session, session_id)
+    if row.version != expected_session_version:
+        raise StaleRecordError("This sign-in sheet")
+    blocked = _blocked(row, today)
+    if blocked:
+        raise ValidationError(blocked)
+    errors: dict[str, str] = {}
+    resolved: dict[int, dict[str, Any]] = {}
+    for e in entries:
+        values, problems = resolve_entry(e, row.start_time, row.end_time)
+        errors.update(problems)
+        if values:
+            resolved[e.client_id] = values
+    if errors:
+        raise ValidationError(
+            f"Please correct the highlighted rows. {next(iter(errors.values()))}", errors
+        )
+    # The conditional UPDATE is the concurrency check and locks the session row, so the
+    # roster and attendance read below are the latest committed ones.
+    dialect = _dialect(session)
+    now = utcnow()
+    status = SessionStatus.HELD.value if row.status == SessionStatus.SCHEDULED else row.status
+    bumped = session.execute(
+        _statement(dialect, "bump"),
+        {
+            "sid": session_id,
+            "expected": expected_session_version,
+            "status": status,
+            "now": now,
+            "user_id": actor.user_id,
+        },
+    )
+    if bumped.rowcount != 1:  # type: ignore[attr-defined]
+        if session.get(ClinicSession, session_id) is None:
+            raise NotFoundError("This sign-in sheet no longer exists.")
+        raise StaleRecordError("This sign-in sheet")
+    row = row._replace(status=status, version=expected_session_version + 1)
+    members = _members(session, row)
+    details, recorded = _clients(session, row, members)
+    off_roster = [cid for cid in resolved if cid not in members and cid not in recorded]
+    if off_roster:
+        raise ValidationError(
+            "A client on the sheet is not on this session's roster. Add them to the roster "
+            "first, then sign them in.",
+            {f"rows.{cid}.client_id": "Not on the roster." for cid in off_roster},
+        )
+    to_write: list[dict[str, Any]] = []
+    after_save = dict(recorded)
+    for cid, values in resolved.items():
+        after = (
+            values["status"],
+            values["arrival_time"],
+            values["departure_time"],
+            values["minutes"],
+        )
+        if recorded.get(cid) == after:
+            continue
+        after_save[cid] = after
+        to_write.append(
             {
-                "sid": session_id,
-                "expected": expected_session_version,
-                "status": status,
-                "now": now,
-                "user_id": actor.user_id,
-            },
+                "session_id": session_id,
+                "client_id": cid,
+                **values,
+                "created_at": now,
+                "created_by": actor.user_id,
+                "updated_at": now,
+                "updated_by": actor.user_id,
+                "version": 1,
+            }
         )
-        if bumped.rowcount != 1:  # type: ignore[attr-defined]
-            if session.get(ClinicSession, session_id) is None:
-                raise NotFoundError("This sign-in sheet no longer exists.")
-            raise StaleRecordError("This sign-in sheet")
-        row = row._replace(status=status, version=expected_session_version + 1)
-        members = _members(session, row)
-        details, recorded = _clients(session, row, members)
-        off_roster = [cid for cid in resolved if cid not in members and cid not in recorded]
-        if off_roster:
-            raise ValidationError(
-                "A client on the sheet is not on this session's roster. Add them to the roster "
-                "first, then sign them in.",
-                {f"rows.{cid}.client_id": "Not on the roster." for cid in off_roster},
-            )
-        to_write: list[dict[str, Any]] = []
-        after_save = dict(recorded)
-        for cid, values in resolved.items():
-            after = (
-                values["status"],
-                values["arrival_time"],
-                values["departure_time"],
-                values["minutes"],
-            )
-            if recorded.get(cid) == after:
-                continue
-            after_save[cid] = after
-            to_write.append(
-                {
-                    "session_id": session_id,
-                    "client_id": cid,
-                    **values,
-                    "created_at": now,
-                    "created_by": actor.user_id,
-                    "updated_at": now,
-                    "updated_by": actor.user_id,
-                    "version": 1,
-                }
-            )
-        if to_write:
-            session.execute(_statement(dialect, "upsert"), to_write)
-        counts = Counter(v["status"] for v in resolved.values())
-        audit.record(
-            session,
-            actor,
-            audit.Action.UPDATE,
-            entity="session",
-            entity_id=session_id,
-            detail=(
-                f"attendance saved: {len(resolved)} rows, {len(to_write)} changed; "
-                + ", ".join(f"{s}={counts[s]}" for s in STATUSES if counts[s])
-            ),
-        )
-        return _build_sheet(session, row, today, track_name, members, details, after_save)
+    if to_write:
+        session.execute(_statement(dialect, "upsert"), to_write)
+    counts = Counter(v["status"] for v in resolved.values())
+    about(
+        session,
+        detail=(
+            f"attendance saved: {len(resolved)} rows, {len(to_write)} changed; "
+            + ", ".join(f"{s}={counts[s]}" for s in STATUSES if counts[s])
+        ),
+    )
+    return _build_sheet(session, row, today, track_name, members, details, after_save)
 
 
 def export_roster(
     db: Database, actor: Actor, session_id: int, path: Path, *, privacy: bool = True
 ) -> int:
-    """Write the printable roster for a session (PDF); audited as a print. Returns lines."""
+    """Write the printable roster for a session (PDF); audited as a print. Returns lines.
+    Checked and audited by hand, not declared: one declared transaction would hold the write
+    lock while the PDF is written; here the reads are read transactions and the audit row and
+    the file's rename share one short write (filesout.audited_write)."""
     from iopdesk.models import Clinic
     from iopdesk.reports.roster import RosterDoc, RosterLine, write_pdf
 

@@ -43,7 +43,8 @@ from iopdesk.services import audit, clock
 from iopdesk.services.actor import Actor
 from iopdesk.services.clinic import clinic_today
 from iopdesk.services.clock import clinic_zone_name, today_of
-from iopdesk.services.permissions import Perm, has, require
+from iopdesk.services.declare import Arg, Audited, about, database_of, service
+from iopdesk.services.permissions import Perm, has
 from iopdesk.services.records import serialize, update_versioned
 from iopdesk.services.textfold import fold
 from iopdesk.services.validation import (
@@ -78,8 +79,9 @@ class CensusRow:
         return f"{self.last_name}, {self.first_name}"
 
 
+@service(Perm.CENSUS_VIEW, read_only=True)
 def list_census(
-    db: Database,
+    session: Session,
     actor: Actor,
     *,
     search: str = "",
@@ -92,8 +94,7 @@ def list_census(
     limit: int | None = None,
 ) -> list[CensusRow]:
     """One set-based query: each client with current track, primary therapist and payer."""
-    require(actor, Perm.CENSUS_VIEW)
-    on = on or today_of(db)
+    on = on or today_of(database_of(session))
     enr = (
         select(TrackEnrollment.client_id, func.max(TrackEnrollment.id).label("eid"))
         .where(col(TrackEnrollment.voided_at).is_(None))
@@ -199,63 +200,60 @@ def list_census(
     if limit and not searching:
         q = q.limit(limit)
     rows: list[CensusRow] = []
-    with db.read() as session:
-        hidden = ALL_SECTIONS - _roles_sections(actor.roles)
-        team: set[int] = _care_team_client_ids(session, actor) if hidden else set()
-        for (
-            cid,
-            mrn,
-            last,
-            first,
-            preferred,
-            dob,
-            phone,
-            st,
-            track,
-            tfirst,
-            tlast,
-            tcred,
-            payer,
-            admitted,
-            part2,
-            due,
-            auth_units,
-            auth_used,
-        ) in session.execute(q):
-            therapist = (
-                f"{tfirst} {tlast}".strip() + (f", {tcred}" if tcred else "") if tlast else ""
+    hidden = ALL_SECTIONS - _roles_sections(actor.roles)
+    team: set[int] = _care_team_client_ids(session, actor) if hidden else set()
+    for (
+        cid,
+        mrn,
+        last,
+        first,
+        preferred,
+        dob,
+        phone,
+        st,
+        track,
+        tfirst,
+        tlast,
+        tcred,
+        payer,
+        admitted,
+        part2,
+        due,
+        auth_units,
+        auth_used,
+    ) in session.execute(q):
+        therapist = f"{tfirst} {tlast}".strip() + (f", {tcred}" if tcred else "") if tlast else ""
+        remaining = None if auth_units is None else int(auth_units) - int(auth_used or 0)
+        if hidden and cid not in team:  # minimum necessary, as in the chart
+            if ChartSection.DEMOGRAPHICS in hidden:
+                dob = admitted = None
+            if ChartSection.CONTACT in hidden:
+                phone = ""
+            if ChartSection.INSURANCE in hidden:
+                payer, remaining = "", None
+            if ChartSection.CARE_TEAM in hidden:
+                therapist = ""
+            if ChartSection.PLANS in hidden:
+                due = None
+        rows.append(
+            CensusRow(
+                cid,
+                mrn,
+                last,
+                first,
+                preferred,
+                dob,
+                phone,
+                st,
+                track or "",
+                therapist,
+                payer or "",
+                admitted,
+                part2,
+                due,
+                remaining,
             )
-            remaining = None if auth_units is None else int(auth_units) - int(auth_used or 0)
-            if hidden and cid not in team:  # minimum necessary, as in the chart
-                if ChartSection.DEMOGRAPHICS in hidden:
-                    dob = admitted = None
-                if ChartSection.CONTACT in hidden:
-                    phone = ""
-                if ChartSection.INSURANCE in hidden:
-                    payer, remaining = "", None
-                if ChartSection.CARE_TEAM in hidden:
-                    therapist = ""
-                if ChartSection.PLANS in hidden:
-                    due = None
-            rows.append(
-                CensusRow(
-                    cid,
-                    mrn,
-                    last,
-                    first,
-                    preferred,
-                    dob,
-                    phone,
-                    st,
-                    track or "",
-                    therapist,
-                    payer or "",
-                    admitted,
-                    part2,
-                    due,
-                    remaining,
-                )
-            )
+        )
     if searching:
         rows = CensusIndex(rows).search(search)
         if limit:
@@ -779,7 +777,16 @@ def _today_sessions(
     ]
 
 
-def open_chart(db: Database, actor: Actor, client_id: int) -> ClientChart:
+@service(
+    Perm.CLIENT_VIEW,
+    audit=Audited(
+        audit.Action.OPEN_CHART,
+        "client",
+        entity_id=Arg("client_id"),
+        client_id=Arg("client_id"),
+    ),
+)
+def open_chart(session: Session, actor: Actor, client_id: int) -> ClientChart:
     """What the chart's header, risk banner and Overview show, minimum necessary for this
     user (chart_access_in): hidden sections are never read into the result. Opening a chart
     is audited. One short transaction of a fixed handful of statements (the chart's other
@@ -788,128 +795,119 @@ def open_chart(db: Database, actor: Actor, client_id: int) -> ClientChart:
     from iopdesk.models import utcnow as _now
     from iopdesk.services.safety import banner_in
 
-    require(actor, Perm.CLIENT_VIEW)
-    today = today_of(db)  # the clinic's zone is read once per database, before this session
+    # the clinic's zone is read once per database (cached), before this session's statements
+    db = database_of(session)
+    today = today_of(db)
     zone = clinic_zone_name(db)
-    with db.session() as session:
-        # the client and whether this user holds an open emergency access, in one read
-        emergency_q = (
-            sa_select(func.count())
-            .select_from(BreakGlassAccess)
+    # the client and whether this user holds an open emergency access, in one read
+    emergency_q = (
+        sa_select(func.count())
+        .select_from(BreakGlassAccess)
+        .where(
+            col(BreakGlassAccess.user_id) == actor.user_id,
+            col(BreakGlassAccess.client_id) == client_id,
+            col(BreakGlassAccess.expires_at) > _now(),
+        )
+        .scalar_subquery()
+    )
+    session.info["clinic_tz"] = zone
+    on_team_q: Any = sa_select(sa_literal(False)).scalar_subquery()
+    if actor.is_(Role.THERAPIST) and actor.staff_id is not None:
+        on_team_q = _care_team_exists(actor.staff_id, client_id, today)
+    # the client, an open emergency access of this user and whether they are on the
+    # client's care team: one read
+    designated_q = (
+        sa_select(col(User.break_glass_allowed))
+        .where(col(User.id) == actor.user_id, col(User.active).is_(True))
+        .scalar_subquery()
+    )
+    found = session.execute(
+        sa_select(Client, emergency_q, on_team_q, designated_q).where(col(Client.id) == client_id)
+    ).first()
+    if found is None:
+        raise NotFoundError("That client record does not exist.")
+    client, emergency_count, on_team, designated = found
+    access = chart_access_in(
+        session,
+        actor,
+        client_id,
+        emergency=bool(emergency_count),
+        on_team=bool(on_team) and actor.is_(Role.THERAPIST),
+    )
+    chart = ClientChart(
+        client=_masked(client, access), access=access, break_glass_allowed=bool(designated)
+    )
+    if access.shows(ChartSection.DIAGNOSES):
+        chart.diagnoses = list(
+            session.exec(
+                select(Diagnosis)
+                .where(Diagnosis.client_id == client_id, col(Diagnosis.voided_at).is_(None))
+                .order_by(col(Diagnosis.is_primary).desc(), col(Diagnosis.sort_order))
+            ).all()
+        )
+    if access.shows(ChartSection.EMERGENCY_CONTACTS):
+        chart.contacts = list(
+            session.exec(
+                select(EmergencyContact).where(
+                    EmergencyContact.client_id == client_id,
+                    col(EmergencyContact.voided_at).is_(None),
+                )
+            ).all()
+        )
+    enrollments = [
+        (e, name)
+        for e, name in session.execute(
+            select(TrackEnrollment, Track.name)
+            .join(Track, Track.id == TrackEnrollment.track_id)  # type: ignore[arg-type]
             .where(
-                col(BreakGlassAccess.user_id) == actor.user_id,
-                col(BreakGlassAccess.client_id) == client_id,
-                col(BreakGlassAccess.expires_at) > _now(),
+                TrackEnrollment.client_id == client_id,
+                col(TrackEnrollment.voided_at).is_(None),
             )
-            .scalar_subquery()
+            .order_by(col(TrackEnrollment.start_date).desc())
         )
-        session.info["clinic_tz"] = zone
-        on_team_q: Any = sa_select(sa_literal(False)).scalar_subquery()
-        if actor.is_(Role.THERAPIST) and actor.staff_id is not None:
-            on_team_q = _care_team_exists(actor.staff_id, client_id, today)
-        # the client, an open emergency access of this user and whether they are on the
-        # client's care team: one read
-        designated_q = (
-            sa_select(col(User.break_glass_allowed))
-            .where(col(User.id) == actor.user_id, col(User.active).is_(True))
-            .scalar_subquery()
-        )
-        found = session.execute(
-            sa_select(Client, emergency_q, on_team_q, designated_q).where(
-                col(Client.id) == client_id
-            )
-        ).first()
-        if found is None:
-            raise NotFoundError("That client record does not exist.")
-        client, emergency_count, on_team, designated = found
-        access = chart_access_in(
-            session,
-            actor,
-            client_id,
-            emergency=bool(emergency_count),
-            on_team=bool(on_team) and actor.is_(Role.THERAPIST),
-        )
-        chart = ClientChart(
-            client=_masked(client, access), access=access, break_glass_allowed=bool(designated)
-        )
-        if access.shows(ChartSection.DIAGNOSES):
-            chart.diagnoses = list(
-                session.exec(
-                    select(Diagnosis)
-                    .where(Diagnosis.client_id == client_id, col(Diagnosis.voided_at).is_(None))
-                    .order_by(col(Diagnosis.is_primary).desc(), col(Diagnosis.sort_order))
-                ).all()
-            )
-        if access.shows(ChartSection.EMERGENCY_CONTACTS):
-            chart.contacts = list(
-                session.exec(
-                    select(EmergencyContact).where(
-                        EmergencyContact.client_id == client_id,
-                        col(EmergencyContact.voided_at).is_(None),
-                    )
-                ).all()
-            )
-        enrollments = [
-            (e, name)
-            for e, name in session.execute(
-                select(TrackEnrollment, Track.name)
-                .join(Track, Track.id == TrackEnrollment.track_id)  # type: ignore[arg-type]
+    ]
+    current = [
+        name
+        for e, name in enrollments
+        if e.start_date <= today and (e.end_date is None or e.end_date >= today)
+    ]
+    chart.current_track = current[0] if current else ""
+    if access.shows(ChartSection.DEMOGRAPHICS):
+        chart.enrollments = enrollments  # the program history, with dates
+    if access.shows(ChartSection.CARE_TEAM):
+        chart.assignments = [
+            (a, f"{first} {last}".strip() + (f", {cred}" if cred else ""))
+            for a, first, last, cred in session.execute(
+                select(TherapistAssignment, Staff.first_name, Staff.last_name, Staff.credentials)
+                .join(Staff, Staff.id == TherapistAssignment.staff_id)  # type: ignore[arg-type]
                 .where(
-                    TrackEnrollment.client_id == client_id,
-                    col(TrackEnrollment.voided_at).is_(None),
+                    TherapistAssignment.client_id == client_id,
+                    col(TherapistAssignment.voided_at).is_(None),
                 )
-                .order_by(col(TrackEnrollment.start_date).desc())
+                .order_by(col(TherapistAssignment.start_date).desc())
             )
         ]
-        current = [
-            name
-            for e, name in enrollments
-            if e.start_date <= today and (e.end_date is None or e.end_date >= today)
+    if access.shows(ChartSection.INSURANCE):
+        chart.coverage = [
+            (c, name)
+            for c, name in session.execute(
+                select(Coverage, Payer.name)
+                .join(Payer, Payer.id == Coverage.payer_id)  # type: ignore[arg-type]
+                .where(Coverage.client_id == client_id, col(Coverage.voided_at).is_(None))
+            )
         ]
-        chart.current_track = current[0] if current else ""
-        if access.shows(ChartSection.DEMOGRAPHICS):
-            chart.enrollments = enrollments  # the program history, with dates
-        if access.shows(ChartSection.CARE_TEAM):
-            chart.assignments = [
-                (a, f"{first} {last}".strip() + (f", {cred}" if cred else ""))
-                for a, first, last, cred in session.execute(
-                    select(
-                        TherapistAssignment, Staff.first_name, Staff.last_name, Staff.credentials
-                    )
-                    .join(Staff, Staff.id == TherapistAssignment.staff_id)  # type: ignore[arg-type]
-                    .where(
-                        TherapistAssignment.client_id == client_id,
-                        col(TherapistAssignment.voided_at).is_(None),
-                    )
-                    .order_by(col(TherapistAssignment.start_date).desc())
-                )
-            ]
-        if access.shows(ChartSection.INSURANCE):
-            chart.coverage = [
-                (c, name)
-                for c, name in session.execute(
-                    select(Coverage, Payer.name)
-                    .join(Payer, Payer.id == Coverage.payer_id)  # type: ignore[arg-type]
-                    .where(Coverage.client_id == client_id, col(Coverage.voided_at).is_(None))
-                )
-            ]
-        chart.today_sessions = _today_sessions(session, client, [e for e, _ in enrollments], today)
-        chart.can_view_clinical = _can_view_clinical_from(session, actor, client_id, access)
-        chart.banner_text = banner_in(session, actor, client_id, chart.can_view_clinical).text
-        emergency = access.emergency
-        hidden = ",".join(s.value for s in ChartSection if not access.shows(s))
-        audit.record(
-            session,
-            actor,
-            audit.Action.OPEN_CHART,
-            entity="client",
-            entity_id=client_id,
-            client_id=client_id,
-            # opened under emergency access: flagged for the administrators' review
-            flagged=emergency,
-            detail="emergency access" if emergency else (f"hidden: {hidden}" if hidden else ""),
-        )
-        return chart
+    chart.today_sessions = _today_sessions(session, client, [e for e, _ in enrollments], today)
+    chart.can_view_clinical = _can_view_clinical_from(session, actor, client_id, access)
+    chart.banner_text = banner_in(session, actor, client_id, chart.can_view_clinical).text
+    emergency = access.emergency
+    hidden = ",".join(s.value for s in ChartSection if not access.shows(s))
+    about(
+        session,
+        # opened under emergency access: flagged for the administrators' review
+        flagged=emergency,
+        detail="emergency access" if emergency else (f"hidden: {hidden}" if hidden else ""),
+    )
+    return chart
 
 
 @dataclass
@@ -1083,8 +1081,9 @@ def _similar(a_first: str, a_last: str, b_first: str, b_last: str) -> bool:
     return ratio >= 0.8
 
 
+@service(Perm.CENSUS_VIEW, read_only=True)
 def find_possible_duplicates(
-    db: Database,
+    session: Session,
     actor: Actor,
     first_name: str,
     last_name: str,
@@ -1092,119 +1091,104 @@ def find_possible_duplicates(
     exclude_client_id: int | None = None,
 ) -> list[CensusRow]:
     """Clients with the same date of birth and a similar name, shown before saving."""
-    require(actor, Perm.CENSUS_VIEW)
-    with db.read() as session:
-        same_dob = session.exec(select(Client).where(Client.dob == dob)).all()
-        ids = [
-            c.id
-            for c in same_dob
-            if c.id != exclude_client_id
-            and _similar(first_name, last_name, c.first_name, c.last_name)
-        ]
+    same_dob = session.exec(select(Client).where(Client.dob == dob)).all()
+    ids = [
+        c.id
+        for c in same_dob
+        if c.id != exclude_client_id and _similar(first_name, last_name, c.first_name, c.last_name)
+    ]
     if not ids:
         return []
-    return list_census(db, actor, client_ids=[i for i in ids if i is not None])
+    return list_census.in_session(session, actor, client_ids=[i for i in ids if i is not None])
 
 
-def create_client(db: Database, actor: Actor, data: ClientInput) -> Client:
+@service(
+    Perm.CLIENT_EDIT,
+    audit=Audited(
+        audit.Action.CREATE, "client", entity_id=lambda c: c.id, client_id=lambda c: c.id
+    ),
+)
+def create_client(session: Session, actor: Actor, data: ClientInput) -> Client:
     """Register a client: record, first episode, status, diagnoses, contacts, coverage and,
     with a track, the enrollment. Part 2 is set automatically for substance-use tracks."""
-    require(actor, Perm.CLIENT_EDIT)
     values, codes = _validate(data)
-    with db.session() as session:
-        today = clinic_today(session)
-        track = session.get(Track, data.track_id) if data.track_id is not None else None
-        if data.track_id is not None and (track is None or not track.active):
-            raise ValidationError("That program track does not exist.", {"track_id": "Unknown."})
-        if data.payer_id is not None and session.get(Payer, data.payer_id) is None:
-            raise ValidationError("That payer does not exist.", {"payer_id": "Unknown."})
-        mrn = (data.mrn or "").strip() or next_mrn(session)
-        same = func.lower(col(Client.mrn)) == mrn.lower()  # MRNs are unique ignoring case
-        if session.exec(select(Client).where(same)).first() is not None:
-            raise ValidationError(f"MRN {mrn} is already used.", {"mrn": "Already used."})
-        admitted = data.admission_date if data.status in ("active", "on_hold") else None
-        client = Client(
-            mrn=mrn,
-            part2=bool(track and track.is_sud),
-            admission_date=admitted,
-            created_by=actor.user_id,
-            updated_by=actor.user_id,
-            **values,
-        )
-        session.add(client)
-        session.flush()
-        assert client.id is not None
-        episode = Episode(
+    today = clinic_today(session)
+    track = session.get(Track, data.track_id) if data.track_id is not None else None
+    if data.track_id is not None and (track is None or not track.active):
+        raise ValidationError("That program track does not exist.", {"track_id": "Unknown."})
+    if data.payer_id is not None and session.get(Payer, data.payer_id) is None:
+        raise ValidationError("That payer does not exist.", {"payer_id": "Unknown."})
+    mrn = (data.mrn or "").strip() or next_mrn(session)
+    same = func.lower(col(Client.mrn)) == mrn.lower()  # MRNs are unique ignoring case
+    if session.exec(select(Client).where(same)).first() is not None:
+        raise ValidationError(f"MRN {mrn} is already used.", {"mrn": "Already used."})
+    admitted = data.admission_date if data.status in ("active", "on_hold") else None
+    client = Client(
+        mrn=mrn,
+        part2=bool(track and track.is_sud),
+        admission_date=admitted,
+        **values,
+    )
+    session.add(client)
+    session.flush()
+    assert client.id is not None
+    episode = Episode(
+        client_id=client.id,
+        episode_no=1,
+        status=client.status,
+        referral_date=today,
+        intake_date=today if data.status != "referral" else None,
+        admission_date=admitted,
+    )
+    session.add(episode)
+    session.flush()
+    session.add(
+        StatusChange(
             client_id=client.id,
-            episode_no=1,
-            status=client.status,
-            referral_date=today,
-            intake_date=today if data.status != "referral" else None,
-            admission_date=admitted,
-            created_by=actor.user_id,
+            episode_id=episode.id,
+            to_status=client.status,
+            effective_date=admitted or today,
         )
-        session.add(episode)
-        session.flush()
+    )
+    for i, code in enumerate(codes):
         session.add(
-            StatusChange(
+            Diagnosis(
+                client_id=client.id,
+                icd10_code=code,
+                description=icd10_description(code),
+                is_primary=i == 0,
+                sort_order=i,
+            )
+        )
+    for i, contact in enumerate(data.emergency_contacts):
+        session.add(
+            EmergencyContact(
+                client_id=client.id,
+                name=contact.name.strip(),
+                relationship=contact.relationship.strip(),
+                phone=normalize_phone(contact.phone),
+                is_primary=i == 0,
+            )
+        )
+    if data.payer_id is not None:
+        session.add(
+            Coverage(
+                client_id=client.id,
+                payer_id=data.payer_id,
+                member_id=data.member_id.strip(),
+                start_date=admitted,
+            )
+        )
+    if track is not None:
+        session.add(
+            TrackEnrollment(
                 client_id=client.id,
                 episode_id=episode.id,
-                to_status=client.status,
-                effective_date=admitted or today,
-                created_by=actor.user_id,
+                track_id=track.id or 0,
+                start_date=data.admission_date or today,
             )
         )
-        for i, code in enumerate(codes):
-            session.add(
-                Diagnosis(
-                    client_id=client.id,
-                    icd10_code=code,
-                    description=icd10_description(code),
-                    is_primary=i == 0,
-                    sort_order=i,
-                    created_by=actor.user_id,
-                )
-            )
-        for i, contact in enumerate(data.emergency_contacts):
-            session.add(
-                EmergencyContact(
-                    client_id=client.id,
-                    name=contact.name.strip(),
-                    relationship=contact.relationship.strip(),
-                    phone=normalize_phone(contact.phone),
-                    is_primary=i == 0,
-                    created_by=actor.user_id,
-                )
-            )
-        if data.payer_id is not None:
-            session.add(
-                Coverage(
-                    client_id=client.id,
-                    payer_id=data.payer_id,
-                    member_id=data.member_id.strip(),
-                    start_date=admitted,
-                    created_by=actor.user_id,
-                )
-            )
-        if track is not None:
-            session.add(
-                TrackEnrollment(
-                    client_id=client.id,
-                    episode_id=episode.id,
-                    track_id=track.id or 0,
-                    start_date=data.admission_date or today,
-                    created_by=actor.user_id,
-                )
-            )
-        audit.record(
-            session,
-            actor,
-            audit.Action.CREATE,
-            entity="client",
-            entity_id=client.id,
-            client_id=client.id,
-        )
-        return client
+    return client
 
 
 # Allowed status moves (discharge and readmission have their own calls).
@@ -1217,8 +1201,14 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+@service(
+    Perm.CLIENT_EDIT,
+    audit=Audited(
+        audit.Action.UPDATE, "client", entity_id=Arg("client_id"), client_id=Arg("client_id")
+    ),
+)
 def change_status(
-    db: Database,
+    session: Session,
     actor: Actor,
     client_id: int,
     expected_version: int,
@@ -1228,80 +1218,76 @@ def change_status(
     track_id: int | None = None,
 ) -> Client:
     """Move a client along referral -> intake -> active <-> on hold, recording the date."""
-    require(actor, Perm.CLIENT_EDIT)
-    with db.session() as session:
-        client = _load_current(session, client_id, expected_version)
-        if new_status not in TRANSITIONS.get(client.status, ()):
-            raise ValidationError(
-                f"A client who is {client.status.replace('_', ' ')} cannot be moved to "
-                f"{new_status.replace('_', ' ')} here."
-                + (" Use Readmit for a discharged client." if client.status == "discharged" else "")
+    client = _load_current(session, client_id, expected_version)
+    if new_status not in TRANSITIONS.get(client.status, ()):
+        raise ValidationError(
+            f"A client who is {client.status.replace('_', ' ')} cannot be moved to "
+            f"{new_status.replace('_', ' ')} here."
+            + (" Use Readmit for a discharged client." if client.status == "discharged" else "")
+        )
+    old_status = client.status
+    episode = _current_episode(session, client_id)
+    changes: dict[str, Any] = {"status": new_status}
+    if new_status == "active" and client.status in ("referral", "intake"):
+        has_track = session.exec(
+            select(func.count())
+            .select_from(TrackEnrollment)
+            .where(
+                TrackEnrollment.client_id == client_id,
+                TrackEnrollment.episode_id == episode.id,
+                col(TrackEnrollment.voided_at).is_(None),
             )
-        old_status = client.status
-        episode = _current_episode(session, client_id)
-        changes: dict[str, Any] = {"status": new_status}
-        if new_status == "active" and client.status in ("referral", "intake"):
-            has_track = session.exec(
-                select(func.count())
-                .select_from(TrackEnrollment)
-                .where(
-                    TrackEnrollment.client_id == client_id,
-                    TrackEnrollment.episode_id == episode.id,
-                    col(TrackEnrollment.voided_at).is_(None),
+        ).one()
+        if not has_track and track_id is None:
+            raise ValidationError(
+                "Choose the program track to admit the client to.",
+                {"track_id": "Required to admit."},
+            )
+        if track_id is not None:
+            track = session.get(Track, track_id)
+            if track is None:
+                raise ValidationError("That program track does not exist.")
+            session.add(
+                TrackEnrollment(
+                    client_id=client_id,
+                    episode_id=episode.id,
+                    track_id=track_id,
+                    start_date=effective_date,
                 )
-            ).one()
-            if not has_track and track_id is None:
-                raise ValidationError(
-                    "Choose the program track to admit the client to.",
-                    {"track_id": "Required to admit."},
-                )
-            if track_id is not None:
-                track = session.get(Track, track_id)
-                if track is None:
-                    raise ValidationError("That program track does not exist.")
-                session.add(
-                    TrackEnrollment(
-                        client_id=client_id,
-                        episode_id=episode.id,
-                        track_id=track_id,
-                        start_date=effective_date,
-                        created_by=actor.user_id,
-                    )
-                )
-                if track.is_sud:
-                    changes["part2"] = True
-            changes["admission_date"] = effective_date
-            changes["discharge_date"] = None
-            episode.admission_date = effective_date
-        if new_status == "intake":
-            episode.intake_date = effective_date
-        episode.status = new_status
-        session.add(episode)
-        updated = update_versioned(
-            session,
-            actor,
-            Client,
-            client_id,
-            expected_version,
-            changes,
-            what="This client's record",
-        )
-        _record_status(
-            session,
-            actor,
-            client_id,
-            episode.id,
-            old_status,
-            new_status,
-            effective_date,
-            reason.strip(),
-            f"status {old_status}->{new_status}",
-        )
-        return updated
+            )
+            if track.is_sud:
+                changes["part2"] = True
+        changes["admission_date"] = effective_date
+        changes["discharge_date"] = None
+        episode.admission_date = effective_date
+    if new_status == "intake":
+        episode.intake_date = effective_date
+    episode.status = new_status
+    session.add(episode)
+    updated = update_versioned(
+        session,
+        actor,
+        Client,
+        client_id,
+        expected_version,
+        changes,
+        what="This client's record",
+    )
+    _record_status(
+        session, actor, client_id, episode.id, old_status, new_status, effective_date, reason
+    )
+    about(session, detail=f"status {old_status}->{new_status}")
+    return updated
 
 
+@service(
+    Perm.CLIENT_EDIT,
+    audit=Audited(
+        audit.Action.UPDATE, "client", entity_id=Arg("client_id"), client_id=Arg("client_id")
+    ),
+)
 def readmit(
-    db: Database,
+    session: Session,
     actor: Actor,
     client_id: int,
     expected_version: int,
@@ -1309,48 +1295,51 @@ def readmit(
     reason: str = "",
 ) -> Client:
     """A discharged client returns: a new episode starts as a referral; history is kept."""
-    require(actor, Perm.CLIENT_EDIT)
-    with db.session() as session:
-        client = _load_current(session, client_id, expected_version)
-        if client.status != "discharged":
-            raise ValidationError("Only a discharged client can be readmitted.")
-        last = _current_episode(session, client_id)
-        if last.discharge_date and referral_date < last.discharge_date:
-            raise ValidationError("The new referral date is before the last discharge.")
-        episode = Episode(
-            client_id=client_id,
-            episode_no=last.episode_no + 1,
-            status="referral",
-            referral_date=referral_date,
-            created_by=actor.user_id,
-        )
-        session.add(episode)
-        session.flush()
-        updated = update_versioned(
-            session,
-            actor,
-            Client,
-            client_id,
-            expected_version,
-            {"status": "referral", "admission_date": None, "discharge_date": None},
-            what="This client's record",
-        )
-        _record_status(
-            session,
-            actor,
-            client_id,
-            episode.id,
-            "discharged",
-            "referral",
-            referral_date,
-            reason.strip() or "readmission",
-            f"readmitted episode {episode.episode_no}",
-        )
-        return updated
+    client = _load_current(session, client_id, expected_version)
+    if client.status != "discharged":
+        raise ValidationError("Only a discharged client can be readmitted.")
+    last = _current_episode(session, client_id)
+    if last.discharge_date and referral_date < last.discharge_date:
+        raise ValidationError("The new referral date is before the last discharge.")
+    episode = Episode(
+        client_id=client_id,
+        episode_no=last.episode_no + 1,
+        status="referral",
+        referral_date=referral_date,
+    )
+    session.add(episode)
+    session.flush()
+    updated = update_versioned(
+        session,
+        actor,
+        Client,
+        client_id,
+        expected_version,
+        {"status": "referral", "admission_date": None, "discharge_date": None},
+        what="This client's record",
+    )
+    _record_status(
+        session,
+        actor,
+        client_id,
+        episode.id,
+        "discharged",
+        "referral",
+        referral_date,
+        reason.strip() or "readmission",
+    )
+    about(session, detail=f"readmitted episode {episode.episode_no}")
+    return updated
 
 
+@service(
+    Perm.CLIENT_EDIT,
+    audit=Audited(
+        audit.Action.UPDATE, "client", entity_id=Arg("client_id"), client_id=Arg("client_id")
+    ),
+)
 def discharge_basic(
-    db: Database,
+    session: Session,
     actor: Actor,
     client_id: int,
     expected_version: int,
@@ -1359,9 +1348,11 @@ def discharge_basic(
 ) -> Client:
     """End the episode: status discharged, enrollments and assignments end on that date.
     (The guided discharge in services/discharge.py builds on end_episode_in.)"""
-    require(actor, Perm.CLIENT_EDIT)
-    with db.session() as session:
-        return end_episode_in(session, actor, client_id, expected_version, discharge_date, reason)
+    updated, detail = _end_episode(
+        session, actor, client_id, expected_version, discharge_date, reason
+    )
+    about(session, detail=detail)
+    return updated
 
 
 def end_episode_in(
@@ -1372,7 +1363,34 @@ def end_episode_in(
     discharge_date: date,
     reason: str = "",
 ) -> Client:
-    """discharge_basic's work inside the caller's transaction (the caller checks permission)."""
+    """discharge_basic's work inside the caller's transaction (the caller checks permission).
+    Its audit row is written here, by hand: the guided discharge (discharge.discharge_client)
+    declares its own row and composes this one before it."""
+    updated, detail = _end_episode(
+        session, actor, client_id, expected_version, discharge_date, reason
+    )
+    audit.record(
+        session,
+        actor,
+        audit.Action.UPDATE,
+        entity="client",
+        entity_id=client_id,
+        client_id=client_id,
+        detail=detail,
+    )
+    return updated
+
+
+def _end_episode(
+    session: Session,
+    actor: Actor,
+    client_id: int,
+    expected_version: int,
+    discharge_date: date,
+    reason: str,
+) -> tuple[Client, str]:
+    """The episode ends: status discharged, open enrollments and assignments end; the audit
+    row's detail is returned for the caller to write."""
     client = _load_current(session, client_id, expected_version)
     if client.status == "discharged":
         raise ValidationError("This client is already discharged.")
@@ -1407,17 +1425,9 @@ def end_episode_in(
         what="This client's record",
     )
     _record_status(
-        session,
-        actor,
-        client_id,
-        episode.id,
-        old_status,
-        "discharged",
-        discharge_date,
-        reason.strip(),
-        "status ->discharged",
+        session, actor, client_id, episode.id, old_status, "discharged", discharge_date, reason
     )
-    return updated
+    return updated, "status ->discharged"
 
 
 def _load_current(session: Session, client_id: int, expected_version: int) -> Client:
@@ -1439,9 +1449,8 @@ def _record_status(
     to_status: str,
     effective: date,
     reason: str,
-    detail: str,
 ) -> None:
-    """One dated status-history row and its audit event (no PHI in the detail)."""
+    """One dated status-history row (its audit row, without PHI, is the caller's)."""
     session.add(
         StatusChange(
             client_id=client_id,
@@ -1449,18 +1458,9 @@ def _record_status(
             from_status=from_status,
             to_status=to_status,
             effective_date=effective,
-            reason=reason,
+            reason=reason.strip(),
             created_by=actor.user_id,
         )
-    )
-    audit.record(
-        session,
-        actor,
-        audit.Action.UPDATE,
-        entity="client",
-        entity_id=client_id,
-        client_id=client_id,
-        detail=detail,
     )
 
 
@@ -1494,11 +1494,16 @@ EDITABLE_FIELDS = (
 )
 
 
+@service(
+    Perm.CLIENT_EDIT,
+    audit=Audited(
+        audit.Action.UPDATE, "client", entity_id=Arg("client_id"), client_id=Arg("client_id")
+    ),
+)
 def update_client(
-    db: Database, actor: Actor, client_id: int, expected_version: int, changes: dict[str, Any]
+    session: Session, actor: Actor, client_id: int, expected_version: int, changes: dict[str, Any]
 ) -> Client:
     """Save demographics; refused with 'changed on another workstation' if the record moved on."""
-    require(actor, Perm.CLIENT_EDIT)
     unknown = [k for k in changes if k not in EDITABLE_FIELDS]
     if unknown:
         raise ValidationError(f"These fields cannot be edited here: {', '.join(unknown)}.")
@@ -1520,17 +1525,8 @@ def update_client(
         raise ValidationError(
             f"Please correct the highlighted fields. {next(iter(errors.values()))}", errors
         )
-    with db.session() as session:
-        client = update_versioned(
-            session, actor, Client, client_id, expected_version, clean, what="This client's record"
-        )
-        audit.record(
-            session,
-            actor,
-            audit.Action.UPDATE,
-            entity="client",
-            entity_id=client_id,
-            client_id=client_id,
-            detail="fields=" + ",".join(sorted(clean)),
-        )
-        return client
+    client = update_versioned(
+        session, actor, Client, client_id, expected_version, clean, what="This client's record"
+    )
+    about(session, detail="fields=" + ",".join(sorted(clean)))
+    return client

@@ -12,7 +12,8 @@ touched, the body runs in one transaction (a read-only `Database.read()` unit wi
 back with the change), and `created_by`/`updated_by` of every tracked record the body adds or
 changes are filled with the acting user, in one place (`fill_tracked` below). The undecorated
 body stays reachable as `add_staff.in_session(session, actor, ...)`, to compose services inside
-one transaction.
+one transaction. `database_of(session)` hands the body the database it was called with (for
+what is cached per database, such as the clinic's zone behind `today_of`).
 
 Where the audit row's ids come from:
 - a callable of the body's result (`entity_id=lambda view: view.id`);
@@ -50,6 +51,7 @@ R = TypeVar("R")
 ACTOR_KEY = "iopdesk_actor"
 ABOUT_KEY = "iopdesk_audit_about"
 CALL_KEY = "iopdesk_service_call"
+DB_KEY = "iopdesk_database"
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,15 @@ def about(
         session.info[ABOUT_KEY] = {"skip": True}
 
 
+def database_of(session: Session) -> Database:
+    """From inside a declared service: the database it was called with, for what is cached
+    per database and read before the body's own statements (the clinic's zone, `today_of`)."""
+    db: Database | None = session.info.get(DB_KEY)
+    if db is None:
+        raise RuntimeError("database_of() outside a declared service")
+    return db
+
+
 def acting(session: Session, actor: Actor) -> None:
     """Name the acting user of a session opened by hand, so `fill_tracked` fills who."""
     session.info[ACTOR_KEY] = actor
@@ -134,12 +145,14 @@ class Service(Generic[P, R]):
         perm: Perm | AnyOf | None,
         audited: Audited[R] | None,
         read_only: bool,
+        stamps: bool = True,
     ) -> None:
         functools.update_wrapper(self, body)
         self.in_session = body
         self.perm = perm
         self.audited = audited
         self.read_only = read_only
+        self.stamps = stamps
         self._signature = inspect.signature(body)
         # What callers see (inspect, help()): (db, actor, ...), not the body's session.
         params = list(self._signature.parameters.values())
@@ -154,7 +167,9 @@ class Service(Generic[P, R]):
             require(actor, self.perm)
         unit = db.read() if self.read_only else db.session()
         with unit as session:
-            session.info[ACTOR_KEY] = actor
+            if self.stamps:
+                session.info[ACTOR_KEY] = actor
+            session.info[DB_KEY] = db
             session.info.pop(ABOUT_KEY, None)
             session.info[CALL_KEY] = (self, actor, args, kwargs)
             result = self.in_session(session, actor, *args, **kwargs)
@@ -204,13 +219,16 @@ def service(
     *,
     audit: Audited[Any] | None = None,
     read_only: bool = False,
+    stamps: bool = True,
 ) -> Callable[[Callable[Concatenate[Session, Actor, P], R]], Service[P, R]]:
-    """Build `f(db, actor, ...)` from `f(session, actor, ...)` (see the module docstring)."""
+    """Build `f(db, actor, ...)` from `f(session, actor, ...)` (see the module docstring).
+    `stamps=False`: the body stamps who and when itself (a bulk writer with one `now` for all
+    its rows), so `fill_tracked` leaves its records alone."""
     if read_only and audit is not None:
         raise ValueError("a read-only service cannot write an audit row; make it a write")
 
     def wrap(body: Callable[Concatenate[Session, Actor, P], R]) -> Service[P, R]:
-        return Service(body, perm, audit, read_only)
+        return Service(body, perm, audit, read_only, stamps)
 
     return wrap
 

@@ -63,6 +63,7 @@ from iopdesk.services import audit
 from iopdesk.services.actor import Actor
 from iopdesk.services.clients import can_view_clinical_in, require_clinical_in
 from iopdesk.services.clinic import clinic_today
+from iopdesk.services.declare import Arg, Audited, about, service
 from iopdesk.services.people import user_name
 from iopdesk.services.permissions import Perm, has, require
 from iopdesk.services.records import update_versioned
@@ -244,35 +245,31 @@ def _check(session: Session, actor: Actor, client_id: int, entity: str, what: st
 
 
 def _chart_list(
-    db: Database,
+    session: Session,
     actor: Actor,
     client_id: int,
     what: tuple[str, str, str],
     query: SelectOfScalar[M],
     info: Callable[[Session, M], Info],
 ) -> list[Info]:
-    """A list the chart shows, the same way for each kind of record: clinical read permission,
-    access to this client, the rows of `query`, one READ audit row counting them, each row
-    turned into its info. `what` is (audited entity, "see their ..." for a refusal, the
-    plural counted in the audit detail)."""
+    """A list the chart shows, the same way for each kind of record (declared by the caller
+    with the clinical read permission and a READ row of `entity`): access to this client, the
+    rows of `query`, the audit detail counting them, each row turned into its info. `what` is
+    (audited entity, "see their ..." for a refusal, the plural counted in the audit detail)."""
     entity, refusal, plural = what
-    require(actor, Perm.CLINICAL_VIEW)
-    with db.session() as session:
-        _check(session, actor, client_id, entity, refusal)
-        rows = session.exec(query).all()
-        audit.record(
-            session,
-            actor,
-            audit.Action.READ,
-            entity=entity,
-            client_id=client_id,
-            detail=f"{len(rows)} {plural}",
-        )
-        return [info(session, row) for row in rows]
+    _check(session, actor, client_id, entity, refusal)
+    rows = session.exec(query).all()
+    about(session, detail=f"{len(rows)} {plural}")
+    return [info(session, row) for row in rows]
+
+
+def _listed(entity: str) -> Audited[Any]:
+    """The READ row of a chart list (_chart_list fills in the count)."""
+    return Audited(audit.Action.READ, entity, client_id=Arg("client_id"))
 
 
 def _clinician(actor: Actor) -> None:
-    require(actor, Perm.CLINICAL_WRITE)
+    """After the declared CLINICAL_WRITE permission: the user documents as a staff member."""
     if actor.staff_id is None:
         raise PermissionDenied(
             "Your user account is not linked to a staff record, so you cannot document "
@@ -398,19 +395,19 @@ def raise_flag_in(
     return flag.id or 0
 
 
-def raise_flag(db: Database, actor: Actor, client_id: int, reason: str) -> FlagInfo:
+@service(Perm.CLINICAL_WRITE)  # the audit row is raise_flag_in's (it is composed elsewhere too)
+def raise_flag(session: Session, actor: Actor, client_id: int, reason: str) -> FlagInfo:
     """A clinician raises the flag by hand (e.g. risk disclosed outside a note or measure)."""
     _clinician(actor)
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError("Say why you are raising the risk flag.", {"reason": "Required."})
-    with db.session() as session:
-        _check(session, actor, client_id, "risk_flag", "raise a risk flag for them")
-        flag_id = raise_flag_in(session, actor, client_id, "manual", None, reason)
-        session.flush()
-        flag = session.get(RiskFlag, flag_id)
-        assert flag is not None
-        return _flag_info(session, flag, True)
+    _check(session, actor, client_id, "risk_flag", "raise a risk flag for them")
+    flag_id = raise_flag_in(session, actor, client_id, "manual", None, reason)
+    session.flush()
+    flag = session.get(RiskFlag, flag_id)
+    assert flag is not None
+    return _flag_info(session, flag, True)
 
 
 # -- reading --------------------------------------------------------------------------------
@@ -456,10 +453,11 @@ def banner(db: Database, actor: Actor, client_id: int) -> RiskBanner:
         return banner_in(session, actor, client_id)
 
 
-def list_flags(db: Database, actor: Actor, client_id: int) -> list[FlagInfo]:
+@service(Perm.CLINICAL_VIEW, audit=_listed("risk_flag"))
+def list_flags(session: Session, actor: Actor, client_id: int) -> list[FlagInfo]:
     """The client's whole flag history, newest first, each with its events (audited)."""
     return _chart_list(
-        db,
+        session,
         actor,
         client_id,
         ("risk_flag", "see their risk flags", "risk flags"),
@@ -527,8 +525,18 @@ def _get_flag(session: Session, actor: Actor, flag_id: int, what: str) -> RiskFl
     return flag
 
 
+@service(
+    Perm.CLINICAL_WRITE,
+    audit=Audited(
+        audit.Action.UPDATE,
+        "risk_flag",
+        entity_id=Arg("flag_id"),
+        client_id=lambda info: info.client_id,
+        detail=lambda _: "reasoned decision recorded",
+    ),
+)
 def record_decision(
-    db: Database, actor: Actor, flag_id: int, expected_version: int, decision: str
+    session: Session, actor: Actor, flag_id: int, expected_version: int, decision: str
 ) -> FlagInfo:
     """A clinician's reasoned decision that no safety plan is needed (instead of a plan)."""
     _clinician(actor)
@@ -538,31 +546,32 @@ def record_decision(
             "Write the clinical reasoning for not making a safety plan (at least a sentence).",
             {"decision": "Give the reasoning."},
         )
-    with db.session() as session:
-        flag = _get_flag(session, actor, flag_id, "document their risk follow-up")
-        if flag.version != expected_version:
-            raise StaleRecordError("This risk flag")
-        if flag.followup_done_at is not None:
-            raise UserError("The follow-up of this flag is already complete.")
-        flag.decision = decision[:2000]
-        flag.decision_by = actor.user_id
-        _event(session, actor, flag, "decision", "no safety plan: reasoned decision")
-        _maybe_done(session, actor, flag)
-        _save(session, actor, flag)
-        audit.record(
-            session,
-            actor,
-            audit.Action.UPDATE,
-            entity="risk_flag",
-            entity_id=flag_id,
-            client_id=flag.client_id,
-            detail="reasoned decision recorded",
-        )
-        return _flag_info(session, flag, True)
+    flag = _get_flag(session, actor, flag_id, "document their risk follow-up")
+    if flag.version != expected_version:
+        raise StaleRecordError("This risk flag")
+    if flag.followup_done_at is not None:
+        raise UserError("The follow-up of this flag is already complete.")
+    flag.decision = decision[:2000]
+    flag.decision_by = actor.user_id
+    _event(session, actor, flag, "decision", "no safety plan: reasoned decision")
+    _maybe_done(session, actor, flag)
+    _save(session, actor, flag)
+    return _flag_info(session, flag, True)
 
 
+@service(
+    Perm.CLINICAL_WRITE,
+    audit=Audited(
+        audit.Action.UPDATE,
+        "risk_flag",
+        entity_id=Arg("flag_id"),
+        client_id=lambda info: info.client_id,
+        detail=lambda _: "suicide risk flag cleared",
+        flagged=True,
+    ),
+)
 def clear_flag(
-    db: Database, actor: Actor, flag_id: int, expected_version: int, reason: str
+    session: Session, actor: Actor, flag_id: int, expected_version: int, reason: str
 ) -> FlagInfo:
     """A clinician clears the flag with a reason; the flag and its history stay on record."""
     _clinician(actor)
@@ -571,29 +580,18 @@ def clear_flag(
         raise ValidationError(
             "Give the reason for clearing the risk flag.", {"reason": "Required."}
         )
-    with db.session() as session:
-        flag = _get_flag(session, actor, flag_id, "clear their risk flag")
-        if flag.status != OPEN:
-            raise UserError("This risk flag is already cleared.")
-        if flag.version != expected_version:
-            raise StaleRecordError("This risk flag")
-        flag.status = CLEARED
-        flag.cleared_at = utcnow()
-        flag.cleared_by = actor.user_id
-        flag.clear_reason = reason[:1000]
-        _event(session, actor, flag, "cleared", "")
-        _save(session, actor, flag)
-        audit.record(
-            session,
-            actor,
-            audit.Action.UPDATE,
-            entity="risk_flag",
-            entity_id=flag_id,
-            client_id=flag.client_id,
-            detail="suicide risk flag cleared",
-            flagged=True,
-        )
-        return _flag_info(session, flag, True)
+    flag = _get_flag(session, actor, flag_id, "clear their risk flag")
+    if flag.status != OPEN:
+        raise UserError("This risk flag is already cleared.")
+    if flag.version != expected_version:
+        raise StaleRecordError("This risk flag")
+    flag.status = CLEARED
+    flag.cleared_at = utcnow()
+    flag.cleared_by = actor.user_id
+    flag.clear_reason = reason[:1000]
+    _event(session, actor, flag, "cleared", "")
+    _save(session, actor, flag)
+    return _flag_info(session, flag, True)
 
 
 def _save(session: Session, actor: Actor, flag: RiskFlag) -> None:
@@ -656,55 +654,53 @@ def _cssrs_info(session: Session, s: CssrsScreen) -> CssrsInfo:
     )
 
 
-def record_cssrs(db: Database, actor: Actor, client_id: int, data: CssrsInput) -> CssrsInfo:
+@service(
+    Perm.CLINICAL_WRITE,
+    audit=Audited(
+        audit.Action.CREATE, "cssrs", entity_id=lambda info: info.id, client_id=Arg("client_id")
+    ),
+)
+def record_cssrs(session: Session, actor: Actor, client_id: int, data: CssrsInput) -> CssrsInfo:
     """Score, sign and store a C-SSRS screener; it completes the assessment part of every open
     follow-up task raised on or before the screening date."""
     _clinician(actor)
-    with db.session() as session:
-        _check(session, actor, client_id, "cssrs", "record their risk assessment")
-        validate_cssrs(data, clinic_today(session))
-        level = cssrs_risk(data)
-        now = utcnow()
-        screen = CssrsScreen(
-            client_id=client_id,
-            screen_date=data.screen_date,
-            wish_dead=data.wish_dead,
-            suicidal_thoughts=data.suicidal_thoughts,
-            thoughts_with_method=data.thoughts_with_method,
-            intent=data.intent,
-            plan_with_intent=data.plan_with_intent,
-            behavior_ever=data.behavior_ever,
-            behavior_past_3_months=data.behavior_past_3_months,
-            risk_level=level,
-            clinical_note=data.clinical_note.strip(),
-            disposition=data.disposition.strip(),
-            administered_by=actor.staff_id or 0,
-            signed_by=actor.user_id,
-            signed_at=now,
-            created_by=actor.user_id,
-            updated_by=actor.user_id,
-        )
-        session.add(screen)
-        session.flush()
-        linked = 0
-        for flag in _pending_followups(session, client_id):
-            if flag.assessment_id is None and data.screen_date >= _local_date(session, flag):
-                flag.assessment_id = screen.id
-                _event(session, actor, flag, "assessed", f"C-SSRS: {RISK_LABELS[level]}")
-                _maybe_done(session, actor, flag)
-                _save(session, actor, flag)
-                linked += 1
-        audit.record(
-            session,
-            actor,
-            audit.Action.CREATE,
-            entity="cssrs",
-            entity_id=screen.id,
-            client_id=client_id,
-            detail=f"C-SSRS screener; risk {level}; {linked} follow-ups",
-            flagged=level in ("moderate", "high"),
-        )
-        return _cssrs_info(session, screen)
+    _check(session, actor, client_id, "cssrs", "record their risk assessment")
+    validate_cssrs(data, clinic_today(session))
+    level = cssrs_risk(data)
+    now = utcnow()
+    screen = CssrsScreen(
+        client_id=client_id,
+        screen_date=data.screen_date,
+        wish_dead=data.wish_dead,
+        suicidal_thoughts=data.suicidal_thoughts,
+        thoughts_with_method=data.thoughts_with_method,
+        intent=data.intent,
+        plan_with_intent=data.plan_with_intent,
+        behavior_ever=data.behavior_ever,
+        behavior_past_3_months=data.behavior_past_3_months,
+        risk_level=level,
+        clinical_note=data.clinical_note.strip(),
+        disposition=data.disposition.strip(),
+        administered_by=actor.staff_id or 0,
+        signed_by=actor.user_id,
+        signed_at=now,
+    )
+    session.add(screen)
+    session.flush()
+    linked = 0
+    for flag in _pending_followups(session, client_id):
+        if flag.assessment_id is None and data.screen_date >= _local_date(session, flag):
+            flag.assessment_id = screen.id
+            _event(session, actor, flag, "assessed", f"C-SSRS: {RISK_LABELS[level]}")
+            _maybe_done(session, actor, flag)
+            _save(session, actor, flag)
+            linked += 1
+    about(
+        session,
+        detail=f"C-SSRS screener; risk {level}; {linked} follow-ups",
+        flagged=level in ("moderate", "high"),
+    )
+    return _cssrs_info(session, screen)
 
 
 def _local_date(session: Session, flag: RiskFlag) -> date:
@@ -717,9 +713,10 @@ def _local_date(session: Session, flag: RiskFlag) -> date:
     return flag.raised_at.astimezone(zone).date()
 
 
-def list_cssrs(db: Database, actor: Actor, client_id: int) -> list[CssrsInfo]:
+@service(Perm.CLINICAL_VIEW, audit=_listed("cssrs"))
+def list_cssrs(session: Session, actor: Actor, client_id: int) -> list[CssrsInfo]:
     return _chart_list(
-        db,
+        session,
         actor,
         client_id,
         ("cssrs", "see their risk assessments", "screens"),
@@ -823,17 +820,16 @@ def sign_errors(data: SafetyPlanData) -> dict[str, str]:
     return errors
 
 
-def new_plan_data(db: Database, actor: Actor, client_id: int) -> SafetyPlanData:
+@service(Perm.CLINICAL_VIEW)
+def new_plan_data(session: Session, actor: Actor, client_id: int) -> SafetyPlanData:
     """A new plan's starting point: the newest signed plan's steps, else 988 listed."""
-    require(actor, Perm.CLINICAL_VIEW)
-    with db.session() as session:
-        _check(session, actor, client_id, "safety_plan", "see their safety plan")
-        last = _current_signed(session, client_id)
-        if last is not None:
-            data = _plan_data(last)
-            data.client_participated = False
-            return data
-        return SafetyPlanData(professionals=[Contact(CRISIS_LINE["name"], CRISIS_LINE["phone"])])
+    _check(session, actor, client_id, "safety_plan", "see their safety plan")
+    last = _current_signed(session, client_id)
+    if last is not None:
+        data = _plan_data(last)
+        data.client_participated = False
+        return data
+    return SafetyPlanData(professionals=[Contact(CRISIS_LINE["name"], CRISIS_LINE["phone"])])
 
 
 def _current_signed(session: Session, client_id: int) -> SafetyPlan | None:
@@ -862,8 +858,14 @@ def _values(data: SafetyPlanData) -> dict[str, Any]:
     }
 
 
+@service(
+    Perm.CLINICAL_WRITE,
+    audit=Audited(
+        audit.Action.UPDATE, "safety_plan", entity_id=lambda i: i.id, client_id=Arg("client_id")
+    ),
+)
 def save_safety_plan(
-    db: Database,
+    session: Session,
     actor: Actor,
     client_id: int,
     data: SafetyPlanData,
@@ -872,102 +874,91 @@ def save_safety_plan(
 ) -> SafetyPlanInfo:
     """Create or update a draft safety plan (anything typed is kept)."""
     _clinician(actor)
-    with db.session() as session:
-        _check(session, actor, client_id, "safety_plan", "write their safety plan")
-        values = _values(data)
-        if plan_id is None:
-            plan = SafetyPlan(
-                client_id=client_id, created_by=actor.user_id, updated_by=actor.user_id, **values
-            )
-            session.add(plan)
-            session.flush()
-            action = audit.Action.CREATE
-        else:
-            existing = session.get(SafetyPlan, plan_id)
-            if existing is None or existing.client_id != client_id:
-                raise NotFoundError("That safety plan does not exist.")
-            if existing.status != "draft":
-                raise UserError(
-                    "This safety plan is signed and locked. Start a new plan to change it."
-                )
-            plan = update_versioned(
-                session,
-                actor,
-                SafetyPlan,
-                plan_id,
-                expected_version or 0,
-                values,
-                what="This safety plan",
-            )
-            action = audit.Action.UPDATE
-        audit.record(
-            session, actor, action, entity="safety_plan", entity_id=plan.id, client_id=client_id
-        )
-        return _plan_info(session, plan)
-
-
-def sign_safety_plan(
-    db: Database, actor: Actor, plan_id: int, expected_version: int
-) -> SafetyPlanInfo:
-    """Sign and lock the plan; it supersedes the client's older signed plan and completes the
-    safety-plan part of every open follow-up task."""
-    _clinician(actor)
-    with db.session() as session:
-        plan = session.get(SafetyPlan, plan_id)
-        if plan is None:
+    _check(session, actor, client_id, "safety_plan", "write their safety plan")
+    values = _values(data)
+    if plan_id is None:
+        plan = SafetyPlan(client_id=client_id, **values)
+        session.add(plan)
+        session.flush()
+        about(session, action=audit.Action.CREATE)
+    else:
+        existing = session.get(SafetyPlan, plan_id)
+        if existing is None or existing.client_id != client_id:
             raise NotFoundError("That safety plan does not exist.")
-        _check(session, actor, plan.client_id, "safety_plan", "sign their safety plan")
-        if plan.status != "draft":
-            raise UserError("This safety plan is already signed.")
-        if plan.version != expected_version:
-            raise StaleRecordError("This safety plan")
-        errors = sign_errors(_plan_data(plan))
-        if errors:
-            raise ValidationError(
-                "The safety plan cannot be signed yet: " + " ".join(errors.values()), errors
-            )
-        older = _current_signed(session, plan.client_id)
-        if older is not None:
-            older.status = "superseded"
-            older.version += 1
-            session.add(older)
-            session.flush()
-        sha = hashlib.sha256(canonical_plan(plan).encode("utf-8")).hexdigest()
-        session.expunge(plan)
-        signed = update_versioned(
+        if existing.status != "draft":
+            raise UserError("This safety plan is signed and locked. Start a new plan to change it.")
+        plan = update_versioned(
             session,
             actor,
             SafetyPlan,
             plan_id,
-            expected_version,
-            {
-                "status": "signed",
-                "signed_by": actor.user_id,
-                "signed_at": utcnow(),
-                "content_sha256": sha,
-            },
+            expected_version or 0,
+            values,
             what="This safety plan",
         )
-        for flag in _pending_followups(session, signed.client_id):
-            if flag.safety_plan_id is None:
-                flag.safety_plan_id = plan_id
-                _event(session, actor, flag, "safety plan", f"safety plan #{plan_id} signed")
-                _maybe_done(session, actor, flag)
-                _save(session, actor, flag)
-        audit.record(
-            session,
-            actor,
-            audit.Action.SIGN,
-            entity="safety_plan",
-            entity_id=plan_id,
-            client_id=signed.client_id,
+    return _plan_info(session, plan)
+
+
+@service(
+    Perm.CLINICAL_WRITE,
+    audit=Audited(
+        audit.Action.SIGN, "safety_plan", entity_id=Arg("plan_id"), client_id=lambda i: i.client_id
+    ),
+)
+def sign_safety_plan(
+    session: Session, actor: Actor, plan_id: int, expected_version: int
+) -> SafetyPlanInfo:
+    """Sign and lock the plan; it supersedes the client's older signed plan and completes the
+    safety-plan part of every open follow-up task."""
+    _clinician(actor)
+    plan = session.get(SafetyPlan, plan_id)
+    if plan is None:
+        raise NotFoundError("That safety plan does not exist.")
+    _check(session, actor, plan.client_id, "safety_plan", "sign their safety plan")
+    if plan.status != "draft":
+        raise UserError("This safety plan is already signed.")
+    if plan.version != expected_version:
+        raise StaleRecordError("This safety plan")
+    errors = sign_errors(_plan_data(plan))
+    if errors:
+        raise ValidationError(
+            "The safety plan cannot be signed yet: " + " ".join(errors.values()), errors
         )
-        return _plan_info(session, signed)
+    older = _current_signed(session, plan.client_id)
+    if older is not None:
+        older.status = "superseded"
+        older.version += 1
+        session.add(older)
+        session.flush()
+    sha = hashlib.sha256(canonical_plan(plan).encode("utf-8")).hexdigest()
+    session.expunge(plan)
+    signed = update_versioned(
+        session,
+        actor,
+        SafetyPlan,
+        plan_id,
+        expected_version,
+        {
+            "status": "signed",
+            "signed_by": actor.user_id,
+            "signed_at": utcnow(),
+            "content_sha256": sha,
+        },
+        what="This safety plan",
+    )
+    for flag in _pending_followups(session, signed.client_id):
+        if flag.safety_plan_id is None:
+            flag.safety_plan_id = plan_id
+            _event(session, actor, flag, "safety plan", f"safety plan #{plan_id} signed")
+            _maybe_done(session, actor, flag)
+            _save(session, actor, flag)
+    return _plan_info(session, signed)
 
 
-def list_safety_plans(db: Database, actor: Actor, client_id: int) -> list[SafetyPlanInfo]:
+@service(Perm.CLINICAL_VIEW, audit=_listed("safety_plan"))
+def list_safety_plans(session: Session, actor: Actor, client_id: int) -> list[SafetyPlanInfo]:
     return _chart_list(
-        db,
+        session,
         actor,
         client_id,
         ("safety_plan", "see their safety plan", "safety plans"),
@@ -984,16 +975,15 @@ def current_plan_in(session: Session, client_id: int) -> SafetyPlanInfo | None:
     return _plan_info(session, plan) if plan is not None else None
 
 
-def verify_safety_plan(db: Database, actor: Actor, plan_id: int) -> bool:
+@service(Perm.CLINICAL_VIEW)
+def verify_safety_plan(session: Session, actor: Actor, plan_id: int) -> bool:
     """Does the signed plan still hash to its recorded SHA-256?"""
-    require(actor, Perm.CLINICAL_VIEW)
-    with db.session() as session:
-        plan = session.get(SafetyPlan, plan_id)
-        if plan is None:
-            raise NotFoundError("That safety plan does not exist.")
-        _check(session, actor, plan.client_id, "safety_plan", "see their safety plan")
-        digest = hashlib.sha256(canonical_plan(plan).encode("utf-8")).hexdigest()
-        return plan.content_sha256 == digest
+    plan = session.get(SafetyPlan, plan_id)
+    if plan is None:
+        raise NotFoundError("That safety plan does not exist.")
+    _check(session, actor, plan.client_id, "safety_plan", "see their safety plan")
+    digest = hashlib.sha256(canonical_plan(plan).encode("utf-8")).hexdigest()
+    return plan.content_sha256 == digest
 
 
 # -- printing -------------------------------------------------------------------------------
@@ -1101,6 +1091,8 @@ def print_safety_plan(
     db: Database, actor: Actor, plan_id: int, path: Any, *, release: Any = None
 ) -> Any:
     """Write the plan's PDF through the Part 2 release gate (default: the client's copy)."""
+    # Checked by hand, not declared: release_pdf opens its own write transaction after this
+    # read, which cannot run inside a declared service's open one.
     require(actor, Perm.CLINICAL_VIEW)
     from iopdesk.reports.clinical_pdf import write_pdf
     from iopdesk.services.disclosures import CLIENT_COPY
@@ -1140,69 +1132,65 @@ class SafetyTabData:
     plans: list[SafetyPlanInfo]
 
 
-def chart_safety(db: Database, actor: Actor, client_id: int) -> SafetyTabData:
+@service(
+    Perm.CLINICAL_VIEW,
+    audit=Audited(audit.Action.READ, "safety", client_id=Arg("client_id")),
+)
+def chart_safety(session: Session, actor: Actor, client_id: int) -> SafetyTabData:
     """list_flags, list_cssrs and list_safety_plans in one read-and-audit transaction (the
     chart's Safety tab): one caseload check, the flags' events in one query, the people
     named in one more, and one audit record of the reading (entity "safety", the three
     counts in its detail)."""
-    require(actor, Perm.CLINICAL_VIEW)
-    with db.session() as session:
-        _check(session, actor, client_id, "risk_flag", "see their risk flags")
-        flags = session.exec(
-            select(RiskFlag)
-            .where(RiskFlag.client_id == client_id)
-            .order_by(col(RiskFlag.id).desc())
-        ).all()
-        screens = session.exec(
-            select(CssrsScreen)
-            .where(CssrsScreen.client_id == client_id, col(CssrsScreen.voided_at).is_(None))
-            .order_by(col(CssrsScreen.screen_date).desc(), col(CssrsScreen.id).desc())
-        ).all()
-        plans = session.exec(
-            select(SafetyPlan)
-            .where(SafetyPlan.client_id == client_id)
-            .order_by(col(SafetyPlan.id).desc())
-        ).all()
-        events: dict[int, list[RiskFlagEvent]] = {}
-        if flags:
-            for e in session.exec(
-                select(RiskFlagEvent)
-                .where(col(RiskFlagEvent.flag_id).in_([f.id for f in flags]))
-                .order_by(col(RiskFlagEvent.at), col(RiskFlagEvent.id))
-            ).all():
-                events.setdefault(e.flag_id, []).append(e)
-        people = _load_people(  # held here: the session's identity map keeps weak references
-            session,
-            {f.cleared_by for f in flags}
-            | {p.signed_by for p in plans}
-            | {e.by_user for es in events.values() for e in es},
-            {s.administered_by for s in screens},
+    _check(session, actor, client_id, "risk_flag", "see their risk flags")
+    flags = session.exec(
+        select(RiskFlag).where(RiskFlag.client_id == client_id).order_by(col(RiskFlag.id).desc())
+    ).all()
+    screens = session.exec(
+        select(CssrsScreen)
+        .where(CssrsScreen.client_id == client_id, col(CssrsScreen.voided_at).is_(None))
+        .order_by(col(CssrsScreen.screen_date).desc(), col(CssrsScreen.id).desc())
+    ).all()
+    plans = session.exec(
+        select(SafetyPlan)
+        .where(SafetyPlan.client_id == client_id)
+        .order_by(col(SafetyPlan.id).desc())
+    ).all()
+    events: dict[int, list[RiskFlagEvent]] = {}
+    if flags:
+        for e in session.exec(
+            select(RiskFlagEvent)
+            .where(col(RiskFlagEvent.flag_id).in_([f.id for f in flags]))
+            .order_by(col(RiskFlagEvent.at), col(RiskFlagEvent.id))
+        ).all():
+            events.setdefault(e.flag_id, []).append(e)
+    people = _load_people(  # held here: the session's identity map keeps weak references
+        session,
+        {f.cleared_by for f in flags}
+        | {p.signed_by for p in plans}
+        | {e.by_user for es in events.values() for e in es},
+        {s.administered_by for s in screens},
+    )
+    flag_infos = [
+        replace(
+            _flag_info(session, f),
+            events=tuple(
+                FlagEvent(e.event, e.detail, e.at, user_name(session, e.by_user))
+                for e in events.get(f.id or 0, [])
+            ),
         )
-        flag_infos = [
-            replace(
-                _flag_info(session, f),
-                events=tuple(
-                    FlagEvent(e.event, e.detail, e.at, user_name(session, e.by_user))
-                    for e in events.get(f.id or 0, [])
-                ),
-            )
-            for f in flags
-        ]
-        result = SafetyTabData(
-            flag_infos,
-            [_cssrs_info(session, s) for s in screens],
-            [_plan_info(session, p) for p in plans],
-        )
-        audit.record(
-            session,
-            actor,
-            audit.Action.READ,
-            entity="safety",
-            client_id=client_id,
-            detail=(f"{len(flags)} risk flags, {len(screens)} screens, {len(plans)} safety plans"),
-        )
-        del people
-        return result
+        for f in flags
+    ]
+    result = SafetyTabData(
+        flag_infos,
+        [_cssrs_info(session, s) for s in screens],
+        [_plan_info(session, p) for p in plans],
+    )
+    about(
+        session,
+        detail=f"{len(flags)} risk flags, {len(screens)} screens, {len(plans)} safety plans",
+    )
+    del people
+    return result
 
 
 def _load_people(

@@ -94,7 +94,9 @@ def _sessions_from(session: Session, on: date) -> dict[date, list[TodaySession]]
 def summary(db: Database, actor: Actor, on: date | None = None) -> TodaySummary:
     """Everything the Today screen shows, in a fixed handful of statements (a clinic server
     over the network pays a round trip for each): the counts in one query, the sessions of
-    the next two weeks in one, the week's hours, authorization warnings and plan reviews."""
+    the next two weeks in one, the week's hours, authorization warnings and plan reviews.
+    Checked by hand, not declared: the backup warning and the week's hours are their own short
+    reads, made before this read opens (a declared read would hold its connection meanwhile)."""
     require(actor, Perm.CENSUS_VIEW)
     from iopdesk.services import authorizations, hours, plans
     from iopdesk.services.backup import stale_warning

@@ -52,11 +52,11 @@ from iopdesk.models.enums import (
     SessionStatus,
     Telehealth,
 )
-from iopdesk.services import audit
 from iopdesk.services.actor import Actor, parse_roles
 from iopdesk.services.clinic import clinic_today, get_setting_in
 from iopdesk.services.clock import forget_zone
-from iopdesk.services.permissions import Perm, require
+from iopdesk.services.declare import Audited, about, service
+from iopdesk.services.permissions import Perm
 from iopdesk.services.validation import icd10_description
 from iopdesk.services.workbook import privacy as workbook_privacy
 from iopdesk.services.workbook.check import _canonical_mrns, _check, _State
@@ -1223,33 +1223,38 @@ def import_workbook(db: Database, actor: Actor, path: Path, dry_run: bool = Fals
 
     Raises ImportFailed listing every problem, and imports nothing, when any row is wrong.
     """
-    require(actor, Perm.IMPORT_RUN)
+    result = _import(db, actor, path, dry_run)
+    forget_zone(db)  # after the commit: the Clinic sheet may have changed the time zone
+    return result
+
+
+# stamps=False: the import stamps its rows itself, all with one `now` (_Writer)
+@service(Perm.IMPORT_RUN, audit=Audited(IMPORT_ACTION, "workbook"), stamps=False)
+def _import(session: Session, actor: Actor, path: Path, dry_run: bool) -> ImportResult:
+    # the file is read and parsed before the session's first statement (no lock held)
     sheets, problems = _read(Path(path))
     book = _parse(sheets, problems)
     counts = {name: len(book.rows[name]) for name in book.order}
-    with db.session() as session:
-        st = _State(session, book)
-        _canonical_mrns(book, st)
-        _check(book, st)
-        if problems:
-            raise ImportFailed(sorted(problems, key=_sort_key))
-        try:
-            tally = _apply(book, st, _Writer(session, actor))
-        except sa_exc.IntegrityError as exc:
-            # Every key was checked above, so this is another workstation saving the same
-            # records at the same moment (PostgreSQL; SQLite imports hold the write lock).
-            log.warning("import stopped by a database constraint (%s)", type(exc.orig).__name__)
-            raise DatabaseError(
-                "Another workstation saved some of the same records while the workbook was "
-                "being imported. Nothing was imported; import the workbook again."
-            ) from None
-        if dry_run:
-            session.rollback()
-        else:
-            audit.record(
-                session, actor, IMPORT_ACTION, entity="workbook", detail=_detail(counts, tally)
-            )
-    forget_zone(db)  # the Clinic sheet may have changed the time zone
+    st = _State(session, book)
+    _canonical_mrns(book, st)
+    _check(book, st)
+    if problems:
+        raise ImportFailed(sorted(problems, key=_sort_key))
+    try:
+        tally = _apply(book, st, _Writer(session, actor))
+    except sa_exc.IntegrityError as exc:
+        # Every key was checked above, so this is another workstation saving the same
+        # records at the same moment (PostgreSQL; SQLite imports hold the write lock).
+        log.warning("import stopped by a database constraint (%s)", type(exc.orig).__name__)
+        raise DatabaseError(
+            "Another workstation saved some of the same records while the workbook was "
+            "being imported. Nothing was imported; import the workbook again."
+        ) from None
+    if dry_run:
+        session.rollback()
+        about(session, skip=True)
+    else:
+        about(session, detail=_detail(counts, tally))
     return ImportResult(
         counts=counts,
         dry_run=dry_run,

@@ -11,7 +11,6 @@ from typing import Any
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from iopdesk.db import Database
 from iopdesk.errors import UserError
 from iopdesk.models import (
     Attendance,
@@ -33,11 +32,12 @@ from iopdesk.models import (
 )
 from iopdesk.models.enums import AssignmentRole, NoteStatus, SessionKind
 from iopdesk.reports import PART2_NOTICE
-from iopdesk.services import audit, filesout
+from iopdesk.services import filesout
 from iopdesk.services.actor import Actor, parse_roles, roles_text
 from iopdesk.services.clinic import get_setting_in
+from iopdesk.services.declare import Audited, about, service
 from iopdesk.services.disclosures import INTERNAL, Release, authorize_many, plan_release
-from iopdesk.services.permissions import Perm, require
+from iopdesk.services.permissions import Perm
 from iopdesk.services.workbook import privacy as workbook_privacy
 from iopdesk.services.workbook.apply import _current_fees
 from iopdesk.services.workbook.contract import (
@@ -467,8 +467,9 @@ def _write(path: Path, data: dict[str, list[list[Any]]], notice: tuple[str, ...]
                 about.append((line,))
 
 
+@service(Perm.IMPORT_RUN, audit=Audited(EXPORT_ACTION, "workbook"))
 def export_workbook(
-    db: Database, actor: Actor, path: Path, release: Release | None = None
+    session: Session, actor: Actor, path: Path, release: Release | None = None
 ) -> ExportCounts:
     """Write the clinic's data in the import format; returns rows written per sheet.
 
@@ -479,27 +480,24 @@ def export_workbook(
     Records the format cannot express (clients not yet admitted to a track, staff without
     roles, and what hangs off them) are left out and counted in the result's `skipped`.
     """
-    require(actor, Perm.IMPORT_RUN)
     path = Path(path)
     if path.is_dir():
         raise UserError(f"{path} is a folder; give a file name such as clinic.xlsx.")
     if not path.parent.is_dir():
         raise UserError(f"The folder {path.parent} does not exist; choose another place to save.")
-    with db.session() as session:
-        export = _Export(session)
-        data = export.run()
-        release = release or INTERNAL
-        ids = list(export.mrn)
-        notice = plan_release(session, ids, release, RELEASE_CATEGORIES).notice()
-        counts = {sheet: len(data[sheet]) for sheet in SHEETS}
-        detail = "rows: " + ", ".join(f"{s} {n}" for s, n in counts.items())
-        if export.skipped:
-            detail += "; left out: " + ", ".join(f"{s} {n}" for s, n in export.skipped.items())
-        with filesout.audited_write(path, lambda p: _write(p, data, notice)) as place:
-            authorize_many(
-                session, actor, ids, release, "clinic workbook export", RELEASE_CATEGORIES
-            )
-            audit.record(session, actor, EXPORT_ACTION, entity="workbook", detail=detail)
-            place()
-            session.commit()
+    export = _Export(session)
+    data = export.run()
+    release = release or INTERNAL
+    ids = list(export.mrn)
+    notice = plan_release(session, ids, release, RELEASE_CATEGORIES).notice()
+    counts = {sheet: len(data[sheet]) for sheet in SHEETS}
+    detail = "rows: " + ", ".join(f"{s} {n}" for s, n in counts.items())
+    if export.skipped:
+        detail += "; left out: " + ", ".join(f"{s} {n}" for s, n in export.skipped.items())
+    with filesout.audited_write(path, lambda p: _write(p, data, notice)) as place:
+        authorize_many(session, actor, ids, release, "clinic workbook export", RELEASE_CATEGORIES)
+        # the row, the rename and the commit together: no file without its audit row
+        about(session, detail=detail, now=True)
+        place()
+        session.commit()
     return ExportCounts(counts, dict(export.skipped))
