@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 
 # The tables of a job and what it returns are small; a stuck child must not hang the app.
 POLL_SECONDS = 0.1
+PART_SIZE = 2000
 
 
 class WorkerFailed(Exception):
@@ -75,6 +76,12 @@ class JobControl:
 
     def progress(self, done: int, total: int, label: str = "") -> None:
         self._conn.send(("progress", int(done), int(total), label))
+
+    def part(self, name: str, items: list[Any], size: int = PART_SIZE) -> None:
+        """Send a long list ahead of the result, in pieces: the app unpickles each piece in one
+        C call that holds its GIL, so one piece must stay short (2,000 claim lines: ~2 ms)."""
+        for start in range(0, len(items), size):
+            self._conn.send(("part", name, items[start : start + size]))
 
     @property
     def cancelled(self) -> bool:
@@ -101,12 +108,14 @@ def run(
     *args: Any,
     progress: Callable[[int, int, str], Any] | None = None,
     cancelled: Callable[[], bool] | None = None,
+    parts: dict[str, list[Any]] | None = None,
     **kwargs: Any,
 ) -> Any:
-    """Run `job(ctl, db, actor, *args, **kwargs)` in a child process; return its result."""
+    """Run `job(ctl, db, actor, *args, **kwargs)` in a child process; return its result. The
+    lists the job sent with `ctl.part(name, items)` are gathered into `parts[name]`."""
     from iopdesk.services import changes
 
-    outcome = _call(db, actor, job, args, kwargs, progress, cancelled)
+    outcome = _call(db, actor, job, args, kwargs, progress, cancelled, parts)
     changes.adopt(db, outcome.tables, outcome.audit_ids)
     return outcome.value
 
@@ -142,6 +151,7 @@ class _Process:
         kwargs: dict[str, Any],
         progress: Callable[[int, int, str], Any] | None,
         cancelled: Callable[[], bool] | None,
+        parts: dict[str, list[Any]] | None = None,
     ) -> Outcome:
         finished = False
         try:
@@ -169,6 +179,10 @@ class _Process:
                     continue
                 if kind == "log":
                     logging.getLogger(message[2]).log(message[1], "%s", message[3])
+                    continue
+                if kind == "part":
+                    if parts is not None:
+                        parts.setdefault(message[1], []).extend(message[2])
                     continue
                 finished = True
                 if kind == "done":
@@ -204,6 +218,7 @@ def _call(
     kwargs: dict[str, Any],
     progress: Callable[[int, int, str], Any] | None,
     cancelled: Callable[[], bool] | None,
+    parts: dict[str, list[Any]] | None = None,
 ) -> Outcome:
     global _current
     while True:
@@ -216,7 +231,7 @@ def _call(
                 db.closing.append(lambda w=worker: _stop(w))
         with worker.lock:  # one job at a time; the next waits for it
             if not worker.broken:  # else the job before this one ended it: start another
-                return worker.call(actor, job, args, kwargs, progress, cancelled)
+                return worker.call(actor, job, args, kwargs, progress, cancelled, parts)
 
 
 def _stop(worker: _Process) -> None:

@@ -220,3 +220,24 @@ def test_cancel_stops_a_billing_export_and_leaves_nothing_behind(env, tmp_path):
         None,
     )
     assert done.lines == 8
+
+
+def test_a_long_result_arrives_in_pieces_in_order(env):
+    parts: dict[str, list[int]] = {}
+    assert worker.run(env.db, env.world.admin, test_jobs.parted, 4500, parts=parts) == "sent"
+    assert parts == {"numbers": list(range(4500))}
+
+
+def test_the_billing_preview_job_gives_what_the_service_gives(env, tmp_path):
+    _two_clients(env, tmp_path)
+    direct = billing.preview(env.db, env.world.billing, D1, D4)
+    parts: dict[str, list] = {}
+    run, labels, totals = worker.run(
+        env.db, env.world.billing, jobs.billing_preview, D1, D4, None, False, parts=parts
+    )
+    assert run.lines == [] and run.exceptions == []  # they came as parts
+    assert parts["lines"] == direct.lines and len(direct.lines) == 8
+    assert parts.get("exceptions", []) == direct.exceptions
+    assert totals == (direct.total_units, direct.total)
+    assert run.by_payer == direct.by_payer and run.by_code == direct.by_code
+    assert labels and all(" - " in text for text in labels.values())

@@ -8,13 +8,14 @@ same permission checks, audit rows and files, so the command line and a screen s
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from iopdesk.db import Database
     from iopdesk.services.actor import Actor
-    from iopdesk.services.billing import ExportResult
+    from iopdesk.services.billing import BillingRun, ExportResult
     from iopdesk.services.claims import ClaimsResult
     from iopdesk.services.disclosures import Release
 
@@ -24,6 +25,9 @@ class Control(Protocol):
 
     def check(self) -> None:
         """Raise (iopdesk.worker.JobCancelled) if the user pressed Cancel."""
+
+    def part(self, name: str, items: list[Any], size: int = ...) -> None:
+        """Send a long list ahead of the result, in pieces."""
 
 
 def billing_export(
@@ -57,6 +61,38 @@ def billing_export(
         progress=step,
         release=release,
     )
+
+
+def billing_preview(
+    ctl: Control,
+    db: Database,
+    actor: Actor,
+    date_from: date,
+    date_to: date,
+    payer_code: str | None,
+    include_billed: bool,
+) -> tuple[BillingRun, dict[int, str], tuple[int, Decimal]]:
+    """What the period would bill (Billing > Preview): the run without its lines and exceptions,
+    which arrive in pieces as the parts "lines" and "exceptions" (a year's preview is ~150,000
+    lines: built here, the app's process never holds the rows they came from), the labels of
+    the period's sessions (to tell same-day exception rows apart) and the totals."""
+    from dataclasses import replace
+
+    from iopdesk.errors import UserError
+    from iopdesk.services import billing, schedule
+
+    run = billing.preview(
+        db, actor, date_from, date_to, payer_code=payer_code, include_billed=include_billed
+    )
+    try:
+        sessions = schedule.list_sessions(db, actor, date_from, date_to)
+        labels = {s.id: f"{s.start:%H:%M} {s.kind} - {s.title}" for s in sessions}
+    except UserError:
+        labels = {}
+    totals = (run.total_units, run.total)
+    ctl.part("lines", run.lines)
+    ctl.part("exceptions", run.exceptions)
+    return replace(run, lines=[], exceptions=[]), labels, totals
 
 
 def claims_export(

@@ -281,13 +281,15 @@ def in_process(
     job: Callable[..., Any],
     *args: Any,
     observe: Callable[[int, int, str], Any] | None = None,
+    parts: dict[str, list[Any]] | None = None,
     **kwargs: Any,
 ) -> Callable[[OpControl], Any]:
     """An op body that runs `job(ctl, db, actor, *args, **kwargs)` in a worker process
     (iopdesk.worker), for the long file jobs whose Python work would otherwise compete with the
     window for the interpreter: `Op(self, ops.in_process(db, actor, jobs.billing_export, ...))`.
     Progress reaches the op's dialog (and `observe`, on the op's worker thread); Cancel reaches
-    a job that checks `ctl.cancelled`; the tables it committed are announced as for any op."""
+    a job that checks `ctl.cancelled`; the long lists it sends with `ctl.part` are gathered in
+    `parts`; the tables it committed are announced as for any op."""
 
     def body(ctl: OpControl) -> Any:
         def progress(done: int, total: int, label: str) -> None:
@@ -297,7 +299,14 @@ def in_process(
 
         try:
             return worker.run(
-                db, actor, job, *args, progress=progress, cancelled=lambda: ctl.cancelled, **kwargs
+                db,
+                actor,
+                job,
+                *args,
+                progress=progress,
+                cancelled=lambda: ctl.cancelled,
+                parts=parts,
+                **kwargs,
             )
         except worker.JobCancelled:
             raise OpCancelled() from None

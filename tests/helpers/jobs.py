@@ -39,3 +39,9 @@ def own_process(ctl: Any, db: Any, actor: Any) -> dict[str, str]:
     with open("/proc/self/environ", "rb") as f:
         environ = f.read().decode(errors="replace")
     return {"pid": str(os.getpid()), "cmdline": cmdline, "environ": environ}
+
+
+def parted(ctl: Any, db: Any, actor: Any, n: int) -> str:
+    """Sends n numbers as the part "numbers" (in pieces), then returns a small result."""
+    ctl.part("numbers", list(range(n)), size=1000)
+    return "sent"
