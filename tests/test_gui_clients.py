@@ -61,6 +61,7 @@ def choose(combo, data) -> None:
 
 def save(qtbot, dialog) -> None:
     qtbot.mouseClick(dialog.buttons.button(dialog.buttons.StandardButton.Ok), Qt.LeftButton)
+    settle()  # the save runs on a worker
 
 
 def census_names(env, search: str) -> list[str]:
@@ -455,6 +456,7 @@ def counts(page: CaseloadPage, staff_id: int) -> tuple[int, int]:
 def assign_with_dialog(qtbot, ctx, client_id, staff_id, start: date) -> AssignDialog:
     dialog = AssignDialog(ctx, client_id, client_label="Casey Caseload")
     qtbot.addWidget(dialog)
+    settle()  # the staff list and the history arrive
     choose(dialog.role, "primary_therapist")
     choose(dialog.staff, staff_id)
     dialog.start.setDate(to_qdate(start))
@@ -492,6 +494,7 @@ def test_assign_and_reassign_primary_therapist_changes_caseloads(qtbot, env):
     # The dialog shows who has the role now; the same person again is refused on the field.
     dialog = AssignDialog(ctx, client.id)
     qtbot.addWidget(dialog)
+    settle()  # the staff list and the history arrive
     assert "Now: Tina First, LPC" in dialog.current.text()
     assert dialog.history_model.rowCount() == 1
     choose(dialog.staff, first.id)
@@ -517,6 +520,7 @@ def test_assign_and_reassign_primary_therapist_changes_caseloads(qtbot, env):
     ]
     shown = AssignDialog(ctx, client.id)
     qtbot.addWidget(shown)
+    settle()  # the staff list and the history arrive
     marks = [
         shown.history_model.data(shown.history_model.index(r, 4))
         for r in range(shown.history_model.rowCount())
