@@ -494,6 +494,7 @@ def test_client_pick_list_finds_a_client_without_typing_accents(qtbot, env, acce
 
     dialog = BookDialog(ctx_for(env, env.world.front_desk), date.today())
     qtbot.addWidget(dialog)
+    settle()  # the pick list is read on a worker
     dialog.show()
     line = dialog.client.lineEdit()
     qtbot.keyClicks(line, "nunez")

@@ -10,6 +10,7 @@ from datetime import date, time
 from decimal import Decimal
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QDate, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
@@ -109,8 +110,8 @@ class RiskBanner(QLabel):
                 return None
 
         def show(b: safety.RiskBanner | None) -> None:
-            if self._wanted != client_id:  # another client was asked for meanwhile
-                return
+            if not shiboken6.isValid(self) or self._wanted != client_id:
+                return  # closed, or another client was asked for meanwhile
             self.setText(b.text if b is not None else "")
             self.setVisible(b is not None and b.shown)
 
