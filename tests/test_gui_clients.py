@@ -323,6 +323,7 @@ def test_staff_dialog_refuses_bad_npi_then_accepts_valid_one(qtbot, env):
     ctx = ctx_for(env, env.world.admin)
     dialog = StaffDialog(ctx)
     qtbot.addWidget(dialog)
+    settle()  # its pick list is read on a worker
     dialog.show()
     qtbot.waitExposed(dialog)
     qtbot.keyClicks(dialog.staff_code, "N1")
@@ -356,6 +357,7 @@ def test_staff_dialog_refuses_bad_npi_then_accepts_valid_one(qtbot, env):
 def test_supervisee_needs_supervisor_marked(qtbot, env):
     dialog = StaffDialog(ctx_for(env, env.world.admin))
     qtbot.addWidget(dialog)
+    settle()  # its pick list is read on a worker
     qtbot.keyClicks(dialog.staff_code, "A7")
     qtbot.keyClicks(dialog.first_name, "Ari")
     qtbot.keyClicks(dialog.last_name, "Associate")
@@ -397,6 +399,7 @@ def test_staff_tab_license_warning_edit_and_stale_edit(qtbot, env):
     # Edit: the form is filled from the record and saved with its version.
     dialog = StaffDialog(ctx, soon)
     qtbot.addWidget(dialog)
+    settle()  # its pick list is read on a worker
     assert dialog.first_name.text() == "Lena" and dialog.has_expiry.isChecked()
     dialog.expiry.setDate(to_qdate(TODAY + timedelta(days=730)))
     save(qtbot, dialog)
@@ -409,6 +412,7 @@ def test_staff_tab_license_warning_edit_and_stale_edit(qtbot, env):
     fresh = next(s for s in staff.list_staff(env.db, env.world.admin) if s.id == soon.id)
     stale = StaffDialog(ctx, fresh)
     qtbot.addWidget(stale)
+    settle()  # its pick list is read on a worker
     staff.update_staff(
         env.db,
         env.world.admin,
@@ -431,6 +435,7 @@ def test_link_user_account(qtbot, env):
     info = staff.create_staff(env.db, env.world.admin, StaffInput("F1", "Frank", "Desk"))
     dialog = LinkUserDialog(ctx, info)
     qtbot.addWidget(dialog)
+    settle()  # its pick list is read on a worker
     assert dialog.account.currentData() is None
     choose(dialog.account, env.world.front_desk.user_id)
     save(qtbot, dialog)
@@ -440,6 +445,7 @@ def test_link_user_account(qtbot, env):
     # Unlinking again.
     again = LinkUserDialog(ctx, linked)
     qtbot.addWidget(again)
+    settle()  # its pick list is read on a worker
     assert again.account.currentData() == env.world.front_desk.user_id
     again.account.setCurrentIndex(0)
     save(qtbot, again)
