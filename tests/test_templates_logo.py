@@ -85,9 +85,11 @@ def test_admin_tabs_for_templates_and_logo(qtbot, env: Env) -> None:
         dialog = TemplateDialog(tab.ctx, tab)
         dialog.name.setText("Family session")
         dialog._try_accept()  # no sections
+        settle()  # the save runs on a worker
         assert dialog.result() == 0 and "at least one section" in dialog.error.text()
         dialog.sections.setPlainText("Concerns\n\nFamily interaction\nPlan\n")
         dialog._try_accept()
+        settle()  # the save runs on a worker
         assert dialog.result() == 1
         tab.refresh()
         settle()
