@@ -16,7 +16,7 @@ from iopdesk.ui import msgbox, style
 from iopdesk.ui.pages.caseload import AssignDialog, CaseloadPage
 from iopdesk.ui.pages.intake import IntakeDialog, to_qdate
 from iopdesk.ui.pages.staff import LinkUserDialog, StaffDialog, StaffTab
-from tests.helpers import ctx_for, settle
+from tests.helpers import ctx_for, finish, settle
 
 pytestmark = [pytest.mark.gui, pytest.mark.parametrize("backend", ["sqlite"])]
 TODAY = date.today()
@@ -620,14 +620,19 @@ def test_admin_clinic_details_validate_and_save(qtbot, env):
     assert page.clinic_fields["name"].text() == "Test Clinic"
     page.clinic_fields["billing_npi"].setText("1234567890")  # bad check digit
     page.clinic_fields["office_pos"].setText("office")
-    assert page.save_clinic() is False
+    refused = page.save_clinic()
+    finish(refused)  # the save runs on a worker
+    assert refused.error is not None
+    assert page.clinic_fields["billing_npi"].text() == "1234567890"  # what was typed stays
     assert page.clinic_fields["billing_npi"].property("invalid") is True
     assert page.clinic_fields["office_pos"].property("invalid") is True
     assert clinic.get_clinic(env.db).billing_npi == ""  # nothing saved
     page.clinic_fields["billing_npi"].setText("1234567893")
     page.clinic_fields["office_pos"].setText("57")
     page.clinic_fields["phone"].setText("555 010 4400")
-    assert page.save_clinic() is True
+    saving = page.save_clinic()
+    finish(saving)
+    assert saving.error is None
     saved = clinic.get_clinic(env.db)
     assert (saved.billing_npi, saved.office_pos, saved.phone) == (
         "1234567893",
