@@ -45,6 +45,7 @@ def test_keyboard_only_sign_in(qtbot, env, group):
     qtbot.keyClick(editor, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: page.panel.model.rows[1].minutes == "150")  # queued commit
     qtbot.keyClick(table, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    settle()  # the save runs on a worker
     assert page.panel.status_line.text() == "Saved 4 clients"
     sheet = attendance.sign_in_sheet(env.db, env.world.admin, session_id)
     got = {r.last: (r.status, r.minutes) for r in sheet.rows}
@@ -75,8 +76,10 @@ def test_second_workstation_gets_a_clear_conflict_and_sees_the_first(qtbot, env,
     settle()
     first.panel.model.set_status(0, "present")
     first.panel.save()
+    settle()  # the save runs on a worker
     second.panel.model.set_status(0, "absent_unexcused")
     second.panel.save()
+    settle()  # the save runs on a worker
     assert msgbox.shown[-1].title == "Changed on another workstation"
     # Nothing lost: the first save stands, and the second screen now shows it.
     assert second.panel.model.rows[0].status == "present"
@@ -91,6 +94,7 @@ def test_late_without_minutes_is_refused_in_plain_words(qtbot, env, group):
     settle()
     page.panel.model.set_status(0, "late")
     page.panel.save()
+    settle()  # the save runs on a worker
     assert msgbox.shown and "minutes" in msgbox.shown[-1].text.lower()
     assert attendance.sign_in_sheet(env.db, env.world.admin, session_id).recorded == 0
 

@@ -119,10 +119,12 @@ def test_backups_tab_prints_the_recovery_kit(qtbot, env: Env, tmp_path: Path, mo
     # The operating system's save dialog stands in for the person choosing a file name.
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(kit), "PDF"))
     qtbot.mouseClick(tab.kit_btn, Qt.MouseButton.LeftButton)
+    settle()  # the kit is written on a worker
     assert msgbox.shown[-1].title == "Recovery kit saved"
     assert "make a backup now" in msgbox.shown[-1].text  # a new key for an older database
     key = recovery.ensure_recovery_key(env.db).key
     assert key in PdfReader(kit).pages[0].extract_text()
     qtbot.mouseClick(tab.kit_btn, Qt.MouseButton.LeftButton)  # again: the same key
+    settle()  # the kit is written on a worker
     assert "make a backup now" not in msgbox.shown[-1].text
     assert key in PdfReader(kit).pages[0].extract_text()

@@ -64,6 +64,7 @@ def test_payers_and_fees_tab(qtbot, env, tmp_path):
     bad = PayerDialog(tab.ctx, None, tab)
     bad.code.setText("ACME")  # already used
     bad._try_accept()
+    settle()  # the save runs on a worker
     assert bad.result() == 0 and "Payer ID: Payer ID ACME is already used" in bad.error.text()
     dialog = PayerDialog(tab.ctx, None, tab)
     dialog.code.setText("BCBS")
@@ -71,6 +72,7 @@ def test_payers_and_fees_tab(qtbot, env, tmp_path):
     dialog.mode.setCurrentIndex(dialog.mode.findData("per_diem"))
     dialog.requires_auth.setChecked(True)
     dialog._try_accept()
+    settle()  # the save runs on a worker
     assert dialog.result() == 1 and dialog.saved is not None
     tab.refresh()
     settle()
@@ -81,14 +83,16 @@ def test_payers_and_fees_tab(qtbot, env, tmp_path):
     fee.code.setText("H0015")
     fee.rate.setText("12.345")
     fee._try_accept()
+    settle()  # the save runs on a worker
     assert fee.result() == 0 and "Fee:" in fee.error.text()
     fee.rate.setText("$180")
     fee._try_accept()
+    settle()  # the save runs on a worker
     assert fee.result() == 1
     tab.refresh()
     settle()
     assert [(f.code, str(f.rate)) for f in tab.fee_model.rows] == [("H0015", "180.00")]
-    assert tab.void_fee(tab.fee_model.rows[0].id, "typo")
+    finish(tab.void_fee(tab.fee_model.rows[0].id, "typo"))
     settle()
     assert tab.fee_model.rows == []
 
@@ -105,9 +109,11 @@ def test_chart_billing_tab_authorization(qtbot, env, tmp_path):
     tab.load(cid)
     assert len(tab.cov_model.rows) == 1 and tab.auth_model.rows == []
     dialog = AuthDialog(ctx, cid, None, tab)
+    settle()  # the payer list is read on a worker
     dialog.number.setText("PA-77")
     dialog.code.setText("90853")
     dialog._try_accept()  # no dates, no units
+    settle()  # the save runs on a worker
     assert dialog.result() == 0
     for field in ("From", "To", "Units"):
         assert f"{field}:" in dialog.error.text()
@@ -115,8 +121,9 @@ def test_chart_billing_tab_authorization(qtbot, env, tmp_path):
     dialog.end.set_value(D4)
     dialog.units.setValue(6)
     dialog._try_accept()
+    settle()  # the save runs on a worker
     assert dialog.result() == 1
-    tab.load(cid)
+    tab.load(cid)  # the test reads it here
     (auth,) = tab.auth_model.rows
     assert (auth.auth_number, auth.units, auth.used, auth.remaining) == ("PA-77", 6, 0, 6)
 
@@ -147,6 +154,7 @@ def test_payer_coding_rules_typed_into_the_payer_dialog(qtbot, env, tmp_path):
         box.setFocus()
         QTest.keyClick(box, Qt.Key.Key_Space)
     qtbot.mouseClick(dialog.buttons.button(dialog.buttons.StandardButton.Ok), Qt.LeftButton)
+    settle()  # the save runs on a worker
     assert dialog.result() == 1 and dialog.saved is not None
     saved = next(p for p in payers.list_payers(env.db, env.world.admin) if p.payer_code == "MCR")
     assert (saved.audio_only_modifier, saved.group_hq, saved.sud_hf) == ("FQ", False, True)
@@ -166,6 +174,7 @@ def test_payer_coding_rules_typed_into_the_payer_dialog(qtbot, env, tmp_path):
     again.group_hq.setFocus()
     QTest.keyClick(again.group_hq, Qt.Key.Key_Space)
     qtbot.mouseClick(again.buttons.button(again.buttons.StandardButton.Ok), Qt.LeftButton)
+    settle()  # the save runs on a worker
     assert again.result() == 1
     back = next(p for p in payers.list_payers(env.db, env.world.admin) if p.payer_code == "MCR")
     assert (back.audio_only_modifier, back.group_hq) == ("93", True)

@@ -116,6 +116,7 @@ def test_payer_dialog_electronic_fields(qtbot, env, tmp_path):
     dialog.tob.clear()
     QTest.keyClicks(dialog.tob, "13x")
     dialog._try_accept()
+    settle()  # the save runs on a worker
     assert dialog.result() == 0 and "Type of bill" in dialog.error.text()
     dialog.tob.clear()
     QTest.keyClicks(dialog.tob, "0761")
@@ -124,6 +125,7 @@ def test_payer_dialog_electronic_fields(qtbot, env, tmp_path):
     dialog.claim_type.setCurrentIndex(dialog.claim_type.findData("837P"))
     dialog.grouping.setCurrentIndex(dialog.grouping.findData("date"))
     dialog._try_accept()
+    settle()  # the save runs on a worker
     assert dialog.result() == 1
     saved = next(p for p in payers.list_payers(env.db, env.world.admin) if p.payer_code == "MCD")
     assert (saved.electronic_payer_id, saved.type_of_bill, saved.claim_type) == (
@@ -149,6 +151,7 @@ def test_coverage_dialog_subscriber_typed_in_reaches_the_837(qtbot, env, tmp_pat
         client_id = s.exec(select(Client.id).where(Client.mrn == cid)).one()
     (cov,) = payers.list_coverage(env.db, env.world.billing, client_id)
     dialog = CoverageDialog(ctx, client_id, cov, None)
+    settle()  # the payer list is read on a worker
     dialog.show()
     qtbot.waitExposed(dialog)
     dialog.relationship.setFocus()
@@ -161,9 +164,11 @@ def test_coverage_dialog_subscriber_typed_in_reaches_the_837(qtbot, env, tmp_pat
     dialog.sub_sex.setFocus()
     qtbot.keyClicks(dialog.sub_sex, "Female")
     dialog._try_accept()  # no date of birth yet
+    settle()  # the save runs on a worker
     assert dialog.result() == 0 and "Subscriber date of birth" in dialog.error.text()
     dialog.sub_dob.set_value(date(1970, 3, 4))
     dialog._try_accept()
+    settle()  # the save runs on a worker
     assert dialog.result() == 1, dialog.error.text()
     (saved,) = payers.list_coverage(env.db, env.world.billing, client_id)
     assert (saved.subscriber_relationship, saved.subscriber_last_name, saved.subscriber_sex) == (

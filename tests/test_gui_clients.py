@@ -16,7 +16,7 @@ from iopdesk.ui import msgbox, style
 from iopdesk.ui.pages.caseload import AssignDialog, CaseloadPage
 from iopdesk.ui.pages.intake import IntakeDialog, to_qdate
 from iopdesk.ui.pages.staff import LinkUserDialog, StaffDialog, StaffTab
-from tests.helpers import ctx_for, settle
+from tests.helpers import ctx_for, finish, settle
 
 pytestmark = [pytest.mark.gui, pytest.mark.parametrize("backend", ["sqlite"])]
 TODAY = date.today()
@@ -61,6 +61,7 @@ def choose(combo, data) -> None:
 
 def save(qtbot, dialog) -> None:
     qtbot.mouseClick(dialog.buttons.button(dialog.buttons.StandardButton.Ok), Qt.LeftButton)
+    settle()  # the save runs on a worker
 
 
 def census_names(env, search: str) -> list[str]:
@@ -322,6 +323,7 @@ def test_staff_dialog_refuses_bad_npi_then_accepts_valid_one(qtbot, env):
     ctx = ctx_for(env, env.world.admin)
     dialog = StaffDialog(ctx)
     qtbot.addWidget(dialog)
+    settle()  # its pick list is read on a worker
     dialog.show()
     qtbot.waitExposed(dialog)
     qtbot.keyClicks(dialog.staff_code, "N1")
@@ -355,6 +357,7 @@ def test_staff_dialog_refuses_bad_npi_then_accepts_valid_one(qtbot, env):
 def test_supervisee_needs_supervisor_marked(qtbot, env):
     dialog = StaffDialog(ctx_for(env, env.world.admin))
     qtbot.addWidget(dialog)
+    settle()  # its pick list is read on a worker
     qtbot.keyClicks(dialog.staff_code, "A7")
     qtbot.keyClicks(dialog.first_name, "Ari")
     qtbot.keyClicks(dialog.last_name, "Associate")
@@ -396,6 +399,7 @@ def test_staff_tab_license_warning_edit_and_stale_edit(qtbot, env):
     # Edit: the form is filled from the record and saved with its version.
     dialog = StaffDialog(ctx, soon)
     qtbot.addWidget(dialog)
+    settle()  # its pick list is read on a worker
     assert dialog.first_name.text() == "Lena" and dialog.has_expiry.isChecked()
     dialog.expiry.setDate(to_qdate(TODAY + timedelta(days=730)))
     save(qtbot, dialog)
@@ -408,6 +412,7 @@ def test_staff_tab_license_warning_edit_and_stale_edit(qtbot, env):
     fresh = next(s for s in staff.list_staff(env.db, env.world.admin) if s.id == soon.id)
     stale = StaffDialog(ctx, fresh)
     qtbot.addWidget(stale)
+    settle()  # its pick list is read on a worker
     staff.update_staff(
         env.db,
         env.world.admin,
@@ -430,6 +435,7 @@ def test_link_user_account(qtbot, env):
     info = staff.create_staff(env.db, env.world.admin, StaffInput("F1", "Frank", "Desk"))
     dialog = LinkUserDialog(ctx, info)
     qtbot.addWidget(dialog)
+    settle()  # its pick list is read on a worker
     assert dialog.account.currentData() is None
     choose(dialog.account, env.world.front_desk.user_id)
     save(qtbot, dialog)
@@ -439,6 +445,7 @@ def test_link_user_account(qtbot, env):
     # Unlinking again.
     again = LinkUserDialog(ctx, linked)
     qtbot.addWidget(again)
+    settle()  # its pick list is read on a worker
     assert again.account.currentData() == env.world.front_desk.user_id
     again.account.setCurrentIndex(0)
     save(qtbot, again)
@@ -455,6 +462,7 @@ def counts(page: CaseloadPage, staff_id: int) -> tuple[int, int]:
 def assign_with_dialog(qtbot, ctx, client_id, staff_id, start: date) -> AssignDialog:
     dialog = AssignDialog(ctx, client_id, client_label="Casey Caseload")
     qtbot.addWidget(dialog)
+    settle()  # the staff list and the history arrive
     choose(dialog.role, "primary_therapist")
     choose(dialog.staff, staff_id)
     dialog.start.setDate(to_qdate(start))
@@ -492,6 +500,7 @@ def test_assign_and_reassign_primary_therapist_changes_caseloads(qtbot, env):
     # The dialog shows who has the role now; the same person again is refused on the field.
     dialog = AssignDialog(ctx, client.id)
     qtbot.addWidget(dialog)
+    settle()  # the staff list and the history arrive
     assert "Now: Tina First, LPC" in dialog.current.text()
     assert dialog.history_model.rowCount() == 1
     choose(dialog.staff, first.id)
@@ -517,6 +526,7 @@ def test_assign_and_reassign_primary_therapist_changes_caseloads(qtbot, env):
     ]
     shown = AssignDialog(ctx, client.id)
     qtbot.addWidget(shown)
+    settle()  # the staff list and the history arrive
     marks = [
         shown.history_model.data(shown.history_model.index(r, 4))
         for r in range(shown.history_model.rowCount())
@@ -610,14 +620,19 @@ def test_admin_clinic_details_validate_and_save(qtbot, env):
     assert page.clinic_fields["name"].text() == "Test Clinic"
     page.clinic_fields["billing_npi"].setText("1234567890")  # bad check digit
     page.clinic_fields["office_pos"].setText("office")
-    assert page.save_clinic() is False
+    refused = page.save_clinic()
+    finish(refused)  # the save runs on a worker
+    assert refused.error is not None
+    assert page.clinic_fields["billing_npi"].text() == "1234567890"  # what was typed stays
     assert page.clinic_fields["billing_npi"].property("invalid") is True
     assert page.clinic_fields["office_pos"].property("invalid") is True
     assert clinic.get_clinic(env.db).billing_npi == ""  # nothing saved
     page.clinic_fields["billing_npi"].setText("1234567893")
     page.clinic_fields["office_pos"].setText("57")
     page.clinic_fields["phone"].setText("555 010 4400")
-    assert page.save_clinic() is True
+    saving = page.save_clinic()
+    finish(saving)
+    assert saving.error is None
     saved = clinic.get_clinic(env.db)
     assert (saved.billing_npi, saved.office_pos, saved.phone) == (
         "1234567893",

@@ -31,6 +31,7 @@ def click(qtbot, button) -> None:
         qtbot.mouseClick(button, Qt.MouseButton.LeftButton, pos=pos)
         return
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    settle()  # a dialog's save (or a tab's button) runs on a worker
 
 
 def test_banner_today_cssrs_and_safety_plan(qtbot, env, tmp_path, monkeypatch):
@@ -60,6 +61,7 @@ def test_banner_today_cssrs_and_safety_plan(qtbot, env, tmp_path, monkeypatch):
 
     editor = NoteEditorDialog(ctx, w.client_own, client_label="Ownclient")
     qtbot.addWidget(editor)
+    settle()  # the banner is read on a worker
     assert editor.risk_banner.isVisibleTo(editor) and "PHQ-9" in editor.risk_banner.text()
     # Today lists it for the therapist
     today_page = TodayPage(ctx)
@@ -82,7 +84,8 @@ def test_banner_today_cssrs_and_safety_plan(qtbot, env, tmp_path, monkeypatch):
     assert dialog.result_ is not None and dialog.result_.risk_level == "moderate"
 
     # safety plan: type every step, sign
-    plan_dialog = ui.SafetyPlanDialog(ctx, w.client_own)
+    new_data = safety.new_plan_data(env.db, w.therapist, w.client_own)  # the tab reads it first
+    plan_dialog = ui.SafetyPlanDialog(ctx, w.client_own, new_data=new_data)
     qtbot.addWidget(plan_dialog)
     assert plan_dialog.people["professionals"][0][1].text() == "988"
     click(qtbot, plan_dialog.ok)
@@ -139,6 +142,7 @@ def test_clear_flag_dialog_needs_a_reason(qtbot, env):
     banner = ui.RiskBanner()
     qtbot.addWidget(banner)
     banner.update_for(ctx, w.client_own)
+    settle()  # read on a worker
     assert "cleared; follow-up still open" in banner.text()
 
 

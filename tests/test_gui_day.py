@@ -65,6 +65,7 @@ def test_editing_a_saved_rows_times_recomputes_the_minutes(qtbot, env, group):
     qtbot.keyClick(table, Qt.Key.Key_P)
     qtbot.keyClick(table, Qt.Key.Key_P)
     qtbot.keyClick(table, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    settle()  # the save runs on a worker
     saved = attendance.sign_in_sheet(env.db, env.world.admin, session_id)
     got = {r.last: r.minutes for r in saved.rows}
     assert got == {"Alpha": 180, "Bravo": 180}
@@ -80,12 +81,14 @@ def test_editing_a_saved_rows_times_recomputes_the_minutes(qtbot, env, group):
     assert model.data(model.index(0, 5), Qt.ItemDataRole.DisplayRole) == "140"
     assert model.data(model.index(1, 5), Qt.ItemDataRole.DisplayRole) == "120"
     qtbot.mouseClick(page.panel.save_btn, Qt.MouseButton.LeftButton)
+    settle()  # the save runs on a worker
     sheet = attendance.sign_in_sheet(env.db, env.world.admin, session_id)
     got2 = {r.last: (r.status, r.minutes) for r in sheet.rows}
     assert got2 == {"Alpha": ("late", 140), "Bravo": ("left_early", 120)}
     # Editing the saved late time again follows the new time too.
     type_into_cell(qtbot, table, 0, 3, "01:00")
     qtbot.mouseClick(page.panel.save_btn, Qt.MouseButton.LeftButton)
+    settle()  # the save runs on a worker
     sheet = attendance.sign_in_sheet(env.db, env.world.admin, session_id)
     assert {r.last: r.minutes for r in sheet.rows}["Alpha"] == 120
 
@@ -109,13 +112,16 @@ def test_late_and_left_early_times_must_lie_inside_the_session(qtbot, env, group
     type_into_cell(qtbot, table, 0, 3, "00:00")  # "late" at the start time
     type_into_cell(qtbot, table, 1, 4, "03:30")  # "left early" after the end
     qtbot.mouseClick(page.panel.save_btn, Qt.MouseButton.LeftButton)
+    settle()  # the save runs on a worker
     assert msgbox.shown and "after the session starts" in msgbox.shown[-1].text
     assert attendance.sign_in_sheet(env.db, env.world.admin, session_id).recorded == 0
     type_into_cell(qtbot, table, 0, 3, "00:15")
     qtbot.mouseClick(page.panel.save_btn, Qt.MouseButton.LeftButton)
+    settle()  # the save runs on a worker
     assert "before the session ends" in msgbox.shown[-1].text
     type_into_cell(qtbot, table, 1, 4, "02:45")
     qtbot.mouseClick(page.panel.save_btn, Qt.MouseButton.LeftButton)
+    settle()  # the save runs on a worker
     sheet = attendance.sign_in_sheet(env.db, env.world.admin, session_id)
     assert {r.last: r.minutes for r in sheet.rows} == {"Alpha": 165, "Bravo": 165}
 
@@ -494,6 +500,7 @@ def test_client_pick_list_finds_a_client_without_typing_accents(qtbot, env, acce
 
     dialog = BookDialog(ctx_for(env, env.world.front_desk), date.today())
     qtbot.addWidget(dialog)
+    settle()  # the pick list is read on a worker
     dialog.show()
     line = dialog.client.lineEdit()
     qtbot.keyClicks(line, "nunez")
@@ -528,6 +535,7 @@ def test_enter_on_the_duplicate_question_does_not_register(qtbot, env):
 
     QTimer.singleShot(0, press_enter)
     qtbot.mouseClick(dialog.buttons.button(dialog.buttons.StandardButton.Ok), Qt.LeftButton)
+    settle()  # the duplicate search runs on a worker, then the question is asked
     assert seen and "No" in seen[0]
     assert dialog.created is None  # Enter answered No: nobody registered twice
     assert len(clients.list_census(env.db, env.world.admin, search="typo")) == 1

@@ -16,6 +16,7 @@ from iopdesk.ui.context import AppContext
 from iopdesk.ui.pages.clients import ChartPage
 from iopdesk.ui.pages.plan import TreatmentPlanTab
 from tests.conftest import Env
+from tests.helpers import finish, settle
 from tests.helpers.chart import show_tab
 
 pytestmark = [pytest.mark.gui, pytest.mark.sqlite_only]
@@ -45,6 +46,7 @@ def _select(tab: TreatmentPlanTab, text_start: str) -> None:
 
 def _ok(dialog) -> None:
     dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    settle()  # the save runs on a worker
 
 
 def test_plan_tab_goal_dialog_sign_review_and_phq9(qtbot, env: Env, tmp_path: Path) -> None:
@@ -60,6 +62,7 @@ def test_plan_tab_goal_dialog_sign_review_and_phq9(qtbot, env: Env, tmp_path: Pa
     assert tab.sign_btn.isHidden() and tab.review_btn.isHidden()
 
     qtbot.mouseClick(tab.new_btn, Qt.MouseButton.LeftButton)
+    settle()
     assert tab.plan is not None and tab.plan.status == "draft"
     assert tab.new_btn.isHidden()  # one draft at a time
 
@@ -68,7 +71,7 @@ def test_plan_tab_goal_dialog_sign_review_and_phq9(qtbot, env: Env, tmp_path: Pa
     qtbot.keyClicks(dialog.description, "Alcohol use disorder, moderate")
     _ok(dialog)
     assert dialog.result() == 1
-    tab._reload()
+    finish(tab._reload())
     _select(tab, "Problem 1")
     assert tab.add_child_btn.text() == "Add goal" and tab.add_child_btn.isEnabled()
     problem_id = tab.selected()[1].id  # type: ignore[index,union-attr]
@@ -79,7 +82,7 @@ def test_plan_tab_goal_dialog_sign_review_and_phq9(qtbot, env: Env, tmp_path: Pa
     assert dialog.client_words is not None
     qtbot.keyClicks(dialog.client_words, "I want my family to trust me again")
     _ok(dialog)
-    tab._reload()
+    finish(tab._reload())
     _select(tab, "Goal 1.1")
     assert tab.add_child_btn.text() == "Add objective"
     goal = tab.selected()[1]  # type: ignore[index]
@@ -89,10 +92,11 @@ def test_plan_tab_goal_dialog_sign_review_and_phq9(qtbot, env: Env, tmp_path: Pa
     assert dialog.target is not None
     dialog.target.set_value(date.today())
     _ok(dialog)
-    tab._reload()
+    finish(tab._reload())
     _select(tab, "Objective 1.1.1")
     objective = tab.selected()[1]  # type: ignore[index]
     dialog = tab.item_dialog("intervention", objective.id)  # type: ignore[union-attr]
+    settle()  # the Responsible list is read on a worker
     qtbot.keyClicks(dialog.description, "Relapse-prevention skills group")
     assert dialog.modality is not None and dialog.frequency is not None
     dialog.modality.setCurrentText("Relapse prevention")
@@ -101,7 +105,7 @@ def test_plan_tab_goal_dialog_sign_review_and_phq9(qtbot, env: Env, tmp_path: Pa
         w.therapist.staff_id
     )
     _ok(dialog)
-    tab._reload()
+    finish(tab._reload())
     texts = [i.text(0) for i in _items(tab)]
     assert texts == [
         "Problem 1: Alcohol use disorder, moderate",
@@ -114,6 +118,7 @@ def test_plan_tab_goal_dialog_sign_review_and_phq9(qtbot, env: Env, tmp_path: Pa
     # sign (the confirmation is answered "yes" by the non-blocking message box)
     assert tab.sign_btn.isEnabled()
     qtbot.mouseClick(tab.sign_btn, Qt.MouseButton.LeftButton)
+    settle()
     assert tab.plan.status == "active"
     assert "Signed (active)" in tab.state.text() and "Theo Rapist" in tab.state.text()
     assert not tab.add_problem_btn.isEnabled() and tab.sign_btn.isHidden()
@@ -127,7 +132,7 @@ def test_plan_tab_goal_dialog_sign_review_and_phq9(qtbot, env: Env, tmp_path: Pa
     agreement = AgreementDialog(ctx, tab.plan, tab)
     assert agreement.signed.value() == date.today()
     _ok(agreement)
-    tab._reload()
+    finish(tab._reload())
     assert f"client agreed {date.today():%m/%d/%Y}" in tab.state.text()
 
     # a review rating the goal
@@ -139,7 +144,7 @@ def test_plan_tab_goal_dialog_sign_review_and_phq9(qtbot, env: Env, tmp_path: Pa
     rating.setCurrentIndex(rating.findData("progressing"))
     qtbot.keyClicks(comment, "No lapses")
     _ok(review)
-    tab._reload()
+    finish(tab._reload())
     assert "Progressing: Stay sober and rebuild trust at home - No lapses" in (
         tab.reviews.toPlainText()
     )
@@ -153,6 +158,7 @@ def test_plan_tab_goal_dialog_sign_review_and_phq9(qtbot, env: Env, tmp_path: Pa
     _ok(dialog)
     tab.after_measure(dialog.result_info)
     assert msgbox.shown[-1].title == "PHQ-9 item 9 is positive"
+    settle()  # the measures are read again on a worker
     assert tab.measures_model.rowCount() == 1
     assert tab.measures_chart.series["PHQ-9"] == [(date.today(), 8)]
     # an unanswered GAD-7 question is refused with a plain message
@@ -165,7 +171,10 @@ def test_plan_tab_goal_dialog_sign_review_and_phq9(qtbot, env: Env, tmp_path: Pa
 
     # print
     out = tmp_path / "plan.pdf"
-    assert tab.print_to(out) and out.stat().st_size > 1000
+    printing = tab.print_to(out)
+    assert printing is not None
+    finish(printing)
+    assert printing.error is None and out.stat().st_size > 1000
     tab.grab().save(str(tmp_path / "tab.png"))
 
 

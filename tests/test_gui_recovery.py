@@ -32,6 +32,7 @@ from iopdesk.ui.dialogs import (
     SetupDialog,
 )
 from tests.conftest import PASSWORD
+from tests.helpers import settle
 
 pytestmark = pytest.mark.gui
 FAILURES: list[BaseException] = []
@@ -104,6 +105,7 @@ def test_first_start_shows_the_recovery_key_once_with_its_kit(
         d.reject()  # Esc / close does nothing either
         assert d.isVisible()
         QTest.mouseClick(d.save_button, Qt.MouseButton.LeftButton)
+        settle()  # the kit is written on a worker
         seen["saved"] = d.saved.text()
         d.confirm.setFocus()
         QTest.keyClick(d.confirm, Qt.Key.Key_Space)

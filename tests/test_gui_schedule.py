@@ -93,6 +93,7 @@ def open_page(qtbot, env, actor=None) -> SchedulePage:
 
 def ok(qtbot, dialog: QDialog) -> None:
     qtbot.mouseClick(dialog.buttons.button(dialog.buttons.StandardButton.Ok), Qt.LeftButton)
+    settle()  # the save runs on a worker
 
 
 def column_titles(page: SchedulePage) -> list[list[str]]:
@@ -119,6 +120,7 @@ def choose(combo, data) -> None:
 
 def book(qtbot, page, client: str, staff_id: int, day: date, start: time) -> BookDialog:
     dialog = page.book_appointment(day)
+    settle()  # what the dialog shows is read on a worker
     assert isinstance(dialog, BookDialog) and dialog.isVisible()
     dialog.client.lineEdit().setText(client)  # typing would pop up the completer
     choose(dialog.therapist, staff_id)
@@ -135,6 +137,8 @@ def test_generate_dialog_fills_the_week_on_the_right_days(qtbot, env, clinic_dat
     assert "No sessions" in page.week.columns[0].empty.text()
 
     dialog = page.generate_sessions()
+
+    settle()  # what the dialog shows is read on a worker
     assert isinstance(dialog, GenerateDialog)
     assert dialog.weeks.value() == 3  # the schedule_weeks_ahead setting
     dialog.start.setDate(QDate(MON.year, MON.month, MON.day))
@@ -164,6 +168,7 @@ def test_generate_dialog_fills_the_week_on_the_right_days(qtbot, env, clinic_dat
 
     # Running it again creates nothing and says so.
     again = page.generate_sessions()
+    settle()  # what the dialog shows is read on a worker
     again.start.setDate(QDate(MON.year, MON.month, MON.day))
     again.weeks.setValue(1)
     ok(qtbot, again)
@@ -287,6 +292,7 @@ def test_client_booked_during_their_group_is_a_conflict(qtbot, env, clinic_data)
 def test_book_dialog_marks_missing_fields_and_stays_open(qtbot, env, clinic_data):
     page = open_page(qtbot, env)
     dialog = page.book_appointment(MON)
+    settle()  # what the dialog shows is read on a worker
     ok(qtbot, dialog)
     assert dialog.isVisible() and dialog.booked is None
     assert dialog.client.property("invalid") is True
@@ -305,6 +311,7 @@ def test_book_dialog_marks_missing_fields_and_stays_open(qtbot, env, clinic_data
 def test_book_dialog_defaults_follow_kind_and_start(qtbot, env, clinic_data):
     page = open_page(qtbot, env)
     dialog = page.book_appointment(MON)
+    settle()  # what the dialog shows is read on a worker
     choose(dialog.kind, "intake")
     assert dialog.end.time() == QTime(10, 30) and dialog.length.text() == "1 h 30 min"
     dialog.start.setTime(QTime(14, 0))
@@ -323,6 +330,7 @@ def test_close_clinic_day_cancels_that_day_and_the_week_shows_closed(
     )  # fmt: skip
     page = open_page(qtbot, env)
     dialog = page.close_clinic_day(WED)
+    settle()  # what the dialog shows is read on a worker
     assert isinstance(dialog, CloseDayDialog)
     assert "2 scheduled sessions" in dialog.preview.text()
     ok(qtbot, dialog)
@@ -425,6 +433,7 @@ def test_appointment_cancelled_by_the_client(qtbot, env, clinic_data):
     page.select_session(info.id)
     settle()
     dialog = page.cancel_selected()
+    settle()  # what the dialog shows is read on a worker
     assert dialog is not None and not dialog.who_row.isHidden()
     dialog.by_client.setChecked(True)
     dialog.reason.setCurrentText("Client request")
@@ -446,6 +455,7 @@ def test_a_change_from_another_workstation_reloads(qtbot, env, clinic_data):
     page.select_session(monday.id)
     settle()
     dialog = page.cancel_selected()
+    settle()  # what the dialog shows is read on a worker
     # Meanwhile another workstation sets the facilitator (the session's version moves on).
     schedule.set_facilitators(
         env.db, env.world.admin, monday.id, monday.version, [clinic_data["tina"]]
@@ -601,6 +611,7 @@ def test_book_90846_family_session_audio_only(qtbot, env, clinic_data):
     present (90846) and audio-only telehealth; chosen from the keyboard, they are stored."""
     page = open_page(qtbot, env)
     dialog = page.book_appointment(TUE)
+    settle()  # what the dialog shows is read on a worker
     kinds = [dialog.kind.itemText(i) for i in range(dialog.kind.count())]
     assert "Family, client not present (90846)" in kinds
     places = [dialog.telehealth.itemText(i) for i in range(dialog.telehealth.count())]

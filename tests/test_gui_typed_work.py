@@ -19,6 +19,7 @@ def _intake(qtbot, env, window, actor) -> IntakeDialog:
     dialog = IntakeDialog(AppContext(env.db, actor, clinic.get_clinic(env.db)), window)
     qtbot.addWidget(dialog)
     dialog.show()
+    settle()  # a draft kept earlier is looked up on a worker, then offered back
     return dialog
 
 

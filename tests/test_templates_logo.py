@@ -9,7 +9,7 @@ from PySide6.QtGui import QColor, QImage
 from iopdesk.errors import PermissionDenied, ValidationError
 from iopdesk.services import clinic, notes
 from tests.conftest import Env
-from tests.helpers import settle
+from tests.helpers import finish, settle
 
 
 def _png(width: int = 60, height: int = 24) -> bytes:
@@ -85,9 +85,11 @@ def test_admin_tabs_for_templates_and_logo(qtbot, env: Env) -> None:
         dialog = TemplateDialog(tab.ctx, tab)
         dialog.name.setText("Family session")
         dialog._try_accept()  # no sections
+        settle()  # the save runs on a worker
         assert dialog.result() == 0 and "at least one section" in dialog.error.text()
         dialog.sections.setPlainText("Concerns\n\nFamily interaction\nPlan\n")
         dialog._try_accept()
+        settle()  # the save runs on a worker
         assert dialog.result() == 1
         tab.refresh()
         settle()
@@ -96,13 +98,17 @@ def test_admin_tabs_for_templates_and_logo(qtbot, env: Env) -> None:
         tab.set_active(row, False)
         settle()
         assert not tab.model.rows[0].active
-        assert page.set_logo(_png())
+        finish(page.set_logo(_png()))
+        assert page.last_op.error is None
         settle()  # the clinic details reload on a worker
         assert not page.logo_preview.pixmap().isNull()
-        assert not page.set_logo(b"not a picture")
-        assert page.set_logo(None)
+        finish(page.set_logo(b"not a picture"))
+        assert page.last_op.error is not None  # refused, said in a box
+        finish(page.set_logo(None))
+        assert page.last_op.error is None
         settle()
         assert page.logo_preview.text() == "No logo"
-        assert page.save_clinic()  # the clinic form's version followed the logo change
+        finish(page.save_clinic())  # the clinic form's version followed the logo change
+        assert page.last_op.error is None
     finally:
         msgbox.NON_BLOCKING = False

@@ -129,18 +129,13 @@ def first_start(db: Database) -> Actor | str | None:
     "Restore from a backup" instead (a new PC for a clinic that already has data)."""
     dialog = SetupDialog()
 
-    def create() -> None:
-        dialog.result_actor = setup_clinic(  # type: ignore[attr-defined]
-            db,
-            dialog.clinic_name.text(),
-            dialog.username.text(),
-            dialog.password.text(),
-            dialog.full_name.text(),
-        )
-
     def check_and_create() -> None:
+        """What was typed is checked here; the clinic is made (password hash, tables) on an
+        op worker while the dialog waits with its buttons off."""
         dialog._check()
-        create()
+        name, username = dialog.clinic_name.text(), dialog.username.text()
+        password, full_name = dialog.password.text(), dialog.full_name.text()
+        dialog.save_action = lambda: setup_clinic(db, name, username, password, full_name)
 
     dialog.accept_action = check_and_create
     code = dialog.exec()
@@ -148,7 +143,7 @@ def first_start(db: Database) -> Actor | str | None:
         return RESTORE_CHOSEN
     if code != QDialog.DialogCode.Accepted:
         return None
-    actor: Actor = dialog.result_actor  # type: ignore[attr-defined]
+    actor: Actor = dialog.saved
     show_recovery_key(db)
     return actor
 

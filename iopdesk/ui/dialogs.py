@@ -199,7 +199,7 @@ class ChangePasswordDialog(FormDialog):
             cancel = self.buttons.button(QDialogButtonBox.StandardButton.Cancel)
             cancel.setText("Sign out")
         (self.current if current is None else self.new).setFocus()
-        self._change = change
+        self._change = change  # a service call: run on an op worker when OK is clicked
         self.accept_action = self._save
 
     def _save(self) -> None:
@@ -211,7 +211,8 @@ class ChangePasswordDialog(FormDialog):
             self.again.clear()
             raise ValidationError("The two new passwords do not match. Type the new one again.")
         current = self._current if self._current is not None else self.current.text()
-        self._change(current, new)
+        change = self._change
+        self.save_action = lambda: change(current, new)  # the password hash: on an op worker
 
 
 class RestoreBackupDialog(FormDialog):
@@ -316,12 +317,18 @@ class RecoveryKeyDialog(QDialog):
             self.write_to(name)
 
     def write_to(self, name: str) -> None:
-        try:
-            self.save_kit(name)
-        except UserError as exc:
-            self.saved.setText(exc.message)
-            return
-        self.saved.setText(f"Saved {name}. Print it, then delete the file.")
+        """Write the kit on an op worker (the button is off meanwhile); a refusal is shown
+        under the button."""
+        from iopdesk.ui.forms import submit
+
+        save_kit = self.save_kit
+        self.last_op = submit(
+            self,
+            lambda: save_kit(name),
+            lambda _r: self.saved.setText(f"Saved {name}. Print it, then delete the file."),
+            show_error=self.saved.setText,
+            busy=[self.save_button],
+        )
 
     def reject(self) -> None:  # the key is shown once: closing needs the confirmation too
         if self.confirm.isChecked():

@@ -757,8 +757,9 @@ class MainWindow(QMainWindow):
         app = QApplication.instance()
         if app is not None:
             app.removeEventFilter(self.idle)
-        with contextlib.suppress(UserError):
-            auth.logout(self.ctx.db, self.ctx.actor)
+        db, actor = self.ctx.db, self.ctx.actor
+        ops.Op(self, lambda: auth.logout(db, actor)).failure(lambda _exc: None).run_in_background()
+        ops.wait_all()  # signed out (audited) on a worker before the database closes
         super().closeEvent(event)
         if self._closing_for_sign_out:
             self.signed_out.emit()

@@ -75,17 +75,13 @@ class AddUserDialog(FormDialog):
         self.accept_action = self._save
 
     def _save(self) -> None:
+        """Check what was typed; `save_action` adds the user on an op worker."""
         roles = frozenset(r for r, b in self.role_boxes.items() if b.isChecked())
         if not roles:
             raise ValidationError("Choose at least one role.")
-        auth.add_user(
-            self.ctx.db,
-            self.ctx.actor,
-            self.username.text(),
-            self.password.text(),
-            roles,
-            self.full_name.text(),
-        )
+        db, actor = self.ctx.db, self.ctx.actor
+        username, password, name = self.username.text(), self.password.text(), self.full_name.text()
+        self.save_action = lambda: auth.add_user(db, actor, username, password, roles, name)
 
 
 class AdminPage(Page):
@@ -94,6 +90,7 @@ class AdminPage(Page):
     def __init__(self, ctx: AppContext) -> None:
         super().__init__()
         self.ctx = ctx
+        self.last_op: ops.Op[Any] | None = None
         self.tabs = QTabWidget()
         self.layout_.addWidget(self.tabs, 1)
         self._users_tab()
@@ -175,18 +172,18 @@ class AdminPage(Page):
         user = self._selected_user()
         if user is None:
             return
-        try:
-            auth.set_user_access(
-                self.ctx.db,
-                self.ctx.actor,
-                user.id,
-                user.version,
-                unlock=unlock,
-                active=(not user.active) if toggle else None,
+        db, actor = self.ctx.db, self.ctx.actor
+        active = (not user.active) if toggle else None
+        self.last_op = (
+            ops.Op(
+                self,
+                lambda: auth.set_user_access(
+                    db, actor, user.id, user.version, unlock=unlock, active=active
+                ),
             )
-        except UserError as exc:
-            msgbox.user_error(self, exc)
-        self.refresh()
+            .on_done(self.refresh)
+            .run_in_background()
+        )
 
     # -- settings ------------------------------------------------------------------------
     # -- clinic details --------------------------------------------------------------------
@@ -222,6 +219,7 @@ class AdminPage(Page):
         save = QPushButton("Save clinic details")
         save.setObjectName("primary")
         save.clicked.connect(self.save_clinic)
+        self.clinic_save_btn = save
         outer.addWidget(save)
         logo_row = QHBoxLayout()
         self.logo_preview = QLabel("No logo")
@@ -257,14 +255,14 @@ class AdminPage(Page):
                 return
             self.set_logo(data)
 
-    def set_logo(self, data: bytes | None) -> bool:
-        try:
-            clinic.set_logo(self.ctx.db, self.ctx.actor, data)
-        except UserError as exc:
-            msgbox.user_error(self, exc)
-            return False
-        self._load_clinic()
-        return True
+    def set_logo(self, data: bytes | None) -> ops.Op[Any]:
+        """Store (or remove) the logo on an op worker, then show the clinic details again."""
+        db, actor = self.ctx.db, self.ctx.actor
+        op: ops.Op[Any] = ops.run(
+            self, lambda: clinic.set_logo(db, actor, data), lambda _r: self._load_clinic()
+        )
+        self.last_op = op
+        return op
 
     def _load_clinic(self) -> None:
         from iopdesk.ui.pages.loading import load
@@ -296,25 +294,41 @@ class AdminPage(Page):
             edit.setText(str(getattr(info, key)))
             edit.setProperty("invalid", False)
 
-    def save_clinic(self) -> bool:
+    def save_clinic(self) -> ops.Op[Any]:
+        """Save the clinic details on an op worker (the button is off meanwhile); a refusal
+        marks its fields, and what was typed stays."""
         changes = {key: edit.text().strip() for key, edit in self.clinic_fields.items()}
-        try:
-            info = clinic.update_clinic(self.ctx.db, self.ctx.actor, self._clinic_version, changes)
-        except UserError as exc:
-            fields = getattr(exc, "fields", {})
+        db, actor, version = self.ctx.db, self.ctx.actor, self._clinic_version
+
+        def saved(info: Any) -> None:
+            self._clinic_version = info.version
+            self.ctx.clinic = info
+            for edit in self.clinic_fields.values():
+                edit.setProperty("invalid", False)
+                edit.setToolTip("")
+                edit.style().unpolish(edit)
+                edit.style().polish(edit)
+            msgbox.info(self, "Clinic details saved", "The clinic details were saved.")
+
+        def refused(exc: BaseException) -> None:
+            fields = getattr(exc, "fields", {}) if isinstance(exc, UserError) else {}
             for key, edit in self.clinic_fields.items():
                 edit.setProperty("invalid", key in fields)
                 edit.setToolTip(fields.get(key, ""))
                 edit.style().unpolish(edit)
                 edit.style().polish(edit)
-            msgbox.user_error(self, exc)
-            if exc.title == "Changed on another workstation":
-                self._load_clinic()
-            return False
-        self._clinic_version = info.version
-        self.ctx.clinic = info
-        msgbox.info(self, "Clinic details saved", "The clinic details were saved.")
-        return True
+            ops.report_failure(self, exc, self._load_clinic)
+
+        self.clinic_save_btn.setEnabled(False)
+        op: ops.Op[Any] = (
+            ops.Op(self, lambda: clinic.update_clinic(db, actor, version, changes))
+            .success(saved)
+            .failure(refused)
+            .on_done(lambda: self.clinic_save_btn.setEnabled(True))
+            .run_in_background()
+        )
+        self.last_op = op
+        return op
 
     def _settings_tab(self) -> None:
         scroll = QScrollArea()
@@ -346,6 +360,7 @@ class AdminPage(Page):
         save = QPushButton("Save settings")
         save.setObjectName("primary")
         save.clicked.connect(self._save_settings)
+        self.settings_save_btn = save
         outer.addWidget(save)
         outer.addStretch(1)
         scroll.setWidget(inner)
@@ -355,17 +370,28 @@ class AdminPage(Page):
         for key, widget in self.setting_widgets.items():
             _set_widget(widget, values[key])
 
-    def _save_settings(self) -> None:
-        current = clinic.all_settings(self.ctx.db)
-        try:
-            for key, widget in self.setting_widgets.items():
-                value = _widget_value(widget)
+    def _save_settings(self) -> ops.Op[Any]:
+        """Save the settings that changed, on an op worker (the button is off meanwhile)."""
+        db, actor = self.ctx.db, self.ctx.actor
+        typed = {key: _widget_value(widget) for key, widget in self.setting_widgets.items()}
+
+        def save() -> None:
+            current = clinic.all_settings(db)
+            for key, value in typed.items():
                 if value != current[key]:
-                    clinic.set_setting(self.ctx.db, self.ctx.actor, key, value)
-        except UserError as exc:
-            msgbox.user_error(self, exc)
-            return
-        msgbox.info(self, "Settings saved", "The clinic settings were saved.")
+                    clinic.set_setting(db, actor, key, value)
+
+        self.settings_save_btn.setEnabled(False)
+        op: ops.Op[Any] = (
+            ops.Op(self, save, takes_control=False)
+            .success(
+                lambda _r: msgbox.info(self, "Settings saved", "The clinic settings were saved.")
+            )
+            .on_done(lambda: self.settings_save_btn.setEnabled(True))
+            .run_in_background()
+        )
+        self.last_op = op
+        return op
 
     # -- audit ---------------------------------------------------------------------------
     def _audit_tab(self) -> None:

@@ -307,6 +307,7 @@ class SignInPanel(QWidget):
         self.ctx = ctx
         self.sheet: attendance.SignInSheet | None = None
         self.dirty = False
+        self.last_op: ops.Op[Any] | None = None
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         self.title = section_title("Choose a session")
@@ -379,8 +380,16 @@ class SignInPanel(QWidget):
         self.dirty = True
         self.status_line.setText("Unsaved changes")
 
-    def load(self, session_id: int) -> None:
-        self.sheet = attendance.sign_in_sheet(self.ctx.db, self.ctx.actor, session_id)
+    def load(self, session_id: int) -> ops.Op[Any]:
+        """Read the session's sign-in sheet (and any marks kept unsaved) on an op worker,
+        then show it."""
+        db, actor = self.ctx.db, self.ctx.actor
+        op: ops.Op[Any] = ops.run(self, lambda: _read_sheet(db, actor, session_id), self._present)
+        self.last_op = op
+        return op
+
+    def _present(self, read: tuple[attendance.SignInSheet, drafts.Draft | None]) -> None:
+        self.sheet, draft = read
         s = self.sheet.session
         self.title.setText(s.title)
         who = ", ".join(s.facilitators) or "no facilitator set"
@@ -396,8 +405,8 @@ class SignInPanel(QWidget):
         self.dirty = False
         self.status_line.setText("")
         self._set_enabled(self.sheet.editable)
-        if self.sheet.editable:
-            self._offer_draft()
+        if self.sheet.editable and draft is not None:
+            self._offer_draft(draft)
         if self.model.rows:
             self.table.setCurrentIndex(self.model.index(0, 2))
             self.table.horizontalScrollBar().setValue(0)  # the client names stay in view
@@ -421,11 +430,9 @@ class SignInPanel(QWidget):
         ]
         drafts.keep(self.ctx.db, self.ctx.actor, self._draft_name(), {"rows": rows})
 
-    def _offer_draft(self) -> None:
-        draft = drafts.peek(self.ctx.db, self.ctx.actor, self._draft_name())
-        if draft is None:
-            return
-        drafts.discard(self.ctx.db, self.ctx.actor, self._draft_name())
+    def _offer_draft(self, draft: drafts.Draft) -> None:
+        """Marks kept unsaved (read with the sheet): offered back once, then thrown away."""
+        self._discard_draft()
         when = clinic_time(draft.saved_at)
         if not msgbox.confirm(
             self,
@@ -449,29 +456,52 @@ class SignInPanel(QWidget):
             if row.status is None:
                 self.model.set_status(i, "present")
 
-    def save(self) -> None:
+    def _discard_draft(self) -> None:
+        db, actor, name = self.ctx.db, self.ctx.actor, self._draft_name()
+        ops.run(self, lambda: drafts.discard(db, actor, name))
+
+    def save(self) -> ops.Op[Any] | None:
+        """Save the marks on an op worker (Save is off meanwhile); the sheet is read again
+        with the save. A refusal is said in a box and the marks stay as typed; a sheet changed
+        on another workstation is said, then shown as it is now."""
         if self.sheet is None or not self.sheet.editable:
-            return
+            return None
         try:
             entries = self.model.entries()
-            self.sheet = attendance.record_attendance(
-                self.ctx.db,
-                self.ctx.actor,
-                self.sheet.session.id,
-                self.sheet.session_version,
-                entries,
-            )
-        except StaleRecordError as exc:
-            msgbox.warning(self, exc.title, exc.message)
-            self.load(self.sheet.session.id)
-            return
         except UserError as exc:
             msgbox.user_error(self, exc)
-            return
-        drafts.discard(self.ctx.db, self.ctx.actor, self._draft_name())
-        self.load(self.sheet.session.id)
-        self.status_line.setText(f"Saved {len(entries)} client{'s' if len(entries) != 1 else ''}")
-        self.saved.emit()
+            return None
+        db, actor, name = self.ctx.db, self.ctx.actor, self._draft_name()
+        session_id, version = self.sheet.session.id, self.sheet.session_version
+
+        def work() -> tuple[attendance.SignInSheet, drafts.Draft | None]:
+            attendance.record_attendance(db, actor, session_id, version, entries)
+            drafts.discard(db, actor, name)
+            return attendance.sign_in_sheet(db, actor, session_id), None
+
+        def saved(read: tuple[attendance.SignInSheet, drafts.Draft | None]) -> None:
+            self._present(read)
+            n = len(entries)
+            self.status_line.setText(f"Saved {n} client{'s' if n != 1 else ''}")
+            self.saved.emit()
+
+        def failed(exc: BaseException) -> None:
+            if isinstance(exc, StaleRecordError):
+                msgbox.warning(self, exc.title, exc.message)
+                self.load(session_id)
+            else:
+                ops.report_failure(self, exc)
+
+        self.save_btn.setEnabled(False)
+        op: ops.Op[Any] = (
+            ops.Op(self, work, takes_control=False)
+            .success(saved)
+            .failure(failed)
+            .on_done(lambda: self._set_enabled(self.sheet is not None and self.sheet.editable))
+            .run_in_background()
+        )
+        self.last_op = op
+        return op
 
     def _print(self) -> None:
         if self.sheet is None:
@@ -483,14 +513,22 @@ class SignInPanel(QWidget):
         )
         if not path:
             return
-        try:
-            attendance.export_roster(
-                self.ctx.db, self.ctx.actor, s.id, Path(path), privacy=self.privacy.isChecked()
-            )
-        except UserError as exc:
-            msgbox.user_error(self, exc)
-            return
-        msgbox.info(self, "Roster saved", f"The roster was saved to {path}.")
+        db, actor, privacy = self.ctx.db, self.ctx.actor, self.privacy.isChecked()
+        self.last_op = ops.run(
+            self,
+            lambda: attendance.export_roster(db, actor, s.id, Path(path), privacy=privacy),
+            lambda _r: msgbox.info(self, "Roster saved", f"The roster was saved to {path}."),
+            progress="Writing the roster...",
+        )
+
+
+def _read_sheet(
+    db: Any, actor: Any, session_id: int
+) -> tuple[attendance.SignInSheet, drafts.Draft | None]:
+    """Worker side of `SignInPanel.load`: the sheet, and marks kept unsaved when editable."""
+    sheet = attendance.sign_in_sheet(db, actor, session_id)
+    draft = drafts.peek(db, actor, f"signin:{session_id}") if sheet.editable else None
+    return sheet, draft
 
 
 class AttendancePage(Page):
@@ -628,10 +666,7 @@ class AttendancePage(Page):
             self, "Unsaved sign-in", "Leave this sign-in sheet without saving?", default=True
         ):
             return
-        try:
-            self.panel.load(int(item.data(Qt.ItemDataRole.UserRole)))
-        except UserError as exc:
-            msgbox.user_error(self, exc)
+        self.panel.load(int(item.data(Qt.ItemDataRole.UserRole)))  # on an op worker
 
     def unsaved_work(self) -> str | None:
         return self.panel.unsaved_work()

@@ -329,15 +329,12 @@ class ChartAuditTab(QWidget):
             self.ctx.db, self.ctx.actor, AuditQuery(client_id=client_id), limit=1000
         )
 
-    def ensure_loaded(self) -> None:
-        if self.client_id is None or self.loaded_for == self.client_id:
-            return
-        try:
-            rows = self.fetch(self.client_id)
-        except UserError as exc:
-            msgbox.user_error(self, exc)
-            return
-        self.present(self.client_id, rows)
+    def ensure_loaded(self) -> ops.Op[list[ReportRow]] | None:
+        """Read the chart's events on an op worker unless they are shown already."""
+        client_id = self.client_id
+        if client_id is None or self.loaded_for == client_id:
+            return None
+        return ops.run(self, lambda: self.fetch(client_id), lambda r: self.present(client_id, r))
 
     def present(self, client_id: int, rows: list[ReportRow]) -> None:
         if client_id != self.client_id:

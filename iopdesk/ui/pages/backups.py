@@ -8,7 +8,6 @@ from typing import Any
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from iopdesk.errors import UserError
 from iopdesk.models.base import utcnow
 from iopdesk.services import backup
 from iopdesk.ui import msgbox, ops
@@ -127,6 +126,7 @@ class BackupsTab(QWidget):
 
     def present(self, data: tuple[backup.BackupStatus, list[backup.BackupRow]]) -> None:
         st, rows = data
+        self.backup_folder = st.folder
         if st.last_ok_at is None:
             self.last_label.setText("No backup has been made yet.")
             self.last_label.setStyleSheet("font-weight: 600; color: #c62828;")
@@ -181,32 +181,38 @@ class BackupsTab(QWidget):
         if path:
             self.print_kit(Path(path if path.lower().endswith(".pdf") else path + ".pdf"))
 
-    def print_kit(self, path: Path, *, new: bool = False) -> bool:
-        """The clinic's recovery kit (made now when the clinic has no key yet)."""
+    def print_kit(self, path: Path, *, new: bool = False) -> ops.Op[Any]:
+        """The clinic's recovery kit (made now when the clinic has no key yet), written on
+        an op worker."""
         from iopdesk.services import recovery
 
-        try:
-            made = recovery.print_kit(self.ctx.db, self.ctx.actor, path, new=new)
-        except UserError as exc:
-            msgbox.user_error(self, exc)
-            return False
-        more = (
-            "\n\nThis is a new recovery key: make a backup now (Back up now), because "
-            "backups made before it do not open with it."
-            if made.created
-            else ""
-        )
-        msgbox.info(
+        db, actor = self.ctx.db, self.ctx.actor
+
+        def saved(made: Any) -> None:
+            more = (
+                "\n\nThis is a new recovery key: make a backup now (Back up now), because "
+                "backups made before it do not open with it."
+                if made.created
+                else ""
+            )
+            msgbox.info(
+                self,
+                "Recovery kit saved",
+                f"The recovery kit (kit {made.recovery_id}) was saved to:\n{path}\n\nPrint "
+                "it, lock it away from this PC and from the backup drive, then delete the "
+                f"file.{more}",
+            )
+
+        return ops.run(
             self,
-            "Recovery kit saved",
-            f"The recovery kit (kit {made.recovery_id}) was saved to:\n{path}\n\nPrint it, "
-            f"lock it away from this PC and from the backup drive, then delete the file.{more}",
+            lambda: recovery.print_kit(db, actor, path, new=new),
+            saved,
+            progress="Writing the recovery kit...",
         )
-        return True
 
     def _restore_clicked(self) -> None:
-        st = backup.status(self.ctx.db)
-        start = str(st.folder) if st.folder else ""
+        folder = getattr(self, "backup_folder", None)  # read with the tab, on a worker
+        start = str(folder) if folder else ""
         path, _ = QFileDialog.getOpenFileName(
             self, "Restore a backup", start, "IOPDesk backups (*.db);;All files (*)"
         )

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from iopdesk.errors import StaleRecordError, UserError, ValidationError
+from iopdesk.errors import UserError, ValidationError
 from iopdesk.services import payers
 from iopdesk.services.payers import (
     AuthInfo,
@@ -31,9 +31,9 @@ from iopdesk.services.payers import (
     PayerInput,
 )
 from iopdesk.services.permissions import Perm
-from iopdesk.ui import clock, msgbox
+from iopdesk.ui import clock, msgbox, ops
 from iopdesk.ui.context import AppContext
-from iopdesk.ui.forms import FormDialog
+from iopdesk.ui.forms import FormDialog, submit
 from iopdesk.ui.pages.intake import DateField, is_invalid, mark_invalid
 from iopdesk.ui.tablemodel import Column, RowsModel
 from iopdesk.ui.widgets import make_table, muted, section_title
@@ -47,7 +47,10 @@ def _dmy(value: date | None, blank: str = "") -> str:
 
 
 class _EditDialog(FormDialog):
-    """A form dialog whose save maps a service's field errors onto its widgets."""
+    """A form dialog whose save maps a service's field errors onto its widgets. `save()` reads
+    the fields (GUI thread) and returns the service call, run on an op worker by
+    `forms.submit`; a record changed on another workstation is said in a box and closes the
+    dialog (the list reloads with the other change)."""
 
     labels: dict[str, str] = {}
 
@@ -55,7 +58,17 @@ class _EditDialog(FormDialog):
         super().__init__(title, subtitle, ok, parent)
         self.fields: dict[str, QWidget] = {}
         self.stale = False
-        self.accept_action = self._save
+        self.reading: ops.Op[Any] | None = None
+
+    def read(self, fn: Callable[[], Any], fill: Callable[[Any], Any]) -> None:
+        """Read what the dialog shows on a worker; OK waits for `fill`."""
+        self.buttons.setEnabled(False)
+        self.reading = (
+            ops.Op(self, fn, takes_control=False)
+            .success(fill)
+            .on_done(lambda: self.buttons.setEnabled(True))
+            .run_in_background()
+        )
 
     def _line(self, name: str, placeholder: str = "", max_length: int = 60) -> QLineEdit:
         edit = QLineEdit()
@@ -71,29 +84,36 @@ class _EditDialog(FormDialog):
         self.fields[name] = field
         return field
 
-    def _save(self) -> None:
+    def _try_accept(self) -> None:
         for widget in self.fields.values():
             if is_invalid(widget):
                 mark_invalid(widget, None)
         try:
-            self.save()
-        except StaleRecordError as exc:
-            self.stale = True
-            msgbox.user_error(self, exc)  # closes; the list reloads with the other change
-        except ValidationError as exc:
+            work = self.save()
+        except UserError as exc:
+            self.show_error(exc.message)
+            return
+        self.error.hide()
+        self.last_op = submit(self, work, self._saved, show_error=self._refused, reload=self._stale)
+
+    def _refused(self, text: str) -> None:
+        exc = self.last_op.error if self.last_op is not None else None
+        if isinstance(exc, ValidationError):
             lines = []
             for name, message in exc.fields.items():
                 target = self.fields.get(name)
                 if target is not None:
                     mark_invalid(target, message)
                 lines.append(f"\u2022 {self.labels.get(name, name)}: {message}")
-            raise UserError(
-                "Please correct the highlighted fields:\n" + "\n".join(lines)
-                if lines
-                else exc.message
-            ) from exc
+            if lines:
+                text = "Please correct the highlighted fields:\n" + "\n".join(lines)
+        self.show_error(text)
 
-    def save(self) -> None:  # pragma: no cover - overridden
+    def _stale(self) -> None:
+        self.stale = True
+        self.accept()  # closes; the list reloads with the other change
+
+    def save(self) -> Callable[[], Any]:  # pragma: no cover - overridden
         raise NotImplementedError
 
 
@@ -203,7 +223,7 @@ class PayerDialog(_EditDialog):
             self.requires_plan.setChecked(info.requires_treatment_plan)
             self.active.setChecked(info.active)
 
-    def save(self) -> None:
+    def save(self) -> Callable[[], Any]:
         data = PayerInput(
             self.code.text(),
             self.name.text(),
@@ -220,10 +240,10 @@ class PayerDialog(_EditDialog):
             claim_grouping=str(self.grouping.currentData() or "period"),
             claim_filing_code=self.filing.text(),
         )
-        info = self.info
-        self.saved = payers.save_payer(
-            self.ctx.db,
-            self.ctx.actor,
+        info, db, actor = self.info, self.ctx.db, self.ctx.actor
+        return lambda: payers.save_payer(
+            db,
+            actor,
             data,
             payer_id=info.id if info else None,
             version=info.version if info else None,
@@ -263,18 +283,19 @@ class FeeDialog(_EditDialog):
             self.start.set_value(info.effective_from)
             self.end.set_value(info.effective_to)
 
-    def save(self) -> None:
-        info = self.info
-        payers.save_fee(
-            self.ctx.db,
-            self.ctx.actor,
-            FeeInput(
-                self.payer.id,
-                self.code.text(),
-                self.rate.text(),
-                self.start.value(),
-                self.end.value(),
-            ),
+    def save(self) -> Callable[[], Any]:
+        info, db, actor = self.info, self.ctx.db, self.ctx.actor
+        data = FeeInput(
+            self.payer.id,
+            self.code.text(),
+            self.rate.text(),
+            self.start.value(),
+            self.end.value(),
+        )
+        return lambda: payers.save_fee(
+            db,
+            actor,
+            data,
             fee_id=info.id if info else None,
             version=info.version if info else None,
         )
@@ -462,25 +483,32 @@ class PayersTab(QWidget):
         if ok:
             self.void_fee(fee.id, reason)
 
-    def void_fee(self, fee_id: int, reason: str) -> bool:
-        try:
-            payers.void_fee(self.ctx.db, self.ctx.actor, fee_id, reason)
-        except UserError as exc:
-            msgbox.user_error(self, exc)
-            return False
-        self.refresh()
-        return True
+    def void_fee(self, fee_id: int, reason: str) -> ops.Op[Any]:
+        """Remove a fee on an op worker, then reload the list."""
+        db, actor = self.ctx.db, self.ctx.actor
+        return ops.run(
+            self,
+            lambda: payers.void_fee(db, actor, fee_id, reason),
+            lambda _r: self.refresh(),
+            reload=self.refresh,
+        )
 
 
 # -- the chart's Billing tab -----------------------------------------------------------------
-def _payer_combo(ctx: AppContext, current: int | None) -> QComboBox:
+def _payer_combo(dialog: _EditDialog, ctx: AppContext, current: int | None) -> QComboBox:
+    """The payer pick list of a dialog, filled when its read (on a worker) arrives."""
     combo = QComboBox()
     combo.setObjectName("payer_id")
-    for p in payers.list_payers(ctx.db, ctx.actor):
-        if p.active or p.id == current:
-            combo.addItem(f"{p.name} ({p.payer_code})", p.id)
-    if current is not None:
-        combo.setCurrentIndex(max(0, combo.findData(current)))
+    db, actor = ctx.db, ctx.actor
+
+    def fill(rows: list[PayerInfo]) -> None:
+        for p in rows:
+            if p.active or p.id == current:
+                combo.addItem(f"{p.name} ({p.payer_code})", p.id)
+        if current is not None:
+            combo.setCurrentIndex(max(0, combo.findData(current)))
+
+    dialog.read(lambda: payers.list_payers(db, actor), fill)
     return combo
 
 
@@ -505,7 +533,7 @@ class CoverageDialog(_EditDialog):
             parent,
         )
         self.ctx, self.client_id, self.info = ctx, client_id, info
-        self.payer = _payer_combo(ctx, info.payer_id if info else None)
+        self.payer = _payer_combo(self, ctx, info.payer_id if info else None)
         self.fields["payer_id"] = self.payer
         self.member = self._line("member_id", "", 40)
         self.group_no = self._line("group_number", "", 40)
@@ -544,14 +572,10 @@ class CoverageDialog(_EditDialog):
             self.start.set_value(info.start_date)
             self.end.set_value(info.end_date)
 
-    def save(self) -> None:
-        info = self.info
-        payers.save_coverage(
-            self.ctx.db,
-            self.ctx.actor,
-            self.client_id,
-            int(self.payer.currentData() or 0),
-            self.member.text(),
+    def save(self) -> Callable[[], Any]:
+        info, db, actor, client_id = self.info, self.ctx.db, self.ctx.actor, self.client_id
+        payer_id, member = int(self.payer.currentData() or 0), self.member.text()
+        typed: dict[str, Any] = dict(
             group_number=self.group_no.text(),
             start_date=self.start.value(),
             end_date=self.end.value(),
@@ -563,6 +587,7 @@ class CoverageDialog(_EditDialog):
             subscriber_dob=self.sub_dob.value(),
             subscriber_sex=str(self.sub_sex.currentData() or ""),
         )
+        return lambda: payers.save_coverage(db, actor, client_id, payer_id, member, **typed)
 
 
 class AuthDialog(_EditDialog):
@@ -585,7 +610,7 @@ class AuthDialog(_EditDialog):
             parent,
         )
         self.ctx, self.client_id, self.info = ctx, client_id, info
-        self.payer = _payer_combo(ctx, info.payer_id if info else None)
+        self.payer = _payer_combo(self, ctx, info.payer_id if info else None)
         self.fields["payer_id"] = self.payer
         self.number = self._line("auth_number", "From the payer's approval letter", 40)
         self.code = self._line("code", "e.g. H0015 or 90834", 5)
@@ -608,20 +633,21 @@ class AuthDialog(_EditDialog):
             self.end.set_value(info.end_date)
             self.units.setValue(info.units)
 
-    def save(self) -> None:
-        info = self.info
-        payers.save_authorization(
-            self.ctx.db,
-            self.ctx.actor,
-            AuthInput(
-                self.client_id,
-                int(self.payer.currentData() or 0),
-                self.number.text(),
-                self.code.text(),
-                self.start.value(),
-                self.end.value(),
-                self.units.value(),
-            ),
+    def save(self) -> Callable[[], Any]:
+        info, db, actor = self.info, self.ctx.db, self.ctx.actor
+        data = AuthInput(
+            self.client_id,
+            int(self.payer.currentData() or 0),
+            self.number.text(),
+            self.code.text(),
+            self.start.value(),
+            self.end.value(),
+            self.units.value(),
+        )
+        return lambda: payers.save_authorization(
+            db,
+            actor,
+            data,
             auth_id=info.id if info else None,
             version=info.version if info else None,
         )
@@ -634,6 +660,7 @@ class ClientBillingTab(QWidget):
         super().__init__(parent)
         self.ctx = ctx
         self.client_id: int | None = None
+        self.last_op: ops.Op[Any] | None = None
         can = ctx.can(Perm.PAYER_MANAGE)
         lay = QVBoxLayout(self)
         lay.addWidget(section_title("Insurance"))
@@ -696,8 +723,10 @@ class ClientBillingTab(QWidget):
         self.auth_model.set_rows(data[1])
 
     def _reload(self) -> None:
-        if self.client_id is not None:
-            self.load(self.client_id)
+        """Read the tab again on a worker (after a change)."""
+        cid = self.client_id
+        if cid is not None:
+            self.last_op = ops.run(self, lambda: self.fetch(cid), lambda d: self.load(cid, d))
 
     def _current(self, table: object, model: RowsModel) -> object | None:  # type: ignore[type-arg]
         index = table.currentIndex()  # type: ignore[attr-defined]
@@ -734,11 +763,12 @@ class ClientBillingTab(QWidget):
             self, f"Remove authorization {auth.auth_number}", "Reason (required):"
         )
         if ok:
-            try:
-                payers.void_authorization(self.ctx.db, self.ctx.actor, auth.id, reason)
-            except UserError as exc:
-                msgbox.user_error(self, exc)
-            self._reload()
+            db, actor = self.ctx.db, self.ctx.actor
+            self.last_op = (
+                ops.Op(self, lambda: payers.void_authorization(db, actor, auth.id, reason))
+                .on_done(self._reload)
+                .run_in_background()
+            )
 
 
 def _missing(c: CoverageInfo) -> str | None:

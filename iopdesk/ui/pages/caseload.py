@@ -23,7 +23,7 @@ from iopdesk.models.enums import AssignmentRole, Role
 from iopdesk.services import clients, staff
 from iopdesk.services.permissions import Perm
 from iopdesk.services.staff import AssignmentInfo, StaffInfo
-from iopdesk.ui import clock, msgbox, style
+from iopdesk.ui import clock, msgbox, ops, style
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.forms import FormDialog
 from iopdesk.ui.pages.intake import FORM_CSS, DateField, hint, mark_invalid, repolish
@@ -334,8 +334,6 @@ class AssignDialog(FormDialog):
         self.staff = QComboBox()
         self.staff.setObjectName("staff")
         self.staff.addItem("Choose a staff member", None)
-        for person in staff.list_staff(ctx.db, ctx.actor):
-            self.staff.addItem(person.display_name, person.id)
         self.start = DateField(
             maximum=date(clock.today().year + 1, 12, 31), blank_page=clock.today()
         )
@@ -384,14 +382,35 @@ class AssignDialog(FormDialog):
         self.form.addRow(history)
         self.role.currentIndexChanged.connect(lambda _i: self._role_changed())
         self.staff.currentIndexChanged.connect(lambda _i: mark_invalid(self.staff, None))
-        self.accept_action = self._save
-        self.load_history()
+        self.accept_action = self._check  # then `_try_accept` sets the save (a worker's)
+        self.assignments: list[AssignmentInfo] = []
+        self.current.setText("Reading the care team...")
+        self.buttons.setEnabled(False)  # until the staff list and the history arrive
+        self.opening = self.load_history(with_staff=True)
         self.staff.setFocus()
 
-    def load_history(self) -> None:
-        self.assignments = staff.assignments_for(self.ctx.db, self.ctx.actor, self.client_id)
-        self.history_model.set_rows(self.assignments)
-        self._role_changed()
+    def load_history(self, with_staff: bool = False) -> ops.Op[Any]:
+        """Read the care team history (and, when the dialog opens, the staff list) on a
+        worker; fill the dialog when it arrives."""
+        db, actor, client_id = self.ctx.db, self.ctx.actor, self.client_id
+
+        def read() -> tuple[list[StaffInfo], list[AssignmentInfo]]:
+            people = staff.list_staff(db, actor) if with_staff else []
+            return people, staff.assignments_for(db, actor, client_id)
+
+        def fill(data: tuple[list[StaffInfo], list[AssignmentInfo]]) -> None:
+            people, self.assignments = data
+            for person in people:
+                self.staff.addItem(person.display_name, person.id)
+            self.history_model.set_rows(self.assignments)
+            self._role_changed()
+
+        return (
+            ops.Op(self, read, takes_control=False)
+            .success(fill)
+            .on_done(lambda: self.buttons.setEnabled(True))
+            .run_in_background()
+        )
 
     def _role_changed(self) -> None:
         role = self.role.currentData()
@@ -402,25 +421,34 @@ class AssignDialog(FormDialog):
         else:
             self.current.setText("Nobody has this role for the client now.")
 
-    def _save(self) -> None:
-        staff_id = self.staff.currentData()
-        start = self.start.value()
-        if staff_id is None:
+    def _check(self) -> None:
+        """What was typed (GUI thread); the save itself is `save_action`, on a worker."""
+        mark_invalid(self.staff, None)
+        if self.staff.currentData() is None:
             mark_invalid(self.staff, "Choose who takes this role.")
             raise ValidationError("Choose the staff member who takes this role.")
-        if start is None:
+        if self.start.value() is None:
             mark_invalid(self.start, "Enter the start date.")
             raise ValidationError("Enter the date the new assignment starts.")
-        try:
-            self.result_info = staff.assign(
-                self.ctx.db,
-                self.ctx.actor,
-                self.client_id,
-                int(staff_id),
-                str(self.role.currentData()),
-                start,
-            )
-        except ValidationError as exc:
-            if "staff" in exc.message.lower() or "already has" in exc.message:
-                mark_invalid(self.staff, exc.message)
-            raise
+
+    def _try_accept(self) -> None:
+        # the fields are read here, on the GUI thread; the worker only gets their values
+        staff_id, role = self.staff.currentData(), self.role.currentData()
+        start = self.start.value()
+        db, actor, client_id = self.ctx.db, self.ctx.actor, self.client_id
+        self.save_action = lambda: staff.assign(
+            db, actor, client_id, int(staff_id or 0), str(role), start or date.min
+        )
+        super()._try_accept()
+
+    def _saved(self, result: Any) -> None:
+        self.result_info = result
+        super()._saved(result)
+
+    def show_error(self, text: str) -> None:
+        error = self.last_op.error if self.last_op is not None else None
+        if isinstance(error, ValidationError) and (
+            "staff" in text.lower() or "already has" in text
+        ):
+            mark_invalid(self.staff, text)
+        super().show_error(text)

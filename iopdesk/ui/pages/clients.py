@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from iopdesk.errors import UserError
 from iopdesk.models.enums import ClientStatus, Role
-from iopdesk.services import clients, notes
+from iopdesk.services import clients, notes, overrides
 from iopdesk.services.permissions import Perm
 from iopdesk.ui import clock, msgbox, ops
 from iopdesk.ui.context import AppContext
@@ -687,9 +687,17 @@ class ChartPage(Page):
 
         # the version the chart shows (a change since is refused as stale when saving)
         version = self.chart_data.client.version if self.chart_data is not None else 0
-        dialog = HoursOverrideDialog(self.ctx, self.client_id, version, self)
-        if dialog.exec() == QDialog.DialogCode.Accepted:
-            self.load(self.client_id)
+        ctx, client_id = self.ctx, self.client_id
+
+        def open_dialog(current: overrides.HoursOverride | None) -> None:
+            dialog = HoursOverrideDialog(ctx, client_id, version, self, current=current)
+            if dialog.exec() == QDialog.DialogCode.Accepted:
+                self.load(client_id)
+
+        # the override in force fills the dialog: read first, then the dialog opens
+        self.override_op = ops.run(
+            self, lambda: overrides.current_override(ctx.db, ctx.actor, client_id), open_dialog
+        )
 
     def _fill_overview(self, chart: clients.ClientChart) -> None:
         while self.overview_layout.count():

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from PySide6.QtCore import QRegularExpression, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QIcon, QKeyEvent, QPainter, QPixmap, QRegularExpressionValidator
@@ -35,11 +36,11 @@ from iopdesk.errors import UserError, ValidationError
 from iopdesk.models import Client
 from iopdesk.services import clients, drafts, lookups
 from iopdesk.services.clients import ClientInput, ContactInput
-from iopdesk.ui import clock, dates, msgbox, style
+from iopdesk.ui import clock, dates, msgbox, ops, style
 from iopdesk.ui.clock import clinic_time
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.dates import DateEdit
-from iopdesk.ui.forms import FormDialog
+from iopdesk.ui.forms import FormDialog, submit
 from iopdesk.ui.widgets import restore_typed_values, typed_values
 
 # style.py styles QLineEdit[invalid="true"] only; the other editors get the same look here.
@@ -394,7 +395,6 @@ class IntakeDialog(FormDialog):
         self.save_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         self.save_button.setObjectName("primary")
         repolish(self.save_button)
-        self.accept_action = self._save
         self.buttons.rejected.disconnect(self.reject)
         self.buttons.rejected.connect(self.cancel)
         self._status_changed()
@@ -774,8 +774,15 @@ class IntakeDialog(FormDialog):
         ):
             return
         self.draft_timer.stop()
-        drafts.discard(self.ctx.db, self.ctx.actor, INTAKE_DRAFT)
+        self._discard_draft()
         self.reject()
+
+    def _discard_draft(self) -> None:
+        """Throw the kept draft away on an op worker (the form may close meanwhile)."""
+        db, actor = self.ctx.db, self.ctx.actor
+        ops.Op(self.parentWidget(), lambda: drafts.discard(db, actor, INTAKE_DRAFT)).failure(
+            lambda exc: ops.log_bug(exc)
+        ).run_in_background()
 
     # -- drafts (typed work is never lost) ------------------------------------------------------
     def typed_state(self) -> dict[str, object]:
@@ -801,18 +808,36 @@ class IntakeDialog(FormDialog):
         return None
 
     def keep_typed_work(self) -> None:
+        """Keep what was typed now (signing out, locking, closing: they wait for it)."""
         drafts.keep(self.ctx.db, self.ctx.actor, INTAKE_DRAFT, self.typed_state())
 
     def _keep_draft_if_typed(self) -> None:
-        if self.unsaved_work() is not None:
-            try:
-                self.keep_typed_work()
-            except UserError as exc:
+        """The half-minute autosave: what was typed is read here, kept on an op worker."""
+        if self.unsaved_work() is None:
+            return
+        db, actor, state = self.ctx.db, self.ctx.actor, self.typed_state()
+
+        def failed(exc: BaseException) -> None:
+            if isinstance(exc, UserError):
                 self.show_error(f"The draft could not be kept: {exc.message}")
+            else:
+                ops.report_failure(self, exc)
+
+        self.autosave = (
+            ops.Op(self, lambda: drafts.keep(db, actor, INTAKE_DRAFT, state), takes_control=False)
+            .failure(failed)
+            .run_in_background()
+        )
 
     def _offer_draft(self) -> None:
-        draft = drafts.peek(self.ctx.db, self.ctx.actor, INTAKE_DRAFT)
-        if draft is None:
+        """A draft kept earlier is looked up on an op worker, then offered back."""
+        db, actor = self.ctx.db, self.ctx.actor
+        self.draft_lookup = ops.run(
+            self, lambda: drafts.peek(db, actor, INTAKE_DRAFT), self._offer_found
+        )
+
+    def _offer_found(self, draft: drafts.Draft | None) -> None:
+        if draft is None or self.has_input():  # nothing kept, or the user started afresh
             return
         when = clinic_time(draft.saved_at)
         if msgbox.confirm(
@@ -824,7 +849,7 @@ class IntakeDialog(FormDialog):
         ):
             self.restore_state(draft.data)
         else:
-            drafts.discard(self.ctx.db, self.ctx.actor, INTAKE_DRAFT)
+            self._discard_draft()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() == Qt.Key.Key_Escape:
@@ -895,29 +920,61 @@ class IntakeDialog(FormDialog):
                 {"required_weekly_hours": "Enter hours like 9 or 7.5, or leave it blank."},
             ) from None
 
-    def _save(self) -> None:
+    def _try_accept(self) -> None:
+        """Save: what was typed is checked here; the duplicate search and the save run on op
+        workers (the buttons are off meanwhile); a refusal marks its fields, nothing typed is
+        lost."""
         self.error.hide()
         self._clear_marks()
         try:
             data = self.build_input()
-            if not self._no_duplicates_or_confirmed(data):
-                raise UserError(
-                    "Not saved: this may be a client who is already registered. Check the "
-                    "census, or save again and confirm to register a new client anyway."
-                )
-            self.created = clients.create_client(self.ctx.db, self.ctx.actor, data)
-            drafts.discard(self.ctx.db, self.ctx.actor, INTAKE_DRAFT)
         except ValidationError as exc:
-            raise ValidationError(self._show_field_errors(exc.fields, exc.message)) from exc
+            self.show_error(self._show_field_errors(exc.fields, exc.message))
+            return
+        db, actor = self.ctx.db, self.ctx.actor
+        first, last = data.first_name.strip(), data.last_name.strip()
 
-    def _no_duplicates_or_confirmed(self, data: ClientInput) -> bool:
+        def search() -> list[Any]:
+            if not first or not last:
+                return []  # the service reports the missing name
+            return clients.find_possible_duplicates(db, actor, first, last, data.dob)
+
+        self.last_op = submit(
+            self, search, lambda dups: self._after_search(data, dups), show_error=self._refused
+        )
+
+    def _after_search(self, data: ClientInput, dups: list[Any]) -> None:
+        if not self._no_duplicates_or_confirmed(data, dups):
+            self.show_error(
+                "Not saved: this may be a client who is already registered. Check the "
+                "census, or save again and confirm to register a new client anyway."
+            )
+            return
+        db, actor = self.ctx.db, self.ctx.actor
+
+        def save() -> Client:
+            created = clients.create_client(db, actor, data)
+            drafts.discard(db, actor, INTAKE_DRAFT)
+            return created
+
+        self.last_op = submit(self, save, self._created, show_error=self._refused)
+
+    def _created(self, created: Client) -> None:
+        self.created = created
+        self.saved = created
+        self.draft_timer.stop()
+        self.accept()
+
+    def _refused(self, text: str) -> None:
+        exc = self.last_op.error if self.last_op is not None else None
+        if isinstance(exc, ValidationError):
+            text = self._show_field_errors(exc.fields, exc.message)
+        self.show_error(text)
+
+    def _no_duplicates_or_confirmed(self, data: ClientInput, dups: list[Any]) -> bool:
+        """`dups`: the possible duplicates found (on a worker); asks when there are any."""
         from iopdesk.ui.pages.clients import STATUS_LABELS  # late: clients.py opens this form
 
-        if not data.first_name.strip() or not data.last_name.strip():
-            return True  # the service reports the missing name
-        dups = clients.find_possible_duplicates(
-            self.ctx.db, self.ctx.actor, data.first_name.strip(), data.last_name.strip(), data.dob
-        )
         if not dups:
             return True
         key = (

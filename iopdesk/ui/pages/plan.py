@@ -12,7 +12,7 @@ import itertools
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent, QPen
@@ -47,6 +47,8 @@ from iopdesk.ui.forms import FormDialog
 from iopdesk.ui.pages.intake import FORM_CSS, DateField, editable_combo, hint, repolish
 from iopdesk.ui.tablemodel import Column, RowsModel
 from iopdesk.ui.widgets import make_table, muted, section_title
+
+T = TypeVar("T")
 
 KIND_LABELS = {
     "problem": "Problem",
@@ -138,10 +140,7 @@ class PlanItemDialog(FormDialog):
             self.responsible = QComboBox()
             self.responsible.setObjectName("responsible")
             self.responsible.addItem("Choose a staff member", None)
-            for person in staff.list_staff(ctx.db, ctx.actor):
-                self.responsible.addItem(person.display_name, person.id)
-            current = getattr(existing, "responsible_staff_id", None) or ctx.actor.staff_id
-            self.responsible.setCurrentIndex(max(self.responsible.findData(current), 0))
+            self._read_staff()
             self.form.addRow("Modality", self.modality)
             self.form.addRow("Frequency", self.frequency)
             self.form.addRow("Responsible", self.responsible)
@@ -150,32 +149,54 @@ class PlanItemDialog(FormDialog):
         repolish(ok)
         self.accept_action = self._save
 
+    def _read_staff(self) -> None:
+        """The Responsible pick list, read on a worker (OK waits for it)."""
+        db, actor, existing = self.ctx.db, self.ctx.actor, self.existing
+        self.buttons.setEnabled(False)
+
+        def fill(people: list[Any]) -> None:
+            assert self.responsible is not None
+            for person in people:
+                self.responsible.addItem(person.display_name, person.id)
+            current = getattr(existing, "responsible_staff_id", None) or actor.staff_id
+            self.responsible.setCurrentIndex(max(self.responsible.findData(current), 0))
+
+        self.reading = (
+            ops.Op(self, lambda: staff.list_staff(db, actor), takes_control=False)
+            .success(fill)
+            .on_done(lambda: self.buttons.setEnabled(True))
+            .run_in_background()
+        )
+
     def _save(self) -> None:
-        db, actor = self.ctx.db, self.ctx.actor
+        """Read the fields (GUI thread); `save_action` saves them on a worker."""
+        db, actor, parent_id = self.ctx.db, self.ctx.actor, self.parent_id
         text = self.description.toPlainText()
         e = self.existing
         version = int(getattr(e, "version", 0))
         item_id = int(getattr(e, "id", 0))
+        save: Callable[[], Any]
         if self.kind == "problem":
             if e:
-                plans.update_problem(db, actor, item_id, version, text)
+                save = lambda: plans.update_problem(db, actor, item_id, version, text)  # noqa: E731
             else:
-                self.saved_id = plans.add_problem(db, actor, self.parent_id, text)
+                save = lambda: plans.add_problem(db, actor, parent_id, text)  # noqa: E731
         elif self.kind == "goal":
             assert self.client_words is not None
             words = self.client_words.toPlainText()
             if e:
-                plans.update_goal(db, actor, item_id, version, text, words)
+                save = lambda: plans.update_goal(db, actor, item_id, version, text, words)  # noqa: E731
             else:
-                self.saved_id = plans.add_goal(db, actor, self.parent_id, text, words)
+                save = lambda: plans.add_goal(db, actor, parent_id, text, words)  # noqa: E731
         elif self.kind == "objective":
             assert self.target is not None
+            target = self.target.value()
             if e:
-                plans.update_objective(db, actor, item_id, version, text, self.target.value())
-            else:
-                self.saved_id = plans.add_objective(
-                    db, actor, self.parent_id, text, self.target.value()
+                save = lambda: plans.update_objective(  # noqa: E731
+                    db, actor, item_id, version, text, target
                 )
+            else:
+                save = lambda: plans.add_objective(db, actor, parent_id, text, target)  # noqa: E731
         else:
             assert self.modality and self.frequency and self.responsible
             args = (
@@ -185,9 +206,15 @@ class PlanItemDialog(FormDialog):
                 self.responsible.currentData(),
             )
             if e:
-                plans.update_intervention(db, actor, item_id, version, *args)
+                save = lambda: plans.update_intervention(db, actor, item_id, version, *args)  # noqa: E731
             else:
-                self.saved_id = plans.add_intervention(db, actor, self.parent_id, *args)
+                save = lambda: plans.add_intervention(db, actor, parent_id, *args)  # noqa: E731
+        self.save_action = save
+
+    def _saved(self, result: Any) -> None:
+        if self.existing is None:
+            self.saved_id = result
+        super()._saved(result)
 
 
 class AgreementDialog(FormDialog):
@@ -211,8 +238,9 @@ class AgreementDialog(FormDialog):
         when = self.signed.value()
         if when is None:
             raise UserError("Enter the date the client signed the plan.")
-        plans.record_client_agreement(
-            self.ctx.db, self.ctx.actor, self.plan.id, self.plan.version, when
+        db, actor, plan = self.ctx.db, self.ctx.actor, self.plan
+        self.save_action = lambda: plans.record_client_agreement(
+            db, actor, plan.id, plan.version, when
         )
 
 
@@ -274,15 +302,19 @@ class ReviewDialog(FormDialog):
             value = combo.currentData()
             if value:
                 ratings.append(plans.GoalRating(goal_id, value, comment.text()))
-        self.saved_id = plans.add_review(
+        db, actor, plan, summary = (
             self.ctx.db,
             self.ctx.actor,
-            self.plan.id,
-            self.plan.version,
-            when,
+            self.plan,
             self.summary.toPlainText(),
-            ratings,
         )
+        self.save_action = lambda: plans.add_review(
+            db, actor, plan.id, plan.version, when, summary, ratings
+        )
+
+    def _saved(self, result: Any) -> None:
+        self.saved_id = result
+        super()._saved(result)
 
 
 class MeasureDialog(FormDialog):
@@ -375,14 +407,13 @@ class MeasureDialog(FormDialog):
         when = self.when.value()
         if when is None:
             raise UserError("Enter the date the measure was given.")
-        self.result_info = measures.record_measure(
-            self.ctx.db,
-            self.ctx.actor,
-            self.client_id,
-            str(self.instrument.currentData()),
-            when,
-            self._values(),
-        )
+        db, actor, client_id = self.ctx.db, self.ctx.actor, self.client_id
+        code, values = str(self.instrument.currentData()), self._values()
+        self.save_action = lambda: measures.record_measure(db, actor, client_id, code, when, values)
+
+    def _saved(self, result: Any) -> None:
+        self.result_info = result
+        super()._saved(result)
 
 
 # ------------------------------------------------------------------------------------------
@@ -477,6 +508,7 @@ class TreatmentPlanTab(QWidget):
         super().__init__()
         self.ctx = ctx
         self.client_id: int | None = None
+        self.last_op: ops.Op[Any] | None = None
         self.plan: plans.PlanInfo | None = None
         self.summaries: list[plans.PlanSummary] = []
         self.can_write = ctx.can(Perm.CLINICAL_WRITE)
@@ -665,7 +697,24 @@ class TreatmentPlanTab(QWidget):
         self._load_measures(data["measures"])
 
     def _pick_plan(self, _index: int) -> None:
-        self._show_plan(self.plan_pick.currentData())
+        """Show another of the client's plans: read on a worker (a refusal is shown)."""
+        plan_id = self.plan_pick.currentData()
+        if plan_id is None:
+            self._show_plan(None)
+            return
+        db, actor = self.ctx.db, self.ctx.actor
+
+        def read() -> plans.PlanInfo | UserError:
+            try:
+                return plans.get_plan(db, actor, plan_id)
+            except UserError as exc:
+                return exc
+
+        def show(result: plans.PlanInfo | UserError) -> None:
+            if self.plan_pick.currentData() == plan_id:  # not picked another meanwhile
+                self._show_plan(plan_id, result)
+
+        self.last_op = ops.run(self, read, show)
 
     def _show_plan(self, plan_id: int | None, read: object = None) -> None:
         """`read`: the plan (or the refusal) `fetch` already read for `plan_id`."""
@@ -788,9 +837,15 @@ class TreatmentPlanTab(QWidget):
         return item
 
     def _load_measures(self, rows: Any = None) -> None:
-        assert self.client_id is not None
+        """Show the measures `fetch` read; without them, read them again on a worker."""
+        client_id = self.client_id
+        assert client_id is not None
         if rows is None:
-            rows = measures.list_measures(self.ctx.db, self.ctx.actor, self.client_id)
+            db, actor = self.ctx.db, self.ctx.actor
+            self.last_op = ops.run(
+                self, lambda: measures.list_measures(db, actor, client_id), self._load_measures
+            )
+            return
         self.measures_chart.set_series(measures.series(rows))
         self.measures_model.set_rows(list(reversed(rows)))
 
@@ -836,30 +891,36 @@ class TreatmentPlanTab(QWidget):
 
     # -- actions -------------------------------------------------------------------------
 
-    def _run(self, action: Callable[[], object]) -> bool:
-        def reload() -> None:
-            if self.client_id is not None:
-                self.load(self.client_id, self.plan.id if self.plan else None)
-
-        return ops.attempt(self, action, reload)
-
-    def _reload(self, plan_id: int | None = None) -> None:
-        assert self.client_id is not None
-        self.load(
-            self.client_id,
-            plan_id if plan_id is not None else (self.plan.id if self.plan else None),
+    def _run(self, action: Callable[[], T], then: Callable[[T], Any]) -> ops.Op[T]:
+        """Run a change on an op worker, then `then(result)`; a record changed on another
+        workstation is said and the plan reloads."""
+        op: ops.Op[T] = (
+            ops.Op(self, action, takes_control=False)
+            .success(then)
+            .on_stale(lambda: self._reload())
+            .run_in_background()
         )
+        self.last_op = op
+        return op
+
+    def _reload(self, plan_id: int | None = None) -> ops.Op[Any]:
+        """Read the tab again on a worker (`fetch`) and show it (`load` with the data)."""
+        client_id = self.client_id
+        assert client_id is not None
+        keep = plan_id if plan_id is not None else (self.plan.id if self.plan else None)
+        op: ops.Op[Any] = ops.run(
+            self,
+            lambda: self.fetch(client_id, keep),
+            lambda data: self.load(client_id, keep, data=data),
+        )
+        self.last_op = op
+        return op
 
     def new_plan(self) -> None:
         if self.client_id is None:
             return
-        created: list[int] = []
-        if self._run(
-            lambda: created.append(
-                plans.create_plan(self.ctx.db, self.ctx.actor, self.client_id or 0)
-            )
-        ):
-            self._reload(created[0])
+        db, actor, client_id = self.ctx.db, self.ctx.actor, self.client_id
+        self._run(lambda: plans.create_plan(db, actor, client_id), self._reload)
 
     def revise(self) -> None:
         plan = self.plan
@@ -874,11 +935,8 @@ class TreatmentPlanTab(QWidget):
             default=True,
         ):
             return
-        created: list[int] = []
-        if self._run(
-            lambda: created.append(plans.revise_plan(self.ctx.db, self.ctx.actor, plan.id))
-        ):
-            self._reload(created[0])
+        db, actor = self.ctx.db, self.ctx.actor
+        self._run(lambda: plans.revise_plan(db, actor, plan.id), self._reload)
 
     def _sign_clicked(self) -> None:
         if self.plan is None:
@@ -892,14 +950,15 @@ class TreatmentPlanTab(QWidget):
         ):
             self.sign()
 
-    def sign(self) -> bool:
+    def sign(self) -> ops.Op[Any] | None:
         plan = self.plan
         if plan is None:
-            return False
-        ok = self._run(lambda: plans.sign_plan(self.ctx.db, self.ctx.actor, plan.id, plan.version))
-        if ok:
-            self._reload(plan.id)
-        return ok
+            return None
+        db, actor = self.ctx.db, self.ctx.actor
+        return self._run(
+            lambda: plans.sign_plan(db, actor, plan.id, plan.version),
+            lambda _r: self._reload(plan.id),
+        )
 
     def record_agreement(self) -> None:
         if self.plan is None:
@@ -953,16 +1012,12 @@ class TreatmentPlanTab(QWidget):
             default=True,
         ):
             return
-        if self._run(
-            lambda: plans.remove_item(
-                self.ctx.db,
-                self.ctx.actor,
-                kind,
-                int(getattr(info, "id", 0)),
-                int(getattr(info, "version", 0)),
-            )
-        ):
-            self._reload()
+        db, actor = self.ctx.db, self.ctx.actor
+        item_id, version = int(getattr(info, "id", 0)), int(getattr(info, "version", 0))
+        self._run(
+            lambda: plans.remove_item(db, actor, kind, item_id, version),
+            lambda _r: self._reload(),
+        )
 
     def _print_clicked(self) -> None:
         if self.plan is None:
@@ -981,16 +1036,16 @@ class TreatmentPlanTab(QWidget):
         if name:
             self.print_to(Path(name), release)
 
-    def print_to(self, path: Path, release: Release | None = None) -> bool:
+    def print_to(self, path: Path, release: Release | None = None) -> ops.Op[Any] | None:
+        """Write the plan's PDF on an op worker; says where it was saved."""
         plan = self.plan
         if plan is None:
-            return False
-        ok = self._run(
-            lambda: plans.print_plan(self.ctx.db, self.ctx.actor, plan.id, path, release=release)
+            return None
+        db, actor = self.ctx.db, self.ctx.actor
+        return self._run(
+            lambda: plans.print_plan(db, actor, plan.id, path, release=release),
+            lambda _r: msgbox.info(self, "Treatment plan printed", f"Saved {path}."),
         )
-        if ok:
-            msgbox.info(self, "Treatment plan printed", f"Saved {path}.")
-        return ok
 
     def measure_dialog(self, code: str = "PHQ-9") -> MeasureDialog:
         assert self.client_id is not None

@@ -10,6 +10,7 @@ from datetime import date, time
 from decimal import Decimal
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QDate, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
@@ -34,8 +35,9 @@ from PySide6.QtWidgets import (
 from iopdesk.errors import UserError, ValidationError
 from iopdesk.services import asam, drugscreens, medications, overrides, safety
 from iopdesk.services.permissions import Perm
-from iopdesk.ui import clock, msgbox
+from iopdesk.ui import clock, msgbox, ops
 from iopdesk.ui.context import AppContext
+from iopdesk.ui.forms import submit
 from iopdesk.ui.tablemodel import Column, RowsModel
 from iopdesk.ui.widgets import make_table, muted, section_title
 
@@ -86,6 +88,8 @@ class RiskBanner(QLabel):
         self.setWordWrap(True)
         self.setStyleSheet(BANNER_STYLE)
         self.setVisible(False)
+        self._wanted: int | None = None
+        self.last_op: ops.Op[Any] | None = None
 
     def show_text(self, text: str) -> None:
         """Show a banner text already read (the chart's open reads it with the header)."""
@@ -94,20 +98,32 @@ class RiskBanner(QLabel):
 
     def update_for(self, ctx: AppContext, client_id: int | None) -> None:
         if client_id is None:
+            self._wanted = None
             self.setVisible(False)
             return
-        try:
-            b = safety.banner(ctx.db, ctx.actor, client_id)
-        except UserError:
-            self.setVisible(False)
-            return
-        self.setText(b.text)
-        self.setVisible(b.shown)
+        self._wanted = client_id
+
+        def read() -> safety.RiskBanner | None:
+            try:
+                return safety.banner(ctx.db, ctx.actor, client_id)
+            except UserError:
+                return None
+
+        def show(b: safety.RiskBanner | None) -> None:
+            if not shiboken6.isValid(self) or self._wanted != client_id:
+                return  # closed, or another client was asked for meanwhile
+            self.setText(b.text if b is not None else "")
+            self.setVisible(b is not None and b.shown)
+
+        self.last_op = ops.run(self, read, show)
 
 
 # -- small dialogs ---------------------------------------------------------------------------
 class _Dialog(QDialog):
-    """A form dialog: fields, a plain-words error line, OK runs `accept_action`."""
+    """A form dialog: fields, a plain-words error line. OK runs `accept_action` on the GUI
+    thread (it reads the fields and returns the service call), then that call on an op worker
+    (`forms.submit`): the buttons are off while it runs, a refusal shows on the error line with
+    everything typed kept, success lands in `result_` and closes the dialog."""
 
     def __init__(self, title: str, ok_text: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -135,16 +151,32 @@ class _Dialog(QDialog):
         self.outer.addLayout(row)
         self.button_row = row
         self.result_: Any = None
+        self.last_op: ops.Op[Any] | None = None
 
-    def accept_action(self) -> Any:  # pragma: no cover - overridden
+    def accept_action(self) -> Callable[[], Any]:  # pragma: no cover - overridden
         raise NotImplementedError
 
+    def show_error(self, text: str) -> None:
+        self.error.setText(text)
+
+    def _buttons(self) -> list[QWidget]:
+        return [self.ok, self.cancel]
+
     def _ok(self) -> None:
+        self._save(self.accept_action)
+
+    def _save(self, action: Callable[[], Callable[[], Any]]) -> None:
+        """Read the fields now (a typed-input refusal shows at once), save in the background."""
         try:
-            self.result_ = self.accept_action()
+            work = action()
         except UserError as exc:
             self.error.setText(exc.message)
             return
+        self.error.setText("")
+        self.last_op = submit(self, work, self._saved, busy=self._buttons())
+
+    def _saved(self, result: Any) -> None:
+        self.result_ = result
         self.accept()
 
 
@@ -161,8 +193,9 @@ class ReasonDialog(_Dialog):
         self.form.addRow(label, self.text)
         self._action = action
 
-    def accept_action(self) -> Any:
-        return self._action(self.text.toPlainText())
+    def accept_action(self) -> Callable[[], Any]:
+        text = self.text.toPlainText()
+        return lambda: self._action(text)
 
 
 class CssrsDialog(_Dialog):
@@ -219,8 +252,9 @@ class CssrsDialog(_Dialog):
         color = {"high": "#b00020", "moderate": "#b26a00"}.get(level, "#2e7d32")
         self.level.setStyleSheet(f"color: {color}; font-weight: 700;")
 
-    def accept_action(self) -> Any:
-        return safety.record_cssrs(self.ctx.db, self.ctx.actor, self.client_id, self.data())
+    def accept_action(self) -> Callable[[], Any]:
+        ctx, client_id, data = self.ctx, self.client_id, self.data()
+        return lambda: safety.record_cssrs(ctx.db, ctx.actor, client_id, data)
 
 
 class SafetyPlanDialog(_Dialog):
@@ -235,13 +269,17 @@ class SafetyPlanDialog(_Dialog):
         client_id: int,
         plan: safety.SafetyPlanInfo | None = None,
         parent: QWidget | None = None,
+        *,
+        new_data: safety.SafetyPlanData | None = None,
     ) -> None:
+        """`new_data`: a new plan's prefilled steps (`safety.new_plan_data`, read by the
+        caller on a worker: `SafetyTab` does); without it a new plan starts empty."""
         super().__init__("Safety plan (Stanley-Brown)", "Sign plan", parent)
         self.ctx, self.client_id = ctx, client_id
         self.plan_id = plan.id if plan else None
         self.version = plan.version if plan else None
         self.resize(900, 700)
-        data = plan.data if plan else safety.new_plan_data(ctx.db, ctx.actor, client_id)
+        data = plan.data if plan else (new_data or safety.SafetyPlanData())
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         inner = QWidget()
@@ -308,24 +346,42 @@ class SafetyPlanDialog(_Dialog):
             client_participated=self.participated.isChecked(),
         )
 
-    def save(self) -> safety.SafetyPlanInfo:
-        info = safety.save_safety_plan(
-            self.ctx.db, self.ctx.actor, self.client_id, self.data(), self.plan_id, self.version
-        )
-        self.plan_id, self.version = info.id, info.version
-        return info
+    def _buttons(self) -> list[QWidget]:
+        return [self.ok, self.cancel, self.save_btn]
+
+    def save(self) -> Callable[[], safety.SafetyPlanInfo]:
+        """Read the steps now; the returned call saves them (on a worker) and remembers the
+        saved version, so signing after a refused sign does not save a second plan."""
+        ctx, client_id, data = self.ctx, self.client_id, self.data()
+
+        def work() -> safety.SafetyPlanInfo:
+            info = safety.save_safety_plan(
+                ctx.db, ctx.actor, client_id, data, self.plan_id, self.version
+            )
+            self.plan_id, self.version = info.id, info.version  # buttons are off meanwhile
+            return info
+
+        return work
 
     def _save_clicked(self) -> None:
-        try:
-            self.result_ = self.save()
-        except UserError as exc:
-            self.error.setText(exc.message)
-            return
-        self.accept()
+        self._save(self.save)
 
-    def accept_action(self) -> Any:
-        info = self.save()
-        return safety.sign_safety_plan(self.ctx.db, self.ctx.actor, info.id, info.version)
+    def accept_action(self) -> Callable[[], Any]:
+        save, ctx = self.save(), self.ctx
+
+        def work() -> safety.SafetyPlanInfo:
+            info = save()
+            return safety.sign_safety_plan(ctx.db, ctx.actor, info.id, info.version)
+
+        return work
+
+
+def _reload(tab: Any) -> None:
+    """Read a chart tab again on a worker (`fetch`) and show it (`present`) on the GUI thread."""
+    cid = tab.client_id
+    if cid is None:
+        return
+    tab.last_op = ops.run(tab, lambda: tab.fetch(cid), lambda data: tab.present(cid, data))
 
 
 # -- the Safety tab --------------------------------------------------------------------------
@@ -471,9 +527,12 @@ class SafetyTab(QWidget):
             )
         self.history.setPlainText("\n".join(lines))
 
+    def reload(self) -> None:
+        """Read the tab again on a worker (after a save)."""
+        _reload(self)
+
     def _after(self) -> None:
-        if self.client_id is not None:
-            self.load(self.client_id)
+        self.reload()
         self.changed.emit()
 
     def _run(self, dialog: QDialog) -> bool:
@@ -540,7 +599,16 @@ class SafetyTab(QWidget):
         draft = current if current is not None and current.status == "draft" else None
         if current is not None and draft is None and not self.ctx.can(Perm.CLINICAL_WRITE):
             return
-        self._run(SafetyPlanDialog(self.ctx, self.client_id, draft, self))
+        cid, ctx = self.client_id, self.ctx
+        if draft is not None:
+            self._run(SafetyPlanDialog(ctx, cid, draft, self))
+            return
+        # a new plan starts from what the chart knows (read first, then the dialog opens)
+        self.last_op = ops.run(
+            self,
+            lambda: safety.new_plan_data(ctx.db, ctx.actor, cid),
+            lambda data: self._run(SafetyPlanDialog(ctx, cid, None, self, new_data=data)),
+        )
 
     def _print(self) -> None:
         p = self.selected_plan()
@@ -550,12 +618,13 @@ class SafetyTab(QWidget):
         path = ask_pdf_path(self, "Print safety plan", f"safety-plan-{p.id}.pdf")
         if not path:
             return
-        try:
-            safety.print_safety_plan(self.ctx.db, self.ctx.actor, p.id, path)
-        except UserError as exc:
-            msgbox.user_error(self, exc)
-            return
-        _opened(path)
+        ctx = self.ctx
+        self.last_op = ops.run(
+            self,
+            lambda: safety.print_safety_plan(ctx.db, ctx.actor, p.id, path),
+            lambda _r: _opened(path),
+            progress="Writing the safety plan...",
+        )
 
 
 # -- medications -----------------------------------------------------------------------------
@@ -626,11 +695,12 @@ class MedicationDialog(_Dialog):
             self.source.currentText(),
         )
 
-    def accept_action(self) -> Any:
-        db, actor = self.ctx.db, self.ctx.actor
-        if self.med is None:
-            return medications.add_medication(db, actor, self.client_id, self.data())
-        return medications.update_medication(db, actor, self.med.id, self.med.version, self.data())
+    def accept_action(self) -> Callable[[], Any]:
+        db, actor, data = self.ctx.db, self.ctx.actor, self.data()
+        cid, med = self.client_id, self.med
+        if med is None:
+            return lambda: medications.add_medication(db, actor, cid, data)
+        return lambda: medications.update_medication(db, actor, med.id, med.version, data)
 
 
 class ReconcileDialog(_Dialog):
@@ -649,15 +719,11 @@ class ReconcileDialog(_Dialog):
         self.form.addRow("Date", self.on)
         self.form.addRow("Note", self.note)
 
-    def accept_action(self) -> Any:
-        return medications.reconcile(
-            self.ctx.db,
-            self.ctx.actor,
-            self.client_id,
-            str(self.occasion.currentData()),
-            _pydate(self.on.date()),
-            self.note.toPlainText(),
-        )
+    def accept_action(self) -> Callable[[], Any]:
+        db, actor, cid = self.ctx.db, self.ctx.actor, self.client_id
+        occasion, on = str(self.occasion.currentData()), _pydate(self.on.date())
+        note = self.note.toPlainText()
+        return lambda: medications.reconcile(db, actor, cid, occasion, on, note)
 
 
 class MedicationsTab(QWidget):
@@ -741,8 +807,8 @@ class MedicationsTab(QWidget):
         self.recon.setPlainText("\n".join(lines) or "Not reconciled yet (intake and discharge).")
 
     def _run(self, dialog: QDialog) -> None:
-        if dialog.exec() == QDialog.DialogCode.Accepted and self.client_id is not None:
-            self.load(self.client_id)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            _reload(self)
 
     def _add(self) -> None:
         if self.client_id is not None:
@@ -845,8 +911,9 @@ class DrugScreenDialog(_Dialog):
             self.comment.text(),
         )
 
-    def accept_action(self) -> Any:
-        return drugscreens.record_screen(self.ctx.db, self.ctx.actor, self.client_id, self.data())
+    def accept_action(self) -> Callable[[], Any]:
+        db, actor, cid, data = self.ctx.db, self.ctx.actor, self.client_id, self.data()
+        return lambda: drugscreens.record_screen(db, actor, cid, data)
 
 
 class DrugScreensTab(QWidget):
@@ -945,18 +1012,21 @@ class DrugScreensTab(QWidget):
         if self.client_id is None:
             return
         if DrugScreenDialog(self.ctx, self.client_id, self).exec() == QDialog.DialogCode.Accepted:
-            self.load(self.client_id)
+            _reload(self)
 
     def _review(self) -> None:
         s = self._selected()
         if s is None or self.client_id is None:
             return
-        try:
-            drugscreens.review_screen(self.ctx.db, self.ctx.actor, s.id, s.version)
-        except UserError as exc:
-            msgbox.user_error(self, exc)
-            return
-        self.load(self.client_id)
+        db, actor = self.ctx.db, self.ctx.actor
+        self.review_btn.setEnabled(False)
+        self.last_op = (
+            ops.Op(self, lambda: drugscreens.review_screen(db, actor, s.id, s.version))
+            .success(lambda _r: _reload(self))
+            .on_stale(lambda: _reload(self))
+            .on_done(lambda: self.review_btn.setEnabled(True))
+            .run_in_background()
+        )
 
 
 # -- ASAM ------------------------------------------------------------------------------------
@@ -1008,7 +1078,7 @@ class AsamDialog(_Dialog):
         self.form.addRow("Placed in", self.placed)
         self.form.addRow("Reason for a different level", self.variance)
 
-    def accept_action(self) -> Any:
+    def accept_action(self) -> Callable[[], Any]:
         ratings = tuple(s.value() for s in self.ratings)
         notes = tuple(n.text() for n in self.notes)
         data = asam.AsamInput(
@@ -1020,7 +1090,8 @@ class AsamDialog(_Dialog):
             str(self.placed.currentData() or ""),
             self.variance.text(),
         )
-        return asam.record_asam(self.ctx.db, self.ctx.actor, self.client_id, data)
+        db, actor, cid = self.ctx.db, self.ctx.actor, self.client_id
+        return lambda: asam.record_asam(db, actor, cid, data)
 
 
 def _rating_of(n: int) -> Callable[[asam.AsamInfo], str]:
@@ -1113,7 +1184,7 @@ class AsamTab(QWidget):
         if self.client_id is None:
             return
         if AsamDialog(self.ctx, self.client_id, self).exec() == QDialog.DialogCode.Accepted:
-            self.load(self.client_id)
+            _reload(self)
 
 
 # -- hours override --------------------------------------------------------------------------
@@ -1121,12 +1192,19 @@ class HoursOverrideDialog(_Dialog):
     """Set the client's required weekly hours until an end date (then the track's apply)."""
 
     def __init__(
-        self, ctx: AppContext, client_id: int, version: int, parent: QWidget | None = None
+        self,
+        ctx: AppContext,
+        client_id: int,
+        version: int,
+        parent: QWidget | None = None,
+        *,
+        current: overrides.HoursOverride | None = None,
     ) -> None:
+        """`current`: the override in force (`overrides.current_override`, read by the caller
+        on a worker before the dialog opens; the chart does)."""
         super().__init__("Weekly hours override", "Save override", parent)
         self.ctx, self.client_id, self.version = ctx, client_id, version
         self.resize(520, 320)
-        current = overrides.current_override(ctx.db, ctx.actor, client_id)
         self.hours = QLineEdit(f"{current.hours:.2f}" if current else "")
         self.hours.setObjectName("overrideHours")
         self.until = _date_edit(current.until if current and current.until else None)
@@ -1140,17 +1218,11 @@ class HoursOverrideDialog(_Dialog):
         self.form.addRow("Last day it applies", self.until)
         self.form.addRow("Clinical reason", self.reason)
 
-    def accept_action(self) -> Any:
+    def accept_action(self) -> Callable[[], Any]:
         hours: Decimal = overrides.parse_hours(self.hours.text())
-        return overrides.set_hours_override(
-            self.ctx.db,
-            self.ctx.actor,
-            self.client_id,
-            self.version,
-            hours,
-            _pydate(self.until.date()),
-            self.reason.text(),
-        )
+        db, actor, cid, version = self.ctx.db, self.ctx.actor, self.client_id, self.version
+        until, reason = _pydate(self.until.date()), self.reason.text()
+        return lambda: overrides.set_hours_override(db, actor, cid, version, hours, until, reason)
 
 
 __all__ = [

@@ -18,15 +18,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from iopdesk.errors import StaleRecordError, ValidationError
+from iopdesk.errors import ValidationError
 from iopdesk.models.enums import Role
 from iopdesk.services import auth, staff
 from iopdesk.services.permissions import Perm
 from iopdesk.services.staff import StaffInfo, StaffInput
 from iopdesk.services.validation import npi_is_valid
-from iopdesk.ui import clock, msgbox, style
+from iopdesk.ui import clock, msgbox, ops, style
 from iopdesk.ui.context import AppContext
-from iopdesk.ui.forms import FormDialog
+from iopdesk.ui.forms import FormDialog, submit
 from iopdesk.ui.pages.intake import (
     FORM_CSS,
     US_STATES,
@@ -199,12 +199,6 @@ class StaffDialog(FormDialog):
         self.supervisor = QComboBox()
         self.supervisor.setObjectName("supervisor_id")
         self.supervisor.addItem("No supervisor", None)
-        for person in staff.list_staff(ctx.db, ctx.actor, active_only=False):
-            if info is not None and person.id == info.id:
-                continue
-            if person.active or (info is not None and person.id == info.supervisor_id):
-                suffix = "" if person.active else " (inactive)"
-                self.supervisor.addItem(person.display_name + suffix, person.id)
         self.fields["supervisor_id"] = self.supervisor
         self.supervisee.toggled.connect(lambda _on: self._supervisee_changed())
         right.addRow("NPI", self.npi)
@@ -277,8 +271,30 @@ class StaffDialog(FormDialog):
         else:
             self.role_boxes[Role.THERAPIST].setChecked(True)
         self._supervisee_changed()
-        self.accept_action = self._save
+        self.accept_action = self._check
         self.staff_code.setFocus()
+        # the supervisor list is read on a worker; OK waits for it
+        self.buttons.setEnabled(False)
+        db, actor = ctx.db, ctx.actor
+        self.reading = (
+            ops.Op(
+                self, lambda: staff.list_staff(db, actor, active_only=False), takes_control=False
+            )
+            .success(self._fill_supervisors)
+            .on_done(lambda: self.buttons.setEnabled(True))
+            .run_in_background()
+        )
+
+    def _fill_supervisors(self, people: list[StaffInfo]) -> None:
+        info = self.info
+        for person in people:
+            if info is not None and person.id == info.id:
+                continue
+            if person.active or (info is not None and person.id == info.supervisor_id):
+                suffix = "" if person.active else " (inactive)"
+                self.supervisor.addItem(person.display_name + suffix, person.id)
+        if info is not None:
+            self.supervisor.setCurrentIndex(max(self.supervisor.findData(info.supervisor_id), 0))
 
     def _line(self, name: str, placeholder: str, max_length: int) -> QLineEdit:
         edit = QLineEdit()
@@ -347,33 +363,41 @@ class StaffDialog(FormDialog):
             taxonomy=self.taxonomy.text(),
         )
 
-    def _save(self) -> None:
+    def _check(self) -> None:
+        """What was typed (GUI thread): at least one role."""
         for widget in self.fields.values():
             if is_invalid(widget):
                 mark_invalid(widget, None)
-        data = self.build_input()
+        if not self.build_input().roles:
+            raise ValidationError(self._mark({"roles": "Choose at least one."}, ""))
+
+    def _try_accept(self) -> None:
         try:
-            if not data.roles:
-                raise ValidationError(
-                    "Choose what this person does.", {"roles": "Choose at least one."}
-                )
-            if self.info is None:
-                self.saved = staff.create_staff(self.ctx.db, self.ctx.actor, data)
-            else:
-                self.saved = staff.update_staff(
-                    self.ctx.db,
-                    self.ctx.actor,
-                    self.info.id,
-                    self.info.version,
-                    data,
-                    active=self.active.isChecked(),
-                )
-        except StaleRecordError as exc:
-            # Someone else saved this record: say so, close, and let the list reload.
-            self.stale = True
-            msgbox.user_error(self, exc)
+            self._check()
         except ValidationError as exc:
-            raise ValidationError(self._mark(exc.fields, exc.message)) from exc
+            self.show_error(exc.message)
+            return
+        self.error.hide()
+        db, actor, info, data = self.ctx.db, self.ctx.actor, self.info, self.build_input()
+        active = self.active.isChecked()
+
+        def save() -> StaffInfo:
+            if info is None:
+                return staff.create_staff(db, actor, data)
+            return staff.update_staff(db, actor, info.id, info.version, data, active=active)
+
+        self.last_op = submit(self, save, self._saved, show_error=self._refused, reload=self._stale)
+
+    def _refused(self, text: str) -> None:
+        error = self.last_op.error if self.last_op is not None else None
+        if isinstance(error, ValidationError):
+            text = self._mark(error.fields, text)
+        self.show_error(text)
+
+    def _stale(self) -> None:
+        # Someone else saved this record: said in a box; close, and let the list reload.
+        self.stale = True
+        self.accept()
 
     def _mark(self, fields: dict[str, str], fallback: str) -> str:
         first: QWidget | None = None
@@ -411,11 +435,31 @@ class LinkUserDialog(FormDialog):
         )
         self.ctx = ctx
         self.info = info
-        self.users = auth.list_users(ctx.db, ctx.actor)
-        names = {s.id: s.display_name for s in staff.list_staff(ctx.db, ctx.actor, False)}
+        self.users: list[auth.UserInfo] = []
         self.account = QComboBox()
         self.account.setObjectName("account")
         self.account.addItem("No account (not linked)", None)
+        self.form.addRow("User account", self.account)
+        self.form.addRow("", muted("Choosing an account that is linked elsewhere moves the link."))
+        self.setMinimumWidth(520)
+        # the accounts and the staff names are read on a worker; OK waits for them
+        self.buttons.setEnabled(False)
+        db, actor = ctx.db, ctx.actor
+        self.reading = (
+            ops.Op(
+                self,
+                lambda: (auth.list_users(db, actor), staff.list_staff(db, actor, False)),
+                takes_control=False,
+            )
+            .success(self._fill)
+            .on_done(lambda: self.buttons.setEnabled(True))
+            .run_in_background()
+        )
+
+    def _fill(self, data: tuple[list[auth.UserInfo], list[StaffInfo]]) -> None:
+        self.users, people = data
+        info = self.info
+        names = {s.id: s.display_name for s in people}
         current = 0
         for user in self.users:
             label = f"{user.username} - {user.display_name}"
@@ -427,19 +471,21 @@ class LinkUserDialog(FormDialog):
             if user.staff_id == info.id:
                 current = self.account.count() - 1
         self.account.setCurrentIndex(current)
-        self.form.addRow("User account", self.account)
-        self.form.addRow("", muted("Choosing an account that is linked elsewhere moves the link."))
-        self.setMinimumWidth(520)
-        self.accept_action = self._save
 
-    def _save(self) -> None:
+    def _try_accept(self) -> None:
         chosen = self.account.currentData()
-        linked = [u for u in self.users if u.staff_id == self.info.id]
-        for user in linked:
-            if user.id != chosen:
-                staff.link_user(self.ctx.db, self.ctx.actor, user.id, None)
-        if chosen is not None and all(u.id != chosen for u in linked):
-            staff.link_user(self.ctx.db, self.ctx.actor, int(chosen), self.info.id)
+        db, actor, staff_id = self.ctx.db, self.ctx.actor, self.info.id
+        linked = [u for u in self.users if u.staff_id == staff_id]
+
+        def save() -> None:
+            for user in linked:
+                if user.id != chosen:
+                    staff.link_user(db, actor, user.id, None)
+            if chosen is not None and all(u.id != chosen for u in linked):
+                staff.link_user(db, actor, int(chosen), staff_id)
+
+        self.error.hide()
+        self.last_op = submit(self, save, self._saved)
 
 
 class StaffTab(QWidget):

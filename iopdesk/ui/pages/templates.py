@@ -3,6 +3,8 @@ the note editor next to SOAP, DAP, BIRP and GIRP."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLineEdit,
@@ -12,10 +14,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from iopdesk.errors import UserError
 from iopdesk.services import notes
 from iopdesk.services.notes import TemplateInfo
-from iopdesk.ui import msgbox
+from iopdesk.ui import msgbox, ops
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.forms import FormDialog
 from iopdesk.ui.tablemodel import Column, RowsModel
@@ -46,12 +47,10 @@ class TemplateDialog(FormDialog):
         self.accept_action = self._save
 
     def _save(self) -> None:
-        self.saved = notes.create_template(
-            self.ctx.db,
-            self.ctx.actor,
-            self.name.text(),
-            self.sections.toPlainText().splitlines(),
-        )
+        """Read what was typed; `save_action` saves it on an op worker."""
+        db, actor = self.ctx.db, self.ctx.actor
+        name, sections = self.name.text(), self.sections.toPlainText().splitlines()
+        self.save_action = lambda: notes.create_template(db, actor, name, sections)
 
 
 class TemplatesTab(QWidget):
@@ -111,14 +110,13 @@ class TemplatesTab(QWidget):
             return
         self.set_active(self.model.row_at(index.row()), None)
 
-    def set_active(self, info: TemplateInfo, active: bool | None) -> None:
-        try:
-            notes.set_template_active(
-                self.ctx.db,
-                self.ctx.actor,
-                info.id,
-                (not info.active) if active is None else active,
-            )
-        except UserError as exc:
-            msgbox.user_error(self, exc)
-        self.refresh()
+    def set_active(self, info: TemplateInfo, active: bool | None) -> ops.Op[Any]:
+        """Retire or reactivate a template on an op worker, then reload the list."""
+        db, actor = self.ctx.db, self.ctx.actor
+        value = (not info.active) if active is None else active
+        self.last_op = (
+            ops.Op(self, lambda: notes.set_template_active(db, actor, info.id, value))
+            .on_done(self.refresh)
+            .run_in_background()
+        )
+        return self.last_op

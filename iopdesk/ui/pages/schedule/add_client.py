@@ -16,7 +16,13 @@ from iopdesk.services.schedule import (
     SessionInfo,
 )
 from iopdesk.ui.context import AppContext
-from iopdesk.ui.pages.schedule.dialog_base import _ScheduleDialog, chosen_client, client_combo
+from iopdesk.ui.pages.schedule.dialog_base import (
+    Save,
+    _ScheduleDialog,
+    add_clients,
+    chosen_client,
+    client_combo,
+)
 from iopdesk.ui.pages.schedule.labels import long_day, time_range
 
 
@@ -42,12 +48,7 @@ class AddClientDialog(_ScheduleDialog):
         self.info = info
         self.added: int | None = None
         skip = set(on_roster)
-        rows = [
-            r
-            for r in clients.list_census(ctx.db, ctx.actor, status=ClientStatus.ACTIVE.value)
-            if r.id not in skip
-        ]
-        self.client = client_combo(rows)
+        self.client = client_combo([])
         self.client.setObjectName("addClient")
         self.reason = QLineEdit()
         self.reason.setPlaceholderText("Optional, e.g. make-up session")
@@ -57,14 +58,26 @@ class AddClientDialog(_ScheduleDialog):
         self.fields = {"client_id": self.client, "reason": self.reason}
         self.action = self._add
         self.client.setFocus()
+        db, actor = ctx.db, ctx.actor
+        self.read(
+            lambda: clients.list_census(db, actor, status=ClientStatus.ACTIVE.value),
+            lambda rows: add_clients(self.client, [r for r in rows if r.id not in skip]),
+        )
 
-    def _add(self) -> None:
+    def _add(self) -> Save:
         client_id = chosen_client(self.client)
         if client_id is None:
             raise ValidationError(
                 "Choose a client from the list.", {"client_id": "Choose a client."}
             )
-        schedule.add_to_roster(
-            self.ctx.db, self.ctx.actor, self.info.id, client_id, self.reason.text()
+        db, actor, session_id, reason = (
+            self.ctx.db,
+            self.ctx.actor,
+            self.info.id,
+            self.reason.text(),
         )
-        self.added = client_id
+
+        def added(_result: object) -> None:
+            self.added = client_id
+
+        return Save(lambda: schedule.add_to_roster(db, actor, session_id, client_id, reason), added)

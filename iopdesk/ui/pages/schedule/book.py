@@ -15,18 +15,22 @@ from PySide6.QtWidgets import (
 from iopdesk.errors import UserError, ValidationError
 from iopdesk.models.enums import ClientStatus
 from iopdesk.services import clients, schedule, staff
+from iopdesk.services.clients import CensusRow
 from iopdesk.services.schedule import (
     Conflict,
     SessionInfo,
 )
+from iopdesk.services.staff import StaffInfo
 from iopdesk.ui import msgbox
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.pages.intake import from_qdate, hint
 from iopdesk.ui.pages.schedule.dialog_base import (
+    Save,
     _date_edit,
     _ScheduleDialog,
     _time_edit,
     _to_time,
+    add_clients,
     chosen_client,
     client_combo,
     clinical_staff,
@@ -60,21 +64,12 @@ class BookDialog(_ScheduleDialog):
         self.kind = QComboBox()
         for value in schedule.BOOKABLE_KINDS:
             self.kind.addItem(KIND_LABELS[value], value)
-        census = [
-            r for r in clients.list_census(ctx.db, ctx.actor) if r.status != ClientStatus.DISCHARGED
-        ]
-        census.sort(key=lambda r: (r.status != ClientStatus.ACTIVE, r.last_name.casefold()))
-        self.census = {r.id: r for r in census}
-        self.client = client_combo(census)
+        self.census: dict[int, CensusRow] = {}
+        self.client = client_combo([])
         self.client.setObjectName("bookClient")
         self.therapist = QComboBox()
         self.therapist.addItem("Choose a therapist...", None)
-        self.staff = clinical_staff(staff.list_staff(ctx.db, ctx.actor))
-        for person in self.staff:
-            self.therapist.addItem(person.display_name, person.id)
-        me = ctx.actor.staff_id
-        if me is not None and self.therapist.findData(me) >= 0:
-            self.therapist.setCurrentIndex(self.therapist.findData(me))
+        self.staff: list[StaffInfo] = []
         self.date = _date_edit(day)
         self.start = _time_edit(dt.time(9, 0))
         self.end = _time_edit(dt.time(10, 0))
@@ -123,6 +118,22 @@ class BookDialog(_ScheduleDialog):
         self._kind_changed()
         self.action = self._book
         self.client.setFocus()
+        db, actor = ctx.db, ctx.actor
+        self.read(lambda: (clients.list_census(db, actor), staff.list_staff(db, actor)), self._fill)
+
+    def _fill(self, data: tuple[list[CensusRow], list[StaffInfo]]) -> None:
+        """The pick lists, read on a worker when the dialog opened."""
+        census = [r for r in data[0] if r.status != ClientStatus.DISCHARGED]
+        census.sort(key=lambda r: (r.status != ClientStatus.ACTIVE, r.last_name.casefold()))
+        self.census = {r.id: r for r in census}
+        add_clients(self.client, census)
+        self.staff = clinical_staff(data[1])
+        for person in self.staff:
+            self.therapist.addItem(person.display_name, person.id)
+        me = self.ctx.actor.staff_id
+        if me is not None and self.therapist.findData(me) >= 0:
+            self.therapist.setCurrentIndex(self.therapist.findData(me))
+        self._client_changed()  # a client typed before the list arrived
 
     def _kind_changed(self) -> None:
         if not self._end_touched:
@@ -159,7 +170,7 @@ class BookDialog(_ScheduleDialog):
                 self.therapist.setCurrentIndex(self.therapist.findData(person.id))
                 return
 
-    def _book(self) -> None:
+    def _book(self) -> Save:
         errors: dict[str, str] = {}
         client_id = chosen_client(self.client)
         if client_id is None:
@@ -170,31 +181,41 @@ class BookDialog(_ScheduleDialog):
         if errors:
             raise ValidationError(next(iter(errors.values())), errors)
         assert client_id is not None
+        db, actor = self.ctx.db, self.ctx.actor
         day = from_qdate(self.date.date())
-        self.booked = schedule.book_session(
-            self.ctx.db,
-            self.ctx.actor,
-            str(self.kind.currentData()),
-            client_id,
-            int(staff_id),
-            day,
-            _to_time(self.start.time()),
-            _to_time(self.end.time()),
-            location=self.location.text(),
-            telehealth=str(self.telehealth.currentData()),
-            topic=self.topic.text(),
-        )
-        # The booking stands whatever happens next; a failure here must not invite a re-book.
-        try:
-            self.conflicts = schedule.conflicts(
-                self.ctx.db, self.ctx.actor, day, day, session_id=self.booked.id
+        kind, start, end = str(self.kind.currentData()), self.start.time(), self.end.time()
+        location, topic = self.location.text(), self.topic.text()
+        telehealth = str(self.telehealth.currentData())
+
+        def work() -> tuple[SessionInfo, list[Conflict], dict[int, str]]:
+            booked = schedule.book_session(
+                db,
+                actor,
+                kind,
+                client_id,
+                int(staff_id),
+                day,
+                _to_time(start),
+                _to_time(end),
+                location=location,
+                telehealth=telehealth,
+                topic=topic,
             )
-            titles = {
-                s.id: session_label(s)
-                for s in schedule.list_sessions(self.ctx.db, self.ctx.actor, day, day)
-            }
-        except UserError:
-            return
+            # The booking stands whatever happens next; a failure here must not invite a
+            # re-book.
+            try:
+                conflicts = schedule.conflicts(db, actor, day, day, session_id=booked.id)
+                titles = {
+                    s.id: session_label(s) for s in schedule.list_sessions(db, actor, day, day)
+                }
+            except UserError:
+                return booked, [], {}
+            return booked, conflicts, titles
+
+        return Save(work, self._booked)
+
+    def _booked(self, result: tuple[SessionInfo, list[Conflict], dict[int, str]]) -> None:
+        self.booked, self.conflicts, titles = result
         if self.conflicts:
             lines = "\n".join(f"- {conflict_text(c, titles)}" for c in self.conflicts)
             msgbox.warning(

@@ -17,7 +17,7 @@ from iopdesk.services.schedule import (
 )
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.pages.intake import hint
-from iopdesk.ui.pages.schedule.dialog_base import _ScheduleDialog
+from iopdesk.ui.pages.schedule.dialog_base import Save, _ScheduleDialog
 from iopdesk.ui.pages.schedule.labels import CANCEL_REASONS, long_day, plural, time_range
 
 
@@ -74,15 +74,19 @@ class CancelDialog(_ScheduleDialog):
         self.fields = {"reason": self.reason}
         self.action = self._cancel
 
-    def _cancel(self) -> None:
+    def _cancel(self) -> Save:
         reason = self.reason.currentText().strip()
         if not reason:
             raise ValidationError("Enter the reason for the cancellation.", {"reason": "Required."})
-        self.done_info = schedule.cancel_session(
-            self.ctx.db,
-            self.ctx.actor,
-            self.info.id,
-            self.info.version,
-            reason,
-            by_clinic=self.info.kind == SessionKind.GROUP or self.by_clinic.isChecked(),
+        db, actor, info = self.ctx.db, self.ctx.actor, self.info
+        by_clinic = info.kind == SessionKind.GROUP or self.by_clinic.isChecked()
+
+        def done(result: SessionInfo) -> None:
+            self.done_info = result
+
+        return Save(
+            lambda: schedule.cancel_session(
+                db, actor, info.id, info.version, reason, by_clinic=by_clinic
+            ),
+            done,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from PySide6.QtWidgets import (
     QLabel,
@@ -16,7 +17,7 @@ from iopdesk.services import schedule
 from iopdesk.ui import msgbox
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.pages.intake import from_qdate
-from iopdesk.ui.pages.schedule.dialog_base import _date_edit, _ScheduleDialog
+from iopdesk.ui.pages.schedule.dialog_base import Save, _date_edit, _ScheduleDialog
 from iopdesk.ui.pages.schedule.labels import long_day, plural
 
 
@@ -58,13 +59,28 @@ class CloseDayDialog(_ScheduleDialog):
         return from_qdate(self.date.date())
 
     def _update(self) -> None:
+        """Read the chosen day on a worker (OK waits for it: its question uses the counts)."""
         day = self.day()
-        try:
-            closures = schedule.list_closures(self.ctx.db, self.ctx.actor, day, day)
-            sessions = schedule.list_sessions(self.ctx.db, self.ctx.actor, day, day)
-        except UserError as exc:
-            self.preview.setText(exc.message)
+        db, actor = self.ctx.db, self.ctx.actor
+        self._asked = day
+
+        def read() -> tuple[list[Any], list[Any]] | str:
+            try:
+                closures = schedule.list_closures(db, actor, day, day)
+                return closures, schedule.list_sessions(db, actor, day, day)
+            except UserError as exc:
+                return exc.message
+
+        self.read(read, lambda data: self._show(day, data))
+
+    def _show(self, day: dt.date, data: tuple[list[Any], list[Any]] | str) -> None:
+        if day != self._asked:
+            return  # an older date's answer; the newer one is on its way
+        if isinstance(data, str):
+            self.preview.setText(data)
             return
+        closures, sessions = data
+        self._shown = day
         self.already_closed = closures[0].reason if closures else None
         self.to_cancel = sum(1 for s in sessions if s.status == SessionStatus.SCHEDULED)
         held = sum(1 for s in sessions if s.status == SessionStatus.HELD)
@@ -84,12 +100,13 @@ class CloseDayDialog(_ScheduleDialog):
         self.preview.style().unpolish(self.preview)
         self.preview.style().polish(self.preview)
 
-    def _close(self) -> bool | None:
+    def _close(self) -> Save | bool:
         reason = self.reason.text().strip()
         if not reason:
             raise ValidationError("Enter the reason the clinic is closed.", {"reason": "Required."})
-        self._update()
         day = self.day()
+        if getattr(self, "_shown", None) != day:  # its read is still on its way
+            raise UserError("One moment: IOPDesk is still reading that day's sessions.")
         if self.already_closed is None:
             what = (
                 f"{plural(self.to_cancel, 'scheduled session')} will be cancelled by the clinic."
@@ -103,5 +120,9 @@ class CloseDayDialog(_ScheduleDialog):
                 "You can undo this later with Reopen clinic day.",
             ):
                 return False
-        self.cancelled = schedule.close_clinic_day(self.ctx.db, self.ctx.actor, day, reason)
-        return None
+        db, actor = self.ctx.db, self.ctx.actor
+
+        def done(cancelled: int) -> None:
+            self.cancelled = cancelled
+
+        return Save(lambda: schedule.close_clinic_day(db, actor, day, reason), done)

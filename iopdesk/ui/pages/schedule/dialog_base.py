@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from PySide6.QtCore import (
     Qt,
@@ -26,9 +28,9 @@ from iopdesk.models.enums import ClientStatus, Role
 from iopdesk.services.clients import CensusRow
 from iopdesk.services.staff import StaffInfo
 from iopdesk.services.textfold import fold
-from iopdesk.ui import msgbox
+from iopdesk.ui import msgbox, ops
 from iopdesk.ui.dates import DateEdit
-from iopdesk.ui.forms import FormDialog
+from iopdesk.ui.forms import FormDialog, submit
 from iopdesk.ui.pages.clients import STATUS_LABELS
 from iopdesk.ui.pages.intake import FORM_CSS, mark_invalid
 from iopdesk.ui.pages.schedule.labels import DIALOG_CSS
@@ -50,11 +52,7 @@ def client_combo(rows: Sequence[CensusRow]) -> QComboBox:
     combo.setEditable(True)
     combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
     combo.setMaxVisibleItems(14)
-    for r in rows:
-        label = client_label(r)
-        combo.addItem(label, r.id)
-        # Matched on the label and its accent-folded form: "martinez" finds "Martínez".
-        combo.setItemData(combo.count() - 1, f"{label}\n{fold(label)}", FOLDED_ROLE)
+    add_clients(combo, rows)
     completer = QCompleter(combo.model(), combo)
     completer.setCompletionRole(FOLDED_ROLE)
     completer.setFilterMode(Qt.MatchFlag.MatchContains)
@@ -66,6 +64,21 @@ def client_combo(rows: Sequence[CensusRow]) -> QComboBox:
     if line is not None:
         line.setPlaceholderText("Type part of a name or MRN...")
     return combo
+
+
+def add_clients(combo: QComboBox, rows: Sequence[CensusRow]) -> None:
+    """Add clients to a `client_combo` (e.g. when its list arrives from a worker); what the
+    user typed meanwhile stays."""
+    typed = combo.currentText() if combo.currentIndex() < 0 else None
+    for r in rows:
+        label = client_label(r)
+        combo.addItem(label, r.id)
+        # Matched on the label and its accent-folded form: "martinez" finds "Martínez".
+        combo.setItemData(combo.count() - 1, f"{label}\n{fold(label)}", FOLDED_ROLE)
+    if typed is not None:
+        combo.setCurrentIndex(-1)  # adding to an empty combo selects its first entry
+        if combo.lineEdit() is not None:
+            combo.setEditText(typed)
 
 
 def chosen_client(combo: QComboBox) -> int | None:
@@ -89,10 +102,25 @@ def clinical_staff(people: Sequence[StaffInfo]) -> list[StaffInfo]:
 
 
 # -- dialogs ---------------------------------------------------------------------------------
+@dataclass
+class Save:
+    """What a schedule dialog's `action` hands back: `work` (the service call, run on an op
+    worker with everything it needs already read from the fields) and `then(result)` (on the
+    GUI thread after it succeeded, before the dialog closes)."""
+
+    work: Callable[[], Any]
+    then: Callable[[Any], Any] | None = None
+
+
 class _ScheduleDialog(FormDialog):
     """FormDialog plus field marks from ValidationError.fields, and a stale record closes the
-    dialog with the standard message (the page then reloads). `action` returning False keeps
-    the dialog open without an error (the user said No to a question)."""
+    dialog with the standard message (the page then reloads). `action` checks what was typed
+    (GUI thread) and returns a `Save`, run in the background (buttons off meanwhile; a refusal
+    marks its fields and keeps the dialog open with everything typed); returning False keeps
+    the dialog open without an error (the user said No to a question).
+
+    `read(fn, fill)` reads what the dialog needs to open (pick lists) on a worker and fills
+    the fields when it arrives; OK waits for it."""
 
     def __init__(self, title: str, subtitle: str, ok_text: str, parent: QWidget | None) -> None:
         super().__init__(title, subtitle, ok_text, parent)
@@ -103,29 +131,71 @@ class _ScheduleDialog(FormDialog):
         ok.setMinimumWidth(QFontMetrics(bold).horizontalAdvance(ok_text) + 40)
         self.fields: dict[str, QWidget] = {}
         self.stale = False
-        self.action: Callable[[], bool | None] | None = None
+        self.action: Callable[[], Save | bool | None] | None = None
+        self.reading: ops.Op[Any] | None = None
+
+    def read(self, fn: Callable[[], Any], fill: Callable[[Any], Any]) -> ops.Op[Any]:
+        """Read on a worker what the dialog shows (OK is off until `fill` has run)."""
+        self.buttons.setEnabled(False)
+        self.reading = (
+            ops.Op(self, fn, takes_control=False)
+            .success(fill)
+            .on_done(lambda: self.buttons.setEnabled(True))
+            .run_in_background()
+        )
+        return self.reading
+
+    def _mark(self, exc: ValidationError) -> None:
+        for name, message in exc.fields.items():
+            if name in self.fields:
+                mark_invalid(self.fields[name], message)
+
+    def show_error(self, text: str) -> None:
+        error = self.last_op.error if self.last_op is not None else None
+        if isinstance(error, ValidationError) and error.message == text:
+            self._mark(error)  # a refusal from the save: mark its fields too
+        super().show_error(text)
+
+    def _stale(self) -> None:
+        """After 'changed on another workstation' (said in a box): close, the page reloads."""
+        self.stale = True
+        self.reject()
 
     def _try_accept(self) -> None:
         for widget in self.fields.values():
             mark_invalid(widget, None)
         self.error.hide()
+        self.last_op = None
         try:
-            if self.action is not None and self.action() is False:
-                return
+            outcome = self.action() if self.action is not None else None
         except StaleRecordError as exc:
-            self.stale = True
-            msgbox.user_error(self, exc)
-            self.reject()
+            self._stale_now(exc)
             return
         except ValidationError as exc:
-            for name, message in exc.fields.items():
-                if name in self.fields:
-                    mark_invalid(self.fields[name], message)
+            self._mark(exc)
             self.show_error(exc.message)
             return
         except UserError as exc:
             self.show_error(exc.message)
             return
+        if outcome is False:
+            return
+        if isinstance(outcome, Save):
+            then = outcome.then
+            self.last_op = submit(
+                self, outcome.work, lambda r: self._saved_with(then, r), reload=self._stale
+            )
+            return
+        self.accept()
+
+    def _stale_now(self, exc: StaleRecordError) -> None:
+        msgbox.user_error(self, exc)
+        self._stale()
+
+    def _saved_with(self, then: Callable[[Any], Any] | None, result: Any) -> None:
+        self.saved = result
+        if then is not None:
+            then(result)
         self.accept()
 
 

@@ -16,8 +16,9 @@ from iopdesk.services import schedule, staff
 from iopdesk.services.schedule import (
     SessionInfo,
 )
+from iopdesk.services.staff import StaffInfo
 from iopdesk.ui.context import AppContext
-from iopdesk.ui.pages.schedule.dialog_base import _ScheduleDialog
+from iopdesk.ui.pages.schedule.dialog_base import Save, _ScheduleDialog
 from iopdesk.ui.pages.schedule.labels import long_day, time_range
 
 
@@ -40,7 +41,19 @@ class FacilitatorsDialog(_ScheduleDialog):
         self.list = QListWidget()
         self.list.setObjectName("staffList")
         self.list.setMinimumHeight(200)
-        people = {p.id: p.display_name for p in staff.list_staff(ctx.db, ctx.actor)}
+        self.primary = QComboBox()
+        self.primary.setObjectName("primaryFacilitator")
+        self.form.addRow("Facilitators", self.list)
+        self.form.addRow("Primary", self.primary)
+        self.fields = {"staff_ids": self.list}
+        self.action = self._save
+        db, actor = ctx.db, ctx.actor
+        self.read(lambda: staff.list_staff(db, actor), self._fill)
+
+    def _fill(self, people_list: list[StaffInfo]) -> None:
+        """The staff list, read on a worker when the dialog opened."""
+        info = self.info
+        people = {p.id: p.display_name for p in people_list}
         current = dict(zip(info.facilitator_ids, info.facilitators, strict=False))
         order = list(current) + [i for i in people if i not in current]
         for sid in order:
@@ -49,14 +62,8 @@ class FacilitatorsDialog(_ScheduleDialog):
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Checked if sid in current else Qt.CheckState.Unchecked)
             self.list.addItem(item)
-        self.primary = QComboBox()
-        self.primary.setObjectName("primaryFacilitator")
-        self.form.addRow("Facilitators", self.list)
-        self.form.addRow("Primary", self.primary)
-        self.fields = {"staff_ids": self.list}
         self.list.itemChanged.connect(lambda _i: self._fill_primary())
         self._fill_primary(info.facilitator_ids[0] if info.facilitator_ids else None)
-        self.action = self._save
 
     def checked(self) -> list[int]:
         ids = []
@@ -79,12 +86,15 @@ class FacilitatorsDialog(_ScheduleDialog):
         self.primary.setEnabled(self.primary.count() > 1)
         self.primary.blockSignals(False)
 
-    def _save(self) -> None:
+    def _save(self) -> Save:
         ids = self.checked()
         primary = self.primary.currentData()
         if primary is not None and primary in ids:
             ids.remove(primary)
             ids.insert(0, int(primary))
-        self.done_info = schedule.set_facilitators(
-            self.ctx.db, self.ctx.actor, self.info.id, self.info.version, ids
-        )
+        db, actor, info = self.ctx.db, self.ctx.actor, self.info
+
+        def done(result: SessionInfo) -> None:
+            self.done_info = result
+
+        return Save(lambda: schedule.set_facilitators(db, actor, info.id, info.version, ids), done)

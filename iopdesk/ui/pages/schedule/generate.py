@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from PySide6.QtWidgets import (
     QComboBox,
@@ -12,9 +13,15 @@ from PySide6.QtWidgets import (
 )
 
 from iopdesk.services import lookups, schedule, staff
+from iopdesk.services.staff import StaffInfo
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.pages.intake import from_qdate
-from iopdesk.ui.pages.schedule.dialog_base import _date_edit, _ScheduleDialog, clinical_staff
+from iopdesk.ui.pages.schedule.dialog_base import (
+    Save,
+    _date_edit,
+    _ScheduleDialog,
+    clinical_staff,
+)
 
 
 class GenerateDialog(_ScheduleDialog):
@@ -44,12 +51,8 @@ class GenerateDialog(_ScheduleDialog):
         self.weeks.setMinimumWidth(110)
         self.track = QComboBox()
         self.track.addItem("All active tracks", None)
-        for t in lookups.list_tracks(ctx.db, ctx.actor):
-            self.track.addItem(t.name, t.id)
         self.facilitator = QComboBox()
         self.facilitator.addItem("None for now (set per session)", None)
-        for person in clinical_staff(staff.list_staff(ctx.db, ctx.actor)):
-            self.facilitator.addItem(person.display_name, person.id)
         self.preview = QLabel("")
         self.preview.setObjectName("preview")
         self.preview.setWordWrap(True)
@@ -67,6 +70,15 @@ class GenerateDialog(_ScheduleDialog):
         self.track.currentIndexChanged.connect(self._update)
         self._update()
         self.action = self._generate
+        db, actor = ctx.db, ctx.actor
+        self.read(lambda: (lookups.list_tracks(db, actor), staff.list_staff(db, actor)), self._fill)
+
+    def _fill(self, data: tuple[list[Any], list[StaffInfo]]) -> None:
+        """The tracks and the staff, read on a worker when the dialog opened."""
+        for t in data[0]:
+            self.track.addItem(t.name, t.id)
+        for person in clinical_staff(data[1]):
+            self.facilitator.addItem(person.display_name, person.id)
 
     def _update(self) -> None:
         start = from_qdate(self.start.date())
@@ -77,12 +89,17 @@ class GenerateDialog(_ScheduleDialog):
             "On days the clinic is closed they are created already cancelled."
         )
 
-    def _generate(self) -> None:
-        self.created = schedule.generate_sessions(
-            self.ctx.db,
-            self.ctx.actor,
-            from_qdate(self.start.date()),
-            self.weeks.value(),
-            facilitator_staff_id=self.facilitator.currentData(),
-            track_id=self.track.currentData(),
+    def _generate(self) -> Save:
+        db, actor = self.ctx.db, self.ctx.actor
+        start, weeks = from_qdate(self.start.date()), self.weeks.value()
+        facilitator, track = self.facilitator.currentData(), self.track.currentData()
+
+        def done(created: int) -> None:
+            self.created = created
+
+        return Save(
+            lambda: schedule.generate_sessions(
+                db, actor, start, weeks, facilitator_staff_id=facilitator, track_id=track
+            ),
+            done,
         )

@@ -39,7 +39,6 @@ from PySide6.QtWidgets import (
 )
 
 from iopdesk.db import Database
-from iopdesk.errors import StaleRecordError, UserError
 from iopdesk.models.enums import Role
 from iopdesk.services import lookups, schedule, staff
 from iopdesk.services.actor import Actor
@@ -86,6 +85,7 @@ from iopdesk.ui.pages.schedule.week import (
 from iopdesk.ui.widgets import Page, make_table, muted
 
 D = TypeVar("D", bound=_ScheduleDialog)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -172,6 +172,7 @@ class SchedulePage(Page):
         self.mode = "week"
         self.week_start = self.day
         self.selected_id: int | None = None
+        self._closed_dialog: QDialog | None = None
         self.visible: list[SessionInfo] = []
         self.conflict_list: list[Conflict] = []
         self.conflict_texts: dict[int, list[str]] = {}
@@ -630,33 +631,35 @@ class SchedulePage(Page):
 
     # -- actions ---------------------------------------------------------------------------
     def _open(self, dialog: D, on_accept: Callable[[], None]) -> D:
-        """Open window-modal; reload after it closes (a stale record reloads too)."""
+        """Open window-modal; reload after it closes (a stale record reloads too). A closed
+        dialog is deleted when the next one opens (its outcome stays readable until then)."""
+        if self._closed_dialog is not None and shiboken6.isValid(self._closed_dialog):
+            self._closed_dialog.deleteLater()
+        self._closed_dialog = None
         self.active_dialog = dialog
 
         def finished(result: int) -> None:
             self.active_dialog = None
+            self._closed_dialog = dialog
             if result == QDialog.DialogCode.Accepted:
                 on_accept()
             elif dialog.stale:
                 self.reload()
-            dialog.deleteLater()
 
         dialog.finished.connect(finished)
         dialog.open()
         return dialog
 
-    def _call(self, action: Callable[[], object]) -> bool:
-        """Run a change; plain-language errors, and a reload when another workstation won."""
-        try:
-            action()
-        except StaleRecordError as exc:
-            msgbox.user_error(self, exc)
-            self.reload()
-            return False
-        except UserError as exc:
-            msgbox.user_error(self, exc)
-            return False
-        return True
+    def _call(self, action: Callable[[], T], then: Callable[[T], object]) -> ops.Op[T]:
+        """Run a change on an op worker: `then(result)` after it went through; plain-language
+        errors, and a reload when another workstation won."""
+        self.last_op = (
+            ops.Op(self, action, takes_control=False)
+            .success(then)
+            .on_stale(self.reload)
+            .run_in_background()
+        )
+        return self.last_op
 
     def book_appointment(self, day: dt.date | None = None) -> BookDialog:
         dialog = BookDialog(self.ctx, day if isinstance(day, dt.date) else self.day, self)
@@ -729,15 +732,16 @@ class SchedulePage(Page):
             "cancelled for another reason stay cancelled.",
         ):
             return
-        restored: list[int] = []
-        if self._call(
-            lambda: restored.append(schedule.reopen_clinic_day(self.ctx.db, self.ctx.actor, day))
-        ):
+        db, actor = self.ctx.db, self.ctx.actor
+
+        def reopened(restored: int) -> None:
             self.notice.setText(
-                f"Clinic reopened on {day_text(day)}: {plural(restored[0], 'session')} "
+                f"Clinic reopened on {day_text(day)}: {plural(restored, 'session')} "
                 "scheduled again."
             )
-        self.reload()
+            self.reload()
+
+        self._call(lambda: schedule.reopen_clinic_day(db, actor, day), reopened)
 
     def sign_in_selected(self) -> None:
         info = self.selected()
@@ -761,11 +765,13 @@ class SchedulePage(Page):
         info = self.selected()
         if info is None:
             return
-        if self._call(
-            lambda: schedule.reinstate_session(self.ctx.db, self.ctx.actor, info.id, info.version)
-        ):
+        db, actor = self.ctx.db, self.ctx.actor
+
+        def reinstated(_result: object) -> None:
             self.notice.setText(f"Reinstated {short_title(info)} on {day_text(info.date)}.")
             self.reload()
+
+        self._call(lambda: schedule.reinstate_session(db, actor, info.id, info.version), reinstated)
 
     def edit_facilitators(self) -> FacilitatorsDialog | None:
         info = self.selected()
@@ -794,10 +800,12 @@ class SchedulePage(Page):
             "Only this session changes; the client stays enrolled in the track.",
         ):
             return
-        if self._call(
-            lambda: schedule.remove_from_roster(
-                self.ctx.db, self.ctx.actor, info.id, entry.client_id
-            )
-        ):
+        db, actor = self.ctx.db, self.ctx.actor
+
+        def removed(_result: object) -> None:
             self.notice.setText(f"Removed {entry.display_name} from this session.")
             self.reload()
+
+        self._call(
+            lambda: schedule.remove_from_roster(db, actor, info.id, entry.client_id), removed
+        )
