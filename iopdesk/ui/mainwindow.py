@@ -606,6 +606,10 @@ class MainWindow(QMainWindow):
         self.lock_page.password.setFocus()
         db, actor = self.ctx.db, self.ctx.actor
         ops.run(self, lambda: auth.record_screen_lock(db, actor))
+        # Nobody works behind the lock screen: the one moment for a walk over the whole heap.
+        from iopdesk.ui import gcguard
+
+        QTimer.singleShot(0, gcguard.release)
 
     def unlock(self) -> None:
         self.locked = False
@@ -763,3 +767,6 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
         if self._closing_for_sign_out:
             self.signed_out.emit()
+            from iopdesk.ui import gcguard
+
+            QTimer.singleShot(0, gcguard.release)  # nobody is working: walk the whole heap
