@@ -110,6 +110,7 @@ from iopdesk.reports.data.hours import minutes_to_hours as minutes_to_hours
 from iopdesk.services import audit, filesout
 from iopdesk.services.actor import Actor
 from iopdesk.services.clinic import clinic_now, clinic_today, setting_value
+from iopdesk.services.declare import service
 from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm, require
 from iopdesk.settings import WEEKDAYS
@@ -1680,8 +1681,9 @@ def _week_rows(
 # ------------------------------------------------------------------------------------------
 
 
+@service(Perm.CENSUS_VIEW, read_only=True)
 def weekly_hours(
-    db: Database,
+    session: Session,
     actor: Actor,
     week_of: date,
     *,
@@ -1695,15 +1697,13 @@ def weekly_hours(
     keeps clients whose primary therapist that week is that staff member. `today` (default:
     the clinic's date) decides which week gets a projection and what is still to come.
     """
-    require(actor, Perm.CENSUS_VIEW)
-    with db.read() as session:
-        return _compute_week(
-            session,
-            week_of,
-            track_id=track_id,
-            therapist_staff_id=therapist_staff_id,
-            today=today,
-        )[2]
+    return _compute_week(
+        session,
+        week_of,
+        track_id=track_id,
+        therapist_staff_id=therapist_staff_id,
+        today=today,
+    )[2]
 
 
 _collector_lock = threading.Lock()
@@ -1757,8 +1757,9 @@ def _history(
     return first, weeks, facts, result
 
 
+@service(Perm.CENSUS_VIEW, read_only=True)
 def history_for_clients(
-    db: Database,
+    session: Session,
     actor: Actor,
     client_ids: Iterable[int],
     first_week: date,
@@ -1770,13 +1771,12 @@ def history_for_clients(
     `last_week` (one entry per week, oldest first; row.week_start names the week). A week
     the client was not enrolled shows "no requirement". Unknown client IDs are left out.
     Set-based: the same 6-9 queries for 1 client or 500, 1 week or 52."""
-    require(actor, Perm.CENSUS_VIEW)
-    with db.read() as session:
-        return _history(session, list(client_ids), first_week, last_week, today)[3]
+    return _history(session, list(client_ids), first_week, last_week, today)[3]
 
 
+@service(Perm.CENSUS_VIEW)  # a write unit: a refusal of the chart section is audited
 def client_history(
-    db: Database,
+    session: Session,
     actor: Actor,
     client_id: int,
     weeks: int = 52,
@@ -1785,28 +1785,25 @@ def client_history(
     """(week start, row) for each week of the client's stay, oldest first: from the week of
     the first enrollment to the current week (or the week enrollment ended), at most `weeks`
     weeks, skipping weeks between stays when the client was not enrolled."""
-    require(actor, Perm.CENSUS_VIEW)
     if weeks < 1:
         raise ValidationError("Show at least one week.")
-    with db.session() as session:
-        return _client_history_in(session, actor, client_id, weeks, today)
+    return _client_history_in(session, actor, client_id, weeks, today)
 
 
+@service(Perm.CENSUS_VIEW)  # a write unit: a refusal of the chart section is audited
 def client_attendance(
-    db: Database, actor: Actor, client_id: int, weeks: int = 52
+    session: Session, actor: Actor, client_id: int, weeks: int = 52
 ) -> tuple[list[tuple[date, WeekRow]], WeekDetail | None]:
     """The chart's Attendance tab in one transaction: the weekly history of the stay
     (client_history) and its latest week explained session by session (week_detail)."""
     from iopdesk.services.weekdetail import week_detail_in
 
-    require(actor, Perm.CENSUS_VIEW)
-    with db.session() as session:
-        # held here so that the reads below find it in the session (its map is weak)
-        client = session.get(Client, client_id)
-        history = _client_history_in(session, actor, client_id, weeks, None)
-        latest = week_detail_in(session, client_id, history[-1][0]) if history else None
-        del client
-        return history, latest
+    # held here so that the reads below find it in the session (its map is weak)
+    client = session.get(Client, client_id)
+    history = _client_history_in(session, actor, client_id, weeks, None)
+    latest = week_detail_in(session, client_id, history[-1][0]) if history else None
+    del client
+    return history, latest
 
 
 def _client_history_in(
@@ -1853,21 +1850,20 @@ def _client_history_in(
 # ------------------------------------------------------------------------------------------
 
 
-def build_attendance_report(db: Database, actor: Actor, week_of: date) -> AttendanceReport:
+@service(Perm.REPORTS_VIEW)
+def build_attendance_report(session: Session, actor: Actor, week_of: date) -> AttendanceReport:
     """The week's rows (every client enrolled at any time that week, by MRN) and letterhead."""
-    require(actor, Perm.REPORTS_VIEW)
-    with db.session() as session:
-        clinic = session.execute(
-            sa_select(
-                col(Clinic.name), col(Clinic.address), col(Clinic.phone), col(Clinic.timezone)
-            ).limit(1)
-        ).first()
-        if clinic is None:
-            raise NotFoundError("The clinic has not been set up yet.")
-        now = clinic_now(clinic[3])
-        first, last, rows = _compute_week(session, week_of, today=now.date())
-        # the report is a snapshot: no projection (it depends on the moment it was printed)
-        rows = [replace(r, projection=None) for r in rows]
+    clinic = session.execute(
+        sa_select(
+            col(Clinic.name), col(Clinic.address), col(Clinic.phone), col(Clinic.timezone)
+        ).limit(1)
+    ).first()
+    if clinic is None:
+        raise NotFoundError("The clinic has not been set up yet.")
+    now = clinic_now(clinic[3])
+    first, last, rows = _compute_week(session, week_of, today=now.date())
+    # the report is a snapshot: no projection (it depends on the moment it was printed)
+    rows = [replace(r, projection=None) for r in rows]
     return AttendanceReport(
         clinic_name=clinic[0],
         clinic_address=clinic[1] or "",
