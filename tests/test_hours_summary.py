@@ -47,6 +47,7 @@ STATUSES = (*ATTENDED, "absent_excused", "absent_unexcused", "absent_unexcused")
 TRIGGERS = {
     "attendance_day_on_insert",
     "attendance_day_on_update",
+    "attendance_day_on_move",
     "attendance_day_on_delete",
     "attendance_day_on_session_update",
     "attendance_day_on_session_delete",
@@ -379,9 +380,12 @@ def test_summary_follows_every_kind_of_write(env):
                                 "updated_at": NOW,
                             },
                         )
-                elif op == 1:  # status and minutes
+                elif op == 1:  # status, minutes or both (or the same values again)
+                    sets = rng.choice(
+                        ["status = :st", "minutes = :m", "status = :st, minutes = :m"]
+                    )
                     conn.execute(
-                        text("UPDATE attendance SET status = :st, minutes = :m WHERE id = :i"),
+                        text(f"UPDATE attendance SET {sets} WHERE id = :i"),
                         {"st": rng.choice(STATUSES), "m": rng.choice([0, 30, 180]), "i": row_id},
                     )
                 elif op == 2:

@@ -43,6 +43,7 @@ COUNTS = "s.status = 'held' AND s.kind <> 'family_without_client'"
 _TRIGGERS = (
     "attendance_day_on_insert",
     "attendance_day_on_update",
+    "attendance_day_on_move",
     "attendance_day_on_delete",
     "attendance_day_on_session_update",
     "attendance_day_on_session_delete",
@@ -90,30 +91,48 @@ def _sqlite_triggers() -> list[str]:
     def day_of(session: str) -> str:
         return f"(SELECT session_date FROM clinic_session WHERE id = {session})"
 
+    def counts(session: str) -> str:
+        """A row at a session that does not count (not held, or 90846) changes nothing."""
+        return f"EXISTS (SELECT 1 FROM clinic_session s WHERE s.id = {session} AND {COUNTS})"
+
     return [
         trigger(
             "attendance_day_on_insert",
-            "AFTER INSERT ON attendance",
+            f"AFTER INSERT ON attendance WHEN {counts('NEW.session_id')}",
             "{col} = " + day_of("NEW.session_id"),
             "{col} = NEW.client_id",
         ),
+        # a row's status or minutes changed (the sign-in sheet): its one client and day
         trigger(
             "attendance_day_on_update",
-            "AFTER UPDATE OF session_id, client_id, status, minutes ON attendance",
+            "AFTER UPDATE OF status, minutes ON attendance "
+            "WHEN OLD.session_id = NEW.session_id AND OLD.client_id = NEW.client_id "
+            "AND (OLD.status IS NOT NEW.status OR OLD.minutes IS NOT NEW.minutes) "
+            f"AND {counts('NEW.session_id')}",
+            "{col} = " + day_of("NEW.session_id"),
+            "{col} = NEW.client_id",
+        ),
+        # a row moved to another session or client: both clients' days
+        trigger(
+            "attendance_day_on_move",
+            "AFTER UPDATE OF session_id, client_id ON attendance "
+            "WHEN OLD.session_id IS NOT NEW.session_id OR OLD.client_id IS NOT NEW.client_id",
             "{col} IN (SELECT session_date FROM clinic_session "
             "WHERE id IN (OLD.session_id, NEW.session_id))",
             "{col} IN (OLD.client_id, NEW.client_id)",
         ),
         trigger(
             "attendance_day_on_delete",
-            "AFTER DELETE ON attendance",
+            f"AFTER DELETE ON attendance WHEN {counts('OLD.session_id')}",
             "{col} = " + day_of("OLD.session_id"),
             "{col} = OLD.client_id",
         ),
         trigger(
             "attendance_day_on_session_update",
             "AFTER UPDATE OF status, kind, session_date, start_time ON clinic_session "
-            "WHEN OLD.status = 'held' OR NEW.status = 'held'",
+            "WHEN (OLD.status = 'held' OR NEW.status = 'held') AND (OLD.status IS NOT NEW.status "
+            "OR OLD.kind IS NOT NEW.kind OR OLD.session_date IS NOT NEW.session_date "
+            "OR OLD.start_time IS NOT NEW.start_time)",
             "{col} IN (OLD.session_date, NEW.session_date)",
             "{col} IN (SELECT client_id FROM attendance WHERE session_id = NEW.id)",
         ),
@@ -141,6 +160,10 @@ def _postgresql_triggers() -> list[str]:
         f"  {recompute};\nEND\n$$",
         "CREATE FUNCTION attendance_day_on_attendance() RETURNS trigger LANGUAGE plpgsql AS $$\n"
         "DECLARE clients integer[] := '{}'; days date[] := '{}';\nBEGIN\n"
+        # a row at a session that does not count (not held, or 90846) changes nothing
+        "  IF TG_OP <> 'UPDATE' AND NOT EXISTS (SELECT 1 FROM clinic_session s WHERE s.id = "
+        f"(CASE WHEN TG_OP = 'INSERT' THEN NEW.session_id ELSE OLD.session_id END) AND {COUNTS})"
+        " THEN\n    RETURN NULL;\n  END IF;\n"
         "  IF TG_OP <> 'DELETE' THEN\n"
         "    clients := clients || NEW.client_id;\n"
         "    days := days || (SELECT session_date FROM clinic_session WHERE id = NEW.session_id);\n"
@@ -163,13 +186,21 @@ def _postgresql_triggers() -> list[str]:
         "  RETURN NULL;\nEND\n$$",
         "CREATE TRIGGER attendance_day_on_insert AFTER INSERT ON attendance "
         "FOR EACH ROW EXECUTE FUNCTION attendance_day_on_attendance()",
-        "CREATE TRIGGER attendance_day_on_update AFTER UPDATE OF session_id, client_id, status, "
-        "minutes ON attendance FOR EACH ROW EXECUTE FUNCTION attendance_day_on_attendance()",
+        "CREATE TRIGGER attendance_day_on_update AFTER UPDATE OF status, minutes ON attendance "
+        "FOR EACH ROW WHEN (OLD.session_id = NEW.session_id AND OLD.client_id = NEW.client_id "
+        "AND (OLD.status IS DISTINCT FROM NEW.status OR OLD.minutes IS DISTINCT FROM NEW.minutes))"
+        " EXECUTE FUNCTION attendance_day_on_attendance()",
+        "CREATE TRIGGER attendance_day_on_move AFTER UPDATE OF session_id, client_id ON attendance "
+        "FOR EACH ROW WHEN (OLD.session_id IS DISTINCT FROM NEW.session_id "
+        "OR OLD.client_id IS DISTINCT FROM NEW.client_id) "
+        "EXECUTE FUNCTION attendance_day_on_attendance()",
         "CREATE TRIGGER attendance_day_on_delete AFTER DELETE ON attendance "
         "FOR EACH ROW EXECUTE FUNCTION attendance_day_on_attendance()",
         "CREATE TRIGGER attendance_day_on_session_update AFTER UPDATE OF status, kind, "
         "session_date, start_time ON clinic_session FOR EACH ROW "
-        "WHEN (OLD.status = 'held' OR NEW.status = 'held') "
+        "WHEN ((OLD.status = 'held' OR NEW.status = 'held') AND (OLD.status IS DISTINCT FROM "
+        "NEW.status OR OLD.kind IS DISTINCT FROM NEW.kind OR OLD.session_date IS DISTINCT FROM "
+        "NEW.session_date OR OLD.start_time IS DISTINCT FROM NEW.start_time)) "
         "EXECUTE FUNCTION attendance_day_on_session()",
         "CREATE TRIGGER attendance_day_on_session_delete AFTER DELETE ON clinic_session "
         "FOR EACH ROW WHEN (OLD.status = 'held') EXECUTE FUNCTION attendance_day_on_session()",
