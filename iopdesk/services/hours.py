@@ -35,8 +35,11 @@ The rules, exactly:
   at held sessions (by date, then start time), as of the end of the week; 2+ is a flag.
 
 Everything is set-based: each call runs a fixed handful of queries (see `_load`) whatever the
-number of clients or weeks, then pure Python over small result sets. The pure rules below take
-plain data so they can be tested without a database.
+number of clients or weeks, then pure Python over small result sets. The dashboard (one week,
+every client enrolled) reads attended minutes, attended days and the streak's data from
+`attendance_day`, the per client-and-day summary the database keeps up to date with triggers
+(models/summaries.py, migration 0013_attendance_day); every other read aggregates attendance.
+The pure rules below take plain data so they can be tested without a database.
 """
 
 from __future__ import annotations
@@ -702,7 +705,7 @@ def _week_summary_q(dialect: str, filtered: bool) -> Any:
         if dialect == "postgresql"
         else cast(col(AttendanceDay.day), String)  # stored as 'YYYY-MM-DD'
     )
-    trailing = col(AttendanceDay.tail)
+    tail = col(AttendanceDay.tail)
     return (
         sa_select(
             col(AttendanceDay.client_id),
@@ -711,7 +714,7 @@ def _week_summary_q(dialect: str, filtered: bool) -> Any:
             sa_func.max(case((col(AttendanceDay.others) > 0, day_text), else_=None)),
             _joined_text(
                 dialect,
-                case((trailing > 0, day_text + literal(":") + cast(trailing, String)), else_=None),
+                case((tail > 0, day_text + literal(":") + cast(tail, String)), else_=None),
             ),
         )
         .where(col(AttendanceDay.day) >= _FIRST, col(AttendanceDay.day) <= _LAST)
