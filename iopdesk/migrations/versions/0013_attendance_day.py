@@ -43,6 +43,7 @@ COUNTS = "s.status = 'held' AND s.kind <> 'family_without_client'"
 _TRIGGERS = (
     "attendance_day_on_insert",
     "attendance_day_on_update",
+    "attendance_day_on_status",  # SQLite only
     "attendance_day_on_move",
     "attendance_day_on_delete",
     "attendance_day_on_session_update",
@@ -95,6 +96,10 @@ def _sqlite_triggers() -> list[str]:
         """A row at a session that does not count (not held, or 90846) changes nothing."""
         return f"EXISTS (SELECT 1 FROM clinic_session s WHERE s.id = {session} AND {COUNTS})"
 
+    same_row = (
+        "OLD.session_id = NEW.session_id AND OLD.client_id = NEW.client_id "
+        "AND (OLD.status IS NOT NEW.status OR OLD.minutes IS NOT NEW.minutes)"
+    )
     return [
         trigger(
             "attendance_day_on_insert",
@@ -102,12 +107,23 @@ def _sqlite_triggers() -> list[str]:
             "{col} = " + day_of("NEW.session_id"),
             "{col} = NEW.client_id",
         ),
-        # a row's status or minutes changed (the sign-in sheet): its one client and day
+        # a row's status or minutes changed (the sign-in sheet) without crossing between an
+        # unexcused absence and anything else: the day's order of absences is the same, so
+        # its minutes and attended rows change by the difference (its row exists: this row
+        # counted before)
+        f"CREATE TRIGGER attendance_day_on_update AFTER UPDATE OF status, minutes ON "
+        f"attendance WHEN {same_row} AND (OLD.status = {UNEXCUSED}) = (NEW.status = {UNEXCUSED}) "
+        f"AND {counts('NEW.session_id')}\nBEGIN\nUPDATE attendance_day SET "
+        f"minutes = minutes + (CASE WHEN NEW.status IN {ATTENDED} THEN NEW.minutes ELSE 0 END) "
+        f"- (CASE WHEN OLD.status IN {ATTENDED} THEN OLD.minutes ELSE 0 END), "
+        f"attended = attended + (CASE WHEN NEW.status IN {ATTENDED} THEN 1 ELSE 0 END) "
+        f"- (CASE WHEN OLD.status IN {ATTENDED} THEN 1 ELSE 0 END) "
+        f"WHERE day = {day_of('NEW.session_id')} AND client_id = NEW.client_id;\nEND",
+        # ... crossing it: the client's day again
         trigger(
-            "attendance_day_on_update",
+            "attendance_day_on_status",
             "AFTER UPDATE OF status, minutes ON attendance "
-            "WHEN OLD.session_id = NEW.session_id AND OLD.client_id = NEW.client_id "
-            "AND (OLD.status IS NOT NEW.status OR OLD.minutes IS NOT NEW.minutes) "
+            f"WHEN {same_row} AND (OLD.status = {UNEXCUSED}) IS NOT (NEW.status = {UNEXCUSED}) "
             f"AND {counts('NEW.session_id')}",
             "{col} = " + day_of("NEW.session_id"),
             "{col} = NEW.client_id",
