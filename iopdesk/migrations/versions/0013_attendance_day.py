@@ -11,10 +11,12 @@ the unexcused absences after the day's last other row (models/summaries.py). The
 then reads ~1,400 small rows.
 
 Triggers keep it right whoever writes (the app, the command line, another workstation, an
-import): any change to an attendance row, and any change to a held session's status, kind,
-date or start time (or its deletion), recomputes the affected (client, day) rows from the
-base tables. The recompute is the same statement everywhere: delete the rows of those
-clients and days, insert them again from `attendance` joined to `clinic_session`.
+import): any change to an attendance row at a session that counts, and any change to a held
+session's status, kind, date or start time (or its deletion), recomputes the affected
+(client, day) rows from the base tables: delete the rows of those clients and days, insert
+them again from `attendance` joined to `clinic_session` (`recompute_sql`). On SQLite a status
+or minutes change that stays on the same side of "unexcused" (a sign-in sheet saved again)
+updates its client-day by the difference instead: the day's order of absences is unchanged.
 
 PostgreSQL: a transaction-level advisory lock per (client, day), taken before the recompute,
 makes two workstations writing the same client's day queue, so the second recomputes from
