@@ -19,5 +19,6 @@ REVISIONS: tuple[str, ...] = (
     "0007_pg_hardening",
     "0006_audit_anchor",
     "0012_form_drafts",
+    "0013_attendance_day",
 )
 HEAD = REVISIONS[-1]

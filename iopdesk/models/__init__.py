@@ -82,6 +82,7 @@ from iopdesk.models.safety import (
     SafetyPlan,
 )
 from iopdesk.models.scheduling import Attendance, ClinicSession, RosterChange, SessionFacilitator
+from iopdesk.models.summaries import AttendanceDay
 
 __all__ = [
     "AftercareAppointment",
@@ -93,6 +94,7 @@ __all__ = [
     "AmendmentRequest",
     "AsamAssessment",
     "Attendance",
+    "AttendanceDay",
     "AuditEvent",
     "AuditHead",
     "Authorization",

@@ -35,8 +35,11 @@ The rules, exactly:
   at held sessions (by date, then start time), as of the end of the week; 2+ is a flag.
 
 Everything is set-based: each call runs a fixed handful of queries (see `_load`) whatever the
-number of clients or weeks, then pure Python over small result sets. The pure rules below take
-plain data so they can be tested without a database.
+number of clients or weeks, then pure Python over small result sets. The dashboard (one week,
+every client enrolled) reads attended minutes, attended days and the streak's data from
+`attendance_day`, the per client-and-day summary the database keeps up to date with triggers
+(models/summaries.py, migration 0013_attendance_day); every other read aggregates attendance.
+The pure rules below take plain data so they can be tested without a database.
 """
 
 from __future__ import annotations
@@ -81,6 +84,7 @@ from iopdesk.db import Database
 from iopdesk.errors import NotFoundError, ValidationError
 from iopdesk.models import (
     Attendance,
+    AttendanceDay,
     Client,
     Clinic,
     ClinicClosure,
@@ -109,6 +113,7 @@ from iopdesk.reports.data.hours import minutes_to_hours as minutes_to_hours
 from iopdesk.services import audit, filesout
 from iopdesk.services.actor import Actor
 from iopdesk.services.clinic import clinic_now, clinic_today, setting_value
+from iopdesk.services.declare import service
 from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm, require
 from iopdesk.settings import WEEKDAYS
@@ -689,6 +694,34 @@ def _one_week_attendance_q(dialect: str, filtered: bool) -> Any:
     return _attendance_q(dialect, filtered, one_week=True)
 
 
+def _week_summary_q(dialect: str, filtered: bool) -> Any:
+    """What `_one_week_attendance_q` gives, for everyone, from the `attendance_day` summary
+    the database keeps (a week's ~1,400 (day, client) rows instead of its ~3,600 attendance
+    rows joined to their sessions): per client attended minutes, attended days, the last day
+    with a row that is not an unexcused absence (as text; NULL when none), and 'day:n' for
+    each day ending in n > 0 unexcused absences after its last other row."""
+    day_text: ColumnElement[str] = (
+        sa_func.to_char(col(AttendanceDay.day), literal("YYYY-MM-DD"))
+        if dialect == "postgresql"
+        else cast(col(AttendanceDay.day), String)  # stored as 'YYYY-MM-DD'
+    )
+    tail = col(AttendanceDay.tail)
+    return (
+        sa_select(
+            col(AttendanceDay.client_id),
+            sa_func.sum(col(AttendanceDay.minutes)),
+            sa_func.count(case((col(AttendanceDay.attended) > 0, 1), else_=None)),
+            sa_func.max(case((col(AttendanceDay.others) > 0, day_text), else_=None)),
+            _joined_text(
+                dialect,
+                case((tail > 0, day_text + literal(":") + cast(tail, String)), else_=None),
+            ),
+        )
+        .where(col(AttendanceDay.day) >= _FIRST, col(AttendanceDay.day) <= _LAST)
+        .group_by(col(AttendanceDay.client_id))
+    )
+
+
 def _streaks_before_q(dialect: str, filtered: bool) -> Any:
     """A few clients' attendance rows at held sessions before `first`, from their last day
     with a row that is not an unexcused absence (every row when there is none), in order."""
@@ -994,6 +1027,10 @@ def _load_attendance(
     streak is exact whatever its length. `facts.streaks` keeps, per client, the weeks at whose
     end the streak changes (from 0, or from the run carried in at week -1)."""
     scope = set(client_ids) if client_ids is not None else set(facts.enrollments)
+    if facts.weeks == 1 and client_ids is None:  # the dashboard: from the summary
+        stmt = _statement(dialect, "week_summary", False, _week_summary_q)
+        _tally_summary(session, facts, dialect, scope, _fetch(session, stmt, params))
+        return
     if facts.weeks == 1:
         stmt = _statement(dialect, "one_week", _filters(client_ids), _one_week_attendance_q)
         _tally_one_week(session, facts, dialect, scope, _fetch(session, stmt, params))
@@ -1065,6 +1102,51 @@ def _tally_one_week(
         else:
             open_runs[cid] = unexcused.count(",") + 1 if unexcused else 0
     # the run of anyone without a closing row this week may reach back before it
+    _close_streaks(session, facts, dialect, scope, closed, open_runs)
+
+
+def _tally_summary(
+    session: Session, facts: _Facts, dialect: str, scope: Collection[int], rows: Iterable[Any]
+) -> None:
+    """`_tally_one_week` from `_week_summary_q`'s rows: the same attended minutes, days and
+    streak marks. A week's streak is the trailing unexcused absences of its last day with
+    another row, plus every unexcused absence of the days after it (such days have no other
+    row); with no other row in the week, every unexcused absence (a run still open)."""
+    attended = facts.attended
+    attended_days = facts.attended_days
+    closed: dict[int, int] = {}  # the week has a row that is not unexcused: streak at its end
+    open_runs: dict[int, int] = {}  # every row of the week unexcused: how many
+    for cid, minutes, days, last_other, trailing in rows:
+        if minutes:
+            attended[(cid, 0)] = int(minutes)
+        if days:
+            attended_days[(cid, 0)] = int(days)
+        if cid not in scope:
+            continue
+        streak = 0
+        if trailing:
+            for part in trailing.split(","):
+                day, _, count = part.partition(":")
+                if last_other is None or day >= last_other:
+                    streak += int(count)
+        if last_other is not None:
+            closed[cid] = streak
+        else:
+            open_runs[cid] = streak
+    _close_streaks(session, facts, dialect, scope, closed, open_runs)
+
+
+def _close_streaks(
+    session: Session,
+    facts: _Facts,
+    dialect: str,
+    scope: Collection[int],
+    closed: Mapping[int, int],
+    open_runs: Mapping[int, int],
+) -> None:
+    """A one-week range's streak marks from the clients whose week has a row that is not an
+    unexcused absence (`closed`: their streak) and those whose rows are all unexcused
+    (`open_runs`: how many), completing the runs that may reach back before the week."""
     reach_back = {cid for cid in scope if cid not in closed}
     carry = _streaks_before(session, dialect, facts.first, reach_back) if reach_back else {}
     streaks = facts.streaks
@@ -1602,8 +1684,9 @@ def _week_rows(
 # ------------------------------------------------------------------------------------------
 
 
+@service(Perm.CENSUS_VIEW, read_only=True)
 def weekly_hours(
-    db: Database,
+    session: Session,
     actor: Actor,
     week_of: date,
     *,
@@ -1617,15 +1700,13 @@ def weekly_hours(
     keeps clients whose primary therapist that week is that staff member. `today` (default:
     the clinic's date) decides which week gets a projection and what is still to come.
     """
-    require(actor, Perm.CENSUS_VIEW)
-    with db.read() as session:
-        return _compute_week(
-            session,
-            week_of,
-            track_id=track_id,
-            therapist_staff_id=therapist_staff_id,
-            today=today,
-        )[2]
+    return _compute_week(
+        session,
+        week_of,
+        track_id=track_id,
+        therapist_staff_id=therapist_staff_id,
+        today=today,
+    )[2]
 
 
 _collector_lock = threading.Lock()
@@ -1679,8 +1760,9 @@ def _history(
     return first, weeks, facts, result
 
 
+@service(Perm.CENSUS_VIEW, read_only=True)
 def history_for_clients(
-    db: Database,
+    session: Session,
     actor: Actor,
     client_ids: Iterable[int],
     first_week: date,
@@ -1692,13 +1774,12 @@ def history_for_clients(
     `last_week` (one entry per week, oldest first; row.week_start names the week). A week
     the client was not enrolled shows "no requirement". Unknown client IDs are left out.
     Set-based: the same 6-9 queries for 1 client or 500, 1 week or 52."""
-    require(actor, Perm.CENSUS_VIEW)
-    with db.read() as session:
-        return _history(session, list(client_ids), first_week, last_week, today)[3]
+    return _history(session, list(client_ids), first_week, last_week, today)[3]
 
 
+@service(Perm.CENSUS_VIEW)  # a write unit: a refusal of the chart section is audited
 def client_history(
-    db: Database,
+    session: Session,
     actor: Actor,
     client_id: int,
     weeks: int = 52,
@@ -1707,28 +1788,25 @@ def client_history(
     """(week start, row) for each week of the client's stay, oldest first: from the week of
     the first enrollment to the current week (or the week enrollment ended), at most `weeks`
     weeks, skipping weeks between stays when the client was not enrolled."""
-    require(actor, Perm.CENSUS_VIEW)
     if weeks < 1:
         raise ValidationError("Show at least one week.")
-    with db.session() as session:
-        return _client_history_in(session, actor, client_id, weeks, today)
+    return _client_history_in(session, actor, client_id, weeks, today)
 
 
+@service(Perm.CENSUS_VIEW)  # a write unit: a refusal of the chart section is audited
 def client_attendance(
-    db: Database, actor: Actor, client_id: int, weeks: int = 52
+    session: Session, actor: Actor, client_id: int, weeks: int = 52
 ) -> tuple[list[tuple[date, WeekRow]], WeekDetail | None]:
     """The chart's Attendance tab in one transaction: the weekly history of the stay
     (client_history) and its latest week explained session by session (week_detail)."""
     from iopdesk.services.weekdetail import week_detail_in
 
-    require(actor, Perm.CENSUS_VIEW)
-    with db.session() as session:
-        # held here so that the reads below find it in the session (its map is weak)
-        client = session.get(Client, client_id)
-        history = _client_history_in(session, actor, client_id, weeks, None)
-        latest = week_detail_in(session, client_id, history[-1][0]) if history else None
-        del client
-        return history, latest
+    # held here so that the reads below find it in the session (its map is weak)
+    client = session.get(Client, client_id)
+    history = _client_history_in(session, actor, client_id, weeks, None)
+    latest = week_detail_in(session, client_id, history[-1][0]) if history else None
+    del client
+    return history, latest
 
 
 def _client_history_in(
@@ -1775,21 +1853,20 @@ def _client_history_in(
 # ------------------------------------------------------------------------------------------
 
 
-def build_attendance_report(db: Database, actor: Actor, week_of: date) -> AttendanceReport:
+@service(Perm.REPORTS_VIEW)
+def build_attendance_report(session: Session, actor: Actor, week_of: date) -> AttendanceReport:
     """The week's rows (every client enrolled at any time that week, by MRN) and letterhead."""
-    require(actor, Perm.REPORTS_VIEW)
-    with db.session() as session:
-        clinic = session.execute(
-            sa_select(
-                col(Clinic.name), col(Clinic.address), col(Clinic.phone), col(Clinic.timezone)
-            ).limit(1)
-        ).first()
-        if clinic is None:
-            raise NotFoundError("The clinic has not been set up yet.")
-        now = clinic_now(clinic[3])
-        first, last, rows = _compute_week(session, week_of, today=now.date())
-        # the report is a snapshot: no projection (it depends on the moment it was printed)
-        rows = [replace(r, projection=None) for r in rows]
+    clinic = session.execute(
+        sa_select(
+            col(Clinic.name), col(Clinic.address), col(Clinic.phone), col(Clinic.timezone)
+        ).limit(1)
+    ).first()
+    if clinic is None:
+        raise NotFoundError("The clinic has not been set up yet.")
+    now = clinic_now(clinic[3])
+    first, last, rows = _compute_week(session, week_of, today=now.date())
+    # the report is a snapshot: no projection (it depends on the moment it was printed)
+    rows = [replace(r, projection=None) for r in rows]
     return AttendanceReport(
         clinic_name=clinic[0],
         clinic_address=clinic[1] or "",
