@@ -40,6 +40,8 @@ class Spy(QObject):
             seen["stack_loaded_at_paint"] = bool(boot and "stack_imported" in boot.marks)
             seen["subtitle_at_paint"] = obj.subtitle.text()
             QTimer.singleShot(0, lambda: type_in(obj))
+        if ev.type() == QEvent.Type.Show and isinstance(obj, QMainWindow):
+            seen.setdefault("main_shown_at", time.time())
         if ev.type() == QEvent.Type.Paint and isinstance(obj, QMainWindow) and "main" not in seen:
             seen["main"] = True
             seen["title"] = obj.windowTitle()
@@ -55,6 +57,12 @@ def type_in(dialog):
 
 def finish(window):
     seen["subtitle_after"] = ""
+    folder = os.environ.get("CHILD_BACKUPS")
+    if folder:  # the automatic backup, due at this start: let it finish, then note its files
+        from pathlib import Path
+        from iopdesk.ui import ops
+        ops.wait_all(60_000)
+        seen["backups"] = [f.stat().st_mtime for f in Path(folder).iterdir() if f.is_file()]
     window._closing_for_sign_out = False
     print(json.dumps(seen), flush=True)
     os._exit(0)
@@ -81,9 +89,10 @@ def _make_clinic(path: Path) -> None:
         os.environ.pop("IOPDESK_DB_PASSPHRASE", None)
 
 
-def _run_child(path: Path) -> dict[str, object]:
+def _run_child(path: Path, **extra: str) -> dict[str, object]:
     env = {
         **os.environ,
+        **extra,
         "CHILD_DB": str(path),
         "CHILD_PASSWORD": PASSWORD,
         "IOPDESK_DB_PASSPHRASE": "boot test passphrase",
@@ -129,3 +138,25 @@ def test_remembered_values_hold_no_client_data(tmp_path: Path) -> None:
     assert boot.remembered(str(tmp_path / "other.db")) is None
     text = (Path(os.environ["IOPDESK_CONFIG_DIR"]) / "ui.ini").read_text()
     assert "Lakeshore IOP" in text and "M0000" not in text
+
+
+def test_a_due_automatic_backup_runs_after_the_main_window_is_up(tmp_path: Path) -> None:
+    path = tmp_path / "clinic.db"
+    _make_clinic(path)
+    backups = tmp_path / "backups"
+    os.environ["IOPDESK_DB_PASSPHRASE"] = "boot test passphrase"
+    try:
+        db = Database.open(DbTarget(path=path))
+        from iopdesk.services import auth
+
+        admin = auth.login(db, "admin", PASSWORD)
+        clinic.set_setting(db, admin, "backup_folder", str(backups))
+        db.close()
+    finally:
+        os.environ.pop("IOPDESK_DB_PASSPHRASE", None)
+    seen = _run_child(path, CHILD_BACKUPS=str(backups))
+    assert seen["main"]
+    made = seen["backups"]
+    assert isinstance(made, list) and made, "no backup was made although one was due"
+    # Made after the main window was shown (it used to run before, with nothing on screen).
+    assert min(made) >= float(seen["main_shown_at"])  # type: ignore[arg-type]

@@ -326,6 +326,9 @@ def run_session(
         ops.Op(window, lambda: keep_schedule_ahead(db, signed_in)).failure(
             lambda exc: ops.log_bug(exc)
         ).run_in_background()
+        # The automatic backup, when one is due: in the background once the window is up. A
+        # large clinic's takes ~15 s, which used to pass after the sign-in with nothing shown.
+        ops.Op(window, lambda: auto_backup(db)).run_in_background()
 
     app.setQuitOnLastWindowClosed(False)
     show(actor)
@@ -364,12 +367,12 @@ def run_gui(db: str | None = None, username: str | None = None) -> int:
                 return 0
             else:
                 actor = chosen
-        else:
-            auto_backup(database)  # at start-up, when the last backup is older than the setting
         clinic_info = get_clinic(database)
         boot.remember(db, clinic_info.name, database.describe())  # next start: sign-in at once
+        # The automatic backup runs (when due) in the background after the window is up, and
+        # at close.
         code = run_session(app, database, actor, clinic_info.is_demo, username or "")
-        auto_backup(database)  # and at close
+        auto_backup(database)
         return code
     finally:
         database.close()

@@ -235,7 +235,8 @@ def run_gui(db: str | None = None, username: str | None = None) -> int:
         actor = gui.after_sign_in(database, dialog.result_value, dialog)
         if actor is None:
             return 0
-        gui.auto_backup(database)
+        # The automatic backup (when due) runs in the background once the main window is up
+        # (run_session), and again at close.
         code = gui.run_session(app, database, actor, get_clinic(database).is_demo, username or "")
         gui.auto_backup(database)
         return code
