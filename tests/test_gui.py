@@ -10,8 +10,8 @@ from iopdesk.ui.context import AppContext
 from iopdesk.ui.dialogs import LoginDialog
 from iopdesk.ui.mainwindow import MainWindow
 from tests.conftest import PASSWORD
+from tests.helpers import finish, settle
 from tests.helpers import main_window as open_window
-from tests.helpers import settle
 from tests.helpers.chart import show_tab
 
 pytestmark = [pytest.mark.gui, pytest.mark.parametrize("backend", ["sqlite"])]
@@ -122,19 +122,63 @@ def test_inactivity_lock_hides_everything_until_password(qtbot, env):
 def test_login_dialog_wrong_then_right_password(qtbot, env):
     from iopdesk.services import auth
 
-    dialog = LoginDialog("Test Clinic", lambda u, p: auth.login(env.db, u, p), "here")
+    dialog = LoginDialog("Test Clinic", lambda u, p, c: auth.login(env.db, u, p, c), "here")
     qtbot.addWidget(dialog)
     dialog.show()
     qtbot.keyClicks(dialog.username, "frontdesk")
     qtbot.keyClicks(dialog.password, "nope-nope-nope")
     qtbot.keyClick(dialog.password, Qt.Key.Key_Return)
+    assert not dialog.buttons.isEnabled()  # checking, on a worker: no second press
+    finish(dialog.last_op)
     assert dialog.isVisible()
     assert "not correct" in dialog.error.text()
     assert dialog.password.text() == ""
+    assert dialog.buttons.isEnabled()
     qtbot.keyClicks(dialog.password, PASSWORD)
     qtbot.keyClick(dialog.password, Qt.Key.Key_Return)
+    finish(dialog.last_op)
     assert not dialog.isVisible()
     assert dialog.result_value.username == "frontdesk"
+
+
+def test_sign_in_checks_off_the_gui_thread_and_asks_for_the_two_factor_code(qtbot, env):
+    import time
+
+    from PySide6.QtWidgets import QLineEdit
+
+    from iopdesk.services import totp
+    from iopdesk.ui.app import sign_in
+    from tests.test_gui_privacy import _when_modal
+    from tests.test_gui_thread import gui_thread_calls
+
+    w = env.world
+    enrolment = totp.begin_enrolment(w.supervisor)
+    codes = totp.confirm_enrolment(
+        env.db, w.supervisor, enrolment.secret, totp.code_at(enrolment.secret, time.time())
+    )
+    asked: list[str] = []
+
+    def login(dialog) -> None:
+        assert isinstance(dialog, LoginDialog)
+        qtbot.keyClicks(dialog.password, PASSWORD)
+        _when_modal(qtbot, code)
+        qtbot.keyClick(dialog.password, Qt.Key.Key_Return)
+
+    def code(dialog) -> None:
+        if isinstance(dialog, LoginDialog):  # the code dialog is not shown yet
+            return _when_modal(qtbot, code)
+        asked.append(dialog.windowTitle())
+        field = dialog.findChild(QLineEdit, "code")
+        qtbot.keyClicks(field, codes[0])
+        qtbot.keyClick(field, Qt.Key.Key_Return)
+
+    _when_modal(qtbot, login)
+    with gui_thread_calls(env.db) as (on_gui, on_workers):
+        actor = sign_in(env.db, "Test Clinic", "supervisor")
+    assert actor is not None and actor.username == "supervisor"
+    assert asked == ["IOPDesk - Two-factor code"]
+    assert not [c for c in on_gui if "auth.login" in c]  # the password check ran on a worker
+    assert on_workers
 
 
 def test_window_geometry_is_remembered(qtbot, env):

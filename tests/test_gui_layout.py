@@ -104,7 +104,7 @@ def _dialogs(env):
     plan_id = aftercare.create_plan(env.db, w.therapist, st.client_id)
     view = aftercare.get_plan(env.db, w.therapist, plan_id)
     return [
-        lambda: LoginDialog(admin.clinic.name, lambda _u, _p: None, "This computer"),
+        lambda: LoginDialog(admin.clinic.name, lambda _u, _p, _c: None, "This computer"),
         lambda: PassphraseDialog(True),
         lambda: SetupDialog(),
         lambda: AddUserDialog(admin),

@@ -35,9 +35,6 @@ KEPT = frozenset(
         # Signing out, locking and closing keep typed work before the window goes: the window
         # waits for that answer anyway, and a worker could finish after the database closed.
         "iopdesk.services.drafts.keep",
-        # Sign-in: the main window waits for the answer, and the two-factor prompt (a dialog)
-        # comes in the middle of the check (pages/privacy.login_with_two_factor).
-        "iopdesk.services.auth.login",
         # Read once as the database opens behind the sign-in window (which database, which
         # clinic): nothing else is on screen to stall.
         "iopdesk.services.clinic.is_initialized",
@@ -48,7 +45,8 @@ KEPT = frozenset(
         "iopdesk.services.recovery.ensure_recovery_key",
         # Restore at first start asks for a new passphrase (a dialog) in the middle of it.
         "iopdesk.services.backup.restore_new",
-        # The start-up and closing backup: before the main window is shown / after it closed.
+        # The closing backup, after the main window closed (the start-up one runs in the
+        # background once the window is up).
         "iopdesk.services.backup.auto_backup",
     }
 )

@@ -108,8 +108,8 @@ def offer_restore(target: DbTarget, exc: CorruptDatabaseError) -> Database | Non
         return None
     dialog = LoginDialog(
         "Restore the latest backup",
-        lambda u, p: backup.restore_damaged(
-            path, source, lambda staged: auth.login(staged, u, p), key=key
+        lambda u, p, code: backup.restore_damaged(
+            path, source, lambda staged: auth.login(staged, u, p, code), key=key
         ),
         f"Administrator sign-in to restore {source.name}",
     )
@@ -238,11 +238,9 @@ def restore_at_first_start(target: DbTarget, empty: Database) -> Database | None
 
 
 def sign_in(db: Database, clinic_name: str, username: str = "") -> Actor | None:
-    from iopdesk.ui.pages.privacy import login_with_two_factor
-
-    def attempt(u: str, p: str) -> object:
+    def attempt(u: str, p: str, code: str | None) -> object:  # on an op worker
         try:
-            return login_with_two_factor(db, u, p, dialog)
+            return auth.login(db, u, p, code)
         except auth.PasswordChangeRequired as exc:
             return exc  # right password, but it was reset: a new one first
 

@@ -25,7 +25,6 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -197,9 +196,10 @@ def run_gui(db: str | None = None, username: str | None = None) -> int:
 
     dialog = LoginDialog(
         clinic_name,
-        lambda u, p: _authenticate(state, ensure_open, dialog, u, p),
+        lambda u, p, code: _authenticate(state, u, p, code),
         where,
         username=username or "",
+        prepare=ensure_open,
     )
 
     def stack_loaded(_error: object) -> None:
@@ -279,27 +279,19 @@ def _open_behind_dialog(state: dict[str, Any], dialog: LoginDialog, db: str | No
     dialog.set_header(name, database.describe())
 
 
-def _authenticate(
-    state: dict[str, Any],
-    ensure_open: Callable[[], None],
-    dialog: LoginDialog,
-    username: str,
-    password: str,
-) -> Any:
-    """Sign in pressed: wait for the database if it is still opening, then check."""
-    ensure_open()
+def _authenticate(state: dict[str, Any], username: str, password: str, code: str | None) -> Any:
+    """Sign in pressed (on an op worker, after `ensure_open` on the GUI thread): check."""
     database = state["db"]
     if database is None or state.get("fallback"):
         raise UserError(
             "The clinic database could not be opened. Close IOPDesk and start it again; the "
             "message shown said why."
         )
-    from iopdesk.services.auth import PasswordChangeRequired
-    from iopdesk.ui.pages.privacy import login_with_two_factor
+    from iopdesk.services import auth
 
     try:
-        actor: Any = login_with_two_factor(database, username, password, dialog)
-    except PasswordChangeRequired as exc:
+        actor: Any = auth.login(database, username, password, code)
+    except auth.PasswordChangeRequired as exc:
         actor = exc  # the right password, but an administrator reset it: a new one first
     marks["password_checked"] = time.perf_counter()
     return actor

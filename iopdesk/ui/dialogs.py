@@ -104,15 +104,20 @@ class SetupDialog(FormDialog):
 
 
 class LoginDialog(FormDialog):
-    """Sign-in. `authenticate(username, password)` raises UserError on failure."""
+    """Sign-in. `authenticate(username, password, code)` runs on an op worker (the password
+    check is slow on purpose, ~0.1-0.3 s, and the window keeps painting meanwhile) and raises
+    UserError on failure; `code` is the two-factor code, None until the account asked for one
+    (`TwoFactorRequired`), when the dialog asks for it and checks again. `prepare()`, if given,
+    runs first on the GUI thread (e.g. wait for the database to open)."""
 
     def __init__(
         self,
         clinic_name: str,
-        authenticate: Callable[[str, str], object],
+        authenticate: Callable[[str, str, str | None], object],
         where: str,
         parent: QWidget | None = None,
         username: str = "",
+        prepare: Callable[[], None] | None = None,
     ) -> None:
         super().__init__("Sign in", f"{clinic_name}\n{where}", "Sign in", parent)
         self.username = QLineEdit(username)
@@ -122,22 +127,59 @@ class LoginDialog(FormDialog):
         self.form.addRow("User name", self.username)
         self.form.addRow("Password", self.password)
         self.result_value: object = None
+        self.authenticate = authenticate
+        self.prepare = prepare
+        self._code: str | None = None
         if username:
             self.password.setFocus()
-
-        def attempt() -> None:
-            try:
-                self.result_value = authenticate(self.username.text(), self.password.text())
-            except UserError:
-                self.password.clear()
-                self.password.setFocus()
-                raise
-
-        self.accept_action = attempt
         self.busy = QLabel("")
         self.busy.setObjectName("subtitle")
         self.busy.hide()
         self.form.addRow(self.busy)
+
+    def _try_accept(self) -> None:
+        from iopdesk.services.totp import TwoFactorRequired
+        from iopdesk.ui.forms import submit
+
+        try:
+            if self.prepare is not None:
+                self.prepare()
+        except UserError as exc:
+            self.show_error(exc.message)
+            return
+        username, password, code = self.username.text(), self.password.text(), self._code
+        self._code = None
+        authenticate = self.authenticate
+
+        def check() -> object:
+            try:
+                return authenticate(username, password, code)
+            except TwoFactorRequired as needed:
+                return needed  # the password was right: the GUI thread asks for the code
+
+        self.error.hide()
+        self.last_op = submit(self, check, self._checked, show_error=self._refused)
+
+    def _checked(self, result: object) -> None:
+        from iopdesk.services.totp import TwoFactorRequired
+
+        if isinstance(result, TwoFactorRequired):
+            from iopdesk.ui.pages.privacy import ask_two_factor_code
+
+            code = ask_two_factor_code(self)
+            if code is None:
+                self._refused("Sign-in needs the two-factor code.")
+                return
+            self._code = code
+            self._try_accept()  # the same name and password, with the code
+            return
+        self.result_value = result
+        self.accept()
+
+    def _refused(self, text: str) -> None:
+        self.password.clear()
+        self.password.setFocus()
+        self.show_error(text)
 
     def set_header(self, clinic_name: str, where: str) -> None:
         """The clinic and database, once known (the window may be shown before)."""
