@@ -174,7 +174,10 @@ def test_restore_from_a_backup_at_first_start(qtbot, tmp_path: Path, monkeypatch
         type_into(d.file, str(source))
         type_into(d.recovery_key, "AAAA-BBBB-CCCC-DDDD-EEEE-FFFF-GGGG-HHHH")
         ok(d)  # a wrong key: the error is shown in the dialog, nothing replaced
+        assert not d.buttons.isEnabled()  # checked on a worker: no second press meanwhile
+        settle()
         errors.append(d.error.text())
+        assert d.buttons.isEnabled()
         d.recovery_key.clear()
         type_into(d.recovery_key, recovery_key.lower())
         d.resize(1024, 700)

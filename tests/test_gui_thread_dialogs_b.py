@@ -43,8 +43,6 @@ KEPT = frozenset(
         # once, before the main window opens.
         "iopdesk.services.recovery.has_recovery_key",
         "iopdesk.services.recovery.ensure_recovery_key",
-        # Restore at first start asks for a new passphrase (a dialog) in the middle of it.
-        "iopdesk.services.backup.restore_new",
         # The closing backup, after the main window closed (the start-up one runs in the
         # background once the window is up).
         "iopdesk.services.backup.auto_backup",

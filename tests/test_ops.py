@@ -267,3 +267,27 @@ def test_a_list_page_refreshes_only_when_what_it_shows_changed(qtbot, env: Env) 
     assert calls == [1]  # the page's own operation: it refreshes itself
     window._closing_for_sign_out = False
     window.close()
+
+
+def test_a_worker_asks_the_gui_thread_and_waits_for_the_answer(qtbot) -> None:
+    asked_on: list[bool] = []
+
+    def question() -> str:
+        asked_on.append(threading.current_thread() is threading.main_thread())
+        return "the passphrase"
+
+    def refuse() -> str:
+        raise UserError("Cancelled.")
+
+    def work() -> tuple[str, str]:
+        answer = ops.ask_on_gui(question)
+        try:
+            ops.ask_on_gui(refuse)
+        except UserError as exc:
+            return answer, exc.message
+        return answer, ""
+
+    op = ops.Op(None, work)
+    op.run_in_background()
+    assert finish(op) == ("the passphrase", "Cancelled.")
+    assert asked_on == [True]  # the dialog would be shown on the GUI thread

@@ -8,6 +8,7 @@ import secrets
 import shutil
 import sys
 from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QDialog, QWidget
@@ -188,18 +189,23 @@ def restore_at_first_start(target: DbTarget, empty: Database) -> Database | None
     dialog = RestoreBackupDialog(str(paths.data_dir() / "backups"))
     chosen: dict[str, str] = {}
 
-    def new_passphrase(creating: bool) -> str:
-        chosen["passphrase"] = gui_passphrase(creating)
+    def new_passphrase(creating: bool) -> str:  # asked in the middle of the restore
+        chosen["passphrase"] = ops.ask_on_gui(lambda: gui_passphrase(creating))
         return chosen["passphrase"]
 
-    def run() -> None:
-        source = Path(dialog.file.text().strip())
-        typed_key = dialog.recovery_key.text().strip() or None
-        typed_pass = dialog.passphrase.text() or None
-        if not dialog.file.text().strip() or not source.is_file():
+    typed: dict[str, Any] = {}
+
+    def check_typed() -> None:  # GUI thread: what was typed
+        typed["source"] = Path(dialog.file.text().strip())
+        typed["key"] = dialog.recovery_key.text().strip() or None
+        typed["pass"] = dialog.passphrase.text() or None
+        if not dialog.file.text().strip() or not typed["source"].is_file():
             raise ValidationError("Choose the backup file (Choose...).")
-        if not typed_key and not typed_pass:
+        if not typed["key"] and not typed["pass"]:
             raise ValidationError("Type the recovery key from the recovery kit, or the passphrase.")
+
+    def run() -> None:  # an op worker: the key check and the restore take seconds
+        source, typed_key, typed_pass = typed["source"], typed["key"], typed["pass"]
         backup.backup_key(source, recovery_key=typed_key, passphrase=typed_pass)  # check first
         if not chosen.get("cleared") and not is_initialized(empty):
             chosen["cleared"] = "yes"  # nothing in it: make room for the backup
@@ -218,7 +224,8 @@ def restore_at_first_start(target: DbTarget, empty: Database) -> Database | None
             chosen.setdefault("passphrase", typed_pass)
         dialog.outcome = done  # type: ignore[attr-defined]
 
-    dialog.accept_action = run
+    dialog.accept_action = check_typed
+    dialog.save_action = run
     if dialog.exec() != QDialog.DialogCode.Accepted:
         return None
     done: backup.NewPcRestore = dialog.outcome  # type: ignore[attr-defined]

@@ -202,6 +202,9 @@ class Op(Generic[T]):
 
     # -- running -----------------------------------------------------------------------------
     def run_in_background(self) -> Op[T]:
+        global _asker
+        if _asker is None:  # made here, on the GUI thread, for ask_on_gui
+            _asker = _Asker()
         self._bridge = _Bridge()
         self.ctl = OpControl(self._bridge)
         self._bridge.progressed.connect(self._on_progress, Qt.ConnectionType.QueuedConnection)
@@ -273,6 +276,39 @@ def run(
     if reload is not None:
         op.on_stale(reload)
     return op.run_in_background()
+
+
+class _Asker(QObject):
+    """Lives on the GUI thread: runs a question a worker asks there, the worker waiting."""
+
+    asked = Signal(object)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked.connect(self._ask, Qt.ConnectionType.BlockingQueuedConnection)
+
+    @staticmethod
+    def _ask(holder: list[Any]) -> None:
+        try:
+            holder[1] = holder[0]()
+        except BaseException as exc:  # raised again on the worker
+            holder[2] = exc
+
+
+_asker: _Asker | None = None
+
+
+def ask_on_gui(question: Callable[[], T]) -> T:
+    """From an op's worker: run `question()` (a dialog, e.g. "choose a passphrase") on the GUI
+    thread and wait for its answer, for a service that needs one in the middle of its work.
+    Called on the GUI thread itself, it simply runs it."""
+    if _asker is None or threading.current_thread() is threading.main_thread():
+        return question()
+    holder: list[Any] = [question, None, None]
+    _asker.asked.emit(holder)
+    if holder[2] is not None:
+        raise holder[2]
+    return holder[1]  # type: ignore[no-any-return]
 
 
 def in_process(
