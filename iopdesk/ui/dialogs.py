@@ -138,15 +138,16 @@ class LoginDialog(FormDialog):
         self.form.addRow(self.busy)
 
     def _try_accept(self) -> None:
-        from iopdesk.services.totp import TwoFactorRequired
-        from iopdesk.ui.forms import submit
-
         try:
             if self.prepare is not None:
-                self.prepare()
+                self.prepare()  # first: the database stack may still be loading on a thread
         except UserError as exc:
             self.show_error(exc.message)
             return
+        # Only now: importing the services while the loader thread imports the same stack
+        # (Enter pressed at once) failed half-way through pydantic.
+        from iopdesk.services.totp import TwoFactorRequired
+        from iopdesk.ui.forms import submit
         username, password, code = self.username.text(), self.password.text(), self._code
         self._code = None
         authenticate = self.authenticate
