@@ -405,7 +405,7 @@ class DischargeDialog(QDialog):
         self.finish = QPushButton("Discharge client")
         self.finish.setObjectName("primary")
         self.finish.clicked.connect(self.submit)
-        cancel = QPushButton("Cancel")
+        self.cancel_btn = cancel = QPushButton("Cancel")
         cancel.clicked.connect(self.reject)
         buttons.addWidget(cancel)
         buttons.addStretch(1)
@@ -490,7 +490,9 @@ class DischargeDialog(QDialog):
             else:
                 ops.report_failure(self, exc)
 
-        op = submit(self, work, self._discharged, busy=[self.finish, self.back, self.next])
+        op = submit(
+            self, work, self._discharged, busy=[self.finish, self.back, self.next, self.cancel_btn]
+        )
         self.last_op = op.failure(failed)
         return op
 
