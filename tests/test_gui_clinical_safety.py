@@ -241,9 +241,11 @@ def test_discharge_summary_edit_sign_and_print(qtbot, env, tmp_path, monkeypatch
     qtbot.addWidget(dialog)
     qtbot.keyClicks(dialog.summary_edit, "Six weeks of IOP; 40 days sober.")
     click(qtbot, dialog.save_btn)
+    settle()  # saved on a worker
     tab.load(w.client_own, "discharged")
     monkeypatch.setattr(msgbox, "confirm", lambda *a, **k: True)
     click(qtbot, tab.sign_summary_btn)
+    settle()  # signed, then the tab read again, on workers
     info = discharge.list_discharges(env.db, w.therapist, w.client_own)[0]
     assert info.signed and info.id == d.id
     assert "Signed by Theo Rapist" in tab.summary.toPlainText()
@@ -262,6 +264,7 @@ def test_discharge_summary_edit_sign_and_print(qtbot, env, tmp_path, monkeypatch
     out = tmp_path / "summary.pdf"
     monkeypatch.setattr(ui, "ask_pdf_path", lambda *a: str(out))
     click(qtbot, tab.print_summary_btn)
+    settle()
     assert "40 days sober" in pdf_text(out) and "aftercare appointment confirmed" in pdf_text(out)
 
 

@@ -247,6 +247,7 @@ def _write_note(qtbot, env, *, screened: bool):
         )
         assert dialog.screened.isChecked()
     qtbot.mouseClick(dialog.sign_btn, Qt.MouseButton.LeftButton)
+    settle()  # saved, asked, then signed on workers
     assert dialog.signed, dialog.error.text()
     return notes.read_note(env.db, w.therapist, dialog.note_id)
 
@@ -704,6 +705,7 @@ def test_save_and_open_reports_where_and_a_failure_to_open(qtbot, env, tmp_path)
     page_mod.OPEN_AFTER_PRINT = True
     try:
         qtbot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
+        settle()  # written on a worker, then opened
     finally:
         files.OPENER, page_mod.OPEN_AFTER_PRINT = old_opener, old_flag
     assert out.exists() and opened == [str(out)]
@@ -789,6 +791,7 @@ def test_aftercare_carries_the_provider_locks_when_final_and_formats_phones(qtbo
     qtbot.keyClicks(dialog.provider, "Riverbend Outpatient")
     dialog.go(3)
     qtbot.mouseClick(dialog.finish, Qt.MouseButton.LeftButton)
+    settle()  # discharged on a worker
     result = dialog.result_
     assert result is not None, dialog.error.text()
     editor = AftercareEditor(ctx, result.plan_id)
@@ -807,6 +810,7 @@ def test_aftercare_carries_the_provider_locks_when_final_and_formats_phones(qtbo
         qtbot.waitUntil(lambda c=column, t=typed: appts.table.item(0, c).text() == t)
         QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     qtbot.mouseClick(editor.finalize_btn, Qt.MouseButton.LeftButton)  # confirm answers Yes
+    settle()
     assert editor.status.text() == "Finalized"
     assert not editor.save_btn.isEnabled() and not editor.finalize_btn.isEnabled()
     out = aftercare.print_packet(

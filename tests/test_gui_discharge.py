@@ -19,7 +19,7 @@ from iopdesk.ui.pages.discharge import (
     PrintDialog,
     parse_time,
 )
-from tests.helpers import ctx_for, settle
+from tests.helpers import ctx_for, finish, settle
 from tests.test_discharge import LAST, admitted_client
 
 pytestmark = [pytest.mark.gui, pytest.mark.sqlite_only]
@@ -36,7 +36,8 @@ def test_guided_discharge_edit_finalize_and_print(qtbot, env, tmp_path):
     dialog.go(3)
     assert dialog.finish.isVisibleTo(dialog) and not dialog.next.isVisibleTo(dialog)
     assert "1 booked session" not in dialog.review.text()
-    assert not dialog.submit()
+    finish(dialog.submit())
+    assert dialog.result() != QDialog.DialogCode.Accepted and dialog.result_ is None
     assert "reason" in dialog.error.text() and dialog.pages.currentIndex() == 0
     dialog.reason.setPlainText("Completed the program.")
     dialog.goal_edits[0][1].setPlainText("Sober 40 days.")
@@ -46,7 +47,8 @@ def test_guided_discharge_edit_finalize_and_print(qtbot, env, tmp_path):
     dialog.provider.setText("Riverbend Outpatient")
     dialog.go(3)
     assert "Progress entered for 2 of 2 plan goals" in dialog.review.text()
-    assert dialog.submit()
+    finish(dialog.submit())
+    assert dialog.result() == QDialog.DialogCode.Accepted
     result = dialog.result_
     assert result is not None and result.sessions_cancelled == 1
     with env.db.session() as s:
@@ -69,21 +71,22 @@ def test_guided_discharge_edit_finalize_and_print(qtbot, env, tmp_path):
     meds.table.item(0, 1).setText("50 mg")
     meds.add_item(None)  # an empty row left blank is ignored
     editor.texts["coping_strategies"].setPlainText("Call my sponsor")
-    editor.copy_goals()
-    editor.copy_goals()  # twice: nothing is duplicated
+    finish(editor.copy_goals())
+    finish(editor.copy_goals())  # twice: nothing is duplicated
     assert editor.texts["client_goals"].toPlainText().count("Stay sober") == 1
     assert "Rebuild routines" in editor.texts["client_goals"].toPlainText()
-    assert editor.save()
+    finish(editor.save())
+    assert editor.error.text() == "Saved."
     view = aftercare.get_plan(env.db, env.world.therapist, result.plan_id)
     assert view.data.appointments[0].appointment_time == parse_time("2:30 PM")
     assert [m.name for m in view.data.medications] == ["Naltrexone"]
     assert view.data.coping_strategies == "Call my sponsor"
     # a bad date is named by tab, row and column
     appts.table.item(0, 2).setText("13/45/2026")
-    assert not editor.save()
+    assert editor.save() is None  # refused before saving
     assert "Appointments, row 1, Date" in editor.error.text()
     appts.table.item(0, 2).setText("12/03/2026")
-    assert editor.finalize()
+    finish(editor.finalize())
     assert editor.status.text() == "Finalized"
     assert not editor.save_btn.isEnabled() and editor.reopen_btn.isVisibleTo(editor)
     assert appts.table.editTriggers() == appts.table.EditTrigger.NoEditTriggers
@@ -95,6 +98,7 @@ def test_guided_discharge_edit_finalize_and_print(qtbot, env, tmp_path):
     out = tmp_path / "packet.pdf"
     printer.path.setText(str(out))
     printer.do_print()
+    finish(printer.last_op)
     assert printer.result() == QDialog.DialogCode.Accepted, printer.error.text()
     text = " ".join(" ".join((p.extract_text() or "").split()) for p in PdfReader(str(out)).pages)
     assert "Łukasz Żółkowski" in text and "Naltrexone" in text and "Dr. Okafor" in text
@@ -103,6 +107,7 @@ def test_guided_discharge_edit_finalize_and_print(qtbot, env, tmp_path):
     qtbot.addWidget(bad)
     bad.path.setText(str(tmp_path / "packet.txt"))
     bad.do_print()
+    finish(bad.last_op)
     assert ".pdf" in bad.error.text()
 
 
@@ -130,7 +135,8 @@ def test_page_lists_and_chart_tab(qtbot, env):
     dialog.reason.setPlainText("Moved away.")
     dialog.type.setCurrentIndex(dialog.type.findData("administrative"))
     dialog.date.setDate(page_mod._qdate(LAST))
-    assert dialog.submit()
+    finish(dialog.submit())
+    assert dialog.result() == QDialog.DialogCode.Accepted
     page = DischargePage(ctx_for(env, env.world.front_desk))
     qtbot.addWidget(page)
     page.refresh()

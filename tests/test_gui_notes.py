@@ -10,7 +10,7 @@ from PySide6.QtCore import QPoint, Qt
 from iopdesk.services import clinic, notes
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.pages.notes import GroupNoteDialog, NoteEditorDialog, NotesPage
-from tests.helpers import settle
+from tests.helpers import finish, settle
 from tests.helpers.chart import show_tab
 from tests.test_notes import _group, _individual, _today
 
@@ -65,10 +65,12 @@ def test_write_and_sign_progress_note_through_the_editor(qtbot, env):
     click(qtbot, dialog.suicidal)
     assert dialog.suicidal.isChecked()
     qtbot.mouseClick(dialog.sign_btn, Qt.MouseButton.LeftButton)
+    settle()
     assert not dialog.signed and dialog.error.isVisible()
     assert "safety plan" in dialog.error.text().lower()
     qtbot.keyClicks(dialog.safety_plan, "Call 988; sister checks in tonight.")
     qtbot.mouseClick(dialog.sign_btn, Qt.MouseButton.LeftButton)
+    settle()  # saved, asked, then signed: each step on a worker
     assert dialog.signed
     content = notes.read_note(env.db, w.therapist, dialog.note_id)
     assert content.header.status == "signed" and content.header.format == "BIRP"
@@ -90,6 +92,7 @@ def test_autosave_keeps_a_draft_and_closing_saves(qtbot, env):
     assert dialog.autosave_timer.isActive() and 10_000 <= dialog.autosave_timer.interval() <= 30_000
     qtbot.keyClicks(dialog.section_boxes["Data"], "Half a thought")
     dialog.autosave_timer.timeout.emit()  # what the timer does every 15 seconds
+    finish(dialog.saving)
     assert dialog.note_id is not None and "autosaved" in dialog.status.text()
     qtbot.keyClicks(dialog.section_boxes["Data"], " and the rest")
     dialog.close()  # closing saves what was typed since
@@ -134,6 +137,7 @@ def test_group_note_for_six_clients_with_keyboard_and_mouse(qtbot, env):
         qtbot.keyClicks(r.response, "Receptive to feedback." if i < 2 else f"Named skill {i}.")
         qtbot.keyClicks(r.plan, "Continue group.")
     qtbot.mouseClick(dialog.save_btn, Qt.MouseButton.LeftButton)
+    finish(dialog.saving)
     # the first two entries are identical: a visible warning names both clients
     assert dialog.warning_label.isVisible()
     assert dialog.warning_label.text().count("identical") == 1
@@ -141,6 +145,7 @@ def test_group_note_for_six_clients_with_keyboard_and_mouse(qtbot, env):
     dialog.rows[1].participation.clear()
     qtbot.keyClicks(dialog.rows[1].participation, "Quiet; shared once about sleep.")
     qtbot.mouseClick(dialog.sign_btn, Qt.MouseButton.LeftButton)
+    settle()
     assert dialog.signed and dialog.warnings == []
     for r in dialog.rows:
         headers = notes.list_note_headers(env.db, w.therapist, r.member.client_id)
@@ -184,7 +189,7 @@ def test_supervisor_cosign_queue_and_chart_actions(qtbot, env, tmp_path: Path):
     chart.notes_table.selectRow(row)
     actions = chart.note_actions
     assert actions.isVisibleTo(chart.notes_tab)
-    out = actions.print_note(tmp_path / "note.pdf")
+    out = finish(actions.print_note(tmp_path / "note.pdf"))
     assert out is not None and out.exists() and out.stat().st_size > 1000
     actions.ask_text = lambda _title: "Supervisor addendum: reviewed with associate."
     actions.add_addendum()
@@ -219,12 +224,20 @@ def test_chart_new_note_offers_held_sessions(qtbot, env):
         seen["minutes"] = dialog.minutes.value()
         for name, box in dialog.section_boxes.items():
             box.setPlainText(f"{name} written in the chart")
-        seen["signed"] = dialog.sign()
-        if dialog.isVisible():
-            dialog.reject()
+        seen["dialog"] = dialog
+        qtbot.mouseClick(dialog.sign_btn, Qt.MouseButton.LeftButton)
 
-    QTimer.singleShot(0, write)
+    def opened() -> None:  # the sessions and the note are read on workers first
+        if actions.dialog is None or not actions.dialog.isVisible():
+            QTimer.singleShot(10, opened)
+            return
+        write()
+
+    QTimer.singleShot(0, opened)
     actions.new_note()
+    # saved, asked, then signed on workers: the editor closes itself
+    qtbot.waitUntil(lambda: "dialog" in seen and not seen["dialog"].isVisible(), timeout=30_000)
+    seen["signed"] = seen.pop("dialog").signed
     settle()  # the list is read again on a worker
     assert offered == [sid]
     assert seen == {"minutes": 40, "signed": True}

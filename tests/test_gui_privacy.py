@@ -34,33 +34,42 @@ def test_chart_privacy_tab_consents_forms_and_disclosures(qtbot, env, tmp_path: 
     assert tab.consent_model.rowCount() == 0
     dialog = ConsentDialog(window.ctx, w.client_own, window)
     qtbot.addWidget(dialog)
+    settle()  # the recipient directory is read on a worker
     dialog.recipient_name.setText("Acme Health Plan")
     dialog.purpose.setCurrentText("payment")
     dialog._try_accept()
+    finish(dialog.last_op)
     assert "expiry" in dialog.error.text()  # an expiry date or event is required
     dialog.expiry_event.setText("end of treatment")
     dialog.categories[0].setChecked(True)
     dialog._try_accept()
+    finish(dialog.last_op)
     assert dialog.result() == dialog.DialogCode.Accepted
     tab.reload()
+    settle()
     assert tab.consent_model.rowCount() == 1
     tab.consent_table.selectRow(0)
     tab.print_form(str(tmp_path / "form.pdf"))
+    settle()
     assert (tmp_path / "form.pdf").stat().st_size > 1000
     scan = tmp_path / "scan.pdf"  # stands in for the signed, scanned form
     scan.write_bytes((tmp_path / "form.pdf").read_bytes())
     tab.consent_table.selectRow(0)
     tab.attach_form(str(scan))
+    settle()
     assert tab.consent_model.rows[0].form_filename == "scan.pdf"
     tab.consent_table.selectRow(0)
     tab.view_form()  # rendered from memory, no temporary file
+    settle()
     qtbot.addWidget(tab.form_viewer)
     assert tab.form_viewer.document.pageCount() == 2  # the form with the 2024 statements
     tab.form_viewer.close()
     tab.consent_table.selectRow(0)
     tab.revoke()  # the confirmation answers yes in tests
+    settle()
     assert tab.consent_model.rows[0].status == "revoked"
     tab.print_accounting(str(tmp_path / "acc.pdf"))
+    settle()
     assert (tmp_path / "acc.pdf").exists()
     assert not [b for b in msgbox.shown if b.icon in ("Warning", "Critical")]
 
@@ -97,9 +106,11 @@ def test_break_glass_button_opens_a_closed_chart_and_admin_reviews(qtbot, env):
     dialog = BreakGlassDialog(window.ctx, w.client_other, "Olga Otherclient", window)
     qtbot.addWidget(dialog)
     dialog._try_accept()
+    finish(dialog.last_op)
     assert "reason" in dialog.error.text().lower()
     dialog.reason.setPlainText("Client called in crisis, primary therapist unreachable")
     dialog._try_accept()
+    finish(dialog.last_op)
     assert dialog.result_info is not None
     window.open_chart(w.client_other)
     settle()
@@ -170,9 +181,11 @@ def test_two_factor_enrolment_dialog(qtbot, env):
     assert dialog.qr.matrix and dialog.qr.width() == 220
     dialog.code.setText("000000")
     dialog._try_accept()
+    finish(dialog.last_op)
     assert dialog.error.isVisibleTo(dialog)
     dialog.code.setText(totp.code_at(dialog.enrolment.secret, time.time()))
     dialog._try_accept()
+    finish(dialog.last_op)
     assert len(dialog.recovery_codes) == 10
     assert msgbox.shown[-1].title == "Recovery codes"
     assert totp.status(env.db, w.supervisor).enabled
@@ -181,6 +194,7 @@ def test_two_factor_enrolment_dialog(qtbot, env):
     button = AccountButton(ctx)
     qtbot.addWidget(button)
     button.new_codes()
+    finish(button.last_op)
     assert msgbox.shown[-1].title == "Recovery codes"
     assert totp.status(env.db, w.supervisor).recovery_codes_left == 10
     button.turn_off()  # the confirmation answers no in tests: still on
@@ -330,10 +344,12 @@ def test_amendment_deadlines_in_the_chart_and_overdue_on_todays_screen(qtbot, en
     # the 60 days ran out: the extension is refused with the reason on screen
     tab.amendment_table.selectRow(row)
     tab.follow_up("extend", "Clinician on leave this month")
+    settle()
     assert "ran out" in tab.last_error
     other = next(i for i, a in enumerate(model.rows) if a.id != late.id)
     tab.amendment_table.selectRow(other)
     tab.follow_up("extend", "Clinician on leave this month")
+    settle()  # saved, then the tab read again, on workers
     extended = next(a for a in model.rows if a.id != late.id)
     assert extended.extended and "(extended)" in model.data(
         model.index(model.rows.index(extended), due_col)
@@ -341,12 +357,15 @@ def test_amendment_deadlines_in_the_chart_and_overdue_on_todays_screen(qtbot, en
     # denied by the clinician, then the client's statement and the rebuttal
     amendments.deny(env.db, w.therapist, late.id, late.version, "The city is right.")
     tab.reload()
+    settle()
     row = next(i for i, a in enumerate(model.rows) if a.id == late.id)
     tab.amendment_table.selectRow(row)
     tab.follow_up("disagreement", "I moved in March")
+    settle()
     row = next(i for i, a in enumerate(model.rows) if a.id == late.id)
     tab.amendment_table.selectRow(row)
     tab.follow_up("rebuttal", "The intake form says otherwise")
+    settle()
     done = next(a for a in model.rows if a.id == late.id)
     assert done.disagreement == "I moved in March" and done.rebuttal.startswith("The intake")
     today_page.refresh()
@@ -420,13 +439,15 @@ def test_admin_resets_a_password_and_user_changes_own_password(qtbot, env):
         ]
         _type(qtbot, field, "short")
         _click_button(dialog, "Reset password")
-        assert "at least 10" in dialog.error.text()  # the policy applies; nothing saved
+        qtbot.waitUntil(lambda: "at least 10" in dialog.error.text())  # nothing saved
+        qtbot.waitUntil(lambda: dialog.buttons.isEnabled())  # saved on a worker
         field.clear()
         _type(qtbot, field, "temporary-pass-9")
         _click_button(dialog, "Reset password")
 
     _when_modal(qtbot, fill)
     button.reset_password()
+    settle()
     assert changed == [True]
     with pytest.raises(auth.PasswordChangeRequired):
         auth.login(env.db, "billing", "temporary-pass-9")

@@ -16,6 +16,7 @@ from iopdesk.models import Client, Consent, Recipient
 from iopdesk.services import recipients
 from iopdesk.ui.pages.privacy import ConsentDialog, RecipientDialog, ReleaseDialog
 from tests.helpers import main_window as _window
+from tests.helpers import settle
 from tests.helpers.chart import show_tab
 
 pytestmark = [pytest.mark.gui, pytest.mark.sqlite_only]
@@ -54,6 +55,7 @@ def test_release_dialog_picks_and_adds_directory_recipients(qtbot, env, tmp_path
     dialog = ReleaseDialog("The weekly report", window, ctx=window.ctx)
     qtbot.addWidget(dialog)
     dialog.show()
+    settle()  # the directory is read on a worker
     QTest.mouseClick(dialog.outside, Qt.MouseButton.LeftButton)
     assert dialog.recipient.isEnabled()
     # a piece of a name is not a recipient: refused, with the way out
@@ -75,6 +77,7 @@ def test_release_dialog_picks_and_adds_directory_recipients(qtbot, env, tmp_path
     second = ReleaseDialog("The packet", window, ctx=window.ctx)
     qtbot.addWidget(second)
     second.show()
+    settle()
     QTest.mouseClick(second.outside, Qt.MouseButton.LeftButton)
     QTest.keyClicks(second.recipient.combo.lineEdit(), "Riverbend Outpatient")
     seen: list[str] = []
@@ -85,6 +88,7 @@ def test_release_dialog_picks_and_adds_directory_recipients(qtbot, env, tmp_path
         ),
     )
     QTest.mouseClick(second.recipient.add_button, Qt.MouseButton.LeftButton)
+    settle()  # saved, then the directory read again, on workers
     assert seen == ["Riverbend Outpatient"]  # the typed name is offered
     assert second.recipient.text() == "Riverbend Outpatient"
     second.purpose.setCurrentText("treatment")
@@ -118,11 +122,13 @@ def test_consent_dialog_records_a_tpo_class_consent_and_a_hipaa_authorization(qt
     _tick(dialog.categories[-1])  # all of my records
     QTest.keyClicks(dialog.expiry_event, "end of treatment")
     _ok(dialog)
+    settle()  # saved on a worker
     assert dialog.result() == dialog.DialogCode.Accepted, dialog.error.text()
     # a HIPAA authorization to an employer picked from the directory
     auth = ConsentDialog(window.ctx, w.client_own, window)
     qtbot.addWidget(auth)
     auth.show()
+    settle()
     auth.kind.setCurrentIndex(auth.kind.findData("hipaa"))
     QTest.keyClicks(auth.recipient.combo.lineEdit(), "acme corp hr")
     auth.purpose.lineEdit().clear()
@@ -130,8 +136,10 @@ def test_consent_dialog_records_a_tpo_class_consent_and_a_hipaa_authorization(qt
     _tick(auth.categories[0])  # attendance
     auth.expiry.setDate(auth.expiry.date().currentDate().addDays(30))
     _ok(auth)
+    settle()
     assert auth.result() == auth.DialogCode.Accepted, auth.error.text()
     tab.reload()
+    settle()
     rows = {c.kind: c for c in tab.consent_model.rows}
     assert rows["part2"].recipient == "my health plans and payers"
     assert rows["hipaa"].recipient == "Acme Corp HR, Acme Corp"

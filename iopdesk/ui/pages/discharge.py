@@ -51,6 +51,7 @@ from iopdesk.services.permissions import Perm
 from iopdesk.ui import files, msgbox, ops
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.dates import DateEdit
+from iopdesk.ui.forms import submit
 from iopdesk.ui.tablemodel import Column, RowsModel
 from iopdesk.ui.widgets import Page, make_table, muted, section_title
 
@@ -143,6 +144,7 @@ class PrintDialog(QDialog):
         self.ok = buttons.addButton("Save and open", QDialogButtonBox.ButtonRole.AcceptRole)
         self.ok.setObjectName("primary")
         buttons.accepted.connect(self.do_print)
+        self.last_op: ops.Op[Any] | None = None
         buttons.rejected.connect(self.reject)
         lay.addWidget(buttons)
         self._kind_changed()
@@ -177,25 +179,34 @@ class PrintDialog(QDialog):
             )
             if self.leave_out_meds.isChecked():
                 leave_out = ("medications",)
-        try:
-            self.result_ = aftercare.print_packet(
-                self.ctx.db,
-                self.ctx.actor,
-                self.view.id,
-                Path(self.path.text().strip()),
-                release=release,
-                language=self.language.currentData(),
-                leave_out=leave_out,
-            )
-        except ConsentRequired as exc:
-            # offer the honest reduction the refusal names (never applied silently)
-            self.error.setText(
-                exc.message.replace("--leave-out medications", "tick 'Leave out the medications'")
-            )
-            return
-        except UserError as exc:
-            self.error.setText(exc.message)
-            return
+        db, actor, plan_id = self.ctx.db, self.ctx.actor, self.view.id
+        path, language = Path(self.path.text().strip()), self.language.currentData()
+
+        def work() -> aftercare.PrintResult:
+            try:
+                return aftercare.print_packet(
+                    db, actor, plan_id, path, release=release, language=language,
+                    leave_out=leave_out,
+                )  # fmt: skip
+            except ConsentRequired as exc:
+                # offer the honest reduction the refusal names (never applied silently)
+                raise UserError(
+                    exc.message.replace(
+                        "--leave-out medications", "tick 'Leave out the medications'"
+                    )
+                ) from None
+
+        self.error.setText("")
+        self.last_op = submit(
+            self,
+            work,
+            lambda result: self._printed(result, send_to_printer),
+            show_error=self.error.setText,
+            busy=[self.ok, self.to_printer],
+        )
+
+    def _printed(self, result: aftercare.PrintResult, send_to_printer: bool) -> None:
+        self.result_ = result
         if send_to_printer:
             from PySide6.QtPrintSupport import QPrintDialog, QPrinter
 
@@ -249,27 +260,53 @@ def render_to_printer(pdf: Path, printer: Any) -> int:
     return int(doc.pageCount())
 
 
-def print_plan(ctx: AppContext, plan_id: int, parent: QWidget | None) -> None:
-    try:
-        view = aftercare.print_cover(ctx.db, ctx.actor, plan_id)
-    except UserError as exc:
-        msgbox.user_error(parent, exc)
-        return
-    PrintDialog(ctx, view, parent).exec()
+def print_plan(ctx: AppContext, plan_id: int, parent: QWidget | None) -> ops.Op[PlanView]:
+    """Read the packet's cover on a worker, then ask who receives it (PrintDialog)."""
+    db, actor = ctx.db, ctx.actor
+    return ops.run(
+        parent,
+        lambda: aftercare.print_cover(db, actor, plan_id),
+        lambda view: PrintDialog(ctx, view, parent).exec(),
+    )
 
 
 # -- the guided discharge -----------------------------------------------------------------------
 STEPS = ("Date and type", "Progress on goals", "Next level of care", "Review")
 
 
-class DischargeDialog(QDialog):
-    """Four steps: date/type/reason, progress per plan goal, next level of care, review."""
+def read_discharge(ctx: AppContext, client_id: int) -> tuple[discharge.DischargeStart, str]:
+    """Worker side of opening the guided discharge: what it starts from, and the risk banner's
+    text ("" when none)."""
+    from iopdesk.services import safety
 
-    def __init__(self, ctx: AppContext, client_id: int, parent: QWidget | None = None) -> None:
+    start = discharge.prepare_discharge(ctx.db, ctx.actor, client_id)
+    try:
+        banner = safety.banner(ctx.db, ctx.actor, client_id).text
+    except UserError:
+        banner = ""
+    return start, banner
+
+
+class DischargeDialog(QDialog):
+    """Four steps: date/type/reason, progress per plan goal, next level of care, review.
+
+    `read`: what `read_discharge` read on a worker (the screens open it that way); without it
+    the dialog reads here (tests and the screenshot tool build it directly)."""
+
+    def __init__(
+        self,
+        ctx: AppContext,
+        client_id: int,
+        parent: QWidget | None = None,
+        read: tuple[discharge.DischargeStart, str] | None = None,
+    ) -> None:
         super().__init__(parent)
         self.ctx = ctx
-        self.start = discharge.prepare_discharge(ctx.db, ctx.actor, client_id)
+        if read is None:
+            read = read_discharge(ctx, client_id)
+        self.start, banner = read
         self.result_: discharge.DischargeResult | None = None
+        self.last_op: ops.Op[Any] | None = None
         s = self.start
         self.setWindowTitle(f"IOPDesk - Discharge {s.name}")
         self.resize(760, 560)
@@ -280,7 +317,7 @@ class DischargeDialog(QDialog):
         from iopdesk.ui.pages.safety import RiskBanner
 
         self.risk_banner = RiskBanner()
-        self.risk_banner.update_for(ctx, client_id)
+        self.risk_banner.show_text(banner)
         lay.addWidget(self.risk_banner)
         self.step_label = muted("")
         lay.addWidget(self.step_label)
@@ -368,7 +405,7 @@ class DischargeDialog(QDialog):
         self.finish = QPushButton("Discharge client")
         self.finish.setObjectName("primary")
         self.finish.clicked.connect(self.submit)
-        cancel = QPushButton("Cancel")
+        self.cancel_btn = cancel = QPushButton("Cancel")
         cancel.clicked.connect(self.reject)
         buttons.addWidget(cancel)
         buttons.addStretch(1)
@@ -429,26 +466,45 @@ class DischargeDialog(QDialog):
         "step_down_level": 2,
     }
 
-    def submit(self) -> bool:
+    def submit(self) -> ops.Op[Any] | None:
+        """Discharge in the background (buttons off meanwhile); the dialog closes when it went
+        through. A refusal shows on the error line and goes to the step of the field it names,
+        with everything typed kept. Returns the op (None: refused before saving)."""
         try:
             self.date.value()  # a discharge date typed but not a date is refused in words
-            self.result_ = discharge.discharge_client(
-                self.ctx.db,
-                self.ctx.actor,
-                self.start.client_id,
-                self.start.client_version,
-                self.data(),
+            data = self.data()
+        except UserError as exc:
+            self._refused(exc)
+            return None
+        db, actor, start = self.ctx.db, self.ctx.actor, self.start
+        self.error.setText("")
+
+        def work() -> discharge.DischargeResult:
+            return discharge.discharge_client(
+                db, actor, start.client_id, start.client_version, data
             )
-        except ValidationError as exc:
-            self.error.setText(exc.message)
+
+        def failed(exc: BaseException) -> None:
+            if isinstance(exc, UserError):  # its fields name the step to show
+                self._refused(exc)
+            else:
+                ops.report_failure(self, exc)
+
+        op = submit(
+            self, work, self._discharged, busy=[self.finish, self.back, self.next, self.cancel_btn]
+        )
+        self.last_op = op.failure(failed)
+        return op
+
+    def _refused(self, exc: UserError) -> None:
+        self.error.setText(exc.message)
+        if isinstance(exc, ValidationError):
             first = next(iter(exc.fields), "")
             self.go(self.STEP_OF_FIELD.get(first, 1 if first.startswith("goal") else 3))
-            return False
-        except UserError as exc:
-            self.error.setText(exc.message)
-            return False
+
+    def _discharged(self, result: discharge.DischargeResult) -> None:
+        self.result_ = result
         self.accept()
-        return True
 
 
 # -- the aftercare editor -----------------------------------------------------------------------
@@ -634,12 +690,24 @@ class ListTab(QWidget):
             result.append(self.cls(**values))
         return result
 
-    def pick(self) -> None:
-        try:
-            entries = aftercare.list_clinic_items(self.ctx.db, self.ctx.actor, self.clinic_list)
-        except UserError as exc:
-            msgbox.user_error(self, exc)
-            return
+    def pick(self) -> ops.Op[Any]:
+        """Read the clinic list on a worker, then offer its entries."""
+        db, actor, name = self.ctx.db, self.ctx.actor, self.clinic_list
+        button = self.pick_btn
+        if button is not None:
+            button.setEnabled(False)
+
+        def enable() -> None:
+            from iopdesk.ui.pages.loading import alive
+
+            if button is not None and alive(button):
+                button.setEnabled(True)
+
+        op: ops.Op[Any] = ops.Op(self, lambda: aftercare.list_clinic_items(db, actor, name))
+        self.last_op = op.success(self._offer).on_done(enable).run_in_background()
+        return op
+
+    def _offer(self, entries: list[aftercare.ListEntry]) -> None:
         if not entries:
             msgbox.info(
                 self,
@@ -709,11 +777,20 @@ class AftercareEditor(QDialog):
         ("strengths", "Strengths"),
     )
 
-    def __init__(self, ctx: AppContext, plan_id: int, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        ctx: AppContext,
+        plan_id: int,
+        parent: QWidget | None = None,
+        view: PlanView | None = None,
+    ) -> None:
+        """`view`: the plan read on a worker (`open_editor` does); without it the plan is read
+        here (tests and the screenshot tool build the editor directly)."""
         super().__init__(parent)
         self.ctx = ctx
         self.plan_id = plan_id
         self.can_edit = ctx.can(Perm.DISCHARGE_MANAGE)
+        self.last_op: ops.Op[Any] | None = None
         self.resize(1000, 640)
         lay = QVBoxLayout(self)
         top = QHBoxLayout()
@@ -758,7 +835,7 @@ class AftercareEditor(QDialog):
         lay.addWidget(self.error)
         buttons = QHBoxLayout()
         self.save_btn = QPushButton("Save draft")
-        self.save_btn.clicked.connect(self.save)
+        self.save_btn.clicked.connect(lambda: self.save())
         self.finalize_btn = QPushButton("Finalize and sign")
         self.finalize_btn.setObjectName("primary")
         self.finalize_btn.clicked.connect(self._finalize_clicked)
@@ -776,11 +853,13 @@ class AftercareEditor(QDialog):
         buttons.addWidget(self.print_btn)
         buttons.addWidget(close)
         lay.addLayout(buttons)
-        self.load()
+        if view is None:
+            view = aftercare.get_plan(ctx.db, ctx.actor, plan_id)
+        self.show_plan(view)
 
-    def load(self) -> None:
-        self.view = aftercare.get_plan(self.ctx.db, self.ctx.actor, self.plan_id)
-        v = self.view
+    def show_plan(self, view: PlanView) -> None:
+        """Fill the editor with `view` (read or saved on a worker)."""
+        self.view = v = view
         self.setWindowTitle(f"IOPDesk - Aftercare plan: {v.client_name}")
         preferred = f' "{v.preferred_name}"' if v.preferred_name else ""
         self.title.setText(f"Aftercare plan: {v.client_name}{preferred}")
@@ -802,24 +881,47 @@ class AftercareEditor(QDialog):
         for edit in self.texts.values():
             edit.setReadOnly(not editable)
         self.save_btn.setVisible(self.can_edit)
-        self.save_btn.setEnabled(editable)
         self.finalize_btn.setVisible(self.can_edit)
-        self.finalize_btn.setEnabled(editable)
         self.reopen_btn.setVisible(self.can_edit and v.finalized)
-        self.print_btn.setEnabled(v.finalized or self.can_edit)
         self.copy_goals_btn.setVisible(editable)
+        self._sync_buttons()
         self.error.setText("")
 
-    def copy_goals(self) -> None:
-        try:
-            goals = aftercare.goals_for_client(self.ctx.db, self.ctx.actor, self.view.client_id)
-        except UserError as exc:
-            self.error.setText(exc.message)
+    def _sync_buttons(self) -> None:
+        """The buttons as the plan allows (after a save ran with them off)."""
+        from iopdesk.ui.pages.loading import alive
+
+        if not alive(self):
             return
-        edit = self.texts["client_goals"]
-        current = edit.toPlainText().strip()
-        new = [g for g in goals if g not in current]
-        edit.setPlainText("\n".join(([current] if current else []) + new))
+        v = self.view
+        editable = self.can_edit and not v.finalized
+        self.save_btn.setEnabled(editable)
+        self.finalize_btn.setEnabled(editable)
+        self.reopen_btn.setEnabled(True)
+        self.print_btn.setEnabled(v.finalized or self.can_edit)
+        self.copy_goals_btn.setEnabled(True)
+
+    def _submit(self, work: Callable[[], Any], done: Callable[[Any], Any]) -> ops.Op[Any]:
+        """A step of the editor on a worker: its buttons off meanwhile; a refusal on the error
+        line with everything typed kept."""
+        busy: list[QWidget] = [
+            self.save_btn, self.finalize_btn, self.reopen_btn, self.print_btn,
+            self.copy_goals_btn,
+        ]  # fmt: skip
+        op = submit(self, work, done, show_error=self.error.setText, busy=busy)
+        self.last_op = op.on_done(self._sync_buttons)
+        return op
+
+    def copy_goals(self) -> ops.Op[Any]:
+        db, actor, client_id = self.ctx.db, self.ctx.actor, self.view.client_id
+
+        def add(goals: list[str]) -> None:
+            edit = self.texts["client_goals"]
+            current = edit.toPlainText().strip()
+            new = [g for g in goals if g not in current]
+            edit.setPlainText("\n".join(([current] if current else []) + new))
+
+        return self._submit(lambda: aftercare.goals_for_client(db, actor, client_id), add)
 
     def collect(self) -> AftercareData:
         data = AftercareData()
@@ -829,28 +931,52 @@ class AftercareEditor(QDialog):
             setattr(data, attr, tab.items(title))
         return data
 
-    def save(self) -> bool:
+    def save(self, then: Callable[[], object] | None = None) -> ops.Op[Any] | None:
+        """Save the draft in the background; `then` runs once it is saved. Returns the op (None:
+        a typed value was refused before saving, said on the error line)."""
         try:
-            self.view = aftercare.save_plan(
-                self.ctx.db, self.ctx.actor, self.plan_id, self.view.version, self.collect()
-            )
+            data = self.collect()
         except UserError as exc:
             self.error.setText(exc.message)
-            return False
-        self.load()
-        self.error.setText("Saved.")
-        return True
+            return None
+        db, actor, plan_id, version = self.ctx.db, self.ctx.actor, self.plan_id, self.view.version
 
-    def finalize(self) -> bool:
-        if not self.save():
-            return False
+        def work() -> PlanView:
+            aftercare.save_plan(db, actor, plan_id, version, data)
+            return aftercare.get_plan(db, actor, plan_id)
+
+        def saved(view: PlanView) -> None:
+            self.show_plan(view)
+            self.error.setText("Saved.")
+            if then is not None:
+                then()
+
+        return self._submit(work, saved)
+
+    def finalize(self) -> ops.Op[Any] | None:
+        """Save, then finalize (sign) the plan, in the background."""
         try:
-            aftercare.finalize_plan(self.ctx.db, self.ctx.actor, self.plan_id, self.view.version)
+            data = self.collect()
         except UserError as exc:
             self.error.setText(exc.message)
-            return False
-        self.load()
-        return True
+            return None
+        db, actor, plan_id, version = self.ctx.db, self.ctx.actor, self.plan_id, self.view.version
+
+        def work() -> tuple[PlanView, str]:
+            saved = aftercare.save_plan(db, actor, plan_id, version, data)
+            refused = ""
+            try:
+                aftercare.finalize_plan(db, actor, plan_id, saved.version)
+            except UserError as exc:  # saved, not finalized: the editor shows the saved plan
+                refused = exc.message
+            return aftercare.get_plan(db, actor, plan_id), refused
+
+        def done(result: tuple[PlanView, str]) -> None:
+            view, refused = result
+            self.show_plan(view)
+            self.error.setText(refused)
+
+        return self._submit(work, done)
 
     def _finalize_clicked(self) -> None:
         if msgbox.confirm(
@@ -862,16 +988,14 @@ class AftercareEditor(QDialog):
         ):
             self.finalize()
 
-    def reopen(self, reason: str) -> bool:
-        try:
-            aftercare.reopen_plan(
-                self.ctx.db, self.ctx.actor, self.plan_id, self.view.version, reason
-            )
-        except UserError as exc:
-            self.error.setText(exc.message)
-            return False
-        self.load()
-        return True
+    def reopen(self, reason: str) -> ops.Op[Any]:
+        db, actor, plan_id, version = self.ctx.db, self.ctx.actor, self.plan_id, self.view.version
+
+        def work() -> PlanView:
+            aftercare.reopen_plan(db, actor, plan_id, version, reason)
+            return aftercare.get_plan(db, actor, plan_id)
+
+        return self._submit(work, self.show_plan)
 
     def _reopen_clicked(self) -> None:
         reason, ok = QInputDialog.getText(self, "Reopen the plan", "Reason for reopening:")
@@ -879,18 +1003,31 @@ class AftercareEditor(QDialog):
             self.reopen(reason)
 
     def _print_clicked(self) -> None:
-        if self.can_edit and not self.view.finalized and not self.save():
+        if self.can_edit and not self.view.finalized:
+            self.save(then=lambda: PrintDialog(self.ctx, self.view, self).exec())
             return
         PrintDialog(self.ctx, self.view, self).exec()
 
 
-def open_editor(ctx: AppContext, plan_id: int, parent: QWidget | None) -> None:
-    try:
-        editor = AftercareEditor(ctx, plan_id, parent)
-    except UserError as exc:
-        msgbox.user_error(parent, exc)
-        return
-    editor.exec()
+def open_editor(
+    ctx: AppContext,
+    plan_id: int,
+    parent: QWidget | None,
+    then: Callable[[], object] | None = None,
+) -> ops.Op[PlanView]:
+    """Read the plan on a worker, then open the editor; `then` runs after it closed (or when
+    the plan could not be read: the reason is said in a box)."""
+    db, actor = ctx.db, ctx.actor
+
+    def edit(view: PlanView) -> None:
+        AftercareEditor(ctx, plan_id, parent, view=view).exec()
+
+    op: ops.Op[PlanView] = ops.Op(parent, lambda: aftercare.get_plan(db, actor, plan_id)).success(
+        edit
+    )
+    if then is not None:
+        op.on_done(then)
+    return op.run_in_background()
 
 
 # -- clinic lists -------------------------------------------------------------------------------
@@ -937,10 +1074,10 @@ class ClinicListsDialog(QDialog):
         self.error.setObjectName("fieldError")
         lay.addWidget(self.error)
         row = QHBoxLayout()
-        add = QPushButton("Add entry")
+        self.add_btn = add = QPushButton("Add entry")
         add.setObjectName("primary")
         add.clicked.connect(self.add)
-        retire = QPushButton("Retire selected")
+        self.retire_btn = retire = QPushButton("Retire selected")
         retire.clicked.connect(self.retire)
         close = QPushButton("Close")
         close.clicked.connect(self.accept)
@@ -949,6 +1086,7 @@ class ClinicListsDialog(QDialog):
         row.addStretch(1)
         row.addWidget(close)
         lay.addLayout(row)
+        self.last_op: ops.Op[Any] | None = None
         self.refresh()
 
     def list_name(self) -> str:
@@ -961,41 +1099,62 @@ class ClinicListsDialog(QDialog):
             lab.setVisible(visible)
             edit.setVisible(visible)
             lab.setText(fields[i][1] if visible else "")
-        self.model.set_rows(
-            aftercare.list_clinic_items(self.ctx.db, self.ctx.actor, self.list_name())
-        )
+        from iopdesk.ui.pages.loading import load
 
-    def add(self) -> bool:
+        db, actor, name = self.ctx.db, self.ctx.actor, self.list_name()
+
+        def show(entries: list[aftercare.ListEntry]) -> None:
+            if self.list_name() == name:  # not another list chosen meanwhile
+                self.model.set_rows(entries)
+
+        self.last_op = load(self, lambda: aftercare.list_clinic_items(db, actor, name), show)
+
+    def _submit(self, work: Callable[[], Any], done: Callable[[Any], Any]) -> ops.Op[Any]:
+        """Save on a worker, Add/Retire off meanwhile; a refusal stays on the error line with
+        what was typed; a stale entry reloads the list."""
+        self.error.setText("")
+        self.last_op = submit(
+            self,
+            work,
+            done,
+            show_error=self.error.setText,
+            reload=self.refresh,
+            busy=[self.add_btn, self.retire_btn],
+        )
+        return self.last_op
+
+    def add(self) -> ops.Op[Any]:
         fields = LIST_FIELDS[self.list_name()]
         data = {key: self.field_edits[i][1].text() for i, (key, _) in enumerate(fields)}
-        try:
-            aftercare.save_clinic_item(
-                self.ctx.db, self.ctx.actor, self.list_name(), self.label.text(), data
-            )
-        except UserError as exc:
-            self.error.setText(exc.message)
-            return False
-        self.label.clear()
-        for _, edit in self.field_edits:
-            edit.clear()
-        self.error.setText("")
-        self.refresh()
-        return True
+        db, actor, name, label = self.ctx.db, self.ctx.actor, self.list_name(), self.label.text()
 
-    def retire(self) -> None:
+        def added(_result: object) -> None:
+            self.label.clear()
+            for _, edit in self.field_edits:
+                edit.clear()
+            self.refresh()
+
+        return self._submit(lambda: aftercare.save_clinic_item(db, actor, name, label, data), added)
+
+    def retire(self) -> ops.Op[Any] | None:
         index = self.table.currentIndex()
         if not index.isValid():
-            return
+            return None
         e = self.model.row_at(index.row())
-        try:
-            aftercare.save_clinic_item(
-                self.ctx.db, self.ctx.actor, e.list_name, e.label, e.data, item_id=e.id,
-                expected_version=e.version, active=False,
-            )  # fmt: skip
-        except UserError as exc:
-            self.error.setText(exc.message)
-            return
-        self.refresh()
+        db, actor = self.ctx.db, self.ctx.actor
+        return self._submit(
+            lambda: aftercare.save_clinic_item(
+                db,
+                actor,
+                e.list_name,
+                e.label,
+                e.data,
+                item_id=e.id,
+                expected_version=e.version,
+                active=False,
+            ),
+            lambda _r: self.refresh(),
+        )
 
 
 # -- the page -----------------------------------------------------------------------------------
@@ -1106,34 +1265,29 @@ class DischargePage(Page):
         else:
             self._plan_clicked()
 
-    def _run(self, action: Callable[[], None]) -> None:
-        ops.attempt(self, action)
-
-    def _discharge_clicked(self) -> None:
-        row = self._need()
-        if row is not None:
-            client_id = row.client_id
-
-            def go() -> None:
-                run_discharge(self.ctx, client_id, self)
-
-            self._run(go)
-            self._run(self.refresh)
-
-    def _plan_clicked(self) -> None:
+    def _discharge_clicked(self) -> ops.Op[Any] | None:
         row = self._need()
         if row is None:
-            return
+            return None
+        self.last_op = run_discharge(self.ctx, row.client_id, self, lambda _plan: self.refresh())
+        return self.last_op
+
+    def _plan_clicked(self) -> ops.Op[Any] | None:
+        row = self._need()
+        if row is None:
+            return None
         if row.plan_id is None:
             msgbox.info(self, "No aftercare plan", "This client has no aftercare plan yet.")
-            return
-        open_editor(self.ctx, row.plan_id, self)
-        self._run(self.refresh)
+            return None
+        self.last_op = open_editor(self.ctx, row.plan_id, self, then=self.refresh)
+        return self.last_op
 
-    def _print_clicked(self) -> None:
+    def _print_clicked(self) -> ops.Op[Any] | None:
         row = self._need()
         if row is not None and row.plan_id is not None:
-            print_plan(self.ctx, row.plan_id, self)
+            self.last_op = print_plan(self.ctx, row.plan_id, self)
+            return self.last_op
+        return None
 
     def _chart_clicked(self) -> None:
         row = self._need()
@@ -1141,21 +1295,34 @@ class DischargePage(Page):
             self.open_client.emit(row.client_id)
 
 
-def run_discharge(ctx: AppContext, client_id: int, parent: QWidget | None) -> int | None:
-    """The guided discharge, then the new aftercare plan in the editor; returns the plan id."""
-    dialog = DischargeDialog(ctx, client_id, parent)
-    if dialog.exec() != QDialog.DialogCode.Accepted or dialog.result_ is None:
-        return None
-    plan_id = dialog.result_.plan_id
-    r = dialog.result_
-    msgbox.info(
-        parent,
-        "Client discharged",
-        f"The client is discharged. {r.sessions_cancelled} booked session(s) were cancelled. "
-        "Now complete the aftercare plan with the client.",
-    )
-    open_editor(ctx, plan_id, parent)
-    return plan_id
+def run_discharge(
+    ctx: AppContext,
+    client_id: int,
+    parent: QWidget | None,
+    then: Callable[[int | None], object] | None = None,
+) -> ops.Op[Any]:
+    """The guided discharge (what it starts from read on a worker), then the new aftercare plan
+    in the editor; `then(plan id)` runs at the end (None: not discharged)."""
+
+    def finished(plan_id: int | None) -> None:
+        if then is not None:
+            then(plan_id)
+
+    def guide(read: tuple[discharge.DischargeStart, str]) -> None:
+        dialog = DischargeDialog(ctx, client_id, parent, read=read)
+        if dialog.exec() != QDialog.DialogCode.Accepted or dialog.result_ is None:
+            finished(None)
+            return
+        r = dialog.result_
+        msgbox.info(
+            parent,
+            "Client discharged",
+            f"The client is discharged. {r.sessions_cancelled} booked session(s) were "
+            "cancelled. Now complete the aftercare plan with the client.",
+        )
+        open_editor(ctx, r.plan_id, parent, then=lambda: finished(r.plan_id))
+
+    return ops.run(parent, lambda: read_discharge(ctx, client_id), guide)
 
 
 # -- the chart tab ------------------------------------------------------------------------------
@@ -1190,6 +1357,8 @@ class ClientDischargeTab(QWidget):
         self.addendum_btn = QPushButton("Add addendum...")
         self.addendum_btn.clicked.connect(self._addendum_clicked)
         self.latest: discharge.DischargeInfo | None = None
+        self.last_op: ops.Op[Any] | None = None
+        self.dialog: QDialog | None = None
         for b in (
             self.discharge_btn,
             self.new_plan_btn,
@@ -1338,13 +1507,44 @@ class ClientDischargeTab(QWidget):
             lines.append("")
         self.summary.setPlainText("\n".join(lines))
 
+    def _refresh(self) -> None:
+        """Read the tab again in the background (after one of its steps changed it)."""
+        if self.client_id is None:
+            return
+        from iopdesk.ui.pages.loading import load
+
+        client_id, status = self.client_id, self.client_status
+
+        def show(data: dict[str, Any]) -> None:
+            if self.client_id == client_id:  # not another chart opened meanwhile
+                self.load(client_id, status, data=data)
+
+        self.last_op = load(self, lambda: self.fetch(client_id), show)
+
+    def _run(
+        self, button: QPushButton, work: Callable[[], Any], done: Callable[[Any], Any]
+    ) -> ops.Op[Any]:
+        """A button's service call on a worker, the button off meanwhile (then the tab, read
+        again, sets each button as the record allows); a refusal is said in a box."""
+        button.setEnabled(False)
+
+        def enable() -> None:
+            from iopdesk.ui.pages.loading import alive
+
+            if alive(button):
+                button.setEnabled(True)
+
+        op: ops.Op[Any] = ops.Op(self, work, takes_control=False).success(done)
+        self.last_op = op.on_stale(self._refresh).on_done(enable).run_in_background()
+        return op
+
     def _edit_summary_clicked(self) -> None:
         d = self.latest
         if d is None or self.client_id is None:
             return
         dialog = SummaryDialog(self.ctx, d, self)
         if dialog.exec() == QDialog.DialogCode.Accepted:
-            self.load(self.client_id, self.client_status)
+            self._refresh()
 
     def _sign_summary_clicked(self) -> None:
         d = self.latest
@@ -1357,27 +1557,36 @@ class ClientDischargeTab(QWidget):
             "addendum, never an edit.",
         ):
             return
-        try:
-            discharge.sign_discharge(self.ctx.db, self.ctx.actor, d.id, d.version)
-        except UserError as exc:
-            msgbox.user_error(self, exc)
-            return
-        self.load(self.client_id, self.client_status)
+        db, actor = self.ctx.db, self.ctx.actor
+        self._run(
+            self.sign_summary_btn,
+            lambda: discharge.sign_discharge(db, actor, d.id, d.version),
+            lambda _r: self._refresh(),
+        )
 
     def _addendum_clicked(self) -> None:
         d = self.latest
         if d is None or self.client_id is None:
             return
-        from iopdesk.ui.pages.safety import ReasonDialog
+        from iopdesk.ui.forms import FormDialog, text_box
 
-        dialog = ReasonDialog(
+        dialog = FormDialog(
             "Discharge summary addendum",
-            "Addendum (signed when saved)",
-            lambda text: discharge.add_discharge_addendum(self.ctx.db, self.ctx.actor, d.id, text),
+            "A later correction or addition to the signed summary, dated and signed when saved.",
+            "Save",
             self,
         )
+        dialog.resize(560, 300)
+        text = text_box(height=120)
+        text.setObjectName("reasonText")
+        dialog.form.addRow("Addendum (signed when saved)", text)
+        typed: list[str] = []
+        db, actor = self.ctx.db, self.ctx.actor
+        dialog.accept_action = lambda: typed.append(text.toPlainText())
+        dialog.save_action = lambda: discharge.add_discharge_addendum(db, actor, d.id, typed[-1])
+        self.dialog = dialog
         if dialog.exec() == QDialog.DialogCode.Accepted:
-            self.load(self.client_id, self.client_status)
+            self._refresh()
 
     def _print_summary_clicked(self) -> None:
         d = self.latest
@@ -1388,12 +1597,12 @@ class ClientDischargeTab(QWidget):
         path = safety_ui.ask_pdf_path(self, "Print discharge summary", f"discharge-{d.id}.pdf")
         if not path:
             return
-        try:
-            discharge.print_discharge(self.ctx.db, self.ctx.actor, d.id, path)
-        except UserError as exc:
-            msgbox.user_error(self, exc)
-            return
-        safety_ui._opened(path)
+        db, actor = self.ctx.db, self.ctx.actor
+        self._run(
+            self.print_summary_btn,
+            lambda: discharge.print_discharge(db, actor, d.id, path),
+            lambda _r: safety_ui._opened(path),
+        )
 
     def _selected_plan(self) -> int | None:
         index = self.plans.currentIndex()
@@ -1407,35 +1616,32 @@ class ClientDischargeTab(QWidget):
     def _discharge_clicked(self) -> None:
         if self.client_id is None:
             return
-        try:
-            plan = run_discharge(self.ctx, self.client_id, self)
-        except UserError as exc:
-            msgbox.user_error(self, exc)
-            return
-        if plan is not None:
-            self._reload()
+
+        def finished(plan: int | None) -> None:
+            if plan is not None:
+                self._reload()
+
+        self.last_op = run_discharge(self.ctx, self.client_id, self, finished)
 
     def _new_plan_clicked(self) -> None:
         if self.client_id is None:
             return
-        try:
-            plan_id = aftercare.create_plan(self.ctx.db, self.ctx.actor, self.client_id)
-        except UserError as exc:
-            msgbox.user_error(self, exc)
-            return
-        open_editor(self.ctx, plan_id, self)
-        self.load(self.client_id, self.client_status)
+        db, actor, client_id = self.ctx.db, self.ctx.actor, self.client_id
+        self._run(
+            self.new_plan_btn,
+            lambda: aftercare.create_plan(db, actor, client_id),
+            lambda plan_id: open_editor(self.ctx, plan_id, self, then=self._refresh),
+        )
 
     def _plan_clicked(self) -> None:
         plan_id = self._selected_plan()
         if plan_id is not None and self.client_id is not None:
-            open_editor(self.ctx, plan_id, self)
-            self.load(self.client_id, self.client_status)
+            self.last_op = open_editor(self.ctx, plan_id, self, then=self._refresh)
 
     def _print_clicked(self) -> None:
         plan_id = self._selected_plan()
         if plan_id is not None:
-            print_plan(self.ctx, plan_id, self)
+            self.last_op = print_plan(self.ctx, plan_id, self)
 
 
 class SummaryDialog(QDialog):
@@ -1476,18 +1682,18 @@ class SummaryDialog(QDialog):
         buttons.addWidget(self.save_btn)
         lay.addLayout(buttons)
 
-    def save(self) -> bool:
-        try:
-            discharge.update_discharge(
-                self.ctx.db,
-                self.ctx.actor,
-                self.info.id,
-                self.info.version,
-                {"reason": self.reason.toPlainText(), "summary": self.summary_edit.toPlainText()},
-                {gid: edit.toPlainText() for gid, edit in self.goal_edits},
-            )
-        except UserError as exc:
-            self.error.setText(exc.message)
-            return False
-        self.accept()
-        return True
+    def save(self) -> ops.Op[Any]:
+        """Save in the background (Save off meanwhile); closes when saved, a refusal stays on
+        the error line with what was typed."""
+        db, actor, d = self.ctx.db, self.ctx.actor, self.info
+        fields = {"reason": self.reason.toPlainText(), "summary": self.summary_edit.toPlainText()}
+        goals = {gid: edit.toPlainText() for gid, edit in self.goal_edits}
+        self.error.setText("")
+        self.last_op = submit(
+            self,
+            lambda: discharge.update_discharge(db, actor, d.id, d.version, fields, goals),
+            lambda _r: self.accept(),
+            show_error=self.error.setText,
+            busy=[self.save_btn],
+        )
+        return self.last_op

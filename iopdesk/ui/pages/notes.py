@@ -7,6 +7,7 @@ seconds of typing. Signing locks the note (the service and the database refuse e
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -44,6 +45,7 @@ from iopdesk.services.permissions import Perm
 from iopdesk.ui import clock, files, msgbox, ops
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.dates import DateEdit
+from iopdesk.ui.forms import submit
 from iopdesk.ui.tablemodel import Column, RowsModel
 from iopdesk.ui.widgets import Page, make_table, muted, section_title
 
@@ -137,10 +139,10 @@ def _draft_controls(
     status = muted("Drafts are saved automatically every 15 seconds and on close.")
     bar.addWidget(status, 1)
     save_btn = QPushButton("Save draft")
-    save_btn.clicked.connect(save)
+    save_btn.clicked.connect(lambda: save())
     sign_btn = QPushButton(sign_label)
     sign_btn.setObjectName("primary")
-    sign_btn.clicked.connect(sign)
+    sign_btn.clicked.connect(lambda: sign())
     close_btn = QPushButton("Close")
     close_btn.clicked.connect(close)
     for b in (save_btn, sign_btn, close_btn):
@@ -151,8 +153,44 @@ def _draft_controls(
     return error, status, save_btn, sign_btn
 
 
+@dataclass
+class EditorRead:
+    """What the note editor shows when it opens, read on a worker (`read_editor`)."""
+
+    formats: list[notes.FormatChoice]
+    goals: list[notes.GoalChoice]
+    banner: str  # the risk banner's text ("" when none)
+    defaults: notes.NoteDraft | None  # a new note
+    content: notes.NoteContent | None  # a saved one
+
+
+def read_editor(
+    ctx: AppContext, client_id: int, note_id: int | None = None, session_id: int | None = None
+) -> EditorRead:
+    """Worker side of opening the note editor (services only, no widgets)."""
+    from iopdesk.services import safety
+
+    db, actor = ctx.db, ctx.actor
+    try:
+        banner = safety.banner(db, actor, client_id).text
+    except UserError:
+        banner = ""
+    return EditorRead(
+        notes.note_formats(db, actor),
+        notes.client_goals(db, actor, client_id),
+        banner,
+        notes.new_note_defaults(db, actor, client_id, session_id) if note_id is None else None,
+        notes.read_note(db, actor, note_id) if note_id is not None else None,
+    )
+
+
 class NoteEditorDialog(QDialog):
-    """Write a progress note: format sections, modalities, goals, risk screen, minutes."""
+    """Write a progress note: format sections, modalities, goals, risk screen, minutes.
+
+    Saving, signing and the 15-second autosave run on a worker (Save and Sign off meanwhile);
+    only closing saves on the GUI thread, because the window is going away (see `autosave`).
+    `read`: what `read_editor` read on a worker (the screens open it that way); without it the
+    editor reads here (tests and the screenshot tool build it directly)."""
 
     def __init__(
         self,
@@ -162,6 +200,7 @@ class NoteEditorDialog(QDialog):
         session_id: int | None = None,
         client_label: str = "",
         parent: QWidget | None = None,
+        read: EditorRead | None = None,
     ) -> None:
         super().__init__(parent)
         self.ctx = ctx
@@ -171,11 +210,16 @@ class NoteEditorDialog(QDialog):
         self.session_id = session_id
         self.signed = False
         self.dirty = False
+        self._edits = 0  # typing since the dialog opened (a save done meanwhile keeps it dirty)
         self._loading = True
+        self.saving: ops.Op[Any] | None = None  # the save on its way (tests wait on it)
         self.setWindowTitle("IOPDesk - Progress note")
         self.resize(1160, 720)
-        self.formats = notes.note_formats(ctx.db, ctx.actor)
-        self.goals = notes.client_goals(ctx.db, ctx.actor, client_id)
+        if read is None:
+            read = read_editor(ctx, client_id, note_id, session_id)
+        self.read = read
+        self.formats = read.formats
+        self.goals = read.goals
         self.section_boxes: dict[str, QPlainTextEdit] = {}
         self._kept: dict[str, str] = {}
 
@@ -187,7 +231,7 @@ class NoteEditorDialog(QDialog):
         from iopdesk.ui.pages.safety import RiskBanner
 
         self.risk_banner = RiskBanner()
-        self.risk_banner.update_for(ctx, client_id)
+        self.risk_banner.show_text(read.banner)
         outer.addWidget(self.risk_banner)
         top = QHBoxLayout()
         self.format = QComboBox()
@@ -291,9 +335,8 @@ class NoteEditorDialog(QDialog):
     # -- loading and form state -------------------------------------------------------------
     def _load(self) -> None:
         if self.note_id is None:
-            draft = notes.new_note_defaults(
-                self.ctx.db, self.ctx.actor, self.client_id, self.session_id
-            )
+            draft = self.read.defaults
+            assert draft is not None
             self._set_format(draft.format, None)
             self.date.setDate(_qd(draft.service_date))
             self.minutes.setValue(draft.service_minutes or 0)
@@ -304,7 +347,8 @@ class NoteEditorDialog(QDialog):
                 )
             self._build_sections({})
             return
-        content = notes.read_note(self.ctx.db, self.ctx.actor, self.note_id)
+        content = self.read.content
+        assert content is not None
         h = content.header
         self.version = h.version
         self.session_id = h.session_id
@@ -380,6 +424,7 @@ class NoteEditorDialog(QDialog):
     def _mark_dirty(self) -> None:
         if not self._loading:
             self.dirty = True
+            self._edits += 1
 
     def draft(self) -> notes.NoteDraft:
         f = self.current_format()
@@ -414,14 +459,55 @@ class NoteEditorDialog(QDialog):
         self.error.setText(text)
         self.error.show()
 
-    def _saved(self, saved: notes.SavedNote, what: str) -> None:
+    def _saved(self, saved: notes.SavedNote, what: str, edits: int | None = None) -> None:
+        """`edits`: the typing count when the draft was taken (typed since: still dirty)."""
         self.note_id, self.version = saved.id, saved.version
-        self.dirty = False
+        self.dirty = edits is not None and edits != self._edits
         self.error.hide()
         self.status.setText(f"{what} {clock.now():%H:%M:%S}.")
 
-    def autosave(self) -> bool:
-        """Timer and close: keep whatever was typed, complete or not."""
+    def _busy(self) -> bool:
+        return self.saving is not None and not self.saving.done
+
+    def _submit(self, work: Callable[[], Any], done: Callable[[Any], Any]) -> ops.Op[Any]:
+        """A save or the signature on a worker: Save and Sign off meanwhile; a refusal on the
+        error line (its field focused) with everything typed kept."""
+
+        def failed(exc: BaseException) -> None:
+            if isinstance(exc, UserError):
+                self._show_error(exc)
+            else:
+                ops.report_failure(self, exc)
+
+        def buttons() -> None:
+            from iopdesk.ui.pages.loading import alive
+
+            if alive(self) and not self.signed:
+                self.save_btn.setEnabled(True)
+                self.sign_btn.setEnabled(True)
+
+        op = submit(self, work, done, busy=[self.save_btn, self.sign_btn])
+        self.saving = op.failure(failed).on_done(buttons)
+        return op
+
+    def autosave(self) -> ops.Op[Any] | None:
+        """The 15-second timer: keep whatever was typed, complete or not, saved on a worker
+        (skipped while another save is on its way)."""
+        if not self.dirty or self.signed or self._busy():
+            return None
+        db, actor, note_id, version = self.ctx.db, self.ctx.actor, self.note_id, self.version
+        draft, edits = self.draft(), self._edits
+        return self._submit(
+            lambda: notes.autosave_note(db, actor, note_id, version, draft),
+            lambda saved: self._saved(saved, "Draft autosaved at", edits),
+        )
+
+    def autosave_now(self) -> bool:
+        """Closing (and signing out or locking, which close the dialog): the window is going
+        away, so what was typed is saved here and now, on the GUI thread (one small write, kept
+        on purpose: tests/test_gui_thread_dialogs_a.py KEPT)."""
+        if self._busy():
+            ops.wait_all(30_000)  # a save on its way lands first (its version is needed)
         if not self.dirty or self.signed:
             return True
         try:
@@ -434,51 +520,57 @@ class NoteEditorDialog(QDialog):
         self._saved(saved, "Draft autosaved at")
         return True
 
-    def save_draft(self) -> bool:
-        try:
-            if self.note_id is None:
-                saved = notes.create_note(self.ctx.db, self.ctx.actor, self.draft())
-            else:
-                saved = notes.update_note(
-                    self.ctx.db, self.ctx.actor, self.note_id, self.version or 0, self.draft()
-                )
-        except UserError as exc:
-            self._show_error(exc)
-            return False
-        self._saved(saved, "Draft saved at")
-        return True
+    def save_draft(self, then: Callable[[], object] | None = None) -> ops.Op[Any] | None:
+        """Save the draft on a worker; `then` runs once it is saved. Returns the op (None:
+        another save is still on its way)."""
+        if self._busy():
+            return None
+        db, actor, note_id, version = self.ctx.db, self.ctx.actor, self.note_id, self.version
+        draft, edits = self.draft(), self._edits
 
-    def sign(self) -> bool:
-        if not self.save_draft():
-            return False
+        def work() -> notes.SavedNote:
+            if note_id is None:
+                return notes.create_note(db, actor, draft)
+            return notes.update_note(db, actor, note_id, version or 0, draft)
+
+        def done(saved: notes.SavedNote) -> None:
+            self._saved(saved, "Draft saved at", edits)
+            if then is not None:
+                then()
+
+        return self._submit(work, done)
+
+    def sign(self) -> ops.Op[Any] | None:
+        """Save, ask, then sign and lock, each step on a worker; the dialog closes when signed.
+        Returns the first step's op (`saving` is the latest)."""
+        return self.save_draft(then=self._confirm_sign)
+
+    def _confirm_sign(self) -> None:
         if not msgbox.confirm(
             self,
             "Sign and lock this note?",
             "Once signed, the note cannot be changed; corrections are added as addenda.",
             default=True,
         ):
-            return False
-        try:
-            header = notes.sign_note(
-                self.ctx.db, self.ctx.actor, self.note_id or 0, self.version or 0
-            )
-        except UserError as exc:
-            self._show_error(exc)
-            return False
+            return
+        db, actor, note_id, version = self.ctx.db, self.ctx.actor, self.note_id, self.version
+        self._submit(lambda: notes.sign_note(db, actor, note_id or 0, version or 0), self._signed)
+
+    def _signed(self, header: notes.NoteHeader) -> None:
         self.signed = True
+        self.dirty = False
         self.version = header.version
         self._read_only(f"Signed and locked ({header.state_label}).")
         self.accept()
-        return True
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.autosave_timer.stop()
-        self.autosave()
+        self.autosave_now()
         super().closeEvent(event)
 
     def reject(self) -> None:
         self.autosave_timer.stop()
-        self.autosave()
+        self.autosave_now()
         super().reject()
 
 
@@ -529,17 +621,30 @@ class _EntryRow(QFrame):
 
 
 class GroupNoteDialog(QDialog):
-    """One narrative for the group, one individualized entry per attending client."""
+    """One narrative for the group, one individualized entry per attending client.
 
-    def __init__(self, ctx: AppContext, session_id: int, parent: QWidget | None = None) -> None:
+    Saving, signing and the autosave run on a worker; closing saves on the GUI thread (as the
+    note editor). `form`: the group note read on a worker (the Notes page opens it that way);
+    without it the dialog reads here (tests and the screenshot tool)."""
+
+    def __init__(
+        self,
+        ctx: AppContext,
+        session_id: int,
+        parent: QWidget | None = None,
+        form: notes.GroupNoteForm | None = None,
+    ) -> None:
         super().__init__(parent)
         self.ctx = ctx
         self.session_id = session_id
         self.dirty = False
+        self._edits = 0
+        self.saving: ops.Op[Any] | None = None
         self.warnings: list[str] = []
         self.setWindowTitle("IOPDesk - Group note")
         self.resize(1160, 740)
-        form = notes.group_note_form(ctx.db, ctx.actor, session_id)
+        if form is None:
+            form = notes.group_note_form(ctx.db, ctx.actor, session_id)
         self.group_note_id = form.group_note_id
         self.version = form.version
         self.signed = form.status == "signed"
@@ -616,6 +721,7 @@ class GroupNoteDialog(QDialog):
 
     def _mark_dirty(self) -> None:
         self.dirty = True
+        self._edits += 1
 
     def data(self) -> notes.GroupNoteInput:
         return notes.GroupNoteInput(
@@ -631,57 +737,105 @@ class GroupNoteDialog(QDialog):
         self.warning_label.setText("\n".join(warnings))
         self.warning_label.setVisible(bool(warnings))
 
-    def save_draft(self) -> bool:
+    def _show_error(self, text: str) -> None:
+        self.error.setText(text)
+        self.error.show()
+
+    def _saved(self, result: notes.GroupSaveResult, edits: int | None) -> None:
+        self.group_note_id, self.version = result.group_note_id, result.version
+        self.dirty = edits is not None and edits != self._edits
+        self.error.hide()
+        self._show_warnings(result.warnings)
+        self.status.setText(f"Draft saved at {clock.now():%H:%M:%S}.")
+
+    def _busy(self) -> bool:
+        return self.saving is not None and not self.saving.done
+
+    def _submit(self, work: Callable[[], Any], done: Callable[[Any], Any]) -> ops.Op[Any]:
+        """A save or the signature on a worker, Save and Sign off meanwhile; a refusal on the
+        error line with everything typed kept."""
+
+        def buttons() -> None:
+            from iopdesk.ui.pages.loading import alive
+
+            if alive(self) and not self.signed:
+                self.save_btn.setEnabled(True)
+                self.sign_btn.setEnabled(True)
+
+        op = submit(
+            self, work, done, show_error=self._show_error, busy=[self.save_btn, self.sign_btn]
+        )
+        self.saving = op.on_done(buttons)
+        return op
+
+    def save_draft(self, then: Callable[[], object] | None = None) -> ops.Op[Any] | None:
+        """Save on a worker; `then` runs once saved (None: another save is on its way)."""
+        if self._busy():
+            return None
+        db, actor, session_id, version = self.ctx.db, self.ctx.actor, self.session_id, self.version
+        data, edits = self.data(), self._edits
+
+        def done(result: notes.GroupSaveResult) -> None:
+            self._saved(result, edits)
+            if then is not None:
+                then()
+
+        return self._submit(
+            lambda: notes.save_group_note(db, actor, session_id, data, version), done
+        )
+
+    def autosave(self) -> ops.Op[Any] | None:
+        """The timer: save what was typed, on a worker."""
+        if not self.dirty or self.signed:
+            return None
+        return self.save_draft()
+
+    def autosave_now(self) -> bool:
+        """Closing: the window is going away, so what was typed is saved here and now on the
+        GUI thread (kept on purpose: tests/test_gui_thread_dialogs_a.py KEPT)."""
+        if self._busy():
+            ops.wait_all(30_000)  # a save on its way lands first (its version is needed)
+        if not self.dirty or self.signed:
+            return True
         try:
             result = notes.save_group_note(
                 self.ctx.db, self.ctx.actor, self.session_id, self.data(), self.version
             )
         except UserError as exc:
-            self.error.setText(exc.message)
-            self.error.show()
+            self._show_error(exc.message)
             return False
-        self.group_note_id, self.version = result.group_note_id, result.version
-        self.dirty = False
-        self.error.hide()
-        self._show_warnings(result.warnings)
-        self.status.setText(f"Draft saved at {clock.now():%H:%M:%S}.")
+        self._saved(result, None)
         return True
 
-    def autosave(self) -> bool:
-        if not self.dirty or self.signed:
-            return True
-        return self.save_draft()
+    def sign(self) -> ops.Op[Any] | None:
+        """Save, ask (naming any warning), then sign on a worker; closes when signed."""
+        return self.save_draft(then=self._confirm_sign)
 
-    def sign(self) -> bool:
-        if not self.save_draft():
-            return False
+    def _confirm_sign(self) -> None:
         question = "Signing locks the narrative and every client's entry."
         if self.warnings:
             question = "\n".join(self.warnings) + "\n\nSign anyway? " + question
         if not msgbox.confirm(self, "Sign this group note?", question, default=True):
-            return False
-        try:
-            result = notes.sign_group_note(
-                self.ctx.db, self.ctx.actor, self.group_note_id or 0, self.version or 0
-            )
-        except UserError as exc:
-            self.error.setText(exc.message)
-            self.error.show()
-            return False
+            return
+        db, actor = self.ctx.db, self.ctx.actor
+        note_id, version = self.group_note_id or 0, self.version or 0
+        self._submit(lambda: notes.sign_group_note(db, actor, note_id, version), self._signed)
+
+    def _signed(self, result: Any) -> None:
         self.signed = True
+        self.dirty = False
         self.version = result.version
         self.autosave_timer.stop()
         self.accept()
-        return True
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.autosave_timer.stop()
-        self.autosave()
+        self.autosave_now()
         super().closeEvent(event)
 
     def reject(self) -> None:
         self.autosave_timer.stop()
-        self.autosave()
+        self.autosave_now()
         super().reject()
 
 
@@ -826,13 +980,33 @@ class NotesPage(Page):
         self.dialog = None
         self.refresh()
 
-    def dialog_for(self, item: notes.QueueItem) -> QDialog:
-        """The editor for a queue row: a draft, or a session that still needs its note."""
-        if item.kind == "group" or (item.kind == "session" and item.detail == "group"):
-            return GroupNoteDialog(self.ctx, item.session_id or 0, self)
+    @staticmethod
+    def _is_group(item: notes.QueueItem) -> bool:
+        return item.kind == "group" or (item.kind == "session" and item.detail == "group")
+
+    def read_for(self, item: notes.QueueItem) -> Any:
+        """Worker side of opening a queue row: what its editor shows."""
+        if self._is_group(item):
+            return notes.group_note_form(self.ctx.db, self.ctx.actor, item.session_id or 0)
+        if item.kind == "note":
+            return read_editor(self.ctx, item.client_id or 0, note_id=item.id)
+        return read_editor(self.ctx, item.client_id or 0, session_id=item.session_id)
+
+    def dialog_for(self, item: notes.QueueItem, read: Any = None) -> QDialog:
+        """The editor for a queue row: a draft, or a session that still needs its note.
+        `read`: what `read_for` read on a worker (read here when not given, in tests)."""
+        if read is None:
+            read = self.read_for(item)
+        if self._is_group(item):
+            return GroupNoteDialog(self.ctx, item.session_id or 0, self, form=read)
         if item.kind == "note":
             return NoteEditorDialog(
-                self.ctx, item.client_id or 0, note_id=item.id, client_label=item.title, parent=self
+                self.ctx,
+                item.client_id or 0,
+                note_id=item.id,
+                client_label=item.title,
+                parent=self,
+                read=read,
             )
         return NoteEditorDialog(
             self.ctx,
@@ -840,17 +1014,29 @@ class NotesPage(Page):
             session_id=item.session_id,
             client_label=item.title,
             parent=self,
+            read=read,
         )
 
-    def _open(self, item: notes.QueueItem | None) -> None:
+    def _open(self, item: notes.QueueItem | None) -> ops.Op[Any] | None:
+        """Read the row's note on a worker, then open its editor (the buttons off meanwhile:
+        one editor per click)."""
         if item is None:
-            return
-        try:
-            dialog = self.dialog_for(item)
-        except UserError as exc:
-            msgbox.user_error(self, exc)
-            return
-        self._run_dialog(dialog)
+            return None
+        buttons = (self.open_btn, self.write_btn)
+        for b in buttons:
+            b.setEnabled(False)
+
+        def enable() -> None:
+            from iopdesk.ui.pages.loading import alive
+
+            for b in buttons:
+                if alive(b):
+                    b.setEnabled(True)
+
+        op: ops.Op[Any] = ops.Op(self, lambda: self.read_for(item), takes_control=False)
+        op.success(lambda read: self._run_dialog(self.dialog_for(item, read)))
+        self.last_open = op.on_done(enable).run_in_background()
+        return op
 
     def open_selected_draft(self) -> None:
         self._open(self._selected(self.drafts_table, self.drafts_model))
@@ -956,6 +1142,7 @@ class ChartNoteActions(QWidget):
         self.print_btn.setVisible(ctx.can(Perm.CLINICAL_VIEW))
         self.setVisible(ctx.can(Perm.CLINICAL_VIEW))
         self.dialog: QDialog | None = None
+        self.last_op: ops.Op[Any] | None = None
         self.ask_text: Callable[[str], str | None] = self._ask_text
         self.choose_session: Callable[[list[notes.QueueItem]], int | bool | None] = (
             self._choose_session
@@ -1010,28 +1197,53 @@ class ChartNoteActions(QWidget):
         index = labels.index(choice)
         return sessions[index].session_id if index < len(sessions) else None
 
-    def new_note(self) -> None:
-        """A new progress note; the client's held sessions without a note are offered first."""
+    def _run(
+        self,
+        button: QPushButton,
+        work: Callable[[], Any],
+        done: Callable[[Any], Any],
+    ) -> ops.Op[Any]:
+        """A button's service call on a worker, the button off meanwhile; a refusal is said in a
+        box, a stale note reloads the list."""
+        button.setEnabled(False)
+
+        def enable() -> None:
+            from iopdesk.ui.pages.loading import alive
+
+            if alive(button):
+                button.setEnabled(True)
+
+        op: ops.Op[Any] = ops.Op(self, work, takes_control=False).success(done)
+        self.last_op = op.on_stale(self._reload).on_done(enable).run_in_background()
+        return op
+
+    def new_note(self) -> ops.Op[Any] | None:
+        """A new progress note; the client's held sessions without a note are offered first
+        (read on a worker, then the editor's content, then the editor opens)."""
         cid = self.chart.client_id
         if cid is None:
-            return
+            return None
         ctx = self.chart.ctx
-        try:
-            sessions = notes.client_sessions(ctx.db, ctx.actor, cid)
+        label = self.chart.name.text()
+
+        def chosen(sessions: list[notes.QueueItem]) -> None:
             session_id = self.choose_session(sessions) if sessions else None
             if session_id is False:
                 return
-            dialog = NoteEditorDialog(
-                ctx,
-                cid,
-                session_id=session_id if isinstance(session_id, int) else None,
-                client_label=self.chart.name.text(),
-                parent=self,
+            sid = session_id if isinstance(session_id, int) else None
+            self._run(
+                self.new_btn,
+                lambda: read_editor(ctx, cid, session_id=sid),
+                lambda read: self._exec(
+                    NoteEditorDialog(
+                        ctx, cid, session_id=sid, client_label=label, parent=self, read=read
+                    )
+                ),
             )
-        except UserError as exc:
-            msgbox.user_error(self, exc)
-            return
-        self._exec(dialog)
+
+        return self._run(
+            self.new_btn, lambda: notes.client_sessions(ctx.db, ctx.actor, cid), chosen
+        )
 
     def edit_draft(self) -> None:
         header = self.selected()
@@ -1058,18 +1270,21 @@ class ChartNoteActions(QWidget):
         if header is None or header.status != "draft":
             msgbox.info(self, "Edit draft", "Select one of your draft progress notes.")
             return
-        try:
-            dialog = NoteEditorDialog(
-                self.chart.ctx,
-                header.client_id,
-                note_id=header.id,
-                client_label=self.chart.name.text(),
-                parent=self,
-            )
-        except UserError as exc:
-            msgbox.user_error(self, exc)
-            return
-        self._exec(dialog)
+        ctx, label = self.chart.ctx, self.chart.name.text()
+        self._run(
+            self.edit_btn,
+            lambda: read_editor(ctx, header.client_id, note_id=header.id),
+            lambda read: self._exec(
+                NoteEditorDialog(
+                    ctx,
+                    header.client_id,
+                    note_id=header.id,
+                    client_label=label,
+                    parent=self,
+                    read=read,
+                )
+            ),
+        )
 
     def _exec(self, dialog: QDialog) -> None:
         self.dialog = dialog
@@ -1091,28 +1306,30 @@ class ChartNoteActions(QWidget):
         text = self.ask_text("Add addendum")
         if not text:
             return
-        ctx = self.chart.ctx
-        try:
-            add = notes.add_addendum(ctx.db, ctx.actor, header.id, text)
-            notes.sign_addendum(ctx.db, ctx.actor, add.id, add.version)
-        except UserError as exc:
-            msgbox.user_error(self, exc)
-            return
-        self._reload()
+        db, actor = self.chart.ctx.db, self.chart.ctx.actor
+
+        def work() -> None:
+            add = notes.add_addendum(db, actor, header.id, text)
+            notes.sign_addendum(db, actor, add.id, add.version)
+
+        self._run(self.addendum_btn, work, lambda _r: self._reload())
 
     def cosign(self) -> None:
         header = self.selected()
         if header is None:
             return
-        ctx = self.chart.ctx
-        try:
-            notes.cosign_note(ctx.db, ctx.actor, header.id, header.version)
-        except UserError as exc:
-            msgbox.user_error(self, exc)
-            return
-        self._reload()
+        db, actor = self.chart.ctx.db, self.chart.ctx.actor
+        self._run(
+            self.cosign_btn,
+            lambda: notes.cosign_note(db, actor, header.id, header.version),
+            lambda _r: self._reload(),
+        )
 
-    def print_note(self, path: Path | None = None, release: Release | None = None) -> Path | None:
+    def print_note(
+        self, path: Path | None = None, release: Release | None = None
+    ) -> ops.Op[Path] | None:
+        """Ask who receives it and where, then write the PDF on a worker (the op's result is
+        the path). None: nothing to print or the user cancelled."""
         header = self.selected()
         if header is None:
             msgbox.info(self, "Print note", "Select a note first.")
@@ -1132,9 +1349,9 @@ class ChartNoteActions(QWidget):
             if not name:
                 return None
             path = Path(name)
-        ctx = self.chart.ctx
-        try:
-            return notes.print_note(ctx.db, ctx.actor, header.id, path, release=release)
-        except UserError as exc:
-            msgbox.user_error(self, exc)
-            return None
+        db, actor, out = self.chart.ctx.db, self.chart.ctx.actor, path
+        return self._run(
+            self.print_btn,
+            lambda: notes.print_note(db, actor, header.id, out, release=release),
+            lambda _r: None,
+        )

@@ -35,7 +35,7 @@ from iopdesk.services import amendments, breakglass, consents, disclosures, reci
 from iopdesk.services.actor import Actor
 from iopdesk.services.disclosures import Release
 from iopdesk.services.permissions import Perm
-from iopdesk.ui import clock, msgbox
+from iopdesk.ui import clock, msgbox, ops
 from iopdesk.ui.clock import clinic_time
 from iopdesk.ui.context import AppContext
 from iopdesk.ui.dates import DateEdit
@@ -110,18 +110,24 @@ class RecipientDialog(FormDialog):
         self.form.addRow("Organization", self.organization)
         self.form.addRow("Address", self.address)
         self.form.addRow("Type", self.type)
-        self.added: recipients.RecipientInfo | None = None
-        self.accept_action = self._save
+        self.accept_action = self._typed  # GUI thread: what was typed
+        self.save_action = self._save  # worker: the service call
 
-    def _save(self) -> None:
-        self.added = recipients.add_recipient(
-            self.ctx.db,
-            self.ctx.actor,
+    @property
+    def added(self) -> recipients.RecipientInfo | None:
+        """The new directory entry, once saved (in the background)."""
+        return self.saved  # type: ignore[no-any-return]
+
+    def _typed(self) -> None:
+        self._input = (
             self.name.text(),
             self.organization.text(),
             self.address.text(),
             str(self.type.currentData()),
         )
+
+    def _save(self) -> recipients.RecipientInfo:
+        return recipients.add_recipient(self.ctx.db, self.ctx.actor, *self._input)
 
 
 class RecipientPicker(QWidget):
@@ -147,18 +153,30 @@ class RecipientPicker(QWidget):
         self.add_button.setVisible(ctx is not None and ctx.can(Perm.CLIENT_EDIT))
         lay.addWidget(self.add_button)
         self.entries: list[recipients.RecipientInfo] = []
+        self.last_op: ops.Op[Any] | None = None
         self.reload()
 
-    def reload(self) -> None:
+    def reload(self, then: Callable[[], object] | None = None) -> None:
+        """Read the directory in the background; what was typed meanwhile is kept. `then` runs
+        once the list is filled."""
         if self.ctx is None:
             return
-        text = self.text()
-        self.entries = recipients.list_recipients(self.ctx.db, self.ctx.actor)
-        self.combo.clear()
-        for r in self.entries:
-            self.combo.addItem(r.describe() if r.describe() != r.name else r.name, r.name)
-        self.combo.setCurrentIndex(-1)
-        self.setText(text)
+        from iopdesk.ui.pages.loading import load
+
+        db, actor = self.ctx.db, self.ctx.actor
+
+        def fill(entries: list[recipients.RecipientInfo]) -> None:
+            text = self.text()
+            self.entries = entries
+            self.combo.clear()
+            for r in entries:
+                self.combo.addItem(r.describe() if r.describe() != r.name else r.name, r.name)
+            self.combo.setCurrentIndex(-1)
+            self.setText(text)
+            if then is not None:
+                then()
+
+        self.last_op = load(self, lambda: recipients.list_recipients(db, actor), fill)
 
     def text(self) -> str:
         index = self.combo.currentIndex()
@@ -185,8 +203,9 @@ class RecipientPicker(QWidget):
             return
         dialog = RecipientDialog(self.ctx, self, name=self.text())
         if dialog.exec() == QDialog.DialogCode.Accepted and dialog.added is not None:
-            self.reload()
-            self.setText(dialog.added.name)
+            name = dialog.added.name
+            self.setText(name)
+            self.reload(then=lambda: self.setText(name))
 
 
 # ------------------------------------------------------------------------------------------
@@ -347,8 +366,8 @@ class ConsentDialog(FormDialog):
         self.form.addRow("Expiry event", self.expiry_event)
         self.to_class.currentIndexChanged.connect(self._sync)
         self._sync()
-        self.result_info: consents.ConsentInfo | None = None
-        self.accept_action = self._save
+        self.accept_action = self._typed
+        self.save_action = self._save
 
     def _sync(self) -> None:
         klass = bool(self.to_class.currentData())
@@ -373,10 +392,15 @@ class ConsentDialog(FormDialog):
             ),
         )
 
-    def _save(self) -> None:
-        self.result_info = consents.add_consent(
-            self.ctx.db, self.ctx.actor, self.client_id, self.data()
-        )
+    @property
+    def result_info(self) -> consents.ConsentInfo | None:
+        return self.saved  # type: ignore[no-any-return]
+
+    def _typed(self) -> None:
+        self._input = self.data()
+
+    def _save(self) -> consents.ConsentInfo:
+        return consents.add_consent(self.ctx.db, self.ctx.actor, self.client_id, self._input)
 
 
 class _TextDialog(FormDialog):
@@ -411,6 +435,25 @@ class PrivacyTab(QWidget):
         self._amendments_tab()
         self.reason = ""
         self.last_error = ""
+        self.last_op: ops.Op[Any] | None = None  # the newest background step (tests wait on it)
+
+    def _run(
+        self, button: QPushButton, work: Callable[[], Any], done: Callable[[Any], Any]
+    ) -> ops.Op[Any]:
+        """A button's service call on a worker, the button off while it runs; a refusal is
+        said in a box, a stale record reloads the tab."""
+        button.setEnabled(False)
+
+        def enable() -> None:
+            from iopdesk.ui.pages.loading import alive
+
+            if alive(button):
+                button.setEnabled(True)
+
+        op: ops.Op[Any] = ops.Op(self, work, takes_control=False).success(done)
+        op.on_stale(self.reload).on_done(enable)
+        self.last_op = op.run_in_background()
+        return op
 
     # -- consents ------------------------------------------------------------------------
     def _consents_tab(self) -> None:
@@ -491,25 +534,26 @@ class PrivacyTab(QWidget):
             )
         if not path:
             return
-        try:
-            consents.attach_form(self.ctx.db, self.ctx.actor, consent.id, Path(path))
-        except UserError as exc:
-            msgbox.user_error(self, exc)
-            return
-        self.reload()
+        db, actor, cid, scan = self.ctx.db, self.ctx.actor, consent.id, Path(path)
+        self._run(
+            self.attach_btn,
+            lambda: consents.attach_form(db, actor, cid, scan),
+            lambda _r: self.reload(),
+        )
 
     def view_form(self) -> None:
         consent = self._selected_consent()
         if consent is None:
             return
-        try:
-            data, _mime, name = consents.get_form(self.ctx.db, self.ctx.actor, consent.id)
-        except UserError as exc:
-            msgbox.user_error(self, exc)
-            return
-        # shown inside IOPDesk from memory: no copy of the signed form lands in a temp file
-        self.form_viewer = FormViewer(data, _mime, name, self)
-        self.form_viewer.show()
+        db, actor, cid = self.ctx.db, self.ctx.actor, consent.id
+
+        def show(form: tuple[bytes, str, str]) -> None:
+            data, mime, name = form
+            # shown inside IOPDesk from memory: no copy of the signed form lands in a temp file
+            self.form_viewer = FormViewer(data, mime, name, self)
+            self.form_viewer.show()
+
+        self._run(self.view_btn, lambda: consents.get_form(db, actor, cid), show)
 
     def revoke(self) -> None:
         consent = self._selected_consent()
@@ -523,11 +567,18 @@ class PrivacyTab(QWidget):
             default=True,
         ):
             return
-        try:
-            consents.revoke_consent(self.ctx.db, self.ctx.actor, consent.id, consent.version)
-        except UserError as exc:
-            msgbox.user_error(self, exc)
-        self.reload()
+        db, actor = self.ctx.db, self.ctx.actor
+        op = self._run(
+            self.revoke_btn,
+            lambda: consents.revoke_consent(db, actor, consent.id, consent.version),
+            lambda _r: self.reload(),
+        )
+
+        def refused(exc: BaseException) -> None:
+            ops.report_failure(self, exc)
+            self.reload()  # the list shows the consent as it is now
+
+        op.failure(refused)
 
     def print_form(self, path: str | None = None) -> None:
         if self.client_id is None:
@@ -540,14 +591,14 @@ class PrivacyTab(QWidget):
             )
         if not path:
             return
-        try:
-            consents.print_consent_form(
-                self.ctx.db, self.ctx.actor, self.client_id, path, consent_id
-            )
-        except UserError as exc:
-            msgbox.user_error(self, exc)
-            return
-        msgbox.info(self, "Consent form saved", f"The consent form was saved to {path}.")
+        db, actor, client_id, out = self.ctx.db, self.ctx.actor, self.client_id, path
+        self._run(
+            self.print_btn,
+            lambda: consents.print_consent_form(db, actor, client_id, out, consent_id),
+            lambda _r: msgbox.info(
+                self, "Consent form saved", f"The consent form was saved to {out}."
+            ),
+        )
 
     # -- disclosures ---------------------------------------------------------------------
     def _disclosures_tab(self) -> None:
@@ -592,12 +643,12 @@ class PrivacyTab(QWidget):
             )
         if not path:
             return
-        try:
-            disclosures.print_accounting(self.ctx.db, self.ctx.actor, self.client_id, path)
-        except UserError as exc:
-            msgbox.user_error(self, exc)
-            return
-        msgbox.info(self, "Accounting saved", f"The accounting was saved to {path}.")
+        db, actor, client_id, out = self.ctx.db, self.ctx.actor, self.client_id, path
+        self._run(
+            self.accounting_btn,
+            lambda: disclosures.print_accounting(db, actor, client_id, out),
+            lambda _r: msgbox.info(self, "Accounting saved", f"The accounting was saved to {out}."),
+        )
 
     # -- amendments ----------------------------------------------------------------------
     def _amendments_tab(self) -> None:
@@ -705,17 +756,36 @@ class PrivacyTab(QWidget):
             self,
         )
         fn = amendments.accept if accept else amendments.deny
+        self._text_step(dialog, fn, req, text)
 
-        def save() -> None:
-            fn(self.ctx.db, self.ctx.actor, req.id, req.version, dialog.text.toPlainText())
+    def _text_step(
+        self,
+        dialog: _TextDialog,
+        fn: Callable[..., object],
+        req: amendments.AmendmentInfo,
+        text: str | None,
+    ) -> None:
+        """Run an amendment step's dialog: what was typed is read on the GUI thread, the
+        service call runs on a worker, a refusal stays on the dialog's error line."""
+        db, actor = self.ctx.db, self.ctx.actor
+        typed: list[str] = []
+        dialog.accept_action = lambda: typed.append(dialog.text.toPlainText())
+        dialog.save_action = lambda: fn(db, actor, req.id, req.version, typed[-1])
+        shown = dialog.show_error
 
-        dialog.accept_action = save
+        def show_error(message: str) -> None:
+            self.last_error = message
+            shown(message)
+
+        dialog.show_error = show_error  # type: ignore[method-assign,assignment]
+        dialog.accepted.connect(lambda: self.reload())
+        self.last_error = ""
         if text is not None:  # tests
             dialog.text.setPlainText(text)
             dialog._try_accept()
-        elif dialog.exec() != QDialog.DialogCode.Accepted:
-            return
-        self.reload()
+            self.last_op = dialog.last_op
+        else:
+            dialog.exec()
 
     def follow_up(self, kind: str, text: str | None = None) -> None:
         """Extend a pending request, or record the statement of disagreement / rebuttal of a
@@ -745,20 +815,7 @@ class PrivacyTab(QWidget):
         if kind == "extend":
             subtitle += f"\nDue {_fmt(req.due_date)}; after the extension: 30 days later."
         dialog = _TextDialog(title, subtitle, ok, label, self)
-
-        def save() -> None:
-            fn(self.ctx.db, self.ctx.actor, req.id, req.version, dialog.text.toPlainText())
-
-        dialog.accept_action = save
-        if text is not None:  # tests
-            dialog.text.setPlainText(text)
-            dialog._try_accept()
-            if dialog.result() != QDialog.DialogCode.Accepted:
-                self.last_error = dialog.error.text()
-                return
-        elif dialog.exec() != QDialog.DialogCode.Accepted:
-            return
-        self.reload()
+        self._text_step(dialog, fn, req, text)
 
     # -- loading -------------------------------------------------------------------------
     def fetch(self, client_id: int, reason: str = "") -> tuple[Any, Any, Any] | None:
@@ -792,11 +849,20 @@ class PrivacyTab(QWidget):
         self.reload(data)
 
     def reload(self, data: tuple[Any, Any, Any] | None = None) -> None:
+        """Show `data`, or read the tab again in the background (after a step changed it)."""
         if self.client_id is None or self.reason:
             return
         if data is None:
-            data = self.fetch(self.client_id)
-        assert data is not None
+            from iopdesk.ui.pages.loading import load
+
+            client_id = self.client_id
+
+            def show(read: tuple[Any, Any, Any] | None) -> None:
+                if read is not None and self.client_id == client_id:
+                    self.reload(read)
+
+            self.last_op = load(self, lambda: self.fetch(client_id), show)
+            return
         rows, disclosed, amended = data
         self.consent_model.set_rows(rows)
         active = sum(1 for c in rows if c.status == "active")
@@ -858,13 +924,29 @@ class AmendmentRequestDialog(FormDialog):
 
         self.target = QComboBox()
         self.target.setObjectName("target")
-        try:
-            headers = notes.list_note_headers(ctx.db, ctx.actor, client_id)
-        except UserError:
-            headers = []
-        for h in headers:
-            if getattr(h, "status", "") == "signed":
-                self.target.addItem(f"Note {h.service_date:%m/%d/%Y} ({h.format})", ("note", h.id))
+        db, actor = ctx.db, ctx.actor
+
+        def signed_notes() -> list[Any]:
+            try:
+                return notes.list_note_headers(db, actor, client_id)
+            except UserError:
+                return []
+
+        def fill(headers: list[Any]) -> None:
+            # the client's signed notes go first, above the chart fields shown meanwhile
+            picked = self.target.currentIndex()
+            signed = [h for h in headers if getattr(h, "status", "") == "signed"]
+            for i, h in enumerate(signed):
+                label = f"Note {h.service_date:%m/%d/%Y} ({h.format})"
+                self.target.insertItem(i, label, ("note", h.id))
+            if picked > 0:  # the user chose a field meanwhile: keep it
+                self.target.setCurrentIndex(picked + len(signed))
+            else:
+                self.target.setCurrentIndex(0)
+
+        from iopdesk.ui.pages.loading import load
+
+        self.load_op = load(self, signed_notes, fill)
         for key, label in amendments.CHART_FIELDS.items():
             self.target.addItem(f"Chart: {label}", ("field", key))
         self.received = _date_edit(clock.today())
@@ -874,18 +956,23 @@ class AmendmentRequestDialog(FormDialog):
         self.form.addRow("Record", self.target)
         self.form.addRow("Received", self.received)
         self.form.addRow("Requested change", self.change)
-        self.accept_action = self._save
+        self.accept_action = self._typed
+        self.save_action = self._save
 
-    def _save(self) -> None:
+    def _typed(self) -> None:
         kind, value = self.target.currentData()
-        amendments.request_amendment(
+        self._input = (kind, value, self.change.toPlainText(), _date_of(self.received))
+
+    def _save(self) -> amendments.AmendmentInfo:
+        kind, value, change, received = self._input
+        return amendments.request_amendment(
             self.ctx.db,
             self.ctx.actor,
             self.client_id,
-            self.change.toPlainText(),
+            change,
             note_id=value if kind == "note" else None,
             field_name=value if kind == "field" else "",
-            received_date=_date_of(self.received),
+            received_date=received,
         )
 
 
@@ -922,13 +1009,18 @@ class BreakGlassDialog(FormDialog):
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         ok.setObjectName("danger")
         ok.setMinimumWidth(170)
-        self.result_info: breakglass.BreakGlassInfo | None = None
-        self.accept_action = self._start
+        self.accept_action = self._typed
+        self.save_action = self._start
 
-    def _start(self) -> None:
-        self.result_info = breakglass.start(
-            self.ctx.db, self.ctx.actor, self.client_id, self.reason.toPlainText()
-        )
+    @property
+    def result_info(self) -> breakglass.BreakGlassInfo | None:
+        return self.saved  # type: ignore[no-any-return]
+
+    def _typed(self) -> None:
+        self._reason = self.reason.toPlainText()
+
+    def _start(self) -> breakglass.BreakGlassInfo:
+        return breakglass.start(self.ctx.db, self.ctx.actor, self.client_id, self._reason)
 
 
 class BreakGlassReviewPanel(QWidget):
@@ -995,11 +1087,18 @@ class BreakGlassReviewPanel(QWidget):
         if not index.isValid():
             msgbox.info(self, "Select an access", "Select an emergency access first.")
             return
-        try:
-            breakglass.mark_reviewed(self.ctx.db, self.ctx.actor, self.model.row_at(index.row()).id)
-        except UserError as exc:
-            msgbox.user_error(self, exc)
-        self.changed.emit()
+        db, actor, access_id = self.ctx.db, self.ctx.actor, self.model.row_at(index.row()).id
+        self.review_btn.setEnabled(False)
+
+        def done() -> None:
+            from iopdesk.ui.pages.loading import alive
+
+            if alive(self):
+                self.review_btn.setEnabled(True)
+                self.changed.emit()  # reviewed, or refused: show the list as it is now
+
+        op: ops.Op[Any] = ops.Op(self, lambda: breakglass.mark_reviewed(db, actor, access_id))
+        self.last_op = op.on_done(done).run_in_background()
 
 
 class OverdueAmendmentsPanel(QWidget):
@@ -1149,18 +1248,33 @@ class UserSecurityButton(QPushButton):
             field = password_field()
             field.setObjectName("temporaryPassword")
             dialog.form.addRow("Temporary password", field)
-            dialog.accept_action = lambda: auth.reset_password(
-                self.ctx.db, self.ctx.actor, uid, field.text()
-            )
+            typed: list[str] = []
+            db, actor = self.ctx.db, self.ctx.actor
+            dialog.accept_action = lambda: typed.append(field.text())
+            dialog.save_action = lambda: auth.reset_password(db, actor, uid, typed[-1])
             if dialog.exec() != QDialog.DialogCode.Accepted:
                 return
+            self.changed()
         else:
-            try:
-                auth.reset_password(self.ctx.db, self.ctx.actor, uid, temporary)
-            except UserError as exc:
-                msgbox.user_error(self, exc)
-                return
-        self.changed()
+            self._run(lambda: auth.reset_password(self.ctx.db, self.ctx.actor, uid, temporary))
+
+    def _run(self, work: Callable[[], Any], done: Callable[[], Any] | None = None) -> None:
+        """A menu step on a worker (the button off meanwhile); then the user list reloads."""
+        self.setEnabled(False)
+
+        def succeeded(_result: Any) -> None:
+            if done is not None:
+                done()
+
+        def finished() -> None:
+            from iopdesk.ui.pages.loading import alive
+
+            if alive(self):
+                self.setEnabled(True)
+                self.changed()
+
+        op: ops.Op[Any] = ops.Op(self, work, takes_control=False).success(succeeded)
+        self.last_op = op.on_done(finished).run_in_background()
 
     def _user_id(self) -> int | None:
         user = self.selected()
@@ -1170,17 +1284,17 @@ class UserSecurityButton(QPushButton):
         uid = self._user_id()
         if uid is None:
             return
-        try:
-            breakglass.set_designated(self.ctx.db, self.ctx.actor, uid, allowed)
-        except UserError as exc:
-            msgbox.user_error(self, exc)
-            return
-        msgbox.info(
-            self,
-            "Emergency access",
-            "The user may now use emergency access." if allowed else "Emergency access removed.",
+        db, actor = self.ctx.db, self.ctx.actor
+        self._run(
+            lambda: breakglass.set_designated(db, actor, uid, allowed),
+            lambda: msgbox.info(
+                self,
+                "Emergency access",
+                "The user may now use emergency access."
+                if allowed
+                else "Emergency access removed.",
+            ),
         )
-        self.changed()
 
     def reset_two_factor(self) -> None:
         uid = self._user_id()
@@ -1193,11 +1307,8 @@ class UserSecurityButton(QPushButton):
             "set it up again after signing in.",
         ):
             return
-        try:
-            totp.disable(self.ctx.db, self.ctx.actor, uid)
-        except UserError as exc:
-            msgbox.user_error(self, exc)
-        self.changed()
+        db, actor = self.ctx.db, self.ctx.actor
+        self._run(lambda: totp.disable(db, actor, uid))
 
 
 class QrWidget(QWidget):
@@ -1244,12 +1355,19 @@ class TwoFactorDialog(FormDialog):
         self.code.setMaxLength(8)
         self.form.addRow("Code", self.code)
         self.recovery_codes: list[str] = []
-        self.accept_action = self._confirm
+        self.accept_action = self._typed
+        self.save_action = self._confirm
 
-    def _confirm(self) -> None:
-        self.recovery_codes = totp.confirm_enrolment(
-            self.ctx.db, self.ctx.actor, self.enrolment.secret, self.code.text()
+    def _typed(self) -> None:
+        self._code = self.code.text()
+
+    def _confirm(self) -> list[str]:
+        return totp.confirm_enrolment(
+            self.ctx.db, self.ctx.actor, self.enrolment.secret, self._code
         )
+
+    def _saved(self, result: Any) -> None:
+        self.recovery_codes = list(result)
         msgbox.info(
             self,
             "Recovery codes",
@@ -1257,6 +1375,7 @@ class TwoFactorDialog(FormDialog):
             "(not on the phone); each works once if the phone is lost:\n\n"
             + "\n".join(self.recovery_codes),
         )
+        super()._saved(result)
 
 
 def ask_two_factor_code(parent: QWidget | None = None) -> str | None:
@@ -1339,26 +1458,43 @@ class AccountButton(QPushButton):
         if dialog.exec() == QDialog.DialogCode.Accepted:
             msgbox.info(self, "Password changed", "Your password was changed.")
 
+    def _run(self, work: Callable[[], Any], done: Callable[[Any], Any]) -> None:
+        """A menu step on a worker (the button off meanwhile); a refusal is said in a box."""
+        self.setEnabled(False)
+
+        def enable() -> None:
+            from iopdesk.ui.pages.loading import alive
+
+            if alive(self):
+                self.setEnabled(True)
+
+        op: ops.Op[Any] = ops.Op(self, work, takes_control=False).success(done)
+        self.last_op = op.on_done(enable).run_in_background()
+
     def enrol(self) -> None:
-        if totp.status(self.ctx.db, self.ctx.actor).enabled and not msgbox.confirm(
-            self,
-            "Two-factor sign-in",
-            "Two-factor sign-in is already on. Replace it with a new authenticator app?",
-        ):
-            return
-        TwoFactorDialog(self.ctx, self).exec()
+        db, actor = self.ctx.db, self.ctx.actor
+
+        def ask(status: totp.TwoFactorStatus) -> None:
+            if status.enabled and not msgbox.confirm(
+                self,
+                "Two-factor sign-in",
+                "Two-factor sign-in is already on. Replace it with a new authenticator app?",
+            ):
+                return
+            TwoFactorDialog(self.ctx, self).exec()
+
+        self._run(lambda: totp.status(db, actor), ask)
 
     def new_codes(self) -> None:
-        try:
-            codes = totp.new_recovery_codes(self.ctx.db, self.ctx.actor)
-        except UserError as exc:
-            msgbox.user_error(self, exc)
-            return
-        msgbox.info(
-            self,
-            "Recovery codes",
-            "Your old recovery codes no longer work. Keep these somewhere safe:\n\n"
-            + "\n".join(codes),
+        db, actor = self.ctx.db, self.ctx.actor
+        self._run(
+            lambda: totp.new_recovery_codes(db, actor),
+            lambda codes: msgbox.info(
+                self,
+                "Recovery codes",
+                "Your old recovery codes no longer work. Keep these somewhere safe:\n\n"
+                + "\n".join(codes),
+            ),
         )
 
     def turn_off(self) -> None:
@@ -1366,7 +1502,5 @@ class AccountButton(QPushButton):
             self, "Two-factor sign-in", "Turn off two-factor sign-in for your account?"
         ):
             return
-        try:
-            totp.disable(self.ctx.db, self.ctx.actor, self.ctx.actor.user_id)
-        except UserError as exc:
-            msgbox.user_error(self, exc)
+        db, actor = self.ctx.db, self.ctx.actor
+        self._run(lambda: totp.disable(db, actor, actor.user_id), lambda _r: None)
