@@ -104,3 +104,18 @@ def test_an_unexpected_failure_is_one_plain_line_and_the_dialog_stays(qtbot, env
     assert dialog.isVisible() and dialog.buttons.isEnabled()
     assert msgbox.shown and "Jane" not in msgbox.shown[-1].text
     assert "KeyError" in msgbox.shown[-1].text
+
+
+def test_escape_and_close_wait_for_a_running_save(qtbot, env) -> None:
+    dialog, name, _ = _user_dialog(qtbot, env)
+    qtbot.keyClicks(name, "waitsforme")
+    _click_ok(qtbot, dialog)
+    qtbot.keyClick(name, Qt.Key.Key_Escape)  # while the save runs
+    dialog.close()
+    assert dialog.isVisible()  # the outcome still has its dialog to go to
+    finish(dialog.last_op)
+    assert dialog.result() == QDialog.DialogCode.Accepted
+    # Once it ended, Escape works as usual again.
+    again, field, _ = _user_dialog(qtbot, env)
+    qtbot.keyClick(field, Qt.Key.Key_Escape)
+    assert not again.isVisible()

@@ -19,7 +19,8 @@ from collections.abc import Callable
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -40,6 +41,18 @@ if TYPE_CHECKING:  # the date box pulls in the date parser; forms at sign-in nee
 __all__ = ["FormDialog", "date_edit", "header", "password_field", "submit", "text_box"]
 
 T = TypeVar("T")
+
+
+class _HoldOpen(QObject):
+    """Keeps a dialog open while its save runs: eats Escape and close requests."""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Close:
+            event.ignore()
+            return True
+        if event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent):
+            return event.key() == Qt.Key.Key_Escape
+        return False
 
 
 def submit(
@@ -82,8 +95,18 @@ def submit(
             with suppress(RuntimeError):  # the dialog was closed and deleted meanwhile
                 w.setEnabled(True)
 
+    # Escape and the window's close button would drop the dialog while its save runs, and the
+    # outcome (a message, the next step) would then have nowhere to go: held until it ends.
+    holder = _HoldOpen(dialog)
+    dialog.installEventFilter(holder)
+
+    def enable_and_release() -> None:
+        with suppress(RuntimeError):
+            dialog.removeEventFilter(holder)
+        enable()
+
     op: ops.Op[T] = ops.Op(dialog, work, takes_control=False).success(done).failure(failed)
-    op.on_done(enable)
+    op.on_done(enable_and_release)
     if progress is not None:
         op.with_progress(progress)
     return op.run_in_background()

@@ -1399,22 +1399,6 @@ def ask_two_factor_code(parent: QWidget | None = None) -> str | None:
     return code.text().strip()
 
 
-def login_with_two_factor(
-    db: Database, username: str, password: str, parent: QWidget | None = None
-) -> Actor:
-    """Sign in; when the account has two-factor, ask for the code and sign in with it."""
-    from iopdesk.errors import AuthenticationError
-    from iopdesk.services import auth
-
-    try:
-        return auth.login(db, username, password)
-    except totp.TwoFactorRequired:
-        code = ask_two_factor_code(parent)
-        if code is None:
-            raise AuthenticationError("Sign-in needs the two-factor code.") from None
-        return auth.login(db, username, password, code)
-
-
 def enrol_if_required(db: Database, actor: Actor, parent: QWidget | None = None) -> bool:
     """Administrators must set up two-factor when the clinic requires it; False if they
     decline (the sign-in is then abandoned)."""
