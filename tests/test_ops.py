@@ -291,3 +291,12 @@ def test_a_worker_asks_the_gui_thread_and_waits_for_the_answer(qtbot) -> None:
     op.run_in_background()
     assert finish(op) == ("the passphrase", "Cancelled.")
     assert asked_on == [True]  # the dialog would be shown on the GUI thread
+
+
+def test_every_done_callback_runs_in_order(qtbot) -> None:
+    seen: list[str] = []
+    op = ops.Op(None, lambda: 1).on_done(lambda: seen.append("first"))
+    op.on_done(lambda: seen.append("second"))
+    op.run_in_background()
+    finish(op)
+    assert seen == ["first", "second"]

@@ -164,7 +164,7 @@ class Op(Generic[T]):
         self._success: Callable[[T], Any] | None = None
         self._failure: Callable[[BaseException], Any] | None = None
         self._reload: Callable[[], Any] | None = None
-        self._finally: Callable[[], Any] | None = None
+        self._finally: list[Callable[[], Any]] = []
         self._progress_label: str | None = None
         self._cancellable = False
         self._dialog: QProgressDialog | None = None
@@ -190,8 +190,9 @@ class Op(Generic[T]):
         return self
 
     def on_done(self, callback: Callable[[], Any]) -> Op[T]:
-        """Called after success or failure (e.g. to re-enable a button)."""
-        self._finally = callback
+        """Called after success or failure (e.g. to re-enable a button); several may be added
+        (forms.submit adds its own), each called in the order added."""
+        self._finally.append(callback)
         return self
 
     def with_progress(self, label: str, cancellable: bool = False) -> Op[T]:
@@ -252,8 +253,8 @@ class Op(Generic[T]):
             else:
                 report_failure(self.parent, outcome.error, self._reload)
         finally:
-            if self._finally is not None:
-                self._finally()
+            for callback in self._finally:
+                callback()
             if self._bridge is not None:
                 self._bridge.deleteLater()
                 self._bridge = None
