@@ -46,6 +46,7 @@ def calls(db: Any, who: Any) -> dict[str, Callable[[], Any]]:
     from iopdesk.services import changes, clinic, drafts, recovery
 
     return {
+        **_closing_note_saves(db),
         "iopdesk.services.clinic.get_setting": lambda: clinic.get_setting(
             db, "inactivity_lock_minutes"
         ),
@@ -57,6 +58,61 @@ def calls(db: Any, who: Any) -> dict[str, Callable[[], Any]]:
         "iopdesk.services.clinic.get_clinic": lambda: clinic.get_clinic(db),
         "iopdesk.services.recovery.has_recovery_key": lambda: recovery.has_recovery_key(db),
     }
+
+
+def _closing_note_saves(db: Any) -> dict[str, Callable[[], Any]]:
+    """Closing a progress-note editor with unsaved typing saves it on the spot (KEPT in
+    tests/test_gui_thread_dialogs_a.py): a therapist's draft note for a client on their
+    caseload, saved again and again as the dialog's close does. (The group-note dialog's
+    close, `notes.save_group_note`, is KEPT too but not timed here: the generated clinic has
+    signed, locked notes for every past group and no group after its last day.)"""
+    from datetime import date
+
+    from sqlmodel import col, select
+
+    from benchmarks.common import actor as actor_for_name
+    from iopdesk.models import (
+        TherapistAssignment,
+        User,
+    )
+    from iopdesk.services import notes
+    from iopdesk.services.auth import actor_for, add_user
+
+    today = date.today()
+    with db.read() as s:
+        staff_id, client_id = s.exec(
+            select(TherapistAssignment.staff_id, TherapistAssignment.client_id)
+            .where(
+                (col(TherapistAssignment.end_date).is_(None))
+                | (col(TherapistAssignment.end_date) >= today)
+            )
+            .limit(1)
+        ).one()
+
+    def user_for(staff: int, name: str) -> Any:
+        with db.read() as s:
+            user = s.exec(select(User).where(User.staff_id == staff)).first()
+        if user is None:  # the generated clinic signs in no therapists: add one (a copy)
+            admin = actor_for_name(db, "admin")
+            add_user(db, admin, name, "bench-therapist-pw-1", "therapist", name, staff)
+            with db.read() as s:
+                user = s.exec(select(User).where(User.staff_id == staff)).one()
+        return actor_for(user)
+
+    therapist = user_for(staff_id, "bench-therapist")
+    draft = notes.NoteDraft(
+        client_id,
+        date.today(),
+        sections={"Data": "Half a thought " * 20, "Assessment": "a", "Plan": "p"},
+    )
+    state: dict[str, Any] = {}
+
+    def autosave() -> None:
+        saved = notes.autosave_note(db, therapist, state.get("id"), state.get("version"), draft)
+        state["id"], state["version"] = saved.id, saved.version
+
+    out: dict[str, Callable[[], Any]] = {"iopdesk.services.notes.autosave_note": autosave}
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
