@@ -148,6 +148,7 @@ class LoginDialog(FormDialog):
         # (Enter pressed at once) failed half-way through pydantic.
         from iopdesk.services.totp import TwoFactorRequired
         from iopdesk.ui.forms import submit
+
         username, password, code = self.username.text(), self.password.text(), self._code
         self._code = None
         authenticate = self.authenticate
