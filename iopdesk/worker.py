@@ -101,6 +101,19 @@ class Outcome:
     audit_ids: list[int]
 
 
+@dataclass
+class _Request:
+    """One job as the app asks for it: what the child runs, and where its answers go."""
+
+    actor: Any
+    job: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    progress: Callable[[int, int, str], Any] | None = None
+    cancelled: Callable[[], bool] | None = None
+    parts: dict[str, list[Any]] | None = None
+
+
 def run(
     db: Any,
     actor: Any,
@@ -115,7 +128,7 @@ def run(
     lists the job sent with `ctl.part(name, items)` are gathered into `parts[name]`."""
     from iopdesk.services import changes
 
-    outcome = _call(db, actor, job, args, kwargs, progress, cancelled, parts)
+    outcome = _call(db, _Request(actor, job, args, kwargs, progress, cancelled, parts))
     changes.adopt(db, outcome.tables, outcome.audit_ids)
     return outcome.value
 
@@ -143,20 +156,12 @@ class _Process:
     def serves(self, db: Any) -> bool:
         return not self.broken and self.engine is db.engine and self.handoff == db.handoff()
 
-    def call(
-        self,
-        actor: Any,
-        job: Callable[..., Any],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        progress: Callable[[int, int, str], Any] | None,
-        cancelled: Callable[[], bool] | None,
-        parts: dict[str, list[Any]] | None = None,
-    ) -> Outcome:
+    def call(self, request: _Request) -> Outcome:
+        progress, cancelled, parts = request.progress, request.cancelled, request.parts
         finished = False
         try:
             try:
-                self.conn.send((actor, job, args, kwargs))
+                self.conn.send((request.actor, request.job, request.args, request.kwargs))
             except OSError:
                 raise WorkerFailed("the background worker stopped") from None
             asked_to_cancel = False
@@ -210,16 +215,7 @@ _current: _Process | None = None
 _current_lock = threading.Lock()
 
 
-def _call(
-    db: Any,
-    actor: Any,
-    job: Callable[..., Any],
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-    progress: Callable[[int, int, str], Any] | None,
-    cancelled: Callable[[], bool] | None,
-    parts: dict[str, list[Any]] | None = None,
-) -> Outcome:
+def _call(db: Any, request: _Request) -> Outcome:
     global _current
     while True:
         with _current_lock:
@@ -231,7 +227,7 @@ def _call(
                 db.closing.append(lambda w=worker: _stop(w))
         with worker.lock:  # one job at a time; the next waits for it
             if not worker.broken:  # else the job before this one ended it: start another
-                return worker.call(actor, job, args, kwargs, progress, cancelled, parts)
+                return worker.call(request)
 
 
 def _stop(worker: _Process) -> None:
