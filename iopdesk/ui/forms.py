@@ -90,23 +90,19 @@ def submit(
         else:
             ops.report_failure(dialog, exc)
 
-    def enable() -> None:
-        for w in busy or []:
-            with suppress(RuntimeError):  # the dialog was closed and deleted meanwhile
-                w.setEnabled(True)
-
     # Escape and the window's close button would drop the dialog while its save runs, and the
     # outcome (a message, the next step) would then have nowhere to go: held until it ends.
     holder = _HoldOpen(dialog)
     dialog.installEventFilter(holder)
 
-    def enable_and_release() -> None:
-        with suppress(RuntimeError):
+    def release() -> None:
+        with suppress(RuntimeError):  # the dialog was closed and deleted meanwhile
             dialog.removeEventFilter(holder)
-        enable()
+            for w in busy or []:
+                w.setEnabled(True)
 
     op: ops.Op[T] = ops.Op(dialog, work, takes_control=False).success(done).failure(failed)
-    op.on_done(enable_and_release)
+    op.on_done(release)
     if progress is not None:
         op.with_progress(progress)
     return op.run_in_background()
